@@ -1,0 +1,45 @@
+//! Screen capture: one backend per file behind [`Capture`].
+
+pub mod x11;
+
+use std::time::Instant;
+
+use thiserror::Error;
+
+/// One captured picture, BGRX (4 bytes per pixel, X11 ZPixmap at depth 24/32).
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub data: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    /// Bytes per row.
+    pub stride: usize,
+    /// When the pixels were read from the source: the start of this frame's latency.
+    pub captured_at: Instant,
+    /// Counts captured frames from 0.
+    pub seq: u64,
+}
+
+#[derive(Debug, Error)]
+pub enum CaptureError {
+    #[error("cannot connect to X display {display}: {reason}")]
+    Connect { display: String, reason: String },
+    #[error("the X server lacks {0}")]
+    Unsupported(&'static str),
+    #[error("unsupported pixel format: depth {depth}, {bpp} bits per pixel")]
+    Format { depth: u8, bpp: u8 },
+    #[error("shared memory: {0}")]
+    Shm(std::io::Error),
+    /// The source changed (size, display): rebuild the capture and the encoder.
+    #[error("display geometry changed to {width}x{height}")]
+    Reinit { width: u32, height: u32 },
+    /// The display is gone; the session cannot continue.
+    #[error("lost the X display: {0}")]
+    Lost(String),
+}
+
+/// A source of frames. `grab` fills `frame.data` (reusing its allocation).
+pub trait Capture {
+    fn size(&self) -> (u32, u32);
+    fn grab(&mut self, into: &mut Vec<u8>) -> Result<(), CaptureError>;
+}

@@ -1,0 +1,173 @@
+//! X11 capture through MIT-SHM with a private memfd segment passed to the server by file
+//! descriptor (`ShmAttachFd`): no SysV segment that other local users could attach to.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+
+use x11rb::connection::Connection;
+use x11rb::protocol::shm::{self, ConnectionExt as _};
+use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, Window};
+use x11rb::rust_connection::RustConnection;
+
+use super::{Capture, CaptureError};
+
+/// How often (in frames) the root geometry is checked for a size change.
+const GEOMETRY_CHECK_EVERY: u32 = 30;
+
+pub struct X11Capture {
+    conn: RustConnection,
+    root: Window,
+    width: u32,
+    height: u32,
+    seg: shm::Seg,
+    map: NonNull<u8>,
+    len: usize,
+    frames: u32,
+}
+
+impl X11Capture {
+    pub fn open(display: &str) -> Result<Self, CaptureError> {
+        let (conn, screen_num) =
+            x11rb::connect(Some(display)).map_err(|e| CaptureError::Connect {
+                display: display.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let lost = |e: &dyn std::fmt::Display| CaptureError::Lost(e.to_string());
+        let screen = conn
+            .setup()
+            .roots
+            .get(screen_num)
+            .ok_or(CaptureError::Unsupported("the default screen"))?;
+        let root = screen.root;
+        let (width, height) = (
+            u32::from(screen.width_in_pixels),
+            u32::from(screen.height_in_pixels),
+        );
+        if screen.root_depth != 24 && screen.root_depth != 32 {
+            return Err(CaptureError::Format {
+                depth: screen.root_depth,
+                bpp: 0,
+            });
+        }
+        let version = conn
+            .shm_query_version()
+            .map_err(|e| lost(&e))?
+            .reply()
+            .map_err(|_| CaptureError::Unsupported("the MIT-SHM extension"))?;
+        if (version.major_version, version.minor_version) < (1, 2) {
+            return Err(CaptureError::Unsupported("MIT-SHM 1.2 (fd passing)"));
+        }
+        let len = width as usize * height as usize * 4;
+        let (fd, map) = private_segment(len).map_err(CaptureError::Shm)?;
+        let seg = conn.generate_id().map_err(|e| lost(&e))?;
+        conn.shm_attach_fd(seg, fd, false)
+            .map_err(|e| lost(&e))?
+            .check()
+            .map_err(|e| lost(&e))?;
+        Ok(Self {
+            conn,
+            root,
+            width,
+            height,
+            seg,
+            map,
+            len,
+            frames: 0,
+        })
+    }
+
+    fn check_geometry(&self) -> Result<(), CaptureError> {
+        let geo = self
+            .conn
+            .get_geometry(self.root)
+            .map_err(|e| CaptureError::Lost(e.to_string()))?
+            .reply()
+            .map_err(|e| CaptureError::Lost(e.to_string()))?;
+        let (w, h) = (u32::from(geo.width), u32::from(geo.height));
+        if (w, h) != (self.width, self.height) {
+            return Err(CaptureError::Reinit {
+                width: w,
+                height: h,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A memfd of `len` bytes mapped shared; only this process and whoever gets the fd see it.
+fn private_segment(len: usize) -> std::io::Result<(OwnedFd, NonNull<u8>)> {
+    // SAFETY: plain libc calls; every result is checked before use, and the fd is owned.
+    unsafe {
+        let raw = libc::memfd_create(c"glint-capture".as_ptr(), libc::MFD_CLOEXEC);
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let fd = OwnedFd::from_raw_fd(raw);
+        if libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let ptr = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            0,
+        );
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let map = NonNull::new(ptr.cast::<u8>()).ok_or_else(std::io::Error::last_os_error)?;
+        Ok((fd, map))
+    }
+}
+
+impl Capture for X11Capture {
+    fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    fn grab(&mut self, into: &mut Vec<u8>) -> Result<(), CaptureError> {
+        self.frames = self.frames.wrapping_add(1);
+        if self.frames.is_multiple_of(GEOMETRY_CHECK_EVERY) {
+            self.check_geometry()?;
+        }
+        let reply = self
+            .conn
+            .shm_get_image(
+                self.root,
+                0,
+                0,
+                self.width as u16,
+                self.height as u16,
+                !0,
+                ImageFormat::Z_PIXMAP.into(),
+                self.seg,
+                0,
+            )
+            .map_err(|e| CaptureError::Lost(e.to_string()))?
+            .reply();
+        if let Err(e) = reply {
+            // BadMatch when the root shrank under us; anything else: the display is gone.
+            self.check_geometry()?;
+            return Err(CaptureError::Lost(e.to_string()));
+        }
+        // SAFETY: the mapping is `len` bytes long and lives as long as `self`; the server has
+        // finished writing when the reply arrives.
+        let pixels = unsafe { std::slice::from_raw_parts(self.map.as_ptr(), self.len) };
+        into.clear();
+        into.extend_from_slice(pixels);
+        Ok(())
+    }
+}
+
+impl Drop for X11Capture {
+    fn drop(&mut self) {
+        let _ = self.conn.shm_detach(self.seg);
+        let _ = self.conn.flush();
+        // SAFETY: unmapping the region mapped in `private_segment`, once.
+        unsafe {
+            libc::munmap(self.map.as_ptr().cast(), self.len);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! Command line, parsed once into a typed [`Config`] and passed down from `main`.
+
+use std::net::{IpAddr, SocketAddr};
+
+use clap::{Parser, ValueEnum};
+
+/// Which codec to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CodecChoice {
+    /// H.264 when the browser offers a profile Glint sends (constrained baseline), else VP8.
+    Auto,
+    H264,
+    Vp8,
+}
+
+/// Stream a desktop or an app to the browser over WebRTC, with keyboard and mouse back.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "glint", version, about, long_about = None)]
+pub struct Config {
+    /// Capture this existing X display (e.g. `:0`). Without it Glint starts its own Xvfb.
+    #[arg(long, value_name = "DISPLAY")]
+    pub display: Option<String>,
+
+    /// Size of the virtual display Glint starts when no --display is given.
+    #[arg(long, default_value = "1280x720", value_parser = parse_size, value_name = "WxH")]
+    pub size: (u16, u16),
+
+    /// Command to launch inside the virtual display (run through `sh -c`), stopped on exit.
+    #[arg(long, value_name = "CMD")]
+    pub app: Option<String>,
+
+    /// Address for the web client and signaling (HTTP + WebSocket).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// Capture and encode rate, frames per second (1-240).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=240))]
+    pub fps: u32,
+
+    /// Video codec: `auto` picks H.264 if the browser can take it, else VP8.
+    #[arg(long, value_enum, default_value_t = CodecChoice::Auto)]
+    pub codec: CodecChoice,
+
+    /// Target video bitrate in kbit/s (100-100000).
+    #[arg(long, default_value_t = 8000, value_parser = clap::value_parser!(u32).range(100..=100_000))]
+    pub bitrate: u32,
+
+    /// The one UDP port all peers share for WebRTC media (0 picks a free one).
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    pub udp_port: u16,
+
+    /// Address to announce in ICE candidates when listening on 0.0.0.0 or behind NAT.
+    #[arg(long, value_name = "IP")]
+    pub public_ip: Option<IpAddr>,
+
+    /// Password the page must give before any signaling. Required (or generated and printed)
+    /// when listening on anything but loopback.
+    #[arg(long, env = "GLINT_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+}
+
+fn parse_size(s: &str) -> Result<(u16, u16), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("`{s}` is not WIDTHxHEIGHT"))?;
+    let parse = |v: &str| -> Result<u16, String> {
+        let n: u16 = v.parse().map_err(|_| format!("`{v}` is not a number"))?;
+        if !(16..=8192).contains(&n) || !n.is_multiple_of(2) {
+            return Err(format!("{n} must be even and between 16 and 8192"));
+        }
+        Ok(n)
+    };
+    Ok((parse(w)?, parse(h)?))
+}
+
+impl Config {
+    /// True when the listen address is reachable only from this machine.
+    pub fn loopback_only(&self) -> bool {
+        self.listen.ip().is_loopback()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_contract() {
+        let c = Config::try_parse_from(["glint"]).expect("defaults parse");
+        assert_eq!(c.size, (1280, 720));
+        assert_eq!(c.fps, 60);
+        assert_eq!(c.codec, CodecChoice::Auto);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert!(c.loopback_only());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for args in [
+            &["glint", "--fps", "0"][..],
+            &["glint", "--size", "1281x720"],
+            &["glint", "--size", "big"],
+            &["glint", "--codec", "mpeg2"],
+            &["glint", "--listen", "nowhere"],
+            &["glint", "--bitrate", "5"],
+        ] {
+            assert!(Config::try_parse_from(args).is_err(), "{args:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The FFmpeg encoder both software backends share: convert, send one frame, receive one
+//! packet. Zero-latency settings guarantee that the packet comes out of the same call.
+
+use ff::codec::{self, Flags};
+use ff::format::Pixel;
+use ff::{Dictionary, Packet, Rational};
+use ffmpeg_next as ff;
+
+use super::convert::Converter;
+use super::{Backend, Codec, EncodeError, EncodedFrame, EncoderSettings, VideoEncoder};
+use crate::capture::Frame;
+
+pub struct FfmpegEncoder {
+    codec: Codec,
+    settings: EncoderSettings,
+    name: &'static str,
+    encoder: ff::encoder::Video,
+    converter: Converter,
+    packet: Packet,
+    pts: i64,
+}
+
+// SAFETY: the FFmpeg context is owned by this value alone and only used through `&mut self`.
+unsafe impl Send for FfmpegEncoder {}
+
+impl FfmpegEncoder {
+    pub fn open(
+        codec_id: Codec,
+        backend: Backend,
+        settings: EncoderSettings,
+    ) -> Result<Self, EncodeError> {
+        super::init();
+        let name = backend.name;
+        let codec = ff::encoder::find_by_name(name).ok_or(EncodeError::Missing(name))?;
+        let open_err = |source| EncodeError::Open { name, source };
+        let mut enc = codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .video()
+            .map_err(open_err)?;
+        enc.set_width(settings.width);
+        enc.set_height(settings.height);
+        enc.set_format(Pixel::YUV420P);
+        enc.set_time_base(Rational::new(1, settings.fps as i32));
+        enc.set_frame_rate(Some(Rational::new(settings.fps as i32, 1)));
+        let bps = settings.bitrate_kbps as usize * 1000;
+        enc.set_bit_rate(bps);
+        enc.set_max_b_frames(0);
+        enc.set_gop(backend.gop.unwrap_or(i32::MAX as u32));
+        enc.set_flags(Flags::LOW_DELAY);
+        enc.set_threading(ff::threading::Config {
+            kind: ff::threading::Type::Slice,
+            count: backend.threads,
+            ..Default::default()
+        });
+        if backend.cbr {
+            enc.set_max_bit_rate(bps);
+            // SAFETY: plain integer fields of a context this function owns and has not opened.
+            unsafe {
+                let ctx = enc.as_mut_ptr();
+                (*ctx).rc_min_rate = bps as i64;
+                (*ctx).rc_buffer_size = (bps / settings.fps as usize * 2) as i32;
+            }
+        }
+        let mut opts = Dictionary::new();
+        for (k, v) in &backend.options {
+            opts.set(k, v);
+        }
+        let encoder = enc.open_with(opts).map_err(open_err)?;
+        Ok(Self {
+            codec: codec_id,
+            settings,
+            name,
+            encoder,
+            converter: Converter::new(settings.width, settings.height)?,
+            packet: Packet::empty(),
+            pts: 0,
+        })
+    }
+}
+
+impl VideoEncoder for FfmpegEncoder {
+    fn codec(&self) -> Codec {
+        self.codec
+    }
+
+    fn settings(&self) -> EncoderSettings {
+        self.settings
+    }
+
+    fn encode(&mut self, frame: &Frame, keyframe: bool) -> Result<EncodedFrame, EncodeError> {
+        if frame.width != self.settings.width || frame.height != self.settings.height {
+            return Err(EncodeError::Size {
+                got_w: frame.width,
+                got_h: frame.height,
+                want_w: self.settings.width,
+                want_h: self.settings.height,
+            });
+        }
+        self.converter.run(frame)?;
+        let out = &mut self.converter.output;
+        out.set_pts(Some(self.pts));
+        self.pts += 1;
+        out.set_kind(if keyframe {
+            ff::picture::Type::I
+        } else {
+            ff::picture::Type::None
+        });
+        self.encoder.send_frame(out).map_err(EncodeError::Encode)?;
+        let mut data: Vec<u8> = Vec::new();
+        let mut is_key = false;
+        // One frame in, one access unit out: with these settings the packet is ready now.
+        while self.encoder.receive_packet(&mut self.packet).is_ok() {
+            if let Some(d) = self.packet.data() {
+                data.extend_from_slice(d);
+            }
+            is_key |= self.packet.is_key();
+        }
+        if data.is_empty() {
+            tracing::warn!(encoder = self.name, "encoder held a frame back");
+        }
+        Ok(EncodedFrame {
+            codec: self.codec,
+            data: data.into(),
+            keyframe: is_key,
+            captured_at: frame.captured_at,
+            width: frame.width,
+            height: frame.height,
+            frame_seq: frame.seq,
+        })
+    }
+}

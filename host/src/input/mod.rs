@@ -1,0 +1,159 @@
+//! Input from browsers to the host: wire format, reconciliation, and the injection thread.
+
+pub mod inject;
+pub mod keymap;
+pub mod reconcile;
+pub mod sender;
+pub mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use crate::peer::{Notice, PeerId, PeerNotifier};
+use reconcile::{Action, Reconciler};
+
+/// Capacity of the rtc → input hand-off. When full the rtc thread drops the packet (the
+/// protocol repeats edges and state, so a dropped packet is like a lost one) and counts it.
+pub const INPUT_QUEUE: usize = 256;
+/// At most one error notice per peer in this interval; every bad packet is still counted.
+const NOTICE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the rtc thread hands the input thread.
+#[derive(Debug)]
+pub enum InputMsg {
+    Joined {
+        peer: PeerId,
+        notify: PeerNotifier,
+    },
+    Data {
+        peer: PeerId,
+        at: Instant,
+        bytes: Vec<u8>,
+    },
+    Text {
+        peer: PeerId,
+        text: String,
+    },
+    Left {
+        peer: PeerId,
+    },
+}
+
+/// Counters shared with stats readers.
+#[derive(Debug, Default)]
+pub struct InputCounters {
+    pub packets: AtomicU64,
+    pub malformed: AtomicU64,
+    pub dropped_full: AtomicU64,
+    pub inject_errors: AtomicU64,
+}
+
+/// Where actions go: XTest on a display, or a recorder in tests.
+pub trait Injector {
+    fn apply(&mut self, action: Action) -> Result<(), inject::InjectError>;
+    fn text(&mut self, text: &str) -> Result<(), inject::InjectError>;
+}
+
+struct PeerInput {
+    reconciler: Reconciler,
+    notify: Option<PeerNotifier>,
+    last_notice: Option<Instant>,
+}
+
+/// Runs the input loop until the channel closes. Owns every peer's reconciler and the injector.
+pub fn run(rx: Receiver<InputMsg>, mut injector: impl Injector, counters: Arc<InputCounters>) {
+    let mut peers: HashMap<PeerId, PeerInput> = HashMap::new();
+    let mut actions = Vec::new();
+    loop {
+        let deadline = peers
+            .values()
+            .filter_map(|p| p.reconciler.lease_deadline())
+            .min();
+        let msg = match deadline {
+            Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(m) => Some(m),
+                Err(_) => break,
+            },
+        };
+        let now = Instant::now();
+        match msg {
+            None => {}
+            Some(InputMsg::Joined { peer, notify }) => {
+                peers.insert(
+                    peer,
+                    PeerInput {
+                        reconciler: Reconciler::new(),
+                        notify: Some(notify),
+                        last_notice: None,
+                    },
+                );
+            }
+            Some(InputMsg::Data { peer, at, bytes }) => {
+                counters.packets.fetch_add(1, Ordering::Relaxed);
+                let entry = peers.entry(peer).or_insert_with(|| PeerInput {
+                    reconciler: Reconciler::new(),
+                    notify: None,
+                    last_notice: None,
+                });
+                match wire::decode(&bytes) {
+                    Ok(packet) => entry.reconciler.handle_packet(at, &packet, &mut actions),
+                    Err(e) => {
+                        counters.malformed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%peer, error = %e, "malformed input packet dropped");
+                        let due = entry
+                            .last_notice
+                            .is_none_or(|t| now.duration_since(t) >= NOTICE_INTERVAL);
+                        if due {
+                            entry.last_notice = Some(now);
+                            if let Some(n) = &entry.notify {
+                                n.notify(Notice::Error {
+                                    code: "bad-input",
+                                    message: format!("input packet dropped: {e}"),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            Some(InputMsg::Text { peer, text }) => {
+                if let Err(e) = injector.text(&text) {
+                    counters.inject_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%peer, error = %e, "text injection failed");
+                }
+            }
+            Some(InputMsg::Left { peer }) => {
+                if let Some(mut p) = peers.remove(&peer) {
+                    p.reconciler.release_all(&mut actions);
+                }
+            }
+        }
+        for p in peers.values_mut() {
+            p.reconciler.handle_timeout(now, &mut actions);
+        }
+        for a in actions.drain(..) {
+            if let Err(e) = injector.apply(a) {
+                counters.inject_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, ?a, "injection failed");
+            }
+        }
+    }
+    // Shutting down: nothing stays held on the host.
+    for (_, mut p) in peers.drain() {
+        p.reconciler.release_all(&mut actions);
+    }
+    for a in actions.drain(..) {
+        let _ = injector.apply(a);
+    }
+}

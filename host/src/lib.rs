@@ -1,0 +1,13 @@
+//! Glint: capture, encode, WebRTC, signaling and input injection in one process.
+//! `main.rs` is the composition root; each module is one concern.
+
+pub mod capture;
+pub mod config;
+pub mod display;
+pub mod encode;
+pub mod input;
+pub mod peer;
+pub mod pipeline;
+pub mod rtc;
+pub mod signal;
+pub mod web;

@@ -1,0 +1,219 @@
+//! The composition root: parse the config, start the parts in order, stop them in reverse.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use clap::Parser;
+use crossbeam_channel::bounded;
+
+use glint::capture::x11::X11Capture;
+use glint::config::Config;
+use glint::display::{launch_app, Guarded, VirtualDisplay};
+use glint::input::inject::XTestInjector;
+use glint::input::{self, InputCounters, INPUT_QUEUE};
+use glint::pipeline::{self, EncodeControl, PipelineCounters, ENCODED_QUEUE};
+use glint::rtc::{self, RtcCounters, RtcParts, COMMAND_QUEUE};
+use glint::signal::{self, Signal};
+
+/// Exit code for a configuration the host cannot run with (same as a usage error).
+const EXIT_CONFIG: u8 = 2;
+/// Exit code when something fails at run time (display lost, port taken after start...).
+const EXIT_RUNTIME: u8 = 1;
+
+fn main() -> ExitCode {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "glint=info,str0m=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, message)) => {
+            eprintln!("glint: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn generated_password() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes)?;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect())
+}
+
+type Failure = (u8, String);
+
+fn run(config: Config) -> Result<(), Failure> {
+    let cfg = |m: String| (EXIT_CONFIG, m);
+    let rt_err = |m: String| (EXIT_RUNTIME, m);
+
+    let password = match (&config.password, config.loopback_only()) {
+        (Some(p), _) if p.is_empty() => return Err(cfg("--password must not be empty".into())),
+        (Some(p), _) => Some(p.clone()),
+        (None, true) => None,
+        (None, false) => {
+            let p = generated_password().map_err(|e| rt_err(format!("no randomness: {e}")))?;
+            Some(p)
+        }
+    };
+    if config.app.is_some() && config.display.is_some() {
+        return Err(cfg("--app needs the virtual display; drop --display".into()));
+    }
+
+    // Bind the sockets first: a taken port is a config error and nothing has started yet.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("glint-control")
+        .enable_all()
+        .build()
+        .map_err(|e| rt_err(format!("cannot start the control runtime: {e}")))?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(config.listen))
+        .map_err(|e| cfg(format!("cannot listen on {}: {e}", config.listen)))?;
+    let listen_addr: SocketAddr = listener.local_addr().map_err(|e| rt_err(e.to_string()))?;
+    let sockets = rtc::bind_sockets(config.udp_port, config.listen.ip())
+        .map_err(|e| cfg(format!("cannot bind UDP port {}: {e}", config.udp_port)))?;
+    let udp_port = sockets
+        .first()
+        .and_then(|s| s.local_addr().ok())
+        .map(|a| a.port());
+
+    // The display, then the app inside it.
+    let (display_name, _xvfb): (String, Option<VirtualDisplay>) = match &config.display {
+        Some(d) => (d.clone(), None),
+        None => {
+            let (w, h) = config.size;
+            let v = VirtualDisplay::start(w, h).map_err(|e| rt_err(e.to_string()))?;
+            tracing::info!(display = %v.name, pid = v.pid(), "virtual display started");
+            (v.name.clone(), Some(v))
+        }
+    };
+    let _app: Option<Guarded> = match &config.app {
+        Some(cmd) => Some(launch_app(cmd, &display_name).map_err(|e| rt_err(e.to_string()))?),
+        None => None,
+    };
+
+    // Probe the display once here so a bad --display is a clear error, not a dead thread.
+    drop(X11Capture::open(&display_name).map_err(|e| cfg(e.to_string()))?);
+    let injector = XTestInjector::open(&display_name).map_err(|e| cfg(e.to_string()))?;
+
+    let running = Arc::new(AtomicBool::new(true));
+    let pipeline_counters = Arc::new(PipelineCounters::default());
+    let control = Arc::new(EncodeControl {
+        bitrate_kbps: AtomicU64::new(u64::from(config.bitrate)),
+        ..EncodeControl::default()
+    });
+    let spawn_err = |e: std::io::Error| rt_err(format!("cannot start a thread: {e}"));
+
+    let (input_tx, input_rx) = bounded(INPUT_QUEUE);
+    let input_counters = Arc::new(InputCounters::default());
+    let ic = input_counters.clone();
+    std::thread::Builder::new()
+        .name("glint-input".into())
+        .spawn(move || input::run(input_rx, injector, ic))
+        .map_err(spawn_err)?;
+
+    let display_for_capture = display_name.clone();
+    let capture = pipeline::spawn_capture(
+        config.fps,
+        move || X11Capture::open(&display_for_capture),
+        running.clone(),
+        pipeline_counters.clone(),
+    )
+    .map_err(spawn_err)?;
+    let (encoded_tx, encoded_rx) = bounded(ENCODED_QUEUE);
+    pipeline::spawn_encode(
+        capture.frames,
+        capture.pool,
+        encoded_tx,
+        config.fps,
+        control.clone(),
+        pipeline_counters.clone(),
+    )
+    .map_err(spawn_err)?;
+
+    let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE);
+    rtc::spawn(
+        sockets,
+        RtcParts {
+            codec: config.codec,
+            public_ip: config.public_ip,
+            commands: cmd_rx,
+            frames: encoded_rx,
+            input: input_tx,
+            control,
+            counters: Arc::new(RtcCounters::default()),
+        },
+    )
+    .map_err(spawn_err)?;
+
+    let signal = Arc::new(Signal {
+        commands: cmd_tx,
+        password: password.clone(),
+        next_peer: AtomicU64::new(1),
+        bad_messages: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+    });
+
+    let shown_host = if listen_addr.ip().is_unspecified() {
+        config
+            .public_ip
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "127.0.0.1".into())
+    } else {
+        listen_addr.ip().to_string()
+    };
+    let url = match &password {
+        Some(p) => format!("http://{shown_host}:{}/#password={p}", listen_addr.port()),
+        None => format!("http://{shown_host}:{}/", listen_addr.port()),
+    };
+    println!(
+        "glint: streaming display {display_name} (UDP port {})",
+        udp_port.unwrap_or(0)
+    );
+    println!("glint: open {url}");
+
+    let outcome = runtime.block_on(async move {
+        let routes = signal::routes(signal);
+        let server = warp::serve(routes).incoming(listener).graceful(async {
+            shutdown_signal().await;
+        });
+        let server = tokio::spawn(server.run());
+        // Watch the capture thread: a lost display ends the session with a message.
+        let watch = tokio::task::spawn_blocking(move || capture.handle.join());
+        tokio::select! {
+            _ = server => Ok(()),
+            ended = watch => match ended {
+                Ok(Ok(pipeline::CaptureEnd::Failed(e))) => Err(format!("capture stopped: {e}")),
+                _ => Ok(()),
+            },
+        }
+    });
+    running.store(false, Ordering::Relaxed);
+    tracing::info!("shutting down");
+    outcome.map_err(rt_err)
+    // _app, then _xvfb, are dropped here: stopped in reverse order of start.
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+}

@@ -1,0 +1,216 @@
+//! The video hot path between capture and the rtc thread: a paced capture thread and an encode
+//! thread, joined by a one-slot "latest frame wins" mailbox.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+
+use crate::capture::{Capture, CaptureError, Frame};
+use crate::encode::{self, Codec, EncodedFrame, EncoderSettings, VideoEncoder};
+
+/// Capture → encode: one slot. When full, the capture thread takes out the stale frame and
+/// puts in the new one (latest wins); the stale one is counted as dropped.
+pub const FRAME_MAILBOX: usize = 1;
+/// Spare pixel buffers cycling between encode and capture; when full, a buffer is freed.
+const BUFFER_POOL: usize = 3;
+/// Encode → rtc. When full the encoded frame is dropped and a keyframe is requested for that
+/// codec, so the decoder never sees a gap it cannot recover from.
+pub const ENCODED_QUEUE: usize = 4;
+
+/// Shared between the rtc thread (which knows the peers) and the encode thread.
+#[derive(Debug, Default)]
+pub struct EncodeControl {
+    /// Codecs at least one peer receives ([`Codec::bit`] mask).
+    pub wanted: AtomicU8,
+    /// Codecs whose next frame must be a keyframe.
+    pub keyframe: AtomicU8,
+    pub bitrate_kbps: AtomicU64,
+}
+
+impl EncodeControl {
+    pub fn request_keyframe(&self, codec: Codec) {
+        self.keyframe.fetch_or(codec.bit(), Ordering::Relaxed);
+    }
+}
+
+/// Counters of the pipeline, read by stats.
+#[derive(Debug, Default)]
+pub struct PipelineCounters {
+    pub captured: AtomicU64,
+    pub capture_dropped: AtomicU64,
+    pub encoded: AtomicU64,
+    pub encoded_dropped: AtomicU64,
+    pub keyframes: AtomicU64,
+    pub encode_errors: AtomicU64,
+}
+
+/// Why the capture thread ended.
+#[derive(Debug)]
+pub enum CaptureEnd {
+    Stopped,
+    Failed(CaptureError),
+}
+
+/// The running capture thread and its two ends.
+pub struct CaptureThread {
+    /// Captured frames, latest wins.
+    pub frames: Receiver<Frame>,
+    /// Where the encoder returns pixel buffers for reuse.
+    pub pool: Sender<Vec<u8>>,
+    pub handle: JoinHandle<CaptureEnd>,
+}
+
+/// Starts the capture thread. `open` builds the capture on that thread (X11 captures are
+/// not `Send`) and again after a [`CaptureError::Reinit`].
+pub fn spawn_capture<C, F>(
+    fps: u32,
+    open: F,
+    running: Arc<AtomicBool>,
+    counters: Arc<PipelineCounters>,
+) -> std::io::Result<CaptureThread>
+where
+    C: Capture,
+    F: Fn() -> Result<C, CaptureError> + Send + 'static,
+{
+    let (tx, rx) = bounded::<Frame>(FRAME_MAILBOX);
+    let stale = rx.clone();
+    let (pool_tx, pool_rx) = bounded::<Vec<u8>>(BUFFER_POOL);
+    let handle = thread::Builder::new()
+        .name("glint-capture".into())
+        .spawn(move || {
+            let period = Duration::from_secs_f64(1.0 / f64::from(fps));
+            let mut capture = match open() {
+                Ok(c) => c,
+                Err(e) => return CaptureEnd::Failed(e),
+            };
+            let mut seq = 0u64;
+            let mut next = Instant::now();
+            while running.load(Ordering::Relaxed) {
+                let now = Instant::now();
+                if next > now {
+                    thread::sleep(next - now);
+                }
+                // Never drift; if late, skip ahead rather than bursting to catch up.
+                next += period;
+                let now = Instant::now();
+                if next < now {
+                    next = now;
+                }
+                let mut data = pool_rx.try_recv().unwrap_or_default();
+                let captured_at = Instant::now();
+                match capture.grab(&mut data) {
+                    Ok(()) => {}
+                    Err(CaptureError::Reinit { width, height }) => {
+                        tracing::info!(width, height, "display changed size: rebuilding capture");
+                        drop(capture);
+                        capture = match open() {
+                            Ok(c) => c,
+                            Err(e) => return CaptureEnd::Failed(e),
+                        };
+                        continue;
+                    }
+                    Err(e) => return CaptureEnd::Failed(e),
+                }
+                let (width, height) = capture.size();
+                let frame = Frame {
+                    stride: width as usize * 4,
+                    data,
+                    width,
+                    height,
+                    captured_at,
+                    seq,
+                };
+                seq += 1;
+                counters.captured.fetch_add(1, Ordering::Relaxed);
+                if let Err(TrySendError::Full(frame)) = tx.try_send(frame) {
+                    if stale.try_recv().is_ok() {
+                        counters.capture_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let _ = tx.try_send(frame);
+                }
+            }
+            CaptureEnd::Stopped
+        })?;
+    Ok(CaptureThread {
+        frames: rx,
+        pool: pool_tx,
+        handle,
+    })
+}
+
+/// Starts the encode thread: for each frame, one access unit per wanted codec.
+pub fn spawn_encode(
+    frames: Receiver<Frame>,
+    pool: Sender<Vec<u8>>,
+    out: Sender<EncodedFrame>,
+    fps: u32,
+    control: Arc<EncodeControl>,
+    counters: Arc<PipelineCounters>,
+) -> std::io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("glint-encode".into())
+        .spawn(move || {
+            let mut encoders: HashMap<Codec, Box<dyn VideoEncoder>> = HashMap::new();
+            for frame in frames.iter() {
+                let wanted = control.wanted.load(Ordering::Relaxed);
+                encoders.retain(|c, _| wanted & c.bit() != 0);
+                let bitrate_kbps = control.bitrate_kbps.load(Ordering::Relaxed) as u32;
+                for codec in Codec::ALL {
+                    if wanted & codec.bit() == 0 {
+                        continue;
+                    }
+                    let settings = EncoderSettings {
+                        width: frame.width,
+                        height: frame.height,
+                        fps,
+                        bitrate_kbps,
+                    };
+                    let fresh = encoders
+                        .get(&codec)
+                        .is_none_or(|e| e.settings() != settings);
+                    if fresh {
+                        match encode::open(codec, settings) {
+                            Ok(e) => {
+                                tracing::info!(codec = codec.name(), ?settings, "encoder opened");
+                                encoders.insert(codec, e);
+                            }
+                            Err(e) => {
+                                counters.encode_errors.fetch_add(1, Ordering::Relaxed);
+                                tracing::error!(error = %e, "cannot open encoder");
+                                continue;
+                            }
+                        }
+                    }
+                    let Some(encoder) = encoders.get_mut(&codec) else {
+                        continue;
+                    };
+                    let force = control.keyframe.fetch_and(!codec.bit(), Ordering::Relaxed)
+                        & codec.bit()
+                        != 0;
+                    match encoder.encode(&frame, force || fresh) {
+                        Ok(unit) if unit.data.is_empty() => {}
+                        Ok(unit) => {
+                            counters.encoded.fetch_add(1, Ordering::Relaxed);
+                            if unit.keyframe {
+                                counters.keyframes.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if out.try_send(unit).is_err() {
+                                counters.encoded_dropped.fetch_add(1, Ordering::Relaxed);
+                                control.request_keyframe(codec);
+                            }
+                        }
+                        Err(e) => {
+                            counters.encode_errors.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(error = %e, "encode failed");
+                            control.request_keyframe(codec);
+                        }
+                    }
+                }
+                let _ = pool.try_send(frame.data);
+            }
+        })
+}

@@ -1,0 +1,584 @@
+//! The rtc thread: the one owner of every peer's `str0m::Rtc` and of the UDP sockets (one
+//! port, one socket per local address so each packet's destination is known). It feeds each
+//! `Rtc` one input at a time and drains `poll_output` until `Timeout` after every mutation.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, select_biased, Receiver, Sender};
+use str0m::change::SdpOffer;
+use str0m::channel::ChannelId;
+use str0m::format::Codec as RtcCodec;
+use str0m::media::{MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
+use thiserror::Error;
+use tokio::sync::oneshot;
+
+use crate::config::CodecChoice;
+use crate::encode::{Codec, EncodedFrame};
+use crate::input::InputMsg;
+use crate::peer::{Notice, PeerId, PeerNotifier};
+use crate::pipeline::EncodeControl;
+
+/// Signaling → rtc. When full, signaling answers "busy" to that client.
+pub const COMMAND_QUEUE: usize = 64;
+/// UDP reader threads → rtc. When full the datagram is dropped, as a congested link would.
+pub const DATAGRAM_QUEUE: usize = 1024;
+/// Largest datagram read.
+const MAX_DATAGRAM: usize = 2048;
+/// A peer asks for keyframes (PLI/FIR) at most this often.
+const KEYFRAME_MIN_INTERVAL: Duration = Duration::from_millis(300);
+/// The data channel labels the web client opens.
+pub const INPUT_CHANNEL: &str = "input";
+pub const TEXT_CHANNEL: &str = "text";
+
+#[derive(Debug, Error)]
+pub enum RtcError {
+    #[error("the offer is not valid SDP: {0}")]
+    BadOffer(String),
+    #[error("cannot accept the offer: {0}")]
+    Rejected(String),
+    #[error("the browser offers no video codec this host sends ({0})")]
+    NoCodec(&'static str),
+    #[error("the host is shutting down")]
+    Gone,
+}
+
+/// What signaling asks of the rtc thread.
+#[derive(Debug)]
+pub enum RtcCommand {
+    Offer {
+        peer: PeerId,
+        sdp: String,
+        notify: PeerNotifier,
+        reply: oneshot::Sender<Result<String, RtcError>>,
+    },
+    Leave {
+        peer: PeerId,
+    },
+}
+
+/// Counters of the rtc thread.
+#[derive(Debug, Default)]
+pub struct RtcCounters {
+    pub peers: AtomicU64,
+    pub frames_sent: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub datagrams_dropped: AtomicU64,
+    pub unknown_datagrams: AtomicU64,
+    pub keyframe_requests: AtomicU64,
+    pub input_dropped_full: AtomicU64,
+}
+
+/// What the rtc thread needs from the rest of the process.
+pub struct RtcParts {
+    pub codec: CodecChoice,
+    pub public_ip: Option<IpAddr>,
+    pub commands: Receiver<RtcCommand>,
+    pub frames: Receiver<EncodedFrame>,
+    pub input: Sender<InputMsg>,
+    pub control: Arc<EncodeControl>,
+    pub counters: Arc<RtcCounters>,
+}
+
+struct Datagram {
+    local: SocketAddr,
+    source: SocketAddr,
+    data: Vec<u8>,
+    at: Instant,
+}
+
+struct Peer {
+    id: PeerId,
+    rtc: Rtc,
+    notify: PeerNotifier,
+    video: Option<(Mid, Pt, Codec)>,
+    input_channel: Option<ChannelId>,
+    text_channel: Option<ChannelId>,
+    connected: bool,
+    /// Delta frames are held back until this peer has had a keyframe.
+    has_keyframe: bool,
+    last_keyframe_request: Option<Instant>,
+    timeout: Instant,
+}
+
+/// Binds one UDP socket per local address, all on the same port.
+pub fn bind_sockets(port: u16, listen_ip: IpAddr) -> std::io::Result<Vec<UdpSocket>> {
+    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()?
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|ip| ip.is_ipv4())
+        .collect();
+    // Loopback-only listening still needs the LAN addresses: Chromium never gathers on 127.0.0.1.
+    if !listen_ip.is_unspecified() && !listen_ip.is_loopback() {
+        ips.retain(|ip| *ip == listen_ip || ip.is_loopback());
+    }
+    ips.sort_by_key(|ip| ip.is_loopback());
+    ips.dedup();
+    for _attempt in 0..16 {
+        let mut sockets = Vec::new();
+        let mut chosen = port;
+        let mut ok = true;
+        for ip in &ips {
+            match UdpSocket::bind((*ip, chosen)) {
+                Ok(s) => {
+                    chosen = s.local_addr()?.port();
+                    sockets.push(s);
+                }
+                Err(e) if port == 0 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                    ok = false;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if ok && !sockets.is_empty() {
+            return Ok(sockets);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrNotAvailable,
+        "no UDP port free on every local address",
+    ))
+}
+
+/// Starts the UDP readers and the rtc thread.
+pub fn spawn(sockets: Vec<UdpSocket>, parts: RtcParts) -> std::io::Result<JoinHandle<()>> {
+    let (dg_tx, dg_rx) = bounded::<Datagram>(DATAGRAM_QUEUE);
+    let mut senders = HashMap::new();
+    for socket in sockets {
+        let local = socket.local_addr()?;
+        let reader = socket.try_clone()?;
+        let tx = dg_tx.clone();
+        let counters = parts.counters.clone();
+        thread::Builder::new()
+            .name(format!("glint-udp-{}", local.ip()))
+            .spawn(move || read_loop(reader, local, tx, counters))?;
+        senders.insert(local, socket);
+    }
+    thread::Builder::new()
+        .name("glint-rtc".into())
+        .spawn(move || RtcLoop::new(senders, parts).run(dg_rx))
+}
+
+fn read_loop(socket: UdpSocket, local: SocketAddr, tx: Sender<Datagram>, c: Arc<RtcCounters>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        match socket.recv_from(&mut buf) {
+            Ok((n, source)) => {
+                c.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                let dg = Datagram {
+                    local,
+                    source,
+                    data: buf[..n].to_vec(),
+                    at: Instant::now(),
+                };
+                if tx.try_send(dg).is_err() {
+                    if tx.is_empty() {
+                        return; // the rtc thread is gone
+                    }
+                    c.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %local, "UDP receive failed");
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+struct RtcLoop {
+    sockets: HashMap<SocketAddr, UdpSocket>,
+    parts: RtcParts,
+    peers: Vec<Peer>,
+    by_source: HashMap<SocketAddr, PeerId>,
+    epoch: Instant,
+}
+
+impl RtcLoop {
+    fn new(sockets: HashMap<SocketAddr, UdpSocket>, parts: RtcParts) -> Self {
+        str0m::crypto::from_feature_flags().install_process_default();
+        Self {
+            sockets,
+            parts,
+            peers: Vec::new(),
+            by_source: HashMap::new(),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn run(mut self, datagrams: Receiver<Datagram>) {
+        let commands = self.parts.commands.clone();
+        let frames = self.parts.frames.clone();
+        loop {
+            let next = self
+                .peers
+                .iter()
+                .map(|p| p.timeout)
+                .min()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            let wait = next.saturating_duration_since(Instant::now());
+            select_biased! {
+                recv(datagrams) -> dg => match dg {
+                    Ok(dg) => self.handle_datagram(dg),
+                    Err(_) => return,
+                },
+                recv(frames) -> f => match f {
+                    Ok(f) => self.handle_frame(f),
+                    Err(_) => return,
+                },
+                recv(commands) -> c => match c {
+                    Ok(c) => self.handle_command(c),
+                    Err(_) => return,
+                },
+                default(wait) => {},
+            }
+            let now = Instant::now();
+            for i in 0..self.peers.len() {
+                if self.peers[i].timeout <= now {
+                    self.drive(i, Input::Timeout(now));
+                }
+            }
+            self.reap();
+        }
+    }
+
+    fn handle_command(&mut self, cmd: RtcCommand) {
+        match cmd {
+            RtcCommand::Offer {
+                peer,
+                sdp,
+                notify,
+                reply,
+            } => {
+                let result = self.add_peer(peer, &sdp, notify);
+                let _ = reply.send(result);
+            }
+            RtcCommand::Leave { peer } => {
+                if let Some(p) = self.peers.iter_mut().find(|p| p.id == peer) {
+                    p.rtc.disconnect();
+                }
+                self.reap();
+            }
+        }
+    }
+
+    fn add_peer(
+        &mut self,
+        id: PeerId,
+        sdp: &str,
+        notify: PeerNotifier,
+    ) -> Result<String, RtcError> {
+        let offer =
+            SdpOffer::from_sdp_string(sdp).map_err(|e| RtcError::BadOffer(e.to_string()))?;
+        let (h264, vp8) = match self.parts.codec {
+            CodecChoice::Auto => (true, true),
+            CodecChoice::H264 => (true, false),
+            CodecChoice::Vp8 => (false, true),
+        };
+        let now = Instant::now();
+        let mut rtc = RtcConfig::new()
+            .set_ice_lite(true)
+            .clear_codecs()
+            .enable_h264(h264)
+            .enable_vp8(vp8)
+            .build(now);
+        for local in self.sockets.keys() {
+            if let Ok(c) = Candidate::host(*local, "udp") {
+                rtc.add_local_candidate(c);
+            }
+            if let (Some(public), false) = (self.parts.public_ip, local.ip().is_loopback()) {
+                let addr = SocketAddr::new(public, local.port());
+                if let Ok(c) = Candidate::server_reflexive(addr, *local, "udp") {
+                    rtc.add_local_candidate(c);
+                }
+            }
+        }
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| RtcError::Rejected(e.to_string()))?;
+        // str0m announces media only once SRTP is up; the codec must be known now, for the
+        // answer's sake and to start the right encoder, so look the video m-line up directly.
+        let video = video_mid(sdp).and_then(|mid| {
+            let writer = rtc.writer(mid)?;
+            pick_codec(writer.payload_params()).map(|(pt, c)| (mid, pt, c))
+        });
+        let Some(video) = video else {
+            return Err(RtcError::NoCodec(match self.parts.codec {
+                CodecChoice::H264 => "--codec h264 needs H.264 constrained baseline",
+                CodecChoice::Vp8 => "--codec vp8 needs VP8",
+                CodecChoice::Auto => "H.264 constrained baseline or VP8",
+            }));
+        };
+        self.peers.push(Peer {
+            id,
+            rtc,
+            notify: notify.clone(),
+            video: Some(video),
+            input_channel: None,
+            text_channel: None,
+            connected: false,
+            has_keyframe: false,
+            last_keyframe_request: None,
+            timeout: now,
+        });
+        let _ = self
+            .parts
+            .input
+            .try_send(InputMsg::Joined { peer: id, notify });
+        self.parts.counters.peers.fetch_add(1, Ordering::Relaxed);
+        let i = self.peers.len() - 1;
+        self.drive(i, Input::Timeout(now));
+        tracing::info!(peer = %id, codec = video.2.name(), "peer joined");
+        self.update_wanted();
+        Ok(answer.to_sdp_string())
+    }
+
+    fn handle_datagram(&mut self, dg: Datagram) {
+        let Ok(contents) = dg.data.as_slice().try_into() else {
+            self.parts
+                .counters
+                .unknown_datagrams
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let input = Input::Receive(
+            dg.at,
+            Receive {
+                proto: Protocol::Udp,
+                source: dg.source,
+                destination: dg.local,
+                contents,
+            },
+        );
+        let cached = self
+            .by_source
+            .get(&dg.source)
+            .and_then(|id| self.peers.iter().position(|p| p.id == *id))
+            .filter(|&i| self.peers[i].rtc.accepts(&input));
+        let index = cached.or_else(|| self.peers.iter().position(|p| p.rtc.accepts(&input)));
+        let Some(i) = index else {
+            self.parts
+                .counters
+                .unknown_datagrams
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        self.by_source.insert(dg.source, self.peers[i].id);
+        self.drive(i, input);
+    }
+
+    fn handle_frame(&mut self, frame: EncodedFrame) {
+        let elapsed = frame.captured_at.saturating_duration_since(self.epoch);
+        let rtp_time = MediaTime::from_90khz((elapsed.as_micros() * 9 / 100) as u64);
+        for i in 0..self.peers.len() {
+            let p = &mut self.peers[i];
+            let Some((mid, pt, codec)) = p.video else {
+                continue;
+            };
+            if codec != frame.codec || !p.connected {
+                continue;
+            }
+            if !p.has_keyframe && !frame.keyframe {
+                continue;
+            }
+            let Some(writer) = p.rtc.writer(mid) else {
+                continue;
+            };
+            match writer.write(pt, frame.captured_at, rtp_time, frame.data.clone()) {
+                Ok(()) => {
+                    p.has_keyframe = true;
+                    self.parts
+                        .counters
+                        .frames_sent
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::debug!(peer = %p.id, error = %e, "write failed"),
+            }
+            // Send now rather than at the next internal timeout (~8 ms later).
+            self.drive(i, Input::Timeout(Instant::now()));
+        }
+    }
+
+    /// Feeds one input to peer `i` and drains its output.
+    fn drive(&mut self, i: usize, input: Input) {
+        let p = &mut self.peers[i];
+        if let Err(e) = p.rtc.handle_input(input) {
+            tracing::info!(peer = %p.id, error = %e, "peer failed");
+            p.rtc.disconnect();
+        }
+        self.drain(i);
+    }
+
+    fn drain(&mut self, i: usize) {
+        loop {
+            let p = &mut self.peers[i];
+            if !p.rtc.is_alive() {
+                p.timeout = Instant::now();
+                return;
+            }
+            let out = match p.rtc.poll_output() {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::info!(peer = %p.id, error = %e, "peer failed");
+                    p.rtc.disconnect();
+                    return;
+                }
+            };
+            match out {
+                Output::Timeout(t) => {
+                    p.timeout = t;
+                    return;
+                }
+                Output::Transmit(t) => {
+                    if let Some(s) = self.sockets.get(&t.source) {
+                        if let Err(e) = s.send_to(&t.contents, t.destination) {
+                            tracing::debug!(error = %e, "UDP send failed");
+                        }
+                    }
+                }
+                Output::Event(e) => self.handle_event(i, e),
+            }
+        }
+    }
+
+    fn handle_event(&mut self, i: usize, event: Event) {
+        let input = &self.parts.input;
+        let control = &self.parts.control;
+        let p = &mut self.peers[i];
+        match event {
+            Event::Connected => {
+                p.connected = true;
+                if let Some((_, _, codec)) = p.video {
+                    control.request_keyframe(codec);
+                }
+                tracing::info!(peer = %p.id, "connected");
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                p.rtc.disconnect();
+            }
+            Event::KeyframeRequest(_) => {
+                let now = Instant::now();
+                let due = p
+                    .last_keyframe_request
+                    .is_none_or(|t| now.duration_since(t) >= KEYFRAME_MIN_INTERVAL);
+                if let (true, Some((_, _, codec))) = (due, p.video) {
+                    p.last_keyframe_request = Some(now);
+                    self.parts
+                        .counters
+                        .keyframe_requests
+                        .fetch_add(1, Ordering::Relaxed);
+                    control.request_keyframe(codec);
+                }
+            }
+            Event::ChannelOpen(id, label) => match label.as_str() {
+                INPUT_CHANNEL => p.input_channel = Some(id),
+                TEXT_CHANNEL => p.text_channel = Some(id),
+                other => tracing::debug!(peer = %p.id, label = other, "ignoring data channel"),
+            },
+            Event::ChannelData(d) => {
+                let msg = if Some(d.id) == p.input_channel {
+                    InputMsg::Data {
+                        peer: p.id,
+                        at: Instant::now(),
+                        bytes: d.data,
+                    }
+                } else if Some(d.id) == p.text_channel {
+                    match String::from_utf8(d.data) {
+                        Ok(text) => InputMsg::Text { peer: p.id, text },
+                        Err(_) => {
+                            p.notify.notify(Notice::Error {
+                                code: "bad-text",
+                                message: "text channel data is not UTF-8".into(),
+                            });
+                            return;
+                        }
+                    }
+                } else {
+                    return;
+                };
+                if input.try_send(msg).is_err() {
+                    self.parts
+                        .counters
+                        .input_dropped_full
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes dead peers, tells the input thread, and updates the codecs to encode.
+    fn reap(&mut self) {
+        let before = self.peers.len();
+        let input = &self.parts.input;
+        self.peers.retain(|p| {
+            let alive = p.rtc.is_alive();
+            if !alive {
+                tracing::info!(peer = %p.id, "peer left");
+                let _ = input.try_send(InputMsg::Left { peer: p.id });
+            }
+            alive
+        });
+        if self.peers.len() != before {
+            let ids: Vec<PeerId> = self.peers.iter().map(|p| p.id).collect();
+            self.by_source.retain(|_, id| ids.contains(id));
+            self.parts
+                .counters
+                .peers
+                .fetch_sub((before - self.peers.len()) as u64, Ordering::Relaxed);
+            self.update_wanted();
+        }
+    }
+
+    fn update_wanted(&self) {
+        let mask = self
+            .peers
+            .iter()
+            .filter_map(|p| p.video.map(|v| v.2.bit()))
+            .fold(0, |a, b| a | b);
+        self.parts.control.wanted.store(mask, Ordering::Relaxed);
+    }
+}
+
+/// The mid of the first video m-line of an SDP offer.
+fn video_mid(sdp: &str) -> Option<Mid> {
+    let mut in_video = false;
+    for line in sdp.lines() {
+        if let Some(rest) = line.strip_prefix("m=") {
+            in_video = rest.starts_with("video ");
+        } else if let (true, Some(mid)) = (in_video, line.strip_prefix("a=mid:")) {
+            return Some(Mid::from(mid.trim()));
+        }
+    }
+    None
+}
+
+/// H.264 constrained baseline / baseline with packetization mode 1 first, then VP8.
+fn pick_codec<'a>(
+    params: impl Iterator<Item = &'a str0m::format::PayloadParams>,
+) -> Option<(Pt, Codec)> {
+    let mut vp8 = None;
+    for p in params {
+        let spec = p.spec();
+        match spec.codec {
+            RtcCodec::H264 => {
+                let profile = spec.format.profile_level_id.unwrap_or(0) >> 8;
+                let baseline = profile == 0x42e0 || profile == 0x4200;
+                if baseline && spec.format.packetization_mode == Some(1) {
+                    return Some((p.pt(), Codec::H264));
+                }
+            }
+            RtcCodec::Vp8 if vp8.is_none() => vp8 = Some((p.pt(), Codec::Vp8)),
+            _ => {}
+        }
+    }
+    vp8
+}

@@ -1,0 +1,253 @@
+//! Control plane: serves the web client and the WebSocket signaling endpoint (`/ws`).
+//!
+//! The first message on a socket must be `hello` (with the password when one is set); nothing
+//! else is processed before it. Malformed or unexpected messages get an `error` message back on
+//! that socket and change nothing else.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use warp::ws::{Message, WebSocket};
+use warp::Filter;
+
+use crate::peer::{Notice, PeerId, PeerNotifier};
+use crate::rtc::RtcCommand;
+use crate::web;
+
+/// Largest signaling message accepted (an SDP offer is a few KiB).
+const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Client → host.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ClientMsg {
+    Hello {
+        #[serde(default)]
+        password: Option<String>,
+    },
+    Offer {
+        sdp: String,
+    },
+}
+
+/// Host → client.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ServerMsg<'a> {
+    Welcome { peer: u64 },
+    Answer { sdp: String },
+    Error { code: &'a str, message: String },
+    Info { message: String },
+}
+
+/// Shared by every connection's task; read-only but for the counters.
+pub struct Signal {
+    pub commands: Sender<RtcCommand>,
+    pub password: Option<String>,
+    pub next_peer: AtomicU64,
+    pub bad_messages: AtomicU64,
+    pub refused: AtomicU64,
+}
+
+/// The HTTP routes: the web client, `/ws` and `/healthz`.
+pub fn routes(
+    signal: Arc<Signal>,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
+    let ws =
+        warp::path("ws")
+            .and(warp::path::end())
+            .and(warp::ws())
+            .map(move |ws: warp::ws::Ws| {
+                let signal = signal.clone();
+                ws.max_message_size(MAX_MESSAGE)
+                    .on_upgrade(move |socket| connection(socket, signal))
+            });
+    let health = warp::path("healthz").and(warp::path::end()).map(|| "ok");
+    ws.or(health).or(web::routes())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn send(ws: &mut futures_util::stream::SplitSink<WebSocket, Message>, msg: &ServerMsg<'_>) {
+    match serde_json::to_string(msg) {
+        Ok(text) => {
+            let _ = ws.send(Message::text(text)).await;
+        }
+        Err(e) => tracing::error!(error = %e, "cannot serialise a signaling message"),
+    }
+}
+
+async fn connection(socket: WebSocket, signal: Arc<Signal>) {
+    let (mut tx, mut rx) = socket.split();
+    let mut peer: Option<PeerId> = None;
+    let mut authed = false;
+    let (notifier, mut notices) = PeerNotifier::channel();
+    loop {
+        let msg = tokio::select! {
+            m = rx.next() => match m {
+                Some(Ok(m)) => m,
+                _ => break,
+            },
+            Some(n) = notices.recv() => {
+                let out = match n {
+                    Notice::Error { code, message } => ServerMsg::Error { code, message },
+                    Notice::Info { message } => ServerMsg::Info { message },
+                };
+                send(&mut tx, &out).await;
+                continue;
+            }
+        };
+        if msg.is_close() {
+            break;
+        }
+        if msg.is_ping() || msg.is_pong() {
+            continue;
+        }
+        let parsed = msg
+            .to_str()
+            .map_err(|_| "binary messages are not part of signaling".to_owned())
+            .and_then(|t| serde_json::from_str::<ClientMsg>(t).map_err(|e| e.to_string()));
+        let parsed = match parsed {
+            Ok(m) => m,
+            Err(e) => {
+                signal.bad_messages.fetch_add(1, Ordering::Relaxed);
+                let message = format!("malformed message: {e}");
+                send(
+                    &mut tx,
+                    &ServerMsg::Error {
+                        code: "bad-message",
+                        message,
+                    },
+                )
+                .await;
+                continue;
+            }
+        };
+        match parsed {
+            ClientMsg::Hello { password } => {
+                let ok = match (&signal.password, &password) {
+                    (None, _) => true,
+                    (Some(want), Some(got)) => constant_time_eq(want.as_bytes(), got.as_bytes()),
+                    (Some(_), None) => false,
+                };
+                if !ok {
+                    signal.refused.fetch_add(1, Ordering::Relaxed);
+                    let message = "wrong or missing password".to_owned();
+                    send(
+                        &mut tx,
+                        &ServerMsg::Error {
+                            code: "unauthorized",
+                            message,
+                        },
+                    )
+                    .await;
+                    let _ = tx.send(Message::close_with(4001u16, "unauthorized")).await;
+                    return;
+                }
+                authed = true;
+                let id = signal.next_peer.fetch_add(1, Ordering::Relaxed);
+                send(&mut tx, &ServerMsg::Welcome { peer: id }).await;
+                peer = Some(PeerId(id));
+            }
+            ClientMsg::Offer { .. } if !authed => {
+                signal.bad_messages.fetch_add(1, Ordering::Relaxed);
+                let message = "say hello first".to_owned();
+                send(
+                    &mut tx,
+                    &ServerMsg::Error {
+                        code: "unauthorized",
+                        message,
+                    },
+                )
+                .await;
+            }
+            ClientMsg::Offer { sdp } => {
+                let Some(id) = peer else { continue };
+                // A second offer on the same socket replaces the previous peer connection.
+                let _ = signal.commands.try_send(RtcCommand::Leave { peer: id });
+                let new_id = PeerId(signal.next_peer.fetch_add(1, Ordering::Relaxed));
+                peer = Some(new_id);
+                let (reply_tx, reply_rx) = oneshot::channel();
+                let cmd = RtcCommand::Offer {
+                    peer: new_id,
+                    sdp,
+                    notify: notifier.clone(),
+                    reply: reply_tx,
+                };
+                if signal.commands.try_send(cmd).is_err() {
+                    let message = "host busy, try again".to_owned();
+                    send(
+                        &mut tx,
+                        &ServerMsg::Error {
+                            code: "busy",
+                            message,
+                        },
+                    )
+                    .await;
+                    continue;
+                }
+                match reply_rx.await {
+                    Ok(Ok(sdp)) => send(&mut tx, &ServerMsg::Answer { sdp }).await,
+                    Ok(Err(e)) => {
+                        signal.bad_messages.fetch_add(1, Ordering::Relaxed);
+                        let message = e.to_string();
+                        send(
+                            &mut tx,
+                            &ServerMsg::Error {
+                                code: "offer-rejected",
+                                message,
+                            },
+                        )
+                        .await;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    if let Some(id) = peer {
+        let _ = signal.commands.try_send(RtcCommand::Leave { peer: id });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_parse_strictly() {
+        let hello: ClientMsg =
+            serde_json::from_str(r#"{"type":"hello","password":"p"}"#).expect("valid hello");
+        assert_eq!(
+            hello,
+            ClientMsg::Hello {
+                password: Some("p".into())
+            }
+        );
+        for bad in [
+            r#"{"type":"offer"}"#,
+            r#"{"type":"launch-missiles"}"#,
+            r#"{"type":"offer","sdp":"v=0","extra":1}"#,
+            r#"not json"#,
+            r#"[]"#,
+        ] {
+            assert!(
+                serde_json::from_str::<ClientMsg>(bad).is_err(),
+                "{bad} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn password_comparison() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+    }
+}

@@ -1,0 +1,260 @@
+// Glint web client: signaling, the peer connection, the video, and input capture.
+
+import { codeToUsage } from './keymap.js';
+import { InputSender, encodePacket } from './input.js';
+
+const HEARTBEAT_MS = 100; // full state at least this often while anything is held
+const AFTER_CHANGE_MS = 1000; // keep heartbeats going this long after the last change
+const REPEAT_DELAYS_MS = [8, 24, 56]; // extra sends after an edge, so a loss costs little
+const RECONNECT_MS = [250, 500, 1000, 2000, 4000];
+const WHEEL_NOTCH_PX = 100;
+
+const video = document.getElementById('video');
+const stage = document.getElementById('stage');
+const statusEl = document.getElementById('status');
+const info = document.getElementById('info');
+
+const params = new URLSearchParams(location.hash.slice(1));
+const password = params.get('password') || undefined;
+
+// What tests and the stats overlay read.
+const glint = {
+  state: 'connecting',
+  error: null,
+  codec: null,
+  framesPresented: 0,
+  firstFrameMs: null,
+  connects: 0,
+  inputPacketsSent: 0,
+};
+window.glint = glint;
+// The inbound video RTP stats (frames decoded/dropped, bytes, jitter buffer), or null.
+glint.inboundVideo = async () => {
+  if (!pc) return null;
+  let found = null;
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') found = s;
+  });
+  return found && JSON.parse(JSON.stringify(found));
+};
+
+let ws = null;
+let pc = null;
+let inputChannel = null;
+let sender = new InputSender();
+let attempt = 0;
+let lastChange = 0;
+let lastSend = 0;
+let stopped = false;
+let wheelAccum = [0, 0];
+
+function setState(state, text) {
+  glint.state = state;
+  statusEl.dataset.state = state;
+  statusEl.textContent = text;
+}
+
+function teardown() {
+  if (pc) { pc.close(); pc = null; }
+  inputChannel = null;
+  if (ws) { ws.onclose = null; ws.close(); ws = null; }
+  sender = new InputSender();
+}
+
+function scheduleReconnect(reason) {
+  teardown();
+  if (stopped) return;
+  const delay = RECONNECT_MS[Math.min(attempt, RECONNECT_MS.length - 1)];
+  attempt += 1;
+  setState('disconnected', `Disconnected (${reason}). Reconnecting…`);
+  setTimeout(connect, delay);
+}
+
+function fail(message) {
+  stopped = true;
+  glint.error = message;
+  teardown();
+  setState('failed', message);
+}
+
+function connect() {
+  setState('connecting', 'Connecting…');
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  ws = new WebSocket(url);
+  ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', password }));
+  ws.onclose = () => scheduleReconnect('signaling closed');
+  ws.onmessage = async (ev) => {
+    let msg;
+    try { msg = JSON.parse(ev.data); } catch { return; }
+    if (msg.type === 'welcome') await startPeer();
+    else if (msg.type === 'answer') await pc?.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
+    else if (msg.type === 'error') {
+      console.warn('glint host:', msg.code, msg.message);
+      if (msg.code === 'unauthorized') fail('Wrong or missing password. Open the URL Glint printed.');
+      else if (msg.code === 'offer-rejected') fail(`The host cannot stream to this browser: ${msg.message}`);
+    }
+  };
+}
+
+async function startPeer() {
+  pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
+  const receiver = transceiver.receiver;
+  if ('jitterBufferTarget' in receiver) receiver.jitterBufferTarget = 0;
+  if ('playoutDelayHint' in receiver) receiver.playoutDelayHint = 0;
+  inputChannel = pc.createDataChannel('input', { ordered: false, maxRetransmits: 0 });
+  inputChannel.binaryType = 'arraybuffer';
+  pc.ontrack = (ev) => {
+    video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
+    video.play().catch(() => {});
+  };
+  pc.onconnectionstatechange = () => {
+    if (!pc) return;
+    if (pc.connectionState === 'connected') {
+      attempt = 0;
+      glint.connects += 1;
+      updateCodec();
+    } else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') {
+      scheduleReconnect('connection lost');
+    }
+  };
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  ws.send(JSON.stringify({ type: 'offer', sdp: pc.localDescription.sdp }));
+}
+
+async function updateCodec() {
+  if (!pc) return;
+  const stats = await pc.getStats();
+  stats.forEach((s) => {
+    if (s.type === 'codec' && s.mimeType?.startsWith('video/')) glint.codec = s.mimeType.slice(6);
+  });
+}
+
+// Presented frames, counted per displayed frame.
+function onFrame(now, meta) {
+  glint.framesPresented += 1;
+  if (glint.firstFrameMs === null) {
+    glint.firstFrameMs = now;
+    setState('playing', '');
+  }
+  if (glint.framesPresented % 30 === 0) {
+    info.textContent = `${meta.width}×${meta.height} ${glint.codec || ''}`;
+  }
+  video.requestVideoFrameCallback(onFrame);
+}
+if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
+  video.requestVideoFrameCallback(onFrame);
+} else {
+  video.addEventListener('playing', () => { glint.firstFrameMs ??= performance.now(); setState('playing', ''); });
+}
+
+// ---- input ----
+
+function send() {
+  if (!inputChannel || inputChannel.readyState !== 'open') return;
+  const bytes = encodePacket(sender.packet(Math.floor(performance.now())));
+  try {
+    inputChannel.send(bytes);
+    glint.inputPacketsSent += 1;
+  } catch { /* channel closing: state goes again with the next packet */ }
+  lastSend = performance.now();
+}
+
+function changed(edge) {
+  lastChange = performance.now();
+  send();
+  if (edge) for (const d of REPEAT_DELAYS_MS) setTimeout(() => { if (sender.hasPending()) send(); }, d);
+}
+
+setInterval(() => {
+  const now = performance.now();
+  const active = sender.anythingHeld() || sender.hasPending() || now - lastChange < AFTER_CHANGE_MS;
+  if (active && now - lastSend >= HEARTBEAT_MS) send();
+}, HEARTBEAT_MS / 2);
+
+/** Maps a client position to remote pixels, through object-fit: contain. */
+function remotePoint(clientX, clientY) {
+  const vw = video.videoWidth;
+  const vh = video.videoHeight;
+  if (!vw || !vh) return null;
+  const r = video.getBoundingClientRect();
+  const scale = Math.min(r.width / vw, r.height / vh);
+  const offX = (r.width - vw * scale) / 2;
+  const offY = (r.height - vh * scale) / 2;
+  const x = Math.round((clientX - r.left - offX) / scale);
+  const y = Math.round((clientY - r.top - offY) / scale);
+  return [Math.max(0, Math.min(vw - 1, x)), Math.max(0, Math.min(vh - 1, y))];
+}
+
+function locked() { return document.pointerLockElement === video; }
+
+stage.addEventListener('keydown', (e) => {
+  const usage = codeToUsage(e.code);
+  if (usage === undefined) return;
+  e.preventDefault();
+  if (sender.key(usage, true)) changed(true);
+});
+stage.addEventListener('keyup', (e) => {
+  const usage = codeToUsage(e.code);
+  if (usage === undefined) return;
+  e.preventDefault();
+  if (sender.key(usage, false)) changed(true);
+});
+window.addEventListener('blur', () => { sender.releaseAll(); changed(true); });
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) { sender.releaseAll(); changed(true); }
+});
+
+video.addEventListener('pointermove', (e) => {
+  if (locked()) {
+    sender.moveBy(Math.round(e.movementX), Math.round(e.movementY));
+    changed(true);
+    return;
+  }
+  const p = remotePoint(e.clientX, e.clientY);
+  if (!p) return;
+  sender.pointer(p[0], p[1]);
+  changed(false);
+});
+video.addEventListener('pointerdown', (e) => {
+  stage.focus();
+  if (!locked()) {
+    const p = remotePoint(e.clientX, e.clientY);
+    if (p) sender.pointer(p[0], p[1]);
+  }
+  if (e.button >= 0 && e.button <= 4 && sender.button(e.button, true)) changed(true);
+  e.preventDefault();
+});
+window.addEventListener('pointerup', (e) => {
+  if (e.button >= 0 && e.button <= 4 && sender.button(e.button, false)) changed(true);
+});
+video.addEventListener('contextmenu', (e) => e.preventDefault());
+video.addEventListener('wheel', (e) => {
+  e.preventDefault();
+  const unit = e.deltaMode === 1 ? WHEEL_NOTCH_PX / 3 : e.deltaMode === 2 ? WHEEL_NOTCH_PX * 10 : 1;
+  wheelAccum[0] += e.deltaX * unit;
+  wheelAccum[1] += e.deltaY * unit;
+  const nx = Math.trunc(wheelAccum[0] / WHEEL_NOTCH_PX);
+  const ny = Math.trunc(wheelAccum[1] / WHEEL_NOTCH_PX);
+  if (nx || ny) {
+    wheelAccum = [wheelAccum[0] - nx * WHEEL_NOTCH_PX, wheelAccum[1] - ny * WHEEL_NOTCH_PX];
+    sender.wheel(nx, ny);
+    changed(true);
+  }
+}, { passive: false });
+
+document.getElementById('lock').addEventListener('click', () => {
+  stage.focus();
+  video.requestPointerLock?.();
+});
+document.addEventListener('pointerlockchange', () => {
+  if (locked()) sender.clearPointer();
+});
+document.getElementById('fullscreen').addEventListener('click', () => {
+  if (document.fullscreenElement) document.exitFullscreen();
+  else stage.requestFullscreen?.().then(() => stage.focus()).catch(() => {});
+});
+
+stage.focus();
+connect();

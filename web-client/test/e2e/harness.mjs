@@ -1,0 +1,110 @@
+// Starts real parts for the end-to-end tests: glint (which starts Xvfb and the app) and a
+// headless browser. Every part gets its own port and display, and is stopped by PID even
+// when the test fails.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = join(here, '..', '..', '..');
+export const glintBin = process.env.GLINT_BIN || join(repo, 'target', 'release', 'glint');
+
+export const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required',
+];
+
+/** A free TCP port on loopback. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor(what, check, timeoutMs = 15000, everyMs = 50) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (e) { last = e; }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last})`);
+}
+
+/** Starts glint; resolves once it prints its URL. */
+export async function startGlint(args) {
+  const port = await freePort();
+  const child = spawn(glintBin, ['--listen', `127.0.0.1:${port}`, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'glint=info' },
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode) return;
+    child.kill('SIGTERM');
+    const exited = new Promise((r) => child.once('exit', r));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await waitFor('glint to print its URL', () => {
+      if (child.exitCode !== null) throw new Error(`glint exited ${child.exitCode}: ${err}`);
+      return /open (http\S+)/.exec(out);
+    }, 20000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const url = /open (http\S+)/.exec(out)[1];
+  const display = /streaming display (:\d+)/.exec(out)?.[1];
+  return { child, url, display, port, stop, logs: () => err };
+}
+
+/** A fresh persistent Chromium context (playwright-core, Debian's chromium). */
+export async function startChromium() {
+  const { chromium } = await import('playwright-core');
+  const dir = mkdtempSync(join(tmpdir(), 'glint-chromium-'));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 800 },
+  });
+  const page = context.pages()[0] || await context.newPage();
+  const stop = async () => {
+    await context.close().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { context, page, stop };
+}
+
+/** Runs a command to completion and returns its stdout. */
+export function run(cmd, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { env: { ...process.env, ...env } });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { err += d; });
+    c.on('error', reject);
+    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${code}: ${err}`))));
+  });
+}
