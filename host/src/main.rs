@@ -30,6 +30,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "glint=info,str0m=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,

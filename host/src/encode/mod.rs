@@ -131,3 +131,114 @@ pub fn init() {
         ::ffmpeg_next::log::set_level(::ffmpeg_next::log::Level::Error);
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> EncoderSettings {
+        EncoderSettings {
+            width: 320,
+            height: 240,
+            fps: 60,
+            bitrate_kbps: 3000,
+        }
+    }
+
+    fn option<'a>(b: &'a Backend, key: &str) -> &'a str {
+        b.options
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{} lacks option {key}", b.name))
+    }
+
+    #[test]
+    fn x264_is_configured_for_zero_latency() {
+        let b = x264::backend(&settings());
+        assert_eq!(option(&b, "tune"), "zerolatency");
+        assert_eq!(option(&b, "profile"), "baseline");
+        assert_eq!(option(&b, "forced-idr"), "1");
+        let params: Vec<&str> = option(&b, "x264-params").split(':').collect();
+        for want in [
+            "bframes=0",
+            "rc-lookahead=0",
+            "sync-lookahead=0",
+            "keyint=infinite",
+            "sliced-threads=1",
+            "slices=4",
+            "repeat-headers=1",
+            "vbv-maxrate=3000",
+            "vbv-bufsize=50", // one frame: 3000 kbit/s / 60 fps
+        ] {
+            assert!(
+                params.contains(&want),
+                "x264-params lacks {want}: {params:?}"
+            );
+        }
+        assert_eq!(b.gop, None, "key frames only on demand");
+    }
+
+    #[test]
+    fn vp8_is_configured_for_realtime() {
+        let b = vpx::backend(&settings());
+        assert_eq!(option(&b, "deadline"), "realtime");
+        assert_eq!(option(&b, "lag-in-frames"), "0");
+        assert_eq!(option(&b, "auto-alt-ref"), "0");
+        assert!(b.cbr);
+        assert_eq!(b.gop, None);
+    }
+
+    /// A frame whose content moves with `n`, so every frame differs.
+    fn frame(n: u64) -> Frame {
+        let (w, h) = (320u32, 240u32);
+        let mut data = vec![0u8; (w * h * 4) as usize];
+        for (i, px) in data.chunks_exact_mut(4).enumerate() {
+            let (x, y) = (i as u64 % u64::from(w), i as u64 / u64::from(w));
+            px[0] = (x + n * 3) as u8;
+            px[1] = (y + n * 5) as u8;
+            px[2] = (x ^ y) as u8;
+        }
+        Frame {
+            data,
+            width: w,
+            height: h,
+            stride: (w * 4) as usize,
+            captured_at: Instant::now(),
+            seq: n,
+        }
+    }
+
+    #[test]
+    fn one_frame_in_one_access_unit_out_with_keyframes_on_demand() {
+        for codec in Codec::ALL {
+            let mut enc = open(codec, settings()).expect("software encoder opens");
+            for n in 0..30u64 {
+                let force = n == 0 || n == 17;
+                let f = frame(n);
+                let unit = enc.encode(&f, force).expect("encodes");
+                assert!(
+                    !unit.data.is_empty(),
+                    "{codec:?}: frame {n} produced nothing"
+                );
+                assert_eq!(
+                    unit.frame_seq, n,
+                    "{codec:?}: output is not the frame just put in"
+                );
+                assert_eq!(unit.captured_at, f.captured_at);
+                assert_eq!(unit.keyframe, force, "{codec:?}: frame {n} keyframe flag");
+            }
+        }
+    }
+
+    #[test]
+    fn a_frame_of_another_size_is_refused() {
+        let mut enc = open(Codec::H264, settings()).expect("opens");
+        let mut f = frame(0);
+        f.width = 160;
+        assert!(matches!(
+            enc.encode(&f, false),
+            Err(EncodeError::Size { .. })
+        ));
+    }
+}

@@ -48,7 +48,8 @@ export async function waitFor(what, check, timeoutMs = 15000, everyMs = 50) {
 /** Starts glint; resolves once it prints its URL. */
 export async function startGlint(args) {
   const port = await freePort();
-  const child = spawn(glintBin, ['--listen', `127.0.0.1:${port}`, ...args], {
+  const listen = args.includes('--listen') ? [] : ['--listen', `127.0.0.1:${port}`];
+  const child = spawn(glintBin, [...listen, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'glint=info' },
   });
