@@ -82,7 +82,10 @@ function connect() {
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
   ws = new WebSocket(url);
   ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', password }));
-  ws.onclose = () => scheduleReconnect('signaling closed');
+  ws.onclose = (ev) => {
+    console.warn('glint: signaling closed', ev.code, ev.reason);
+    scheduleReconnect('signaling closed');
+  };
   ws.onmessage = async (ev) => {
     let msg;
     try { msg = JSON.parse(ev.data); } catch { return; }
@@ -115,6 +118,7 @@ async function startPeer() {
       glint.connects += 1;
       updateCodec();
     } else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') {
+      console.warn('glint: peer connection', pc.connectionState);
       scheduleReconnect('connection lost');
     }
   };

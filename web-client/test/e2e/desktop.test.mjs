@@ -55,7 +55,7 @@ test('the page plays the desktop at its native size and near the capture rate', 
   await playing();
   const size = await evaluate(() => [video.videoWidth, video.videoHeight]);
   assert.deepEqual(size, [1280, 720]);
-  const a = await evaluate(() => window.glint.inboundVideo());
+  const a = await waitFor('inbound video stats', () => evaluate(() => window.glint.inboundVideo()));
   await new Promise((r) => setTimeout(r, 3000));
   const b = await evaluate(() => window.glint.inboundVideo());
   const fps = (b.framesDecoded - a.framesDecoded) / ((b.timestamp - a.timestamp) / 1000);

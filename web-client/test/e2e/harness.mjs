@@ -90,11 +90,14 @@ export async function startChromium() {
     viewport: { width: 1280, height: 800 },
   });
   const page = context.pages()[0] || await context.newPage();
+  const consoleLines = [];
+  page.on('console', (m) => consoleLines.push(m.text()));
+  page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
   const stop = async () => {
     await context.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   };
-  return { context, page, stop };
+  return { context, page, stop, console: () => consoleLines.join('\n') };
 }
 
 /** Runs a command to completion and returns its stdout. */

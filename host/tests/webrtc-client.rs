@@ -1,0 +1,206 @@
+//! A WebRTC client without a browser: a str0m peer in this test connects to a real `glint`
+//! (on its own Xvfb), receives H.264 that FFmpeg decodes into 1280x720 pictures, and moves the
+//! host's pointer through the `input` data channel.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ffmpeg_next as ff;
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::channel::{ChannelConfig, ChannelId, Reliability};
+use str0m::media::{Direction, MediaKind};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+use glint::input::sender::Sender;
+use glint::input::wire;
+
+/// Stops glint by PID even when the test fails.
+struct Host {
+    child: Child,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn start_glint() -> (Host, u16, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_glint"))
+        .args(["--listen", "127.0.0.1:0", "--fps", "30", "--codec", "h264"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("glint starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let host = Host { child };
+    let (mut port, mut display) = (None, None);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("glint prints lines");
+        if let Some(d) = line.strip_prefix("glint: streaming display ") {
+            display = d.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(url) = line.strip_prefix("glint: open http://127.0.0.1:") {
+            port = url.trim_end_matches('/').parse().ok();
+            break;
+        }
+    }
+    (
+        host,
+        port.expect("glint printed its URL"),
+        display.expect("glint printed its display"),
+    )
+}
+
+fn lan_address() -> std::net::IpAddr {
+    if_addrs::get_if_addrs()
+        .expect("interfaces")
+        .into_iter()
+        .map(|i| i.ip())
+        .find(|ip| ip.is_ipv4() && !ip.is_loopback())
+        .unwrap_or_else(|| "127.0.0.1".parse().expect("literal"))
+}
+
+fn pointer_on(display: &str) -> Option<(u32, u32)> {
+    let out = Command::new("xdotool")
+        .arg("getmouselocation")
+        .env("DISPLAY", display)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |name: &str| {
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+    };
+    Some((field("x:")?, field("y:")?))
+}
+
+#[test]
+fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
+    let (_host, port, display) = start_glint();
+
+    let socket = UdpSocket::bind((lan_address(), 0)).expect("client socket");
+    let local: SocketAddr = socket.local_addr().expect("local addr");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(5)))
+        .expect("timeout");
+
+    let mut rtc = Rtc::builder().build(Instant::now());
+    rtc.add_local_candidate(Candidate::host(local, "udp").expect("candidate"));
+    let mut api = rtc.sdp_api();
+    api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+    let input_channel: ChannelId = api.add_channel_with_config(ChannelConfig {
+        label: "input".into(),
+        ordered: false,
+        reliability: Reliability::MaxRetransmits { retransmits: 0 },
+        ..ChannelConfig::default()
+    });
+    let (offer, pending): (_, SdpPendingOffer) = api.apply().expect("an offer");
+
+    let (mut ws, _) =
+        tungstenite::connect(format!("ws://127.0.0.1:{port}/ws")).expect("signaling connects");
+    let send = |ws: &mut tungstenite::WebSocket<_>, v: serde_json::Value| {
+        ws.send(tungstenite::Message::text(v.to_string()))
+            .expect("send");
+    };
+    send(&mut ws, serde_json::json!({"type": "hello"}));
+    send(
+        &mut ws,
+        serde_json::json!({"type": "offer", "sdp": offer.to_sdp_string()}),
+    );
+    let answer = loop {
+        let msg = ws.read().expect("signaling reply");
+        let v: serde_json::Value =
+            serde_json::from_str(msg.to_text().expect("text")).expect("json");
+        match v["type"].as_str() {
+            Some("answer") => break v["sdp"].as_str().expect("sdp").to_owned(),
+            Some("welcome") => continue,
+            other => panic!("unexpected signaling reply {other:?}: {v}"),
+        }
+    };
+    rtc.sdp_api()
+        .accept_answer(
+            pending,
+            SdpAnswer::from_sdp_string(&answer).expect("answer parses"),
+        )
+        .expect("answer accepted");
+
+    ff::init().expect("ffmpeg");
+    let codec = ff::decoder::find(ff::codec::Id::H264).expect("an H.264 decoder");
+    let mut decoder = ff::codec::context::Context::new_with_codec(codec)
+        .decoder()
+        .video()
+        .expect("decoder opens");
+    let mut picture = ff::frame::Video::empty();
+
+    let mut sender = Sender::new();
+    let target = (123u16, 77u16);
+    sender.pointer(target.0, target.1);
+    let (mut decoded, mut channel_open, mut pointer_ok) = (0u32, false, false);
+    let mut last_input = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut buf = vec![0u8; 2048];
+    while Instant::now() < deadline && !(decoded >= 15 && pointer_ok) {
+        let timeout = loop {
+            match rtc.poll_output().expect("poll") {
+                Output::Timeout(t) => break t,
+                Output::Transmit(t) => {
+                    socket
+                        .send_to(&t.contents, t.destination)
+                        .expect("udp send");
+                }
+                Output::Event(Event::MediaData(data)) => {
+                    let packet = ff::Packet::copy(&data.data);
+                    if decoder.send_packet(&packet).is_ok() {
+                        while decoder.receive_frame(&mut picture).is_ok() {
+                            assert_eq!((picture.width(), picture.height()), (1280, 720));
+                            decoded += 1;
+                        }
+                    }
+                }
+                Output::Event(Event::ChannelOpen(id, _)) if id == input_channel => {
+                    channel_open = true
+                }
+                Output::Event(_) => {}
+            }
+        };
+        if channel_open && last_input.elapsed() > Duration::from_millis(50) {
+            last_input = Instant::now();
+            let bytes = wire::encode(&sender.packet(0));
+            if let Some(mut ch) = rtc.channel(input_channel) {
+                let _ = ch.write(true, &bytes);
+            }
+            pointer_ok = pointer_on(&display) == Some((u32::from(target.0), u32::from(target.1)));
+        }
+        let wait = timeout.saturating_duration_since(Instant::now());
+        socket
+            .set_read_timeout(Some(
+                wait.clamp(Duration::from_millis(1), Duration::from_millis(20)),
+            ))
+            .expect("timeout");
+        let input = match socket.recv_from(&mut buf) {
+            Ok((n, source)) => Input::Receive(
+                Instant::now(),
+                Receive {
+                    proto: Protocol::Udp,
+                    source,
+                    destination: local,
+                    contents: buf[..n].try_into().expect("datagram"),
+                },
+            ),
+            Err(_) => Input::Timeout(Instant::now()),
+        };
+        rtc.handle_input(input).expect("input");
+    }
+    assert!(decoded >= 15, "decoded only {decoded} pictures");
+    assert!(channel_open, "the input channel never opened");
+    assert!(pointer_ok, "the host pointer never reached {target:?}");
+}
