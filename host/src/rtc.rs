@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, select_biased, Receiver, Sender};
+use crossbeam_channel::{bounded, select_biased, Receiver, Sender, TrySendError};
 use str0m::change::SdpOffer;
 use str0m::channel::ChannelId;
 use str0m::format::Codec as RtcCodec;
@@ -178,11 +178,12 @@ fn read_loop(socket: UdpSocket, local: SocketAddr, tx: Sender<Datagram>, c: Arc<
                     data: buf[..n].to_vec(),
                     at: Instant::now(),
                 };
-                if tx.try_send(dg).is_err() {
-                    if tx.is_empty() {
-                        return; // the rtc thread is gone
+                match tx.try_send(dg) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        c.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
                     }
-                    c.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+                    Err(TrySendError::Disconnected(_)) => return, // the rtc thread is gone
                 }
             }
             Err(e) => {
