@@ -99,16 +99,3 @@ export async function startChromium() {
   };
   return { context, page, stop, console: () => consoleLines.join('\n') };
 }
-
-/** Runs a command to completion and returns its stdout. */
-export function run(cmd, args, env = {}) {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { env: { ...process.env, ...env } });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    c.on('error', reject);
-    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${code}: ${err}`))));
-  });
-}
