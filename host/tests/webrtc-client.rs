@@ -1,7 +1,10 @@
 //! A WebRTC client without a browser: a str0m peer in this test connects to a real `glint`
 //! (on its own Xvfb), receives H.264 that FFmpeg decodes into 1280x720 pictures, and moves the
-//! host's pointer through the `input` data channel.
+//! host's pointer through the `input` data channel. On the way it drops some of glint's video
+//! packets on purpose: the answer must offer NACK, and the lost packets must come back as
+//! retransmissions so that every picture still arrives whole.
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
@@ -12,7 +15,7 @@ use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, ChannelId, Reliability};
 use str0m::media::{Direction, MediaKind};
 use str0m::net::{Protocol, Receive};
-use str0m::{Candidate, Event, Input, Output, Rtc};
+use str0m::{Candidate, Event, Input, Output, RtcConfig};
 
 use glint::input::sender::Sender;
 use glint::input::wire;
@@ -83,6 +86,31 @@ fn pointer_on(display: &str) -> Option<(u32, u32)> {
     Some((field("x:")?, field("y:")?))
 }
 
+/// The payload type the answer gives H.264, and whether it enables NACK for it.
+fn h264_nack(answer: &str) -> (Option<u8>, bool) {
+    let pt = answer.lines().find_map(|l| {
+        let rest = l.strip_prefix("a=rtpmap:")?;
+        let (pt, codec) = rest.split_once(' ')?;
+        codec.starts_with("H264/90000").then(|| pt.parse().ok())?
+    });
+    let nack = pt.is_some_and(|pt: u8| {
+        answer
+            .lines()
+            .any(|l| l.trim_end() == format!("a=rtcp-fb:{pt} nack"))
+    });
+    (pt, nack)
+}
+
+/// The sequence number of an RTP packet of payload type `pt` (the RTP header is not
+/// encrypted by SRTP), or `None` for anything else.
+fn rtp_seq(datagram: &[u8], pt: u8) -> Option<u16> {
+    let is_rtp = datagram.len() >= 12 && datagram[0] >> 6 == 2;
+    (is_rtp && datagram[1] & 0x7f == pt).then(|| u16::from_be_bytes([datagram[2], datagram[3]]))
+}
+
+/// Drop the first copy of every this-many-th video packet once the stream runs.
+const DROP_EVERY: u16 = 7;
+
 #[test]
 fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
     let (_host, port, display) = start_glint();
@@ -93,7 +121,9 @@ fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
         .set_read_timeout(Some(Duration::from_millis(5)))
         .expect("timeout");
 
-    let mut rtc = Rtc::builder().build(Instant::now());
+    let mut rtc = RtcConfig::new()
+        .set_stats_interval(Some(Duration::from_millis(250)))
+        .build(Instant::now());
     rtc.add_local_candidate(Candidate::host(local, "udp").expect("candidate"));
     let mut api = rtc.sdp_api();
     api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
@@ -132,6 +162,9 @@ fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
             SdpAnswer::from_sdp_string(&answer).expect("answer parses"),
         )
         .expect("answer accepted");
+    let (pt, nack) = h264_nack(&answer);
+    let pt = pt.expect("the answer maps a payload type to H.264");
+    assert!(nack, "the answer does not enable NACK for H.264:\n{answer}");
 
     ff::init().expect("ffmpeg");
     let codec = ff::decoder::find(ff::codec::Id::H264).expect("an H.264 decoder");
@@ -148,7 +181,12 @@ fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
     let mut last_input = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut buf = vec![0u8; 2048];
-    while Instant::now() < deadline && !(decoded >= 15 && pointer_ok) {
+    let mut dropped: HashSet<u16> = HashSet::new();
+    let (mut torn, mut nacks_sent) = (0u32, 0u64);
+    let done = |decoded: u32, pointer_ok: bool, dropped: usize, nacks_sent: u64| {
+        decoded >= 60 && pointer_ok && dropped >= 5 && nacks_sent > 0
+    };
+    while Instant::now() < deadline && !done(decoded, pointer_ok, dropped.len(), nacks_sent) {
         let timeout = loop {
             match rtc.poll_output().expect("poll") {
                 Output::Timeout(t) => break t,
@@ -158,6 +196,9 @@ fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
                         .expect("udp send");
                 }
                 Output::Event(Event::MediaData(data)) => {
+                    if !data.contiguous && decoded > 0 {
+                        torn += 1;
+                    }
                     let packet = ff::Packet::copy(&data.data);
                     if decoder.send_packet(&packet).is_ok() {
                         while decoder.receive_frame(&mut picture).is_ok() {
@@ -169,6 +210,7 @@ fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
                 Output::Event(Event::ChannelOpen(id, _)) if id == input_channel => {
                     channel_open = true
                 }
+                Output::Event(Event::MediaIngressStats(s)) => nacks_sent = s.nacks,
                 Output::Event(_) => {}
             }
         };
@@ -187,6 +229,13 @@ fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
             ))
             .expect("timeout");
         let input = match socket.recv_from(&mut buf) {
+            Ok((n, _))
+                if decoded >= 20
+                    && rtp_seq(&buf[..n], pt)
+                        .is_some_and(|seq| seq % DROP_EVERY == 0 && dropped.insert(seq)) =>
+            {
+                Input::Timeout(Instant::now())
+            }
             Ok((n, source)) => Input::Receive(
                 Instant::now(),
                 Receive {
@@ -200,7 +249,17 @@ fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
         };
         rtc.handle_input(input).expect("input");
     }
-    assert!(decoded >= 15, "decoded only {decoded} pictures");
+    assert!(decoded >= 60, "decoded only {decoded} pictures");
+    assert!(dropped.len() >= 5, "only {} packets dropped", dropped.len());
+    assert!(
+        nacks_sent > 0,
+        "no NACK was sent for {} lost packets",
+        dropped.len()
+    );
+    assert_eq!(
+        torn, 0,
+        "{torn} pictures arrived with gaps: lost packets were not retransmitted"
+    );
     assert!(channel_open, "the input channel never opened");
     assert!(pointer_ok, "the host pointer never reached {target:?}");
 }

@@ -26,6 +26,7 @@ const glint = {
   firstFrameMs: null,
   connects: 0,
   inputPacketsSent: 0,
+  hostErrors: [], // the last few {code, message} the host reported on signaling
 };
 window.glint = glint;
 // The inbound video RTP stats (frames decoded/dropped, bytes, jitter buffer), or null.
@@ -93,6 +94,8 @@ function connect() {
     else if (msg.type === 'answer') await pc?.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
     else if (msg.type === 'error') {
       console.warn('glint host:', msg.code, msg.message);
+      glint.hostErrors.push({ code: msg.code, message: msg.message });
+      if (glint.hostErrors.length > 20) glint.hostErrors.shift();
       if (msg.code === 'unauthorized') fail('Wrong or missing password. Open the URL Glint printed.');
       else if (msg.code === 'offer-rejected') fail(`The host cannot stream to this browser: ${msg.message}`);
     }

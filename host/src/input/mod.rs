@@ -117,6 +117,12 @@ pub fn run(rx: Receiver<InputMsg>, mut injector: impl Injector, counters: Arc<In
                             .is_none_or(|t| now.duration_since(t) >= NOTICE_INTERVAL);
                         if due {
                             entry.last_notice = Some(now);
+                            tracing::warn!(
+                                %peer,
+                                error = %e,
+                                total = counters.malformed.load(Ordering::Relaxed),
+                                "malformed input dropped (logged at most once a second per peer)"
+                            );
                             if let Some(n) = &entry.notify {
                                 n.notify(Notice::Error {
                                     code: "bad-input",

@@ -99,3 +99,36 @@ export async function startChromium() {
   };
   return { context, page, stop, console: () => consoleLines.join('\n') };
 }
+
+/**
+ * Starts TigerVNC's Xvnc as a stand-in for a user's own X display: unlike Xvfb it can change
+ * size at run time through RandR (`xrandr -s WxH`). It picks a free display number itself.
+ */
+export async function startXvnc(size = '1280x720') {
+  const child = spawn('Xvnc', [
+    '-displayfd', '1', '-geometry', size, '-depth', '24',
+    '-SecurityTypes', 'None', '-rfbport', '-1', '-nolisten', 'tcp',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await waitFor('Xvnc to report its display', () => {
+      if (child.exitCode !== null) throw new Error(`Xvnc exited ${child.exitCode}: ${err}`);
+      return /^\d+\n/.test(out);
+    }, 10000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { child, display: `:${out.trim()}`, stop };
+}

@@ -1,0 +1,92 @@
+// Bad input from one browser on the input data channel: that browser is told, through its
+// signaling socket, and nothing else changes. A second viewer keeps streaming untouched, and
+// the sender's own valid input still drives the host afterwards.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { startGlint, startChromium, waitFor } from './harness.mjs';
+
+let glint;
+let browser;
+let sender;
+let viewer;
+
+// Keeps every data channel the page creates, so the test can write raw bytes on `input`.
+const keepChannels = () => {
+  window.__channels = [];
+  const create = RTCPeerConnection.prototype.createDataChannel;
+  RTCPeerConnection.prototype.createDataChannel = function (...args) {
+    const ch = create.apply(this, args);
+    window.__channels.push(ch);
+    return ch;
+  };
+};
+
+before(async () => {
+  glint = await startGlint(['--fps', '30']);
+  browser = await startChromium();
+  sender = browser.page;
+  await sender.addInitScript(keepChannels);
+  viewer = await browser.context.newPage();
+});
+
+after(async () => {
+  await browser?.stop();
+  await glint?.stop();
+});
+
+const playing = (page) => waitFor('the stream to play',
+  () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+// Frames decoded (not presented: only the page in front presents, and both are tested here).
+const frames = (page) => page.evaluate(async () => (await window.glint.inboundVideo())?.framesDecoded ?? 0);
+
+test('garbage on the input channel gets a bad-input error to its sender only', async () => {
+  await sender.goto(glint.url);
+  await viewer.goto(glint.url);
+  await playing(sender);
+  await playing(viewer);
+
+  const sent = await sender.evaluate(() => {
+    const ch = window.__channels.find((c) => c.label === 'input' && c.readyState === 'open');
+    const junk = [
+      new Uint8Array([0xff, 0x00, 0x01]), // truncated, wrong version
+      new Uint8Array(14).fill(0xee), // header-sized, wrong version
+      Uint8Array.from({ length: 300 }, (_, i) => (i * 97 + 13) & 0xff), // noise
+      // version 1, a header claiming 200 held keys that are not there
+      new Uint8Array([1, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0]),
+    ];
+    for (let round = 0; round < 5; round += 1) for (const j of junk) ch.send(j);
+    return junk.length * 5;
+  });
+  assert.equal(sent, 20);
+
+  const errors = await waitFor('a bad-input error on the sender',
+    () => sender.evaluate(() => window.glint.hostErrors.filter((e) => e.code === 'bad-input')));
+  assert.ok(errors.length >= 1);
+  assert.equal(await sender.evaluate(() => window.glint.state), 'playing');
+
+  // The other viewer heard nothing of it and still receives frames.
+  const a = await frames(viewer);
+  await waitFor('the other viewer to keep receiving frames', async () => (await frames(viewer)) > a + 30);
+  assert.deepEqual(await viewer.evaluate(() => window.glint.hostErrors), []);
+  assert.equal(await viewer.evaluate(() => window.glint.connects), 1);
+
+  // The sender's own stream and input still work: move the host pointer from the page.
+  const b = await frames(sender);
+  await waitFor('the sender to keep receiving frames', async () => (await frames(sender)) > b + 30);
+  const target = [640, 360];
+  const [x, y] = await sender.evaluate(([rx, ry]) => {
+    const r = video.getBoundingClientRect();
+    const scale = Math.min(r.width / video.videoWidth, r.height / video.videoHeight);
+    return [r.left + (r.width - video.videoWidth * scale) / 2 + (rx + 0.5) * scale,
+      r.top + (r.height - video.videoHeight * scale) / 2 + (ry + 0.5) * scale];
+  }, target);
+  await sender.mouse.move(x, y);
+  await waitFor('the host pointer to follow the page', () => {
+    const out = execFileSync('xdotool', ['getmouselocation'], { env: { ...process.env, DISPLAY: glint.display } }).toString();
+    const m = /x:(\d+) y:(\d+)/.exec(out);
+    return m && Math.abs(+m[1] - target[0]) <= 2 && Math.abs(+m[2] - target[1]) <= 2;
+  }, 5000);
+  assert.match(glint.logs(), /malformed input dropped/);
+});
