@@ -13,15 +13,30 @@ pub enum CodecChoice {
     Vp8,
 }
 
+/// Where frames come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Source {
+    /// An X11 display: Glint's own Xvfb, or the one given with --display.
+    X11,
+    /// A synthetic moving scene with its frame number and capture time drawn as a block code;
+    /// a large region flips black/white on every key press or click. Needs no X server.
+    Testpattern,
+}
+
 /// Stream a desktop or an app to the browser over WebRTC, with keyboard and mouse back.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "glint", version, about, long_about = None)]
 pub struct Config {
+    /// Frame source: `x11` (a display) or `testpattern` (synthetic, for benches and tests).
+    #[arg(long, value_enum, default_value_t = Source::X11)]
+    pub source: Source,
+
     /// Capture this existing X display (e.g. `:0`). Without it Glint starts its own Xvfb.
     #[arg(long, value_name = "DISPLAY")]
     pub display: Option<String>,
 
-    /// Size of the virtual display Glint starts when no --display is given.
+    /// Size of the virtual display Glint starts when no --display is given, or of the test
+    /// pattern (at least 640x360).
     #[arg(long, default_value = "1280x720", value_parser = parse_size, value_name = "WxH")]
     pub size: (u16, u16),
 
@@ -90,6 +105,7 @@ mod tests {
         assert_eq!(c.size, (1280, 720));
         assert_eq!(c.fps, 60);
         assert_eq!(c.codec, CodecChoice::Auto);
+        assert_eq!(c.source, Source::X11);
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert!(c.loopback_only());
     }
@@ -103,6 +119,7 @@ mod tests {
             &["glint", "--codec", "mpeg2"],
             &["glint", "--listen", "nowhere"],
             &["glint", "--bitrate", "5"],
+            &["glint", "--source", "webcam"],
         ] {
             assert!(Config::try_parse_from(args).is_err(), "{args:?} accepted");
         }

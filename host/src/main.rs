@@ -8,11 +8,12 @@ use std::sync::Arc;
 use clap::Parser;
 use crossbeam_channel::bounded;
 
+use glint::capture::testpattern::{Presses, TestPattern};
 use glint::capture::x11::X11Capture;
-use glint::config::Config;
+use glint::config::{Config, Source};
 use glint::display::{launch_app, Guarded, VirtualDisplay};
-use glint::input::inject::XTestInjector;
-use glint::input::{self, InputCounters, INPUT_QUEUE};
+use glint::input::inject::{PatternInjector, XTestInjector};
+use glint::input::{self, Injector, InputCounters, INPUT_QUEUE};
 use glint::pipeline::{self, EncodeControl, PipelineCounters, ENCODED_QUEUE};
 use glint::rtc::{self, RtcCounters, RtcParts, COMMAND_QUEUE};
 use glint::signal::{self, Signal};
@@ -88,25 +89,6 @@ fn run(config: Config) -> Result<(), Failure> {
         .and_then(|s| s.local_addr().ok())
         .map(|a| a.port());
 
-    // The display, then the app inside it.
-    let (display_name, _xvfb): (String, Option<VirtualDisplay>) = match &config.display {
-        Some(d) => (d.clone(), None),
-        None => {
-            let (w, h) = config.size;
-            let v = VirtualDisplay::start(w, h).map_err(|e| rt_err(e.to_string()))?;
-            tracing::info!(display = %v.name, pid = v.pid(), "virtual display started");
-            (v.name.clone(), Some(v))
-        }
-    };
-    let _app: Option<Guarded> = match &config.app {
-        Some(cmd) => Some(launch_app(cmd, &display_name).map_err(|e| rt_err(e.to_string()))?),
-        None => None,
-    };
-
-    // Probe the display once here so a bad --display is a clear error, not a dead thread.
-    drop(X11Capture::open(&display_name).map_err(|e| cfg(e.to_string()))?);
-    let injector = XTestInjector::open(&display_name).map_err(|e| cfg(e.to_string()))?;
-
     let running = Arc::new(AtomicBool::new(true));
     let pipeline_counters = Arc::new(PipelineCounters::default());
     let control = Arc::new(EncodeControl {
@@ -114,6 +96,70 @@ fn run(config: Config) -> Result<(), Failure> {
         ..EncodeControl::default()
     });
     let spawn_err = |e: std::io::Error| rt_err(format!("cannot start a thread: {e}"));
+
+    // The source, and where input goes: a display (and the app inside it) or the pattern.
+    let mut _xvfb: Option<VirtualDisplay> = None;
+    let mut _app: Option<Guarded> = None;
+    let (source_name, injector, capture): (String, Box<dyn Injector + Send>, _) = match config
+        .source
+    {
+        Source::Testpattern => {
+            if config.display.is_some() || config.app.is_some() {
+                return Err(cfg(
+                    "--source testpattern takes no --display or --app".into()
+                ));
+            }
+            let (w, h) = (u32::from(config.size.0), u32::from(config.size.1));
+            let presses = Presses::default();
+            drop(TestPattern::new(w, h, presses.clone()).map_err(|e| cfg(e.to_string()))?);
+            let for_capture = presses.clone();
+            let capture = pipeline::spawn_capture(
+                config.fps,
+                move || TestPattern::new(w, h, for_capture.clone()),
+                running.clone(),
+                pipeline_counters.clone(),
+            )
+            .map_err(spawn_err)?;
+            (
+                format!("test pattern {w}x{h}"),
+                Box::new(PatternInjector { presses }),
+                capture,
+            )
+        }
+        Source::X11 => {
+            let display_name = match &config.display {
+                Some(d) => d.clone(),
+                None => {
+                    let (w, h) = config.size;
+                    let v = VirtualDisplay::start(w, h).map_err(|e| rt_err(e.to_string()))?;
+                    tracing::info!(display = %v.name, pid = v.pid(), "virtual display started");
+                    let name = v.name.clone();
+                    _xvfb = Some(v);
+                    name
+                }
+            };
+            if let Some(cmd) = &config.app {
+                _app = Some(launch_app(cmd, &display_name).map_err(|e| rt_err(e.to_string()))?);
+            }
+            // Probe the display once here so a bad --display is a clear error, not a dead
+            // thread.
+            drop(X11Capture::open(&display_name).map_err(|e| cfg(e.to_string()))?);
+            let injector = XTestInjector::open(&display_name).map_err(|e| cfg(e.to_string()))?;
+            let for_capture = display_name.clone();
+            let capture = pipeline::spawn_capture(
+                config.fps,
+                move || X11Capture::open(&for_capture),
+                running.clone(),
+                pipeline_counters.clone(),
+            )
+            .map_err(spawn_err)?;
+            (
+                format!("display {display_name}"),
+                Box::new(injector),
+                capture,
+            )
+        }
+    };
 
     let (input_tx, input_rx) = bounded(INPUT_QUEUE);
     let input_counters = Arc::new(InputCounters::default());
@@ -123,14 +169,6 @@ fn run(config: Config) -> Result<(), Failure> {
         .spawn(move || input::run(input_rx, injector, ic))
         .map_err(spawn_err)?;
 
-    let display_for_capture = display_name.clone();
-    let capture = pipeline::spawn_capture(
-        config.fps,
-        move || X11Capture::open(&display_for_capture),
-        running.clone(),
-        pipeline_counters.clone(),
-    )
-    .map_err(spawn_err)?;
     let (encoded_tx, encoded_rx) = bounded(ENCODED_QUEUE);
     pipeline::spawn_encode(
         capture.frames,
@@ -178,7 +216,7 @@ fn run(config: Config) -> Result<(), Failure> {
         None => format!("http://{shown_host}:{}/", listen_addr.port()),
     };
     println!(
-        "glint: streaming display {display_name} (UDP port {})",
+        "glint: streaming {source_name} (UDP port {})",
         udp_port.unwrap_or(0)
     );
     println!("glint: open {url}");

@@ -31,6 +31,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../web-client/src/keymap.js"),
     },
     Asset {
+        path: "src/blockcode.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../web-client/src/blockcode.js"),
+    },
+    Asset {
         path: "src/style.css",
         mime: "text/css; charset=utf-8",
         body: include_str!("../../web-client/src/style.css"),

@@ -1,5 +1,6 @@
 //! Screen capture: one backend per file behind [`Capture`].
 
+pub mod testpattern;
 pub mod x11;
 
 use std::time::Instant;
@@ -28,6 +29,13 @@ pub enum CaptureError {
     Unsupported(&'static str),
     #[error("unsupported pixel format: depth {depth}, {bpp} bits per pixel")]
     Format { depth: u8, bpp: u8 },
+    #[error("{width}x{height} is too small: the test pattern needs at least {min_w}x{min_h}")]
+    TooSmall {
+        width: u32,
+        height: u32,
+        min_w: u32,
+        min_h: u32,
+    },
     #[error("shared memory: {0}")]
     Shm(std::io::Error),
     /// The source changed (size, display): rebuild the capture and the encoder.

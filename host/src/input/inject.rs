@@ -1,4 +1,4 @@
-//! XTest injection into an X display through enigo.
+//! Where input goes: XTest into an X display through enigo, or the test pattern's flip counter.
 
 use enigo::{Axis, Button, Coordinate, Direction, Enigo, Keyboard, Mouse, Settings};
 use thiserror::Error;
@@ -6,6 +6,7 @@ use thiserror::Error;
 use super::keymap::hid_to_x11_keycode;
 use super::reconcile::{Action, Control};
 use super::Injector;
+use crate::capture::testpattern::Presses;
 
 #[derive(Debug, Error)]
 pub enum InjectError {
@@ -104,5 +105,24 @@ impl Injector for XTestInjector {
         self.enigo
             .text(text)
             .map_err(|e| InjectError::Xtest(e.to_string()))
+    }
+}
+
+/// Input for the test pattern: every key or button press flips its large region.
+pub struct PatternInjector {
+    pub presses: Presses,
+}
+
+impl Injector for PatternInjector {
+    fn apply(&mut self, action: Action) -> Result<(), InjectError> {
+        if let Action::Press(_) = action {
+            self.presses.press();
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, _text: &str) -> Result<(), InjectError> {
+        self.presses.press();
+        Ok(())
     }
 }

@@ -61,6 +61,16 @@ pub trait Injector {
     fn text(&mut self, text: &str) -> Result<(), inject::InjectError>;
 }
 
+impl<T: Injector + ?Sized> Injector for Box<T> {
+    fn apply(&mut self, action: Action) -> Result<(), inject::InjectError> {
+        (**self).apply(action)
+    }
+
+    fn text(&mut self, text: &str) -> Result<(), inject::InjectError> {
+        (**self).text(text)
+    }
+}
+
 struct PeerInput {
     reconciler: Reconciler,
     notify: Option<PeerNotifier>,

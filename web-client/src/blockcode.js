@@ -1,0 +1,59 @@
+// Reads the test pattern's block code and flip region back from a video element (see
+// host/src/capture/testpattern.rs for the layout): two rows of 40 blocks of 16 pixels at the
+// top-left, white = 1, most significant bit first; 32 data bits then a check byte (XOR of the
+// four data bytes and 0xA5). Row 0 is the frame number, row 1 the capture time (Unix ms, low
+// 32 bits). The flip region is the bottom-right quarter, black or white.
+
+export const BLOCK = 16;
+export const COLS = 40;
+export const ROWS = 2;
+
+export function checkByte(word) {
+  return (0xa5 ^ (word >>> 24) ^ ((word >>> 16) & 0xff) ^ ((word >>> 8) & 0xff) ^ (word & 0xff)) & 0xff;
+}
+
+/** Decodes code rows from RGBA pixels `data` of a `width`-wide image; null if a check fails. */
+export function decodeCode(data, width) {
+  const words = [];
+  for (let row = 0; row < ROWS; row += 1) {
+    let word = 0;
+    let check = 0;
+    for (let col = 0; col < COLS; col += 1) {
+      const x = col * BLOCK + BLOCK / 2;
+      const y = row * BLOCK + BLOCK / 2;
+      const bit = data[(y * width + x) * 4 + 1] >= 128 ? 1 : 0;
+      if (col < 32) word = ((word << 1) | bit) >>> 0;
+      else check = (check << 1) | bit;
+    }
+    if (checkByte(word) !== check) return null;
+    words.push(word);
+  }
+  return { frame: words[0], captureMs: words[1] };
+}
+
+/**
+ * A reader bound to one video element: `read()` returns {frame, captureMs, flip} for the
+ * picture the video shows now (flip: true white, false black, null neither), or null.
+ */
+export function videoReader(video) {
+  const canvas = document.createElement('canvas');
+  canvas.width = COLS * BLOCK;
+  canvas.height = ROWS * BLOCK + 1;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  return {
+    read() {
+      const w = video.videoWidth;
+      const h = video.videoHeight;
+      if (!w || !h) return null;
+      ctx.drawImage(video, 0, 0, canvas.width, ROWS * BLOCK, 0, 0, canvas.width, ROWS * BLOCK);
+      // One pixel of the flip region, into the spare last row.
+      ctx.drawImage(video, Math.floor(w * 3 / 4), Math.floor(h * 3 / 4), 1, 1, 0, ROWS * BLOCK, 1, 1);
+      const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+      const code = decodeCode(px, canvas.width);
+      if (!code) return null;
+      const g = px[(ROWS * BLOCK * canvas.width) * 4 + 1];
+      const flip = g < 64 ? false : g >= 192 ? true : null;
+      return { ...code, flip };
+    },
+  };
+}
