@@ -1,6 +1,7 @@
 //! Glint: capture, encode, WebRTC, signaling and input injection in one process.
 //! `main.rs` is the composition root; each module is one concern.
 
+pub mod api;
 pub mod capture;
 pub mod config;
 pub mod display;
@@ -10,4 +11,5 @@ pub mod peer;
 pub mod pipeline;
 pub mod rtc;
 pub mod signal;
+pub mod stats;
 pub mod web;

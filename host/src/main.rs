@@ -4,10 +4,13 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use crossbeam_channel::bounded;
+use warp::Filter;
 
+use glint::api;
 use glint::capture::testpattern::{Presses, TestPattern};
 use glint::capture::x11::X11Capture;
 use glint::config::{Config, Source};
@@ -17,11 +20,14 @@ use glint::input::{self, Injector, InputCounters, INPUT_QUEUE};
 use glint::pipeline::{self, EncodeControl, PipelineCounters, ENCODED_QUEUE};
 use glint::rtc::{self, RtcCounters, RtcParts, COMMAND_QUEUE};
 use glint::signal::{self, Signal};
+use glint::stats::{SignalCounters, Sources, Stats};
 
 /// Exit code for a configuration the host cannot run with (same as a usage error).
 const EXIT_CONFIG: u8 = 2;
 /// Exit code when something fails at run time (display lost, port taken after start...).
 const EXIT_RUNTIME: u8 = 1;
+/// Seconds between two log lines of stage timings.
+const STATS_LOG_EVERY: u64 = 5;
 
 fn main() -> ExitCode {
     let config = Config::parse();
@@ -180,6 +186,17 @@ fn run(config: Config) -> Result<(), Failure> {
     )
     .map_err(spawn_err)?;
 
+    let rtc_counters = Arc::new(RtcCounters::default());
+    let stats = Stats::new(
+        source_name.clone(),
+        config.fps,
+        Sources {
+            pipeline: pipeline_counters.clone(),
+            rtc: rtc_counters.clone(),
+            input: input_counters.clone(),
+        },
+    );
+
     let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE);
     rtc::spawn(
         sockets,
@@ -190,7 +207,8 @@ fn run(config: Config) -> Result<(), Failure> {
             frames: encoded_rx,
             input: input_tx,
             control,
-            counters: Arc::new(RtcCounters::default()),
+            counters: rtc_counters,
+            stats: stats.clone(),
         },
     )
     .map_err(spawn_err)?;
@@ -201,6 +219,11 @@ fn run(config: Config) -> Result<(), Failure> {
         next_peer: AtomicU64::new(1),
         bad_messages: AtomicU64::new(0),
         refused: AtomicU64::new(0),
+    });
+    let (s1, s2) = (signal.clone(), signal.clone());
+    stats.set_signal_counters(SignalCounters {
+        bad_messages: Arc::new(move || s1.bad_messages.load(Ordering::Relaxed)),
+        refused: Arc::new(move || s2.refused.load(Ordering::Relaxed)),
     });
 
     let shown_host = if listen_addr.ip().is_unspecified() {
@@ -222,7 +245,8 @@ fn run(config: Config) -> Result<(), Failure> {
     println!("glint: open {url}");
 
     let outcome = runtime.block_on(async move {
-        let routes = signal::routes(signal);
+        tokio::spawn(stats_ticker(stats.clone()));
+        let routes = signal::routes(signal).or(api::routes(stats, password.clone()));
         let server = warp::serve(routes).incoming(listener).graceful(async {
             shutdown_signal().await;
         });
@@ -241,6 +265,22 @@ fn run(config: Config) -> Result<(), Failure> {
     tracing::info!("shutting down");
     outcome.map_err(rt_err)
     // _app, then _xvfb, are dropped here: stopped in reverse order of start.
+}
+
+/// Updates the rates every second and logs the stage timings every few seconds.
+async fn stats_ticker(stats: Arc<Stats>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    let mut n = 0u64;
+    loop {
+        every.tick().await;
+        stats.tick();
+        n += 1;
+        if n.is_multiple_of(STATS_LOG_EVERY) {
+            if let Some(line) = stats.log_line() {
+                tracing::info!("stages ms min/avg/max: {line}");
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -122,6 +122,7 @@ where
                     width,
                     height,
                     captured_at,
+                    grabbed_at: Instant::now(),
                     seq,
                 };
                 seq += 1;

@@ -24,6 +24,7 @@ use crate::encode::{Codec, EncodedFrame};
 use crate::input::InputMsg;
 use crate::peer::{Notice, PeerId, PeerNotifier};
 use crate::pipeline::EncodeControl;
+use crate::stats::{PeerSnapshot, Stats};
 
 /// Signaling → rtc. When full, signaling answers "busy" to that client.
 pub const COMMAND_QUEUE: usize = 64;
@@ -84,7 +85,11 @@ pub struct RtcParts {
     pub input: Sender<InputMsg>,
     pub control: Arc<EncodeControl>,
     pub counters: Arc<RtcCounters>,
+    pub stats: Arc<Stats>,
 }
+
+/// How often str0m reports per-peer figures, and the rtc thread publishes them.
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 struct Datagram {
     local: SocketAddr,
@@ -105,6 +110,9 @@ struct Peer {
     has_keyframe: bool,
     last_keyframe_request: Option<Instant>,
     timeout: Instant,
+    snapshot: PeerSnapshot,
+    /// Bytes sent and when, at the previous stats event (for the bitrate).
+    last_bytes: Option<(Instant, u64, u64)>,
 }
 
 /// Binds one UDP socket per local address, all on the same port.
@@ -200,6 +208,7 @@ struct RtcLoop {
     peers: Vec<Peer>,
     by_source: HashMap<SocketAddr, PeerId>,
     epoch: Instant,
+    last_publish: Instant,
 }
 
 impl RtcLoop {
@@ -211,6 +220,7 @@ impl RtcLoop {
             peers: Vec::new(),
             by_source: HashMap::new(),
             epoch: Instant::now(),
+            last_publish: Instant::now(),
         }
     }
 
@@ -247,7 +257,24 @@ impl RtcLoop {
                 }
             }
             self.reap();
+            if now.duration_since(self.last_publish) >= STATS_INTERVAL {
+                self.last_publish = now;
+                self.publish_stats();
+            }
         }
+    }
+
+    fn publish_stats(&self) {
+        let peers = self
+            .peers
+            .iter()
+            .map(|p| {
+                let mut s = p.snapshot.clone();
+                s.connected = p.connected;
+                s
+            })
+            .collect();
+        self.parts.stats.publish_peers(peers);
     }
 
     fn handle_command(&mut self, cmd: RtcCommand) {
@@ -286,6 +313,7 @@ impl RtcLoop {
         let now = Instant::now();
         let mut rtc = RtcConfig::new()
             .set_ice_lite(true)
+            .set_stats_interval(Some(STATS_INTERVAL))
             .clear_codecs()
             .enable_h264(h264)
             .enable_vp8(vp8)
@@ -329,6 +357,12 @@ impl RtcLoop {
             has_keyframe: false,
             last_keyframe_request: None,
             timeout: now,
+            snapshot: PeerSnapshot {
+                id: id.0,
+                codec: Some(video.2.name()),
+                ..PeerSnapshot::default()
+            },
+            last_bytes: None,
         });
         let _ = self
             .parts
@@ -377,6 +411,8 @@ impl RtcLoop {
     }
 
     fn handle_frame(&mut self, frame: EncodedFrame) {
+        let received = Instant::now();
+        let mut written = false;
         let elapsed = frame.captured_at.saturating_duration_since(self.epoch);
         let rtp_time = MediaTime::from_90khz((elapsed.as_micros() * 9 / 100) as u64);
         for i in 0..self.peers.len() {
@@ -395,7 +431,12 @@ impl RtcLoop {
             };
             match writer.write(pt, frame.captured_at, rtp_time, frame.data.clone()) {
                 Ok(()) => {
+                    written = true;
                     p.has_keyframe = true;
+                    p.snapshot.frames_sent += 1;
+                    if frame.keyframe {
+                        p.snapshot.keyframes_sent += 1;
+                    }
                     self.parts
                         .counters
                         .frames_sent
@@ -405,6 +446,11 @@ impl RtcLoop {
             }
             // Send now rather than at the next internal timeout (~8 ms later).
             self.drive(i, Input::Timeout(Instant::now()));
+        }
+        if written {
+            self.parts
+                .stats
+                .record_frame(&frame, received, Instant::now());
         }
     }
 
@@ -477,6 +523,37 @@ impl RtcLoop {
                         .keyframe_requests
                         .fetch_add(1, Ordering::Relaxed);
                     control.request_keyframe(codec);
+                }
+            }
+            Event::PeerStats(s) => {
+                let sn = &mut p.snapshot;
+                if let Some((t, bytes, frames)) = p.last_bytes {
+                    let secs = s.timestamp.saturating_duration_since(t).as_secs_f64();
+                    if secs > 0.0 {
+                        sn.bitrate_kbps =
+                            s.peer_bytes_tx.saturating_sub(bytes) as f64 * 8.0 / 1000.0 / secs;
+                        sn.fps = sn.frames_sent.saturating_sub(frames) as f64 / secs;
+                    }
+                }
+                p.last_bytes = Some((s.timestamp, s.peer_bytes_tx, sn.frames_sent));
+                sn.bytes_sent = s.peer_bytes_tx;
+                sn.rtt_ms = s.rtt.map(|d| d.as_secs_f64() * 1000.0);
+                sn.bwe_kbps = s.bwe_tx.map(|b| b.as_f64() / 1000.0);
+                if let Some(loss) = s.egress_loss_fraction {
+                    sn.loss = Some(f64::from(loss));
+                }
+            }
+            Event::MediaEgressStats(s) => {
+                let sn = &mut p.snapshot;
+                sn.nacks = s.nacks;
+                sn.plis = s.plis;
+                sn.firs = s.firs;
+                sn.packets_sent = s.packets;
+                if let Some(rtt) = s.rtt {
+                    sn.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+                }
+                if let Some(loss) = s.loss {
+                    sn.loss = Some(f64::from(loss));
                 }
             }
             Event::ChannelOpen(id, label) => match label.as_str() {

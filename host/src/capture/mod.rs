@@ -17,6 +17,8 @@ pub struct Frame {
     pub stride: usize,
     /// When the pixels were read from the source: the start of this frame's latency.
     pub captured_at: Instant,
+    /// When the pixels were all read: capture took `grabbed_at - captured_at`.
+    pub grabbed_at: Instant,
     /// Counts captured frames from 0.
     pub seq: u64,
 }

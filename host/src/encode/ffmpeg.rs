@@ -5,6 +5,7 @@ use ff::codec::{self, Flags};
 use ff::format::Pixel;
 use ff::{Dictionary, Packet, Rational};
 use ffmpeg_next as ff;
+use std::time::Instant;
 
 use super::convert::Converter;
 use super::{Backend, Codec, EncodeError, EncodedFrame, EncoderSettings, VideoEncoder};
@@ -96,7 +97,9 @@ impl VideoEncoder for FfmpegEncoder {
                 want_h: self.settings.height,
             });
         }
+        let started_at = Instant::now();
         self.converter.run(frame)?;
+        let converted_at = Instant::now();
         let out = &mut self.converter.output;
         out.set_pts(Some(self.pts));
         self.pts += 1;
@@ -123,6 +126,10 @@ impl VideoEncoder for FfmpegEncoder {
             data: data.into(),
             keyframe: is_key,
             captured_at: frame.captured_at,
+            grabbed_at: frame.grabbed_at,
+            started_at,
+            converted_at,
+            encoded_at: Instant::now(),
             width: frame.width,
             height: frame.height,
             frame_seq: frame.seq,

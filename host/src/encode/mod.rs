@@ -59,6 +59,14 @@ pub struct EncodedFrame {
     pub data: Arc<[u8]>,
     pub keyframe: bool,
     pub captured_at: Instant,
+    /// The capture finished reading pixels.
+    pub grabbed_at: Instant,
+    /// The encoder took the frame (after waiting in the capture mailbox).
+    pub started_at: Instant,
+    /// Colour conversion done.
+    pub converted_at: Instant,
+    /// The access unit is out of the encoder.
+    pub encoded_at: Instant,
     pub width: u32,
     pub height: u32,
     /// Sequence number of the captured frame it came from.
@@ -205,6 +213,7 @@ mod tests {
             height: h,
             stride: (w * 4) as usize,
             captured_at: Instant::now(),
+            grabbed_at: Instant::now(),
             seq: n,
         }
     }

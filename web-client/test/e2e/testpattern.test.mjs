@@ -70,3 +70,56 @@ test('a key press in the page flips the large region', async () => {
   await browser.page.mouse.up();
   await waitFor('the region to turn black again', async () => (await read()) === false, 5000);
 });
+
+/** Parses the Prometheus/OpenMetrics text format strictly enough to catch a broken line. */
+function parseMetrics(text) {
+  const values = new Map();
+  const lines = text.trimEnd().split('\n');
+  assert.equal(lines.at(-1), '# EOF', 'OpenMetrics text ends with # EOF');
+  for (const line of lines.slice(0, -1)) {
+    if (/^# (HELP|TYPE|UNIT) \w+ .*$/.test(line)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (-?[\d.e+-]+|NaN|[+-]Inf)$/.exec(line);
+    assert.ok(m, `not a metric line: ${line}`);
+    values.set(m[1] + (m[2] || ''), Number(m[3]));
+  }
+  return values;
+}
+
+test('/api/stats and /metrics parse and their figures move while streaming', async () => {
+  const base = glint.url.replace(/\/(#.*)?$/, '');
+  const get = async (path) => {
+    const r = await fetch(base + path);
+    assert.equal(r.status, 200);
+    return r;
+  };
+  const a = await (await get('/api/stats')).json();
+  await new Promise((r) => setTimeout(r, 1500));
+  const b = await (await get('/api/stats')).json();
+  assert.equal(b.source, 'test pattern 1280x720');
+  assert.deepEqual([b.width, b.height], [1280, 720]);
+  assert.ok(b.counters.frames_sent > a.counters.frames_sent, 'frames_sent does not move');
+  assert.ok(b.counters.frames_encoded > a.counters.frames_encoded);
+  assert.ok(b.rates.captured_fps > 20 && b.rates.captured_fps < 40, `captured ${b.rates.captured_fps} fps at 30`);
+  for (const stage of ['capture', 'convert', 'encode', 'queue', 'send', 'host']) {
+    const s = b.stages_ms[stage];
+    assert.ok(s.count > 10, `${stage}: ${s.count} samples`);
+    assert.ok(s.min >= 0 && s.min <= s.p50 && s.p50 <= s.p95 && s.p95 <= s.max, `${stage}: ${JSON.stringify(s)}`);
+  }
+  assert.ok(b.stages_ms.host.p50 >= b.stages_ms.encode.p50, 'the whole is shorter than a part');
+  assert.equal(b.peers.length, 1);
+  const peer = b.peers[0];
+  console.log('host stages p50 ms:', Object.fromEntries(Object.entries(b.stages_ms).map(([k, v]) => [k, v.p50])), 'peer:', JSON.stringify(peer));
+  assert.equal(peer.connected, true);
+  assert.equal(peer.codec, 'H264');
+  assert.ok(peer.bitrate_kbps > 0 && peer.fps > 20, JSON.stringify(peer));
+  assert.ok(peer.keyframes_sent >= 1);
+  assert.ok(b.counters.input_packets > 0, 'the key presses of the previous test were not counted');
+
+  const m1 = parseMetrics(await (await get('/metrics')).text());
+  await new Promise((r) => setTimeout(r, 500));
+  const m2 = parseMetrics(await (await get('/metrics')).text());
+  assert.ok(m2.get('glint_frames_sent_total') > m1.get('glint_frames_sent_total'));
+  assert.ok(m2.get('glint_stage_seconds_count{stage="host"}') > m1.get('glint_stage_seconds_count{stage="host"}'));
+  assert.equal(m2.get('glint_peers'), 1);
+  assert.ok([...m2.keys()].some((k) => k.startsWith('glint_peer_bitrate_kbps{peer="peer')));
+});
