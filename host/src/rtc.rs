@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{bounded, select_biased, Receiver, Sender, TrySendError};
 use str0m::change::SdpOffer;
@@ -15,6 +15,7 @@ use str0m::channel::ChannelId;
 use str0m::format::Codec as RtcCodec;
 use str0m::media::{MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::{AbsCaptureTime, Extension};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use thiserror::Error;
 use tokio::sync::oneshot;
@@ -87,6 +88,12 @@ pub struct RtcParts {
     pub counters: Arc<RtcCounters>,
     pub stats: Arc<Stats>,
 }
+
+/// Header extension ids we offer when the browser's offer does not pick its own (str0m takes
+/// the browser's ids where it has them). 1-14 are one-byte ids; str0m's standard map uses
+/// 1, 2, 3, 4, 10, 11 and 13.
+const EXT_PLAYOUT_DELAY: u8 = 6;
+const EXT_ABS_CAPTURE_TIME: u8 = 7;
 
 /// How often str0m reports per-peer figures, and the rtc thread publishes them.
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
@@ -314,6 +321,10 @@ impl RtcLoop {
         let mut rtc = RtcConfig::new()
             .set_ice_lite(true)
             .set_stats_interval(Some(STATS_INTERVAL))
+            // Render at once (min = max = 0), and let the browser know each frame's capture
+            // instant (requestVideoFrameCallback's captureTime).
+            .set_extension(EXT_PLAYOUT_DELAY, Extension::PlayoutDelay)
+            .set_extension(EXT_ABS_CAPTURE_TIME, Extension::AbsoluteCaptureTime)
             .clear_codecs()
             .enable_h264(h264)
             .enable_vp8(vp8)
@@ -414,6 +425,9 @@ impl RtcLoop {
         let received = Instant::now();
         let mut written = false;
         let elapsed = frame.captured_at.saturating_duration_since(self.epoch);
+        let capture_wallclock = SystemTime::now()
+            .checked_sub(received.saturating_duration_since(frame.captured_at))
+            .unwrap_or_else(SystemTime::now);
         let rtp_time = MediaTime::from_90khz((elapsed.as_micros() * 9 / 100) as u64);
         for i in 0..self.peers.len() {
             let p = &mut self.peers[i];
@@ -429,6 +443,12 @@ impl RtcLoop {
             let Some(writer) = p.rtc.writer(mid) else {
                 continue;
             };
+            let writer = writer
+                .playout_delay(MediaTime::from_90khz(0), MediaTime::from_90khz(0))
+                .abs_capture_time(AbsCaptureTime {
+                    capture_time: capture_wallclock,
+                    clock_offset: None,
+                });
             match writer.write(pt, frame.captured_at, rtp_time, frame.data.clone()) {
                 Ok(()) => {
                     written = true;

@@ -31,6 +31,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../web-client/src/keymap.js"),
     },
     Asset {
+        path: "src/overlay.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../web-client/src/overlay.js"),
+    },
+    Asset {
         path: "src/blockcode.js",
         mime: "text/javascript; charset=utf-8",
         body: include_str!("../../web-client/src/blockcode.js"),

@@ -2,12 +2,15 @@
 
 import { codeToUsage } from './keymap.js';
 import { InputSender, encodePacket } from './input.js';
+import { StatsOverlay } from './overlay.js';
 
 const HEARTBEAT_MS = 100; // full state at least this often while anything is held
 const AFTER_CHANGE_MS = 1000; // keep heartbeats going this long after the last change
 const REPEAT_DELAYS_MS = [8, 24, 56]; // extra sends after an edge, so a loss costs little
 const RECONNECT_MS = [250, 500, 1000, 2000, 4000];
 const WHEEL_NOTCH_PX = 100;
+const ABS_CAPTURE_TIME = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time';
+const PLAYOUT_DELAY = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
 
 const video = document.getElementById('video');
 const stage = document.getElementById('stage');
@@ -16,6 +19,13 @@ const info = document.getElementById('info');
 
 const params = new URLSearchParams(location.hash.slice(1));
 const password = params.get('password') || undefined;
+
+// Chromium sends RTCP receiver reference times (and so learns the RTT it needs to turn sender
+// reports into requestVideoFrameCallback's captureTime) only when "rrtr" is negotiated; the
+// host answers them (DLRR) but does not list the feedback type, so add it on both sides.
+function withRrtr(sdp) {
+  return sdp.replace(/a=rtcp-fb:(\d+) nack\r\n(?!a=rtcp-fb:\1 rrtr)/g, 'a=rtcp-fb:$1 nack\r\na=rtcp-fb:$1 rrtr\r\n');
+}
 
 // What tests and the stats overlay read.
 const glint = {
@@ -91,7 +101,7 @@ function connect() {
     let msg;
     try { msg = JSON.parse(ev.data); } catch { return; }
     if (msg.type === 'welcome') await startPeer();
-    else if (msg.type === 'answer') await pc?.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
+    else if (msg.type === 'answer') await pc?.setRemoteDescription({ type: 'answer', sdp: withRrtr(msg.sdp) });
     else if (msg.type === 'error') {
       console.warn('glint host:', msg.code, msg.message);
       glint.hostErrors.push({ code: msg.code, message: msg.message });
@@ -106,6 +116,15 @@ async function startPeer() {
   pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
   const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
   const receiver = transceiver.receiver;
+  // Ask for the capture instant of every frame (off by default in Chromium's offer): with it
+  // requestVideoFrameCallback reports captureTime, so capture-to-display can be measured.
+  if (transceiver.getHeaderExtensionsToNegotiate && transceiver.setHeaderExtensionsToNegotiate) {
+    try {
+      const exts = transceiver.getHeaderExtensionsToNegotiate().map((e) => (
+        e.uri === ABS_CAPTURE_TIME || e.uri === PLAYOUT_DELAY ? { ...e, direction: 'recvonly' } : e));
+      transceiver.setHeaderExtensionsToNegotiate(exts);
+    } catch (e) { console.warn('glint: header extensions', e); }
+  }
   if ('jitterBufferTarget' in receiver) receiver.jitterBufferTarget = 0;
   if ('playoutDelayHint' in receiver) receiver.playoutDelayHint = 0;
   inputChannel = pc.createDataChannel('input', { ordered: false, maxRetransmits: 0 });
@@ -126,7 +145,7 @@ async function startPeer() {
     }
   };
   const offer = await pc.createOffer();
-  await pc.setLocalDescription(offer);
+  await pc.setLocalDescription({ type: 'offer', sdp: withRrtr(offer.sdp) });
   ws.send(JSON.stringify({ type: 'offer', sdp: pc.localDescription.sdp }));
 }
 
@@ -141,6 +160,7 @@ async function updateCodec() {
 // Presented frames, counted per displayed frame.
 function onFrame(now, meta) {
   glint.framesPresented += 1;
+  overlay.onFrame(meta);
   if (glint.firstFrameMs === null) {
     glint.firstFrameMs = now;
     setState('playing', '');
@@ -262,6 +282,23 @@ document.getElementById('fullscreen').addEventListener('click', () => {
   if (document.fullscreenElement) document.exitFullscreen();
   else stage.requestFullscreen?.().then(() => stage.focus()).catch(() => {});
 });
+
+const overlay = new StatsOverlay(document.getElementById('overlay'), () => pc, password);
+glint.overlay = overlay;
+const statsButton = document.getElementById('stats');
+function toggleStats() {
+  overlay.toggle();
+  statsButton.setAttribute('aria-pressed', String(overlay.visible));
+}
+statsButton.addEventListener('click', () => { toggleStats(); stage.focus(); });
+// Ctrl+Alt+Shift+S toggles the overlay and is not sent to the host.
+window.addEventListener('keydown', (e) => {
+  if (e.code === 'KeyS' && e.ctrlKey && e.altKey && e.shiftKey) {
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    if (!e.repeat) toggleStats();
+  }
+}, { capture: true });
 
 stage.focus();
 connect();

@@ -123,3 +123,26 @@ test('/api/stats and /metrics parse and their figures move while streaming', asy
   assert.equal(m2.get('glint_peers'), 1);
   assert.ok([...m2.keys()].some((k) => k.startsWith('glint_peer_bitrate_kbps{peer="peer')));
 });
+
+test('the stats overlay shows live, non-zero figures and toggles from the keyboard', async () => {
+  const page = browser.page;
+  assert.equal(await page.isVisible('#overlay'), false);
+  await page.keyboard.press('Control+Alt+Shift+KeyS');
+  assert.equal(await page.isVisible('#overlay'), true);
+  const f = await waitFor('non-zero figures in the overlay', async () => {
+    const figures = await evaluate(() => window.glint.overlay.figures);
+    const ok = figures.fpsDecoded > 20 && figures.bitrateKbps > 0 && figures.hostP50 > 0 &&
+      figures.captureToDisplayP50 > 0 && figures.rttMs > 0 && figures.decodeMs > 0 &&
+      figures.resolution === '1280×720' && figures.codec === 'H264';
+    return ok && figures;
+  }, 10000);
+  console.log('overlay figures:', JSON.stringify(f));
+  // Capture-to-display comes from the host's sender reports and abs-capture-time: on one
+  // machine it must be positive and well under a second.
+  assert.ok(f.captureToDisplayP50 < 1000, `capture→display ${f.captureToDisplayP50} ms`);
+  const text = await page.textContent('#overlay');
+  assert.match(text, /1280×720/);
+  assert.match(text, /host p50 \/ p95\d/);
+  await page.click('#stats');
+  assert.equal(await page.isVisible('#overlay'), false);
+});

@@ -1,0 +1,150 @@
+// The stats overlay: what the stream is doing right now, from the browser's WebRTC stats, the
+// frames as they are presented, and the host's own timings (/api/stats).
+
+const WINDOW_MS = 5000;
+
+/** Timed samples over the last few seconds, with percentiles. */
+export class Window {
+  constructor(spanMs = WINDOW_MS) { this.spanMs = spanMs; this.samples = []; }
+
+  add(value, at = performance.now()) {
+    this.samples.push([at, value]);
+    this.trim(at);
+  }
+
+  trim(now = performance.now()) {
+    while (this.samples.length && this.samples[0][0] < now - this.spanMs) this.samples.shift();
+  }
+
+  percentile(q) {
+    this.trim();
+    if (!this.samples.length) return null;
+    const v = this.samples.map((s) => s[1]).sort((a, b) => a - b);
+    return v[Math.min(v.length - 1, Math.round((v.length - 1) * q))];
+  }
+}
+
+const fmt = (v, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits));
+const pair = (w) => `${fmt(w.percentile(0.5))} / ${fmt(w.percentile(0.95))}`;
+
+export class StatsOverlay {
+  /**
+   * @param {HTMLElement} el where the figures go
+   * @param {() => RTCPeerConnection|null} pc the current peer connection
+   * @param {string|undefined} password for /api/stats
+   */
+  constructor(el, pc, password) {
+    this.el = el;
+    this.pc = pc;
+    this.password = password;
+    this.captureToDisplay = new Window();
+    this.inputToPhoton = new Window();
+    this.prev = null;
+    this.host = null;
+    this.figures = {};
+    this.timer = null;
+    this.hostTimer = null;
+  }
+
+  get visible() { return !this.el.hidden; }
+
+  toggle(show = !this.visible) {
+    this.el.hidden = !show;
+    clearInterval(this.timer);
+    clearInterval(this.hostTimer);
+    if (show) {
+      this.timer = setInterval(() => this.update(), 500);
+      this.hostTimer = setInterval(() => this.fetchHost(), 1000);
+      this.update();
+      this.fetchHost();
+    }
+  }
+
+  /** Per presented frame, from requestVideoFrameCallback. */
+  onFrame(meta) {
+    if (meta.captureTime !== undefined && meta.expectedDisplayTime !== undefined) {
+      this.captureToDisplay.add(meta.expectedDisplayTime - meta.captureTime);
+    }
+  }
+
+  async fetchHost() {
+    try {
+      const q = this.password ? `?password=${encodeURIComponent(this.password)}` : '';
+      const r = await fetch(`/api/stats${q}`);
+      if (r.ok) this.host = await r.json();
+    } catch { /* the host is away; the overlay shows what it has */ }
+  }
+
+  async update() {
+    const pc = this.pc();
+    if (!pc) return;
+    const report = await pc.getStats();
+    let inbound = null;
+    let pairStats = null;
+    const codecs = new Map();
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') inbound = s;
+      if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pairStats = s;
+      if (s.type === 'codec') codecs.set(s.id, s.mimeType);
+    });
+    if (!inbound) return;
+    const prev = this.prev;
+    this.prev = inbound;
+    const dt = prev ? (inbound.timestamp - prev.timestamp) / 1000 : 0;
+    const rate = (k) => (prev && dt > 0 ? (inbound[k] - prev[k]) / dt : null);
+    const per = (num, den) => {
+      if (!prev) return null;
+      const d = inbound[den] - prev[den];
+      return d > 0 ? ((inbound[num] - prev[num]) / d) * 1000 : null;
+    };
+    const lost = prev ? inbound.packetsLost - prev.packetsLost : 0;
+    const received = prev ? inbound.packetsReceived - prev.packetsReceived : 0;
+    const peer = this.host?.peers?.find((p) => p.connected) || null;
+    this.figures = {
+      resolution: inbound.frameWidth ? `${inbound.frameWidth}×${inbound.frameHeight}` : null,
+      codec: codecs.get(inbound.codecId)?.replace('video/', '') || null,
+      fpsReceived: rate('framesReceived'),
+      fpsDecoded: rate('framesDecoded'),
+      fpsDropped: rate('framesDropped'),
+      bitrateKbps: prev ? (rate('bytesReceived') * 8) / 1000 : null,
+      bweKbps: peer?.bwe_kbps ?? (pairStats?.availableIncomingBitrate ? pairStats.availableIncomingBitrate / 1000 : null),
+      rttMs: pairStats?.currentRoundTripTime !== undefined ? pairStats.currentRoundTripTime * 1000 : (peer?.rtt_ms ?? null),
+      lossPct: prev && lost + received > 0 ? (100 * lost) / (lost + received) : null,
+      jitterBufferMs: per('jitterBufferDelay', 'jitterBufferEmittedCount'),
+      decodeMs: per('totalDecodeTime', 'framesDecoded'),
+      hostP50: this.host?.stages_ms?.host?.p50 ?? null,
+      hostP95: this.host?.stages_ms?.host?.p95 ?? null,
+      captureToDisplayP50: this.captureToDisplay.percentile(0.5),
+      captureToDisplayP95: this.captureToDisplay.percentile(0.95),
+      inputToPhotonP50: this.inputToPhoton.percentile(0.5),
+      inputToPhotonP95: this.inputToPhoton.percentile(0.95),
+    };
+    this.render();
+  }
+
+  render() {
+    const f = this.figures;
+    const rows = [
+      ['video', `${f.resolution || '—'} ${f.codec || ''}`],
+      ['fps recv / dec / drop', `${fmt(f.fpsReceived, 0)} / ${fmt(f.fpsDecoded, 0)} / ${fmt(f.fpsDropped, 0)}`],
+      ['bitrate', `${fmt(f.bitrateKbps / 1000, 2)} Mbit/s`],
+      ['bandwidth est.', f.bweKbps === null ? '—' : `${fmt(f.bweKbps / 1000, 2)} Mbit/s`],
+      ['rtt', `${fmt(f.rttMs)} ms`],
+      ['loss', `${fmt(f.lossPct, 2)} %`],
+      ['jitter buffer', `${fmt(f.jitterBufferMs)} ms`],
+      ['decode', `${fmt(f.decodeMs)} ms`],
+      ['host p50 / p95', `${fmt(f.hostP50)} / ${fmt(f.hostP95)} ms`],
+      ['capture→display', `${pair(this.captureToDisplay)} ms`],
+      ['input→photon', `${pair(this.inputToPhoton)} ms`],
+    ];
+    this.el.replaceChildren(...rows.map(([k, v]) => {
+      const row = document.createElement('div');
+      const key = document.createElement('span');
+      key.textContent = k;
+      const val = document.createElement('b');
+      val.textContent = v;
+      row.append(key, val);
+      return row;
+    }));
+  }
+}
