@@ -16,7 +16,7 @@ use glint::capture::x11::X11Capture;
 use glint::config::{Config, Source};
 use glint::display::{launch_app, Guarded, VirtualDisplay};
 use glint::input::inject::{PatternInjector, XTestInjector};
-use glint::input::{self, Injector, InputCounters, INPUT_QUEUE};
+use glint::input::{self, Injector, InputCounters, InputEcho, INPUT_QUEUE};
 use glint::pipeline::{self, EncodeControl, PipelineCounters, ENCODED_QUEUE};
 use glint::rtc::{self, RtcCounters, RtcParts, COMMAND_QUEUE};
 use glint::signal::{self, Signal};
@@ -103,6 +103,9 @@ fn run(config: Config) -> Result<(), Failure> {
     });
     let spawn_err = |e: std::io::Error| rt_err(format!("cannot start a thread: {e}"));
 
+    let echo = Arc::new(InputEcho::default());
+    let echo_for_input = echo.clone();
+
     // The source, and where input goes: a display (and the app inside it) or the pattern.
     let mut _xvfb: Option<VirtualDisplay> = None;
     let mut _app: Option<Guarded> = None;
@@ -124,6 +127,7 @@ fn run(config: Config) -> Result<(), Failure> {
                 move || TestPattern::new(w, h, for_capture.clone()),
                 running.clone(),
                 pipeline_counters.clone(),
+                echo.clone(),
             )
             .map_err(spawn_err)?;
             (
@@ -157,6 +161,7 @@ fn run(config: Config) -> Result<(), Failure> {
                 move || X11Capture::open(&for_capture),
                 running.clone(),
                 pipeline_counters.clone(),
+                echo.clone(),
             )
             .map_err(spawn_err)?;
             (
@@ -172,7 +177,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let ic = input_counters.clone();
     std::thread::Builder::new()
         .name("glint-input".into())
-        .spawn(move || input::run(input_rx, injector, ic))
+        .spawn(move || input::run(input_rx, injector, ic, echo_for_input))
         .map_err(spawn_err)?;
 
     let (encoded_tx, encoded_rx) = bounded(ENCODED_QUEUE);

@@ -11,6 +11,7 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use crate::capture::{Capture, CaptureError, Frame};
 use crate::encode::{self, Codec, EncodedFrame, EncoderSettings, VideoEncoder};
+use crate::input::InputEcho;
 
 /// Capture → encode: one slot. When full, the capture thread takes out the stale frame and
 /// puts in the new one (latest wins); the stale one is counted as dropped.
@@ -71,6 +72,7 @@ pub fn spawn_capture<C, F>(
     open: F,
     running: Arc<AtomicBool>,
     counters: Arc<PipelineCounters>,
+    echo: Arc<InputEcho>,
 ) -> std::io::Result<CaptureThread>
 where
     C: Capture,
@@ -101,6 +103,7 @@ where
                     next = now;
                 }
                 let mut data = pool_rx.try_recv().unwrap_or_default();
+                let input_echo = echo.snapshot();
                 let captured_at = Instant::now();
                 match capture.grab(&mut data) {
                     Ok(()) => {}
@@ -124,6 +127,7 @@ where
                     captured_at,
                     grabbed_at: Instant::now(),
                     seq,
+                    input_echo,
                 };
                 seq += 1;
                 counters.captured.fetch_add(1, Ordering::Relaxed);

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{bounded, select_biased, Receiver, Sender, TrySendError};
 use str0m::change::SdpOffer;
@@ -38,6 +38,10 @@ const KEYFRAME_MIN_INTERVAL: Duration = Duration::from_millis(300);
 /// The data channel labels the web client opens.
 pub const INPUT_CHANNEL: &str = "input";
 pub const TEXT_CHANNEL: &str = "text";
+/// Host → browser, one message per frame sent: see `host/docs/input-protocol.md`.
+pub const CONTROL_CHANNEL: &str = "control";
+/// Control message type: the frame echo.
+const MSG_FRAME_ECHO: u8 = 1;
 
 #[derive(Debug, Error)]
 pub enum RtcError {
@@ -112,6 +116,7 @@ struct Peer {
     video: Option<(Mid, Pt, Codec)>,
     input_channel: Option<ChannelId>,
     text_channel: Option<ChannelId>,
+    control_channel: Option<ChannelId>,
     connected: bool,
     /// Delta frames are held back until this peer has had a keyframe.
     has_keyframe: bool,
@@ -364,6 +369,7 @@ impl RtcLoop {
             video: Some(video),
             input_channel: None,
             text_channel: None,
+            control_channel: None,
             connected: false,
             has_keyframe: false,
             last_keyframe_request: None,
@@ -428,7 +434,11 @@ impl RtcLoop {
         let capture_wallclock = SystemTime::now()
             .checked_sub(received.saturating_duration_since(frame.captured_at))
             .unwrap_or_else(SystemTime::now);
-        let rtp_time = MediaTime::from_90khz((elapsed.as_micros() * 9 / 100) as u64);
+        let rtp_ticks = (elapsed.as_micros() * 9 / 100) as u64;
+        let rtp_time = MediaTime::from_90khz(rtp_ticks);
+        let capture_unix_ms = capture_wallclock
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u32);
         for i in 0..self.peers.len() {
             let p = &mut self.peers[i];
             let Some((mid, pt, codec)) = p.video else {
@@ -463,6 +473,22 @@ impl RtcLoop {
                         .fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => tracing::debug!(peer = %p.id, error = %e, "write failed"),
+            }
+            if let Some(id) = p.control_channel {
+                let seq = frame
+                    .input_echo
+                    .iter()
+                    .find(|(peer, _)| *peer == p.id)
+                    .map(|&(_, s)| s);
+                let msg = frame_echo(
+                    rtp_ticks as u32,
+                    seq,
+                    Instant::now().saturating_duration_since(frame.captured_at),
+                    capture_unix_ms,
+                );
+                if let Some(mut ch) = p.rtc.channel(id) {
+                    let _ = ch.write(true, &msg);
+                }
             }
             // Send now rather than at the next internal timeout (~8 ms later).
             self.drive(i, Input::Timeout(Instant::now()));
@@ -579,6 +605,7 @@ impl RtcLoop {
             Event::ChannelOpen(id, label) => match label.as_str() {
                 INPUT_CHANNEL => p.input_channel = Some(id),
                 TEXT_CHANNEL => p.text_channel = Some(id),
+                CONTROL_CHANNEL => p.control_channel = Some(id),
                 other => tracing::debug!(peer = %p.id, label = other, "ignoring data channel"),
             },
             Event::ChannelData(d) => {
@@ -646,6 +673,27 @@ impl RtcLoop {
     }
 }
 
+/// The frame echo on the control channel (little-endian): type, RTP timestamp of the frame,
+/// flags (bit 0: an input sequence number follows with meaning), the newest input packet of
+/// this peer injected before the capture, host time from capture start to this write (µs),
+/// capture wall-clock time (Unix ms, low 32 bits).
+pub fn frame_echo(
+    rtp_timestamp: u32,
+    input_seq: Option<u32>,
+    host: Duration,
+    capture_unix_ms: u32,
+) -> [u8; 18] {
+    let mut m = [0u8; 18];
+    m[0] = MSG_FRAME_ECHO;
+    m[1..5].copy_from_slice(&rtp_timestamp.to_le_bytes());
+    m[5] = u8::from(input_seq.is_some());
+    m[6..10].copy_from_slice(&input_seq.unwrap_or(0).to_le_bytes());
+    let host_us = host.as_micros().min(u128::from(u32::MAX)) as u32;
+    m[10..14].copy_from_slice(&host_us.to_le_bytes());
+    m[14..18].copy_from_slice(&capture_unix_ms.to_le_bytes());
+    m
+}
+
 /// The mid of the first video m-line of an SDP offer.
 fn video_mid(sdp: &str) -> Option<Mid> {
     let mut in_video = false;
@@ -679,4 +727,26 @@ fn pick_codec<'a>(
         }
     }
     vp8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frame_echo_layout_matches_the_web_client() {
+        // The same bytes are parsed in web-client/test/echo.test.mjs.
+        let m = frame_echo(
+            0x0102_0304,
+            Some(0x0a0b_0c0d),
+            Duration::from_micros(4321),
+            0xdead_beef,
+        );
+        assert_eq!(
+            m,
+            [1, 4, 3, 2, 1, 1, 0x0d, 0x0c, 0x0b, 0x0a, 0xe1, 0x10, 0, 0, 0xef, 0xbe, 0xad, 0xde]
+        );
+        let none = frame_echo(7, None, Duration::ZERO, 0);
+        assert_eq!(none[5], 0);
+    }
 }

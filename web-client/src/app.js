@@ -1,7 +1,8 @@
 // Glint web client: signaling, the peer connection, the video, and input capture.
 
 import { codeToUsage } from './keymap.js';
-import { InputSender, encodePacket } from './input.js';
+import { InputSender, encodePacket, EventKind } from './input.js';
+import { parseFrameEcho, InputToPhoton } from './echo.js';
 import { StatsOverlay } from './overlay.js';
 
 const HEARTBEAT_MS = 100; // full state at least this often while anything is held
@@ -36,6 +37,8 @@ const glint = {
   firstFrameMs: null,
   connects: 0,
   inputPacketsSent: 0,
+  inputToPhotonMs: [], // the last few live input-to-photon samples
+  echoes: 0, // frame echoes received from the host
   hostErrors: [], // the last few {code, message} the host reported on signaling
 };
 window.glint = glint;
@@ -52,6 +55,13 @@ glint.inboundVideo = async () => {
 let ws = null;
 let pc = null;
 let inputChannel = null;
+let controlChannel = null;
+let announced = new Set(); // ids of presses already timed
+const latency = new InputToPhoton((ms) => {
+  overlay.inputToPhoton.add(ms);
+  glint.inputToPhotonMs.push(ms);
+  if (glint.inputToPhotonMs.length > 200) glint.inputToPhotonMs.shift();
+});
 let sender = new InputSender();
 let attempt = 0;
 let lastChange = 0;
@@ -68,6 +78,9 @@ function setState(state, text) {
 function teardown() {
   if (pc) { pc.close(); pc = null; }
   inputChannel = null;
+  controlChannel = null;
+  latency.presses = [];
+  announced = new Set();
   if (ws) { ws.onclose = null; ws.close(); ws = null; }
   sender = new InputSender();
 }
@@ -129,6 +142,12 @@ async function startPeer() {
   if ('playoutDelayHint' in receiver) receiver.playoutDelayHint = 0;
   inputChannel = pc.createDataChannel('input', { ordered: false, maxRetransmits: 0 });
   inputChannel.binaryType = 'arraybuffer';
+  controlChannel = pc.createDataChannel('control', { ordered: false, maxRetransmits: 0 });
+  controlChannel.binaryType = 'arraybuffer';
+  controlChannel.onmessage = (ev) => {
+    const e = parseFrameEcho(ev.data);
+    if (e) { glint.echoes += 1; latency.echo(e); }
+  };
   pc.ontrack = (ev) => {
     video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
     video.play().catch(() => {});
@@ -161,6 +180,7 @@ async function updateCodec() {
 function onFrame(now, meta) {
   glint.framesPresented += 1;
   overlay.onFrame(meta);
+  if (meta.rtpTimestamp !== undefined) latency.presented(meta.rtpTimestamp, meta.expectedDisplayTime ?? now);
   if (glint.firstFrameMs === null) {
     glint.firstFrameMs = now;
     setState('playing', '');
@@ -180,9 +200,18 @@ if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
 
 function send() {
   if (!inputChannel || inputChannel.readyState !== 'open') return;
-  const bytes = encodePacket(sender.packet(Math.floor(performance.now())));
+  const now = performance.now();
+  const packet = sender.packet(Math.floor(now));
+  const bytes = encodePacket(packet);
   try {
     inputChannel.send(bytes);
+    for (const e of packet.events) {
+      if ((e.kind === EventKind.KeyDown || e.kind === EventKind.ButtonDown) && !announced.has(e.id)) {
+        announced.add(e.id);
+        latency.press(packet.seq, now);
+      }
+    }
+    if (announced.size > 1000) announced = new Set([...announced].slice(-200));
     glint.inputPacketsSent += 1;
   } catch { /* channel closing: state goes again with the next packet */ }
   lastSend = performance.now();

@@ -3,7 +3,10 @@
 pub mod testpattern;
 pub mod x11;
 
+use std::sync::Arc;
 use std::time::Instant;
+
+use crate::peer::PeerId;
 
 use thiserror::Error;
 
@@ -21,6 +24,8 @@ pub struct Frame {
     pub grabbed_at: Instant,
     /// Counts captured frames from 0.
     pub seq: u64,
+    /// Per peer, the newest input packet injected before this frame was captured.
+    pub input_echo: Arc<Vec<(PeerId, u32)>>,
 }
 
 #[derive(Debug, Error)]

@@ -133,6 +133,7 @@ impl VideoEncoder for FfmpegEncoder {
             width: frame.width,
             height: frame.height,
             frame_seq: frame.seq,
+            input_echo: frame.input_echo.clone(),
         })
     }
 }

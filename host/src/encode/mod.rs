@@ -15,6 +15,7 @@ use std::time::Instant;
 use thiserror::Error;
 
 use crate::capture::Frame;
+use crate::peer::PeerId;
 
 /// A codec Glint can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,6 +72,8 @@ pub struct EncodedFrame {
     pub height: u32,
     /// Sequence number of the captured frame it came from.
     pub frame_seq: u64,
+    /// Per peer, the newest input packet injected before the capture.
+    pub input_echo: Arc<Vec<(PeerId, u32)>>,
 }
 
 #[derive(Debug, Error)]
@@ -214,6 +217,7 @@ mod tests {
             stride: (w * 4) as usize,
             captured_at: Instant::now(),
             grabbed_at: Instant::now(),
+            input_echo: Arc::default(),
             seq: n,
         }
     }

@@ -11,7 +11,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -55,6 +55,39 @@ pub struct InputCounters {
     pub inject_errors: AtomicU64,
 }
 
+/// The newest input sequence number applied per peer, read by the capture thread at every
+/// frame: "this picture was taken after your packet N was injected".
+#[derive(Debug, Default)]
+pub struct InputEcho(Mutex<Arc<Vec<(PeerId, u32)>>>);
+
+impl InputEcho {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Arc<Vec<(PeerId, u32)>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A shared copy; cheap (one reference count) when nothing changed.
+    pub fn snapshot(&self) -> Arc<Vec<(PeerId, u32)>> {
+        self.lock().clone()
+    }
+
+    fn set(&self, peer: PeerId, seq: u32) {
+        let mut g = self.lock();
+        if g.iter().any(|&(p, s)| p == peer && s == seq) {
+            return;
+        }
+        let mut v: Vec<(PeerId, u32)> = g.iter().copied().filter(|&(p, _)| p != peer).collect();
+        v.push((peer, seq));
+        *g = Arc::new(v);
+    }
+
+    fn remove(&self, peer: PeerId) {
+        let mut g = self.lock();
+        if g.iter().any(|&(p, _)| p == peer) {
+            *g = Arc::new(g.iter().copied().filter(|&(p, _)| p != peer).collect());
+        }
+    }
+}
+
 /// Where actions go: XTest on a display, or a recorder in tests.
 pub trait Injector {
     fn apply(&mut self, action: Action) -> Result<(), inject::InjectError>;
@@ -78,7 +111,12 @@ struct PeerInput {
 }
 
 /// Runs the input loop until the channel closes. Owns every peer's reconciler and the injector.
-pub fn run(rx: Receiver<InputMsg>, mut injector: impl Injector, counters: Arc<InputCounters>) {
+pub fn run(
+    rx: Receiver<InputMsg>,
+    mut injector: impl Injector,
+    counters: Arc<InputCounters>,
+    echo: Arc<InputEcho>,
+) {
     let mut peers: HashMap<PeerId, PeerInput> = HashMap::new();
     let mut actions = Vec::new();
     loop {
@@ -98,6 +136,7 @@ pub fn run(rx: Receiver<InputMsg>, mut injector: impl Injector, counters: Arc<In
             },
         };
         let now = Instant::now();
+        let mut applied: Option<(PeerId, u32)> = None;
         match msg {
             None => {}
             Some(InputMsg::Joined { peer, notify }) => {
@@ -118,7 +157,10 @@ pub fn run(rx: Receiver<InputMsg>, mut injector: impl Injector, counters: Arc<In
                     last_notice: None,
                 });
                 match wire::decode(&bytes) {
-                    Ok(packet) => entry.reconciler.handle_packet(at, &packet, &mut actions),
+                    Ok(packet) => {
+                        entry.reconciler.handle_packet(at, &packet, &mut actions);
+                        applied = entry.reconciler.newest_seq().map(|s| (peer, s));
+                    }
                     Err(e) => {
                         counters.malformed.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(%peer, error = %e, "malformed input packet dropped");
@@ -150,6 +192,7 @@ pub fn run(rx: Receiver<InputMsg>, mut injector: impl Injector, counters: Arc<In
                 }
             }
             Some(InputMsg::Left { peer }) => {
+                echo.remove(peer);
                 if let Some(mut p) = peers.remove(&peer) {
                     p.reconciler.release_all(&mut actions);
                 }
@@ -163,6 +206,10 @@ pub fn run(rx: Receiver<InputMsg>, mut injector: impl Injector, counters: Arc<In
                 counters.inject_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, ?a, "injection failed");
             }
+        }
+        // After the injection: a frame captured from now on shows this packet's effect.
+        if let Some((peer, seq)) = applied {
+            echo.set(peer, seq);
         }
     }
     // Shutting down: nothing stays held on the host.

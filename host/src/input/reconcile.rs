@@ -101,6 +101,11 @@ impl Reconciler {
     }
 
     /// Applies one decoded packet received at `now`, appending the actions to inject.
+    /// The newest packet sequence number seen (applied) from this peer.
+    pub fn newest_seq(&self) -> Option<u32> {
+        self.newest_seq
+    }
+
     pub fn handle_packet(&mut self, now: Instant, packet: &Packet, out: &mut Vec<Action>) {
         self.last_heard = Some(now);
         if self.newest_seq.is_none_or(|s| seq_newer(packet.seq, s)) {

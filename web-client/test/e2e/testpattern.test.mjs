@@ -129,17 +129,26 @@ test('the stats overlay shows live, non-zero figures and toggles from the keyboa
   assert.equal(await page.isVisible('#overlay'), false);
   await page.keyboard.press('Control+Alt+Shift+KeyS');
   assert.equal(await page.isVisible('#overlay'), true);
+  // Presses for the live input-to-photon figure (the host echoes each frame's newest input).
+  for (let i = 0; i < 6; i += 1) {
+    await page.keyboard.press('KeyC');
+    await new Promise((r) => setTimeout(r, 80));
+  }
   const f = await waitFor('non-zero figures in the overlay', async () => {
     const figures = await evaluate(() => window.glint.overlay.figures);
     const ok = figures.fpsDecoded > 20 && figures.bitrateKbps > 0 && figures.hostP50 > 0 &&
-      figures.captureToDisplayP50 > 0 && figures.rttMs > 0 && figures.decodeMs > 0 &&
-      figures.resolution === '1280×720' && figures.codec === 'H264';
-    return ok && figures;
+      figures.captureToDisplayP50 > 0 && figures.rttMs >= 0 && figures.decodeMs > 0 &&
+      figures.resolution === '1280×720' && figures.codec === 'H264' && figures.inputToPhotonP50 > 0;
+    if (!ok) throw new Error(JSON.stringify({ figures, echoes: await evaluate(() => [window.glint.echoes, window.glint.inputToPhotonMs]) }));
+    return figures;
   }, 10000);
   console.log('overlay figures:', JSON.stringify(f));
   // Capture-to-display comes from the host's sender reports and abs-capture-time: on one
   // machine it must be positive and well under a second.
   assert.ok(f.captureToDisplayP50 < 1000, `capture→display ${f.captureToDisplayP50} ms`);
+  const samples = await evaluate(() => window.glint.inputToPhotonMs);
+  assert.ok(samples.length >= 3, `only ${samples.length} input-to-photon samples for 6 presses`);
+  assert.ok(samples.every((ms) => ms > 0 && ms < 1000), `input-to-photon samples ${samples}`);
   const text = await page.textContent('#overlay');
   assert.match(text, /1280×720/);
   assert.match(text, /host p50 \/ p95\d/);

@@ -1,0 +1,58 @@
+// Input-to-photon, live: the host tells the page, for every frame it sends, the newest input
+// packet of this page it had injected before capturing the frame (the frame echo on the
+// `control` channel, host/docs/input-protocol.md). When the first frame whose echo covers a
+// press is presented, the press has reached the screen.
+
+export const MSG_FRAME_ECHO = 1;
+
+/** Parses one control-channel message; null if it is not a well-formed frame echo. */
+export function parseFrameEcho(buffer) {
+  if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < 18) return null;
+  const v = new DataView(buffer);
+  if (v.getUint8(0) !== MSG_FRAME_ECHO) return null;
+  return {
+    rtpTimestamp: v.getUint32(1, true),
+    inputSeq: v.getUint8(5) & 1 ? v.getUint32(6, true) : null,
+    hostMs: v.getUint32(10, true) / 1000,
+    captureUnixMs: v.getUint32(14, true),
+  };
+}
+
+/** True if sequence number a is at or after b (32-bit wrap-around). */
+export function seqAtOrAfter(a, b) {
+  return ((a - b) >>> 0) < 0x80000000;
+}
+
+const KEEP_ECHOES = 512;
+const KEEP_PRESSES = 64;
+
+/** Matches presented frames to the presses they are the first to show. */
+export class InputToPhoton {
+  constructor(onSample) {
+    this.onSample = onSample;
+    this.echoes = new Map(); // rtpTimestamp -> echo
+    this.presses = []; // [{seq, at}] oldest first, not yet on screen
+  }
+
+  /** A press (key or button down) first went out in packet `seq` at `at` (performance.now()). */
+  press(seq, at) {
+    this.presses.push({ seq, at });
+    if (this.presses.length > KEEP_PRESSES) this.presses.shift();
+  }
+
+  echo(e) {
+    this.echoes.set(e.rtpTimestamp, e);
+    if (this.echoes.size > KEEP_ECHOES) this.echoes.delete(this.echoes.keys().next().value);
+  }
+
+  /** A frame was presented at `at` (same clock as press times). Returns its echo, if known. */
+  presented(rtpTimestamp, at) {
+    const e = this.echoes.get(rtpTimestamp);
+    if (!e || e.inputSeq === null) return e || null;
+    while (this.presses.length && seqAtOrAfter(e.inputSeq, this.presses[0].seq)) {
+      const p = this.presses.shift();
+      this.onSample(at - p.at, p);
+    }
+    return e;
+  }
+}
