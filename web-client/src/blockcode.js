@@ -31,6 +31,8 @@ export function decodeCode(data, width) {
   return { frame: words[0], captureMs: words[1] };
 }
 
+const flipOf = (green) => (green < 64 ? false : green >= 192 ? true : null);
+
 /**
  * A reader bound to one video element: `read()` returns {frame, captureMs, flip} for the
  * picture the video shows now (flip: true white, false black, null neither), or null.
@@ -51,9 +53,15 @@ export function videoReader(video) {
       const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
       const code = decodeCode(px, canvas.width);
       if (!code) return null;
-      const g = px[(ROWS * BLOCK * canvas.width) * 4 + 1];
-      const flip = g < 64 ? false : g >= 192 ? true : null;
-      return { ...code, flip };
+      return { ...code, flip: flipOf(px[(ROWS * BLOCK * canvas.width) * 4 + 1]) };
+    },
+    /** Only the flip region (any source whose bottom-right quarter turns black or white). */
+    readFlip() {
+      const w = video.videoWidth;
+      const h = video.videoHeight;
+      if (!w || !h) return null;
+      ctx.drawImage(video, Math.floor(w * 3 / 4), Math.floor(h * 3 / 4), 1, 1, 0, 0, 1, 1);
+      return flipOf(ctx.getImageData(0, 0, 1, 1).data[1]);
     },
   };
 }

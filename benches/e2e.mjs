@@ -1,0 +1,168 @@
+// End-to-end latency bench: glint + headless Chromium on this machine, loopback.
+//
+// For each source (the test pattern, and X11 capture of a real app: an xterm that flips the
+// whole window between black and white on every key, through reverse video) and each size at
+// 60 fps it reports:
+// - click-to-photon p50/p95/p99: a key pressed in the page (KeyboardEvent.timeStamp) → the
+//   expected display time of the first presented frame whose pixels show the flip;
+// - capture-to-display p50/p95 (requestVideoFrameCallback captureTime → expectedDisplayTime);
+// - host processing p50/p95 (capture start → last packet sent, from /api/stats);
+// - frames presented per second, host CPU % (glint's process, of one core), and the time from
+//   navigation start to the first presented frame (median of several page loads).
+//
+// Usage: node benches/e2e.mjs [--short] [--presses N] [--loads N] [--json FILE]
+//   --short: the test pattern at 1280x720 only, a few presses (scripts/test runs this to check
+//   that the bench works and prints well-formed JSON; its figures are not kept).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { startGlint, startChromium, waitFor } from '../web-client/test/e2e/harness.mjs';
+
+const flag = (name) => process.argv.includes(`--${name}`);
+const opt = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+const short = flag('short');
+const presses = Number(opt('presses', short ? 6 : 40));
+const loads = Number(opt('loads', short ? 1 : 5));
+const jsonOut = opt('json', null);
+const FPS = 60;
+const TICKS = 100; // USER_HZ
+
+// An xterm covering the screen that toggles reverse video on every key it reads.
+const FLIPPER = "xterm -geometry 400x120+0+0 -e sh -c 'stty raw -echo; s=0; " +
+  'while dd bs=1 count=1 of=/dev/null 2>/dev/null; do ' +
+  'if [ $s = 0 ]; then printf "\\033[?5h"; s=1; else printf "\\033[?5l"; s=0; fi; done\'';
+
+const configs = short
+  ? [{ source: 'testpattern', size: '1280x720' }]
+  : [
+    { source: 'testpattern', size: '1280x720' },
+    { source: 'testpattern', size: '1920x1080' },
+    { source: 'x11-xterm', size: '1280x720' },
+    { source: 'x11-xterm', size: '1920x1080' },
+  ];
+
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+function pct(values, q) {
+  if (!values.length) return null;
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.min(v.length - 1, Math.round((v.length - 1) * q))];
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function runConfig({ source, size }) {
+  const args = source === 'testpattern'
+    ? ['--source', 'testpattern', '--size', size, '--fps', String(FPS)]
+    : ['--size', size, '--fps', String(FPS), '--app', FLIPPER];
+  const glint = await startGlint(args);
+  const browser = await startChromium();
+  const page = browser.page;
+  try {
+    const firstFrames = [];
+    for (let i = 0; i < loads; i += 1) {
+      await page.goto(glint.url);
+      await waitFor('playing', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+      firstFrames.push(await page.evaluate(() => window.glint.firstFrameMs));
+    }
+    // Focus: the pointer over the remote window (focus follows the pointer on a bare X server).
+    const box = await page.locator('#video').boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.evaluate(() => document.getElementById('stage').focus());
+    await sleep(500);
+    await page.evaluate(async () => {
+      const { videoReader } = await import('/src/blockcode.js');
+      const reader = videoReader(video);
+      window.__bench = { keydowns: [], frames: [] };
+      document.addEventListener('keydown', (e) => {
+        if (e.code === 'KeyZ') window.__bench.keydowns.push(e.timeStamp);
+      }, true);
+      const onFrame = (now, meta) => {
+        const code = reader.read();
+        window.__bench.frames.push({
+          t: meta.expectedDisplayTime,
+          flip: reader.readFlip(),
+          captureTime: meta.captureTime,
+          // The block code's capture time (host wall clock) against this page's wall clock.
+          codeAgeMs: code ? (((Math.floor(performance.timeOrigin + meta.expectedDisplayTime) >>> 0) - code.captureMs) >>> 0) : undefined,
+        });
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback(onFrame);
+    });
+    const c0 = cpuSeconds(glint.child.pid);
+    const t0 = Date.now();
+    for (let i = 0; i < presses; i += 1) {
+      await sleep(150 + Math.random() * 100);
+      await page.keyboard.press('KeyZ');
+    }
+    await sleep(500);
+    const wall = (Date.now() - t0) / 1000;
+    const c1 = cpuSeconds(glint.child.pid);
+    const bench = await page.evaluate(() => window.__bench);
+    const base = glint.url.replace(/\/(#.*)?$/, '');
+    const stats = await (await fetch(`${base}/api/stats`)).json();
+
+    const frames = bench.frames;
+    const clickToPhoton = [];
+    for (const k of bench.keydowns) {
+      const before = frames.filter((f) => f.t < k && f.flip !== null).at(-1);
+      if (!before) continue;
+      const after = frames.find((f) => f.t >= k && f.flip === !before.flip);
+      if (after) clickToPhoton.push(after.t - k);
+    }
+    const captureToDisplay = frames.filter((f) => f.captureTime !== undefined).map((f) => f.t - f.captureTime);
+    const byCode = frames.filter((f) => f.codeAgeMs !== undefined && f.codeAgeMs < 10000).map((f) => f.codeAgeMs);
+    const span = (frames.at(-1).t - frames[0].t) / 1000;
+    return {
+      source,
+      size,
+      fps: FPS,
+      presses: bench.keydowns.length,
+      seen: clickToPhoton.length,
+      click_to_photon_ms: { p50: pct(clickToPhoton, 0.5), p95: pct(clickToPhoton, 0.95), p99: pct(clickToPhoton, 0.99) },
+      capture_to_display_ms: { p50: pct(captureToDisplay, 0.5), p95: pct(captureToDisplay, 0.95) },
+      // Test pattern only: the same figure read from the pixels (ms resolution).
+      capture_to_display_by_code_ms: { p50: pct(byCode, 0.5), p95: pct(byCode, 0.95) },
+      host_processing_ms: { p50: stats.stages_ms.host.p50, p95: stats.stages_ms.host.p95 },
+      host_stages_p50_ms: Object.fromEntries(Object.entries(stats.stages_ms).map(([k, v]) => [k, v.p50])),
+      presented_fps: (frames.length - 1) / span,
+      host_cpu_pct: (100 * (c1 - c0)) / wall,
+      first_frame_ms: pct(firstFrames, 0.5),
+      kbit_s: stats.bitrate_kbps,
+    };
+  } finally {
+    await browser.stop();
+    await glint.stop();
+  }
+}
+
+const results = [];
+for (const c of configs) results.push(await runConfig(c));
+const report = {
+  bench: 'e2e',
+  date: new Date().toISOString(),
+  machine: `${(await import('node:os')).cpus().length} cores, ${(await import('node:os')).cpus()[0]?.model || 'unknown cpu'}`,
+  short,
+  presses,
+  loads,
+  results,
+};
+const json = JSON.stringify(report);
+console.log(json);
+if (jsonOut) writeFileSync(jsonOut, `${json}\n`);
+
+const f = (v) => (v === null || v === undefined ? '—' : v.toFixed(1));
+const rows = [['source', 'size', 'c2p p50', 'p95', 'p99', 'cap→disp p50', 'p95', 'host p50', 'p95', 'fps', 'cpu %', '1st frame']];
+for (const r of results) {
+  rows.push([r.source, r.size, f(r.click_to_photon_ms.p50), f(r.click_to_photon_ms.p95), f(r.click_to_photon_ms.p99),
+    f(r.capture_to_display_ms.p50), f(r.capture_to_display_ms.p95), f(r.host_processing_ms.p50), f(r.host_processing_ms.p95),
+    f(r.presented_fps), f(r.host_cpu_pct), f(r.first_frame_ms)]);
+}
+const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+console.log(`\nclick-to-photon (c2p), capture-to-display and host processing in ms; ${presses} presses, ${loads} page loads per row`);
+for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i])).join('  '));
