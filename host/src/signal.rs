@@ -18,6 +18,10 @@ use crate::peer::{Notice, PeerId, PeerNotifier};
 use crate::rtc::RtcCommand;
 use crate::web;
 
+/// A full rtc command queue is tried again this often, this many times, before "busy".
+const BUSY_RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+const BUSY_RETRIES: u32 = 100;
+
 /// Largest signaling message accepted (an SDP offer is a few KiB).
 const MAX_MESSAGE: usize = 64 * 1024;
 
@@ -70,6 +74,25 @@ pub fn routes(
     ws.or(health).or(web::routes())
 }
 
+/// Tries a full rtc command queue again for a while (a burst of viewers joining at once)
+/// before giving up; never blocks the runtime thread.
+async fn try_send_patiently(
+    commands: &Sender<RtcCommand>,
+    mut cmd: RtcCommand,
+) -> Result<(), RtcCommand> {
+    for _ in 0..BUSY_RETRIES {
+        match commands.try_send(cmd) {
+            Ok(()) => return Ok(()),
+            Err(crossbeam_channel::TrySendError::Full(c)) => {
+                cmd = c;
+                tokio::time::sleep(BUSY_RETRY_EVERY).await;
+            }
+            Err(crossbeam_channel::TrySendError::Disconnected(c)) => return Err(c),
+        }
+    }
+    Err(cmd)
+}
+
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -87,6 +110,7 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
     let (mut tx, mut rx) = socket.split();
     let mut peer: Option<PeerId> = None;
     let mut authed = false;
+    let mut offered = false;
     let (notifier, mut notices) = PeerNotifier::channel();
     loop {
         let msg = tokio::select! {
@@ -170,7 +194,11 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
             ClientMsg::Offer { sdp } => {
                 let Some(id) = peer else { continue };
                 // A second offer on the same socket replaces the previous peer connection.
-                let _ = signal.commands.try_send(RtcCommand::Leave { peer: id });
+                if offered {
+                    let _ =
+                        try_send_patiently(&signal.commands, RtcCommand::Leave { peer: id }).await;
+                }
+                offered = true;
                 let new_id = PeerId(signal.next_peer.fetch_add(1, Ordering::Relaxed));
                 peer = Some(new_id);
                 let (reply_tx, reply_rx) = oneshot::channel();
@@ -180,7 +208,7 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                     notify: notifier.clone(),
                     reply: reply_tx,
                 };
-                if signal.commands.try_send(cmd).is_err() {
+                if try_send_patiently(&signal.commands, cmd).await.is_err() {
                     let message = "host busy, try again".to_owned();
                     send(
                         &mut tx,
@@ -211,14 +239,39 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
             }
         }
     }
-    if let Some(id) = peer {
-        let _ = signal.commands.try_send(RtcCommand::Leave { peer: id });
+    if let (Some(id), true) = (peer, offered) {
+        // Without this the peer would linger until its ICE times out.
+        let _ = try_send_patiently(&signal.commands, RtcCommand::Leave { peer: id }).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_command_queue_is_waited_out_then_refused() {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let leave = |n| RtcCommand::Leave { peer: PeerId(n) };
+        tx.try_send(leave(1)).expect("room for one");
+        // The rtc thread drains the queue a little later: the send goes through.
+        let drain = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            let first = rx.recv().ok();
+            (rx, first)
+        });
+        assert!(
+            try_send_patiently(&tx, leave(2)).await.is_ok(),
+            "not sent although the queue drained within the retries"
+        );
+        let (rx, _) = drain.join().expect("drain thread");
+        // Nobody drains now: after the retries it is refused, with the command handed back.
+        match try_send_patiently(&tx, leave(3)).await {
+            Err(RtcCommand::Leave { peer }) => assert_eq!(peer, PeerId(3)),
+            other => panic!("expected a refusal, got {:?}", other.is_ok()),
+        }
+        drop(rx);
+    }
 
     #[test]
     fn client_messages_parse_strictly() {

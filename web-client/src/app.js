@@ -121,6 +121,7 @@ function connect() {
       if (glint.hostErrors.length > 20) glint.hostErrors.shift();
       if (msg.code === 'unauthorized') fail('Wrong or missing password. Open the URL Glint printed.');
       else if (msg.code === 'offer-rejected') fail(`The host cannot stream to this browser: ${msg.message}`);
+      else if (msg.code === 'busy') scheduleReconnect('host busy');
     }
   };
 }

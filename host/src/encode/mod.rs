@@ -4,7 +4,7 @@
 //! Both software backends run through FFmpeg (`ffmpeg.rs`); `x264.rs` and `vpx.rs` hold the
 //! low-latency settings of each, which the unit tests assert.
 
-mod convert;
+pub mod convert;
 mod ffmpeg;
 pub mod vpx;
 pub mod x264;
@@ -107,14 +107,23 @@ pub trait VideoEncoder: Send {
 }
 
 /// The factory: the software encoder for `codec` (always available in Debian's FFmpeg).
+/// Opens an encoder with explicit backend settings (benches compare presets with this).
+pub fn open_backend(
+    codec: Codec,
+    backend: Backend,
+    settings: EncoderSettings,
+) -> Result<Box<dyn VideoEncoder>, EncodeError> {
+    Ok(Box::new(ffmpeg::FfmpegEncoder::open(
+        codec, backend, settings,
+    )?))
+}
+
 pub fn open(codec: Codec, settings: EncoderSettings) -> Result<Box<dyn VideoEncoder>, EncodeError> {
     let backend = match codec {
         Codec::H264 => x264::backend(&settings),
         Codec::Vp8 => vpx::backend(&settings),
     };
-    Ok(Box::new(ffmpeg::FfmpegEncoder::open(
-        codec, backend, settings,
-    )?))
+    open_backend(codec, backend, settings)
 }
 
 /// How a backend configures the shared FFmpeg encoder.

@@ -62,7 +62,10 @@ test('garbage on the input channel gets a bad-input error to its sender only', a
   assert.equal(sent, 20);
 
   const errors = await waitFor('a bad-input error on the sender',
-    () => sender.evaluate(() => window.glint.hostErrors.filter((e) => e.code === 'bad-input')));
+    async () => {
+      const found = await sender.evaluate(() => window.glint.hostErrors.filter((e) => e.code === 'bad-input'));
+      return found.length > 0 && found; // an empty array would count as done
+    });
   assert.ok(errors.length >= 1);
   assert.equal(await sender.evaluate(() => window.glint.state), 'playing');
 

@@ -34,3 +34,22 @@ test('benches/e2e.mjs --short produces well-formed JSON', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the fan-out bench connects several Rust viewers at once and prints well-formed JSON', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'glint-fanout-'));
+  try {
+    const out = join(dir, 'fanout.json');
+    const bin = join(repo, 'target', 'release', 'fanout');
+    await promisify(execFile)(bin, ['--steps', '1,12', '--seconds', '1', '--json', out],
+      { cwd: repo, timeout: 120000, env: { ...process.env } });
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(report.bench, 'fanout');
+    assert.deepEqual(report.steps.map((s) => s.viewers), [1, 12]);
+    // Twelve viewers joining in one burst are all served (none refused as busy) and receive
+    // the stream.
+    for (const s of report.steps) assert.ok(s.min_share > 0.5, JSON.stringify(s));
+    assert.equal(report.max_viewers_at_95pct >= 1, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
