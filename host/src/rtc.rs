@@ -10,6 +10,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{bounded, select_biased, Receiver, Sender, TrySendError};
+use str0m::bwe::BweKind;
 use str0m::change::SdpOffer;
 use str0m::channel::ChannelId;
 use str0m::format::Codec as RtcCodec;
@@ -93,9 +94,9 @@ pub struct RtcParts {
     pub stats: Arc<Stats>,
 }
 
-/// Header extension ids we offer when the browser's offer does not pick its own (str0m takes
-/// the browser's ids where it has them). 1-14 are one-byte ids; str0m's standard map uses
-/// 1, 2, 3, 4, 10, 11 and 13.
+/// Header extension ids (str0m takes the browser's ids where its offer has them).
+const EXT_ABS_SEND_TIME: u8 = 2;
+const EXT_MID: u8 = 4;
 const EXT_PLAYOUT_DELAY: u8 = 6;
 const EXT_ABS_CAPTURE_TIME: u8 = 7;
 
@@ -326,6 +327,13 @@ impl RtcLoop {
         let mut rtc = RtcConfig::new()
             .set_ice_lite(true)
             .set_stats_interval(Some(STATS_INTERVAL))
+            // No transport-wide sequence numbers: without them the browser estimates the
+            // bandwidth itself and reports it (REMB), and str0m's send-side estimator, whose
+            // pacer would spread every frame over ~1.1x the estimate, stays off. abs-send-time
+            // feeds the browser's estimator.
+            .clear_extension_map()
+            .set_extension(EXT_ABS_SEND_TIME, Extension::AbsoluteSendTime)
+            .set_extension(EXT_MID, Extension::RtpMid)
             // Render at once (min = max = 0), and let the browser know each frame's capture
             // instant (requestVideoFrameCallback's captureTime).
             .set_extension(EXT_PLAYOUT_DELAY, Extension::PlayoutDelay)
@@ -584,10 +592,15 @@ impl RtcLoop {
                 p.last_bytes = Some((s.timestamp, s.peer_bytes_tx, sn.frames_sent));
                 sn.bytes_sent = s.peer_bytes_tx;
                 sn.rtt_ms = s.rtt.map(|d| d.as_secs_f64() * 1000.0);
-                sn.bwe_kbps = s.bwe_tx.map(|b| b.as_f64() / 1000.0);
+                if let Some(b) = s.bwe_tx {
+                    sn.bwe_kbps = Some(b.as_f64() / 1000.0);
+                }
                 if let Some(loss) = s.egress_loss_fraction {
                     sn.loss = Some(f64::from(loss));
                 }
+            }
+            Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => {
+                p.snapshot.bwe_kbps = Some(estimate.as_f64() / 1000.0);
             }
             Event::MediaEgressStats(s) => {
                 let sn = &mut p.snapshot;

@@ -155,3 +155,12 @@ test('the stats overlay shows live, non-zero figures and toggles from the keyboa
   await page.click('#stats');
   assert.equal(await page.isVisible('#overlay'), false);
 });
+
+test("the browser's bandwidth estimate (REMB) reaches /api/stats", async () => {
+  const base = glint.url.replace(/\/(#.*)?$/, '');
+  const bwe = await waitFor('a bandwidth estimate', async () => {
+    const s = await (await fetch(`${base}/api/stats`)).json();
+    return s.peers[0]?.bwe_kbps > 0 && s.peers[0].bwe_kbps;
+  }, 20000, 250);
+  console.log(`bandwidth estimate ${bwe.toFixed(0)} kbit/s`);
+});
