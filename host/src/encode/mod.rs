@@ -86,7 +86,9 @@ pub enum EncodeError {
         source: ::ffmpeg_next::Error,
     },
     #[error("colour conversion failed: {0}")]
-    Convert(::ffmpeg_next::Error),
+    ConvertSimd(String),
+    #[error("colour conversion: the frame's size or planes do not match the converter")]
+    ConvertSize,
     #[error("encoding failed: {0}")]
     Encode(::ffmpeg_next::Error),
     #[error("frame is {got_w}x{got_h}, encoder was opened for {want_w}x{want_h}")]
