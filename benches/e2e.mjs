@@ -11,6 +11,7 @@
 //   navigation start to the first presented frame (median of several page loads).
 //
 // Usage: node benches/e2e.mjs [--short] [--presses N] [--loads N] [--json FILE]
+//   [--only SOURCE-SIZE] (one row, e.g. x11-xterm-1280x720)
 //   --short: the test pattern at 1280x720 only, a few presses (scripts/test runs this to check
 //   that the bench works and prints well-formed JSON; its figures are not kept).
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,7 @@ const short = flag('short');
 const presses = Number(opt('presses', short ? 6 : 40));
 const loads = Number(opt('loads', short ? 1 : 5));
 const jsonOut = opt('json', null);
+const only = opt('only', null); // e.g. x11-xterm-1280x720
 const FPS = 60;
 const TICKS = 100; // USER_HZ
 
@@ -41,6 +43,8 @@ const configs = short
     { source: 'x11-xterm', size: '1280x720' },
     { source: 'x11-xterm', size: '1920x1080' },
   ];
+
+if (only) configs.splice(0, configs.length, ...configs.filter((c) => `${c.source}-${c.size}` === only));
 
 function cpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');

@@ -43,6 +43,8 @@ impl EncodeControl {
 pub struct PipelineCounters {
     pub captured: AtomicU64,
     pub capture_dropped: AtomicU64,
+    /// Captures taken before their tick because the source reported a change (X DAMAGE).
+    pub early_captures: AtomicU64,
     pub encoded: AtomicU64,
     pub encoded_dropped: AtomicU64,
     pub keyframes: AtomicU64,
@@ -91,20 +93,36 @@ where
             };
             let mut seq = 0u64;
             let mut next = Instant::now();
+            let mut last: Option<Instant> = None;
             while running.load(Ordering::Relaxed) {
-                let now = Instant::now();
-                if next > now {
-                    thread::sleep(next - now);
+                // Never closer than half a period to the previous capture...
+                if let Some(earliest) = last.map(|l| l + period / 2) {
+                    let now = Instant::now();
+                    if earliest > now {
+                        thread::sleep(earliest - now);
+                    }
                 }
-                // Never drift; if late, skip ahead rather than bursting to catch up.
-                next += period;
-                let now = Instant::now();
-                if next < now {
-                    next = now;
+                // ...then at the next tick, or as soon as the source says it changed.
+                let early = match capture.wait_for_change(next) {
+                    Ok(changed) => changed && Instant::now() < next,
+                    Err(e) => return CaptureEnd::Failed(e),
+                };
+                if early {
+                    counters.early_captures.fetch_add(1, Ordering::Relaxed);
+                    // The frame clock restarts from this capture.
+                    next = Instant::now() + period;
+                } else {
+                    // Never drift; if late, skip ahead rather than bursting to catch up.
+                    next += period;
+                    let now = Instant::now();
+                    if next < now {
+                        next = now;
+                    }
                 }
                 let mut data = pool_rx.try_recv().unwrap_or_default();
                 let input_echo = echo.snapshot();
                 let captured_at = Instant::now();
+                last = Some(captured_at);
                 match capture.grab(&mut data) {
                     Ok(()) => {}
                     Err(CaptureError::Reinit { width, height }) => {

@@ -294,6 +294,7 @@ impl Stats {
             counters: Counters {
                 frames_captured: load(&p.captured),
                 frames_capture_dropped: load(&p.capture_dropped),
+                frames_captured_early: load(&p.early_captures),
                 frames_encoded: load(&p.encoded),
                 frames_encoded_dropped: load(&p.encoded_dropped),
                 keyframes_encoded: load(&p.keyframes),
@@ -352,6 +353,7 @@ pub struct StatsJson {
 pub struct Counters {
     pub frames_captured: u64,
     pub frames_capture_dropped: u64,
+    pub frames_captured_early: u64,
     pub frames_encoded: u64,
     pub frames_encoded_dropped: u64,
     pub keyframes_encoded: u64,
@@ -431,6 +433,11 @@ impl Collector for Snapshots {
                 "frames_capture_dropped",
                 "Captured frames replaced by a newer one before encode",
                 c.frames_capture_dropped,
+            ),
+            (
+                "frames_captured_early",
+                "Frames captured before their tick because the screen changed (X DAMAGE)",
+                c.frames_captured_early,
             ),
             ("frames_encoded", "Access units encoded", c.frames_encoded),
             (

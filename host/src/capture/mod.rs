@@ -57,4 +57,14 @@ pub enum CaptureError {
 pub trait Capture {
     fn size(&self) -> (u32, u32);
     fn grab(&mut self, into: &mut Vec<u8>) -> Result<(), CaptureError>;
+
+    /// Waits until `deadline`, or less when the source knows its picture changed; returns
+    /// whether it did. Sources that cannot tell just sleep (every frame is "maybe changed").
+    fn wait_for_change(&mut self, deadline: Instant) -> Result<bool, CaptureError> {
+        let now = Instant::now();
+        if deadline > now {
+            std::thread::sleep(deadline - now);
+        }
+        Ok(false)
+    }
 }

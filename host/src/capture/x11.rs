@@ -1,12 +1,18 @@
 //! X11 capture through MIT-SHM with a private memfd segment passed to the server by file
 //! descriptor (`ShmAttachFd`): no SysV segment that other local users could attach to.
+//!
+//! With the DAMAGE extension the capture also learns when the screen changed, so a redraw
+//! (the answer to a key press, say) can be captured at once instead of at the next tick.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
+use std::time::Instant;
 
 use x11rb::connection::Connection;
+use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::shm::{self, ConnectionExt as _};
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, Window};
+use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
 use super::{Capture, CaptureError};
@@ -23,6 +29,10 @@ pub struct X11Capture {
     map: NonNull<u8>,
     len: usize,
     frames: u32,
+    /// The root's damage object, when the server has DAMAGE.
+    damage: Option<damage::Damage>,
+    /// Damage seen since the last grab.
+    changed: bool,
 }
 
 impl X11Capture {
@@ -64,6 +74,10 @@ impl X11Capture {
             .map_err(|e| lost(&e))?
             .check()
             .map_err(|e| lost(&e))?;
+        let damage = watch_damage(&conn, root);
+        if damage.is_none() {
+            tracing::info!("no DAMAGE extension: capturing on the frame clock only");
+        }
         Ok(Self {
             conn,
             root,
@@ -73,7 +87,23 @@ impl X11Capture {
             map,
             len,
             frames: 0,
+            damage,
+            changed: false,
         })
+    }
+
+    /// Takes every queued event; notes damage.
+    fn drain_events(&mut self) -> Result<(), CaptureError> {
+        while let Some(ev) = self
+            .conn
+            .poll_for_event()
+            .map_err(|e| CaptureError::Lost(e.to_string()))?
+        {
+            if let Event::DamageNotify(_) = ev {
+                self.changed = true;
+            }
+        }
+        Ok(())
     }
 
     fn check_geometry(&self) -> Result<(), CaptureError> {
@@ -92,6 +122,17 @@ impl X11Capture {
         }
         Ok(())
     }
+}
+
+/// Asks for one event whenever the root goes from undamaged to damaged.
+fn watch_damage(conn: &RustConnection, root: Window) -> Option<damage::Damage> {
+    conn.damage_query_version(1, 1).ok()?.reply().ok()?;
+    let id = conn.generate_id().ok()?;
+    conn.damage_create(id, root, damage::ReportLevel::NON_EMPTY)
+        .ok()?
+        .check()
+        .ok()?;
+    Some(id)
 }
 
 /// A memfd of `len` bytes mapped shared; only this process and whoever gets the fd see it.
@@ -127,8 +168,49 @@ impl Capture for X11Capture {
         (self.width, self.height)
     }
 
+    fn wait_for_change(&mut self, deadline: Instant) -> Result<bool, CaptureError> {
+        if self.damage.is_none() {
+            let now = Instant::now();
+            if deadline > now {
+                std::thread::sleep(deadline - now);
+            }
+            return Ok(false);
+        }
+        loop {
+            self.drain_events()?;
+            if self.changed {
+                return Ok(true);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            let mut pfd = libc::pollfd {
+                fd: self.conn.stream().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_micros().div_ceil(1000).min(1000) as libc::c_int;
+            // SAFETY: one valid pollfd for the duration of the call.
+            let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return Err(CaptureError::Lost(
+                    std::io::Error::last_os_error().to_string(),
+                ));
+            }
+        }
+    }
+
     fn grab(&mut self, into: &mut Vec<u8>) -> Result<(), CaptureError> {
         self.frames = self.frames.wrapping_add(1);
+        if let Some(d) = self.damage {
+            // Re-arm before reading the pixels: damage from now on is reported again.
+            self.drain_events()?;
+            self.changed = false;
+            self.conn
+                .damage_subtract(d, x11rb::NONE, x11rb::NONE)
+                .map_err(|e| CaptureError::Lost(e.to_string()))?;
+        }
         if self.frames.is_multiple_of(GEOMETRY_CHECK_EVERY) {
             self.check_geometry()?;
         }

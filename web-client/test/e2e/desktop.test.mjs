@@ -73,6 +73,9 @@ test('text typed in the page arrives in the terminal on the host', async () => {
     () => existsSync(typed) && readFileSync(typed, 'utf8').includes('\n') && readFileSync(typed, 'utf8'),
     10000);
   assert.equal(got, 'hello glint 42\n');
+  // The terminal's redraws were seen through X DAMAGE and captured before their tick.
+  const stats = await (await fetch(glint.url.replace(/\/(#.*)?$/, '') + '/api/stats')).json();
+  assert.ok(stats.counters.frames_captured_early > 0, JSON.stringify(stats.counters));
 });
 
 test('a click in the page lands at the same spot on the host', async () => {
