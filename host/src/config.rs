@@ -68,6 +68,21 @@ pub struct Config {
     #[arg(long, value_name = "IP")]
     pub public_ip: Option<IpAddr>,
 
+    /// Audio capture device: a PulseAudio source name (`pactl list short sources`). Default:
+    /// the monitor of the default sink, i.e. whatever the host plays. With the virtual display
+    /// Glint starts a private PulseAudio server with a null sink (`glint`) for the app to play
+    /// into, and the device is looked up there.
+    #[arg(long, value_name = "DEVICE", conflicts_with = "no_audio")]
+    pub audio: Option<String>,
+
+    /// No sound.
+    #[arg(long)]
+    pub no_audio: bool,
+
+    /// Opus bitrate in kbit/s (16-510).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(16..=510))]
+    pub audio_bitrate: u32,
+
     /// Password the page must give before any signaling. Required (or generated and printed)
     /// when listening on anything but loopback.
     #[arg(long, env = "GLINT_PASSWORD", hide_env_values = true)]
@@ -120,6 +135,8 @@ mod tests {
             &["glint", "--listen", "nowhere"],
             &["glint", "--bitrate", "5"],
             &["glint", "--source", "webcam"],
+            &["glint", "--audio", "x", "--no-audio"],
+            &["glint", "--audio-bitrate", "5"],
         ] {
             assert!(Config::try_parse_from(args).is_err(), "{args:?} accepted");
         }

@@ -31,6 +31,10 @@ pub struct Guarded {
 }
 
 impl Guarded {
+    pub(crate) fn new(child: Child, what: &'static str) -> Self {
+        Self { child, what }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -64,7 +68,7 @@ impl Drop for Guarded {
 }
 
 /// Puts the child in its own process group and has the kernel kill it if Glint dies.
-fn detach_and_tie(cmd: &mut Command) {
+pub(crate) fn detach_and_tie(cmd: &mut Command) {
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -136,12 +140,20 @@ impl VirtualDisplay {
     }
 }
 
-/// Launches `cmd` with `sh -c` inside `display`.
-pub fn launch_app(cmd: &str, display: &str) -> Result<Guarded, DisplayError> {
+/// Launches `cmd` with `sh -c` inside `display`, playing its sound into `pulse_server` when
+/// given (Glint's private PulseAudio).
+pub fn launch_app(
+    cmd: &str,
+    display: &str,
+    pulse_server: Option<&str>,
+) -> Result<Guarded, DisplayError> {
     let mut c = Command::new("sh");
     c.args(["-c", cmd])
         .env("DISPLAY", display)
         .stdin(Stdio::null());
+    if let Some(p) = pulse_server {
+        c.env("PULSE_SERVER", p);
+    }
     detach_and_tie(&mut c);
     let child = c.spawn().map_err(|source| DisplayError::App {
         cmd: cmd.to_owned(),

@@ -2,6 +2,7 @@
 //! `main.rs` is the composition root; each module is one concern.
 
 pub mod api;
+pub mod audio;
 pub mod capture;
 pub mod config;
 pub mod display;

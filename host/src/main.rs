@@ -11,6 +11,10 @@ use crossbeam_channel::bounded;
 use warp::Filter;
 
 use glint::api;
+use glint::audio::capture as audio_capture;
+use glint::audio::encode as audio_encode;
+use glint::audio::pulse::PrivatePulse;
+use glint::audio::{tone, AudioCounters, AudioError, ENCODED_AUDIO_QUEUE, RAW_QUEUE};
 use glint::capture::testpattern::{Presses, TestPattern};
 use glint::capture::x11::X11Capture;
 use glint::config::{Config, Source};
@@ -76,6 +80,27 @@ fn run(config: Config) -> Result<(), Failure> {
     if config.app.is_some() && config.display.is_some() {
         return Err(cfg("--app needs the virtual display; drop --display".into()));
     }
+
+    // The virtual display gets its own PulseAudio (a null sink the app plays into), started
+    // before any thread exists so its address can go into this process's environment, where
+    // cpal's PulseAudio host looks for it.
+    let private_pulse =
+        if !config.no_audio && config.source == Source::X11 && config.display.is_none() {
+            match PrivatePulse::start() {
+                Ok(p) => {
+                    // SAFETY (of the environment): no other thread exists yet.
+                    std::env::set_var("PULSE_SERVER", &p.server);
+                    tracing::info!(server = %p.server, pid = p.pid(), "PulseAudio started");
+                    Some(p)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no sound for the virtual display; video continues");
+                    None
+                }
+            }
+        } else {
+            None
+        };
 
     // Bind the sockets first: a taken port is a config error and nothing has started yet.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -149,7 +174,9 @@ fn run(config: Config) -> Result<(), Failure> {
                 }
             };
             if let Some(cmd) = &config.app {
-                _app = Some(launch_app(cmd, &display_name).map_err(|e| rt_err(e.to_string()))?);
+                let pulse = private_pulse.as_ref().map(|p| p.server.as_str());
+                _app =
+                    Some(launch_app(cmd, &display_name, pulse).map_err(|e| rt_err(e.to_string()))?);
             }
             // Probe the display once here so a bad --display is a clear error, not a dead
             // thread.
@@ -191,6 +218,54 @@ fn run(config: Config) -> Result<(), Failure> {
     )
     .map_err(spawn_err)?;
 
+    // Sound: the test pattern's tone, or PulseAudio through cpal; none is a warning only.
+    let audio_counters = Arc::new(AudioCounters::default());
+    let (audio_tx, audio_rx) = bounded(ENCODED_AUDIO_QUEUE);
+    // Kept for the life of the process, so the rtc thread's audio queue never disconnects.
+    let _audio_keepalive = audio_tx.clone();
+    let mut has_sound = false;
+    let sound = if config.no_audio {
+        "off (--no-audio)".to_owned()
+    } else {
+        let (raw_tx, raw_rx) = bounded(RAW_QUEUE);
+        let started = match config.source {
+            Source::Testpattern => tone::start(raw_tx, running.clone(), audio_counters.clone())
+                .map(|_| "the test pattern's beep".to_owned())
+                .map_err(|e| AudioError::Open(e.to_string())),
+            Source::X11 => audio_capture::start(
+                config.audio.clone(),
+                raw_tx,
+                running.clone(),
+                audio_counters.clone(),
+            )
+            .map(|_| {
+                config
+                    .audio
+                    .clone()
+                    .unwrap_or_else(|| "the default sink's monitor".into())
+            }),
+        };
+        match started {
+            Ok(what) => {
+                let (stale, counters, kbps) = (
+                    audio_rx.clone(),
+                    audio_counters.clone(),
+                    config.audio_bitrate,
+                );
+                std::thread::Builder::new()
+                    .name("glint-opus".into())
+                    .spawn(move || audio_encode::run(raw_rx, audio_tx, stale, kbps, counters))
+                    .map_err(spawn_err)?;
+                has_sound = true;
+                what
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no sound; video continues");
+                format!("none ({e})")
+            }
+        }
+    };
+
     let rtc_counters = Arc::new(RtcCounters::default());
     let stats = Stats::new(
         source_name.clone(),
@@ -199,6 +274,7 @@ fn run(config: Config) -> Result<(), Failure> {
             pipeline: pipeline_counters.clone(),
             rtc: rtc_counters.clone(),
             input: input_counters.clone(),
+            audio: audio_counters.clone(),
         },
     );
 
@@ -210,6 +286,7 @@ fn run(config: Config) -> Result<(), Failure> {
             public_ip: config.public_ip,
             commands: cmd_rx,
             frames: encoded_rx,
+            audio: audio_rx,
             input: input_tx,
             control,
             counters: rtc_counters,
@@ -220,6 +297,7 @@ fn run(config: Config) -> Result<(), Failure> {
 
     let signal = Arc::new(Signal {
         commands: cmd_tx,
+        audio: has_sound,
         password: password.clone(),
         next_peer: AtomicU64::new(1),
         bad_messages: AtomicU64::new(0),
@@ -247,6 +325,13 @@ fn run(config: Config) -> Result<(), Failure> {
         "glint: streaming {source_name} (UDP port {})",
         udp_port.unwrap_or(0)
     );
+    println!("glint: sound: {sound}");
+    if let Some(p) = &private_pulse {
+        println!(
+            "glint: the virtual display plays into PULSE_SERVER={}",
+            p.server
+        );
+    }
     println!("glint: open {url}");
 
     let outcome = runtime.block_on(async move {

@@ -14,13 +14,14 @@ use str0m::bwe::BweKind;
 use str0m::change::SdpOffer;
 use str0m::channel::ChannelId;
 use str0m::format::Codec as RtcCodec;
-use str0m::media::{MediaTime, Mid, Pt};
+use str0m::media::{Frequency, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{AbsCaptureTime, Extension};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 use thiserror::Error;
 use tokio::sync::oneshot;
 
+use crate::audio::EncodedAudio;
 use crate::config::CodecChoice;
 use crate::encode::{Codec, EncodedFrame};
 use crate::input::InputMsg;
@@ -88,6 +89,8 @@ pub struct RtcParts {
     pub public_ip: Option<IpAddr>,
     pub commands: Receiver<RtcCommand>,
     pub frames: Receiver<EncodedFrame>,
+    /// Opus frames; a receiver that never yields when there is no sound.
+    pub audio: Receiver<EncodedAudio>,
     pub input: Sender<InputMsg>,
     pub control: Arc<EncodeControl>,
     pub counters: Arc<RtcCounters>,
@@ -115,6 +118,7 @@ struct Peer {
     rtc: Rtc,
     notify: PeerNotifier,
     video: Option<(Mid, Pt, Codec)>,
+    audio: Option<(Mid, Pt)>,
     input_channel: Option<ChannelId>,
     text_channel: Option<ChannelId>,
     control_channel: Option<ChannelId>,
@@ -240,6 +244,7 @@ impl RtcLoop {
     fn run(mut self, datagrams: Receiver<Datagram>) {
         let commands = self.parts.commands.clone();
         let frames = self.parts.frames.clone();
+        let audio = self.parts.audio.clone();
         loop {
             let next = self
                 .peers
@@ -253,6 +258,7 @@ impl RtcLoop {
                     Ok(dg) => self.handle_datagram(dg),
                     Err(_) => return,
                 },
+                recv(audio) -> a => if let Ok(a) = a { self.handle_audio(a) },
                 recv(frames) -> f => match f {
                     Ok(f) => self.handle_frame(f),
                     Err(_) => return,
@@ -341,6 +347,7 @@ impl RtcLoop {
             .clear_codecs()
             .enable_h264(h264)
             .enable_vp8(vp8)
+            .enable_opus(true, false)
             .build(now);
         for local in self.sockets.keys() {
             if let Ok(c) = Candidate::host(*local, "udp") {
@@ -370,11 +377,21 @@ impl RtcLoop {
                 CodecChoice::Auto => "H.264 constrained baseline or VP8",
             }));
         };
+        // Sound is optional: a peer without an audio m-line (or without Opus) gets video only.
+        let audio = media_mid(sdp, "audio ").and_then(|mid| {
+            let writer = rtc.writer(mid)?;
+            let pt = writer
+                .payload_params()
+                .find(|p| p.spec().codec == RtcCodec::Opus)
+                .map(|p| p.pt())?;
+            Some((mid, pt))
+        });
         self.peers.push(Peer {
             id,
             rtc,
             notify: notify.clone(),
             video: Some(video),
+            audio,
             input_channel: None,
             text_channel: None,
             control_channel: None,
@@ -505,6 +522,32 @@ impl RtcLoop {
             self.parts
                 .stats
                 .record_frame(&frame, received, Instant::now());
+        }
+    }
+
+    fn handle_audio(&mut self, frame: EncodedAudio) {
+        let elapsed = frame.captured_at.saturating_duration_since(self.epoch);
+        // 48 kHz ticks on the video's epoch: the sender reports of both tracks map to one
+        // clock, which is what lets the browser line them up.
+        let ticks = (elapsed.as_nanos() * 48_000 / 1_000_000_000) as u64;
+        let rtp_time = MediaTime::new(ticks, Frequency::FORTY_EIGHT_KHZ);
+        for i in 0..self.peers.len() {
+            let p = &mut self.peers[i];
+            let Some((mid, pt)) = p.audio else {
+                continue;
+            };
+            if !p.connected {
+                continue;
+            }
+            let Some(writer) = p.rtc.writer(mid) else {
+                continue;
+            };
+            if let Err(e) = writer.write(pt, frame.captured_at, rtp_time, frame.data.clone()) {
+                tracing::debug!(peer = %p.id, error = %e, "audio write failed");
+                continue;
+            }
+            p.snapshot.audio_frames_sent += 1;
+            self.drive(i, Input::Timeout(Instant::now()));
         }
     }
 
@@ -709,11 +752,16 @@ pub fn frame_echo(
 
 /// The mid of the first video m-line of an SDP offer.
 fn video_mid(sdp: &str) -> Option<Mid> {
-    let mut in_video = false;
+    media_mid(sdp, "video ")
+}
+
+/// The mid of the first m-line of `kind` ("video " or "audio ") in an SDP offer.
+fn media_mid(sdp: &str, kind: &str) -> Option<Mid> {
+    let mut in_kind = false;
     for line in sdp.lines() {
         if let Some(rest) = line.strip_prefix("m=") {
-            in_video = rest.starts_with("video ");
-        } else if let (true, Some(mid)) = (in_video, line.strip_prefix("a=mid:")) {
+            in_kind = rest.starts_with(kind);
+        } else if let (true, Some(mid)) = (in_kind, line.strip_prefix("a=mid:")) {
             return Some(Mid::from(mid.trim()));
         }
     }

@@ -42,15 +42,28 @@ pub enum ClientMsg {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ServerMsg<'a> {
-    Welcome { peer: u64 },
-    Answer { sdp: String },
-    Error { code: &'a str, message: String },
-    Info { message: String },
+    /// `audio`: whether the host has sound to send (the page offers sound controls only then).
+    Welcome {
+        peer: u64,
+        audio: bool,
+    },
+    Answer {
+        sdp: String,
+    },
+    Error {
+        code: &'a str,
+        message: String,
+    },
+    Info {
+        message: String,
+    },
 }
 
 /// Shared by every connection's task; read-only but for the counters.
 pub struct Signal {
     pub commands: Sender<RtcCommand>,
+    /// Whether a sound source is running.
+    pub audio: bool,
     pub password: Option<String>,
     pub next_peer: AtomicU64,
     pub bad_messages: AtomicU64,
@@ -176,7 +189,8 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                 }
                 authed = true;
                 let id = signal.next_peer.fetch_add(1, Ordering::Relaxed);
-                send(&mut tx, &ServerMsg::Welcome { peer: id }).await;
+                let audio = signal.audio;
+                send(&mut tx, &ServerMsg::Welcome { peer: id, audio }).await;
                 peer = Some(PeerId(id));
             }
             ClientMsg::Offer { .. } if !authed => {

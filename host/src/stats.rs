@@ -20,6 +20,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
+use crate::audio::AudioCounters;
 use crate::encode::EncodedFrame;
 use crate::input::InputCounters;
 use crate::peer::PeerId;
@@ -110,6 +111,8 @@ pub struct PeerSnapshot {
     pub connected: bool,
     pub frames_sent: u64,
     pub keyframes_sent: u64,
+    /// Opus frames (10 ms each) sent.
+    pub audio_frames_sent: u64,
     /// Frames sent per second over the last stats interval.
     pub fps: f64,
     /// Bytes sent to this peer, media and control.
@@ -131,6 +134,7 @@ pub struct Sources {
     pub pipeline: Arc<PipelineCounters>,
     pub rtc: Arc<RtcCounters>,
     pub input: Arc<InputCounters>,
+    pub audio: Arc<AudioCounters>,
 }
 
 /// Rates computed once a second by [`Stats::tick`].
@@ -310,6 +314,10 @@ impl Stats {
                 input_inject_errors: load(&i.inject_errors),
                 signaling_bad_messages: signal.as_ref().map_or(0, |s| (s.bad_messages)()),
                 signaling_refused: signal.as_ref().map_or(0, |s| (s.refused)()),
+                audio_frames_encoded: load(&self.sources.audio.frames_encoded),
+                audio_late_dropped: load(&self.sources.audio.late_dropped),
+                audio_raw_dropped: load(&self.sources.audio.raw_dropped),
+                audio_reanchors: load(&self.sources.audio.reanchors),
             },
             peers_connected: load(&r.peers),
             stages_ms: Stage::ALL
@@ -369,6 +377,10 @@ pub struct Counters {
     pub input_inject_errors: u64,
     pub signaling_bad_messages: u64,
     pub signaling_refused: u64,
+    pub audio_frames_encoded: u64,
+    pub audio_late_dropped: u64,
+    pub audio_raw_dropped: u64,
+    pub audio_reanchors: u64,
 }
 
 /// Reads the counters and peer figures at scrape time.
@@ -480,6 +492,16 @@ impl Collector for Snapshots {
                 "Signaling sockets refused for a wrong password",
                 c.signaling_refused,
             ),
+            (
+                "audio_frames_encoded",
+                "Opus frames (10 ms) encoded",
+                c.audio_frames_encoded,
+            ),
+            (
+                "audio_late_dropped",
+                "Opus frames dropped because newer ones came before the rtc thread took them",
+                c.audio_late_dropped,
+            ),
         ] {
             counter(&mut e, name, help, v)?;
         }
@@ -552,6 +574,7 @@ mod tests {
                 pipeline: Arc::default(),
                 rtc: Arc::default(),
                 input: Arc::default(),
+                audio: Arc::default(),
             },
         )
     }

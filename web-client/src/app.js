@@ -56,6 +56,7 @@ let ws = null;
 let pc = null;
 let inputChannel = null;
 let controlChannel = null;
+let hostHasSound = false;
 let announced = new Set(); // ids of presses already timed
 const latency = new InputToPhoton((ms) => {
   overlay.inputToPhoton.add(ms);
@@ -113,7 +114,7 @@ function connect() {
   ws.onmessage = async (ev) => {
     let msg;
     try { msg = JSON.parse(ev.data); } catch { return; }
-    if (msg.type === 'welcome') await startPeer();
+    if (msg.type === 'welcome') { hostHasSound = msg.audio === true; await startPeer(); }
     else if (msg.type === 'answer') await pc?.setRemoteDescription({ type: 'answer', sdp: withRrtr(msg.sdp) });
     else if (msg.type === 'error') {
       console.warn('glint host:', msg.code, msg.message);
@@ -149,8 +150,14 @@ async function startPeer() {
     const e = parseFrameEcho(ev.data);
     if (e) { glint.echoes += 1; latency.echo(e); }
   };
+  // Sound: an Opus track the host may or may not fill (no device is fine).
+  const audioTransceiver = pc.addTransceiver('audio', { direction: 'recvonly' });
+  if ('jitterBufferTarget' in audioTransceiver.receiver) audioTransceiver.receiver.jitterBufferTarget = 0;
+  const stream = new MediaStream();
   pc.ontrack = (ev) => {
-    video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
+    stream.addTrack(ev.track);
+    if (video.srcObject !== stream) video.srcObject = stream;
+    if (ev.track.kind === 'audio' && hostHasSound) sound.trackArrived();
     video.play().catch(() => {});
   };
   pc.onconnectionstatechange = () => {
@@ -312,6 +319,63 @@ document.getElementById('fullscreen').addEventListener('click', () => {
   if (document.fullscreenElement) document.exitFullscreen();
   else stage.requestFullscreen?.().then(() => stage.focus()).catch(() => {});
 });
+
+// ---- sound ----
+// Browsers block autoplay with sound: the video starts muted and the page offers a click to
+// enable sound, remembered for this tab's session.
+const SOUND_KEY = 'glint.sound';
+const soundButton = document.getElementById('sound');
+const volume = document.getElementById('volume');
+const soundPrompt = document.getElementById('sound-prompt');
+const sound = {
+  hasTrack: false,
+  trackArrived() {
+    this.hasTrack = true;
+    glint.audio = true;
+    if (sessionStorage.getItem(SOUND_KEY) === 'on') this.enable(false);
+    else this.render();
+  },
+  /** Unmutes; `fromGesture` false means a remembered choice that autoplay may still refuse. */
+  enable(fromGesture) {
+    video.muted = false;
+    video.play().then(() => {
+      sessionStorage.setItem(SOUND_KEY, 'on');
+      this.render();
+    }).catch(() => {
+      video.muted = true;
+      if (fromGesture) console.warn('glint: the browser refused to play sound');
+      this.render();
+    });
+    this.render();
+  },
+  mute() {
+    video.muted = true;
+    sessionStorage.setItem(SOUND_KEY, 'off');
+    this.render();
+  },
+  render() {
+    glint.muted = video.muted;
+    soundButton.hidden = !this.hasTrack;
+    volume.hidden = !this.hasTrack;
+    soundButton.textContent = video.muted ? 'Sound off' : 'Sound on';
+    soundButton.setAttribute('aria-pressed', String(!video.muted));
+    const ask = this.hasTrack && video.muted && sessionStorage.getItem(SOUND_KEY) !== 'off';
+    soundPrompt.hidden = !ask;
+  },
+};
+glint.audio = false;
+glint.muted = true;
+soundButton.addEventListener('click', () => {
+  if (video.muted) sound.enable(true); else sound.mute();
+  stage.focus();
+});
+soundPrompt.addEventListener('click', (e) => {
+  e.stopPropagation();
+  sound.enable(true);
+  stage.focus();
+});
+volume.addEventListener('input', () => { video.volume = Number(volume.value); });
+video.volume = Number(volume.value);
 
 const overlay = new StatsOverlay(document.getElementById('overlay'), () => pc, password);
 glint.overlay = overlay;

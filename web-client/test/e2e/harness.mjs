@@ -76,7 +76,8 @@ export async function startGlint(args) {
   }
   const url = /open (http\S+)/.exec(out)[1];
   const display = /streaming display (:\d+)/.exec(out)?.[1];
-  return { child, url, display, port, stop, logs: () => err };
+  const pulseServer = /PULSE_SERVER=(\S+)/.exec(out)?.[1];
+  return { child, url, display, port, stop, logs: () => err, stdout: () => out, pulseServer };
 }
 
 /** A fresh persistent Chromium context (playwright-core, Debian's chromium). */
@@ -131,4 +132,23 @@ export async function startXvnc(size = '1280x720') {
     throw e;
   }
   return { child, display: `:${out.trim()}`, stop };
+}
+
+/**
+ * Plays a sine tone of `hz` into a PulseAudio server (`pacat`) for `seconds`; returns the
+ * child process (stop it with .kill()).
+ */
+export function playTone(server, hz, seconds = 10) {
+  const child = spawn('pacat', [`--server=${server}`, '--format=s16le', '--rate=48000',
+    '--channels=2', '--latency-msec=20', '--raw'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const frames = 48000 * seconds;
+  const buf = Buffer.alloc(frames * 4);
+  for (let i = 0; i < frames; i += 1) {
+    const v = Math.round(Math.sin((2 * Math.PI * hz * i) / 48000) * 12000);
+    buf.writeInt16LE(v, i * 4);
+    buf.writeInt16LE(v, i * 4 + 2);
+  }
+  child.stdin.on('error', () => {});
+  child.stdin.end(buf);
+  return child;
 }

@@ -1,0 +1,126 @@
+//! System audio through cpal's PulseAudio host: by default the monitor of the default sink
+//! (what the host is playing), 48 kHz stereo f32, 10 ms buffers.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use crossbeam_channel::Sender;
+
+use super::{AudioCounters, AudioError, RawAudio, CHANNELS, FRAME_SAMPLES, SAMPLE_RATE};
+
+/// Finds the device: `name` is a PulseAudio source name (`pactl list short sources`) or a
+/// description; `None` is the monitor of the default sink.
+fn find_device(host: &cpal::Host, name: Option<&str>) -> Result<cpal::Device, AudioError> {
+    let inputs: Vec<cpal::Device> = host
+        .input_devices()
+        .map_err(|e| AudioError::NoServer(e.to_string()))?
+        .collect();
+    let id_of = |d: &cpal::Device| d.id().map(|i| i.id().to_owned()).unwrap_or_default();
+    let wanted = match name {
+        Some(n) => n.to_owned(),
+        None => {
+            let sink = host
+                .default_output_device()
+                .map(|d| id_of(&d))
+                .ok_or_else(|| AudioError::NoDevice("the default sink".into()))?;
+            format!("{sink}.monitor")
+        }
+    };
+    inputs
+        .into_iter()
+        .find(|d| {
+            id_of(d) == wanted || d.description().map(|x| x.name() == wanted).unwrap_or(false)
+        })
+        .ok_or(AudioError::NoDevice(wanted))
+}
+
+/// Opens the device and starts a named thread that owns the stream until `running` is false.
+/// Buffers go to `tx`; a full queue drops the new buffer.
+pub fn start(
+    device: Option<String>,
+    tx: Sender<RawAudio>,
+    running: Arc<AtomicBool>,
+    counters: Arc<AudioCounters>,
+) -> Result<JoinHandle<()>, AudioError> {
+    let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
+    let handle = thread::Builder::new()
+        .name("glint-audio".into())
+        .spawn(move || {
+            let opened = open(device.as_deref(), tx, counters);
+            let stream = match opened {
+                Ok((stream, name)) => {
+                    let _ = ready_tx.send(Ok(name));
+                    stream
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            while running.load(Ordering::Relaxed) {
+                thread::sleep(Duration::from_millis(100));
+            }
+            drop(stream);
+        })
+        .map_err(|e| AudioError::Open(e.to_string()))?;
+    match ready_rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(name)) => {
+            tracing::info!(device = %name, "audio capture started");
+            Ok(handle)
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(AudioError::Open(
+            "the audio device did not open in 10 s".into(),
+        )),
+    }
+}
+
+fn open(
+    device: Option<&str>,
+    tx: Sender<RawAudio>,
+    counters: Arc<AudioCounters>,
+) -> Result<(cpal::Stream, String), AudioError> {
+    let host = cpal::host_from_id(cpal::HostId::PulseAudio)
+        .map_err(|e| AudioError::NoServer(e.to_string()))?;
+    let dev = find_device(&host, device)?;
+    let name = dev
+        .id()
+        .map(|i| i.id().to_owned())
+        .unwrap_or_else(|_| "?".into());
+    let config = cpal::StreamConfig {
+        channels: CHANNELS as u16,
+        sample_rate: SAMPLE_RATE,
+        // The PulseAudio host's default buffer is seconds long (PITFALLS.md): ask for 10 ms.
+        buffer_size: cpal::BufferSize::Fixed(FRAME_SAMPLES as u32),
+    };
+    let err_counters = counters.clone();
+    let stream = dev
+        .build_input_stream::<f32, _, _>(
+            config,
+            move |data: &[f32], _info| {
+                let now = Instant::now();
+                let frames = data.len() / CHANNELS;
+                let span = Duration::from_nanos(frames as u64 * 1_000_000_000 / 48_000);
+                counters.raw_buffers.fetch_add(1, Ordering::Relaxed);
+                let raw = RawAudio {
+                    samples: data.to_vec(),
+                    // The callback runs when the buffer is full: its first sample is older.
+                    first_sample_at: now.checked_sub(span).unwrap_or(now),
+                };
+                if tx.try_send(raw).is_err() {
+                    counters.raw_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+            move |e| {
+                err_counters.encode_errors.fetch_add(0, Ordering::Relaxed);
+                tracing::warn!(error = %e, "audio stream error");
+            },
+            None,
+        )
+        .map_err(|e| AudioError::Open(e.to_string()))?;
+    stream.play().map_err(|e| AudioError::Open(e.to_string()))?;
+    Ok((stream, name))
+}

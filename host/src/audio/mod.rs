@@ -1,0 +1,69 @@
+//! Sound: a source (PulseAudio through cpal, or the test pattern's tone) → 10 ms Opus frames
+//! stamped on the video's clock → the rtc thread, which sends them on every peer's Opus track.
+//!
+//! Hand-offs: source → encoder is a bounded queue of raw buffers (when full the source drops
+//! the new buffer and counts it); encoder → rtc is a short queue where, when full, the *oldest*
+//! frame is dropped: late audio is dropped, never queued, so a stall cannot make audio drift
+//! further and further behind.
+
+pub mod capture;
+pub mod encode;
+pub mod pulse;
+pub mod tone;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+use thiserror::Error;
+
+/// Opus at 48 kHz, stereo, 10 ms frames.
+pub const SAMPLE_RATE: u32 = 48_000;
+pub const CHANNELS: usize = 2;
+pub const FRAME_SAMPLES: usize = 480;
+
+/// Source → encoder: raw buffers (about 10 ms each). Full: the new buffer is dropped.
+pub const RAW_QUEUE: usize = 16;
+/// Encoder → rtc: 4 frames = 40 ms. Full: the oldest frame is dropped.
+pub const ENCODED_AUDIO_QUEUE: usize = 4;
+
+/// Interleaved stereo f32 samples and the instant their first sample was captured.
+#[derive(Debug, Clone)]
+pub struct RawAudio {
+    pub samples: Vec<f32>,
+    pub first_sample_at: Instant,
+}
+
+/// One Opus packet (10 ms), shared by every peer.
+#[derive(Debug, Clone)]
+pub struct EncodedAudio {
+    pub data: Arc<[u8]>,
+    /// Capture instant of its first sample, on the sample-counting clock (see `encode.rs`).
+    pub captured_at: Instant,
+}
+
+#[derive(Debug, Default)]
+pub struct AudioCounters {
+    pub raw_buffers: AtomicU64,
+    pub raw_dropped: AtomicU64,
+    pub frames_encoded: AtomicU64,
+    /// Encoded frames dropped because the rtc thread had not taken the older ones yet.
+    pub late_dropped: AtomicU64,
+    pub encode_errors: AtomicU64,
+    /// Times the sample clock was re-anchored to the capture instants (gap or drift).
+    pub reanchors: AtomicU64,
+}
+
+#[derive(Debug, Error)]
+pub enum AudioError {
+    #[error("no PulseAudio server: {0}")]
+    NoServer(String),
+    #[error("no audio device {0:?}")]
+    NoDevice(String),
+    #[error("cannot open the audio device: {0}")]
+    Open(String),
+    #[error("Opus encoder: {0}")]
+    Opus(String),
+    #[error("cannot start the PulseAudio server: {0}")]
+    Pulse(String),
+}

@@ -1,0 +1,101 @@
+// Sound end to end: glint's virtual display gets a private PulseAudio with a null sink; a tone
+// played into it (pacat) reaches the page at its frequency, silence stays silence, the page
+// asks for a click before playing sound and remembers it. A missing device is a warning only.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGlint, startChromium, waitFor, playTone } from './harness.mjs';
+
+let glint;
+let browser;
+const TONE_HZ = 880;
+
+before(async () => {
+  glint = await startGlint(['--fps', '30']);
+  browser = await startChromium();
+});
+
+after(async () => {
+  await browser?.stop();
+  await glint?.stop();
+});
+
+const evaluate = (fn, arg) => browser.page.evaluate(fn, arg);
+
+/** Loudest frequency of the received audio track over half a second, and its level. */
+const spectrumPeak = () => evaluate(async () => {
+  if (!window.__analyser) {
+    const ctx = new AudioContext();
+    const track = video.srcObject.getAudioTracks()[0];
+    const src = ctx.createMediaStreamSource(new MediaStream([track]));
+    window.__analyser = ctx.createAnalyser();
+    window.__analyser.fftSize = 8192;
+    window.__analyser.smoothingTimeConstant = 0; // each read is this moment, not a decay
+    src.connect(window.__analyser);
+    window.__rate = ctx.sampleRate;
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const a = window.__analyser;
+  const bins = new Float32Array(a.frequencyBinCount);
+  a.getFloatFrequencyData(bins);
+  let best = 1;
+  for (let i = 1; i < bins.length; i += 1) if (bins[i] > bins[best]) best = i;
+  return { hz: (best * window.__rate) / a.fftSize, db: bins[best] };
+});
+
+test('the page asks for a click before sound, and remembers the choice for the session', async () => {
+  assert.match(glint.stdout(), /sound: the default sink's monitor/);
+  assert.ok(glint.pulseServer, 'glint printed no PULSE_SERVER for its virtual display');
+  const page = browser.page;
+  await page.goto(glint.url);
+  await waitFor('the stream to play', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  await waitFor('an audio track', () => evaluate(() => window.glint.audio));
+  assert.equal(await evaluate(() => window.glint.muted), true);
+  assert.equal(await page.isVisible('#sound-prompt'), true);
+  await page.click('#sound-prompt');
+  await waitFor('sound on', () => evaluate(() => !video.muted));
+  assert.equal(await page.isVisible('#sound-prompt'), false);
+  assert.equal(await page.textContent('#sound'), 'Sound on');
+  await page.reload();
+  await waitFor('the stream to play again', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  await waitFor('sound on again without a click', () => evaluate(() => window.glint.audio && !video.muted));
+  // The volume control acts on the element.
+  await page.fill('#volume', '0.3');
+  assert.equal(await evaluate(() => video.volume), 0.3);
+});
+
+test('a tone played on the host arrives at its frequency; nothing playing is silence', async () => {
+  const quiet = await spectrumPeak();
+  assert.ok(quiet.db < -90, `silence peaks at ${quiet.db} dB (${quiet.hz} Hz)`);
+  const tone = playTone(glint.pulseServer, TONE_HZ, 20);
+  try {
+    const got = await waitFor(`a ${TONE_HZ} Hz peak`, async () => {
+      const p = await spectrumPeak();
+      return p.db > -60 && Math.abs(p.hz - TONE_HZ) < 12 && p;
+    }, 10000, 10);
+    console.log(`received peak ${got.hz.toFixed(1)} Hz at ${got.db.toFixed(1)} dB`);
+  } finally {
+    tone.kill();
+  }
+  let last;
+  await waitFor('silence again', async () => { last = await spectrumPeak(); return last.db < -90; }, 10000, 10)
+    .catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(last)}`); });
+  const stats = await (await fetch(glint.url.replace(/\/(#.*)?$/, '') + '/api/stats')).json();
+  assert.ok(stats.counters.audio_frames_encoded > 100, JSON.stringify(stats.counters));
+  assert.ok(stats.peers[0].audio_frames_sent > 100, JSON.stringify(stats.peers[0]));
+});
+
+test('no such audio device: a warning, and the video plays without sound', async () => {
+  const g = await startGlint(['--fps', '30', '--audio', 'no-such-device']);
+  const b = await startChromium();
+  try {
+    assert.match(g.stdout(), /sound: none \(no audio device "no-such-device"\)/);
+    await b.page.goto(g.url);
+    await waitFor('the stream to play', () => b.page.evaluate(() => window.glint.state === 'playing'), 20000);
+    assert.equal(await b.page.evaluate(() => window.glint.audio), false);
+    assert.equal(await b.page.isVisible('#sound-prompt'), false);
+  } finally {
+    await b.stop();
+    await g.stop();
+  }
+});
