@@ -79,6 +79,11 @@ pub struct Config {
     #[arg(long)]
     pub no_audio: bool,
 
+    /// Lip sync: the browser delays the picture to match the sound (which arrives later). Off
+    /// by default: the picture comes as early as possible and the sound trails it.
+    #[arg(long)]
+    pub av_sync: bool,
+
     /// Opus bitrate in kbit/s (16-510).
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(16..=510))]
     pub audio_bitrate: u32,

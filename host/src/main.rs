@@ -291,6 +291,7 @@ fn run(config: Config) -> Result<(), Failure> {
             control,
             counters: rtc_counters,
             stats: stats.clone(),
+            av_sync: config.av_sync,
         },
     )
     .map_err(spawn_err)?;

@@ -95,6 +95,8 @@ pub struct RtcParts {
     pub control: Arc<EncodeControl>,
     pub counters: Arc<RtcCounters>,
     pub stats: Arc<Stats>,
+    /// Put audio and video in one media stream so the browser lip-syncs them.
+    pub av_sync: bool,
 }
 
 /// Header extension ids (str0m takes the browser's ids where its offer has them).
@@ -415,7 +417,12 @@ impl RtcLoop {
         self.drive(i, Input::Timeout(now));
         tracing::info!(peer = %id, codec = video.2.name(), "peer joined");
         self.update_wanted();
-        Ok(answer.to_sdp_string())
+        let sdp = answer.to_sdp_string();
+        Ok(if self.parts.av_sync {
+            one_stream(&sdp)
+        } else {
+            sdp
+        })
     }
 
     fn handle_datagram(&mut self, dg: Datagram) {
@@ -478,12 +485,16 @@ impl RtcLoop {
             let Some(writer) = p.rtc.writer(mid) else {
                 continue;
             };
-            let writer = writer
-                .playout_delay(MediaTime::from_90khz(0), MediaTime::from_90khz(0))
-                .abs_capture_time(AbsCaptureTime {
-                    capture_time: capture_wallclock,
-                    clock_offset: None,
-                });
+            // With lip sync the browser must be free to delay the picture.
+            let writer = if self.parts.av_sync {
+                writer
+            } else {
+                writer.playout_delay(MediaTime::from_90khz(0), MediaTime::from_90khz(0))
+            };
+            let writer = writer.abs_capture_time(AbsCaptureTime {
+                capture_time: capture_wallclock,
+                clock_offset: None,
+            });
             match writer.write(pt, frame.captured_at, rtp_time, frame.data.clone()) {
                 Ok(()) => {
                     written = true;
@@ -750,6 +761,48 @@ pub fn frame_echo(
     m
 }
 
+/// Puts the audio track in the video's media stream (msid): browsers synchronise the tracks
+/// of one stream (lip sync) by delaying the earlier one, and treat tracks of different streams
+/// as unrelated. str0m gives every answered m-line its own stream id.
+fn one_stream(sdp: &str) -> String {
+    let mut video_stream: Option<String> = None;
+    let mut kind = "";
+    for line in sdp.lines() {
+        if let Some(rest) = line.strip_prefix("m=") {
+            kind = rest.split(' ').next().unwrap_or("");
+        } else if let (true, Some(msid)) = (kind == "video", line.strip_prefix("a=msid:")) {
+            video_stream = msid.split(' ').next().map(str::to_owned);
+            break;
+        }
+    }
+    let Some(stream) = video_stream else {
+        return sdp.to_owned();
+    };
+    let mut out = String::with_capacity(sdp.len());
+    kind = "";
+    for line in sdp.split_inclusive("\r\n") {
+        if let Some(rest) = line.strip_prefix("m=") {
+            kind = rest.split(' ').next().unwrap_or("");
+        }
+        if kind == "audio" {
+            if let Some(msid) = line.strip_prefix("a=msid:") {
+                let track = msid.split_once(' ').map_or("", |(_, t)| t);
+                out.push_str(&format!("a=msid:{stream} {track}"));
+                continue;
+            }
+            if let (true, Some((ssrc, msid))) =
+                (line.starts_with("a=ssrc:"), line.split_once(" msid:"))
+            {
+                let track = msid.split_once(' ').map_or("", |(_, t)| t);
+                out.push_str(&format!("{ssrc} msid:{stream} {track}"));
+                continue;
+            }
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 /// The mid of the first video m-line of an SDP offer.
 fn video_mid(sdp: &str) -> Option<Mid> {
     media_mid(sdp, "video ")
@@ -793,6 +846,23 @@ fn pick_codec<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_stream_moves_the_audio_track_into_the_video_stream() {
+        let sdp = "v=0\r\nm=video 9 UDP 96\r\na=msid:VS vt\r\na=ssrc:1 msid:VS vt\r\n\
+                   m=audio 9 UDP 111\r\na=msid:AS at\r\na=ssrc:2 cname:x\r\n\
+                   a=ssrc:2 msid:AS at\r\nm=application 9 UDP\r\n";
+        let out = one_stream(sdp);
+        assert!(
+            out.contains("m=audio 9 UDP 111\r\na=msid:VS at\r\n"),
+            "{out}"
+        );
+        assert!(out.contains("a=ssrc:2 msid:VS at\r\n"), "{out}");
+        assert!(out.contains("a=ssrc:2 cname:x\r\n"), "{out}");
+        assert!(out.contains("a=msid:VS vt\r\n"), "{out}");
+        assert!(!out.contains("AS"), "{out}");
+        assert_eq!(out.len(), sdp.len());
+    }
 
     #[test]
     fn the_frame_echo_layout_matches_the_web_client() {

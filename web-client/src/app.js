@@ -43,14 +43,16 @@ const glint = {
 };
 window.glint = glint;
 // The inbound video RTP stats (frames decoded/dropped, bytes, jitter buffer), or null.
-glint.inboundVideo = async () => {
+const inbound = async (kind) => {
   if (!pc) return null;
   let found = null;
   (await pc.getStats()).forEach((s) => {
-    if (s.type === 'inbound-rtp' && s.kind === 'video') found = s;
+    if (s.type === 'inbound-rtp' && s.kind === kind) found = s;
   });
   return found && JSON.parse(JSON.stringify(found));
 };
+glint.inboundVideo = () => inbound('video');
+glint.inboundAudio = () => inbound('audio');
 
 let ws = null;
 let pc = null;

@@ -1,7 +1,9 @@
 //! A synthetic source that needs no X server: scrolling colour bars (so the encoder has real
 //! motion to code), a block code in the top-left corner that carries the frame number and the
-//! capture time, and a large region (the bottom-right quarter) that flips between black and
-//! white on every key press or click the host receives.
+//! capture time, a large region (the bottom-right quarter) that flips between black and
+//! white on every key press or click the host receives, and a bottom-left quarter that flashes
+//! white for the first 100 ms of every 2 s of wall-clock time, exactly when the test pattern's
+//! sound beeps (`audio/tone.rs`), for measuring audio/video sync.
 //!
 //! The block code is the contract with whoever reads the picture back (the browser tests and
 //! benches, `web-client/src/blockcode.js`): [`CODE_ROWS`] rows of [`CODE_COLS`] square blocks
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Capture, CaptureError};
+use crate::audio::tone;
 
 /// Side of one code block, in pixels.
 pub const BLOCK: usize = 16;
@@ -159,9 +162,10 @@ impl Capture for TestPattern {
     }
 
     fn grab(&mut self, into: &mut Vec<u8>) -> Result<(), CaptureError> {
-        let now_ms = SystemTime::now()
+        let unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u32);
+            .map_or(0, |d| d.as_millis() as u64);
+        let now_ms = unix_ms as u32;
         let (w, h) = (self.width, self.height);
         let stride = w * 4;
         into.resize(stride * h, 0);
@@ -176,8 +180,13 @@ impl Capture for TestPattern {
         } else {
             BLACK
         };
+        let flash = if tone::beep_on(unix_ms) { WHITE } else { BLACK };
         for row in into.chunks_exact_mut(stride).skip(h / 2) {
-            for px in row[w / 2 * 4..].chunks_exact_mut(4) {
+            let (left, right) = row.split_at_mut(w / 2 * 4);
+            for px in left.chunks_exact_mut(4) {
+                px.copy_from_slice(&flash);
+            }
+            for px in right.chunks_exact_mut(4) {
                 px.copy_from_slice(&flip);
             }
         }
@@ -245,6 +254,32 @@ mod tests {
             .windows(2)
             .any(|w| w[0][at..at + 4 * 64] != w[1][at..at + 4 * 64]);
         assert!(differs, "the scene does not move");
+    }
+
+    #[test]
+    fn the_bottom_left_flashes_with_the_beep() {
+        let mut p = TestPattern::new(640, 360, Presses::default()).expect("size ok");
+        let at = (270 * 640 + 160) * 4 + 1; // green of a pixel in the bottom-left quarter
+                                            // Sample until both states were seen, checking each against the wall clock.
+        let (mut white, mut black) = (false, false);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !(white && black) && std::time::Instant::now() < deadline {
+            let before = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
+            let frame = grab(&mut p);
+            let after = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
+            let (b, a) = (before.as_millis() as u64, after.as_millis() as u64);
+            if tone::beep_on(b) == tone::beep_on(a) {
+                assert_eq!(
+                    frame[at] == 0xff,
+                    tone::beep_on(b),
+                    "flash out of step with the beep"
+                );
+            }
+            white |= frame[at] == 0xff;
+            black |= frame[at] == 0;
+            std::thread::sleep(std::time::Duration::from_millis(7));
+        }
+        assert!(white && black, "the flash never showed both states");
     }
 
     #[test]

@@ -53,3 +53,22 @@ test('the fan-out bench connects several Rust viewers at once and prints well-fo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('benches/av-sync.mjs --short matches beeps to flashes and prints well-formed JSON', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'glint-avsync-'));
+  try {
+    const out = join(dir, 'av.json');
+    await promisify(execFile)('node', [join(repo, 'benches', 'av-sync.mjs'), '--short', '--json', out],
+      { cwd: repo, timeout: 120000 });
+    const r = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(r.bench, 'av-sync');
+    assert.ok(r.beeps_matched >= 2, `only ${r.beeps_matched} beeps matched to flashes`);
+    // Both onsets come after their capture instant, within a second.
+    for (const k of ['audio_capture_to_playout_ms', 'video_capture_to_display_ms']) {
+      assert.ok(r[k].p50 > 0 && r[k].p50 < 1000, `${k}: ${JSON.stringify(r[k])}`);
+    }
+    assert.equal(typeof r.skew_ms.p50, 'number');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
