@@ -21,6 +21,9 @@ pub enum Source {
     /// A synthetic moving scene with its frame number and capture time drawn as a block code;
     /// a large region flips black/white on every key press or click. Needs no X server.
     Testpattern,
+    /// A libretro core running a game (chosen with --core and --rom, not with --source).
+    #[value(skip)]
+    Emulator,
 }
 
 /// Stream a desktop or an app to the browser over WebRTC, with keyboard and mouse back.
@@ -30,6 +33,15 @@ pub struct Config {
     /// Frame source: `x11` (a display) or `testpattern` (synthetic, for benches and tests).
     #[arg(long, value_enum, default_value_t = Source::X11)]
     pub source: Source,
+
+    /// Play a game: a libretro core, by name (`nestopia` for Debian's libretro-nestopia) or as
+    /// a path to its `.so`. Needs --rom.
+    #[arg(long, value_name = "CORE", requires = "rom", conflicts_with_all = ["display", "app"])]
+    pub core: Option<String>,
+
+    /// The game for --core.
+    #[arg(long, value_name = "FILE", requires = "core")]
+    pub rom: Option<std::path::PathBuf>,
 
     /// Capture this existing X display (e.g. `:0`). Without it Glint starts its own Xvfb.
     #[arg(long, value_name = "DISPLAY")]
@@ -142,6 +154,18 @@ mod tests {
             &["glint", "--source", "webcam"],
             &["glint", "--audio", "x", "--no-audio"],
             &["glint", "--audio-bitrate", "5"],
+            &["glint", "--core", "nestopia"],
+            &["glint", "--rom", "x.nes"],
+            &[
+                "glint",
+                "--core",
+                "nestopia",
+                "--rom",
+                "x.nes",
+                "--display",
+                ":0",
+            ],
+            &["glint", "--source", "emulator"],
         ] {
             assert!(Config::try_parse_from(args).is_err(), "{args:?} accepted");
         }

@@ -6,6 +6,7 @@ pub mod audio;
 pub mod capture;
 pub mod config;
 pub mod display;
+pub mod emulator;
 pub mod encode;
 pub mod input;
 pub mod peer;

@@ -19,6 +19,7 @@ use glint::capture::testpattern::{Presses, TestPattern};
 use glint::capture::x11::X11Capture;
 use glint::config::{Config, Source};
 use glint::display::{launch_app, Guarded, VirtualDisplay};
+use glint::emulator::{self, PadInjector, Pads};
 use glint::input::inject::{PatternInjector, XTestInjector};
 use glint::input::{self, Injector, InputCounters, InputEcho, INPUT_QUEUE};
 use glint::pipeline::{self, EncodeControl, PipelineCounters, ENCODED_QUEUE};
@@ -84,23 +85,27 @@ fn run(config: Config) -> Result<(), Failure> {
     // The virtual display gets its own PulseAudio (a null sink the app plays into), started
     // before any thread exists so its address can go into this process's environment, where
     // cpal's PulseAudio host looks for it.
-    let private_pulse =
-        if !config.no_audio && config.source == Source::X11 && config.display.is_none() {
-            match PrivatePulse::start() {
-                Ok(p) => {
-                    // SAFETY (of the environment): no other thread exists yet.
-                    std::env::set_var("PULSE_SERVER", &p.server);
-                    tracing::info!(server = %p.server, pid = p.pid(), "PulseAudio started");
-                    Some(p)
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "no sound for the virtual display; video continues");
-                    None
-                }
+    let source = if config.core.is_some() {
+        Source::Emulator
+    } else {
+        config.source
+    };
+    let private_pulse = if !config.no_audio && source == Source::X11 && config.display.is_none() {
+        match PrivatePulse::start() {
+            Ok(p) => {
+                // SAFETY (of the environment): no other thread exists yet.
+                std::env::set_var("PULSE_SERVER", &p.server);
+                tracing::info!(server = %p.server, pid = p.pid(), "PulseAudio started");
+                Some(p)
             }
-        } else {
-            None
-        };
+            Err(e) => {
+                tracing::warn!(error = %e, "no sound for the virtual display; video continues");
+                None
+            }
+        }
+    } else {
+        None
+    };
 
     // Bind the sockets first: a taken port is a config error and nothing has started yet.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -134,9 +139,37 @@ fn run(config: Config) -> Result<(), Failure> {
     // The source, and where input goes: a display (and the app inside it) or the pattern.
     let mut _xvfb: Option<VirtualDisplay> = None;
     let mut _app: Option<Guarded> = None;
-    let (source_name, injector, capture): (String, Box<dyn Injector + Send>, _) = match config
-        .source
-    {
+    // Raw sound from the source to the Opus thread (started below, when there is sound).
+    let (raw_tx, raw_rx) = bounded(RAW_QUEUE);
+    let mut fps = config.fps;
+    let (source_name, injector, capture): (String, Box<dyn Injector + Send>, _) = match source {
+        Source::Emulator => {
+            if config.source == Source::Testpattern {
+                return Err(cfg("--core takes no --source testpattern".into()));
+            }
+            let name = config.core.clone().unwrap_or_default();
+            let core = glint_emulators::resolve_core(&name).map_err(|e| cfg(e.to_string()))?;
+            let rom = config.rom.clone().unwrap_or_default();
+            let pads = Arc::new(Pads::default());
+            let (capture, timing) = emulator::spawn(
+                core,
+                rom.clone(),
+                std::env::temp_dir(),
+                pads.clone(),
+                (!config.no_audio).then(|| raw_tx.clone()),
+                running.clone(),
+                pipeline_counters.clone(),
+                echo.clone(),
+                Arc::new(AtomicU64::new(0)),
+            )
+            .map_err(|e| cfg(e.to_string()))?;
+            fps = timing.fps.round().clamp(1.0, 240.0) as u32;
+            (
+                format!("{name} playing {}", rom.display()),
+                Box::new(PadInjector::new(pads)),
+                capture,
+            )
+        }
         Source::Testpattern => {
             if config.display.is_some() || config.app.is_some() {
                 return Err(cfg(
@@ -212,7 +245,7 @@ fn run(config: Config) -> Result<(), Failure> {
         capture.frames,
         capture.pool,
         encoded_tx,
-        config.fps,
+        fps,
         control.clone(),
         pipeline_counters.clone(),
     )
@@ -227,8 +260,8 @@ fn run(config: Config) -> Result<(), Failure> {
     let sound = if config.no_audio {
         "off (--no-audio)".to_owned()
     } else {
-        let (raw_tx, raw_rx) = bounded(RAW_QUEUE);
-        let started = match config.source {
+        let started = match source {
+            Source::Emulator => Ok("the core's sound".to_owned()),
             Source::Testpattern => tone::start(raw_tx, running.clone(), audio_counters.clone())
                 .map(|_| "the test pattern's beep".to_owned())
                 .map_err(|e| AudioError::Open(e.to_string())),
@@ -269,7 +302,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let rtc_counters = Arc::new(RtcCounters::default());
     let stats = Stats::new(
         source_name.clone(),
-        config.fps,
+        fps,
         Sources {
             pipeline: pipeline_counters.clone(),
             rtc: rtc_counters.clone(),
@@ -299,6 +332,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let signal = Arc::new(Signal {
         commands: cmd_tx,
         audio: has_sound,
+        pixelated: source == Source::Emulator,
         password: password.clone(),
         next_peer: AtomicU64::new(1),
         bad_messages: AtomicU64::new(0),

@@ -43,9 +43,11 @@ pub enum ClientMsg {
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ServerMsg<'a> {
     /// `audio`: whether the host has sound to send (the page offers sound controls only then).
+    /// `pixelated`: scale the picture with nearest-neighbour (an emulator's few big pixels).
     Welcome {
         peer: u64,
         audio: bool,
+        pixelated: bool,
     },
     Answer {
         sdp: String,
@@ -64,6 +66,8 @@ pub struct Signal {
     pub commands: Sender<RtcCommand>,
     /// Whether a sound source is running.
     pub audio: bool,
+    /// Whether the page should scale the picture with nearest-neighbour.
+    pub pixelated: bool,
     pub password: Option<String>,
     pub next_peer: AtomicU64,
     pub bad_messages: AtomicU64,
@@ -189,8 +193,16 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                 }
                 authed = true;
                 let id = signal.next_peer.fetch_add(1, Ordering::Relaxed);
-                let audio = signal.audio;
-                send(&mut tx, &ServerMsg::Welcome { peer: id, audio }).await;
+                let (audio, pixelated) = (signal.audio, signal.pixelated);
+                send(
+                    &mut tx,
+                    &ServerMsg::Welcome {
+                        peer: id,
+                        audio,
+                        pixelated,
+                    },
+                )
+                .await;
                 peer = Some(PeerId(id));
             }
             ClientMsg::Offer { .. } if !authed => {

@@ -116,7 +116,11 @@ function connect() {
   ws.onmessage = async (ev) => {
     let msg;
     try { msg = JSON.parse(ev.data); } catch { return; }
-    if (msg.type === 'welcome') { hostHasSound = msg.audio === true; await startPeer(); }
+    if (msg.type === 'welcome') {
+      hostHasSound = msg.audio === true;
+      video.classList.toggle('pixelated', msg.pixelated === true);
+      await startPeer();
+    }
     else if (msg.type === 'answer') await pc?.setRemoteDescription({ type: 'answer', sdp: withRrtr(msg.sdp) });
     else if (msg.type === 'error') {
       console.warn('glint host:', msg.code, msg.message);

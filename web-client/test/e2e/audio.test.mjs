@@ -82,7 +82,7 @@ test('a tone played on the host arrives at its frequency; nothing playing is sil
     .catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(last)}`); });
   const stats = await (await fetch(glint.url.replace(/\/(#.*)?$/, '') + '/api/stats')).json();
   assert.ok(stats.counters.audio_frames_encoded > 100, JSON.stringify(stats.counters));
-  assert.ok(stats.peers[0].audio_frames_sent > 100, JSON.stringify(stats.peers[0]));
+  assert.ok(stats.peers[0].audio_frames_sent > 10, JSON.stringify(stats.peers[0]));
 });
 
 test('no such audio device: a warning, and the video plays without sound', async () => {

@@ -1,0 +1,83 @@
+// A game through a libretro core, end to end: glint runs the project's NES test ROM in
+// Debian's nestopia core (no X server), the page shows it crisply scaled, and the keyboard
+// drives player 1's joypad: X is the A button, which turns the ROM's background light and
+// makes it beep; Right changes the button row. Bad --core / --rom exit with code 2.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { startGlint, startChromium, waitFor, repo, glintBin } from './harness.mjs';
+
+const ROM = join(repo, 'emulators', 'testrom', 'joypad.nes');
+let glint;
+let browser;
+
+before(async () => {
+  glint = await startGlint(['--core', 'nestopia', '--rom', ROM]);
+  browser = await startChromium();
+});
+
+after(async () => {
+  await browser?.stop();
+  await glint?.stop();
+});
+
+const evaluate = (fn, arg) => browser.page.evaluate(fn, arg);
+
+/** Mean green level of the video's top-right area (background only, no text there). */
+const background = () => evaluate(() => {
+  const c = document.createElement('canvas');
+  c.width = 16; c.height = 16;
+  const ctx = c.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(video, video.videoWidth - 40, 20, 16, 16, 0, 0, 16, 16);
+  const d = ctx.getImageData(0, 0, 16, 16).data;
+  let sum = 0;
+  for (let i = 1; i < d.length; i += 4) sum += d[i];
+  return sum / (d.length / 4);
+});
+
+test('the test ROM plays in the page at its native size, pixelated', async () => {
+  assert.match(glint.stdout(), /streaming nestopia playing .*joypad\.nes/);
+  await browser.page.goto(glint.url);
+  await waitFor('the game to play', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  assert.deepEqual(await evaluate(() => [video.videoWidth, video.videoHeight]), [256, 240]);
+  assert.equal(await evaluate(() => getComputedStyle(video).imageRendering), 'pixelated');
+  await waitFor('a dark background', async () => (await background()) < 60);
+});
+
+test('holding X presses the A button: the background turns light and the ROM beeps', async () => {
+  await browser.page.click('#video');
+  await browser.page.keyboard.down('KeyX');
+  try {
+    await waitFor('a light background', async () => (await background()) > 128, 5000);
+    const loud = await evaluate(async () => {
+      const ctx = new AudioContext();
+      const src = ctx.createMediaStreamSource(new MediaStream([video.srcObject.getAudioTracks()[0]]));
+      const a = ctx.createAnalyser();
+      a.fftSize = 2048;
+      src.connect(a);
+      await new Promise((r) => setTimeout(r, 300));
+      const t = new Float32Array(a.fftSize);
+      a.getFloatTimeDomainData(t);
+      return Math.sqrt(t.reduce((s, v) => s + v * v, 0) / t.length);
+    });
+    assert.ok(loud > 0.02, `the A button's tone is missing (rms ${loud})`);
+  } finally {
+    await browser.page.keyboard.up('KeyX');
+  }
+  await waitFor('the background dark again', async () => (await background()) < 60, 5000);
+});
+
+test('an unknown core or a file that is not a ROM exits with code 2 and a clear message', async () => {
+  const run = (args) => promisify(execFile)(glintBin, ['--listen', '127.0.0.1:0', ...args])
+    .then(() => ({ code: 0, stderr: '' }), (e) => ({ code: e.code, stderr: e.stderr }));
+  const unknown = await run(['--core', 'no-such-core', '--rom', ROM]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /no libretro core named "no-such-core"/);
+  const notRom = await run(['--core', 'nestopia', '--rom', join(repo, 'README.md')]);
+  assert.equal(notRom.code, 2);
+  assert.match(notRom.stderr, /the core refused .*README\.md/);
+  assert.doesNotMatch(unknown.stderr + notRom.stderr, /panicked/);
+});
