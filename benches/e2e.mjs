@@ -1,8 +1,9 @@
 // End-to-end latency bench: glint + headless Chromium on this machine, loopback.
 //
 // For each source (the test pattern, and X11 capture of a real app: an xterm that flips the
-// whole window between black and white on every key, through reverse video) and each size at
-// 60 fps it reports:
+// whole window between black and white on every key, through reverse video) at 1280x720 and
+// 1920x1080, 60 fps, and for the project's NES test ROM in nestopia (256x240 at the core's
+// rate; key X holds the A button, which lights the ROM's background), it reports:
 // - click-to-photon p50/p95/p99: a key pressed in the page (KeyboardEvent.timeStamp) → the
 //   expected display time of the first presented frame whose pixels show the flip;
 // - capture-to-display p50/p95 (requestVideoFrameCallback captureTime → expectedDisplayTime);
@@ -39,6 +40,8 @@ const FLIPPER = "xterm -geometry 400x120+0+0 -e sh -c 'stty raw -echo; s=0; " +
   'while dd bs=1 count=1 of=/dev/null 2>/dev/null; do ' +
   'if [ $s = 0 ]; then printf "\\033[?5h"; s=1; else printf "\\033[?5l"; s=0; fi; done\'';
 
+const NES_ROM = new URL('../emulators/testrom/joypad.nes', import.meta.url).pathname;
+
 const configs = short
   ? [{ source: 'testpattern', size: '1280x720' }]
   : [
@@ -46,6 +49,7 @@ const configs = short
     { source: 'testpattern', size: '1920x1080' },
     { source: 'x11-xterm', size: '1280x720' },
     { source: 'x11-xterm', size: '1920x1080' },
+    { source: 'nes', size: '256x240' },
   ];
 
 if (only) configs.splice(0, configs.length, ...configs.filter((c) => `${c.source}-${c.size}` === only));
@@ -66,7 +70,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function runConfig({ source, size }) {
   const args = source === 'testpattern'
     ? ['--source', 'testpattern', '--size', size, '--fps', String(FPS)]
-    : ['--size', size, '--fps', String(FPS), '--app', FLIPPER];
+    : source === 'nes'
+      ? ['--core', 'nestopia', '--rom', NES_ROM]
+      : ['--size', size, '--fps', String(FPS), '--app', FLIPPER];
+  // The NES test ROM lights its background while A (key X) is held: hold the key a while.
+  const key = source === 'nes' ? 'KeyX' : 'KeyZ';
   const glint = await startGlint(args);
   const browser = await startChromium();
   const page = browser.page;
@@ -82,12 +90,12 @@ async function runConfig({ source, size }) {
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await page.evaluate(() => document.getElementById('stage').focus());
     await sleep(500);
-    await page.evaluate(async () => {
+    await page.evaluate(async (key) => {
       const { videoReader } = await import('/src/blockcode.js');
       const reader = videoReader(video);
       window.__bench = { keydowns: [], frames: [] };
       document.addEventListener('keydown', (e) => {
-        if (e.code === 'KeyZ') window.__bench.keydowns.push(e.timeStamp);
+        if (e.code === key && !e.repeat) window.__bench.keydowns.push(e.timeStamp);
       }, true);
       const onFrame = (now, meta) => {
         const code = reader.read();
@@ -101,12 +109,18 @@ async function runConfig({ source, size }) {
         video.requestVideoFrameCallback(onFrame);
       };
       video.requestVideoFrameCallback(onFrame);
-    });
+    }, key);
     const c0 = cpuSeconds(glint.child.pid);
     const t0 = Date.now();
     for (let i = 0; i < presses; i += 1) {
       await sleep(150 + Math.random() * 100);
-      await page.keyboard.press('KeyZ');
+      if (source === 'nes') {
+        await page.keyboard.down(key);
+        await sleep(120);
+        await page.keyboard.up(key);
+      } else {
+        await page.keyboard.press(key);
+      }
     }
     await sleep(500);
     const wall = (Date.now() - t0) / 1000;

@@ -31,7 +31,8 @@ export function decodeCode(data, width) {
   return { frame: words[0], captureMs: words[1] };
 }
 
-const flipOf = (green) => (green < 64 ? false : green >= 192 ? true : null);
+// Light (the NES test ROM's "white" is grey 184) or dark.
+const flipOf = (green) => (green < 64 ? false : green >= 128 ? true : null);
 
 /**
  * A reader bound to one video element: `read()` returns {frame, captureMs, flip} for the
