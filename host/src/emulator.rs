@@ -3,10 +3,10 @@
 //! latest-wins mailbox as captured frames, its sound is resampled to 48 kHz into the Opus path,
 //! and the page's keys drive player 1's joypad.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
@@ -18,6 +18,7 @@ use crate::capture::Frame;
 use crate::input::inject::InjectError;
 use crate::input::reconcile::{Action, Control};
 use crate::input::{Injector, InputEcho};
+use crate::peer::PeerId;
 use crate::pipeline::{CaptureEnd, CaptureThread, PipelineCounters, FRAME_MAILBOX};
 
 /// Each port's buttons, written by the input thread, read by the core thread every frame.
@@ -50,47 +51,149 @@ pub fn key_to_button(usage: u16) -> Option<u16> {
     })
 }
 
-/// Input for the emulator: held keys become player 1's buttons.
+/// A standard-mapping gamepad (W3C Gamepad API) as libretro joypad bits: the bottom face
+/// button is B and the right one A (the SNES layout libretro uses), left Y, top X; shoulders
+/// L/R, triggers L2/R2, Back = Select, Start, stick clicks L3/R3, the d-pad; the left stick
+/// past half-way counts as the d-pad too.
+pub fn standard_to_buttons(buttons: u32, axes: [i16; 4]) -> u16 {
+    const MAP: [u16; 16] = [
+        button::B,
+        button::A,
+        button::Y,
+        button::X,
+        button::L,
+        button::R,
+        button::L2,
+        button::R2,
+        button::SELECT,
+        button::START,
+        button::L3,
+        button::R3,
+        button::UP,
+        button::DOWN,
+        button::LEFT,
+        button::RIGHT,
+    ];
+    let mut out = MAP
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| buttons >> i & 1 == 1)
+        .fold(0u16, |a, (_, b)| a | b);
+    let half = i16::MAX / 2;
+    if axes[0] < -half {
+        out |= button::LEFT;
+    }
+    if axes[0] > half {
+        out |= button::RIGHT;
+    }
+    if axes[1] < -half {
+        out |= button::UP;
+    }
+    if axes[1] > half {
+        out |= button::DOWN;
+    }
+    out
+}
+
+/// Input for the emulator. Each browser that sends input gets a player (port 1–4, first come,
+/// first served, freed when it leaves); its keyboard and its gamepads drive that player.
+/// Browsers beyond four watch.
 pub struct PadInjector {
     pub pads: Arc<Pads>,
-    held: Mutex<HashSet<u16>>,
+    slots: [Option<PeerId>; PORTS],
+    keys: HashMap<PeerId, HashSet<u16>>,
+    gamepads: HashMap<(PeerId, u8), u16>,
 }
 
 impl PadInjector {
     pub fn new(pads: Arc<Pads>) -> Self {
         Self {
             pads,
-            held: Mutex::new(HashSet::new()),
+            slots: [None; PORTS],
+            keys: HashMap::new(),
+            gamepads: HashMap::new(),
         }
+    }
+
+    fn port_of(&mut self, peer: PeerId) -> Option<usize> {
+        if let Some(i) = self.slots.iter().position(|s| *s == Some(peer)) {
+            return Some(i);
+        }
+        let free = self.slots.iter().position(Option::is_none)?;
+        self.slots[free] = Some(peer);
+        tracing::info!(%peer, player = free + 1, "player joined");
+        Some(free)
+    }
+
+    fn publish(&self, port: usize, peer: PeerId) {
+        let keys = self
+            .keys
+            .get(&peer)
+            .map(|held| {
+                held.iter()
+                    .filter_map(|&k| key_to_button(k))
+                    .fold(0, |a, b| a | b)
+            })
+            .unwrap_or(0);
+        let pads = self
+            .gamepads
+            .iter()
+            .filter(|((p, _), _)| *p == peer)
+            .fold(0, |a, (_, b)| a | b);
+        self.pads.0[port].store(keys | pads, Ordering::Relaxed);
     }
 }
 
 impl Injector for PadInjector {
-    fn apply(&mut self, action: Action) -> Result<(), InjectError> {
-        let (usage, down) = match action {
-            Action::Press(Control::Key(k)) => (k, true),
-            Action::Release(Control::Key(k)) => (k, false),
-            _ => return Ok(()),
-        };
-        if key_to_button(usage).is_none() {
-            return Ok(());
+    fn apply(&mut self, peer: PeerId, action: Action) -> Result<(), InjectError> {
+        match action {
+            Action::Press(Control::Key(k)) | Action::Release(Control::Key(k)) => {
+                if key_to_button(k).is_none() {
+                    return Ok(());
+                }
+                let Some(port) = self.port_of(peer) else {
+                    return Ok(());
+                };
+                let held = self.keys.entry(peer).or_default();
+                if matches!(action, Action::Press(_)) {
+                    held.insert(k);
+                } else {
+                    held.remove(&k);
+                }
+                self.publish(port, peer);
+            }
+            Action::Pad {
+                index,
+                buttons,
+                axes,
+            } => {
+                let mask = standard_to_buttons(buttons, axes);
+                if mask == 0 && !self.slots.contains(&Some(peer)) {
+                    return Ok(()); // an idle pad does not take a player
+                }
+                let Some(port) = self.port_of(peer) else {
+                    return Ok(());
+                };
+                self.gamepads.insert((peer, index), mask);
+                self.publish(port, peer);
+            }
+            _ => {}
         }
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        if down {
-            held.insert(usage);
-        } else {
-            held.remove(&usage);
-        }
-        let mask = held
-            .iter()
-            .filter_map(|&k| key_to_button(k))
-            .fold(0u16, |a, b| a | b);
-        self.pads.0[0].store(mask, Ordering::Relaxed);
         Ok(())
     }
 
     fn text(&mut self, _text: &str) -> Result<(), InjectError> {
         Ok(())
+    }
+
+    fn peer_left(&mut self, peer: PeerId) {
+        self.keys.remove(&peer);
+        self.gamepads.retain(|(p, _), _| *p != peer);
+        if let Some(port) = self.slots.iter().position(|s| *s == Some(peer)) {
+            self.slots[port] = None;
+            self.pads.0[port].store(0, Ordering::Relaxed);
+            tracing::info!(%peer, player = port + 1, "player left");
+        }
     }
 }
 
@@ -239,31 +342,79 @@ pub fn spawn(
 mod tests {
     use super::*;
 
+    const P1: PeerId = PeerId(7);
+    const P2: PeerId = PeerId(9);
+
+    fn key(inj: &mut PadInjector, peer: PeerId, usage: u16, down: bool) {
+        let a = if down {
+            Action::Press(Control::Key(usage))
+        } else {
+            Action::Release(Control::Key(usage))
+        };
+        inj.apply(peer, a).expect("never fails");
+    }
+
+    fn pad(inj: &mut PadInjector, peer: PeerId, buttons: u32, axes: [i16; 4]) {
+        let a = Action::Pad {
+            index: 0,
+            buttons,
+            axes,
+        };
+        inj.apply(peer, a).expect("never fails");
+    }
+
     #[test]
-    fn keys_map_to_player_one_and_overlaps_hold() {
+    fn keys_map_to_the_peers_player_and_overlaps_hold() {
         let pads = Arc::new(Pads::default());
         let mut inj = PadInjector::new(pads.clone());
-        inj.apply(Action::Press(Control::Key(0x1B))).expect("x"); // X → A
-        inj.apply(Action::Press(Control::Key(0x4F))).expect("right");
+        key(&mut inj, P1, 0x1B, true); // X → A
+        key(&mut inj, P1, 0x4F, true); // Right
         assert_eq!(pads.snapshot()[0], button::A | button::RIGHT);
         // Both shifts are Select: releasing one keeps it held.
-        inj.apply(Action::Press(Control::Key(0xE1)))
-            .expect("lshift");
-        inj.apply(Action::Press(Control::Key(0xE5)))
-            .expect("rshift");
-        inj.apply(Action::Release(Control::Key(0xE1)))
-            .expect("lshift up");
+        key(&mut inj, P1, 0xE1, true);
+        key(&mut inj, P1, 0xE5, true);
+        key(&mut inj, P1, 0xE1, false);
         assert_ne!(pads.snapshot()[0] & button::SELECT, 0);
-        inj.apply(Action::Release(Control::Key(0xE5)))
-            .expect("rshift up");
-        inj.apply(Action::Release(Control::Key(0x1B)))
-            .expect("x up");
+        key(&mut inj, P1, 0xE5, false);
+        key(&mut inj, P1, 0x1B, false);
         assert_eq!(pads.snapshot()[0], button::RIGHT);
         // Keys with no button and mouse buttons change nothing.
-        inj.apply(Action::Press(Control::Key(0x2C))).expect("space");
-        inj.apply(Action::Press(Control::Button(0))).expect("click");
-        assert_eq!(pads.snapshot()[0], button::RIGHT);
-        assert_eq!(pads.snapshot()[1], 0);
+        key(&mut inj, P1, 0x2C, true);
+        inj.apply(P1, Action::Press(Control::Button(0)))
+            .expect("click");
+        assert_eq!(pads.snapshot(), [button::RIGHT, 0, 0, 0]);
+        // A second browser is player 2; when the first leaves, its player is free again.
+        key(&mut inj, P2, 0x52, true);
+        assert_eq!(pads.snapshot(), [button::RIGHT, button::UP, 0, 0]);
+        inj.peer_left(P1);
+        assert_eq!(pads.snapshot(), [0, button::UP, 0, 0]);
+        key(&mut inj, PeerId(11), 0x51, true);
+        assert_eq!(pads.snapshot(), [button::DOWN, button::UP, 0, 0]);
+    }
+
+    #[test]
+    fn gamepads_use_the_standard_mapping_and_the_left_stick() {
+        let pads = Arc::new(Pads::default());
+        let mut inj = PadInjector::new(pads.clone());
+        // An idle pad takes no player.
+        pad(&mut inj, P1, 0, [0; 4]);
+        assert_eq!(pads.snapshot(), [0; 4]);
+        // Bottom face button (0) = B, right (1) = A, Start (9), stick pushed left.
+        pad(&mut inj, P1, 1 | 1 << 1 | 1 << 9, [-30000, 0, 0, 0]);
+        assert_eq!(
+            pads.snapshot()[0],
+            button::B | button::A | button::START | button::LEFT
+        );
+        // Keyboard and pad of one browser add up; releasing the pad leaves the key.
+        key(&mut inj, P1, 0x52, true);
+        pad(&mut inj, P1, 0, [0; 4]);
+        assert_eq!(pads.snapshot()[0], button::UP);
+        assert_eq!(
+            standard_to_buttons(1 << 12 | 1 << 15, [0; 4]),
+            button::UP | button::RIGHT
+        );
+        assert_eq!(standard_to_buttons(0, [0, 20000, 0, 0]), button::DOWN);
+        assert_eq!(standard_to_buttons(0, [0, 10000, 0, 0]), 0);
     }
 
     #[test]

@@ -326,6 +326,29 @@ document.getElementById('fullscreen').addEventListener('click', () => {
   else stage.requestFullscreen?.().then(() => stage.focus()).catch(() => {});
 });
 
+// ---- gamepads ----
+// Polled (the Gamepad API has no change events); the state rides in every input packet.
+const PAD_POLL_MS = 8;
+let lastPads = '[]';
+setInterval(() => {
+  const list = navigator.getGamepads ? navigator.getGamepads() : [];
+  const pads = [];
+  for (const gp of list) {
+    if (!gp || !gp.connected || pads.length >= 4) continue;
+    let buttons = 0;
+    gp.buttons.forEach((b, i) => { if (i < 32 && (b.pressed || b.value > 0.5)) buttons |= 1 << i; });
+    const axes = [0, 1, 2, 3].map((i) => Math.round(Math.max(-1, Math.min(1, gp.axes[i] || 0)) * 32767));
+    pads.push({ index: gp.index & 0xff, buttons: buttons >>> 0, axes });
+  }
+  const now = JSON.stringify(pads);
+  if (now !== lastPads) {
+    lastPads = now;
+    sender.setPads(pads);
+    glint.gamepads = pads.length;
+    changed(false);
+  }
+}, PAD_POLL_MS);
+
 // ---- sound ----
 // Browsers block autoplay with sound: the video starts muted and the page offers a click to
 // enable sound, remembered for this tab's session.

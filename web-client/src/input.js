@@ -119,8 +119,9 @@ export class InputSender {
   }
 
   anythingHeld() {
+    // A stick held off-centre counts: its state must keep flowing (heartbeats, lease).
     return this.state.keys.length > 0 || this.state.buttons.length > 0 ||
-      this.state.pads.some((p) => p.buttons !== 0);
+      this.state.pads.some((p) => p.buttons !== 0 || p.axes.some((a) => Math.abs(a) > 8000));
   }
 
   hasPending() { return this.pending.length > 0; }

@@ -7,6 +7,7 @@ use super::keymap::hid_to_x11_keycode;
 use super::reconcile::{Action, Control};
 use super::Injector;
 use crate::capture::testpattern::Presses;
+use crate::peer::PeerId;
 
 #[derive(Debug, Error)]
 pub enum InjectError {
@@ -61,7 +62,7 @@ fn direction(down: bool) -> Direction {
 }
 
 impl Injector for XTestInjector {
-    fn apply(&mut self, action: Action) -> Result<(), InjectError> {
+    fn apply(&mut self, _peer: PeerId, action: Action) -> Result<(), InjectError> {
         let xerr = |e: enigo::InputError| InjectError::Xtest(e.to_string());
         match action {
             Action::Press(c) | Action::Release(c) => {
@@ -98,6 +99,8 @@ impl Injector for XTestInjector {
                 }
                 Ok(())
             }
+            // No gamepads on an X display.
+            Action::Pad { .. } => Ok(()),
         }
     }
 
@@ -114,7 +117,7 @@ pub struct PatternInjector {
 }
 
 impl Injector for PatternInjector {
-    fn apply(&mut self, action: Action) -> Result<(), InjectError> {
+    fn apply(&mut self, _peer: PeerId, action: Action) -> Result<(), InjectError> {
         if let Action::Press(_) = action {
             self.presses.press();
         }

@@ -88,19 +88,26 @@ impl InputEcho {
     }
 }
 
-/// Where actions go: XTest on a display, or a recorder in tests.
+/// Where actions go: XTest on a display, the test pattern, an emulator's joypads, or a
+/// recorder in tests. `peer` says whose input it is (an emulator gives each peer a player).
 pub trait Injector {
-    fn apply(&mut self, action: Action) -> Result<(), inject::InjectError>;
+    fn apply(&mut self, peer: PeerId, action: Action) -> Result<(), inject::InjectError>;
     fn text(&mut self, text: &str) -> Result<(), inject::InjectError>;
+    /// The peer is gone (everything it held was released just before).
+    fn peer_left(&mut self, _peer: PeerId) {}
 }
 
 impl<T: Injector + ?Sized> Injector for Box<T> {
-    fn apply(&mut self, action: Action) -> Result<(), inject::InjectError> {
-        (**self).apply(action)
+    fn apply(&mut self, peer: PeerId, action: Action) -> Result<(), inject::InjectError> {
+        (**self).apply(peer, action)
     }
 
     fn text(&mut self, text: &str) -> Result<(), inject::InjectError> {
         (**self).text(text)
+    }
+
+    fn peer_left(&mut self, peer: PeerId) {
+        (**self).peer_left(peer)
     }
 }
 
@@ -119,6 +126,7 @@ pub fn run(
 ) {
     let mut peers: HashMap<PeerId, PeerInput> = HashMap::new();
     let mut actions = Vec::new();
+    let mut tagged: Vec<(PeerId, Action)> = Vec::new();
     loop {
         let deadline = peers
             .values()
@@ -137,6 +145,7 @@ pub fn run(
         };
         let now = Instant::now();
         let mut applied: Option<(PeerId, u32)> = None;
+        let mut left: Option<PeerId> = None;
         match msg {
             None => {}
             Some(InputMsg::Joined { peer, notify }) => {
@@ -159,6 +168,7 @@ pub fn run(
                 match wire::decode(&bytes) {
                     Ok(packet) => {
                         entry.reconciler.handle_packet(at, &packet, &mut actions);
+                        tagged.extend(actions.drain(..).map(|a| (peer, a)));
                         applied = entry.reconciler.newest_seq().map(|s| (peer, s));
                     }
                     Err(e) => {
@@ -195,17 +205,23 @@ pub fn run(
                 echo.remove(peer);
                 if let Some(mut p) = peers.remove(&peer) {
                     p.reconciler.release_all(&mut actions);
+                    tagged.extend(actions.drain(..).map(|a| (peer, a)));
                 }
+                left = Some(peer);
             }
         }
-        for p in peers.values_mut() {
+        for (id, p) in peers.iter_mut() {
             p.reconciler.handle_timeout(now, &mut actions);
+            tagged.extend(actions.drain(..).map(|a| (*id, a)));
         }
-        for a in actions.drain(..) {
-            if let Err(e) = injector.apply(a) {
+        for (peer, a) in tagged.drain(..) {
+            if let Err(e) = injector.apply(peer, a) {
                 counters.inject_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, ?a, "injection failed");
             }
+        }
+        if let Some(peer) = left.take() {
+            injector.peer_left(peer);
         }
         // After the injection: a frame captured from now on shows this packet's effect.
         if let Some((peer, seq)) = applied {
@@ -213,10 +229,10 @@ pub fn run(
         }
     }
     // Shutting down: nothing stays held on the host.
-    for (_, mut p) in peers.drain() {
+    for (id, mut p) in peers.drain() {
         p.reconciler.release_all(&mut actions);
-    }
-    for a in actions.drain(..) {
-        let _ = injector.apply(a);
+        for a in actions.drain(..) {
+            let _ = injector.apply(id, a);
+        }
     }
 }

@@ -35,9 +35,24 @@ pub enum Control {
 pub enum Action {
     Press(Control),
     Release(Control),
-    MoveTo { x: u16, y: u16 },
-    MoveBy { dx: i16, dy: i16 },
-    Wheel { dx: i16, dy: i16 },
+    MoveTo {
+        x: u16,
+        y: u16,
+    },
+    MoveBy {
+        dx: i16,
+        dy: i16,
+    },
+    Wheel {
+        dx: i16,
+        dy: i16,
+    },
+    /// A gamepad's whole state (standard-mapping button bits, axes); all zero when released.
+    Pad {
+        index: u8,
+        buttons: u32,
+        axes: [i16; 4],
+    },
 }
 
 /// A window of recent event ids.
@@ -83,6 +98,10 @@ pub struct Reconciler {
     /// Press ids the host has shown (by event or by convergence).
     shown: IdWindow,
     last_heard: Option<Instant>,
+    /// Gamepads in the newest packet: index → (buttons, axes).
+    newest_pads: BTreeMap<u8, (u32, [i16; 4])>,
+    /// Gamepad states the host has applied.
+    host_pads: BTreeMap<u8, (u32, [i16; 4])>,
 }
 
 /// `a` is newer than `b` in serial-number arithmetic (wraps at 2^32).
@@ -122,6 +141,12 @@ impl Reconciler {
                 .map(|&(b, id)| (Control::Button(b), id));
             self.newest_held = keys.chain(buttons).collect();
             self.newest_pointer = packet.state.pointer;
+            self.newest_pads = packet
+                .state
+                .pads
+                .iter()
+                .map(|p| (p.index, (p.buttons, p.axes)))
+                .collect();
         }
         for event in &packet.events {
             if !self.seen.insert(event.id) {
@@ -151,7 +176,7 @@ impl Reconciler {
 
     /// When the lease runs out, if it has not been renewed.
     pub fn lease_deadline(&self) -> Option<Instant> {
-        if self.host_held.is_empty() {
+        if self.host_held.is_empty() && self.host_pads.is_empty() {
             return None;
         }
         self.last_heard.map(|t| t + LEASE)
@@ -162,7 +187,15 @@ impl Reconciler {
         for c in std::mem::take(&mut self.host_held).into_keys() {
             out.push(Action::Release(c));
         }
+        for index in std::mem::take(&mut self.host_pads).into_keys() {
+            out.push(Action::Pad {
+                index,
+                buttons: 0,
+                axes: [0; 4],
+            });
+        }
         self.newest_held.clear();
+        self.newest_pads.clear();
     }
 
     fn down(&mut self, c: Control, id: u32, out: &mut Vec<Action>) {
@@ -198,6 +231,31 @@ impl Reconciler {
     }
 
     fn converge(&mut self, out: &mut Vec<Action>) {
+        // Gamepads are state only (no edges): the newest state wins; a pad gone is released.
+        let gone: Vec<u8> = self
+            .host_pads
+            .keys()
+            .filter(|i| !self.newest_pads.contains_key(i))
+            .copied()
+            .collect();
+        for index in gone {
+            self.host_pads.remove(&index);
+            out.push(Action::Pad {
+                index,
+                buttons: 0,
+                axes: [0; 4],
+            });
+        }
+        for (&index, &(buttons, axes)) in &self.newest_pads {
+            if self.host_pads.get(&index) != Some(&(buttons, axes)) {
+                self.host_pads.insert(index, (buttons, axes));
+                out.push(Action::Pad {
+                    index,
+                    buttons,
+                    axes,
+                });
+            }
+        }
         if let Some((x, y)) = self.newest_pointer {
             if self.host_pointer != Some((x, y)) {
                 self.host_pointer = Some((x, y));

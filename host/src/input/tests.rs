@@ -407,3 +407,38 @@ fn a_departed_peer_has_everything_released() {
     host.release_all(&mut actions);
     assert_eq!(actions, vec![Action::Release(Control::Key(0xe1))]);
 }
+
+#[test]
+fn gamepads_follow_the_newest_state_and_are_released_on_silence() {
+    let t0 = Instant::now();
+    let mut client = Sender::new();
+    let with_pad = |mut p: Packet, buttons: u32| {
+        p.state.pads = vec![Pad {
+            index: 0,
+            buttons,
+            axes: [0, 0, 0, 0],
+        }];
+        p
+    };
+    let older = with_pad(client.packet(0), 0b01);
+    let newer = with_pad(client.packet(1), 0b11);
+    let mut host = Reconciler::new();
+    let mut actions = Vec::new();
+    host.handle_packet(t0, &newer, &mut actions);
+    host.handle_packet(t0, &older, &mut actions);
+    let pad = |buttons| Action::Pad {
+        index: 0,
+        buttons,
+        axes: [0; 4],
+    };
+    assert_eq!(actions, vec![pad(0b11)], "an older packet overrode the pad");
+    assert_eq!(host.lease_deadline(), Some(t0 + LEASE));
+    actions.clear();
+    host.handle_timeout(t0 + LEASE, &mut actions);
+    assert_eq!(actions, vec![pad(0)]);
+    // A pad that disappears from the state (unplugged) is released too.
+    actions.clear();
+    host.handle_packet(t0 + LEASE, &with_pad(client.packet(2), 0b100), &mut actions);
+    host.handle_packet(t0 + LEASE, &client.packet(3), &mut actions);
+    assert_eq!(actions, vec![pad(0b100), pad(0)]);
+}

@@ -81,3 +81,28 @@ test('an unknown core or a file that is not a ROM exits with code 2 and a clear 
   assert.match(notRom.stderr, /the core refused .*README\.md/);
   assert.doesNotMatch(unknown.stderr + notRom.stderr, /panicked/);
 });
+
+test('a gamepad (the Gamepad API, mocked in the page) drives the joypad too', async () => {
+  const page = browser.page;
+  await page.addInitScript(() => {
+    // A standard-mapping pad whose buttons the test sets through window.__pad.
+    window.__pad = { buttons: new Array(17).fill(false) };
+    navigator.getGamepads = () => [{
+      index: 0,
+      id: 'glint test pad',
+      connected: true,
+      mapping: 'standard',
+      axes: [0, 0, 0, 0],
+      buttons: window.__pad.buttons.map((p) => ({ pressed: p, touched: p, value: p ? 1 : 0 })),
+    }];
+  });
+  await page.reload();
+  await waitFor('the game to play again', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  await waitFor('the pad seen by the page', () => evaluate(() => window.glint.gamepads === 1));
+  await waitFor('a dark background', async () => (await background()) < 60);
+  // Standard mapping button 1 (right face) is libretro's A.
+  await evaluate(() => { window.__pad.buttons[1] = true; });
+  await waitFor('a light background from the pad', async () => (await background()) > 128, 5000);
+  await evaluate(() => { window.__pad.buttons[1] = false; });
+  await waitFor('the background dark again', async () => (await background()) < 60, 5000);
+});
