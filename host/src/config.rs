@@ -43,6 +43,11 @@ pub struct Config {
     #[arg(long, value_name = "FILE", requires = "core")]
     pub rom: Option<std::path::PathBuf>,
 
+    /// Where games' saved states go (`<rom name>.state`). Default:
+    /// `$XDG_DATA_HOME/glint/saves`, else `~/.local/share/glint/saves`.
+    #[arg(long, value_name = "DIR")]
+    pub save_dir: Option<std::path::PathBuf>,
+
     /// Capture this existing X display (e.g. `:0`). Without it Glint starts its own Xvfb.
     #[arg(long, value_name = "DISPLAY")]
     pub display: Option<String>,

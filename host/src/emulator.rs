@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use glint_emulators::{button, Core, EmuError, Pacer, Timing, PORTS};
 
 use crate::audio::{RawAudio, SAMPLE_RATE};
@@ -20,6 +20,37 @@ use crate::input::reconcile::{Action, Control};
 use crate::input::{Injector, InputEcho};
 use crate::peer::PeerId;
 use crate::pipeline::{CaptureEnd, CaptureThread, PipelineCounters, FRAME_MAILBOX};
+
+/// A request from a page to the game thread; the reply is a message for that page.
+#[derive(Debug)]
+pub enum GameCommand {
+    Save {
+        reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+    },
+    Load {
+        reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+    },
+}
+
+/// Capacity of the page → game command queue; a full queue answers "busy".
+pub const GAME_COMMANDS: usize = 8;
+
+/// Writes `bytes` to `path` so that a crash at any moment leaves either the old file or the
+/// new one: a temporary file in the same directory, flushed to disk, renamed over the target,
+/// then the directory flushed.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no directory"))?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
 
 /// Each port's buttons, written by the input thread, read by the core thread every frame.
 #[derive(Debug, Default)]
@@ -244,6 +275,35 @@ impl Resampler {
     }
 }
 
+fn handle_command(core: &mut Core, cmd: GameCommand, file: &std::path::Path) {
+    match cmd {
+        GameCommand::Save { reply } => {
+            let result = match core.save_state() {
+                None => Err("this core cannot save its state".to_owned()),
+                Some(bytes) => write_atomically(file, &bytes)
+                    .map(|()| format!("state saved ({} KiB)", bytes.len().div_ceil(1024)))
+                    .map_err(|e| format!("cannot write {}: {e}", file.display())),
+            };
+            match &result {
+                Ok(m) => tracing::info!(file = %file.display(), "{m}"),
+                Err(e) => tracing::warn!("{e}"),
+            }
+            let _ = reply.send(result);
+        }
+        GameCommand::Load { reply } => {
+            let result = match std::fs::read(file) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err("no saved state yet".to_owned())
+                }
+                Err(e) => Err(format!("cannot read {}: {e}", file.display())),
+                Ok(bytes) if core.load_state(&bytes) => Ok("state loaded".to_owned()),
+                Ok(_) => Err("the core refused the saved state".to_owned()),
+            };
+            let _ = reply.send(result);
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 /// Loads the core on its own thread and runs it; returns the frame mailbox like a capture
 /// thread, and the game's timing. A core or ROM that does not load is an error here, before
@@ -258,7 +318,14 @@ pub fn spawn(
     counters: Arc<PipelineCounters>,
     echo: Arc<InputEcho>,
     skipped: Arc<AtomicU64>,
+    commands: Receiver<GameCommand>,
 ) -> Result<(CaptureThread, Timing), EmuError> {
+    let state_file = save_dir.join(format!(
+        "{}.state",
+        rom.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "game".into())
+    ));
     let (tx, rx) = bounded::<Frame>(FRAME_MAILBOX);
     let stale = rx.clone();
     let (pool_tx, pool_rx) = bounded::<Vec<u8>>(3);
@@ -280,6 +347,9 @@ pub fn spawn(
             let mut seq = 0u64;
             while running.load(Ordering::Relaxed) {
                 let deadline = pacer.wait();
+                while let Ok(cmd) = commands.try_recv() {
+                    handle_command(&mut core, cmd, &state_file);
+                }
                 let input_echo = echo.snapshot();
                 let started = Instant::now();
                 let (picture, samples) = core.run_frame(pads.snapshot());
@@ -415,6 +485,19 @@ mod tests {
         );
         assert_eq!(standard_to_buttons(0, [0, 20000, 0, 0]), button::DOWN);
         assert_eq!(standard_to_buttons(0, [0, 10000, 0, 0]), 0);
+    }
+
+    #[test]
+    fn states_are_written_atomically() {
+        let dir = std::env::temp_dir().join(format!("glint-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("game.state");
+        write_atomically(&file, b"first").expect("write");
+        write_atomically(&file, b"second, longer").expect("rewrite");
+        assert_eq!(std::fs::read(&file).expect("read"), b"second, longer");
+        let left: Vec<_> = std::fs::read_dir(&dir).expect("list").collect();
+        assert_eq!(left.len(), 1, "a temporary file was left behind");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

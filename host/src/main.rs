@@ -142,6 +142,7 @@ fn run(config: Config) -> Result<(), Failure> {
     // Raw sound from the source to the Opus thread (started below, when there is sound).
     let (raw_tx, raw_rx) = bounded(RAW_QUEUE);
     let mut fps = config.fps;
+    let mut game = None;
     let (source_name, injector, capture): (String, Box<dyn Injector + Send>, _) = match source {
         Source::Emulator => {
             if config.source == Source::Testpattern {
@@ -151,16 +152,26 @@ fn run(config: Config) -> Result<(), Failure> {
             let core = glint_emulators::resolve_core(&name).map_err(|e| cfg(e.to_string()))?;
             let rom = config.rom.clone().unwrap_or_default();
             let pads = Arc::new(Pads::default());
+            let save_dir = config.save_dir.clone().unwrap_or_else(default_save_dir);
+            std::fs::create_dir_all(&save_dir).map_err(|e| {
+                cfg(format!(
+                    "cannot create the save directory {}: {e}",
+                    save_dir.display()
+                ))
+            })?;
+            let (game_tx, game_rx) = bounded(emulator::GAME_COMMANDS);
+            game = Some(game_tx);
             let (capture, timing) = emulator::spawn(
                 core,
                 rom.clone(),
-                std::env::temp_dir(),
+                save_dir,
                 pads.clone(),
                 (!config.no_audio).then(|| raw_tx.clone()),
                 running.clone(),
                 pipeline_counters.clone(),
                 echo.clone(),
                 Arc::new(AtomicU64::new(0)),
+                game_rx,
             )
             .map_err(|e| cfg(e.to_string()))?;
             fps = timing.fps.round().clamp(1.0, 240.0) as u32;
@@ -333,6 +344,7 @@ fn run(config: Config) -> Result<(), Failure> {
         commands: cmd_tx,
         audio: has_sound,
         pixelated: source == Source::Emulator,
+        game,
         password: password.clone(),
         next_peer: AtomicU64::new(1),
         bad_messages: AtomicU64::new(0),
@@ -406,6 +418,14 @@ async fn stats_ticker(stats: Arc<Stats>) {
             }
         }
     }
+}
+
+fn default_save_dir() -> std::path::PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("glint").join("saves")
 }
 
 async fn shutdown_signal() {

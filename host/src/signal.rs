@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use warp::ws::{Message, WebSocket};
 use warp::Filter;
 
+use crate::emulator::GameCommand;
 use crate::peer::{Notice, PeerId, PeerNotifier};
 use crate::rtc::RtcCommand;
 use crate::web;
@@ -36,6 +37,10 @@ pub enum ClientMsg {
     Offer {
         sdp: String,
     },
+    /// Games only: write the core's state to the save directory.
+    SaveState,
+    /// Games only: restore the last saved state.
+    LoadState,
 }
 
 /// Host → client.
@@ -44,10 +49,12 @@ pub enum ClientMsg {
 pub enum ServerMsg<'a> {
     /// `audio`: whether the host has sound to send (the page offers sound controls only then).
     /// `pixelated`: scale the picture with nearest-neighbour (an emulator's few big pixels).
+    /// `game`: the source is a game that can save and load its state.
     Welcome {
         peer: u64,
         audio: bool,
         pixelated: bool,
+        game: bool,
     },
     Answer {
         sdp: String,
@@ -68,6 +75,8 @@ pub struct Signal {
     pub audio: bool,
     /// Whether the page should scale the picture with nearest-neighbour.
     pub pixelated: bool,
+    /// Save/load state requests to the game thread, when the source is a game.
+    pub game: Option<Sender<GameCommand>>,
     pub password: Option<String>,
     pub next_peer: AtomicU64,
     pub bad_messages: AtomicU64,
@@ -194,16 +203,65 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                 authed = true;
                 let id = signal.next_peer.fetch_add(1, Ordering::Relaxed);
                 let (audio, pixelated) = (signal.audio, signal.pixelated);
+                let game = signal.game.is_some();
                 send(
                     &mut tx,
                     &ServerMsg::Welcome {
                         peer: id,
                         audio,
                         pixelated,
+                        game,
                     },
                 )
                 .await;
                 peer = Some(PeerId(id));
+            }
+            ClientMsg::SaveState | ClientMsg::LoadState if !authed => {
+                signal.bad_messages.fetch_add(1, Ordering::Relaxed);
+                let message = "say hello first".to_owned();
+                send(
+                    &mut tx,
+                    &ServerMsg::Error {
+                        code: "unauthorized",
+                        message,
+                    },
+                )
+                .await;
+            }
+            ClientMsg::SaveState | ClientMsg::LoadState => {
+                let save = matches!(parsed, ClientMsg::SaveState);
+                let out = match &signal.game {
+                    None => ServerMsg::Error {
+                        code: "not-a-game",
+                        message: "this host is not running a game".into(),
+                    },
+                    Some(game) => {
+                        let (reply, answer) = oneshot::channel();
+                        let cmd = if save {
+                            GameCommand::Save { reply }
+                        } else {
+                            GameCommand::Load { reply }
+                        };
+                        match game.try_send(cmd) {
+                            Err(_) => ServerMsg::Error {
+                                code: "busy",
+                                message: "the game is busy, try again".into(),
+                            },
+                            Ok(()) => match answer.await {
+                                Ok(Ok(message)) => ServerMsg::Info { message },
+                                Ok(Err(message)) => ServerMsg::Error {
+                                    code: "state",
+                                    message,
+                                },
+                                Err(_) => ServerMsg::Error {
+                                    code: "state",
+                                    message: "the game stopped".into(),
+                                },
+                            },
+                        }
+                    }
+                };
+                send(&mut tx, &out).await;
             }
             ClientMsg::Offer { .. } if !authed => {
                 signal.bad_messages.fetch_add(1, Ordering::Relaxed);

@@ -40,6 +40,7 @@ const glint = {
   inputToPhotonMs: [], // the last few live input-to-photon samples
   echoes: 0, // frame echoes received from the host
   hostErrors: [], // the last few {code, message} the host reported on signaling
+  hostInfos: [], // the last few messages the host sent (e.g. "state saved")
 };
 window.glint = glint;
 // The inbound video RTP stats (frames decoded/dropped, bytes, jitter buffer), or null.
@@ -119,12 +120,18 @@ function connect() {
     if (msg.type === 'welcome') {
       hostHasSound = msg.audio === true;
       video.classList.toggle('pixelated', msg.pixelated === true);
+      for (const id of ['save-state', 'load-state']) document.getElementById(id).hidden = msg.game !== true;
       await startPeer();
     }
     else if (msg.type === 'answer') await pc?.setRemoteDescription({ type: 'answer', sdp: withRrtr(msg.sdp) });
-    else if (msg.type === 'error') {
+    else if (msg.type === 'info') {
+      glint.hostInfos.push(msg.message);
+      if (glint.hostInfos.length > 20) glint.hostInfos.shift();
+      toast(msg.message);
+    } else if (msg.type === 'error') {
       console.warn('glint host:', msg.code, msg.message);
       glint.hostErrors.push({ code: msg.code, message: msg.message });
+      if (msg.code === 'state' || msg.code === 'not-a-game') toast(msg.message);
       if (glint.hostErrors.length > 20) glint.hostErrors.shift();
       if (msg.code === 'unauthorized') fail('Wrong or missing password. Open the URL Glint printed.');
       else if (msg.code === 'offer-rejected') fail(`The host cannot stream to this browser: ${msg.message}`);
@@ -325,6 +332,20 @@ document.getElementById('fullscreen').addEventListener('click', () => {
   if (document.fullscreenElement) document.exitFullscreen();
   else stage.requestFullscreen?.().then(() => stage.focus()).catch(() => {});
 });
+
+// ---- messages and game state ----
+let toastTimer = null;
+function toast(text) {
+  info.textContent = text;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { if (info.textContent === text) info.textContent = ''; }, 3000);
+}
+for (const [id, type] of [['save-state', 'save-state'], ['load-state', 'load-state']]) {
+  document.getElementById(id).addEventListener('click', () => {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type }));
+    stage.focus();
+  });
+}
 
 // ---- gamepads ----
 // Polled (the Gamepad API has no change events); the state rides in every input packet.

@@ -106,3 +106,41 @@ test('a gamepad (the Gamepad API, mocked in the page) drives the joypad too', as
   await evaluate(() => { window.__pad.buttons[1] = false; });
   await waitFor('the background dark again', async () => (await background()) < 60, 5000);
 });
+
+test('save state and load state work, and the saved state survives a host crash', async () => {
+  const { mkdtempSync, rmSync, statSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'glint-saves-'));
+  const args = ['--core', 'nestopia', '--rom', ROM, '--save-dir', dir, '--no-audio'];
+  let g = await startGlint(args);
+  const b = await startChromium();
+  try {
+    const page = b.page;
+    await page.goto(g.url);
+    await waitFor('the game to play', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+    assert.equal(await page.isVisible('#save-state'), true);
+    await page.click('#load-state');
+    await waitFor('"no saved state yet"', () => page.evaluate(
+      () => window.glint.hostErrors.some((e) => e.message === 'no saved state yet')));
+    await page.click('#save-state');
+    await waitFor('"state saved"', () => page.evaluate(
+      () => window.glint.hostInfos.some((m) => m.startsWith('state saved'))));
+    const file = join(dir, 'joypad.state');
+    assert.ok(statSync(file).size > 1000, 'the state file is missing or tiny');
+
+    // The host dies without cleaning up; a new one loads the state the first one wrote.
+    g.child.kill('SIGKILL');
+    await new Promise((r) => g.child.once('exit', r));
+    g = await startGlint(args);
+    await page.goto(g.url);
+    await waitFor('the game to play again', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+    await page.click('#load-state');
+    await waitFor('"state loaded"', () => page.evaluate(
+      () => window.glint.hostInfos.includes('state loaded')));
+    assert.equal(await page.isVisible('#save-state'), true);
+  } finally {
+    await b.stop();
+    await g.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
