@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, Sender};
 use glint_emulators::{button, Core, EmuError, Pacer, Timing, PORTS};
 
 use crate::audio::{RawAudio, SAMPLE_RATE};
@@ -19,7 +19,7 @@ use crate::input::inject::InjectError;
 use crate::input::reconcile::{Action, Control};
 use crate::input::{Injector, InputEcho};
 use crate::peer::PeerId;
-use crate::pipeline::{CaptureEnd, CaptureThread, PipelineCounters, FRAME_MAILBOX};
+use crate::pipeline::{post_frame, CaptureEnd, CaptureThread, PipelineCounters, FRAME_MAILBOX};
 
 /// A request from a page to the game thread; the reply is a message for that page.
 #[derive(Debug)]
@@ -380,13 +380,7 @@ pub fn spawn(
                     input_echo,
                 };
                 seq += 1;
-                counters.captured.fetch_add(1, Ordering::Relaxed);
-                if let Err(TrySendError::Full(frame)) = tx.try_send(frame) {
-                    if stale.try_recv().is_ok() {
-                        counters.capture_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let _ = tx.try_send(frame);
-                }
+                post_frame(&tx, &stale, frame, &counters);
             }
             CaptureEnd::Stopped
         })

@@ -67,6 +67,23 @@ pub struct CaptureThread {
     pub handle: JoinHandle<CaptureEnd>,
 }
 
+/// Puts a frame in the capture → encode mailbox: when it is full, the stale frame is taken
+/// out (and counted as dropped) and the new one goes in. Latest wins.
+pub fn post_frame(
+    tx: &Sender<Frame>,
+    stale: &Receiver<Frame>,
+    frame: Frame,
+    counters: &PipelineCounters,
+) {
+    counters.captured.fetch_add(1, Ordering::Relaxed);
+    if let Err(TrySendError::Full(frame)) = tx.try_send(frame) {
+        if stale.try_recv().is_ok() {
+            counters.capture_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = tx.try_send(frame);
+    }
+}
+
 /// Starts the capture thread. `open` builds the capture on that thread (X11 captures are
 /// not `Send`) and again after a [`CaptureError::Reinit`].
 pub fn spawn_capture<C, F>(
@@ -148,13 +165,7 @@ where
                     input_echo,
                 };
                 seq += 1;
-                counters.captured.fetch_add(1, Ordering::Relaxed);
-                if let Err(TrySendError::Full(frame)) = tx.try_send(frame) {
-                    if stale.try_recv().is_ok() {
-                        counters.capture_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let _ = tx.try_send(frame);
-                }
+                post_frame(&tx, &stale, frame, &counters);
             }
             CaptureEnd::Stopped
         })?;

@@ -216,7 +216,7 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                 .await;
                 peer = Some(PeerId(id));
             }
-            ClientMsg::SaveState | ClientMsg::LoadState if !authed => {
+            ClientMsg::Offer { .. } | ClientMsg::SaveState | ClientMsg::LoadState if !authed => {
                 signal.bad_messages.fetch_add(1, Ordering::Relaxed);
                 let message = "say hello first".to_owned();
                 send(
@@ -262,18 +262,6 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                     }
                 };
                 send(&mut tx, &out).await;
-            }
-            ClientMsg::Offer { .. } if !authed => {
-                signal.bad_messages.fetch_add(1, Ordering::Relaxed);
-                let message = "say hello first".to_owned();
-                send(
-                    &mut tx,
-                    &ServerMsg::Error {
-                        code: "unauthorized",
-                        message,
-                    },
-                )
-                .await;
             }
             ClientMsg::Offer { sdp } => {
                 let Some(id) = peer else { continue };

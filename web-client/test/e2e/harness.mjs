@@ -45,6 +45,18 @@ export async function waitFor(what, check, timeoutMs = 15000, everyMs = 50) {
   throw new Error(`timed out waiting for ${what} (last: ${last})`);
 }
 
+/** Stops a child by PID: SIGTERM, then SIGKILL after 5 s; resolves when it has exited. */
+function stopper(child) {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
 /** Starts glint; resolves once it prints its URL. */
 export async function startGlint(args) {
   const port = await freePort();
@@ -57,14 +69,7 @@ export async function startGlint(args) {
   let err = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { err += d; });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode) return;
-    child.kill('SIGTERM');
-    const exited = new Promise((r) => child.once('exit', r));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = stopper(child);
   try {
     await waitFor('glint to print its URL', () => {
       if (child.exitCode !== null) throw new Error(`glint exited ${child.exitCode}: ${err}`);
@@ -114,14 +119,7 @@ export async function startXvnc(size = '1280x720') {
   let err = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { err += d; });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = stopper(child);
   try {
     await waitFor('Xvnc to report its display', () => {
       if (child.exitCode !== null) throw new Error(`Xvnc exited ${child.exitCode}: ${err}`);
