@@ -36,6 +36,11 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../../web-client/src/overlay.js"),
     },
     Asset {
+        path: "src/keybind.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_str!("../../web-client/src/keybind.js"),
+    },
+    Asset {
         path: "src/echo.js",
         mime: "text/javascript; charset=utf-8",
         body: include_str!("../../web-client/src/echo.js"),

@@ -4,6 +4,7 @@ import { codeToUsage } from './keymap.js';
 import { InputSender, encodePacket, EventKind } from './input.js';
 import { parseFrameEcho, InputToPhoton } from './echo.js';
 import { StatsOverlay } from './overlay.js';
+import { ACTIONS, KeyBindings } from './keybind.js';
 
 const HEARTBEAT_MS = 100; // full state at least this often while anything is held
 const AFTER_CHANGE_MS = 1000; // keep heartbeats going this long after the last change
@@ -60,6 +61,8 @@ let pc = null;
 let inputChannel = null;
 let controlChannel = null;
 let hostHasSound = false;
+let isGame = false;
+const bindings = new KeyBindings();
 let announced = new Set(); // ids of presses already timed
 const latency = new InputToPhoton((ms) => {
   overlay.inputToPhoton.add(ms);
@@ -120,7 +123,8 @@ function connect() {
     if (msg.type === 'welcome') {
       hostHasSound = msg.audio === true;
       video.classList.toggle('pixelated', msg.pixelated === true);
-      for (const id of ['save-state', 'load-state']) document.getElementById(id).hidden = msg.game !== true;
+      isGame = msg.game === true;
+      for (const id of ['save-state', 'load-state', 'keys-button']) document.getElementById(id).hidden = !isGame;
       await startPeer();
     }
     else if (msg.type === 'answer') await pc?.setRemoteDescription({ type: 'answer', sdp: withRrtr(msg.sdp) });
@@ -266,14 +270,16 @@ function remotePoint(clientX, clientY) {
 
 function locked() { return document.pointerLockElement === video; }
 
+// Games: a rebound key sends its action's default key (keybind.js).
+const gameCode = (code) => (isGame ? bindings.translate(code) : code);
 stage.addEventListener('keydown', (e) => {
-  const usage = codeToUsage(e.code);
+  const usage = codeToUsage(gameCode(e.code));
   if (usage === undefined) return;
   e.preventDefault();
   if (sender.key(usage, true)) changed(true);
 });
 stage.addEventListener('keyup', (e) => {
-  const usage = codeToUsage(e.code);
+  const usage = codeToUsage(gameCode(e.code));
   if (usage === undefined) return;
   e.preventDefault();
   if (sender.key(usage, false)) changed(true);
@@ -346,6 +352,45 @@ for (const [id, type] of [['save-state', 'save-state'], ['load-state', 'load-sta
     stage.focus();
   });
 }
+
+// ---- game keys ----
+const keysPanel = document.getElementById('keys');
+const keysList = document.getElementById('keys-list');
+let capturing = null; // the action waiting for a key
+function renderKeys() {
+  keysList.replaceChildren(...ACTIONS.map(([name]) => {
+    const row = document.createElement('div');
+    const label = document.createElement('span');
+    label.textContent = `${name}: ${capturing === name ? 'press a key…' : bindings.keyFor(name)}`;
+    const change = document.createElement('button');
+    change.type = 'button';
+    change.textContent = 'Change';
+    change.dataset.action = name;
+    change.addEventListener('click', () => { capturing = name; renderKeys(); });
+    row.append(label, change);
+    return row;
+  }));
+}
+document.getElementById('keys-button').addEventListener('click', () => {
+  keysPanel.hidden = !keysPanel.hidden;
+  capturing = null;
+  renderKeys();
+});
+document.getElementById('keys-close').addEventListener('click', () => {
+  keysPanel.hidden = true;
+  capturing = null;
+  stage.focus();
+});
+document.getElementById('keys-reset').addEventListener('click', () => { bindings.reset(); renderKeys(); });
+// While choosing a key, the key goes to the binding, not to the host.
+window.addEventListener('keydown', (e) => {
+  if (!capturing) return;
+  e.preventDefault();
+  e.stopImmediatePropagation();
+  bindings.bind(capturing, e.code);
+  capturing = null;
+  renderKeys();
+}, { capture: true });
 
 // ---- gamepads ----
 // Polled (the Gamepad API has no change events); the state rides in every input packet.

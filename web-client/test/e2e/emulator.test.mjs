@@ -70,6 +70,28 @@ test('holding X presses the A button: the background turns light and the ROM bee
   await waitFor('the background dark again', async () => (await background()) < 60, 5000);
 });
 
+test('game keys can be rebound in the page: K as the A button', async () => {
+  const page = browser.page;
+  await page.click('#keys-button');
+  assert.equal(await page.isVisible('#keys'), true);
+  await page.click('#keys-list button[data-action="A"]');
+  await page.keyboard.press('KeyK');
+  assert.match(await page.textContent('#keys-list'), /A: KeyK/);
+  await page.click('#keys-close');
+  await page.keyboard.down('KeyK');
+  try {
+    await waitFor('a light background from K', async () => (await background()) > 128, 5000);
+  } finally {
+    await page.keyboard.up('KeyK');
+  }
+  await waitFor('the background dark again', async () => (await background()) < 60, 5000);
+  // The binding persists for this browser; put the default back for the other tests.
+  await page.click('#keys-button');
+  await page.click('#keys-reset');
+  assert.match(await page.textContent('#keys-list'), /A: KeyX/);
+  await page.click('#keys-close');
+});
+
 test('an unknown core or a file that is not a ROM exits with code 2 and a clear message', async () => {
   const run = (args) => promisify(execFile)(glintBin, ['--listen', '127.0.0.1:0', ...args])
     .then(() => ({ code: 0, stderr: '' }), (e) => ({ code: e.code, stderr: e.stderr }));
