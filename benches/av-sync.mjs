@@ -100,6 +100,10 @@ async function run() {
     }, WORKLET);
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const detail = await page.evaluate(() => window.glint.inboundAudio());
+    const playout = await page.evaluate(() => window.glint.audioPlayout());
+    if (playout?.totalSamplesCount) {
+      playoutPath.push((1000 * playout.totalPlayoutDelay) / playout.totalSamplesCount);
+    }
     if (detail) {
       jitterBuffer.push((1000 * detail.jitterBufferDelay) / detail.jitterBufferEmittedCount);
     }
@@ -111,6 +115,7 @@ async function run() {
 }
 
 const jitterBuffer = [];
+const playoutPath = [];
 const videoLat = [];
 const audioLat = [];
 const skew = [];
@@ -139,6 +144,8 @@ const report = {
   video_capture_to_display_ms: { p50: pct(videoLat, 0.5), p95: pct(videoLat, 0.95) },
   // Mean time audio samples spent in the browser's jitter buffer (NetEq), per run.
   audio_jitter_buffer_ms: jitterBuffer,
+  // Mean delay of the browser's audio playout path (media-playout stats), per run.
+  audio_playout_path_ms: playoutPath,
 };
 console.log(JSON.stringify(report));
 if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(report)}\n`);
@@ -147,4 +154,5 @@ console.log(`\n${runs} runs × ${seconds} s, ${skew.length} beeps matched to fla
 console.log(`skew audio − video   p50 ${f(report.skew_ms.p50)} ms   p95 |skew| ${f(report.skew_ms.p95_abs)} ms   range ${f(report.skew_ms.min)} … ${f(report.skew_ms.max)}`);
 console.log(`audio capture→playout p50 ${f(report.audio_capture_to_playout_ms.p50)} ms   p95 ${f(report.audio_capture_to_playout_ms.p95)} ms`);
 console.log(`audio jitter buffer (NetEq) mean per run: ${jitterBuffer.map((x) => x.toFixed(1)).join(', ')} ms`);
+console.log(`audio playout path (device) mean per run: ${playoutPath.map((x) => x.toFixed(1)).join(', ')} ms`);
 console.log(`video capture→display p50 ${f(report.video_capture_to_display_ms.p50)} ms   p95 ${f(report.video_capture_to_display_ms.p95)} ms`);

@@ -55,6 +55,13 @@ const inbound = async (kind) => {
 };
 glint.inboundVideo = () => inbound('video');
 glint.inboundAudio = () => inbound('audio');
+// The audio playout path's stats (media-playout), or null.
+glint.audioPlayout = async () => {
+  if (!pc) return null;
+  let found = null;
+  (await pc.getStats()).forEach((s) => { if (s.type === 'media-playout') found = s; });
+  return found && JSON.parse(JSON.stringify(found));
+};
 
 let ws = null;
 let pc = null;
