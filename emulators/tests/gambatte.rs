@@ -1,19 +1,8 @@
-//! Debian's gambatte core loads through the frontend and refuses a file it cannot run with a
-//! clear error (no ROM for its system is packaged, so this is what can be checked here).
-//! One core per process: this file is its own test binary.
+//! Debian's gambatte core through the frontend (its own test binary: one core per process).
 
-use glint_emulators::{resolve_core, Core, EmuError};
+mod common;
 
 #[test]
 fn gambatte_loads_and_refuses_a_file_it_cannot_run() {
-    let core = resolve_core("gambatte").expect("scripts/setup installs libretro-gambatte");
-    let not_a_rom = std::env::temp_dir().join(format!("glint-gambatte-{}.gb", std::process::id()));
-    std::fs::write(&not_a_rom, [0u8; 16]).expect("temp file");
-    let result = Core::load(&core, &not_a_rom, &std::env::temp_dir());
-    let _ = std::fs::remove_file(&not_a_rom);
-    assert!(
-        matches!(result, Err(EmuError::Refused { .. })),
-        "expected a refusal, got {:?}",
-        result.as_ref().map(|c| c.name().to_owned())
-    );
+    common::loads_and_refuses_a_file_it_cannot_run("gambatte");
 }

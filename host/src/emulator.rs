@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
@@ -317,7 +317,6 @@ pub fn spawn(
     running: Arc<AtomicBool>,
     counters: Arc<PipelineCounters>,
     echo: Arc<InputEcho>,
-    skipped: Arc<AtomicU64>,
     commands: Receiver<GameCommand>,
 ) -> Result<(CaptureThread, Timing), EmuError> {
     let state_file = save_dir.join(format!(
@@ -353,7 +352,6 @@ pub fn spawn(
                 let input_echo = echo.snapshot();
                 let started = Instant::now();
                 let (picture, samples) = core.run_frame(pads.snapshot());
-                skipped.store(pacer.skipped, Ordering::Relaxed);
                 if let Some(a) = &audio {
                     let resampled = resampler.push(&samples);
                     if !resampled.is_empty() {

@@ -24,8 +24,8 @@ use glint::input::inject::{PatternInjector, XTestInjector};
 use glint::input::{self, Injector, InputCounters, InputEcho, INPUT_QUEUE};
 use glint::pipeline::{self, EncodeControl, PipelineCounters, ENCODED_QUEUE};
 use glint::rtc::{self, RtcCounters, RtcParts, COMMAND_QUEUE};
-use glint::signal::{self, Signal};
-use glint::stats::{SignalCounters, Sources, Stats};
+use glint::signal::{self, Signal, SignalCounters};
+use glint::stats::{Sources, Stats};
 
 /// Exit code for a configuration the host cannot run with (same as a usage error).
 const EXIT_CONFIG: u8 = 2;
@@ -170,7 +170,6 @@ fn run(config: Config) -> Result<(), Failure> {
                 running.clone(),
                 pipeline_counters.clone(),
                 echo.clone(),
-                Arc::new(AtomicU64::new(0)),
                 game_rx,
             )
             .map_err(|e| cfg(e.to_string()))?;
@@ -311,6 +310,7 @@ fn run(config: Config) -> Result<(), Failure> {
     };
 
     let rtc_counters = Arc::new(RtcCounters::default());
+    let signal_counters = Arc::new(SignalCounters::default());
     let stats = Stats::new(
         source_name.clone(),
         fps,
@@ -319,6 +319,7 @@ fn run(config: Config) -> Result<(), Failure> {
             rtc: rtc_counters.clone(),
             input: input_counters.clone(),
             audio: audio_counters.clone(),
+            signal: signal_counters.clone(),
         },
     );
 
@@ -347,13 +348,7 @@ fn run(config: Config) -> Result<(), Failure> {
         game,
         password: password.clone(),
         next_peer: AtomicU64::new(1),
-        bad_messages: AtomicU64::new(0),
-        refused: AtomicU64::new(0),
-    });
-    let (s1, s2) = (signal.clone(), signal.clone());
-    stats.set_signal_counters(SignalCounters {
-        bad_messages: Arc::new(move || s1.bad_messages.load(Ordering::Relaxed)),
-        refused: Arc::new(move || s2.refused.load(Ordering::Relaxed)),
+        counters: signal_counters,
     });
 
     let shown_host = if listen_addr.ip().is_unspecified() {

@@ -68,6 +68,15 @@ pub enum ServerMsg<'a> {
     },
 }
 
+/// Counters of the signaling sockets, shared with the stats.
+#[derive(Debug, Default)]
+pub struct SignalCounters {
+    /// Malformed or unexpected messages.
+    pub bad_messages: AtomicU64,
+    /// Sockets refused for a wrong or missing password.
+    pub refused: AtomicU64,
+}
+
 /// Shared by every connection's task; read-only but for the counters.
 pub struct Signal {
     pub commands: Sender<RtcCommand>,
@@ -79,8 +88,7 @@ pub struct Signal {
     pub game: Option<Sender<GameCommand>>,
     pub password: Option<String>,
     pub next_peer: AtomicU64,
-    pub bad_messages: AtomicU64,
-    pub refused: AtomicU64,
+    pub counters: Arc<SignalCounters>,
 }
 
 /// The HTTP routes: the web client, `/ws` and `/healthz`.
@@ -166,7 +174,7 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
         let parsed = match parsed {
             Ok(m) => m,
             Err(e) => {
-                signal.bad_messages.fetch_add(1, Ordering::Relaxed);
+                signal.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
                 let message = format!("malformed message: {e}");
                 send(
                     &mut tx,
@@ -187,7 +195,7 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                     (Some(_), None) => false,
                 };
                 if !ok {
-                    signal.refused.fetch_add(1, Ordering::Relaxed);
+                    signal.counters.refused.fetch_add(1, Ordering::Relaxed);
                     let message = "wrong or missing password".to_owned();
                     send(
                         &mut tx,
@@ -217,7 +225,7 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                 peer = Some(PeerId(id));
             }
             ClientMsg::Offer { .. } | ClientMsg::SaveState | ClientMsg::LoadState if !authed => {
-                signal.bad_messages.fetch_add(1, Ordering::Relaxed);
+                signal.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
                 let message = "say hello first".to_owned();
                 send(
                     &mut tx,
@@ -295,7 +303,7 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                 match reply_rx.await {
                     Ok(Ok(sdp)) => send(&mut tx, &ServerMsg::Answer { sdp }).await,
                     Ok(Err(e)) => {
-                        signal.bad_messages.fetch_add(1, Ordering::Relaxed);
+                        signal.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
                         let message = e.to_string();
                         send(
                             &mut tx,

@@ -26,8 +26,10 @@ use crate::input::InputCounters;
 use crate::peer::PeerId;
 use crate::pipeline::PipelineCounters;
 use crate::rtc::RtcCounters;
+use crate::signal::SignalCounters;
 
-/// The stages of a frame's way through the host.
+/// The stages of a frame's way through the host, in [`Stage::ALL`] order (`stage as usize`
+/// indexes per-stage tables).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
     /// Reading the pixels from the source.
@@ -135,6 +137,7 @@ pub struct Sources {
     pub rtc: Arc<RtcCounters>,
     pub input: Arc<InputCounters>,
     pub audio: Arc<AudioCounters>,
+    pub signal: Arc<SignalCounters>,
 }
 
 /// Rates computed once a second by [`Stats::tick`].
@@ -155,20 +158,15 @@ pub struct Stats {
     started: Instant,
     pub source: String,
     pub fps_target: u32,
+    /// Per stage, in [`Stage::ALL`] order: recent samples, and its histogram (a handle into
+    /// `histograms`, made once so recording needs no label lookup).
     windows: Vec<Mutex<VecDeque<u32>>>,
+    stage_histograms: Vec<Histogram>,
     histograms: Family<Vec<(&'static str, &'static str)>, Histogram>,
     peers: Mutex<Vec<PeerSnapshot>>,
     rates: Mutex<RateState>,
     size: Mutex<(u32, u32)>,
     sources: Sources,
-    signal: Mutex<Option<SignalCounters>>,
-}
-
-/// Signaling counters, registered once the signaling state exists.
-#[derive(Clone)]
-pub struct SignalCounters {
-    pub bad_messages: Arc<dyn Fn() -> u64 + Send + Sync>,
-    pub refused: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -183,6 +181,11 @@ fn stage_histogram() -> Histogram {
 
 impl Stats {
     pub fn new(source: String, fps_target: u32, sources: Sources) -> Arc<Self> {
+        let histograms = Family::new_with_constructor(stage_histogram as fn() -> Histogram);
+        let stage_histograms = Stage::ALL
+            .iter()
+            .map(|s| histograms.get_or_create(&vec![("stage", s.name())]).clone())
+            .collect();
         Arc::new(Self {
             started: Instant::now(),
             source,
@@ -191,22 +194,18 @@ impl Stats {
                 .iter()
                 .map(|_| Mutex::new(VecDeque::with_capacity(WINDOW)))
                 .collect(),
-            histograms: Family::new_with_constructor(stage_histogram),
+            stage_histograms,
+            histograms,
             peers: Mutex::new(Vec::new()),
             rates: Mutex::new(RateState::default()),
             size: Mutex::new((0, 0)),
             sources,
-            signal: Mutex::new(None),
         })
-    }
-
-    pub fn set_signal_counters(&self, c: SignalCounters) {
-        *lock(&self.signal) = Some(c);
     }
 
     pub fn record(&self, stage: Stage, d: Duration) {
         let us = d.as_micros().min(u128::from(u32::MAX)) as u32;
-        let i = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0);
+        let i = stage as usize;
         {
             let mut w = lock(&self.windows[i]);
             if w.len() == WINDOW {
@@ -214,9 +213,7 @@ impl Stats {
             }
             w.push_back(us);
         }
-        self.histograms
-            .get_or_create(&vec![("stage", stage.name())])
-            .observe(d.as_secs_f64());
+        self.stage_histograms[i].observe(d.as_secs_f64());
     }
 
     /// Records every stage of a frame whose last packet left at `sent`.
@@ -235,8 +232,7 @@ impl Stats {
     }
 
     pub fn summary(&self, stage: Stage) -> Summary {
-        let i = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0);
-        let w = lock(&self.windows[i]);
+        let w = lock(&self.windows[stage as usize]);
         Summary::of(w.iter().copied())
     }
 
@@ -286,7 +282,6 @@ impl Stats {
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         let peers = lock(&self.peers).clone();
         let (width, height) = *lock(&self.size);
-        let signal = lock(&self.signal).clone();
         StatsJson {
             uptime_s: self.started.elapsed().as_secs_f64(),
             source: self.source.clone(),
@@ -312,8 +307,8 @@ impl Stats {
                 input_malformed: load(&i.malformed),
                 input_dropped: load(&i.dropped_full) + load(&r.input_dropped_full),
                 input_inject_errors: load(&i.inject_errors),
-                signaling_bad_messages: signal.as_ref().map_or(0, |s| (s.bad_messages)()),
-                signaling_refused: signal.as_ref().map_or(0, |s| (s.refused)()),
+                signaling_bad_messages: load(&self.sources.signal.bad_messages),
+                signaling_refused: load(&self.sources.signal.refused),
                 audio_frames_encoded: load(&self.sources.audio.frames_encoded),
                 audio_late_dropped: load(&self.sources.audio.late_dropped),
                 audio_raw_dropped: load(&self.sources.audio.raw_dropped),
@@ -575,6 +570,7 @@ mod tests {
                 rtc: Arc::default(),
                 input: Arc::default(),
                 audio: Arc::default(),
+                signal: Arc::default(),
             },
         )
     }

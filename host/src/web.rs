@@ -9,52 +9,27 @@ struct Asset {
     body: &'static str,
 }
 
+/// An embedded file of `web-client/` (path relative to it) and its content type.
+macro_rules! asset {
+    ($path:literal, $mime:literal) => {
+        Asset {
+            path: $path,
+            mime: $mime,
+            body: include_str!(concat!("../../web-client/", $path)),
+        }
+    };
+}
+
 const ASSETS: &[Asset] = &[
-    Asset {
-        path: "index.html",
-        mime: "text/html; charset=utf-8",
-        body: include_str!("../../web-client/index.html"),
-    },
-    Asset {
-        path: "src/app.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("../../web-client/src/app.js"),
-    },
-    Asset {
-        path: "src/input.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("../../web-client/src/input.js"),
-    },
-    Asset {
-        path: "src/keymap.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("../../web-client/src/keymap.js"),
-    },
-    Asset {
-        path: "src/overlay.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("../../web-client/src/overlay.js"),
-    },
-    Asset {
-        path: "src/keybind.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("../../web-client/src/keybind.js"),
-    },
-    Asset {
-        path: "src/echo.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("../../web-client/src/echo.js"),
-    },
-    Asset {
-        path: "src/blockcode.js",
-        mime: "text/javascript; charset=utf-8",
-        body: include_str!("../../web-client/src/blockcode.js"),
-    },
-    Asset {
-        path: "src/style.css",
-        mime: "text/css; charset=utf-8",
-        body: include_str!("../../web-client/src/style.css"),
-    },
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("src/app.js", "text/javascript; charset=utf-8"),
+    asset!("src/input.js", "text/javascript; charset=utf-8"),
+    asset!("src/keymap.js", "text/javascript; charset=utf-8"),
+    asset!("src/overlay.js", "text/javascript; charset=utf-8"),
+    asset!("src/keybind.js", "text/javascript; charset=utf-8"),
+    asset!("src/echo.js", "text/javascript; charset=utf-8"),
+    asset!("src/blockcode.js", "text/javascript; charset=utf-8"),
+    asset!("src/style.css", "text/css; charset=utf-8"),
 ];
 
 fn reply(asset: &'static Asset) -> warp::http::Response<&'static str> {

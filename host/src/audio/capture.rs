@@ -96,7 +96,6 @@ fn open(
         // The PulseAudio host's default buffer is seconds long (PITFALLS.md): ask for 10 ms.
         buffer_size: cpal::BufferSize::Fixed(FRAME_SAMPLES as u32),
     };
-    let err_counters = counters.clone();
     let stream = dev
         .build_input_stream::<f32, _, _>(
             config,
@@ -114,10 +113,7 @@ fn open(
                     counters.raw_dropped.fetch_add(1, Ordering::Relaxed);
                 }
             },
-            move |e| {
-                err_counters.encode_errors.fetch_add(0, Ordering::Relaxed);
-                tracing::warn!(error = %e, "audio stream error");
-            },
+            |e| tracing::warn!(error = %e, "audio stream error"),
             None,
         )
         .map_err(|e| AudioError::Open(e.to_string()))?;
