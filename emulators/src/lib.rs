@@ -137,6 +137,7 @@ pub struct Core {
     /// The ROM bytes, kept alive for cores that read them lazily.
     _rom: Vec<u8>,
     name: String,
+    version: String,
 }
 
 impl Core {
@@ -197,6 +198,7 @@ impl Core {
             let mut sys = ffi::SystemInfo::default();
             (fns.get_system_info)(&mut sys);
             let name = ffi::c_string(sys.library_name);
+            let version = ffi::c_string(sys.library_version);
             let path = cstr(rom);
             let info = ffi::GameInfo {
                 path: path.as_ptr(),
@@ -236,6 +238,7 @@ impl Core {
                 timing,
                 _rom: data,
                 name,
+                version,
             })
         }
     }
@@ -246,6 +249,11 @@ impl Core {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The core's own version string (`retro_system_info::library_version`).
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// Runs one frame with these joypads; returns the picture (the previous one again when the

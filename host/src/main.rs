@@ -17,8 +17,10 @@ use glint::audio::pulse::PrivatePulse;
 use glint::audio::{tone, AudioCounters, AudioError, ENCODED_AUDIO_QUEUE, RAW_QUEUE};
 use glint::capture::testpattern::{Presses, TestPattern};
 use glint::capture::x11::X11Capture;
+use glint::capture::CaptureError;
 use glint::config::{Config, Source};
 use glint::display::{launch_app, Guarded, VirtualDisplay};
+use glint::emulator::process::{CoreLinks, CoreProcessError};
 use glint::emulator::{self, PadInjector, Pads};
 use glint::input::inject::{PatternInjector, XTestInjector};
 use glint::input::{self, Injector, InputCounters, InputEcho, INPUT_QUEUE};
@@ -35,7 +37,11 @@ const EXIT_RUNTIME: u8 = 1;
 const STATS_LOG_EVERY: u64 = 5;
 
 fn main() -> ExitCode {
-    let config = Config::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let worker = args
+        .get(1)
+        .is_some_and(|a| a == emulator::worker::WORKER_FLAG);
+    let config = if worker { None } else { Some(Config::parse()) };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -44,6 +50,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let Some(config) = config else {
+        return emulator::worker::main(&args[2..]);
+    };
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => {
@@ -161,22 +170,25 @@ fn run(config: Config) -> Result<(), Failure> {
             })?;
             let (game_tx, game_rx) = bounded(emulator::GAME_COMMANDS);
             game = Some(game_tx);
-            let (capture, timing) = emulator::spawn(
-                core,
-                rom.clone(),
-                save_dir,
-                pads.clone(),
-                (!config.no_audio).then(|| raw_tx.clone()),
-                running.clone(),
-                pipeline_counters.clone(),
-                echo.clone(),
-                game_rx,
-            )
-            .map_err(|e| cfg(e.to_string()))?;
+            let (wake_tx, wake_rx) = bounded(1);
+            let links = CoreLinks {
+                pads: pads.clone(),
+                pad_changes: wake_rx,
+                audio: (!config.no_audio).then(|| raw_tx.clone()),
+                running: running.clone(),
+                counters: pipeline_counters.clone(),
+                echo: echo.clone(),
+                commands: game_rx,
+            };
+            let (capture, timing) = emulator::process::spawn(&core, &rom, &save_dir, links)
+                .map_err(|e| match e {
+                    CoreProcessError::Spawn(_) => rt_err(e.to_string()),
+                    _ => cfg(e.to_string()),
+                })?;
             fps = timing.fps.round().clamp(1.0, 240.0) as u32;
             (
                 format!("{name} playing {}", rom.display()),
-                Box::new(PadInjector::new(pads)),
+                Box::new(PadInjector::new(pads).with_wake(wake_tx)),
                 capture,
             )
         }
@@ -341,6 +353,7 @@ fn run(config: Config) -> Result<(), Failure> {
     )
     .map_err(spawn_err)?;
 
+    let (ended_tx, ended) = tokio::sync::watch::channel(None);
     let signal = Arc::new(Signal {
         commands: cmd_tx,
         audio: has_sound,
@@ -349,6 +362,7 @@ fn run(config: Config) -> Result<(), Failure> {
         password: password.clone(),
         next_peer: AtomicU64::new(1),
         counters: signal_counters,
+        ended,
     });
 
     let shown_host = if listen_addr.ip().is_unspecified() {
@@ -383,12 +397,21 @@ fn run(config: Config) -> Result<(), Failure> {
             shutdown_signal().await;
         });
         let server = tokio::spawn(server.run());
-        // Watch the capture thread: a lost display ends the session with a message.
+        // Watch the source: a lost display or a crashed core ends the session, and every
+        // page is told why before glint exits.
         let watch = tokio::task::spawn_blocking(move || capture.handle.join());
         tokio::select! {
             _ = server => Ok(()),
             ended = watch => match ended {
-                Ok(Ok(pipeline::CaptureEnd::Failed(e))) => Err(format!("capture stopped: {e}")),
+                Ok(Ok(pipeline::CaptureEnd::Failed(e))) => {
+                    let why = match e {
+                        CaptureError::CoreDied(why) => why,
+                        e => format!("capture stopped: {e}"),
+                    };
+                    ended_tx.send_replace(Some(why.clone()));
+                    tell_pages(&ended_tx).await;
+                    Err(why)
+                }
                 _ => Ok(()),
             },
         }
@@ -397,6 +420,16 @@ fn run(config: Config) -> Result<(), Failure> {
     tracing::info!("shutting down");
     outcome.map_err(rt_err)
     // _app, then _xvfb, are dropped here: stopped in reverse order of start.
+}
+
+/// Gives the signaling sockets a moment to send the end of the session: each one drops its
+/// receiver once it has said so.
+async fn tell_pages(ended: &tokio::sync::watch::Sender<Option<String>>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    // One receiver stays in `Signal` itself, for as long as the server runs.
+    while ended.receiver_count() > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Updates the rates every second and logs the stage timings every few seconds.

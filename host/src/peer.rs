@@ -18,8 +18,17 @@ impl fmt::Display for PeerId {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Notice {
-    Error { code: &'static str, message: String },
-    Info { message: String },
+    Error {
+        code: &'static str,
+        message: String,
+    },
+    Info {
+        message: String,
+    },
+    /// A game's player number for this peer (1–4), or `None`: all players are taken, watch.
+    Player {
+        player: Option<u8>,
+    },
 }
 
 /// Capacity of a peer's notice queue. When full, the notice is dropped: notices are advisory,

@@ -66,6 +66,15 @@ pub enum ServerMsg<'a> {
     Info {
         message: String,
     },
+    /// A game's player number for this page, or null: all players are taken, the page watches.
+    Player {
+        player: Option<u8>,
+    },
+    /// The session is over (the display was lost, the game's core crashed); the page should
+    /// say why and not reconnect.
+    Ended {
+        message: String,
+    },
 }
 
 /// Counters of the signaling sockets, shared with the stats.
@@ -89,6 +98,8 @@ pub struct Signal {
     pub password: Option<String>,
     pub next_peer: AtomicU64,
     pub counters: Arc<SignalCounters>,
+    /// Becomes `Some(why)` when the session ends; every socket is told, then closed.
+    pub ended: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 /// The HTTP routes: the web client, `/ws` and `/healthz`.
@@ -146,6 +157,7 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
     let mut authed = false;
     let mut offered = false;
     let (notifier, mut notices) = PeerNotifier::channel();
+    let mut ended = signal.ended.clone();
     loop {
         let msg = tokio::select! {
             m = rx.next() => match m {
@@ -156,9 +168,17 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                 let out = match n {
                     Notice::Error { code, message } => ServerMsg::Error { code, message },
                     Notice::Info { message } => ServerMsg::Info { message },
+                    Notice::Player { player } => ServerMsg::Player { player },
                 };
                 send(&mut tx, &out).await;
                 continue;
+            }
+            Ok(()) = ended.changed() => {
+                let why = ended.borrow_and_update().clone();
+                let Some(message) = why else { continue };
+                send(&mut tx, &ServerMsg::Ended { message }).await;
+                let _ = tx.send(Message::close_with(1001u16, "session ended")).await;
+                break;
             }
         };
         if msg.is_close() {

@@ -18,6 +18,7 @@ const video = document.getElementById('video');
 const stage = document.getElementById('stage');
 const statusEl = document.getElementById('status');
 const info = document.getElementById('info');
+const playerEl = document.getElementById('player');
 
 const params = new URLSearchParams(location.hash.slice(1));
 const password = params.get('password') || undefined;
@@ -132,6 +133,10 @@ function connect() {
       video.classList.toggle('pixelated', msg.pixelated === true);
       isGame = msg.game === true;
       for (const id of ['save-state', 'load-state', 'keys-button']) document.getElementById(id).hidden = !isGame;
+      if (isGame && glint.player === undefined) {
+        playerEl.hidden = false;
+        playerEl.textContent = 'Watching: press a game key or pad button to play';
+      }
       await startPeer();
     }
     else if (msg.type === 'answer') await pc?.setRemoteDescription({ type: 'answer', sdp: withRrtr(msg.sdp) });
@@ -139,6 +144,17 @@ function connect() {
       glint.hostInfos.push(msg.message);
       if (glint.hostInfos.length > 20) glint.hostInfos.shift();
       toast(msg.message);
+    } else if (msg.type === 'player') {
+      glint.player = msg.player;
+      playerEl.hidden = false;
+      playerEl.textContent = msg.player ? `Player ${msg.player}` : 'Watching: all players are taken';
+    } else if (msg.type === 'ended') {
+      // The host is going away on purpose (a crashed game, a lost display): say why, and do
+      // not reconnect to a session that no longer exists.
+      glint.ended = msg.message;
+      stopped = true;
+      teardown();
+      setState('ended', `The session has ended: ${msg.message}`);
     } else if (msg.type === 'error') {
       console.warn('glint host:', msg.code, msg.message);
       glint.hostErrors.push({ code: msg.code, message: msg.message });

@@ -51,6 +51,9 @@ pub enum CaptureError {
     /// The display is gone; the session cannot continue.
     #[error("lost the X display: {0}")]
     Lost(String),
+    /// The game's core process ended (a crash, said how).
+    #[error("{0}")]
+    CoreDied(String),
 }
 
 /// A source of frames. `grab` fills `frame.data` (reusing its allocation).

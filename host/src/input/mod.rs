@@ -95,6 +95,9 @@ pub trait Injector {
     fn text(&mut self, text: &str) -> Result<(), inject::InjectError>;
     /// The peer is gone (everything it held was released just before).
     fn peer_left(&mut self, _peer: PeerId) {}
+    /// Called after each batch of input, once its echo is published: hand batched state on,
+    /// and leave any messages for peers in `notices`.
+    fn settle(&mut self, _notices: &mut Vec<(PeerId, Notice)>) {}
 }
 
 impl<T: Injector + ?Sized> Injector for Box<T> {
@@ -108,6 +111,10 @@ impl<T: Injector + ?Sized> Injector for Box<T> {
 
     fn peer_left(&mut self, peer: PeerId) {
         (**self).peer_left(peer)
+    }
+
+    fn settle(&mut self, notices: &mut Vec<(PeerId, Notice)>) {
+        (**self).settle(notices)
     }
 }
 
@@ -127,6 +134,7 @@ pub fn run(
     let mut peers: HashMap<PeerId, PeerInput> = HashMap::new();
     let mut actions = Vec::new();
     let mut tagged: Vec<(PeerId, Action)> = Vec::new();
+    let mut notices: Vec<(PeerId, Notice)> = Vec::new();
     loop {
         let deadline = peers
             .values()
@@ -226,6 +234,12 @@ pub fn run(
         // After the injection: a frame captured from now on shows this packet's effect.
         if let Some((peer, seq)) = applied {
             echo.set(peer, seq);
+        }
+        injector.settle(&mut notices);
+        for (peer, n) in notices.drain(..) {
+            if let Some(notify) = peers.get(&peer).and_then(|p| p.notify.as_ref()) {
+                notify.notify(n);
+            }
         }
     }
     // Shutting down: nothing stays held on the host.

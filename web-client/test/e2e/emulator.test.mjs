@@ -48,10 +48,14 @@ test('the test ROM plays in the page at its native size, pixelated', async () =>
 });
 
 test('holding X presses the A button: the background turns light and the ROM beeps', async () => {
+  assert.match(await browser.page.textContent('#player'), /Watching: press a game key/);
   await browser.page.click('#video');
   await browser.page.keyboard.down('KeyX');
   try {
     await waitFor('a light background', async () => (await background()) > 128, 5000);
+    // The first browser to press a game key is player 1, and its page says so.
+    await waitFor('the page told it is player 1', () => evaluate(() => window.glint.player === 1));
+    assert.equal(await browser.page.textContent('#player'), 'Player 1');
     const loud = await evaluate(async () => {
       const ctx = new AudioContext();
       const src = ctx.createMediaStreamSource(new MediaStream([video.srcObject.getAudioTracks()[0]]));
@@ -130,7 +134,7 @@ test('a gamepad (the Gamepad API, mocked in the page) drives the joypad too', as
 });
 
 test('save state and load state work, and the saved state survives a host crash', async () => {
-  const { mkdtempSync, rmSync, statSync } = await import('node:fs');
+  const { mkdtempSync, rmSync, statSync, readFileSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'glint-saves-'));
   const args = ['--core', 'nestopia', '--rom', ROM, '--save-dir', dir, '--no-audio'];
@@ -147,12 +151,17 @@ test('save state and load state work, and the saved state survives a host crash'
     await page.click('#save-state');
     await waitFor('"state saved"', () => page.evaluate(
       () => window.glint.hostInfos.some((m) => m.startsWith('state saved'))));
-    const file = join(dir, 'joypad.state');
+    const file = join(dir, 'joypad.nestopia.state');
     assert.ok(statSync(file).size > 1000, 'the state file is missing or tiny');
 
-    // The host dies without cleaning up; a new one loads the state the first one wrote.
+    // The host dies without cleaning up; its core process dies with it, and a new host loads
+    // the state the first one wrote.
+    const coreProcess = () => promisify(execFile)('pgrep', ['-f', `core-worker .*${dir}`])
+      .then(({ stdout }) => stdout.trim(), () => '');
+    assert.notEqual(await coreProcess(), '', 'the game runs in a core process');
     g.child.kill('SIGKILL');
     await new Promise((r) => g.child.once('exit', r));
+    await waitFor('the orphaned core process to end', async () => (await coreProcess()) === '', 5000);
     g = await startGlint(args);
     await page.goto(g.url);
     await waitFor('the game to play again', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
@@ -160,8 +169,61 @@ test('save state and load state work, and the saved state survives a host crash'
     await waitFor('"state loaded"', () => page.evaluate(
       () => window.glint.hostInfos.includes('state loaded')));
     assert.equal(await page.isVisible('#save-state'), true);
+
+    // A state from another version of the core is refused with both names, not misread.
+    const bytes = readFileSync(file);
+    const len = bytes.readUInt16LE(8);
+    const label = bytes.subarray(10, 10 + len).toString();
+    assert.match(label, /^Nestopia /);
+    const old = Buffer.from('Nestopia 0.0-old');
+    const header = Buffer.alloc(10);
+    bytes.copy(header, 0, 0, 8);
+    header.writeUInt16LE(old.length, 8);
+    writeFileSync(file, Buffer.concat([header, old, bytes.subarray(10 + len)]));
+    await page.click('#load-state');
+    await waitFor('the other version refused', () => page.evaluate(() => window.glint.hostErrors.some(
+      (e) => /saved by Nestopia 0\.0-old; the running core is Nestopia /.test(e.message))));
   } finally {
     await b.stop();
+    await g.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a core that crashes mid-game ends the session with a message to every page', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'glint-fault-'));
+  const core = join(dir, 'fault_libretro.so');
+  await promisify(execFile)('cc', ['-shared', '-fPIC', '-O1', '-o', core,
+    join(repo, 'emulators', 'testcore', 'fault.c')]);
+  const g = await startGlint(['--core', core, '--rom', ROM, '--save-dir', dir]);
+  const player = await startChromium();
+  const watcher = await startChromium();
+  try {
+    const exited = new Promise((r) => g.child.once('exit', (code) => r(code)));
+    for (const b of [player, watcher]) {
+      await b.page.goto(g.url);
+      await waitFor('the game to play', () => b.page.evaluate(() => window.glint.state === 'playing'), 20000);
+    }
+    // The fault core writes through a null pointer when Start (Enter) is pressed.
+    await player.page.click('#video');
+    await player.page.keyboard.press('Enter');
+    for (const b of [player, watcher]) {
+      await waitFor('the page to say the session ended', () => b.page.evaluate(() => window.glint.state === 'ended'), 10000);
+      const text = await b.page.textContent('#status');
+      assert.match(text, /The session has ended: the game's core crashed \(signal 11: SIGSEGV/);
+    }
+    assert.equal(await exited, 1, 'glint exits with the runtime failure code');
+    assert.match(g.logs(), /glint: the game's core crashed \(signal 11/);
+    assert.doesNotMatch(g.logs(), /panicked/);
+    // The page does not try to reconnect (that would show "Reconnecting…") to a session
+    // that is gone.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await player.page.evaluate(() => window.glint.state), 'ended');
+  } finally {
+    await player.stop();
+    await watcher.stop();
     await g.stop();
     rmSync(dir, { recursive: true, force: true });
   }

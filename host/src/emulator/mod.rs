@@ -1,25 +1,26 @@
-//! A libretro core as the frame source (`--core`, `--rom`): the core runs on its own named
-//! thread at its own frame rate (drift-free, sleep then spin), its pictures go into the same
-//! latest-wins mailbox as captured frames, its sound is resampled to 48 kHz into the Opus path,
-//! and the page's keys drive player 1's joypad.
+//! A libretro core as the frame source (`--core`, `--rom`): the core runs in its own process
+//! ([`worker`], started by [`process::spawn`]) at its own frame rate (drift-free, sleep then
+//! spin), so a crashing core ends the session with a message instead of taking glint down.
+//! Its pictures go into the same latest-wins mailbox as captured frames, its sound is resampled
+//! to 48 kHz into the Opus path, and each browser's keys and gamepads drive its player's pad.
+
+pub mod process;
+pub mod state;
+pub mod wire;
+pub mod worker;
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
-use std::thread;
-use std::time::Instant;
 
-use crossbeam_channel::{bounded, Receiver, Sender};
-use glint_emulators::{button, Core, EmuError, Pacer, Timing, PORTS};
+use crossbeam_channel::Sender;
+use glint_emulators::{button, PORTS};
 
-use crate::audio::{RawAudio, SAMPLE_RATE};
-use crate::capture::Frame;
+use crate::audio::SAMPLE_RATE;
 use crate::input::inject::InjectError;
 use crate::input::reconcile::{Action, Control};
-use crate::input::{Injector, InputEcho};
-use crate::peer::PeerId;
-use crate::pipeline::{post_frame, CaptureEnd, CaptureThread, PipelineCounters, FRAME_MAILBOX};
+use crate::input::Injector;
+use crate::peer::{Notice, PeerId};
 
 /// A request from a page to the game thread; the reply is a message for that page.
 #[derive(Debug)]
@@ -52,7 +53,7 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// Each port's buttons, written by the input thread, read by the core thread every frame.
+/// Each port's buttons, written by the input thread, sent to the core process on change.
 #[derive(Debug, Default)]
 pub struct Pads(pub [AtomicU16; PORTS]);
 
@@ -128,12 +129,19 @@ pub fn standard_to_buttons(buttons: u32, axes: [i16; 4]) -> u16 {
 
 /// Input for the emulator. Each browser that sends input gets a player (port 1–4, first come,
 /// first served, freed when it leaves); its keyboard and its gamepads drive that player.
-/// Browsers beyond four watch.
+/// Browsers beyond four watch. Each browser is told its player number when it gets one, and
+/// that it watches when all four are taken.
 pub struct PadInjector {
     pub pads: Arc<Pads>,
     slots: [Option<PeerId>; PORTS],
     keys: HashMap<PeerId, HashSet<u16>>,
     gamepads: HashMap<(PeerId, u8), u16>,
+    /// Woken once per batch of input that changed a pad (the core process's forwarder).
+    wake: Option<Sender<()>>,
+    dirty: bool,
+    /// Peers already told that all players are taken.
+    told_watching: HashSet<PeerId>,
+    notices: Vec<(PeerId, Notice)>,
 }
 
 impl PadInjector {
@@ -143,20 +151,42 @@ impl PadInjector {
             slots: [None; PORTS],
             keys: HashMap::new(),
             gamepads: HashMap::new(),
+            wake: None,
+            dirty: false,
+            told_watching: HashSet::new(),
+            notices: Vec::new(),
         }
+    }
+
+    /// Also sends a token on `wake` after each batch of input that changed a pad.
+    pub fn with_wake(mut self, wake: Sender<()>) -> Self {
+        self.wake = Some(wake);
+        self
     }
 
     fn port_of(&mut self, peer: PeerId) -> Option<usize> {
         if let Some(i) = self.slots.iter().position(|s| *s == Some(peer)) {
             return Some(i);
         }
-        let free = self.slots.iter().position(Option::is_none)?;
+        let Some(free) = self.slots.iter().position(Option::is_none) else {
+            if self.told_watching.insert(peer) {
+                self.notices.push((peer, Notice::Player { player: None }));
+            }
+            return None;
+        };
         self.slots[free] = Some(peer);
+        self.told_watching.remove(&peer);
         tracing::info!(%peer, player = free + 1, "player joined");
+        self.notices.push((
+            peer,
+            Notice::Player {
+                player: Some(free as u8 + 1),
+            },
+        ));
         Some(free)
     }
 
-    fn publish(&self, port: usize, peer: PeerId) {
+    fn publish(&mut self, port: usize, peer: PeerId) {
         let keys = self
             .keys
             .get(&peer)
@@ -172,6 +202,7 @@ impl PadInjector {
             .filter(|((p, _), _)| *p == peer)
             .fold(0, |a, (_, b)| a | b);
         self.pads.0[port].store(keys | pads, Ordering::Relaxed);
+        self.dirty = true;
     }
 }
 
@@ -220,11 +251,22 @@ impl Injector for PadInjector {
     fn peer_left(&mut self, peer: PeerId) {
         self.keys.remove(&peer);
         self.gamepads.retain(|(p, _), _| *p != peer);
+        self.told_watching.remove(&peer);
         if let Some(port) = self.slots.iter().position(|s| *s == Some(peer)) {
             self.slots[port] = None;
             self.pads.0[port].store(0, Ordering::Relaxed);
+            self.dirty = true;
             tracing::info!(%peer, player = port + 1, "player left");
         }
+    }
+
+    fn settle(&mut self, notices: &mut Vec<(PeerId, Notice)>) {
+        if std::mem::take(&mut self.dirty) {
+            if let Some(w) = &self.wake {
+                let _ = w.try_send(()); // full: a wake is already pending
+            }
+        }
+        notices.append(&mut self.notices);
     }
 }
 
@@ -273,131 +315,6 @@ impl Resampler {
         }
         out
     }
-}
-
-fn handle_command(core: &mut Core, cmd: GameCommand, file: &std::path::Path) {
-    match cmd {
-        GameCommand::Save { reply } => {
-            let result = match core.save_state() {
-                None => Err("this core cannot save its state".to_owned()),
-                Some(bytes) => write_atomically(file, &bytes)
-                    .map(|()| format!("state saved ({} KiB)", bytes.len().div_ceil(1024)))
-                    .map_err(|e| format!("cannot write {}: {e}", file.display())),
-            };
-            match &result {
-                Ok(m) => tracing::info!(file = %file.display(), "{m}"),
-                Err(e) => tracing::warn!("{e}"),
-            }
-            let _ = reply.send(result);
-        }
-        GameCommand::Load { reply } => {
-            let result = match std::fs::read(file) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Err("no saved state yet".to_owned())
-                }
-                Err(e) => Err(format!("cannot read {}: {e}", file.display())),
-                Ok(bytes) if core.load_state(&bytes) => Ok("state loaded".to_owned()),
-                Ok(_) => Err("the core refused the saved state".to_owned()),
-            };
-            let _ = reply.send(result);
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-/// Loads the core on its own thread and runs it; returns the frame mailbox like a capture
-/// thread, and the game's timing. A core or ROM that does not load is an error here, before
-/// anything is served.
-pub fn spawn(
-    core: PathBuf,
-    rom: PathBuf,
-    save_dir: PathBuf,
-    pads: Arc<Pads>,
-    audio: Option<Sender<RawAudio>>,
-    running: Arc<AtomicBool>,
-    counters: Arc<PipelineCounters>,
-    echo: Arc<InputEcho>,
-    commands: Receiver<GameCommand>,
-) -> Result<(CaptureThread, Timing), EmuError> {
-    let state_file = save_dir.join(format!(
-        "{}.state",
-        rom.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "game".into())
-    ));
-    let (tx, rx) = bounded::<Frame>(FRAME_MAILBOX);
-    let stale = rx.clone();
-    let (pool_tx, pool_rx) = bounded::<Vec<u8>>(3);
-    let (ready_tx, ready_rx) = bounded::<Result<Timing, EmuError>>(1);
-    let handle = thread::Builder::new()
-        .name("glint-core".into())
-        .spawn(move || {
-            let mut core = match Core::load(&core, &rom, &save_dir) {
-                Ok(c) => c,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return CaptureEnd::Stopped;
-                }
-            };
-            let timing = core.timing();
-            let _ = ready_tx.send(Ok(timing));
-            let mut pacer = Pacer::new(timing.fps, Instant::now());
-            let mut resampler = Resampler::new(timing.sample_rate);
-            let mut seq = 0u64;
-            while running.load(Ordering::Relaxed) {
-                let deadline = pacer.wait();
-                while let Ok(cmd) = commands.try_recv() {
-                    handle_command(&mut core, cmd, &state_file);
-                }
-                let input_echo = echo.snapshot();
-                let started = Instant::now();
-                let (picture, samples) = core.run_frame(pads.snapshot());
-                if let Some(a) = &audio {
-                    let resampled = resampler.push(&samples);
-                    if !resampled.is_empty() {
-                        let _ = a.try_send(RawAudio {
-                            samples: resampled,
-                            first_sample_at: deadline,
-                        });
-                    }
-                }
-                if picture.width == 0 {
-                    continue;
-                }
-                let mut data = pool_rx.try_recv().unwrap_or_default();
-                data.clear();
-                data.extend_from_slice(&picture.bgrx);
-                let frame = Frame {
-                    stride: picture.width as usize * 4,
-                    data,
-                    width: picture.width,
-                    height: picture.height,
-                    captured_at: started,
-                    grabbed_at: Instant::now(),
-                    seq,
-                    input_echo,
-                };
-                seq += 1;
-                post_frame(&tx, &stale, frame, &counters);
-            }
-            CaptureEnd::Stopped
-        })
-        .map_err(|e| EmuError::Load {
-            path: "(thread)".into(),
-            reason: e.to_string(),
-        })?;
-    let timing = ready_rx.recv().map_err(|_| EmuError::Load {
-        path: "(core thread)".into(),
-        reason: "the core thread ended while loading".into(),
-    })??;
-    Ok((
-        CaptureThread {
-            frames: rx,
-            pool: pool_tx,
-            handle,
-        },
-        timing,
-    ))
 }
 
 #[cfg(test)]
