@@ -54,12 +54,28 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result
 }
 
 /// Each port's buttons, written by the input thread, sent to the core process on change.
+/// A button pressed and released before the core process was sent the state in between (a
+/// quick tap) is kept in `taps` until it is sent, so the core sees it for one frame.
 #[derive(Debug, Default)]
-pub struct Pads(pub [AtomicU16; PORTS]);
+pub struct Pads {
+    held: [AtomicU16; PORTS],
+    taps: [AtomicU16; PORTS],
+}
 
 impl Pads {
+    /// Port `port` now holds `mask`; newly pressed buttons are also latched as taps.
+    pub fn set(&self, port: usize, mask: u16) {
+        let old = self.held[port].swap(mask, Ordering::Relaxed);
+        self.taps[port].fetch_or(mask & !old, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> [u16; PORTS] {
-        std::array::from_fn(|i| self.0[i].load(Ordering::Relaxed))
+        std::array::from_fn(|i| self.held[i].load(Ordering::Relaxed))
+    }
+
+    /// The buttons pressed since the last call (held or not now), and clears them.
+    pub fn take_taps(&self) -> [u16; PORTS] {
+        std::array::from_fn(|i| self.taps[i].swap(0, Ordering::Relaxed))
     }
 }
 
@@ -201,7 +217,7 @@ impl PadInjector {
             .iter()
             .filter(|((p, _), _)| *p == peer)
             .fold(0, |a, (_, b)| a | b);
-        self.pads.0[port].store(keys | pads, Ordering::Relaxed);
+        self.pads.set(port, keys | pads);
         self.dirty = true;
     }
 }
@@ -254,7 +270,7 @@ impl Injector for PadInjector {
         self.told_watching.remove(&peer);
         if let Some(port) = self.slots.iter().position(|s| *s == Some(peer)) {
             self.slots[port] = None;
-            self.pads.0[port].store(0, Ordering::Relaxed);
+            self.pads.set(port, 0);
             self.dirty = true;
             tracing::info!(%peer, player = port + 1, "player left");
         }
@@ -369,6 +385,19 @@ mod tests {
         assert_eq!(pads.snapshot(), [0, button::UP, 0, 0]);
         key(&mut inj, PeerId(11), 0x51, true);
         assert_eq!(pads.snapshot(), [button::DOWN, button::UP, 0, 0]);
+    }
+
+    #[test]
+    fn a_tap_between_two_sends_is_kept_for_the_core() {
+        let pads = Arc::new(Pads::default());
+        let mut inj = PadInjector::new(pads.clone());
+        key(&mut inj, P1, 0x52, true); // Up, held
+        assert_eq!(pads.take_taps(), [button::UP, 0, 0, 0]);
+        key(&mut inj, P1, 0x28, true); // Enter → Start, pressed and released at once
+        key(&mut inj, P1, 0x28, false);
+        assert_eq!(pads.snapshot(), [button::UP, 0, 0, 0]);
+        assert_eq!(pads.take_taps(), [button::START, 0, 0, 0]);
+        assert_eq!(pads.take_taps(), [0; 4], "a tap is handed over once");
     }
 
     #[test]

@@ -282,7 +282,8 @@ fn forward(
                     }
                     e.push_back((gen, snapshot));
                 }
-                write_to_core(&mut to_core, &ToCore::Pads { gen, pads: pads.snapshot() })
+                let msg = ToCore::Pads { gen, pads: pads.snapshot(), taps: pads.take_taps() };
+                write_to_core(&mut to_core, &msg)
             }
             recv(commands) -> m => {
                 let (msg, reply) = match m {

@@ -24,10 +24,13 @@ pub enum WireError {
 /// glint → core process.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToCore {
-    /// Each port's buttons from now on; `gen` comes back with every frame run with them.
+    /// Each port's buttons from now on, and the buttons pressed since the previous message
+    /// even if released again (`taps`: the core shows each for one frame). `gen` comes back
+    /// with every frame run with them.
     Pads {
         gen: u64,
         pads: [u16; PORTS],
+        taps: [u16; PORTS],
     },
     Save,
     Load,
@@ -60,6 +63,7 @@ pub enum FromCore {
 }
 
 const PADS: u8 = 1;
+const PADS_LEN: usize = 8 + 4 * PORTS;
 const SAVE: u8 = 2;
 const LOAD: u8 = 3;
 
@@ -79,9 +83,9 @@ fn header(w: &mut impl Write, tag: u8, len: usize) -> io::Result<()> {
 
 pub fn write_to_core(w: &mut impl Write, msg: &ToCore) -> io::Result<()> {
     match msg {
-        ToCore::Pads { gen, pads } => {
+        ToCore::Pads { gen, pads, taps } => {
             let mut p = gen.to_le_bytes().to_vec();
-            for b in pads {
+            for b in pads.iter().chain(taps) {
                 p.extend_from_slice(&b.to_le_bytes());
             }
             header(w, PADS, p.len())?;
@@ -177,13 +181,14 @@ pub fn read_to_core(r: &mut impl Read) -> Result<Option<ToCore>, WireError> {
     };
     let p = payload(r, len)?;
     Ok(Some(match (tag, len) {
-        (PADS, 16) => {
+        (PADS, PADS_LEN) => {
             let mut gen = [0u8; 8];
             gen.copy_from_slice(&p[..8]);
-            let pads = std::array::from_fn(|i| u16::from_le_bytes([p[8 + 2 * i], p[9 + 2 * i]]));
+            let at = |i: usize| u16::from_le_bytes([p[8 + 2 * i], p[9 + 2 * i]]);
             ToCore::Pads {
                 gen: u64::from_le_bytes(gen),
-                pads,
+                pads: std::array::from_fn(at),
+                taps: std::array::from_fn(|i| at(PORTS + i)),
             }
         }
         (SAVE, 0) => ToCore::Save,
@@ -310,6 +315,7 @@ mod tests {
             ToCore::Pads {
                 gen: u64::MAX,
                 pads: [1, 2, 0x8000, 0],
+                taps: [0, 8, 0, 0xffff],
             },
             ToCore::Save,
             ToCore::Load,

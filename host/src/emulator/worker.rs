@@ -69,6 +69,30 @@ fn load(core: &mut Core, file: &Path) -> Result<String, String> {
     }
 }
 
+/// The pads the next frame runs with: what is held, plus every button tapped since the last
+/// frame (pressed and released between two frames, it still shows for one).
+#[derive(Debug, Default)]
+struct PadLatch {
+    gen: u64,
+    held: [u16; PORTS],
+    taps: [u16; PORTS],
+}
+
+impl PadLatch {
+    fn update(&mut self, gen: u64, held: [u16; PORTS], taps: [u16; PORTS]) {
+        self.gen = gen;
+        self.held = held;
+        for (t, new) in self.taps.iter_mut().zip(taps) {
+            *t |= new;
+        }
+    }
+
+    fn for_frame(&mut self) -> (u64, [u16; PORTS]) {
+        let taps = std::mem::take(&mut self.taps);
+        (self.gen, std::array::from_fn(|i| self.held[i] | taps[i]))
+    }
+}
+
 /// The worker's `main`. `args` are CORE ROM SAVE_DIR.
 pub fn main(args: &[OsString]) -> ExitCode {
     // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and nothing else.
@@ -120,7 +144,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
     }
 
     // Pads and requests from glint, read on their own thread so a frame never waits for them.
-    let pads = Arc::new(Mutex::new((0u64, [0u16; PORTS])));
+    let pads = Arc::new(Mutex::new(PadLatch::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let (cmd_tx, cmd_rx) = bounded::<ToCore>(super::GAME_COMMANDS);
     {
@@ -131,8 +155,14 @@ pub fn main(args: &[OsString]) -> ExitCode {
                 let mut stdin = std::io::stdin().lock();
                 loop {
                     match read_to_core(&mut stdin) {
-                        Ok(Some(ToCore::Pads { gen, pads: p })) => {
-                            *pads.lock().unwrap_or_else(|e| e.into_inner()) = (gen, p);
+                        Ok(Some(ToCore::Pads {
+                            gen,
+                            pads: held,
+                            taps,
+                        })) => {
+                            pads.lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .update(gen, held, taps);
                         }
                         Ok(Some(cmd)) => {
                             if cmd_tx.send(cmd).is_err() {
@@ -174,7 +204,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
                 return ExitCode::SUCCESS;
             }
         }
-        let (gen, now_pads) = *pads.lock().unwrap_or_else(|e| e.into_inner());
+        let (gen, now_pads) = pads.lock().unwrap_or_else(|e| e.into_inner()).for_frame();
         let started = Instant::now();
         let (picture, samples) = core.run_frame(now_pads);
         let sent = (|| -> std::io::Result<()> {
@@ -206,6 +236,15 @@ pub fn main(args: &[OsString]) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tap_shows_for_exactly_one_frame() {
+        let mut latch = PadLatch::default();
+        latch.update(1, [0x10, 0, 0, 0], [0x10, 0, 0, 0]); // Up held
+        latch.update(2, [0x10, 0, 0, 0], [0x08, 0, 0, 0]); // Start tapped
+        assert_eq!(latch.for_frame(), (2, [0x18, 0, 0, 0]));
+        assert_eq!(latch.for_frame(), (2, [0x10, 0, 0, 0]));
+    }
 
     #[test]
     fn each_rom_and_core_has_its_own_state_file() {
