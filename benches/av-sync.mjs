@@ -5,13 +5,17 @@
 // multiple of 2000 Unix ms. The page records
 // - video: the expected display time of the first presented frame showing the flash
 //   (requestVideoFrameCallback, pixels read from the video);
-// - audio: the output time of the first loud sample of the received track (an AudioWorklet
-//   finds the sample; AudioContext.getOutputTimestamp maps it to the page clock);
+// - audio: the output time of the first loud sample of the sound the page receives (an
+//   AudioWorklet finds the sample; AudioContext.getOutputTimestamp maps it to the page clock).
+//   By default that is the page's own playout of the `audio` data channel (the worklet sits
+//   right after it, in its AudioContext); with --audio-path track, the WebRTC audio track
+//   through a MediaStreamSource (which itself adds ~20 ms);
 // and converts both to Unix time (performance.timeOrigin; same machine, same clock as the
 // host). Reported: skew = audio − video per beep, audio capture→playout latency and video
 // capture→display latency (onset − the multiple of 2000 ms), p50 and p95.
 //
-// Usage: node benches/av-sync.mjs [--seconds 40] [--runs 2] [--av-sync] [--json FILE] [--short]
+// Usage: node benches/av-sync.mjs [--seconds 40] [--runs 2] [--audio-path channel|track]
+//                                 [--av-sync] [--json FILE] [--short]
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { startGlint, startChromium, waitFor } from '../web-client/test/e2e/harness.mjs';
@@ -25,6 +29,8 @@ const seconds = Number(opt('seconds', short ? 7 : 40));
 const runs = Number(opt('runs', short ? 1 : 2));
 const jsonOut = opt('json', null);
 const lipSync = process.argv.includes('--av-sync'); // run glint with --av-sync
+const audioPath = opt('audio-path', 'channel');
+if (!['channel', 'track'].includes(audioPath)) throw new Error('--audio-path is channel or track');
 const EVERY = 2000;
 
 function pct(values, q) {
@@ -63,13 +69,14 @@ async function run() {
   const browser = await startChromium();
   const page = browser.page;
   try {
-    await page.goto(glint.url);
+    await page.goto(audioPath === 'track' ? `${glint.url}#audio=track` : glint.url);
     await waitFor('playing', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
     await waitFor('sound', () => page.evaluate(() => window.glint.audio), 10000);
+    const path = await page.evaluate(() => window.glint.audioPath);
+    if (path !== audioPath) throw new Error(`the page plays sound through the ${path}, not the ${audioPath}`);
+    await page.click('#sound-prompt'); // a user's click: sound on
+    await waitFor('sound on', () => page.evaluate(() => !window.glint.muted), 5000);
     await page.evaluate(async (code) => {
-      // As after "Click to enable sound": the element renders the audio too.
-      video.muted = false;
-      await video.play();
       window.__av = { video: [], audio: [] };
       // Video: flash onsets.
       const canvas = document.createElement('canvas');
@@ -86,10 +93,9 @@ async function run() {
       };
       video.requestVideoFrameCallback(onFrame);
       // Audio: beep onsets at the output.
-      const ac = new AudioContext({ latencyHint: 'interactive' });
+      const { context: ac, node: src } = await window.glint.soundTap();
       await ac.audioWorklet.addModule(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })));
       const node = new AudioWorkletNode(ac, 'onset');
-      const src = ac.createMediaStreamSource(new MediaStream([video.srcObject.getAudioTracks()[0]]));
       src.connect(node);
       node.connect(ac.destination);
       node.port.onmessage = (ev) => {
@@ -104,9 +110,16 @@ async function run() {
     if (playout?.totalSamplesCount) {
       playoutPath.push((1000 * playout.totalPlayoutDelay) / playout.totalSamplesCount);
     }
-    if (detail) {
+    if (detail?.jitterBufferEmittedCount) {
       jitterBuffer.push((1000 * detail.jitterBufferDelay) / detail.jitterBufferEmittedCount);
     }
+    const own = await page.evaluate(() => window.glint.channelAudio && {
+      ...window.glint.channelAudio.stats,
+      transferred: window.glint.channelAudio.transferred,
+      baseLatency: window.glint.channelAudio.context.baseLatency,
+      outputLatency: window.glint.channelAudio.context.outputLatency,
+    });
+    if (own) pagePlayout.push(own);
     return await page.evaluate(() => window.__av);
   } finally {
     await browser.stop();
@@ -115,6 +128,7 @@ async function run() {
 }
 
 const jitterBuffer = [];
+const pagePlayout = [];
 const playoutPath = [];
 const videoLat = [];
 const audioLat = [];
@@ -138,6 +152,7 @@ const report = {
   seconds,
   runs,
   av_sync: lipSync,
+  audio_path: audioPath,
   beeps_matched: skew.length,
   skew_ms: { p50: pct(skew, 0.5), p95_abs: pct(skew.map(Math.abs), 0.95), min: pct(skew, 0), max: pct(skew, 1) },
   audio_capture_to_playout_ms: { p50: pct(audioLat, 0.5), p95: pct(audioLat, 0.95) },
@@ -146,13 +161,19 @@ const report = {
   audio_jitter_buffer_ms: jitterBuffer,
   // Mean delay of the browser's audio playout path (media-playout stats), per run.
   audio_playout_path_ms: playoutPath,
+  // The page's own playout (audio path "channel"), at the end of each run: queue depth and
+  // jitter margin (frames at 48 kHz), underruns, dropped frames, the AudioContext's latencies.
+  page_playout: pagePlayout,
 };
 console.log(JSON.stringify(report));
 if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify(report)}\n`);
 const f = (x) => (x === null ? '—' : x.toFixed(1));
-console.log(`\n${runs} runs × ${seconds} s, ${skew.length} beeps matched to flashes (test pattern 720p60, Opus 10 ms, glint ${lipSync ? '--av-sync' : 'without --av-sync'})`);
+console.log(`\n${runs} runs × ${seconds} s, ${skew.length} beeps matched to flashes (test pattern 720p60, Opus 10 ms, audio over the ${audioPath}, glint ${lipSync ? '--av-sync' : 'without --av-sync'})`);
 console.log(`skew audio − video   p50 ${f(report.skew_ms.p50)} ms   p95 |skew| ${f(report.skew_ms.p95_abs)} ms   range ${f(report.skew_ms.min)} … ${f(report.skew_ms.max)}`);
 console.log(`audio capture→playout p50 ${f(report.audio_capture_to_playout_ms.p50)} ms   p95 ${f(report.audio_capture_to_playout_ms.p95)} ms`);
+for (const p of pagePlayout) {
+  console.log(`page playout: queue ${(p.buffered / 48).toFixed(1)} ms, margin ${(p.margin / 48).toFixed(1)} ms, ${p.underruns} underruns, ${p.dropped} frames dropped, ${p.packets} packets (${p.late} late, ${p.gaps} gaps), context base ${(1000 * p.baseLatency).toFixed(1)} ms + output ${(1000 * p.outputLatency).toFixed(1)} ms; capture→page p50 ${p.transit.p50.toFixed(1)} p95 ${p.transit.p95.toFixed(1)} max ${p.transit.max.toFixed(1)} ms`);
+}
 console.log(`audio jitter buffer (NetEq) mean per run: ${jitterBuffer.map((x) => x.toFixed(1)).join(', ')} ms`);
 console.log(`audio playout path (device) mean per run: ${playoutPath.map((x) => x.toFixed(1)).join(', ')} ms`);
 console.log(`video capture→display p50 ${f(report.video_capture_to_display_ms.p50)} ms   p95 ${f(report.video_capture_to_display_ms.p95)} ms`);

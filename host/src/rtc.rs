@@ -42,6 +42,11 @@ pub const INPUT_CHANNEL: &str = "input";
 pub const TEXT_CHANNEL: &str = "text";
 /// Host → browser, one message per frame sent: see `host/docs/input-protocol.md`.
 pub const CONTROL_CHANNEL: &str = "control";
+/// Data channel label on which a page asks for its sound as Opus packets it plays itself
+/// (WebCodecs + an AudioWorklet, without the browser's jitter buffer); see [`audio_packet`].
+pub const AUDIO_CHANNEL: &str = "audio";
+/// Version byte of an [`audio_packet`].
+const AUDIO_PACKET_VERSION: u8 = 1;
 /// Control message type: the frame echo.
 const MSG_FRAME_ECHO: u8 = 1;
 
@@ -124,6 +129,8 @@ struct Peer {
     input_channel: Option<ChannelId>,
     text_channel: Option<ChannelId>,
     control_channel: Option<ChannelId>,
+    /// When open, this peer's sound goes here instead of its Opus track.
+    audio_channel: Option<ChannelId>,
     connected: bool,
     /// Delta frames are held back until this peer has had a keyframe.
     has_keyframe: bool,
@@ -397,6 +404,7 @@ impl RtcLoop {
             input_channel: None,
             text_channel: None,
             control_channel: None,
+            audio_channel: None,
             connected: false,
             has_keyframe: false,
             last_keyframe_request: None,
@@ -404,6 +412,7 @@ impl RtcLoop {
             snapshot: PeerSnapshot {
                 id: id.0,
                 codec: Some(video.2.name()),
+                audio_path: if audio.is_some() { "track" } else { "none" },
                 ..PeerSnapshot::default()
             },
             last_bytes: None,
@@ -542,20 +551,40 @@ impl RtcLoop {
         // clock, which is what lets the browser line them up.
         let ticks = (elapsed.as_nanos() * 48_000 / 1_000_000_000) as u64;
         let rtp_time = MediaTime::new(ticks, Frequency::FORTY_EIGHT_KHZ);
+        let capture_unix_us = SystemTime::now()
+            .checked_sub(frame.captured_at.elapsed())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_micros() as u64);
+        let mut packet: Option<Vec<u8>> = None;
         for i in 0..self.peers.len() {
             let p = &mut self.peers[i];
-            let Some((mid, pt)) = p.audio else {
-                continue;
-            };
             if !p.connected {
                 continue;
             }
-            let Some(writer) = p.rtc.writer(mid) else {
-                continue;
-            };
-            if let Err(e) = writer.write(pt, frame.captured_at, rtp_time, frame.data.clone()) {
-                tracing::debug!(peer = %p.id, error = %e, "audio write failed");
-                continue;
+            if let Some(id) = p.audio_channel {
+                let bytes = packet.get_or_insert_with(|| {
+                    audio_packet(ticks as u32, capture_unix_us, &frame.data)
+                });
+                match p.rtc.channel(id) {
+                    Some(mut ch) => {
+                        if let Err(e) = ch.write(true, bytes) {
+                            tracing::debug!(peer = %p.id, error = %e, "audio packet not sent");
+                            continue;
+                        }
+                    }
+                    None => continue,
+                }
+            } else {
+                let Some((mid, pt)) = p.audio else {
+                    continue;
+                };
+                let Some(writer) = p.rtc.writer(mid) else {
+                    continue;
+                };
+                if let Err(e) = writer.write(pt, frame.captured_at, rtp_time, frame.data.clone()) {
+                    tracing::debug!(peer = %p.id, error = %e, "audio write failed");
+                    continue;
+                }
             }
             p.snapshot.audio_frames_sent += 1;
             self.drive(i, Input::Timeout(Instant::now()));
@@ -673,6 +702,11 @@ impl RtcLoop {
                 INPUT_CHANNEL => p.input_channel = Some(id),
                 TEXT_CHANNEL => p.text_channel = Some(id),
                 CONTROL_CHANNEL => p.control_channel = Some(id),
+                AUDIO_CHANNEL => {
+                    tracing::info!(peer = %p.id, "sound goes over the audio data channel");
+                    p.audio_channel = Some(id);
+                    p.snapshot.audio_path = "channel";
+                }
                 other => tracing::debug!(peer = %p.id, label = other, "ignoring data channel"),
             },
             Event::ChannelData(d) => {
@@ -758,6 +792,18 @@ pub fn frame_echo(
     let host_us = host.as_micros().min(u128::from(u32::MAX)) as u32;
     m[10..14].copy_from_slice(&host_us.to_le_bytes());
     m[14..18].copy_from_slice(&capture_unix_ms.to_le_bytes());
+    m
+}
+
+/// One Opus packet for the `audio` data channel (little-endian): version, the 48 kHz timestamp
+/// of its first sample (the same clock as the Opus track's RTP timestamps), the capture
+/// wall-clock time of that sample (Unix µs), then the Opus packet (10 ms).
+pub fn audio_packet(timestamp: u32, capture_unix_us: u64, opus: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(13 + opus.len());
+    m.push(AUDIO_PACKET_VERSION);
+    m.extend_from_slice(&timestamp.to_le_bytes());
+    m.extend_from_slice(&capture_unix_us.to_le_bytes());
+    m.extend_from_slice(opus);
     m
 }
 
@@ -862,6 +908,16 @@ mod tests {
         assert!(out.contains("a=msid:VS vt\r\n"), "{out}");
         assert!(!out.contains("AS"), "{out}");
         assert_eq!(out.len(), sdp.len());
+    }
+
+    #[test]
+    fn the_audio_packet_layout_matches_the_web_client() {
+        // The same packet is parsed in web-client/test/audio.test.mjs.
+        let p = audio_packet(0x0102_0304, 1_700_000_000_123_456, &[0xfc, 0xff, 0xfe]);
+        let mut want = vec![1, 4, 3, 2, 1];
+        want.extend_from_slice(&1_700_000_000_123_456u64.to_le_bytes());
+        want.extend_from_slice(&[0xfc, 0xff, 0xfe]);
+        assert_eq!(p, want);
     }
 
     #[test]

@@ -115,6 +115,9 @@ pub struct PeerSnapshot {
     pub keyframes_sent: u64,
     /// Opus frames (10 ms each) sent.
     pub audio_frames_sent: u64,
+    /// Where this peer's sound goes: "track" (its Opus RTP track), "channel" (the `audio` data
+    /// channel, played by the page itself) or "none".
+    pub audio_path: &'static str,
     /// Frames sent per second over the last stats interval.
     pub fps: f64,
     /// Bytes sent to this peer, media and control.

@@ -29,6 +29,9 @@ const ASSETS: &[Asset] = &[
     asset!("src/keybind.js", "text/javascript; charset=utf-8"),
     asset!("src/echo.js", "text/javascript; charset=utf-8"),
     asset!("src/blockcode.js", "text/javascript; charset=utf-8"),
+    asset!("src/audio.js", "text/javascript; charset=utf-8"),
+    asset!("src/playout-worklet.js", "text/javascript; charset=utf-8"),
+    asset!("src/audio-worker.js", "text/javascript; charset=utf-8"),
     asset!("src/style.css", "text/css; charset=utf-8"),
 ];
 

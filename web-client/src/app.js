@@ -5,6 +5,7 @@ import { InputSender, encodePacket, EventKind } from './input.js';
 import { parseFrameEcho, InputToPhoton } from './echo.js';
 import { StatsOverlay } from './overlay.js';
 import { ACTIONS, KeyBindings } from './keybind.js';
+import { ChannelAudio, channelAudioSupported } from './audio.js';
 
 const HEARTBEAT_MS = 100; // full state at least this often while anything is held
 const AFTER_CHANGE_MS = 1000; // keep heartbeats going this long after the last change
@@ -22,6 +23,9 @@ const playerEl = document.getElementById('player');
 
 const params = new URLSearchParams(location.hash.slice(1));
 const password = params.get('password') || undefined;
+// `#audio=track` plays sound through the browser's WebRTC audio track instead of the page's
+// own low-latency playout (the default where WebCodecs and AudioWorklet exist).
+const audioOverChannel = params.get('audio') !== 'track' && channelAudioSupported();
 
 // Chromium sends RTCP receiver reference times (and so learns the RTT it needs to turn sender
 // reports into requestVideoFrameCallback's captureTime) only when "rrtr" is negotiated; the
@@ -190,14 +194,19 @@ async function startPeer() {
     const e = parseFrameEcho(ev.data);
     if (e) { glint.echoes += 1; latency.echo(e); }
   };
-  // Sound: an Opus track the host may or may not fill (no device is fine).
+  // Sound: Opus packets on the `audio` channel, played by the page itself; or, without
+  // WebCodecs, the Opus track. The host fills whichever it has, or neither (no device).
+  if (audioOverChannel && hostHasSound) {
+    sound.useChannel();
+    sound.channel.attach(pc.createDataChannel('audio', { ordered: false, maxRetransmits: 0 }));
+  }
   const audioTransceiver = pc.addTransceiver('audio', { direction: 'recvonly' });
   if ('jitterBufferTarget' in audioTransceiver.receiver) audioTransceiver.receiver.jitterBufferTarget = 0;
   const stream = new MediaStream();
   pc.ontrack = (ev) => {
     stream.addTrack(ev.track);
     if (video.srcObject !== stream) video.srcObject = stream;
-    if (ev.track.kind === 'audio' && hostHasSound) sound.trackArrived();
+    if (ev.track.kind === 'audio' && hostHasSound && !sound.channel) sound.arrived();
     video.play().catch(() => {});
   };
   pc.onconnectionstatechange = () => {
@@ -439,52 +448,85 @@ setInterval(() => {
 }, PAD_POLL_MS);
 
 // ---- sound ----
-// Browsers block autoplay with sound: the video starts muted and the page offers a click to
-// enable sound, remembered for this tab's session.
+// Browsers block autoplay with sound: sound starts muted and the page offers a click to
+// enable it, remembered for this tab's session. The output is the page's own playout
+// (ChannelAudio) or the video element's audio track.
 const SOUND_KEY = 'glint.sound';
 const soundButton = document.getElementById('sound');
 const volume = document.getElementById('volume');
 const soundPrompt = document.getElementById('sound-prompt');
 const sound = {
-  hasTrack: false,
-  trackArrived() {
-    this.hasTrack = true;
+  available: false,
+  muted: true,
+  channel: null,
+  useChannel() {
+    if (this.channel) return;
+    this.channel = new ChannelAudio(() => this.arrived());
+    this.channel.setVolume(Number(volume.value));
+    this.channel.muted = true;
+    glint.channelAudio = this.channel;
+    // Any gesture lets the page's audio start (muted or not), so it is ready when unmuted.
+    const start = () => { this.channel.start(); };
+    for (const t of ['pointerdown', 'keydown']) window.addEventListener(t, start, { capture: true });
+  },
+  arrived() {
+    this.available = true;
     glint.audio = true;
+    glint.audioPath = this.channel ? 'channel' : 'track';
     if (sessionStorage.getItem(SOUND_KEY) === 'on') this.enable(false);
     else this.render();
   },
+  setMuted(m) {
+    this.muted = m;
+    if (this.channel) this.channel.muted = m; else video.muted = m;
+  },
   /** Unmutes; `fromGesture` false means a remembered choice that autoplay may still refuse. */
   enable(fromGesture) {
-    video.muted = false;
-    video.play().then(() => {
-      sessionStorage.setItem(SOUND_KEY, 'on');
-      this.render();
-    }).catch(() => {
-      video.muted = true;
-      if (fromGesture) console.warn('glint: the browser refused to play sound');
+    this.setMuted(false);
+    const started = this.channel ? this.channel.start() : video.play().then(() => true, () => false);
+    started.then((ok) => {
+      if (ok) sessionStorage.setItem(SOUND_KEY, 'on');
+      else {
+        this.setMuted(true);
+        if (fromGesture) console.warn('glint: the browser refused to play sound');
+      }
       this.render();
     });
     this.render();
   },
   mute() {
-    video.muted = true;
+    this.setMuted(true);
     sessionStorage.setItem(SOUND_KEY, 'off');
     this.render();
   },
   render() {
-    glint.muted = video.muted;
-    soundButton.hidden = !this.hasTrack;
-    volume.hidden = !this.hasTrack;
-    soundButton.textContent = video.muted ? 'Sound off' : 'Sound on';
-    soundButton.setAttribute('aria-pressed', String(!video.muted));
-    const ask = this.hasTrack && video.muted && sessionStorage.getItem(SOUND_KEY) !== 'off';
+    glint.muted = this.muted;
+    soundButton.hidden = !this.available;
+    volume.hidden = !this.available;
+    soundButton.textContent = this.muted ? 'Sound off' : 'Sound on';
+    soundButton.setAttribute('aria-pressed', String(!this.muted));
+    const ask = this.available && this.muted && sessionStorage.getItem(SOUND_KEY) !== 'off';
     soundPrompt.hidden = !ask;
   },
 };
 glint.audio = false;
 glint.muted = true;
+glint.volume = () => (sound.channel ? sound.channel.volume : video.volume);
+/**
+ * The sound as it reaches the page, for measuring: `{ context, node }`, an AudioNode before
+ * the volume control. Starts the page's audio if it plays it itself.
+ */
+glint.soundTap = async () => {
+  if (sound.channel) {
+    await sound.channel.start();
+    return { context: sound.channel.context, node: sound.channel.node };
+  }
+  const context = new AudioContext();
+  const track = video.srcObject.getAudioTracks()[0];
+  return { context, node: context.createMediaStreamSource(new MediaStream([track])) };
+};
 soundButton.addEventListener('click', () => {
-  if (video.muted) sound.enable(true); else sound.mute();
+  if (sound.muted) sound.enable(true); else sound.mute();
   stage.focus();
 });
 soundPrompt.addEventListener('click', (e) => {
@@ -492,10 +534,14 @@ soundPrompt.addEventListener('click', (e) => {
   sound.enable(true);
   stage.focus();
 });
-volume.addEventListener('input', () => { video.volume = Number(volume.value); });
+volume.addEventListener('input', () => {
+  video.volume = Number(volume.value);
+  sound.channel?.setVolume(Number(volume.value));
+});
 video.volume = Number(volume.value);
 
-const overlay = new StatsOverlay(document.getElementById('overlay'), () => pc, password);
+const overlay = new StatsOverlay(document.getElementById('overlay'), () => pc, password,
+  () => sound.channel?.stats ?? null);
 glint.overlay = overlay;
 const statsButton = document.getElementById('stats');
 function toggleStats() {

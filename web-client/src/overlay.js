@@ -32,9 +32,11 @@ export class StatsOverlay {
    * @param {HTMLElement} el where the figures go
    * @param {() => RTCPeerConnection|null} pc the current peer connection
    * @param {string|undefined} password for /api/stats
+   * @param {() => object|null} sound the page's own audio playout stats, when it plays sound
    */
-  constructor(el, pc, password) {
+  constructor(el, pc, password, sound = () => null) {
     this.el = el;
+    this.sound = sound;
     this.pc = pc;
     this.password = password;
     this.captureToDisplay = new Window();
@@ -118,6 +120,7 @@ export class StatsOverlay {
       captureToDisplayP95: this.captureToDisplay.percentile(0.95),
       inputToPhotonP50: this.inputToPhoton.percentile(0.5),
       inputToPhotonP95: this.inputToPhoton.percentile(0.95),
+      sound: this.sound(),
     };
     this.render();
   }
@@ -137,6 +140,12 @@ export class StatsOverlay {
       ['capture→display', `${pair(this.captureToDisplay)} ms`],
       ['input→photon', `${pair(this.inputToPhoton)} ms`],
     ];
+    if (f.sound) {
+      const s = f.sound;
+      rows.push(['sound queue / margin', `${fmt(s.buffered / 48)} / ${fmt(s.margin / 48)} ms`]);
+      rows.push(['sound underruns / late', `${s.underruns} / ${s.late}`]);
+      rows.push(['sound capture→page', `${fmt(s.transit?.p50)} / ${fmt(s.transit?.p95)} ms`]);
+    }
     this.el.replaceChildren(...rows.map(([k, v]) => {
       const row = document.createElement('div');
       const key = document.createElement('span');

@@ -22,17 +22,15 @@ after(async () => {
 
 const evaluate = (fn, arg) => browser.page.evaluate(fn, arg);
 
-/** Loudest frequency of the received audio track over half a second, and its level. */
+/** Loudest frequency of the sound the page receives, over half a second, and its level. */
 const spectrumPeak = () => evaluate(async () => {
   if (!window.__analyser) {
-    const ctx = new AudioContext();
-    const track = video.srcObject.getAudioTracks()[0];
-    const src = ctx.createMediaStreamSource(new MediaStream([track]));
-    window.__analyser = ctx.createAnalyser();
+    const { context, node } = await window.glint.soundTap();
+    window.__analyser = context.createAnalyser();
     window.__analyser.fftSize = 8192;
     window.__analyser.smoothingTimeConstant = 0; // each read is this moment, not a decay
-    src.connect(window.__analyser);
-    window.__rate = ctx.sampleRate;
+    node.connect(window.__analyser);
+    window.__rate = context.sampleRate;
   }
   await new Promise((r) => setTimeout(r, 500));
   const a = window.__analyser;
@@ -53,15 +51,17 @@ test('the page asks for a click before sound, and remembers the choice for the s
   assert.equal(await evaluate(() => window.glint.muted), true);
   assert.equal(await page.isVisible('#sound-prompt'), true);
   await page.click('#sound-prompt');
-  await waitFor('sound on', () => evaluate(() => !video.muted));
+  await waitFor('sound on', () => evaluate(() => !window.glint.muted));
   assert.equal(await page.isVisible('#sound-prompt'), false);
   assert.equal(await page.textContent('#sound'), 'Sound on');
   await page.reload();
   await waitFor('the stream to play again', () => evaluate(() => window.glint.state === 'playing'), 20000);
-  await waitFor('sound on again without a click', () => evaluate(() => window.glint.audio && !video.muted));
-  // The volume control acts on the element.
+  await waitFor('sound on again without a click', () => evaluate(() => window.glint.audio && !window.glint.muted));
+  // By default the page plays the sound itself (WebCodecs + AudioWorklet), not the track.
+  assert.equal(await evaluate(() => window.glint.audioPath), 'channel');
+  // The volume control acts on what plays.
   await page.fill('#volume', '0.3');
-  assert.equal(await evaluate(() => video.volume), 0.3);
+  assert.equal(await evaluate(() => window.glint.volume()), 0.3);
 });
 
 test('a tone played on the host arrives at its frequency; nothing playing is silence', async () => {
@@ -83,6 +83,27 @@ test('a tone played on the host arrives at its frequency; nothing playing is sil
   const stats = await (await fetch(glint.url.replace(/\/(#.*)?$/, '') + '/api/stats')).json();
   assert.ok(stats.counters.audio_frames_encoded > 100, JSON.stringify(stats.counters));
   assert.ok(stats.peers[0].audio_frames_sent > 10, JSON.stringify(stats.peers[0]));
+  assert.equal(stats.peers[0].audio_path, 'channel');
+});
+
+test('with #audio=track the browser\'s own WebRTC audio track carries the tone', async () => {
+  const page = browser.page;
+  await page.goto(`${glint.url}#audio=track`);
+  await page.reload();
+  await waitFor('the stream to play', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  await waitFor('an audio track', () => evaluate(() => window.glint.audio));
+  assert.equal(await evaluate(() => window.glint.audioPath), 'track');
+  const tone = playTone(glint.pulseServer, TONE_HZ, 20);
+  try {
+    await waitFor(`a ${TONE_HZ} Hz peak on the track`, async () => {
+      const p = await spectrumPeak();
+      return p.db > -60 && Math.abs(p.hz - TONE_HZ) < 12 && p;
+    }, 10000, 10);
+  } finally {
+    tone.kill();
+  }
+  const stats = await (await fetch(glint.url.replace(/\/(#.*)?$/, '') + '/api/stats')).json();
+  assert.deepEqual(stats.peers.map((p) => p.audio_path), ['track']);
 });
 
 test('no such audio device: a warning, and the video plays without sound', async () => {

@@ -68,6 +68,9 @@ test('benches/av-sync.mjs --short matches beeps to flashes and prints well-forme
       assert.ok(r[k].p50 > 0 && r[k].p50 < 1000, `${k}: ${JSON.stringify(r[k])}`);
     }
     assert.equal(typeof r.skew_ms.p50, 'number');
+    // The page played the sound itself, from the audio channel.
+    assert.equal(r.audio_path, 'channel');
+    assert.ok(r.page_playout.length === 1 && r.page_playout[0].packets > 100, JSON.stringify(r.page_playout));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -57,11 +57,10 @@ test('holding X presses the A button: the background turns light and the ROM bee
     await waitFor('the page told it is player 1', () => evaluate(() => window.glint.player === 1));
     assert.equal(await browser.page.textContent('#player'), 'Player 1');
     const loud = await evaluate(async () => {
-      const ctx = new AudioContext();
-      const src = ctx.createMediaStreamSource(new MediaStream([video.srcObject.getAudioTracks()[0]]));
-      const a = ctx.createAnalyser();
+      const { context, node } = await window.glint.soundTap();
+      const a = context.createAnalyser();
       a.fftSize = 2048;
-      src.connect(a);
+      node.connect(a);
       await new Promise((r) => setTimeout(r, 300));
       const t = new Float32Array(a.fftSize);
       a.getFloatTimeDomainData(t);

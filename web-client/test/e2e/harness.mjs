@@ -150,3 +150,35 @@ export function playTone(server, hz, seconds = 10) {
   child.stdin.end(buf);
   return child;
 }
+
+/**
+ * A private PulseAudio with a null sink, for a browser that needs an audio output device
+ * (headless Firefox has none of its own; Chromium fakes one). Resolves once its socket answers.
+ */
+export async function startPulse() {
+  const dir = mkdtempSync(join(tmpdir(), 'glint-test-pulse-'));
+  const socket = join(dir, 'native');
+  const child = spawn('pulseaudio', ['-n', '--daemonize=no', '--exit-idle-time=-1',
+    '--disallow-exit', '--use-pid-file=no',
+    `--load=module-native-protocol-unix auth-anonymous=1 socket=${socket}`,
+    '--load=module-null-sink sink_name=browser rate=48000 channels=2'],
+  { stdio: 'ignore', env: { ...process.env, HOME: dir, XDG_RUNTIME_DIR: dir } });
+  const stopChild = stopper(child);
+  const stop = async () => {
+    await stopChild();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor('PulseAudio to listen', () => {
+      if (child.exitCode !== null) throw new Error(`pulseaudio exited ${child.exitCode}`);
+      return new Promise((resolve) => {
+        const s = net.connect(socket, () => { s.end(); resolve(true); });
+        s.on('error', () => resolve(false));
+      });
+    }, 10000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { server: `unix:${socket}`, stop };
+}

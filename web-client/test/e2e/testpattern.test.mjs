@@ -138,7 +138,8 @@ test('the stats overlay shows live, non-zero figures and toggles from the keyboa
     const figures = await evaluate(() => window.glint.overlay.figures);
     const ok = figures.fpsDecoded > 20 && figures.bitrateKbps > 0 && figures.hostP50 > 0 &&
       figures.captureToDisplayP50 > 0 && figures.rttMs >= 0 && figures.decodeMs > 0 &&
-      figures.resolution === '1280×720' && figures.codec === 'H264' && figures.inputToPhotonP50 > 0;
+      figures.resolution === '1280×720' && figures.codec === 'H264' && figures.inputToPhotonP50 > 0 &&
+      figures.sound?.packets > 0 && figures.sound.transit?.p50 > 0;
     if (!ok) throw new Error(JSON.stringify({ figures, echoes: await evaluate(() => [window.glint.echoes, window.glint.inputToPhotonMs]) }));
     return figures;
   }, 10000);
@@ -152,6 +153,7 @@ test('the stats overlay shows live, non-zero figures and toggles from the keyboa
   const text = await page.textContent('#overlay');
   assert.match(text, /1280×720/);
   assert.match(text, /host p50 \/ p95\d/);
+  assert.match(text, /sound queue \/ margin\d/);
   await page.click('#stats');
   assert.equal(await page.isVisible('#overlay'), false);
 });

@@ -1,0 +1,93 @@
+// The page's sound, off the main thread: receives the `audio` data channel (transferred here,
+// or its packets forwarded where the browser cannot transfer a channel), decodes Opus with
+// WebCodecs and posts each 10 ms of planar samples to the playout worklet's port. A page busy
+// drawing (layout, garbage collection, a stats overlay) then never delays the sound.
+//
+// In: {channel} (a transferred RTCDataChannel), {packet} (an ArrayBuffer), {port} (the
+// worklet's MessagePort), {reset: true}. Out: {first: true} at the first packet, and every
+// 500 ms {stats}.
+import { parseAudioPacket, gapBefore } from './audio.js';
+
+const RATE = 48000;
+const PACKET_FRAMES = 480;
+const TRANSIT_KEEP = 500;
+
+let port = null;
+let expected = null;
+const transit = [];
+const stats = { packets: 0, late: 0, gaps: 0, decodeErrors: 0 };
+
+function play(data) {
+  try {
+    if (!port) return;
+    const n = data.numberOfFrames;
+    const l = new Float32Array(n);
+    data.copyTo(l, { planeIndex: 0, format: 'f32-planar' });
+    let r = l;
+    if (data.numberOfChannels > 1) {
+      r = new Float32Array(n);
+      data.copyTo(r, { planeIndex: 1, format: 'f32-planar' });
+    }
+    port.postMessage({ l, r }, r === l ? [l.buffer] : [l.buffer, r.buffer]);
+  } finally {
+    data.close();
+  }
+}
+
+function newDecoder() {
+  const d = new AudioDecoder({
+    output: play,
+    error: (e) => {
+      stats.decodeErrors += 1;
+      console.warn('glint: audio decoder', e);
+      decoder = newDecoder();
+    },
+  });
+  d.configure({ codec: 'opus', sampleRate: RATE, numberOfChannels: 2 });
+  return d;
+}
+let decoder = newDecoder();
+
+function reset() {
+  expected = null;
+  port?.postMessage({ reset: true });
+}
+
+function receive(buf) {
+  const p = parseAudioPacket(buf);
+  if (!p || decoder.state !== 'configured') return;
+  stats.packets += 1;
+  if (stats.packets === 1) postMessage({ first: true });
+  // Capture → arrival here (Unix clocks; exact when host and page share a clock).
+  transit.push(performance.timeOrigin + performance.now() - p.captureUnixMs);
+  if (transit.length > TRANSIT_KEEP) transit.shift();
+  const gap = gapBefore(expected, p.timestamp);
+  if (gap < 0) { stats.late += 1; return; }
+  if (gap > 0) {
+    stats.gaps += 1;
+    port?.postMessage({ silence: gap });
+  }
+  expected = (p.timestamp + PACKET_FRAMES) >>> 0;
+  decoder.decode(new EncodedAudioChunk({
+    type: 'key',
+    timestamp: Math.round((p.timestamp * 1e6) / RATE),
+    data: p.opus,
+  }));
+}
+
+onmessage = (ev) => {
+  const m = ev.data;
+  if (m.packet) receive(m.packet);
+  else if (m.channel) {
+    m.channel.binaryType = 'arraybuffer';
+    m.channel.onopen = reset;
+    m.channel.onmessage = (e) => receive(e.data);
+  } else if (m.port) port = m.port;
+  else if (m.reset) reset();
+};
+
+setInterval(() => {
+  const t = [...transit].sort((a, b) => a - b);
+  const at = (q) => (t.length ? t[Math.min(t.length - 1, Math.floor(t.length * q))] : null);
+  postMessage({ stats: { ...stats, transit: { p50: at(0.5), p95: at(0.95), max: at(1) } } });
+}, 500);
