@@ -4,10 +4,11 @@
 //!
 //! One core per process (libretro's one global), so the cases run in one test function.
 
+mod common;
+
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use glint_emulators::{button, resolve_core, Core, EmuError, Picture};
 
@@ -122,22 +123,5 @@ fn the_test_rom_in_nestopia() {
 
 #[test]
 fn joypad_rom_matches_its_source() {
-    if Command::new("cl65").arg("--version").output().is_err() {
-        eprintln!("cl65 missing: not rebuilding the ROM");
-        return;
-    }
-    let out = std::env::temp_dir().join(format!("glint-joypad-{}.nes", std::process::id()));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testrom/build.sh");
-    let ok = Command::new(script)
-        .arg(&out)
-        .status()
-        .expect("build.sh runs");
-    assert!(ok.success());
-    let fresh = std::fs::read(&out).expect("built");
-    let _ = std::fs::remove_file(&out);
-    let committed = std::fs::read(rom()).expect("committed ROM");
-    assert!(
-        fresh == committed,
-        "testrom/joypad.nes is not the build of joypad.c"
-    );
+    common::rom_matches_its_source("cl65", "build.sh", &rom());
 }

@@ -189,6 +189,30 @@ test('save state and load state work, and the saved state survives a host crash'
   }
 });
 
+for (const [core, file, size] of [['gambatte', 'joypad.gb', [160, 144]], ['mgba', 'joypad.gba', [240, 160]]]) {
+  test(`${core} plays the project's ${file} in the page; X (the A button) turns it white`, async () => {
+    const g = await startGlint(['--core', core, '--rom', join(repo, 'emulators', 'testrom', file), '--no-audio']);
+    try {
+      const page = browser.page;
+      await page.goto(g.url);
+      await waitFor('the game to play', () => evaluate(() => window.glint.state === 'playing'), 20000);
+      await waitFor(`the native ${size.join('x')}`, async () => (
+        (await evaluate(() => [video.videoWidth, video.videoHeight])).join() === size.join()));
+      await waitFor('a dark screen', async () => (await background()) < 60);
+      await page.click('#video');
+      await page.keyboard.down('KeyX');
+      try {
+        await waitFor('a white screen', async () => (await background()) > 200, 5000);
+      } finally {
+        await page.keyboard.up('KeyX');
+      }
+      await waitFor('a dark screen again', async () => (await background()) < 60, 5000);
+    } finally {
+      await g.stop();
+    }
+  });
+}
+
 test('a core that crashes mid-game ends the session with a message to every page', async () => {
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
