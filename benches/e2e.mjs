@@ -54,9 +54,21 @@ const configs = short
 
 if (only) configs.splice(0, configs.length, ...configs.filter((c) => `${c.source}-${c.size}` === only));
 
-function cpuSeconds(pid) {
+function ownCpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+/** glint's CPU time, with its core process for games (not the display, sound server or app). */
+function cpuSeconds(pid) {
+  let total = ownCpuSeconds(pid);
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  for (const c of children) {
+    try {
+      if (readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('--core-worker')) total += ownCpuSeconds(c);
+    } catch { /* gone */ }
+  }
+  return total;
 }
 
 function pct(values, q) {
