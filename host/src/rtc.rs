@@ -47,6 +47,8 @@ pub const CONTROL_CHANNEL: &str = "control";
 pub const AUDIO_CHANNEL: &str = "audio";
 /// Version byte of an [`audio_packet`].
 const AUDIO_PACKET_VERSION: u8 = 1;
+/// One Opus packet's length in 48 kHz ticks (10 ms).
+const AUDIO_FRAME_TICKS: u32 = 480;
 /// Control message type: the frame echo.
 const MSG_FRAME_ECHO: u8 = 1;
 
@@ -235,6 +237,9 @@ struct RtcLoop {
     by_source: HashMap<SocketAddr, PeerId>,
     epoch: Instant,
     last_publish: Instant,
+    /// The previous Opus packet and its timestamp: every `audio` channel packet repeats it,
+    /// so a page that lost one packet plays it from the next.
+    last_audio: Option<(u32, Arc<[u8]>)>,
 }
 
 impl RtcLoop {
@@ -246,6 +251,7 @@ impl RtcLoop {
             peers: Vec::new(),
             by_source: HashMap::new(),
             epoch: Instant::now(),
+            last_audio: None,
             last_publish: Instant::now(),
         }
     }
@@ -555,6 +561,13 @@ impl RtcLoop {
             .checked_sub(frame.captured_at.elapsed())
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_micros() as u64);
+        let timestamp = ticks as u32;
+        let previous = self
+            .last_audio
+            .take()
+            .filter(|(t, _)| timestamp.wrapping_sub(*t) == AUDIO_FRAME_TICKS)
+            .map(|(_, data)| data);
+        self.last_audio = Some((timestamp, frame.data.clone()));
         let mut packet: Option<Vec<u8>> = None;
         for i in 0..self.peers.len() {
             let p = &mut self.peers[i];
@@ -563,7 +576,7 @@ impl RtcLoop {
             }
             if let Some(id) = p.audio_channel {
                 let bytes = packet.get_or_insert_with(|| {
-                    audio_packet(ticks as u32, capture_unix_us, &frame.data)
+                    audio_packet(timestamp, capture_unix_us, previous.as_deref(), &frame.data)
                 });
                 match p.rtc.channel(id) {
                     Some(mut ch) => {
@@ -797,12 +810,23 @@ pub fn frame_echo(
 
 /// One Opus packet for the `audio` data channel (little-endian): version, the 48 kHz timestamp
 /// of its first sample (the same clock as the Opus track's RTP timestamps), the capture
-/// wall-clock time of that sample (Unix µs), then the Opus packet (10 ms).
-pub fn audio_packet(timestamp: u32, capture_unix_us: u64, opus: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(13 + opus.len());
+/// wall-clock time of that sample (Unix µs), the length of the previous packet (the one
+/// `timestamp − 480`, 0 when there is none) and that packet, then this packet (10 ms each).
+pub fn audio_packet(
+    timestamp: u32,
+    capture_unix_us: u64,
+    previous: Option<&[u8]>,
+    opus: &[u8],
+) -> Vec<u8> {
+    let previous = previous
+        .filter(|p| p.len() <= usize::from(u16::MAX))
+        .unwrap_or_default();
+    let mut m = Vec::with_capacity(15 + previous.len() + opus.len());
     m.push(AUDIO_PACKET_VERSION);
     m.extend_from_slice(&timestamp.to_le_bytes());
     m.extend_from_slice(&capture_unix_us.to_le_bytes());
+    m.extend_from_slice(&(previous.len() as u16).to_le_bytes());
+    m.extend_from_slice(previous);
     m.extend_from_slice(opus);
     m
 }
@@ -913,11 +937,19 @@ mod tests {
     #[test]
     fn the_audio_packet_layout_matches_the_web_client() {
         // The same packet is parsed in web-client/test/audio.test.mjs.
-        let p = audio_packet(0x0102_0304, 1_700_000_000_123_456, &[0xfc, 0xff, 0xfe]);
+        let p = audio_packet(
+            0x0102_0304,
+            1_700_000_000_123_456,
+            Some(&[0xf8, 0x01]),
+            &[0xfc, 0xff, 0xfe],
+        );
         let mut want = vec![1, 4, 3, 2, 1];
         want.extend_from_slice(&1_700_000_000_123_456u64.to_le_bytes());
-        want.extend_from_slice(&[0xfc, 0xff, 0xfe]);
+        want.extend_from_slice(&[2, 0, 0xf8, 0x01, 0xfc, 0xff, 0xfe]);
         assert_eq!(p, want);
+        // The first packet, or one after a gap, repeats nothing.
+        let first = audio_packet(7, 0, None, &[0xfc]);
+        assert_eq!(&first[13..], &[0, 0, 0xfc]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 // The page's sound, off the main thread: receives the `audio` data channel (transferred here,
 // or its packets forwarded where the browser cannot transfer a channel), decodes Opus with
-// WebCodecs and posts each 10 ms of planar samples to the playout worklet's port. A page busy
+// WebCodecs and posts each 10 ms of planar samples to the playout worklet's port. Each packet
+// repeats the one before it: a single lost packet is played from its successor; more is
+// played as silence. A page busy
 // drawing (layout, garbage collection, a stats overlay) then never delays the sound.
 //
 // In: {channel} (a transferred RTCDataChannel), {packet} (an ArrayBuffer), {port} (the
@@ -15,9 +17,23 @@ const TRANSIT_KEEP = 500;
 let port = null;
 let expected = null;
 const transit = [];
-const stats = { packets: 0, late: 0, gaps: 0, decodeErrors: 0 };
+const stats = { packets: 0, late: 0, gaps: 0, recovered: 0, decodeErrors: 0 };
+// What goes to the worklet, in order: 'frame' for each packet handed to the decoder (its
+// samples come back asynchronously), or a number of frames of silence.
+let pending = [];
+
+function emitSilences() {
+  while (pending.length && pending[0] !== 'frame') port?.postMessage({ silence: pending.shift() });
+}
+
+function silence(frames) {
+  pending.push(frames);
+  emitSilences();
+}
 
 function play(data) {
+  emitSilences();
+  if (pending[0] === 'frame') pending.shift();
   try {
     if (!port) return;
     const n = data.numberOfFrames;
@@ -31,7 +47,17 @@ function play(data) {
     port.postMessage({ l, r }, r === l ? [l.buffer] : [l.buffer, r.buffer]);
   } finally {
     data.close();
+    emitSilences();
   }
+}
+
+function decode(opus, timestamp) {
+  pending.push('frame');
+  decoder.decode(new EncodedAudioChunk({
+    type: 'key',
+    timestamp: Math.round((timestamp * 1e6) / RATE),
+    data: opus,
+  }));
 }
 
 function newDecoder() {
@@ -39,6 +65,7 @@ function newDecoder() {
     output: play,
     error: (e) => {
       stats.decodeErrors += 1;
+      pending = [];
       console.warn('glint: audio decoder', e);
       decoder = newDecoder();
     },
@@ -50,6 +77,7 @@ let decoder = newDecoder();
 
 function reset() {
   expected = null;
+  pending = [];
   port?.postMessage({ reset: true });
 }
 
@@ -65,14 +93,17 @@ function receive(buf) {
   if (gap < 0) { stats.late += 1; return; }
   if (gap > 0) {
     stats.gaps += 1;
-    port?.postMessage({ silence: gap });
+    if (p.previous && gap >= PACKET_FRAMES) {
+      // The packet just before this one was lost, and this one repeats it.
+      if (gap > PACKET_FRAMES) silence(gap - PACKET_FRAMES);
+      decode(p.previous, (p.timestamp - PACKET_FRAMES) >>> 0);
+      stats.recovered += 1;
+    } else {
+      silence(gap);
+    }
   }
   expected = (p.timestamp + PACKET_FRAMES) >>> 0;
-  decoder.decode(new EncodedAudioChunk({
-    type: 'key',
-    timestamp: Math.round((p.timestamp * 1e6) / RATE),
-    data: p.opus,
-  }));
+  decode(p.opus, p.timestamp);
 }
 
 onmessage = (ev) => {

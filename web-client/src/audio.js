@@ -7,7 +7,7 @@
 // Opus track instead.
 
 export const AUDIO_PACKET_VERSION = 1;
-const HEADER = 13;
+const HEADER = 15;
 const RATE = 48000;
 const PACKET_FRAMES = 480;
 // The smallest output buffer the browser allows ('interactive' is ~4× larger in Chromium:
@@ -16,16 +16,21 @@ const LATENCY_HINT = 0;
 
 /**
  * An `audio` channel packet (little-endian): version, 48 kHz timestamp of its first sample,
- * capture wall-clock time (Unix µs), Opus. Returns null for anything else.
+ * capture wall-clock time (Unix µs), the length of the previous packet's Opus and that Opus
+ * (`timestamp − 480`; empty when none), then this packet's Opus. Returns null for anything
+ * else.
  */
 export function parseAudioPacket(buf) {
   if (!(buf instanceof ArrayBuffer) || buf.byteLength <= HEADER) return null;
   const v = new DataView(buf);
   if (v.getUint8(0) !== AUDIO_PACKET_VERSION) return null;
+  const prev = v.getUint16(13, true);
+  if (HEADER + prev >= buf.byteLength) return null;
   return {
     timestamp: v.getUint32(1, true),
     captureUnixMs: Number(v.getBigUint64(5, true)) / 1000,
-    opus: new Uint8Array(buf, HEADER),
+    previous: prev ? new Uint8Array(buf, HEADER, prev) : null,
+    opus: new Uint8Array(buf, HEADER + prev),
   };
 }
 

@@ -8,21 +8,65 @@ import { parseAudioPacket, gapBefore } from '../src/audio.js';
 
 const bytes = (a) => new Uint8Array(a).buffer;
 
-test('an audio packet parses as the host writes it', () => {
-  // version 1, timestamp 0x01020304, capture 1_700_000_000_123_456 µs, Opus 0xfc 0xff 0xfe.
-  const us = 1700000000123456n;
-  const b = new Uint8Array(16);
+/** A packet as the host writes it. */
+function packet(timestamp, previous, opus, captureUs = 1700000000123456n) {
+  const b = new Uint8Array(15 + previous.length + opus.length);
+  const v = new DataView(b.buffer);
   b[0] = 1;
-  new DataView(b.buffer).setUint32(1, 0x01020304, true);
-  new DataView(b.buffer).setBigUint64(5, us, true);
-  b.set([0xfc, 0xff, 0xfe], 13);
-  const p = parseAudioPacket(b.buffer);
+  v.setUint32(1, timestamp, true);
+  v.setBigUint64(5, captureUs, true);
+  v.setUint16(13, previous.length, true);
+  b.set(previous, 15);
+  b.set(opus, 15 + previous.length);
+  return b.buffer;
+}
+
+test('an audio packet parses as the host writes it', () => {
+  // The bytes of the Rust test in host/src/rtc.rs.
+  const p = parseAudioPacket(packet(0x01020304, [0xf8, 0x01], [0xfc, 0xff, 0xfe]));
   assert.equal(p.timestamp, 0x01020304);
   assert.equal(p.captureUnixMs, 1700000000123.456);
+  assert.deepEqual([...p.previous], [0xf8, 0x01]);
   assert.deepEqual([...p.opus], [0xfc, 0xff, 0xfe]);
-  assert.equal(parseAudioPacket(bytes([2, ...new Array(14).fill(0)])), null, 'another version');
-  assert.equal(parseAudioPacket(bytes(new Array(13).fill(1))), null, 'no Opus bytes');
+  assert.equal(parseAudioPacket(packet(7, [], [0xfc])).previous, null);
+  const other = new Uint8Array(packet(7, [], [0xfc]));
+  other[0] = 2;
+  assert.equal(parseAudioPacket(other.buffer), null, 'another version');
+  assert.equal(parseAudioPacket(packet(7, [1, 2], [])), null, 'no Opus of its own');
+  assert.equal(parseAudioPacket(bytes(new Array(15).fill(0))), null, 'too short');
   assert.equal(parseAudioPacket('text'), null);
+});
+
+test('the decoding worker plays a lost packet from its successor, in order', async () => {
+  // Stand-ins for WebCodecs and the worker scope: a "decoded" packet is 480 frames holding
+  // its first Opus byte, delivered later, as a real decoder does.
+  const toWorklet = [];
+  globalThis.EncodedAudioChunk = class { constructor(init) { Object.assign(this, init); } };
+  globalThis.AudioDecoder = class {
+    constructor({ output }) { this.output = output; this.state = 'unconfigured'; }
+    configure() { this.state = 'configured'; }
+    decode(chunk) {
+      const mark = chunk.data[0];
+      setTimeout(() => this.output({
+        numberOfFrames: 480, numberOfChannels: 1, copyTo: (d) => d.fill(mark), close() {},
+      }), 1);
+    }
+  };
+  globalThis.postMessage = () => {};
+  globalThis.onmessage = null; // a worker's global, set by the module
+  const interval = globalThis.setInterval;
+  globalThis.setInterval = () => 0;
+  await import(`../src/audio-worker.js?${Math.random()}`);
+  globalThis.setInterval = interval;
+  globalThis.onmessage({ data: { port: { postMessage: (m) => toWorklet.push(m) } } });
+  const send = (buf) => globalThis.onmessage({ data: { packet: buf } });
+  send(packet(0, [], [10]));
+  send(packet(960, [9], [12])); // 480 lost; this one repeats it (as Opus byte 9)
+  send(packet(2400, [14], [15])); // 1440 and 1920 lost; only 1920 is repeated
+  send(packet(1920, [], [99])); // arrives after its successor: dropped
+  await new Promise((r) => { setTimeout(r, 50); });
+  const seen = toWorklet.map((m) => (m.silence ? `silence ${m.silence}` : `frame ${m.l[0]}`));
+  assert.deepEqual(seen, ['frame 10', 'frame 9', 'frame 12', 'silence 480', 'frame 14', 'frame 15']);
 });
 
 test('a lost packet becomes silence; a late or repeated one is dropped', () => {
