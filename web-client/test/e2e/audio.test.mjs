@@ -102,10 +102,13 @@ test('with #audio=track the browser\'s own WebRTC audio track carries the tone',
   } finally {
     tone.kill();
   }
-  // This page is the newest peer (the one before the reload may linger until it times out).
-  const stats = await (await fetch(glint.url.replace(/\/(#.*)?$/, '') + '/api/stats')).json();
-  const newest = stats.peers.reduce((a, b) => (b.id > a.id ? b : a));
-  assert.equal(newest.audio_path, 'track', JSON.stringify(stats.peers));
+  // The host says it sends this page's sound on the track (peers are published once a
+  // second, and the page from before the reload may linger until it times out).
+  let peers;
+  await waitFor('a peer on the track path in /api/stats', async () => {
+    peers = (await (await fetch(glint.url.replace(/\/(#.*)?$/, '') + '/api/stats')).json()).peers;
+    return peers.some((p) => p.connected && p.audio_path === 'track');
+  }, 5000, 100).catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(peers)}`); });
 });
 
 test('no such audio device: a warning, and the video plays without sound', async () => {
