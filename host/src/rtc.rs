@@ -88,6 +88,9 @@ pub struct RtcCounters {
     pub unknown_datagrams: AtomicU64,
     pub keyframe_requests: AtomicU64,
     pub input_dropped_full: AtomicU64,
+    /// Data a page sent where it may not: text that is not UTF-8, or anything on a channel
+    /// that carries data to the page only (`control`, `audio`) or that glint does not know.
+    pub channel_bad_data: AtomicU64,
 }
 
 /// What the rtc thread needs from the rest of the process.
@@ -133,6 +136,8 @@ struct Peer {
     control_channel: Option<ChannelId>,
     /// When open, this peer's sound goes here instead of its Opus track.
     audio_channel: Option<ChannelId>,
+    /// Whether this peer was told it sent data where none is taken.
+    told_bad_channel: bool,
     connected: bool,
     /// Delta frames are held back until this peer has had a keyframe.
     has_keyframe: bool,
@@ -411,6 +416,7 @@ impl RtcLoop {
             text_channel: None,
             control_channel: None,
             audio_channel: None,
+            told_bad_channel: false,
             connected: false,
             has_keyframe: false,
             last_keyframe_request: None,
@@ -733,6 +739,10 @@ impl RtcLoop {
                     match String::from_utf8(d.data) {
                         Ok(text) => InputMsg::Text { peer: p.id, text },
                         Err(_) => {
+                            self.parts
+                                .counters
+                                .channel_bad_data
+                                .fetch_add(1, Ordering::Relaxed);
                             p.notify.notify(Notice::Error {
                                 code: "bad-text",
                                 message: "text channel data is not UTF-8".into(),
@@ -741,6 +751,21 @@ impl RtcLoop {
                         }
                     }
                 } else {
+                    // Counted every time; the page is told once, so a flood cannot fill its
+                    // notice queue.
+                    self.parts
+                        .counters
+                        .channel_bad_data
+                        .fetch_add(1, Ordering::Relaxed);
+                    if !std::mem::replace(&mut p.told_bad_channel, true) {
+                        tracing::warn!(peer = %p.id, "data on a channel that carries none from the page");
+                        p.notify.notify(Notice::Error {
+                            code: "bad-channel",
+                            message: "data sent on a channel that only carries data to the page \
+                                      (control, audio) or that the host does not know; ignored"
+                                .into(),
+                        });
+                    }
                     return;
                 };
                 if input.try_send(msg).is_err() {

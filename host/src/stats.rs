@@ -310,6 +310,7 @@ impl Stats {
                 input_malformed: load(&i.malformed),
                 input_dropped: load(&i.dropped_full) + load(&r.input_dropped_full),
                 input_inject_errors: load(&i.inject_errors),
+                channel_bad_data: load(&r.channel_bad_data),
                 signaling_bad_messages: load(&self.sources.signal.bad_messages),
                 signaling_refused: load(&self.sources.signal.refused),
                 audio_frames_encoded: load(&self.sources.audio.frames_encoded),
@@ -373,6 +374,7 @@ pub struct Counters {
     pub input_malformed: u64,
     pub input_dropped: u64,
     pub input_inject_errors: u64,
+    pub channel_bad_data: u64,
     pub signaling_bad_messages: u64,
     pub signaling_refused: u64,
     pub audio_frames_encoded: u64,
@@ -479,6 +481,11 @@ impl Collector for Snapshots {
                 "input_dropped",
                 "Input packets dropped on a full queue",
                 c.input_dropped,
+            ),
+            (
+                "channel_bad_data",
+                "Data channel messages refused (not UTF-8 text, or sent on a host-to-page channel)",
+                c.channel_bad_data,
             ),
             (
                 "signaling_bad_messages",

@@ -137,10 +137,10 @@ function connect() {
       video.classList.toggle('pixelated', msg.pixelated === true);
       isGame = msg.game === true;
       for (const id of ['save-state', 'load-state', 'keys-button']) document.getElementById(id).hidden = !isGame;
-      if (isGame && glint.player === undefined) {
-        playerEl.hidden = false;
-        playerEl.textContent = 'Watching: press a game key or pad button to play';
-      }
+      // A new connection is a new peer: it has no player until it sends game input.
+      glint.player = undefined;
+      playerEl.hidden = !isGame;
+      playerEl.textContent = 'Watching: press a game key or pad button to play';
       await startPeer();
     }
     else if (msg.type === 'answer') await pc?.setRemoteDescription({ type: 'answer', sdp: withRrtr(msg.sdp) });

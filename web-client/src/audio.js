@@ -94,7 +94,12 @@ export class ChannelAudio {
 
   /** Starts the output; resolves false when the browser refuses (no user gesture yet). */
   async start() {
-    await this.ready;
+    try {
+      await this.ready;
+    } catch (e) {
+      console.warn('glint: the page cannot play sound itself', e);
+      return false;
+    }
     if (this.context.state === 'running') return true;
     const resumed = this.context.resume().then(() => true, () => false);
     const refused = new Promise((r) => { setTimeout(() => r(false), 500); });

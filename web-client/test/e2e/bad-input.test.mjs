@@ -93,3 +93,24 @@ test('garbage on the input channel gets a bad-input error to its sender only', a
   }, 5000);
   assert.match(glint.logs(), /malformed input dropped/);
 });
+
+test('data sent on a host-to-page channel is counted, told once, and changes nothing', async () => {
+  const sent = await sender.evaluate(() => {
+    const ch = window.__channels.find((c) => c.label === 'control' && c.readyState === 'open');
+    for (let i = 0; i < 50; i += 1) ch.send(new Uint8Array([1, 2, 3, i]));
+    return 50;
+  });
+  assert.equal(sent, 50);
+  const base = glint.url.replace(/\/(#.*)?$/, '');
+  await waitFor('the host to count all 50', async () => (
+    (await (await fetch(`${base}/api/stats`)).json()).counters.channel_bad_data >= 50));
+  const told = await waitFor('a bad-channel error on the sender', async () => {
+    const found = await sender.evaluate(() => window.glint.hostErrors.filter((e) => e.code === 'bad-channel'));
+    return found.length > 0 && found;
+  });
+  assert.equal(told.length, 1, 'told once, not once per message');
+  assert.equal(await sender.evaluate(() => window.glint.state), 'playing');
+  assert.equal((await viewer.evaluate(() => window.glint.hostErrors)).length, 0);
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /^glint_channel_bad_data_total \d+/m);
+});

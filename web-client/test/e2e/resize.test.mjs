@@ -1,6 +1,7 @@
 // A user's own X display (Xvnc here, since Xvfb cannot change size) is captured with
 // `--display`. When the display changes size the stream follows it without a reconnect; when
-// the display goes away glint ends with a clear message instead of hanging or panicking.
+// the display goes away glint ends with a clear message (to the page too) instead of hanging or
+// panicking.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,4 +52,7 @@ test('a display that goes away ends glint with a clear message', async () => {
   assert.notEqual(code, 0);
   assert.match(glint.logs(), /lost the X display|capture stopped/);
   assert.doesNotMatch(glint.logs(), /panicked/);
+  // The page was told why, and does not try to reconnect.
+  await waitFor('the page to say the session ended', () => evaluate(() => window.glint.state === 'ended'));
+  assert.match(await browser.page.textContent('#status'), /The session has ended: capture stopped: lost the X display/);
 });
