@@ -19,7 +19,7 @@ use glint_emulators::Timing;
 use thiserror::Error;
 
 use super::wire::{read_from_core, write_to_core, FromCore, ToCore, WireError};
-use super::worker::WORKER_FLAG;
+use super::worker::{PARENT_ENV, WORKER_FLAG};
 use super::{GameCommand, Pads, Resampler};
 use crate::audio::RawAudio;
 use crate::capture::{CaptureError, Frame};
@@ -93,6 +93,7 @@ pub fn spawn(
     let mut child = Command::new(exe)
         .arg(WORKER_FLAG)
         .args([core, rom, save_dir])
+        .env(PARENT_ENV, std::process::id().to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

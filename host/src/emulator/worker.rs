@@ -26,6 +26,8 @@ use super::write_atomically;
 
 /// The first argument that makes glint a core process.
 pub const WORKER_FLAG: &str = "--core-worker";
+/// glint's PID, given to the core process so it can tell whether glint is still its parent.
+pub const PARENT_ENV: &str = "GLINT_PARENT_PID";
 
 /// Exit code when the game does not load (glint reports the message it was sent).
 const EXIT_LOAD: u8 = 2;
@@ -97,8 +99,14 @@ impl PadLatch {
 pub fn main(args: &[OsString]) -> ExitCode {
     // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and nothing else.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    // SAFETY: getppid has no preconditions. Parent gone before the prctl: stop now.
-    if unsafe { libc::getppid() } == 1 {
+    // Glint gone before the prctl took effect (this process was re-parented): stop now.
+    // Glint names itself rather than this checking for PID 1, which glint may be in a container.
+    let parent = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok());
+    // SAFETY: getppid has no preconditions.
+    if parent != Some(unsafe { libc::getppid() }) {
+        tracing::error!("the core process runs only under glint (it sets {PARENT_ENV})");
         return ExitCode::FAILURE;
     }
     // The protocol gets its own copy of stdout; fd 1 then points at stderr, so whatever the
