@@ -1,8 +1,8 @@
-/* A libretro core that crashes on purpose, to test what a crashing core does to a session.
+/* A libretro core that fails on purpose, to test what a failing core does to a session.
  *
- * It draws a 64x48 grey picture (white while player 1 holds A) and plays silence at 60 fps;
- * when player 1 presses Start it writes through a null pointer (SIGSEGV), as a buggy core
- * would. It accepts any file as its game.
+ * It draws a 64x48 grey picture (white while player 1 holds A) and plays silence at 60 fps.
+ * When player 1 presses Start it writes through a null pointer (SIGSEGV); when player 1
+ * presses Select it spins forever, as buggy cores do. It accepts any file as its game.
  *
  * Build: cc -shared -fPIC -O1 -o fault_libretro.so fault.c   (the e2e test does this.)
  */
@@ -83,6 +83,11 @@ void retro_run(void) {
     if (input(0, 1 /* JOYPAD */, 0, 3 /* START */)) {
         volatile int *nowhere = NULL;
         *nowhere = 1;
+    }
+    if (input(0, 1 /* JOYPAD */, 0, 2 /* SELECT */)) {
+        volatile int spin = 1;
+        while (spin) {
+        }
     }
     uint32_t c = input(0, 1, 0, 8 /* A */) ? 0xffffff : 0x404040;
     for (int i = 0; i < W * H; i++) pixels[i] = c;

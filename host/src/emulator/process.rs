@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -31,6 +31,11 @@ use crate::pipeline::{post_frame, CaptureEnd, CaptureThread, PipelineCounters, F
 const ECHO_HISTORY: usize = 64;
 /// Pipe buffer asked for the core's output: a few pictures, so the core never waits mid-frame.
 const PIPE_BYTES: libc::c_int = 1 << 20;
+/// A core process silent this long (no picture, no sound) is hung: it is killed and the
+/// session ends, as for a crash.
+pub const HANG_AFTER: Duration = Duration::from_secs(5);
+/// How often the watchdog looks.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Error)]
 pub enum CoreProcessError {
@@ -157,6 +162,20 @@ pub fn spawn(
             .map_err(CoreProcessError::Spawn)?;
     }
 
+    let watch = Arc::new(Watch {
+        started: Instant::now(),
+        heard_ms: AtomicU64::new(0),
+        finished: AtomicBool::new(false),
+        hung: AtomicBool::new(false),
+    });
+    {
+        let (watch, running, pid) = (watch.clone(), running.clone(), child.id());
+        thread::Builder::new()
+            .name("glint-core-watch".into())
+            .spawn(move || watch.run(pid, &running))
+            .map_err(CoreProcessError::Spawn)?;
+    }
+
     let (tx, rx) = bounded::<Frame>(FRAME_MAILBOX);
     let stale = rx.clone();
     let (pool_tx, pool_rx) = bounded::<Vec<u8>>(3);
@@ -167,7 +186,9 @@ pub fn spawn(
             let mut seq = 0u64;
             let ended = loop {
                 let mut data = pool_rx.try_recv().unwrap_or_default();
-                match read_from_core(&mut from_core, &mut data) {
+                let read = read_from_core(&mut from_core, &mut data);
+                watch.heard();
+                match read {
                     Ok(Some(FromCore::Frame {
                         gen,
                         age_us,
@@ -222,7 +243,8 @@ pub fn spawn(
                     }
                 }
             };
-            end(child, ended, &running)
+            watch.finished.store(true, Ordering::SeqCst);
+            end(child, ended, &running, watch.hung.load(Ordering::SeqCst))
         })
         .map_err(CoreProcessError::Spawn)?;
     Ok((
@@ -239,13 +261,65 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// When the core process was last heard from, and whether the watchdog stopped it.
+struct Watch {
+    started: Instant,
+    heard_ms: AtomicU64,
+    /// The reader is done (about to reap the process): its PID must not be signalled.
+    finished: AtomicBool,
+    hung: AtomicBool,
+}
+
+impl Watch {
+    fn heard(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.heard_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Kills the core process when it has been silent for [`HANG_AFTER`].
+    fn run(&self, pid: u32, running: &AtomicBool) {
+        loop {
+            thread::sleep(WATCH_EVERY);
+            if self.finished.load(Ordering::SeqCst) || !running.load(Ordering::Relaxed) {
+                return;
+            }
+            let silent = (self.started.elapsed().as_millis() as u64)
+                .saturating_sub(self.heard_ms.load(Ordering::Relaxed));
+            if silent >= HANG_AFTER.as_millis() as u64 {
+                self.hung.store(true, Ordering::SeqCst);
+                tracing::error!(
+                    pid,
+                    silent_ms = silent,
+                    "the core process hangs; stopping it"
+                );
+                // SAFETY: kill takes a PID and a signal. The PID is the core process's: the
+                // reader has not reaped it yet (`finished` is set before it does).
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                return;
+            }
+        }
+    }
+}
+
 /// The core process closed its output: find out why.
-fn end(mut child: Child, read_error: Option<String>, running: &AtomicBool) -> CaptureEnd {
+fn end(
+    mut child: Child,
+    read_error: Option<String>,
+    running: &AtomicBool,
+    hung: bool,
+) -> CaptureEnd {
     let status = child.wait();
     if !running.load(Ordering::Relaxed) {
         return CaptureEnd::Stopped;
     }
-    let why = describe(status);
+    let why = if hung {
+        format!(
+            "the game's core stopped responding for {} s and was stopped",
+            HANG_AFTER.as_secs()
+        )
+    } else {
+        describe(status)
+    };
     match read_error {
         Some(e) => tracing::error!(error = %e, "{why}"),
         None => tracing::error!("{why}"),

@@ -251,3 +251,30 @@ test('a core that crashes mid-game ends the session with a message to every page
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a core that hangs is stopped after 5 s, with a message to the page', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'glint-hang-'));
+  const core = join(dir, 'fault_libretro.so');
+  await promisify(execFile)('cc', ['-shared', '-fPIC', '-O1', '-o', core,
+    join(repo, 'emulators', 'testcore', 'fault.c')]);
+  const g = await startGlint(['--core', core, '--rom', ROM, '--save-dir', dir]);
+  const b = await startChromium();
+  try {
+    const exited = new Promise((r) => g.child.once('exit', (code) => r(code)));
+    await b.page.goto(g.url);
+    await waitFor('the game to play', () => b.page.evaluate(() => window.glint.state === 'playing'), 20000);
+    // The fault core spins forever when Select (Shift) is pressed.
+    await b.page.click('#video');
+    await b.page.keyboard.press('ShiftLeft');
+    await waitFor('the page to say the session ended', () => b.page.evaluate(() => window.glint.state === 'ended'), 15000);
+    assert.match(await b.page.textContent('#status'), /the game's core stopped responding for 5 s and was stopped/);
+    assert.equal(await exited, 1);
+    assert.doesNotMatch(g.logs(), /panicked/);
+  } finally {
+    await b.stop();
+    await g.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
