@@ -73,6 +73,22 @@ test('holding X presses the A button: the background turns light and the ROM bee
   await waitFor('the background dark again', async () => (await background()) < 60, 5000);
 });
 
+test('a second browser that presses a game key is player 2, and its page says so', async () => {
+  const second = await browser.context.newPage();
+  try {
+    await second.goto(glint.url);
+    await waitFor('the game to play there', () => second.evaluate(() => window.glint.state === 'playing'), 20000);
+    assert.match(await second.textContent('#player'), /Watching: press a game key/);
+    await second.click('#video');
+    await second.keyboard.press('ArrowLeft');
+    await waitFor('the page told it is player 2', () => second.evaluate(() => window.glint.player === 2));
+    assert.equal(await second.textContent('#player'), 'Player 2');
+    assert.equal(await evaluate(() => window.glint.player), 1, 'the first browser is still player 1');
+  } finally {
+    await second.close();
+  }
+});
+
 test('game keys can be rebound in the page: K as the A button', async () => {
   const page = browser.page;
   await page.click('#keys-button');
