@@ -49,6 +49,17 @@ impl Pacer {
 
     /// Moves to the next deadline; when `now` is already past it by a period or more, skips
     /// ahead to the next deadline after `now`.
+    /// Moves every later deadline by `by_us` microseconds (later when positive): the frame
+    /// phase follows the player's display. Moves of more than a period are cut to one.
+    pub fn shift(&mut self, by_us: i64) {
+        let d = Duration::from_micros(by_us.unsigned_abs()).min(self.period);
+        self.next = if by_us >= 0 {
+            self.next + d
+        } else {
+            self.next.checked_sub(d).unwrap_or(self.next)
+        };
+    }
+
     pub fn advance(&mut self, now: Instant) {
         self.next += self.period;
         if now >= self.next + self.period {
@@ -63,6 +74,21 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shift_moves_the_deadlines_and_keeps_the_period() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(60.0, t0);
+        p.advance(t0);
+        let before = p.next;
+        p.shift(3_000);
+        assert_eq!(p.next, before + Duration::from_millis(3));
+        p.shift(-1_000_000); // cut to one period
+        assert_eq!(p.next, before + Duration::from_millis(3) - p.period());
+        let at = p.next;
+        p.advance(at);
+        assert_eq!(p.next, at + p.period());
+    }
 
     #[test]
     fn deadlines_do_not_drift() {

@@ -10,6 +10,7 @@ pub mod emulator;
 pub mod encode;
 pub mod input;
 pub mod peer;
+pub mod phase;
 pub mod pipeline;
 pub mod rtc;
 pub mod signal;

@@ -24,6 +24,7 @@ use glint::emulator::process::{CoreLinks, CoreProcessError};
 use glint::emulator::{self, PadInjector, Pads};
 use glint::input::inject::{PatternInjector, XTestInjector};
 use glint::input::{self, Injector, InputCounters, InputEcho, INPUT_QUEUE};
+use glint::phase::FramePhase;
 use glint::pipeline::{self, EncodeControl, PipelineCounters, ENCODED_QUEUE};
 use glint::rtc::{self, RtcCounters, RtcParts, COMMAND_QUEUE};
 use glint::signal::{self, Signal, SignalCounters};
@@ -143,6 +144,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let spawn_err = |e: std::io::Error| rt_err(format!("cannot start a thread: {e}"));
 
     let echo = Arc::new(InputEcho::default());
+    let phase = Arc::new(FramePhase::default());
     let echo_for_input = echo.clone();
 
     // The source, and where input goes: a display (and the app inside it) or the pattern.
@@ -179,6 +181,7 @@ fn run(config: Config) -> Result<(), Failure> {
                 counters: pipeline_counters.clone(),
                 echo: echo.clone(),
                 commands: game_rx,
+                phase: phase.clone(),
             };
             let (capture, timing) = emulator::process::spawn(&core, &rom, &save_dir, links)
                 .map_err(|e| match e {
@@ -208,6 +211,7 @@ fn run(config: Config) -> Result<(), Failure> {
                 running.clone(),
                 pipeline_counters.clone(),
                 echo.clone(),
+                phase.clone(),
             )
             .map_err(spawn_err)?;
             (
@@ -244,6 +248,7 @@ fn run(config: Config) -> Result<(), Failure> {
                 running.clone(),
                 pipeline_counters.clone(),
                 echo.clone(),
+                phase.clone(),
             )
             .map_err(spawn_err)?;
             (
@@ -332,6 +337,7 @@ fn run(config: Config) -> Result<(), Failure> {
             input: input_counters.clone(),
             audio: audio_counters.clone(),
             signal: signal_counters.clone(),
+            phase: phase.clone(),
         },
     );
 
@@ -363,6 +369,7 @@ fn run(config: Config) -> Result<(), Failure> {
         next_peer: AtomicU64::new(1),
         counters: signal_counters,
         ended,
+        phase: phase.clone(),
     });
 
     let shown_host = if listen_addr.ip().is_unspecified() {

@@ -12,6 +12,7 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use crate::capture::{Capture, CaptureError, Frame};
 use crate::encode::{self, Codec, EncodedFrame, EncoderSettings, VideoEncoder};
 use crate::input::InputEcho;
+use crate::phase::FramePhase;
 
 /// Capture → encode: one slot. When full, the capture thread takes out the stale frame and
 /// puts in the new one (latest wins); the stale one is counted as dropped.
@@ -92,6 +93,7 @@ pub fn spawn_capture<C, F>(
     running: Arc<AtomicBool>,
     counters: Arc<PipelineCounters>,
     echo: Arc<InputEcho>,
+    phase: Arc<FramePhase>,
 ) -> std::io::Result<CaptureThread>
 where
     C: Capture,
@@ -119,7 +121,9 @@ where
                         thread::sleep(earliest - now);
                     }
                 }
-                // ...then at the next tick, or as soon as the source says it changed.
+                // ...then at the next tick (moved to the player's compositor phase when asked),
+                // or as soon as the source says it changed.
+                next = phase.shift(next);
                 let early = match capture.wait_for_change(next) {
                     Ok(changed) => changed && Instant::now() < next,
                     Err(e) => return CaptureEnd::Failed(e),

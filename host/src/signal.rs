@@ -16,6 +16,7 @@ use warp::Filter;
 
 use crate::emulator::GameCommand;
 use crate::peer::{Notice, PeerId, PeerNotifier};
+use crate::phase::FramePhase;
 use crate::rtc::RtcCommand;
 use crate::web;
 
@@ -41,6 +42,10 @@ pub enum ClientMsg {
     SaveState,
     /// Games only: restore the last saved state.
     LoadState,
+    /// The page's frame lead (see [`crate::phase`]), sent by the page that plays.
+    FramePhase {
+        lead_ms: f64,
+    },
 }
 
 /// Host → client.
@@ -100,6 +105,8 @@ pub struct Signal {
     pub counters: Arc<SignalCounters>,
     /// Becomes `Some(why)` when the session ends; every socket is told, then closed.
     pub ended: tokio::sync::watch::Receiver<Option<String>>,
+    /// Where pages' frame leads go, to move the capture tick.
+    pub phase: Arc<FramePhase>,
 }
 
 /// The HTTP routes: the web client, `/ws` and `/healthz`.
@@ -244,7 +251,12 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                 .await;
                 peer = Some(PeerId(id));
             }
-            ClientMsg::Offer { .. } | ClientMsg::SaveState | ClientMsg::LoadState if !authed => {
+            ClientMsg::Offer { .. }
+            | ClientMsg::SaveState
+            | ClientMsg::LoadState
+            | ClientMsg::FramePhase { .. }
+                if !authed =>
+            {
                 signal.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
                 let message = "say hello first".to_owned();
                 send(
@@ -255,6 +267,19 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                     },
                 )
                 .await;
+            }
+            ClientMsg::FramePhase { lead_ms } => {
+                if let Err(message) = signal.phase.report(lead_ms) {
+                    signal.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
+                    send(
+                        &mut tx,
+                        &ServerMsg::Error {
+                            code: "bad-message",
+                            message,
+                        },
+                    )
+                    .await;
+                }
             }
             ClientMsg::SaveState | ClientMsg::LoadState => {
                 let save = matches!(parsed, ClientMsg::SaveState);

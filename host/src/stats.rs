@@ -24,6 +24,7 @@ use crate::audio::AudioCounters;
 use crate::encode::EncodedFrame;
 use crate::input::InputCounters;
 use crate::peer::PeerId;
+use crate::phase::FramePhase;
 use crate::pipeline::PipelineCounters;
 use crate::rtc::RtcCounters;
 use crate::signal::SignalCounters;
@@ -141,6 +142,7 @@ pub struct Sources {
     pub input: Arc<InputCounters>,
     pub audio: Arc<AudioCounters>,
     pub signal: Arc<SignalCounters>,
+    pub phase: Arc<FramePhase>,
 }
 
 /// Rates computed once a second by [`Stats::tick`].
@@ -311,6 +313,8 @@ impl Stats {
                 input_dropped: load(&i.dropped_full) + load(&r.input_dropped_full),
                 input_inject_errors: load(&i.inject_errors),
                 channel_bad_data: load(&r.channel_bad_data),
+                frame_phase_reports: load(&self.sources.phase.reports),
+                frame_phase_shifts: load(&self.sources.phase.shifts),
                 signaling_bad_messages: load(&self.sources.signal.bad_messages),
                 signaling_refused: load(&self.sources.signal.refused),
                 audio_frames_encoded: load(&self.sources.audio.frames_encoded),
@@ -375,6 +379,8 @@ pub struct Counters {
     pub input_dropped: u64,
     pub input_inject_errors: u64,
     pub channel_bad_data: u64,
+    pub frame_phase_reports: u64,
+    pub frame_phase_shifts: u64,
     pub signaling_bad_messages: u64,
     pub signaling_refused: u64,
     pub audio_frames_encoded: u64,
@@ -488,6 +494,16 @@ impl Collector for Snapshots {
                 c.channel_bad_data,
             ),
             (
+                "frame_phase_reports",
+                "Frame leads reported by the playing page",
+                c.frame_phase_reports,
+            ),
+            (
+                "frame_phase_shifts",
+                "Moves of the capture tick to the playing page's compositor phase",
+                c.frame_phase_shifts,
+            ),
+            (
                 "signaling_bad_messages",
                 "Malformed signaling messages",
                 c.signaling_bad_messages,
@@ -581,6 +597,7 @@ mod tests {
                 input: Arc::default(),
                 audio: Arc::default(),
                 signal: Arc::default(),
+                phase: Arc::default(),
             },
         )
     }

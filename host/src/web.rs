@@ -32,6 +32,7 @@ const ASSETS: &[Asset] = &[
     asset!("src/audio.js", "text/javascript; charset=utf-8"),
     asset!("src/playout-worklet.js", "text/javascript; charset=utf-8"),
     asset!("src/audio-worker.js", "text/javascript; charset=utf-8"),
+    asset!("src/phase.js", "text/javascript; charset=utf-8"),
     asset!("src/style.css", "text/css; charset=utf-8"),
 ];
 

@@ -6,6 +6,7 @@ import { parseFrameEcho, InputToPhoton } from './echo.js';
 import { StatsOverlay } from './overlay.js';
 import { ACTIONS, KeyBindings } from './keybind.js';
 import { ChannelAudio, channelAudioSupported } from './audio.js';
+import { FrameLead, watchDisplayPeriod } from './phase.js';
 
 const HEARTBEAT_MS = 100; // full state at least this often while anything is held
 const AFTER_CHANGE_MS = 1000; // keep heartbeats going this long after the last change
@@ -233,9 +234,26 @@ async function updateCodec() {
   });
 }
 
+// The page that plays (input in the last 10 s) tells the host its frame lead once a second,
+// so the host can time its captures to this page's compositor.
+const frameLead = new FrameLead();
+watchDisplayPeriod((ms) => frameLead.setPeriod(ms));
+const LEAD_REPORT_MS = 1000;
+const PLAYING_WITHIN_MS = 10000;
+setInterval(() => {
+  const lead = frameLead.take();
+  const playing = performance.now() - lastChange < PLAYING_WITHIN_MS;
+  if (lead !== null && playing && ws?.readyState === WebSocket.OPEN && pc) {
+    ws.send(JSON.stringify({ type: 'frame-phase', lead_ms: lead }));
+    glint.leadReports = (glint.leadReports || 0) + 1;
+    glint.lastLeadMs = lead;
+  }
+}, LEAD_REPORT_MS);
+
 // Presented frames, counted per displayed frame.
 function onFrame(now, meta) {
   glint.framesPresented += 1;
+  frameLead.frame(now, meta);
   overlay.onFrame(meta);
   if (meta.rtpTimestamp !== undefined) latency.presented(meta.rtpTimestamp, meta.expectedDisplayTime ?? now);
   if (glint.firstFrameMs === null) {

@@ -25,6 +25,7 @@ use crate::audio::RawAudio;
 use crate::capture::{CaptureError, Frame};
 use crate::input::InputEcho;
 use crate::peer::PeerId;
+use crate::phase::FramePhase;
 use crate::pipeline::{post_frame, CaptureEnd, CaptureThread, PipelineCounters, FRAME_MAILBOX};
 
 /// How many pad updates are remembered to match frames to the input they show.
@@ -34,6 +35,8 @@ const PIPE_BYTES: libc::c_int = 1 << 20;
 /// A core process silent this long (no picture, no sound) is hung: it is killed and the
 /// session ends, as for a crash.
 pub const HANG_AFTER: Duration = Duration::from_secs(5);
+/// How often a move of the frame clock is looked for.
+const PHASE_EVERY: Duration = Duration::from_millis(100);
 /// How often the watchdog looks.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
 
@@ -59,6 +62,8 @@ pub struct CoreLinks {
     pub counters: Arc<PipelineCounters>,
     pub echo: Arc<InputEcho>,
     pub commands: Receiver<GameCommand>,
+    /// Moves of the frame clock asked by the playing page.
+    pub phase: Arc<FramePhase>,
 }
 
 type Echo = Arc<Vec<(PeerId, u32)>>;
@@ -143,21 +148,21 @@ pub fn spawn(
         counters,
         echo,
         commands,
+        phase,
     } = links;
     {
         let (echoes, pending) = (echoes.clone(), pending.clone());
         thread::Builder::new()
             .name("glint-core-tx".into())
             .spawn(move || {
-                forward(
-                    stdin,
-                    &pads,
-                    &pad_changes,
-                    &commands,
-                    &echo,
-                    &echoes,
-                    &pending,
-                )
+                let from = ForwardFrom {
+                    pads,
+                    pad_changes,
+                    commands,
+                    phase,
+                    echo,
+                };
+                forward(stdin, &from, &echoes, &pending)
             })
             .map_err(CoreProcessError::Spawn)?;
     }
@@ -328,16 +333,30 @@ fn end(
 }
 
 /// Sends the core every pad change (with a generation number that comes back on the frames
-/// run with it) and every save/load request, until either side goes away.
+/// run with it), every save/load request and every move of its frame clock, until either side
+/// goes away.
+/// What the forwarder reads from the rest of glint.
+struct ForwardFrom {
+    pads: Arc<Pads>,
+    pad_changes: Receiver<()>,
+    commands: Receiver<GameCommand>,
+    phase: Arc<FramePhase>,
+    echo: Arc<InputEcho>,
+}
+
 fn forward(
     stdin: ChildStdin,
-    pads: &Pads,
-    pad_changes: &Receiver<()>,
-    commands: &Receiver<GameCommand>,
-    echo: &InputEcho,
+    from: &ForwardFrom,
     echoes: &Mutex<VecDeque<(u64, Echo)>>,
     pending: &Mutex<VecDeque<Reply>>,
 ) {
+    let ForwardFrom {
+        pads,
+        pad_changes,
+        commands,
+        phase,
+        echo,
+    } = from;
     let mut to_core = BufWriter::new(stdin);
     let mut gen = 0u64;
     loop {
@@ -369,6 +388,10 @@ fn forward(
                 lock(pending).push_back(reply);
                 write_to_core(&mut to_core, &msg)
             }
+            default(PHASE_EVERY) => match phase.take_us() {
+                0 => Ok(()),
+                us => write_to_core(&mut to_core, &ToCore::Shift { us }),
+            },
         };
         if sent.is_err() {
             break; // the core process is gone; its reader reports why

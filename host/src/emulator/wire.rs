@@ -34,6 +34,11 @@ pub enum ToCore {
     },
     Save,
     Load,
+    /// Move the frame clock by this many microseconds (later when positive): the phase of
+    /// the playing page's compositor (`crate::phase`).
+    Shift {
+        us: i64,
+    },
 }
 
 /// Core process → glint. A picture's pixels travel next to the message, in the caller's
@@ -66,6 +71,7 @@ const PADS: u8 = 1;
 const PADS_LEN: usize = 8 + 4 * PORTS;
 const SAVE: u8 = 2;
 const LOAD: u8 = 3;
+const SHIFT: u8 = 4;
 
 const READY: u8 = 10;
 const FAILED: u8 = 11;
@@ -93,6 +99,10 @@ pub fn write_to_core(w: &mut impl Write, msg: &ToCore) -> io::Result<()> {
         }
         ToCore::Save => header(w, SAVE, 0)?,
         ToCore::Load => header(w, LOAD, 0)?,
+        ToCore::Shift { us } => {
+            header(w, SHIFT, 8)?;
+            w.write_all(&us.to_le_bytes())?;
+        }
     }
     w.flush()
 }
@@ -193,6 +203,13 @@ pub fn read_to_core(r: &mut impl Read) -> Result<Option<ToCore>, WireError> {
         }
         (SAVE, 0) => ToCore::Save,
         (LOAD, 0) => ToCore::Load,
+        (SHIFT, 8) => {
+            let mut us = [0u8; 8];
+            us.copy_from_slice(&p);
+            ToCore::Shift {
+                us: i64::from_le_bytes(us),
+            }
+        }
         _ => return Err(bad("unknown message to the core", tag, len)),
     }))
 }
@@ -319,6 +336,7 @@ mod tests {
             },
             ToCore::Save,
             ToCore::Load,
+            ToCore::Shift { us: -4321 },
         ] {
             let mut buf = Vec::new();
             write_to_core(&mut buf, &msg).expect("write");

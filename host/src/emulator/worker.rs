@@ -197,6 +197,10 @@ pub fn main(args: &[OsString]) -> ExitCode {
         let deadline = pacer.wait();
         while let Ok(cmd) = cmd_rx.try_recv() {
             let result = match cmd {
+                ToCore::Shift { us } => {
+                    pacer.shift(us);
+                    continue;
+                }
                 ToCore::Save => save(&mut core, &file),
                 _ => load(&mut core, &file),
             };

@@ -166,3 +166,24 @@ test("the browser's bandwidth estimate (REMB) reaches /api/stats", async () => {
   }, 20000, 250);
   console.log(`bandwidth estimate ${bwe.toFixed(0)} kbit/s`);
 });
+
+test('while the page plays, it reports its frame lead and the host moves its capture tick to it', async () => {
+  const page = browser.page;
+  const base = glint.url.replace(/\/(#.*)?$/, '');
+  if (!(await evaluate(() => window.glint?.state === 'playing'))) {
+    await page.goto(glint.url);
+    await waitFor('the stream to play', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  }
+  await page.click('#video');
+  let last;
+  const settled = await waitFor('the frame lead to settle near the target', async () => {
+    await page.keyboard.press('KeyC'); // playing: input in the last 10 s
+    const [reports, lead] = await evaluate(() => [window.glint.leadReports || 0, window.glint.lastLeadMs]);
+    last = { reports, lead };
+    // The target is 3 ms before the compositor frame.
+    return reports >= 3 && Math.abs(lead - 3) <= 5 && { reports, lead };
+  }, 20000, 250).catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(last)}`); });
+  const c = (await (await fetch(`${base}/api/stats`)).json()).counters;
+  assert.ok(c.frame_phase_reports >= settled.reports, JSON.stringify(c));
+  console.log(`frame lead ${settled.lead.toFixed(1)} ms after ${settled.reports} reports; ${c.frame_phase_shifts} moves of the tick`);
+});
