@@ -158,6 +158,17 @@ async fn send(ws: &mut futures_util::stream::SplitSink<WebSocket, Message>, msg:
     }
 }
 
+/// Counts a message the host cannot take and tells its page why.
+async fn bad_message(
+    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    signal: &Signal,
+    message: String,
+) {
+    signal.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
+    let code = "bad-message";
+    send(tx, &ServerMsg::Error { code, message }).await;
+}
+
 async fn connection(socket: WebSocket, signal: Arc<Signal>) {
     let (mut tx, mut rx) = socket.split();
     let mut peer: Option<PeerId> = None;
@@ -201,16 +212,7 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
         let parsed = match parsed {
             Ok(m) => m,
             Err(e) => {
-                signal.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
-                let message = format!("malformed message: {e}");
-                send(
-                    &mut tx,
-                    &ServerMsg::Error {
-                        code: "bad-message",
-                        message,
-                    },
-                )
-                .await;
+                bad_message(&mut tx, &signal, format!("malformed message: {e}")).await;
                 continue;
             }
         };
@@ -270,15 +272,7 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
             }
             ClientMsg::FramePhase { lead_ms } => {
                 if let Err(message) = signal.phase.report(lead_ms) {
-                    signal.counters.bad_messages.fetch_add(1, Ordering::Relaxed);
-                    send(
-                        &mut tx,
-                        &ServerMsg::Error {
-                            code: "bad-message",
-                            message,
-                        },
-                    )
-                    .await;
+                    bad_message(&mut tx, &signal, message).await;
                 }
             }
             ClientMsg::SaveState | ClientMsg::LoadState => {
@@ -408,7 +402,12 @@ mod tests {
                 password: Some("p".into())
             }
         );
+        let phase: ClientMsg =
+            serde_json::from_str(r#"{"type":"frame-phase","lead_ms":3.5}"#).expect("a lead");
+        assert_eq!(phase, ClientMsg::FramePhase { lead_ms: 3.5 });
         for bad in [
+            r#"{"type":"frame-phase","lead_ms":"soon"}"#,
+            r#"{"type":"frame-phase"}"#,
             r#"{"type":"offer"}"#,
             r#"{"type":"launch-missiles"}"#,
             r#"{"type":"offer","sdp":"v=0","extra":1}"#,

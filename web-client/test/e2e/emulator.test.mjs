@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { startGlint, startChromium, waitFor, repo, glintBin } from './harness.mjs';
 
 const ROM = join(repo, 'emulators', 'testrom', 'joypad.nes');
@@ -149,8 +151,7 @@ test('a gamepad (the Gamepad API, mocked in the page) drives the joypad too', as
 });
 
 test('save state and load state work, and the saved state survives a host crash', async () => {
-  const { mkdtempSync, rmSync, statSync, readFileSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+  const { statSync, readFileSync, writeFileSync } = await import('node:fs');
   const dir = mkdtempSync(join(tmpdir(), 'glint-saves-'));
   const args = ['--core', 'nestopia', '--rom', ROM, '--save-dir', dir, '--no-audio'];
   let g = await startGlint(args);
@@ -229,13 +230,17 @@ for (const [core, file, size] of [['gambatte', 'joypad.gb', [160, 144]], ['mgba'
   });
 }
 
-test('a core that crashes mid-game ends the session with a message to every page', async () => {
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
+/** Compiles the core that fails on purpose (emulators/testcore/fault.c) into a new temp dir. */
+async function buildFaultCore() {
   const dir = mkdtempSync(join(tmpdir(), 'glint-fault-'));
   const core = join(dir, 'fault_libretro.so');
   await promisify(execFile)('cc', ['-shared', '-fPIC', '-O1', '-o', core,
     join(repo, 'emulators', 'testcore', 'fault.c')]);
+  return { dir, core };
+}
+
+test('a core that crashes mid-game ends the session with a message to every page', async () => {
+  const { dir, core } = await buildFaultCore();
   const g = await startGlint(['--core', core, '--rom', ROM, '--save-dir', dir]);
   const player = await startChromium();
   const watcher = await startChromium();
@@ -269,12 +274,7 @@ test('a core that crashes mid-game ends the session with a message to every page
 });
 
 test('a core that hangs is stopped after 5 s, with a message to the page', async () => {
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(join(tmpdir(), 'glint-hang-'));
-  const core = join(dir, 'fault_libretro.so');
-  await promisify(execFile)('cc', ['-shared', '-fPIC', '-O1', '-o', core,
-    join(repo, 'emulators', 'testcore', 'fault.c')]);
+  const { dir, core } = await buildFaultCore();
   const g = await startGlint(['--core', core, '--rom', ROM, '--save-dir', dir]);
   const b = await startChromium();
   try {
