@@ -31,15 +31,22 @@ export function freePort() {
   });
 }
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+/**
+ * Polls `check` until it returns a truthy value or `timeoutMs` passes. A check that never
+ * settles (a browser that stopped answering) also ends at the deadline.
+ */
 export async function waitFor(what, check, timeoutMs = 15000, everyMs = 50) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the check did not answer')), Math.max(0, deadline - Date.now()));
+    });
     try {
-      last = await check();
+      last = await Promise.race([check(), late]);
       if (last) return last;
-    } catch (e) { last = e; }
+    } catch (e) { last = e; } finally { clearTimeout(timer); }
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`timed out waiting for ${what} (last: ${last})`);
@@ -149,36 +156,4 @@ export function playTone(server, hz, seconds = 10) {
   child.stdin.on('error', () => {});
   child.stdin.end(buf);
   return child;
-}
-
-/**
- * A private PulseAudio with a null sink, for a browser that needs an audio output device
- * (headless Firefox has none of its own; Chromium fakes one). Resolves once its socket answers.
- */
-export async function startPulse() {
-  const dir = mkdtempSync(join(tmpdir(), 'glint-test-pulse-'));
-  const socket = join(dir, 'native');
-  const child = spawn('pulseaudio', ['-n', '--daemonize=no', '--exit-idle-time=-1',
-    '--disallow-exit', '--use-pid-file=no',
-    `--load=module-native-protocol-unix auth-anonymous=1 socket=${socket}`,
-    '--load=module-null-sink sink_name=browser rate=48000 channels=2'],
-  { stdio: 'ignore', env: { ...process.env, HOME: dir, XDG_RUNTIME_DIR: dir } });
-  const stopChild = stopper(child);
-  const stop = async () => {
-    await stopChild();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor('PulseAudio to listen', () => {
-      if (child.exitCode !== null) throw new Error(`pulseaudio exited ${child.exitCode}`);
-      return new Promise((resolve) => {
-        const s = net.connect(socket, () => { s.end(); resolve(true); });
-        s.on('error', () => resolve(false));
-      });
-    }, 10000);
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  return { server: `unix:${socket}`, stop };
 }
