@@ -45,8 +45,14 @@ impl FramePhase {
         if step.abs() < DEAD_BAND_MS {
             return Ok(0.0);
         }
-        self.pending_us
-            .fetch_add((step * 1000.0) as i64, Ordering::Relaxed);
+        // Moves not yet applied add up to at most one step: a page that reports too often
+        // cannot hold the tick back for longer.
+        let (step_us, max_us) = ((step * 1000.0) as i64, (MAX_STEP_MS * 1000.0) as i64);
+        let _ = self
+            .pending_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                Some((p + step_us).clamp(-max_us, max_us))
+            });
         Ok(step)
     }
 
@@ -95,6 +101,16 @@ mod tests {
         assert_eq!(p.report(3.4), Ok(0.0));
         assert_eq!(p.shift(t), t);
         assert_eq!(p.shifts.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_flood_of_reports_moves_the_tick_by_one_step_at_most() {
+        let p = FramePhase::default();
+        let t = Instant::now();
+        for _ in 0..10_000 {
+            p.report(1000.0).expect("a lead");
+        }
+        assert_eq!(p.shift(t), t + Duration::from_millis(8));
     }
 
     #[test]
