@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prometheus_client::collector::Collector;
@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::audio::AudioCounters;
 use crate::encode::EncodedFrame;
 use crate::input::InputCounters;
+use crate::lock;
 use crate::peer::PeerId;
 use crate::phase::FramePhase;
 use crate::pipeline::PipelineCounters;
@@ -172,11 +173,6 @@ pub struct Stats {
     rates: Mutex<RateState>,
     size: Mutex<(u32, u32)>,
     sources: Sources,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding a stats lock leaves plain numbers behind; keep serving them.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn stage_histogram() -> Histogram {

@@ -24,6 +24,7 @@ use super::{GameCommand, Pads, Resampler};
 use crate::audio::RawAudio;
 use crate::capture::{CaptureError, Frame};
 use crate::input::InputEcho;
+use crate::lock;
 use crate::peer::PeerId;
 use crate::phase::FramePhase;
 use crate::pipeline::{post_frame, CaptureEnd, CaptureThread, PipelineCounters, FRAME_MAILBOX};
@@ -260,10 +261,6 @@ pub fn spawn(
         },
         timing,
     ))
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// When the core process was last heard from, and whether the watchdog stopped it.

@@ -23,6 +23,7 @@ use glint_emulators::{Core, Pacer, PORTS};
 use super::state;
 use super::wire::{read_to_core, write_from_core, FromCore, ToCore};
 use super::write_atomically;
+use crate::lock;
 
 /// The first argument that makes glint a core process.
 pub const WORKER_FLAG: &str = "--core-worker";
@@ -168,9 +169,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
                             pads: held,
                             taps,
                         })) => {
-                            pads.lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .update(gen, held, taps);
+                            lock(&pads).update(gen, held, taps);
                         }
                         Ok(Some(cmd)) => {
                             if cmd_tx.send(cmd).is_err() {
@@ -216,7 +215,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
                 return ExitCode::SUCCESS;
             }
         }
-        let (gen, now_pads) = pads.lock().unwrap_or_else(|e| e.into_inner()).for_frame();
+        let (gen, now_pads) = lock(&pads).for_frame();
         let started = Instant::now();
         let (picture, samples) = core.run_frame(now_pads);
         let sent = (|| -> std::io::Result<()> {

@@ -62,7 +62,7 @@ pub struct InputEcho(Mutex<Arc<Vec<(PeerId, u32)>>>);
 
 impl InputEcho {
     fn lock(&self) -> std::sync::MutexGuard<'_, Arc<Vec<(PeerId, u32)>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock(&self.0)
     }
 
     /// A shared copy; cheap (one reference count) when nothing changed.
