@@ -484,9 +484,7 @@ impl RtcLoop {
         let received = Instant::now();
         let mut written = false;
         let elapsed = frame.captured_at.saturating_duration_since(self.epoch);
-        let capture_wallclock = SystemTime::now()
-            .checked_sub(received.saturating_duration_since(frame.captured_at))
-            .unwrap_or_else(SystemTime::now);
+        let capture_wallclock = wallclock_at(frame.captured_at, received);
         let rtp_ticks = (elapsed.as_micros() * 9 / 100) as u64;
         let rtp_time = MediaTime::from_90khz(rtp_ticks);
         let capture_unix_ms = capture_wallclock
@@ -563,9 +561,8 @@ impl RtcLoop {
         // clock, which is what lets the browser line them up.
         let ticks = (elapsed.as_nanos() * 48_000 / 1_000_000_000) as u64;
         let rtp_time = MediaTime::new(ticks, Frequency::FORTY_EIGHT_KHZ);
-        let capture_unix_us = SystemTime::now()
-            .checked_sub(frame.captured_at.elapsed())
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        let capture_unix_us = wallclock_at(frame.captured_at, Instant::now())
+            .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64);
         let timestamp = ticks as u32;
         let previous = self
@@ -831,6 +828,13 @@ pub fn frame_echo(
     m[10..14].copy_from_slice(&host_us.to_le_bytes());
     m[14..18].copy_from_slice(&capture_unix_ms.to_le_bytes());
     m
+}
+
+/// The wall-clock time of `at`, given that `now` is the present instant.
+fn wallclock_at(at: Instant, now: Instant) -> SystemTime {
+    SystemTime::now()
+        .checked_sub(now.saturating_duration_since(at))
+        .unwrap_or_else(SystemTime::now)
 }
 
 /// One Opus packet for the `audio` data channel (little-endian): version, the 48 kHz timestamp
