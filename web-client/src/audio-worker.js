@@ -8,10 +8,8 @@
 // In: {channel} (a transferred RTCDataChannel), {packet} (an ArrayBuffer), {port} (the
 // worklet's MessagePort), {reset: true}. Out: {first: true} at the first packet, and every
 // 500 ms {stats}.
-import { parseAudioPacket, gapBefore } from './audio.js';
+import { parseAudioPacket, gapBefore, RATE, PACKET_FRAMES } from './audio.js';
 
-const RATE = 48000;
-const PACKET_FRAMES = 480;
 const TRANSIT_KEEP = 500;
 
 let port = null;

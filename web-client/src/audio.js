@@ -8,8 +8,9 @@
 
 export const AUDIO_PACKET_VERSION = 1;
 const HEADER = 15;
-const RATE = 48000;
-const PACKET_FRAMES = 480;
+/** Sample rate of the sound, and the frames in one packet (10 ms). */
+export const RATE = 48000;
+export const PACKET_FRAMES = 480;
 // The smallest output buffer the browser allows ('interactive' is ~4× larger in Chromium:
 // 10 + 32 ms of base and output latency against 2.7 + 8 on the same machine).
 const LATENCY_HINT = 0;
