@@ -61,6 +61,11 @@ pub struct Config {
     #[arg(long, value_name = "CMD")]
     pub app: Option<String>,
 
+    /// Development only: serve the web client from this `web-client/` directory on disk
+    /// instead of the copy embedded in the binary (edit the page without a rebuild).
+    #[arg(long, env = "GLINT_WEB_DIR", value_name = "DIR", hide = true)]
+    pub web_dir: Option<std::path::PathBuf>,
+
     /// Address for the web client and signaling (HTTP + WebSocket).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub listen: SocketAddr,

@@ -10,10 +10,9 @@ use clap::Parser;
 use crossbeam_channel::bounded;
 use warp::Filter;
 
-use glint::api;
 use glint::audio::capture as audio_capture;
 use glint::audio::encode as audio_encode;
-use glint::audio::pulse::PrivatePulse;
+use glint::audio::pulse::{AnonymousCookie, PrivatePulse};
 use glint::audio::{tone, AudioCounters, AudioError, ENCODED_AUDIO_QUEUE, RAW_QUEUE};
 use glint::capture::testpattern::{Presses, TestPattern};
 use glint::capture::x11::X11Capture;
@@ -29,6 +28,7 @@ use glint::pipeline::{self, EncodeControl, PipelineCounters, ENCODED_QUEUE};
 use glint::rtc::{self, RtcCounters, RtcParts, COMMAND_QUEUE};
 use glint::signal::{self, Signal, SignalCounters};
 use glint::stats::{Sources, Stats};
+use glint::{api, web};
 
 /// Exit code for a configuration the host cannot run with (same as a usage error).
 const EXIT_CONFIG: u8 = 2;
@@ -105,11 +105,32 @@ fn run(config: Config) -> Result<(), Failure> {
             Ok(p) => {
                 // SAFETY (of the environment): no other thread exists yet.
                 std::env::set_var("PULSE_SERVER", &p.server);
+                std::env::set_var("PULSE_COOKIE", &p.cookie);
                 tracing::info!(server = %p.server, pid = p.pid(), "PulseAudio started");
                 Some(p)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "no sound for the virtual display; video continues");
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    // A user's own PulseAudio (with --display) still needs a cookie from a client, which a
+    // fresh account does not have yet.
+    let _anonymous_cookie = if !config.no_audio && source == Source::X11 && private_pulse.is_none()
+    {
+        match AnonymousCookie::if_missing() {
+            Ok(Some(c)) => {
+                // SAFETY (of the environment): no other thread exists yet.
+                std::env::set_var("PULSE_COOKIE", c.path());
+                Some(c)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "sound may fail to connect");
                 None
             }
         }
@@ -397,9 +418,12 @@ fn run(config: Config) -> Result<(), Failure> {
     }
     println!("glint: open {url}");
 
+    let web_dir = config.web_dir.clone();
     let outcome = runtime.block_on(async move {
         tokio::spawn(stats_ticker(stats.clone()));
-        let routes = signal::routes(signal).or(api::routes(stats, password.clone()));
+        let routes = signal::routes(signal)
+            .or(web::routes(web_dir))
+            .or(api::routes(stats, password.clone()));
         let server = warp::serve(routes).incoming(listener).graceful(async {
             shutdown_signal().await;
         });

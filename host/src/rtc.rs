@@ -76,6 +76,11 @@ pub enum RtcCommand {
     Leave {
         peer: PeerId,
     },
+    /// A remote ICE candidate trickled by the page (SDP `candidate:` attribute value).
+    Candidate {
+        peer: PeerId,
+        candidate: String,
+    },
 }
 
 /// Counters of the rtc thread.
@@ -326,6 +331,20 @@ impl RtcLoop {
             } => {
                 let result = self.add_peer(peer, &sdp, notify);
                 let _ = reply.send(result);
+            }
+            RtcCommand::Candidate { peer, candidate } => {
+                let Some(i) = self.peers.iter().position(|p| p.id == peer) else {
+                    return;
+                };
+                let line = candidate.trim().trim_start_matches("a=");
+                match Candidate::from_sdp_string(line) {
+                    Ok(c) => {
+                        self.peers[i].rtc.add_remote_candidate(c);
+                        self.drive(i, Input::Timeout(Instant::now()));
+                    }
+                    // mDNS names and TCP candidates are of no use to this host: not an error.
+                    Err(e) => tracing::debug!(%peer, error = %e, "remote candidate ignored"),
+                }
             }
             RtcCommand::Leave { peer } => {
                 if let Some(p) = self.peers.iter_mut().find(|p| p.id == peer) {

@@ -18,7 +18,6 @@ use crate::emulator::GameCommand;
 use crate::peer::{Notice, PeerId, PeerNotifier};
 use crate::phase::FramePhase;
 use crate::rtc::RtcCommand;
-use crate::web;
 
 /// A full rtc command queue is tried again this often, this many times, before "busy".
 const BUSY_RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
@@ -37,6 +36,13 @@ pub enum ClientMsg {
     },
     Offer {
         sdp: String,
+    },
+    /// One of the page's ICE candidates, trickled after its offer (RFC 8838); `sdp_mid` is
+    /// informational (one bundled transport).
+    Candidate {
+        candidate: String,
+        #[serde(default)]
+        sdp_mid: Option<String>,
     },
     /// Games only: write the core's state to the save directory.
     SaveState,
@@ -109,7 +115,7 @@ pub struct Signal {
     pub phase: Arc<FramePhase>,
 }
 
-/// The HTTP routes: the web client, `/ws` and `/healthz`.
+/// The HTTP routes `/ws` and `/healthz`.
 pub fn routes(
     signal: Arc<Signal>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
@@ -123,7 +129,7 @@ pub fn routes(
                     .on_upgrade(move |socket| connection(socket, signal))
             });
     let health = warp::path("healthz").and(warp::path::end()).map(|| "ok");
-    ws.or(health).or(web::routes())
+    ws.or(health)
 }
 
 /// Tries a full rtc command queue again for a while (a burst of viewers joining at once)
@@ -254,6 +260,7 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                 peer = Some(PeerId(id));
             }
             ClientMsg::Offer { .. }
+            | ClientMsg::Candidate { .. }
             | ClientMsg::SaveState
             | ClientMsg::LoadState
             | ClientMsg::FramePhase { .. }
@@ -269,6 +276,17 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                     },
                 )
                 .await;
+            }
+            ClientMsg::Candidate { candidate, .. } => {
+                let Some(id) = peer.filter(|_| offered) else {
+                    bad_message(&mut tx, &signal, "a candidate before the offer".into()).await;
+                    continue;
+                };
+                let cmd = RtcCommand::Candidate {
+                    peer: id,
+                    candidate,
+                };
+                let _ = try_send_patiently(&signal.commands, cmd).await;
             }
             ClientMsg::FramePhase { lead_ms } => {
                 if let Err(message) = signal.phase.report(lead_ms) {
@@ -317,12 +335,12 @@ async fn connection(socket: WebSocket, signal: Arc<Signal>) {
                     let _ =
                         try_send_patiently(&signal.commands, RtcCommand::Leave { peer: id }).await;
                 }
+                // The peer keeps the id its page was welcomed with: the rtc thread removes the
+                // old connection on `Leave` before it takes the new offer.
                 offered = true;
-                let new_id = PeerId(signal.next_peer.fetch_add(1, Ordering::Relaxed));
-                peer = Some(new_id);
                 let (reply_tx, reply_rx) = oneshot::channel();
                 let cmd = RtcCommand::Offer {
-                    peer: new_id,
+                    peer: id,
                     sdp,
                     notify: notifier.clone(),
                     reply: reply_tx,

@@ -213,7 +213,7 @@ pub fn spawn(
                             data,
                             width,
                             height,
-                            captured_at: now - Duration::from_micros(u64::from(age_us)),
+                            captured_at: before(now, age_us),
                             grabbed_at: now,
                             seq,
                             input_echo,
@@ -225,7 +225,7 @@ pub fn spawn(
                         if let Some(a) = &audio {
                             let resampled = resampler.push(&samples);
                             if !resampled.is_empty() {
-                                let first = Instant::now() - Duration::from_micros(age_us.into());
+                                let first = before(Instant::now(), age_us);
                                 let _ = a.try_send(RawAudio {
                                     samples: resampled,
                                     first_sample_at: first,
@@ -414,4 +414,11 @@ mod tests {
             "the game's core process exited with code 3"
         );
     }
+}
+
+/// `now` less an age the core process reported, or `now` itself when the age reaches back
+/// before the monotonic clock's origin (the pipe is trusted for layout, not for values).
+fn before(now: Instant, age_us: u32) -> Instant {
+    now.checked_sub(Duration::from_micros(u64::from(age_us)))
+        .unwrap_or(now)
 }
