@@ -26,6 +26,37 @@ pub enum Source {
     Emulator,
 }
 
+/// A thread to fail on purpose, and when (see `--test-fault`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestFault {
+    pub thread: FaultThread,
+    pub after: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultThread {
+    Encode,
+    Input,
+}
+
+fn parse_fault(s: &str) -> Result<TestFault, String> {
+    let (thread, ms) = s.split_once(':').ok_or("expected THREAD:MS")?;
+    let thread = match thread {
+        "encode" => FaultThread::Encode,
+        "input" => FaultThread::Input,
+        other => {
+            return Err(format!(
+                "no fault switch for thread {other:?} (encode, input)"
+            ))
+        }
+    };
+    let ms: u64 = ms.parse().map_err(|e| format!("{ms:?}: {e}"))?;
+    Ok(TestFault {
+        thread,
+        after: std::time::Duration::from_millis(ms),
+    })
+}
+
 /// Stream a desktop or an app to the browser over WebRTC, with keyboard and mouse back.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "glint", version, about, long_about = None)]
@@ -65,6 +96,11 @@ pub struct Config {
     /// instead of the copy embedded in the binary (edit the page without a rebuild).
     #[arg(long, env = "GLINT_WEB_DIR", value_name = "DIR", hide = true)]
     pub web_dir: Option<std::path::PathBuf>,
+
+    /// Test only: make a hot-path thread panic this many milliseconds after start, to check
+    /// that glint then exits non-zero and says why (`encode:1500`, `input:1500`).
+    #[arg(long, env = "GLINT_TEST_FAULT", value_name = "THREAD:MS", hide = true, value_parser = parse_fault)]
+    pub test_fault: Option<TestFault>,
 
     /// Address for the web client and signaling (HTTP + WebSocket).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use clap::Parser;
 use crossbeam_channel::bounded;
-use warp::Filter;
 
 use glint::audio::capture as audio_capture;
 use glint::audio::encode as audio_encode;
@@ -17,18 +16,21 @@ use glint::audio::{tone, AudioCounters, AudioError, ENCODED_AUDIO_QUEUE, RAW_QUE
 use glint::capture::testpattern::{Presses, TestPattern};
 use glint::capture::x11::X11Capture;
 use glint::capture::CaptureError;
-use glint::config::{Config, Source};
+use glint::config::{Config, FaultThread, Source};
 use glint::display::{launch_app, Guarded, VirtualDisplay};
 use glint::emulator::process::{CoreLinks, CoreProcessError};
 use glint::emulator::{self, PadInjector, Pads};
+use glint::health::Health;
+use glint::http::{self, ws::Hub, Served};
 use glint::input::inject::{PatternInjector, XTestInjector};
-use glint::input::{self, Injector, InputCounters, InputEcho, INPUT_QUEUE};
+use glint::input::{self, Injector, InputCounters, InputEcho, INPUT_QUEUE, LIFECYCLE_QUEUE};
+use glint::metrics::Metrics;
+use glint::net::{self, NetCounters, RtcCommand, RtcParts, COMMAND_QUEUE};
 use glint::phase::FramePhase;
-use glint::pipeline::{self, EncodeControl, PipelineCounters, ENCODED_QUEUE};
-use glint::rtc::{self, RtcCounters, RtcParts, COMMAND_QUEUE};
-use glint::signal::{self, Signal, SignalCounters};
-use glint::stats::{Sources, Stats};
-use glint::{api, web};
+use glint::pipeline::{self, EncodeControl, EncodeParts, PipelineCounters, ENCODED_QUEUE};
+use glint::session::{Session, SessionConfig, SessionCounters};
+use glint::signal::{Shutdown, SignalConfig, SignalCounters};
+use glint::stats::{RateSources, Stats};
 
 /// Exit code for a configuration the host cannot run with (same as a usage error).
 const EXIT_CONFIG: u8 = 2;
@@ -36,6 +38,8 @@ const EXIT_CONFIG: u8 = 2;
 const EXIT_RUNTIME: u8 = 1;
 /// Seconds between two log lines of stage timings.
 const STATS_LOG_EVERY: u64 = 5;
+/// On SIGTERM, how long pages get to hear that the host is stopping before glint exits.
+const DRAIN_GRACE: Duration = Duration::from_millis(1500);
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -149,15 +153,20 @@ fn run(config: Config) -> Result<(), Failure> {
         .block_on(tokio::net::TcpListener::bind(config.listen))
         .map_err(|e| cfg(format!("cannot listen on {}: {e}", config.listen)))?;
     let listen_addr: SocketAddr = listener.local_addr().map_err(|e| rt_err(e.to_string()))?;
-    let sockets = rtc::bind_sockets(config.udp_port, config.listen.ip())
+    let sockets = net::bind_sockets(config.udp_port, config.listen.ip())
         .map_err(|e| cfg(format!("cannot bind UDP port {}: {e}", config.udp_port)))?;
     let udp_port = sockets
         .first()
         .and_then(|s| s.local_addr().ok())
         .map(|a| a.port());
 
+    let locals = net::local_addrs(&sockets).map_err(|e| rt_err(e.to_string()))?;
+
+    // Every part registers its counters here, once; /metrics and /api/stats read this list.
+    let mut metrics = Metrics::new();
+    let health = Arc::new(Health::default());
     let running = Arc::new(AtomicBool::new(true));
-    let pipeline_counters = Arc::new(PipelineCounters::default());
+    let pipeline_counters = Arc::new(PipelineCounters::register(&mut metrics));
     let control = Arc::new(EncodeControl {
         bitrate_kbps: AtomicU64::new(u64::from(config.bitrate)),
         ..EncodeControl::default()
@@ -165,7 +174,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let spawn_err = |e: std::io::Error| rt_err(format!("cannot start a thread: {e}"));
 
     let echo = Arc::new(InputEcho::default());
-    let phase = Arc::new(FramePhase::default());
+    let phase = Arc::new(FramePhase::register(&mut metrics));
     let echo_for_input = echo.clone();
 
     // The source, and where input goes: a display (and the app inside it) or the pattern.
@@ -280,27 +289,50 @@ fn run(config: Config) -> Result<(), Failure> {
         }
     };
 
+    let fault = |thread: FaultThread| {
+        config
+            .test_fault
+            .filter(|f| f.thread == thread)
+            .map(|f| std::time::Instant::now() + f.after)
+    };
+    // Hot-path threads, watched: any that ends while glint runs ends glint (see `watch`).
+    let mut threads: Vec<(&'static str, std::thread::JoinHandle<()>)> = Vec::new();
+
     let (input_tx, input_rx) = bounded(INPUT_QUEUE);
-    let input_counters = Arc::new(InputCounters::default());
+    let (lifecycle_tx, lifecycle_rx) = bounded(LIFECYCLE_QUEUE);
+    let input_counters = Arc::new(InputCounters::register(&mut metrics));
     let ic = input_counters.clone();
-    std::thread::Builder::new()
+    let input_fault = fault(FaultThread::Input);
+    let input_thread = std::thread::Builder::new()
         .name("glint-input".into())
-        .spawn(move || input::run(input_rx, injector, ic, echo_for_input))
+        .spawn(move || {
+            if let Some(at) = input_fault {
+                std::thread::sleep(at.saturating_duration_since(std::time::Instant::now()));
+                panic!("test fault (--test-fault input)");
+            }
+            input::run(lifecycle_rx, input_rx, injector, ic, echo_for_input)
+        })
         .map_err(spawn_err)?;
+    threads.push(("input", input_thread));
 
     let (encoded_tx, encoded_rx) = bounded(ENCODED_QUEUE);
-    pipeline::spawn_encode(
+    let encode_thread = pipeline::spawn_encode(
         capture.frames,
         capture.pool,
         encoded_tx,
-        fps,
-        control.clone(),
-        pipeline_counters.clone(),
+        EncodeParts {
+            fps,
+            control: control.clone(),
+            counters: pipeline_counters.clone(),
+            health: health.clone(),
+            fault_at: fault(FaultThread::Encode),
+        },
     )
     .map_err(spawn_err)?;
+    threads.push(("encode", encode_thread));
 
     // Sound: the test pattern's tone, or PulseAudio through cpal; none is a warning only.
-    let audio_counters = Arc::new(AudioCounters::default());
+    let audio_counters = Arc::new(AudioCounters::register(&mut metrics));
     let (audio_tx, audio_rx) = bounded(ENCODED_AUDIO_QUEUE);
     // Kept for the life of the process, so the rtc thread's audio queue never disconnects.
     let _audio_keepalive = audio_tx.clone();
@@ -333,10 +365,11 @@ fn run(config: Config) -> Result<(), Failure> {
                     audio_counters.clone(),
                     config.audio_bitrate,
                 );
-                std::thread::Builder::new()
+                let opus = std::thread::Builder::new()
                     .name("glint-opus".into())
                     .spawn(move || audio_encode::run(raw_rx, audio_tx, stale, kbps, counters))
                     .map_err(spawn_err)?;
+                threads.push(("opus", opus));
                 has_sound = true;
                 what
             }
@@ -347,51 +380,67 @@ fn run(config: Config) -> Result<(), Failure> {
         }
     };
 
-    let rtc_counters = Arc::new(RtcCounters::default());
-    let signal_counters = Arc::new(SignalCounters::default());
+    let session_counters = SessionCounters::register(&mut metrics);
+    let signal_counters = SignalCounters::register(&mut metrics);
     let stats = Stats::new(
         source_name.clone(),
         fps,
-        Sources {
-            pipeline: pipeline_counters.clone(),
-            rtc: rtc_counters.clone(),
-            input: input_counters.clone(),
-            audio: audio_counters.clone(),
-            signal: signal_counters.clone(),
-            phase: phase.clone(),
+        RateSources {
+            captured: pipeline_counters.captured.clone(),
+            encoded: pipeline_counters.encoded.clone(),
+            sent: session_counters.frames_sent.clone(),
         },
     );
+    stats.register(&mut metrics);
+    let net_counters = NetCounters::register(&mut metrics);
 
+    let (now, wall) = net::clock_anchor();
+    let session = Session::new(
+        SessionConfig {
+            codec: config.codec,
+            locals,
+            public_ip: config.public_ip,
+            av_sync: config.av_sync,
+        },
+        session_counters,
+        now,
+        wall,
+    );
     let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE);
-    rtc::spawn(
+    let rtc_thread = net::spawn(
         sockets,
         RtcParts {
-            codec: config.codec,
-            public_ip: config.public_ip,
+            session,
             commands: cmd_rx,
             frames: encoded_rx,
             audio: audio_rx,
             input: input_tx,
+            lifecycle: lifecycle_tx,
+            input_dropped: input_counters.dropped_full.clone(),
             control,
-            counters: rtc_counters,
+            counters: net_counters,
             stats: stats.clone(),
-            av_sync: config.av_sync,
         },
     )
     .map_err(spawn_err)?;
+    threads.push(("rtc", rtc_thread));
 
-    let (ended_tx, ended) = tokio::sync::watch::channel(None);
-    let signal = Arc::new(Signal {
-        commands: cmd_tx,
-        audio: has_sound,
-        pixelated: source == Source::Emulator,
-        game,
-        password: password.clone(),
-        next_peer: AtomicU64::new(1),
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(None);
+    let hub = Arc::new(Hub {
+        config: SignalConfig {
+            password: password.clone(),
+            audio: has_sound,
+            pixelated: source == Source::Emulator,
+            game: game.is_some(),
+        },
         counters: signal_counters,
-        ended,
+        commands: cmd_tx.clone(),
+        game,
+        next_peer: AtomicU64::new(1),
+        shutdown: shutdown_rx,
         phase: phase.clone(),
     });
+    let metrics = Arc::new(metrics);
 
     let shown_host = if listen_addr.ip().is_unspecified() {
         config
@@ -418,34 +467,71 @@ fn run(config: Config) -> Result<(), Failure> {
     }
     println!("glint: open {url}");
 
-    let web_dir = config.web_dir.clone();
+    let served = Served {
+        hub,
+        stats: stats.clone(),
+        metrics,
+        health: health.clone(),
+        password: password.clone(),
+        web_dir: config.web_dir.clone(),
+    };
+    let (deaths_tx, deaths) = tokio::sync::mpsc::channel::<(&'static str, String)>(8);
+    for (name, handle) in threads {
+        watch(name, handle, deaths_tx.clone(), running.clone());
+    }
     let outcome = runtime.block_on(async move {
-        tokio::spawn(stats_ticker(stats.clone()));
-        let routes = signal::routes(signal)
-            .or(web::routes(web_dir))
-            .or(api::routes(stats, password.clone()));
-        let server = warp::serve(routes).incoming(listener).graceful(async {
-            shutdown_signal().await;
-        });
+        tokio::spawn(stats_ticker(stats));
+        let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = warp::serve(http::routes(served))
+            .incoming(listener)
+            .graceful(async {
+                let _ = server_stopped.await;
+            });
         let server = tokio::spawn(server.run());
         // Watch the source: a lost display or a crashed core ends the session, and every
         // page is told why before glint exits.
-        let watch = tokio::task::spawn_blocking(move || capture.handle.join());
-        tokio::select! {
-            _ = server => Ok(()),
-            ended = watch => match ended {
-                Ok(Ok(pipeline::CaptureEnd::Failed(e))) => {
-                    let why = match e {
-                        CaptureError::CoreDied(why) => why,
-                        e => format!("capture stopped: {e}"),
-                    };
-                    ended_tx.send_replace(Some(why.clone()));
-                    tell_pages(&ended_tx).await;
-                    Err(why)
+        let capture_end = tokio::task::spawn_blocking(move || capture.handle.join());
+        let mut deaths = deaths;
+        let result = tokio::select! {
+            _ = shutdown_signal() => {
+                // Drain: no new peers, every page told, every peer's held input released.
+                tracing::info!("draining");
+                health.drain();
+                let why = Shutdown::Draining("the host is shutting down".into());
+                shutdown_tx.send_replace(Some(why));
+                let (done, drained) = tokio::sync::oneshot::channel();
+                if cmd_tx.try_send(RtcCommand::Drain { done }).is_ok() {
+                    let _ = tokio::time::timeout(DRAIN_GRACE, drained).await;
                 }
-                _ => Ok(()),
-            },
-        }
+                tell_pages(&shutdown_tx, Duration::from_millis(300)).await;
+                Ok(())
+            }
+            ended = capture_end => {
+                health.source_stopped();
+                let why = match ended {
+                    Ok(Ok(pipeline::CaptureEnd::Failed(CaptureError::CoreDied(why)))) => why,
+                    Ok(Ok(pipeline::CaptureEnd::Failed(e))) => format!("capture stopped: {e}"),
+                    Ok(Ok(pipeline::CaptureEnd::Stopped)) => "the capture thread stopped".into(),
+                    Ok(Err(panic)) => format!("the capture thread panicked: {}", panic_message(&*panic)),
+                    Err(e) => format!("the capture thread could not be watched: {e}"),
+                };
+                shutdown_tx.send_replace(Some(Shutdown::Ended(why.clone())));
+                tell_pages(&shutdown_tx, Duration::from_secs(2)).await;
+                Err(why)
+            }
+            Some((name, why)) = deaths.recv() => {
+                if name == "rtc" {
+                    health.rtc_stopped();
+                }
+                let why = format!("the {name} thread {why}");
+                shutdown_tx.send_replace(Some(Shutdown::Ended(why.clone())));
+                tell_pages(&shutdown_tx, Duration::from_secs(2)).await;
+                Err(why)
+            }
+        };
+        let _ = stop_server.send(());
+        let _ = tokio::time::timeout(Duration::from_millis(300), server).await;
+        result
     });
     running.store(false, Ordering::Relaxed);
     tracing::info!("shutting down");
@@ -453,10 +539,43 @@ fn run(config: Config) -> Result<(), Failure> {
     // _app, then _xvfb, are dropped here: stopped in reverse order of start.
 }
 
+/// Watches a hot-path thread: when it ends (returns or panics) while glint is running, says
+/// which and why on `deaths`.
+fn watch(
+    name: &'static str,
+    handle: std::thread::JoinHandle<()>,
+    deaths: tokio::sync::mpsc::Sender<(&'static str, String)>,
+    running: Arc<AtomicBool>,
+) {
+    let watcher = std::thread::Builder::new()
+        .name(format!("glint-watch-{name}"))
+        .spawn(move || {
+            let why = match handle.join() {
+                Ok(()) => "stopped".to_owned(),
+                Err(panic) => format!("panicked: {}", panic_message(&*panic)),
+            };
+            if running.load(Ordering::Relaxed) {
+                let _ = deaths.blocking_send((name, why));
+            }
+        });
+    if let Err(e) = watcher {
+        tracing::warn!(error = %e, thread = name, "cannot watch a thread");
+    }
+}
+
+/// The message of a panic payload (`panic!` with a literal or a formatted string).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
 /// Gives the signaling sockets a moment to send the end of the session: each one drops its
 /// receiver once it has said so.
-async fn tell_pages(ended: &tokio::sync::watch::Sender<Option<String>>) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+async fn tell_pages(ended: &tokio::sync::watch::Sender<Option<Shutdown>>, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
     // One receiver stays in `Signal` itself, for as long as the server runs.
     while ended.receiver_count() > 1 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;

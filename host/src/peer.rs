@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use serde::Serialize;
 use tokio::sync::mpsc;
+
+use crate::proto::signaling::{ErrorCode, ServerMsg};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u64);
@@ -14,12 +15,11 @@ impl fmt::Display for PeerId {
     }
 }
 
-/// A message to one peer's signaling socket.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+/// A message to one peer's signaling socket, from a part of the host other than signaling.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
     Error {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
     Info {
@@ -29,6 +29,16 @@ pub enum Notice {
     Player {
         player: Option<u8>,
     },
+}
+
+impl From<Notice> for ServerMsg {
+    fn from(n: Notice) -> Self {
+        match n {
+            Notice::Error { code, message } => ServerMsg::Error { code, message },
+            Notice::Info { message } => ServerMsg::Info { message },
+            Notice::Player { player } => ServerMsg::Player { player },
+        }
+    }
 }
 
 /// Capacity of a peer's notice queue. When full, the notice is dropped: notices are advisory,

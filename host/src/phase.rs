@@ -9,7 +9,9 @@
 //! moves its next tick by half of `lead − TARGET_LEAD`: frames arrive just in time, fresher by
 //! the same amount. For a game the core process moves its frame clock instead.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use crate::metrics::{Counter, Metrics};
 use std::time::Duration;
 
 /// The lead to converge to: margin for network and decode jitter.
@@ -27,9 +29,26 @@ const DEAD_BAND_MS: f64 = 0.5;
 pub struct FramePhase {
     /// Shift the next tick by this much (µs, signed); taken by the capture thread.
     pending_us: AtomicI64,
-    /// Reports taken, and shifts applied (for /api/stats).
-    pub reports: AtomicU64,
-    pub shifts: AtomicU64,
+    /// Reports taken, and shifts applied.
+    pub reports: Counter,
+    pub shifts: Counter,
+}
+
+impl FramePhase {
+    /// A frame phase whose counters are registered in `m`.
+    pub fn register(m: &mut Metrics) -> Self {
+        Self {
+            pending_us: AtomicI64::new(0),
+            reports: m.counter(
+                "frame_phase_reports",
+                "Frame leads reported by the playing page",
+            ),
+            shifts: m.counter(
+                "frame_phase_shifts",
+                "Moves of the capture tick to the playing page's compositor phase",
+            ),
+        }
+    }
 }
 
 impl FramePhase {
@@ -40,7 +59,7 @@ impl FramePhase {
         if !lead_ms.is_finite() || !(-MAX_LATE_MS..=1000.0).contains(&lead_ms) {
             return Err(format!("frame lead {lead_ms} ms is not a measurement"));
         }
-        self.reports.fetch_add(1, Ordering::Relaxed);
+        self.reports.inc();
         let step = ((lead_ms - TARGET_LEAD_MS) * GAIN).clamp(-MAX_STEP_MS, MAX_STEP_MS);
         if step.abs() < DEAD_BAND_MS {
             return Ok(0.0);
@@ -60,7 +79,7 @@ impl FramePhase {
     pub fn take_us(&self) -> i64 {
         let us = self.pending_us.swap(0, Ordering::Relaxed);
         if us != 0 {
-            self.shifts.fetch_add(1, Ordering::Relaxed);
+            self.shifts.inc();
         }
         us
     }
@@ -100,7 +119,7 @@ mod tests {
         // Near the target nothing moves.
         assert_eq!(p.report(3.4), Ok(0.0));
         assert_eq!(p.shift(t), t);
-        assert_eq!(p.shifts.load(Ordering::Relaxed), 2);
+        assert_eq!(p.shifts.get(), 2);
     }
 
     #[test]
@@ -119,6 +138,6 @@ mod tests {
         for bad in [f64::NAN, f64::INFINITY, -20.0, 5000.0] {
             assert!(p.report(bad).is_err(), "{bad}");
         }
-        assert_eq!(p.reports.load(Ordering::Relaxed), 0);
+        assert_eq!(p.reports.get(), 0);
     }
 }

@@ -11,7 +11,9 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use crate::capture::{Capture, CaptureError, Frame};
 use crate::encode::{self, Codec, EncodedFrame, EncoderSettings, VideoEncoder};
+use crate::health::Health;
 use crate::input::InputEcho;
+use crate::metrics::{Counter, Metrics};
 use crate::phase::FramePhase;
 
 /// Capture → encode: one slot. When full, the capture thread takes out the stale frame and
@@ -39,17 +41,40 @@ impl EncodeControl {
     }
 }
 
-/// Counters of the pipeline, read by stats.
-#[derive(Debug, Default)]
+/// Counters of the pipeline, registered in [`Metrics`].
+#[derive(Debug, Default, Clone)]
 pub struct PipelineCounters {
-    pub captured: AtomicU64,
-    pub capture_dropped: AtomicU64,
+    pub captured: Counter,
+    pub capture_dropped: Counter,
     /// Captures taken before their tick because the source reported a change (X DAMAGE).
-    pub early_captures: AtomicU64,
-    pub encoded: AtomicU64,
-    pub encoded_dropped: AtomicU64,
-    pub keyframes: AtomicU64,
-    pub encode_errors: AtomicU64,
+    pub early_captures: Counter,
+    pub encoded: Counter,
+    pub encoded_dropped: Counter,
+    pub keyframes: Counter,
+    pub encode_errors: Counter,
+}
+
+impl PipelineCounters {
+    pub fn register(m: &mut Metrics) -> Self {
+        Self {
+            captured: m.counter("frames_captured", "Frames captured"),
+            capture_dropped: m.counter(
+                "frames_capture_dropped",
+                "Captured frames replaced by a newer one before encode",
+            ),
+            early_captures: m.counter(
+                "frames_captured_early",
+                "Frames captured before their tick because the screen changed (X DAMAGE)",
+            ),
+            encoded: m.counter("frames_encoded", "Access units encoded"),
+            encoded_dropped: m.counter(
+                "frames_encoded_dropped",
+                "Encoded frames dropped on a full queue",
+            ),
+            keyframes: m.counter("keyframes_encoded", "Keyframes encoded"),
+            encode_errors: m.counter("encode_errors", "Encoder failures"),
+        }
+    }
 }
 
 /// Why the capture thread ended.
@@ -76,10 +101,10 @@ pub fn post_frame(
     frame: Frame,
     counters: &PipelineCounters,
 ) {
-    counters.captured.fetch_add(1, Ordering::Relaxed);
+    counters.captured.inc();
     if let Err(TrySendError::Full(frame)) = tx.try_send(frame) {
         if stale.try_recv().is_ok() {
-            counters.capture_dropped.fetch_add(1, Ordering::Relaxed);
+            counters.capture_dropped.inc();
         }
         let _ = tx.try_send(frame);
     }
@@ -129,7 +154,7 @@ where
                     Err(e) => return CaptureEnd::Failed(e),
                 };
                 if early {
-                    counters.early_captures.fetch_add(1, Ordering::Relaxed);
+                    counters.early_captures.inc();
                     // The frame clock restarts from this capture.
                     next = Instant::now() + period;
                 } else {
@@ -180,20 +205,39 @@ where
     })
 }
 
+/// What the encode thread needs besides its queues.
+pub struct EncodeParts {
+    pub fps: u32,
+    pub control: Arc<EncodeControl>,
+    pub counters: Arc<PipelineCounters>,
+    /// Told whether the encoder opens, for `/readyz`.
+    pub health: Arc<Health>,
+    /// Test only: the thread panics at its first frame after this instant (`--test-fault`).
+    pub fault_at: Option<Instant>,
+}
+
 /// Starts the encode thread: for each frame, one access unit per wanted codec.
 pub fn spawn_encode(
     frames: Receiver<Frame>,
     pool: Sender<Vec<u8>>,
     out: Sender<EncodedFrame>,
-    fps: u32,
-    control: Arc<EncodeControl>,
-    counters: Arc<PipelineCounters>,
+    parts: EncodeParts,
 ) -> std::io::Result<JoinHandle<()>> {
+    let EncodeParts {
+        fps,
+        control,
+        counters,
+        health,
+        fault_at,
+    } = parts;
     thread::Builder::new()
         .name("glint-encode".into())
         .spawn(move || {
             let mut encoders: HashMap<Codec, Box<dyn VideoEncoder>> = HashMap::new();
             for frame in frames.iter() {
+                if fault_at.is_some_and(|t| Instant::now() >= t) {
+                    panic!("test fault (--test-fault encode)");
+                }
                 let wanted = control.wanted.load(Ordering::Relaxed);
                 encoders.retain(|c, _| wanted & c.bit() != 0);
                 let bitrate_kbps = control.bitrate_kbps.load(Ordering::Relaxed) as u32;
@@ -214,10 +258,12 @@ pub fn spawn_encode(
                         match encode::open(codec, settings) {
                             Ok(e) => {
                                 tracing::info!(codec = codec.name(), ?settings, "encoder opened");
+                                health.encoder(true);
                                 encoders.insert(codec, e);
                             }
                             Err(e) => {
-                                counters.encode_errors.fetch_add(1, Ordering::Relaxed);
+                                health.encoder(false);
+                                counters.encode_errors.inc();
                                 tracing::error!(error = %e, "cannot open encoder");
                                 continue;
                             }
@@ -232,17 +278,17 @@ pub fn spawn_encode(
                     match encoder.encode(&frame, force || fresh) {
                         Ok(unit) if unit.data.is_empty() => {}
                         Ok(unit) => {
-                            counters.encoded.fetch_add(1, Ordering::Relaxed);
+                            counters.encoded.inc();
                             if unit.keyframe {
-                                counters.keyframes.fetch_add(1, Ordering::Relaxed);
+                                counters.keyframes.inc();
                             }
                             if out.try_send(unit).is_err() {
-                                counters.encoded_dropped.fetch_add(1, Ordering::Relaxed);
+                                counters.encoded_dropped.inc();
                                 control.request_keyframe(codec);
                             }
                         }
                         Err(e) => {
-                            counters.encode_errors.fetch_add(1, Ordering::Relaxed);
+                            counters.encode_errors.inc();
                             tracing::warn!(error = %e, "encode failed");
                             control.request_keyframe(codec);
                         }

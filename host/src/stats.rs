@@ -1,34 +1,27 @@
-//! Instruments: per-stage latency of every frame, session and per-peer figures, served as JSON
-//! at `GET /api/stats` and in the Prometheus text format at `GET /metrics`.
+//! Instruments: per-stage latency of every frame, per-peer figures and rates, served as JSON at
+//! `GET /api/stats` (with every counter of [`Metrics`]) and in the Prometheus text format at
+//! `GET /metrics` (registered into [`Metrics`] by [`Stats::register`]).
 //!
 //! Every frame carries its instants (capture start, grabbed, encode start, converted, encoded)
 //! to the rtc thread, which adds "received" and "last packet sent" and records the stages here.
 //! Each stage keeps a window of its recent samples for percentiles (JSON, logs, overlay) and a
 //! Prometheus histogram for scrapers.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::Ordering;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::registry::Registry;
 use serde::Serialize;
 
-use crate::audio::AudioCounters;
 use crate::encode::EncodedFrame;
-use crate::input::InputCounters;
 use crate::lock;
+use crate::metrics::{Counter, Metrics};
 use crate::peer::PeerId;
-use crate::phase::FramePhase;
-use crate::pipeline::PipelineCounters;
-use crate::rtc::RtcCounters;
-use crate::signal::SignalCounters;
 
 /// The stages of a frame's way through the host, in [`Stage::ALL`] order (`stage as usize`
 /// indexes per-stage tables).
@@ -136,14 +129,12 @@ pub struct PeerSnapshot {
     pub packets_sent: u64,
 }
 
-/// Counters the stats read but other parts own.
-pub struct Sources {
-    pub pipeline: Arc<PipelineCounters>,
-    pub rtc: Arc<RtcCounters>,
-    pub input: Arc<InputCounters>,
-    pub audio: Arc<AudioCounters>,
-    pub signal: Arc<SignalCounters>,
-    pub phase: Arc<FramePhase>,
+/// The counters the per-second rates are computed from.
+#[derive(Debug, Clone, Default)]
+pub struct RateSources {
+    pub captured: Counter,
+    pub encoded: Counter,
+    pub sent: Counter,
 }
 
 /// Rates computed once a second by [`Stats::tick`].
@@ -172,7 +163,7 @@ pub struct Stats {
     peers: Mutex<Vec<PeerSnapshot>>,
     rates: Mutex<RateState>,
     size: Mutex<(u32, u32)>,
-    sources: Sources,
+    sources: RateSources,
 }
 
 fn stage_histogram() -> Histogram {
@@ -181,7 +172,7 @@ fn stage_histogram() -> Histogram {
 }
 
 impl Stats {
-    pub fn new(source: String, fps_target: u32, sources: Sources) -> Arc<Self> {
+    pub fn new(source: String, fps_target: u32, sources: RateSources) -> Arc<Self> {
         let histograms = Family::new_with_constructor(stage_histogram as fn() -> Histogram);
         let stage_histograms = Stage::ALL
             .iter()
@@ -244,10 +235,9 @@ impl Stats {
     /// Updates the per-second rates; call about once a second.
     pub fn tick(&self) {
         let now = Instant::now();
-        let p = &self.sources.pipeline;
-        let captured = p.captured.load(Ordering::Relaxed);
-        let encoded = p.encoded.load(Ordering::Relaxed);
-        let sent = self.sources.rtc.frames_sent.load(Ordering::Relaxed);
+        let captured = self.sources.captured.get();
+        let encoded = self.sources.encoded.get();
+        let sent = self.sources.sent.get();
         let mut r = lock(&self.rates);
         if let Some((t, c, e, s)) = r.last {
             let secs = now.duration_since(t).as_secs_f64().max(1e-3);
@@ -276,13 +266,11 @@ impl Stats {
         Some(parts.join(" · "))
     }
 
-    pub fn snapshot(&self) -> StatsJson {
-        let p = &self.sources.pipeline;
-        let r = &self.sources.rtc;
-        let i = &self.sources.input;
-        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    /// `GET /api/stats`: these figures and every counter of `metrics`.
+    pub fn snapshot(&self, metrics: &Metrics) -> StatsJson {
         let peers = lock(&self.peers).clone();
         let (width, height) = *lock(&self.size);
+        let counters = metrics.values();
         StatsJson {
             uptime_s: self.started.elapsed().as_secs_f64(),
             source: self.source.clone(),
@@ -291,34 +279,8 @@ impl Stats {
             fps_target: self.fps_target,
             rates: lock(&self.rates).rates,
             bitrate_kbps: peers.iter().fold(0.0, |a, p| a + p.bitrate_kbps),
-            counters: Counters {
-                frames_captured: load(&p.captured),
-                frames_capture_dropped: load(&p.capture_dropped),
-                frames_captured_early: load(&p.early_captures),
-                frames_encoded: load(&p.encoded),
-                frames_encoded_dropped: load(&p.encoded_dropped),
-                keyframes_encoded: load(&p.keyframes),
-                encode_errors: load(&p.encode_errors),
-                frames_sent: load(&r.frames_sent),
-                keyframe_requests: load(&r.keyframe_requests),
-                udp_bytes_in: load(&r.bytes_in),
-                udp_datagrams_dropped: load(&r.datagrams_dropped),
-                udp_unknown_datagrams: load(&r.unknown_datagrams),
-                input_packets: load(&i.packets),
-                input_malformed: load(&i.malformed),
-                input_dropped: load(&i.dropped_full) + load(&r.input_dropped_full),
-                input_inject_errors: load(&i.inject_errors),
-                channel_bad_data: load(&r.channel_bad_data),
-                frame_phase_reports: load(&self.sources.phase.reports),
-                frame_phase_shifts: load(&self.sources.phase.shifts),
-                signaling_bad_messages: load(&self.sources.signal.bad_messages),
-                signaling_refused: load(&self.sources.signal.refused),
-                audio_frames_encoded: load(&self.sources.audio.frames_encoded),
-                audio_late_dropped: load(&self.sources.audio.late_dropped),
-                audio_raw_dropped: load(&self.sources.audio.raw_dropped),
-                audio_reanchors: load(&self.sources.audio.reanchors),
-            },
-            peers_connected: load(&r.peers),
+            peers_connected: counters.get("peers").copied().unwrap_or(0).max(0) as u64,
+            counters,
             stages_ms: Stage::ALL
                 .iter()
                 .map(|s| (s.name(), self.summary(*s)))
@@ -327,16 +289,14 @@ impl Stats {
         }
     }
 
-    /// The Prometheus registry: stage histograms plus everything in [`Stats::snapshot`].
-    pub fn registry(self: &Arc<Self>) -> Registry {
-        let mut registry = Registry::with_prefix("glint");
-        registry.register(
+    /// Registers the stage histograms, the rates and the per-peer figures for `/metrics`.
+    pub fn register(self: &Arc<Self>, metrics: &mut Metrics) {
+        metrics.register(
             "stage_seconds",
             "Time each frame spends in each host stage (capture, convert, encode, queue, send; host = all)",
             self.histograms.clone(),
         );
-        registry.register_collector(Box::new(Snapshots(self.clone())));
-        registry
+        metrics.register_collector(Box::new(Snapshots(self.clone())));
     }
 }
 
@@ -350,58 +310,20 @@ pub struct StatsJson {
     pub fps_target: u32,
     pub rates: Rates,
     pub bitrate_kbps: f64,
-    pub counters: Counters,
+    /// Every counter and gauge of [`Metrics`], by name.
+    pub counters: BTreeMap<&'static str, i64>,
     pub peers_connected: u64,
     pub stages_ms: HashMap<&'static str, Summary>,
     pub peers: Vec<PeerSnapshot>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct Counters {
-    pub frames_captured: u64,
-    pub frames_capture_dropped: u64,
-    pub frames_captured_early: u64,
-    pub frames_encoded: u64,
-    pub frames_encoded_dropped: u64,
-    pub keyframes_encoded: u64,
-    pub encode_errors: u64,
-    pub frames_sent: u64,
-    pub keyframe_requests: u64,
-    pub udp_bytes_in: u64,
-    pub udp_datagrams_dropped: u64,
-    pub udp_unknown_datagrams: u64,
-    pub input_packets: u64,
-    pub input_malformed: u64,
-    pub input_dropped: u64,
-    pub input_inject_errors: u64,
-    pub channel_bad_data: u64,
-    pub frame_phase_reports: u64,
-    pub frame_phase_shifts: u64,
-    pub signaling_bad_messages: u64,
-    pub signaling_refused: u64,
-    pub audio_frames_encoded: u64,
-    pub audio_late_dropped: u64,
-    pub audio_raw_dropped: u64,
-    pub audio_reanchors: u64,
-}
-
-/// Reads the counters and peer figures at scrape time.
+/// Reads the rates and peer figures at scrape time.
 struct Snapshots(Arc<Stats>);
 
 impl std::fmt::Debug for Snapshots {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Snapshots")
     }
-}
-
-fn counter(
-    e: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    v: u64,
-) -> Result<(), std::fmt::Error> {
-    let c = ConstCounter::new(v);
-    c.encode(e.encode_descriptor(name, help, None, c.metric_type())?)
 }
 
 fn gauge(
@@ -439,127 +361,44 @@ fn per_peer(
 
 impl Collector for Snapshots {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let s = self.0.snapshot();
-        let c = &s.counters;
-        for (name, help, v) in [
-            ("frames_captured", "Frames captured", c.frames_captured),
-            (
-                "frames_capture_dropped",
-                "Captured frames replaced by a newer one before encode",
-                c.frames_capture_dropped,
-            ),
-            (
-                "frames_captured_early",
-                "Frames captured before their tick because the screen changed (X DAMAGE)",
-                c.frames_captured_early,
-            ),
-            ("frames_encoded", "Access units encoded", c.frames_encoded),
-            (
-                "frames_encoded_dropped",
-                "Encoded frames dropped on a full queue",
-                c.frames_encoded_dropped,
-            ),
-            (
-                "keyframes_encoded",
-                "Keyframes encoded",
-                c.keyframes_encoded,
-            ),
-            ("encode_errors", "Encoder failures", c.encode_errors),
-            ("frames_sent", "Frames written to peers", c.frames_sent),
-            ("keyframe_requests", "PLI/FIR honoured", c.keyframe_requests),
-            ("udp_bytes_in", "UDP bytes received", c.udp_bytes_in),
-            (
-                "udp_datagrams_dropped",
-                "Datagrams dropped on a full queue",
-                c.udp_datagrams_dropped,
-            ),
-            ("input_packets", "Input packets applied", c.input_packets),
-            (
-                "input_malformed",
-                "Malformed input packets dropped",
-                c.input_malformed,
-            ),
-            (
-                "input_dropped",
-                "Input packets dropped on a full queue",
-                c.input_dropped,
-            ),
-            (
-                "channel_bad_data",
-                "Data channel messages refused (not UTF-8 text, or sent on a host-to-page channel)",
-                c.channel_bad_data,
-            ),
-            (
-                "frame_phase_reports",
-                "Frame leads reported by the playing page",
-                c.frame_phase_reports,
-            ),
-            (
-                "frame_phase_shifts",
-                "Moves of the capture tick to the playing page's compositor phase",
-                c.frame_phase_shifts,
-            ),
-            (
-                "signaling_bad_messages",
-                "Malformed signaling messages",
-                c.signaling_bad_messages,
-            ),
-            (
-                "signaling_refused",
-                "Signaling sockets refused for a wrong password",
-                c.signaling_refused,
-            ),
-            (
-                "audio_frames_encoded",
-                "Opus frames (10 ms) encoded",
-                c.audio_frames_encoded,
-            ),
-            (
-                "audio_late_dropped",
-                "Opus frames dropped because newer ones came before the rtc thread took them",
-                c.audio_late_dropped,
-            ),
-        ] {
-            counter(&mut e, name, help, v)?;
-        }
-        gauge(&mut e, "peers", "Connected peers", s.peers_connected as f64)?;
+        let rates = lock(&self.0.rates).rates;
         gauge(
             &mut e,
             "captured_fps",
             "Frames captured per second",
-            s.rates.captured_fps,
+            rates.captured_fps,
         )?;
         gauge(
             &mut e,
             "encoded_fps",
             "Frames encoded per second",
-            s.rates.encoded_fps,
+            rates.encoded_fps,
         )?;
-        let peers = &s.peers;
-        per_peer(&mut e, "peer_bitrate_kbps", "Send bitrate", peers, |p| {
+        let peers = lock(&self.0.peers).clone();
+        per_peer(&mut e, "peer_bitrate_kbps", "Send bitrate", &peers, |p| {
             Some(p.bitrate_kbps)
         })?;
-        per_peer(&mut e, "peer_fps", "Frames sent per second", peers, |p| {
+        per_peer(&mut e, "peer_fps", "Frames sent per second", &peers, |p| {
             Some(p.fps)
         })?;
-        per_peer(&mut e, "peer_rtt_seconds", "Round-trip time", peers, |p| {
+        per_peer(&mut e, "peer_rtt_seconds", "Round-trip time", &peers, |p| {
             p.rtt_ms.map(|v| v / 1000.0)
         })?;
-        per_peer(&mut e, "peer_loss_ratio", "Packet loss", peers, |p| p.loss)?;
-        per_peer(&mut e, "peer_bwe_kbps", "Bandwidth estimate", peers, |p| {
+        per_peer(&mut e, "peer_loss_ratio", "Packet loss", &peers, |p| p.loss)?;
+        per_peer(&mut e, "peer_bwe_kbps", "Bandwidth estimate", &peers, |p| {
             p.bwe_kbps
         })?;
-        per_peer(&mut e, "peer_nacks", "NACKs received", peers, |p| {
+        per_peer(&mut e, "peer_nacks", "NACKs received", &peers, |p| {
             Some(p.nacks as f64)
         })?;
-        per_peer(&mut e, "peer_plis", "PLIs received", peers, |p| {
+        per_peer(&mut e, "peer_plis", "PLIs received", &peers, |p| {
             Some(p.plis as f64)
         })?;
         per_peer(
             &mut e,
             "peer_keyframes_sent",
             "Keyframes sent",
-            peers,
+            &peers,
             |p| Some(p.keyframes_sent as f64),
         )?;
         Ok(())
@@ -584,18 +423,7 @@ mod tests {
     }
 
     fn stats() -> Arc<Stats> {
-        Stats::new(
-            "test".into(),
-            60,
-            Sources {
-                pipeline: Arc::default(),
-                rtc: Arc::default(),
-                input: Arc::default(),
-                audio: Arc::default(),
-                signal: Arc::default(),
-                phase: Arc::default(),
-            },
-        )
+        Stats::new("test".into(), 60, RateSources::default())
     }
 
     #[test]
@@ -610,17 +438,30 @@ mod tests {
     }
 
     #[test]
-    fn prometheus_text_has_stage_histograms_and_counters() {
-        let s = stats();
+    fn prometheus_text_and_json_come_from_one_list() {
+        let mut metrics = Metrics::new();
+        let captured = metrics.counter("frames_captured", "Frames captured");
+        let s = Stats::new(
+            "test".into(),
+            60,
+            RateSources {
+                captured: captured.clone(),
+                ..RateSources::default()
+            },
+        );
+        s.register(&mut metrics);
         s.record(Stage::Host, Duration::from_millis(3));
-        s.sources.pipeline.captured.fetch_add(7, Ordering::Relaxed);
+        captured.inc_by(7);
         s.publish_peers(vec![PeerSnapshot {
             id: 4,
             rtt_ms: Some(2.0),
             ..PeerSnapshot::default()
         }]);
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &s.registry()).expect("encodes");
+        let text = metrics.encode().expect("encodes");
+        assert_eq!(
+            s.snapshot(&metrics).counters.get("frames_captured"),
+            Some(&7)
+        );
         assert!(
             text.contains("glint_stage_seconds_count{stage=\"host\"} 1"),
             "{text}"

@@ -103,14 +103,14 @@ fn open(
                 let now = Instant::now();
                 let frames = data.len() / CHANNELS;
                 let span = Duration::from_nanos(frames as u64 * 1_000_000_000 / 48_000);
-                counters.raw_buffers.fetch_add(1, Ordering::Relaxed);
+                counters.raw_buffers.inc();
                 let raw = RawAudio {
                     samples: data.to_vec(),
                     // The callback runs when the buffer is full: its first sample is older.
                     first_sample_at: now.checked_sub(span).unwrap_or(now),
                 };
                 if tx.try_send(raw).is_err() {
-                    counters.raw_dropped.fetch_add(1, Ordering::Relaxed);
+                    counters.raw_dropped.inc();
                 }
             },
             |e| tracing::warn!(error = %e, "audio stream error"),

@@ -7,7 +7,6 @@
 //! from the counted clock (samples lost in a gap, a device clock drifting) the clock is
 //! re-anchored to the buffer and the partial frame is dropped.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -137,20 +136,20 @@ pub fn run(
         for (captured_at, frame) in framer.push(&buffer) {
             match encoder.encode(&frame) {
                 Ok(data) => {
-                    counters.frames_encoded.fetch_add(1, Ordering::Relaxed);
+                    counters.frames_encoded.inc();
                     if push_latest(&out, &stale, EncodedAudio { data, captured_at }) {
-                        counters.late_dropped.fetch_add(1, Ordering::Relaxed);
+                        counters.late_dropped.inc();
                     }
                 }
                 Err(e) => {
-                    counters.encode_errors.fetch_add(1, Ordering::Relaxed);
+                    counters.encode_errors.inc();
                     tracing::debug!(error = %e, "audio frame not encoded");
                 }
             }
         }
         counters
             .reanchors
-            .store(framer.reanchors, Ordering::Relaxed);
+            .inc_by(framer.reanchors.saturating_sub(counters.reanchors.get()));
     }
 }
 

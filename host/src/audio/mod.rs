@@ -11,11 +11,12 @@ pub mod encode;
 pub mod pulse;
 pub mod tone;
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 
 use thiserror::Error;
+
+use crate::metrics::{Counter, Metrics};
 
 /// Opus at 48 kHz, stereo, 10 ms frames.
 pub const SAMPLE_RATE: u32 = 48_000;
@@ -42,16 +43,39 @@ pub struct EncodedAudio {
     pub captured_at: Instant,
 }
 
-#[derive(Debug, Default)]
+/// Counters of the sound path, registered in [`Metrics`].
+#[derive(Debug, Default, Clone)]
 pub struct AudioCounters {
-    pub raw_buffers: AtomicU64,
-    pub raw_dropped: AtomicU64,
-    pub frames_encoded: AtomicU64,
+    pub raw_buffers: Counter,
+    pub raw_dropped: Counter,
+    pub frames_encoded: Counter,
     /// Encoded frames dropped because the rtc thread had not taken the older ones yet.
-    pub late_dropped: AtomicU64,
-    pub encode_errors: AtomicU64,
+    pub late_dropped: Counter,
+    pub encode_errors: Counter,
     /// Times the sample clock was re-anchored to the capture instants (gap or drift).
-    pub reanchors: AtomicU64,
+    pub reanchors: Counter,
+}
+
+impl AudioCounters {
+    pub fn register(m: &mut Metrics) -> Self {
+        Self {
+            raw_buffers: m.counter("audio_raw_buffers", "Raw sound buffers captured"),
+            raw_dropped: m.counter(
+                "audio_raw_dropped",
+                "Raw sound buffers dropped on a full queue",
+            ),
+            frames_encoded: m.counter("audio_frames_encoded", "Opus frames (10 ms) encoded"),
+            late_dropped: m.counter(
+                "audio_late_dropped",
+                "Opus frames dropped because newer ones came before the rtc thread took them",
+            ),
+            encode_errors: m.counter("audio_encode_errors", "Opus encoder failures"),
+            reanchors: m.counter(
+                "audio_reanchors",
+                "Times the sound's sample clock was re-anchored to capture (gap or drift)",
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Error)]

@@ -60,13 +60,13 @@ pub fn start(
                     thread::sleep(due - now);
                 }
                 let unix_ns = start_unix + (at - start).as_nanos();
-                counters.raw_buffers.fetch_add(1, Ordering::Relaxed);
+                counters.raw_buffers.inc();
                 let raw = RawAudio {
                     samples: samples_at(unix_ns),
                     first_sample_at: at,
                 };
                 if tx.try_send(raw).is_err() {
-                    counters.raw_dropped.fetch_add(1, Ordering::Relaxed);
+                    counters.raw_dropped.inc();
                 }
                 n = n.wrapping_add(1);
             }

@@ -396,6 +396,13 @@ fn forward(
     }
 }
 
+/// `now` less an age the core process reported, or `now` itself when the age reaches back
+/// before the monotonic clock's origin (the pipe is trusted for layout, not for values).
+fn before(now: Instant, age_us: u32) -> Instant {
+    now.checked_sub(Duration::from_micros(u64::from(age_us)))
+        .unwrap_or(now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,11 +421,4 @@ mod tests {
             "the game's core process exited with code 3"
         );
     }
-}
-
-/// `now` less an age the core process reported, or `now` itself when the age reaches back
-/// before the monotonic clock's origin (the pipe is trusted for layout, not for values).
-fn before(now: Instant, age_us: u32) -> Instant {
-    now.checked_sub(Duration::from_micros(u64::from(age_us)))
-        .unwrap_or(now)
 }

@@ -4,28 +4,36 @@ pub mod inject;
 pub mod keymap;
 pub mod reconcile;
 pub mod sender;
-pub mod wire;
+/// The input packet format lives with the other page formats.
+pub use crate::proto::input as wire;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{select_biased, Receiver};
 
+use crate::metrics::{Counter, Metrics};
 use crate::peer::{Notice, PeerId, PeerNotifier};
+use crate::proto::signaling::ErrorCode;
 use reconcile::{Action, Reconciler};
 
-/// Capacity of the rtc → input hand-off. When full the rtc thread drops the packet (the
-/// protocol repeats edges and state, so a dropped packet is like a lost one) and counts it.
+/// Capacity of the rtc → input hand-off of data (input packets, text). When full the rtc thread
+/// drops the packet (the protocol repeats edges and state, so a dropped packet is like a lost
+/// one) and counts it.
 pub const INPUT_QUEUE: usize = 256;
+/// Capacity of the rtc → input hand-off of lifecycle edges (a peer joined, a peer left). These
+/// are never dropped: the rtc thread blocks when it is full, which takes this many peers
+/// joining or leaving faster than the input thread, which reads this queue first, takes them.
+pub const LIFECYCLE_QUEUE: usize = 256;
 /// At most one error notice per peer in this interval; every bad packet is still counted.
 const NOTICE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// What the rtc thread hands the input thread.
+/// What the rtc thread hands the input thread: `Joined` and `Left` on the lifecycle queue,
+/// the rest on the data queue.
 #[derive(Debug)]
 pub enum InputMsg {
     Joined {
@@ -46,13 +54,25 @@ pub enum InputMsg {
     },
 }
 
-/// Counters shared with stats readers.
-#[derive(Debug, Default)]
+/// Counters of the input path, registered in [`Metrics`].
+#[derive(Debug, Default, Clone)]
 pub struct InputCounters {
-    pub packets: AtomicU64,
-    pub malformed: AtomicU64,
-    pub dropped_full: AtomicU64,
-    pub inject_errors: AtomicU64,
+    pub packets: Counter,
+    pub malformed: Counter,
+    /// Input packets the rtc thread dropped because the input queue was full.
+    pub dropped_full: Counter,
+    pub inject_errors: Counter,
+}
+
+impl InputCounters {
+    pub fn register(m: &mut Metrics) -> Self {
+        Self {
+            packets: m.counter("input_packets", "Input packets taken by the input thread"),
+            malformed: m.counter("input_malformed", "Malformed input packets dropped"),
+            dropped_full: m.counter("input_dropped", "Input packets dropped on a full queue"),
+            inject_errors: m.counter("input_inject_errors", "Injections that failed"),
+        }
+    }
 }
 
 /// The newest input sequence number applied per peer, read by the capture thread at every
@@ -118,14 +138,54 @@ impl<T: Injector + ?Sized> Injector for Box<T> {
     }
 }
 
+enum Next {
+    Message(InputMsg),
+    Timeout,
+    Closed,
+}
+
+/// The next message, lifecycle first; `Timeout` at `deadline`; `Closed` when the data queue is
+/// closed (the rtc thread is gone) and no lifecycle edge is left.
+fn next_message(
+    lifecycle: &Receiver<InputMsg>,
+    data: &Receiver<InputMsg>,
+    deadline: Option<Instant>,
+) -> Next {
+    if let Ok(m) = lifecycle.try_recv() {
+        return Next::Message(m);
+    }
+    let wait = deadline.map_or(Duration::from_secs(3600), |d| {
+        d.saturating_duration_since(Instant::now())
+    });
+    select_biased! {
+        recv(lifecycle) -> m => match m {
+            Ok(m) => Next::Message(m),
+            // The lifecycle sender went first: data alone decides from here.
+            Err(_) => match data.recv_timeout(wait) {
+                Ok(m) => Next::Message(m),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => Next::Timeout,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Next::Closed,
+            },
+        },
+        recv(data) -> m => match m {
+            Ok(m) => Next::Message(m),
+            Err(_) => Next::Closed,
+        },
+        default(wait) => Next::Timeout,
+    }
+}
+
 struct PeerInput {
     reconciler: Reconciler,
     notify: Option<PeerNotifier>,
     last_notice: Option<Instant>,
 }
 
-/// Runs the input loop until the channel closes. Owns every peer's reconciler and the injector.
+/// Runs the input loop until both queues close. Owns every peer's reconciler and the injector.
+/// Lifecycle edges are taken before data, so a peer's data never precedes its `Joined`; data
+/// of a peer that is not (or no longer) joined is dropped.
 pub fn run(
+    lifecycle: Receiver<InputMsg>,
     rx: Receiver<InputMsg>,
     mut injector: impl Injector,
     counters: Arc<InputCounters>,
@@ -140,16 +200,10 @@ pub fn run(
             .values()
             .filter_map(|p| p.reconciler.lease_deadline())
             .min();
-        let msg = match deadline {
-            Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
-                Ok(m) => Some(m),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
-            },
-            None => match rx.recv() {
-                Ok(m) => Some(m),
-                Err(_) => break,
-            },
+        let msg = match next_message(&lifecycle, &rx, deadline) {
+            Next::Message(m) => Some(m),
+            Next::Timeout => None,
+            Next::Closed => break,
         };
         let now = Instant::now();
         let mut applied: Option<(PeerId, u32)> = None;
@@ -167,12 +221,11 @@ pub fn run(
                 );
             }
             Some(InputMsg::Data { peer, at, bytes }) => {
-                counters.packets.fetch_add(1, Ordering::Relaxed);
-                let entry = peers.entry(peer).or_insert_with(|| PeerInput {
-                    reconciler: Reconciler::new(),
-                    notify: None,
-                    last_notice: None,
-                });
+                counters.packets.inc();
+                let Some(entry) = peers.get_mut(&peer) else {
+                    tracing::debug!(%peer, "input of a peer that left dropped");
+                    continue;
+                };
                 match wire::decode(&bytes) {
                     Ok(packet) => {
                         entry.reconciler.handle_packet(at, &packet, &mut actions);
@@ -180,7 +233,7 @@ pub fn run(
                         applied = entry.reconciler.newest_seq().map(|s| (peer, s));
                     }
                     Err(e) => {
-                        counters.malformed.fetch_add(1, Ordering::Relaxed);
+                        counters.malformed.inc();
                         tracing::debug!(%peer, error = %e, "malformed input packet dropped");
                         let due = entry
                             .last_notice
@@ -190,12 +243,12 @@ pub fn run(
                             tracing::warn!(
                                 %peer,
                                 error = %e,
-                                total = counters.malformed.load(Ordering::Relaxed),
+                                total = counters.malformed.get(),
                                 "malformed input dropped (logged at most once a second per peer)"
                             );
                             if let Some(n) = &entry.notify {
                                 n.notify(Notice::Error {
-                                    code: "bad-input",
+                                    code: ErrorCode::BadInput,
                                     message: format!("input packet dropped: {e}"),
                                 });
                             }
@@ -205,7 +258,7 @@ pub fn run(
             }
             Some(InputMsg::Text { peer, text }) => {
                 if let Err(e) = injector.text(&text) {
-                    counters.inject_errors.fetch_add(1, Ordering::Relaxed);
+                    counters.inject_errors.inc();
                     tracing::warn!(%peer, error = %e, "text injection failed");
                 }
             }
@@ -224,7 +277,7 @@ pub fn run(
         }
         for (peer, a) in tagged.drain(..) {
             if let Err(e) = injector.apply(peer, a) {
-                counters.inject_errors.fetch_add(1, Ordering::Relaxed);
+                counters.inject_errors.inc();
                 tracing::warn!(error = %e, ?a, "injection failed");
             }
         }

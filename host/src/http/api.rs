@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use prometheus_client::registry::Registry;
 use warp::http::header::CONTENT_TYPE;
 use warp::http::StatusCode;
 use warp::Filter;
 
+use crate::metrics::Metrics;
 use crate::signal::constant_time_eq;
 use crate::stats::Stats;
 
@@ -41,10 +41,11 @@ fn refused() -> warp::http::Response<String> {
 
 pub fn routes(
     stats: Arc<Stats>,
+    metrics: Arc<Metrics>,
     password: Option<String>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
     let password = Arc::new(password);
-    let registry: Arc<Registry> = Arc::new(stats.registry());
+    let for_json = metrics.clone();
     let auth = warp::query::<HashMap<String, String>>()
         .or(warp::any().map(HashMap::new))
         .unify()
@@ -58,7 +59,7 @@ pub fn routes(
             if !ok {
                 return refused();
             }
-            let body = serde_json::to_string(&stats.snapshot())
+            let body = serde_json::to_string(&stats.snapshot(&for_json))
                 .unwrap_or_else(|e| format!(r#"{{"error":"internal","message":"{e}"}}"#));
             warp::http::Response::builder()
                 .header(CONTENT_TYPE, "application/json")
@@ -69,9 +70,8 @@ pub fn routes(
         if !ok {
             return refused();
         }
-        let mut text = String::new();
-        match prometheus_client::encoding::text::encode(&mut text, &registry) {
-            Ok(()) => warp::http::Response::builder()
+        match metrics.encode() {
+            Ok(text) => warp::http::Response::builder()
                 .header(CONTENT_TYPE, METRICS_TYPE)
                 .body(text)
                 .unwrap_or_default(),

@@ -1,0 +1,207 @@
+//! The WebSocket transport of signaling: reads a page's messages into its
+//! [`signal::Connection`] and carries out the actions, talking to the rtc thread and the game.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{oneshot, watch};
+use warp::ws::{Message, WebSocket};
+
+use crate::emulator::GameCommand;
+use crate::net::RtcCommand;
+use crate::peer::{PeerId, PeerNotifier};
+use crate::phase::FramePhase;
+use crate::proto::signaling::ServerMsg;
+use crate::signal::{
+    Action, Connection, GameError, GameRequest, OfferError, Shutdown, SignalConfig, SignalCounters,
+};
+
+/// A full rtc command queue is tried again this often, this many times, before "busy".
+const BUSY_RETRY_EVERY: Duration = Duration::from_millis(10);
+const BUSY_RETRIES: u32 = 100;
+
+/// Largest signaling message accepted (an SDP offer is a few KiB).
+pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Shared by every connection's task; read-only but for the counters and the id source.
+pub struct Hub {
+    pub config: SignalConfig,
+    pub counters: SignalCounters,
+    pub commands: Sender<RtcCommand>,
+    /// Save/load state requests to the game, when the source is a game.
+    pub game: Option<Sender<GameCommand>>,
+    pub next_peer: AtomicU64,
+    /// Becomes `Some` when the session stops; every socket is told, then closed.
+    pub shutdown: watch::Receiver<Option<Shutdown>>,
+    /// Where pages' frame leads go, to move the capture tick.
+    pub phase: Arc<FramePhase>,
+}
+
+/// Tries a full rtc command queue again for a while (a burst of viewers joining at once)
+/// before giving up; never blocks the runtime thread.
+async fn try_send_patiently(
+    commands: &Sender<RtcCommand>,
+    mut cmd: RtcCommand,
+) -> Result<(), RtcCommand> {
+    for _ in 0..BUSY_RETRIES {
+        match commands.try_send(cmd) {
+            Ok(()) => return Ok(()),
+            Err(crossbeam_channel::TrySendError::Full(c)) => {
+                cmd = c;
+                tokio::time::sleep(BUSY_RETRY_EVERY).await;
+            }
+            Err(crossbeam_channel::TrySendError::Disconnected(c)) => return Err(c),
+        }
+    }
+    Err(cmd)
+}
+
+async fn send(tx: &mut SplitSink<WebSocket, Message>, msg: &ServerMsg) {
+    let _ = tx.send(Message::text(msg.to_json())).await;
+}
+
+/// One socket, from upgrade to close.
+pub async fn connection(socket: WebSocket, hub: Arc<Hub>) {
+    let (mut tx, mut rx) = socket.split();
+    let peer = PeerId(hub.next_peer.fetch_add(1, Ordering::Relaxed));
+    let mut conn = Connection::new(peer);
+    let (notifier, mut notices) = PeerNotifier::channel();
+    let mut shutdown = hub.shutdown.clone();
+    let mut actions = Vec::new();
+    // A socket opened while the host stops is told at once.
+    if let Some(why) = shutdown.borrow_and_update().clone() {
+        conn.handle_shutdown(&why, &mut actions);
+    }
+    while !conn.is_closed() || !actions.is_empty() {
+        // Carrying out an action can lead to more (an answer to send): all of them first.
+        while !actions.is_empty() {
+            for action in std::mem::take(&mut actions) {
+                carry_out(&hub, &mut conn, &notifier, &mut tx, action, &mut actions).await;
+            }
+        }
+        if conn.is_closed() {
+            continue;
+        }
+        tokio::select! {
+            m = rx.next() => match m {
+                Some(Ok(m)) if m.is_close() => conn.handle_closed(&mut actions),
+                Some(Ok(m)) if m.is_ping() || m.is_pong() => {}
+                Some(Ok(m)) => match m.to_str() {
+                    Ok(text) => conn.handle_text(&hub.config, &hub.counters, text, &mut actions),
+                    Err(()) => conn.handle_binary(&hub.counters, &mut actions),
+                },
+                _ => conn.handle_closed(&mut actions),
+            },
+            Some(n) = notices.recv() => send(&mut tx, &n.into()).await,
+            Ok(()) = shutdown.changed() => {
+                if let Some(why) = shutdown.borrow_and_update().clone() {
+                    conn.handle_shutdown(&why, &mut actions);
+                }
+            }
+        }
+    }
+}
+
+async fn carry_out(
+    hub: &Hub,
+    conn: &mut Connection,
+    notifier: &PeerNotifier,
+    tx: &mut SplitSink<WebSocket, Message>,
+    action: Action,
+    more: &mut Vec<Action>,
+) {
+    match action {
+        Action::Send(msg) => send(tx, &msg).await,
+        Action::Close(code, reason) => {
+            let _ = tx.send(Message::close_with(code, reason)).await;
+        }
+        Action::Offer(peer, sdp) => {
+            let (reply, answer) = oneshot::channel();
+            let cmd = RtcCommand::Offer {
+                peer,
+                sdp,
+                notify: notifier.clone(),
+                reply,
+            };
+            let result = if try_send_patiently(&hub.commands, cmd).await.is_err() {
+                Err(OfferError::Busy)
+            } else {
+                match answer.await {
+                    Ok(r) => r.map_err(OfferError::Session),
+                    // The rtc thread is gone: glint is stopping.
+                    Err(_) => return conn.handle_closed(more),
+                }
+            };
+            conn.handle_offer_result(&hub.counters, result, more);
+        }
+        Action::Candidate(peer, candidate) => {
+            let _ =
+                try_send_patiently(&hub.commands, RtcCommand::Candidate { peer, candidate }).await;
+        }
+        Action::Leave(peer) => {
+            let _ = try_send_patiently(&hub.commands, RtcCommand::Leave { peer }).await;
+        }
+        Action::Game(request) => {
+            let result = game_request(hub.game.as_ref(), request).await;
+            conn.handle_game_result(result, more);
+        }
+        Action::FramePhase(lead_ms) => {
+            if let Err(message) = hub.phase.report(lead_ms) {
+                conn.handle_bad(&hub.counters, message, more);
+            }
+        }
+    }
+}
+
+async fn game_request(
+    game: Option<&Sender<GameCommand>>,
+    request: GameRequest,
+) -> Result<String, GameError> {
+    let Some(game) = game else {
+        return Err(GameError::Failed("this host is not running a game".into()));
+    };
+    let (reply, answer) = oneshot::channel();
+    let cmd = match request {
+        GameRequest::Save => GameCommand::Save { reply },
+        GameRequest::Load => GameCommand::Load { reply },
+    };
+    game.try_send(cmd).map_err(|_| GameError::Busy)?;
+    match answer.await {
+        Ok(Ok(message)) => Ok(message),
+        Ok(Err(message)) => Err(GameError::Failed(message)),
+        Err(_) => Err(GameError::Failed("the game stopped".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_command_queue_is_waited_out_then_refused() {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let leave = |n| RtcCommand::Leave { peer: PeerId(n) };
+        tx.try_send(leave(1)).expect("room for one");
+        // The rtc thread drains the queue a little later: the send goes through.
+        let drain = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            let first = rx.recv().ok();
+            (rx, first)
+        });
+        assert!(
+            try_send_patiently(&tx, leave(2)).await.is_ok(),
+            "not sent although the queue drained within the retries"
+        );
+        let (rx, _) = drain.join().expect("drain thread");
+        // Nobody drains now: after the retries it is refused, with the command handed back.
+        match try_send_patiently(&tx, leave(3)).await {
+            Err(RtcCommand::Leave { peer }) => assert_eq!(peer, PeerId(3)),
+            other => panic!("expected a refusal, got {:?}", other.is_ok()),
+        }
+        drop(rx);
+    }
+}

@@ -1,0 +1,337 @@
+//! The driver of the [`Session`]: the UDP sockets (one port, one socket per local address so
+//! each packet's destination is known), their reader threads, the clock, and the rtc thread
+//! that feeds the session and carries out its outputs. Nothing else happens here: every
+//! decision is the session's.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{bounded, select_biased, Receiver, Sender, TrySendError};
+use tokio::sync::oneshot;
+
+use crate::audio::EncodedAudio;
+use crate::encode::EncodedFrame;
+use crate::input::InputMsg;
+use crate::metrics::{Counter, Metrics};
+use crate::peer::{PeerId, PeerNotifier};
+use crate::pipeline::EncodeControl;
+use crate::session::{EncoderCommand, Output, Session, SessionError};
+use crate::stats::Stats;
+
+/// Signaling → rtc. When full, signaling waits a little, then answers "busy" to that client.
+pub const COMMAND_QUEUE: usize = 64;
+/// UDP reader threads → rtc. When full the datagram is dropped, as a congested link would.
+pub const DATAGRAM_QUEUE: usize = 1024;
+/// Largest datagram read.
+const MAX_DATAGRAM: usize = 2048;
+
+/// What signaling asks of the rtc thread.
+#[derive(Debug)]
+pub enum RtcCommand {
+    /// A page's offer; the answer (or why not) goes back on `reply`.
+    Offer {
+        peer: PeerId,
+        sdp: String,
+        notify: PeerNotifier,
+        reply: oneshot::Sender<Result<String, SessionError>>,
+    },
+    /// A remote ICE candidate trickled by the page.
+    Candidate {
+        peer: PeerId,
+        candidate: String,
+    },
+    Leave {
+        peer: PeerId,
+    },
+    /// Shutting down: every peer leaves, no new one is taken; `done` when that is carried out.
+    Drain {
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// Counters of the sockets, registered in [`Metrics`].
+#[derive(Debug, Clone, Default)]
+pub struct NetCounters {
+    pub bytes_in: Counter,
+    pub datagrams_dropped: Counter,
+}
+
+impl NetCounters {
+    pub fn register(m: &mut Metrics) -> Self {
+        Self {
+            bytes_in: m.counter("udp_bytes_in", "UDP bytes received"),
+            datagrams_dropped: m
+                .counter("udp_datagrams_dropped", "Datagrams dropped on a full queue"),
+        }
+    }
+}
+
+/// What the rtc thread needs from the rest of the process.
+pub struct RtcParts {
+    pub session: Session,
+    pub commands: Receiver<RtcCommand>,
+    pub frames: Receiver<EncodedFrame>,
+    /// Opus frames; a receiver that never yields when there is no sound.
+    pub audio: Receiver<EncodedAudio>,
+    /// Input packets and text, dropped (and counted in `input_dropped`) when full.
+    pub input: Sender<InputMsg>,
+    /// Peers joining and leaving: never dropped.
+    pub lifecycle: Sender<InputMsg>,
+    pub input_dropped: Counter,
+    pub control: Arc<EncodeControl>,
+    pub counters: NetCounters,
+    pub stats: Arc<Stats>,
+}
+
+struct Datagram {
+    local: SocketAddr,
+    source: SocketAddr,
+    data: Vec<u8>,
+    at: Instant,
+}
+
+/// Binds one UDP socket per local address, all on the same port.
+pub fn bind_sockets(port: u16, listen_ip: IpAddr) -> std::io::Result<Vec<UdpSocket>> {
+    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()?
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|ip| ip.is_ipv4())
+        .collect();
+    // Loopback-only listening still needs the LAN addresses: Chromium never gathers on 127.0.0.1.
+    if !listen_ip.is_unspecified() && !listen_ip.is_loopback() {
+        ips.retain(|ip| *ip == listen_ip || ip.is_loopback());
+    }
+    ips.sort_by_key(|ip| ip.is_loopback());
+    ips.dedup();
+    for _attempt in 0..16 {
+        let mut sockets = Vec::new();
+        let mut chosen = port;
+        let mut ok = true;
+        for ip in &ips {
+            match UdpSocket::bind((*ip, chosen)) {
+                Ok(s) => {
+                    chosen = s.local_addr()?.port();
+                    sockets.push(s);
+                }
+                Err(e) if port == 0 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                    ok = false;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if ok && !sockets.is_empty() {
+            return Ok(sockets);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrNotAvailable,
+        "no UDP port free on every local address",
+    ))
+}
+
+/// The local addresses of `sockets`, for the session's host candidates.
+pub fn local_addrs(sockets: &[UdpSocket]) -> std::io::Result<Vec<SocketAddr>> {
+    sockets.iter().map(UdpSocket::local_addr).collect()
+}
+
+/// Starts the UDP readers and the rtc thread; the handle is the rtc thread's.
+pub fn spawn(sockets: Vec<UdpSocket>, parts: RtcParts) -> std::io::Result<JoinHandle<()>> {
+    let (dg_tx, dg_rx) = bounded::<Datagram>(DATAGRAM_QUEUE);
+    let mut senders = HashMap::new();
+    for socket in sockets {
+        let local = socket.local_addr()?;
+        let reader = socket.try_clone()?;
+        let tx = dg_tx.clone();
+        let counters = parts.counters.clone();
+        thread::Builder::new()
+            .name(format!("glint-udp-{}", local.ip()))
+            .spawn(move || read_loop(reader, local, tx, counters))?;
+        senders.insert(local, socket);
+    }
+    thread::Builder::new()
+        .name("glint-rtc".into())
+        .spawn(move || Driver::new(senders, parts).run(dg_rx))
+}
+
+fn read_loop(socket: UdpSocket, local: SocketAddr, tx: Sender<Datagram>, c: NetCounters) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        match socket.recv_from(&mut buf) {
+            Ok((n, source)) => {
+                c.bytes_in.inc_by(n as u64);
+                let dg = Datagram {
+                    local,
+                    source,
+                    data: buf[..n].to_vec(),
+                    at: Instant::now(),
+                };
+                match tx.try_send(dg) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        c.datagrams_dropped.inc();
+                    }
+                    Err(TrySendError::Disconnected(_)) => return, // the rtc thread is gone
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %local, "UDP receive failed");
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+struct Driver {
+    sockets: HashMap<SocketAddr, UdpSocket>,
+    parts: RtcParts,
+    notifiers: HashMap<PeerId, PeerNotifier>,
+    /// When the session wants `handle_timeout`.
+    timeout: Instant,
+}
+
+impl Driver {
+    fn new(sockets: HashMap<SocketAddr, UdpSocket>, parts: RtcParts) -> Self {
+        str0m::crypto::from_feature_flags().install_process_default();
+        Self {
+            sockets,
+            parts,
+            notifiers: HashMap::new(),
+            timeout: Instant::now(),
+        }
+    }
+
+    fn run(mut self, datagrams: Receiver<Datagram>) {
+        let commands = self.parts.commands.clone();
+        let frames = self.parts.frames.clone();
+        let audio = self.parts.audio.clone();
+        loop {
+            let wait = self.timeout.saturating_duration_since(Instant::now());
+            select_biased! {
+                recv(datagrams) -> dg => match dg {
+                    Ok(dg) => self.parts.session.handle_datagram(dg.at, dg.source, dg.local, &dg.data),
+                    Err(_) => return,
+                },
+                recv(audio) -> a => if let Ok(a) = a {
+                    self.parts.session.handle_audio(Instant::now(), &a);
+                },
+                recv(frames) -> f => match f {
+                    Ok(f) => self.handle_frame(&f),
+                    Err(_) => return,
+                },
+                recv(commands) -> c => match c {
+                    Ok(c) => self.handle_command(c),
+                    Err(_) => return,
+                },
+                default(wait) => {},
+            }
+            let now = Instant::now();
+            if now >= self.timeout {
+                self.parts.session.handle_timeout(now);
+            }
+            self.carry_out();
+        }
+    }
+
+    fn handle_frame(&mut self, frame: &EncodedFrame) {
+        let received = Instant::now();
+        if self.parts.session.handle_frame(received, frame) {
+            self.carry_out();
+            self.parts
+                .stats
+                .record_frame(frame, received, Instant::now());
+        }
+    }
+
+    fn handle_command(&mut self, cmd: RtcCommand) {
+        let now = Instant::now();
+        match cmd {
+            RtcCommand::Offer {
+                peer,
+                sdp,
+                notify,
+                reply,
+            } => {
+                // Before the session says `Joined`, which hands the notifier on.
+                self.notifiers.insert(peer, notify);
+                let result = self.parts.session.handle_offer(now, peer, &sdp);
+                if result.is_err() {
+                    self.notifiers.remove(&peer);
+                }
+                self.carry_out();
+                let _ = reply.send(result);
+            }
+            RtcCommand::Candidate { peer, candidate } => {
+                self.parts.session.handle_candidate(now, peer, &candidate)
+            }
+            RtcCommand::Leave { peer } => self.parts.session.handle_leave(now, peer),
+            RtcCommand::Drain { done } => {
+                self.parts.session.handle_drain(now);
+                self.carry_out();
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Carries out everything the session asks, until it says when to wake.
+    fn carry_out(&mut self) {
+        loop {
+            match self.parts.session.poll_output() {
+                Output::Timeout(t) => {
+                    self.timeout = t;
+                    return;
+                }
+                Output::Transmit(t) => {
+                    if let Some(s) = self.sockets.get(&t.source) {
+                        if let Err(e) = s.send_to(&t.contents, t.destination) {
+                            tracing::debug!(error = %e, "UDP send failed");
+                        }
+                    }
+                }
+                Output::Joined(peer) => {
+                    if let Some(notify) = self.notifiers.get(&peer).cloned() {
+                        self.lifecycle(InputMsg::Joined { peer, notify });
+                    }
+                }
+                Output::Left(peer) => {
+                    self.notifiers.remove(&peer);
+                    self.lifecycle(InputMsg::Left { peer });
+                }
+                Output::Input(m) => {
+                    if self.parts.input.try_send(m).is_err() {
+                        self.parts.input_dropped.inc();
+                    }
+                }
+                Output::Notice(peer, n) => {
+                    if let Some(notify) = self.notifiers.get(&peer) {
+                        notify.notify(n);
+                    }
+                }
+                Output::Encoder(EncoderCommand::Keyframe(codec)) => {
+                    self.parts.control.request_keyframe(codec)
+                }
+                Output::Encoder(EncoderCommand::Wanted(mask)) => self
+                    .parts
+                    .control
+                    .wanted
+                    .store(mask, std::sync::atomic::Ordering::Relaxed),
+                Output::PeerStats(peers) => self.parts.stats.publish_peers(peers),
+            }
+        }
+    }
+
+    /// A lifecycle edge: blocks rather than drop it (the input thread reads these first).
+    fn lifecycle(&self, m: InputMsg) {
+        if self.parts.lifecycle.send(m).is_err() {
+            tracing::debug!("the input thread is gone");
+        }
+    }
+}
+
+/// The wall-clock time now and the matching instant, for [`Session::new`].
+pub fn clock_anchor() -> (Instant, SystemTime) {
+    (Instant::now(), SystemTime::now())
+}

@@ -1,0 +1,83 @@
+//! The frame echo: one message per frame sent, on the `control` data channel (host → page).
+//! It tells the page which of its input packets the frame's picture already shows, for
+//! click-to-photon measured in the page. Layout (little-endian, 18 bytes):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 1 | type: 1 |
+//! | 1 | 4 | RTP timestamp of the frame (90 kHz) |
+//! | 5 | 1 | flags: bit 0 set when `input_seq` is meaningful |
+//! | 6 | 4 | the newest input packet of this peer injected before the capture |
+//! | 10 | 4 | host time from capture start to this write, µs (saturating) |
+//! | 14 | 4 | capture wall-clock time, Unix ms, low 32 bits |
+
+use std::time::Duration;
+
+/// Message type of the frame echo on the control channel.
+pub const MSG_FRAME_ECHO: u8 = 1;
+/// Length of an encoded echo.
+pub const LEN: usize = 18;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameEcho {
+    pub rtp_timestamp: u32,
+    pub input_seq: Option<u32>,
+    pub host: Duration,
+    pub capture_unix_ms: u32,
+}
+
+impl FrameEcho {
+    pub fn encode(&self) -> [u8; LEN] {
+        let mut m = [0u8; LEN];
+        m[0] = MSG_FRAME_ECHO;
+        m[1..5].copy_from_slice(&self.rtp_timestamp.to_le_bytes());
+        m[5] = u8::from(self.input_seq.is_some());
+        m[6..10].copy_from_slice(&self.input_seq.unwrap_or(0).to_le_bytes());
+        let host_us = self.host.as_micros().min(u128::from(u32::MAX)) as u32;
+        m[10..14].copy_from_slice(&host_us.to_le_bytes());
+        m[14..18].copy_from_slice(&self.capture_unix_ms.to_le_bytes());
+        m
+    }
+
+    /// The echo in `b`, or `None` when it is not one (wrong length or type).
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        let b: &[u8; LEN] = b.try_into().ok()?;
+        if b[0] != MSG_FRAME_ECHO {
+            return None;
+        }
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        Some(Self {
+            rtp_timestamp: u32_at(1),
+            input_seq: (b[5] & 1 == 1).then(|| u32_at(6)),
+            host: Duration::from_micros(u64::from(u32_at(10))),
+            capture_unix_ms: u32_at(14),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{from_hex, golden};
+
+    #[test]
+    fn golden_echoes_encode_and_decode_exactly() {
+        let g = golden("echo-v1.json");
+        for v in g["vectors"].as_array().expect("vectors") {
+            let e = &v["echo"];
+            let echo = FrameEcho {
+                rtp_timestamp: e["rtpTimestamp"].as_u64().expect("ts") as u32,
+                input_seq: e["inputSeq"].as_u64().map(|s| s as u32),
+                host: Duration::from_micros(e["hostUs"].as_u64().expect("host")),
+                capture_unix_ms: e["captureUnixMs"].as_u64().expect("ms") as u32,
+            };
+            let bytes = from_hex(v["hex"].as_str().expect("hex"));
+            assert_eq!(echo.encode().to_vec(), bytes, "{}", v["name"]);
+            assert_eq!(FrameEcho::decode(&bytes), Some(echo), "{}", v["name"]);
+        }
+        for m in g["malformed"].as_array().expect("malformed") {
+            let bytes = from_hex(m["hex"].as_str().expect("hex"));
+            assert_eq!(FrameEcho::decode(&bytes), None, "{}", m["name"]);
+        }
+    }
+}

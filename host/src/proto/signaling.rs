@@ -1,0 +1,158 @@
+//! Signaling messages on the WebSocket `/ws`: one JSON text message each, tagged by `type`
+//! (kebab case). Parsing is strict: unknown types and unknown fields are refused.
+
+use serde::{Deserialize, Serialize};
+
+/// Page → host.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ClientMsg {
+    /// The first message on a socket; carries the password when the host has one.
+    Hello {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<String>,
+    },
+    /// An SDP offer (RFC 8829); a second one on the same socket replaces the peer connection.
+    Offer { sdp: String },
+    /// One of the page's ICE candidates, trickled after its offer (RFC 8838); `sdp_mid` is
+    /// informational (one bundled transport).
+    Candidate {
+        candidate: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mid: Option<String>,
+    },
+    /// Games only: write the core's state to the save directory.
+    SaveState,
+    /// Games only: restore the last saved state.
+    LoadState,
+    /// The playing page's frame lead, ms (see `crate::phase`).
+    FramePhase { lead_ms: f64 },
+}
+
+/// Host → page.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ServerMsg {
+    /// `peer`: this page's peer id (as in `/api/stats`). `audio`: the host has sound to send.
+    /// `pixelated`: scale the picture with nearest-neighbour (an emulator's few big pixels).
+    /// `game`: the source is a game that can save and load its state.
+    Welcome {
+        peer: u64,
+        audio: bool,
+        pixelated: bool,
+        game: bool,
+    },
+    Answer {
+        sdp: String,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+    Info {
+        message: String,
+    },
+    /// A game's player number for this page (1–4), or null: all players are taken, watch.
+    Player {
+        player: Option<u8>,
+    },
+    /// The session is over for good (the display was lost, the game's core crashed): say why
+    /// and do not reconnect.
+    Ended {
+        message: String,
+    },
+    /// The host is shutting down on purpose (SIGTERM): the page may reconnect later.
+    Draining {
+        message: String,
+    },
+}
+
+/// Every `code` of an `error` message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// Wrong or missing password, or a message before `hello`. The socket closes (4001).
+    Unauthorized,
+    /// A message the host cannot parse or take now.
+    BadMessage,
+    /// The host cannot take the request now; try again.
+    Busy,
+    /// The offer cannot be answered (no common codec, invalid SDP).
+    OfferRejected,
+    /// A game command to a host that runs no game.
+    NotAGame,
+    /// Saving or loading a game's state failed.
+    State,
+    /// Data sent on a data channel that carries data to the page only.
+    BadChannel,
+    /// Text on the `text` channel that is not UTF-8.
+    BadText,
+    /// A malformed input packet.
+    BadInput,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 9] = [
+        ErrorCode::Unauthorized,
+        ErrorCode::BadMessage,
+        ErrorCode::Busy,
+        ErrorCode::OfferRejected,
+        ErrorCode::NotAGame,
+        ErrorCode::State,
+        ErrorCode::BadChannel,
+        ErrorCode::BadText,
+        ErrorCode::BadInput,
+    ];
+}
+
+impl ClientMsg {
+    /// Parses one text message; the error says why, for the page.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+impl ServerMsg {
+    pub fn to_json(&self) -> String {
+        // Plain enums of strings and numbers: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::golden;
+
+    #[test]
+    fn golden_client_messages_parse_and_malformed_ones_are_refused() {
+        let g = golden("signaling-v1.json");
+        for c in g["client"].as_array().expect("client") {
+            let text = c["json"].to_string();
+            let msg = ClientMsg::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", c["name"]));
+            let back = serde_json::to_value(&msg).expect("serialises");
+            assert_eq!(back, c["json"], "{}", c["name"]);
+        }
+        for bad in g["client_malformed"].as_array().expect("malformed") {
+            let text = bad.as_str().expect("a string");
+            assert!(ClientMsg::parse(text).is_err(), "{text} accepted");
+        }
+    }
+
+    #[test]
+    fn golden_server_messages_are_what_the_host_writes() {
+        let g = golden("signaling-v1.json");
+        for s in g["server"].as_array().expect("server") {
+            let msg: ServerMsg = serde_json::from_value(s["json"].clone())
+                .unwrap_or_else(|e| panic!("{}: {e}", s["name"]));
+            let written: serde_json::Value =
+                serde_json::from_str(&msg.to_json()).expect("host JSON");
+            assert_eq!(written, s["json"], "{}", s["name"]);
+        }
+        let codes: Vec<serde_json::Value> = ErrorCode::ALL
+            .iter()
+            .map(|c| serde_json::to_value(c).expect("code"))
+            .collect();
+        assert_eq!(&codes, g["error_codes"].as_array().expect("codes"));
+    }
+}

@@ -1,0 +1,174 @@
+//! Which data channel carries what, and what a page may send on it.
+//!
+//! Page → host: `input` (unordered, no retransmits: the input protocol, `proto::input`) and
+//! `text` (reliable, ordered: UTF-8 text typed on the host). Host → page only: `control` (the
+//! frame echo, `proto::echo`) and `audio` (Opus packets, `proto::audio`). Data a page sends on
+//! a host-to-page channel, or on a channel the host does not know, is counted every time and
+//! the page is told once, so a flood cannot fill its notice queue.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use str0m::channel::ChannelId;
+use str0m::Rtc;
+
+use super::{Output, SessionCounters};
+use crate::input::InputMsg;
+use crate::peer::{Notice, PeerId};
+use crate::proto::signaling::ErrorCode;
+
+/// Page → host input packets.
+pub const INPUT_CHANNEL: &str = "input";
+/// Page → host text to type.
+pub const TEXT_CHANNEL: &str = "text";
+/// Host → page, one frame echo per frame sent.
+pub const CONTROL_CHANNEL: &str = "control";
+/// Host → page: the page asks for its sound as Opus packets it plays itself.
+pub const AUDIO_CHANNEL: &str = "audio";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ChannelKind {
+    Input,
+    Text,
+    Control,
+    Audio,
+}
+
+impl ChannelKind {
+    fn from_label(label: &str) -> Option<Self> {
+        match label {
+            INPUT_CHANNEL => Some(Self::Input),
+            TEXT_CHANNEL => Some(Self::Text),
+            CONTROL_CHANNEL => Some(Self::Control),
+            AUDIO_CHANNEL => Some(Self::Audio),
+            _ => None,
+        }
+    }
+}
+
+/// A peer's open channels.
+#[derive(Debug, Default)]
+pub(super) struct Channels {
+    opened: Vec<(ChannelId, ChannelKind)>,
+    /// Whether this peer was told it sent data where none is taken.
+    told_bad_channel: bool,
+}
+
+/// Where a message from a page goes.
+#[derive(Debug)]
+pub(super) enum Routed {
+    Input(InputMsg),
+    /// Refused: counted; the page is told when `notice` is set.
+    Refused(Option<Notice>),
+}
+
+impl Channels {
+    /// A channel the page opened; its kind, when the host knows the label.
+    pub(super) fn open(&mut self, id: ChannelId, label: &str) -> Option<ChannelKind> {
+        let kind = ChannelKind::from_label(label);
+        match kind {
+            Some(k) => {
+                self.opened.retain(|(_, old)| *old != k);
+                self.opened.push((id, k));
+            }
+            None => tracing::debug!(label, "ignoring data channel"),
+        }
+        kind
+    }
+
+    /// The channel of `kind`, when open.
+    pub(super) fn id(&self, kind: ChannelKind) -> Option<ChannelId> {
+        self.opened
+            .iter()
+            .find(|(_, k)| *k == kind)
+            .map(|(id, _)| *id)
+    }
+
+    /// Routes one message the page sent on channel `id`.
+    pub(super) fn route(
+        &mut self,
+        peer: PeerId,
+        at: Instant,
+        id: ChannelId,
+        data: Vec<u8>,
+    ) -> Routed {
+        let kind = self.opened.iter().find(|(c, _)| *c == id).map(|(_, k)| *k);
+        match kind {
+            Some(ChannelKind::Input) => Routed::Input(InputMsg::Data {
+                peer,
+                at,
+                bytes: data,
+            }),
+            Some(ChannelKind::Text) => match String::from_utf8(data) {
+                Ok(text) => Routed::Input(InputMsg::Text { peer, text }),
+                Err(_) => Routed::Refused(Some(Notice::Error {
+                    code: ErrorCode::BadText,
+                    message: "text channel data is not UTF-8".into(),
+                })),
+            },
+            Some(ChannelKind::Control | ChannelKind::Audio) | None => {
+                let first = !std::mem::replace(&mut self.told_bad_channel, true);
+                Routed::Refused(first.then(|| {
+                    Notice::Error {
+                        code: ErrorCode::BadChannel,
+                        message: "data sent on a channel that only carries data to the page \
+                              (control, audio) or that the host does not know; ignored"
+                            .into(),
+                    }
+                }))
+            }
+        }
+    }
+}
+
+/// Hands a routed message on: input to the input thread, refusals counted and told.
+pub(super) fn deliver(
+    peer: PeerId,
+    routed: Routed,
+    counters: &SessionCounters,
+    out: &mut VecDeque<Output>,
+) {
+    match routed {
+        Routed::Input(m) => out.push_back(Output::Input(m)),
+        Routed::Refused(notice) => {
+            counters.channel_bad_data.inc();
+            if let Some(n) = notice {
+                tracing::warn!(%peer, "data on a channel that carries none from the page");
+                out.push_back(Output::Notice(peer, n));
+            }
+        }
+    }
+}
+
+/// What became of a message written to a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Written {
+    Sent,
+    /// The channel's send buffer is full (a slow or stalled page): dropped.
+    Full,
+    /// The channel is gone.
+    Closed,
+}
+
+/// Writes `bytes` (binary) on channel `id`; a full buffer is counted, never taken as sent.
+pub(super) fn write(
+    rtc: &mut Rtc,
+    id: ChannelId,
+    bytes: &[u8],
+    counters: &SessionCounters,
+) -> Written {
+    let Some(mut ch) = rtc.channel(id) else {
+        return Written::Closed;
+    };
+    match ch.write(true, bytes) {
+        Ok(true) => Written::Sent,
+        Ok(false) => {
+            counters.channel_full.inc();
+            Written::Full
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "data channel write failed");
+            Written::Closed
+        }
+    }
+}

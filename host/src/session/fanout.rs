@@ -1,0 +1,195 @@
+//! Media fan-out: one encoded frame or Opus packet to every peer that takes it, and the
+//! keyframe gate (a peer gets no delta frame before its first keyframe; its keyframe requests
+//! are honoured at most once per [`KEYFRAME_MIN_INTERVAL`]).
+
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use str0m::media::{Frequency, MediaTime};
+use str0m::rtp::AbsCaptureTime;
+use str0m::Input;
+
+use super::channels::{self, ChannelKind, Written};
+use super::Session;
+use crate::audio::EncodedAudio;
+use crate::encode::EncodedFrame;
+use crate::proto::{audio, echo};
+
+/// A peer's keyframe requests (PLI/FIR) are honoured at most this often; a storm of them
+/// would otherwise make every frame a keyframe, several times the bitrate.
+pub(super) const KEYFRAME_MIN_INTERVAL: Duration = Duration::from_millis(300);
+
+/// Per peer: whether it had its keyframe, and when it last had a request honoured.
+#[derive(Debug, Default)]
+pub(super) struct KeyframeGate {
+    has_keyframe: bool,
+    last_request: Option<Instant>,
+}
+
+impl KeyframeGate {
+    /// Whether a frame may go to this peer: anything after its first keyframe.
+    pub(super) fn admits(&self, keyframe: bool) -> bool {
+        self.has_keyframe || keyframe
+    }
+
+    pub(super) fn sent(&mut self, keyframe: bool) {
+        self.has_keyframe |= keyframe;
+    }
+
+    /// A keyframe request at `now`; whether to honour it.
+    pub(super) fn request(&mut self, now: Instant) -> bool {
+        let due = self
+            .last_request
+            .is_none_or(|t| now.saturating_duration_since(t) >= KEYFRAME_MIN_INTERVAL);
+        if due {
+            self.last_request = Some(now);
+        }
+        due
+    }
+}
+
+impl Session {
+    /// An encoded frame: written to every connected peer of its codec that may take it, with
+    /// its capture time (abs-capture-time) and, on the `control` channel, its frame echo.
+    /// Returns whether any peer got it.
+    pub fn handle_frame(&mut self, now: Instant, frame: &EncodedFrame) -> bool {
+        let elapsed = frame
+            .captured_at
+            .saturating_duration_since(self.clock.epoch);
+        let capture_wallclock = self.clock.wallclock(frame.captured_at);
+        let rtp_ticks = (elapsed.as_micros() * 9 / 100) as u64;
+        let rtp_time = MediaTime::from_90khz(rtp_ticks);
+        let capture_unix_ms = capture_wallclock
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u32);
+        let av_sync = self.config.av_sync;
+        let mut written = false;
+        for i in 0..self.peers.len() {
+            let p = &mut self.peers[i];
+            let Some((mid, pt, codec)) = p.video else {
+                continue;
+            };
+            if codec != frame.codec || !p.connected || !p.keyframes.admits(frame.keyframe) {
+                continue;
+            }
+            let Some(writer) = p.rtc.writer(mid) else {
+                continue;
+            };
+            // With lip sync the browser must be free to delay the picture.
+            let writer = if av_sync {
+                writer
+            } else {
+                writer.playout_delay(MediaTime::from_90khz(0), MediaTime::from_90khz(0))
+            };
+            let writer = writer.abs_capture_time(AbsCaptureTime {
+                capture_time: capture_wallclock,
+                clock_offset: None,
+            });
+            match writer.write(pt, frame.captured_at, rtp_time, frame.data.clone()) {
+                Ok(()) => {
+                    written = true;
+                    p.keyframes.sent(frame.keyframe);
+                    p.snapshot.frames_sent += 1;
+                    if frame.keyframe {
+                        p.snapshot.keyframes_sent += 1;
+                    }
+                    self.counters.frames_sent.inc();
+                }
+                Err(e) => tracing::debug!(peer = %p.id, error = %e, "write failed"),
+            }
+            if let Some(id) = p.channels.id(ChannelKind::Control) {
+                let seq = frame
+                    .input_echo
+                    .iter()
+                    .find(|(peer, _)| *peer == p.id)
+                    .map(|&(_, s)| s);
+                let msg = echo::FrameEcho {
+                    rtp_timestamp: rtp_ticks as u32,
+                    input_seq: seq,
+                    host: now.saturating_duration_since(frame.captured_at),
+                    capture_unix_ms,
+                }
+                .encode();
+                channels::write(&mut p.rtc, id, &msg, &self.counters);
+            }
+            // Send now rather than at the next internal timeout (~8 ms later).
+            self.drive(i, now, Input::Timeout(now));
+        }
+        written
+    }
+
+    /// One Opus packet: on the `audio` channel of peers that opened one, else on their track.
+    pub fn handle_audio(&mut self, now: Instant, frame: &EncodedAudio) {
+        let elapsed = frame
+            .captured_at
+            .saturating_duration_since(self.clock.epoch);
+        // 48 kHz ticks on the video's epoch: the sender reports of both tracks map to one
+        // clock, which is what lets the browser line them up.
+        let ticks = (elapsed.as_nanos() * 48_000 / 1_000_000_000) as u64;
+        let rtp_time = MediaTime::new(ticks, Frequency::FORTY_EIGHT_KHZ);
+        let capture_unix_us = self
+            .clock
+            .wallclock(frame.captured_at)
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let timestamp = ticks as u32;
+        let previous = self
+            .last_audio
+            .take()
+            .filter(|(t, _)| timestamp.wrapping_sub(*t) == audio::FRAME_TICKS)
+            .map(|(_, data)| data);
+        self.last_audio = Some((timestamp, frame.data.clone()));
+        let mut packet: Option<Vec<u8>> = None;
+        for i in 0..self.peers.len() {
+            let p = &mut self.peers[i];
+            if !p.connected {
+                continue;
+            }
+            if let Some(id) = p.channels.id(ChannelKind::Audio) {
+                let bytes = packet.get_or_insert_with(|| {
+                    audio::AudioPacket {
+                        timestamp,
+                        capture_unix_us,
+                        previous: previous.as_deref(),
+                        opus: &frame.data,
+                    }
+                    .encode()
+                });
+                if channels::write(&mut p.rtc, id, bytes, &self.counters) != Written::Sent {
+                    continue;
+                }
+            } else {
+                let Some((mid, pt)) = p.audio else {
+                    continue;
+                };
+                let Some(writer) = p.rtc.writer(mid) else {
+                    continue;
+                };
+                if let Err(e) = writer.write(pt, frame.captured_at, rtp_time, frame.data.clone()) {
+                    tracing::debug!(peer = %p.id, error = %e, "audio write failed");
+                    continue;
+                }
+            }
+            p.snapshot.audio_frames_sent += 1;
+            self.drive(i, now, Input::Timeout(now));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gate_holds_deltas_until_a_keyframe_and_throttles_requests() {
+        let mut g = KeyframeGate::default();
+        assert!(!g.admits(false));
+        assert!(g.admits(true));
+        g.sent(true);
+        assert!(g.admits(false));
+        let t0 = Instant::now();
+        assert!(g.request(t0));
+        assert!(!g.request(t0 + Duration::from_millis(100)));
+        assert!(!g.request(t0 + Duration::from_millis(299)));
+        assert!(g.request(t0 + KEYFRAME_MIN_INTERVAL));
+    }
+}

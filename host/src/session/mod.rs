@@ -1,0 +1,440 @@
+//! The session, sans-IO: every peer's `str0m::Rtc`, media fan-out, data-channel routing,
+//! keyframe policy and negotiation, as one plain value with no socket, thread, lock or clock.
+//!
+//! Time and packets are arguments: `handle_*(now, …)` feeds the session one input (a datagram,
+//! an encoded frame, an Opus packet, an offer, a timeout); [`Session::poll_output`] then yields
+//! what it wants done until it returns [`Output::Timeout`] (when to call
+//! [`Session::handle_timeout`] next). The driver (`crate::net`) owns the sockets and the clock
+//! and does nothing else; tests drive the same value on virtual time (`tests/`), in the manner
+//! of str0m and quinn-proto.
+//!
+//! - `peer.rs`: one peer: its `Rtc`, what it was negotiated, its figures; drains str0m's events.
+//! - `negotiate.rs`: answering a page's offer, and offering (for WHIP), codec choice.
+//! - `fanout.rs`: video and sound to every peer, and the keyframe gate.
+//! - `channels.rs`: which data channel carries what, and what a page may send on it.
+
+mod channels;
+mod fanout;
+mod negotiate;
+mod peer;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use str0m::net::{Protocol, Receive, Transmit};
+use str0m::Input;
+use thiserror::Error;
+
+use crate::config::CodecChoice;
+use crate::encode::Codec;
+use crate::input::InputMsg;
+use crate::metrics::{Counter, Gauge, Metrics};
+use crate::peer::{Notice, PeerId};
+use crate::stats::PeerSnapshot;
+
+pub use channels::{AUDIO_CHANNEL, CONTROL_CHANNEL, INPUT_CHANNEL, TEXT_CHANNEL};
+use peer::Peer;
+
+/// How often str0m reports per-peer figures, and the session publishes them.
+pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the session sleeps when it has no peer (nothing is due, but the driver wakes).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Why an offer or an answer was not taken. The message goes to the page as is.
+#[derive(Debug, Error, PartialEq)]
+pub enum SessionError {
+    #[error("the offer is not valid SDP: {0}")]
+    BadOffer(String),
+    #[error("the answer is not valid SDP: {0}")]
+    BadAnswer(String),
+    #[error("cannot accept the offer: {0}")]
+    Rejected(String),
+    #[error("the browser offers no video codec this host sends ({0})")]
+    NoCodec(&'static str),
+    #[error("no such peer")]
+    UnknownPeer,
+    #[error("the host is shutting down")]
+    Draining,
+}
+
+/// What the session is set up with, once.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub codec: CodecChoice,
+    /// The local addresses of the one UDP port, each announced as a host candidate (ICE-lite).
+    pub locals: Vec<SocketAddr>,
+    /// Also announce this address (same port) as a server-reflexive candidate.
+    pub public_ip: Option<IpAddr>,
+    /// Put audio and video in one media stream so the browser lip-syncs them (track path).
+    pub av_sync: bool,
+}
+
+/// The session's counters, registered in [`Metrics`].
+#[derive(Debug, Clone, Default)]
+pub struct SessionCounters {
+    pub peers: Gauge,
+    pub frames_sent: Counter,
+    pub keyframe_requests: Counter,
+    pub unknown_datagrams: Counter,
+    /// Data a page sent where it may not: text that is not UTF-8, or anything on a channel
+    /// that carries data to the page only (`control`, `audio`) or that glint does not know.
+    pub channel_bad_data: Counter,
+    /// Messages to a page dropped because its data channel's send buffer was full.
+    pub channel_full: Counter,
+    /// Trickled ICE candidates this host cannot use (mDNS names, TCP) or could not parse.
+    pub candidates_ignored: Counter,
+}
+
+impl SessionCounters {
+    pub fn register(m: &mut Metrics) -> Self {
+        Self {
+            peers: m.gauge("peers", "Connected peers"),
+            frames_sent: m.counter("frames_sent", "Frames written to peers"),
+            keyframe_requests: m.counter("keyframe_requests", "PLI/FIR honoured"),
+            unknown_datagrams: m.counter(
+                "udp_unknown_datagrams",
+                "Datagrams that belong to no peer or are not WebRTC",
+            ),
+            channel_bad_data: m.counter(
+                "channel_bad_data",
+                "Data channel messages refused (not UTF-8 text, or sent on a host-to-page channel)",
+            ),
+            channel_full: m.counter(
+                "channel_full",
+                "Messages to a page dropped on a full data channel send buffer",
+            ),
+            candidates_ignored: m.counter(
+                "ice_candidates_ignored",
+                "Trickled ICE candidates the host cannot use",
+            ),
+        }
+    }
+}
+
+/// What the encoder should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncoderCommand {
+    /// The next frame of this codec must be a keyframe (a peer joined, asked, or lost one).
+    Keyframe(Codec),
+    /// The codecs at least one peer receives ([`Codec::bit`] mask); encode only these.
+    Wanted(u8),
+}
+
+/// What the session asks of its driver.
+#[derive(Debug)]
+pub enum Output {
+    /// Send a datagram from `source` (one of the local addresses) to `destination`.
+    Transmit(Transmit),
+    /// A peer was added (before any of its input). Never to be dropped.
+    Joined(PeerId),
+    /// A peer is gone: release everything it held. Never to be dropped.
+    Left(PeerId),
+    /// Input or text from a page for the input thread (`InputMsg::Data` or `InputMsg::Text`);
+    /// may be dropped when that thread is behind (the input protocol repeats itself).
+    Input(InputMsg),
+    /// A message for a page's signaling socket.
+    Notice(PeerId, Notice),
+    Encoder(EncoderCommand),
+    /// Every peer's figures, about once a [`STATS_INTERVAL`].
+    PeerStats(Vec<PeerSnapshot>),
+    /// Nothing more to do until this instant (or the next `handle_*`).
+    Timeout(Instant),
+}
+
+/// Maps instants to wall-clock time from one anchor taken by the driver, so the session never
+/// reads a clock itself.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    epoch: Instant,
+    epoch_wall: SystemTime,
+}
+
+impl Clock {
+    fn wallclock(&self, at: Instant) -> SystemTime {
+        match at.checked_duration_since(self.epoch) {
+            Some(d) => self.epoch_wall + d,
+            None => self
+                .epoch_wall
+                .checked_sub(self.epoch.duration_since(at))
+                .unwrap_or(self.epoch_wall),
+        }
+    }
+}
+
+/// One source's session: any number of peers sharing one encode.
+pub struct Session {
+    config: SessionConfig,
+    counters: SessionCounters,
+    peers: Vec<Peer>,
+    /// Remote address → peer, so most datagrams skip `Rtc::accepts` on every peer.
+    by_source: HashMap<SocketAddr, PeerId>,
+    clock: Clock,
+    /// The previous Opus packet and its timestamp: every `audio` channel packet repeats it,
+    /// so a page that lost one packet plays it from the next.
+    last_audio: Option<(u32, Arc<[u8]>)>,
+    outputs: VecDeque<Output>,
+    next_stats: Instant,
+    /// Codecs wanted, as last told to the encoder.
+    wanted: u8,
+    draining: bool,
+}
+
+impl Session {
+    /// A session with no peer. `now` and `wall` are the same instant on the monotonic and the
+    /// wall clock: capture instants map to wall-clock time (abs-capture-time) from them.
+    pub fn new(
+        config: SessionConfig,
+        counters: SessionCounters,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Self {
+        Self {
+            config,
+            counters,
+            peers: Vec::new(),
+            by_source: HashMap::new(),
+            clock: Clock {
+                epoch: now,
+                epoch_wall: wall,
+            },
+            last_audio: None,
+            outputs: VecDeque::new(),
+            next_stats: now + STATS_INTERVAL,
+            wanted: 0,
+            draining: false,
+        }
+    }
+
+    /// Peers, connected or not.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Whether the session refuses new peers because it is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
+    /// A page's SDP offer: adds peer `id` (replacing one of the same id) and returns the
+    /// answer. `Output::Joined(id)` follows.
+    pub fn handle_offer(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        sdp: &str,
+    ) -> Result<String, SessionError> {
+        if self.draining {
+            return Err(SessionError::Draining);
+        }
+        self.remove_peer(id);
+        let negotiated = negotiate::answer(&self.config, now, sdp)?;
+        let peer = Peer::new(id, negotiated.rtc, negotiated.media, now);
+        tracing::info!(peer = %id, codec = peer.codec().name(), "peer joined");
+        self.add_peer(now, peer);
+        Ok(negotiated.sdp)
+    }
+
+    /// Offers to a remote party that answers (a WHIP endpoint): adds peer `id` and returns the
+    /// offer; [`Session::handle_answer`] completes it.
+    pub fn handle_create_offer(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+    ) -> Result<String, SessionError> {
+        if self.draining {
+            return Err(SessionError::Draining);
+        }
+        self.remove_peer(id);
+        let (rtc, offer) = negotiate::offer(&self.config, now)?;
+        let peer = Peer::pending(id, rtc, Some(offer.pending), Default::default(), now);
+        self.add_peer(now, peer);
+        Ok(offer.sdp)
+    }
+
+    /// The remote party's answer to [`Session::handle_create_offer`].
+    pub fn handle_answer(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        sdp: &str,
+    ) -> Result<(), SessionError> {
+        let i = self.index(id).ok_or(SessionError::UnknownPeer)?;
+        let result = self.peers[i].accept_answer(sdp);
+        if result.is_err() {
+            self.remove_peer(id);
+        } else {
+            self.drive(i, now, Input::Timeout(now));
+            self.update_wanted();
+        }
+        result
+    }
+
+    /// A trickled remote ICE candidate (the value of an SDP `candidate:` attribute).
+    pub fn handle_candidate(&mut self, now: Instant, id: PeerId, candidate: &str) {
+        let Some(i) = self.index(id) else {
+            return;
+        };
+        let line = candidate.trim().trim_start_matches("a=");
+        match str0m::Candidate::from_sdp_string(line) {
+            Ok(c) => {
+                self.peers[i].rtc.add_remote_candidate(c);
+                self.drive(i, now, Input::Timeout(now));
+            }
+            // mDNS names and TCP candidates are of no use to this host: not the page's fault.
+            Err(e) => {
+                self.counters.candidates_ignored.inc();
+                tracing::debug!(peer = %id, error = %e, "remote candidate ignored");
+            }
+        }
+    }
+
+    /// The page closed its signaling socket, or offered again: the peer goes at once.
+    pub fn handle_leave(&mut self, _now: Instant, id: PeerId) {
+        self.remove_peer(id);
+    }
+
+    /// Shutting down: every peer leaves (`Output::Left` each), new offers are refused.
+    pub fn handle_drain(&mut self, _now: Instant) {
+        self.draining = true;
+        let ids: Vec<PeerId> = self.peers.iter().map(|p| p.id).collect();
+        for id in ids {
+            self.remove_peer(id);
+        }
+    }
+
+    /// A datagram received on local address `destination` from `source`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) {
+        let Ok(contents) = data.try_into() else {
+            self.counters.unknown_datagrams.inc();
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination,
+                contents,
+            },
+        );
+        let cached = self
+            .by_source
+            .get(&source)
+            .and_then(|id| self.index(*id))
+            .filter(|&i| self.peers[i].rtc.accepts(&input));
+        let index = cached.or_else(|| self.peers.iter().position(|p| p.rtc.accepts(&input)));
+        let Some(i) = index else {
+            self.counters.unknown_datagrams.inc();
+            return;
+        };
+        self.by_source.insert(source, self.peers[i].id);
+        self.drive(i, now, input);
+        self.reap();
+    }
+
+    /// Time has passed: drives every peer that is due, publishes figures when due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for i in 0..self.peers.len() {
+            if self.peers[i].timeout <= now {
+                self.drive(i, now, Input::Timeout(now));
+            }
+        }
+        self.reap();
+        if now >= self.next_stats {
+            self.next_stats = now + STATS_INTERVAL;
+            let peers = self.peers.iter().map(Peer::snapshot).collect();
+            self.outputs.push_back(Output::PeerStats(peers));
+        }
+    }
+
+    /// The next thing to do; [`Output::Timeout`] when there is nothing until then.
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.outputs.pop_front() {
+            return o;
+        }
+        let next = self
+            .peers
+            .iter()
+            .map(|p| p.timeout)
+            .min()
+            .unwrap_or(self.next_stats + IDLE_TIMEOUT)
+            .min(self.next_stats);
+        Output::Timeout(next)
+    }
+
+    fn index(&self, id: PeerId) -> Option<usize> {
+        self.peers.iter().position(|p| p.id == id)
+    }
+
+    fn add_peer(&mut self, now: Instant, peer: Peer) {
+        let id = peer.id;
+        self.peers.push(peer);
+        self.outputs.push_back(Output::Joined(id));
+        self.counters.peers.set(self.peers.len() as i64);
+        let i = self.peers.len() - 1;
+        self.drive(i, now, Input::Timeout(now));
+        self.update_wanted();
+    }
+
+    /// Feeds one input to peer `i` and drains its output into the session's.
+    fn drive(&mut self, i: usize, now: Instant, input: Input) {
+        let p = &mut self.peers[i];
+        if let Err(e) = p.rtc.handle_input(input) {
+            tracing::info!(peer = %p.id, error = %e, "peer failed");
+            p.rtc.disconnect();
+        }
+        p.drain(now, &self.counters, &mut self.outputs);
+    }
+
+    /// Removes peer `id` at once, if present.
+    fn remove_peer(&mut self, id: PeerId) {
+        if let Some(i) = self.index(id) {
+            self.peers[i].rtc.disconnect();
+            self.reap();
+        }
+    }
+
+    /// Removes dead peers (`Output::Left` each) and updates the codecs to encode.
+    fn reap(&mut self) {
+        let before = self.peers.len();
+        let outputs = &mut self.outputs;
+        self.peers.retain(|p| {
+            let alive = p.rtc.is_alive();
+            if !alive {
+                tracing::info!(peer = %p.id, "peer left");
+                outputs.push_back(Output::Left(p.id));
+            }
+            alive
+        });
+        if self.peers.len() != before {
+            let peers = &self.peers;
+            self.by_source
+                .retain(|_, id| peers.iter().any(|p| p.id == *id));
+            self.counters.peers.set(self.peers.len() as i64);
+            self.update_wanted();
+        }
+    }
+
+    fn update_wanted(&mut self) {
+        let mask = self
+            .peers
+            .iter()
+            .filter_map(Peer::video_codec)
+            .fold(0, |a, c| a | c.bit());
+        if mask != self.wanted {
+            self.wanted = mask;
+            self.outputs
+                .push_back(Output::Encoder(EncoderCommand::Wanted(mask)));
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Negotiation (SDP offer/answer, RFC 8829/JSEP): answering a page's offer, and offering to a
+//! party that answers (a WHIP endpoint, RFC 9725), with the codec choice and the header
+//! extensions Glint relies on.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use str0m::change::{SdpOffer, SdpPendingOffer};
+use str0m::format::Codec as RtcCodec;
+use str0m::media::{Direction, MediaKind, Mid, Pt};
+use str0m::rtp::Extension;
+use str0m::{Candidate, Rtc, RtcConfig};
+
+use super::{SessionConfig, SessionError, STATS_INTERVAL};
+use crate::config::CodecChoice;
+use crate::encode::Codec;
+
+/// Header extension ids (str0m takes the browser's ids where its offer has them).
+const EXT_ABS_SEND_TIME: u8 = 2;
+const EXT_MID: u8 = 4;
+const EXT_PLAYOUT_DELAY: u8 = 6;
+const EXT_ABS_CAPTURE_TIME: u8 = 7;
+
+/// The media negotiated with a peer.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Media {
+    pub(super) video: Option<(Mid, Pt, Codec)>,
+    pub(super) audio: Option<(Mid, Pt)>,
+}
+
+/// A page's offer, answered.
+pub(super) struct Answered {
+    pub(super) rtc: Rtc,
+    pub(super) media: Media,
+    pub(super) sdp: String,
+}
+
+/// An offer of ours, waiting for its answer.
+pub(super) struct Offered {
+    pub(super) sdp: String,
+    pub(super) pending: Pending,
+}
+
+/// What an offer of ours waits with: str0m's pending change and the mids it offered.
+pub(super) struct Pending {
+    pub(super) change: SdpPendingOffer,
+    pub(super) video: Mid,
+    pub(super) audio: Mid,
+}
+
+/// An ICE-lite `Rtc` with Glint's codecs and extensions, its host candidates added.
+fn new_rtc(config: &SessionConfig, now: Instant) -> Rtc {
+    let (h264, vp8) = match config.codec {
+        CodecChoice::Auto => (true, true),
+        CodecChoice::H264 => (true, false),
+        CodecChoice::Vp8 => (false, true),
+    };
+    let mut rtc = RtcConfig::new()
+        .set_ice_lite(true)
+        .set_stats_interval(Some(STATS_INTERVAL))
+        // No transport-wide sequence numbers: without them the browser estimates the
+        // bandwidth itself and reports it (REMB), and str0m's send-side estimator, whose
+        // pacer would spread every frame over ~1.1x the estimate, stays off. abs-send-time
+        // feeds the browser's estimator.
+        .clear_extension_map()
+        .set_extension(EXT_ABS_SEND_TIME, Extension::AbsoluteSendTime)
+        .set_extension(EXT_MID, Extension::RtpMid)
+        // Render at once (min = max = 0), and let the browser know each frame's capture
+        // instant (requestVideoFrameCallback's captureTime).
+        .set_extension(EXT_PLAYOUT_DELAY, Extension::PlayoutDelay)
+        .set_extension(EXT_ABS_CAPTURE_TIME, Extension::AbsoluteCaptureTime)
+        .clear_codecs()
+        .enable_h264(h264)
+        .enable_vp8(vp8)
+        .enable_opus(true, false)
+        .build(now);
+    for local in &config.locals {
+        if let Ok(c) = Candidate::host(*local, "udp") {
+            rtc.add_local_candidate(c);
+        }
+        if let (Some(public), false) = (config.public_ip, local.ip().is_loopback()) {
+            let addr = SocketAddr::new(public, local.port());
+            if let Ok(c) = Candidate::server_reflexive(addr, *local, "udp") {
+                rtc.add_local_candidate(c);
+            }
+        }
+    }
+    rtc
+}
+
+fn no_codec(choice: CodecChoice) -> SessionError {
+    SessionError::NoCodec(match choice {
+        CodecChoice::H264 => "--codec h264 needs H.264 constrained baseline",
+        CodecChoice::Vp8 => "--codec vp8 needs VP8",
+        CodecChoice::Auto => "H.264 constrained baseline or VP8",
+    })
+}
+
+/// Answers a page's offer.
+pub(super) fn answer(
+    config: &SessionConfig,
+    now: Instant,
+    sdp: &str,
+) -> Result<Answered, SessionError> {
+    let offer =
+        SdpOffer::from_sdp_string(sdp).map_err(|e| SessionError::BadOffer(e.to_string()))?;
+    let mut rtc = new_rtc(config, now);
+    let answer = rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .map_err(|e| SessionError::Rejected(e.to_string()))?;
+    // str0m announces media only once SRTP is up; the codec must be known now, for the
+    // answer's sake and to start the right encoder, so look the video m-line up directly.
+    let media = Media {
+        video: media_mid(sdp, "video ").and_then(|mid| video_of(&mut rtc, mid)),
+        audio: media_mid(sdp, "audio ").and_then(|mid| audio_of(&mut rtc, mid)),
+    };
+    if media.video.is_none() {
+        return Err(no_codec(config.codec));
+    }
+    let sdp = answer.to_sdp_string();
+    let sdp = if config.av_sync {
+        one_stream(&sdp)
+    } else {
+        sdp
+    };
+    Ok(Answered { rtc, media, sdp })
+}
+
+/// Offers video and sound, send-only, to a party that answers.
+pub(super) fn offer(config: &SessionConfig, now: Instant) -> Result<(Rtc, Offered), SessionError> {
+    let mut rtc = new_rtc(config, now);
+    let mut api = rtc.sdp_api();
+    let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+    let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+    let Some((offer, pending)) = api.apply() else {
+        return Err(SessionError::Rejected("nothing to offer".into()));
+    };
+    let offered = Offered {
+        sdp: offer.to_sdp_string(),
+        pending: Pending {
+            change: pending,
+            video,
+            audio,
+        },
+    };
+    Ok((rtc, offered))
+}
+
+/// After an answer: the payload types and codec the other party took for the offered mids.
+pub(super) fn resolve(rtc: &mut Rtc, video: Mid, audio: Mid) -> Result<Media, SessionError> {
+    let video =
+        video_of(rtc, video).ok_or(SessionError::NoCodec("H.264 constrained baseline or VP8"))?;
+    let audio = audio_of(rtc, audio);
+    Ok(Media {
+        video: Some(video),
+        audio,
+    })
+}
+
+fn video_of(rtc: &mut Rtc, mid: Mid) -> Option<(Mid, Pt, Codec)> {
+    let writer = rtc.writer(mid)?;
+    pick_codec(writer.payload_params()).map(|(pt, c)| (mid, pt, c))
+}
+
+/// Sound is optional: a peer without an audio m-line (or without Opus) gets video only.
+fn audio_of(rtc: &mut Rtc, mid: Mid) -> Option<(Mid, Pt)> {
+    let writer = rtc.writer(mid)?;
+    let pt = writer
+        .payload_params()
+        .find(|p| p.spec().codec == RtcCodec::Opus)
+        .map(|p| p.pt())?;
+    Some((mid, pt))
+}
+
+/// Puts the audio track in the video's media stream (msid): browsers synchronise the tracks
+/// of one stream (lip sync) by delaying the earlier one, and treat tracks of different streams
+/// as unrelated. str0m gives every answered m-line its own stream id.
+pub(super) fn one_stream(sdp: &str) -> String {
+    let mut video_stream: Option<String> = None;
+    let mut kind = "";
+    for line in sdp.lines() {
+        if let Some(rest) = line.strip_prefix("m=") {
+            kind = rest.split(' ').next().unwrap_or("");
+        } else if let (true, Some(msid)) = (kind == "video", line.strip_prefix("a=msid:")) {
+            video_stream = msid.split(' ').next().map(str::to_owned);
+            break;
+        }
+    }
+    let Some(stream) = video_stream else {
+        return sdp.to_owned();
+    };
+    let mut out = String::with_capacity(sdp.len());
+    kind = "";
+    for line in sdp.split_inclusive("\r\n") {
+        if let Some(rest) = line.strip_prefix("m=") {
+            kind = rest.split(' ').next().unwrap_or("");
+        }
+        if kind == "audio" {
+            if let Some(msid) = line.strip_prefix("a=msid:") {
+                let track = msid.split_once(' ').map_or("", |(_, t)| t);
+                out.push_str(&format!("a=msid:{stream} {track}"));
+                continue;
+            }
+            if let (true, Some((ssrc, msid))) =
+                (line.starts_with("a=ssrc:"), line.split_once(" msid:"))
+            {
+                let track = msid.split_once(' ').map_or("", |(_, t)| t);
+                out.push_str(&format!("{ssrc} msid:{stream} {track}"));
+                continue;
+            }
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// The mid of the first m-line of `kind` ("video " or "audio ") in an SDP offer.
+fn media_mid(sdp: &str, kind: &str) -> Option<Mid> {
+    let mut in_kind = false;
+    for line in sdp.lines() {
+        if let Some(rest) = line.strip_prefix("m=") {
+            in_kind = rest.starts_with(kind);
+        } else if let (true, Some(mid)) = (in_kind, line.strip_prefix("a=mid:")) {
+            return Some(Mid::from(mid.trim()));
+        }
+    }
+    None
+}
+
+/// H.264 constrained baseline / baseline with packetization mode 1 first, then VP8.
+fn pick_codec<'a>(
+    params: impl Iterator<Item = &'a str0m::format::PayloadParams>,
+) -> Option<(Pt, Codec)> {
+    let mut vp8 = None;
+    for p in params {
+        let spec = p.spec();
+        match spec.codec {
+            RtcCodec::H264 => {
+                let profile = spec.format.profile_level_id.unwrap_or(0) >> 8;
+                let baseline = profile == 0x42e0 || profile == 0x4200;
+                if baseline && spec.format.packetization_mode == Some(1) {
+                    return Some((p.pt(), Codec::H264));
+                }
+            }
+            RtcCodec::Vp8 if vp8.is_none() => vp8 = Some((p.pt(), Codec::Vp8)),
+            _ => {}
+        }
+    }
+    vp8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_stream_moves_the_audio_track_into_the_video_stream() {
+        let sdp = "v=0\r\nm=video 9 UDP 96\r\na=msid:VS vt\r\na=ssrc:1 msid:VS vt\r\n\
+                   m=audio 9 UDP 111\r\na=msid:AS at\r\na=ssrc:2 cname:x\r\n\
+                   a=ssrc:2 msid:AS at\r\nm=application 9 UDP\r\n";
+        let out = one_stream(sdp);
+        assert!(
+            out.contains("m=audio 9 UDP 111\r\na=msid:VS at\r\n"),
+            "{out}"
+        );
+        assert!(out.contains("a=ssrc:2 msid:VS at\r\n"), "{out}");
+        assert!(out.contains("a=ssrc:2 cname:x\r\n"), "{out}");
+        assert!(out.contains("a=msid:VS vt\r\n"), "{out}");
+        assert!(!out.contains("AS"), "{out}");
+        assert_eq!(out.len(), sdp.len());
+    }
+}

@@ -1,0 +1,218 @@
+//! One peer: its `Rtc`, what was negotiated with it, and its figures. `drain` turns str0m's
+//! outputs and events into the session's outputs.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use str0m::bwe::BweKind;
+use str0m::change::SdpAnswer;
+use str0m::media::{Mid, Pt};
+use str0m::{Event, IceConnectionState, Output as RtcOutput, Rtc};
+
+use super::channels::Channels;
+use super::fanout::KeyframeGate;
+use super::negotiate::{self, Media, Pending};
+use super::{EncoderCommand, Output, SessionCounters, SessionError};
+use crate::encode::Codec;
+use crate::peer::PeerId;
+use crate::stats::PeerSnapshot;
+
+pub(super) struct Peer {
+    pub(super) id: PeerId,
+    pub(super) rtc: Rtc,
+    /// The video m-line, its payload type and codec; `None` until an answer says (offers).
+    pub(super) video: Option<(Mid, Pt, Codec)>,
+    /// The audio m-line and Opus payload type, when the peer takes sound on a track.
+    pub(super) audio: Option<(Mid, Pt)>,
+    /// An offer of ours waiting for its answer.
+    pending: Option<Pending>,
+    pub(super) channels: Channels,
+    pub(super) connected: bool,
+    pub(super) keyframes: KeyframeGate,
+    /// When str0m wants its next timeout.
+    pub(super) timeout: Instant,
+    pub(super) snapshot: PeerSnapshot,
+    /// Bytes and frames sent, and when, at the previous stats event (for the rates).
+    last_bytes: Option<(Instant, u64, u64)>,
+}
+
+impl Peer {
+    /// A peer whose offer was answered.
+    pub(super) fn new(id: PeerId, rtc: Rtc, media: Media, now: Instant) -> Self {
+        let mut p = Self::pending(id, rtc, None, media, now);
+        p.snapshot.codec = p.video.map(|v| v.2.name());
+        p
+    }
+
+    /// A peer we offered to, waiting for its answer (or answered, when `pending` is `None`).
+    pub(super) fn pending(
+        id: PeerId,
+        rtc: Rtc,
+        pending: Option<Pending>,
+        media: Media,
+        now: Instant,
+    ) -> Self {
+        let audio_path = if media.audio.is_some() {
+            "track"
+        } else {
+            "none"
+        };
+        Self {
+            id,
+            rtc,
+            video: media.video,
+            audio: media.audio,
+            pending,
+            channels: Channels::default(),
+            connected: false,
+            keyframes: KeyframeGate::default(),
+            timeout: now,
+            snapshot: PeerSnapshot {
+                id: id.0,
+                audio_path,
+                ..PeerSnapshot::default()
+            },
+            last_bytes: None,
+        }
+    }
+
+    pub(super) fn codec(&self) -> Codec {
+        self.video.map_or(Codec::H264, |v| v.2)
+    }
+
+    pub(super) fn video_codec(&self) -> Option<Codec> {
+        self.video.map(|v| v.2)
+    }
+
+    pub(super) fn snapshot(&self) -> PeerSnapshot {
+        let mut s = self.snapshot.clone();
+        s.connected = self.connected;
+        s
+    }
+
+    /// Completes an offer of ours with the remote party's answer.
+    pub(super) fn accept_answer(&mut self, sdp: &str) -> Result<(), SessionError> {
+        let Some(pending) = self.pending.take() else {
+            return Err(SessionError::BadAnswer("no offer is waiting for it".into()));
+        };
+        let answer =
+            SdpAnswer::from_sdp_string(sdp).map_err(|e| SessionError::BadAnswer(e.to_string()))?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending.change, answer)
+            .map_err(|e| SessionError::Rejected(e.to_string()))?;
+        let resolved = negotiate::resolve(&mut self.rtc, pending.video, pending.audio)?;
+        self.video = resolved.video;
+        self.audio = resolved.audio;
+        self.snapshot.codec = self.video.map(|v| v.2.name());
+        self.snapshot.audio_path = if self.audio.is_some() {
+            "track"
+        } else {
+            "none"
+        };
+        Ok(())
+    }
+
+    /// Drains str0m's output until its next timeout, into `out`.
+    pub(super) fn drain(
+        &mut self,
+        now: Instant,
+        counters: &SessionCounters,
+        out: &mut VecDeque<Output>,
+    ) {
+        loop {
+            if !self.rtc.is_alive() {
+                self.timeout = now;
+                return;
+            }
+            match self.rtc.poll_output() {
+                Ok(RtcOutput::Timeout(t)) => {
+                    self.timeout = t;
+                    return;
+                }
+                Ok(RtcOutput::Transmit(t)) => out.push_back(Output::Transmit(t)),
+                Ok(RtcOutput::Event(e)) => self.handle_event(now, e, counters, out),
+                Err(e) => {
+                    tracing::info!(peer = %self.id, error = %e, "peer failed");
+                    self.rtc.disconnect();
+                }
+            }
+        }
+    }
+
+    fn handle_event(
+        &mut self,
+        now: Instant,
+        event: Event,
+        counters: &SessionCounters,
+        out: &mut VecDeque<Output>,
+    ) {
+        match event {
+            Event::Connected => {
+                self.connected = true;
+                // The first picture goes out as soon as the encoder makes it.
+                if let Some(codec) = self.video_codec() {
+                    out.push_back(Output::Encoder(EncoderCommand::Keyframe(codec)));
+                }
+                tracing::info!(peer = %self.id, "connected");
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.rtc.disconnect();
+            }
+            Event::KeyframeRequest(_) => {
+                if let (true, Some(codec)) = (self.keyframes.request(now), self.video_codec()) {
+                    counters.keyframe_requests.inc();
+                    out.push_back(Output::Encoder(EncoderCommand::Keyframe(codec)));
+                }
+            }
+            Event::PeerStats(s) => {
+                let sn = &mut self.snapshot;
+                if let Some((t, bytes, frames)) = self.last_bytes {
+                    let secs = s.timestamp.saturating_duration_since(t).as_secs_f64();
+                    if secs > 0.0 {
+                        sn.bitrate_kbps =
+                            s.peer_bytes_tx.saturating_sub(bytes) as f64 * 8.0 / 1000.0 / secs;
+                        sn.fps = sn.frames_sent.saturating_sub(frames) as f64 / secs;
+                    }
+                }
+                self.last_bytes = Some((s.timestamp, s.peer_bytes_tx, sn.frames_sent));
+                sn.bytes_sent = s.peer_bytes_tx;
+                sn.rtt_ms = s.rtt.map(|d| d.as_secs_f64() * 1000.0);
+                if let Some(b) = s.bwe_tx {
+                    sn.bwe_kbps = Some(b.as_f64() / 1000.0);
+                }
+                if let Some(loss) = s.egress_loss_fraction {
+                    sn.loss = Some(f64::from(loss));
+                }
+            }
+            Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => {
+                self.snapshot.bwe_kbps = Some(estimate.as_f64() / 1000.0);
+            }
+            Event::MediaEgressStats(s) => {
+                let sn = &mut self.snapshot;
+                sn.nacks = s.nacks;
+                sn.plis = s.plis;
+                sn.firs = s.firs;
+                sn.packets_sent = s.packets;
+                if let Some(rtt) = s.rtt {
+                    sn.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+                }
+                if let Some(loss) = s.loss {
+                    sn.loss = Some(f64::from(loss));
+                }
+            }
+            Event::ChannelOpen(id, label) => {
+                let kind = self.channels.open(id, &label);
+                if kind == Some(super::channels::ChannelKind::Audio) {
+                    tracing::info!(peer = %self.id, "sound goes over the audio data channel");
+                    self.snapshot.audio_path = "channel";
+                }
+            }
+            Event::ChannelData(d) => {
+                let routed = self.channels.route(self.id, now, d.id, d.data);
+                super::channels::deliver(self.id, routed, counters, out);
+            }
+            _ => {}
+        }
+    }
+}

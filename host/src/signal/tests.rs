@@ -1,0 +1,204 @@
+//! The signaling state machine driven with messages alone: no server, no socket.
+
+use super::*;
+
+fn config(password: Option<&str>) -> SignalConfig {
+    SignalConfig {
+        password: password.map(str::to_owned),
+        audio: true,
+        pixelated: false,
+        game: false,
+    }
+}
+
+fn run(conn: &mut Connection, cfg: &SignalConfig, c: &SignalCounters, text: &str) -> Vec<Action> {
+    let mut out = Vec::new();
+    conn.handle_text(cfg, c, text, &mut out);
+    out
+}
+
+fn error_code(a: &Action) -> Option<ErrorCode> {
+    match a {
+        Action::Send(ServerMsg::Error { code, .. }) => Some(*code),
+        _ => None,
+    }
+}
+
+#[test]
+fn hello_then_offer_gets_a_welcome_and_an_offer_for_the_same_peer() {
+    let (cfg, c) = (config(None), SignalCounters::default());
+    let mut conn = Connection::new(PeerId(7));
+    let out = run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
+    assert_eq!(
+        out,
+        vec![Action::Send(ServerMsg::Welcome {
+            peer: 7,
+            audio: true,
+            pixelated: false,
+            game: false
+        })]
+    );
+    let out = run(&mut conn, &cfg, &c, r#"{"type":"offer","sdp":"v=0"}"#);
+    assert_eq!(out, vec![Action::Offer(PeerId(7), "v=0".into())]);
+    // A second offer replaces the first peer connection, same id.
+    let out = run(&mut conn, &cfg, &c, r#"{"type":"offer","sdp":"v=1"}"#);
+    assert_eq!(
+        out,
+        vec![
+            Action::Leave(PeerId(7)),
+            Action::Offer(PeerId(7), "v=1".into())
+        ]
+    );
+    let mut out = Vec::new();
+    conn.handle_offer_result(&c, Ok("answer".into()), &mut out);
+    assert_eq!(
+        out,
+        vec![Action::Send(ServerMsg::Answer {
+            sdp: "answer".into()
+        })]
+    );
+    let mut out = Vec::new();
+    conn.handle_closed(&mut out);
+    assert_eq!(out, vec![Action::Leave(PeerId(7))]);
+    assert_eq!(c.bad_messages.get(), 0);
+}
+
+#[test]
+fn nothing_is_taken_before_hello() {
+    let (cfg, c) = (config(None), SignalCounters::default());
+    let mut conn = Connection::new(PeerId(1));
+    for msg in [
+        r#"{"type":"offer","sdp":"v=0"}"#,
+        r#"{"type":"candidate","candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host"}"#,
+        r#"{"type":"save-state"}"#,
+        r#"{"type":"frame-phase","lead_ms":3}"#,
+    ] {
+        let out = run(&mut conn, &cfg, &c, msg);
+        assert_eq!(out.len(), 1, "{msg}: {out:?}");
+        assert_eq!(error_code(&out[0]), Some(ErrorCode::Unauthorized), "{msg}");
+    }
+    assert_eq!(c.bad_messages.get(), 4);
+    // Closing a socket that never offered removes no peer.
+    let mut out = Vec::new();
+    conn.handle_closed(&mut out);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn a_wrong_password_is_refused_counted_and_closes_the_socket() {
+    let (cfg, c) = (config(Some("s3cret")), SignalCounters::default());
+    for hello in [
+        r#"{"type":"hello"}"#,
+        r#"{"type":"hello","password":"guess"}"#,
+    ] {
+        let mut conn = Connection::new(PeerId(1));
+        let out = run(&mut conn, &cfg, &c, hello);
+        assert_eq!(error_code(&out[0]), Some(ErrorCode::Unauthorized));
+        assert_eq!(out[1], Action::Close(CLOSE_UNAUTHORIZED, "unauthorized"));
+        assert!(conn.is_closed());
+        // Nothing after that is taken.
+        assert!(run(&mut conn, &cfg, &c, r#"{"type":"offer","sdp":"v=0"}"#).is_empty());
+    }
+    assert_eq!(c.refused.get(), 2);
+    let mut conn = Connection::new(PeerId(2));
+    let out = run(
+        &mut conn,
+        &cfg,
+        &c,
+        r#"{"type":"hello","password":"s3cret"}"#,
+    );
+    assert!(matches!(out[0], Action::Send(ServerMsg::Welcome { .. })));
+}
+
+#[test]
+fn garbage_is_answered_counted_and_changes_nothing() {
+    let (cfg, c) = (config(None), SignalCounters::default());
+    let mut conn = Connection::new(PeerId(1));
+    run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
+    for bad in [
+        "not json",
+        "[]",
+        r#"{"type":"launch-missiles"}"#,
+        r#"{"type":"offer","sdp":"v=0","extra":1}"#,
+        r#"{"type":"candidate","candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host"}"#,
+    ] {
+        let out = run(&mut conn, &cfg, &c, bad);
+        assert_eq!(out.len(), 1, "{bad}: {out:?}");
+        assert_eq!(error_code(&out[0]), Some(ErrorCode::BadMessage), "{bad}");
+    }
+    let mut out = Vec::new();
+    conn.handle_binary(&c, &mut out);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::BadMessage));
+    assert_eq!(c.bad_messages.get(), 6);
+    assert!(!conn.is_closed());
+    // Still usable.
+    let out = run(&mut conn, &cfg, &c, r#"{"type":"offer","sdp":"v=0"}"#);
+    assert_eq!(out, vec![Action::Offer(PeerId(1), "v=0".into())]);
+    let out = run(
+        &mut conn,
+        &cfg,
+        &c,
+        r#"{"type":"candidate","candidate":"candidate:1","sdp_mid":"0"}"#,
+    );
+    assert_eq!(
+        out,
+        vec![Action::Candidate(PeerId(1), "candidate:1".into())]
+    );
+}
+
+#[test]
+fn game_commands_need_a_game() {
+    let c = SignalCounters::default();
+    let mut conn = Connection::new(PeerId(1));
+    let cfg = config(None);
+    run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
+    let out = run(&mut conn, &cfg, &c, r#"{"type":"save-state"}"#);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::NotAGame));
+    let game = SignalConfig {
+        game: true,
+        ..config(None)
+    };
+    let out = run(&mut conn, &game, &c, r#"{"type":"load-state"}"#);
+    assert_eq!(out, vec![Action::Game(GameRequest::Load)]);
+    let mut out = Vec::new();
+    conn.handle_game_result(Err(GameError::Failed("no state".into())), &mut out);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::State));
+}
+
+#[test]
+fn a_refused_offer_and_a_draining_host_are_told() {
+    let c = SignalCounters::default();
+    let mut conn = Connection::new(PeerId(1));
+    let mut out = Vec::new();
+    conn.handle_offer_result(
+        &c,
+        Err(OfferError::Session(SessionError::NoCodec("VP8"))),
+        &mut out,
+    );
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::OfferRejected));
+    out.clear();
+    conn.handle_offer_result(&c, Err(OfferError::Busy), &mut out);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::Busy));
+    out.clear();
+    conn.handle_shutdown(
+        &Shutdown::Draining("the host is shutting down".into()),
+        &mut out,
+    );
+    assert_eq!(
+        out,
+        vec![
+            Action::Send(ServerMsg::Draining {
+                message: "the host is shutting down".into()
+            }),
+            Action::Close(CLOSE_GOING_AWAY, "session ended")
+        ]
+    );
+    assert!(conn.is_closed());
+}
+
+#[test]
+fn password_comparison() {
+    assert!(constant_time_eq(b"secret", b"secret"));
+    assert!(!constant_time_eq(b"secret", b"secreT"));
+    assert!(!constant_time_eq(b"secret", b"secret2"));
+}
