@@ -519,10 +519,25 @@ fn run(config: Config) -> Result<(), Failure> {
                 tell_pages(&shutdown_tx, Duration::from_secs(2)).await;
                 Err(why)
             }
-            Some((name, why)) = deaths.recv() => {
-                if name == "rtc" {
+            Some(first) = deaths.recv() => {
+                // One thread's end ends those downstream of it (the rtc thread stops when the
+                // encoder's queue closes): name the one that panicked, if one did.
+                let mut ends = vec![first];
+                let settle = tokio::time::sleep(Duration::from_millis(200));
+                tokio::pin!(settle);
+                loop {
+                    tokio::select! {
+                        Some(d) = deaths.recv() => ends.push(d),
+                        _ = &mut settle => break,
+                    }
+                }
+                if ends.iter().any(|(name, _)| *name == "rtc") {
                     health.rtc_stopped();
                 }
+                let (name, why) = ends
+                    .iter()
+                    .find(|(_, why)| why.starts_with("panicked"))
+                    .unwrap_or(&ends[0]);
                 let why = format!("the {name} thread {why}");
                 shutdown_tx.send_replace(Some(Shutdown::Ended(why.clone())));
                 tell_pages(&shutdown_tx, Duration::from_secs(2)).await;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::reconcile::{Action, Control, Reconciler, LEASE};
 use super::sender::{Sender, SENDS_PER_EVENT};
 use super::wire::{self, Event, EventKind, HeldState, Packet, Pad};
+use crate::peer::PeerId;
 
 #[derive(Deserialize)]
 struct Golden {
@@ -441,4 +442,96 @@ fn gamepads_follow_the_newest_state_and_are_released_on_silence() {
     host.handle_packet(t0 + LEASE, &with_pad(client.packet(2), 0b100), &mut actions);
     host.handle_packet(t0 + LEASE, &client.packet(3), &mut actions);
     assert_eq!(actions, vec![pad(0b100), pad(0)]);
+}
+
+/// An injector that records what it is asked, shared with the test.
+#[derive(Clone, Default)]
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl super::Injector for Recorder {
+    fn apply(&mut self, peer: PeerId, action: Action) -> Result<(), super::inject::InjectError> {
+        crate::lock(&self.0).push(format!("{peer} {action:?}"));
+        Ok(())
+    }
+    fn text(&mut self, _text: &str) -> Result<(), super::inject::InjectError> {
+        Ok(())
+    }
+    fn peer_left(&mut self, peer: PeerId) {
+        crate::lock(&self.0).push(format!("{peer} left"));
+    }
+}
+
+#[test]
+fn a_peer_that_floods_its_input_still_leaves_and_releases_what_it_held() {
+    use super::{InputCounters, InputEcho, InputMsg, INPUT_QUEUE, LIFECYCLE_QUEUE};
+    use crossbeam_channel::{bounded, TrySendError};
+    let (life_tx, life_rx) = bounded(LIFECYCLE_QUEUE);
+    let (data_tx, data_rx) = bounded(INPUT_QUEUE);
+    let recorder = Recorder::default();
+    let injector = recorder.clone();
+    let input = std::thread::spawn(move || {
+        super::run(
+            life_rx,
+            data_rx,
+            injector,
+            std::sync::Arc::new(InputCounters::default()),
+            std::sync::Arc::new(InputEcho::default()),
+        )
+    });
+    let peer = PeerId(3);
+    let (notify, _notices) = crate::peer::PeerNotifier::channel();
+    life_tx
+        .send(InputMsg::Joined { peer, notify })
+        .expect("input thread");
+    let mut client = Sender::new();
+    client.key(0x04, true);
+    let held = wire::encode(&client.packet(0));
+    let pressed = |r: &Recorder| crate::lock(&r.0).iter().any(|l| l.contains("Press"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pressed(&recorder) && Instant::now() < deadline {
+        let m = InputMsg::Data {
+            peer,
+            at: Instant::now(),
+            bytes: held.clone(),
+        };
+        let _ = data_tx.try_send(m);
+        std::thread::yield_now();
+    }
+    assert!(pressed(&recorder), "the key was never pressed");
+    // The page floods: the data queue fills and packets are dropped, as the rtc thread would.
+    let mut dropped = 0;
+    for _ in 0..20_000 {
+        let m = InputMsg::Data {
+            peer,
+            at: Instant::now(),
+            bytes: held.clone(),
+        };
+        if let Err(TrySendError::Full(_)) = data_tx.try_send(m) {
+            dropped += 1;
+        }
+    }
+    // The departure goes on the lifecycle queue, which never drops.
+    life_tx.send(InputMsg::Left { peer }).expect("input thread");
+    drop((life_tx, data_tx));
+    input.join().expect("the input thread ends cleanly");
+    let log = crate::lock(&recorder.0).clone();
+    assert!(dropped > 0, "the flood never filled the queue");
+    let pressed = log
+        .iter()
+        .position(|l| l.contains("Press"))
+        .expect("A pressed");
+    let released = log
+        .iter()
+        .rposition(|l| l.contains("Release"))
+        .expect("A released");
+    let left = log
+        .iter()
+        .position(|l| l == "peer3 left")
+        .expect("the peer left");
+    assert!(pressed < released && released < left, "{log:?}");
+    // Nothing of the departed peer is applied after it left.
+    assert!(
+        log[left + 1..].iter().all(|l| !l.contains("Press")),
+        "{log:?}"
+    );
 }

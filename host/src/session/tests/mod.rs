@@ -1,1 +1,423 @@
-//! placeholder
+//! The session on virtual time: a [`Session`] and plain str0m client peers (full ICE, like a
+//! browser) joined by str0m's network emulator (`str0m-netem`) with seeded delay, loss and rate
+//! limits. Time advances in 1 ms steps and nothing sleeps, so ten simulated seconds take a
+//! fraction of a second. Each file is one behaviour.
+
+mod channels;
+mod keyframes;
+mod lifecycle;
+mod loss;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::channel::{ChannelConfig, ChannelId, Reliability};
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output as RtcOutput, Rtc};
+use str0m_netem::{Input as NetInput, Netem, NetemConfig, Output as NetOutput};
+
+use super::{EncoderCommand, Output, Session, SessionConfig, SessionCounters};
+use crate::config::CodecChoice;
+use crate::encode::{Codec, EncodedFrame};
+use crate::input::InputMsg;
+use crate::peer::{Notice, PeerId};
+use crate::stats::PeerSnapshot;
+
+/// One step of virtual time.
+const STEP: Duration = Duration::from_millis(1);
+/// The host's frame interval (60 fps).
+const FRAME_INTERVAL: Duration = Duration::from_micros(16_667);
+
+/// A datagram in flight.
+#[derive(Debug, Clone)]
+pub(super) struct Packet {
+    source: SocketAddr,
+    destination: SocketAddr,
+    contents: Vec<u8>,
+}
+
+impl AsRef<[u8]> for Packet {
+    fn as_ref(&self) -> &[u8] {
+        &self.contents
+    }
+}
+
+/// A frame as the client's depacketizer delivered it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Received {
+    pub keyframe: bool,
+    pub contiguous: bool,
+}
+
+/// A browser stand-in: a full-ICE str0m peer that offers to receive video and sound.
+pub(super) struct Client {
+    pub id: PeerId,
+    pub rtc: Rtc,
+    addr: SocketAddr,
+    /// Packets on their way to this client.
+    inbox: Netem<Packet>,
+    timeout: Instant,
+    pub video_mid: Option<Mid>,
+    pub channels: Vec<(String, ChannelId)>,
+    pub connected: bool,
+    pub frames: Vec<Received>,
+    /// Messages the host sent on each channel, by label.
+    pub channel_data: Vec<(String, Vec<u8>)>,
+}
+
+impl Client {
+    pub fn channel(&self, label: &str) -> Option<ChannelId> {
+        self.channels
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, id)| *id)
+    }
+
+    /// Writes on the channel `label`; whether it was taken.
+    pub fn send(&mut self, label: &str, bytes: &[u8]) -> bool {
+        let Some(id) = self.channel(label) else {
+            return false;
+        };
+        self.rtc
+            .channel(id)
+            .and_then(|mut ch| ch.write(true, bytes).ok())
+            .unwrap_or(false)
+    }
+
+    /// Asks the host for a keyframe (RTCP PLI).
+    pub fn request_keyframe(&mut self) {
+        if let Some(mid) = self.video_mid {
+            if let Some(mut w) = self.rtc.writer(mid) {
+                let _ = w.request_keyframe(None, KeyframeRequestKind::Pli);
+            }
+        }
+    }
+
+    fn drain(&mut self, now: Instant, host_inbox: &mut Netem<Packet>) {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(RtcOutput::Timeout(t)) => {
+                    self.timeout = t;
+                    return;
+                }
+                Ok(RtcOutput::Transmit(t)) => host_inbox.handle_input(NetInput::Packet(
+                    now,
+                    Packet {
+                        source: t.source,
+                        destination: t.destination,
+                        contents: t.contents.to_vec(),
+                    },
+                )),
+                Ok(RtcOutput::Event(e)) => self.handle_event(e),
+                Err(_) => {
+                    self.timeout = now + STEP;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle_event(&mut self, e: Event) {
+        match e {
+            Event::Connected => self.connected = true,
+            Event::MediaData(d) => self.frames.push(Received {
+                keyframe: is_h264_keyframe(&d.data),
+                contiguous: d.contiguous,
+            }),
+            Event::ChannelOpen(id, label) => {
+                self.channels.retain(|(l, _)| *l != label);
+                self.channels.push((label, id));
+            }
+            Event::ChannelData(d) => {
+                let label = self
+                    .channels
+                    .iter()
+                    .find(|(_, id)| *id == d.id)
+                    .map_or_else(String::new, |(l, _)| l.clone());
+                self.channel_data.push((label, d.data));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether an Annex B access unit holds an IDR slice (NAL type 5).
+fn is_h264_keyframe(data: &[u8]) -> bool {
+    data.windows(4)
+        .any(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 5)
+}
+
+/// The session, its clients, the links between them, and what the session asked for.
+pub(super) struct Harness {
+    pub now: Instant,
+    pub session: Session,
+    pub counters: SessionCounters,
+    host_inbox: Netem<Packet>,
+    session_timeout: Instant,
+    pub clients: Vec<Client>,
+    pub joined: Vec<PeerId>,
+    pub left: Vec<PeerId>,
+    pub inputs: Vec<InputMsg>,
+    pub notices: Vec<(PeerId, Notice)>,
+    /// The peers' figures, as last published.
+    pub stats: Vec<PeerSnapshot>,
+    /// Keyframes the session asked of the encoder.
+    pub keyframe_commands: usize,
+    keyframe_due: bool,
+    /// Whether the harness plays encoder: a frame every [`FRAME_INTERVAL`].
+    pub media: bool,
+    next_frame: Instant,
+    pub frames_written: usize,
+    frame_seq: u64,
+}
+
+impl Harness {
+    /// A session on a link to the host shaped by `to_host`.
+    pub fn new(to_host: NetemConfig) -> Self {
+        let now = Instant::now();
+        let host: SocketAddr = "10.0.0.1:5000".parse().expect("address");
+        let counters = SessionCounters::default();
+        let config = SessionConfig {
+            codec: CodecChoice::H264,
+            locals: vec![host],
+            public_ip: None,
+            av_sync: false,
+        };
+        Self {
+            now,
+            session: Session::new(config, counters.clone(), now, SystemTime::now()),
+            counters,
+            host_inbox: Netem::new(to_host),
+            session_timeout: now,
+            clients: Vec::new(),
+            joined: Vec::new(),
+            left: Vec::new(),
+            inputs: Vec::new(),
+            notices: Vec::new(),
+            stats: Vec::new(),
+            keyframe_commands: 0,
+            keyframe_due: false,
+            media: true,
+            next_frame: now,
+            frames_written: 0,
+            frame_seq: 0,
+        }
+    }
+
+    /// A client that offers video and sound and opens `channels` (label, reliable), on a link
+    /// from the host shaped by `to_client`; returns its index.
+    pub fn add_client(&mut self, to_client: NetemConfig, channels: &[(&str, bool)]) -> usize {
+        let n = self.clients.len();
+        let id = PeerId(n as u64 + 1);
+        let addr: SocketAddr = format!("10.0.1.{}:6000", n + 1).parse().expect("address");
+        let mut rtc = Rtc::builder().build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
+        let mut api = rtc.sdp_api();
+        let video_mid = api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        api.add_media(MediaKind::Audio, Direction::RecvOnly, None, None, None);
+        for (label, reliable) in channels {
+            api.add_channel_with_config(ChannelConfig {
+                label: (*label).to_owned(),
+                ordered: *reliable,
+                reliability: if *reliable {
+                    Reliability::Reliable
+                } else {
+                    Reliability::MaxRetransmits { retransmits: 0 }
+                },
+                ..ChannelConfig::default()
+            });
+        }
+        let (offer, pending) = api.apply().expect("an offer");
+        let answer = self
+            .session
+            .handle_offer(self.now, id, &offer.to_sdp_string())
+            .expect("the session answers");
+        let answer = SdpAnswer::from_sdp_string(&answer).expect("a valid answer");
+        rtc.sdp_api()
+            .accept_answer(pending, answer)
+            .expect("the client takes the answer");
+        self.clients.push(Client {
+            id,
+            rtc,
+            addr,
+            inbox: Netem::new(to_client),
+            timeout: self.now,
+            video_mid: Some(video_mid),
+            channels: Vec::new(),
+            connected: false,
+            frames: Vec::new(),
+            channel_data: Vec::new(),
+        });
+        self.drain_session();
+        n
+    }
+
+    /// A party the host offers to (as to a WHIP endpoint), which answers; returns its index.
+    pub fn add_answering_client(&mut self, to_client: NetemConfig) -> usize {
+        let n = self.clients.len();
+        let id = PeerId(n as u64 + 1);
+        let addr: SocketAddr = format!("10.0.1.{}:6000", n + 1).parse().expect("address");
+        let offer = self
+            .session
+            .handle_create_offer(self.now, id)
+            .expect("the session offers");
+        let mut rtc = Rtc::builder().build(self.now);
+        rtc.add_local_candidate(Candidate::host(addr, "udp").expect("candidate"));
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(SdpOffer::from_sdp_string(&offer).expect("a valid offer"))
+            .expect("the client takes the offer");
+        self.session
+            .handle_answer(self.now, id, &answer.to_sdp_string())
+            .expect("the session takes the answer");
+        self.clients.push(Client {
+            id,
+            rtc,
+            addr,
+            inbox: Netem::new(to_client),
+            timeout: self.now,
+            video_mid: None,
+            channels: Vec::new(),
+            connected: false,
+            frames: Vec::new(),
+            channel_data: Vec::new(),
+        });
+        self.drain_session();
+        n
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.step();
+            self.now += STEP;
+        }
+    }
+
+    /// Runs until `done` holds or `limit` passes; whether it held.
+    pub fn run_until(&mut self, limit: Duration, done: impl Fn(&Self) -> bool) -> bool {
+        let end = self.now + limit;
+        while self.now < end {
+            if done(self) {
+                return true;
+            }
+            self.step();
+            self.now += STEP;
+        }
+        done(self)
+    }
+
+    fn step(&mut self) {
+        let now = self.now;
+        // Datagrams that reach the host.
+        self.host_inbox.handle_input(NetInput::Timeout(now));
+        while let Some(NetOutput::Packet(p)) = self.host_inbox.poll_output() {
+            self.session
+                .handle_datagram(now, p.source, p.destination, &p.contents);
+            self.drain_session();
+        }
+        // Datagrams that reach each client, and their timers.
+        for c in &mut self.clients {
+            c.inbox.handle_input(NetInput::Timeout(now));
+            while let Some(NetOutput::Packet(p)) = c.inbox.poll_output() {
+                let Ok(contents) = p.contents.as_slice().try_into() else {
+                    continue;
+                };
+                let input = Input::Receive(
+                    now,
+                    Receive {
+                        proto: Protocol::Udp,
+                        source: p.source,
+                        destination: p.destination,
+                        contents,
+                    },
+                );
+                if c.rtc.handle_input(input).is_ok() {
+                    c.drain(now, &mut self.host_inbox);
+                }
+            }
+            if now >= c.timeout && c.rtc.handle_input(Input::Timeout(now)).is_ok() {
+                c.drain(now, &mut self.host_inbox);
+            }
+        }
+        if now >= self.session_timeout {
+            self.session.handle_timeout(now);
+            self.drain_session();
+        }
+        if self.media && now >= self.next_frame {
+            self.next_frame += FRAME_INTERVAL;
+            let keyframe = std::mem::take(&mut self.keyframe_due);
+            let frame = self.frame(keyframe);
+            if self.session.handle_frame(now, &frame) {
+                self.frames_written += 1;
+            }
+            self.drain_session();
+        }
+    }
+
+    /// A made-up H.264 access unit of about 6 KB (several packets): an IDR or a P slice.
+    fn frame(&mut self, keyframe: bool) -> EncodedFrame {
+        self.frame_seq += 1;
+        let mut data = vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }];
+        data.extend((0..6000u32).map(|i| (i as u8) | 1));
+        let now = self.now;
+        EncodedFrame {
+            codec: Codec::H264,
+            data: data.into(),
+            keyframe,
+            captured_at: now,
+            grabbed_at: now,
+            started_at: now,
+            converted_at: now,
+            encoded_at: now,
+            width: 1280,
+            height: 720,
+            frame_seq: self.frame_seq,
+            input_echo: Default::default(),
+        }
+    }
+
+    /// Carries out the session's outputs: datagrams onto the links, the rest recorded.
+    pub fn drain_session(&mut self) {
+        loop {
+            match self.session.poll_output() {
+                Output::Timeout(t) => {
+                    self.session_timeout = t;
+                    return;
+                }
+                Output::Transmit(t) => {
+                    if let Some(c) = self.clients.iter_mut().find(|c| c.addr == t.destination) {
+                        c.inbox.handle_input(NetInput::Packet(
+                            self.now,
+                            Packet {
+                                source: t.source,
+                                destination: t.destination,
+                                contents: t.contents.to_vec(),
+                            },
+                        ));
+                    }
+                }
+                Output::Joined(p) => self.joined.push(p),
+                Output::Left(p) => self.left.push(p),
+                Output::Input(m) => self.inputs.push(m),
+                Output::Notice(p, n) => self.notices.push((p, n)),
+                Output::Encoder(EncoderCommand::Keyframe(_)) => {
+                    self.keyframe_commands += 1;
+                    self.keyframe_due = true;
+                }
+                Output::PeerStats(s) => self.stats = s,
+                Output::Encoder(EncoderCommand::Wanted(_)) => {}
+            }
+        }
+    }
+}
+
+/// A link with `ms` of one-way delay and nothing else, seeded.
+pub(super) fn delay(ms: u64, seed: u64) -> NetemConfig {
+    NetemConfig::new()
+        .latency(Duration::from_millis(ms))
+        .seed(seed)
+}

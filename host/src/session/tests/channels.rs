@@ -1,0 +1,81 @@
+//! Data channels: what a page may send where.
+
+use std::time::Duration;
+
+use super::{delay, Harness};
+use crate::input::InputMsg;
+use crate::peer::Notice;
+use crate::proto::echo::FrameEcho;
+use crate::proto::signaling::ErrorCode;
+
+#[test]
+fn bad_data_on_a_host_to_page_channel_is_counted_and_told_once() {
+    let mut h = Harness::new(delay(5, 21));
+    h.add_client(
+        delay(5, 22),
+        &[("control", false), ("input", false), ("mystery", true)],
+    );
+    assert!(h.run_until(Duration::from_secs(3), |h| h.clients[0]
+        .channel("mystery")
+        .is_some()
+        && h.clients[0].channel("control").is_some()));
+    h.run_for(Duration::from_millis(200));
+    for i in 0..50u8 {
+        assert!(h.clients[0].send(if i % 2 == 0 { "control" } else { "mystery" }, &[i]));
+        h.run_for(Duration::from_millis(2));
+    }
+    h.run_for(Duration::from_millis(300));
+    assert_eq!(h.counters.channel_bad_data.get(), 50);
+    let told: Vec<_> = h
+        .notices
+        .iter()
+        .filter(|(_, n)| {
+            matches!(
+                n,
+                Notice::Error {
+                    code: ErrorCode::BadChannel,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(told.len(), 1, "{:?}", h.notices);
+    assert!(h.inputs.is_empty(), "bad data reached the input thread");
+    // The page's stream went on: the frame echo arrives on the control channel.
+    let echoes = h.clients[0]
+        .channel_data
+        .iter()
+        .filter(|(l, d)| l == "control" && FrameEcho::decode(d).is_some())
+        .count();
+    assert!(echoes > 30, "{echoes} frame echoes");
+}
+
+#[test]
+fn text_that_is_not_utf8_is_refused_and_text_that_is_goes_to_the_input_thread() {
+    let mut h = Harness::new(delay(5, 23));
+    h.add_client(delay(5, 24), &[("text", true)]);
+    assert!(h.run_until(Duration::from_secs(3), |h| h.clients[0]
+        .channel("text")
+        .is_some()));
+    h.run_for(Duration::from_millis(100));
+    assert!(h.clients[0].send("text", &[0xff, 0xfe]));
+    assert!(h.clients[0].send("text", "héllo".as_bytes()));
+    h.run_for(Duration::from_millis(200));
+    assert_eq!(h.counters.channel_bad_data.get(), 1);
+    assert!(h.notices.iter().any(|(_, n)| matches!(
+        n,
+        Notice::Error {
+            code: ErrorCode::BadText,
+            ..
+        }
+    )));
+    let texts: Vec<&str> = h
+        .inputs
+        .iter()
+        .filter_map(|m| match m {
+            InputMsg::Text { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["héllo"]);
+}

@@ -1,0 +1,133 @@
+//! Glint as an orchestrator sees it: a hot-path thread that dies ends the process with a
+//! non-zero code and one line saying which and why; SIGTERM drains (pages told, exit 0 within
+//! 2 s); `/readyz` answers while all is well. Each test starts its own glint on free ports and
+//! stops it by PID.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+struct Host {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(fault: Option<&str>) -> Host {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_glint"));
+    cmd.args([
+        "--source",
+        "testpattern",
+        "--listen",
+        "127.0.0.1:0",
+        "--fps",
+        "30",
+    ])
+    .env("RUST_LOG", "glint=info")
+    .env_remove("GLINT_TEST_FAULT")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    if let Some(f) = fault {
+        cmd.env("GLINT_TEST_FAULT", f);
+    }
+    let mut child = cmd.spawn().expect("glint starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut port = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("glint prints lines");
+        if let Some(url) = line.strip_prefix("glint: open http://127.0.0.1:") {
+            port = url.trim_end_matches('/').parse().ok();
+            break;
+        }
+    }
+    Host {
+        child,
+        port: port.expect("glint printed its URL"),
+    }
+}
+
+/// `GET path` on loopback: the status code and body.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let code = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    Some((code, body))
+}
+
+/// Waits for the process to exit, at most `limit`.
+fn wait_exit(host: &mut Host, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = host.child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn a_hot_path_thread_that_panics_ends_glint_non_zero_and_says_which() {
+    let mut host = start(Some("encode:2000"));
+    let ready = get(host.port, "/readyz");
+    assert_eq!(ready.map(|r| r.0), Some(200), "not ready before the fault");
+    assert_eq!(get(host.port, "/healthz").map(|r| r.1), Some("ok".into()));
+    let status = wait_exit(&mut host, Duration::from_secs(15)).expect("glint exits");
+    let mut stderr = String::new();
+    if let Some(mut e) = host.child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let said = stderr
+        .lines()
+        .find(|l| l.starts_with("glint: "))
+        .unwrap_or_default();
+    assert!(
+        said.contains("the encode thread panicked: test fault"),
+        "last words: {said:?}\n{stderr}"
+    );
+}
+
+#[test]
+fn sigterm_drains_tells_the_page_and_exits_zero_within_two_seconds() {
+    let mut host = start(None);
+    let url = format!("ws://127.0.0.1:{}/ws", host.port);
+    let (mut ws, _) = tungstenite::connect(url).expect("signaling connects");
+    ws.send(tungstenite::Message::text(r#"{"type":"hello"}"#))
+        .expect("hello sent");
+    let welcome = ws.read().expect("a welcome");
+    assert!(welcome.to_string().contains("welcome"), "{welcome}");
+    let sent = Instant::now();
+    // SAFETY: signalling our own child.
+    unsafe {
+        libc::kill(host.child.id() as i32, libc::SIGTERM);
+    }
+    let mut told = None;
+    while let Ok(m) = ws.read() {
+        if m.to_string().contains("draining") {
+            told = Some(m.to_string());
+            break;
+        }
+    }
+    let told = told.expect("the page was told the host is going");
+    assert!(told.contains("shutting down"), "{told}");
+    let status = wait_exit(&mut host, Duration::from_secs(5)).expect("glint exits");
+    let took = sent.elapsed();
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_secs(2), "took {took:?} to drain");
+}
