@@ -5,12 +5,12 @@ use std::ffi::{c_char, c_uint, c_void, CStr};
 
 use super::{callbacks, EmuError, Picture, PORTS};
 
-pub const DEVICE_JOYPAD: c_uint = 1;
-pub const JOYPAD_MASK_ID: c_uint = 256;
+pub(crate) const DEVICE_JOYPAD: c_uint = 1;
+pub(crate) const JOYPAD_MASK_ID: c_uint = 256;
 
-pub const PIXEL_0RGB1555: u32 = 0;
-pub const PIXEL_XRGB8888: u32 = 1;
-pub const PIXEL_RGB565: u32 = 2;
+pub(crate) const PIXEL_0RGB1555: u32 = 0;
+pub(crate) const PIXEL_XRGB8888: u32 = 1;
+pub(crate) const PIXEL_RGB565: u32 = 2;
 
 const EXPERIMENTAL: c_uint = 0x10000;
 const ENV_GET_CAN_DUPE: c_uint = 3;
@@ -23,7 +23,7 @@ const ENV_SET_GEOMETRY: c_uint = 37;
 const ENV_GET_INPUT_BITMASKS: c_uint = 51 | EXPERIMENTAL;
 
 #[repr(C)]
-pub struct GameInfo {
+pub(crate) struct GameInfo {
     pub path: *const c_char,
     pub data: *const c_void,
     pub size: usize,
@@ -31,7 +31,7 @@ pub struct GameInfo {
 }
 
 #[repr(C)]
-pub struct SystemInfo {
+pub(crate) struct SystemInfo {
     pub library_name: *const c_char,
     pub library_version: *const c_char,
     pub valid_extensions: *const c_char,
@@ -53,7 +53,7 @@ impl Default for SystemInfo {
 
 #[repr(C)]
 #[derive(Default, Clone, Copy)]
-pub struct GameGeometry {
+pub(crate) struct GameGeometry {
     pub base_width: c_uint,
     pub base_height: c_uint,
     pub max_width: c_uint,
@@ -63,14 +63,14 @@ pub struct GameGeometry {
 
 #[repr(C)]
 #[derive(Default, Clone, Copy)]
-pub struct SystemTiming {
+pub(crate) struct SystemTiming {
     pub fps: f64,
     pub sample_rate: f64,
 }
 
 #[repr(C)]
 #[derive(Default, Clone, Copy)]
-pub struct SystemAvInfo {
+pub(crate) struct SystemAvInfo {
     pub geometry: GameGeometry,
     pub timing: SystemTiming,
 }
@@ -85,7 +85,7 @@ struct Variable {
 ///
 /// # Safety
 /// `p` is null or points to a NUL-terminated string that lives for this call.
-pub unsafe fn c_string(p: *const c_char) -> String {
+pub(crate) unsafe fn c_string(p: *const c_char) -> String {
     if p.is_null() {
         String::new()
     } else {
@@ -102,7 +102,7 @@ type InputPollFn = unsafe extern "C" fn();
 type InputStateFn = unsafe extern "C" fn(c_uint, c_uint, c_uint, c_uint) -> i16;
 
 /// The core's entry points, resolved once.
-pub struct CoreFns {
+pub(crate) struct CoreFns {
     pub api_version: unsafe extern "C" fn() -> c_uint,
     pub set_environment: unsafe extern "C" fn(EnvironmentFn),
     pub set_video_refresh: unsafe extern "C" fn(VideoRefreshFn),
@@ -124,7 +124,7 @@ pub struct CoreFns {
 }
 
 impl CoreFns {
-    pub fn resolve(lib: &libloading::Library, path: &str) -> Result<Self, EmuError> {
+    pub(crate) fn resolve(lib: &libloading::Library, path: &str) -> Result<Self, EmuError> {
         macro_rules! sym {
             ($name:literal) => {{
                 // SAFETY: the symbol's type is the one the libretro API declares for it.
@@ -158,7 +158,7 @@ impl CoreFns {
     }
 }
 
-pub unsafe extern "C" fn environment(cmd: c_uint, data: *mut c_void) -> bool {
+pub(crate) unsafe extern "C" fn environment(cmd: c_uint, data: *mut c_void) -> bool {
     let mut guard = callbacks();
     let Some(s) = guard.as_mut() else {
         return false;
@@ -222,7 +222,7 @@ pub unsafe extern "C" fn environment(cmd: c_uint, data: *mut c_void) -> bool {
     }
 }
 
-pub unsafe extern "C" fn video_refresh(
+pub(crate) unsafe extern "C" fn video_refresh(
     data: *const c_void,
     width: c_uint,
     height: c_uint,
@@ -280,13 +280,13 @@ pub unsafe extern "C" fn video_refresh(
     s.fresh_picture = true;
 }
 
-pub unsafe extern "C" fn audio_sample(left: i16, right: i16) {
+pub(crate) unsafe extern "C" fn audio_sample(left: i16, right: i16) {
     if let Some(s) = callbacks().as_mut() {
         s.audio.extend_from_slice(&[left, right]);
     }
 }
 
-pub unsafe extern "C" fn audio_sample_batch(data: *const i16, frames: usize) -> usize {
+pub(crate) unsafe extern "C" fn audio_sample_batch(data: *const i16, frames: usize) -> usize {
     if data.is_null() || frames > 1 << 20 {
         return 0;
     }
@@ -298,9 +298,9 @@ pub unsafe extern "C" fn audio_sample_batch(data: *const i16, frames: usize) -> 
     frames
 }
 
-pub unsafe extern "C" fn input_poll() {}
+pub(crate) unsafe extern "C" fn input_poll() {}
 
-pub unsafe extern "C" fn input_state(
+pub(crate) unsafe extern "C" fn input_state(
     port: c_uint,
     device: c_uint,
     _index: c_uint,

@@ -19,6 +19,7 @@ pub mod proto;
 pub mod session;
 pub mod signal;
 pub mod stats;
+pub mod supervise;
 
 /// Locks `m`, taking the data even when a thread panicked while holding it: every mutex in
 /// glint guards plain values (numbers, queues, snapshots) that stay usable, so serving them

@@ -31,6 +31,7 @@ use glint::pipeline::{self, EncodeControl, EncodeParts, PipelineCounters, ENCODE
 use glint::session::{Session, SessionConfig, SessionCounters};
 use glint::signal::{Shutdown, SignalConfig, SignalCounters};
 use glint::stats::{RateSources, Stats};
+use glint::supervise::{panic_message, shutdown_signal, watch};
 
 /// Exit code for a configuration the host cannot run with (same as a usage error).
 const EXIT_CONFIG: u8 = 2;
@@ -554,39 +555,6 @@ fn run(config: Config) -> Result<(), Failure> {
     // _app, then _xvfb, are dropped here: stopped in reverse order of start.
 }
 
-/// Watches a hot-path thread: when it ends (returns or panics) while glint is running, says
-/// which and why on `deaths`.
-fn watch(
-    name: &'static str,
-    handle: std::thread::JoinHandle<()>,
-    deaths: tokio::sync::mpsc::Sender<(&'static str, String)>,
-    running: Arc<AtomicBool>,
-) {
-    let watcher = std::thread::Builder::new()
-        .name(format!("glint-watch-{name}"))
-        .spawn(move || {
-            let why = match handle.join() {
-                Ok(()) => "stopped".to_owned(),
-                Err(panic) => format!("panicked: {}", panic_message(&*panic)),
-            };
-            if running.load(Ordering::Relaxed) {
-                let _ = deaths.blocking_send((name, why));
-            }
-        });
-    if let Err(e) = watcher {
-        tracing::warn!(error = %e, thread = name, "cannot watch a thread");
-    }
-}
-
-/// The message of a panic payload (`panic!` with a literal or a formatted string).
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".into())
-}
-
 /// Gives the signaling sockets a moment to send the end of the session: each one drops its
 /// receiver once it has said so.
 async fn tell_pages(ended: &tokio::sync::watch::Sender<Option<Shutdown>>, within: Duration) {
@@ -619,18 +587,4 @@ fn default_save_dir() -> std::path::PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".local/share")))
         .unwrap_or_else(std::env::temp_dir);
     base.join("glint").join("saves")
-}
-
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
-    }
 }

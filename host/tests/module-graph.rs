@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("readable source dir").flatten() {
+    for entry in std::fs::read_dir(dir)
+        .expect("readable source dir")
+        .flatten()
+    {
         let path = entry.path();
         if path.is_dir() {
             sources(&path, out);
@@ -39,7 +42,10 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
             continue;
         }
         let text = std::fs::read_to_string(&path).expect("readable source");
-        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+        let code = text
+            .split("#[cfg(test)]\nmod tests")
+            .next()
+            .unwrap_or_default();
         let deps = g.entry(top.clone()).or_default();
         for line in code.lines().map(str::trim).filter(|l| !l.starts_with("//")) {
             for part in line.split("crate::").skip(1) {
@@ -90,7 +96,10 @@ fn no_long_file_without_a_reason() {
     for path in files {
         let text = std::fs::read_to_string(&path).expect("readable source");
         let long = text.lines().count() > 600;
-        let reason = text.lines().take(10).any(|l| l.contains("Longer than 600 lines because"));
+        let reason = text
+            .lines()
+            .take(10)
+            .any(|l| l.contains("Longer than 600 lines because"));
         assert!(!long || reason, "{} is over 600 lines", path.display());
     }
 }

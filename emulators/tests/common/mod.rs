@@ -8,7 +8,7 @@ use glint_emulators::{resolve_core, Core, EmuError};
 
 /// Debian's core `name` loads through the frontend and refuses a file it cannot run with a
 /// clear error (no ROM for its system is packaged, so this is what can be checked here).
-pub fn loads_and_refuses_a_file_it_cannot_run(name: &str) {
+pub(crate) fn loads_and_refuses_a_file_it_cannot_run(name: &str) {
     let core = resolve_core(name).unwrap_or_else(|e| panic!("scripts/setup installs it: {e}"));
     let not_a_rom = std::env::temp_dir().join(format!("glint-{name}-{}.gb", std::process::id()));
     std::fs::write(&not_a_rom, [0u8; 16]).expect("temp file");
@@ -24,7 +24,7 @@ pub fn loads_and_refuses_a_file_it_cannot_run(name: &str) {
 use glint_emulators::Picture;
 
 /// Runs `frames` frames with these pads; the last picture.
-pub fn run(core: &mut Core, frames: usize, pads: [u16; 4]) -> Picture {
+pub(crate) fn run(core: &mut Core, frames: usize, pads: [u16; 4]) -> Picture {
     let mut last = Picture::default();
     for _ in 0..frames {
         last = core.run_frame(pads).0;
@@ -33,7 +33,7 @@ pub fn run(core: &mut Core, frames: usize, pads: [u16; 4]) -> Picture {
 }
 
 /// Mean green level (0–255) of a vertical band of the picture, from `from` to `to` (0–1).
-pub fn level(p: &Picture, from: f64, to: f64) -> f64 {
+pub(crate) fn level(p: &Picture, from: f64, to: f64) -> f64 {
     let (w, h) = (p.width as usize, p.height as usize);
     let (a, b) = ((w as f64 * from) as usize, (w as f64 * to) as usize);
     let mut sum = 0u64;
@@ -47,7 +47,7 @@ pub fn level(p: &Picture, from: f64, to: f64) -> f64 {
 
 /// Rebuilds a committed test ROM with its script when `tool` is installed, and checks the
 /// bytes are the committed ones.
-pub fn rom_matches_its_source(tool: &str, script: &str, rom: &Path) {
+pub(crate) fn rom_matches_its_source(tool: &str, script: &str, rom: &Path) {
     if std::process::Command::new(tool)
         .arg("--version")
         .output()
@@ -77,7 +77,7 @@ pub fn rom_matches_its_source(tool: &str, script: &str, rom: &Path) {
 }
 
 /// A committed test ROM.
-pub fn testrom(name: &str) -> PathBuf {
+pub(crate) fn testrom(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testrom")
         .join(name)

@@ -11,7 +11,7 @@ use super::convert::Converter;
 use super::{Backend, Codec, EncodeError, EncodedFrame, EncoderSettings, VideoEncoder};
 use crate::capture::Frame;
 
-pub struct FfmpegEncoder {
+pub(crate) struct FfmpegEncoder {
     codec: Codec,
     settings: EncoderSettings,
     name: &'static str,
@@ -25,7 +25,7 @@ pub struct FfmpegEncoder {
 unsafe impl Send for FfmpegEncoder {}
 
 impl FfmpegEncoder {
-    pub fn open(
+    pub(crate) fn open(
         codec_id: Codec,
         backend: Backend,
         settings: EncoderSettings,

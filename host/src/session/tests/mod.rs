@@ -68,7 +68,7 @@ pub(super) struct Client {
 }
 
 impl Client {
-    pub fn channel(&self, label: &str) -> Option<ChannelId> {
+    pub(crate) fn channel(&self, label: &str) -> Option<ChannelId> {
         self.channels
             .iter()
             .find(|(l, _)| l == label)
@@ -76,7 +76,7 @@ impl Client {
     }
 
     /// Writes on the channel `label`; whether it was taken.
-    pub fn send(&mut self, label: &str, bytes: &[u8]) -> bool {
+    pub(crate) fn send(&mut self, label: &str, bytes: &[u8]) -> bool {
         let Some(id) = self.channel(label) else {
             return false;
         };
@@ -87,7 +87,7 @@ impl Client {
     }
 
     /// Asks the host for a keyframe (RTCP PLI).
-    pub fn request_keyframe(&mut self) {
+    pub(crate) fn request_keyframe(&mut self) {
         if let Some(mid) = self.video_mid {
             if let Some(mut w) = self.rtc.writer(mid) {
                 let _ = w.request_keyframe(None, KeyframeRequestKind::Pli);
@@ -175,7 +175,7 @@ pub(super) struct Harness {
 
 impl Harness {
     /// A session on a link to the host shaped by `to_host`.
-    pub fn new(to_host: NetemConfig) -> Self {
+    pub(crate) fn new(to_host: NetemConfig) -> Self {
         let now = Instant::now();
         let host: SocketAddr = "10.0.0.1:5000".parse().expect("address");
         let counters = SessionCounters::default();
@@ -208,7 +208,11 @@ impl Harness {
 
     /// A client that offers video and sound and opens `channels` (label, reliable), on a link
     /// from the host shaped by `to_client`; returns its index.
-    pub fn add_client(&mut self, to_client: NetemConfig, channels: &[(&str, bool)]) -> usize {
+    pub(crate) fn add_client(
+        &mut self,
+        to_client: NetemConfig,
+        channels: &[(&str, bool)],
+    ) -> usize {
         let n = self.clients.len();
         let id = PeerId(n as u64 + 1);
         let addr: SocketAddr = format!("10.0.1.{}:6000", n + 1).parse().expect("address");
@@ -255,7 +259,7 @@ impl Harness {
     }
 
     /// A party the host offers to (as to a WHIP endpoint), which answers; returns its index.
-    pub fn add_answering_client(&mut self, to_client: NetemConfig) -> usize {
+    pub(crate) fn add_answering_client(&mut self, to_client: NetemConfig) -> usize {
         let n = self.clients.len();
         let id = PeerId(n as u64 + 1);
         let addr: SocketAddr = format!("10.0.1.{}:6000", n + 1).parse().expect("address");
@@ -289,7 +293,7 @@ impl Harness {
     }
 
     /// Runs for `d` of virtual time.
-    pub fn run_for(&mut self, d: Duration) {
+    pub(crate) fn run_for(&mut self, d: Duration) {
         let end = self.now + d;
         while self.now < end {
             self.step();
@@ -298,7 +302,7 @@ impl Harness {
     }
 
     /// Runs until `done` holds or `limit` passes; whether it held.
-    pub fn run_until(&mut self, limit: Duration, done: impl Fn(&Self) -> bool) -> bool {
+    pub(crate) fn run_until(&mut self, limit: Duration, done: impl Fn(&Self) -> bool) -> bool {
         let end = self.now + limit;
         while self.now < end {
             if done(self) {
@@ -381,7 +385,7 @@ impl Harness {
     }
 
     /// Carries out the session's outputs: datagrams onto the links, the rest recorded.
-    pub fn drain_session(&mut self) {
+    pub(crate) fn drain_session(&mut self) {
         loop {
             match self.session.poll_output() {
                 Output::Timeout(t) => {
