@@ -483,12 +483,9 @@ fn run(config: Config) -> Result<(), Failure> {
     let outcome = runtime.block_on(async move {
         tokio::spawn(stats_ticker(stats));
         let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = warp::serve(http::routes(served))
-            .incoming(listener)
-            .graceful(async {
-                let _ = server_stopped.await;
-            });
-        let server = tokio::spawn(server.run());
+        let server = tokio::spawn(http::serve(listener, served, async {
+            let _ = server_stopped.await;
+        }));
         // Watch the source: a lost display or a crashed core ends the session, and every
         // page is told why before glint exits.
         let capture_end = tokio::task::spawn_blocking(move || capture.handle.join());

@@ -4,7 +4,7 @@ use std::fmt;
 
 use tokio::sync::mpsc;
 
-use crate::proto::signaling::{ErrorCode, ServerMsg};
+use crate::proto::signaling::ServerMsg;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerId(pub u64);
@@ -15,31 +15,9 @@ impl fmt::Display for PeerId {
     }
 }
 
-/// A message to one peer's signaling socket, from a part of the host other than signaling.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Notice {
-    Error {
-        code: ErrorCode,
-        message: String,
-    },
-    Info {
-        message: String,
-    },
-    /// A game's player number for this peer (1–4), or `None`: all players are taken, watch.
-    Player {
-        player: Option<u8>,
-    },
-}
-
-impl From<Notice> for ServerMsg {
-    fn from(n: Notice) -> Self {
-        match n {
-            Notice::Error { code, message } => ServerMsg::Error { code, message },
-            Notice::Info { message } => ServerMsg::Info { message },
-            Notice::Player { player } => ServerMsg::Player { player },
-        }
-    }
-}
+/// A message to one peer's signaling socket, from a part of the host other than signaling
+/// (an input error, a game's player slot): any host → page signaling message.
+pub type Notice = ServerMsg;
 
 /// Capacity of a peer's notice queue. When full, the notice is dropped: notices are advisory,
 /// and a peer that does not read its socket must not hold up the thread that noticed.

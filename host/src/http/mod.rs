@@ -64,3 +64,16 @@ pub fn routes(
         .or(api::routes(s.stats, s.metrics, s.password))
         .or(assets::routes(s.web_dir))
 }
+
+/// Serves every route on `listener` until `stop` resolves; requests under way finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    served: Served,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    warp::serve(routes(served))
+        .incoming(listener)
+        .graceful(stop)
+        .run()
+        .await
+}

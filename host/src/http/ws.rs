@@ -96,7 +96,7 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>) {
                 },
                 _ => conn.handle_closed(&mut actions),
             },
-            Some(n) = notices.recv() => send(&mut tx, &n.into()).await,
+            Some(n) = notices.recv() => send(&mut tx, &n).await,
             Ok(()) = shutdown.changed() => {
                 if let Some(why) = shutdown.borrow_and_update().clone() {
                     conn.handle_shutdown(&why, &mut actions);

@@ -28,11 +28,6 @@ impl Sender {
         &self.state
     }
 
-    /// True while some event still has repeats to go out.
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
     pub fn key(&mut self, usage: u16, down: bool) {
         let held = self.state.keys.iter().any(|&(k, _)| k == usage);
         if down == held || (down && self.state.keys.len() >= super::wire::MAX_KEYS) {
@@ -67,10 +62,6 @@ impl Sender {
 
     pub fn wheel(&mut self, dx: i16, dy: i16) {
         self.push(EventKind::Wheel { dx, dy });
-    }
-
-    pub fn move_by(&mut self, dx: i16, dy: i16) {
-        self.push(EventKind::Move { dx, dy });
     }
 
     /// Releases everything (the page lost focus).

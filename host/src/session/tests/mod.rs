@@ -68,6 +68,28 @@ pub(super) struct Client {
 }
 
 impl Client {
+    fn new(
+        id: PeerId,
+        rtc: Rtc,
+        addr: SocketAddr,
+        link: NetemConfig,
+        video_mid: Option<Mid>,
+        now: Instant,
+    ) -> Self {
+        Self {
+            id,
+            rtc,
+            addr,
+            inbox: Netem::new(link),
+            timeout: now,
+            video_mid,
+            channels: Vec::new(),
+            connected: false,
+            frames: Vec::new(),
+            channel_data: Vec::new(),
+        }
+    }
+
     pub(crate) fn channel(&self, label: &str) -> Option<ChannelId> {
         self.channels
             .iter()
@@ -242,18 +264,14 @@ impl Harness {
         rtc.sdp_api()
             .accept_answer(pending, answer)
             .expect("the client takes the answer");
-        self.clients.push(Client {
+        self.clients.push(Client::new(
             id,
             rtc,
             addr,
-            inbox: Netem::new(to_client),
-            timeout: self.now,
-            video_mid: Some(video_mid),
-            channels: Vec::new(),
-            connected: false,
-            frames: Vec::new(),
-            channel_data: Vec::new(),
-        });
+            to_client,
+            Some(video_mid),
+            self.now,
+        ));
         self.drain_session();
         n
     }
@@ -276,18 +294,8 @@ impl Harness {
         self.session
             .handle_answer(self.now, id, &answer.to_sdp_string())
             .expect("the session takes the answer");
-        self.clients.push(Client {
-            id,
-            rtc,
-            addr,
-            inbox: Netem::new(to_client),
-            timeout: self.now,
-            video_mid: None,
-            channels: Vec::new(),
-            connected: false,
-            frames: Vec::new(),
-            channel_data: Vec::new(),
-        });
+        self.clients
+            .push(Client::new(id, rtc, addr, to_client, None, self.now));
         self.drain_session();
         n
     }
