@@ -189,6 +189,9 @@ struct Driver {
     sockets: HashMap<SocketAddr, UdpSocket>,
     parts: RtcParts,
     notifiers: HashMap<PeerId, PeerNotifier>,
+    /// The notifier of an offer being answered, taken when the session says `Joined` (after
+    /// any `Left` of a connection it replaces).
+    offering: Option<(PeerId, PeerNotifier)>,
     /// When the session wants `handle_timeout`.
     timeout: Instant,
 }
@@ -200,6 +203,7 @@ impl Driver {
             sockets,
             parts,
             notifiers: HashMap::new(),
+            offering: None,
             timeout: Instant::now(),
         }
     }
@@ -255,13 +259,10 @@ impl Driver {
                 notify,
                 reply,
             } => {
-                // Before the session says `Joined`, which hands the notifier on.
-                self.notifiers.insert(peer, notify);
+                self.offering = Some((peer, notify));
                 let result = self.parts.session.handle_offer(now, peer, &sdp);
-                if result.is_err() {
-                    self.notifiers.remove(&peer);
-                }
                 self.carry_out();
+                self.offering = None;
                 let _ = reply.send(result);
             }
             RtcCommand::Candidate { peer, candidate } => {
@@ -292,9 +293,13 @@ impl Driver {
                     }
                 }
                 Output::Joined(peer) => {
-                    if let Some(notify) = self.notifiers.get(&peer).cloned() {
-                        self.lifecycle(InputMsg::Joined { peer, notify });
-                    }
+                    let notify = match self.offering.take_if(|(p, _)| *p == peer) {
+                        Some((_, n)) => n,
+                        // The host's own offer (WHIP): no page to tell.
+                        None => PeerNotifier::channel().0,
+                    };
+                    self.notifiers.insert(peer, notify.clone());
+                    self.lifecycle(InputMsg::Joined { peer, notify });
                 }
                 Output::Left(peer) => {
                     self.notifiers.remove(&peer);
