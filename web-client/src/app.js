@@ -50,6 +50,15 @@ const glint = {
   hostInfos: [], // the last few messages the host sent (e.g. "state saved")
 };
 window.glint = glint;
+// When each step of this page load's first connection happened (performance.now(), ms since
+// navigation start): the scripts ran, signaling opened, the welcome came, the offer went out,
+// the answer came, ICE started checking and found a pair, DTLS finished, the first frame showed.
+const timeline = {
+  scriptsMs: performance.now(), wsOpenMs: null, welcomeMs: null, offerSentMs: null, answerMs: null,
+  iceCheckingMs: null, iceConnectedMs: null, connectedMs: null, firstFrameMs: null,
+};
+glint.timeline = timeline;
+const mark = (step) => { timeline[step] ??= performance.now(); };
 // The inbound video RTP stats (frames decoded/dropped, bytes, jitter buffer), or null.
 const inbound = async (kind) => {
   if (!pc) return null;
@@ -125,7 +134,10 @@ function connect() {
   setState('connecting', 'Connecting…');
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
   ws = new WebSocket(url);
-  ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', password }));
+  ws.onopen = () => {
+    mark('wsOpenMs');
+    ws.send(JSON.stringify({ type: 'hello', password }));
+  };
   ws.onclose = (ev) => {
     console.warn('glint: signaling closed', ev.code, ev.reason);
     scheduleReconnect('signaling closed');
@@ -134,6 +146,7 @@ function connect() {
     let msg;
     try { msg = JSON.parse(ev.data); } catch { return; }
     if (msg.type === 'welcome') {
+      mark('welcomeMs');
       hostHasSound = msg.audio === true;
       video.classList.toggle('pixelated', msg.pixelated === true);
       isGame = msg.game === true;
@@ -144,8 +157,10 @@ function connect() {
       playerEl.textContent = 'Watching: press a game key or pad button to play';
       await startPeer();
     }
-    else if (msg.type === 'answer') await pc?.setRemoteDescription({ type: 'answer', sdp: withRrtr(msg.sdp) });
-    else if (msg.type === 'info') {
+    else if (msg.type === 'answer') {
+      mark('answerMs');
+      await pc?.setRemoteDescription({ type: 'answer', sdp: withRrtr(msg.sdp) });
+    } else if (msg.type === 'info') {
       glint.hostInfos.push(msg.message);
       if (glint.hostInfos.length > 20) glint.hostInfos.shift();
       toast(msg.message);
@@ -210,9 +225,14 @@ async function startPeer() {
     if (ev.track.kind === 'audio' && hostHasSound && !sound.channel) sound.arrived();
     video.play().catch(() => {});
   };
+  pc.oniceconnectionstatechange = () => {
+    if (pc?.iceConnectionState === 'checking') mark('iceCheckingMs');
+    else if (pc?.iceConnectionState === 'connected' || pc?.iceConnectionState === 'completed') mark('iceConnectedMs');
+  };
   pc.onconnectionstatechange = () => {
     if (!pc) return;
     if (pc.connectionState === 'connected') {
+      mark('connectedMs');
       attempt = 0;
       glint.connects += 1;
       updateCodec();
@@ -224,6 +244,7 @@ async function startPeer() {
   const offer = await pc.createOffer();
   await pc.setLocalDescription({ type: 'offer', sdp: withRrtr(offer.sdp) });
   ws.send(JSON.stringify({ type: 'offer', sdp: pc.localDescription.sdp }));
+  mark('offerSentMs');
 }
 
 async function updateCodec() {
@@ -258,6 +279,7 @@ function onFrame(now, meta) {
   if (meta.rtpTimestamp !== undefined) latency.presented(meta.rtpTimestamp, meta.expectedDisplayTime ?? now);
   if (glint.firstFrameMs === null) {
     glint.firstFrameMs = now;
+    timeline.firstFrameMs ??= now;
     setState('playing', '');
   }
   if (glint.framesPresented % 30 === 0) {
@@ -268,7 +290,11 @@ function onFrame(now, meta) {
 if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
   video.requestVideoFrameCallback(onFrame);
 } else {
-  video.addEventListener('playing', () => { glint.firstFrameMs ??= performance.now(); setState('playing', ''); });
+  video.addEventListener('playing', () => {
+    glint.firstFrameMs ??= performance.now();
+    mark('firstFrameMs');
+    setState('playing', '');
+  });
 }
 
 // ---- input ----
