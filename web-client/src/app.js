@@ -2,7 +2,7 @@
 // (signaling.js, peer.js, controls.js, sound.js, panels.js, the stats overlay) and wires them.
 // `window.glint` is what tests, benches and the stats overlay read.
 
-import { Signaling, message } from './signaling.js';
+import { Signaling, message, ERROR_REACTIONS } from './signaling.js';
 import { PeerConnection } from './peer.js';
 import { InputControls } from './controls.js';
 import { Sound } from './sound.js';
@@ -72,6 +72,8 @@ const latency = new InputToPhoton((ms) => {
 
 let hostHasSound = false;
 let isGame = false;
+let notice = null; // why the page is reconnecting, shown until a connection works again
+let stream = null; // this connection's tracks, on the video element
 
 const peer = new PeerConnection({
   signal: (msg) => signaling.send(msg),
@@ -81,16 +83,15 @@ const peer = new PeerConnection({
     const e = parseFrameEcho(data);
     if (e) { glint.echoes += 1; latency.echo(e); }
   },
-  onTrack: (() => {
-    const stream = new MediaStream();
-    return (ev) => {
-      stream.addTrack(ev.track);
-      if (video.srcObject !== stream) video.srcObject = stream;
-      if (ev.track.kind === 'audio' && hostHasSound && !sound.channel) sound.arrived();
-      video.play().catch(() => {}); // autoplay refused: the sound prompt or a click starts it
-    };
-  })(),
+  onTrack: (ev) => {
+    stream ??= new MediaStream();
+    stream.addTrack(ev.track);
+    if (video.srcObject !== stream) video.srcObject = stream;
+    if (ev.track.kind === 'audio' && hostHasSound && !sound.channel) sound.arrived();
+    video.play().catch(() => {}); // autoplay refused: the sound prompt or a click starts it
+  },
   onConnected: async () => {
+    notice = null;
     signaling.connected();
     glint.connects += 1;
     glint.codec = (await peer.videoCodec()) ?? glint.codec;
@@ -110,6 +111,7 @@ const controls = new InputControls({
 /** Ends this connection's peer and input state (the socket is signaling's). */
 function teardown() {
   peer.close();
+  stream = null;
   latency.presses = [];
   controls.reset();
 }
@@ -124,11 +126,11 @@ function halt(state, text) {
 const signaling = new Signaling({
   url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
   password,
-  onConnecting: () => status.set('connecting', 'Connecting…'),
+  onConnecting: () => status.set('connecting', notice ?? 'Connecting…'),
   onOpen: () => mark('wsOpenMs'),
   onDown: (reason) => {
     teardown();
-    status.set('disconnected', `Disconnected (${reason}). Reconnecting…`);
+    status.set('disconnected', notice ?? `Disconnected (${reason}). Reconnecting…`);
   },
   handlers: {
     welcome: async (msg) => {
@@ -163,14 +165,26 @@ const signaling = new Signaling({
       glint.ended = msg.message;
       halt('ended', `The session has ended: ${msg.message}`);
     },
+    // The host is shutting down on purpose (a restart, an update): say so, and connect again
+    // with the usual delays until it is back.
+    draining: (msg) => {
+      glint.draining = msg.message;
+      notice = 'The host is restarting or shutting down…';
+      signaling.reconnect('the host is shutting down');
+    },
     error: (msg) => {
       console.warn('glint host:', msg.code, msg.message);
       glint.hostErrors.push({ code: msg.code, message: msg.message });
-      if (msg.code === 'state' || msg.code === 'not-a-game') info.toast(msg.message);
       if (glint.hostErrors.length > KEEP_REPORTS) glint.hostErrors.shift();
-      if (msg.code === 'unauthorized') fail('Wrong or missing password. Open the URL Glint printed.');
-      else if (msg.code === 'offer-rejected') fail(`The host cannot stream to this browser: ${msg.message}`);
-      else if (msg.code === 'busy') signaling.reconnect('host busy');
+      switch (ERROR_REACTIONS[msg.code]) {
+        case 'fail':
+          fail(msg.code === 'unauthorized' ? 'Wrong or missing password. Open the URL Glint printed.'
+            : `The host cannot stream to this browser: ${msg.message}`);
+          break;
+        case 'retry': signaling.reconnect('host busy'); break;
+        case 'tell': info.toast(msg.message); break;
+        default: // 'log', or a code from a newer host: the warning above is all
+      }
     },
   },
 });
@@ -228,8 +242,9 @@ function onFrame(now, meta) {
   if (glint.firstFrameMs === null) {
     glint.firstFrameMs = now;
     timeline.firstFrameMs ??= now;
-    status.set('playing', '');
   }
+  // The first frame of each connection, the page's first or a reconnect's.
+  if (status.state === 'connecting') status.set('playing', '');
   if (glint.framesPresented % 30 === 0) info.show(`${meta.width}×${meta.height} ${glint.codec || ''}`);
   video.requestVideoFrameCallback(onFrame);
 }
@@ -239,7 +254,7 @@ if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
   video.addEventListener('playing', () => {
     glint.firstFrameMs ??= performance.now();
     mark('firstFrameMs');
-    status.set('playing', '');
+    if (status.state === 'connecting') status.set('playing', '');
   });
 }
 

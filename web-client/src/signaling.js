@@ -6,14 +6,29 @@
 // Nothing here touches the DOM: the WebSocket constructor and the timers are arguments, so the
 // unit tests drive it with fakes.
 
+/**
+ * What the page does on each `code` an `error` message can carry: 'fail' stops (the user must
+ * act), 'retry' connects again after the usual delay, 'tell' shows the host's message for a
+ * moment, 'log' only warns on the console (a bug in this page or the host, or junk that a test
+ * sent on purpose).
+ */
+export const ERROR_REACTIONS = Object.freeze({
+  unauthorized: 'fail',
+  'offer-rejected': 'fail',
+  busy: 'retry',
+  state: 'tell',
+  'not-a-game': 'tell',
+  'bad-message': 'log',
+  'bad-channel': 'log',
+  'bad-text': 'log',
+  'bad-input': 'log',
+});
+
 /** Every `code` an `error` message can carry, as far as this page knows. */
-export const ERROR_CODES = Object.freeze([
-  'unauthorized', 'bad-message', 'busy', 'offer-rejected', 'not-a-game', 'state', 'bad-channel',
-  'bad-text', 'bad-input',
-]);
+export const ERROR_CODES = Object.freeze(Object.keys(ERROR_REACTIONS));
 
 /** Every message type the host sends; a `Signaling` needs a handler for each. */
-export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info', 'player', 'ended']);
+export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info', 'player', 'ended', 'draining']);
 
 /** Page → host messages, as plain objects (`Signaling.send` serialises them). */
 export const message = Object.freeze({
