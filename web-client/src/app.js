@@ -30,7 +30,7 @@ const KEEP_SAMPLES = 200; // input-to-photon samples kept for tests
 const $ = (id) => document.getElementById(id);
 const video = $('video');
 const stage = $('stage');
-const refocus = () => stage.focus();
+const refocus = () => controls.focus();
 
 const params = new URLSearchParams(location.hash.slice(1));
 const password = params.get('password') || undefined;
@@ -101,8 +101,10 @@ const peer = new PeerConnection({
 
 const controls = new InputControls({
   stage,
+  textInput: $('text-input'),
   video,
   send: (bytes) => peer.sendInput(bytes),
+  sendText: (text) => peer.sendText(text),
   // Games: a rebound key sends its action's default key (keybind.js).
   keyCode: (code) => (isGame ? bindings.translate(code) : code),
   onPress: (seq, at) => latency.press(seq, at),
@@ -209,6 +211,8 @@ Object.defineProperties(glint, {
   channelAudio: { get: () => sound.channel ?? undefined, enumerable: true },
 });
 glint.overlay = overlay;
+/** Types `text` on the host (as an IME's composition or a paste would); false when not connected. */
+glint.sendText = (text) => peer.sendText(String(text));
 glint.volume = () => sound.level;
 glint.soundTap = () => sound.tap();
 // The inbound video and audio RTP stats (frames decoded/dropped, bytes, jitter buffer), and
@@ -276,5 +280,5 @@ keysPanel.start();
 sound.start();
 statsToggle.start();
 
-stage.focus();
+controls.focus();
 signaling.connect();

@@ -1,6 +1,11 @@
 // Input capture: keyboard, pointer, wheel and gamepads on the stage become input packets on the
 // `input` channel (input.js), sent at each change, repeated a few times after an edge so a loss
-// costs little, and as a heartbeat of the full state while anything is held.
+// costs little, and as a heartbeat of the full state while anything is held. Text that is not
+// keys (an IME's composition, a paste) goes to the host as text, on the `text` channel.
+//
+// The keyboard focus sits in a hidden text field inside the stage: a browser runs an IME only
+// for an editable element. Its keys bubble to the stage like any other; keys the IME takes are
+// left to it, and what it composes is sent as text.
 //
 // The DOM elements, the window and the document are arguments; nothing runs at import.
 
@@ -14,6 +19,24 @@ export const WHEEL_NOTCH_PX = 100;
 // Polled (the Gamepad API has no change events); the state rides in every input packet.
 export const PAD_POLL_MS = 8;
 const KEEP_ANNOUNCED = 1000; // press ids remembered as timed, trimmed to the newest 200
+export const MAX_TEXT_CHARS = 4096; // a paste longer than this is cut (the host types it key by key)
+
+/** `text` cut to at most `max` characters (code points, so no pair is split), CRLF as LF. */
+export function clipText(text, max = MAX_TEXT_CHARS) {
+  const lf = text.replace(/\r\n?/g, '\n');
+  if (lf.length <= max) return lf;
+  let end = 0;
+  let n = 0;
+  for (const ch of lf) {
+    if (n === max) break;
+    end += ch.length;
+    n += 1;
+  }
+  return lf.slice(0, end);
+}
+
+/** Whether a keydown belongs to an IME composition (the IME takes it, not the host). */
+export const composing = (e) => e.isComposing === true || e.keyCode === 229;
 
 /**
  * Maps a client position to remote pixels, through object-fit: contain. `rect` is the video
@@ -68,18 +91,20 @@ export function readPads(list) {
 export class InputControls {
   /**
    * @param {object} o
-   * @param {HTMLElement} o.stage takes keyboard focus
+   * @param {HTMLElement} o.stage the keyboard's events arrive here
+   * @param {HTMLTextAreaElement} [o.textInput] the hidden field inside the stage that holds the focus
    * @param {HTMLVideoElement} o.video takes the pointer
    * @param {(bytes: Uint8Array) => boolean} o.send sends a packet on the `input` channel
+   * @param {(text: string) => boolean} [o.sendText] sends text to type on the `text` channel
    * @param {(code: string) => string} [o.keyCode] the code to send for a pressed key's code
    * @param {(seq: number, at: number) => void} [o.onPress] a key or button press first went out
    */
   constructor({
-    stage, video, send, keyCode = (c) => c, onPress = () => {},
+    stage, textInput = null, video, send, sendText = () => false, keyCode = (c) => c, onPress = () => {},
     win = globalThis.window, doc = globalThis.document, nav = globalThis.navigator,
     timers = globalThis, now = () => performance.now(),
   }) {
-    Object.assign(this, { stage, video, sendBytes: send, keyCode, onPress, win, doc, nav, timers, now });
+    Object.assign(this, { stage, textInput, video, sendBytes: send, sendText, keyCode, onPress, win, doc, nav, timers, now });
     this.sender = new InputSender();
     this.announced = new Set(); // ids of presses already timed
     this.wheel = new WheelAccumulator();
@@ -152,6 +177,8 @@ export class InputControls {
   start() {
     const { stage, video, win, doc } = this;
     const key = (down) => (e) => {
+      // A key the IME takes is its own; a release always goes (it cannot leave a key held).
+      if (down && composing(e)) return;
       const usage = codeToUsage(this.keyCode(e.code));
       if (usage === undefined) return;
       e.preventDefault();
@@ -159,6 +186,7 @@ export class InputControls {
     };
     stage.addEventListener('keydown', key(true));
     stage.addEventListener('keyup', key(false));
+    this.startText();
     const releaseAll = () => { this.sender.releaseAll(); this.changed(true); };
     win.addEventListener('blur', releaseAll);
     doc.addEventListener('visibilitychange', () => { if (doc.hidden) releaseAll(); });
@@ -175,7 +203,7 @@ export class InputControls {
       this.changed(false);
     });
     video.addEventListener('pointerdown', (e) => {
-      stage.focus();
+      this.focus();
       if (!this.locked()) {
         const p = this.point(e);
         if (p) this.sender.pointer(p[0], p[1]);
@@ -201,9 +229,35 @@ export class InputControls {
     this.timers.setInterval(() => this.pollPads(), PAD_POLL_MS);
   }
 
+  /** Text: what an IME composed and what is pasted onto the stage. */
+  startText() {
+    const { stage, textInput } = this;
+    stage.addEventListener('compositionend', (e) => {
+      if (e.data) this.sendText(clipText(e.data));
+      if (textInput) textInput.value = '';
+    });
+    stage.addEventListener('paste', (e) => {
+      e.preventDefault(); // nothing lands in the field itself
+      const text = e.clipboardData?.getData('text/plain');
+      if (text) this.sendText(clipText(text));
+    });
+    if (!textInput) return;
+    // The field never keeps what reaches it outside a composition (a key the keymap lacks).
+    textInput.addEventListener('input', (e) => { if (!e.isComposing) textInput.value = ''; });
+    // Focus given to the stage (a click on the bar's buttons gives it back, so do tests) goes
+    // on into the field, where an IME can run.
+    stage.addEventListener('focus', () => textInput.focus({ preventScroll: true }));
+  }
+
+  /** Gives the keyboard to the stage. */
+  focus() {
+    if (this.textInput) this.textInput.focus({ preventScroll: true });
+    else this.stage.focus();
+  }
+
   /** Captures the mouse (relative motion, for games). */
   lockPointer() {
-    this.stage.focus();
+    this.focus();
     this.video.requestPointerLock?.();
   }
 }

@@ -1,6 +1,6 @@
 // The peer connection to the host: one RTCPeerConnection per signaling session, receiving the
 // video and the Opus track, with the page's data channels (`input` and `control` unordered
-// and never resent, `audio` for the page's own sound playout).
+// and never resent, `text` reliable and ordered, `audio` for the page's own sound playout).
 //
 // Nothing here touches the DOM; the RTCPeerConnection constructor is an argument.
 
@@ -53,7 +53,8 @@ export class PeerConnection {
     const control = pc.createDataChannel('control', { ordered: false, maxRetransmits: 0 });
     control.binaryType = 'arraybuffer';
     control.onmessage = (ev) => this.onControl(ev.data);
-    this.channels = { input, control };
+    const text = pc.createDataChannel('text'); // reliable and ordered: typed text must all arrive
+    this.channels = { input, control, text };
     // Sound: Opus packets on the `audio` channel, played by the page itself; or, without
     // WebCodecs, the Opus track. The host fills whichever it has, or neither (no device).
     if (audio) audio(pc.createDataChannel('audio', { ordered: false, maxRetransmits: 0 }));
@@ -110,6 +111,9 @@ export class PeerConnection {
   }
 
   sendInput(bytes) { return this.sendOn('input', bytes); }
+
+  /** Types `text` on the host (UTF-8 on the `text` channel); false when not connected. */
+  sendText(text) { return this.sendOn('text', text); }
 
   /** The first stats entry of `type` (and `kind`, if given), as plain data, or null. */
   async stats(type, kind) {

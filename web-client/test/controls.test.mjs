@@ -4,7 +4,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { remotePoint, WheelAccumulator, readPads, InputControls, HEARTBEAT_MS, AFTER_CHANGE_MS, REPEAT_DELAYS_MS } from '../src/controls.js';
+import {
+  remotePoint, WheelAccumulator, readPads, InputControls, clipText, MAX_TEXT_CHARS, HEARTBEAT_MS, AFTER_CHANGE_MS, REPEAT_DELAYS_MS,
+} from '../src/controls.js';
 import { decodePacket, EventKind } from '../src/input.js';
 import { codeToUsage } from '../src/keymap.js';
 
@@ -67,7 +69,7 @@ test('pads: connected ones only, at most four, buttons as bits and axes scaled',
 });
 
 /** Input controls on stand-in elements, a virtual clock and a recording channel. */
-function rig({ open = true } = {}) {
+function rig({ open = true, textInput = null, sendText = undefined } = {}) {
   let now = 1000;
   const timeouts = [];
   const intervals = [];
@@ -85,7 +87,7 @@ function rig({ open = true } = {}) {
   const win = new EventTarget();
   const state = { open };
   const c = new InputControls({
-    stage, video, win, doc, nav: { getGamepads: () => [] }, timers, now: () => now,
+    stage, video, win, doc, textInput, sendText, nav: { getGamepads: () => [] }, timers, now: () => now,
     send: (bytes) => { if (!state.open) return false; sent.push({ at: now, p: decodePacket(bytes) }); return true; },
     onPress: (seq, at) => presses.push({ seq, at }),
   });
@@ -208,4 +210,59 @@ test('nothing counts as sent while the channel is closed', () => {
   r.advance(HEARTBEAT_MS);
   assert.ok(r.c.packetsSent > 0, 'the held key goes out once the channel opens');
   assert.equal(r.sent[0].p.state.keys.length, 1);
+});
+
+test('text: clipped to 4096 characters without splitting a pair, CRLF as LF', () => {
+  assert.equal(clipText('a\r\nb\rc\n'), 'a\nb\nc\n');
+  assert.equal(clipText('x'.repeat(5000)).length, MAX_TEXT_CHARS);
+  const emoji = '😀'.repeat(5000); // two UTF-16 units each
+  const cut = clipText(emoji);
+  assert.equal([...cut].length, MAX_TEXT_CHARS);
+  assert.equal(cut, '😀'.repeat(MAX_TEXT_CHARS));
+  assert.equal(clipText('short'), 'short');
+});
+
+/** A stand-in for the hidden text field. */
+const textField = () => Object.assign(new EventTarget(), { value: '', focused: 0, focus() { this.focused += 1; } });
+
+test('an IME composition and a paste go out as text; the keys the IME takes do not', () => {
+  const texts = [];
+  const field = textField();
+  const r = rig({ textInput: field, sendText: (t) => { texts.push(t); return true; } });
+  // Keys during a composition belong to the IME.
+  const imeKey = Object.assign(key('keydown', 'KeyN'), { isComposing: true, keyCode: 229 });
+  r.stage.dispatchEvent(imeKey);
+  assert.equal(imeKey.defaultPrevented, false);
+  assert.equal(r.sent.length, 0);
+  const process = Object.assign(key('keydown', 'KeyI'), { keyCode: 229 }); // Chromium's first IME key
+  r.stage.dispatchEvent(process);
+  assert.equal(r.sent.length, 0);
+  // Its result is text.
+  field.value = 'にほん';
+  r.stage.dispatchEvent(Object.assign(new Event('compositionend'), { data: '日本' }));
+  assert.deepEqual(texts, ['日本']);
+  assert.equal(field.value, '', 'the field is emptied');
+  // A release always goes: it cannot leave a key held on the host.
+  r.stage.dispatchEvent(key('keydown', 'KeyA'));
+  r.stage.dispatchEvent(Object.assign(key('keyup', 'KeyA'), { isComposing: true }));
+  assert.deepEqual(r.sent.at(-1).p.state.keys, []);
+  // A paste: its plain text, cut to the limit; nothing lands in the field.
+  const paste = Object.assign(new Event('paste', { cancelable: true }), {
+    clipboardData: { getData: (type) => (type === 'text/plain' ? `line 1\r\n${'y'.repeat(5000)}` : '') },
+  });
+  r.stage.dispatchEvent(paste);
+  assert.ok(paste.defaultPrevented);
+  assert.equal(texts.length, 2);
+  assert.equal(texts[1].length, MAX_TEXT_CHARS);
+  assert.ok(texts[1].startsWith('line 1\nyyy'));
+  const image = Object.assign(new Event('paste', { cancelable: true }), { clipboardData: { getData: () => '' } });
+  r.stage.dispatchEvent(image);
+  assert.equal(texts.length, 2, 'no text, nothing sent');
+  // Stray input outside a composition does not pile up in the field.
+  field.value = '§';
+  field.dispatchEvent(Object.assign(new Event('input'), { isComposing: false }));
+  assert.equal(field.value, '');
+  // Focus given to the stage goes on into the field, where an IME can run.
+  r.stage.dispatchEvent(new Event('focus'));
+  assert.equal(field.focused, 1);
 });

@@ -76,6 +76,7 @@ test('a connection offers the video and sound with the channels the host expects
   assert.deepEqual(byLabel.input, { ordered: false, maxRetransmits: 0 });
   assert.deepEqual(byLabel.control, { ordered: false, maxRetransmits: 0 });
   assert.deepEqual(byLabel.audio, { ordered: false, maxRetransmits: 0 });
+  assert.deepEqual(byLabel.text, {}, 'text: reliable and ordered (the defaults)');
   assert.equal(audioChannel.label, 'audio');
   assert.deepEqual(r.signals, [{ type: 'offer', sdp: withRrtr(OFFER) }]);
   await r.peer.answer('v=0\r\na=rtcp-fb:98 nack\r\n');
@@ -86,6 +87,16 @@ test('without page playout there is no audio channel', async () => {
   const r = rig();
   await r.peer.start();
   assert.ok(!r.pc().channels.some((c) => c.label === 'audio'));
+});
+
+test('text goes out on the text channel, as a string', async () => {
+  const r = rig();
+  await r.peer.start();
+  const text = r.pc().channels.find((c) => c.label === 'text');
+  assert.equal(r.peer.sendText('héllo'), false, 'not before it opens');
+  text.readyState = 'open';
+  assert.equal(r.peer.sendText('héllo'), true);
+  assert.deepEqual(text.sent, ['héllo']);
 });
 
 test('input goes out only on an open channel', async () => {
