@@ -128,14 +128,22 @@ function halt(state, text) {
 const signaling = new Signaling({
   url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
   password,
-  onConnecting: () => status.set('connecting', notice ?? 'Connecting…'),
+  // The offer is made while the socket opens and goes out right behind `hello`, without
+  // waiting for `welcome`.
+  onConnecting: () => {
+    status.set('connecting', notice ?? 'Connecting…');
+    // Sound: the page plays the `audio` channel itself where it can (a host without sound
+    // sends nothing on it); else the Opus track.
+    peer.start({ audio: audioOverChannel ? (ch) => sound.useChannel().attach(ch) : null })
+      .catch((e) => fail(`This browser cannot start a connection: ${e.message}`));
+  },
   onOpen: () => mark('wsOpenMs'),
   onDown: (reason) => {
     teardown();
     status.set('disconnected', notice ?? `Disconnected (${reason}). Reconnecting…`);
   },
   handlers: {
-    welcome: async (msg) => {
+    welcome: (msg) => {
       mark('welcomeMs');
       hostHasSound = msg.audio === true;
       video.classList.toggle('pixelated', msg.pixelated === true);
@@ -143,10 +151,6 @@ const signaling = new Signaling({
       for (const id of ['save-state', 'load-state', 'keys-button']) $(id).hidden = !isGame;
       glint.player = undefined;
       player.reset(isGame);
-      // Sound: the page plays the `audio` channel itself where it can; the host fills
-      // whichever it has, or neither (no device).
-      const audio = audioOverChannel && hostHasSound ? (ch) => sound.useChannel().attach(ch) : null;
-      await peer.start({ audio });
     },
     answer: async (msg) => {
       mark('answerMs');
@@ -195,6 +199,9 @@ function fail(text) {
   glint.error = text;
   halt('failed', text);
 }
+
+// Signaling first: the socket opens and the offer is made while the rest of the page is wired.
+signaling.connect();
 
 const overlay = new StatsOverlay($('overlay'), () => peer.pc, password, () => sound.channel?.stats ?? null);
 const statsToggle = new StatsToggle({ button: $('stats'), overlay, refocus });
@@ -248,7 +255,10 @@ function onFrame(now, meta) {
     timeline.firstFrameMs ??= now;
   }
   // The first frame of each connection, the page's first or a reconnect's.
-  if (status.state === 'connecting') status.set('playing', '');
+  if (status.state === 'connecting') {
+    status.set('playing', '');
+    if (hostHasSound) sound.prepare();
+  }
   if (glint.framesPresented % 30 === 0) info.show(`${meta.width}×${meta.height} ${glint.codec || ''}`);
   video.requestVideoFrameCallback(onFrame);
 }
@@ -258,7 +268,10 @@ if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
   video.addEventListener('playing', () => {
     glint.firstFrameMs ??= performance.now();
     mark('firstFrameMs');
-    if (status.state === 'connecting') status.set('playing', '');
+    if (status.state === 'connecting') {
+      status.set('playing', '');
+      if (hostHasSound) sound.prepare();
+    }
   });
 }
 
@@ -281,4 +294,3 @@ sound.start();
 statsToggle.start();
 
 controls.focus();
-signaling.connect();

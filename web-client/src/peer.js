@@ -1,6 +1,8 @@
 // The peer connection to the host: one RTCPeerConnection per signaling session, receiving the
 // video and the Opus track, with the page's data channels (`input` and `control` unordered
 // and never resent, `text` reliable and ordered, `audio` for the page's own sound playout).
+// The offer goes out as soon as it exists and the page's ICE candidates follow it one by one as
+// the browser gathers them (trickle), so the host answers without waiting for either.
 //
 // Nothing here touches the DOM; the RTCPeerConnection constructor is an argument.
 
@@ -14,6 +16,20 @@ export const PLAYOUT_DELAY = 'http://www.webrtc.org/experiments/rtp-hdrext/playo
  */
 export function withRrtr(sdp) {
   return sdp.replace(/a=rtcp-fb:(\d+) nack\r\n(?!a=rtcp-fb:\1 rrtr)/g, 'a=rtcp-fb:$1 nack\r\na=rtcp-fb:$1 rrtr\r\n');
+}
+
+/**
+ * The host's answer as the browser should read it: with RTCP receiver reference times (see
+ * withRrtr), and without `a=ice-lite`. The host is an ICE-lite agent: it answers checks and
+ * takes the pair the browser nominates. Chromium (p2p_transport_channel.cc, semi-aggressive
+ * nomination) nominates on its very first check when the remote is a full agent, but against a
+ * lite one only on the first check after the pair has proved writable, which comes one weak
+ * ping interval (48 ms) later: the whole connection waited those 48 ms. Read as a full agent,
+ * the host is nominated at once and behaves the same (it never checks by itself in either
+ * case). Firefox nominates at once either way.
+ */
+export function answerSdp(sdp) {
+  return withRrtr(sdp).replace(/^a=ice-lite\r\n/m, '');
 }
 
 export class PeerConnection {
@@ -38,7 +54,7 @@ export class PeerConnection {
   }
 
   /**
-   * Starts a connection: creates it and sends the offer. `audio` is a
+   * Starts a connection: creates it, sends the offer, then trickles candidates. `audio` is a
    * function given the new `audio` data channel (the page plays the sound itself), or null.
    */
   async start({ audio = null } = {}) {
@@ -75,16 +91,32 @@ export class PeerConnection {
         this.onLost(pc.connectionState);
       }
     };
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription({ type: 'offer', sdp: withRrtr(offer.sdp) });
+    // Candidates gathered before the offer has gone out wait for it: the host takes them only
+    // after the offer.
+    let pending = [];
+    pc.onicecandidate = (ev) => {
+      // null (and, in some browsers, an empty string) ends the gathering: nothing to send.
+      if (!ev.candidate || !ev.candidate.candidate) return;
+      const msg = this.message.candidate(ev.candidate.candidate, ev.candidate.sdpMid);
+      if (pending) pending.push(msg); else this.signal(msg);
+    };
+    try {
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription({ type: 'offer', sdp: withRrtr(offer.sdp) });
+    } catch (e) {
+      if (this.pc !== pc) return; // closed meanwhile, which is what made it fail
+      throw e;
+    }
     if (this.pc !== pc) return; // closed meanwhile
     this.signal(this.message.offer(pc.localDescription.sdp));
     this.mark('offerSentMs');
+    for (const msg of pending) this.signal(msg);
+    pending = null;
   }
 
   /** The host's answer to the current offer. */
   async answer(sdp) {
-    await this.pc?.setRemoteDescription({ type: 'answer', sdp: withRrtr(sdp) });
+    await this.pc?.setRemoteDescription({ type: 'answer', sdp: answerSdp(sdp) });
   }
 
   close() {

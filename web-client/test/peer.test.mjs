@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerConnection, withRrtr } from '../src/peer.js';
+import { PeerConnection, withRrtr, answerSdp } from '../src/peer.js';
 import { message } from '../src/signaling.js';
 
 const OFFER = 'v=0\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n';
@@ -65,6 +65,14 @@ test('rrtr is added after each nack feedback line, once', () => {
   assert.equal(withRrtr(sdp), sdp);
 });
 
+test("the host's answer is read without ice-lite, and with rrtr", () => {
+  const answer = 'v=0\r\na=group:BUNDLE 0 1\r\na=ice-lite\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtcp-fb:96 nack\r\n' +
+    'a=ice-options:trickle\r\n';
+  assert.equal(answerSdp(answer), 'v=0\r\na=group:BUNDLE 0 1\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtcp-fb:96 nack\r\n' +
+    'a=rtcp-fb:96 rrtr\r\na=ice-options:trickle\r\n');
+  assert.equal(answerSdp('v=0\r\n'), 'v=0\r\n');
+});
+
 test('a connection offers the video and sound with the channels the host expects', async () => {
   const r = rig();
   let audioChannel = null;
@@ -81,6 +89,23 @@ test('a connection offers the video and sound with the channels the host expects
   assert.deepEqual(r.signals, [{ type: 'offer', sdp: withRrtr(OFFER) }]);
   await r.peer.answer('v=0\r\na=rtcp-fb:98 nack\r\n');
   assert.equal(pc.remoteDescription.sdp, 'v=0\r\na=rtcp-fb:98 nack\r\na=rtcp-fb:98 rrtr\r\n');
+});
+
+test('candidates follow the offer one by one; none before it, and not the end marker', async () => {
+  const r = rig();
+  const starting = r.peer.start();
+  const pc = r.pc();
+  const candidate = (c, sdpMid = '0') => pc.onicecandidate({ candidate: { candidate: c, sdpMid } });
+  // Gathered while the offer is still being made (a browser may do this).
+  candidate('candidate:1 1 udp 2122260223 192.168.1.2 50000 typ host');
+  assert.deepEqual(r.signals, []);
+  await starting;
+  candidate('candidate:2 1 udp 2122194687 10.0.0.2 50001 typ host', null);
+  pc.onicecandidate({ candidate: null });
+  candidate('');
+  assert.deepEqual(r.signals.map((m) => m.type), ['offer', 'candidate', 'candidate']);
+  assert.deepEqual(r.signals[1], { type: 'candidate', candidate: 'candidate:1 1 udp 2122260223 192.168.1.2 50000 typ host', sdp_mid: '0' });
+  assert.deepEqual(r.signals[2], { type: 'candidate', candidate: 'candidate:2 1 udp 2122194687 10.0.0.2 50001 typ host' });
 });
 
 test('without page playout there is no audio channel', async () => {
