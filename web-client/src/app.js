@@ -110,6 +110,16 @@ const controls = new InputControls({
   onPress: (seq, at) => latency.press(seq, at),
 });
 
+/** The page plays the sound of the `audio` channel itself; if it cannot, the track does. */
+function playChannel(channel) {
+  try {
+    sound.useChannel().attach(channel);
+  } catch (e) {
+    console.warn('glint: the page cannot play sound itself; the audio track will', e);
+    channel.close();
+  }
+}
+
 /** Ends this connection's peer and input state (the socket is signaling's). */
 function teardown() {
   peer.close();
@@ -134,7 +144,7 @@ const signaling = new Signaling({
     status.set('connecting', notice ?? 'Connecting…');
     // Sound: the page plays the `audio` channel itself where it can (a host without sound
     // sends nothing on it); else the Opus track.
-    peer.start({ audio: audioOverChannel ? (ch) => sound.useChannel().attach(ch) : null })
+    peer.start({ audio: audioOverChannel ? playChannel : null })
       .catch((e) => fail(`This browser cannot start a connection: ${e.message}`));
   },
   onOpen: () => mark('wsOpenMs'),
