@@ -1,6 +1,6 @@
 // The page as files: index.html preloads exactly the modules app.js imports (directly or not),
-// so they load in one round instead of one per import level, and every module but the
-// composition root loads without a DOM.
+// so they load in one round instead of one per import level, after the style sheet the
+// scripts wait for; and every module but the composition root loads without a DOM.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +25,8 @@ test('index.html preloads every module of the page, and nothing else', () => {
   assert.deepEqual([...preloaded].sort(), [...graph].sort());
   assert.equal(new Set(preloaded).size, preloaded.length, 'a module preloaded twice');
   assert.match(html, /<script type="module" src="\/src\/app\.js"><\/script>/);
+  // The scripts wait for the style sheet: it is asked for first, not queued behind them.
+  assert.ok(html.indexOf('rel="stylesheet"') < html.indexOf('rel="modulepreload"'));
 });
 
 test('every module but app.js imports without a DOM', async () => {
