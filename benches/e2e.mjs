@@ -9,7 +9,10 @@
 // - capture-to-display p50/p95 (requestVideoFrameCallback captureTime → expectedDisplayTime);
 // - host processing p50/p95 (capture start → last packet sent, from /api/stats);
 // - frames presented per second, host CPU % (glint's process, of one core), and the time from
-//   navigation start to the first presented frame (median of several page loads).
+//   navigation start to the first presented frame (median of several page loads), and the
+//   page's timeline of that first connection (glint.timeline: scripts run, signaling open,
+//   welcome, offer sent, answer, ICE checking, ICE connected, DTLS connected, first frame;
+//   medians over the page loads).
 //
 // Usage: node benches/e2e.mjs [--short] [--runs N] [--presses N] [--loads N] [--warmup S]
 //                             [--json FILE]
@@ -96,10 +99,13 @@ async function runConfig({ source, size }) {
   const page = browser.page;
   try {
     const firstFrames = [];
+    const timelines = [];
     for (let i = 0; i < loads; i += 1) {
       await page.goto(glint.url);
       await waitFor('playing', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
-      firstFrames.push(await page.evaluate(() => window.glint.firstFrameMs));
+      const [first, timeline] = await page.evaluate(() => [window.glint.firstFrameMs, window.glint.timeline]);
+      firstFrames.push(first);
+      if (timeline) timelines.push(timeline);
     }
     // Focus: the pointer over the remote window (focus follows the pointer on a bare X server).
     const box = await page.locator('#video').boundingBox();
@@ -168,6 +174,7 @@ async function runConfig({ source, size }) {
       captureToDisplay,
       byCode,
       firstFrames,
+      timelines,
       host: stats.stages_ms.host,
       stages: Object.fromEntries(Object.entries(stats.stages_ms).map(([k, v]) => [k, v.p50])),
       fps: (frames.length - 1) / span,
@@ -181,6 +188,13 @@ async function runConfig({ source, size }) {
 }
 
 const median = (v) => pct(v, 0.5);
+const TIMELINE_STEPS = ['scriptsMs', 'wsOpenMs', 'welcomeMs', 'offerSentMs', 'answerMs', 'iceCheckingMs',
+  'iceConnectedMs', 'connectedMs', 'firstFrameMs'];
+/** Each step's median over the page loads (steps a load did not reach are left out). */
+function timelineMedians(timelines) {
+  return Object.fromEntries(TIMELINE_STEPS.map((k) => [k,
+    median(timelines.map((t) => t[k]).filter((v) => typeof v === 'number'))]));
+}
 const results = [];
 for (const c of configs) {
   const rs = [];
@@ -208,6 +222,8 @@ for (const c of configs) {
     presented_fps: median(rs.map((r) => r.fps)),
     host_cpu_pct: median(rs.map((r) => r.cpu)),
     first_frame_ms: median(all('firstFrames')),
+    // Median ms since navigation start of each step of the page's first connection.
+    timeline_ms: timelineMedians(all('timelines')),
     kbit_s: median(rs.map((r) => r.kbit_s)),
   });
 }
@@ -235,3 +251,10 @@ for (const r of results) {
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 console.log(`\nclick-to-photon (c2p), capture-to-display and host processing in ms; ${runs} runs × (${presses} presses, ${loads} page loads) per row`);
 for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i])).join('  '));
+
+const heads = ['scripts', 'ws open', 'welcome', 'offer', 'answer', 'ice chk', 'ice conn', 'dtls', '1st frame'];
+const trows = [['source', 'size', ...heads]];
+for (const r of results) trows.push([r.source, r.size, ...TIMELINE_STEPS.map((k) => f(r.timeline_ms[k]))]);
+const twidths = trows[0].map((_, i) => Math.max(...trows.map((r) => r[i].length)));
+console.log(`\npage-load timeline, median ms since navigation start over ${runs} runs × ${loads} page loads`);
+for (const r of trows) console.log(r.map((c, i) => c.padStart(twidths[i])).join('  '));

@@ -1,14 +1,37 @@
-// The `audio` channel packet as the host writes it (same bytes as the Rust test in
-// host/src/rtc.rs), the gap rule, and the playout worklet's queue: priming, running dry,
-// and never drifting behind.
+// The `audio` channel packet against the golden vectors the host's tests check too
+// (test/golden/audio-v1.json), the gap rule, and the playout worklet's queue: priming,
+// running dry, and never drifting behind.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { parseAudioPacket, gapBefore } from '../src/audio.js';
 
-const bytes = (a) => new Uint8Array(a).buffer;
+const golden = JSON.parse(readFileSync(new URL('./golden/audio-v1.json', import.meta.url)));
+/** The bytes of a hex string, as the ArrayBuffer a data channel delivers. */
+const buffer = (hex) => new Uint8Array(Buffer.from(hex, 'hex')).buffer;
 
-/** A packet as the host writes it. */
+test('every golden audio packet parses to its fields', () => {
+  assert.equal(golden.version, 1);
+  assert.ok(golden.vectors.length >= 2);
+  for (const v of golden.vectors) {
+    const p = parseAudioPacket(buffer(v.hex));
+    assert.ok(p, v.name);
+    assert.equal(p.timestamp, v.packet.timestamp, v.name);
+    // A decimal string in the file: beyond JSON's exact integers. The page keeps ms.
+    assert.equal(p.captureUnixMs, Number(BigInt(v.packet.captureUnixUs)) / 1000, v.name);
+    assert.deepEqual(p.previous && [...p.previous], v.packet.previous, v.name);
+    assert.deepEqual([...p.opus], v.packet.opus, v.name);
+  }
+});
+
+test('every malformed golden audio packet is refused', () => {
+  assert.ok(golden.malformed.length >= 4);
+  for (const m of golden.malformed) assert.equal(parseAudioPacket(buffer(m.hex)), null, m.name);
+  assert.equal(parseAudioPacket('text'), null, 'a string message');
+});
+
+/** A packet as the host writes it, for the worker's test below (its layout is pinned above). */
 function packet(timestamp, previous, opus, captureUs = 1700000000123456n) {
   const b = new Uint8Array(15 + previous.length + opus.length);
   const v = new DataView(b.buffer);
@@ -21,20 +44,12 @@ function packet(timestamp, previous, opus, captureUs = 1700000000123456n) {
   return b.buffer;
 }
 
-test('an audio packet parses as the host writes it', () => {
-  // The bytes of the Rust test in host/src/rtc.rs.
-  const p = parseAudioPacket(packet(0x01020304, [0xf8, 0x01], [0xfc, 0xff, 0xfe]));
-  assert.equal(p.timestamp, 0x01020304);
-  assert.equal(p.captureUnixMs, 1700000000123.456);
-  assert.deepEqual([...p.previous], [0xf8, 0x01]);
-  assert.deepEqual([...p.opus], [0xfc, 0xff, 0xfe]);
-  assert.equal(parseAudioPacket(packet(7, [], [0xfc])).previous, null);
-  const other = new Uint8Array(packet(7, [], [0xfc]));
-  other[0] = 2;
-  assert.equal(parseAudioPacket(other.buffer), null, 'another version');
-  assert.equal(parseAudioPacket(packet(7, [1, 2], [])), null, 'no Opus of its own');
-  assert.equal(parseAudioPacket(bytes(new Array(15).fill(0))), null, 'too short');
-  assert.equal(parseAudioPacket('text'), null);
+test("the worker test's packet writer writes the golden bytes", () => {
+  for (const v of golden.vectors) {
+    const p = v.packet;
+    const bytes = packet(p.timestamp, p.previous || [], p.opus, BigInt(p.captureUnixUs));
+    assert.equal(Buffer.from(bytes).toString('hex'), v.hex, v.name);
+  }
 });
 
 test('the decoding worker plays a lost packet from its successor, in order', async () => {

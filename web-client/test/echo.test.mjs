@@ -1,22 +1,30 @@
-// The frame echo as the host writes it (same bytes as the Rust test in host/src/rtc.rs) and
-// the matching of presses to presented frames.
+// The frame echo against the golden vectors the host's tests check too
+// (test/golden/echo-v1.json), and the matching of presses to presented frames.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { parseFrameEcho, InputToPhoton, seqAtOrAfter } from '../src/echo.js';
 
-const bytes = (a) => new Uint8Array(a).buffer;
+const golden = JSON.parse(readFileSync(new URL('./golden/echo-v1.json', import.meta.url)));
+/** The bytes of a hex string, as the ArrayBuffer a data channel delivers. */
+const buffer = (hex) => new Uint8Array(Buffer.from(hex, 'hex')).buffer;
 
-test('the frame echo parses as the host writes it', () => {
-  const m = bytes([1, 4, 3, 2, 1, 1, 0x0d, 0x0c, 0x0b, 0x0a, 0xe1, 0x10, 0, 0, 0xef, 0xbe, 0xad, 0xde]);
-  assert.deepEqual(parseFrameEcho(m), {
-    rtpTimestamp: 0x01020304, inputSeq: 0x0a0b0c0d, hostMs: 4.321, captureUnixMs: 0xdeadbeef,
-  });
-  const none = bytes([1, 7, 0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0]);
-  assert.equal(parseFrameEcho(none).inputSeq, null);
-  assert.equal(parseFrameEcho(bytes([1, 2, 3])), null);
-  assert.equal(parseFrameEcho(bytes(new Array(18).fill(0).map((_, i) => (i === 0 ? 9 : 0)))), null);
-  assert.equal(parseFrameEcho('text'), null);
+test('every golden frame echo parses to its fields', () => {
+  assert.equal(golden.version, 1);
+  assert.ok(golden.vectors.length >= 2);
+  for (const v of golden.vectors) {
+    const e = v.echo;
+    assert.deepEqual(parseFrameEcho(buffer(v.hex)), {
+      rtpTimestamp: e.rtpTimestamp, inputSeq: e.inputSeq, hostMs: e.hostUs / 1000, captureUnixMs: e.captureUnixMs,
+    }, v.name);
+  }
+});
+
+test('every malformed golden frame echo is refused', () => {
+  assert.ok(golden.malformed.length >= 2);
+  for (const m of golden.malformed) assert.equal(parseFrameEcho(buffer(m.hex)), null, m.name);
+  assert.equal(parseFrameEcho('text'), null, 'a string message');
 });
 
 test('a press is timed to the first presented frame whose echo covers it', () => {

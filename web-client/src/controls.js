@@ -1,0 +1,263 @@
+// Input capture: keyboard, pointer, wheel and gamepads on the stage become input packets on the
+// `input` channel (input.js), sent at each change, repeated a few times after an edge so a loss
+// costs little, and as a heartbeat of the full state while anything is held. Text that is not
+// keys (an IME's composition, a paste) goes to the host as text, on the `text` channel.
+//
+// The keyboard focus sits in a hidden text field inside the stage: a browser runs an IME only
+// for an editable element. Its keys bubble to the stage like any other; keys the IME takes are
+// left to it, and what it composes is sent as text.
+//
+// The DOM elements, the window and the document are arguments; nothing runs at import.
+
+import { codeToUsage } from './keymap.js';
+import { InputSender, encodePacket, EventKind, MAX_PADS } from './input.js';
+
+export const HEARTBEAT_MS = 100; // full state at least this often while anything is held
+export const AFTER_CHANGE_MS = 1000; // keep heartbeats going this long after the last change
+export const REPEAT_DELAYS_MS = [8, 24, 56]; // extra sends after an edge, so a loss costs little
+export const WHEEL_NOTCH_PX = 100;
+// Polled (the Gamepad API has no change events); the state rides in every input packet.
+export const PAD_POLL_MS = 8;
+const KEEP_ANNOUNCED = 1000; // press ids remembered as timed, trimmed to the newest 200
+export const MAX_TEXT_CHARS = 4096; // a paste longer than this is cut (the host types it key by key)
+
+/** `text` cut to at most `max` characters (code points, so no pair is split), CRLF as LF. */
+export function clipText(text, max = MAX_TEXT_CHARS) {
+  const lf = text.replace(/\r\n?/g, '\n');
+  if (lf.length <= max) return lf;
+  let end = 0;
+  let n = 0;
+  for (const ch of lf) {
+    if (n === max) break;
+    end += ch.length;
+    n += 1;
+  }
+  return lf.slice(0, end);
+}
+
+/** Whether a keydown belongs to an IME composition (the IME takes it, not the host). */
+export const composing = (e) => e.isComposing === true || e.keyCode === 229;
+
+/**
+ * Maps a client position to remote pixels, through object-fit: contain. `rect` is the video
+ * element's bounding rectangle, `vw`×`vh` the video's size. Null before the video has a size.
+ */
+export function remotePoint(rect, vw, vh, clientX, clientY) {
+  if (!vw || !vh) return null;
+  const scale = Math.min(rect.width / vw, rect.height / vh);
+  const offX = (rect.width - vw * scale) / 2;
+  const offY = (rect.height - vh * scale) / 2;
+  const x = Math.round((clientX - rect.left - offX) / scale);
+  const y = Math.round((clientY - rect.top - offY) / scale);
+  return [Math.max(0, Math.min(vw - 1, x)), Math.max(0, Math.min(vh - 1, y))];
+}
+
+/**
+ * Wheel deltas (pixels, lines or pages) summed into whole notches: a touchpad's many small
+ * deltas add up, and a notch is 100 px (Chromium gives 120 px on Linux, 100 on Windows).
+ */
+export class WheelAccumulator {
+  constructor(notchPx = WHEEL_NOTCH_PX) {
+    this.notchPx = notchPx;
+    this.sum = [0, 0];
+  }
+
+  /** Adds a WheelEvent's deltas; returns the whole notches [x, y] they complete, or null. */
+  add(deltaX, deltaY, deltaMode = 0) {
+    const unit = deltaMode === 1 ? this.notchPx / 3 : deltaMode === 2 ? this.notchPx * 10 : 1;
+    this.sum[0] += deltaX * unit;
+    this.sum[1] += deltaY * unit;
+    const nx = Math.trunc(this.sum[0] / this.notchPx) || 0; // never -0
+    const ny = Math.trunc(this.sum[1] / this.notchPx) || 0;
+    if (!nx && !ny) return null;
+    this.sum = [this.sum[0] - nx * this.notchPx, this.sum[1] - ny * this.notchPx];
+    return [nx, ny];
+  }
+}
+
+/** The connected pads (at most MAX_PADS) as input.js sends them, from navigator.getGamepads(). */
+export function readPads(list) {
+  const pads = [];
+  for (const gp of list || []) {
+    if (!gp || !gp.connected || pads.length >= MAX_PADS) continue;
+    let buttons = 0;
+    gp.buttons.forEach((b, i) => { if (i < 32 && (b.pressed || b.value > 0.5)) buttons |= 1 << i; });
+    const axes = [0, 1, 2, 3].map((i) => Math.round(Math.max(-1, Math.min(1, gp.axes[i] || 0)) * 32767));
+    pads.push({ index: gp.index & 0xff, buttons: buttons >>> 0, axes });
+  }
+  return pads;
+}
+
+export class InputControls {
+  /**
+   * @param {object} o
+   * @param {HTMLElement} o.stage the keyboard's events arrive here
+   * @param {HTMLTextAreaElement} [o.textInput] the hidden field inside the stage that holds the focus
+   * @param {HTMLVideoElement} o.video takes the pointer
+   * @param {(bytes: Uint8Array) => boolean} o.send sends a packet on the `input` channel
+   * @param {(text: string) => boolean} [o.sendText] sends text to type on the `text` channel
+   * @param {(code: string) => string} [o.keyCode] the code to send for a pressed key's code
+   * @param {(seq: number, at: number) => void} [o.onPress] a key or button press first went out
+   */
+  constructor({
+    stage, textInput = null, video, send, sendText = () => false, keyCode = (c) => c, onPress = () => {},
+    win = globalThis.window, doc = globalThis.document, nav = globalThis.navigator,
+    timers = globalThis, now = () => performance.now(),
+  }) {
+    Object.assign(this, { stage, textInput, video, sendBytes: send, sendText, keyCode, onPress, win, doc, nav, timers, now });
+    this.sender = new InputSender();
+    this.announced = new Set(); // ids of presses already timed
+    this.wheel = new WheelAccumulator();
+    this.lastChange = 0;
+    this.lastSend = 0;
+    this.lastPads = '[]';
+    this.packetsSent = 0;
+    this.gamepads = undefined; // how many pads the page sees, once it has seen a change
+  }
+
+  /** A new session: nothing held, sequence numbers from the start. */
+  reset() {
+    this.sender = new InputSender();
+    this.announced = new Set();
+  }
+
+  /** Sends the current state now. */
+  send() {
+    const at = this.now();
+    const packet = this.sender.packet(Math.floor(at));
+    if (this.sendBytes(encodePacket(packet))) {
+      for (const e of packet.events) {
+        if ((e.kind === EventKind.KeyDown || e.kind === EventKind.ButtonDown) && !this.announced.has(e.id)) {
+          this.announced.add(e.id);
+          this.onPress(packet.seq, at);
+        }
+      }
+      if (this.announced.size > KEEP_ANNOUNCED) this.announced = new Set([...this.announced].slice(-200));
+      this.packetsSent += 1;
+      this.lastSend = this.now();
+    }
+    // Not sent (no open channel): the state goes again with the next packet.
+  }
+
+  /** Something changed: send now, and again shortly after an edge (press, release, move). */
+  changed(edge) {
+    this.lastChange = this.now();
+    this.send();
+    if (edge) {
+      for (const d of REPEAT_DELAYS_MS) this.timers.setTimeout(() => { if (this.sender.hasPending()) this.send(); }, d);
+    }
+  }
+
+  /** The heartbeat: the full state while anything is held or changed recently. */
+  tick() {
+    const now = this.now();
+    const s = this.sender;
+    const active = s.anythingHeld() || s.hasPending() || now - this.lastChange < AFTER_CHANGE_MS;
+    if (active && now - this.lastSend >= HEARTBEAT_MS) this.send();
+  }
+
+  pollPads() {
+    const pads = readPads(this.nav.getGamepads ? this.nav.getGamepads() : []);
+    const text = JSON.stringify(pads);
+    if (text === this.lastPads) return;
+    this.lastPads = text;
+    this.sender.setPads(pads);
+    this.gamepads = pads.length;
+    this.changed(false);
+  }
+
+  locked() { return this.doc.pointerLockElement === this.video; }
+
+  point(e) {
+    return remotePoint(this.video.getBoundingClientRect(), this.video.videoWidth, this.video.videoHeight,
+      e.clientX, e.clientY);
+  }
+
+  /** Listens to the stage, the video and the window, and starts the heartbeat and pad polling. */
+  start() {
+    const { stage, video, win, doc } = this;
+    const key = (down) => (e) => {
+      // A key the IME takes is its own; a release always goes (it cannot leave a key held).
+      if (down && composing(e)) return;
+      const usage = codeToUsage(this.keyCode(e.code));
+      if (usage === undefined) return;
+      e.preventDefault();
+      if (this.sender.key(usage, down)) this.changed(true);
+    };
+    stage.addEventListener('keydown', key(true));
+    stage.addEventListener('keyup', key(false));
+    this.startText();
+    const releaseAll = () => { this.sender.releaseAll(); this.changed(true); };
+    win.addEventListener('blur', releaseAll);
+    doc.addEventListener('visibilitychange', () => { if (doc.hidden) releaseAll(); });
+
+    video.addEventListener('pointermove', (e) => {
+      if (this.locked()) {
+        this.sender.moveBy(Math.round(e.movementX), Math.round(e.movementY));
+        this.changed(true);
+        return;
+      }
+      const p = this.point(e);
+      if (!p) return;
+      this.sender.pointer(p[0], p[1]);
+      this.changed(false);
+    });
+    video.addEventListener('pointerdown', (e) => {
+      this.focus();
+      if (!this.locked()) {
+        const p = this.point(e);
+        if (p) this.sender.pointer(p[0], p[1]);
+      }
+      if (e.button >= 0 && e.button <= 4 && this.sender.button(e.button, true)) this.changed(true);
+      e.preventDefault();
+    });
+    win.addEventListener('pointerup', (e) => {
+      if (e.button >= 0 && e.button <= 4 && this.sender.button(e.button, false)) this.changed(true);
+    });
+    video.addEventListener('contextmenu', (e) => e.preventDefault());
+    video.addEventListener('wheel', (e) => {
+      e.preventDefault();
+      const notches = this.wheel.add(e.deltaX, e.deltaY, e.deltaMode);
+      if (notches) {
+        this.sender.wheel(notches[0], notches[1]);
+        this.changed(true);
+      }
+    }, { passive: false });
+    doc.addEventListener('pointerlockchange', () => { if (this.locked()) this.sender.clearPointer(); });
+
+    this.timers.setInterval(() => this.tick(), HEARTBEAT_MS / 2);
+    this.timers.setInterval(() => this.pollPads(), PAD_POLL_MS);
+  }
+
+  /** Text: what an IME composed and what is pasted onto the stage. */
+  startText() {
+    const { stage, textInput } = this;
+    stage.addEventListener('compositionend', (e) => {
+      if (e.data) this.sendText(clipText(e.data));
+      if (textInput) textInput.value = '';
+    });
+    stage.addEventListener('paste', (e) => {
+      e.preventDefault(); // nothing lands in the field itself
+      const text = e.clipboardData?.getData('text/plain');
+      if (text) this.sendText(clipText(text));
+    });
+    if (!textInput) return;
+    // The field never keeps what reaches it outside a composition (a key the keymap lacks).
+    textInput.addEventListener('input', (e) => { if (!e.isComposing) textInput.value = ''; });
+    // Focus given to the stage (a click on the bar's buttons gives it back, so do tests) goes
+    // on into the field, where an IME can run.
+    stage.addEventListener('focus', () => textInput.focus({ preventScroll: true }));
+  }
+
+  /** Gives the keyboard to the stage. */
+  focus() {
+    if (this.textInput) this.textInput.focus({ preventScroll: true });
+    else this.stage.focus();
+  }
+
+  /** Captures the mouse (relative motion, for games). */
+  lockPointer() {
+    this.focus();
+    this.video.requestPointerLock?.();
+  }
+}

@@ -1,0 +1,268 @@
+// Input capture without a browser: positions mapped through the letterboxed video, wheel
+// deltas summed into notches, pads read from the Gamepad API, and the sending rules (at once on
+// a change, repeats after an edge, a heartbeat while something is held) on a virtual clock.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  remotePoint, WheelAccumulator, readPads, InputControls, clipText, MAX_TEXT_CHARS, HEARTBEAT_MS, AFTER_CHANGE_MS, REPEAT_DELAYS_MS,
+} from '../src/controls.js';
+import { decodePacket, EventKind } from '../src/input.js';
+import { codeToUsage } from '../src/keymap.js';
+
+test('a client position maps to the remote pixel under it, through the letterbox', () => {
+  // 1280x720 in a 1000x1000 box at (10, 20): scale 0.78125, bars of 218.75 px above and below.
+  const rect = { left: 10, top: 20, width: 1000, height: 1000 };
+  assert.deepEqual(remotePoint(rect, 1280, 720, 10 + 500, 20 + 218.75 + 281.25), [640, 360]);
+  assert.deepEqual(remotePoint(rect, 1280, 720, 10, 20 + 218.75), [0, 0]);
+  assert.deepEqual(remotePoint(rect, 1280, 720, 10 + 999.9, 20 + 218.75 + 562.4), [1279, 719]);
+  // On the bars or outside the element: the nearest edge pixel.
+  assert.deepEqual(remotePoint(rect, 1280, 720, 0, 0), [0, 0]);
+  assert.deepEqual(remotePoint(rect, 1280, 720, 5000, 5000), [1279, 719]);
+  // Pillarboxed: 256x240 in 1280x720 (scale 3, bars of 256 px left and right).
+  assert.deepEqual(remotePoint({ left: 0, top: 0, width: 1280, height: 720 }, 256, 240, 256 + 3 * 100 + 1, 3 * 50 + 1), [100, 50]);
+  assert.equal(remotePoint(rect, 0, 0, 100, 100), null, 'no picture yet');
+});
+
+test('wheel deltas add up to whole notches and keep the remainder', () => {
+  const w = new WheelAccumulator(100);
+  // A touchpad: many small pixel deltas.
+  assert.equal(w.add(0, 30), null);
+  assert.equal(w.add(0, 30), null);
+  assert.equal(w.add(0, 30), null);
+  assert.deepEqual(w.add(0, 30), [0, 1]);
+  assert.deepEqual(w.sum, [0, 20]);
+  // Chromium on Linux: 120 px a notch, so the remainders add up to an extra notch in five.
+  const linux = new WheelAccumulator(100);
+  let notches = 0;
+  for (let i = 0; i < 5; i += 1) notches += linux.add(0, 120)?.[1] ?? 0;
+  assert.equal(notches, 6);
+  // Lines (a third of a notch each) and pages (ten notches).
+  assert.deepEqual(new WheelAccumulator(100).add(0, 3, 1), [0, 1]);
+  assert.deepEqual(new WheelAccumulator(100).add(1, 0, 2), [10, 0]);
+  // Backwards truncates towards zero too, on both axes.
+  const back = new WheelAccumulator(100);
+  assert.deepEqual(back.add(-150, -250), [-1, -2]);
+  assert.deepEqual(back.sum, [-50, -50]);
+  assert.deepEqual(back.add(-50, 0), [-1, 0]);
+});
+
+test('pads: connected ones only, at most four, buttons as bits and axes scaled', () => {
+  const pad = (index, pressed, axes = [0, 0, 0, 0], connected = true) => ({
+    index, connected, axes, buttons: pressed.map((p) => (typeof p === 'number' ? { pressed: false, value: p } : { pressed: p, value: p ? 1 : 0 })),
+  });
+  const list = [
+    null,
+    pad(0, [true, false, 0.7, 0.2], [-1, 1, 0.5, -2]),
+    pad(1, [true], [0, 0, 0, 0], false),
+    pad(2, []), pad(3, []), pad(4, []), pad(5, []),
+  ];
+  const pads = readPads(list);
+  assert.equal(pads.length, 4);
+  assert.deepEqual(pads[0], { index: 0, buttons: 0b101, axes: [-32767, 32767, 16384, -32767] });
+  assert.deepEqual(pads.map((p) => p.index), [0, 2, 3, 4]);
+  assert.deepEqual(readPads(undefined), []);
+  // Button 31 sets the top bit and stays an unsigned number.
+  const high = new Array(32).fill(false);
+  high[31] = true;
+  assert.equal(readPads([pad(0, high)])[0].buttons, 0x80000000);
+});
+
+/** Input controls on stand-in elements, a virtual clock and a recording channel. */
+function rig({ open = true, textInput = null, sendText = undefined } = {}) {
+  let now = 1000;
+  const timeouts = [];
+  const intervals = [];
+  const timers = {
+    setTimeout: (fn, ms) => timeouts.push({ at: now + ms, fn }),
+    setInterval: (fn, ms) => intervals.push({ every: ms, next: now + ms, fn }),
+  };
+  const sent = [];
+  const presses = [];
+  const stage = Object.assign(new EventTarget(), { focus() { stage.focused = true; } });
+  const video = Object.assign(new EventTarget(), {
+    videoWidth: 1280, videoHeight: 720, getBoundingClientRect: () => ({ left: 0, top: 0, width: 1280, height: 720 }),
+  });
+  const doc = Object.assign(new EventTarget(), { hidden: false, pointerLockElement: null });
+  const win = new EventTarget();
+  const state = { open };
+  const c = new InputControls({
+    stage, video, win, doc, textInput, sendText, nav: { getGamepads: () => [] }, timers, now: () => now,
+    send: (bytes) => { if (!state.open) return false; sent.push({ at: now, p: decodePacket(bytes) }); return true; },
+    onPress: (seq, at) => presses.push({ seq, at }),
+  });
+  c.start();
+  return {
+    c, sent, presses, stage, video, win, doc, state,
+    /** Moves the clock, running timers and intervals in order. */
+    advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        const due = [...timeouts.map((t) => t.at), ...intervals.map((i) => i.next)].filter((t) => t <= end);
+        if (!due.length) break;
+        now = Math.min(...due);
+        for (const t of timeouts.filter((x) => x.at === now)) { timeouts.splice(timeouts.indexOf(t), 1); t.fn(); }
+        for (const i of intervals.filter((x) => x.next === now)) { i.next += i.every; i.fn(); }
+      }
+      now = end;
+    },
+  };
+}
+
+const key = (type, code) => Object.assign(new Event(type, { cancelable: true }), { code });
+const pointer = (type, props) => Object.assign(new Event(type, { cancelable: true }), { button: 0, clientX: 0, clientY: 0, ...props });
+
+test('a key press goes out at once, rides in the repeats, and is timed once', () => {
+  const r = rig();
+  r.advance(AFTER_CHANGE_MS); // the page's first second counts as a change: let it pass
+  r.sent.length = 0;
+  const down = key('keydown', 'KeyA');
+  r.stage.dispatchEvent(down);
+  assert.ok(down.defaultPrevented, 'a mapped key is not handled by the page too');
+  assert.equal(r.sent.length, 1);
+  const usage = codeToUsage('KeyA');
+  assert.deepEqual(r.sent[0].p.state.keys.map(([k]) => k), [usage]);
+  assert.equal(r.sent[0].p.events[0].kind, EventKind.KeyDown);
+  r.advance(REPEAT_DELAYS_MS.at(-1));
+  const carrying = r.sent.filter((s) => s.p.events.some((e) => e.kind === EventKind.KeyDown));
+  assert.deepEqual(carrying.map((s) => s.at - r.sent[0].at), [0, ...REPEAT_DELAYS_MS]);
+  assert.equal(r.presses.length, 1, 'timed once, not per repeat');
+  assert.equal(r.presses[0].seq, r.sent[0].p.seq);
+  assert.equal(r.c.packetsSent, r.sent.length);
+  // An unmapped key is left to the page.
+  const other = key('keydown', 'NoSuchKey');
+  r.stage.dispatchEvent(other);
+  assert.equal(other.defaultPrevented, false);
+});
+
+test('while a key is held the full state goes out as a heartbeat, and stops a second after release', () => {
+  const r = rig();
+  r.stage.dispatchEvent(key('keydown', 'KeyA'));
+  r.advance(2000);
+  const held = r.sent.filter((s) => s.at > 1100);
+  const gaps = held.slice(1).map((s, i) => s.at - held[i].at);
+  assert.ok(gaps.length >= 15 && gaps.every((g) => g >= HEARTBEAT_MS && g <= HEARTBEAT_MS * 1.5), `gaps ${gaps}`);
+  r.stage.dispatchEvent(key('keyup', 'KeyA'));
+  const released = r.sent.length;
+  r.advance(AFTER_CHANGE_MS + HEARTBEAT_MS);
+  const after = r.sent.length - released;
+  assert.ok(after > 0 && after <= 3 + AFTER_CHANGE_MS / HEARTBEAT_MS, `${after} packets after the release`);
+  const quiet = r.sent.length;
+  r.advance(5000);
+  assert.equal(r.sent.length, quiet, 'nothing held, nothing changed: no packets');
+});
+
+test('losing focus releases everything held', () => {
+  const r = rig();
+  r.stage.dispatchEvent(key('keydown', 'KeyA'));
+  r.video.dispatchEvent(pointer('pointerdown', { button: 2 }));
+  assert.ok(r.stage.focused, 'a click gives the stage the keyboard');
+  r.win.dispatchEvent(new Event('blur'));
+  const last = r.sent.at(-1).p;
+  assert.deepEqual([last.state.keys, last.state.buttons], [[], []]);
+  assert.deepEqual(last.events.filter((e) => e.kind === EventKind.KeyUp || e.kind === EventKind.ButtonUp).length, 2);
+});
+
+test('pointer positions are remote pixels; locked, the pointer moves by deltas', () => {
+  const r = rig();
+  r.video.getBoundingClientRect = () => ({ left: 0, top: 0, width: 640, height: 360 });
+  r.video.dispatchEvent(pointer('pointermove', { clientX: 320, clientY: 180 }));
+  assert.deepEqual(r.sent.at(-1).p.state.pointer, [640, 360]);
+  r.doc.pointerLockElement = r.video;
+  r.doc.dispatchEvent(new Event('pointerlockchange'));
+  r.video.dispatchEvent(pointer('pointermove', { movementX: 3.4, movementY: -2.6 }));
+  const p = r.sent.at(-1).p;
+  assert.equal(p.state.pointer, null);
+  assert.deepEqual(p.events.filter((e) => e.kind === EventKind.Move).map((e) => [e.dx, e.dy]), [[3, -3]]);
+});
+
+test('the wheel sends whole notches only', () => {
+  const r = rig();
+  const wheel = (deltaY) => Object.assign(new Event('wheel', { cancelable: true }), { deltaX: 0, deltaY, deltaMode: 0 });
+  r.video.dispatchEvent(wheel(60));
+  const before = r.sent.length;
+  r.video.dispatchEvent(wheel(60));
+  const w = r.sent.at(-1).p.events.filter((e) => e.kind === EventKind.Wheel);
+  assert.equal(r.sent.length, before + 1);
+  assert.deepEqual(w.map((e) => [e.dx, e.dy]), [[0, 1]]);
+});
+
+test('a pad change goes out; the same state again does not', () => {
+  const r = rig();
+  let pads = [];
+  r.c.nav = { getGamepads: () => pads };
+  r.advance(AFTER_CHANGE_MS * 2);
+  const quiet = r.sent.length;
+  pads = [{ index: 0, connected: true, axes: [0, 0, 0, 0], buttons: [{ pressed: true, value: 1 }] }];
+  r.advance(10);
+  assert.equal(r.c.gamepads, 1);
+  assert.equal(r.sent.at(-1).p.state.pads[0].buttons, 1);
+  assert.ok(r.sent.length > quiet);
+});
+
+test('nothing counts as sent while the channel is closed', () => {
+  const r = rig({ open: false });
+  r.stage.dispatchEvent(key('keydown', 'KeyA'));
+  r.advance(500);
+  assert.equal(r.c.packetsSent, 0);
+  assert.equal(r.presses.length, 0, 'a press that never went out is not timed');
+  r.state.open = true;
+  r.advance(HEARTBEAT_MS);
+  assert.ok(r.c.packetsSent > 0, 'the held key goes out once the channel opens');
+  assert.equal(r.sent[0].p.state.keys.length, 1);
+});
+
+test('text: clipped to 4096 characters without splitting a pair, CRLF as LF', () => {
+  assert.equal(clipText('a\r\nb\rc\n'), 'a\nb\nc\n');
+  assert.equal(clipText('x'.repeat(5000)).length, MAX_TEXT_CHARS);
+  const emoji = '😀'.repeat(5000); // two UTF-16 units each
+  const cut = clipText(emoji);
+  assert.equal([...cut].length, MAX_TEXT_CHARS);
+  assert.equal(cut, '😀'.repeat(MAX_TEXT_CHARS));
+  assert.equal(clipText('short'), 'short');
+});
+
+/** A stand-in for the hidden text field. */
+const textField = () => Object.assign(new EventTarget(), { value: '', focused: 0, focus() { this.focused += 1; } });
+
+test('an IME composition and a paste go out as text; the keys the IME takes do not', () => {
+  const texts = [];
+  const field = textField();
+  const r = rig({ textInput: field, sendText: (t) => { texts.push(t); return true; } });
+  // Keys during a composition belong to the IME.
+  const imeKey = Object.assign(key('keydown', 'KeyN'), { isComposing: true, keyCode: 229 });
+  r.stage.dispatchEvent(imeKey);
+  assert.equal(imeKey.defaultPrevented, false);
+  assert.equal(r.sent.length, 0);
+  const process = Object.assign(key('keydown', 'KeyI'), { keyCode: 229 }); // Chromium's first IME key
+  r.stage.dispatchEvent(process);
+  assert.equal(r.sent.length, 0);
+  // Its result is text.
+  field.value = 'にほん';
+  r.stage.dispatchEvent(Object.assign(new Event('compositionend'), { data: '日本' }));
+  assert.deepEqual(texts, ['日本']);
+  assert.equal(field.value, '', 'the field is emptied');
+  // A release always goes: it cannot leave a key held on the host.
+  r.stage.dispatchEvent(key('keydown', 'KeyA'));
+  r.stage.dispatchEvent(Object.assign(key('keyup', 'KeyA'), { isComposing: true }));
+  assert.deepEqual(r.sent.at(-1).p.state.keys, []);
+  // A paste: its plain text, cut to the limit; nothing lands in the field.
+  const paste = Object.assign(new Event('paste', { cancelable: true }), {
+    clipboardData: { getData: (type) => (type === 'text/plain' ? `line 1\r\n${'y'.repeat(5000)}` : '') },
+  });
+  r.stage.dispatchEvent(paste);
+  assert.ok(paste.defaultPrevented);
+  assert.equal(texts.length, 2);
+  assert.equal(texts[1].length, MAX_TEXT_CHARS);
+  assert.ok(texts[1].startsWith('line 1\nyyy'));
+  const image = Object.assign(new Event('paste', { cancelable: true }), { clipboardData: { getData: () => '' } });
+  r.stage.dispatchEvent(image);
+  assert.equal(texts.length, 2, 'no text, nothing sent');
+  // Stray input outside a composition does not pile up in the field.
+  field.value = '§';
+  field.dispatchEvent(Object.assign(new Event('input'), { isComposing: false }));
+  assert.equal(field.value, '');
+  // Focus given to the stage goes on into the field, where an IME can run.
+  r.stage.dispatchEvent(new Event('focus'));
+  assert.equal(field.focused, 1);
+});

@@ -1,0 +1,56 @@
+// A host that says it is shutting down (`draining`): the page tells the user the host is
+// restarting and connects again with its usual delays, unlike `ended`. The message is handed
+// to the page's socket here (the page cannot tell it from one the host wrote), so the test
+// does not depend on how long a host takes to stop; the page then reconnects to the real host
+// and plays again.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGlint, startChromium, waitFor } from './harness.mjs';
+
+let glint;
+let browser;
+
+// Keeps the page's signaling sockets, so the test can play the host's part on one.
+const keepSockets = () => {
+  window.__sockets = [];
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__sockets.push(this);
+    }
+  };
+};
+
+before(async () => {
+  glint = await startGlint(['--source', 'testpattern', '--fps', '30']);
+  browser = await startChromium();
+  await browser.page.addInitScript(keepSockets);
+});
+
+after(async () => {
+  await browser?.stop();
+  await glint?.stop();
+});
+
+const evaluate = (fn, arg) => browser.page.evaluate(fn, arg);
+
+test('a draining host: the page says it is restarting, reconnects and plays again', async () => {
+  await browser.page.goto(glint.url);
+  await waitFor('the stream to play', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  assert.equal(await evaluate(() => window.glint.connects), 1);
+  await evaluate(() => {
+    const ws = window.__sockets.at(-1);
+    ws.onmessage({ data: JSON.stringify({ type: 'draining', message: 'the host is shutting down' }) });
+  });
+  // Said at once, in words a user understands, and not as the end of the session.
+  const said = await evaluate(() => [window.glint.state, document.getElementById('status').textContent]);
+  assert.equal(said[0], 'disconnected');
+  assert.equal(said[1], 'The host is restarting or shutting down…');
+  assert.equal(await evaluate(() => window.glint.draining), 'the host is shutting down');
+  await waitFor('the page to connect again and play', () => evaluate(
+    () => window.glint.state === 'playing' && window.glint.connects === 2), 20000);
+  assert.equal(await evaluate(() => window.__sockets.length), 2, 'one new socket, after the delay');
+  assert.equal(await evaluate(() => window.glint.ended), undefined);
+});

@@ -1,0 +1,160 @@
+// The peer connection with a stand-in RTCPeerConnection: the channels the host expects, the
+// offer and answer with RTCP receiver reference times added, and a closed connection that no
+// longer reports.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PeerConnection, withRrtr, answerSdp } from '../src/peer.js';
+import { message } from '../src/signaling.js';
+
+const OFFER = 'v=0\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n';
+
+class FakePc {
+  static made = [];
+
+  constructor(config) {
+    this.config = config;
+    this.channels = [];
+    this.transceivers = [];
+    this.closed = false;
+    this.connectionState = 'new';
+    FakePc.made.push(this);
+  }
+
+  addTransceiver(kind, init) {
+    const t = { kind, init, receiver: { jitterBufferTarget: null } };
+    this.transceivers.push(t);
+    return t;
+  }
+
+  createDataChannel(label, init = {}) {
+    const ch = { label, init, readyState: 'connecting', sent: [], send(d) { this.sent.push(d); } };
+    this.channels.push(ch);
+    return ch;
+  }
+
+  async createOffer() { return { type: 'offer', sdp: OFFER }; }
+  async setLocalDescription(d) { this.localDescription = d; }
+  async setRemoteDescription(d) { this.remoteDescription = d; }
+  close() { this.closed = true; }
+
+  // The test's side.
+  state(s) { this.connectionState = s; this.onconnectionstatechange?.(); }
+}
+
+function rig() {
+  FakePc.made = [];
+  const signals = [];
+  const events = [];
+  const peer = new PeerConnection({
+    RTCPeerConnection: FakePc,
+    message,
+    signal: (m) => signals.push(m),
+    onTrack: () => {},
+    onControl: (d) => events.push(['control', d]),
+    onConnected: () => events.push(['connected']),
+    onLost: (s) => events.push(['lost', s]),
+    log: { warn() {}, debug() {} },
+  });
+  return { peer, signals, events, pc: () => FakePc.made.at(-1) };
+}
+
+test('rrtr is added after each nack feedback line, once', () => {
+  const sdp = withRrtr(OFFER);
+  assert.match(sdp, /a=rtcp-fb:96 nack\r\na=rtcp-fb:96 rrtr\r\na=rtcp-fb:96 nack pli\r\n/);
+  assert.equal(withRrtr(sdp), sdp);
+});
+
+test("the host's answer is read without ice-lite, and with rrtr", () => {
+  const answer = 'v=0\r\na=group:BUNDLE 0 1\r\na=ice-lite\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtcp-fb:96 nack\r\n' +
+    'a=ice-options:trickle\r\n';
+  assert.equal(answerSdp(answer), 'v=0\r\na=group:BUNDLE 0 1\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtcp-fb:96 nack\r\n' +
+    'a=rtcp-fb:96 rrtr\r\na=ice-options:trickle\r\n');
+  assert.equal(answerSdp('v=0\r\n'), 'v=0\r\n');
+});
+
+test('a connection offers the video and sound with the channels the host expects', async () => {
+  const r = rig();
+  let audioChannel = null;
+  await r.peer.start({ audio: (ch) => { audioChannel = ch; } });
+  const pc = r.pc();
+  assert.equal(pc.config.bundlePolicy, 'max-bundle');
+  assert.deepEqual(pc.transceivers.map((t) => [t.kind, t.init.direction]), [['video', 'recvonly'], ['audio', 'recvonly']]);
+  const byLabel = Object.fromEntries(pc.channels.map((c) => [c.label, c.init]));
+  assert.deepEqual(byLabel.input, { ordered: false, maxRetransmits: 0 });
+  assert.deepEqual(byLabel.control, { ordered: false, maxRetransmits: 0 });
+  assert.deepEqual(byLabel.audio, { ordered: false, maxRetransmits: 0 });
+  assert.deepEqual(byLabel.text, {}, 'text: reliable and ordered (the defaults)');
+  assert.equal(audioChannel.label, 'audio');
+  assert.deepEqual(r.signals, [{ type: 'offer', sdp: withRrtr(OFFER) }]);
+  await r.peer.answer('v=0\r\na=rtcp-fb:98 nack\r\n');
+  assert.equal(pc.remoteDescription.sdp, 'v=0\r\na=rtcp-fb:98 nack\r\na=rtcp-fb:98 rrtr\r\n');
+});
+
+test('candidates follow the offer one by one; none before it, and not the end marker', async () => {
+  const r = rig();
+  const starting = r.peer.start();
+  const pc = r.pc();
+  const candidate = (c, sdpMid = '0') => pc.onicecandidate({ candidate: { candidate: c, sdpMid } });
+  // Gathered while the offer is still being made (a browser may do this).
+  candidate('candidate:1 1 udp 2122260223 192.168.1.2 50000 typ host');
+  assert.deepEqual(r.signals, []);
+  await starting;
+  candidate('candidate:2 1 udp 2122194687 10.0.0.2 50001 typ host', null);
+  pc.onicecandidate({ candidate: null });
+  candidate('');
+  assert.deepEqual(r.signals.map((m) => m.type), ['offer', 'candidate', 'candidate']);
+  assert.deepEqual(r.signals[1], { type: 'candidate', candidate: 'candidate:1 1 udp 2122260223 192.168.1.2 50000 typ host', sdp_mid: '0' });
+  assert.deepEqual(r.signals[2], { type: 'candidate', candidate: 'candidate:2 1 udp 2122194687 10.0.0.2 50001 typ host' });
+});
+
+test('without page playout there is no audio channel', async () => {
+  const r = rig();
+  await r.peer.start();
+  assert.ok(!r.pc().channels.some((c) => c.label === 'audio'));
+});
+
+test('text goes out on the text channel, as a string', async () => {
+  const r = rig();
+  await r.peer.start();
+  const text = r.pc().channels.find((c) => c.label === 'text');
+  assert.equal(r.peer.sendText('héllo'), false, 'not before it opens');
+  text.readyState = 'open';
+  assert.equal(r.peer.sendText('héllo'), true);
+  assert.deepEqual(text.sent, ['héllo']);
+});
+
+test('input goes out only on an open channel', async () => {
+  const r = rig();
+  await r.peer.start();
+  const input = r.pc().channels.find((c) => c.label === 'input');
+  assert.equal(r.peer.sendInput(new Uint8Array([1])), false);
+  input.readyState = 'open';
+  assert.equal(r.peer.sendInput(new Uint8Array([1])), true);
+  input.send = () => { throw new Error('closing'); };
+  assert.equal(r.peer.sendInput(new Uint8Array([1])), false, 'a failing send is not counted');
+});
+
+test('connected and lost are reported; a replaced or closed connection is silent', async () => {
+  const r = rig();
+  await r.peer.start();
+  const first = r.pc();
+  first.state('connected');
+  await r.peer.start(); // a new session replaces the connection
+  assert.ok(first.closed);
+  first.state('failed');
+  const second = r.pc();
+  second.state('failed');
+  r.peer.close();
+  second.state('closed');
+  assert.deepEqual(r.events, [['connected'], ['lost', 'failed']]);
+  assert.equal(r.peer.pc, null);
+});
+
+test('an offer is not sent for a connection closed while it was being made', async () => {
+  const r = rig();
+  const starting = r.peer.start();
+  r.peer.close();
+  await starting;
+  assert.deepEqual(r.signals, []);
+});
