@@ -31,7 +31,7 @@ use glint::pipeline::{self, EncodeControl, EncodeParts, PipelineCounters, ENCODE
 use glint::session::{Session, SessionConfig, SessionCounters};
 use glint::signal::{Shutdown, SignalConfig, SignalCounters};
 use glint::stats::{RateSources, Stats};
-use glint::supervise::{panic_message, shutdown_signal, watch};
+use glint::supervise::{first_cause, shutdown_signal, watch, Death, End};
 
 /// Exit code for a configuration the host cannot run with (same as a usage error).
 const EXIT_CONFIG: u8 = 2;
@@ -476,9 +476,29 @@ fn run(config: Config) -> Result<(), Failure> {
         password: password.clone(),
         web_dir: config.web_dir.clone(),
     };
-    let (deaths_tx, deaths) = tokio::sync::mpsc::channel::<(&'static str, String)>(8);
+    // Every hot-path thread, the capture first, is watched: the first to end ends glint.
+    let (deaths_tx, deaths) = tokio::sync::mpsc::channel::<Death>(8);
+    let capture_ended = |end| match end {
+        pipeline::CaptureEnd::Failed(CaptureError::CoreDied(why)) => End::Source(why),
+        pipeline::CaptureEnd::Failed(e) => End::Source(format!("capture stopped: {e}")),
+        pipeline::CaptureEnd::Stopped => End::Stopped,
+    };
+    let capture_thread = capture.handle;
+    watch(
+        "capture",
+        capture_thread,
+        capture_ended,
+        deaths_tx.clone(),
+        running.clone(),
+    );
     for (name, handle) in threads {
-        watch(name, handle, deaths_tx.clone(), running.clone());
+        watch(
+            name,
+            handle,
+            |()| End::Stopped,
+            deaths_tx.clone(),
+            running.clone(),
+        );
     }
     let outcome = runtime.block_on(async move {
         tokio::spawn(stats_ticker(stats));
@@ -486,9 +506,6 @@ fn run(config: Config) -> Result<(), Failure> {
         let server = tokio::spawn(http::serve(listener, served, async {
             let _ = server_stopped.await;
         }));
-        // Watch the source: a lost display or a crashed core ends the session, and every
-        // page is told why before glint exits.
-        let capture_end = tokio::task::spawn_blocking(move || capture.handle.join());
         let mut deaths = deaths;
         let result = tokio::select! {
             _ = shutdown_signal() => {
@@ -504,22 +521,10 @@ fn run(config: Config) -> Result<(), Failure> {
                 tell_pages(&shutdown_tx, Duration::from_millis(300)).await;
                 Ok(())
             }
-            ended = capture_end => {
-                health.source_stopped();
-                let why = match ended {
-                    Ok(Ok(pipeline::CaptureEnd::Failed(CaptureError::CoreDied(why)))) => why,
-                    Ok(Ok(pipeline::CaptureEnd::Failed(e))) => format!("capture stopped: {e}"),
-                    Ok(Ok(pipeline::CaptureEnd::Stopped)) => "the capture thread stopped".into(),
-                    Ok(Err(panic)) => format!("the capture thread panicked: {}", panic_message(&*panic)),
-                    Err(e) => format!("the capture thread could not be watched: {e}"),
-                };
-                shutdown_tx.send_replace(Some(Shutdown::Ended(why.clone())));
-                tell_pages(&shutdown_tx, Duration::from_secs(2)).await;
-                Err(why)
-            }
             Some(first) = deaths.recv() => {
-                // One thread's end ends those downstream of it (the rtc thread stops when the
-                // encoder's queue closes): name the one that panicked, if one did.
+                // One thread's end ends those downstream of it (the encoder stops when the
+                // capture's queue closes, the rtc thread when the encoder's does): gather what
+                // ends together and name the cause.
                 let mut ends = vec![first];
                 let settle = tokio::time::sleep(Duration::from_millis(200));
                 tokio::pin!(settle);
@@ -532,11 +537,10 @@ fn run(config: Config) -> Result<(), Failure> {
                 if ends.iter().any(|(name, _)| *name == "rtc") {
                     health.rtc_stopped();
                 }
-                let (name, why) = ends
-                    .iter()
-                    .find(|(_, why)| why.starts_with("panicked"))
-                    .unwrap_or(&ends[0]);
-                let why = format!("the {name} thread {why}");
+                if ends.iter().any(|(name, _)| *name == "capture") {
+                    health.source_stopped();
+                }
+                let why = first_cause(&ends).unwrap_or_else(|| "a thread stopped".into());
                 shutdown_tx.send_replace(Some(Shutdown::Ended(why.clone())));
                 tell_pages(&shutdown_tx, Duration::from_secs(2)).await;
                 Err(why)

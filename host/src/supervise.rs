@@ -5,28 +5,59 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Watches a hot-path thread: when it ends (returns or panics) while glint is running, says
-/// which and why on `deaths`.
-pub fn watch(
+/// How a watched thread ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// The source is gone (display lost, core crashed): the message for the pages as is.
+    Source(String),
+    Panicked(String),
+    /// It returned while glint was running (usually because a queue it reads closed).
+    Stopped,
+}
+
+/// A thread's end, with its short name (`encode`, `rtc`, …).
+pub type Death = (&'static str, End);
+
+/// Watches a hot-path thread: when it ends while glint is running, sends which and how on
+/// `deaths`; `ended` says how from what the thread returned.
+pub fn watch<T: Send + 'static>(
     name: &'static str,
-    handle: std::thread::JoinHandle<()>,
-    deaths: tokio::sync::mpsc::Sender<(&'static str, String)>,
+    handle: std::thread::JoinHandle<T>,
+    ended: impl FnOnce(T) -> End + Send + 'static,
+    deaths: tokio::sync::mpsc::Sender<Death>,
     running: Arc<AtomicBool>,
 ) {
     let watcher = std::thread::Builder::new()
         .name(format!("glint-watch-{name}"))
         .spawn(move || {
-            let why = match handle.join() {
-                Ok(()) => "stopped".to_owned(),
-                Err(panic) => format!("panicked: {}", panic_message(&*panic)),
+            let end = match handle.join() {
+                Ok(v) => ended(v),
+                Err(panic) => End::Panicked(panic_message(&*panic)),
             };
             if running.load(Ordering::Relaxed) {
-                let _ = deaths.blocking_send((name, why));
+                let _ = deaths.blocking_send((name, end));
             }
         });
     if let Err(e) = watcher {
         tracing::warn!(error = %e, thread = name, "cannot watch a thread");
     }
+}
+
+/// Of several threads that ended about together, the one that explains the others, as one
+/// line: a lost source first (everything downstream of it stops), then a panic, then the first
+/// to stop.
+pub fn first_cause(ends: &[Death]) -> Option<String> {
+    let rank = |e: &End| match e {
+        End::Source(_) => 0,
+        End::Panicked(_) => 1,
+        End::Stopped => 2,
+    };
+    let (name, end) = ends.iter().min_by_key(|(_, e)| rank(e))?;
+    Some(match end {
+        End::Source(why) => why.clone(),
+        End::Panicked(m) => format!("the {name} thread panicked: {m}"),
+        End::Stopped => format!("the {name} thread stopped"),
+    })
 }
 
 /// The message of a panic payload (`panic!` with a literal or a formatted string).
@@ -61,18 +92,45 @@ mod tests {
     fn a_panic_is_reported_with_its_message_and_a_quiet_stop_only_while_running() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
         let running = Arc::new(AtomicBool::new(true));
+        let stopped = |()| End::Stopped;
         let h = std::thread::spawn(|| panic!("boom {}", 7));
-        watch("encode", h, tx.clone(), running.clone());
-        let (name, why) = rx.blocking_recv().expect("reported");
-        assert_eq!((name, why.as_str()), ("encode", "panicked: boom 7"));
+        watch("encode", h, stopped, tx.clone(), running.clone());
+        assert_eq!(
+            rx.blocking_recv(),
+            Some(("encode", End::Panicked("boom 7".into())))
+        );
         let h = std::thread::spawn(|| {});
-        watch("input", h, tx.clone(), running.clone());
-        assert_eq!(rx.blocking_recv(), Some(("input", "stopped".to_owned())));
+        watch("input", h, stopped, tx.clone(), running.clone());
+        assert_eq!(rx.blocking_recv(), Some(("input", End::Stopped)));
         // Once glint is stopping, threads ending is expected: nothing is reported.
         running.store(false, Ordering::Relaxed);
         let h = std::thread::spawn(|| {});
-        watch("opus", h, tx, running);
+        watch("opus", h, stopped, tx, running);
         assert_eq!(rx.blocking_recv(), None);
+    }
+
+    #[test]
+    fn the_cause_is_named_not_what_stopped_because_of_it() {
+        let lost = (
+            "capture",
+            End::Source("capture stopped: lost the X display".into()),
+        );
+        let encode = ("encode", End::Stopped);
+        let rtc = ("rtc", End::Stopped);
+        let panic = ("encode", End::Panicked("test fault".into()));
+        assert_eq!(
+            first_cause(&[encode.clone(), rtc.clone(), lost]).as_deref(),
+            Some("capture stopped: lost the X display")
+        );
+        assert_eq!(
+            first_cause(&[rtc.clone(), panic]).as_deref(),
+            Some("the encode thread panicked: test fault")
+        );
+        assert_eq!(
+            first_cause(&[rtc, encode]).as_deref(),
+            Some("the rtc thread stopped")
+        );
+        assert_eq!(first_cause(&[]), None);
     }
 
     #[test]

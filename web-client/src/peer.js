@@ -20,16 +20,12 @@ export function withRrtr(sdp) {
 
 /**
  * The host's answer as the browser should read it: with RTCP receiver reference times (see
- * withRrtr), and without `a=ice-lite`. The host is an ICE-lite agent: it answers checks and
- * takes the pair the browser nominates. Chromium (p2p_transport_channel.cc, semi-aggressive
- * nomination) nominates on its very first check when the remote is a full agent, but against a
- * lite one only on the first check after the pair has proved writable, which comes one weak
- * ping interval (48 ms) later: the whole connection waited those 48 ms. Read as a full agent,
- * the host is nominated at once and behaves the same (it never checks by itself in either
- * case). Firefox nominates at once either way.
+ * withRrtr). The host is a full ICE agent (it used to be ICE-lite, against which Chromium
+ * nominates a pair only one weak ping interval, 48 ms, after it proved writable; against a full
+ * agent it nominates on its first check), so the answer is taken as it is otherwise.
  */
 export function answerSdp(sdp) {
-  return withRrtr(sdp).replace(/^a=ice-lite\r\n/m, '');
+  return withRrtr(sdp);
 }
 
 export class PeerConnection {

@@ -65,7 +65,7 @@ pub enum SessionError {
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     pub codec: CodecChoice,
-    /// The local addresses of the one UDP port, each announced as a host candidate (ICE-lite).
+    /// The local addresses of the one UDP port, each announced as a host candidate.
     pub locals: Vec<SocketAddr>,
     /// Also announce this address (same port) as a server-reflexive candidate.
     pub public_ip: Option<IpAddr>,

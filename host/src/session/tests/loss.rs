@@ -1,4 +1,5 @@
-//! Loss: at 5 % seeded random loss both ways, NACK and RTX repair every gap.
+//! Loss: at 5 % seeded random loss both ways, NACK and RTX repair the gaps; the rare packet
+//! lost twice costs a keyframe, never a picture decoded over a gap.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +8,7 @@ use str0m_netem::{Probability, RandomLoss};
 use super::{delay, Harness};
 
 #[test]
-fn at_five_percent_loss_nack_and_rtx_leave_no_picture_with_a_gap() {
+fn at_five_percent_loss_nack_and_rtx_leave_no_picture_decoded_over_a_gap() {
     let lossy = |seed| delay(15, seed).loss(RandomLoss::new(Probability::new(0.05)));
     let mut h = Harness::new(lossy(11));
     h.add_client(lossy(12), &[]);
@@ -16,10 +17,32 @@ fn at_five_percent_loss_nack_and_rtx_leave_no_picture_with_a_gap() {
     h.run_for(Duration::from_secs(10));
     let wall = wall.elapsed();
     let frames = &h.clients[0].frames;
-    // Some packets were lost (each frame is several packets), yet every frame the page got
-    // followed its predecessor without a gap.
-    let gaps = frames.iter().skip(1).filter(|f| !f.contiguous).count();
-    assert_eq!(gaps, 0, "{gaps} frames after a gap out of {}", frames.len());
+    // A frame after a gap is shown only once a keyframe repaired it (the client asks, as a
+    // browser does). NACK and RTX make that rare: at most 1 % of frames, each repaired within
+    // 200 ms.
+    let gaps: Vec<usize> = (1..frames.len())
+        .filter(|&i| !frames[i].contiguous)
+        .collect();
+    assert!(
+        gaps.len() * 100 <= frames.len(),
+        "{} gaps in {} frames",
+        gaps.len(),
+        frames.len()
+    );
+    for &i in &gaps {
+        let healed = frames[i..].iter().find(|f| f.keyframe).map(|f| f.at);
+        let late = healed.map(|t| t.duration_since(frames[i].at));
+        assert!(
+            late.is_some_and(|d| d <= Duration::from_millis(200)),
+            "the gap at frame {i} was repaired after {late:?}"
+        );
+    }
+    let shown = frames.iter().filter(|f| f.decodable).count();
+    assert!(
+        shown * 100 >= frames.len() * 98,
+        "{shown} of {} frames decodable",
+        frames.len()
+    );
     // About every frame of the 10 s arrived (a few may still be in flight at the end).
     assert!(
         frames.len() + 10 >= h.frames_written,
@@ -36,8 +59,10 @@ fn at_five_percent_loss_nack_and_rtx_leave_no_picture_with_a_gap() {
     let nacks = h.stats.first().map_or(0, |s| s.nacks);
     assert!(nacks > 20, "{nacks} NACKs: was anything lost?");
     eprintln!(
-        "10 s of 60 fps at 5 % loss: {} frames, {nacks} NACKs, {} keyframes asked, {wall:?} of wall time",
+        "10 s of 60 fps at 5 % loss: {} frames, {} after a gap, {shown} decodable, {nacks} \
+         NACKs, {} keyframes asked, {wall:?} of wall time",
         frames.len(),
+        gaps.len(),
         h.keyframe_commands
     );
 }

@@ -47,8 +47,11 @@ impl AsRef<[u8]> for Packet {
 /// A frame as the client's depacketizer delivered it.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Received {
+    pub at: Instant,
     pub keyframe: bool,
     pub contiguous: bool,
+    /// Whether a decoder could show it: a keyframe, or a delta with nothing missing since one.
+    pub decodable: bool,
 }
 
 /// A browser stand-in: a full-ICE str0m peer that offers to receive video and sound.
@@ -63,6 +66,9 @@ pub(super) struct Client {
     pub channels: Vec<(String, ChannelId)>,
     pub connected: bool,
     pub frames: Vec<Received>,
+    /// A frame came after a gap: like a browser, ask for a keyframe and show nothing until it.
+    broken: bool,
+    wants_keyframe: bool,
     /// Messages the host sent on each channel, by label.
     pub channel_data: Vec<(String, Vec<u8>)>,
 }
@@ -86,6 +92,8 @@ impl Client {
             channels: Vec::new(),
             connected: false,
             frames: Vec::new(),
+            broken: false,
+            wants_keyframe: false,
             channel_data: Vec::new(),
         }
     }
@@ -132,7 +140,7 @@ impl Client {
                         contents: t.contents.to_vec(),
                     },
                 )),
-                Ok(RtcOutput::Event(e)) => self.handle_event(e),
+                Ok(RtcOutput::Event(e)) => self.handle_event(now, e),
                 Err(_) => {
                     self.timeout = now + STEP;
                     return;
@@ -141,13 +149,25 @@ impl Client {
         }
     }
 
-    fn handle_event(&mut self, e: Event) {
+    fn handle_event(&mut self, now: Instant, e: Event) {
         match e {
             Event::Connected => self.connected = true,
-            Event::MediaData(d) => self.frames.push(Received {
-                keyframe: is_h264_keyframe(&d.data),
-                contiguous: d.contiguous,
-            }),
+            Event::MediaData(d) => {
+                let keyframe = is_h264_keyframe(&d.data);
+                let first = self.frames.is_empty();
+                if keyframe {
+                    self.broken = false;
+                } else if !d.contiguous && !first {
+                    self.broken = true;
+                    self.wants_keyframe = true;
+                }
+                self.frames.push(Received {
+                    at: now,
+                    keyframe,
+                    contiguous: d.contiguous || first,
+                    decodable: keyframe || !self.broken,
+                });
+            }
             Event::ChannelOpen(id, label) => {
                 self.channels.retain(|(l, _)| *l != label);
                 self.channels.push((label, id));
@@ -350,6 +370,10 @@ impl Harness {
                 if c.rtc.handle_input(input).is_ok() {
                     c.drain(now, &mut self.host_inbox);
                 }
+            }
+            if std::mem::take(&mut c.wants_keyframe) {
+                c.request_keyframe();
+                c.timeout = now;
             }
             if now >= c.timeout && c.rtc.handle_input(Input::Timeout(now)).is_ok() {
                 c.drain(now, &mut self.host_inbox);
