@@ -265,10 +265,7 @@ function onFrame(now, meta) {
     timeline.firstFrameMs ??= now;
   }
   // The first frame of each connection, the page's first or a reconnect's.
-  if (status.state === 'connecting') {
-    status.set('playing', '');
-    if (hostHasSound) sound.prepare();
-  }
+  if (status.state === 'connecting') status.set('playing', '');
   if (glint.framesPresented % 30 === 0) info.show(`${meta.width}×${meta.height} ${glint.codec || ''}`);
   video.requestVideoFrameCallback(onFrame);
 }
@@ -278,10 +275,7 @@ if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
   video.addEventListener('playing', () => {
     glint.firstFrameMs ??= performance.now();
     mark('firstFrameMs');
-    if (status.state === 'connecting') {
-      status.set('playing', '');
-      if (hostHasSound) sound.prepare();
-    }
+    if (status.state === 'connecting') status.set('playing', '');
   });
 }
 

@@ -51,32 +51,19 @@ export function channelAudioSupported() {
 export class ChannelAudio {
   /** `onSound` is called once, when the first packet arrives. */
   constructor(onSound) {
-    this.context = null; // made by prepare()
-    this.gain = null;
+    this.context = new AudioContext({ latencyHint: LATENCY_HINT, sampleRate: RATE });
+    this.gain = this.context.createGain();
+    this.gain.connect(this.context.destination);
+    this.gain.gain.value = 0;
     this.isMuted = true;
     this.volume = 1;
     this.node = null;
-    this.ready = null;
     this.stats = { packets: 0, late: 0, gaps: 0, decodeErrors: 0, buffered: 0, margin: 0, underruns: 0, dropped: 0 };
     this.worker = new Worker(new URL('./audio-worker.js', import.meta.url), { type: 'module' });
     this.worker.onmessage = (ev) => {
       if (ev.data.first) onSound();
       if (ev.data.stats) Object.assign(this.stats, ev.data.stats);
     };
-  }
-
-  /**
-   * Makes the output, an AudioContext and the playout worklet, once. The first AudioContext of
-   * a browser costs tens of ms on the main thread (~70 ms in headless Chromium here), so the
-   * page does this once the picture plays, not while its connection is being made; packets
-   * decoded before the worklet is ready are dropped.
-   */
-  prepare() {
-    if (this.ready) return this.ready;
-    this.context = new AudioContext({ latencyHint: LATENCY_HINT, sampleRate: RATE });
-    this.gain = this.context.createGain();
-    this.gain.connect(this.context.destination);
-    this.gain.gain.value = this.isMuted ? 0 : this.volume;
     this.ready = this.context.audioWorklet.addModule(new URL('./playout-worklet.js', import.meta.url))
       .then(() => {
         this.node = new AudioWorkletNode(this.context, 'glint-playout', { outputChannelCount: [2] });
@@ -86,7 +73,6 @@ export class ChannelAudio {
         this.node.port.postMessage({ port: port1 }, [port1]);
         this.worker.postMessage({ port: port2 }, [port2]);
       });
-    return this.ready;
   }
 
   /** Hands a new (not yet open) `audio` channel to the decoding worker. */
@@ -103,22 +89,14 @@ export class ChannelAudio {
     }
   }
 
-  set muted(m) {
-    this.isMuted = m;
-    if (this.gain) this.gain.gain.value = m ? 0 : this.volume;
-  }
-
+  set muted(m) { this.gain.gain.value = m ? 0 : this.volume; this.isMuted = m; }
   get muted() { return this.isMuted; }
-
-  setVolume(v) {
-    this.volume = v;
-    if (this.gain && !this.muted) this.gain.gain.value = v;
-  }
+  setVolume(v) { this.volume = v; if (!this.muted) this.gain.gain.value = v; }
 
   /** Starts the output; resolves false when the browser refuses (no user gesture yet). */
   async start() {
     try {
-      await this.prepare();
+      await this.ready;
     } catch (e) {
       console.warn('glint: the page cannot play sound itself', e);
       return false;

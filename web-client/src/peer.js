@@ -67,9 +67,6 @@ export class PeerConnection {
     control.onmessage = (ev) => this.onControl(ev.data);
     const text = pc.createDataChannel('text'); // reliable and ordered: typed text must all arrive
     this.channels = { input, control, text };
-    // Sound: Opus packets on the `audio` channel, played by the page itself; or, without
-    // WebCodecs, the Opus track. The host fills whichever it has, or neither (no device).
-    if (audio) audio(pc.createDataChannel('audio', { ordered: false, maxRetransmits: 0 }));
     const sound = pc.addTransceiver('audio', { direction: 'recvonly' });
     if ('jitterBufferTarget' in sound.receiver) sound.receiver.jitterBufferTarget = 0;
     pc.ontrack = (ev) => this.onTrack(ev);
@@ -97,7 +94,15 @@ export class PeerConnection {
       if (pending) pending.push(msg); else this.signal(msg);
     };
     try {
-      const offer = await pc.createOffer();
+      const offering = pc.createOffer(); // made off the main thread
+      // Sound: Opus packets on the `audio` channel, played by the page itself; or, without
+      // WebCodecs, the Opus track. The host fills whichever it has, or neither (no device).
+      // The page's playout is set up meanwhile: a browser's first AudioContext costs tens of
+      // ms of main thread. (Made later, once the stream plays, it left Firefox's getStats
+      // pending for good in about one load in four on a loaded machine.) The channel's stream
+      // is negotiated in band, so it need not exist before the offer.
+      if (audio) audio(pc.createDataChannel('audio', { ordered: false, maxRetransmits: 0 }));
+      const offer = await offering;
       await pc.setLocalDescription({ type: 'offer', sdp: withRrtr(offer.sdp) });
     } catch (e) {
       if (this.pc !== pc) return; // closed meanwhile, which is what made it fail

@@ -58,20 +58,6 @@ export class Sound {
     return this.channel;
   }
 
-  /**
-   * Gets the page's own playout ready, when it has one: once the picture plays, so that its
-   * first AudioContext (slow to make) does not hold the connection back.
-   */
-  prepare() {
-    if (!this.channel) return;
-    const failed = (e) => this.log.warn('glint: the page cannot play sound itself', e);
-    try {
-      this.channel.prepare().catch(failed);
-    } catch (e) {
-      failed(e);
-    }
-  }
-
   /** Where the sound plays: 'channel' (the page's own playout) or 'track'; undefined before any. */
   get path() {
     if (!this.available) return undefined;

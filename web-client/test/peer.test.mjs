@@ -18,6 +18,7 @@ class FakePc {
     this.transceivers = [];
     this.closed = false;
     this.connectionState = 'new';
+    this.calls = [];
     FakePc.made.push(this);
   }
 
@@ -28,12 +29,17 @@ class FakePc {
   }
 
   createDataChannel(label, init = {}) {
+    this.calls.push(label);
     const ch = { label, init, readyState: 'connecting', sent: [], send(d) { this.sent.push(d); } };
     this.channels.push(ch);
     return ch;
   }
 
-  async createOffer() { return { type: 'offer', sdp: OFFER }; }
+  createOffer() {
+    this.calls.push('createOffer');
+    return Promise.resolve({ type: 'offer', sdp: OFFER });
+  }
+
   async setLocalDescription(d) { this.localDescription = d; }
   async setRemoteDescription(d) { this.remoteDescription = d; }
   close() { this.closed = true; }
@@ -86,6 +92,8 @@ test('a connection offers the video and sound with the channels the host expects
   assert.deepEqual(byLabel.audio, { ordered: false, maxRetransmits: 0 });
   assert.deepEqual(byLabel.text, {}, 'text: reliable and ordered (the defaults)');
   assert.equal(audioChannel.label, 'audio');
+  // The page's playout (slow to make) is set up while the browser makes the offer.
+  assert.deepEqual(pc.calls, ['input', 'control', 'text', 'createOffer', 'audio']);
   assert.deepEqual(r.signals, [{ type: 'offer', sdp: withRrtr(OFFER) }]);
   await r.peer.answer('v=0\r\na=rtcp-fb:98 nack\r\n');
   assert.equal(pc.remoteDescription.sdp, 'v=0\r\na=rtcp-fb:98 nack\r\na=rtcp-fb:98 rrtr\r\n');
