@@ -108,7 +108,7 @@ pub(super) fn answer(
     sdp: &str,
 ) -> Result<Answered, SessionError> {
     let offer =
-        SdpOffer::from_sdp_string(sdp).map_err(|e| SessionError::BadOffer(e.to_string()))?;
+        SdpOffer::from_sdp_string(sdp).map_err(|e| SessionError::BadOffer(parse_error(&e)))?;
     let mut rtc = new_rtc(config, now);
     let answer = rtc
         .sdp_api()
@@ -130,6 +130,22 @@ pub(super) fn answer(
         sdp
     };
     Ok(Answered { rtc, media, sdp })
+}
+
+/// An SDP parse error on one line for the page, without the parser's pointer addresses (its
+/// first line is `Parse error at PointerOffset(0x…)`).
+fn parse_error(e: &impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    let told: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains("PointerOffset"))
+        .collect();
+    if told.is_empty() {
+        "unreadable".into()
+    } else {
+        told.join("; ")
+    }
 }
 
 /// Offers video and sound, send-only, to a party that answers.
@@ -258,6 +274,22 @@ fn pick_codec<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_offer_is_told_on_one_line_without_addresses() {
+        let config = SessionConfig {
+            codec: CodecChoice::Auto,
+            locals: vec![],
+            public_ip: None,
+            av_sync: false,
+        };
+        let Err(SessionError::BadOffer(why)) = answer(&config, Instant::now(), "this is junk")
+        else {
+            panic!("junk accepted");
+        };
+        assert!(!why.contains('\n') && !why.contains("0x"), "{why}");
+        assert!(!why.is_empty());
+    }
 
     #[test]
     fn one_stream_moves_the_audio_track_into_the_video_stream() {
