@@ -233,7 +233,7 @@ impl Session {
         self.remove_peer(id);
         let negotiated = negotiate::answer(&self.config, now, sdp)?;
         let peer = Peer::new(id, negotiated.rtc, negotiated.media, now);
-        tracing::info!(peer = %id, codec = peer.codec().name(), "peer joined");
+        tracing::info!(peer = %id, codec = ?peer.video_codec(), "peer joined");
         self.add_peer(now, peer);
         Ok(negotiated.sdp)
     }

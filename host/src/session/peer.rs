@@ -9,7 +9,7 @@ use str0m::change::SdpAnswer;
 use str0m::media::{Mid, Pt};
 use str0m::{Event, IceConnectionState, Output as RtcOutput, Rtc};
 
-use super::channels::Channels;
+use super::channels::{ChannelKind, Channels};
 use super::fanout::KeyframeGate;
 use super::negotiate::{self, Media, Pending};
 use super::{EncoderCommand, Output, SessionCounters, SessionError};
@@ -39,9 +39,7 @@ pub(super) struct Peer {
 impl Peer {
     /// A peer whose offer was answered.
     pub(super) fn new(id: PeerId, rtc: Rtc, media: Media, now: Instant) -> Self {
-        let mut p = Self::pending(id, rtc, None, media, now);
-        p.snapshot.codec = p.video.map(|v| v.2.name());
-        p
+        Self::pending(id, rtc, None, media, now)
     }
 
     /// A peer we offered to, waiting for its answer (or answered, when `pending` is `None`).
@@ -52,11 +50,6 @@ impl Peer {
         media: Media,
         now: Instant,
     ) -> Self {
-        let audio_path = if media.audio.is_some() {
-            "track"
-        } else {
-            "none"
-        };
         Self {
             id,
             rtc,
@@ -69,24 +62,29 @@ impl Peer {
             timeout: now,
             snapshot: PeerSnapshot {
                 id: id.0,
-                audio_path,
                 ..PeerSnapshot::default()
             },
             last_bytes: None,
         }
     }
 
-    pub(super) fn codec(&self) -> Codec {
-        self.video.map_or(Codec::H264, |v| v.2)
-    }
-
     pub(super) fn video_codec(&self) -> Option<Codec> {
         self.video.map(|v| v.2)
     }
 
+    /// This peer's figures, with what follows from its state: connected, codec, where its
+    /// sound goes.
     pub(super) fn snapshot(&self) -> PeerSnapshot {
         let mut s = self.snapshot.clone();
         s.connected = self.connected;
+        s.codec = self.video_codec().map(Codec::name);
+        s.audio_path = if self.channels.id(ChannelKind::Audio).is_some() {
+            "channel"
+        } else if self.audio.is_some() {
+            "track"
+        } else {
+            "none"
+        };
         s
     }
 
@@ -104,12 +102,6 @@ impl Peer {
         let resolved = negotiate::resolve(&mut self.rtc, pending.video, pending.audio)?;
         self.video = resolved.video;
         self.audio = resolved.audio;
-        self.snapshot.codec = self.video.map(|v| v.2.name());
-        self.snapshot.audio_path = if self.audio.is_some() {
-            "track"
-        } else {
-            "none"
-        };
         Ok(())
     }
 
@@ -203,9 +195,8 @@ impl Peer {
             }
             Event::ChannelOpen(id, label) => {
                 let kind = self.channels.open(id, &label);
-                if kind == Some(super::channels::ChannelKind::Audio) {
+                if kind == Some(ChannelKind::Audio) {
                     tracing::info!(peer = %self.id, "sound goes over the audio data channel");
-                    self.snapshot.audio_path = "channel";
                 }
             }
             Event::ChannelData(d) => {
