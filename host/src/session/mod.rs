@@ -233,7 +233,11 @@ impl Session {
         self.remove_peer(id);
         let negotiated = negotiate::answer(&self.config, now, sdp)?;
         let peer = Peer::new(id, negotiated.rtc, negotiated.media, now);
-        tracing::info!(peer = %id, codec = ?peer.video_codec(), "peer joined");
+        tracing::info!(
+            peer = %id,
+            codec = peer.video_codec().map_or("none", Codec::name),
+            "peer joined"
+        );
         self.add_peer(now, peer);
         Ok(negotiated.sdp)
     }
