@@ -13,6 +13,18 @@ pub enum CodecChoice {
     Vp8,
 }
 
+/// Whether the page and signaling are served over HTTPS/WSS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    /// HTTPS when listening beyond loopback or when --tls-cert is given, plain HTTP on
+    /// loopback (a secure context there anyway).
+    Auto,
+    /// HTTPS everywhere, with --tls-cert or Glint's kept self-signed certificate.
+    On,
+    /// Plain HTTP even beyond loopback: only behind a reverse proxy that terminates TLS.
+    Off,
+}
+
 /// Where frames come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Source {
@@ -146,6 +158,34 @@ pub struct Config {
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(16..=510))]
     pub audio_bitrate: u32,
 
+    /// HTTPS and WSS: `auto` (on beyond loopback), `on`, or `off` (only behind a reverse proxy
+    /// that terminates TLS).
+    #[arg(long, value_enum, default_value_t = TlsMode::Auto, value_name = "MODE")]
+    pub tls: TlsMode,
+
+    /// The TLS certificate chain (PEM). Re-read when the file changes or on SIGHUP. Without it
+    /// Glint makes a self-signed certificate once and keeps it in its config directory.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key for --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// Another origin whose pages may use signaling and the API (`https://desk.example.com`,
+    /// a reverse proxy's public address). Repeatable.
+    #[arg(long, value_name = "ORIGIN")]
+    pub allowed_origin: Vec<String>,
+
+    /// Another host name taken in the `Host` header on a loopback listen (besides `localhost`,
+    /// `127.0.0.1` and `[::1]`, the only ones taken there against DNS rebinding). Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub allowed_host: Vec<String>,
+
+    /// Most pages connected at once; more get a `full` error.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_peers: u32,
+
     /// Password the page must give before any signaling. Required (or generated and printed)
     /// when listening on anything but loopback.
     #[arg(long, env = "GLINT_PASSWORD", hide_env_values = true)]
@@ -171,6 +211,15 @@ impl Config {
     pub fn loopback_only(&self) -> bool {
         self.listen.ip().is_loopback()
     }
+
+    /// Whether the page and signaling go over TLS, following [`TlsMode`].
+    pub fn tls_enabled(&self) -> bool {
+        match self.tls {
+            TlsMode::On => true,
+            TlsMode::Off => false,
+            TlsMode::Auto => self.tls_cert.is_some() || !self.loopback_only(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +235,15 @@ mod tests {
         assert_eq!(c.source, Source::X11);
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert!(c.loopback_only());
+        assert!(
+            !c.tls_enabled(),
+            "loopback needs no flag and no certificate"
+        );
+        let wide = Config::try_parse_from(["glint", "--listen", "0.0.0.0:8080"]).expect("parses");
+        assert!(wide.tls_enabled(), "beyond loopback HTTPS is the default");
+        let off = Config::try_parse_from(["glint", "--listen", "0.0.0.0:8080", "--tls", "off"])
+            .expect("parses");
+        assert!(!off.tls_enabled());
     }
 
     #[test]
@@ -212,6 +270,10 @@ mod tests {
                 ":0",
             ],
             &["glint", "--source", "emulator"],
+            &["glint", "--tls-cert", "c.pem"],
+            &["glint", "--tls-key", "k.pem"],
+            &["glint", "--tls", "maybe"],
+            &["glint", "--max-peers", "0"],
         ] {
             assert!(Config::try_parse_from(args).is_err(), "{args:?} accepted");
         }

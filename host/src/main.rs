@@ -162,6 +162,7 @@ fn run(config: Config) -> Result<(), Failure> {
         .map(|a| a.port());
 
     let locals = net::local_addrs(&sockets).map_err(|e| rt_err(e.to_string()))?;
+    let tls = http::tls::from_config(&config, &locals).map_err(|e| cfg(e.to_string()))?;
 
     // Every part registers its counters here, once; /metrics and /api/stats read this list.
     let mut metrics = Metrics::new();
@@ -383,6 +384,7 @@ fn run(config: Config) -> Result<(), Failure> {
 
     let session_counters = SessionCounters::register(&mut metrics);
     let signal_counters = SignalCounters::register(&mut metrics);
+    let guard_counters = http::guard::GuardCounters::register(&mut metrics);
     let stats = Stats::new(
         source_name.clone(),
         fps,
@@ -399,7 +401,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let session = Session::new(
         SessionConfig {
             codec: config.codec,
-            locals,
+            locals: locals.clone(),
             public_ip: config.public_ip,
             av_sync: config.av_sync,
         },
@@ -443,18 +445,13 @@ fn run(config: Config) -> Result<(), Failure> {
     });
     let metrics = Arc::new(metrics);
 
-    let shown_host = if listen_addr.ip().is_unspecified() {
-        config
-            .public_ip
-            .map(|ip| ip.to_string())
-            .unwrap_or_else(|| "127.0.0.1".into())
-    } else {
-        listen_addr.ip().to_string()
-    };
-    let url = match &password {
-        Some(p) => format!("http://{shown_host}:{}/#password={p}", listen_addr.port()),
-        None => format!("http://{shown_host}:{}/", listen_addr.port()),
-    };
+    let url = http::page_url(
+        tls.is_some(),
+        listen_addr,
+        config.public_ip,
+        &locals,
+        &password,
+    );
     println!(
         "glint: streaming {source_name} (UDP port {})",
         udp_port.unwrap_or(0)
@@ -467,6 +464,12 @@ fn run(config: Config) -> Result<(), Failure> {
         );
     }
     println!("glint: open {url}");
+    if let Some(tls) = &tls {
+        println!(
+            "glint: TLS certificate SHA-256 fingerprint {}",
+            tls.fingerprint()
+        );
+    }
 
     let served = Served {
         hub,
@@ -503,7 +506,11 @@ fn run(config: Config) -> Result<(), Failure> {
     let outcome = runtime.block_on(async move {
         tokio::spawn(stats_ticker(stats));
         let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(http::serve(listener, served, async {
+        if let Some(tls) = &tls {
+            tokio::spawn(http::tls::watch(tls.clone(), std::future::pending()));
+        }
+        let door = http::front::Door::new(&config, guard_counters, tls);
+        let server = tokio::spawn(http::serve(listener, served, door, async {
             let _ = server_stopped.await;
         }));
         let mut deaths = deaths;

@@ -1,5 +1,6 @@
-//! The only module that knows the web framework (warp): the page, signaling over WebSocket,
-//! the read-only API, health. TLS and WHIP/WHEP land here and nowhere else.
+//! The only module that knows the web framework (warp) and the wire (hyper, TLS): the page,
+//! signaling over WebSocket, the read-only API, health. Every request passes the front door
+//! first ([`front`]: TLS, `Host`/`Origin` checks ([`guard`]), security headers).
 //!
 //! | route | what |
 //! |---|---|
@@ -11,8 +12,12 @@
 
 pub mod api;
 pub mod assets;
+pub mod front;
+pub mod guard;
+pub mod tls;
 pub mod ws;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use warp::http::StatusCode;
@@ -36,7 +41,8 @@ pub struct Served {
 /// Every route.
 pub fn routes(
     s: Served,
-) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
+) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone + Send + Sync + 'static
+{
     let hub = s.hub;
     let signaling =
         warp::path("ws")
@@ -65,15 +71,68 @@ pub fn routes(
         .or(assets::routes(s.web_dir))
 }
 
-/// Serves every route on `listener` until `stop` resolves; requests under way finish first.
+/// The address a user opens: `scheme://host:port/`, with `#password=` when there is one (a
+/// fragment, which the browser never sends to the server). On an unspecified listen address
+/// the host is `public_ip`, else the first address in `locals` that is not loopback, else
+/// 127.0.0.1.
+pub fn page_url(
+    tls: bool,
+    listen: SocketAddr,
+    public_ip: Option<IpAddr>,
+    locals: &[SocketAddr],
+    password: &Option<String>,
+) -> String {
+    let ip = if listen.ip().is_unspecified() {
+        public_ip
+            .or_else(|| locals.iter().map(|a| a.ip()).find(|ip| !ip.is_loopback()))
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+    } else {
+        listen.ip()
+    };
+    let scheme = if tls { "https" } else { "http" };
+    let host = SocketAddr::new(ip, listen.port());
+    match password {
+        Some(p) => format!("{scheme}://{host}/#password={p}"),
+        None => format!("{scheme}://{host}/"),
+    }
+}
+
+/// Serves every route on `listener` through `door` until `stop` resolves; requests under way
+/// finish first.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     served: Served,
+    door: front::Door,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    warp::serve(routes(served))
-        .incoming(listener)
-        .graceful(stop)
-        .run()
-        .await
+    front::serve(listener, warp::service(routes(served)), door, stop).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_names_a_reachable_address_and_keeps_the_password_in_the_fragment() {
+        let at = |s: &str| s.parse::<SocketAddr>().expect("addr");
+        let locals = [at("127.0.0.1:5000"), at("10.1.2.3:5000")];
+        let pw = Some("abc".to_owned());
+        assert_eq!(
+            page_url(false, at("127.0.0.1:8080"), None, &locals, &None),
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(
+            page_url(true, at("0.0.0.0:8080"), None, &locals, &pw),
+            "https://10.1.2.3:8080/#password=abc"
+        );
+        let public = Some(IpAddr::from([203, 0, 113, 9]));
+        assert_eq!(
+            page_url(true, at("0.0.0.0:8080"), public, &locals, &None),
+            "https://203.0.113.9:8080/"
+        );
+        assert_eq!(
+            page_url(true, at("[::1]:8080"), None, &[], &None),
+            "https://[::1]:8080/"
+        );
+    }
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import http from 'node:http';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = join(here, '..', '..', '..');
@@ -64,6 +65,23 @@ function stopper(child) {
   };
 }
 
+/**
+ * A raw HTTP request to glint with exactly these headers (fetch cannot set `Host`); resolves
+ * to `{ status, headers, body }`.
+ */
+export function rawRequest(port, path, headers, host = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host, port, path, headers, setHost: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: res.statusCode, headers: res.headers, body: '' }); });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** Starts glint; resolves once it prints its URL. */
 export async function startGlint(args) {
   const port = await freePort();
@@ -92,15 +110,20 @@ export async function startGlint(args) {
   return { child, url, display, port, stop, logs: () => err, stdout: () => out, pulseServer };
 }
 
-/** A fresh persistent Chromium context (playwright-core, Debian's chromium). */
-export async function startChromium() {
+/**
+ * A fresh persistent Chromium context (playwright-core, Debian's chromium). `args` are added
+ * to the command line; `contextOptions` go to playwright (`ignoreHTTPSErrors`, say);
+ * `executablePath` replaces /usr/bin/chromium (a wrapper that starts it in a namespace).
+ */
+export async function startChromium({ args = [], contextOptions = {}, executablePath = '/usr/bin/chromium' } = {}) {
   const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(join(tmpdir(), 'glint-chromium-'));
   const context = await chromium.launchPersistentContext(dir, {
-    executablePath: '/usr/bin/chromium',
+    executablePath,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...args],
     viewport: { width: 1280, height: 800 },
+    ...contextOptions,
   });
   const page = context.pages()[0] || await context.newPage();
   const consoleLines = [];

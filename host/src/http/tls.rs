@@ -1,0 +1,373 @@
+//! HTTPS for the page and WSS for signaling (rustls on aws-lc-rs, the crypto library str0m
+//! already brings).
+//!
+//! The certificate comes from `--tls-cert`/`--tls-key` (PEM), re-read when either file
+//! changes (polled every [`RELOAD_POLL`]) or on SIGHUP, so a renewed certificate is served
+//! without a restart; a file that does not load keeps the previous certificate and is logged.
+//! Without them Glint makes a self-signed certificate (rcgen, ECDSA P-256) once and keeps it in
+//! its config directory (`$XDG_CONFIG_HOME/glint/tls`, else `~/.config/glint/tls`), so that a
+//! browser's exception for it holds across restarts. Its SHA-256 fingerprint is printed next to
+//! the URL to compare with what the browser shows.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use thiserror::Error;
+
+use crate::config::Config;
+
+/// How often `--tls-cert`/`--tls-key` are checked for a change.
+pub const RELOAD_POLL: Duration = Duration::from_secs(2);
+
+/// Why no certificate could be had.
+#[derive(Debug, Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} holds no PEM {what}: {detail}")]
+    Pem {
+        path: PathBuf,
+        what: &'static str,
+        detail: String,
+    },
+    #[error("the key in {key} does not go with the certificate in {cert}: {detail}")]
+    Key {
+        cert: PathBuf,
+        key: PathBuf,
+        detail: String,
+    },
+    #[error("cannot make a self-signed certificate: {0}")]
+    Generate(String),
+    #[error("cannot keep the certificate in {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("TLS configuration: {0}")]
+    Config(String),
+    #[error(
+        "no config directory to keep a certificate in (HOME unset); give --tls-cert and --tls-key"
+    )]
+    NoConfigDir,
+}
+
+/// Where the certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertSource {
+    /// The user's PEM files, watched for changes.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Glint's own self-signed certificate, kept in this directory (`cert.pem`, `key.pem`).
+    SelfSigned { dir: PathBuf },
+}
+
+impl CertSource {
+    /// The default self-signed store: `$XDG_CONFIG_HOME/glint/tls`, else `~/.config/glint/tls`.
+    pub fn default_self_signed() -> Result<Self, TlsError> {
+        let base = dirs::config_dir().ok_or(TlsError::NoConfigDir)?;
+        Ok(Self::SelfSigned {
+            dir: base.join("glint").join("tls"),
+        })
+    }
+
+    fn paths(&self) -> (PathBuf, PathBuf) {
+        match self {
+            Self::Files { cert, key } => (cert.clone(), key.clone()),
+            Self::SelfSigned { dir } => (dir.join("cert.pem"), dir.join("key.pem")),
+        }
+    }
+}
+
+/// The served certificate; swapped in place on reload, so open connections keep theirs and new
+/// handshakes get the new one.
+#[derive(Debug)]
+pub struct Tls {
+    source: CertSource,
+    current: RwLock<Loaded>,
+}
+
+#[derive(Debug, Clone)]
+struct Loaded {
+    key: Arc<CertifiedKey>,
+    fingerprint: String,
+    stamp: Option<(SystemTime, SystemTime)>,
+}
+
+impl Tls {
+    /// Loads the certificate; for [`CertSource::SelfSigned`], makes and keeps one first if
+    /// there is none yet, for the names in `names` (host names or IP addresses).
+    pub fn load(source: CertSource, names: &[String]) -> Result<Self, TlsError> {
+        if let CertSource::SelfSigned { dir } = &source {
+            let (cert, key) = source.paths();
+            if !cert.exists() || !key.exists() {
+                make_self_signed(dir, &cert, &key, names)?;
+            }
+        }
+        let loaded = read(&source)?;
+        Ok(Self {
+            source,
+            current: RwLock::new(loaded),
+        })
+    }
+
+    /// The rustls server configuration: HTTP/1.1 only (the WebSocket upgrade needs it), the
+    /// certificate from this store.
+    pub fn server_config(self: &Arc<Self>) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(self.clone());
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    /// SHA-256 of the served certificate (DER), as colon-separated hex pairs.
+    pub fn fingerprint(&self) -> String {
+        self.current
+            .read()
+            .map(|c| c.fingerprint.clone())
+            .unwrap_or_default()
+    }
+
+    /// Where the certificate comes from.
+    pub fn source(&self) -> &CertSource {
+        &self.source
+    }
+
+    /// Re-reads the files if they changed since the last load (or always, with `force`).
+    /// `Ok(true)` when a new certificate is now served; on an error the old one stays.
+    pub fn reload(&self, force: bool) -> Result<bool, TlsError> {
+        let stamp = stamp(&self.source);
+        let unchanged = self
+            .current
+            .read()
+            .map(|c| c.stamp == stamp)
+            .unwrap_or(false);
+        if unchanged && !force {
+            return Ok(false);
+        }
+        let loaded = read(&self.source)?;
+        let changed = loaded.fingerprint != self.fingerprint();
+        if let Ok(mut c) = self.current.write() {
+            *c = loaded;
+        }
+        Ok(changed)
+    }
+}
+
+impl ResolvesServerCert for Tls {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.current.read().ok().map(|c| c.key.clone())
+    }
+}
+
+/// Modification times of the certificate and key files.
+fn stamp(source: &CertSource) -> Option<(SystemTime, SystemTime)> {
+    let (cert, key) = source.paths();
+    let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    Some((m(&cert)?, m(&key)?))
+}
+
+fn read(source: &CertSource) -> Result<Loaded, TlsError> {
+    let stamp = stamp(source);
+    let (cert_path, key_path) = source.paths();
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|source| TlsError::Read {
+            path: p.to_owned(),
+            source,
+        })
+    };
+    let cert_pem = read(&cert_path)?;
+    let key_pem = read(&key_path)?;
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Pem {
+            path: cert_path.clone(),
+            what: "certificate",
+            detail: e.to_string(),
+        })?;
+    let Some(first) = chain.first() else {
+        return Err(TlsError::Pem {
+            path: cert_path,
+            what: "certificate",
+            detail: "no CERTIFICATE block".into(),
+        });
+    };
+    let fingerprint = sha256_hex(first);
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsError::Pem {
+        path: key_path.clone(),
+        what: "private key",
+        detail: e.to_string(),
+    })?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let key = CertifiedKey::from_der(chain, key, &provider).map_err(|e| TlsError::Key {
+        cert: cert_path,
+        key: key_path,
+        detail: e.to_string(),
+    })?;
+    Ok(Loaded {
+        key: Arc::new(key),
+        fingerprint,
+        stamp,
+    })
+}
+
+fn sha256_hex(der: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    digest
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn make_self_signed(dir: &Path, cert: &Path, key: &Path, names: &[String]) -> Result<(), TlsError> {
+    let made = rcgen::generate_simple_self_signed(names.to_vec())
+        .map_err(|e| TlsError::Generate(e.to_string()))?;
+    let write_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| TlsError::Write { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(write_err(dir))?;
+    // The key first, private from the start (a temp file is 0600), then moved into place.
+    for (path, text) in [
+        (key, made.signing_key.serialize_pem()),
+        (cert, made.cert.pem()),
+    ] {
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err(dir))?;
+        tmp.write_all(text.as_bytes()).map_err(write_err(path))?;
+        tmp.persist(path).map_err(|e| TlsError::Write {
+            path: path.to_owned(),
+            source: e.error,
+        })?;
+    }
+    tracing::info!(dir = %dir.display(), "made a self-signed certificate, kept for later starts");
+    Ok(())
+}
+
+/// The certificate store when the page goes over HTTPS ([`Config::tls_enabled`]): the user's
+/// files, or the kept self-signed certificate for this machine's names and the addresses in
+/// `locals`. `None` for plain HTTP.
+pub fn from_config(config: &Config, locals: &[SocketAddr]) -> Result<Option<Arc<Tls>>, TlsError> {
+    if !config.tls_enabled() {
+        if config.tls_cert.is_some() {
+            return Err(TlsError::Config(
+                "--tls off and --tls-cert: choose one".into(),
+            ));
+        }
+        if !config.loopback_only() {
+            tracing::warn!(
+                "--tls off beyond loopback: the password and the session travel in the clear \
+                 unless a reverse proxy in front terminates TLS"
+            );
+        }
+        return Ok(None);
+    }
+    let source = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => CertSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => CertSource::default_self_signed()?,
+    };
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".into(), "::1".into()];
+    names.extend(locals.iter().map(|a| a.ip().to_string()));
+    names.extend(config.public_ip.map(|ip| ip.to_string()));
+    names.extend(config.allowed_host.iter().cloned());
+    names.sort();
+    names.dedup();
+    Tls::load(source, &names).map(|t| Some(Arc::new(t)))
+}
+
+/// Re-reads `--tls-cert`/`--tls-key` when they change or on SIGHUP, until `stop` resolves.
+/// Self-signed certificates are re-read on SIGHUP only.
+pub async fn watch(tls: Arc<Tls>, stop: impl std::future::Future<Output = ()>) {
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut tick = tokio::time::interval(RELOAD_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let watch_files = matches!(tls.source, CertSource::Files { .. });
+    tokio::pin!(stop);
+    loop {
+        let force = tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick(), if watch_files => false,
+            Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => None } } => true,
+        };
+        match tls.reload(force) {
+            Ok(true) => {
+                tracing::info!(fingerprint = %tls.fingerprint(), "serving a new TLS certificate")
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!("TLS certificate not reloaded, the previous one stays: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_self_signed_certificate_is_made_once_and_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let source = CertSource::SelfSigned {
+            dir: dir.path().join("tls"),
+        };
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let first = Tls::load(source.clone(), &names).expect("made");
+        let again = Tls::load(source, &names).expect("kept");
+        assert_eq!(first.fingerprint(), again.fingerprint());
+        assert_eq!(first.fingerprint().len(), 32 * 3 - 1);
+        let key = dir.path().join("tls").join("key.pem");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(key).expect("key kept").permissions(),
+        );
+        assert_eq!(mode & 0o077, 0, "the key is readable by others: {mode:o}");
+    }
+
+    #[test]
+    fn replaced_files_are_served_and_a_broken_one_keeps_the_old() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        let write = |names: Vec<String>| {
+            let m = rcgen::generate_simple_self_signed(names).expect("cert");
+            std::fs::write(&cert, m.cert.pem()).expect("write cert");
+            std::fs::write(&key, m.signing_key.serialize_pem()).expect("write key");
+        };
+        write(vec!["a.example".into()]);
+        let tls = Tls::load(
+            CertSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            &[],
+        )
+        .expect("loads");
+        let old = tls.fingerprint();
+        assert!(!tls.reload(false).expect("unchanged"), "nothing changed");
+        write(vec!["b.example".into()]);
+        assert!(tls.reload(true).expect("reloads"));
+        assert_ne!(tls.fingerprint(), old);
+        let new = tls.fingerprint();
+        std::fs::write(&key, "not a key").expect("write");
+        assert!(tls.reload(true).is_err());
+        assert_eq!(
+            tls.fingerprint(),
+            new,
+            "a broken file replaced the served certificate"
+        );
+    }
+}
