@@ -29,6 +29,7 @@ use glint::net::{self, NetCounters, RtcCommand, RtcParts, COMMAND_QUEUE};
 use glint::phase::FramePhase;
 use glint::pipeline::{self, EncodeControl, EncodeParts, PipelineCounters, ENCODED_QUEUE};
 use glint::session::{Session, SessionConfig, SessionCounters};
+use glint::signal::throttle::{Throttle, ThrottleCounters};
 use glint::signal::{Shutdown, SignalConfig, SignalCounters};
 use glint::stats::{RateSources, Stats};
 use glint::supervise::{first_cause, shutdown_signal, watch, Death, End};
@@ -68,16 +69,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn generated_password() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes)?;
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    Ok(bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect())
-}
-
 type Failure = (u8, String);
 
 fn run(config: Config) -> Result<(), Failure> {
@@ -89,7 +80,8 @@ fn run(config: Config) -> Result<(), Failure> {
         (Some(p), _) => Some(p.clone()),
         (None, true) => None,
         (None, false) => {
-            let p = generated_password().map_err(|e| rt_err(format!("no randomness: {e}")))?;
+            let p = glint::signal::generate_password()
+                .map_err(|e| rt_err(format!("no randomness: {e}")))?;
             Some(p)
         }
     };
@@ -385,6 +377,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let session_counters = SessionCounters::register(&mut metrics);
     let signal_counters = SignalCounters::register(&mut metrics);
     let guard_counters = http::guard::GuardCounters::register(&mut metrics);
+    let throttle_counters = ThrottleCounters::register(&mut metrics);
     let stats = Stats::new(
         source_name.clone(),
         fps,
@@ -404,6 +397,7 @@ fn run(config: Config) -> Result<(), Failure> {
             locals: locals.clone(),
             public_ip: config.public_ip,
             av_sync: config.av_sync,
+            max_peers: config.max_peers as usize,
         },
         session_counters,
         now,
@@ -442,6 +436,8 @@ fn run(config: Config) -> Result<(), Failure> {
         next_peer: AtomicU64::new(1),
         shutdown: shutdown_rx,
         phase: phase.clone(),
+        throttle: Arc::new(std::sync::Mutex::new(Throttle::new(throttle_counters))),
+        sockets: Default::default(),
     });
     let metrics = Arc::new(metrics);
 

@@ -197,7 +197,13 @@ const signaling = new Signaling({
           fail(msg.code === 'unauthorized' ? 'Wrong or missing password. Open the URL Glint printed.'
             : `The host cannot stream to this browser: ${msg.message}`);
           break;
-        case 'retry': signaling.reconnect('host busy'); break;
+        case 'retry': signaling.reconnect(msg.message); break;
+        case 'wait': {
+          const s = Number(msg.retry_after_s) || 1;
+          notice = `Too many password attempts from this address; trying again in ${s} s…`;
+          signaling.reconnect('too many password attempts', s * 1000);
+          break;
+        }
         case 'tell': info.toast(msg.message); break;
         default: // 'log', or a code from a newer host: the warning above is all
       }

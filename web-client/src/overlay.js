@@ -71,8 +71,9 @@ export class StatsOverlay {
 
   async fetchHost() {
     try {
-      const q = this.password ? `?password=${encodeURIComponent(this.password)}` : '';
-      const r = await fetch(`/api/stats${q}`);
+      // The password as a header, never in the URL (which proxies and logs keep).
+      const headers = this.password ? { Authorization: `Bearer ${this.password}` } : {};
+      const r = await fetch('/api/stats', { headers });
       if (r.ok) this.host = await r.json();
     } catch { /* the host is away; the overlay shows what it has */ }
   }

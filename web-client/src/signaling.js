@@ -8,7 +8,8 @@
 
 /**
  * What the page does on each `code` an `error` message can carry: 'fail' stops (the user must
- * act), 'retry' connects again after the usual delay, 'tell' shows the host's message for a
+ * act), 'retry' connects again after the usual delay, 'wait' connects again after the
+ * message's `retry_after_s` (password attempts, throttled per address), 'tell' shows the host's message for a
  * moment, 'log' only warns on the console (a bug in this page or the host, or junk that a test
  * sent on purpose).
  */
@@ -22,6 +23,10 @@ export const ERROR_REACTIONS = Object.freeze({
   'bad-channel': 'log',
   'bad-text': 'log',
   'bad-input': 'log',
+  'too-many-attempts': 'wait',
+  full: 'retry',
+  'too-many-sockets': 'retry',
+  'hello-timeout': 'log',
 });
 
 /** Every `code` an `error` message can carry, as far as this page knows. */
@@ -166,12 +171,12 @@ export class Signaling {
   /** The session works (the peer connected): the next reconnect waits the shortest delay. */
   connected() { this.backoff.reset(); }
 
-  /** Drops this socket and connects again after the backoff delay. */
-  reconnect(reason) {
+  /** Drops this socket and connects again after the backoff delay, and `atLeastMs` at least. */
+  reconnect(reason, atLeastMs = 0) {
     this.close();
     if (this.stopped) return;
     this.timers.clearTimeout(this.timer);
-    const delay = this.backoff.next();
+    const delay = Math.max(this.backoff.next(), atLeastMs);
     this.timer = this.timers.setTimeout(() => this.connect(), delay);
     this.onDown(reason, delay);
   }

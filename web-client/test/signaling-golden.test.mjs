@@ -78,5 +78,5 @@ test('an unknown server message type is ignored without throwing', () => {
 
 test('the page knows exactly the error codes the host may send, and reacts to each', () => {
   assert.deepEqual([...ERROR_CODES].sort(), [...golden.error_codes].sort());
-  for (const code of ERROR_CODES) assert.ok(['fail', 'retry', 'tell', 'log'].includes(ERROR_REACTIONS[code]), code);
+  for (const code of ERROR_CODES) assert.ok(['fail', 'retry', 'wait', 'tell', 'log'].includes(ERROR_REACTIONS[code]), code);
 });

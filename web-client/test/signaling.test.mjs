@@ -146,6 +146,17 @@ test('a reconnect closes the old socket first, and only one attempt is ever pend
   assert.equal(socket().sent.length, 0);
 });
 
+test('a throttled password attempt waits the seconds the host says, not the shorter backoff', () => {
+  const { s, timers, socket } = setup();
+  s.connect();
+  socket().open();
+  s.reconnect('too many password attempts', 4000);
+  timers.advance(3999);
+  assert.equal(FakeSocket.made.length, 1, 'tried again before the wait was over');
+  timers.advance(1);
+  assert.equal(FakeSocket.made.length, 2);
+});
+
 test('stop closes for good: no reconnect, and nothing is sent', () => {
   const { s, timers, socket, events } = setup();
   s.connect();

@@ -1,63 +1,82 @@
 //! Read-only HTTP API: `GET /api/stats` (JSON) and `GET /metrics` (Prometheus text format).
 //!
-//! When Glint has a password these need it too, as `?password=` or `Authorization: Bearer`,
-//! since they name peers and their figures.
+//! When Glint has a password these need it too, as `Authorization: Bearer <password>` (never
+//! in the URL, which proxies and logs keep), since they name peers and their figures. The
+//! checks go through the same per-address [`Throttle`] as signaling's.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use warp::http::header::CONTENT_TYPE;
+use warp::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use warp::http::StatusCode;
 use warp::Filter;
 
+use super::front::ClientAddr;
 use crate::metrics::Metrics;
-use crate::signal::constant_time_eq;
+use crate::signal::throttle::{Throttle, Verdict};
 use crate::stats::Stats;
 
 const METRICS_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-fn authorised(
-    password: Option<&str>,
-    query: &HashMap<String, String>,
-    header: Option<&str>,
-) -> bool {
-    let Some(want) = password else {
-        return true;
+fn refused(verdict: Verdict) -> warp::http::Response<String> {
+    let (status, body, wait) = match verdict {
+        Verdict::Wait(w) => {
+            let secs = w.as_secs() + u64::from(w.subsec_nanos() > 0);
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(r#"{{"error":"too-many-attempts","message":"too many password attempts from this address","retry_after_s":{secs}}}"#),
+                Some(secs),
+            )
+        }
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            r#"{"error":"unauthorized","message":"give the password as an Authorization: Bearer header"}"#.to_owned(),
+            None,
+        ),
     };
-    let given = query
-        .get("password")
-        .map(String::as_str)
-        .or_else(|| header.and_then(|h| h.strip_prefix("Bearer ")));
-    given.is_some_and(|g| constant_time_eq(want.as_bytes(), g.as_bytes()))
+    let mut answer = warp::http::Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json");
+    if let Some(secs) = wait {
+        answer = answer.header(RETRY_AFTER, secs);
+    }
+    answer.body(body).unwrap_or_default()
 }
 
-fn refused() -> warp::http::Response<String> {
-    warp::http::Response::builder()
-        .status(StatusCode::UNAUTHORIZED)
-        .header(CONTENT_TYPE, "application/json")
-        .body(r#"{"error":"unauthorized","message":"give the password as ?password= or a Bearer token"}"#.to_owned())
-        .unwrap_or_default()
+/// The verdict on a request's `Authorization: Bearer` password.
+fn verdict(
+    throttle: &Mutex<Throttle>,
+    password: Option<&str>,
+    client: Option<ClientAddr>,
+    header: Option<&str>,
+) -> Verdict {
+    let given = header.and_then(|h| h.strip_prefix("Bearer "));
+    let ip = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    match throttle.lock() {
+        Ok(mut t) => t.check(Instant::now(), ip, password, given),
+        Err(_) => Verdict::Refused,
+    }
 }
 
 pub fn routes(
     stats: Arc<Stats>,
     metrics: Arc<Metrics>,
     password: Option<String>,
+    throttle: Arc<Mutex<Throttle>>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
     let password = Arc::new(password);
     let for_json = metrics.clone();
-    let auth = warp::query::<HashMap<String, String>>()
-        .or(warp::any().map(HashMap::new))
-        .unify()
+    let auth = warp::ext::optional::<ClientAddr>()
         .and(warp::header::optional::<String>("authorization"))
-        .map(move |q: HashMap<String, String>, h: Option<String>| {
-            authorised(password.as_deref(), &q, h.as_deref())
+        .map(move |client: Option<ClientAddr>, h: Option<String>| {
+            verdict(&throttle, password.as_deref(), client, h.as_deref())
         });
     let json = warp::path!("api" / "stats")
         .and(auth.clone())
-        .map(move |ok: bool| {
-            if !ok {
-                return refused();
+        .map(move |v: Verdict| {
+            if v != Verdict::Accepted {
+                return refused(v);
             }
             let body = serde_json::to_string(&stats.snapshot(&for_json))
                 .unwrap_or_else(|e| format!(r#"{{"error":"internal","message":"{e}"}}"#));
@@ -66,9 +85,9 @@ pub fn routes(
                 .body(body)
                 .unwrap_or_default()
         });
-    let metrics = warp::path!("metrics").and(auth).map(move |ok: bool| {
-        if !ok {
-            return refused();
+    let metrics = warp::path!("metrics").and(auth).map(move |v: Verdict| {
+        if v != Verdict::Accepted {
+            return refused(v);
         }
         match metrics.encode() {
             Ok(text) => warp::http::Response::builder()
@@ -87,16 +106,29 @@ pub fn routes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signal::throttle::ThrottleCounters;
 
     #[test]
-    fn the_password_is_checked_when_there_is_one() {
-        let none = HashMap::new();
-        let q = HashMap::from([("password".to_owned(), "s3cret".to_owned())]);
-        assert!(authorised(None, &none, None));
-        assert!(!authorised(Some("s3cret"), &none, None));
-        assert!(authorised(Some("s3cret"), &q, None));
-        assert!(authorised(Some("s3cret"), &none, Some("Bearer s3cret")));
-        assert!(!authorised(Some("s3cret"), &none, Some("Bearer nope")));
-        assert!(!authorised(Some("s3cret"), &none, Some("s3cret")));
+    fn the_password_is_a_bearer_token_and_checks_are_throttled() {
+        let t = Mutex::new(Throttle::new(ThrottleCounters::default()));
+        let me = Some(ClientAddr(([10, 0, 0, 1], 5000).into()));
+        let pw = Some("s3cret");
+        assert_eq!(verdict(&t, None, me, None), Verdict::Accepted);
+        assert_eq!(verdict(&t, pw, me, None), Verdict::Refused);
+        assert_eq!(
+            verdict(&t, pw, me, Some("Bearer s3cret")),
+            Verdict::Accepted
+        );
+        assert_eq!(verdict(&t, pw, me, Some("s3cret")), Verdict::Refused);
+        for _ in 0..5 {
+            verdict(&t, pw, me, Some("Bearer nope"));
+        }
+        assert!(matches!(
+            verdict(&t, pw, me, Some("Bearer s3cret")),
+            Verdict::Wait(_)
+        ));
+        let answer = refused(Verdict::Wait(std::time::Duration::from_millis(1500)));
+        assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(answer.headers()[RETRY_AFTER], "2");
     }
 }

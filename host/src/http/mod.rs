@@ -44,15 +44,17 @@ pub fn routes(
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone + Send + Sync + 'static
 {
     let hub = s.hub;
-    let signaling =
-        warp::path("ws")
-            .and(warp::path::end())
-            .and(warp::ws())
-            .map(move |ws: warp::ws::Ws| {
-                let hub = hub.clone();
-                ws.max_message_size(ws::MAX_MESSAGE)
-                    .on_upgrade(move |socket| ws::connection(socket, hub))
-            });
+    let throttle = hub.throttle.clone();
+    let signaling = warp::path("ws")
+        .and(warp::path::end())
+        .and(warp::ws())
+        .and(warp::ext::optional::<front::ClientAddr>())
+        .map(move |ws: warp::ws::Ws, client: Option<front::ClientAddr>| {
+            let hub = hub.clone();
+            let ip = client.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+            ws.max_message_size(ws::MAX_MESSAGE)
+                .on_upgrade(move |socket| ws::connection(socket, hub, ip))
+        });
     let health = warp::path("healthz").and(warp::path::end()).map(|| "ok");
     let h = s.health;
     let ready = warp::path("readyz")
@@ -67,7 +69,7 @@ pub fn routes(
     signaling
         .or(health)
         .or(ready)
-        .or(api::routes(s.stats, s.metrics, s.password))
+        .or(api::routes(s.stats, s.metrics, s.password, throttle))
         .or(assets::routes(s.web_dir))
 }
 

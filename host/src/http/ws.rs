@@ -1,9 +1,11 @@
 //! The WebSocket transport of signaling: reads a page's messages into its
 //! [`signal::Connection`] and carries out the actions, talking to the rtc thread and the game.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use futures_util::stream::SplitSink;
@@ -15,9 +17,11 @@ use crate::emulator::GameCommand;
 use crate::net::RtcCommand;
 use crate::peer::{PeerId, PeerNotifier};
 use crate::phase::FramePhase;
-use crate::proto::signaling::ServerMsg;
+use crate::proto::signaling::{ErrorCode, ServerMsg};
+use crate::signal::throttle::Throttle;
 use crate::signal::{
     Action, Connection, GameError, GameRequest, OfferError, Shutdown, SignalConfig, SignalCounters,
+    CLOSE_POLICY, HELLO_TIMEOUT,
 };
 
 /// A full rtc command queue is tried again this often, this many times, before "busy".
@@ -26,6 +30,9 @@ const BUSY_RETRIES: u32 = 100;
 
 /// Largest signaling message accepted (an SDP offer is a few KiB).
 pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// Most signaling sockets open at once from one client address.
+pub const MAX_SOCKETS_PER_ADDRESS: usize = 16;
 
 /// Shared by every connection's task; read-only but for the counters and the id source.
 pub struct Hub {
@@ -39,6 +46,42 @@ pub struct Hub {
     pub shutdown: watch::Receiver<Option<Shutdown>>,
     /// Where pages' frame leads go, to move the capture tick.
     pub phase: Arc<FramePhase>,
+    /// Password checks per client address (shared with the API).
+    pub throttle: Arc<Mutex<Throttle>>,
+    /// Open sockets per client address.
+    pub sockets: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One open socket counted against its address while it lives.
+struct SocketSlot<'a> {
+    hub: &'a Hub,
+    ip: IpAddr,
+}
+
+impl<'a> SocketSlot<'a> {
+    /// A slot for a socket from `ip`, or `None` when that address has too many.
+    fn take(hub: &'a Hub, ip: IpAddr) -> Option<Self> {
+        let mut sockets = hub.sockets.lock().ok()?;
+        let n = sockets.entry(ip).or_insert(0);
+        if *n >= MAX_SOCKETS_PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(Self { hub, ip })
+    }
+}
+
+impl Drop for SocketSlot<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut sockets) = self.hub.sockets.lock() {
+            if let Some(n) = sockets.get_mut(&self.ip) {
+                *n -= 1;
+                if *n == 0 {
+                    sockets.remove(&self.ip);
+                }
+            }
+        }
+    }
 }
 
 /// Tries a full rtc command queue again for a while (a burst of viewers joining at once)
@@ -64,11 +107,25 @@ async fn send(tx: &mut SplitSink<WebSocket, Message>, msg: &ServerMsg) {
     let _ = tx.send(Message::text(msg.to_json())).await;
 }
 
-/// One socket, from upgrade to close.
-pub async fn connection(socket: WebSocket, hub: Arc<Hub>) {
+/// One socket from `client`, from upgrade to close.
+pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     let (mut tx, mut rx) = socket.split();
+    let Some(_slot) = SocketSlot::take(&hub, client) else {
+        hub.counters.bad_messages.inc();
+        let msg = ServerMsg::error(
+            ErrorCode::TooManySockets,
+            format!("more than {MAX_SOCKETS_PER_ADDRESS} signaling sockets from this address"),
+        );
+        send(&mut tx, &msg).await;
+        let _ = tx
+            .send(Message::close_with(CLOSE_POLICY, "too many sockets"))
+            .await;
+        return;
+    };
     let peer = PeerId(hub.next_peer.fetch_add(1, Ordering::Relaxed));
     let mut conn = Connection::new(peer);
+    let hello_deadline = tokio::time::sleep(HELLO_TIMEOUT);
+    tokio::pin!(hello_deadline);
     let (notifier, mut notices) = PeerNotifier::channel();
     let mut shutdown = hub.shutdown.clone();
     let mut actions = Vec::new();
@@ -80,7 +137,16 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>) {
         // Carrying out an action can lead to more (an answer to send): all of them first.
         while !actions.is_empty() {
             for action in std::mem::take(&mut actions) {
-                carry_out(&hub, &mut conn, &notifier, &mut tx, action, &mut actions).await;
+                carry_out(
+                    &hub,
+                    client,
+                    &mut conn,
+                    &notifier,
+                    &mut tx,
+                    action,
+                    &mut actions,
+                )
+                .await;
             }
         }
         if conn.is_closed() {
@@ -97,6 +163,9 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>) {
                 _ => conn.handle_closed(&mut actions),
             },
             Some(n) = notices.recv() => send(&mut tx, &n).await,
+            () = &mut hello_deadline, if !hello_deadline.is_elapsed() => {
+                conn.handle_hello_timeout(&hub.counters, &mut actions);
+            }
             Ok(()) = shutdown.changed() => {
                 if let Some(why) = shutdown.borrow_and_update().clone() {
                     conn.handle_shutdown(&why, &mut actions);
@@ -108,6 +177,7 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>) {
 
 async fn carry_out(
     hub: &Hub,
+    client: IpAddr,
     conn: &mut Connection,
     notifier: &PeerNotifier,
     tx: &mut SplitSink<WebSocket, Message>,
@@ -116,6 +186,14 @@ async fn carry_out(
 ) {
     match action {
         Action::Send(msg) => send(tx, &msg).await,
+        Action::Authenticate(given) => {
+            let want = hub.config.password.as_deref();
+            let verdict = match hub.throttle.lock() {
+                Ok(mut t) => t.check(Instant::now(), client, want, given.as_deref()),
+                Err(_) => crate::signal::throttle::Verdict::Refused,
+            };
+            conn.handle_verdict(&hub.config, &hub.counters, verdict, more);
+        }
         Action::Close(code, reason) => {
             let _ = tx.send(Message::close_with(code, reason)).await;
         }

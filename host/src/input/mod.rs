@@ -247,10 +247,10 @@ pub fn run(
                                 "malformed input dropped (logged at most once a second per peer)"
                             );
                             if let Some(n) = &entry.notify {
-                                n.notify(Notice::Error {
-                                    code: ErrorCode::BadInput,
-                                    message: format!("input packet dropped: {e}"),
-                                });
+                                n.notify(Notice::error(
+                                    ErrorCode::BadInput,
+                                    format!("input packet dropped: {e}"),
+                                ));
                             }
                         }
                     }

@@ -48,6 +48,9 @@ pub enum ServerMsg {
     Error {
         code: ErrorCode,
         message: String,
+        /// With `too-many-attempts`: whole seconds to wait before the next try.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_s: Option<u64>,
     },
     Info {
         message: String,
@@ -89,10 +92,18 @@ pub enum ErrorCode {
     BadText,
     /// A malformed input packet.
     BadInput,
+    /// Too many password checks from this address: wait `retry_after_s`, then try again.
+    TooManyAttempts,
+    /// The session has as many pages as `--max-peers`.
+    Full,
+    /// This address has too many signaling sockets open.
+    TooManySockets,
+    /// No `hello` within the time allowed; the socket closes.
+    HelloTimeout,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::Unauthorized,
         ErrorCode::BadMessage,
         ErrorCode::Busy,
@@ -102,7 +113,22 @@ impl ErrorCode {
         ErrorCode::BadChannel,
         ErrorCode::BadText,
         ErrorCode::BadInput,
+        ErrorCode::TooManyAttempts,
+        ErrorCode::Full,
+        ErrorCode::TooManySockets,
+        ErrorCode::HelloTimeout,
     ];
+}
+
+impl ServerMsg {
+    /// An `error` message without a wait.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error {
+            code,
+            message: message.into(),
+            retry_after_s: None,
+        }
+    }
 }
 
 impl ClientMsg {

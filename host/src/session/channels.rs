@@ -101,20 +101,19 @@ impl Channels {
             }),
             Some(ChannelKind::Text) => match String::from_utf8(data) {
                 Ok(text) => Routed::Input(InputMsg::Text { peer, text }),
-                Err(_) => Routed::Refused(Some(Notice::Error {
-                    code: ErrorCode::BadText,
-                    message: "text channel data is not UTF-8".into(),
-                })),
+                Err(_) => Routed::Refused(Some(Notice::error(
+                    ErrorCode::BadText,
+                    "text channel data is not UTF-8",
+                ))),
             },
             Some(ChannelKind::Control | ChannelKind::Audio) | None => {
                 let first = !std::mem::replace(&mut self.told_bad_channel, true);
                 Routed::Refused(first.then(|| {
-                    Notice::Error {
-                        code: ErrorCode::BadChannel,
-                        message: "data sent on a channel that only carries data to the page \
-                              (control, audio) or that the host does not know; ignored"
-                            .into(),
-                    }
+                    Notice::error(
+                        ErrorCode::BadChannel,
+                        "data sent on a channel that only carries data to the page \
+                              (control, audio) or that the host does not know; ignored",
+                    )
                 }))
             }
         }

@@ -59,6 +59,8 @@ pub enum SessionError {
     UnknownPeer,
     #[error("the host is shutting down")]
     Draining,
+    #[error("the session is full ({0} pages); try again later")]
+    Full(usize),
 }
 
 /// What the session is set up with, once.
@@ -71,6 +73,8 @@ pub struct SessionConfig {
     pub public_ip: Option<IpAddr>,
     /// Put audio and video in one media stream so the browser lip-syncs them (track path).
     pub av_sync: bool,
+    /// Most peers at once (`--max-peers`); an offer beyond gets [`SessionError::Full`].
+    pub max_peers: usize,
 }
 
 /// The session's counters, registered in [`Metrics`].
@@ -231,6 +235,9 @@ impl Session {
             return Err(SessionError::Draining);
         }
         self.remove_peer(id);
+        if self.peers.len() >= self.config.max_peers {
+            return Err(SessionError::Full(self.config.max_peers));
+        }
         let negotiated = negotiate::answer(&self.config, now, sdp)?;
         let peer = Peer::new(id, negotiated.rtc, negotiated.media, now);
         tracing::info!(
@@ -253,6 +260,9 @@ impl Session {
             return Err(SessionError::Draining);
         }
         self.remove_peer(id);
+        if self.peers.len() >= self.config.max_peers {
+            return Err(SessionError::Full(self.config.max_peers));
+        }
         let (rtc, offer) = negotiate::offer(&self.config, now)?;
         let peer = Peer::pending(id, rtc, Some(offer.pending), Default::default(), now);
         self.add_peer(now, peer);

@@ -282,6 +282,7 @@ mod tests {
             locals: vec![],
             public_ip: None,
             av_sync: false,
+            max_peers: 32,
         };
         let Err(SessionError::BadOffer(why)) = answer(&config, Instant::now(), "this is junk")
         else {

@@ -11,8 +11,18 @@ use crate::peer::PeerId;
 use crate::proto::signaling::{ClientMsg, ErrorCode, ServerMsg};
 use crate::session::SessionError;
 
+pub mod throttle;
+
+use throttle::Verdict;
+
 /// WebSocket close code for a refused password (4000-4999: private use, RFC 6455 §7.4.2).
 pub const CLOSE_UNAUTHORIZED: u16 = 4001;
+/// WebSocket close code when a client must wait before its next password check.
+pub const CLOSE_TOO_MANY_ATTEMPTS: u16 = 4029;
+/// WebSocket close code for a socket that said no `hello` in time, or one too many.
+pub const CLOSE_POLICY: u16 = 1008;
+/// A socket that has not said `hello` within this time is closed.
+pub const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// WebSocket close code "going away" (RFC 6455 §7.4.1): the session ended or the host stops.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 
@@ -60,6 +70,9 @@ pub enum GameRequest {
 #[derive(Debug, PartialEq)]
 pub enum Action {
     Send(ServerMsg),
+    /// Check this password (from `hello`) with [`throttle::Throttle`]; feed the verdict to
+    /// [`Connection::handle_verdict`].
+    Authenticate(Option<String>),
     /// Close the socket with this code and reason; nothing more is read.
     Close(u16, &'static str),
     /// Offer `sdp` for this connection's peer; feed the result to
@@ -87,6 +100,8 @@ pub enum Shutdown {
 #[derive(Debug)]
 pub struct Connection {
     peer: PeerId,
+    /// `hello` came (its password may still be being checked).
+    hello: bool,
     authed: bool,
     offered: bool,
     closed: bool,
@@ -98,6 +113,7 @@ impl Connection {
     pub fn new(peer: PeerId) -> Self {
         Self {
             peer,
+            hello: false,
             authed: false,
             offered: false,
             closed: false,
@@ -123,15 +139,21 @@ impl Connection {
             Ok(m) => m,
             Err(e) => return self.handle_bad(counters, format!("malformed message: {e}"), out),
         };
-        if !self.authed && !matches!(msg, ClientMsg::Hello { .. }) {
+        if let ClientMsg::Hello { password } = msg {
+            if std::mem::replace(&mut self.hello, true) {
+                return self.handle_bad(counters, "hello was already said".into(), out);
+            }
+            return out.push(Action::Authenticate(password));
+        }
+        if !self.authed {
             counters.bad_messages.inc();
-            return out.push(Action::Send(ServerMsg::Error {
-                code: ErrorCode::Unauthorized,
-                message: "say hello first".into(),
-            }));
+            return out.push(Action::Send(ServerMsg::error(
+                ErrorCode::Unauthorized,
+                "say hello first",
+            )));
         }
         match msg {
-            ClientMsg::Hello { password } => self.handle_hello(config, counters, password, out),
+            ClientMsg::Hello { .. } => {}
             ClientMsg::Offer { sdp } => {
                 // A second offer on the same socket replaces the previous peer connection.
                 if std::mem::replace(&mut self.offered, true) {
@@ -148,10 +170,10 @@ impl Connection {
             }
             ClientMsg::SaveState | ClientMsg::LoadState => {
                 if !config.game {
-                    return out.push(Action::Send(ServerMsg::Error {
-                        code: ErrorCode::NotAGame,
-                        message: "this host is not running a game".into(),
-                    }));
+                    return out.push(Action::Send(ServerMsg::error(
+                        ErrorCode::NotAGame,
+                        "this host is not running a game",
+                    )));
                 }
                 let save = matches!(msg, ClientMsg::SaveState);
                 out.push(Action::Game(if save {
@@ -173,35 +195,64 @@ impl Connection {
         );
     }
 
-    fn handle_hello(
+    /// The throttle's verdict on the `hello` password: a welcome, or an error and the close.
+    pub fn handle_verdict(
         &mut self,
         config: &SignalConfig,
         counters: &SignalCounters,
-        password: Option<String>,
+        verdict: Verdict,
         out: &mut Vec<Action>,
     ) {
-        let ok = match (&config.password, &password) {
-            (None, _) => true,
-            (Some(want), Some(got)) => constant_time_eq(want.as_bytes(), got.as_bytes()),
-            (Some(_), None) => false,
-        };
-        if !ok {
-            counters.refused.inc();
-            out.push(Action::Send(ServerMsg::Error {
-                code: ErrorCode::Unauthorized,
-                message: "wrong or missing password".into(),
-            }));
-            out.push(Action::Close(CLOSE_UNAUTHORIZED, "unauthorized"));
-            self.closed = true;
+        if self.closed {
             return;
         }
-        self.authed = true;
-        out.push(Action::Send(ServerMsg::Welcome {
-            peer: self.peer.0,
-            audio: config.audio,
-            pixelated: config.pixelated,
-            game: config.game,
-        }));
+        match verdict {
+            Verdict::Accepted => {
+                self.authed = true;
+                out.push(Action::Send(ServerMsg::Welcome {
+                    peer: self.peer.0,
+                    audio: config.audio,
+                    pixelated: config.pixelated,
+                    game: config.game,
+                }));
+            }
+            Verdict::Refused => {
+                counters.refused.inc();
+                out.push(Action::Send(ServerMsg::error(
+                    ErrorCode::Unauthorized,
+                    "wrong or missing password",
+                )));
+                out.push(Action::Close(CLOSE_UNAUTHORIZED, "unauthorized"));
+                self.closed = true;
+            }
+            Verdict::Wait(wait) => {
+                counters.refused.inc();
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                out.push(Action::Send(ServerMsg::Error {
+                    code: ErrorCode::TooManyAttempts,
+                    message: format!(
+                        "too many password attempts from this address; try again in {secs} s"
+                    ),
+                    retry_after_s: Some(secs),
+                }));
+                out.push(Action::Close(CLOSE_TOO_MANY_ATTEMPTS, "too many attempts"));
+                self.closed = true;
+            }
+        }
+    }
+
+    /// [`HELLO_TIMEOUT`] has passed since the socket opened: closes it unless `hello` came.
+    pub fn handle_hello_timeout(&mut self, counters: &SignalCounters, out: &mut Vec<Action>) {
+        if self.closed || self.hello {
+            return;
+        }
+        counters.bad_messages.inc();
+        out.push(Action::Send(ServerMsg::error(
+            ErrorCode::HelloTimeout,
+            format!("no hello within {} s", HELLO_TIMEOUT.as_secs()),
+        )));
+        out.push(Action::Close(CLOSE_POLICY, "no hello"));
+        self.closed = true;
     }
 
     /// The session's answer to an offer, or why not.
@@ -213,19 +264,16 @@ impl Connection {
     ) {
         let msg = match result {
             Ok(sdp) => ServerMsg::Answer { sdp },
-            Err(OfferError::Busy) => ServerMsg::Error {
-                code: ErrorCode::Busy,
-                message: "host busy, try again".into(),
-            },
+            Err(OfferError::Busy) => ServerMsg::error(ErrorCode::Busy, "host busy, try again"),
+            Err(OfferError::Session(e @ SessionError::Full(_))) => {
+                ServerMsg::error(ErrorCode::Full, e.to_string())
+            }
             Err(OfferError::Session(SessionError::Draining)) => ServerMsg::Draining {
                 message: SessionError::Draining.to_string(),
             },
             Err(OfferError::Session(e)) => {
                 counters.bad_messages.inc();
-                ServerMsg::Error {
-                    code: ErrorCode::OfferRejected,
-                    message: e.to_string(),
-                }
+                ServerMsg::error(ErrorCode::OfferRejected, e.to_string())
             }
         };
         out.push(Action::Send(msg));
@@ -235,14 +283,10 @@ impl Connection {
     pub fn handle_game_result(&mut self, result: Result<String, GameError>, out: &mut Vec<Action>) {
         out.push(Action::Send(match result {
             Ok(message) => ServerMsg::Info { message },
-            Err(GameError::Busy) => ServerMsg::Error {
-                code: ErrorCode::Busy,
-                message: "the game is busy, try again".into(),
-            },
-            Err(GameError::Failed(message)) => ServerMsg::Error {
-                code: ErrorCode::State,
-                message,
-            },
+            Err(GameError::Busy) => {
+                ServerMsg::error(ErrorCode::Busy, "the game is busy, try again")
+            }
+            Err(GameError::Failed(message)) => ServerMsg::error(ErrorCode::State, message),
         }));
     }
 
@@ -254,10 +298,10 @@ impl Connection {
         out: &mut Vec<Action>,
     ) {
         counters.bad_messages.inc();
-        out.push(Action::Send(ServerMsg::Error {
-            code: ErrorCode::BadMessage,
+        out.push(Action::Send(ServerMsg::error(
+            ErrorCode::BadMessage,
             message,
-        }));
+        )));
     }
 
     /// The session stops: the page is told why, and the socket closes.
@@ -301,9 +345,16 @@ pub enum GameError {
     Failed(String),
 }
 
-/// Compares two secrets in time that depends on their length only.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// A fresh password for a host that listens beyond loopback without one: 12 characters from
+/// 31 that cannot be mistaken for each other (about 59 bits), from the OS's randomness.
+pub fn generate_password() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes)?;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect())
 }
 
 #[cfg(test)]

@@ -1,5 +1,9 @@
 //! The signaling state machine driven with messages alone: no server, no socket.
 
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::throttle::{Throttle, ThrottleCounters};
 use super::*;
 
 fn config(password: Option<&str>) -> SignalConfig {
@@ -11,10 +15,35 @@ fn config(password: Option<&str>) -> SignalConfig {
     }
 }
 
+/// Feeds `text` to `conn`, and a password check's verdict back as the transport would, with a
+/// fresh throttle (no wait) for one client.
 fn run(conn: &mut Connection, cfg: &SignalConfig, c: &SignalCounters, text: &str) -> Vec<Action> {
+    let mut throttle = Throttle::new(ThrottleCounters::default());
+    run_at(conn, cfg, c, &mut throttle, Instant::now(), text)
+}
+
+fn run_at(
+    conn: &mut Connection,
+    cfg: &SignalConfig,
+    c: &SignalCounters,
+    throttle: &mut Throttle,
+    now: Instant,
+    text: &str,
+) -> Vec<Action> {
     let mut out = Vec::new();
     conn.handle_text(cfg, c, text, &mut out);
-    out
+    let mut done = Vec::new();
+    for action in out {
+        match action {
+            Action::Authenticate(given) => {
+                let client = IpAddr::from([10, 0, 0, 9]);
+                let v = throttle.check(now, client, cfg.password.as_deref(), given.as_deref());
+                conn.handle_verdict(cfg, c, v, &mut done);
+            }
+            other => done.push(other),
+        }
+    }
+    done
 }
 
 fn error_code(a: &Action) -> Option<ErrorCode> {
@@ -197,8 +226,72 @@ fn a_refused_offer_and_a_draining_host_are_told() {
 }
 
 #[test]
-fn password_comparison() {
-    assert!(constant_time_eq(b"secret", b"secret"));
-    assert!(!constant_time_eq(b"secret", b"secreT"));
-    assert!(!constant_time_eq(b"secret", b"secret2"));
+fn a_burst_of_guesses_waits_and_the_right_password_gets_in_after_the_wait() {
+    let (cfg, c) = (config(Some("s3cret")), SignalCounters::default());
+    let mut throttle = Throttle::new(ThrottleCounters::default());
+    let t0 = Instant::now();
+    let guess = r#"{"type":"hello","password":"guess"}"#;
+    let right = r#"{"type":"hello","password":"s3cret"}"#;
+    let mut waits = Vec::new();
+    // 50 guesses as fast as they come, each on a new socket.
+    for i in 0..50 {
+        let mut conn = Connection::new(PeerId(i));
+        let out = run_at(&mut conn, &cfg, &c, &mut throttle, t0, guess);
+        if let Action::Send(ServerMsg::Error {
+            code: ErrorCode::TooManyAttempts,
+            retry_after_s,
+            ..
+        }) = &out[0]
+        {
+            waits.push(retry_after_s.expect("the wait is told"));
+            assert_eq!(
+                out[1],
+                Action::Close(CLOSE_TOO_MANY_ATTEMPTS, "too many attempts")
+            );
+        }
+    }
+    assert_eq!(waits.len(), 45, "more than 5 checks in a second were made");
+    assert_eq!(waits[0], 1);
+    // Even the right password waits out the second.
+    let mut conn = Connection::new(PeerId(99));
+    let out = run_at(&mut conn, &cfg, &c, &mut throttle, t0, right);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::TooManyAttempts));
+    let mut conn = Connection::new(PeerId(100));
+    let later = t0 + Duration::from_secs(1);
+    let out = run_at(&mut conn, &cfg, &c, &mut throttle, later, right);
+    assert!(
+        matches!(out[0], Action::Send(ServerMsg::Welcome { .. })),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_second_hello_is_a_bad_message_and_a_silent_socket_is_closed() {
+    let (cfg, c) = (config(None), SignalCounters::default());
+    let mut conn = Connection::new(PeerId(1));
+    run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
+    let out = run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::BadMessage));
+    // After hello, the timeout changes nothing.
+    let mut out = Vec::new();
+    conn.handle_hello_timeout(&c, &mut out);
+    assert!(out.is_empty() && !conn.is_closed());
+    let mut silent = Connection::new(PeerId(2));
+    silent.handle_hello_timeout(&c, &mut out);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::HelloTimeout));
+    assert_eq!(out[1], Action::Close(CLOSE_POLICY, "no hello"));
+    assert!(silent.is_closed());
+}
+
+#[test]
+fn a_full_session_is_told_as_full() {
+    let c = SignalCounters::default();
+    let mut conn = Connection::new(PeerId(1));
+    let mut out = Vec::new();
+    conn.handle_offer_result(
+        &c,
+        Err(OfferError::Session(SessionError::Full(32))),
+        &mut out,
+    );
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::Full));
 }

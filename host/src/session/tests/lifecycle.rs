@@ -72,6 +72,23 @@ fn draining_lets_every_peer_go_and_refuses_new_ones() {
 }
 
 #[test]
+fn beyond_max_peers_an_offer_is_refused_until_a_peer_leaves() {
+    let mut h = Harness::with_max_peers(delay(5, 37), 2);
+    h.add_client(delay(5, 38), &[]);
+    h.add_client(delay(5, 39), &[]);
+    let now = h.now;
+    // Refused before the offer is even read.
+    let refused = h.session.handle_offer(now, PeerId(9), "not even SDP");
+    assert_eq!(refused, Err(crate::session::SessionError::Full(2)));
+    assert_eq!(h.session.peer_count(), 2);
+    // Once a peer leaves, a new page gets in.
+    h.session.handle_leave(now, PeerId(1));
+    h.drain_session();
+    let third = h.add_client(delay(5, 40), &[]);
+    assert!(h.run_until(Duration::from_secs(3), |h| h.clients[third].connected));
+}
+
+#[test]
 fn the_host_can_offer_too_and_media_flows() {
     // As to a WHIP endpoint: the host offers, the other party answers.
     let mut h = Harness::new(delay(5, 37));

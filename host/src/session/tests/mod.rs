@@ -218,6 +218,11 @@ pub(super) struct Harness {
 impl Harness {
     /// A session on a link to the host shaped by `to_host`.
     pub(crate) fn new(to_host: NetemConfig) -> Self {
+        Self::with_max_peers(to_host, 32)
+    }
+
+    /// [`Harness::new`], taking at most `max_peers` peers.
+    pub(crate) fn with_max_peers(to_host: NetemConfig, max_peers: usize) -> Self {
         let now = Instant::now();
         let host: SocketAddr = "10.0.0.1:5000".parse().expect("address");
         let counters = SessionCounters::default();
@@ -226,6 +231,7 @@ impl Harness {
             locals: vec![host],
             public_ip: None,
             av_sync: false,
+            max_peers,
         };
         Self {
             now,

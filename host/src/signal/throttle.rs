@@ -1,0 +1,275 @@
+//! Password checks, throttled per client address, sans-IO (every call takes `now`).
+//!
+//! - At most [`CHECKS_PER_SECOND`] checks a second from one address; more are answered "wait"
+//!   without a check.
+//! - After [`FREE_FAILURES`] wrong passwords from one address, each further failure makes it
+//!   wait [`FIRST_BACKOFF`] doubled per failure, up to [`MAX_BACKOFF`]; the right password
+//!   still gets in once the wait is over, and a success forgets the address's failures.
+//! - An IPv6 client is counted by its /64 (one host usually holds a whole /64).
+//! - The comparison is constant-time (`subtle`), so the time of an answer says nothing about
+//!   how much of a guess was right.
+//!
+//! Memory is bounded: at most [`MAX_TRACKED`] addresses; past that, the ones idle longest go.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use subtle::ConstantTimeEq;
+
+use crate::metrics::{Counter, Metrics};
+
+pub const CHECKS_PER_SECOND: u32 = 5;
+pub const FREE_FAILURES: u32 = 10;
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
+pub const MAX_TRACKED: usize = 4096;
+
+/// The answer to a password check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accepted,
+    Refused,
+    /// Not checked: this address must wait this long first.
+    Wait(Duration),
+}
+
+/// Counters of password checks, registered in [`Metrics`].
+#[derive(Debug, Clone, Default)]
+pub struct ThrottleCounters {
+    pub failures: Counter,
+    pub throttled: Counter,
+}
+
+impl ThrottleCounters {
+    pub fn register(m: &mut Metrics) -> Self {
+        Self {
+            failures: m.counter("password_failures", "Wrong or missing passwords"),
+            throttled: m.counter(
+                "password_throttled",
+                "Password checks not made because the client address must wait",
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    window: Instant,
+    checks: u32,
+    failures: u32,
+    blocked_until: Option<Instant>,
+    last: Instant,
+}
+
+/// Per-address state of password checks.
+#[derive(Debug)]
+pub struct Throttle {
+    entries: HashMap<IpAddr, Entry>,
+    counters: ThrottleCounters,
+}
+
+impl Throttle {
+    pub fn new(counters: ThrottleCounters) -> Self {
+        Self {
+            entries: HashMap::new(),
+            counters,
+        }
+    }
+
+    /// Checks `given` against `want` for a client at `client`. With no password set every
+    /// client is accepted, unthrottled.
+    pub fn check(
+        &mut self,
+        now: Instant,
+        client: IpAddr,
+        want: Option<&str>,
+        given: Option<&str>,
+    ) -> Verdict {
+        let Some(want) = want else {
+            return Verdict::Accepted;
+        };
+        let key = bucket(client);
+        if !self.entries.contains_key(&key) && self.entries.len() >= MAX_TRACKED {
+            self.evict_idlest();
+        }
+        let e = self.entries.entry(key).or_insert(Entry {
+            window: now,
+            checks: 0,
+            failures: 0,
+            blocked_until: None,
+            last: now,
+        });
+        e.last = now;
+        if let Some(until) = e.blocked_until {
+            if now < until {
+                self.counters.throttled.inc();
+                return Verdict::Wait(until - now);
+            }
+        }
+        if now.saturating_duration_since(e.window) >= Duration::from_secs(1) {
+            e.window = now;
+            e.checks = 0;
+        }
+        if e.checks >= CHECKS_PER_SECOND {
+            self.counters.throttled.inc();
+            return Verdict::Wait(
+                (e.window + Duration::from_secs(1)).saturating_duration_since(now),
+            );
+        }
+        e.checks += 1;
+        let ok = given.is_some_and(|g| bool::from(want.as_bytes().ct_eq(g.as_bytes())));
+        if ok {
+            self.entries.remove(&key);
+            return Verdict::Accepted;
+        }
+        self.counters.failures.inc();
+        e.failures += 1;
+        if e.failures > FREE_FAILURES {
+            let doublings = (e.failures - FREE_FAILURES - 1).min(20);
+            let wait = FIRST_BACKOFF
+                .saturating_mul(1u32 << doublings)
+                .min(MAX_BACKOFF);
+            e.blocked_until = Some(now + wait);
+        }
+        Verdict::Refused
+    }
+
+    /// How many addresses are tracked.
+    pub fn tracked(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn evict_idlest(&mut self) {
+        let idlest = self
+            .entries
+            .iter()
+            .min_by_key(|(_, e)| e.last)
+            .map(|(k, _)| *k);
+        if let Some(k) = idlest {
+            self.entries.remove(&k);
+        }
+    }
+}
+
+/// The address a client is counted under: itself for IPv4, its /64 for IPv6 (an IPv4-mapped
+/// IPv6 address counts as the IPv4 one).
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut s = v6.segments();
+                s[4..].fill(0);
+                IpAddr::from(s)
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 7));
+    const OTHER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 8));
+    const RIGHT: Option<&str> = Some("s3cret");
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn no_password_accepts_everyone_unthrottled() {
+        let mut t = Throttle::new(ThrottleCounters::default());
+        let now = Instant::now();
+        for _ in 0..100 {
+            assert_eq!(t.check(now, ME, None, None), Verdict::Accepted);
+        }
+        assert_eq!(t.tracked(), 0);
+    }
+
+    #[test]
+    fn at_most_five_checks_a_second_per_address() {
+        let c = ThrottleCounters::default();
+        let mut t = Throttle::new(c.clone());
+        let t0 = Instant::now();
+        for i in 0..5 {
+            assert_eq!(t.check(t0 + ms(i), ME, RIGHT, Some("x")), Verdict::Refused);
+        }
+        assert_eq!(
+            t.check(t0 + ms(100), ME, RIGHT, Some("s3cret")),
+            Verdict::Wait(ms(900)),
+            "a sixth check within the second was made"
+        );
+        // Another address is not held up by this one.
+        assert_eq!(
+            t.check(t0 + ms(100), OTHER, RIGHT, RIGHT),
+            Verdict::Accepted
+        );
+        // The next second, the right password gets in.
+        assert_eq!(t.check(t0 + ms(1000), ME, RIGHT, RIGHT), Verdict::Accepted);
+        assert_eq!(c.failures.get(), 5);
+        assert_eq!(c.throttled.get(), 1);
+    }
+
+    #[test]
+    fn after_ten_failures_the_wait_doubles_and_the_right_password_gets_in_after_it() {
+        let mut t = Throttle::new(ThrottleCounters::default());
+        let mut now = Instant::now();
+        // Ten wrong guesses, paced within the rate limit: no wait yet.
+        for _ in 0..FREE_FAILURES {
+            assert_eq!(t.check(now, ME, RIGHT, Some("guess")), Verdict::Refused);
+            now += ms(250);
+        }
+        // The 11th failure costs 1 s, the 12th 2 s, the 13th 4 s.
+        for wait in [1, 2, 4] {
+            assert_eq!(t.check(now, ME, RIGHT, Some("guess")), Verdict::Refused);
+            assert_eq!(
+                t.check(now + ms(10), ME, RIGHT, RIGHT),
+                Verdict::Wait(Duration::from_secs(wait) - ms(10)),
+                "the right password got in during the wait"
+            );
+            now += Duration::from_secs(wait);
+        }
+        // Once the wait is over, the right password gets in and the failures are forgotten.
+        assert_eq!(t.check(now, ME, RIGHT, RIGHT), Verdict::Accepted);
+        assert_eq!(t.check(now, ME, RIGHT, Some("typo")), Verdict::Refused);
+        assert_eq!(t.check(now + ms(1), ME, RIGHT, RIGHT), Verdict::Accepted);
+    }
+
+    #[test]
+    fn the_wait_is_capped_and_memory_is_bounded() {
+        let mut t = Throttle::new(ThrottleCounters::default());
+        let mut now = Instant::now();
+        for _ in 0..60 {
+            t.check(now, ME, RIGHT, None);
+            now += MAX_BACKOFF + Duration::from_secs(1);
+        }
+        t.check(now, ME, RIGHT, None);
+        match t.check(now, ME, RIGHT, RIGHT) {
+            Verdict::Wait(w) => assert!(w <= MAX_BACKOFF, "{w:?}"),
+            v => panic!("expected a wait, got {v:?}"),
+        }
+        for i in 0..(MAX_TRACKED as u32 + 100) {
+            t.check(now, IpAddr::V4(i.into()), RIGHT, Some("x"));
+        }
+        assert!(t.tracked() <= MAX_TRACKED);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64() {
+        let mut t = Throttle::new(ThrottleCounters::default());
+        let now = Instant::now();
+        for i in 0..5u16 {
+            let ip = IpAddr::from([0x2001, 0xdb8, 1, 2, 0, 0, 0, i + 1]);
+            assert_eq!(t.check(now, ip, RIGHT, Some("x")), Verdict::Refused);
+        }
+        let sixth = IpAddr::from([0x2001, 0xdb8, 1, 2, 0xffff, 1, 2, 3]);
+        assert!(matches!(
+            t.check(now, sixth, RIGHT, RIGHT),
+            Verdict::Wait(_)
+        ));
+    }
+}
