@@ -2,8 +2,8 @@
 // headless browser. Every part gets its own port and display, and is stopped by PID even
 // when the test fails.
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,13 +82,19 @@ export function rawRequest(port, path, headers, host = '127.0.0.1') {
   });
 }
 
-/** Starts glint; resolves once it prints its URL. */
-export async function startGlint(args) {
+/**
+ * Starts glint; resolves once it prints its URL. `netns` runs it in that network namespace;
+ * `env` is added to its environment (`HOME`, say).
+ */
+export async function startGlint(args, { netns, env = {} } = {}) {
   const port = await freePort();
   const listen = args.includes('--listen') ? [] : ['--listen', `127.0.0.1:${port}`];
-  const child = spawn(glintBin, [...listen, ...args], {
+  const [cmd, cmdArgs] = netns
+    ? ['ip', ['netns', 'exec', netns, glintBin, ...listen, ...args]]
+    : [glintBin, [...listen, ...args]];
+  const child = spawn(cmd, cmdArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'glint=info' },
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'glint=info', ...env },
   });
   let out = '';
   let err = '';
@@ -134,6 +140,52 @@ export async function startChromium({ args = [], contextOptions = {}, executable
     rmSync(dir, { recursive: true, force: true });
   };
   return { context, page, stop, console: () => consoleLines.join('\n') };
+}
+
+/**
+ * Two network namespaces joined by a veth pair, as two machines on one LAN: `host` at
+ * `hostIp`, `client` at `clientIp`. Unique names per call; `stop()` deletes both (and the
+ * pair with them). Needs root and iproute2.
+ */
+export async function startLan() {
+  const id = `${process.pid % 10000}${Math.floor(Math.random() * 90 + 10)}`;
+  const subnet = Number(id) % 250 + 1;
+  const host = `glint-h${id}`;
+  const client = `glint-c${id}`;
+  const hostIp = `10.213.${subnet}.1`;
+  const clientIp = `10.213.${subnet}.2`;
+  const ip = (...a) => execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const stop = () => {
+    for (const ns of [host, client]) {
+      try { ip('netns', 'del', ns); } catch { /* already gone */ }
+    }
+  };
+  try {
+    ip('netns', 'add', host);
+    ip('netns', 'add', client);
+    ip('link', 'add', `gh${id}`, 'netns', host, 'type', 'veth', 'peer', 'name', `gc${id}`, 'netns', client);
+    ip('-n', host, 'addr', 'add', `${hostIp}/24`, 'dev', `gh${id}`);
+    ip('-n', client, 'addr', 'add', `${clientIp}/24`, 'dev', `gc${id}`);
+    for (const [ns, dev] of [[host, `gh${id}`], [client, `gc${id}`]]) {
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+      ip('-n', ns, 'link', 'set', dev, 'up');
+    }
+  } catch (e) {
+    stop();
+    throw new Error(`cannot make the namespaces: ${e.stderr || e.message}`);
+  }
+  // Chromium started inside the client namespace (playwright talks to it over a pipe).
+  const dir = mkdtempSync(join(tmpdir(), 'glint-lan-'));
+  const chromium = join(dir, 'chromium');
+  writeFileSync(chromium, `#!/bin/sh\nexec ip netns exec ${client} /usr/bin/chromium "$@"\n`, { mode: 0o755 });
+  return {
+    host,
+    client,
+    hostIp,
+    clientIp,
+    chromium,
+    stop: () => { stop(); rmSync(dir, { recursive: true, force: true }); },
+  };
 }
 
 /**
