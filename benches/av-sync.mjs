@@ -69,7 +69,8 @@ registerProcessor('onset', Onset);
 async function run() {
   const glint = await startGlint(['--source', 'testpattern', '--size', '1280x720', '--fps', '60',
     ...(lipSync ? ['--av-sync'] : [])]);
-  const browser = await startChromium();
+  // The bench's own probe (a blob: worklet) is not Glint's page: let it past the page's CSP.
+  const browser = await startChromium({ contextOptions: { bypassCSP: true } });
   const page = browser.page;
   try {
     await page.goto(audioPath === 'track' ? `${glint.url}#audio=track` : glint.url);

@@ -66,9 +66,10 @@ pub fn routes(
                 StatusCode::SERVICE_UNAVAILABLE,
             ),
         });
+    // Health answers reads only: a POST to it is not a probe.
+    let probes = warp::get().or(warp::head()).unify().and(health.or(ready));
     signaling
-        .or(health)
-        .or(ready)
+        .or(probes)
         .or(api::routes(s.stats, s.metrics, s.password, throttle))
         .or(assets::routes(s.web_dir))
 }
