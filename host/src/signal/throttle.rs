@@ -1,6 +1,7 @@
 //! Password checks, throttled per client address, sans-IO (every call takes `now`).
 //!
-//! - At most [`CHECKS_PER_SECOND`] checks a second from one address; more are answered "wait"
+//! - At most [`CHECKS_PER_SECOND`] checks in any one second from one address (a sliding
+//!   window: the check before the last five must be a second old); more are answered "wait"
 //!   without a check.
 //! - After [`FREE_FAILURES`] wrong passwords from one address, each further failure makes it
 //!   wait [`FIRST_BACKOFF`] doubled per failure, up to [`MAX_BACKOFF`]; the right password
@@ -55,8 +56,10 @@ impl ThrottleCounters {
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    window: Instant,
-    checks: u32,
+    /// The last checks' times, oldest first once full.
+    recent: [Option<Instant>; CHECKS_PER_SECOND as usize],
+    /// Where the next check's time goes in `recent` (and so, the oldest one).
+    next: usize,
     failures: u32,
     blocked_until: Option<Instant>,
     last: Instant,
@@ -94,8 +97,8 @@ impl Throttle {
             self.evict_idlest();
         }
         let e = self.entries.entry(key).or_insert(Entry {
-            window: now,
-            checks: 0,
+            recent: [None; CHECKS_PER_SECOND as usize],
+            next: 0,
             failures: 0,
             blocked_until: None,
             last: now,
@@ -107,17 +110,15 @@ impl Throttle {
                 return Verdict::Wait(until - now);
             }
         }
-        if now.saturating_duration_since(e.window) >= Duration::from_secs(1) {
-            e.window = now;
-            e.checks = 0;
+        if let Some(oldest) = e.recent[e.next] {
+            let free_at = oldest + Duration::from_secs(1);
+            if now < free_at {
+                self.counters.throttled.inc();
+                return Verdict::Wait(free_at - now);
+            }
         }
-        if e.checks >= CHECKS_PER_SECOND {
-            self.counters.throttled.inc();
-            return Verdict::Wait(
-                (e.window + Duration::from_secs(1)).saturating_duration_since(now),
-            );
-        }
-        e.checks += 1;
+        e.recent[e.next] = Some(now);
+        e.next = (e.next + 1) % e.recent.len();
         let ok = given.is_some_and(|g| bool::from(want.as_bytes().ct_eq(g.as_bytes())));
         if ok {
             self.entries.remove(&key);
@@ -188,6 +189,21 @@ mod tests {
             assert_eq!(t.check(now, ME, None, None), Verdict::Accepted);
         }
         assert_eq!(t.tracked(), 0);
+    }
+
+    #[test]
+    fn never_more_than_five_checks_in_any_second() {
+        let mut t = Throttle::new(ThrottleCounters::default());
+        let t0 = Instant::now();
+        // One check now, four just before a fixed window would end, four just after: a fixed
+        // window would take nine within 0.2 s.
+        let mut checked = vec![];
+        for at in [0, 900, 910, 920, 930, 1010, 1020, 1030, 1040] {
+            if t.check(t0 + ms(at), ME, RIGHT, Some("x")) == Verdict::Refused {
+                checked.push(at);
+            }
+        }
+        assert_eq!(checked, [0, 900, 910, 920, 930, 1010]);
     }
 
     #[test]

@@ -93,6 +93,9 @@ test('beyond loopback: HTTPS, a password before any signaling, and guesses throt
     assert.equal(plain.status, 308);
     assert.equal(plain.headers.get('location'), bare.href);
     assert.doesNotMatch(await plain.text(), /Remote screen/);
+    // The password is in no log line (only in the URL glint prints for the user).
+    assert.ok(!glint.logs().includes(password), 'the password is in the log');
+    assert.ok(!JSON.stringify(counters).includes(password));
   } finally {
     await browser.stop();
     await glint.stop();
