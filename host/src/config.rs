@@ -179,7 +179,7 @@ pub struct Config {
 
     /// Another host name taken in the `Host` header on a loopback listen (besides `localhost`,
     /// `127.0.0.1` and `[::1]`, the only ones taken there against DNS rebinding). Repeatable.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_host_name)]
     pub allowed_host: Vec<String>,
 
     /// Most pages connected at once; more get a `full` error.
@@ -187,9 +187,23 @@ pub struct Config {
     pub max_peers: u32,
 
     /// Password the page must give before any signaling. Required (or generated and printed)
-    /// when listening on anything but loopback.
+    /// when listening on anything but loopback, or behind a reverse proxy (with
+    /// --allowed-origin or --allowed-host).
     #[arg(long, env = "GLINT_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
+}
+
+fn parse_host_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if ok {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "`{s}` is not a host name (letters, digits, dots and dashes; no port, no scheme)"
+        ))
+    }
 }
 
 fn parse_size(s: &str) -> Result<(u16, u16), String> {
@@ -210,6 +224,13 @@ impl Config {
     /// True when the listen address is reachable only from this machine.
     pub fn loopback_only(&self) -> bool {
         self.listen.ip().is_loopback()
+    }
+
+    /// Whether pages must give a password: always, unless only this machine's own pages can
+    /// reach Glint (a loopback listen with no `--allowed-origin`/`--allowed-host`, which
+    /// would put it behind a reverse proxy that anyone reaching the proxy goes through).
+    pub fn password_required(&self) -> bool {
+        !self.loopback_only() || !self.allowed_origin.is_empty() || !self.allowed_host.is_empty()
     }
 
     /// Whether the page and signaling go over TLS, following [`TlsMode`].
@@ -274,6 +295,8 @@ mod tests {
             &["glint", "--tls-key", "k.pem"],
             &["glint", "--tls", "maybe"],
             &["glint", "--max-peers", "0"],
+            &["glint", "--allowed-host", "desk.example.com:443"],
+            &["glint", "--allowed-host", "https://desk.example.com"],
         ] {
             assert!(Config::try_parse_from(args).is_err(), "{args:?} accepted");
         }

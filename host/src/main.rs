@@ -75,11 +75,11 @@ fn run(config: Config) -> Result<(), Failure> {
     let cfg = |m: String| (EXIT_CONFIG, m);
     let rt_err = |m: String| (EXIT_RUNTIME, m);
 
-    let password = match (&config.password, config.loopback_only()) {
+    let password = match (&config.password, config.password_required()) {
         (Some(p), _) if p.is_empty() => return Err(cfg("--password must not be empty".into())),
         (Some(p), _) => Some(p.clone()),
-        (None, true) => None,
-        (None, false) => {
+        (None, false) => None,
+        (None, true) => {
             let p = glint::signal::generate_password()
                 .map_err(|e| rt_err(format!("no randomness: {e}")))?;
             Some(p)

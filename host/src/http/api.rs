@@ -51,7 +51,11 @@ fn verdict(
     client: Option<ClientAddr>,
     header: Option<&str>,
 ) -> Verdict {
-    let given = header.and_then(|h| h.strip_prefix("Bearer "));
+    // RFC 9110 §11.1: the scheme is case-insensitive; RFC 6750 §2.1: `Bearer <token>`.
+    let given = header
+        .and_then(|h| h.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     let ip = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     match throttle.lock() {
         Ok(mut t) => t.check(Instant::now(), ip, password, given),
@@ -117,6 +121,10 @@ mod tests {
         assert_eq!(verdict(&t, pw, me, None), Verdict::Refused);
         assert_eq!(
             verdict(&t, pw, me, Some("Bearer s3cret")),
+            Verdict::Accepted
+        );
+        assert_eq!(
+            verdict(&t, pw, me, Some("bearer  s3cret")),
             Verdict::Accepted
         );
         assert_eq!(verdict(&t, pw, me, Some("s3cret")), Verdict::Refused);

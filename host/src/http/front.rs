@@ -4,9 +4,10 @@
 //! the security headers on every answer. warp's routes run as a hyper service behind it
 //! (`warp::service`, served by hyper-util over the plain or the tokio-rustls stream).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,10 +15,10 @@ use std::time::{Duration, Instant};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use warp::Reply;
 
 use crate::config::Config;
@@ -29,8 +30,12 @@ use super::tls::Tls;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub SocketAddr);
 
-/// A connection must finish its TLS handshake, or send its request head, within this time.
+/// A connection must send its first byte, finish its TLS handshake, and send each request
+/// head within this time.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most connections open at once from one client address (an IPv6 client by its /64).
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
 
 /// The Content-Security-Policy of every answer: Glint's own scripts, workers and worklets
 /// only, no inline script or style, no plugins, never framed (clickjacking). `connect-src
@@ -68,6 +73,7 @@ impl Door {
 struct Shared {
     guard: Guard,
     log: Mutex<RefusalLog>,
+    counters: GuardCounters,
 }
 
 /// Puts the headers every answer carries into `headers`.
@@ -117,10 +123,14 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Answer, Infallible>> + Send>>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        // One value each, as text; two Host or Origin headers are an attack, not a request.
         let text = |name| {
-            req.headers()
-                .get(name)
-                .map(|v: &HeaderValue| v.to_str().unwrap_or("<not text>").to_owned())
+            let mut all = req.headers().get_all(name).iter();
+            let first = all.next()?;
+            if all.next().is_some() {
+                return Some("<duplicate>".to_owned());
+            }
+            Some(first.to_str().unwrap_or("<not text>").to_owned())
         };
         let (host, origin) = (text(header::HOST), text(header::ORIGIN));
         let scheme = if self.via == Via::Http {
@@ -201,7 +211,8 @@ pub async fn serve<S>(
 {
     let shared = Arc::new(Shared {
         guard: door.guard,
-        log: Mutex::new(RefusalLog::new(door.counters)),
+        log: Mutex::new(RefusalLog::new(door.counters.clone())),
+        counters: door.counters,
     });
     let acceptor = match door.tls.as_ref().map(|t| t.server_config()) {
         None => None,
@@ -211,7 +222,8 @@ pub async fn serve<S>(
             return;
         }
     };
-    let graceful = GracefulShutdown::new();
+    let (stopping, stop_rx) = watch::channel(false);
+    let open: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
     tokio::pin!(stop);
     loop {
         let (tcp, client) = tokio::select! {
@@ -226,6 +238,10 @@ pub async fn serve<S>(
                 }
             },
         };
+        let Some(slot) = Slot::take(&open, client.ip()) else {
+            shared.counters.refused_connections.inc();
+            continue;
+        };
         // Signaling is small messages whose latency matters (trickled candidates).
         let _ = tcp.set_nodelay(true);
         let service = Service {
@@ -234,25 +250,70 @@ pub async fn serve<S>(
             client,
             via: Via::Http,
         };
-        let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
+        let stop = stop_rx.clone();
         tokio::spawn(async move {
+            let _slot = slot;
+            // A connection that says nothing is closed, not kept.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await {
+                Ok(Ok(1)) => {}
+                _ => return,
+            }
             match acceptor {
-                None => connection(TokioIo::new(tcp), service, watcher).await,
-                Some(acceptor) => tls_connection(tcp, acceptor, service, watcher).await,
+                None => connection(TokioIo::new(tcp), service, stop).await,
+                Some(acceptor) => tls_connection(tcp, first[0], acceptor, service, stop).await,
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Requests under way finish; idle connections close.
+    let _ = stopping.send(true);
 }
 
-/// A connection on the TLS port: a TLS handshake, or plain HTTP that gets redirected.
+/// One open connection counted against its client's address while it lives.
+struct Slot {
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl Slot {
+    fn take(open: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr) -> Option<Self> {
+        let ip = crate::signal::throttle::bucket(ip);
+        let mut map = open.lock().ok()?;
+        let n = map.entry(ip).or_insert(0);
+        if *n >= MAX_CONNECTIONS_PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(Self {
+            open: open.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.open.lock() {
+            if let Some(n) = map.get_mut(&self.ip) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
+/// A connection on the TLS port, whose first byte is `first`: a TLS handshake, or plain HTTP
+/// that gets redirected.
 async fn tls_connection<S>(
     tcp: TcpStream,
+    first: u8,
     acceptor: tokio_rustls::TlsAcceptor,
     mut service: Service<S>,
-    watcher: Watcher,
+    stop: watch::Receiver<bool>,
 ) where
     Service<S>: hyper::service::Service<Request<Incoming>, Response = Answer, Error = Infallible>
         + Clone
@@ -262,27 +323,25 @@ async fn tls_connection<S>(
 {
     // A TLS record starts with its content type, 22 (handshake) for a ClientHello
     // (RFC 8446 §5.1); an HTTP request starts with a method's letters.
-    let mut first = [0u8; 1];
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await {
-        Ok(Ok(1)) if first[0] == 22 => {}
-        Ok(Ok(1)) => {
-            service.via = Via::HttpOnTlsPort;
-            return connection(TokioIo::new(tcp), service, watcher).await;
-        }
-        _ => return,
+    if first != 22 {
+        service.via = Via::HttpOnTlsPort;
+        return connection(TokioIo::new(tcp), service, stop).await;
     }
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => {
             service.via = Via::Https;
-            connection(TokioIo::new(stream), service, watcher).await;
+            connection(TokioIo::new(stream), service, stop).await;
         }
         Ok(Err(e)) => tracing::debug!(client = %service.client, "TLS handshake failed: {e}"),
         Err(_) => tracing::debug!(client = %service.client, "TLS handshake timed out"),
     }
 }
 
-/// HTTP/1.1 on one connection, with WebSocket upgrades.
-async fn connection<I, Svc>(io: TokioIo<I>, service: Svc, watcher: Watcher)
+/// HTTP/1.1 on one connection, with WebSocket upgrades (no HTTP/2: nothing here needs it,
+/// and one protocol is one parser to keep safe). Each request head must come within
+/// [`HANDSHAKE_TIMEOUT`]; when `stop` turns true, the request under way finishes and the
+/// connection closes.
+async fn connection<I, Svc>(io: TokioIo<I>, service: Svc, mut stop: watch::Receiver<bool>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     Svc: hyper::service::Service<Request<Incoming>, Response = Answer, Error = Infallible>
@@ -290,13 +349,23 @@ where
         + 'static,
     Svc::Future: Send + 'static,
 {
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HANDSHAKE_TIMEOUT);
-    let conn = builder.serve_connection_with_upgrades(io, service);
-    if let Err(e) = watcher.watch(conn.into_owned()).await {
+        .header_read_timeout(HANDSHAKE_TIMEOUT)
+        .serve_connection(io, service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = stopped => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
         tracing::debug!("connection ended: {e}");
     }
 }

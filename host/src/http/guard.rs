@@ -35,6 +35,8 @@ pub enum Refusal {
 pub struct GuardCounters {
     pub refused_host: Counter,
     pub refused_origin: Counter,
+    /// Connections refused because their address had too many open.
+    pub refused_connections: Counter,
 }
 
 impl GuardCounters {
@@ -47,6 +49,10 @@ impl GuardCounters {
             refused_origin: m.counter(
                 "http_refused_origin",
                 "HTTP requests refused for an Origin that is not Glint's own page",
+            ),
+            refused_connections: m.counter(
+                "http_refused_connections",
+                "TCP connections refused because their address had too many open",
             ),
         }
     }
@@ -111,12 +117,23 @@ impl Guard {
     }
 }
 
-/// The name in a `Host` header, without its port: `[::1]:8080` → `[::1]`, `a.b:80` → `a.b`.
+/// The name in a `Host` header (RFC 9110 §7.2: `host [":" port]`), without its port:
+/// `[::1]:8080` → `[::1]`, `a.b:80` → `a.b`. Anything after the name but a port of digits
+/// (`[::1]evil`, `localhost:evil`) leaves the whole header as the name, which no list holds.
 fn host_name(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host.find(']').map_or(host, |end| &host[..=end]);
+    let port = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some(end) = host.strip_prefix('[').and_then(|_| host.find(']')) {
+        let (name, rest) = host.split_at(end + 1);
+        return match rest.strip_prefix(':') {
+            Some(p) if port(p) => name,
+            None if rest.is_empty() => name,
+            _ => host,
+        };
     }
-    host.rsplit_once(':').map_or(host, |(name, _)| name)
+    match host.rsplit_once(':') {
+        Some((name, p)) if port(p) => name,
+        _ => host,
+    }
 }
 
 /// Counts refusals and says when one may be logged (at most once per [`LOG_EVERY`]).

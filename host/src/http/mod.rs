@@ -95,7 +95,11 @@ pub fn page_url(
     let scheme = if tls { "https" } else { "http" };
     let host = SocketAddr::new(ip, listen.port());
     match password {
-        Some(p) => format!("{scheme}://{host}/#password={p}"),
+        // Encoded as the page reads it (URLSearchParams: `+` is a space, `&` separates).
+        Some(p) => {
+            let p: String = form_urlencoded::byte_serialize(p.as_bytes()).collect();
+            format!("{scheme}://{host}/#password={p}")
+        }
         None => format!("{scheme}://{host}/"),
     }
 }
@@ -136,6 +140,11 @@ mod tests {
         assert_eq!(
             page_url(true, at("[::1]:8080"), None, &[], &None),
             "https://[::1]:8080/"
+        );
+        let odd = Some("p+q w&x%41/é".to_owned());
+        assert_eq!(
+            page_url(false, at("127.0.0.1:8080"), None, &[], &odd),
+            "http://127.0.0.1:8080/#password=p%2Bq+w%26x%2541%2F%C3%A9"
         );
     }
 }

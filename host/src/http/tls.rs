@@ -9,7 +9,7 @@
 //! browser's exception for it holds across restarts. Its SHA-256 fingerprint is printed next to
 //! the URL to compare with what the browser shows.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -22,6 +22,9 @@ use rustls::sign::CertifiedKey;
 use thiserror::Error;
 
 use crate::config::Config;
+
+/// The largest certificate or key file read, bytes.
+const MAX_PEM: u64 = 1 << 20;
 
 /// How often `--tls-cert`/`--tls-key` are checked for a change.
 pub const RELOAD_POLL: Duration = Duration::from_secs(2);
@@ -93,6 +96,8 @@ impl CertSource {
 pub struct Tls {
     source: CertSource,
     current: RwLock<Loaded>,
+    /// The files' stamp when they last failed to load: not tried again until it changes.
+    failed: RwLock<Option<(SystemTime, SystemTime)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +121,7 @@ impl Tls {
         Ok(Self {
             source,
             current: RwLock::new(loaded),
+            failed: RwLock::new(None),
         })
     }
 
@@ -155,10 +161,15 @@ impl Tls {
             .read()
             .map(|c| c.stamp == stamp)
             .unwrap_or(false);
-        if unchanged && !force {
+        let failed_before = self.failed.read().map(|f| *f == stamp).unwrap_or(false);
+        if (unchanged || failed_before) && !force {
             return Ok(false);
         }
-        let loaded = read(&self.source)?;
+        let loaded = read(&self.source).inspect_err(|_| {
+            if let Ok(mut f) = self.failed.write() {
+                *f = stamp;
+            }
+        })?;
         let changed = loaded.fingerprint != self.fingerprint();
         if let Ok(mut c) = self.current.write() {
             *c = loaded;
@@ -183,11 +194,22 @@ fn stamp(source: &CertSource) -> Option<(SystemTime, SystemTime)> {
 fn read(source: &CertSource) -> Result<Loaded, TlsError> {
     let stamp = stamp(source);
     let (cert_path, key_path) = source.paths();
+    // A PEM chain is a few KiB; a path to a device or a huge file is not read to the end.
     let read = |p: &Path| {
-        std::fs::read(p).map_err(|source| TlsError::Read {
+        let err = |source| TlsError::Read {
             path: p.to_owned(),
             source,
-        })
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(p)
+            .and_then(|f| f.take(MAX_PEM + 1).read_to_end(&mut bytes))
+            .map_err(err)?;
+        if bytes.len() as u64 > MAX_PEM {
+            return Err(err(std::io::Error::other(
+                "larger than 1 MiB: not a PEM file",
+            )));
+        }
+        Ok(bytes)
     };
     let cert_pem = read(&cert_path)?;
     let key_pem = read(&key_path)?;
@@ -369,5 +391,7 @@ mod tests {
             new,
             "a broken file replaced the served certificate"
         );
+        // The watcher does not try the same broken files again (one warning, not one a poll).
+        assert!(!tls.reload(false).expect("not tried again"));
     }
 }

@@ -61,6 +61,7 @@ struct SocketSlot<'a> {
 impl<'a> SocketSlot<'a> {
     /// A slot for a socket from `ip`, or `None` when that address has too many.
     fn take(hub: &'a Hub, ip: IpAddr) -> Option<Self> {
+        let ip = crate::signal::throttle::bucket(ip);
         let mut sockets = hub.sockets.lock().ok()?;
         let n = sockets.entry(ip).or_insert(0);
         if *n >= MAX_SOCKETS_PER_ADDRESS {
@@ -111,7 +112,7 @@ async fn send(tx: &mut SplitSink<WebSocket, Message>, msg: &ServerMsg) {
 pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     let (mut tx, mut rx) = socket.split();
     let Some(_slot) = SocketSlot::take(&hub, client) else {
-        hub.counters.bad_messages.inc();
+        hub.counters.too_many_sockets.inc();
         let msg = ServerMsg::error(
             ErrorCode::TooManySockets,
             format!("more than {MAX_SOCKETS_PER_ADDRESS} signaling sockets from this address"),

@@ -45,6 +45,10 @@ pub struct SignalCounters {
     pub bad_messages: Counter,
     /// Sockets refused for a wrong or missing password.
     pub refused: Counter,
+    /// Sockets closed for saying no `hello` in time.
+    pub hello_timeouts: Counter,
+    /// Sockets refused because their address had too many open.
+    pub too_many_sockets: Counter,
 }
 
 impl SignalCounters {
@@ -54,6 +58,14 @@ impl SignalCounters {
             refused: m.counter(
                 "signaling_refused",
                 "Signaling sockets refused for a wrong password",
+            ),
+            hello_timeouts: m.counter(
+                "signaling_hello_timeouts",
+                "Signaling sockets closed for saying no hello in time",
+            ),
+            too_many_sockets: m.counter(
+                "signaling_too_many_sockets",
+                "Signaling sockets refused because their address had too many open",
             ),
         }
     }
@@ -246,7 +258,7 @@ impl Connection {
         if self.closed || self.hello {
             return;
         }
-        counters.bad_messages.inc();
+        counters.hello_timeouts.inc();
         out.push(Action::Send(ServerMsg::error(
             ErrorCode::HelloTimeout,
             format!("no hello within {} s", HELLO_TIMEOUT.as_secs()),

@@ -45,7 +45,7 @@ pub struct ThrottleCounters {
 impl ThrottleCounters {
     pub fn register(m: &mut Metrics) -> Self {
         Self {
-            failures: m.counter("password_failures", "Wrong or missing passwords"),
+            failures: m.counter("password_failures", "Wrong passwords"),
             throttled: m.counter(
                 "password_throttled",
                 "Password checks not made because the client address must wait",
@@ -92,6 +92,11 @@ impl Throttle {
         let Some(want) = want else {
             return Verdict::Accepted;
         };
+        // No password at all is no guess: refused, and nothing counted (a page opened without
+        // its `#password`, a scraper without its token).
+        let Some(given) = given else {
+            return Verdict::Refused;
+        };
         let key = bucket(client);
         if !self.entries.contains_key(&key) && self.entries.len() >= MAX_TRACKED {
             self.evict_idlest();
@@ -119,19 +124,30 @@ impl Throttle {
         }
         e.recent[e.next] = Some(now);
         e.next = (e.next + 1) % e.recent.len();
-        let ok = given.is_some_and(|g| bool::from(want.as_bytes().ct_eq(g.as_bytes())));
+        let ok = bool::from(want.as_bytes().ct_eq(given.as_bytes()));
         if ok {
             self.entries.remove(&key);
             return Verdict::Accepted;
         }
         self.counters.failures.inc();
         e.failures += 1;
+        // One line per address when it starts guessing and at each wait (for fail2ban and the
+        // like), never one per guess.
+        if e.failures == 1 {
+            tracing::info!(client = %key, "wrong password");
+        }
         if e.failures > FREE_FAILURES {
             let doublings = (e.failures - FREE_FAILURES - 1).min(20);
             let wait = FIRST_BACKOFF
                 .saturating_mul(1u32 << doublings)
                 .min(MAX_BACKOFF);
             e.blocked_until = Some(now + wait);
+            tracing::warn!(
+                client = %key,
+                failures = e.failures,
+                wait_s = wait.as_secs(),
+                "wrong passwords from one address: it waits before its next check"
+            );
         }
         Verdict::Refused
     }
@@ -155,7 +171,7 @@ impl Throttle {
 
 /// The address a client is counted under: itself for IPv4, its /64 for IPv6 (an IPv4-mapped
 /// IPv6 address counts as the IPv4 one).
-fn bucket(ip: IpAddr) -> IpAddr {
+pub(crate) fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -179,6 +195,18 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_missing_password_is_refused_but_not_counted() {
+        let c = ThrottleCounters::default();
+        let mut t = Throttle::new(c.clone());
+        let now = Instant::now();
+        for _ in 0..50 {
+            assert_eq!(t.check(now, ME, RIGHT, None), Verdict::Refused);
+        }
+        assert_eq!(c.failures.get(), 0);
+        assert_eq!(t.check(now, ME, RIGHT, RIGHT), Verdict::Accepted);
     }
 
     #[test]
@@ -260,10 +288,10 @@ mod tests {
         let mut t = Throttle::new(ThrottleCounters::default());
         let mut now = Instant::now();
         for _ in 0..60 {
-            t.check(now, ME, RIGHT, None);
+            t.check(now, ME, RIGHT, Some("x"));
             now += MAX_BACKOFF + Duration::from_secs(1);
         }
-        t.check(now, ME, RIGHT, None);
+        t.check(now, ME, RIGHT, Some("x"));
         match t.check(now, ME, RIGHT, RIGHT) {
             Verdict::Wait(w) => assert!(w <= MAX_BACKOFF, "{w:?}"),
             v => panic!("expected a wait, got {v:?}"),
