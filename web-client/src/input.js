@@ -85,6 +85,7 @@ export function decodePacket(bytes) {
   const seq = u32();
   const clientTimeMs = u32();
   const x = u16(); const y = u16();
+  if (!(flags & FLAG_POINTER) && (x || y)) throw new Error('pointer without its flag');
   const count = (max) => { const n = u8(); if (n > max) throw new Error('count over limit'); return n; };
   const button = () => { const b = u8(); if (b > MAX_BUTTON) throw new Error('button out of range'); return b; };
   const buttons = [];

@@ -229,13 +229,16 @@ pub fn read_from_core(
             let mut h = [0u8; 20];
             r.read_exact(&mut h)?;
             let (width, height) = (u32_at(&h, 12), u32_at(&h, 16));
-            let want = width as usize * height as usize * 4;
-            if want != len - 20 {
+            // Checked: 2^31 x 2^31 x 4 wraps to 0 and would pass for a picture of no bytes.
+            let want = (width as usize)
+                .checked_mul(height as usize)
+                .and_then(|n| n.checked_mul(4));
+            let Some(want) = want.filter(|&n| n == len - 20) else {
                 return Err(WireError::Malformed(format!(
                     "a {width}x{height} picture in {} bytes",
                     len - 20
                 )));
-            }
+            };
             pixels.resize(want, 0);
             r.read_exact(pixels)?;
             let mut gen = [0u8; 8];
@@ -375,6 +378,21 @@ mod tests {
             read_from_core(&mut buf.as_slice(), &mut Vec::new()),
             Err(WireError::Malformed(_))
         ));
+        // A size whose byte count overflows (2^31 x 2^31 x 4 is 2^64): found by fuzzing; it
+        // wrapped to 0 in release builds and passed for an empty picture.
+        for (width, height) in [(1 << 31, 1 << 31), (u32::MAX, u32::MAX)] {
+            let mut buf = vec![FRAME, 20, 0, 0, 0];
+            buf.extend_from_slice(&[0; 12]);
+            buf.extend_from_slice(&u32::to_le_bytes(width));
+            buf.extend_from_slice(&u32::to_le_bytes(height));
+            assert!(
+                matches!(
+                    read_from_core(&mut buf.as_slice(), &mut Vec::new()),
+                    Err(WireError::Malformed(_))
+                ),
+                "{width}x{height}"
+            );
+        }
         // Unknown tags, and known tags with the wrong size.
         assert!(read_to_core(&mut &[99, 0, 0, 0, 0][..]).is_err());
         assert!(read_to_core(&mut &[SAVE, 1, 0, 0, 0, 0][..]).is_err());

@@ -106,6 +106,8 @@ pub enum WireError {
     Button(u8),
     #[error("unknown flags {0:#04x}")]
     Flags(u8),
+    #[error("pointer {0},{1} without the pointer flag (absent is 0,0)")]
+    AbsentPointer(u16, u16),
 }
 
 struct Reader<'a> {
@@ -167,6 +169,10 @@ pub fn decode(buf: &[u8]) -> Result<Packet, WireError> {
     let seq = r.u32()?;
     let client_time_ms = r.u32()?;
     let (x, y) = (r.u16()?, r.u16()?);
+    // One encoding per packet: an absent pointer is 0,0, so that nothing sent is ignored.
+    if flags & FLAG_POINTER == 0 && (x, y) != (0, 0) {
+        return Err(WireError::AbsentPointer(x, y));
+    }
     let pointer = (flags & FLAG_POINTER != 0).then_some((x, y));
     let nbuttons = r.count("held buttons", usize::from(MAX_BUTTON) + 1)?;
     let mut buttons = Vec::with_capacity(nbuttons);

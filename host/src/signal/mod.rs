@@ -200,6 +200,9 @@ impl Connection {
 
     /// A binary message: not part of signaling.
     pub fn handle_binary(&mut self, counters: &SignalCounters, out: &mut Vec<Action>) {
+        if self.closed {
+            return;
+        }
         self.handle_bad(
             counters,
             "binary messages are not part of signaling".into(),

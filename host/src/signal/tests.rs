@@ -125,8 +125,12 @@ fn a_wrong_password_is_refused_counted_and_closes_the_socket() {
         assert_eq!(error_code(&out[0]), Some(ErrorCode::Unauthorized));
         assert_eq!(out[1], Action::Close(CLOSE_UNAUTHORIZED, "unauthorized"));
         assert!(conn.is_closed());
-        // Nothing after that is taken.
+        // Nothing after that is taken, text or binary (the fuzzer found a binary message
+        // still answered on a closed connection).
         assert!(run(&mut conn, &cfg, &c, r#"{"type":"offer","sdp":"v=0"}"#).is_empty());
+        let mut out = Vec::new();
+        conn.handle_binary(&c, &mut out);
+        assert!(out.is_empty(), "{out:?}");
     }
     assert_eq!(c.refused.get(), 2);
     let mut conn = Connection::new(PeerId(2));

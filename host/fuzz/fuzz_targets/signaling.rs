@@ -1,0 +1,224 @@
+//! Signaling: a sequence of messages from a page through one [`Connection`], carried out as
+//! the WebSocket transport (`glint::http::ws`) carries them out: offers and game requests get
+//! a result back, frame leads go to a [`FramePhase`].
+//!
+//! Input: one byte of configuration (bit 0: a password is set, then the first line is the
+//! password; bit 1: a game; bit 2: sound; bit 3: pixelated; bit 4: the host shuts down at the
+//! end instead of the page closing), then one message per line; a line that is not UTF-8 is a
+//! binary message.
+//!
+//! Checked beyond "no panic": a `welcome` answers every `hello` with the right password and
+//! nothing else; nothing reaches the session (offer, candidate, leave, game, frame lead) before a `welcome`,
+//! and nothing at all after the socket was closed; a candidate or a leave only follows an
+//! offer; game requests only on a game host; a frame lead is the one the page sent; every
+//! message to the page is JSON that reads back as itself; a message that parses writes back
+//! as the same message.
+
+#![no_main]
+
+use glint::peer::PeerId;
+use glint::phase::FramePhase;
+use glint::proto::signaling::{ClientMsg, ServerMsg};
+use glint::session::SessionError;
+use glint::signal::{
+    Action, Connection, GameError, OfferError, Shutdown, SignalConfig, SignalCounters,
+    CLOSE_UNAUTHORIZED,
+};
+use libfuzzer_sys::fuzz_target;
+
+const PEER: PeerId = PeerId(7);
+
+fuzz_target!(|data: &[u8]| run(data));
+
+fn run(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let mut lines = rest.split(|&b| b == b'\n');
+    let password = if flags & 1 != 0 {
+        let Some(p) = lines.next() else { return };
+        Some(String::from_utf8_lossy(p).into_owned())
+    } else {
+        None
+    };
+    let config = SignalConfig {
+        password,
+        game: flags & 2 != 0,
+        audio: flags & 4 != 0,
+        pixelated: flags & 8 != 0,
+    };
+    let counters = SignalCounters::default();
+    let phase = FramePhase::default();
+    let mut conn = Connection::new(PEER);
+    let mut model = Model::default();
+    let mut out = Vec::new();
+
+    for (i, line) in lines.enumerate() {
+        let was_closed = conn.is_closed();
+        let sent = match std::str::from_utf8(line) {
+            Ok(text) => {
+                conn.handle_text(&config, &counters, text, &mut out);
+                check_parse(text)
+            }
+            Err(_) => {
+                conn.handle_binary(&counters, &mut out);
+                None
+            }
+        };
+        if was_closed {
+            assert!(out.is_empty(), "a closed connection acted: {out:?}");
+        } else if let Some(ClientMsg::Hello { password }) = &sent {
+            let welcome = out
+                .iter()
+                .any(|a| matches!(a, Action::Send(ServerMsg::Welcome { .. })));
+            let right = config.password.is_none() || *password == config.password;
+            assert_eq!(welcome, right, "hello with {password:?}: {out:?}");
+        }
+        carry_out(
+            &mut conn, &config, &counters, &phase, &mut model, sent, i, &mut out,
+        );
+    }
+    if flags & 16 != 0 {
+        let why = Shutdown::Draining("stopping".into());
+        conn.handle_shutdown(&why, &mut out);
+    } else {
+        conn.handle_closed(&mut out);
+    }
+    carry_out(
+        &mut conn, &config, &counters, &phase, &mut model, None, 0, &mut out,
+    );
+    assert!(conn.is_closed());
+}
+
+/// What the actions so far say about the connection.
+#[derive(Default)]
+struct Model {
+    welcomed: bool,
+    /// An offer is live (not yet replaced or left).
+    offered: bool,
+    closed: bool,
+}
+
+/// Carries out `out` (and what it leads to) as the transport does, checking each action.
+/// `sent` is the page's message that led to them, when it parsed.
+#[allow(clippy::too_many_arguments)]
+fn carry_out(
+    conn: &mut Connection,
+    config: &SignalConfig,
+    counters: &SignalCounters,
+    phase: &FramePhase,
+    model: &mut Model,
+    sent: Option<ClientMsg>,
+    nth: usize,
+    out: &mut Vec<Action>,
+) {
+    while !out.is_empty() {
+        for action in std::mem::take(out) {
+            assert!(
+                !model.closed || matches!(action, Action::Leave(_)),
+                "{action:?} after the socket closed"
+            );
+            match action {
+                Action::Send(msg) => {
+                    if let ServerMsg::Welcome {
+                        peer,
+                        audio,
+                        pixelated,
+                        game,
+                    } = &msg
+                    {
+                        let Some(ClientMsg::Hello { password }) = &sent else {
+                            panic!("a welcome for {sent:?}");
+                        };
+                        if let Some(want) = &config.password {
+                            assert_eq!(password.as_ref(), Some(want), "welcome, wrong password");
+                        }
+                        assert_eq!(*peer, PEER.0);
+                        assert_eq!(
+                            (*audio, *pixelated, *game),
+                            (config.audio, config.pixelated, config.game)
+                        );
+                        model.welcomed = true;
+                    }
+                    let json = msg.to_json();
+                    let back: ServerMsg = serde_json::from_str(&json)
+                        .unwrap_or_else(|e| panic!("host wrote {json:?}: {e}"));
+                    assert_eq!(back, msg);
+                }
+                Action::Close(code, _) => {
+                    assert!(conn.is_closed(), "a close while the connection stays open");
+                    if code == CLOSE_UNAUTHORIZED {
+                        assert!(
+                            matches!(sent, Some(ClientMsg::Hello { .. })),
+                            "refused without a hello"
+                        );
+                    }
+                    model.closed = true;
+                }
+                Action::Offer(peer, sdp) => {
+                    assert!(model.welcomed, "an offer before the welcome");
+                    assert_eq!(peer, PEER);
+                    assert!(matches!(&sent, Some(ClientMsg::Offer { sdp: s }) if *s == sdp));
+                    model.offered = true;
+                    let result = match nth % 5 {
+                        0 => Ok("v=0\r\n".to_owned()),
+                        1 => Err(OfferError::Busy),
+                        2 => Err(OfferError::Session(SessionError::Draining)),
+                        3 => Err(OfferError::Session(SessionError::NoCodec("VP8"))),
+                        _ => Err(OfferError::Session(SessionError::BadOffer(sdp))),
+                    };
+                    conn.handle_offer_result(counters, result, out);
+                }
+                Action::Candidate(peer, c) => {
+                    assert!(
+                        model.welcomed && model.offered,
+                        "a candidate before an offer"
+                    );
+                    assert_eq!(peer, PEER);
+                    assert!(
+                        matches!(&sent, Some(ClientMsg::Candidate { candidate, .. }) if *candidate == c)
+                    );
+                }
+                Action::Leave(peer) => {
+                    assert!(model.offered, "a leave without an offer");
+                    assert_eq!(peer, PEER);
+                    model.offered = false;
+                }
+                Action::Game(_) => {
+                    assert!(model.welcomed && config.game, "a game request to no game");
+                    let result = match nth % 3 {
+                        0 => Ok("saved".to_owned()),
+                        1 => Err(GameError::Busy),
+                        _ => Err(GameError::Failed("no state".into())),
+                    };
+                    conn.handle_game_result(result, out);
+                }
+                Action::FramePhase(lead_ms) => {
+                    assert!(model.welcomed, "a frame lead before the welcome");
+                    assert!(
+                        matches!(sent, Some(ClientMsg::FramePhase { lead_ms: l }) if l.to_bits() == lead_ms.to_bits())
+                    );
+                    if let Err(message) = phase.report(lead_ms) {
+                        conn.handle_bad(counters, message, out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The page's message as the connection reads it, checked to write back as itself.
+fn check_parse(text: &str) -> Option<ClientMsg> {
+    let msg = ClientMsg::parse(text).ok()?;
+    let json = serde_json::to_string(&msg).expect("a parsed message serialises");
+    let back =
+        ClientMsg::parse(&json).unwrap_or_else(|e| panic!("{json:?} does not read back: {e}"));
+    match (&msg, &back) {
+        // Decimal to binary may round differently by an ulp; the value is what matters.
+        (ClientMsg::FramePhase { lead_ms: a }, ClientMsg::FramePhase { lead_ms: b }) => {
+            assert!((a - b).abs() <= a.abs() * 1e-15, "{a} became {b}");
+        }
+        _ => assert_eq!(back, msg),
+    }
+    Some(msg)
+}
