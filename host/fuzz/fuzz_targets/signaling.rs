@@ -20,10 +20,13 @@ use glint::peer::PeerId;
 use glint::phase::FramePhase;
 use glint::proto::signaling::{ClientMsg, ServerMsg};
 use glint::session::SessionError;
+use glint::signal::throttle::{Throttle, ThrottleCounters, Verdict};
 use glint::signal::{
     Action, Connection, GameError, OfferError, Shutdown, SignalConfig, SignalCounters,
-    CLOSE_UNAUTHORIZED,
+    CLOSE_TOO_MANY_ATTEMPTS, CLOSE_UNAUTHORIZED,
 };
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 use libfuzzer_sys::fuzz_target;
 
 const PEER: PeerId = PeerId(7);
@@ -50,7 +53,14 @@ fn run(data: &[u8]) {
     let counters = SignalCounters::default();
     let phase = FramePhase::default();
     let mut conn = Connection::new(PEER);
-    let mut model = Model::default();
+    let mut model = Model {
+        hello: false,
+        throttle: Throttle::new(ThrottleCounters::default()),
+        now: Instant::now(),
+        welcomed: false,
+        offered: false,
+        closed: false,
+    };
     let mut out = Vec::new();
 
     for (i, line) in lines.enumerate() {
@@ -68,12 +78,13 @@ fn run(data: &[u8]) {
         if was_closed {
             assert!(out.is_empty(), "a closed connection acted: {out:?}");
         } else if let Some(ClientMsg::Hello { password }) = &sent {
-            let welcome = out
-                .iter()
-                .any(|a| matches!(a, Action::Send(ServerMsg::Welcome { .. })));
-            let right = config.password.is_none() || *password == config.password;
-            assert_eq!(welcome, right, "hello with {password:?}: {out:?}");
+            // A first hello is a password check; a second one is refused.
+            let checked = matches!(out.as_slice(), [Action::Authenticate(p)] if p == password);
+            assert_eq!(checked, !model.hello, "hello: {out:?}");
+            model.hello = true;
         }
+        // Time passes between messages: sometimes within the throttle's second, sometimes not.
+        model.now += Duration::from_millis(150 + 50 * (i as u64 % 8));
         carry_out(
             &mut conn, &config, &counters, &phase, &mut model, sent, i, &mut out,
         );
@@ -90,9 +101,11 @@ fn run(data: &[u8]) {
     assert!(conn.is_closed());
 }
 
-/// What the actions so far say about the connection.
-#[derive(Default)]
+/// What the actions so far say about the connection, and the password throttle it meets.
 struct Model {
+    hello: bool,
+    throttle: Throttle,
+    now: Instant,
     welcomed: bool,
     /// An offer is live (not yet replaced or left).
     offered: bool,
@@ -119,6 +132,22 @@ fn carry_out(
                 "{action:?} after the socket closed"
             );
             match action {
+                Action::Authenticate(given) => {
+                    let want = config.password.as_deref();
+                    let client = IpAddr::from([10, 0, 0, 9]);
+                    let v = model.throttle.check(model.now, client, want, given.as_deref());
+                    let right = want.is_none() || given.as_deref() == want;
+                    if !right {
+                        assert_ne!(v, Verdict::Accepted, "a wrong password {given:?} accepted");
+                    }
+                    let mut more = Vec::new();
+                    conn.handle_verdict(config, counters, v, &mut more);
+                    let welcome = more
+                        .iter()
+                        .any(|a| matches!(a, Action::Send(ServerMsg::Welcome { .. })));
+                    assert_eq!(welcome, v == Verdict::Accepted, "{v:?}: {more:?}");
+                    out.extend(more);
+                }
                 Action::Send(msg) => {
                     if let ServerMsg::Welcome {
                         peer,
@@ -147,7 +176,7 @@ fn carry_out(
                 }
                 Action::Close(code, _) => {
                     assert!(conn.is_closed(), "a close while the connection stays open");
-                    if code == CLOSE_UNAUTHORIZED {
+                    if code == CLOSE_UNAUTHORIZED || code == CLOSE_TOO_MANY_ATTEMPTS {
                         assert!(
                             matches!(sent, Some(ClientMsg::Hello { .. })),
                             "refused without a hello"
