@@ -79,6 +79,52 @@ pub(crate) fn detach_and_tie(cmd: &mut Command) {
     }
 }
 
+/// The cookie that admits X clients to Glint's own Xvfb (MIT-MAGIC-COOKIE-1), in a private
+/// Xauthority file (0600) that lives as long as this value. Without it any local user could
+/// connect to the display and drive it through XTest, password or not.
+///
+/// One entry of family FamilyWild (0xFFFF) with no address and no display number, which Xlib
+/// and x11rb match for any display, since Xvfb picks its number only when it starts
+/// (`-displayfd`). Format: Xau's (`Xauth.h`): each field a big-endian u16 length and bytes.
+#[derive(Debug)]
+pub struct XAuthority {
+    file: tempfile::NamedTempFile,
+}
+
+impl XAuthority {
+    /// Makes the file with a fresh 16-byte cookie from the OS's randomness.
+    pub fn new() -> Result<Self, DisplayError> {
+        let mut cookie = [0u8; 16];
+        getrandom::fill(&mut cookie)
+            .map_err(|e| DisplayError::Spawn(std::io::Error::other(e.to_string())))?;
+        let mut entry = Vec::with_capacity(48);
+        entry.extend_from_slice(&0xFFFFu16.to_be_bytes());
+        for field in [&b""[..], b"", b"MIT-MAGIC-COOKIE-1", &cookie] {
+            entry.extend_from_slice(&(field.len() as u16).to_be_bytes());
+            entry.extend_from_slice(field);
+        }
+        let mut file = tempfile::Builder::new()
+            .prefix("glint-xauth-")
+            .tempfile()
+            .map_err(DisplayError::Spawn)?;
+        std::io::Write::write_all(&mut file, &entry).map_err(DisplayError::Spawn)?;
+        Ok(Self { file })
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.file.path()
+    }
+
+    /// [`XAuthority::new`], and `XAUTHORITY` set to it for this process and its children
+    /// (the capture, the injector, the app). Call before any other thread exists.
+    pub fn install() -> Result<Self, DisplayError> {
+        let a = Self::new()?;
+        // SAFETY (of the environment): the caller starts no thread before this.
+        std::env::set_var("XAUTHORITY", a.path());
+        Ok(a)
+    }
+}
+
 /// An Xvfb server on a display number it chose itself (`-displayfd`), so parallel runs never
 /// clash.
 #[derive(Debug)]
@@ -88,13 +134,16 @@ pub struct VirtualDisplay {
 }
 
 impl VirtualDisplay {
-    pub fn start(width: u16, height: u16) -> Result<Self, DisplayError> {
+    /// Starts Xvfb at `width`x`height`, admitting only clients with the cookie in `auth`.
+    pub fn start(width: u16, height: u16, auth: &XAuthority) -> Result<Self, DisplayError> {
         let (mut reader, writer) = std::io::pipe().map_err(DisplayError::Spawn)?;
         let wfd = writer.as_raw_fd();
         let mut cmd = Command::new("Xvfb");
         cmd.args(["-displayfd", &wfd.to_string()])
             .args(["-screen", "0", &format!("{width}x{height}x24")])
             .args(["-noreset", "-nolisten", "tcp", "+extension", "XTEST"])
+            .arg("-auth")
+            .arg(auth.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -17,7 +17,7 @@ use glint::capture::testpattern::{Presses, TestPattern};
 use glint::capture::x11::X11Capture;
 use glint::capture::CaptureError;
 use glint::config::{Config, FaultThread, Source};
-use glint::display::{launch_app, Guarded, VirtualDisplay};
+use glint::display::{launch_app, Guarded, VirtualDisplay, XAuthority};
 use glint::emulator::process::{CoreLinks, CoreProcessError};
 use glint::emulator::{self, PadInjector, Pads};
 use glint::health::Health;
@@ -114,6 +114,11 @@ fn run(config: Config) -> Result<(), Failure> {
     } else {
         None
     };
+
+    // Glint's own Xvfb admits only clients with its cookie; they find it through XAUTHORITY.
+    let own_x = source == Source::X11 && config.display.is_none();
+    let xauth = own_x.then(XAuthority::install).transpose();
+    let xauth = xauth.map_err(|e| rt_err(e.to_string()))?;
 
     // A user's own PulseAudio (with --display) still needs a cookie from a client, which a
     // fresh account does not have yet.
@@ -249,7 +254,8 @@ fn run(config: Config) -> Result<(), Failure> {
                 Some(d) => d.clone(),
                 None => {
                     let (w, h) = config.size;
-                    let v = VirtualDisplay::start(w, h).map_err(|e| rt_err(e.to_string()))?;
+                    let auth = xauth.as_ref().ok_or_else(|| rt_err("no X cookie".into()))?;
+                    let v = VirtualDisplay::start(w, h, auth).map_err(|e| rt_err(e.to_string()))?;
                     tracing::info!(display = %v.name, pid = v.pid(), "virtual display started");
                     let name = v.name.clone();
                     _xvfb = Some(v);
@@ -453,11 +459,11 @@ fn run(config: Config) -> Result<(), Failure> {
         udp_port.unwrap_or(0)
     );
     println!("glint: sound: {sound}");
-    if let Some(p) = &private_pulse {
-        println!(
-            "glint: the virtual display plays into PULSE_SERVER={}",
-            p.server
-        );
+    if let Some(server) = private_pulse.as_ref().map(|p| &p.server) {
+        println!("glint: the virtual display plays into PULSE_SERVER={server}");
+    }
+    if let Some(auth) = xauth.as_ref().map(|a| a.path().display()) {
+        println!("glint: X clients of the virtual display need XAUTHORITY={auth}");
     }
     println!("glint: open {url}");
     if let Some(tls) = &tls {

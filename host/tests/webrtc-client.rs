@@ -35,7 +35,8 @@ impl Drop for Host {
     }
 }
 
-fn start_glint() -> (Host, u16, String) {
+/// Glint, its port, its display and that display's Xauthority file (X clients need its cookie).
+fn start_glint() -> (Host, u16, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_glint"))
         .args(["--listen", "127.0.0.1:0", "--fps", "30", "--codec", "h264"])
         .stdout(Stdio::piped())
@@ -44,11 +45,14 @@ fn start_glint() -> (Host, u16, String) {
         .expect("glint starts");
     let stdout = child.stdout.take().expect("stdout is piped");
     let host = Host { child };
-    let (mut port, mut display) = (None, None);
+    let (mut port, mut display, mut xauth) = (None, None, None);
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("glint prints lines");
         if let Some(d) = line.strip_prefix("glint: streaming display ") {
             display = d.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some((_, auth)) = line.split_once("XAUTHORITY=") {
+            xauth = Some(auth.trim().to_owned());
         }
         if let Some(url) = line.strip_prefix("glint: open http://127.0.0.1:") {
             port = url.trim_end_matches('/').parse().ok();
@@ -59,6 +63,7 @@ fn start_glint() -> (Host, u16, String) {
         host,
         port.expect("glint printed its URL"),
         display.expect("glint printed its display"),
+        xauth.expect("glint printed its display's XAUTHORITY"),
     )
 }
 
@@ -71,10 +76,11 @@ fn lan_address() -> std::net::IpAddr {
         .unwrap_or_else(|| "127.0.0.1".parse().expect("literal"))
 }
 
-fn pointer_on(display: &str) -> Option<(u32, u32)> {
+fn pointer_on(display: &str, xauth: &str) -> Option<(u32, u32)> {
     let out = Command::new("xdotool")
         .arg("getmouselocation")
         .env("DISPLAY", display)
+        .env("XAUTHORITY", xauth)
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -113,7 +119,7 @@ const DROP_EVERY: u16 = 7;
 
 #[test]
 fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
-    let (_host, port, display) = start_glint();
+    let (_host, port, display, xauth) = start_glint();
 
     let socket = UdpSocket::bind((lan_address(), 0)).expect("client socket");
     let local: SocketAddr = socket.local_addr().expect("local addr");
@@ -220,7 +226,8 @@ fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
             if let Some(mut ch) = rtc.channel(input_channel) {
                 let _ = ch.write(true, &bytes);
             }
-            pointer_ok = pointer_on(&display) == Some((u32::from(target.0), u32::from(target.1)));
+            pointer_ok =
+                pointer_on(&display, &xauth) == Some((u32::from(target.0), u32::from(target.1)));
         }
         let wait = timeout.saturating_duration_since(Instant::now());
         socket

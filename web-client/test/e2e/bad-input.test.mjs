@@ -87,7 +87,7 @@ test('garbage on the input channel gets a bad-input error to its sender only', a
   }, target);
   await sender.mouse.move(x, y);
   await waitFor('the host pointer to follow the page', () => {
-    const out = execFileSync('xdotool', ['getmouselocation'], { env: { ...process.env, DISPLAY: glint.display } }).toString();
+    const out = execFileSync('xdotool', ['getmouselocation'], { env: glint.xenv() }).toString();
     const m = /x:(\d+) y:(\d+)/.exec(out);
     return m && Math.abs(+m[1] - target[0]) <= 2 && Math.abs(+m[2] - target[1]) <= 2;
   }, 5000);

@@ -113,7 +113,10 @@ export async function startGlint(args, { netns, env = {} } = {}) {
   const url = /open (http\S+)/.exec(out)[1];
   const display = /streaming display (:\d+)/.exec(out)?.[1];
   const pulseServer = /PULSE_SERVER=(\S+)/.exec(out)?.[1];
-  return { child, url, display, port, stop, logs: () => err, stdout: () => out, pulseServer };
+  const xauthority = /XAUTHORITY=(\S+)/.exec(out)?.[1];
+  /** The environment an X client of glint's display needs (its cookie is private). */
+  const xenv = () => ({ ...process.env, DISPLAY: display, ...(xauthority ? { XAUTHORITY: xauthority } : {}) });
+  return { child, url, display, port, stop, logs: () => err, stdout: () => out, pulseServer, xauthority, xenv };
 }
 
 /**

@@ -45,10 +45,15 @@ test('text sent on the text channel is typed in the terminal on the host', async
   await browser.page.mouse.click(x, y);
   // Text and pointer travel on different channels: wait for the pointer to be over the terminal.
   await waitFor('the host pointer over the terminal', () => {
-    const out = execFileSync('xdotool', ['getmouselocation'], { env: { ...process.env, DISPLAY: glint.display } }).toString();
+    const out = execFileSync('xdotool', ['getmouselocation'], { env: glint.xenv() }).toString();
     const m = /x:(\d+) y:(\d+)/.exec(out);
     return m && Math.abs(Number(m[1]) - 100) <= 2 && Math.abs(Number(m[2]) - 60) <= 2;
   }, 10000);
+  // The display takes no X client without glint's cookie (another local user, say).
+  const env = { ...process.env, DISPLAY: glint.display };
+  delete env.XAUTHORITY;
+  assert.throws(() => execFileSync('xdotool', ['getmouselocation'], { env, stdio: 'pipe' }),
+    'an X client without the cookie connected to the display');
   // The channel opens with the others; sendText says whether it went.
   await waitFor('the text channel to take text', () => evaluate(() => window.glint.sendText('glint types: cafe 42\n')), 10000);
   const got = await waitFor('the line in the terminal', () => lines().includes('\n') && lines(), 10000);
