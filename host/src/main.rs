@@ -404,6 +404,7 @@ fn run(config: Config) -> Result<(), Failure> {
             public_ip: config.public_ip,
             av_sync: config.av_sync,
             max_peers: config.max_peers as usize,
+            max_kbps: config.bitrate,
         },
         session_counters,
         now,

@@ -323,6 +323,11 @@ impl Driver {
                     .control
                     .wanted
                     .store(mask, std::sync::atomic::Ordering::Relaxed),
+                Output::Encoder(EncoderCommand::Bitrate(kbps)) => self
+                    .parts
+                    .control
+                    .bitrate_kbps
+                    .store(u64::from(kbps), std::sync::atomic::Ordering::Relaxed),
                 Output::PeerStats(peers) => self.parts.stats.publish_peers(peers),
             }
         }

@@ -25,6 +25,10 @@ const BUFFER_POOL: usize = 3;
 /// codec, so the decoder never sees a gap it cannot recover from.
 pub const ENCODED_QUEUE: usize = 4;
 
+/// An encoder that cannot take a new rate in place (libvpx) is reopened for one, which costs a
+/// keyframe, at most this often; between reopens it keeps its rate.
+pub const REOPEN_FOR_RATE_EVERY: Duration = Duration::from_secs(3);
+
 /// Shared between the rtc thread (which knows the peers) and the encode thread.
 #[derive(Debug, Default)]
 pub struct EncodeControl {
@@ -234,6 +238,7 @@ pub fn spawn_encode(
         .name("glint-encode".into())
         .spawn(move || {
             let mut encoders: HashMap<Codec, Box<dyn VideoEncoder>> = HashMap::new();
+            let mut reopened_for_rate: HashMap<Codec, Instant> = HashMap::new();
             for frame in frames.iter() {
                 if fault_at.is_some_and(|t| Instant::now() >= t) {
                     panic!("test fault (--test-fault encode)");
@@ -251,9 +256,24 @@ pub fn spawn_encode(
                         fps,
                         bitrate_kbps,
                     };
-                    let fresh = encoders
-                        .get(&codec)
-                        .is_none_or(|e| e.settings() != settings);
+                    // A new rate is taken in place where the encoder can (x264); a reopen
+                    // (a keyframe) for it at most once per REOPEN_FOR_RATE_EVERY.
+                    let mut fresh = encoders.get(&codec).is_none_or(|e| {
+                        let s = e.settings();
+                        (s.width, s.height, s.fps) != (settings.width, settings.height, fps)
+                    });
+                    if let (false, Some(e)) = (fresh, encoders.get_mut(&codec)) {
+                        if e.settings().bitrate_kbps != bitrate_kbps && !e.set_bitrate(bitrate_kbps)
+                        {
+                            let due = reopened_for_rate
+                                .get(&codec)
+                                .is_none_or(|t: &Instant| t.elapsed() >= REOPEN_FOR_RATE_EVERY);
+                            if due {
+                                reopened_for_rate.insert(codec, Instant::now());
+                                fresh = true;
+                            }
+                        }
+                    }
                     if fresh {
                         match encode::open(codec, settings) {
                             Ok(e) => {

@@ -118,8 +118,12 @@ pub struct PeerSnapshot {
     /// Bytes sent to this peer, media and control.
     pub bytes_sent: u64,
     pub bitrate_kbps: f64,
-    /// The congestion controller's estimate, when the peer sends transport-wide feedback.
+    /// The send-side bandwidth estimate (transport-wide congestion control feedback), kbit/s.
     pub bwe_kbps: Option<f64>,
+    /// The encoder rate this peer's link carries, from the estimate (`session/rate.rs`).
+    pub target_kbps: Option<f64>,
+    /// The peer's own receive-side estimate (REMB), when it sends one.
+    pub remb_kbps: Option<f64>,
     pub rtt_ms: Option<f64>,
     /// Fraction of video packets lost, from the peer's receiver reports.
     pub loss: Option<f64>,

@@ -88,6 +88,24 @@ impl VideoEncoder for FfmpegEncoder {
         self.settings
     }
 
+    fn set_bitrate(&mut self, kbps: u32) -> bool {
+        if self.name != "libx264" {
+            return false;
+        }
+        let bps = i64::from(kbps) * 1000;
+        // SAFETY: plain integer fields of the context this value owns, written between two
+        // frames on the thread that encodes; FFmpeg's libx264 wrapper compares them with its
+        // parameters before each frame and calls x264_encoder_reconfig when they differ.
+        unsafe {
+            let ctx = self.encoder.as_mut_ptr();
+            (*ctx).bit_rate = bps;
+            (*ctx).rc_max_rate = bps;
+            (*ctx).rc_buffer_size = (bps / i64::from(self.settings.fps).max(1)).max(1000) as i32;
+        }
+        self.settings.bitrate_kbps = kbps;
+        true
+    }
+
     fn encode(&mut self, frame: &Frame, keyframe: bool) -> Result<EncodedFrame, EncodeError> {
         if frame.width != self.settings.width || frame.height != self.settings.height {
             return Err(EncodeError::Size {

@@ -106,6 +106,10 @@ pub trait VideoEncoder: Send {
     fn settings(&self) -> EncoderSettings;
     /// Encodes one frame; `keyframe` forces an IDR / key frame.
     fn encode(&mut self, frame: &Frame, keyframe: bool) -> Result<EncodedFrame, EncodeError>;
+    /// Encodes the next frames at `kbps` (and a VBV of about one frame), without a reopen or a
+    /// keyframe where the encoder allows it (libx264 reconfigures between frames). False when
+    /// it needs a reopen (libvpx here), which costs a keyframe.
+    fn set_bitrate(&mut self, kbps: u32) -> bool;
 }
 
 /// The factory: the software encoder for `codec` (always available in Debian's FFmpeg).

@@ -17,6 +17,7 @@ mod channels;
 mod fanout;
 mod negotiate;
 mod peer;
+mod rate;
 #[cfg(test)]
 mod tests;
 
@@ -75,6 +76,9 @@ pub struct SessionConfig {
     pub av_sync: bool,
     /// Most peers at once (`--max-peers`); an offer beyond gets [`SessionError::Full`].
     pub max_peers: usize,
+    /// The highest video rate (`--bitrate`), kbit/s: where the bandwidth estimate starts and
+    /// what it probes for.
+    pub max_kbps: u32,
 }
 
 /// The session's counters, registered in [`Metrics`].
@@ -126,6 +130,8 @@ pub enum EncoderCommand {
     Keyframe(Codec),
     /// The codecs at least one peer receives ([`Codec::bit`] mask); encode only these.
     Wanted(u8),
+    /// Encode at this rate, kbit/s: the lowest target of the connected peers' links.
+    Bitrate(u32),
 }
 
 /// What the session asks of its driver.
@@ -184,6 +190,8 @@ pub struct Session {
     next_stats: Instant,
     /// Codecs wanted, as last told to the encoder.
     wanted: u8,
+    /// The encoder rate last told, kbit/s.
+    rate_kbps: u32,
     draining: bool,
 }
 
@@ -197,6 +205,7 @@ impl Session {
         wall: SystemTime,
     ) -> Self {
         Self {
+            rate_kbps: config.max_kbps,
             config,
             counters,
             peers: Vec::new(),
@@ -239,7 +248,13 @@ impl Session {
             return Err(SessionError::Full(self.config.max_peers));
         }
         let negotiated = negotiate::answer(&self.config, now, sdp)?;
-        let peer = Peer::new(id, negotiated.rtc, negotiated.media, now);
+        let peer = Peer::new(
+            id,
+            negotiated.rtc,
+            negotiated.media,
+            now,
+            self.config.max_kbps,
+        );
         tracing::info!(
             peer = %id,
             codec = peer.video_codec().map_or("none", Codec::name),
@@ -264,7 +279,8 @@ impl Session {
             return Err(SessionError::Full(self.config.max_peers));
         }
         let (rtc, offer) = negotiate::offer(&self.config, now)?;
-        let peer = Peer::pending(id, rtc, Some(offer.pending), Default::default(), now);
+        let max = self.config.max_kbps;
+        let peer = Peer::pending(id, rtc, Some(offer.pending), Default::default(), now, max);
         self.add_peer(now, peer);
         Ok(offer.sdp)
     }
@@ -364,6 +380,7 @@ impl Session {
             }
         }
         self.reap();
+        self.update_rate();
         if now >= self.next_stats {
             self.next_stats = now + STATS_INTERVAL;
             let peers = self.peers.iter().map(Peer::snapshot).collect();
@@ -436,6 +453,24 @@ impl Session {
                 .retain(|_, id| peers.iter().any(|p| p.id == *id));
             self.counters.peers.set(self.peers.len() as i64);
             self.update_wanted();
+        }
+    }
+
+    /// One encode for every peer (for now): at the lowest target of the connected peers'
+    /// links, told to the encoder when it moves by 3 % or more.
+    fn update_rate(&mut self) {
+        let target = self
+            .peers
+            .iter()
+            .filter(|p| p.connected && p.video.is_some())
+            .map(|p| p.rate.target_kbps())
+            .min()
+            .unwrap_or(self.config.max_kbps);
+        let moved = target.abs_diff(self.rate_kbps) * 100 >= self.rate_kbps.max(1) * 3;
+        if moved || (target != self.rate_kbps && target == self.config.max_kbps) {
+            self.rate_kbps = target;
+            self.outputs
+                .push_back(Output::Encoder(EncoderCommand::Bitrate(target)));
         }
     }
 

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use str0m::bwe::Bitrate;
 use str0m::change::{SdpOffer, SdpPendingOffer};
 use str0m::format::Codec as RtcCodec;
 use str0m::media::{Direction, MediaKind, Mid, Pt};
@@ -15,11 +16,17 @@ use super::{SessionConfig, SessionError, STATS_INTERVAL};
 use crate::config::CodecChoice;
 use crate::encode::Codec;
 
+/// Where the bandwidth estimate starts, kbit/s (or at `--bitrate`, if lower): a rate most
+/// links carry, from which the estimator's initial probes (3x and 6x) find a faster link within
+/// a second or two, where starting at the full rate floods a slow one.
+pub(crate) const START_KBPS: u32 = 1000;
+
 /// Header extension ids (str0m takes the browser's ids where its offer has them).
 const EXT_ABS_SEND_TIME: u8 = 2;
 const EXT_MID: u8 = 4;
 const EXT_PLAYOUT_DELAY: u8 = 6;
 const EXT_ABS_CAPTURE_TIME: u8 = 7;
+const EXT_TRANSPORT_CC: u8 = 3;
 
 /// The media negotiated with a peer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -60,14 +67,18 @@ fn new_rtc(config: &SessionConfig, now: Instant) -> Rtc {
         CodecChoice::H264 => (true, false),
         CodecChoice::Vp8 => (false, true),
     };
+    let max = Bitrate::kbps(u64::from(config.max_kbps));
+    let start = Bitrate::kbps(u64::from(config.max_kbps.min(START_KBPS)));
     let mut rtc = RtcConfig::new()
         .set_ice_lite(false)
         .set_stats_interval(Some(STATS_INTERVAL))
-        // No transport-wide sequence numbers: without them the browser estimates the
-        // bandwidth itself and reports it (REMB), and str0m's send-side estimator, whose
-        // pacer would spread every frame over ~1.1x the estimate, stays off. abs-send-time
-        // feeds the browser's estimator.
+        // Transport-wide congestion control feedback (the browser acknowledges every packet
+        // with its arrival time) feeds str0m's send-side bandwidth estimator (goog_cc), which
+        // starts at the configured rate; the encoder follows its estimate (`rate.rs`). The
+        // video stream is sent unpaced (its pacer would spread each frame over tens of ms).
+        .enable_bwe(Some(start))
         .clear_extension_map()
+        .set_extension(EXT_TRANSPORT_CC, Extension::TransportSequenceNumber)
         .set_extension(EXT_ABS_SEND_TIME, Extension::AbsoluteSendTime)
         .set_extension(EXT_MID, Extension::RtpMid)
         // Render at once (min = max = 0), and let the browser know each frame's capture
@@ -79,6 +90,8 @@ fn new_rtc(config: &SessionConfig, now: Instant) -> Rtc {
         .enable_vp8(vp8)
         .enable_opus(true, false)
         .build(now);
+    // Keep probing up to the configured rate, so that an idle screen does not lose it.
+    rtc.bwe().set_bitrate(Bitrate::ZERO, max);
     for local in &config.locals {
         if let Ok(c) = Candidate::host(*local, "udp") {
             rtc.add_local_candidate(c);
@@ -181,7 +194,13 @@ pub(super) fn resolve(rtc: &mut Rtc, video: Mid, audio: Mid) -> Result<Media, Se
 
 fn video_of(rtc: &mut Rtc, mid: Mid) -> Option<(Mid, Pt, Codec)> {
     let writer = rtc.writer(mid)?;
-    pick_codec(writer.payload_params()).map(|(pt, c)| (mid, pt, c))
+    let picked = pick_codec(writer.payload_params()).map(|(pt, c)| (mid, pt, c));
+    // A frame goes out whole, as the encoder made it: the pacer would spread it over tens of
+    // ms at 1.1x the estimate. The encoder's rate keeps the link from filling instead.
+    if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
+        tx.set_unpaced(true);
+    }
+    picked
 }
 
 /// Sound is optional: a peer without an audio m-line (or without Opus) gets video only.
@@ -283,6 +302,7 @@ mod tests {
             public_ip: None,
             av_sync: false,
             max_peers: 32,
+            max_kbps: 8000,
         };
         let Err(SessionError::BadOffer(why)) = answer(&config, Instant::now(), "this is junk")
         else {

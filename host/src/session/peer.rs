@@ -4,7 +4,10 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use str0m::bwe::BweKind;
+use str0m::bwe::{Bitrate, BweKind};
+
+/// The estimator is fed padding up to this share of the encoder target.
+const PAD_ABOVE_TARGET: f64 = 1.25;
 use str0m::change::SdpAnswer;
 use str0m::media::{Mid, Pt};
 use str0m::{Event, IceConnectionState, Output as RtcOutput, Rtc};
@@ -12,6 +15,7 @@ use str0m::{Event, IceConnectionState, Output as RtcOutput, Rtc};
 use super::channels::{ChannelKind, Channels};
 use super::fanout::KeyframeGate;
 use super::negotiate::{self, Media, Pending};
+use super::rate::RateControl;
 use super::{EncoderCommand, Output, SessionCounters, SessionError};
 use crate::encode::Codec;
 use crate::peer::PeerId;
@@ -34,12 +38,14 @@ pub(super) struct Peer {
     pub(super) snapshot: PeerSnapshot,
     /// Bytes and frames sent, and when, at the previous stats event (for the rates).
     last_bytes: Option<(Instant, u64, u64)>,
+    /// The video rate this peer's link carries.
+    pub(super) rate: RateControl,
 }
 
 impl Peer {
     /// A peer whose offer was answered.
-    pub(super) fn new(id: PeerId, rtc: Rtc, media: Media, now: Instant) -> Self {
-        Self::pending(id, rtc, None, media, now)
+    pub(super) fn new(id: PeerId, rtc: Rtc, media: Media, now: Instant, max_kbps: u32) -> Self {
+        Self::pending(id, rtc, None, media, now, max_kbps)
     }
 
     /// A peer we offered to, waiting for its answer (or answered, when `pending` is `None`).
@@ -49,6 +55,7 @@ impl Peer {
         pending: Option<Pending>,
         media: Media,
         now: Instant,
+        max_kbps: u32,
     ) -> Self {
         Self {
             id,
@@ -65,6 +72,7 @@ impl Peer {
                 ..PeerSnapshot::default()
             },
             last_bytes: None,
+            rate: RateControl::new(now, max_kbps.min(negotiate::START_KBPS), max_kbps),
         }
     }
 
@@ -168,6 +176,9 @@ impl Peer {
                     }
                 }
                 self.last_bytes = Some((s.timestamp, s.peer_bytes_tx, sn.frames_sent));
+                if self.connected {
+                    self.rate.on_sent(now, sn.bitrate_kbps);
+                }
                 sn.bytes_sent = s.peer_bytes_tx;
                 sn.rtt_ms = s.rtt.map(|d| d.as_secs_f64() * 1000.0);
                 if let Some(b) = s.bwe_tx {
@@ -177,8 +188,20 @@ impl Peer {
                     sn.loss = Some(f64::from(loss));
                 }
             }
+            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+                let kbps = estimate.as_f64() / 1000.0;
+                self.snapshot.bwe_kbps = Some(kbps);
+                self.rate.on_estimate(now, kbps);
+                // Padding up to a little above the target gives the estimator traffic to
+                // measure, so an app-limited sender still finds the link's capacity.
+                let target = f64::from(self.rate.target_kbps());
+                let floor = (target * PAD_ABOVE_TARGET).min(self.rate.max_kbps());
+                let max = Bitrate::kbps(self.rate.max_kbps() as u64);
+                self.rtc.bwe().set_bitrate(Bitrate::kbps(floor as u64), max);
+                self.snapshot.target_kbps = Some(f64::from(self.rate.target_kbps()));
+            }
             Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => {
-                self.snapshot.bwe_kbps = Some(estimate.as_f64() / 1000.0);
+                self.snapshot.remb_kbps = Some(estimate.as_f64() / 1000.0);
             }
             Event::MediaEgressStats(s) => {
                 let sn = &mut self.snapshot;

@@ -158,13 +158,16 @@ test('the stats overlay shows live, non-zero figures and toggles from the keyboa
   assert.equal(await page.isVisible('#overlay'), false);
 });
 
-test("the browser's bandwidth estimate (REMB) reaches /api/stats", async () => {
+test('the send-side bandwidth estimate (transport-wide feedback) and the encoder target reach /api/stats', async () => {
   const base = glint.url.replace(/\/(#.*)?$/, '');
-  const bwe = await waitFor('a bandwidth estimate', async () => {
+  const peer = await waitFor('a bandwidth estimate and a target', async () => {
     const s = await (await fetch(`${base}/api/stats`)).json();
-    return s.peers[0]?.bwe_kbps > 0 && s.peers[0].bwe_kbps;
+    const p = s.peers[0];
+    return p?.bwe_kbps > 0 && p?.target_kbps > 0 && p;
   }, 20000, 250);
-  console.log(`bandwidth estimate ${bwe.toFixed(0)} kbit/s`);
+  console.log(`bandwidth estimate ${peer.bwe_kbps.toFixed(0)} kbit/s, target ${peer.target_kbps} kbit/s`);
+  // On loopback the link carries the configured rate: the target is not cut.
+  assert.ok(peer.target_kbps >= 0.85 * 8000 * 0.5, JSON.stringify(peer));
 });
 
 test('while the page plays, it reports its frame lead and the host moves its capture tick to it', async () => {

@@ -7,6 +7,7 @@ mod channels;
 mod keyframes;
 mod lifecycle;
 mod loss;
+mod rate;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -213,6 +214,11 @@ pub(super) struct Harness {
     next_frame: Instant,
     pub frames_written: usize,
     frame_seq: u64,
+    /// The encoder rate the session asked for last, kbit/s, and every change, in order.
+    pub rate_kbps: u32,
+    pub rate_log: Vec<(Instant, u32)>,
+    /// Whether the made-up frames follow that rate (else about 6 KB each, ~2.9 Mbit/s).
+    pub follow_rate: bool,
 }
 
 impl Harness {
@@ -232,6 +238,7 @@ impl Harness {
             public_ip: None,
             av_sync: false,
             max_peers,
+            max_kbps: 8000,
         };
         Self {
             now,
@@ -251,6 +258,9 @@ impl Harness {
             next_frame: now,
             frames_written: 0,
             frame_seq: 0,
+            rate_kbps: 8000,
+            rate_log: Vec::new(),
+            follow_rate: false,
         }
     }
 
@@ -404,7 +414,18 @@ impl Harness {
     fn frame(&mut self, keyframe: bool) -> EncodedFrame {
         self.frame_seq += 1;
         let mut data = vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }];
-        data.extend((0..6000u32).map(|i| (i as u8) | 1));
+        let size = if self.follow_rate {
+            // One frame's share of the rate (60 fps); a keyframe three times that.
+            let share = self.rate_kbps as usize * 1000 / 8 / 60;
+            if keyframe {
+                share * 3
+            } else {
+                share
+            }
+        } else {
+            6000
+        };
+        data.extend((0..size as u32).map(|i| (i as u8) | 1));
         let now = self.now;
         EncodedFrame {
             codec: Codec::H264,
@@ -452,6 +473,10 @@ impl Harness {
                 }
                 Output::PeerStats(s) => self.stats = s,
                 Output::Encoder(EncoderCommand::Wanted(_)) => {}
+                Output::Encoder(EncoderCommand::Bitrate(kbps)) => {
+                    self.rate_kbps = kbps;
+                    self.rate_log.push((self.now, kbps));
+                }
             }
         }
     }

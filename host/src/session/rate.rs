@@ -1,0 +1,189 @@
+//! The video rate one peer's link carries, sans-IO: the encoder target follows the send-side
+//! bandwidth estimate (str0m's goog_cc port over transport-wide congestion control feedback,
+//! draft-holmer-rmcat-transport-wide-cc-extensions-01).
+//!
+//! - The target is [`HEADROOM`] of the estimate (room for audio, RTX and header overhead);
+//! - a lower estimate cuts the target at once; a higher one raises it by at most
+//!   [`RAISE_PER_SECOND`] a second (a keyframe-sized jump into a queue is a freeze). The
+//!   estimator itself rises slowly (AIMD) except after a probe measured the link, so this cap
+//!   only bounds jumps; at 1.15 a second, as first planned, an open link took ~9 s to reach
+//!   8 Mbit/s from the start and 16 s to recover from 1 Mbit/s, on virtual time;
+//! - an idle screen sends little, which says nothing about the link: while the peer sends
+//!   well under its target ([`IDLE_SHARE`]), a lower estimate does not pull the target down;
+//!   the estimator keeps probing towards the configured rate, so it recovers when motion comes;
+//! - the target stays within `[min, max]` (`max` is `--bitrate`).
+
+use std::time::{Duration, Instant};
+
+/// Share of the estimate the encoder targets.
+pub(crate) const HEADROOM: f64 = 0.85;
+/// Largest rise of the target per second (×2).
+pub(crate) const RAISE_PER_SECOND: f64 = 2.0;
+/// A peer sending under this share of its target is application-limited (an idle screen).
+pub(crate) const IDLE_SHARE: f64 = 0.4;
+/// The lowest target, kbit/s: below it a picture is not legible.
+pub(crate) const MIN_KBPS: u32 = 150;
+
+/// One peer's encoder target, in kbit/s.
+#[derive(Debug, Clone)]
+pub(crate) struct RateControl {
+    min_kbps: f64,
+    max_kbps: f64,
+    target_kbps: f64,
+    estimate_kbps: Option<f64>,
+    sent_kbps: f64,
+    last: Instant,
+}
+
+impl RateControl {
+    /// Starts at `start_kbps` (where the estimator starts), never above `max_kbps` (the
+    /// configured bitrate).
+    pub(crate) fn new(now: Instant, start_kbps: u32, max_kbps: u32) -> Self {
+        let max = f64::from(max_kbps.max(MIN_KBPS));
+        Self {
+            min_kbps: f64::from(MIN_KBPS),
+            max_kbps: max,
+            target_kbps: f64::from(start_kbps).clamp(f64::from(MIN_KBPS), max),
+            estimate_kbps: None,
+            sent_kbps: 0.0,
+            last: now,
+        }
+    }
+
+    /// The bandwidth estimate, kbit/s.
+    pub(crate) fn on_estimate(&mut self, now: Instant, kbps: f64) {
+        if kbps.is_finite() && kbps > 0.0 {
+            self.estimate_kbps = Some(kbps);
+        }
+        self.update(now);
+    }
+
+    /// The rate the peer's video actually went out at lately, kbit/s.
+    pub(crate) fn on_sent(&mut self, now: Instant, kbps: f64) {
+        if kbps.is_finite() && kbps >= 0.0 {
+            self.sent_kbps = kbps;
+        }
+        self.update(now);
+    }
+
+    /// Moves the target towards the estimate (see the module docs); call as time passes.
+    pub(crate) fn update(&mut self, now: Instant) {
+        let dt = now
+            .saturating_duration_since(self.last)
+            .min(Duration::from_secs(5));
+        self.last = now;
+        let Some(estimate) = self.estimate_kbps else {
+            return;
+        };
+        let wanted = (estimate * HEADROOM).clamp(self.min_kbps, self.max_kbps);
+        if wanted < self.target_kbps {
+            let idle = self.sent_kbps < self.target_kbps * IDLE_SHARE;
+            if !idle {
+                self.target_kbps = wanted;
+            }
+        } else {
+            let cap = self.target_kbps * RAISE_PER_SECOND.powf(dt.as_secs_f64());
+            self.target_kbps = wanted.min(cap);
+        }
+    }
+
+    /// The configured (highest) rate, kbit/s.
+    pub(crate) fn max_kbps(&self) -> f64 {
+        self.max_kbps
+    }
+
+    /// The encoder target, kbit/s.
+    pub(crate) fn target_kbps(&self) -> u32 {
+        self.target_kbps.round() as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    /// A peer that sends what it is told, against an estimator that reports `capacity`.
+    fn drive(r: &mut RateControl, t0: Instant, from: f64, to: f64, capacity: f64) -> Instant {
+        let mut t = from;
+        while t < to {
+            t += 0.1;
+            let now = t0 + secs(t);
+            r.on_sent(now, f64::from(r.target_kbps()));
+            r.on_estimate(now, capacity);
+        }
+        t0 + secs(to)
+    }
+
+    #[test]
+    fn starts_at_the_configured_rate_and_cuts_at_once_to_a_narrow_link() {
+        let t0 = Instant::now();
+        let mut r = RateControl::new(t0, 8000, 8000);
+        assert_eq!(r.target_kbps(), 8000);
+        r.on_sent(t0, 8000.0);
+        r.on_estimate(t0 + secs(0.5), 2000.0);
+        assert_eq!(
+            r.target_kbps(),
+            1700,
+            "not cut at once to 0.85 of the estimate"
+        );
+    }
+
+    #[test]
+    fn rises_by_at_most_double_a_second_and_never_past_the_configured_rate() {
+        let t0 = Instant::now();
+        let mut r = RateControl::new(t0, 8000, 8000);
+        r.on_sent(t0, 8000.0);
+        r.on_estimate(t0, 1000.0);
+        assert_eq!(r.target_kbps(), 850);
+        drive(&mut r, t0, 0.0, 1.0, 10_000.0);
+        let after_1s = r.target_kbps();
+        assert!(
+            (1690..=1710).contains(&after_1s),
+            "{after_1s} after 1 s (850 × 2 = 1700)"
+        );
+        drive(&mut r, t0, 1.0, 30.0, 10_000.0);
+        assert_eq!(r.target_kbps(), 8000);
+    }
+
+    #[test]
+    fn an_idle_screen_keeps_its_rate() {
+        let t0 = Instant::now();
+        let mut r = RateControl::new(t0, 8000, 8000);
+        // A static desktop sends 100 kbit/s; the estimate follows what it sees.
+        for i in 1..=600 {
+            let now = t0 + secs(f64::from(i) * 0.1);
+            r.on_sent(now, 100.0);
+            r.on_estimate(now, 300.0);
+        }
+        assert_eq!(
+            r.target_kbps(),
+            8000,
+            "60 s of an idle screen lowered the rate"
+        );
+        // Motion: the estimator sees a real narrow link, and the peer sends at its target.
+        let now = t0 + secs(61.0);
+        r.on_estimate(now, 3000.0);
+        assert_eq!(r.target_kbps(), 8000, "still idle: held");
+        r.on_sent(now, 8000.0);
+        assert_eq!(r.target_kbps(), 2550);
+    }
+
+    #[test]
+    fn the_target_tracks_capacity_steps() {
+        let t0 = Instant::now();
+        let mut r = RateControl::new(t0, 8000, 8000);
+        drive(&mut r, t0, 0.0, 5.0, 10_000.0);
+        assert_eq!(r.target_kbps(), 8000);
+        drive(&mut r, t0, 5.0, 6.0, 1000.0);
+        assert_eq!(r.target_kbps(), 850);
+        drive(&mut r, t0, 6.0, 30.0, 10_000.0);
+        assert_eq!(r.target_kbps(), 8000, "not back to full rate within 24 s");
+        // Never below the floor, whatever the estimate says.
+        drive(&mut r, t0, 30.0, 31.0, 20.0);
+        assert_eq!(r.target_kbps(), MIN_KBPS);
+    }
+}

@@ -1,0 +1,87 @@
+//! The encoder follows the link: on virtual time, a client behind a rate-limited link (a queue
+//! of 50 ms, as a tbf shaper would have), frames sized by the rate the session asks for.
+
+use std::time::{Duration, Instant};
+
+use str0m_netem::{Bitrate, DataSize};
+
+use super::{delay, Harness};
+
+/// Longest wait between two frames the client could show, after `from`.
+fn longest_freeze(frames: &[super::Received], from: Instant) -> Duration {
+    let shown: Vec<Instant> = frames
+        .iter()
+        .filter(|f| f.decodable && f.at >= from)
+        .map(|f| f.at)
+        .collect();
+    shown
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]))
+        .max()
+        .unwrap_or(Duration::MAX)
+}
+
+fn capped(kbps: u64, seed: u64) -> str0m_netem::NetemConfig {
+    // 50 ms of queue at the link's rate.
+    let queue = DataSize::bytes((kbps * 1000 / 8 / 20) as i64);
+    delay(20, seed).link(Bitrate::kbps(kbps), queue)
+}
+
+#[test]
+fn at_2_mbits_the_target_settles_under_the_link_and_the_picture_keeps_moving() {
+    let mut h = Harness::new(delay(20, 51));
+    h.follow_rate = true;
+    h.add_client(capped(2000, 52), &[]);
+    assert!(h.run_until(Duration::from_secs(5), |h| h.clients[0].connected));
+    let t0 = h.now;
+    h.run_for(Duration::from_secs(15));
+    let settled = h.now - Duration::from_secs(5);
+    let late: Vec<u32> = h
+        .rate_log
+        .iter()
+        .filter(|(t, _)| *t >= settled)
+        .map(|(_, k)| *k)
+        .collect();
+    let frames = &h.clients[0].frames;
+    let shown_late = frames
+        .iter()
+        .filter(|f| f.decodable && f.at >= settled)
+        .count();
+    let freeze = longest_freeze(frames, t0 + Duration::from_secs(3));
+    eprintln!(
+        "2 Mbit/s: rate changes {:?}; last 5 s: {shown_late} frames shown, target {}; longest \
+         freeze after 3 s {freeze:?}; estimate {:?}",
+        h.rate_log
+            .iter()
+            .map(|(t, k)| (t.duration_since(t0).as_millis(), *k))
+            .collect::<Vec<_>>(),
+        h.rate_kbps,
+        h.stats.first().and_then(|s| s.bwe_kbps)
+    );
+    assert!(
+        h.rate_kbps <= 2000,
+        "target {} above a 2 Mbit/s link",
+        h.rate_kbps
+    );
+    assert!(
+        h.rate_kbps >= 600,
+        "target {} far below a 2 Mbit/s link",
+        h.rate_kbps
+    );
+    assert!(late.iter().all(|k| *k <= 2000), "{late:?}");
+    assert!(
+        shown_late >= 45 * 5,
+        "{shown_late} frames shown in the last 5 s"
+    );
+}
+
+#[test]
+fn on_an_open_link_the_configured_rate_stays() {
+    let mut h = Harness::new(delay(20, 53));
+    h.follow_rate = true;
+    h.add_client(delay(20, 54), &[]);
+    assert!(h.run_until(Duration::from_secs(5), |h| h.clients[0].connected));
+    h.run_for(Duration::from_secs(10));
+    eprintln!("open link: rate changes {:?}", h.rate_log);
+    assert_eq!(h.rate_kbps, 8000);
+}
