@@ -192,10 +192,16 @@ impl Peer {
                 let kbps = estimate.as_f64() / 1000.0;
                 self.snapshot.bwe_kbps = Some(kbps);
                 self.rate.on_estimate(now, kbps);
-                // Padding up to a little above the target gives the estimator traffic to
-                // measure, so an app-limited sender still finds the link's capacity.
+                // While the link holds the target under the configured rate, padding up to a
+                // little above it gives the estimator traffic to measure, so an app-limited
+                // sender still finds the link's capacity. At the configured rate nothing is
+                // padded: an idle screen then sends next to nothing.
                 let target = f64::from(self.rate.target_kbps());
-                let floor = (target * PAD_ABOVE_TARGET).min(self.rate.max_kbps());
+                let floor = if target < self.rate.max_kbps() * 0.9 {
+                    (target * PAD_ABOVE_TARGET).min(self.rate.max_kbps())
+                } else {
+                    0.0
+                };
                 let max = Bitrate::kbps(self.rate.max_kbps() as u64);
                 self.rtc.bwe().set_bitrate(Bitrate::kbps(floor as u64), max);
                 self.snapshot.target_kbps = Some(f64::from(self.rate.target_kbps()));
