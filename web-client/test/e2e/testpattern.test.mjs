@@ -160,14 +160,15 @@ test('the stats overlay shows live, non-zero figures and toggles from the keyboa
 
 test('the send-side bandwidth estimate (transport-wide feedback) and the encoder target reach /api/stats', async () => {
   const base = glint.url.replace(/\/(#.*)?$/, '');
-  const peer = await waitFor('a bandwidth estimate and a target', async () => {
+  // On loopback the link carries the configured rate: the encoder gets there from the
+  // estimator's 1 Mbit/s start within seconds, and stays.
+  let last;
+  const peer = await waitFor('the target at the configured rate', async () => {
     const s = await (await fetch(`${base}/api/stats`)).json();
-    const p = s.peers[0];
-    return p?.bwe_kbps > 0 && p?.target_kbps > 0 && p;
-  }, 20000, 250);
+    last = s.peers[0];
+    return last?.bwe_kbps > 0 && last?.target_kbps >= 0.85 * 8000 && last;
+  }, 30000, 250).catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(last)}`); });
   console.log(`bandwidth estimate ${peer.bwe_kbps.toFixed(0)} kbit/s, target ${peer.target_kbps} kbit/s`);
-  // On loopback the link carries the configured rate: the target is not cut.
-  assert.ok(peer.target_kbps >= 0.85 * 8000 * 0.5, JSON.stringify(peer));
 });
 
 test('while the page plays, it reports its frame lead and the host moves its capture tick to it', async () => {
