@@ -397,19 +397,8 @@ fn run(config: Config) -> Result<(), Failure> {
     let net_counters = NetCounters::register(&mut metrics);
 
     let (now, wall) = net::clock_anchor();
-    let session = Session::new(
-        SessionConfig {
-            codec: config.codec,
-            locals: locals.clone(),
-            public_ip: config.public_ip,
-            av_sync: config.av_sync,
-            max_peers: config.max_peers as usize,
-            max_kbps: config.bitrate,
-        },
-        session_counters,
-        now,
-        wall,
-    );
+    let session_config = SessionConfig::from_config(&config, locals.clone());
+    let session = Session::new(session_config, session_counters, now, wall);
     let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE);
     let rtc_thread = net::spawn(
         sockets,

@@ -81,6 +81,20 @@ pub struct SessionConfig {
     pub max_kbps: u32,
 }
 
+impl SessionConfig {
+    /// The session `config` asks for, announcing the UDP port's addresses `locals`.
+    pub fn from_config(config: &crate::config::Config, locals: Vec<SocketAddr>) -> Self {
+        Self {
+            codec: config.codec,
+            locals,
+            public_ip: config.public_ip,
+            av_sync: config.av_sync,
+            max_peers: config.max_peers as usize,
+            max_kbps: config.bitrate,
+        }
+    }
+}
+
 /// The session's counters, registered in [`Metrics`].
 #[derive(Debug, Clone, Default)]
 pub struct SessionCounters {
