@@ -29,7 +29,7 @@ use glint::net::{self, NetCounters, RtcCommand, RtcParts, COMMAND_QUEUE};
 use glint::phase::FramePhase;
 use glint::pipeline::{self, EncodeControl, EncodeParts, PipelineCounters, ENCODED_QUEUE};
 use glint::session::{Session, SessionConfig, SessionCounters};
-use glint::signal::throttle::{Throttle, ThrottleCounters};
+use glint::signal::throttle::{PerAddress, Throttle, ThrottleCounters};
 use glint::signal::{Shutdown, SignalConfig, SignalCounters};
 use glint::stats::{RateSources, Stats};
 use glint::supervise::{first_cause, shutdown_signal, watch, Death, End};
@@ -433,7 +433,7 @@ fn run(config: Config) -> Result<(), Failure> {
         shutdown: shutdown_rx,
         phase: phase.clone(),
         throttle: Arc::new(std::sync::Mutex::new(Throttle::new(throttle_counters))),
-        sockets: Default::default(),
+        sockets: PerAddress::new(http::ws::MAX_SOCKETS_PER_ADDRESS),
     });
     let metrics = Arc::new(metrics);
 

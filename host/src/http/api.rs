@@ -22,7 +22,7 @@ const METRICS_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset
 fn refused(verdict: Verdict) -> warp::http::Response<String> {
     let (status, body, wait) = match verdict {
         Verdict::Wait(w) => {
-            let secs = w.as_secs() + u64::from(w.subsec_nanos() > 0);
+            let secs = crate::signal::throttle::wait_secs(w);
             (
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(r#"{{"error":"too-many-attempts","message":"too many password attempts from this address","retry_after_s":{secs}}}"#),

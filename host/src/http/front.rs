@@ -2,12 +2,12 @@
 //! has a certificate, answers plain HTTP on a TLS port with a redirect to `https://` (never
 //! the page), checks every request's `Host` and `Origin` ([`guard`](super::guard)), and puts
 //! the security headers on every answer. warp's routes run as a hyper service behind it
-//! (`warp::service`, served by hyper-util over the plain or the tokio-rustls stream).
+//! (`warp::service`, served by hyper's HTTP/1.1 connection over the plain or the tokio-rustls
+//! stream).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use warp::Reply;
 
 use crate::config::Config;
+use crate::signal::throttle::PerAddress;
 
 use super::guard::{Guard, GuardCounters, Refusal, RefusalLog};
 use super::tls::Tls;
@@ -223,7 +224,7 @@ pub async fn serve<S>(
         }
     };
     let (stopping, stop_rx) = watch::channel(false);
-    let open: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+    let open = PerAddress::new(MAX_CONNECTIONS_PER_ADDRESS);
     tokio::pin!(stop);
     loop {
         let (tcp, client) = tokio::select! {
@@ -238,7 +239,7 @@ pub async fn serve<S>(
                 }
             },
         };
-        let Some(slot) = Slot::take(&open, client.ip()) else {
+        let Some(slot) = open.take(client.ip()) else {
             shared.counters.refused_connections.inc();
             continue;
         };
@@ -269,41 +270,6 @@ pub async fn serve<S>(
     drop(listener);
     // Requests under way finish; idle connections close.
     let _ = stopping.send(true);
-}
-
-/// One open connection counted against its client's address while it lives.
-struct Slot {
-    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
-}
-
-impl Slot {
-    fn take(open: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr) -> Option<Self> {
-        let ip = crate::signal::throttle::bucket(ip);
-        let mut map = open.lock().ok()?;
-        let n = map.entry(ip).or_insert(0);
-        if *n >= MAX_CONNECTIONS_PER_ADDRESS {
-            return None;
-        }
-        *n += 1;
-        Some(Self {
-            open: open.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Ok(mut map) = self.open.lock() {
-            if let Some(n) = map.get_mut(&self.ip) {
-                *n -= 1;
-                if *n == 0 {
-                    map.remove(&self.ip);
-                }
-            }
-        }
-    }
 }
 
 /// A connection on the TLS port, whose first byte is `first`: a TLS handshake, or plain HTTP

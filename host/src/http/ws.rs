@@ -1,7 +1,6 @@
 //! The WebSocket transport of signaling: reads a page's messages into its
 //! [`signal::Connection`] and carries out the actions, talking to the rtc thread and the game.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +17,7 @@ use crate::net::RtcCommand;
 use crate::peer::{PeerId, PeerNotifier};
 use crate::phase::FramePhase;
 use crate::proto::signaling::{ErrorCode, ServerMsg};
-use crate::signal::throttle::Throttle;
+use crate::signal::throttle::{PerAddress, Throttle};
 use crate::signal::{
     Action, Connection, GameError, GameRequest, OfferError, Shutdown, SignalConfig, SignalCounters,
     CLOSE_POLICY, HELLO_TIMEOUT,
@@ -48,41 +47,8 @@ pub struct Hub {
     pub phase: Arc<FramePhase>,
     /// Password checks per client address (shared with the API).
     pub throttle: Arc<Mutex<Throttle>>,
-    /// Open sockets per client address.
-    pub sockets: Mutex<HashMap<IpAddr, usize>>,
-}
-
-/// One open socket counted against its address while it lives.
-struct SocketSlot<'a> {
-    hub: &'a Hub,
-    ip: IpAddr,
-}
-
-impl<'a> SocketSlot<'a> {
-    /// A slot for a socket from `ip`, or `None` when that address has too many.
-    fn take(hub: &'a Hub, ip: IpAddr) -> Option<Self> {
-        let ip = crate::signal::throttle::bucket(ip);
-        let mut sockets = hub.sockets.lock().ok()?;
-        let n = sockets.entry(ip).or_insert(0);
-        if *n >= MAX_SOCKETS_PER_ADDRESS {
-            return None;
-        }
-        *n += 1;
-        Some(Self { hub, ip })
-    }
-}
-
-impl Drop for SocketSlot<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut sockets) = self.hub.sockets.lock() {
-            if let Some(n) = sockets.get_mut(&self.ip) {
-                *n -= 1;
-                if *n == 0 {
-                    sockets.remove(&self.ip);
-                }
-            }
-        }
-    }
+    /// Open sockets per client address, at most [`MAX_SOCKETS_PER_ADDRESS`].
+    pub sockets: PerAddress,
 }
 
 /// Tries a full rtc command queue again for a while (a burst of viewers joining at once)
@@ -111,7 +77,7 @@ async fn send(tx: &mut SplitSink<WebSocket, Message>, msg: &ServerMsg) {
 /// One socket from `client`, from upgrade to close.
 pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     let (mut tx, mut rx) = socket.split();
-    let Some(_slot) = SocketSlot::take(&hub, client) else {
+    let Some(_slot) = hub.sockets.take(client) else {
         hub.counters.too_many_sockets.inc();
         let msg = ServerMsg::error(
             ErrorCode::TooManySockets,

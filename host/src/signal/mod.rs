@@ -242,7 +242,7 @@ impl Connection {
             }
             Verdict::Wait(wait) => {
                 counters.refused.inc();
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let secs = throttle::wait_secs(wait);
                 out.push(Action::Send(ServerMsg::Error {
                     code: ErrorCode::TooManyAttempts,
                     message: format!(

@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use subtle::ConstantTimeEq;
@@ -171,7 +172,7 @@ impl Throttle {
 
 /// The address a client is counted under: itself for IPv4, its /64 for IPv6 (an IPv4-mapped
 /// IPv6 address counts as the IPv4 one).
-pub(crate) fn bucket(ip: IpAddr) -> IpAddr {
+fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -182,6 +183,63 @@ pub(crate) fn bucket(ip: IpAddr) -> IpAddr {
                 IpAddr::from(s)
             }
         },
+    }
+}
+
+/// Whole seconds to wait for `wait` (rounded up), as told to a client.
+pub fn wait_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// Things open at once per client address (an IPv6 client by its /64, as in [`Throttle`]), up
+/// to a limit: the front door's connections, signaling's sockets.
+#[derive(Debug)]
+pub struct PerAddress {
+    limit: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One thing open, counted against its address until dropped.
+#[derive(Debug)]
+pub struct AddressSlot {
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    key: IpAddr,
+}
+
+impl PerAddress {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            open: Arc::default(),
+        }
+    }
+
+    /// A slot for one more thing from `ip`, or `None` when that address has `limit` open.
+    pub fn take(&self, ip: IpAddr) -> Option<AddressSlot> {
+        let key = bucket(ip);
+        let mut open = self.open.lock().ok()?;
+        let n = open.entry(key).or_insert(0);
+        if *n >= self.limit {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            open: self.open.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.open.lock() {
+            if let Some(n) = open.get_mut(&self.key) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&self.key);
+                }
+            }
+        }
     }
 }
 
@@ -300,6 +358,21 @@ mod tests {
             t.check(now, IpAddr::V4(i.into()), RIGHT, Some("x"));
         }
         assert!(t.tracked() <= MAX_TRACKED);
+    }
+
+    #[test]
+    fn open_things_are_counted_per_address_until_dropped() {
+        let per = PerAddress::new(2);
+        let a = per.take(ME).expect("first");
+        let _b = per.take(ME).expect("second");
+        assert!(per.take(ME).is_none(), "a third one from the same address");
+        assert!(per.take(OTHER).is_some(), "another address is not held up");
+        drop(a);
+        assert!(per.take(ME).is_some(), "a dropped slot is free again");
+        let v6 = |last| IpAddr::from([0x2001, 0xdb8, 1, 2, 0, 0, 0, last]);
+        let per = PerAddress::new(1);
+        let _c = per.take(v6(1)).expect("first of the /64");
+        assert!(per.take(v6(2)).is_none(), "another address of the same /64");
     }
 
     #[test]
