@@ -540,6 +540,7 @@ fn run(config: Config) -> Result<(), Failure> {
                     health.source_stopped();
                 }
                 let why = first_cause(&ends).unwrap_or_else(|| "a thread stopped".into());
+                tracing::error!(cause = %why, "ending: a hot-path thread ended");
                 shutdown_tx.send_replace(Some(Shutdown::Ended(why.clone())));
                 tell_pages(&shutdown_tx, Duration::from_secs(2)).await;
                 Err(why)

@@ -273,7 +273,10 @@ impl Stats {
     /// `GET /api/stats`: these figures and every counter of `metrics`.
     pub fn snapshot(&self, metrics: &Metrics) -> StatsJson {
         let peers = lock(&self.peers).clone();
-        let (width, height) = *lock(&self.size);
+        let (width, height) = match *lock(&self.size) {
+            (0, _) | (_, 0) => (None, None),
+            (w, h) => (Some(w), Some(h)),
+        };
         let counters = metrics.values();
         StatsJson {
             uptime_s: self.started.elapsed().as_secs_f64(),
@@ -309,8 +312,9 @@ impl Stats {
 pub struct StatsJson {
     pub uptime_s: f64,
     pub source: String,
-    pub width: u32,
-    pub height: u32,
+    /// Size of the last frame sent, pixels; `null` before the first one (no page yet).
+    pub width: Option<u32>,
+    pub height: Option<u32>,
     pub fps_target: u32,
     pub rates: Rates,
     pub bitrate_kbps: f64,

@@ -13,14 +13,23 @@ import { KeyBindings } from './keybind.js';
 import { ChannelAudio, channelAudioSupported } from './audio.js';
 import { FrameLead, watchDisplayPeriod } from './phase.js';
 
-// When each step of this page load's first connection happened (performance.now(), ms since
-// navigation start): the scripts ran, signaling opened, the welcome came, the offer went out,
-// the answer came, ICE started checking and found a pair, DTLS finished, the first frame showed.
-const timeline = {
-  scriptsMs: performance.now(), wsOpenMs: null, welcomeMs: null, offerSentMs: null, answerMs: null,
-  iceCheckingMs: null, iceConnectedMs: null, connectedMs: null, firstFrameMs: null,
-};
+// When each step of a connection happened (performance.now(), ms since navigation start): the
+// scripts ran, the attempt began, signaling opened, the welcome came, the offer went out, the
+// answer came, ICE started checking and found a pair, DTLS finished, the first frame showed.
+// `glint.timeline` is the first connection that played (what a page load costs: the benches
+// read it); `glint.timelines` has every attempt, the current one last, so a reconnect's cost
+// can be read too. An attempt that never played does not leave its steps in the next one.
+const STEPS = ['wsOpenMs', 'welcomeMs', 'offerSentMs', 'answerMs', 'iceCheckingMs', 'iceConnectedMs',
+  'connectedMs', 'firstFrameMs'];
+const scriptsMs = performance.now();
+const newTimeline = (attempt) => ({
+  attempt, scriptsMs, startMs: performance.now(), ...Object.fromEntries(STEPS.map((k) => [k, null])),
+});
+const timelines = [];
+let timeline = newTimeline(1);
+let firstPlayed = null;
 const mark = (step) => { timeline[step] ??= performance.now(); };
+const KEEP_TIMELINES = 20;
 
 const LEAD_REPORT_MS = 1000; // the playing page reports its frame lead this often
 const PLAYING_WITHIN_MS = 10000; // a page plays while it sent input this recently
@@ -60,7 +69,9 @@ const glint = {
   echoes: 0, // frame echoes received from the host
   hostErrors: [], // the last few {code, message} the host reported on signaling
   hostInfos: [], // the last few messages the host sent (e.g. "state saved")
-  timeline,
+  // The first connection that played (see `timelines` above), else the current attempt.
+  get timeline() { return firstPlayed ?? timeline; },
+  timelines,
 };
 window.glint = glint;
 
@@ -141,6 +152,9 @@ const signaling = new Signaling({
   // The offer is made while the socket opens and goes out right behind `hello`, without
   // waiting for `welcome`.
   onConnecting: () => {
+    if (timelines.length > 0) timeline = newTimeline(timeline.attempt + 1);
+    timelines.push(timeline);
+    if (timelines.length > KEEP_TIMELINES) timelines.shift();
     status.set('connecting', notice ?? 'Connecting…');
     // Sound: the page plays the `audio` channel itself where it can (a host without sound
     // sends nothing on it); else the Opus track.
@@ -266,12 +280,13 @@ function onFrame(now, meta) {
   frameLead.frame(now, meta);
   overlay.onFrame(meta);
   if (meta.rtpTimestamp !== undefined) latency.presented(meta.rtpTimestamp, meta.expectedDisplayTime ?? now);
-  if (glint.firstFrameMs === null) {
-    glint.firstFrameMs = now;
-    timeline.firstFrameMs ??= now;
-  }
+  glint.firstFrameMs ??= now;
   // The first frame of each connection, the page's first or a reconnect's.
-  if (status.state === 'connecting') status.set('playing', '');
+  if (status.state === 'connecting') {
+    mark('firstFrameMs');
+    firstPlayed ??= timeline;
+    status.set('playing', '');
+  }
   if (glint.framesPresented % 30 === 0) info.show(`${meta.width}×${meta.height} ${glint.codec || ''}`);
   video.requestVideoFrameCallback(onFrame);
 }
@@ -280,8 +295,11 @@ if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
 } else {
   video.addEventListener('playing', () => {
     glint.firstFrameMs ??= performance.now();
-    mark('firstFrameMs');
-    if (status.state === 'connecting') status.set('playing', '');
+    if (status.state === 'connecting') {
+      mark('firstFrameMs');
+      firstPlayed ??= timeline;
+      status.set('playing', '');
+    }
   });
 }
 

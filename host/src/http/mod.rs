@@ -4,7 +4,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /`, `GET /src/*` | the web client ([`assets`]) |
+//! | `GET /`, `GET /v/<version>/src/*`, `GET /src/*` | the web client ([`assets`]; versioned names are cached for good) |
 //! | `GET /ws` (upgrade) | signaling ([`ws`], state machine in `crate::signal`) |
 //! | `GET /api/stats`, `GET /metrics` | figures ([`api`]) |
 //! | `GET /healthz` | the process serves: `ok` |
@@ -53,6 +53,7 @@ pub fn routes(
             let hub = hub.clone();
             let ip = client.map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
             ws.max_message_size(ws::MAX_MESSAGE)
+                .max_frame_size(ws::MAX_MESSAGE)
                 .on_upgrade(move |socket| ws::connection(socket, hub, ip))
         });
     let health = warp::path("healthz").and(warp::path::end()).map(|| "ok");

@@ -20,7 +20,7 @@ use crate::proto::signaling::{ErrorCode, ServerMsg};
 use crate::signal::throttle::{PerAddress, Throttle};
 use crate::signal::{
     Action, Connection, GameError, GameRequest, OfferError, Shutdown, SignalConfig, SignalCounters,
-    CLOSE_POLICY, HELLO_TIMEOUT,
+    Unreadable, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_BIG, HELLO_TIMEOUT,
 };
 
 /// A full rtc command queue is tried again this often, this many times, before "busy".
@@ -29,6 +29,15 @@ const BUSY_RETRIES: u32 = 100;
 
 /// Largest signaling message accepted (an SDP offer is a few KiB).
 pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// After an unreadable message the socket still holds its unread rest: closing at once makes
+/// the kernel answer with a TCP reset, which throws away the error and the close frame before
+/// the page reads them (the page then sees a bare 1006). The socket is kept this long first,
+/// without reading: the rest of the message is never buffered.
+const UNREAD_LINGER: Duration = Duration::from_secs(1);
+
+/// How long the reply to a page's close frame may take to go out.
+const CLOSE_FLUSH: Duration = Duration::from_millis(500);
 
 /// Most signaling sockets open at once from one client address.
 pub const MAX_SOCKETS_PER_ADDRESS: usize = 16;
@@ -127,7 +136,8 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                     Ok(text) => conn.handle_text(&hub.config, &hub.counters, text, &mut actions),
                     Err(()) => conn.handle_binary(&hub.counters, &mut actions),
                 },
-                _ => conn.handle_closed(&mut actions),
+                Some(Err(e)) => conn.handle_unreadable(&hub.counters, unreadable(&e), &mut actions),
+                None => conn.handle_closed(&mut actions),
             },
             Some(n) = notices.recv() => send(&mut tx, &n).await,
             () = &mut hello_deadline, if !hello_deadline.is_elapsed() => {
@@ -139,6 +149,19 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                 }
             }
         }
+    }
+    // Sends what is still queued: the reply to a page's close frame (without it the page
+    // sees 1006, "closed abnormally").
+    let _ = tokio::time::timeout(CLOSE_FLUSH, tx.close()).await;
+}
+
+/// What a read error from the socket says of the message: too big for [`MAX_MESSAGE`] (the
+/// frame's header is refused before its payload is read), or broken.
+fn unreadable(e: &warp::Error) -> Unreadable {
+    let cause = std::error::Error::source(e).and_then(|s| s.downcast_ref::<tungstenite::Error>());
+    match cause {
+        Some(tungstenite::Error::Capacity(_)) => Unreadable::TooBig { max: MAX_MESSAGE },
+        _ => Unreadable::Protocol(e.to_string()),
     }
 }
 
@@ -163,6 +186,9 @@ async fn carry_out(
         }
         Action::Close(code, reason) => {
             let _ = tx.send(Message::close_with(code, reason)).await;
+            if matches!(code, CLOSE_TOO_BIG | CLOSE_PROTOCOL) {
+                tokio::time::sleep(UNREAD_LINGER).await;
+            }
         }
         Action::Offer(peer, sdp) => {
             let (reply, answer) = oneshot::channel();

@@ -74,9 +74,10 @@ pub enum ServerMsg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorCode {
-    /// Wrong or missing password, or a message before `hello`. The socket closes (4001).
+    /// Wrong or missing password. The socket closes (4001).
     Unauthorized,
-    /// A message the host cannot parse or take now.
+    /// A message the host cannot parse or take now (one before `hello`, one too big: the
+    /// socket then closes with 1009).
     BadMessage,
     /// The host cannot take the request now; try again.
     Busy,

@@ -23,6 +23,10 @@ pub const CLOSE_TOO_MANY_ATTEMPTS: u16 = 4029;
 pub const CLOSE_POLICY: u16 = 1008;
 /// A socket that has not said `hello` within this time is closed.
 pub const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// WebSocket close code for a message too big to take (RFC 6455 §7.4.1).
+pub const CLOSE_TOO_BIG: u16 = 1009;
+/// WebSocket close code for a frame that breaks the protocol (RFC 6455 §7.4.1).
+pub const CLOSE_PROTOCOL: u16 = 1002;
 /// WebSocket close code "going away" (RFC 6455 §7.4.1): the session ended or the host stops.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 
@@ -158,11 +162,12 @@ impl Connection {
             return out.push(Action::Authenticate(password));
         }
         if !self.authed {
-            counters.bad_messages.inc();
-            return out.push(Action::Send(ServerMsg::error(
-                ErrorCode::Unauthorized,
-                "say hello first",
-            )));
+            let why = if self.hello {
+                "wait for welcome: the password is still being checked"
+            } else {
+                "say hello first"
+            };
+            return self.handle_bad(counters, why.into(), out);
         }
         match msg {
             ClientMsg::Hello { .. } => {}
@@ -319,6 +324,27 @@ impl Connection {
         )));
     }
 
+    /// The transport could not read a message: one larger than `max` bytes (`too_big`), or a
+    /// frame that breaks RFC 6455. The page is told why, the message is counted, and the
+    /// socket closes (1009 or 1002) instead of vanishing with a bare 1006.
+    pub fn handle_unreadable(
+        &mut self,
+        counters: &SignalCounters,
+        unreadable: Unreadable,
+        out: &mut Vec<Action>,
+    ) {
+        if self.closed {
+            return;
+        }
+        let (code, reason) = match &unreadable {
+            Unreadable::TooBig { .. } => (CLOSE_TOO_BIG, "message too big"),
+            Unreadable::Protocol(_) => (CLOSE_PROTOCOL, "protocol error"),
+        };
+        self.handle_bad(counters, unreadable.to_string(), out);
+        out.push(Action::Close(code, reason));
+        self.handle_closed(out);
+    }
+
     /// The session stops: the page is told why, and the socket closes.
     pub fn handle_shutdown(&mut self, why: &Shutdown, out: &mut Vec<Action>) {
         if self.closed {
@@ -343,6 +369,15 @@ impl Connection {
             out.push(Action::Leave(self.peer));
         }
     }
+}
+
+/// A message the transport could not read.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreadable {
+    #[error("message too big: signaling messages are at most {max} bytes")]
+    TooBig { max: usize },
+    #[error("unreadable message: {0}")]
+    Protocol(String),
 }
 
 /// Why an offer got no answer.

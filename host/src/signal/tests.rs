@@ -104,13 +104,42 @@ fn nothing_is_taken_before_hello() {
     ] {
         let out = run(&mut conn, &cfg, &c, msg);
         assert_eq!(out.len(), 1, "{msg}: {out:?}");
-        assert_eq!(error_code(&out[0]), Some(ErrorCode::Unauthorized), "{msg}");
+        assert_eq!(error_code(&out[0]), Some(ErrorCode::BadMessage), "{msg}");
+        assert!(
+            format!("{:?}", out[0]).contains("say hello first"),
+            "{out:?}"
+        );
     }
     assert_eq!(c.bad_messages.get(), 4);
+    assert!(!conn.is_closed(), "the page may still say hello");
     // Closing a socket that never offered removes no peer.
     let mut out = Vec::new();
     conn.handle_closed(&mut out);
     assert!(out.is_empty());
+}
+
+#[test]
+fn an_unreadable_message_is_told_counted_and_closes_with_its_code() {
+    let c = SignalCounters::default();
+    for (unreadable, code) in [
+        (Unreadable::TooBig { max: 65536 }, CLOSE_TOO_BIG),
+        (Unreadable::Protocol("bad opcode".into()), CLOSE_PROTOCOL),
+    ] {
+        let mut conn = Connection::new(PeerId(1));
+        let mut out = Vec::new();
+        conn.handle_unreadable(&c, unreadable, &mut out);
+        assert_eq!(error_code(&out[0]), Some(ErrorCode::BadMessage));
+        assert!(
+            matches!(out[1], Action::Close(c, _) if c == code),
+            "{out:?}"
+        );
+        assert!(conn.is_closed());
+        // Told once: a second read error on the same socket says nothing more.
+        let mut again = Vec::new();
+        conn.handle_unreadable(&c, Unreadable::Protocol("more".into()), &mut again);
+        assert!(again.is_empty());
+    }
+    assert_eq!(c.bad_messages.get(), 2);
 }
 
 #[test]

@@ -114,3 +114,38 @@ test('data sent on a host-to-page channel is counted, told once, and changes not
   const metrics = await (await fetch(`${base}/metrics`)).text();
   assert.match(metrics, /^glint_channel_bad_data_total \d+/m);
 });
+
+test('a signaling message before hello, or one too big, gets a clear error and a close code', async () => {
+  const base = glint.url.replace(/\/(#.*)?$/, '');
+  const count = async () => (await (await fetch(`${base}/api/stats`)).json()).counters.signaling_bad_messages;
+  const before = await count();
+  // size 0: only the message before hello, then the page closes the socket itself.
+  for (const size of [0, 100000, 5 * 1024 * 1024]) {
+    const seen = await sender.evaluate((size) => new Promise((resolve) => {
+      const ws = new WebSocket(`ws://${location.host}/ws`);
+      const errors = [];
+      ws.onopen = () => {
+        ws.send(JSON.stringify({ type: 'save-state' }));
+        if (size) ws.send('x'.repeat(size));
+        else setTimeout(() => ws.close(), 300);
+      };
+      ws.onmessage = (m) => {
+        const msg = JSON.parse(m.data);
+        if (msg.type === 'error') errors.push(msg);
+      };
+      ws.onclose = (e) => resolve({ errors, code: e.code });
+    }), size);
+    assert.match(seen.errors[0]?.message ?? '', /say hello first/, `${size}: ${JSON.stringify(seen)}`);
+    if (size === 0) {
+      assert.equal(seen.errors.length, 1);
+      assert.equal(seen.code, 1005, 'the host answers the page\'s close: a clean close, not 1006');
+    } else {
+      assert.deepEqual(seen.errors.map((e) => e.code), ['bad-message', 'bad-message']);
+      assert.match(seen.errors[1].message, /too big.*65536 bytes/);
+      assert.equal(seen.code, 1009, `${size}: closed as "message too big", not a bare 1006`);
+    }
+  }
+  await waitFor('the host to count all five', async () => (await count()) >= before + 5);
+  assert.equal(await sender.evaluate(() => window.glint.state), 'playing');
+  assert.equal(await viewer.evaluate(() => window.glint.state), 'playing');
+});

@@ -53,4 +53,13 @@ test('a draining host: the page says it is restarting, reconnects and plays agai
     () => window.glint.state === 'playing' && window.glint.connects === 2), 20000);
   assert.equal(await evaluate(() => window.__sockets.length), 2, 'one new socket, after the delay');
   assert.equal(await evaluate(() => window.glint.ended), undefined);
+  // Each connection has its own timeline; the page load's stays the first.
+  const [first, all] = await evaluate(() => [window.glint.timeline, window.glint.timelines]);
+  assert.equal(first.attempt, 1);
+  assert.deepEqual(all.map((t) => t.attempt), [1, 2]);
+  const again = all[1];
+  for (const step of ['wsOpenMs', 'welcomeMs', 'answerMs', 'connectedMs', 'firstFrameMs']) {
+    assert.ok(again[step] >= again.startMs, `${step} of the reconnect is its own: ${JSON.stringify(again)}`);
+  }
+  assert.ok(again.startMs > first.firstFrameMs);
 });
