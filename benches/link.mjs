@@ -47,6 +47,8 @@ async function run(rate) {
     await page.goto(glint.url);
     await waitFor('the first frame', () => page.evaluate(() => window.glint.state === 'playing'), 60000);
     const firstFrameMs = Date.now() - started;
+    const timeline = await page.evaluate(() => Object.fromEntries(Object.entries(window.glint.timeline)
+      .map(([k, v]) => [k, typeof v === 'number' ? Math.round(v) : v])));
     const password = new URL(glint.url).hash.slice('#password='.length);
     const samples = [];
     let last = await page.evaluate(() => window.glint.inboundVideo());
@@ -63,6 +65,7 @@ async function run(rate) {
     return {
       rate,
       first_frame_ms: firstFrameMs,
+      timeline,
       fps_median: median(steady.map((x) => x.fps)),
       fps_min: Math.min(...steady.map((x) => x.fps)),
       freezes: last.freezeCount ?? 0,

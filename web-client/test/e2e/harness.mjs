@@ -166,6 +166,13 @@ export async function startLan() {
   try {
     ip('netns', 'add', host);
     ip('netns', 'add', client);
+    // IPv4 only: an IPv6 link-local address that finishes its duplicate detection a second or
+    // two after the link comes up is a network change to Chromium, which then fails every
+    // request in flight (ERR_NETWORK_CHANGED), and a failed module preload leaves the page dead.
+    for (const ns of [host, client]) {
+      ip('netns', 'exec', ns, 'sh', '-c',
+        'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6');
+    }
     ip('link', 'add', `gh${id}`, 'netns', host, 'type', 'veth', 'peer', 'name', `gc${id}`, 'netns', client);
     ip('-n', host, 'addr', 'add', `${hostIp}/24`, 'dev', `gh${id}`);
     ip('-n', client, 'addr', 'add', `${clientIp}/24`, 'dev', `gc${id}`);
