@@ -85,3 +85,40 @@ fn on_an_open_link_the_configured_rate_stays() {
     eprintln!("open link: rate changes {:?}", h.rate_log);
     assert_eq!(h.rate_kbps, 8000);
 }
+
+#[test]
+fn at_400_kbits_the_first_picture_comes_within_2_s_and_keeps_moving() {
+    let mut h = Harness::new(delay(20, 55));
+    h.follow_rate = true;
+    h.add_client(capped(400, 56), &[]);
+    assert!(h.run_until(Duration::from_secs(5), |h| h.clients[0].connected));
+    let t0 = h.now;
+    h.run_for(Duration::from_secs(15));
+    let frames = &h.clients[0].frames;
+    let first = frames
+        .iter()
+        .find(|f| f.decodable)
+        .map(|f| f.at.duration_since(t0));
+    let settled = h.now - Duration::from_secs(5);
+    let shown_late = frames
+        .iter()
+        .filter(|f| f.decodable && f.at >= settled)
+        .count();
+    let freeze = longest_freeze(frames, t0 + Duration::from_secs(5));
+    eprintln!(
+        "400 kbit/s: first picture {first:?} after connecting; last 5 s: {shown_late} frames \
+         shown, target {}; longest freeze after 5 s {freeze:?}; estimate {:?}; rate changes {:?}",
+        h.rate_kbps,
+        h.stats.first().and_then(|s| s.bwe_kbps),
+        h.rate_log
+            .iter()
+            .map(|(t, k)| (t.duration_since(t0).as_millis(), *k))
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        first.is_some_and(|d| d <= Duration::from_secs(2)),
+        "first picture {first:?} after connecting"
+    );
+    assert!(h.rate_kbps <= 400, "target {} above the link", h.rate_kbps);
+    assert!(shown_late >= 45 * 5, "{shown_late} frames shown in the last 5 s");
+}
