@@ -120,5 +120,8 @@ fn at_400_kbits_the_first_picture_comes_within_2_s_and_keeps_moving() {
         "first picture {first:?} after connecting"
     );
     assert!(h.rate_kbps <= 400, "target {} above the link", h.rate_kbps);
-    assert!(shown_late >= 45 * 5, "{shown_late} frames shown in the last 5 s");
+    assert!(
+        shown_late >= 45 * 5,
+        "{shown_late} frames shown in the last 5 s"
+    );
 }
