@@ -1,15 +1,27 @@
-// Glint on a narrow link: glint in one network namespace, headless Chromium in another, joined
-// by a veth pair whose host side is shaped by a tbf rate limit (a 50 ms queue), as a home or
-// hotel uplink would be. The moving test pattern at 1280x720, 60 fps, Glint's defaults
-// (HTTPS, since the host is beyond loopback).
+// Glint on an impaired link: glint in one network namespace, headless Chromium in another,
+// joined by a veth pair. The host's side is shaped by a tbf rate limit (a 50 ms queue), as a
+// home or hotel uplink would be; random loss is dropped by nftables in both namespaces (`numgen
+// random`, UDP only, both directions); a rate can change during the run (`tc qdisc change`).
+// The moving test pattern at 1280x720, 60 fps, Glint's defaults (HTTPS, since the host is
+// beyond loopback). The kernel here has no netem: delay is not added.
 //
-// For each rate it reports: the time from navigation to the first frame; frames decoded per
-// second after the first 3 s (median and minimum of the per-second counts); the browser's
-// freezes (freezeCount, totalFreezesDuration of the inbound video); and the host's estimate,
-// encoder target and send rate (/api/stats), as medians of the per-second samples.
+// Scenarios (each a fresh glint and browser):
+//   rate:R            a fixed rate, e.g. rate:2mbit, rate:400kbit
+//   loss:P            P % random loss each way on an unshaped link, e.g. loss:5
+//   steps:R:S,R:S,... rates for S seconds each, e.g. steps:10mbit:10,1mbit:15,10mbit:10
 //
-// Usage: node benches/link.mjs [--rates 2mbit,400kbit] [--seconds N] [--json FILE]
-// Needs root (ip netns, tc). Prints one JSON line per rate, then a table.
+// For each it reports: the time from navigation to the first frame and the page's timeline
+// (glint.timeline); then per phase (a fixed rate or loss is one phase, its first 3 s left out):
+// frames decoded per second (median and minimum of the per-second counts), the browser's
+// freezes in the phase (freezeCount, totalFreezesDuration of the inbound video), and the host's
+// estimate, encoder target and send rate (/api/stats), as medians of the per-second samples;
+// after a step up, how long until a second decodes 50 frames again (`recovered_s`).
+//
+// Usage: node benches/link.mjs [--scenarios rate:2mbit,...] [--seconds N] [--json FILE]
+//        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss: the e2e
+//                                         suite runs this to check the bench itself)
+// Default: rate:2mbit rate:400kbit loss:5 steps:10mbit:10,1mbit:15,10mbit:10, 20 s phases.
+// Needs root (ip netns, tc, nft). Prints one JSON line per scenario, then a table.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,59 +33,99 @@ const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : fallback;
 };
-const rates = arg('--rates', '2mbit,400kbit').split(',');
-const seconds = Number(arg('--seconds', '20'));
+const short = process.argv.includes('--short');
+const seconds = Number(arg('--seconds', short ? '6' : '20'));
 const jsonFile = arg('--json', null);
+const WARMUP_S = 3; // left out of each phase's rates: the estimate settles
+const RECOVERED_FPS = 50;
+
+/** A scenario from its name: phases of { rate (tc's syntax, or null: unshaped), seconds }. */
+function parse(spec) {
+  const [kind, ...rest] = spec.split(':');
+  if (kind === 'rate') return { spec, loss: 0, phases: [{ rate: rest[0], seconds }] };
+  if (kind === 'loss') return { spec, loss: Number(rest[0]), phases: [{ rate: null, seconds }] };
+  if (kind === 'steps') {
+    const phases = rest.join(':').split(',').map((p) => {
+      const [rate, s] = p.split(':');
+      return { rate, seconds: Number(s) };
+    });
+    return { spec, loss: 0, phases };
+  }
+  throw new Error(`unknown scenario ${spec}`);
+}
+
+const scenarios = (short
+  ? ['steps:2mbit:6', 'loss:2']
+  : arg('--scenarios', 'rate:2mbit,rate:400kbit,loss:5,steps:10mbit:10,1mbit:15,10mbit:10')
+    .split(/,(?=rate:|loss:|steps:)/)).map(parse);
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : null;
 };
 
-async function run(rate) {
+async function run(scenario) {
   const lan = await startLan();
   const home = mkdtempSync(join(tmpdir(), 'glint-home-'));
   let glint;
   let browser;
   try {
     const dev = /(gh\d+)@/.exec(execFileSync('ip', ['-n', lan.host, '-o', 'link', 'show']).toString())[1];
-    execFileSync('ip', ['netns', 'exec', lan.host, 'tc', 'qdisc', 'add', 'dev', dev, 'root',
-      'tbf', 'rate', rate, 'burst', '32kbit', 'latency', '50ms']);
+    const shape = (verb, rate) => execFileSync('ip', ['netns', 'exec', lan.host, 'tc', 'qdisc', verb, 'dev', dev,
+      'root', 'tbf', 'rate', rate, 'burst', '32kbit', 'latency', '50ms']);
+    if (scenario.phases[0].rate) shape('add', scenario.phases[0].rate);
+    if (scenario.loss > 0) {
+      for (const ns of [lan.host, lan.client]) {
+        const nft = (...a) => execFileSync('ip', ['netns', 'exec', ns, 'nft', ...a]);
+        nft('add', 'table', 'inet', 'glintloss');
+        nft('add', 'chain', 'inet', 'glintloss', 'out', '{ type filter hook output priority 0; }');
+        nft('add', 'rule', 'inet', 'glintloss', 'out', 'meta', 'l4proto', 'udp', 'numgen', 'random', 'mod', '100',
+          '<', String(scenario.loss), 'drop');
+      }
+    }
     glint = await startGlint(['--source', 'testpattern', '--no-audio', '--listen', `${lan.hostIp}:8443`],
       { netns: lan.host, env: { HOME: home } });
     browser = await startChromium({ executablePath: lan.chromium, contextOptions: { ignoreHTTPSErrors: true } });
     const page = browser.page;
     const started = Date.now();
     await page.goto(glint.url);
-    await waitFor('the first frame', () => page.evaluate(() => window.glint.state === 'playing'), 60000);
+    await waitFor('the first frame', () => page.evaluate(() => window.glint?.state === 'playing'), 60000);
     const firstFrameMs = Date.now() - started;
     const timeline = await page.evaluate(() => Object.fromEntries(Object.entries(window.glint.timeline)
       .map(([k, v]) => [k, typeof v === 'number' ? Math.round(v) : v])));
     const password = new URL(glint.url).hash.slice('#password='.length);
-    const samples = [];
+    const phases = [];
     let last = await page.evaluate(() => window.glint.inboundVideo());
-    for (let s = 1; s <= seconds; s += 1) {
-      await new Promise((r) => setTimeout(r, 1000));
-      const v = await page.evaluate(() => window.glint.inboundVideo());
-      const peer = await page.evaluate(async (pw) => (await (await fetch('/api/stats', {
-        headers: { Authorization: `Bearer ${pw}` } })).json()).peers[0], password);
-      samples.push({ s, fps: v.framesDecoded - last.framesDecoded, target: peer?.target_kbps ?? 0,
-        bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0 });
-      last = v;
+    for (const [i, phase] of scenario.phases.entries()) {
+      if (i > 0 && phase.rate) shape('change', phase.rate);
+      const samples = [];
+      for (let s = 1; s <= phase.seconds; s += 1) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const v = await page.evaluate(() => window.glint.inboundVideo());
+        const peer = await page.evaluate(async (pw) => (await (await fetch('/api/stats', {
+          headers: { Authorization: `Bearer ${pw}` } })).json()).peers[0], password);
+        samples.push({ s, fps: v.framesDecoded - last.framesDecoded,
+          freezes: (v.freezeCount ?? 0) - (last.freezeCount ?? 0),
+          freezeMs: ((v.totalFreezesDuration ?? 0) - (last.totalFreezesDuration ?? 0)) * 1000,
+          target: peer?.target_kbps ?? 0, bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0 });
+        last = v;
+      }
+      const steady = samples.filter((x) => x.s > WARMUP_S);
+      const back = samples.find((x) => x.fps >= RECOVERED_FPS);
+      phases.push({
+        rate: phase.rate ?? 'unshaped',
+        seconds: phase.seconds,
+        fps_median: median(steady.map((x) => x.fps)),
+        fps_min: Math.min(...steady.map((x) => x.fps)),
+        freezes: samples.reduce((a, x) => a + x.freezes, 0),
+        freeze_total_ms: Math.round(samples.reduce((a, x) => a + x.freezeMs, 0)),
+        target_kbps: median(steady.map((x) => x.target)),
+        bwe_kbps: Math.round(median(steady.map((x) => x.bwe))),
+        sent_kbps: Math.round(median(steady.map((x) => x.sent))),
+        recovered_s: i > 0 ? (back?.s ?? null) : undefined,
+      });
     }
-    const steady = samples.filter((x) => x.s > 3);
-    return {
-      rate,
-      first_frame_ms: firstFrameMs,
-      timeline,
-      fps_median: median(steady.map((x) => x.fps)),
-      fps_min: Math.min(...steady.map((x) => x.fps)),
-      freezes: last.freezeCount ?? 0,
-      freeze_total_ms: Math.round((last.totalFreezesDuration ?? 0) * 1000),
-      target_kbps: median(steady.map((x) => x.target)),
-      bwe_kbps: Math.round(median(steady.map((x) => x.bwe))),
-      sent_kbps: Math.round(median(steady.map((x) => x.sent))),
-    };
+    return { scenario: scenario.spec, loss_pct: scenario.loss, first_frame_ms: firstFrameMs, timeline, phases };
   } finally {
     await browser?.stop();
     await glint?.stop();
@@ -83,14 +135,20 @@ async function run(rate) {
 }
 
 const results = [];
-for (const rate of rates) {
-  const r = await run(rate);
+for (const scenario of scenarios) {
+  const r = await run(scenario);
   console.log(JSON.stringify(r));
   results.push(r);
 }
-console.log('\n| link | first frame | fps p50 / min (after 3 s) | freezes (total) | target | estimate | sent |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total) | back to 50 fps | target | estimate | sent |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {
-  console.log(`| ${r.rate} | ${r.first_frame_ms} ms | ${r.fps_median} / ${r.fps_min} | ${r.freezes} (${r.freeze_total_ms} ms) | ${r.target_kbps} kbit/s | ${r.bwe_kbps} kbit/s | ${r.sent_kbps} kbit/s |`);
+  for (const [i, p] of r.phases.entries()) {
+    const first = i === 0 ? `${r.first_frame_ms} ms` : '';
+    const loss = r.loss_pct ? `, ${r.loss_pct} % loss` : '';
+    console.log(`| ${i === 0 ? r.scenario : ''} | ${first} | ${p.rate}${loss}, ${p.seconds} s | ${p.fps_median} / ${p.fps_min} | ` +
+      `${p.freezes} (${p.freeze_total_ms} ms) | ${p.recovered_s === undefined ? '' : `${p.recovered_s ?? 'never'} s`} | ` +
+      `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s |`);
+  }
 }
-if (jsonFile) writeFileSync(jsonFile, JSON.stringify(results, null, 1));
+if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ bench: 'link', date: new Date().toISOString(), results }, null, 1));

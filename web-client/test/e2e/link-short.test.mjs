@@ -1,0 +1,40 @@
+// The impaired-link bench runs in its short mode (a 2 Mbit/s tbf link between two network
+// namespaces, then 2 % random loss each way by nftables) and prints well-formed JSON with every
+// figure. Its numbers are not judged here beyond "the picture played" (timing belongs in
+// benches/RESULTS.md, not in a test).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { repo } from './harness.mjs';
+
+test('benches/link.mjs --short plays through a shaped and a lossy link and reports it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'glint-bench-'));
+  try {
+    const out = join(dir, 'link.json');
+    const { stdout } = await promisify(execFile)('node', [join(repo, 'benches', 'link.mjs'), '--short', '--json', out],
+      { cwd: repo, timeout: 170000 });
+    assert.match(stdout, /\| scenario \| first frame/);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(report.bench, 'link');
+    assert.deepEqual(report.results.map((r) => r.scenario), ['steps:2mbit:6', 'loss:2']);
+    for (const r of report.results) {
+      assert.ok(r.first_frame_ms > 0, JSON.stringify(r));
+      assert.equal(typeof r.timeline.firstFrameMs, 'number');
+      assert.equal(r.phases.length, 1);
+      const [p] = r.phases;
+      assert.ok(p.fps_median > 10, `${r.scenario}: ${p.fps_median} fps`);
+      for (const k of ['fps_min', 'freezes', 'freeze_total_ms', 'target_kbps', 'bwe_kbps', 'sent_kbps']) {
+        assert.equal(typeof p[k], 'number', `${r.scenario} ${k}`);
+      }
+    }
+    // On the 2 Mbit/s link the encoder's target stays under the link.
+    assert.ok(report.results[0].phases[0].target_kbps < 2000, JSON.stringify(report.results[0]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
