@@ -17,7 +17,12 @@
 // estimate, encoder target and send rate (/api/stats), as medians of the per-second samples;
 // after a step up, how long until a second decodes 50 frames again (`recovered_s`).
 //
-// Usage: node benches/link.mjs [--scenarios rate:2mbit,...] [--seconds N] [--json FILE]
+// Content (--content): `pattern`, the test pattern (scrolling bars: cheap to code, ~0.5–1.2
+// Mbit/s at 720p60), or `text`, Glint's own X display with an xterm that scrolls random text
+// as fast as it can (costly to code: it fills whatever rate the encoder is given).
+//
+// Usage: node benches/link.mjs [--scenarios rate:2mbit,...] [--seconds N] [--content C]
+//                              [--json FILE]
 //        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss: the e2e
 //                                         suite runs this to check the bench itself)
 // Default: rate:2mbit rate:400kbit loss:5 steps:10mbit:10,1mbit:15,10mbit:10, 20 s phases.
@@ -36,6 +41,8 @@ const arg = (name, fallback) => {
 const short = process.argv.includes('--short');
 const seconds = Number(arg('--seconds', short ? '6' : '20'));
 const jsonFile = arg('--json', null);
+const content = arg('--content', 'pattern');
+const SCROLLER = "xterm -geometry 200x60+0+0 -e sh -c 'while :; do head -c 30000 /dev/urandom | base64; done'";
 const WARMUP_S = 3; // left out of each phase's rates: the estimate settles
 const RECOVERED_FPS = 50;
 
@@ -83,7 +90,8 @@ async function run(scenario) {
           '<', String(scenario.loss), 'drop');
       }
     }
-    glint = await startGlint(['--source', 'testpattern', '--no-audio', '--listen', `${lan.hostIp}:8443`],
+    const source = content === 'text' ? ['--app', SCROLLER] : ['--source', 'testpattern'];
+    glint = await startGlint([...source, '--no-audio', '--listen', `${lan.hostIp}:8443`],
       { netns: lan.host, env: { HOME: home } });
     browser = await startChromium({ executablePath: lan.chromium, contextOptions: { ignoreHTTPSErrors: true } });
     const page = browser.page;
@@ -107,7 +115,7 @@ async function run(scenario) {
         samples.push({ s, fps: v.framesDecoded - last.framesDecoded,
           freezes: (v.freezeCount ?? 0) - (last.freezeCount ?? 0),
           freezeMs: ((v.totalFreezesDuration ?? 0) - (last.totalFreezesDuration ?? 0)) * 1000,
-          target: peer?.target_kbps ?? 0, bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0 });
+          hostFps: peer?.fps ?? 0, target: peer?.target_kbps ?? 0, bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0 });
         last = v;
       }
       const steady = samples.filter((x) => x.s > WARMUP_S);
@@ -117,6 +125,7 @@ async function run(scenario) {
         seconds: phase.seconds,
         fps_median: median(steady.map((x) => x.fps)),
         fps_min: Math.min(...steady.map((x) => x.fps)),
+        host_fps_median: median(steady.map((x) => Math.round(x.hostFps))),
         freezes: samples.reduce((a, x) => a + x.freezes, 0),
         freeze_total_ms: Math.round(samples.reduce((a, x) => a + x.freezeMs, 0)),
         target_kbps: median(steady.map((x) => x.target)),
@@ -125,7 +134,7 @@ async function run(scenario) {
         recovered_s: i > 0 ? (back?.s ?? null) : undefined,
       });
     }
-    return { scenario: scenario.spec, loss_pct: scenario.loss, first_frame_ms: firstFrameMs, timeline, phases };
+    return { scenario: scenario.spec, content, loss_pct: scenario.loss, first_frame_ms: firstFrameMs, timeline, phases };
   } finally {
     await browser?.stop();
     await glint?.stop();
@@ -151,4 +160,4 @@ for (const r of results) {
       `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s |`);
   }
 }
-if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ bench: 'link', date: new Date().toISOString(), results }, null, 1));
+if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ bench: 'link', content, date: new Date().toISOString(), results }, null, 1));

@@ -142,6 +142,8 @@ where
             let mut seq = 0u64;
             let mut next = Instant::now();
             let mut last: Option<Instant> = None;
+            // Whether the source stood still up to the last capture (nothing changed in its wait).
+            let mut quiet = true;
             while running.load(Ordering::Relaxed) {
                 // Never closer than half a period to the previous capture...
                 if let Some(earliest) = last.map(|l| l + period / 2) {
@@ -151,12 +153,24 @@ where
                     }
                 }
                 // ...then at the next tick (moved to the player's compositor phase when asked),
-                // or as soon as the source says it changed.
+                // or as soon as the source says it changed after standing still: the first
+                // change after a quiet period (a click on a still desktop) goes out before its
+                // tick. While it keeps changing, captures stay on the ticks, so the rate never
+                // exceeds `fps` (capturing at every change ran a scrolling terminal at 100
+                // fps for a 60 fps target).
                 next = phase.shift(next);
-                let early = match capture.wait_for_change(next) {
-                    Ok(changed) => changed && Instant::now() < next,
+                let changed = match capture.wait_for_change(next) {
+                    Ok(changed) => changed,
                     Err(e) => return CaptureEnd::Failed(e),
                 };
+                let early = changed && quiet && Instant::now() < next;
+                if changed && !early {
+                    let now = Instant::now();
+                    if next > now {
+                        thread::sleep(next - now);
+                    }
+                }
+                quiet = !changed;
                 if early {
                     counters.early_captures.inc();
                     // The frame clock restarts from this capture.
@@ -317,4 +331,83 @@ pub fn spawn_encode(
                 let _ = pool.try_send(frame.data);
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source whose picture changes whenever `changing` says, reported at once (as X DAMAGE
+    /// does).
+    struct Fake {
+        changing: Arc<AtomicBool>,
+    }
+
+    impl Capture for Fake {
+        fn size(&self) -> (u32, u32) {
+            (16, 16)
+        }
+        fn grab(&mut self, into: &mut Vec<u8>) -> Result<(), CaptureError> {
+            into.resize(16 * 16 * 4, 0);
+            Ok(())
+        }
+        fn wait_for_change(&mut self, deadline: Instant) -> Result<bool, CaptureError> {
+            if self.changing.load(Ordering::Relaxed) {
+                return Ok(true);
+            }
+            thread::sleep(deadline.saturating_duration_since(Instant::now()));
+            Ok(false)
+        }
+    }
+
+    /// Captures in `for_` with the source changing all the time, then standing still, then
+    /// changing again: (captured while changing, early captures in all).
+    fn run(fps: u32, for_: Duration) -> (u64, u64) {
+        let changing = Arc::new(AtomicBool::new(true));
+        let running = Arc::new(AtomicBool::new(true));
+        let counters = Arc::new(PipelineCounters::default());
+        let c = changing.clone();
+        let t = spawn_capture(
+            fps,
+            move || {
+                Ok(Fake {
+                    changing: c.clone(),
+                })
+            },
+            running.clone(),
+            counters.clone(),
+            Arc::new(InputEcho::default()),
+            Arc::new(FramePhase::default()),
+        )
+        .expect("capture thread");
+        // Frames go back to the pool as they come, as the encoder would.
+        let started = Instant::now();
+        while started.elapsed() < for_ {
+            if let Ok(f) = t.frames.recv_timeout(Duration::from_millis(5)) {
+                let _ = t.pool.try_send(f.data);
+            }
+        }
+        let while_changing = counters.captured.get();
+        changing.store(false, Ordering::Relaxed);
+        thread::sleep(Duration::from_secs(3) / fps);
+        changing.store(true, Ordering::Relaxed);
+        thread::sleep(Duration::from_secs(2) / fps);
+        running.store(false, Ordering::Relaxed);
+        while t.frames.recv_timeout(Duration::from_millis(50)).is_ok() {}
+        let _ = t.handle.join();
+        (while_changing, counters.early_captures.get())
+    }
+
+    #[test]
+    fn a_source_that_never_stops_changing_is_captured_at_the_frame_rate_not_above() {
+        let fps = 30;
+        let (captured, early) = run(fps, Duration::from_secs(1));
+        // A busy machine can only capture fewer; before the fix this was ~2 × fps.
+        assert!(
+            captured <= u64::from(fps) + 2,
+            "{captured} captures in 1 s at {fps} fps"
+        );
+        // The first change after standing still still goes out before its tick.
+        assert!(early >= 1, "no early capture after the source stood still");
+    }
 }
