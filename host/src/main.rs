@@ -541,7 +541,13 @@ fn run(config: Config) -> Result<(), Failure> {
                 }
                 let why = first_cause(&ends).unwrap_or_else(|| "a thread stopped".into());
                 tracing::error!(cause = %why, "ending: a hot-path thread ended");
-                shutdown_tx.send_replace(Some(Shutdown::Ended(why.clone())));
+                // A lost source ends the session; anything else is the host's fault, and a
+                // supervisor may restart it: pages then come back by themselves.
+                shutdown_tx.send_replace(Some(if ends.iter().any(|(_, e)| matches!(e, End::Source(_))) {
+                    Shutdown::Ended(why.clone())
+                } else {
+                    Shutdown::Draining("the host stopped on an internal error".into())
+                }));
                 tell_pages(&shutdown_tx, Duration::from_secs(2)).await;
                 Err(why)
             }

@@ -87,6 +87,21 @@ fn a_hot_path_thread_that_panics_ends_glint_non_zero_and_says_which() {
     let ready = get(host.port, "/readyz");
     assert_eq!(ready.map(|r| r.0), Some(200), "not ready before the fault");
     assert_eq!(get(host.port, "/healthz").map(|r| r.1), Some("ok".into()));
+    // A page connected meanwhile is told the host stopped, as on SIGTERM (so that it comes
+    // back by itself when a supervisor restarts glint), not that the session ended.
+    let url = format!("ws://127.0.0.1:{}/ws", host.port);
+    let (mut ws, _) = tungstenite::connect(url).expect("signaling connects");
+    ws.send(tungstenite::Message::text(r#"{"type":"hello"}"#))
+        .expect("hello sent");
+    let mut told = Vec::new();
+    while let Ok(m) = ws.read() {
+        told.push(m.to_string());
+    }
+    assert!(
+        told.iter()
+            .any(|m| m.contains(r#""type":"draining""#) && m.contains("internal error")),
+        "{told:?}"
+    );
     let status = wait_exit(&mut host, Duration::from_secs(15)).expect("glint exits");
     let mut stderr = String::new();
     if let Some(mut e) = host.child.stderr.take() {

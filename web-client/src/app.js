@@ -286,6 +286,8 @@ function onFrame(now, meta) {
     mark('firstFrameMs');
     firstPlayed ??= timeline;
     status.set('playing', '');
+    // The browser names the codec once media came (not yet at "connected").
+    peer.videoCodec().then((c) => { glint.codec = c ?? glint.codec; }, () => {});
   }
   if (glint.framesPresented % 30 === 0) info.show(`${meta.width}×${meta.height} ${glint.codec || ''}`);
   video.requestVideoFrameCallback(onFrame);

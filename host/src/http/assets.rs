@@ -202,7 +202,8 @@ pub fn routes(
             }
         },
     );
-    warp::get().and(index.or(file))
+    // HEAD is answered as GET is, without the body (hyper leaves it out).
+    warp::get().or(warp::head()).unify().and(index.or(file))
 }
 
 #[cfg(test)]

@@ -83,6 +83,26 @@ async fn send(tx: &mut SplitSink<WebSocket, Message>, msg: &ServerMsg) {
     let _ = tx.send(Message::text(msg.to_json())).await;
 }
 
+/// Bad input from one page is logged at most this often per socket.
+const LOG_BAD_EVERY: Duration = Duration::from_secs(1);
+
+/// Logs an error told to a page about its own bad input, at most once per [`LOG_BAD_EVERY`]
+/// per socket (`last` is the socket's last such line); how many is in the counters.
+fn log_bad(client: IpAddr, peer: PeerId, msg: &ServerMsg, last: &mut Option<Instant>) {
+    let ServerMsg::Error { code, message, .. } = msg else {
+        return;
+    };
+    let bad = matches!(
+        code,
+        ErrorCode::BadMessage | ErrorCode::BadInput | ErrorCode::BadChannel | ErrorCode::BadText
+    );
+    let now = Instant::now();
+    if bad && last.is_none_or(|t| now.duration_since(t) >= LOG_BAD_EVERY) {
+        *last = Some(now);
+        tracing::info!(%client, %peer, ?code, %message, "bad input from a page");
+    }
+}
+
 /// One socket from `client`, from upgrade to close.
 pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     let (mut tx, mut rx) = socket.split();
@@ -105,6 +125,7 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     let (notifier, mut notices) = PeerNotifier::channel();
     let mut shutdown = hub.shutdown.clone();
     let mut actions = Vec::new();
+    let mut logged = None;
     // A socket opened while the host stops is told at once.
     if let Some(why) = shutdown.borrow_and_update().clone() {
         conn.handle_shutdown(&why, &mut actions);
@@ -113,6 +134,9 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
         // Carrying out an action can lead to more (an answer to send): all of them first.
         while !actions.is_empty() {
             for action in std::mem::take(&mut actions) {
+                if let Action::Send(msg) = &action {
+                    log_bad(client, peer, msg, &mut logged);
+                }
                 carry_out(
                     &hub,
                     client,
@@ -139,7 +163,10 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                 Some(Err(e)) => conn.handle_unreadable(&hub.counters, unreadable(&e), &mut actions),
                 None => conn.handle_closed(&mut actions),
             },
-            Some(n) = notices.recv() => send(&mut tx, &n).await,
+            Some(n) = notices.recv() => {
+                log_bad(client, peer, &n, &mut logged);
+                send(&mut tx, &n).await;
+            }
             () = &mut hello_deadline, if !hello_deadline.is_elapsed() => {
                 conn.handle_hello_timeout(&hub.counters, &mut actions);
             }

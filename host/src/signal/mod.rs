@@ -199,7 +199,13 @@ impl Connection {
                     GameRequest::Load
                 }));
             }
-            ClientMsg::FramePhase { lead_ms } => out.push(Action::FramePhase(lead_ms)),
+            // Only a page with a peer connection has frames to measure.
+            ClientMsg::FramePhase { lead_ms } if self.offered => {
+                out.push(Action::FramePhase(lead_ms))
+            }
+            ClientMsg::FramePhase { .. } => {
+                self.handle_bad(counters, "a frame phase before the offer".into(), out)
+            }
         }
     }
 

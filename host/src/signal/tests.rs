@@ -119,6 +119,23 @@ fn nothing_is_taken_before_hello() {
 }
 
 #[test]
+fn a_frame_phase_counts_only_from_a_page_that_offered() {
+    let (cfg, c) = (config(None), SignalCounters::default());
+    let mut conn = Connection::new(PeerId(1));
+    run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
+    let mut out = Vec::new();
+    conn.handle_verdict(&cfg, &c, Verdict::Accepted, &mut out);
+    let phase = r#"{"type":"frame-phase","lead_ms":3}"#;
+    let out = run(&mut conn, &cfg, &c, phase);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::BadMessage), "{out:?}");
+    run(&mut conn, &cfg, &c, r#"{"type":"offer","sdp":"v=0"}"#);
+    assert_eq!(
+        run(&mut conn, &cfg, &c, phase),
+        vec![Action::FramePhase(3.0)]
+    );
+}
+
+#[test]
 fn an_unreadable_message_is_told_counted_and_closes_with_its_code() {
     let c = SignalCounters::default();
     for (unreadable, code) in [
