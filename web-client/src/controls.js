@@ -16,6 +16,8 @@ export const HEARTBEAT_MS = 100; // full state at least this often while anythin
 export const AFTER_CHANGE_MS = 1000; // keep heartbeats going this long after the last change
 export const REPEAT_DELAYS_MS = [8, 24, 56]; // extra sends after an edge, so a loss costs little
 export const WHEEL_NOTCH_PX = 100;
+/** One notch in the legacy `wheelDelta` units (Win32's WHEEL_DELTA), on every engine. */
+export const LEGACY_NOTCH = 120;
 // Polled (the Gamepad API has no change events); the state rides in every input packet.
 export const PAD_POLL_MS = 8;
 const KEEP_ANNOUNCED = 1000; // press ids remembered as timed, trimmed to the newest 200
@@ -53,8 +55,13 @@ export function remotePoint(rect, vw, vh, clientX, clientY) {
 }
 
 /**
- * Wheel deltas (pixels, lines or pages) summed into whole notches: a touchpad's many small
- * deltas add up, and a notch is 100 px (Chromium gives 120 px on Linux, 100 on Windows).
+ * Wheel deltas summed into whole notches (one notch is one click on the host). A notch's size
+ * in pixels differs by browser and OS (Chromium: 120 px on Linux, 100 on Windows, times the
+ * device scale; Firefox: 3 lines), so the legacy `wheelDeltaX/Y`, which every engine still
+ * fills with 120 per notch (Win32's WHEEL_DELTA, opposite in sign), is used where an event has
+ * it; else pixels (a notch is `notchPx`), lines (a third of a notch) or pages (ten notches). A
+ * touchpad's or a high-resolution wheel's small deltas add up, and the remainder is kept, so
+ * nothing drifts.
  */
 export class WheelAccumulator {
   constructor(notchPx = WHEEL_NOTCH_PX) {
@@ -62,11 +69,19 @@ export class WheelAccumulator {
     this.sum = [0, 0];
   }
 
-  /** Adds a WheelEvent's deltas; returns the whole notches [x, y] they complete, or null. */
-  add(deltaX, deltaY, deltaMode = 0) {
-    const unit = deltaMode === 1 ? this.notchPx / 3 : deltaMode === 2 ? this.notchPx * 10 : 1;
-    this.sum[0] += deltaX * unit;
-    this.sum[1] += deltaY * unit;
+  /**
+   * Adds a WheelEvent's deltas (and its legacy `[wheelDeltaX, wheelDeltaY]`, when it has
+   * them); returns the whole notches [x, y] they complete, or null.
+   */
+  add(deltaX, deltaY, deltaMode = 0, legacy = null) {
+    if (legacy && (legacy[0] || legacy[1])) {
+      this.sum[0] -= (legacy[0] / LEGACY_NOTCH) * this.notchPx;
+      this.sum[1] -= (legacy[1] / LEGACY_NOTCH) * this.notchPx;
+    } else {
+      const unit = deltaMode === 1 ? this.notchPx / 3 : deltaMode === 2 ? this.notchPx * 10 : 1;
+      this.sum[0] += deltaX * unit;
+      this.sum[1] += deltaY * unit;
+    }
     const nx = Math.trunc(this.sum[0] / this.notchPx) || 0; // never -0
     const ny = Math.trunc(this.sum[1] / this.notchPx) || 0;
     if (!nx && !ny) return null;
@@ -211,13 +226,20 @@ export class InputControls {
       if (e.button >= 0 && e.button <= 4 && this.sender.button(e.button, true)) this.changed(true);
       e.preventDefault();
     });
+    // The mouse's back and forward buttons go to the host, and must not also take the browser
+    // back or forward (ending the session): browsers navigate on their release unless it is
+    // cancelled (Chromium looks at pointerup, as the page's pointerdown suppresses the mouse
+    // events; others at mouseup or auxclick).
+    const keepPage = (e) => { if (e.button === 3 || e.button === 4) e.preventDefault(); };
     win.addEventListener('pointerup', (e) => {
+      keepPage(e);
       if (e.button >= 0 && e.button <= 4 && this.sender.button(e.button, false)) this.changed(true);
     });
+    for (const type of ['mouseup', 'auxclick']) win.addEventListener(type, keepPage);
     video.addEventListener('contextmenu', (e) => e.preventDefault());
     video.addEventListener('wheel', (e) => {
       e.preventDefault();
-      const notches = this.wheel.add(e.deltaX, e.deltaY, e.deltaMode);
+      const notches = this.wheel.add(e.deltaX, e.deltaY, e.deltaMode, [e.wheelDeltaX ?? 0, e.wheelDeltaY ?? 0]);
       if (notches) {
         this.sender.wheel(notches[0], notches[1]);
         this.changed(true);

@@ -32,11 +32,24 @@ test('wheel deltas add up to whole notches and keep the remainder', () => {
   assert.equal(w.add(0, 30), null);
   assert.deepEqual(w.add(0, 30), [0, 1]);
   assert.deepEqual(w.sum, [0, 20]);
-  // Chromium on Linux: 120 px a notch, so the remainders add up to an extra notch in five.
-  const linux = new WheelAccumulator(100);
-  let notches = 0;
-  for (let i = 0; i < 5; i += 1) notches += linux.add(0, 120)?.[1] ?? 0;
-  assert.equal(notches, 6);
+  // Five real notches are five clicks on every engine, by the legacy wheelDelta (120 a notch):
+  // Chromium on Linux (120 px), on Windows (100 px; 125 at 125 % scale), Firefox (3 lines).
+  for (const [dy, mode] of [[120, 0], [100, 0], [125, 0], [3, 1]]) {
+    const w5 = new WheelAccumulator(100);
+    let notches = 0;
+    for (let i = 0; i < 5; i += 1) notches += w5.add(0, dy, mode, [0, -120])?.[1] ?? 0;
+    assert.equal(notches, 5, `deltaY ${dy} mode ${mode}`);
+    assert.deepEqual(w5.sum.map(Math.abs), [0, 0]);
+  }
+  // A high-resolution wheel: 8 steps of 15 units make one notch, without drift over many.
+  const fine = new WheelAccumulator(100);
+  let clicks = 0;
+  for (let i = 0; i < 80; i += 1) clicks += fine.add(0, 12.5, 0, [0, -15])?.[1] ?? 0;
+  assert.equal(clicks, 10);
+  // Without the legacy deltas (a synthetic event): pixels, 100 a notch.
+  const plain = new WheelAccumulator(100);
+  assert.deepEqual(plain.add(0, 120, 0, [0, 0]), [0, 1]);
+  assert.deepEqual(plain.sum, [0, 20]);
   // Lines (a third of a notch each) and pages (ten notches).
   assert.deepEqual(new WheelAccumulator(100).add(0, 3, 1), [0, 1]);
   assert.deepEqual(new WheelAccumulator(100).add(1, 0, 2), [10, 0]);

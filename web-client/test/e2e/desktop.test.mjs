@@ -91,6 +91,45 @@ test('a click in the page lands at the same spot on the host', async () => {
     `clicked ${target}, host saw ${hx},${hy}`);
 });
 
+/** How many times xev logged a press of `button` before the last release of button 1. */
+function pressesBeforeLastClick(button) {
+  const log = existsSync(clicks) ? readFileSync(clicks, 'utf8') : '';
+  const events = log.split(/\n(?=Button)/);
+  const last = events.findLastIndex((e) => e.startsWith('ButtonRelease') && /button 1,/.test(e));
+  if (last < 0) return null;
+  return events.slice(0, last).filter((e) => e.startsWith('ButtonPress') && new RegExp(`button ${button},`).test(e)).length;
+}
+
+test('five wheel notches are five scroll clicks on the host', async () => {
+  const [x, y] = await clientPoint(900, 500);
+  await browser.page.mouse.move(x, y);
+  const before = pressesBeforeLastClick(5) ?? 0;
+  // Chromium on Linux: 120 px a notch (deltaY 120, wheelDeltaY -120).
+  for (let i = 0; i < 5; i += 1) await browser.page.mouse.wheel(0, 120);
+  // A click after them: once xev has it, every scroll click before it is in the log too.
+  await browser.page.mouse.click(x, y);
+  const after = await waitFor('xev to log the click after the wheel', () => {
+    const n = pressesBeforeLastClick(5);
+    return n !== null && n > before && n;
+  }, 10000);
+  assert.equal(after - before, 5);
+});
+
+test('the mouse\'s back and forward buttons reach the host and do not take the page back', async () => {
+  const url = browser.page.url();
+  const [x, y] = await clientPoint(900, 500);
+  const cdp = await browser.context.newCDPSession(browser.page);
+  for (const button of ['back', 'forward']) {
+    for (const type of ['mousePressed', 'mouseReleased']) {
+      await cdp.send('Input.dispatchMouseEvent', { type, x, y, button, clickCount: 1 });
+    }
+  }
+  await browser.page.mouse.click(x, y);
+  await waitFor('xev to log buttons 8 and 9', () => pressesBeforeLastClick(8) >= 1 && pressesBeforeLastClick(9) >= 1, 10000);
+  assert.equal(browser.page.url(), url);
+  assert.equal(await evaluate(() => window.glint.state), 'playing');
+});
+
 test('reloading the page reconnects and plays again', async () => {
   await browser.page.reload();
   await playing();
