@@ -63,3 +63,27 @@ test('a draining host: the page says it is restarting, reconnects and plays agai
   }
   assert.ok(again.startMs > first.firstFrameMs);
 });
+
+test('a host killed and started again: the page plays again and says so', async () => {
+  const first = await startGlint(['--source', 'testpattern', '--fps', '30']);
+  let second;
+  const page = await browser.context.newPage();
+  try {
+    await page.goto(first.url);
+    await waitFor('the stream to play', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+    first.child.kill('SIGKILL'); // no draining: the page learns it from the lost socket
+    await waitFor('the page to notice', () => page.evaluate(() => window.glint.state === 'disconnected'), 20000);
+    await first.stop();
+    second = await startGlint(['--source', 'testpattern', '--fps', '30', '--listen', `127.0.0.1:${first.port}`]);
+    const frames = await page.evaluate(() => window.glint.framesPresented);
+    await waitFor('new frames', async () => (await page.evaluate(() => window.glint.framesPresented)) > frames + 15, 30000);
+    // The status follows the video: no "Connecting…" left over the playing picture.
+    assert.equal(await page.evaluate(() => window.glint.state), 'playing');
+    assert.equal(await page.evaluate(() => document.getElementById('status').textContent), '');
+    assert.equal(await page.evaluate(() => window.glint.connects), 2);
+  } finally {
+    await page.close();
+    await second?.stop();
+    await first.stop();
+  }
+});
