@@ -103,6 +103,66 @@ export function readPads(list) {
   return pads;
 }
 
+/** How long a left Ctrl press waits to see whether an AltRight press follows it (Windows AltGr). */
+export const ALTGR_WAIT_MS = 50;
+
+/**
+ * Browsers on Windows report AltGr as a left Ctrl press and an AltRight press with the same
+ * timeStamp (and both releases together): that Ctrl is not the user's, and injected on the host
+ * it turns AltGr+Q into Ctrl+Alt+Q. So on Windows a ControlLeft press is held back until the
+ * next key event or ALTGR_WAIT_MS: if that event is AltRight's press at the same timeStamp, the
+ * Ctrl press and its release are dropped; otherwise the Ctrl goes out first. (noVNC and
+ * Guacamole filter it the same way.) Elsewhere every event passes at once.
+ */
+export class AltGrFilter {
+  /**
+   * @param {object} o
+   * @param {boolean} o.windows whether the browser runs on Windows
+   * @param {(code: string, down: boolean) => void} o.emit takes the key events that pass
+   * @param {{setTimeout: Function, clearTimeout: Function}} [o.timers]
+   */
+  constructor({ windows, emit, timers = globalThis }) {
+    Object.assign(this, { windows, emit, timers });
+    this.held = null; // the ControlLeft press held back: its timeStamp
+    this.timer = null;
+    this.fake = false; // the Ctrl held now is AltGr's: its release is dropped too
+  }
+
+  /** A key event: `code` (KeyboardEvent.code), press or release, its timeStamp (ms). */
+  key(code, down, timeStamp) {
+    if (!this.windows) return this.emit(code, down);
+    if (this.held !== null) {
+      const at = this.held;
+      this.flushTimer();
+      if (down && code === 'AltRight' && Math.abs(timeStamp - at) < 1) {
+        this.fake = true;
+        return this.emit(code, down);
+      }
+      this.emit('ControlLeft', true);
+    }
+    if (code === 'ControlLeft' && down && !this.fake) {
+      this.held = timeStamp;
+      this.timer = this.timers.setTimeout(() => { this.flushTimer(); this.emit('ControlLeft', true); }, ALTGR_WAIT_MS);
+      return undefined;
+    }
+    if (code === 'ControlLeft' && !down && this.fake) return undefined;
+    if (code === 'AltRight' && !down) this.fake = false;
+    return this.emit(code, down);
+  }
+
+  flushTimer() {
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    this.held = null;
+  }
+}
+
+/** Whether the browser runs on Windows (where AltGr comes with a fake Ctrl). */
+export function onWindows(nav) {
+  const platform = nav?.userAgentData?.platform ?? '';
+  return platform === 'Windows' || /Windows/.test(nav?.userAgent ?? '');
+}
+
 export class InputControls {
   /**
    * @param {object} o
@@ -191,13 +251,17 @@ export class InputControls {
   /** Listens to the stage, the video and the window, and starts the heartbeat and pad polling. */
   start() {
     const { stage, video, win, doc } = this;
+    const pass = (code, down) => {
+      const usage = codeToUsage(this.keyCode(code));
+      if (usage !== undefined && this.sender.key(usage, down)) this.changed(true);
+    };
+    const altGr = new AltGrFilter({ windows: onWindows(this.nav), emit: pass, timers: this.timers });
     const key = (down) => (e) => {
       // A key the IME takes is its own; a release always goes (it cannot leave a key held).
       if (down && composing(e)) return;
-      const usage = codeToUsage(this.keyCode(e.code));
-      if (usage === undefined) return;
+      if (codeToUsage(this.keyCode(e.code)) === undefined) return;
       e.preventDefault();
-      if (this.sender.key(usage, down)) this.changed(true);
+      altGr.key(e.code, down, e.timeStamp);
     };
     stage.addEventListener('keydown', key(true));
     stage.addEventListener('keyup', key(false));

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  remotePoint, WheelAccumulator, readPads, InputControls, clipText, MAX_TEXT_CHARS, HEARTBEAT_MS, AFTER_CHANGE_MS, REPEAT_DELAYS_MS,
+  remotePoint, WheelAccumulator, AltGrFilter, onWindows, ALTGR_WAIT_MS, readPads, InputControls, clipText, MAX_TEXT_CHARS, HEARTBEAT_MS, AFTER_CHANGE_MS, REPEAT_DELAYS_MS,
 } from '../src/controls.js';
 import { decodePacket, EventKind } from '../src/input.js';
 import { codeToUsage } from '../src/keymap.js';
@@ -278,4 +278,62 @@ test('an IME composition and a paste go out as text; the keys the IME takes do n
   // Focus given to the stage goes on into the field, where an IME can run.
   r.stage.dispatchEvent(new Event('focus'));
   assert.equal(field.focused, 1);
+});
+
+/** setTimeout/clearTimeout on a clock that moves only by `advance`. */
+function fakeTimers() {
+  let now = 0;
+  let next = 1;
+  const pending = new Map();
+  return {
+    setTimeout: (fn, ms) => { pending.set(next, { at: now + ms, fn }); return next++; },
+    clearTimeout: (id) => pending.delete(id),
+    advance(ms) {
+      now += ms;
+      for (const [id, t] of [...pending].sort((a, b) => a[1].at - b[1].at)) {
+        if (t.at <= now && pending.delete(id)) t.fn();
+      }
+    },
+  };
+}
+
+test('Windows AltGr: the left Ctrl that comes with AltRight is dropped, a real one is kept', () => {
+  const timers = fakeTimers();
+  const out = [];
+  const f = new AltGrFilter({ windows: true, emit: (c, d) => out.push(`${c}${d ? '+' : '-'}`), timers });
+  // AltGr+Q as Chromium on Windows reports it.
+  f.key('ControlLeft', true, 1000);
+  f.key('AltRight', true, 1000);
+  f.key('KeyQ', true, 1100);
+  f.key('KeyQ', false, 1150);
+  f.key('ControlLeft', false, 1200);
+  f.key('AltRight', false, 1200);
+  assert.deepEqual(out, ['AltRight+', 'KeyQ+', 'KeyQ-', 'AltRight-']);
+  // A real Ctrl+C: the Ctrl goes out before the C.
+  out.length = 0;
+  f.key('ControlLeft', true, 2000);
+  f.key('KeyC', true, 2010);
+  f.key('KeyC', false, 2050);
+  f.key('ControlLeft', false, 2100);
+  assert.deepEqual(out, ['ControlLeft+', 'KeyC+', 'KeyC-', 'ControlLeft-']);
+  // Ctrl alone: out after the wait.
+  out.length = 0;
+  f.key('ControlLeft', true, 3000);
+  assert.deepEqual(out, []);
+  timers.advance(ALTGR_WAIT_MS);
+  assert.deepEqual(out, ['ControlLeft+']);
+  // Ctrl, then AltRight later (Ctrl+Alt, not AltGr): both kept.
+  out.length = 0;
+  f.key('ControlLeft', false, 3100);
+  f.key('ControlLeft', true, 4000);
+  f.key('AltRight', true, 4020);
+  assert.deepEqual(out, ['ControlLeft-', 'ControlLeft+', 'AltRight+']);
+  // Not on Windows: everything at once.
+  const linux = [];
+  const g = new AltGrFilter({ windows: false, emit: (c, d) => linux.push(`${c}${d ? '+' : '-'}`), timers });
+  g.key('ControlLeft', true, 1);
+  g.key('AltRight', true, 1);
+  assert.deepEqual(linux, ['ControlLeft+', 'AltRight+']);
+  assert.equal(onWindows({ userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)' }), true);
+  assert.equal(onWindows({ userAgentData: { platform: 'Linux' }, userAgent: 'X11; Linux' }), false);
 });
