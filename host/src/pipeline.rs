@@ -253,6 +253,8 @@ pub fn spawn_encode(
         .spawn(move || {
             let mut encoders: HashMap<Codec, Box<dyn VideoEncoder>> = HashMap::new();
             let mut reopened_for_rate: HashMap<Codec, Instant> = HashMap::new();
+            // The size each codec last failed to open at.
+            let mut cannot_open: HashMap<Codec, (u32, u32)> = HashMap::new();
             for frame in frames.iter() {
                 if fault_at.is_some_and(|t| Instant::now() >= t) {
                     panic!("test fault (--test-fault encode)");
@@ -289,16 +291,26 @@ pub fn spawn_encode(
                         }
                     }
                     if fresh {
+                        let size = (settings.width, settings.height);
+                        if cannot_open.get(&codec) == Some(&size) {
+                            continue;
+                        }
                         match encode::open(codec, settings) {
                             Ok(e) => {
                                 tracing::info!(codec = codec.name(), ?settings, "encoder opened");
                                 health.encoder(true);
+                                cannot_open.remove(&codec);
                                 encoders.insert(codec, e);
                             }
                             Err(e) => {
                                 health.encoder(false);
                                 counters.encode_errors.inc();
-                                tracing::error!(error = %e, "cannot open encoder");
+                                // Said once per codec and size, not once per frame; tried
+                                // again when the size changes.
+                                let size = (settings.width, settings.height);
+                                if cannot_open.insert(codec, size) != Some(size) {
+                                    tracing::error!(error = %e, codec = codec.name(), ?settings, "cannot open encoder");
+                                }
                                 continue;
                             }
                         }

@@ -49,8 +49,9 @@ export function remotePoint(rect, vw, vh, clientX, clientY) {
   const scale = Math.min(rect.width / vw, rect.height / vh);
   const offX = (rect.width - vw * scale) / 2;
   const offY = (rect.height - vh * scale) / 2;
-  const x = Math.round((clientX - rect.left - offX) / scale);
-  const y = Math.round((clientY - rect.top - offY) / scale);
+  // The pixel whose square holds the point (rounding would give the next one past its middle).
+  const x = Math.floor((clientX - rect.left - offX) / scale);
+  const y = Math.floor((clientY - rect.top - offY) / scale);
   return [Math.max(0, Math.min(vw - 1, x)), Math.max(0, Math.min(vh - 1, y))];
 }
 

@@ -22,6 +22,10 @@ test('a client position maps to the remote pixel under it, through the letterbox
   // Pillarboxed: 256x240 in 1280x720 (scale 3, bars of 256 px left and right).
   assert.deepEqual(remotePoint({ left: 0, top: 0, width: 1280, height: 720 }, 256, 240, 256 + 3 * 100 + 1, 3 * 50 + 1), [100, 50]);
   assert.equal(remotePoint(rect, 0, 0, 100, 100), null, 'no picture yet');
+  // A point past a pixel's middle is still on that pixel (at 1:1, pixel 640 spans 640..641).
+  const one = { left: 0, top: 0, width: 1282, height: 722 };
+  assert.deepEqual(remotePoint(one, 1282, 722, 640.5, 360.9), [640, 360]);
+  assert.deepEqual(remotePoint(one, 1282, 722, 1280.99, 720.5), [1280, 720]);
 });
 
 test('wheel deltas add up to whole notches and keep the remainder', () => {

@@ -3,6 +3,10 @@
 //! `yuvutils-rs` does it with SIMD (AVX2/SSE chosen at run time), BT.601 limited range, the
 //! same colours swscale produced before; at 1280x720 it takes a fraction of swscale's 1.27 ms
 //! (benches/RESULTS.md). The source rows are read in place, with their stride: no copy.
+//!
+//! The encoder's frame may be a pixel wider or taller than the source (H.264 at an odd size:
+//! `ffmpeg.rs`); the extra luma column or row repeats the edge (the chroma planes, at half
+//! size rounded up, already cover it).
 
 use ffmpeg_next::format::Pixel;
 use ffmpeg_next::util::frame::video::Video as VideoFrame;
@@ -17,6 +21,8 @@ use crate::capture::Frame;
 pub struct Converter {
     width: u32,
     height: u32,
+    /// The encoder's frame size: `width`, `height` or one more.
+    coded: (u32, u32),
     pub output: VideoFrame,
 }
 
@@ -24,11 +30,17 @@ pub struct Converter {
 unsafe impl Send for Converter {}
 
 impl Converter {
-    pub fn new(width: u32, height: u32) -> Result<Self, EncodeError> {
+    /// Converts `width`x`height` frames into a `coded_w`x`coded_h` I420 frame (at most one
+    /// pixel larger each way).
+    pub fn new(width: u32, height: u32, coded_w: u32, coded_h: u32) -> Result<Self, EncodeError> {
+        if !(width..=width + 1).contains(&coded_w) || !(height..=height + 1).contains(&coded_h) {
+            return Err(EncodeError::ConvertSize);
+        }
         Ok(Self {
             width,
             height,
-            output: VideoFrame::new(Pixel::YUV420P, width, height),
+            coded: (coded_w, coded_h),
+            output: VideoFrame::new(Pixel::YUV420P, coded_w, coded_h),
         })
     }
 
@@ -39,7 +51,8 @@ impl Converter {
             return Err(EncodeError::ConvertSize);
         }
         let (w, h) = (self.width as usize, self.height as usize);
-        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let (pw, ph) = (self.coded.0 as usize, self.coded.1 as usize);
+        let (cw, ch) = (pw.div_ceil(2), ph.div_ceil(2));
         // SAFETY: `output` was allocated by FFmpeg for YUV420P at exactly this size, so plane 0
         // holds `linesize[0] * h` bytes and planes 1 and 2 `linesize[i] * ceil(h / 2)`; the
         // three planes are distinct allocations (or distinct parts of one), so the three
@@ -48,7 +61,7 @@ impl Converter {
             let f = &*self.output.as_ptr();
             let ls = [f.linesize[0], f.linesize[1], f.linesize[2]];
             if ls.iter().any(|&l| l <= 0)
-                || (ls[0] as usize) < w
+                || (ls[0] as usize) < pw
                 || (ls[1] as usize) < cw
                 || (ls[2] as usize) < cw
             {
@@ -58,12 +71,15 @@ impl Converter {
                 std::slice::from_raw_parts_mut(f.data[i], ls[i] as usize * rows)
             };
             (
-                plane(0, h),
+                plane(0, ph),
                 plane(1, ch),
                 plane(2, ch),
                 [ls[0] as u32, ls[1] as u32, ls[2] as u32],
             )
         };
+        // The converter takes exactly the source's rows; a padding row is written after.
+        let stride = strides[0] as usize;
+        let (y, y_pad) = y.split_at_mut(stride * h);
         let mut image = YuvPlanarImageMut {
             y_plane: BufferStoreMut::Borrowed(y),
             y_stride: strides[0],
@@ -82,7 +98,17 @@ impl Converter {
             YuvStandardMatrix::Bt601,
             YuvConversionMode::Balanced,
         )
-        .map_err(|e| EncodeError::ConvertSimd(e.to_string()))
+        .map_err(|e| EncodeError::ConvertSimd(e.to_string()))?;
+        drop(image);
+        if pw > w {
+            for row in y.chunks_mut(stride) {
+                row[w] = row[w - 1];
+            }
+        }
+        if ph > h {
+            y_pad[..pw].copy_from_slice(&y[(h - 1) * stride..(h - 1) * stride + pw]);
+        }
+        Ok(())
     }
 }
 
@@ -116,7 +142,7 @@ mod tests {
             ([0, 255, 0, 255], (145, 54, 34)),
             ([255, 0, 0, 255], (41, 240, 110)),
         ] {
-            let mut c = Converter::new(64, 32).expect("converter");
+            let mut c = Converter::new(64, 32, 64, 32).expect("converter");
             c.run(&solid(64, 32, bgrx)).expect("converts");
             let got = (
                 c.output.data(0)[0],
@@ -133,7 +159,33 @@ mod tests {
 
     #[test]
     fn a_frame_of_the_wrong_size_is_an_error() {
-        let mut c = Converter::new(64, 32).expect("converter");
+        let mut c = Converter::new(64, 32, 64, 32).expect("converter");
         assert!(c.run(&solid(32, 32, [0; 4])).is_err());
+    }
+
+    #[test]
+    fn an_odd_source_fills_an_even_frame_with_its_edge() {
+        let (w, h) = (65u32, 33u32);
+        let mut f = solid(w, h, [0, 0, 0, 255]);
+        // A white last column and last row: their luma must be repeated into the padding.
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                if x == w as usize - 1 || y == h as usize - 1 {
+                    f.data[(y * w as usize + x) * 4..][..3].copy_from_slice(&[255, 255, 255]);
+                }
+            }
+        }
+        let mut c = Converter::new(w, h, 66, 34).expect("converter");
+        c.run(&f).expect("converts");
+        let stride = c.output.stride(0);
+        let luma = c.output.data(0);
+        assert!(luma[10 * stride + 65] >= 234, "padding column");
+        assert!(luma[33 * stride + 10] >= 234, "padding row");
+        assert!(luma[33 * stride + 65] >= 234, "padding corner");
+        assert!(luma[10 * stride + 10] <= 17, "inside stays black");
+        assert!(
+            Converter::new(64, 32, 66, 32).is_err(),
+            "at most one pixel larger"
+        );
     }
 }

@@ -38,8 +38,21 @@ impl FfmpegEncoder {
             .encoder()
             .video()
             .map_err(open_err)?;
-        enc.set_width(settings.width);
-        enc.set_height(settings.height);
+        // H.264's 4:2:0 needs even sizes (libx264 refuses to open otherwise), and its SPS can
+        // crop only by 2 pixels at a time: an odd size is coded a pixel larger, the extra
+        // column or row a copy of the edge. Video pixel i is still screen pixel i, so the
+        // page's pointer mapping stays exact (the extra column maps to the edge, where X
+        // clamps the pointer). libvpx takes odd sizes as they are.
+        let (coded_w, coded_h) = if codec_id == Codec::H264 {
+            (
+                settings.width.next_multiple_of(2),
+                settings.height.next_multiple_of(2),
+            )
+        } else {
+            (settings.width, settings.height)
+        };
+        enc.set_width(coded_w);
+        enc.set_height(coded_h);
         enc.set_format(Pixel::YUV420P);
         enc.set_time_base(Rational::new(1, settings.fps as i32));
         enc.set_frame_rate(Some(Rational::new(settings.fps as i32, 1)));
@@ -72,7 +85,7 @@ impl FfmpegEncoder {
             settings,
             name,
             encoder,
-            converter: Converter::new(settings.width, settings.height)?,
+            converter: Converter::new(settings.width, settings.height, coded_w, coded_h)?,
             packet: Packet::empty(),
             pts: 0,
         })

@@ -238,6 +238,27 @@ mod tests {
     }
 
     #[test]
+    fn every_codec_opens_and_encodes_at_odd_sizes() {
+        for codec in Codec::ALL {
+            for (w, h) in [(321, 240), (320, 241), (1281, 721)] {
+                let s = EncoderSettings {
+                    width: w,
+                    height: h,
+                    ..settings()
+                };
+                let mut enc = open(codec, s).unwrap_or_else(|e| panic!("{codec:?} {w}x{h}: {e}"));
+                let mut f = frame(0);
+                f.width = w;
+                f.height = h;
+                f.stride = w as usize * 4;
+                f.data = vec![0x40; f.stride * h as usize];
+                let unit = enc.encode(&f, true).expect("encodes");
+                assert!(unit.keyframe && !unit.data.is_empty(), "{codec:?} {w}x{h}");
+            }
+        }
+    }
+
+    #[test]
     fn one_frame_in_one_access_unit_out_with_keyframes_on_demand() {
         for codec in Codec::ALL {
             let mut enc = open(codec, settings()).expect("software encoder opens");
