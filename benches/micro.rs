@@ -51,7 +51,7 @@ fn convert(c: &mut Criterion) {
     let mut g = c.benchmark_group("convert_bgrx_to_i420");
     for (w, h) in SIZES {
         let fs = frames(w, h, 4);
-        let mut conv = Converter::new(w, h).expect("converter");
+        let mut conv = Converter::new(w, h, w, h).expect("converter");
         let mut i = 0;
         g.bench_function(BenchmarkId::from_parameter(format!("{w}x{h}")), |b| {
             b.iter(|| {
