@@ -104,6 +104,33 @@ export function readPads(list) {
   return pads;
 }
 
+/**
+ * The modifier keys by the flag every KeyboardEvent, MouseEvent and WheelEvent carries
+ * (getModifierState). A right Alt that types AltGr reports `AltGraph`, not `Alt`.
+ */
+export const MODIFIERS = [
+  [['Shift'], ['ShiftLeft', 'ShiftRight']],
+  [['Control'], ['ControlLeft', 'ControlRight']],
+  [['Alt'], ['AltLeft']],
+  [['Alt', 'AltGraph'], ['AltRight']],
+  [['Meta'], ['MetaLeft', 'MetaRight']],
+];
+
+/**
+ * The modifier keys (codes) held in `held` that event `e`'s flags say are up: a release the
+ * page never saw (Alt+Tab away and back, a key released over another window) must not leave
+ * the key held on the host.
+ */
+export function staleModifiers(e, held) {
+  if (typeof e.getModifierState !== 'function') return [];
+  const stale = [];
+  for (const [flags, codes] of MODIFIERS) {
+    if (flags.some((f) => e.getModifierState(f))) continue;
+    for (const code of codes) if (held(code)) stale.push(code);
+  }
+  return stale;
+}
+
 /** How long a left Ctrl press waits to see whether an AltRight press follows it (Windows AltGr). */
 export const ALTGR_WAIT_MS = 50;
 
@@ -242,6 +269,14 @@ export class InputControls {
     this.changed(false);
   }
 
+  /** Releases the held modifiers that event `e` says are up (but not `own`, the key it is). */
+  syncModifiers(e, own = null) {
+    const held = (code) => code !== own && this.sender.isHeld(codeToUsage(this.keyCode(code)));
+    let changed = false;
+    for (const code of staleModifiers(e, held)) changed = this.sender.key(codeToUsage(this.keyCode(code)), false) || changed;
+    if (changed) this.changed(true);
+  }
+
   locked() { return this.doc.pointerLockElement === this.video; }
 
   point(e) {
@@ -258,6 +293,7 @@ export class InputControls {
     };
     const altGr = new AltGrFilter({ windows: onWindows(this.nav), emit: pass, timers: this.timers });
     const key = (down) => (e) => {
+      this.syncModifiers(e, e.code);
       // A key the IME takes is its own; a release always goes (it cannot leave a key held).
       if (down && composing(e)) return;
       if (codeToUsage(this.keyCode(e.code)) === undefined) return;
@@ -283,6 +319,7 @@ export class InputControls {
       this.changed(false);
     });
     video.addEventListener('pointerdown', (e) => {
+      this.syncModifiers(e);
       this.focus();
       if (!this.locked()) {
         const p = this.point(e);
@@ -303,6 +340,7 @@ export class InputControls {
     for (const type of ['mouseup', 'auxclick']) win.addEventListener(type, keepPage);
     video.addEventListener('contextmenu', (e) => e.preventDefault());
     video.addEventListener('wheel', (e) => {
+      this.syncModifiers(e);
       e.preventDefault();
       const notches = this.wheel.add(e.deltaX, e.deltaY, e.deltaMode, [e.wheelDeltaX ?? 0, e.wheelDeltaY ?? 0]);
       if (notches) {

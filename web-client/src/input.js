@@ -127,6 +127,11 @@ export class InputSender {
 
   hasPending() { return this.pending.length > 0; }
 
+  /** Whether key `usage` is held now. */
+  isHeld(usage) {
+    return this.state.keys.some(([k]) => k === usage);
+  }
+
   key(usage, down) {
     const held = this.state.keys.some(([k]) => k === usage);
     if (down === held || (down && this.state.keys.length >= MAX_KEYS)) return false;

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  remotePoint, WheelAccumulator, AltGrFilter, onWindows, ALTGR_WAIT_MS, readPads, InputControls, clipText, MAX_TEXT_CHARS, HEARTBEAT_MS, AFTER_CHANGE_MS, REPEAT_DELAYS_MS,
+  remotePoint, WheelAccumulator, AltGrFilter, staleModifiers, onWindows, ALTGR_WAIT_MS, readPads, InputControls, clipText, MAX_TEXT_CHARS, HEARTBEAT_MS, AFTER_CHANGE_MS, REPEAT_DELAYS_MS,
 } from '../src/controls.js';
 import { decodePacket, EventKind } from '../src/input.js';
 import { codeToUsage } from '../src/keymap.js';
@@ -340,4 +340,20 @@ test('Windows AltGr: the left Ctrl that comes with AltRight is dropped, a real o
   assert.deepEqual(linux, ['ControlLeft+', 'AltRight+']);
   assert.equal(onWindows({ userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)' }), true);
   assert.equal(onWindows({ userAgentData: { platform: 'Linux' }, userAgent: 'X11; Linux' }), false);
+});
+
+test('modifiers an event says are up are released; AltGr keeps the right Alt', () => {
+  const event = (...down) => ({ getModifierState: (f) => down.includes(f) });
+  const holding = (...codes) => (c) => codes.includes(c);
+  // Alt+Tab away: the page never saw Alt's release; the next key says Alt is up.
+  assert.deepEqual(staleModifiers(event(), holding('AltLeft', 'KeyX')), ['AltLeft']);
+  assert.deepEqual(staleModifiers(event('Alt'), holding('AltLeft')), []);
+  // Both sides go when the flag is down for both.
+  assert.deepEqual(staleModifiers(event('Alt'), holding('ShiftLeft', 'ShiftRight', 'AltLeft')), ['ShiftLeft', 'ShiftRight']);
+  // A right Alt that types AltGr reports AltGraph, not Alt: still held.
+  assert.deepEqual(staleModifiers(event('AltGraph'), holding('AltRight')), []);
+  assert.deepEqual(staleModifiers(event(), holding('AltRight', 'ControlRight', 'MetaLeft')),
+    ['ControlRight', 'AltRight', 'MetaLeft']);
+  // An event without flags (a synthetic one) says nothing.
+  assert.deepEqual(staleModifiers({}, holding('AltLeft')), []);
 });

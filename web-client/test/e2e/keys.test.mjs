@@ -69,3 +69,28 @@ test('Windows AltGr: the host gets AltRight and the key, never the fake left Ctr
   const altGr = got.slice(got.indexOf('x') + 1, got.lastIndexOf('z'));
   assert.deepEqual(altGr, ['Alt_R', 'q', 'Control_L'], JSON.stringify(got));
 });
+
+/** Key events xev logged, in order: '+name' for a press, '-name' for a release. */
+const events = () => (existsSync(keys) ? readFileSync(keys, 'utf8') : '')
+  .split(/\n(?=Key)/).map((e) => {
+    const name = /keysym 0x[0-9a-f]+, (\w+)\)/.exec(e)?.[1];
+    if (!name) return null;
+    return `${e.startsWith('KeyPress') ? '+' : '-'}${name}`;
+  }).filter(Boolean);
+
+test('a modifier released out of the page\'s sight is released on the host by the next key', async () => {
+  const t = Date.now() / 1000;
+  // Alt goes down; its release goes to another window (Alt+Tab), so the page never sees it.
+  await send('rawKeyDown', 'AltLeft', 'Alt', 18, t, 1);
+  await waitFor('Alt held on the host', () => events().at(-1) === '+Alt_L', 10000);
+  // Back in the page, a key whose flags say Alt is up.
+  await send('rawKeyDown', 'KeyX', 'x', 88, t + 1, 0);
+  await send('keyUp', 'KeyX', 'x', 88, t + 1.05, 0);
+  const got = await waitFor('x on the host', () => {
+    const e = events();
+    const from = e.lastIndexOf('+Alt_L');
+    const tail = e.slice(from);
+    return tail.includes('-x') && tail;
+  }, 10000);
+  assert.deepEqual(got, ['+Alt_L', '-Alt_L', '+x', '-x']);
+});
