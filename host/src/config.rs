@@ -100,6 +100,13 @@ pub struct Config {
     #[arg(long, default_value = "1280x720", value_parser = parse_size, value_name = "WxH")]
     pub size: (u16, u16),
 
+    /// Keyboard layout of the virtual display, as XKB names it: `fr`, `de`, `us:intl`
+    /// (layout:variant). Keys travel as physical positions, so the host's layout decides the
+    /// characters: set it to the players' layout (default: the X server's, `us`). Not with
+    /// --display, whose layout is its owner's.
+    #[arg(long, env = "GLINT_KEYBOARD_LAYOUT", value_name = "LAYOUT[:VARIANT]", value_parser = parse_layout, conflicts_with = "display")]
+    pub keyboard_layout: Option<KeyboardLayout>,
+
     /// Command to launch inside the virtual display (run through `sh -c`), stopped on exit.
     #[arg(long, value_name = "CMD")]
     pub app: Option<String>,
@@ -206,6 +213,35 @@ fn parse_host_name(s: &str) -> Result<String, String> {
     }
 }
 
+/// An XKB layout and its variant (`setxkbmap -layout L -variant V`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyboardLayout {
+    pub layout: String,
+    pub variant: Option<String>,
+}
+
+fn parse_layout(s: &str) -> Result<KeyboardLayout, String> {
+    let (layout, variant) = match s.split_once(':') {
+        Some((l, v)) => (l, Some(v)),
+        None => (s, None),
+    };
+    let name = |n: &str| {
+        n.starts_with(|c: char| c.is_ascii_lowercase())
+            && n.len() <= 32
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
+    if !name(layout) || !variant.is_none_or(name) {
+        return Err(format!(
+            "`{s}` is not an XKB layout (`fr`, `de`, `us:intl`: a lowercase letter, then letters, digits, - and _)"
+        ));
+    }
+    Ok(KeyboardLayout {
+        layout: layout.to_owned(),
+        variant: variant.map(str::to_owned),
+    })
+}
+
 fn parse_size(s: &str) -> Result<(u16, u16), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
@@ -300,5 +336,39 @@ mod tests {
         ] {
             assert!(Config::try_parse_from(args).is_err(), "{args:?} accepted");
         }
+    }
+
+    #[test]
+    fn keyboard_layouts_are_xkb_names_and_not_for_a_users_display() {
+        assert_eq!(
+            parse_layout("fr"),
+            Ok(KeyboardLayout {
+                layout: "fr".into(),
+                variant: None
+            })
+        );
+        assert_eq!(
+            parse_layout("us:intl"),
+            Ok(KeyboardLayout {
+                layout: "us".into(),
+                variant: Some("intl".into())
+            })
+        );
+        for bad in [
+            "",
+            "FR",
+            "fr:",
+            "fr;rm -rf",
+            "-layout",
+            "fr:-x",
+            ":x",
+            "a b",
+        ] {
+            assert!(parse_layout(bad).is_err(), "{bad}");
+        }
+        assert!(
+            Config::try_parse_from(["glint", "--keyboard-layout", "fr", "--display", ":0"])
+                .is_err()
+        );
     }
 }

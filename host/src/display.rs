@@ -2,6 +2,7 @@
 //! launches inside. Both are stopped when Glint exits: on drop, and by the kernel
 //! (`PR_SET_PDEATHSIG`) if Glint dies without running destructors.
 
+use crate::config::KeyboardLayout;
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -21,6 +22,8 @@ pub enum DisplayError {
     NotReady(String),
     #[error("cannot start the app `{cmd}`: {source}")]
     App { cmd: String, source: std::io::Error },
+    #[error("cannot set the keyboard layout `{layout}` (is the `x11-xkb-utils` package installed, and is it an XKB layout?): {why}")]
+    Keyboard { layout: String, why: String },
 }
 
 /// A child process killed (with its process group) when this is dropped.
@@ -135,7 +138,14 @@ pub struct VirtualDisplay {
 
 impl VirtualDisplay {
     /// Starts Xvfb at `width`x`height`, admitting only clients with the cookie in `auth`.
-    pub fn start(width: u16, height: u16, auth: &XAuthority) -> Result<Self, DisplayError> {
+    /// Starts Xvfb at `width`x`height` with the cookie in `auth`, and sets its keyboard
+    /// `layout` when given (`setxkbmap`).
+    pub fn start(
+        width: u16,
+        height: u16,
+        auth: &XAuthority,
+        layout: Option<&KeyboardLayout>,
+    ) -> Result<Self, DisplayError> {
         let (mut reader, writer) = std::io::pipe().map_err(DisplayError::Spawn)?;
         let wfd = writer.as_raw_fd();
         let mut cmd = Command::new("Xvfb");
@@ -178,15 +188,46 @@ impl VirtualDisplay {
                 "Xvfb exited ({status:?}) without a display number"
             )));
         }
-        Ok(Self {
+        let display = Self {
             name: format!(":{number}"),
             server,
-        })
+        };
+        if let Some(layout) = layout {
+            set_layout(&display.name, auth, layout)?;
+        }
+        Ok(display)
     }
 
     pub fn pid(&self) -> u32 {
         self.server.pid()
     }
+}
+
+/// Sets the keyboard layout of `display` with `setxkbmap`, which compiles it from the XKB data
+/// and loads it into the server.
+fn set_layout(display: &str, auth: &XAuthority, k: &KeyboardLayout) -> Result<(), DisplayError> {
+    let fail = |why: String| DisplayError::Keyboard {
+        layout: k
+            .variant
+            .as_ref()
+            .map_or_else(|| k.layout.clone(), |v| format!("{}:{v}", k.layout)),
+        why,
+    };
+    let mut cmd = Command::new("setxkbmap");
+    cmd.args(["-display", display, "-layout", &k.layout])
+        .env("XAUTHORITY", auth.path())
+        .stdin(Stdio::null());
+    if let Some(v) = &k.variant {
+        cmd.args(["-variant", v]);
+    }
+    let out = cmd.output().map_err(|e| fail(e.to_string()))?;
+    if !out.status.success() {
+        let said = String::from_utf8_lossy(&out.stderr);
+        return Err(fail(
+            said.lines().next().unwrap_or("setxkbmap failed").to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// Launches `cmd` with `sh -c` inside `display`, playing its sound into `pulse_server` when

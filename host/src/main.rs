@@ -255,7 +255,8 @@ fn run(config: Config) -> Result<(), Failure> {
                 None => {
                     let (w, h) = config.size;
                     let auth = xauth.as_ref().ok_or_else(|| rt_err("no X cookie".into()))?;
-                    let v = VirtualDisplay::start(w, h, auth).map_err(|e| rt_err(e.to_string()))?;
+                    let v = VirtualDisplay::start(w, h, auth, config.keyboard_layout.as_ref())
+                        .map_err(|e| rt_err(e.to_string()))?;
                     tracing::info!(display = %v.name, pid = v.pid(), "virtual display started");
                     let name = v.name.clone();
                     _xvfb = Some(v);

@@ -1,0 +1,55 @@
+// A French AZERTY keyboard on Glint's own display: keys travel as physical positions, so the
+// virtual display must have the player's layout (`--keyboard-layout fr`, set with XKB). glint
+// starts Xvfb with an xterm running `cat` into a file; Chromium presses the keys by their
+// physical codes, as a French keyboard sends them.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGlint, startChromium, waitFor, glintBin } from './harness.mjs';
+
+const dir = mkdtempSync(join(tmpdir(), 'glint-e2e-layout-'));
+const typed = join(dir, 'typed.txt');
+const app = `xterm -u8 -geometry 60x10+0+0 -e sh -c 'cat > ${typed}'`;
+
+let glint;
+let browser;
+
+before(async () => {
+  glint = await startGlint(['--fps', '30', '--keyboard-layout', 'fr', '--app', app]);
+  browser = await startChromium();
+});
+
+after(async () => {
+  await browser?.stop();
+  await glint?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const evaluate = (fn, arg) => browser.page.evaluate(fn, arg);
+
+test('with --keyboard-layout fr the keys for a z é type azé', async () => {
+  await browser.page.goto(glint.url);
+  await waitFor('the stream to play', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  // Focus follows the pointer on a bare X server: put it over the terminal first.
+  const box = await browser.page.locator('#video').boundingBox();
+  await browser.page.mouse.click(box.x + 40, box.y + 20);
+  // On AZERTY the key at QWERTY's Q types a, at W z, and the 2 key (unshifted) é.
+  for (const code of ['KeyQ', 'KeyW', 'Digit2', 'Enter']) await browser.page.keyboard.press(code);
+  const got = await waitFor('the line in the terminal',
+    () => existsSync(typed) && readFileSync(typed, 'utf8').includes('\n') && readFileSync(typed, 'utf8'), 10000);
+  assert.equal(got, 'azé\n');
+});
+
+test('a layout XKB does not know is a clear error at start', () => {
+  const r = spawnSync(glintBin, ['--keyboard-layout', 'zz-nope', '--listen', '127.0.0.1:0'],
+    { encoding: 'utf8', timeout: 30000, env: { ...process.env, HOME: dir } });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /glint: cannot set the keyboard layout `zz-nope`/);
+  const both = spawnSync(glintBin, ['--keyboard-layout', 'fr', '--display', ':0'], { encoding: 'utf8', timeout: 30000 });
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /cannot be used with '--display/);
+});
