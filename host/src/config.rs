@@ -220,7 +220,17 @@ pub struct KeyboardLayout {
     pub variant: Option<String>,
 }
 
-fn parse_layout(s: &str) -> Result<KeyboardLayout, String> {
+impl std::fmt::Display for KeyboardLayout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.variant {
+            Some(v) => write!(f, "{}:{v}", self.layout),
+            None => f.write_str(&self.layout),
+        }
+    }
+}
+
+/// An XKB `layout[:variant]`, checked to be names only (they go to `setxkbmap` as arguments).
+pub fn parse_layout(s: &str) -> Result<KeyboardLayout, String> {
     let (layout, variant) = match s.split_once(':') {
         Some((l, v)) => (l, Some(v)),
         None => (s, None),

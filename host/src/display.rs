@@ -193,7 +193,7 @@ impl VirtualDisplay {
             server,
         };
         if let Some(layout) = layout {
-            set_layout(&display.name, auth, layout)?;
+            set_layout(&display.name, auth.path(), layout)?;
         }
         Ok(display)
     }
@@ -205,17 +205,18 @@ impl VirtualDisplay {
 
 /// Sets the keyboard layout of `display` with `setxkbmap`, which compiles it from the XKB data
 /// and loads it into the server.
-fn set_layout(display: &str, auth: &XAuthority, k: &KeyboardLayout) -> Result<(), DisplayError> {
+fn set_layout(
+    display: &str,
+    auth: &std::path::Path,
+    k: &KeyboardLayout,
+) -> Result<(), DisplayError> {
     let fail = |why: String| DisplayError::Keyboard {
-        layout: k
-            .variant
-            .as_ref()
-            .map_or_else(|| k.layout.clone(), |v| format!("{}:{v}", k.layout)),
+        layout: k.to_string(),
         why,
     };
     let mut cmd = Command::new("setxkbmap");
     cmd.args(["-display", display, "-layout", &k.layout])
-        .env("XAUTHORITY", auth.path())
+        .env("XAUTHORITY", auth)
         .stdin(Stdio::null());
     if let Some(v) = &k.variant {
         cmd.args(["-variant", v]);
@@ -228,6 +229,63 @@ fn set_layout(display: &str, auth: &XAuthority, k: &KeyboardLayout) -> Result<()
         ));
     }
     Ok(())
+}
+
+/// The keyboard layout of Glint's own display, following the pages': the first page that says
+/// its layout sets it (unless `--keyboard-layout` fixed it), and later pages with another are
+/// told which one the host has. (With roles, the controller's should win.) Xvfb starts with
+/// XKB's default, `us`.
+#[derive(Debug)]
+pub struct Keyboard {
+    display: String,
+    auth: std::path::PathBuf,
+    /// The layout now, and whether a page may still set it (only until the first page said).
+    current: std::sync::Mutex<(KeyboardLayout, bool)>,
+}
+
+/// What a page's layout did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Followed {
+    /// The display now has the page's layout.
+    Set,
+    /// It already had it.
+    Same,
+    /// It keeps another (fixed, or a first page's): this one.
+    Kept(KeyboardLayout),
+}
+
+impl Keyboard {
+    /// `fixed`: `--keyboard-layout`, which no page changes.
+    pub fn new(display: &str, auth: &std::path::Path, fixed: Option<KeyboardLayout>) -> Self {
+        let open = fixed.is_none();
+        let us = KeyboardLayout {
+            layout: "us".into(),
+            variant: None,
+        };
+        Self {
+            display: display.to_owned(),
+            auth: auth.to_owned(),
+            current: std::sync::Mutex::new((fixed.unwrap_or(us), open)),
+        }
+    }
+
+    /// A page's layout (blocking: runs `setxkbmap` when the display takes it).
+    pub fn follow(&self, page: &KeyboardLayout) -> Result<Followed, DisplayError> {
+        let mut current = self
+            .current
+            .lock()
+            .map_err(|_| DisplayError::NotReady("keyboard state poisoned".into()))?;
+        if current.0 == *page {
+            current.1 = false; // the first page's: it stays
+            return Ok(Followed::Same);
+        }
+        if !current.1 {
+            return Ok(Followed::Kept(current.0.clone()));
+        }
+        set_layout(&self.display, &self.auth, page)?;
+        *current = (page.clone(), false);
+        Ok(Followed::Set)
+    }
 }
 
 /// Launches `cmd` with `sh -c` inside `display`, playing its sound into `pulse_server` when
@@ -250,4 +308,34 @@ pub fn launch_app(
         source,
     })?;
     Ok(Guarded { child, what: "app" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(s: &str) -> KeyboardLayout {
+        crate::config::parse_layout(s).expect("a layout")
+    }
+
+    #[test]
+    fn the_first_page_sets_the_layout_and_later_ones_are_told_which_it_is() {
+        let auth = std::path::Path::new("/nonexistent");
+        // --keyboard-layout fr: no page changes it.
+        let fixed = Keyboard::new(":9999", auth, Some(k("fr")));
+        assert_eq!(fixed.follow(&k("fr")).ok(), Some(Followed::Same));
+        assert_eq!(fixed.follow(&k("de")).ok(), Some(Followed::Kept(k("fr"))));
+        // The default (us): a US page keeps it, and then it stays.
+        let us = Keyboard::new(":9999", auth, None);
+        assert_eq!(us.follow(&k("us")).ok(), Some(Followed::Same));
+        assert_eq!(us.follow(&k("fr")).ok(), Some(Followed::Kept(k("us"))));
+        // A first page with another layout: setxkbmap runs (here against no display, so it
+        // fails and says so), and the layout stays open to the next page.
+        let none = Keyboard::new(":9999", auth, None);
+        assert!(matches!(
+            none.follow(&k("fr")),
+            Err(DisplayError::Keyboard { .. })
+        ));
+        assert_eq!(none.follow(&k("us")).ok(), Some(Followed::Same));
+    }
 }

@@ -17,7 +17,7 @@ use glint::capture::testpattern::{Presses, TestPattern};
 use glint::capture::x11::X11Capture;
 use glint::capture::CaptureError;
 use glint::config::{Config, FaultThread, Source};
-use glint::display::{launch_app, Guarded, VirtualDisplay, XAuthority};
+use glint::display::{launch_app, Guarded, Keyboard, VirtualDisplay, XAuthority};
 use glint::emulator::process::{CoreLinks, CoreProcessError};
 use glint::emulator::{self, PadInjector, Pads};
 use glint::health::Health;
@@ -32,7 +32,7 @@ use glint::session::{Session, SessionConfig, SessionCounters};
 use glint::signal::throttle::{PerAddress, Throttle, ThrottleCounters};
 use glint::signal::{Shutdown, SignalConfig, SignalCounters};
 use glint::stats::{RateSources, Stats};
-use glint::supervise::{first_cause, shutdown_signal, watch, Death, End};
+use glint::supervise::{first_cause, pages_told, shutdown_signal, watch, Death, End};
 
 /// Exit code for a configuration the host cannot run with (same as a usage error).
 const EXIT_CONFIG: u8 = 2;
@@ -435,6 +435,13 @@ fn run(config: Config) -> Result<(), Failure> {
         phase: phase.clone(),
         throttle: Arc::new(std::sync::Mutex::new(Throttle::new(throttle_counters))),
         sockets: PerAddress::new(http::ws::MAX_SOCKETS_PER_ADDRESS),
+        keyboard: _xvfb.as_ref().zip(xauth.as_ref()).map(|(v, a)| {
+            Arc::new(Keyboard::new(
+                &v.name,
+                a.path(),
+                config.keyboard_layout.clone(),
+            ))
+        }),
     });
     let metrics = Arc::new(metrics);
 
@@ -542,13 +549,7 @@ fn run(config: Config) -> Result<(), Failure> {
                 }
                 let why = first_cause(&ends).unwrap_or_else(|| "a thread stopped".into());
                 tracing::error!(cause = %why, "ending: a hot-path thread ended");
-                // A lost source ends the session; anything else is the host's fault, and a
-                // supervisor may restart it: pages then come back by themselves.
-                shutdown_tx.send_replace(Some(if ends.iter().any(|(_, e)| matches!(e, End::Source(_))) {
-                    Shutdown::Ended(why.clone())
-                } else {
-                    Shutdown::Draining("the host stopped on an internal error".into())
-                }));
+                shutdown_tx.send_replace(Some(pages_told(&ends, why.clone())));
                 tell_pages(&shutdown_tx, Duration::from_secs(2)).await;
                 Err(why)
             }

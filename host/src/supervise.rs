@@ -60,6 +60,17 @@ pub fn first_cause(ends: &[Death]) -> Option<String> {
     })
 }
 
+/// What pages are told when threads end: a lost source ends the session for them; anything
+/// else is the host's fault, and a supervisor may restart it, so they are told the host
+/// stopped (`draining`, no internals) and come back by themselves.
+pub fn pages_told(ends: &[Death], why: String) -> crate::signal::Shutdown {
+    if ends.iter().any(|(_, e)| matches!(e, End::Source(_))) {
+        crate::signal::Shutdown::Ended(why)
+    } else {
+        crate::signal::Shutdown::Draining("the host stopped on an internal error".into())
+    }
+}
+
 /// The message of a panic payload (`panic!` with a literal or a formatted string).
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload

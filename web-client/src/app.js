@@ -12,6 +12,7 @@ import { StatsOverlay } from './overlay.js';
 import { KeyBindings } from './keybind.js';
 import { ChannelAudio, channelAudioSupported } from './audio.js';
 import { FrameLead, watchDisplayPeriod } from './phase.js';
+import { guessLayout } from './keymap.js';
 
 // When each step of a connection happened (performance.now(), ms since navigation start): the
 // scripts ran, the attempt began, signaling opened, the welcome came, the offer went out, the
@@ -175,6 +176,11 @@ const signaling = new Signaling({
       for (const id of ['save-state', 'load-state', 'keys-button']) $(id).hidden = !isGame;
       glint.player = undefined;
       player.reset(isGame);
+      // Keys travel as physical positions: Glint's own display takes the page's layout.
+      navigator.keyboard?.getLayoutMap?.().then((map) => {
+        glint.keyboardLayout = guessLayout(map);
+        if (glint.keyboardLayout) signaling.send(message.keyboardLayout(glint.keyboardLayout));
+      }, () => {});
     },
     answer: async (msg) => {
       mark('answerMs');

@@ -30,3 +30,36 @@ for (const [code, u] of Object.entries(named)) usage.set(code, u);
 export function codeToUsage(code) {
   return usage.get(code);
 }
+
+/**
+ * Keys whose characters tell common layouts apart, as the Keyboard API's layout map gives them
+ * (`navigator.keyboard.getLayoutMap()`: code → the character the key types unshifted), with
+ * the XKB name of each layout. The first row whose every key matches wins.
+ */
+const LAYOUT_SIGNS = [
+  ['fr', { KeyQ: 'a', KeyW: 'z', Digit2: 'é' }],
+  ['be', { KeyQ: 'a', KeyW: 'z', Digit2: 'é', Digit6: '§' }],
+  ['de', { KeyY: 'z', Semicolon: 'ö', Quote: 'ä', Minus: 'ß' }],
+  ['ch', { KeyY: 'z', Semicolon: 'é' }],
+  ['es', { Semicolon: 'ñ' }],
+  ['it', { Semicolon: 'ò', BracketLeft: 'è' }],
+  ['pt', { Semicolon: 'ç', Quote: 'º' }],
+  ['se', { Semicolon: 'ö', Quote: 'ä', BracketLeft: 'å' }],
+  ['no', { Semicolon: 'ø', Quote: 'æ' }],
+  ['dk', { Semicolon: 'æ', Quote: 'ø' }],
+  ['ru', { KeyQ: 'й' }],
+  ['gb', { KeyQ: 'q', Backslash: '#' }],
+  ['us', { KeyQ: 'q', KeyY: 'y', Semicolon: ';', Quote: "'" }],
+];
+
+/**
+ * The XKB layout a Keyboard API layout map (a Map, or anything with `get`) looks like, or null
+ * when it matches none of the common ones. More specific rows come before the ones they
+ * include (Belgian before French).
+ */
+export function guessLayout(map) {
+  if (!map || typeof map.get !== 'function') return null;
+  const fits = ([, signs]) => Object.entries(signs).every(([code, ch]) => map.get(code) === ch);
+  const specific = LAYOUT_SIGNS.filter(fits).sort((a, b) => Object.keys(b[1]).length - Object.keys(a[1]).length);
+  return specific[0]?.[0] ?? null;
+}

@@ -47,6 +47,8 @@ export const message = Object.freeze({
   loadState: () => ({ type: 'load-state' }),
   /** The playing page's frame lead (phase.js). */
   framePhase: (leadMs) => ({ type: 'frame-phase', lead_ms: leadMs }),
+  /** The XKB layout the page's keyboard looks like (keymap.js `guessLayout`). */
+  keyboardLayout: (layout) => ({ type: 'keyboard-layout', layout }),
 });
 
 /** A host message from its text, or null when it is not a JSON object with a string `type`. */

@@ -357,3 +357,16 @@ test('modifiers an event says are up are released; AltGr keeps the right Alt', (
   // An event without flags (a synthetic one) says nothing.
   assert.deepEqual(staleModifiers({}, holding('AltLeft')), []);
 });
+
+test('a Keyboard API layout map is named by the common layout it matches', async () => {
+  const { guessLayout } = await import('../src/keymap.js');
+  const us = new Map([['KeyQ', 'q'], ['KeyW', 'w'], ['KeyY', 'y'], ['Semicolon', ';'], ['Quote', "'"], ['Digit2', '2']]);
+  assert.equal(guessLayout(us), 'us');
+  assert.equal(guessLayout(new Map([...us, ['KeyQ', 'a'], ['KeyW', 'z'], ['Digit2', 'é']])), 'fr');
+  assert.equal(guessLayout(new Map([...us, ['KeyQ', 'a'], ['KeyW', 'z'], ['Digit2', 'é'], ['Digit6', '§']])), 'be');
+  assert.equal(guessLayout(new Map([...us, ['KeyY', 'z'], ['Semicolon', 'ö'], ['Quote', 'ä'], ['Minus', 'ß']])), 'de');
+  assert.equal(guessLayout(new Map([...us, ['Semicolon', 'ñ']])), 'es');
+  assert.equal(guessLayout(new Map([['KeyQ', 'й']])), 'ru');
+  assert.equal(guessLayout(new Map([['KeyQ', 'x']])), null);
+  assert.equal(guessLayout(undefined), null);
+});

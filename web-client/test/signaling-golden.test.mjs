@@ -18,6 +18,7 @@ const build = {
   'save-state': () => message.saveState(),
   'load-state': () => message.loadState(),
   'frame-phase': (j) => message.framePhase(j.lead_ms),
+  'keyboard-layout': (j) => message.keyboardLayout(j.layout),
 };
 
 test('the golden file is the version this page speaks', () => {

@@ -231,6 +231,21 @@ fn carry_out(
                         conn.handle_bad(counters, message, out);
                     }
                 }
+                Action::KeyboardLayout(k) => {
+                    assert!(model.welcomed, "a keyboard layout before the welcome");
+                    assert!(
+                        matches!(&sent, Some(ClientMsg::KeyboardLayout { layout }) if *layout == k.to_string())
+                    );
+                    // Names only: they go to setxkbmap as arguments.
+                    let name = k.to_string();
+                    assert!(
+                        name.starts_with(|c: char| c.is_ascii_lowercase())
+                            && name.bytes().all(|b| b.is_ascii_lowercase()
+                                || b.is_ascii_digit()
+                                || b"_-:".contains(&b)),
+                        "{name:?}"
+                    );
+                }
             }
         }
     }

@@ -12,6 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{oneshot, watch};
 use warp::ws::{Message, WebSocket};
 
+use crate::display::{Followed, Keyboard};
 use crate::emulator::GameCommand;
 use crate::net::RtcCommand;
 use crate::peer::{PeerId, PeerNotifier};
@@ -58,6 +59,9 @@ pub struct Hub {
     pub throttle: Arc<Mutex<Throttle>>,
     /// Open sockets per client address, at most [`MAX_SOCKETS_PER_ADDRESS`].
     pub sockets: PerAddress,
+    /// The keyboard layout of Glint's own display (none for a user's display, a test
+    /// pattern or a game).
+    pub keyboard: Option<Arc<Keyboard>>,
 }
 
 /// Tries a full rtc command queue again for a while (a burst of viewers joining at once)
@@ -250,6 +254,31 @@ async fn carry_out(
         Action::FramePhase(lead_ms) => {
             if let Err(message) = hub.phase.report(lead_ms) {
                 conn.handle_bad(&hub.counters, message, more);
+            }
+        }
+        Action::KeyboardLayout(page) => {
+            let Some(keyboard) = hub.keyboard.clone() else {
+                return; // not Glint's display: its layout is its owner's
+            };
+            let shown = page.to_string();
+            let followed = tokio::task::spawn_blocking(move || keyboard.follow(&page)).await;
+            let told = match followed {
+                Ok(Ok(Followed::Set)) => {
+                    tracing::info!(layout = %shown, "keyboard layout of the display set from a page");
+                    Some(format!("the host's keyboard layout is now {shown}, as yours"))
+                }
+                Ok(Ok(Followed::Same)) => None,
+                Ok(Ok(Followed::Kept(k))) => Some(format!(
+                    "the host's keyboard layout is {k}; yours looks like {shown}, so some keys may type other characters"
+                )),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot follow a page's keyboard layout");
+                    Some(format!("the host cannot take your keyboard layout ({shown})"))
+                }
+                Err(_) => None,
+            };
+            if let Some(message) = told {
+                send(tx, &ServerMsg::Info { message }).await;
             }
         }
     }

@@ -27,6 +27,9 @@ pub enum ClientMsg {
     LoadState,
     /// The playing page's frame lead, ms (see `crate::phase`).
     FramePhase { lead_ms: f64 },
+    /// The XKB layout the page's keyboard looks like (`fr`, `de`, `us:intl`), guessed from the
+    /// Keyboard API's layout map; Glint's own display follows the first page's.
+    KeyboardLayout { layout: String },
 }
 
 /// Host → page.

@@ -6,6 +6,7 @@
 //! taken before it. Malformed or unexpected messages get an `error` back, are counted, and
 //! change nothing else. Formats: `crate::proto::signaling`.
 
+use crate::config::KeyboardLayout;
 use crate::metrics::{Counter, Metrics};
 use crate::peer::PeerId;
 use crate::proto::signaling::{ClientMsg, ErrorCode, ServerMsg};
@@ -101,6 +102,8 @@ pub enum Action {
     Game(GameRequest),
     /// Report a frame lead (ms); an `Err` goes to [`Connection::handle_bad`].
     FramePhase(f64),
+    /// The page's keyboard layout, for the host's display to follow.
+    KeyboardLayout(KeyboardLayout),
 }
 
 /// Why the session stops, as pages are told.
@@ -206,6 +209,10 @@ impl Connection {
             ClientMsg::FramePhase { .. } => {
                 self.handle_bad(counters, "a frame phase before the offer".into(), out)
             }
+            ClientMsg::KeyboardLayout { layout } => match crate::config::parse_layout(&layout) {
+                Ok(k) => out.push(Action::KeyboardLayout(k)),
+                Err(e) => self.handle_bad(counters, e, out),
+            },
         }
     }
 

@@ -136,6 +136,33 @@ fn a_frame_phase_counts_only_from_a_page_that_offered() {
 }
 
 #[test]
+fn a_keyboard_layout_goes_to_the_display_and_a_bad_one_is_refused() {
+    let (cfg, c) = (config(None), SignalCounters::default());
+    let mut conn = Connection::new(PeerId(1));
+    run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
+    let mut out = Vec::new();
+    conn.handle_verdict(&cfg, &c, Verdict::Accepted, &mut out);
+    let out = run(
+        &mut conn,
+        &cfg,
+        &c,
+        r#"{"type":"keyboard-layout","layout":"de:nodeadkeys"}"#,
+    );
+    assert_eq!(
+        out,
+        vec![Action::KeyboardLayout(KeyboardLayout {
+            layout: "de".into(),
+            variant: Some("nodeadkeys".into())
+        })]
+    );
+    for bad in ["-display :0", "FR", "fr;reboot", ""] {
+        let msg = format!(r#"{{"type":"keyboard-layout","layout":"{bad}"}}"#);
+        let out = run(&mut conn, &cfg, &c, &msg);
+        assert_eq!(error_code(&out[0]), Some(ErrorCode::BadMessage), "{bad}");
+    }
+}
+
+#[test]
 fn an_unreadable_message_is_told_counted_and_closes_with_its_code() {
     let c = SignalCounters::default();
     for (unreadable, code) in [

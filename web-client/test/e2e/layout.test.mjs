@@ -53,3 +53,41 @@ test('a layout XKB does not know is a clear error at start', () => {
   assert.equal(both.status, 2);
   assert.match(both.stderr, /cannot be used with '--display/);
 });
+
+test('without --keyboard-layout the display takes the first page\'s layout', async () => {
+  const file = join(dir, 'auto.txt');
+  const auto = await startGlint(['--fps', '30', '--app', `xterm -u8 -geometry 60x10+0+0 -e sh -c 'cat > ${file}'`]);
+  const page = await browser.context.newPage();
+  try {
+    // A browser with a French keyboard, as the Keyboard API describes it.
+    await page.addInitScript(() => {
+      const azerty = new Map([['KeyQ', 'a'], ['KeyW', 'z'], ['Digit2', 'é'], ['KeyY', 'y'], ['Semicolon', 'm']]);
+      Object.defineProperty(navigator, 'keyboard', { value: { getLayoutMap: async () => azerty } });
+    });
+    await page.goto(auto.url);
+    await waitFor('the stream to play', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+    const info = await waitFor('the host to say it took the layout',
+      () => page.evaluate(() => window.glint.hostInfos.find((m) => /keyboard layout is now fr/.test(m))), 10000);
+    assert.ok(info);
+    const box = await page.locator('#video').boundingBox();
+    await page.mouse.click(box.x + 40, box.y + 20);
+    for (const code of ['KeyQ', 'KeyW', 'Digit2', 'Enter']) await page.keyboard.press(code);
+    const got = await waitFor('the line in the terminal',
+      () => existsSync(file) && readFileSync(file, 'utf8').includes('\n') && readFileSync(file, 'utf8'), 10000);
+    assert.equal(got, 'azé\n');
+    // A second page with another layout is told which one the host has; nothing changes.
+    const other = await browser.context.newPage();
+    await other.addInitScript(() => {
+      const qwertz = new Map([['KeyY', 'z'], ['Semicolon', 'ö'], ['Quote', 'ä'], ['Minus', 'ß']]);
+      Object.defineProperty(navigator, 'keyboard', { value: { getLayoutMap: async () => qwertz } });
+    });
+    await other.goto(auto.url);
+    const told = await waitFor('the second page to be told',
+      () => other.evaluate(() => window.glint.hostInfos.find((m) => /layout is fr; yours looks like de/.test(m))), 20000);
+    assert.ok(told);
+    await other.close();
+  } finally {
+    await page.close();
+    await auto.stop();
+  }
+});
