@@ -239,7 +239,8 @@ fn set_layout(
 pub struct Keyboard {
     display: String,
     auth: std::path::PathBuf,
-    /// The layout now, and whether a page may still set it (only until the first page said).
+    /// The layout now, and whether a page may still set it (only until the first page said,
+    /// or the first try failed).
     current: std::sync::Mutex<(KeyboardLayout, bool)>,
 }
 
@@ -282,8 +283,11 @@ impl Keyboard {
         if !current.1 {
             return Ok(Followed::Kept(current.0.clone()));
         }
+        // One try: a layout XKB lacks is not tried again for the next page (nor a page's
+        // stream of them, each a setxkbmap process).
+        current.1 = false;
         set_layout(&self.display, &self.auth, page)?;
-        *current = (page.clone(), false);
+        current.0 = page.clone();
         Ok(Followed::Set)
     }
 }
@@ -330,12 +334,13 @@ mod tests {
         assert_eq!(us.follow(&k("us")).ok(), Some(Followed::Same));
         assert_eq!(us.follow(&k("fr")).ok(), Some(Followed::Kept(k("us"))));
         // A first page with another layout: setxkbmap runs (here against no display, so it
-        // fails and says so), and the layout stays open to the next page.
+        // fails and says so), once: the display keeps its layout.
         let none = Keyboard::new(":9999", auth, None);
         assert!(matches!(
             none.follow(&k("fr")),
             Err(DisplayError::Keyboard { .. })
         ));
         assert_eq!(none.follow(&k("us")).ok(), Some(Followed::Same));
+        assert_eq!(none.follow(&k("de")).ok(), Some(Followed::Kept(k("us"))));
     }
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGlint, startChromium, waitFor } from './harness.mjs';
+import { startGlint, startChromium, waitFor, videoPoint } from './harness.mjs';
 
 const FPS = 30;
 const dir = mkdtempSync(join(tmpdir(), 'glint-e2e-'));
@@ -39,16 +39,7 @@ async function playing() {
 }
 
 /** Client coordinates of remote pixel (x, y) on the video. */
-async function clientPoint(x, y) {
-  return evaluate(([rx, ry]) => {
-    const v = document.getElementById('video');
-    const r = v.getBoundingClientRect();
-    const scale = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
-    const offX = (r.width - v.videoWidth * scale) / 2;
-    const offY = (r.height - v.videoHeight * scale) / 2;
-    return [r.left + offX + (rx + 0.5) * scale, r.top + offY + (ry + 0.5) * scale];
-  }, [x, y]);
-}
+const clientPoint = (x, y) => videoPoint(browser.page, x, y);
 
 test('the page plays the desktop at its native size and near the capture rate', async () => {
   await browser.page.goto(glint.url);

@@ -36,6 +36,21 @@ export function freePort() {
  * Polls `check` until it returns a truthy value or `timeoutMs` passes. A check that never
  * settles (a browser that stopped answering) also ends at the deadline.
  */
+/**
+ * The client coordinates of the middle of remote pixel (x, y) on the page's video (object-fit:
+ * contain, so through its letterbox).
+ */
+export function videoPoint(page, x, y) {
+  return page.evaluate(([rx, ry]) => {
+    const v = document.getElementById('video');
+    const r = v.getBoundingClientRect();
+    const scale = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+    const offX = (r.width - v.videoWidth * scale) / 2;
+    const offY = (r.height - v.videoHeight * scale) / 2;
+    return [r.left + offX + (rx + 0.5) * scale, r.top + offY + (ry + 0.5) * scale];
+  }, [x, y]);
+}
+
 export async function waitFor(what, check, timeoutMs = 15000, everyMs = 50) {
   const deadline = Date.now() + timeoutMs;
   let last;

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, rmSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGlint, startChromium, startXvnc, waitFor } from './harness.mjs';
+import { startGlint, startChromium, startXvnc, waitFor, videoPoint } from './harness.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'glint-odd-'));
 const clicks = join(dir, 'clicks.log');
@@ -36,14 +36,7 @@ after(async () => {
 const evaluate = (fn, arg) => browser.page.evaluate(fn, arg);
 
 /** Client coordinates of video pixel (x, y). */
-const clientPoint = (x, y) => evaluate(([rx, ry]) => {
-  const v = document.getElementById('video');
-  const r = v.getBoundingClientRect();
-  const scale = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
-  const offX = (r.width - v.videoWidth * scale) / 2;
-  const offY = (r.height - v.videoHeight * scale) / 2;
-  return [r.left + offX + (rx + 0.5) * scale, r.top + offY + (ry + 0.5) * scale];
-}, [x, y]);
+const clientPoint = (x, y) => videoPoint(browser.page, x, y);
 
 /** Every (x, y) xev logged for a button release on the root window. */
 const releases = () => [...(existsSync(clicks) ? readFileSync(clicks, 'utf8') : '')

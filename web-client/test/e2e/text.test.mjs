@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGlint, startChromium, waitFor } from './harness.mjs';
+import { startGlint, startChromium, waitFor, videoPoint } from './harness.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'glint-e2e-text-'));
 const typed = join(dir, 'typed.txt');
@@ -36,12 +36,7 @@ test('text sent on the text channel is typed in the terminal on the host', async
   await browser.page.goto(glint.url);
   await waitFor('the stream to play', () => evaluate(() => window.glint.state === 'playing'), 20000);
   // Focus follows the pointer on a bare X server: put it over the terminal first.
-  const [x, y] = await evaluate(() => {
-    const r = document.getElementById('video').getBoundingClientRect();
-    const v = document.getElementById('video');
-    const scale = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
-    return [r.left + (r.width - v.videoWidth * scale) / 2 + 100 * scale, r.top + (r.height - v.videoHeight * scale) / 2 + 60 * scale];
-  });
+  const [x, y] = await videoPoint(browser.page, 100, 60);
   await browser.page.mouse.click(x, y);
   // Text and pointer travel on different channels: wait for the pointer to be over the terminal.
   await waitFor('the host pointer over the terminal', () => {
