@@ -382,6 +382,12 @@ impl Collector for Snapshots {
             "Frames encoded per second",
             rates.encoded_fps,
         )?;
+        gauge(
+            &mut e,
+            "sent_fps",
+            "Frames sent per second (to all peers)",
+            rates.sent_fps,
+        )?;
         let peers = lock(&self.0.peers).clone();
         per_peer(&mut e, "peer_bitrate_kbps", "Send bitrate", &peers, |p| {
             Some(p.bitrate_kbps)
@@ -408,6 +414,29 @@ impl Collector for Snapshots {
             "Keyframes sent",
             &peers,
             |p| Some(p.keyframes_sent as f64),
+        )?;
+        per_peer(&mut e, "peer_firs", "FIRs received", &peers, |p| {
+            Some(p.firs as f64)
+        })?;
+        per_peer(&mut e, "peer_frames_sent", "Frames sent", &peers, |p| {
+            Some(p.frames_sent as f64)
+        })?;
+        per_peer(&mut e, "peer_bytes_sent", "Bytes sent", &peers, |p| {
+            Some(p.bytes_sent as f64)
+        })?;
+        per_peer(
+            &mut e,
+            "peer_target_kbps",
+            "Encoder rate the peer's link carries (from the estimate)",
+            &peers,
+            |p| p.target_kbps,
+        )?;
+        per_peer(
+            &mut e,
+            "peer_remb_kbps",
+            "The peer's own receive-side estimate (REMB)",
+            &peers,
+            |p| p.remb_kbps,
         )?;
         Ok(())
     }
@@ -463,6 +492,8 @@ mod tests {
         s.publish_peers(vec![PeerSnapshot {
             id: 4,
             rtt_ms: Some(2.0),
+            target_kbps: Some(1500.0),
+            frames_sent: 9,
             ..PeerSnapshot::default()
         }]);
         let text = metrics.encode().expect("encodes");
@@ -479,5 +510,15 @@ mod tests {
             text.contains("glint_peer_rtt_seconds{peer=\"peer4\"} 0.002"),
             "{text}"
         );
+        // Every per-peer figure of /api/stats is in /metrics too.
+        for line in [
+            "glint_peer_target_kbps{peer=\"peer4\"} 1500",
+            "glint_peer_frames_sent{peer=\"peer4\"} 9",
+            "glint_peer_firs{peer=\"peer4\"} 0",
+            "glint_peer_bytes_sent{peer=\"peer4\"} 0",
+            "glint_sent_fps 0",
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
+        }
     }
 }
