@@ -168,12 +168,13 @@ export class AltGrFilter {
       }
       this.emit('ControlLeft', true);
     }
-    if (code === 'ControlLeft' && down && !this.fake) {
+    // While AltGr is held, Windows repeats its fake Ctrl with it: dropped too.
+    if (code === 'ControlLeft' && this.fake) return undefined;
+    if (code === 'ControlLeft' && down) {
       this.held = timeStamp;
       this.timer = this.timers.setTimeout(() => { this.flushTimer(); this.emit('ControlLeft', true); }, ALTGR_WAIT_MS);
       return undefined;
     }
-    if (code === 'ControlLeft' && !down && this.fake) return undefined;
     if (code === 'AltRight' && !down) this.fake = false;
     return this.emit(code, down);
   }
