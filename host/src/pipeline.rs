@@ -307,7 +307,6 @@ pub fn spawn_encode(
                                 counters.encode_errors.inc();
                                 // Said once per codec and size, not once per frame; tried
                                 // again when the size changes.
-                                let size = (settings.width, settings.height);
                                 if cannot_open.insert(codec, size) != Some(size) {
                                     tracing::error!(error = %e, codec = codec.name(), ?settings, "cannot open encoder");
                                 }

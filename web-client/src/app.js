@@ -281,34 +281,31 @@ setInterval(() => {
 }, LEAD_REPORT_MS);
 
 // Presented frames, counted per displayed frame.
+/** A frame was shown at `now`: the first of each connection (the page's first or a
+ * reconnect's) ends its timeline and the "Connecting…" status. */
+function shown(now) {
+  glint.firstFrameMs ??= now;
+  if (status.state !== 'connecting') return;
+  mark('firstFrameMs');
+  firstPlayed ??= timeline;
+  status.set('playing', '');
+  // The browser names the codec once media came (not yet at "connected").
+  peer.videoCodec().then((c) => { glint.codec = c ?? glint.codec; }, () => {});
+}
+
 function onFrame(now, meta) {
   glint.framesPresented += 1;
   frameLead.frame(now, meta);
   overlay.onFrame(meta);
   if (meta.rtpTimestamp !== undefined) latency.presented(meta.rtpTimestamp, meta.expectedDisplayTime ?? now);
-  glint.firstFrameMs ??= now;
-  // The first frame of each connection, the page's first or a reconnect's.
-  if (status.state === 'connecting') {
-    mark('firstFrameMs');
-    firstPlayed ??= timeline;
-    status.set('playing', '');
-    // The browser names the codec once media came (not yet at "connected").
-    peer.videoCodec().then((c) => { glint.codec = c ?? glint.codec; }, () => {});
-  }
+  shown(now);
   if (glint.framesPresented % 30 === 0) info.show(`${meta.width}×${meta.height} ${glint.codec || ''}`);
   video.requestVideoFrameCallback(onFrame);
 }
 if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
   video.requestVideoFrameCallback(onFrame);
 } else {
-  video.addEventListener('playing', () => {
-    glint.firstFrameMs ??= performance.now();
-    if (status.state === 'connecting') {
-      mark('firstFrameMs');
-      firstPlayed ??= timeline;
-      status.set('playing', '');
-    }
-  });
+  video.addEventListener('playing', () => shown(performance.now()));
 }
 
 // ---- the bar ----

@@ -7,13 +7,17 @@ use str0m_netem::{Bitrate, DataSize};
 
 use super::{delay, Harness};
 
+/// When the client got each frame it could show, from `from` on.
+fn shown(frames: &[super::Received], from: Instant) -> impl Iterator<Item = Instant> + '_ {
+    frames
+        .iter()
+        .filter(move |f| f.decodable && f.at >= from)
+        .map(|f| f.at)
+}
+
 /// Longest wait between two frames the client could show, after `from`.
 fn longest_freeze(frames: &[super::Received], from: Instant) -> Duration {
-    let shown: Vec<Instant> = frames
-        .iter()
-        .filter(|f| f.decodable && f.at >= from)
-        .map(|f| f.at)
-        .collect();
+    let shown: Vec<Instant> = shown(frames, from).collect();
     shown
         .windows(2)
         .map(|w| w[1].duration_since(w[0]))
@@ -43,10 +47,7 @@ fn at_2_mbits_the_target_settles_under_the_link_and_the_picture_keeps_moving() {
         .map(|(_, k)| *k)
         .collect();
     let frames = &h.clients[0].frames;
-    let shown_late = frames
-        .iter()
-        .filter(|f| f.decodable && f.at >= settled)
-        .count();
+    let shown_late = shown(frames, settled).count();
     let freeze = longest_freeze(frames, t0 + Duration::from_secs(3));
     eprintln!(
         "2 Mbit/s: rate changes {:?}; last 5 s: {shown_late} frames shown, target {}; longest \
@@ -100,10 +101,7 @@ fn at_400_kbits_the_first_picture_comes_within_2_s_and_keeps_moving() {
         .find(|f| f.decodable)
         .map(|f| f.at.duration_since(t0));
     let settled = h.now - Duration::from_secs(5);
-    let shown_late = frames
-        .iter()
-        .filter(|f| f.decodable && f.at >= settled)
-        .count();
+    let shown_late = shown(frames, settled).count();
     let freeze = longest_freeze(frames, t0 + Duration::from_secs(5));
     eprintln!(
         "400 kbit/s: first picture {first:?} after connecting; last 5 s: {shown_late} frames \
