@@ -146,7 +146,8 @@ fn viewer(port: u16, frames: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
             serde_json::from_str(msg.to_text().unwrap_or("{}")).unwrap_or_default();
         match v["type"].as_str() {
             Some("answer") => break v["sdp"].as_str().unwrap_or_default().to_owned(),
-            Some("welcome") => continue,
+            // The member list comes at each join: not part of the answer.
+            Some("welcome" | "members" | "info") => continue,
             _ => panic!("unexpected signaling reply: {v}"),
         }
     };

@@ -4,6 +4,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use clap::{Parser, ValueEnum};
 
+use crate::input::roles::{Role, RoomConfig};
+
 /// Which codec to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CodecChoice {
@@ -198,6 +200,21 @@ pub struct Config {
     /// --allowed-origin or --allowed-host).
     #[arg(long, env = "GLINT_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
+
+    /// Password that admits pages as viewers only: they watch, and drive once an owner or the
+    /// controller gives them control. Needs --password (the owner's).
+    #[arg(long, env = "GLINT_VIEWER_PASSWORD", hide_env_values = true)]
+    pub viewer_password: Option<String>,
+
+    /// With no password (a loopback listen): the role of pages that join while an owner is
+    /// there. The first page is the owner.
+    #[arg(long, value_enum, default_value_t = Role::Viewer)]
+    pub guests: Role,
+
+    /// Whoever acts first while nobody has control takes it, without asking. Default: off on
+    /// a desktop; on for a game, where each page that plays takes a free player.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub implicit_control: Option<bool>,
 }
 
 fn parse_host_name(s: &str) -> Result<String, String> {
@@ -267,6 +284,29 @@ fn parse_size(s: &str) -> Result<(u16, u16), String> {
 }
 
 impl Config {
+    /// Who may drive: one seat on a desktop, one per player on a game.
+    pub fn room(&self) -> RoomConfig {
+        let game = self.core.is_some();
+        RoomConfig {
+            seats: if game { glint_emulators::PORTS } else { 1 },
+            implicit: self.implicit_control.unwrap_or(game),
+            guests: self.guests,
+        }
+    }
+
+    /// The viewers' password needs the owner's, and must differ from it.
+    pub fn check_viewer_password(&self) -> Result<(), String> {
+        match (&self.viewer_password, &self.password) {
+            (None, _) => Ok(()),
+            (Some(v), _) if v.is_empty() => Err("--viewer-password must not be empty".into()),
+            (Some(_), None) => Err("--viewer-password needs --password (the owner's)".into()),
+            (Some(v), Some(p)) if v == p => {
+                Err("--viewer-password must differ from --password".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// True when the listen address is reachable only from this machine.
     pub fn loopback_only(&self) -> bool {
         self.listen.ip().is_loopback()

@@ -30,6 +30,7 @@ use glint::phase::FramePhase;
 use glint::pipeline::{self, EncodeControl, EncodeParts, PipelineCounters, ENCODED_QUEUE};
 use glint::session::{Session, SessionConfig, SessionCounters};
 use glint::signal::throttle::{PerAddress, Throttle, ThrottleCounters};
+use glint::signal::PasswordError;
 use glint::signal::{Shutdown, SignalConfig, SignalCounters};
 use glint::stats::{RateSources, Stats};
 use glint::supervise::{first_cause, pages_told, shutdown_signal, watch, Death, End};
@@ -75,16 +76,10 @@ fn run(config: Config) -> Result<(), Failure> {
     let cfg = |m: String| (EXIT_CONFIG, m);
     let rt_err = |m: String| (EXIT_RUNTIME, m);
 
-    let password = match (&config.password, config.password_required()) {
-        (Some(p), _) if p.is_empty() => return Err(cfg("--password must not be empty".into())),
-        (Some(p), _) => Some(p.clone()),
-        (None, false) => None,
-        (None, true) => {
-            let p = glint::signal::generate_password()
-                .map_err(|e| rt_err(format!("no randomness: {e}")))?;
-            Some(p)
-        }
-    };
+    let password = glint::signal::owner_password(&config).map_err(|e| match e {
+        PasswordError::Config(m) => cfg(m),
+        e => rt_err(e.to_string()),
+    })?;
     if config.app.is_some() && config.display.is_some() {
         return Err(cfg("--app needs the virtual display; drop --display".into()));
     }
@@ -304,6 +299,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let input_counters = Arc::new(InputCounters::register(&mut metrics));
     let ic = input_counters.clone();
     let input_fault = fault(FaultThread::Input);
+    let room = input::roles::Room::new(config.room());
     let input_thread = std::thread::Builder::new()
         .name("glint-input".into())
         .spawn(move || {
@@ -311,7 +307,7 @@ fn run(config: Config) -> Result<(), Failure> {
                 std::thread::sleep(at.saturating_duration_since(std::time::Instant::now()));
                 panic!("test fault (--test-fault input)");
             }
-            input::run(lifecycle_rx, input_rx, injector, ic, echo_for_input)
+            input::run(lifecycle_rx, input_rx, injector, ic, echo_for_input, room)
         })
         .map_err(spawn_err)?;
     threads.push(("input", input_thread));
@@ -409,7 +405,7 @@ fn run(config: Config) -> Result<(), Failure> {
             frames: encoded_rx,
             audio: audio_rx,
             input: input_tx,
-            lifecycle: lifecycle_tx,
+            lifecycle: lifecycle_tx.clone(),
             input_dropped: input_counters.dropped_full.clone(),
             control,
             counters: net_counters,
@@ -423,12 +419,14 @@ fn run(config: Config) -> Result<(), Failure> {
     let hub = Arc::new(Hub {
         config: SignalConfig {
             password: password.clone(),
+            viewer_password: config.viewer_password.clone(),
             audio: has_sound,
             pixelated: source == Source::Emulator,
             game: game.is_some(),
         },
         counters: signal_counters,
         commands: cmd_tx.clone(),
+        input: lifecycle_tx.clone(),
         game,
         next_peer: AtomicU64::new(1),
         shutdown: shutdown_rx,
@@ -445,13 +443,10 @@ fn run(config: Config) -> Result<(), Failure> {
     });
     let metrics = Arc::new(metrics);
 
-    let url = http::page_url(
-        tls.is_some(),
-        listen_addr,
-        config.public_ip,
-        &locals,
-        &password,
-    );
+    let url_with = |pw: &Option<String>| {
+        http::page_url(tls.is_some(), listen_addr, config.public_ip, &locals, pw)
+    };
+    let url = url_with(&password);
     println!(
         "glint: streaming {source_name} (UDP port {})",
         udp_port.unwrap_or(0)
@@ -464,6 +459,9 @@ fn run(config: Config) -> Result<(), Failure> {
         println!("glint: X clients of the virtual display need XAUTHORITY={auth}");
     }
     println!("glint: open {url}");
+    if config.viewer_password.is_some() {
+        println!("glint: viewers open {}", url_with(&config.viewer_password));
+    }
     if let Some(tls) = &tls {
         println!(
             "glint: TLS certificate SHA-256 fingerprint {}",

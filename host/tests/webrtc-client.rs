@@ -158,7 +158,8 @@ fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
             serde_json::from_str(msg.to_text().expect("text")).expect("json");
         match v["type"].as_str() {
             Some("answer") => break v["sdp"].as_str().expect("sdp").to_owned(),
-            Some("welcome") => continue,
+            // The member list comes at each join: not part of the answer.
+            Some("welcome" | "members") => continue,
             other => panic!("unexpected signaling reply {other:?}: {v}"),
         }
     };

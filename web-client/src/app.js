@@ -13,6 +13,7 @@ import { KeyBindings } from './keybind.js';
 import { ChannelAudio, channelAudioSupported } from './audio.js';
 import { FrameLead, watchDisplayPeriod } from './phase.js';
 import { guessLayout } from './keymap.js';
+import { Room, PeoplePanel, savedName } from './people.js';
 
 // When each step of a connection happened (performance.now(), ms since navigation start): the
 // scripts ran, the attempt began, signaling opened, the welcome came, the offer went out, the
@@ -57,6 +58,11 @@ const bindings = new KeyBindings();
 const keysPanel = new KeysPanel({
   panel: $('keys'), list: $('keys-list'), openButton: $('keys-button'), closeButton: $('keys-close'),
   resetButton: $('keys-reset'), bindings, refocus,
+});
+const room = new Room();
+const people = new PeoplePanel({
+  room, panel: $('people'), list: $('people-list'), openButton: $('people-button'), controlButton: $('control'),
+  closeButton: $('people-close'), nameInput: $('name'), send: (m) => signaling.send(m), message, refocus,
 });
 const sound = new Sound({ video, button: $('sound'), volume: $('volume'), prompt: $('sound-prompt'), refocus, ChannelAudio });
 
@@ -115,8 +121,9 @@ const controls = new InputControls({
   stage,
   textInput: $('text-input'),
   video,
-  send: (bytes) => peer.sendInput(bytes),
-  sendText: (text) => peer.sendText(text),
+  // A page without control sends nothing (the host would drop it).
+  send: (bytes) => room.mayDrive && peer.sendInput(bytes),
+  sendText: (text) => room.mayDrive && peer.sendText(text),
   // Games: a rebound key sends its action's default key (keybind.js).
   keyCode: (code) => (isGame ? bindings.translate(code) : code),
   onPress: (seq, at) => latency.press(seq, at),
@@ -150,6 +157,7 @@ function halt(state, text) {
 const signaling = new Signaling({
   url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
   password,
+  name: () => savedName(),
   // The offer is made while the socket opens and goes out right behind `hello`, without
   // waiting for `welcome`.
   onConnecting: () => {
@@ -170,6 +178,8 @@ const signaling = new Signaling({
   handlers: {
     welcome: (msg) => {
       mark('welcomeMs');
+      room.reset(msg.peer);
+      people.render();
       hostHasSound = msg.audio === true;
       video.classList.toggle('pixelated', msg.pixelated === true);
       isGame = msg.game === true;
@@ -190,6 +200,10 @@ const signaling = new Signaling({
       glint.hostInfos.push(msg.message);
       if (glint.hostInfos.length > KEEP_REPORTS) glint.hostInfos.shift();
       info.toast(msg.message);
+    },
+    members: (msg) => {
+      for (const n of room.update(msg)) info.toast(n);
+      people.render();
     },
     player: (msg) => {
       glint.player = msg.player;
@@ -254,8 +268,10 @@ Object.defineProperties(glint, {
   channelAudio: { get: () => sound.channel ?? undefined, enumerable: true },
 });
 glint.overlay = overlay;
-/** Types `text` on the host (as an IME's composition or a paste would); false when not connected. */
-glint.sendText = (text) => peer.sendText(String(text));
+glint.room = room;
+/** Types `text` on the host (as an IME's composition or a paste would); false when not
+ * connected or without control. */
+glint.sendText = (text) => room.mayDrive && peer.sendText(String(text));
 glint.volume = () => sound.level;
 glint.soundTap = () => sound.tap();
 // The inbound video and audio RTP stats (frames decoded/dropped, bytes, jitter buffer), and
@@ -323,6 +339,7 @@ for (const [id, build] of [['save-state', message.saveState], ['load-state', mes
   });
 }
 keysPanel.start();
+people.start();
 sound.start();
 statsToggle.start();
 

@@ -27,17 +27,24 @@ export const ERROR_REACTIONS = Object.freeze({
   full: 'retry',
   'too-many-sockets': 'retry',
   'hello-timeout': 'log',
+  'not-in-control': 'tell',
+  forbidden: 'tell',
 });
 
 /** Every `code` an `error` message can carry, as far as this page knows. */
 export const ERROR_CODES = Object.freeze(Object.keys(ERROR_REACTIONS));
 
 /** Every message type the host sends; a `Signaling` needs a handler for each. */
-export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info', 'player', 'ended', 'draining']);
+export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info', 'player', 'ended', 'draining', 'members']);
 
 /** Page → host messages, as plain objects (`Signaling.send` serialises them). */
 export const message = Object.freeze({
-  hello: (password) => (password === undefined ? { type: 'hello' } : { type: 'hello', password }),
+  /** The first message; `password` and `name` (shown to the others) are left out when unset. */
+  hello: (password, name) => ({
+    type: 'hello',
+    ...(password === undefined ? {} : { password }),
+    ...(name === undefined ? {} : { name }),
+  }),
   offer: (sdp) => ({ type: 'offer', sdp }),
   /** One trickled ICE candidate (the `candidate:` attribute value) and its media's mid. */
   candidate: (candidate, sdpMid) => (sdpMid === undefined || sdpMid === null
@@ -49,6 +56,15 @@ export const message = Object.freeze({
   framePhase: (leadMs) => ({ type: 'frame-phase', lead_ms: leadMs }),
   /** The XKB layout the page's keyboard looks like (keymap.js `guessLayout`). */
   keyboardLayout: (layout) => ({ type: 'keyboard-layout', layout }),
+  // Who drives (people.js): ask, give (to a member's peer id), take, release; owners also
+  // remove members and change roles ('owner' or 'viewer'); anyone renames itself.
+  requestControl: () => ({ type: 'request-control' }),
+  giveControl: (peer) => ({ type: 'give-control', peer }),
+  takeControl: () => ({ type: 'take-control' }),
+  releaseControl: () => ({ type: 'release-control' }),
+  kick: (peer) => ({ type: 'kick', peer }),
+  setRole: (peer, role) => ({ type: 'set-role', peer, role }),
+  setName: (name) => ({ type: 'set-name', name }),
 });
 
 /** A host message from its text, or null when it is not a JSON object with a string `type`. */
@@ -101,6 +117,7 @@ export class Signaling {
    * @param {object} o
    * @param {string} o.url the /ws URL
    * @param {string|undefined} o.password sent in `hello`
+   * @param {() => string|undefined} [o.name] the page's name, sent in `hello`
    * @param {object} o.handlers one function per SERVER_TYPES entry, called with the message
    * @param {() => void} [o.onConnecting] a socket is being opened (start the peer connection
    *   now: its offer is queued behind `hello`)
@@ -111,13 +128,14 @@ export class Signaling {
    * @param {{setTimeout: Function, clearTimeout: Function}} [o.timers]
    */
   constructor({
-    url, password, handlers, onConnecting = () => {}, onOpen = () => {}, onDown = () => {},
+    url, password, name, handlers, onConnecting = () => {}, onOpen = () => {}, onDown = () => {},
     WebSocket = globalThis.WebSocket, timers = globalThis, backoff = new Backoff(), log = console,
   }) {
     const missing = SERVER_TYPES.filter((t) => typeof handlers[t] !== 'function');
     if (missing.length) throw new Error(`signaling: no handler for ${missing.join(', ')}`);
     this.url = url;
     this.password = password;
+    this.name = name; // () => the name to give in hello, or undefined
     this.handlers = handlers;
     this.onConnecting = onConnecting;
     this.onOpen = onOpen;
@@ -143,7 +161,7 @@ export class Signaling {
     this.close();
     const ws = new this.WebSocket(this.url);
     this.ws = ws;
-    this.queue = [JSON.stringify(message.hello(this.password))];
+    this.queue = [JSON.stringify(message.hello(this.password, this.name?.()))];
     ws.onopen = () => {
       for (const text of this.queue.splice(0)) ws.send(text);
       this.onOpen();

@@ -12,13 +12,20 @@ const golden = JSON.parse(readFileSync(new URL('./golden/signaling-v1.json', imp
 
 // How the page builds each client message type from the fields the golden entry holds.
 const build = {
-  hello: (j) => message.hello(j.password),
+  hello: (j) => message.hello(j.password, j.name),
   offer: (j) => message.offer(j.sdp),
   candidate: (j) => message.candidate(j.candidate, j.sdp_mid),
   'save-state': () => message.saveState(),
   'load-state': () => message.loadState(),
   'frame-phase': (j) => message.framePhase(j.lead_ms),
   'keyboard-layout': (j) => message.keyboardLayout(j.layout),
+  'request-control': () => message.requestControl(),
+  'give-control': (j) => message.giveControl(j.peer),
+  'take-control': () => message.takeControl(),
+  'release-control': () => message.releaseControl(),
+  kick: (j) => message.kick(j.peer),
+  'set-role': (j) => message.setRole(j.peer, j.role),
+  'set-name': (j) => message.setName(j.name),
 };
 
 test('the golden file is the version this page speaks', () => {

@@ -4,11 +4,12 @@
 //!
 //! Input: one byte of configuration (bit 0: a password is set, then the first line is the
 //! password; bit 1: a game; bit 2: sound; bit 3: pixelated; bit 4: the host shuts down at the
-//! end instead of the page closing), then one message per line; a line that is not UTF-8 is a
-//! binary message.
+//! end instead of the page closing; bit 5, with bit 0: a viewers' password is set too, on the
+//! next line), then one message per line; a line that is not UTF-8 is a binary message.
 //!
 //! Checked beyond "no panic": a `welcome` answers every `hello` with the right password and
-//! nothing else; nothing reaches the session (offer, candidate, leave, game, frame lead) before a `welcome`,
+//! nothing else, after the page joined the room with the role its password gives (and its
+//! name); room requests only after that; nothing reaches the session (offer, candidate, leave, game, frame lead) before a `welcome`,
 //! and nothing at all after the socket was closed; a candidate or a leave only follows an
 //! offer; game requests only on a game host; a frame lead is the one the page sent; every
 //! message to the page is JSON that reads back as itself; a message that parses writes back
@@ -16,6 +17,7 @@
 
 #![no_main]
 
+use glint::input::roles::Admission;
 use glint::peer::PeerId;
 use glint::phase::FramePhase;
 use glint::proto::signaling::{ClientMsg, ServerMsg};
@@ -44,8 +46,15 @@ fn run(data: &[u8]) {
     } else {
         None
     };
+    let viewer_password = if flags & 1 != 0 && flags & 32 != 0 {
+        let Some(p) = lines.next() else { return };
+        Some(String::from_utf8_lossy(p).into_owned())
+    } else {
+        None
+    };
     let config = SignalConfig {
         password,
+        viewer_password,
         game: flags & 2 != 0,
         audio: flags & 4 != 0,
         pixelated: flags & 8 != 0,
@@ -58,6 +67,7 @@ fn run(data: &[u8]) {
         throttle: Throttle::new(ThrottleCounters::default()),
         now: Instant::now(),
         welcomed: false,
+        joined: false,
         offered: false,
         closed: false,
     };
@@ -77,7 +87,7 @@ fn run(data: &[u8]) {
         };
         if was_closed {
             assert!(out.is_empty(), "a closed connection acted: {out:?}");
-        } else if let Some(ClientMsg::Hello { password }) = &sent {
+        } else if let Some(ClientMsg::Hello { password, .. }) = &sent {
             // A first hello is a password check; a second one is refused.
             let checked = matches!(out.as_slice(), [Action::Authenticate(p)] if p == password);
             assert_eq!(checked, !model.hello, "hello: {out:?}");
@@ -107,6 +117,8 @@ struct Model {
     throttle: Throttle,
     now: Instant,
     welcomed: bool,
+    /// The page joined the room.
+    joined: bool,
     /// An offer is live (not yet replaced or left).
     offered: bool,
     closed: bool,
@@ -134,14 +146,24 @@ fn carry_out(
             match action {
                 Action::Authenticate(given) => {
                     let want = config.password.as_deref();
+                    let viewer = config.viewer_password.as_deref();
                     let client = IpAddr::from([10, 0, 0, 9]);
-                    let v = model.throttle.check(model.now, client, want, given.as_deref());
-                    let right = want.is_none() || given.as_deref() == want;
+                    let (v, admission) =
+                        config.admit(&mut model.throttle, model.now, client, given.as_deref());
+                    let owner = want.is_none() || given.as_deref() == want;
+                    let right = owner || (viewer.is_some() && given.as_deref() == viewer);
                     if !right {
                         assert_ne!(v, Verdict::Accepted, "a wrong password {given:?} accepted");
+                    } else if v == Verdict::Accepted {
+                        let expect = match want {
+                            None => Admission::Open,
+                            Some(_) if owner => Admission::Owner,
+                            Some(_) => Admission::Viewer,
+                        };
+                        assert_eq!(admission, expect, "{given:?}");
                     }
                     let mut more = Vec::new();
-                    conn.handle_verdict(config, counters, v, &mut more);
+                    conn.handle_verdict(config, counters, v, admission, &mut more);
                     let welcome = more
                         .iter()
                         .any(|a| matches!(a, Action::Send(ServerMsg::Welcome { .. })));
@@ -156,12 +178,18 @@ fn carry_out(
                         game,
                     } = &msg
                     {
-                        let Some(ClientMsg::Hello { password }) = &sent else {
+                        let Some(ClientMsg::Hello { password, .. }) = &sent else {
                             panic!("a welcome for {sent:?}");
                         };
                         if let Some(want) = &config.password {
-                            assert_eq!(password.as_ref(), Some(want), "welcome, wrong password");
+                            let viewer = config.viewer_password.as_ref();
+                            assert!(
+                                password.as_ref() == Some(want)
+                                    || (viewer.is_some() && password.as_ref() == viewer),
+                                "welcome, wrong password"
+                            );
                         }
+                        assert!(model.joined, "a welcome before the page joined the room");
                         assert_eq!(*peer, PEER.0);
                         assert_eq!(
                             (*audio, *pixelated, *game),
@@ -230,6 +258,29 @@ fn carry_out(
                     if let Err(message) = phase.report(lead_ms) {
                         conn.handle_bad(counters, message, out);
                     }
+                }
+                Action::Join { name, .. } => {
+                    assert!(!model.joined && !model.welcomed, "joined twice");
+                    let Some(ClientMsg::Hello { name: said, .. }) = &sent else {
+                        panic!("a join for {sent:?}");
+                    };
+                    assert_eq!(&name, said, "the name from hello");
+                    model.joined = true;
+                }
+                Action::Room(_) => {
+                    assert!(model.welcomed, "a room request before the welcome");
+                    assert!(matches!(
+                        sent,
+                        Some(
+                            ClientMsg::RequestControl
+                                | ClientMsg::GiveControl { .. }
+                                | ClientMsg::TakeControl
+                                | ClientMsg::ReleaseControl
+                                | ClientMsg::Kick { .. }
+                                | ClientMsg::SetRole { .. }
+                                | ClientMsg::SetName { .. }
+                        )
+                    ));
                 }
                 Action::KeyboardLayout(k) => {
                     assert!(model.welcomed, "a keyboard layout before the welcome");

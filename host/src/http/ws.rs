@@ -14,14 +14,16 @@ use warp::ws::{Message, WebSocket};
 
 use crate::display::{Followed, Keyboard};
 use crate::emulator::GameCommand;
+use crate::input::roles::Admission;
+use crate::input::InputMsg;
 use crate::net::RtcCommand;
 use crate::peer::{PeerId, PeerNotifier};
 use crate::phase::FramePhase;
 use crate::proto::signaling::{ErrorCode, ServerMsg};
-use crate::signal::throttle::{PerAddress, Throttle};
+use crate::signal::throttle::{PerAddress, Throttle, Verdict};
 use crate::signal::{
     Action, Connection, GameError, GameRequest, OfferError, Shutdown, SignalConfig, SignalCounters,
-    Unreadable, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_BIG, HELLO_TIMEOUT,
+    Unreadable, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_BIG, HELLO_TIMEOUT,
 };
 
 /// A full rtc command queue is tried again this often, this many times, before "busy".
@@ -59,6 +61,8 @@ pub struct Hub {
     pub throttle: Arc<Mutex<Throttle>>,
     /// Open sockets per client address, at most [`MAX_SOCKETS_PER_ADDRESS`].
     pub sockets: PerAddress,
+    /// The input thread's lifecycle queue: members joining, leaving and asking the room.
+    pub input: Sender<InputMsg>,
     /// The keyboard layout of Glint's own display (none for a user's display, a test
     /// pattern or a game).
     pub keyboard: Option<Arc<Keyboard>>,
@@ -66,10 +70,7 @@ pub struct Hub {
 
 /// Tries a full rtc command queue again for a while (a burst of viewers joining at once)
 /// before giving up; never blocks the runtime thread.
-async fn try_send_patiently(
-    commands: &Sender<RtcCommand>,
-    mut cmd: RtcCommand,
-) -> Result<(), RtcCommand> {
+async fn try_send_patiently<T>(commands: &Sender<T>, mut cmd: T) -> Result<(), T> {
     for _ in 0..BUSY_RETRIES {
         match commands.try_send(cmd) {
             Ok(()) => return Ok(()),
@@ -167,10 +168,14 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                 Some(Err(e)) => conn.handle_unreadable(&hub.counters, unreadable(&e), &mut actions),
                 None => conn.handle_closed(&mut actions),
             },
-            Some(n) = notices.recv() => {
-                log_bad(client, peer, &n, &mut logged);
-                send(&mut tx, &n).await;
-            }
+            Some(n) = notices.recv() => match n {
+                // Removed from the session by an owner.
+                ServerMsg::Ended { message } => conn.handle_removed(message, &mut actions),
+                n => {
+                    log_bad(client, peer, &n, &mut logged);
+                    send(&mut tx, &n).await;
+                }
+            },
             () = &mut hello_deadline, if !hello_deadline.is_elapsed() => {
                 conn.handle_hello_timeout(&hub.counters, &mut actions);
             }
@@ -180,6 +185,9 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                 }
             }
         }
+    }
+    if conn.is_authed() {
+        let _ = try_send_patiently(&hub.input, InputMsg::Gone { peer }).await;
     }
     // Sends what is still queued: the reply to a page's close frame (without it the page
     // sees 1006, "closed abnormally").
@@ -208,12 +216,42 @@ async fn carry_out(
     match action {
         Action::Send(msg) => send(tx, &msg).await,
         Action::Authenticate(given) => {
-            let want = hub.config.password.as_deref();
-            let verdict = match hub.throttle.lock() {
-                Ok(mut t) => t.check(Instant::now(), client, want, given.as_deref()),
-                Err(_) => crate::signal::throttle::Verdict::Refused,
+            let (verdict, admission) = match hub.throttle.lock() {
+                Ok(mut t) => hub
+                    .config
+                    .admit(&mut t, Instant::now(), client, given.as_deref()),
+                Err(_) => (Verdict::Refused, Admission::Viewer),
             };
-            conn.handle_verdict(&hub.config, &hub.counters, verdict, more);
+            conn.handle_verdict(&hub.config, &hub.counters, verdict, admission, more);
+        }
+        Action::Join { admission, name } => {
+            let msg = InputMsg::Member {
+                peer: conn.peer(),
+                admission,
+                name,
+                notify: notifier.clone(),
+            };
+            if try_send_patiently(&hub.input, msg).await.is_err() {
+                send(
+                    tx,
+                    &ServerMsg::error(ErrorCode::Busy, "host busy, try again"),
+                )
+                .await;
+                more.push(Action::Close(CLOSE_GOING_AWAY, "busy"));
+            }
+        }
+        Action::Room(request) => {
+            let msg = InputMsg::Request {
+                peer: conn.peer(),
+                request,
+            };
+            if try_send_patiently(&hub.input, msg).await.is_err() {
+                send(
+                    tx,
+                    &ServerMsg::error(ErrorCode::Busy, "host busy, try again"),
+                )
+                .await;
+            }
         }
         Action::Close(code, reason) => {
             let _ = tx.send(Message::close_with(code, reason)).await;

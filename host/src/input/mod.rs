@@ -3,6 +3,7 @@
 pub mod inject;
 pub mod keymap;
 pub mod reconcile;
+pub mod roles;
 pub mod sender;
 /// The input packet format lives with the other page formats.
 pub use crate::proto::input as wire;
@@ -20,6 +21,7 @@ use crate::metrics::{Counter, Metrics};
 use crate::peer::{Notice, PeerId, PeerNotifier};
 use crate::proto::signaling::ErrorCode;
 use reconcile::{Action, Reconciler};
+use roles::{Admission, Event, Request, Room};
 
 /// Capacity of the rtc → input hand-off of data (input packets, text). When full the rtc thread
 /// drops the packet (the protocol repeats edges and state, so a dropped packet is like a lost
@@ -31,11 +33,32 @@ pub const INPUT_QUEUE: usize = 256;
 pub const LIFECYCLE_QUEUE: usize = 256;
 /// At most one error notice per peer in this interval; every bad packet is still counted.
 const NOTICE_INTERVAL: Duration = Duration::from_secs(1);
+/// Most room requests a member may make in one second: each change goes to every page, so a
+/// page that spams renames or asks would otherwise flood the others' notice queues. More are
+/// refused (`forbidden`) and counted.
+pub const ROOM_REQUESTS_PER_SECOND: u32 = 10;
 
 /// What the rtc thread hands the input thread: `Joined` and `Left` on the lifecycle queue,
-/// the rest on the data queue.
+/// the rest on the data queue. Signaling hands it `Member`, `Request` and `Gone`, on the
+/// lifecycle queue too (the room of [`roles`] lives in the input thread).
 #[derive(Debug)]
 pub enum InputMsg {
+    /// A page passed `hello`: it joins the room (before it can offer, so before `Joined`).
+    Member {
+        peer: PeerId,
+        admission: Admission,
+        name: Option<String>,
+        notify: PeerNotifier,
+    },
+    /// A member asks something of the room; a refusal goes back through its notifier.
+    Request {
+        peer: PeerId,
+        request: Request,
+    },
+    /// A page's signaling socket closed: it leaves the room.
+    Gone {
+        peer: PeerId,
+    },
     Joined {
         peer: PeerId,
         notify: PeerNotifier,
@@ -62,6 +85,13 @@ pub struct InputCounters {
     /// Input packets the rtc thread dropped because the input queue was full.
     pub dropped_full: Counter,
     pub inject_errors: Counter,
+    /// Input packets and text from members without control, dropped.
+    pub not_in_control: Counter,
+    /// Room requests refused (a viewer taking control, a name too long, …).
+    pub room_refused: Counter,
+    /// Times a member lost control (released, given away, taken, left).
+    pub hand_offs: Counter,
+    pub members: crate::metrics::Gauge,
 }
 
 impl InputCounters {
@@ -71,6 +101,16 @@ impl InputCounters {
             malformed: m.counter("input_malformed", "Malformed input packets dropped"),
             dropped_full: m.counter("input_dropped", "Input packets dropped on a full queue"),
             inject_errors: m.counter("input_inject_errors", "Injections that failed"),
+            not_in_control: m.counter(
+                "input_not_in_control",
+                "Input packets and text from members without control, dropped",
+            ),
+            room_refused: m.counter("room_refused", "Room requests refused"),
+            hand_offs: m.counter("room_hand_offs", "Times a member lost control"),
+            members: m.gauge(
+                "room_members",
+                "Pages in the session (signaling sockets past hello)",
+            ),
         }
     }
 }
@@ -181,20 +221,121 @@ struct PeerInput {
     last_notice: Option<Instant>,
 }
 
-/// Runs the input loop until both queues close. Owns every peer's reconciler and the injector.
-/// Lifecycle edges are taken before data, so a peer's data never precedes its `Joined`; data
-/// of a peer that is not (or no longer) joined is dropped.
+/// At most one notice per [`NOTICE_INTERVAL`] for `last`.
+fn notice_due(last: &mut Option<Instant>, now: Instant) -> bool {
+    let due = last.is_none_or(|t| now.duration_since(t) >= NOTICE_INTERVAL);
+    if due {
+        *last = Some(now);
+    }
+    due
+}
+
+/// The room and the pages it tells: the input thread's share of the session's members.
+struct Members {
+    room: Room,
+    /// Each member's signaling socket.
+    notify: HashMap<PeerId, PeerNotifier>,
+    /// Members without control told (at most once a second) that their input was dropped.
+    told_watching: HashMap<PeerId, Option<Instant>>,
+    /// Each member's requests in the current second: (when that second began, how many).
+    requests: HashMap<PeerId, (Instant, u32)>,
+    events: Vec<Event>,
+}
+
+impl Members {
+    /// Whether `peer` may make one more request now ([`ROOM_REQUESTS_PER_SECOND`]).
+    fn admit_request(&mut self, peer: PeerId, now: Instant) -> bool {
+        let (start, n) = self.requests.entry(peer).or_insert((now, 0));
+        if now.duration_since(*start) >= Duration::from_secs(1) {
+            (*start, *n) = (now, 0);
+        }
+        *n += 1;
+        *n <= ROOM_REQUESTS_PER_SECOND
+    }
+
+    fn tell(&self, peer: PeerId, notice: Notice) {
+        if let Some(n) = self.notify.get(&peer) {
+            n.notify(notice);
+        }
+    }
+
+    /// Does what the room's events say; returns the members that lost control.
+    fn settle(&mut self, counters: &InputCounters, lost: &mut Vec<PeerId>) {
+        let mut changed = false;
+        for e in self.events.drain(..) {
+            match e {
+                Event::Changed => changed = true,
+                Event::Released(peer) => {
+                    counters.hand_offs.inc();
+                    lost.push(peer);
+                }
+                Event::Removed(peer) => {
+                    if let Some(n) = self.notify.remove(&peer) {
+                        n.notify(Notice::Ended {
+                            message: "an owner removed you from the session".into(),
+                        });
+                    }
+                }
+            }
+        }
+        if changed {
+            counters.members.set(self.notify.len() as i64);
+            let list = Notice::Members {
+                members: self.room.members(),
+                seats: self.room.config().seats as u8,
+                implicit: self.room.config().implicit,
+            };
+            for n in self.notify.values() {
+                n.notify(list.clone());
+            }
+        }
+    }
+
+    /// Whether `peer`'s input may be injected (taking a free seat with implicit control);
+    /// when not, it is counted and the page told (at most once a second).
+    fn may_drive(&mut self, peer: PeerId, now: Instant, counters: &InputCounters) -> bool {
+        if self.room.handle_act(peer, &mut self.events) {
+            return true;
+        }
+        counters.not_in_control.inc();
+        let last = self.told_watching.entry(peer).or_default();
+        if notice_due(last, now) {
+            self.tell(
+                peer,
+                Notice::error(
+                    ErrorCode::NotInControl,
+                    "you are watching: ask for control to drive the host",
+                ),
+            );
+        }
+        false
+    }
+}
+
+/// Runs the input loop until both queues close. Owns every peer's reconciler, the room (who
+/// may drive) and the injector. Lifecycle edges are taken before data, so a peer's data never
+/// precedes its `Joined`; data of a peer that is not (or no longer) joined is dropped, and so
+/// is input of a member without control.
 pub fn run(
     lifecycle: Receiver<InputMsg>,
     rx: Receiver<InputMsg>,
     mut injector: impl Injector,
     counters: Arc<InputCounters>,
     echo: Arc<InputEcho>,
+    room: Room,
 ) {
     let mut peers: HashMap<PeerId, PeerInput> = HashMap::new();
+    let mut members = Members {
+        room,
+        notify: HashMap::new(),
+        told_watching: HashMap::new(),
+        requests: HashMap::new(),
+        events: Vec::new(),
+    };
     let mut actions = Vec::new();
     let mut tagged: Vec<(PeerId, Action)> = Vec::new();
     let mut notices: Vec<(PeerId, Notice)> = Vec::new();
+    let mut lost: Vec<PeerId> = Vec::new();
     loop {
         let deadline = peers
             .values()
@@ -210,6 +351,42 @@ pub fn run(
         let mut left: Option<PeerId> = None;
         match msg {
             None => {}
+            Some(InputMsg::Member {
+                peer,
+                admission,
+                name,
+                notify,
+            }) => {
+                members.notify.insert(peer, notify);
+                let role =
+                    members
+                        .room
+                        .handle_join(peer, admission, name.as_deref(), &mut members.events);
+                tracing::info!(%peer, ?role, "member joined");
+            }
+            Some(InputMsg::Request { peer, request }) => {
+                let r = if members.admit_request(peer, now) {
+                    members
+                        .room
+                        .handle_request(peer, request.clone(), &mut members.events)
+                } else {
+                    Err(roles::Refusal::TooMany(ROOM_REQUESTS_PER_SECOND))
+                };
+                match r {
+                    Ok(()) => tracing::info!(%peer, ?request, "room request"),
+                    Err(e) => {
+                        counters.room_refused.inc();
+                        tracing::debug!(%peer, ?request, error = %e, "room request refused");
+                        members.tell(peer, Notice::error(ErrorCode::Forbidden, e.to_string()));
+                    }
+                }
+            }
+            Some(InputMsg::Gone { peer }) => {
+                members.room.handle_leave(peer, &mut members.events);
+                members.notify.remove(&peer);
+                members.told_watching.remove(&peer);
+                members.requests.remove(&peer);
+            }
             Some(InputMsg::Joined { peer, notify }) => {
                 peers.insert(
                     peer,
@@ -228,18 +405,16 @@ pub fn run(
                 };
                 match wire::decode(&bytes) {
                     Ok(packet) => {
-                        entry.reconciler.handle_packet(at, &packet, &mut actions);
-                        tagged.extend(actions.drain(..).map(|a| (peer, a)));
-                        applied = entry.reconciler.newest_seq().map(|s| (peer, s));
+                        if members.may_drive(peer, now, &counters) {
+                            entry.reconciler.handle_packet(at, &packet, &mut actions);
+                            tagged.extend(actions.drain(..).map(|a| (peer, a)));
+                            applied = entry.reconciler.newest_seq().map(|s| (peer, s));
+                        }
                     }
                     Err(e) => {
                         counters.malformed.inc();
                         tracing::debug!(%peer, error = %e, "malformed input packet dropped");
-                        let due = entry
-                            .last_notice
-                            .is_none_or(|t| now.duration_since(t) >= NOTICE_INTERVAL);
-                        if due {
-                            entry.last_notice = Some(now);
+                        if notice_due(&mut entry.last_notice, now) {
                             tracing::warn!(
                                 %peer,
                                 error = %e,
@@ -257,6 +432,9 @@ pub fn run(
                 }
             }
             Some(InputMsg::Text { peer, text }) => {
+                if !members.may_drive(peer, now, &counters) {
+                    continue;
+                }
                 if let Err(e) = injector.text(&text) {
                     counters.inject_errors.inc();
                     tracing::warn!(%peer, error = %e, "text injection failed");
@@ -271,6 +449,16 @@ pub fn run(
                 left = Some(peer);
             }
         }
+        // A member that lost control lets go of everything it held, before anyone else's
+        // input of this batch is injected.
+        members.settle(&counters, &mut lost);
+        for peer in &lost {
+            if let Some(p) = peers.get_mut(peer) {
+                p.reconciler.release_all(&mut actions);
+                let released: Vec<_> = actions.drain(..).map(|a| (*peer, a)).collect();
+                tagged.splice(0..0, released);
+            }
+        }
         for (id, p) in peers.iter_mut() {
             p.reconciler.handle_timeout(now, &mut actions);
             tagged.extend(actions.drain(..).map(|a| (*id, a)));
@@ -281,7 +469,8 @@ pub fn run(
                 tracing::warn!(error = %e, ?a, "injection failed");
             }
         }
-        if let Some(peer) = left.take() {
+        // It drives nothing from now on (a game frees its player).
+        for peer in left.take().into_iter().chain(lost.drain(..)) {
             injector.peer_left(peer);
         }
         // After the injection: a frame captured from now on shows this packet's effect.

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::input::roles::{MemberView, Role};
+
 /// Page → host.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
@@ -11,6 +13,9 @@ pub enum ClientMsg {
     Hello {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         password: Option<String>,
+        /// The name the page shows to the others (1–32 characters; a default when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// An SDP offer (RFC 8829); a second one on the same socket replaces the peer connection.
     Offer { sdp: String },
@@ -30,6 +35,20 @@ pub enum ClientMsg {
     /// The XKB layout the page's keyboard looks like (`fr`, `de`, `us:intl`), guessed from the
     /// Keyboard API's layout map; Glint's own display follows the first page's.
     KeyboardLayout { layout: String },
+    /// Ask for control (takes a free seat at once with implicit control, or as an owner).
+    RequestControl,
+    /// Give control to member `peer` (the member in control, or an owner).
+    GiveControl { peer: u64 },
+    /// Take control (owners; anyone with implicit control while a seat is free).
+    TakeControl,
+    /// Give up control.
+    ReleaseControl,
+    /// Owners: remove member `peer` from the session.
+    Kick { peer: u64 },
+    /// Owners: change member `peer`'s role.
+    SetRole { peer: u64, role: Role },
+    /// Change this page's name.
+    SetName { name: String },
 }
 
 /// Host → page.
@@ -71,6 +90,14 @@ pub enum ServerMsg {
     Draining {
         message: String,
     },
+    /// Every member of the session, in the order they joined, sent to all of them at each
+    /// change. `seats`: how many may drive at once (1 on a desktop, the players on a game).
+    /// `implicit`: whoever acts first while a seat is free takes it.
+    Members {
+        members: Vec<MemberView>,
+        seats: u8,
+        implicit: bool,
+    },
 }
 
 /// Every `code` of an `error` message.
@@ -104,10 +131,14 @@ pub enum ErrorCode {
     TooManySockets,
     /// No `hello` within the time allowed; the socket closes.
     HelloTimeout,
+    /// Input from a member without control, dropped: ask for control first.
+    NotInControl,
+    /// A room request this member's role does not allow, or that cannot be done now.
+    Forbidden,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::Unauthorized,
         ErrorCode::BadMessage,
         ErrorCode::Busy,
@@ -121,6 +152,8 @@ impl ErrorCode {
         ErrorCode::Full,
         ErrorCode::TooManySockets,
         ErrorCode::HelloTimeout,
+        ErrorCode::NotInControl,
+        ErrorCode::Forbidden,
     ];
 }
 

@@ -7,6 +7,7 @@
 //! change nothing else. Formats: `crate::proto::signaling`.
 
 use crate::config::KeyboardLayout;
+use crate::input::roles::{Admission, Request};
 use crate::metrics::{Counter, Metrics};
 use crate::peer::PeerId;
 use crate::proto::signaling::{ClientMsg, ErrorCode, ServerMsg};
@@ -34,13 +35,42 @@ pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// What every connection is checked against; fixed for the life of the process.
 #[derive(Debug, Clone, Default)]
 pub struct SignalConfig {
+    /// The owner's password (`--password`).
     pub password: Option<String>,
+    /// The viewers' password (`--viewer-password`): it admits pages as viewers only.
+    pub viewer_password: Option<String>,
     /// Whether a sound source is running.
     pub audio: bool,
     /// Whether the page should scale the picture with nearest-neighbour.
     pub pixelated: bool,
     /// Whether the source is a game that can save and load its state.
     pub game: bool,
+}
+
+impl SignalConfig {
+    /// Checks the password from `hello` against the owner's and the viewers' (one throttled
+    /// check): the verdict and, when accepted, how the page is admitted.
+    pub fn admit(
+        &self,
+        throttle: &mut throttle::Throttle,
+        now: std::time::Instant,
+        client: std::net::IpAddr,
+        given: Option<&str>,
+    ) -> (Verdict, Admission) {
+        let wants: Vec<&str> = [&self.password, &self.viewer_password]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let (verdict, matched) = throttle.check_any(now, client, &wants, given);
+        let owner = self.password.is_some();
+        let admission = match matched {
+            None => Admission::Open,
+            Some(0) if owner => Admission::Owner,
+            Some(_) => Admission::Viewer,
+        };
+        (verdict, admission)
+    }
 }
 
 /// Counters of signaling, registered in [`Metrics`].
@@ -104,6 +134,13 @@ pub enum Action {
     FramePhase(f64),
     /// The page's keyboard layout, for the host's display to follow.
     KeyboardLayout(KeyboardLayout),
+    /// The page joins the room (who may drive), before its `welcome` goes out.
+    Join {
+        admission: Admission,
+        name: Option<String>,
+    },
+    /// A request to the room.
+    Room(Request),
 }
 
 /// Why the session stops, as pages are told.
@@ -124,6 +161,8 @@ pub struct Connection {
     authed: bool,
     offered: bool,
     closed: bool,
+    /// The name from `hello`, until the page joins.
+    name: Option<String>,
 }
 
 impl Connection {
@@ -136,11 +175,22 @@ impl Connection {
             authed: false,
             offered: false,
             closed: false,
+            name: None,
         }
     }
 
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    /// The peer id of this connection's page.
+    pub fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    /// Whether the page got in (and so joined the room).
+    pub fn is_authed(&self) -> bool {
+        self.authed
     }
 
     /// A text message from the page.
@@ -158,10 +208,11 @@ impl Connection {
             Ok(m) => m,
             Err(e) => return self.handle_bad(counters, format!("malformed message: {e}"), out),
         };
-        if let ClientMsg::Hello { password } = msg {
+        if let ClientMsg::Hello { password, name } = msg {
             if std::mem::replace(&mut self.hello, true) {
                 return self.handle_bad(counters, "hello was already said".into(), out);
             }
+            self.name = name;
             return out.push(Action::Authenticate(password));
         }
         if !self.authed {
@@ -213,6 +264,15 @@ impl Connection {
                 Ok(k) => out.push(Action::KeyboardLayout(k)),
                 Err(e) => self.handle_bad(counters, e, out),
             },
+            ClientMsg::RequestControl => out.push(Action::Room(Request::Ask)),
+            ClientMsg::GiveControl { peer } => out.push(Action::Room(Request::Give(PeerId(peer)))),
+            ClientMsg::TakeControl => out.push(Action::Room(Request::Take)),
+            ClientMsg::ReleaseControl => out.push(Action::Room(Request::Release)),
+            ClientMsg::Kick { peer } => out.push(Action::Room(Request::Kick(PeerId(peer)))),
+            ClientMsg::SetRole { peer, role } => {
+                out.push(Action::Room(Request::SetRole(PeerId(peer), role)))
+            }
+            ClientMsg::SetName { name } => out.push(Action::Room(Request::Rename(name))),
         }
     }
 
@@ -228,12 +288,14 @@ impl Connection {
         );
     }
 
-    /// The throttle's verdict on the `hello` password: a welcome, or an error and the close.
+    /// The throttle's verdict on the `hello` password (`admission`: which one it was): the
+    /// page joins the room and is welcomed, or gets an error and the close.
     pub fn handle_verdict(
         &mut self,
         config: &SignalConfig,
         counters: &SignalCounters,
         verdict: Verdict,
+        admission: Admission,
         out: &mut Vec<Action>,
     ) {
         if self.closed {
@@ -242,6 +304,10 @@ impl Connection {
         match verdict {
             Verdict::Accepted => {
                 self.authed = true;
+                out.push(Action::Join {
+                    admission,
+                    name: self.name.take(),
+                });
                 out.push(Action::Send(ServerMsg::Welcome {
                     peer: self.peer.0,
                     audio: config.audio,
@@ -375,6 +441,18 @@ impl Connection {
         self.closed = true;
     }
 
+    /// An owner removed this page from the session: it is told why (as an end, so it does not
+    /// come back by itself), its peer goes, and the socket closes.
+    pub fn handle_removed(&mut self, message: String, out: &mut Vec<Action>) {
+        if self.closed {
+            return;
+        }
+        self.handle_shutdown(&Shutdown::Ended(message), out);
+        if std::mem::take(&mut self.offered) {
+            out.push(Action::Leave(self.peer));
+        }
+    }
+
     /// The socket closed: the peer goes at once rather than when its ICE times out.
     pub fn handle_closed(&mut self, out: &mut Vec<Action>) {
         self.closed = true;
@@ -406,6 +484,32 @@ pub enum OfferError {
 pub enum GameError {
     Busy,
     Failed(String),
+}
+
+/// Why the passwords cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// A setting is wrong (exit code 2).
+    #[error("{0}")]
+    Config(String),
+    #[error("no randomness for a password: {0}")]
+    Random(getrandom::Error),
+}
+
+/// The owner's password: `--password`, or a fresh one (printed by the caller) when one is
+/// required and none was given, or none on a loopback listen; the viewers' one is checked.
+pub fn owner_password(config: &crate::config::Config) -> Result<Option<String>, PasswordError> {
+    config
+        .check_viewer_password()
+        .map_err(PasswordError::Config)?;
+    match (&config.password, config.password_required()) {
+        (Some(p), _) if p.is_empty() => {
+            Err(PasswordError::Config("--password must not be empty".into()))
+        }
+        (Some(p), _) => Ok(Some(p.clone())),
+        (None, false) => Ok(None),
+        (None, true) => generate_password().map(Some).map_err(PasswordError::Random),
+    }
 }
 
 /// A fresh password for a host that listens beyond loopback without one: 12 characters from

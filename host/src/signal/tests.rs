@@ -9,6 +9,7 @@ use super::*;
 fn config(password: Option<&str>) -> SignalConfig {
     SignalConfig {
         password: password.map(str::to_owned),
+        viewer_password: None,
         audio: true,
         pixelated: false,
         game: false,
@@ -37,8 +38,8 @@ fn run_at(
         match action {
             Action::Authenticate(given) => {
                 let client = IpAddr::from([10, 0, 0, 9]);
-                let v = throttle.check(now, client, cfg.password.as_deref(), given.as_deref());
-                conn.handle_verdict(cfg, c, v, &mut done);
+                let (v, admission) = cfg.admit(throttle, now, client, given.as_deref());
+                conn.handle_verdict(cfg, c, v, admission, &mut done);
             }
             other => done.push(other),
         }
@@ -57,15 +58,22 @@ fn error_code(a: &Action) -> Option<ErrorCode> {
 fn hello_then_offer_gets_a_welcome_and_an_offer_for_the_same_peer() {
     let (cfg, c) = (config(None), SignalCounters::default());
     let mut conn = Connection::new(PeerId(7));
-    let out = run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
+    let out = run(&mut conn, &cfg, &c, r#"{"type":"hello","name":"Ann"}"#);
     assert_eq!(
         out,
-        vec![Action::Send(ServerMsg::Welcome {
-            peer: 7,
-            audio: true,
-            pixelated: false,
-            game: false
-        })]
+        vec![
+            // It joins the room (no password: the room decides its role), then is welcomed.
+            Action::Join {
+                admission: Admission::Open,
+                name: Some("Ann".into())
+            },
+            Action::Send(ServerMsg::Welcome {
+                peer: 7,
+                audio: true,
+                pixelated: false,
+                game: false
+            })
+        ]
     );
     let out = run(&mut conn, &cfg, &c, r#"{"type":"offer","sdp":"v=0"}"#);
     assert_eq!(out, vec![Action::Offer(PeerId(7), "v=0".into())]);
@@ -124,7 +132,7 @@ fn a_frame_phase_counts_only_from_a_page_that_offered() {
     let mut conn = Connection::new(PeerId(1));
     run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
     let mut out = Vec::new();
-    conn.handle_verdict(&cfg, &c, Verdict::Accepted, &mut out);
+    conn.handle_verdict(&cfg, &c, Verdict::Accepted, Admission::Open, &mut out);
     let phase = r#"{"type":"frame-phase","lead_ms":3}"#;
     let out = run(&mut conn, &cfg, &c, phase);
     assert_eq!(error_code(&out[0]), Some(ErrorCode::BadMessage), "{out:?}");
@@ -141,7 +149,7 @@ fn a_keyboard_layout_goes_to_the_display_and_a_bad_one_is_refused() {
     let mut conn = Connection::new(PeerId(1));
     run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
     let mut out = Vec::new();
-    conn.handle_verdict(&cfg, &c, Verdict::Accepted, &mut out);
+    conn.handle_verdict(&cfg, &c, Verdict::Accepted, Admission::Open, &mut out);
     let out = run(
         &mut conn,
         &cfg,
@@ -213,7 +221,14 @@ fn a_wrong_password_is_refused_counted_and_closes_the_socket() {
         &c,
         r#"{"type":"hello","password":"s3cret"}"#,
     );
-    assert!(matches!(out[0], Action::Send(ServerMsg::Welcome { .. })));
+    assert!(matches!(
+        out[0],
+        Action::Join {
+            admission: Admission::Owner,
+            ..
+        }
+    ));
+    assert!(matches!(out[1], Action::Send(ServerMsg::Welcome { .. })));
 }
 
 #[test]
@@ -337,9 +352,73 @@ fn a_burst_of_guesses_waits_and_the_right_password_gets_in_after_the_wait() {
     let later = t0 + Duration::from_secs(1);
     let out = run_at(&mut conn, &cfg, &c, &mut throttle, later, right);
     assert!(
-        matches!(out[0], Action::Send(ServerMsg::Welcome { .. })),
+        matches!(out[1], Action::Send(ServerMsg::Welcome { .. })),
         "{out:?}"
     );
+}
+
+#[test]
+fn the_viewer_password_admits_viewers_and_the_owner_password_owners() {
+    let c = SignalCounters::default();
+    let cfg = SignalConfig {
+        viewer_password: Some("look".into()),
+        ..config(Some("drive"))
+    };
+    let mut throttle = Throttle::new(ThrottleCounters::default());
+    let now = Instant::now();
+    let admitted = |throttle: &mut Throttle, password: &str| {
+        let mut conn = Connection::new(PeerId(1));
+        let hello = format!(r#"{{"type":"hello","password":"{password}"}}"#);
+        let out = run_at(&mut conn, &cfg, &c, throttle, now, &hello);
+        match &out[0] {
+            Action::Join { admission, .. } => Some(*admission),
+            _ => None,
+        }
+    };
+    assert_eq!(admitted(&mut throttle, "drive"), Some(Admission::Owner));
+    assert_eq!(admitted(&mut throttle, "look"), Some(Admission::Viewer));
+    assert_eq!(admitted(&mut throttle, "lookx"), None);
+    assert_eq!(admitted(&mut throttle, ""), None);
+}
+
+#[test]
+fn room_requests_go_to_the_room_only_after_welcome() {
+    let (cfg, c) = (config(None), SignalCounters::default());
+    let mut conn = Connection::new(PeerId(1));
+    let out = run(&mut conn, &cfg, &c, r#"{"type":"request-control"}"#);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::BadMessage));
+    run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
+    for (text, want) in [
+        (r#"{"type":"request-control"}"#, Request::Ask),
+        (
+            r#"{"type":"give-control","peer":3}"#,
+            Request::Give(PeerId(3)),
+        ),
+        (r#"{"type":"take-control"}"#, Request::Take),
+        (r#"{"type":"release-control"}"#, Request::Release),
+        (r#"{"type":"kick","peer":4}"#, Request::Kick(PeerId(4))),
+        (
+            r#"{"type":"set-role","peer":4,"role":"owner"}"#,
+            Request::SetRole(PeerId(4), crate::input::roles::Role::Owner),
+        ),
+        (
+            r#"{"type":"set-name","name":"Bo"}"#,
+            Request::Rename("Bo".into()),
+        ),
+    ] {
+        assert_eq!(
+            run(&mut conn, &cfg, &c, text),
+            vec![Action::Room(want)],
+            "{text}"
+        );
+    }
+    let out = run(
+        &mut conn,
+        &cfg,
+        &c,
+        r#"{"type":"set-role","peer":4,"role":"king"}"#,
+    );
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::BadMessage));
 }
 
 #[test]

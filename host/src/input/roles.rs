@@ -1,0 +1,409 @@
+//! Who may drive the host, sans-IO: the session's members, their roles, and who holds control.
+//!
+//! Every page that passed `hello` is a member, with a role:
+//! - **owner**: may do everything: take control at any time, give it, change roles, remove a
+//!   member;
+//! - **viewer**: watches; it may ask for control, and drives once it is given control.
+//!
+//! Control is a number of *seats* ([`RoomConfig::seats`]): one on a desktop (one controller
+//! at a time), one per player on a game. Only a seated member's input is injected. The
+//! hand-off follows neko's model: a viewer *asks*, the controller or an owner *gives*, an owner
+//! *takes*, the controller *releases*. With implicit control ([`RoomConfig::implicit`]) whoever
+//! acts first while a seat is free takes it.
+//!
+//! The room is a plain value: requests in (`handle_*`), [`Event`]s out; the input thread owns
+//! it and does what the events say (tell every page the member list, release what a member
+//! that lost control held down, close a removed member's socket).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::peer::PeerId;
+
+/// Longest member name, in characters.
+pub const MAX_NAME: usize = 32;
+
+/// A member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Owner,
+    Viewer,
+}
+
+/// How a page got in: with the owner's password, the viewers' one, or with none set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Owner,
+    Viewer,
+    /// The host has no password: the first page is the owner, later ones get
+    /// [`RoomConfig::guests`] while an owner is there.
+    Open,
+}
+
+/// How the room is set up, once.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomConfig {
+    /// How many members may drive at once: 1 on a desktop, the player count on a game.
+    pub seats: usize,
+    /// Whoever acts (or asks) first while a seat is free takes it.
+    pub implicit: bool,
+    /// The role of a page admitted [`Admission::Open`] while an owner is there.
+    pub guests: Role,
+}
+
+/// One member, as every page sees it (the `members` message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberView {
+    pub peer: u64,
+    pub name: String,
+    pub role: Role,
+    /// Holds a seat: its input is injected.
+    pub control: bool,
+    /// Asked for control and was not given it yet.
+    pub asked: bool,
+}
+
+/// What a member asks of the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Ask for control (takes a free seat at once with implicit control).
+    Ask,
+    /// Give control to this member: the giver's own seat, or (an owner) a free seat, or on a
+    /// one-seat desktop the current controller's.
+    Give(PeerId),
+    /// Take control (owners; anyone with implicit control while a seat is free).
+    Take,
+    /// Give up control.
+    Release,
+    /// Remove this member from the session (owners).
+    Kick(PeerId),
+    /// Change this member's role (owners).
+    SetRole(PeerId, Role),
+    /// Change one's own name.
+    Rename(String),
+}
+
+/// Why a request was refused. The message goes to the page as is.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Refusal {
+    #[error("only an owner may {0}")]
+    OwnerOnly(&'static str),
+    #[error("only an owner or the member in control may give control")]
+    CannotGive,
+    #[error("no member {0} in this session")]
+    NoSuchMember(u64),
+    #[error("you do not have control")]
+    NotInControl,
+    #[error("you already have control")]
+    AlreadyInControl,
+    #[error("{0} already has control")]
+    TargetInControl(String),
+    #[error("every seat is taken ({0}); one must be released first")]
+    NoSeat(usize),
+    #[error("the session needs an owner: make another member an owner first")]
+    LastOwner,
+    #[error("remove yourself by closing the page")]
+    KickSelf,
+    #[error("a name is 1 to {MAX_NAME} characters, without control characters")]
+    BadName,
+    #[error("too many requests: at most {0} a second")]
+    TooMany(u32),
+}
+
+/// What the driver must do after a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The member list changed: send [`Room::members`] to every member.
+    Changed,
+    /// This member lost its seat: release everything it holds down on the host.
+    Released(PeerId),
+    /// This member was removed: tell it and close its socket.
+    Removed(PeerId),
+}
+
+#[derive(Debug, Clone)]
+struct Member {
+    name: String,
+    role: Role,
+    asked: bool,
+}
+
+/// The members and the seats.
+#[derive(Debug)]
+pub struct Room {
+    config: RoomConfig,
+    /// By peer id, which is also the order they joined in.
+    members: BTreeMap<PeerId, Member>,
+    seats: Vec<Option<PeerId>>,
+}
+
+/// A name as given, trimmed; `None` when empty, too long or with control characters.
+pub fn clean_name(name: &str) -> Option<String> {
+    let name = name.trim();
+    let ok =
+        !name.is_empty() && name.chars().count() <= MAX_NAME && !name.chars().any(char::is_control);
+    ok.then(|| name.to_owned())
+}
+
+impl Room {
+    pub fn new(config: RoomConfig) -> Self {
+        Self {
+            seats: vec![None; config.seats.max(1)],
+            config,
+            members: BTreeMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> RoomConfig {
+        self.config
+    }
+
+    /// Whether `peer`'s input is injected now.
+    pub fn in_control(&self, peer: PeerId) -> bool {
+        self.seats.contains(&Some(peer))
+    }
+
+    pub fn is_member(&self, peer: PeerId) -> bool {
+        self.members.contains_key(&peer)
+    }
+
+    pub fn role(&self, peer: PeerId) -> Option<Role> {
+        self.members.get(&peer).map(|m| m.role)
+    }
+
+    /// Every member in the order they joined, as pages see them.
+    pub fn members(&self) -> Vec<MemberView> {
+        self.members
+            .iter()
+            .map(|(p, m)| MemberView {
+                peer: p.0,
+                name: m.name.clone(),
+                role: m.role,
+                control: self.in_control(*p),
+                asked: m.asked,
+            })
+            .collect()
+    }
+
+    /// The members holding a seat.
+    pub fn controllers(&self) -> Vec<PeerId> {
+        self.seats.iter().flatten().copied().collect()
+    }
+
+    fn has_owner(&self) -> bool {
+        self.members.values().any(|m| m.role == Role::Owner)
+    }
+
+    fn free_seat(&self) -> Option<usize> {
+        self.seats.iter().position(Option::is_none)
+    }
+
+    fn seat(&mut self, peer: PeerId, out: &mut Vec<Event>) -> bool {
+        let Some(i) = self.free_seat() else {
+            return false;
+        };
+        self.seats[i] = Some(peer);
+        if let Some(m) = self.members.get_mut(&peer) {
+            m.asked = false;
+        }
+        out.push(Event::Changed);
+        true
+    }
+
+    fn unseat(&mut self, peer: PeerId, out: &mut Vec<Event>) -> bool {
+        let Some(i) = self.seats.iter().position(|s| *s == Some(peer)) else {
+            return false;
+        };
+        self.seats[i] = None;
+        out.push(Event::Released(peer));
+        out.push(Event::Changed);
+        true
+    }
+
+    /// A page joins as `peer`, named `name` (cleaned; a default when unusable). An owner takes
+    /// a free seat at once, so a lone user drives as before. Returns the role it got.
+    pub fn handle_join(
+        &mut self,
+        peer: PeerId,
+        admission: Admission,
+        name: Option<&str>,
+        out: &mut Vec<Event>,
+    ) -> Role {
+        let role = match admission {
+            Admission::Owner => Role::Owner,
+            Admission::Viewer => Role::Viewer,
+            Admission::Open if self.has_owner() => self.config.guests,
+            Admission::Open => Role::Owner,
+        };
+        let name = name
+            .and_then(clean_name)
+            .unwrap_or_else(|| format!("Guest {}", peer.0));
+        self.members.insert(
+            peer,
+            Member {
+                name,
+                role,
+                asked: false,
+            },
+        );
+        out.push(Event::Changed);
+        if role == Role::Owner {
+            self.seat(peer, out);
+        }
+        role
+    }
+
+    /// A page left (its socket closed): its seat, if any, is freed.
+    pub fn handle_leave(&mut self, peer: PeerId, out: &mut Vec<Event>) {
+        if self.members.remove(&peer).is_some() {
+            self.unseat(peer, out);
+            out.push(Event::Changed);
+            out.dedup();
+        }
+    }
+
+    /// `peer` acted (sent input) without a seat: with implicit control it takes a free one.
+    /// Returns whether its input may now be injected.
+    pub fn handle_act(&mut self, peer: PeerId, out: &mut Vec<Event>) -> bool {
+        if self.in_control(peer) {
+            return true;
+        }
+        self.config.implicit && self.is_member(peer) && self.seat(peer, out)
+    }
+
+    /// A request from member `from`.
+    pub fn handle_request(
+        &mut self,
+        from: PeerId,
+        request: Request,
+        out: &mut Vec<Event>,
+    ) -> Result<(), Refusal> {
+        let Some(role) = self.role(from) else {
+            return Err(Refusal::NoSuchMember(from.0));
+        };
+        let owner = role == Role::Owner;
+        match request {
+            Request::Ask => {
+                if self.in_control(from) {
+                    return Err(Refusal::AlreadyInControl);
+                }
+                if (self.config.implicit || owner) && self.seat(from, out) {
+                    return Ok(());
+                }
+                if let Some(m) = self.members.get_mut(&from) {
+                    if !m.asked {
+                        m.asked = true;
+                        out.push(Event::Changed);
+                    }
+                }
+                Ok(())
+            }
+            Request::Give(to) => {
+                let Some(target) = self.members.get(&to) else {
+                    return Err(Refusal::NoSuchMember(to.0));
+                };
+                if self.in_control(to) {
+                    return Err(Refusal::TargetInControl(target.name.clone()));
+                }
+                if self.in_control(from) {
+                    self.unseat(from, out);
+                } else if !owner {
+                    return Err(Refusal::CannotGive);
+                } else if self.free_seat().is_none() {
+                    // An owner on a one-seat desktop hands the controller's seat over.
+                    match self.controllers().as_slice() {
+                        [only] if self.seats.len() == 1 => {
+                            let only = *only;
+                            self.unseat(only, out);
+                        }
+                        _ => return Err(Refusal::NoSeat(self.seats.len())),
+                    }
+                }
+                self.seat(to, out);
+                out.dedup();
+                Ok(())
+            }
+            Request::Take => {
+                if self.in_control(from) {
+                    return Err(Refusal::AlreadyInControl);
+                }
+                if self.free_seat().is_some() && (owner || self.config.implicit) {
+                    self.seat(from, out);
+                    return Ok(());
+                }
+                if !owner {
+                    return Err(Refusal::OwnerOnly("take control"));
+                }
+                match self.controllers().as_slice() {
+                    [only] if self.seats.len() == 1 => {
+                        let only = *only;
+                        self.unseat(only, out);
+                        self.seat(from, out);
+                        out.dedup();
+                        Ok(())
+                    }
+                    _ => Err(Refusal::NoSeat(self.seats.len())),
+                }
+            }
+            Request::Release => {
+                if self.unseat(from, out) {
+                    Ok(())
+                } else {
+                    Err(Refusal::NotInControl)
+                }
+            }
+            Request::Kick(whom) => {
+                if !owner {
+                    return Err(Refusal::OwnerOnly("remove a member"));
+                }
+                if whom == from {
+                    return Err(Refusal::KickSelf);
+                }
+                if !self.is_member(whom) {
+                    return Err(Refusal::NoSuchMember(whom.0));
+                }
+                self.handle_leave(whom, out);
+                out.push(Event::Removed(whom));
+                Ok(())
+            }
+            Request::SetRole(whom, new) => {
+                if !owner {
+                    return Err(Refusal::OwnerOnly("change roles"));
+                }
+                let owners = self
+                    .members
+                    .values()
+                    .filter(|m| m.role == Role::Owner)
+                    .count();
+                let Some(m) = self.members.get_mut(&whom) else {
+                    return Err(Refusal::NoSuchMember(whom.0));
+                };
+                if m.role == Role::Owner && new == Role::Viewer && owners == 1 {
+                    return Err(Refusal::LastOwner);
+                }
+                if m.role != new {
+                    m.role = new;
+                    out.push(Event::Changed);
+                }
+                Ok(())
+            }
+            Request::Rename(name) => {
+                let name = clean_name(&name).ok_or(Refusal::BadName)?;
+                if let Some(m) = self.members.get_mut(&from) {
+                    if m.name != name {
+                        m.name = name;
+                        out.push(Event::Changed);
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+// Who is in the session and who drives: the host's `members` message (every page, its role,
+// whether it has control or asked for it), what this page may do about it, and the People
+// panel with the control button in the bar.
+//
+// The host decides (host/src/input/roles.rs); the page only shows it and asks. A page without
+// control does not send input (the host would drop it anyway).
+//
+// Nothing runs at import; the DOM parts take their elements and `document` as arguments.
+
+const NAME_KEY = 'glint.name';
+export const MAX_NAME = 32;
+
+/** The session's members as the host last told them, seen from this page (`me`, a peer id). */
+export class Room {
+  constructor() {
+    this.me = null;
+    this.members = [];
+    this.seats = 1;
+    this.implicit = false;
+    this.known = false; // a `members` message came on this connection
+  }
+
+  /** A new connection: the peer id from `welcome`; nothing known yet. */
+  reset(me) {
+    this.me = me;
+    this.members = [];
+    this.known = false;
+  }
+
+  /** A `members` message; returns the notices it brings (joins, leaves, asks, hand-offs). */
+  update(msg) {
+    const before = this.members;
+    const wasKnown = this.known;
+    this.members = Array.isArray(msg.members) ? msg.members : [];
+    this.seats = Number(msg.seats) || 1;
+    this.implicit = msg.implicit === true;
+    this.known = true;
+    return wasKnown ? notices(before, this.members, this.me) : [];
+  }
+
+  get self() { return this.members.find((m) => m.peer === this.me) ?? null; }
+
+  get owner() { return this.self?.role === 'owner'; }
+
+  get inControl() { return this.self?.control === true; }
+
+  get freeSeats() { return this.seats - this.members.filter((m) => m.control).length; }
+
+  /**
+   * Whether this page's input goes to the host: it has control, or implicit control is on and
+   * a seat is free (the host seats whoever acts first). Before the first `members` message, yes:
+   * the host decides.
+   */
+  get mayDrive() {
+    if (!this.known) return true;
+    return this.inControl || (this.implicit && this.freeSeats > 0);
+  }
+
+  /** What the control button does now: 'release', 'take', 'ask', or null (asked already). */
+  get controlAction() {
+    if (this.inControl) return 'release';
+    if (this.owner || (this.implicit && this.freeSeats > 0)) return 'take';
+    return this.self?.asked ? null : 'ask';
+  }
+}
+
+/** Notices for the change from `before` to `after`, as this page (`me`) would want them. */
+export function notices(before, after, me) {
+  const out = [];
+  const was = new Map(before.map((m) => [m.peer, m]));
+  const now = new Map(after.map((m) => [m.peer, m]));
+  const self = now.get(me);
+  const manages = self && (self.role === 'owner' || self.control);
+  for (const m of after) {
+    const old = was.get(m.peer);
+    if (!old) { if (m.peer !== me) out.push(`${m.name} joined`); continue; }
+    if (m.control && !old.control) out.push(m.peer === me ? 'You have control' : `${m.name} has control`);
+    if (!m.control && old.control && m.peer === me) out.push('You no longer have control');
+    if (m.asked && !old.asked && manages && m.peer !== me) out.push(`${m.name} asks for control`);
+    if (m.role !== old.role && m.peer === me) out.push(`You are now ${m.role === 'owner' ? 'an owner' : 'a viewer'}`);
+  }
+  for (const m of before) if (!now.has(m.peer)) out.push(`${m.name} left`);
+  return out;
+}
+
+/** The name this browser chose, or undefined. */
+export function savedName(storage = globalThis.localStorage) {
+  try {
+    return storage?.getItem(NAME_KEY) || undefined;
+  } catch {
+    return undefined; // storage refused (a sandboxed frame)
+  }
+}
+
+/** Keeps `name` for this browser's next visits. */
+export function saveName(name, storage = globalThis.localStorage) {
+  try { storage?.setItem(NAME_KEY, name); } catch { /* not kept: it still goes to the host */ }
+}
+
+const LABELS = { release: 'Release control', take: 'Take control', ask: 'Ask for control' };
+
+/**
+ * The People panel (members, their roles, who drives, who asked; the owner's and the
+ * controller's buttons; this page's name) and the control button in the bar.
+ */
+export class PeoplePanel {
+  /**
+   * @param {object} o
+   * @param {Room} o.room
+   * @param {HTMLElement} o.panel, o.list, o.openButton, o.controlButton, o.closeButton
+   * @param {HTMLInputElement} o.nameInput
+   * @param {(msg: object) => void} o.send a signaling message (signaling.js `message`)
+   * @param {object} o.message the builders
+   */
+  constructor({ room, panel, list, openButton, controlButton, closeButton, nameInput, send, message, refocus = () => {}, doc = globalThis.document }) {
+    Object.assign(this, { room, panel, list, openButton, controlButton, closeButton, nameInput, send, message, refocus, doc });
+  }
+
+  button(text, action, onClick) {
+    const b = this.doc.createElement('button');
+    b.type = 'button';
+    b.textContent = text;
+    b.dataset.action = action;
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  render() {
+    const { room } = this;
+    const n = room.members.length;
+    this.openButton.textContent = n > 1 ? `People (${n})` : 'People';
+    const action = room.known ? room.controlAction : null;
+    this.controlButton.hidden = !room.known || (n <= 1 && room.inControl);
+    this.controlButton.textContent = action ? LABELS[action] : 'Control asked…';
+    this.controlButton.disabled = !action;
+    this.controlButton.dataset.action = action ?? 'asked';
+    const manage = room.owner || room.inControl;
+    this.list.replaceChildren(...room.members.map((m) => {
+      const row = this.doc.createElement('div');
+      row.dataset.peer = String(m.peer);
+      const label = this.doc.createElement('span');
+      const tags = [m.role, m.control ? 'has control' : null, m.asked ? 'asks for control' : null].filter(Boolean);
+      label.textContent = `${m.name}${m.peer === room.me ? ' (you)' : ''} · ${tags.join(' · ')}`;
+      row.append(label);
+      if (m.peer !== room.me) {
+        if (manage && !m.control) row.append(this.button('Give control', 'give', () => this.send(this.message.giveControl(m.peer))));
+        if (room.owner) {
+          const to = m.role === 'owner' ? 'viewer' : 'owner';
+          row.append(this.button(`Make ${to}`, `make-${to}`, () => this.send(this.message.setRole(m.peer, to))));
+          row.append(this.button('Remove', 'kick', () => this.send(this.message.kick(m.peer))));
+        }
+      }
+      return row;
+    }));
+  }
+
+  onControl() {
+    const build = { release: 'releaseControl', take: 'takeControl', ask: 'requestControl' }[this.room.controlAction];
+    if (build) this.send(this.message[build]());
+    this.refocus();
+  }
+
+  rename() {
+    const name = this.nameInput.value.trim().slice(0, MAX_NAME);
+    if (!name) return;
+    saveName(name);
+    this.send(this.message.setName(name));
+  }
+
+  start() {
+    this.nameInput.value = savedName() ?? '';
+    this.openButton.addEventListener('click', () => { this.panel.hidden = !this.panel.hidden; this.render(); });
+    this.closeButton.addEventListener('click', () => { this.panel.hidden = true; this.refocus(); });
+    this.controlButton.addEventListener('click', () => this.onControl());
+    this.nameInput.addEventListener('change', () => this.rename());
+    this.render();
+  }
+}

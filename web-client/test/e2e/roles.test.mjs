@@ -1,0 +1,171 @@
+// Watching and driving together: three Chromium pages on one desktop (Xvfb + an xterm running
+// `cat` into a file). The first page is the owner and drives; the others watch, and whatever
+// they send anyway is dropped by the host. Control goes to a viewer that asks and is given it,
+// the owner takes it back, a hand-off lets go of the keys the old controller held, a page that
+// leaves with control frees it, and the owner can remove a member. The file is what a user
+// would see typed in the terminal.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGlint, startChromium, waitFor, videoPoint } from './harness.mjs';
+
+const dir = mkdtempSync(join(tmpdir(), 'glint-e2e-roles-'));
+const typed = join(dir, 'typed.txt');
+const app = `xterm -geometry 60x10+0+0 -e sh -c 'cat > ${typed}'`;
+
+let glint;
+let browser;
+let owner;
+let viewer;
+let third;
+
+before(async () => {
+  glint = await startGlint(['--fps', '30', '--app', app]);
+  browser = await startChromium();
+  owner = browser.page;
+  viewer = await browser.context.newPage();
+  third = await browser.context.newPage();
+});
+
+after(async () => {
+  await browser?.stop();
+  await glint?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const lines = () => (existsSync(typed) ? readFileSync(typed, 'utf8') : '');
+const room = (page) => page.evaluate(() => ({
+  me: window.glint.room.me, members: window.glint.room.members, inControl: window.glint.room.inControl,
+}));
+const playing = (page) => waitFor('the stream to play',
+  () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+
+/** Clicks the terminal on `page` and types `text` (a line), as a user would. */
+async function typeLine(page, text) {
+  const [x, y] = await videoPoint(page, 100, 60);
+  await page.mouse.click(x, y);
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+}
+
+/** Makes `page` send its input even without control, as a hostile or stale page would. */
+const sendAnyway = (page) => page.evaluate(() => {
+  Object.defineProperty(window.glint.room, 'mayDrive', { get: () => true, configurable: true });
+});
+
+/** Waits until the terminal's file ends with `tail`. */
+const typedEndsWith = (tail) => waitFor(`the terminal to end with ${JSON.stringify(tail)}`,
+  () => lines().endsWith(tail), 10000);
+
+test('the first page drives; a viewer that sends input anyway changes nothing and is told', async () => {
+  await owner.goto(glint.url);
+  await playing(owner);
+  await viewer.goto(glint.url);
+  await third.goto(glint.url);
+  await playing(viewer);
+  await playing(third);
+  await waitFor('three members on every page', async () => {
+    for (const p of [owner, viewer, third]) if ((await room(p)).members.length !== 3) return false;
+    return true;
+  });
+  const o = await room(owner);
+  assert.deepEqual(o.members.map((m) => [m.role, m.control]), [['owner', true], ['viewer', false], ['viewer', false]]);
+  assert.equal(await viewer.textContent('#control'), 'Ask for control');
+
+  await typeLine(owner, 'owner1');
+  await typedEndsWith('owner1\n');
+  await sendAnyway(viewer);
+  await typeLine(viewer, 'viewer1');
+  await waitFor('the viewer told it watches',
+    () => viewer.evaluate(() => window.glint.hostErrors.some((e) => e.code === 'not-in-control')));
+  await typeLine(owner, 'owner2');
+  await typedEndsWith('owner2\n');
+  assert.equal(lines(), 'owner1\nowner2\n', 'a viewer typed on the host');
+  assert.deepEqual(await owner.evaluate(() => window.glint.hostErrors), []);
+});
+
+test('a viewer asks, the owner gives: the viewer drives and the owner no longer does', async () => {
+  await viewer.click('#control');
+  await waitFor('the owner to see the request', async () => (await owner.textContent('#info')).includes('asks for control')
+    || (await room(owner)).members.some((m) => m.asked));
+  await owner.click('#people-button');
+  const viewerId = (await room(viewer)).me;
+  await owner.click(`#people-list div[data-peer="${viewerId}"] button[data-action="give"]`);
+  await waitFor('the viewer to have control', async () => (await room(viewer)).inControl);
+  assert.equal(await viewer.textContent('#control'), 'Release control');
+  await owner.click('#people-close');
+
+  await typeLine(viewer, 'viewer2');
+  await typedEndsWith('viewer2\n');
+  await sendAnyway(owner);
+  await typeLine(owner, 'owner3');
+  await typeLine(viewer, 'viewer3');
+  await typedEndsWith('viewer3\n');
+  assert.equal(lines(), 'owner1\nowner2\nviewer2\nviewer3\n', "the former controller's typing reached the host");
+});
+
+test('the owner takes control back, and the keys the viewer held are let go', async () => {
+  // The viewer holds Shift down on the host when control changes hands.
+  const [x, y] = await videoPoint(viewer, 100, 60);
+  await viewer.mouse.click(x, y);
+  await viewer.keyboard.down('Shift');
+  try {
+    await viewer.keyboard.type('s'); // typed with Shift held: an "S" on the host
+    await owner.click('#control');
+    assert.equal(await owner.textContent('#control'), 'Take control');
+    await waitFor('the owner to have control', async () => (await room(owner)).inControl);
+    await typeLine(owner, 'owner4');
+    await typedEndsWith('owner4\n');
+    assert.equal(lines(), 'owner1\nowner2\nviewer2\nviewer3\nSowner4\n', 'Shift stayed held after the hand-off');
+  } finally {
+    await viewer.keyboard.up('Shift');
+  }
+});
+
+test('a page that leaves with control frees it', async () => {
+  await owner.click('#people-button');
+  const viewerId = (await room(viewer)).me;
+  await owner.click(`#people-list div[data-peer="${viewerId}"] button[data-action="give"]`);
+  await waitFor('the viewer to have control', async () => (await room(viewer)).inControl);
+  await owner.click('#people-close');
+  await viewer.close();
+  await waitFor('nobody in control, and the viewer gone', async () => {
+    const r = await room(owner);
+    return r.members.length === 2 && r.members.every((m) => !m.control);
+  });
+  assert.equal(await owner.textContent('#control'), 'Take control');
+});
+
+test('the owner removes a member: its page says so and stays away', async () => {
+  const thirdId = (await room(third)).me;
+  await owner.click('#people-button');
+  await owner.click(`#people-list div[data-peer="${thirdId}"] button[data-action="kick"]`);
+  await waitFor('the removed page to end', () => third.evaluate(() => window.glint.state === 'ended'));
+  assert.match(await third.textContent('#status'), /removed you/);
+  await waitFor('one member left', async () => (await room(owner)).members.length === 1);
+});
+
+test('the viewer password admits viewers; the owner password owners', async () => {
+  const g = await startGlint(['--fps', '30', '--password', 'drive-pw', '--viewer-password', 'watch-pw']);
+  const pages = [];
+  try {
+    const base = g.url.replace(/#.*/, '');
+    for (const pw of ['watch-pw', 'drive-pw']) {
+      const p = await browser.context.newPage();
+      pages.push(p);
+      await p.goto(`${base}#password=${pw}`);
+      await playing(p);
+    }
+    await waitFor('two members', async () => (await room(pages[1])).members.length === 2);
+    const r = await room(pages[1]);
+    // The viewer came first, but only the owner's password makes an owner, and it drives.
+    assert.deepEqual(r.members.map((m) => [m.role, m.control]), [['viewer', false], ['owner', true]]);
+    assert.equal(await pages[0].textContent('#control'), 'Ask for control');
+  } finally {
+    for (const p of pages) await p.close();
+    await g.stop();
+  }
+});

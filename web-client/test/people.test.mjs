@@ -1,0 +1,60 @@
+// What the page makes of the host's `members` message: whether it sends input, what its
+// control button does, and the notices a change brings.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Room, notices, savedName, saveName } from '../src/people.js';
+
+const member = (peer, role, control = false, asked = false, name = `P${peer}`) => ({ peer, name, role, control, asked });
+const msg = (members, { seats = 1, implicit = false } = {}) => ({ type: 'members', members, seats, implicit });
+
+test('a page drives only with control, or with implicit control while a seat is free', () => {
+  const room = new Room();
+  room.reset(2);
+  assert.equal(room.mayDrive, true, 'before the host says, the host decides');
+  room.update(msg([member(1, 'owner', true), member(2, 'viewer')]));
+  assert.equal(room.mayDrive, false);
+  assert.equal(room.controlAction, 'ask');
+  room.update(msg([member(1, 'owner', true), member(2, 'viewer', false, true)]));
+  assert.equal(room.controlAction, null, 'asked already');
+  room.update(msg([member(1, 'owner'), member(2, 'viewer', true)]));
+  assert.equal(room.mayDrive, true);
+  assert.equal(room.controlAction, 'release');
+  // Implicit control: a free seat is anyone's; a taken one is not.
+  room.update(msg([member(1, 'owner'), member(2, 'viewer')], { implicit: true }));
+  assert.equal(room.mayDrive, true);
+  assert.equal(room.controlAction, 'take');
+  room.update(msg([member(1, 'owner', true), member(2, 'viewer')], { implicit: true }));
+  assert.equal(room.mayDrive, false);
+  // An owner without control takes it.
+  room.reset(1);
+  room.update(msg([member(1, 'owner'), member(2, 'viewer', true)]));
+  assert.equal(room.controlAction, 'take');
+});
+
+test('a change of members brings the notices each page wants', () => {
+  const before = [member(1, 'owner', true), member(2, 'viewer')];
+  const asked = [member(1, 'owner', true), member(2, 'viewer', false, true), member(3, 'viewer', false, false, 'Cy')];
+  // The owner hears of the join and the ask; a viewer hears of the join only.
+  assert.deepEqual(notices(before, asked, 1), ['P2 asks for control', 'Cy joined']);
+  assert.deepEqual(notices(before, asked, 3), []);
+  assert.deepEqual(notices(before, asked, 2), ['Cy joined']);
+  const given = [member(1, 'owner'), member(2, 'viewer', true)];
+  assert.deepEqual(notices(asked, given, 2), ['You have control', 'Cy left']);
+  assert.deepEqual(notices(asked, given, 1), ['You no longer have control', 'P2 has control', 'Cy left']);
+  // The first list of a connection is no news.
+  const room = new Room();
+  room.reset(1);
+  assert.deepEqual(room.update(msg(asked)), []);
+});
+
+test('the name is kept in storage, and a refusing storage is no error', () => {
+  const store = new Map();
+  const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
+  assert.equal(savedName(storage), undefined);
+  saveName('Ann', storage);
+  assert.equal(savedName(storage), 'Ann');
+  const refusing = { getItem() { throw new Error('denied'); }, setItem() { throw new Error('denied'); } };
+  assert.equal(savedName(refusing), undefined);
+  saveName('Bo', refusing);
+});
