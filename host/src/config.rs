@@ -201,6 +201,11 @@ pub struct Config {
     #[arg(long, env = "GLINT_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
 
+    /// Bearer token of the HTTP API (`/api/...`, `/metrics`), besides the owner's password: for
+    /// a program that should not hold the password pages use.
+    #[arg(long, env = "GLINT_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+
     /// Password that admits pages as viewers only: they watch, and drive once an owner or the
     /// controller gives them control. Needs --password (the owner's).
     #[arg(long, env = "GLINT_VIEWER_PASSWORD", hide_env_values = true)]

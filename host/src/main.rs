@@ -299,7 +299,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let input_counters = Arc::new(InputCounters::register(&mut metrics));
     let ic = input_counters.clone();
     let input_fault = fault(FaultThread::Input);
-    let room = input::roles::Room::new(config.room());
+    let (room, room_rx) = input::room(config.room());
     let input_thread = std::thread::Builder::new()
         .name("glint-input".into())
         .spawn(move || {
@@ -427,6 +427,7 @@ fn run(config: Config) -> Result<(), Failure> {
         counters: signal_counters,
         commands: cmd_tx.clone(),
         input: lifecycle_tx.clone(),
+        room: room_rx,
         game,
         next_peer: AtomicU64::new(1),
         shutdown: shutdown_rx,
@@ -475,6 +476,7 @@ fn run(config: Config) -> Result<(), Failure> {
         metrics,
         health: health.clone(),
         password: password.clone(),
+        api_token: config.api_token.clone().filter(|t| !t.is_empty()),
         web_dir: config.web_dir.clone(),
     };
     // Every hot-path thread, the capture first, is watched: the first to end ends glint.

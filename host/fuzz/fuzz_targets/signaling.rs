@@ -5,7 +5,7 @@
 //! Input: one byte of configuration (bit 0: a password is set, then the first line is the
 //! password; bit 1: a game; bit 2: sound; bit 3: pixelated; bit 4: the host shuts down at the
 //! end instead of the page closing; bit 5, with bit 0: a viewers' password is set too, on the
-//! next line), then one message per line; a line that is not UTF-8 is a binary message.
+//! next line; bit 6: the room makes the page an owner once it joined), then one message per line; a line that is not UTF-8 is a binary message.
 //!
 //! Checked beyond "no panic": a `welcome` answers every `hello` with the right password and
 //! nothing else, after the page joined the room with the role its password gives (and its
@@ -17,7 +17,7 @@
 
 #![no_main]
 
-use glint::input::roles::Admission;
+use glint::input::roles::{Admission, MemberView, Role};
 use glint::peer::PeerId;
 use glint::phase::FramePhase;
 use glint::proto::signaling::{ClientMsg, ServerMsg};
@@ -68,6 +68,7 @@ fn run(data: &[u8]) {
         now: Instant::now(),
         welcomed: false,
         joined: false,
+        owner: flags & 64 != 0,
         offered: false,
         closed: false,
     };
@@ -119,6 +120,8 @@ struct Model {
     welcomed: bool,
     /// The page joined the room.
     joined: bool,
+    /// The room makes it an owner once it joined.
+    owner: bool,
     /// An offer is live (not yet replaced or left).
     offered: bool,
     closed: bool,
@@ -243,6 +246,7 @@ fn carry_out(
                 }
                 Action::Game(_) => {
                     assert!(model.welcomed && config.game, "a game request to no game");
+                    assert!(model.owner, "a game request from a page that is no owner");
                     let result = match nth % 3 {
                         0 => Ok("saved".to_owned()),
                         1 => Err(GameError::Busy),
@@ -266,6 +270,19 @@ fn carry_out(
                     };
                     assert_eq!(&name, said, "the name from hello");
                     model.joined = true;
+                    if model.owner {
+                        conn.handle_notice(&ServerMsg::Members {
+                            members: vec![MemberView {
+                                peer: PEER.0,
+                                name: "Ann".into(),
+                                role: Role::Owner,
+                                control: false,
+                                asked: false,
+                            }],
+                            seats: 1,
+                            implicit: false,
+                        });
+                    }
                 }
                 Action::Room(_) => {
                     assert!(model.welcomed, "a room request before the welcome");

@@ -19,7 +19,8 @@ use crate::stats::Stats;
 
 const METRICS_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-fn refused(verdict: Verdict) -> warp::http::Response<String> {
+/// The answer to a request whose token was refused: 401, or 429 with `Retry-After`.
+pub fn refused(verdict: Verdict) -> warp::http::Response<String> {
     let (status, body, wait) = match verdict {
         Verdict::Wait(w) => {
             let secs = crate::signal::throttle::wait_secs(w);
@@ -44,10 +45,11 @@ fn refused(verdict: Verdict) -> warp::http::Response<String> {
     answer.body(body).unwrap_or_default()
 }
 
-/// The verdict on a request's `Authorization: Bearer` password.
+/// The verdict on a request's `Authorization: Bearer` token: one of `secrets` (the owner's
+/// password, the API token); with none, every request is taken.
 fn verdict(
     throttle: &Mutex<Throttle>,
-    password: Option<&str>,
+    secrets: &[String],
     client: Option<ClientAddr>,
     header: Option<&str>,
 ) -> Verdict {
@@ -57,25 +59,32 @@ fn verdict(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
     let ip = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let wants: Vec<&str> = secrets.iter().map(String::as_str).collect();
     match throttle.lock() {
-        Ok(mut t) => t.check(Instant::now(), ip, password, given),
+        Ok(mut t) => t.check_any(Instant::now(), ip, &wants, given).0,
         Err(_) => Verdict::Refused,
     }
+}
+
+/// The verdict on each request's bearer token against `secrets` (see [`verdict`]).
+pub fn auth(
+    secrets: Vec<String>,
+    throttle: Arc<Mutex<Throttle>>,
+) -> impl Filter<Extract = (Verdict,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    let secrets = Arc::new(secrets);
+    warp::ext::optional::<ClientAddr>()
+        .and(warp::header::optional::<String>("authorization"))
+        .map(move |client: Option<ClientAddr>, h: Option<String>| {
+            verdict(&throttle, &secrets, client, h.as_deref())
+        })
 }
 
 pub fn routes(
     stats: Arc<Stats>,
     metrics: Arc<Metrics>,
-    password: Option<String>,
-    throttle: Arc<Mutex<Throttle>>,
+    auth: impl Filter<Extract = (Verdict,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
-    let password = Arc::new(password);
     let for_json = metrics.clone();
-    let auth = warp::ext::optional::<ClientAddr>()
-        .and(warp::header::optional::<String>("authorization"))
-        .map(move |client: Option<ClientAddr>, h: Option<String>| {
-            verdict(&throttle, password.as_deref(), client, h.as_deref())
-        });
     let json = warp::path!("api" / "stats")
         .and(auth.clone())
         .map(move |v: Verdict| {
@@ -116,8 +125,8 @@ mod tests {
     fn the_password_is_a_bearer_token_and_checks_are_throttled() {
         let t = Mutex::new(Throttle::new(ThrottleCounters::default()));
         let me = Some(ClientAddr(([10, 0, 0, 1], 5000).into()));
-        let pw = Some("s3cret");
-        assert_eq!(verdict(&t, None, me, None), Verdict::Accepted);
+        let pw: &[String] = &["s3cret".to_owned()];
+        assert_eq!(verdict(&t, &[], me, None), Verdict::Accepted);
         assert_eq!(verdict(&t, pw, me, None), Verdict::Refused);
         assert_eq!(
             verdict(&t, pw, me, Some("Bearer s3cret")),

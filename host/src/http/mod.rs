@@ -7,11 +7,13 @@
 //! | `GET /`, `GET /v/<version>/src/*`, `GET /src/*` | the web client ([`assets`]; versioned names are cached for good) |
 //! | `GET /ws` (upgrade) | signaling ([`ws`], state machine in `crate::signal`) |
 //! | `GET /api/stats`, `GET /metrics` | figures ([`api`]) |
+//! | `/api/members`, `/api/control`, `/api/game/*`, `/api/events` | the room, for other programs ([`control`]) |
 //! | `GET /healthz` | the process serves: `ok` |
 //! | `GET /readyz` | it can take a viewer now: `ready`, or 503 with why not |
 
 pub mod api;
 pub mod assets;
+pub mod control;
 pub mod front;
 pub mod guard;
 pub mod tls;
@@ -34,6 +36,8 @@ pub struct Served {
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
     pub password: Option<String>,
+    /// Also taken as the bearer token of the API (`--api-token`).
+    pub api_token: Option<String>,
     /// Serve the page from this `web-client/` directory instead of the embedded copy.
     pub web_dir: Option<std::path::PathBuf>,
 }
@@ -44,7 +48,9 @@ pub fn routes(
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone + Send + Sync + 'static
 {
     let hub = s.hub;
-    let throttle = hub.throttle.clone();
+    let secrets: Vec<String> = [s.password, s.api_token].into_iter().flatten().collect();
+    let auth = api::auth(secrets, hub.throttle.clone());
+    let room = control::routes(hub.clone(), auth.clone());
     let signaling = warp::path("ws")
         .and(warp::path::end())
         .and(warp::ws())
@@ -71,7 +77,8 @@ pub fn routes(
     let probes = warp::get().or(warp::head()).unify().and(health.or(ready));
     signaling
         .or(probes)
-        .or(api::routes(s.stats, s.metrics, s.password, throttle))
+        .or(api::routes(s.stats, s.metrics, auth))
+        .or(room)
         .or(assets::routes(s.web_dir))
 }
 

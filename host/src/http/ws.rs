@@ -63,6 +63,8 @@ pub struct Hub {
     pub sockets: PerAddress,
     /// The input thread's lifecycle queue: members joining, leaving and asking the room.
     pub input: Sender<InputMsg>,
+    /// The room as the input thread last published it (the API's event stream).
+    pub room: watch::Receiver<crate::input::roles::RoomView>,
     /// The keyboard layout of Glint's own display (none for a user's display, a test
     /// pattern or a game).
     pub keyboard: Option<Arc<Keyboard>>,
@@ -70,7 +72,7 @@ pub struct Hub {
 
 /// Tries a full rtc command queue again for a while (a burst of viewers joining at once)
 /// before giving up; never blocks the runtime thread.
-async fn try_send_patiently<T>(commands: &Sender<T>, mut cmd: T) -> Result<(), T> {
+pub(super) async fn try_send_patiently<T>(commands: &Sender<T>, mut cmd: T) -> Result<(), T> {
     for _ in 0..BUSY_RETRIES {
         match commands.try_send(cmd) {
             Ok(()) => return Ok(()),
@@ -172,6 +174,7 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                 // Removed from the session by an owner.
                 ServerMsg::Ended { message } => conn.handle_removed(message, &mut actions),
                 n => {
+                    conn.handle_notice(&n);
                     log_bad(client, peer, &n, &mut logged);
                     send(&mut tx, &n).await;
                 }
@@ -322,7 +325,7 @@ async fn carry_out(
     }
 }
 
-async fn game_request(
+pub(super) async fn game_request(
     game: Option<&Sender<GameCommand>>,
     request: GameRequest,
 ) -> Result<String, GameError> {

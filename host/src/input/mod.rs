@@ -21,7 +21,7 @@ use crate::metrics::{Counter, Metrics};
 use crate::peer::{Notice, PeerId, PeerNotifier};
 use crate::proto::signaling::ErrorCode;
 use reconcile::{Action, Reconciler};
-use roles::{Admission, Event, Request, Room};
+use roles::{Admission, ApiRequest, Event, Refusal, Request, Room, RoomView};
 
 /// Capacity of the rtc → input hand-off of data (input packets, text). When full the rtc thread
 /// drops the packet (the protocol repeats edges and state, so a dropped packet is like a lost
@@ -58,6 +58,11 @@ pub enum InputMsg {
     /// A page's signaling socket closed: it leaves the room.
     Gone {
         peer: PeerId,
+    },
+    /// A program's request through the HTTP API; the room as it is after, or why not.
+    Api {
+        request: ApiRequest,
+        reply: tokio::sync::oneshot::Sender<Result<RoomView, Refusal>>,
     },
     Joined {
         peer: PeerId,
@@ -240,6 +245,8 @@ struct Members {
     /// Each member's requests in the current second: (when that second began, how many).
     requests: HashMap<PeerId, (Instant, u32)>,
     events: Vec<Event>,
+    /// The member list for the API's event stream, at each change.
+    published: tokio::sync::watch::Sender<RoomView>,
 }
 
 impl Members {
@@ -280,14 +287,16 @@ impl Members {
         }
         if changed {
             counters.members.set(self.notify.len() as i64);
+            let view = self.room.view();
             let list = Notice::Members {
-                members: self.room.members(),
-                seats: self.room.config().seats as u8,
-                implicit: self.room.config().implicit,
+                members: view.members.clone(),
+                seats: view.seats,
+                implicit: view.implicit,
             };
             for n in self.notify.values() {
                 n.notify(list.clone());
             }
+            self.published.send_replace(view);
         }
     }
 
@@ -312,8 +321,21 @@ impl Members {
     }
 }
 
+/// The room for the input thread, with where it publishes its member list at each change.
+pub struct PublishedRoom {
+    room: Room,
+    tx: tokio::sync::watch::Sender<RoomView>,
+}
+
+/// A room set up as `config`; the receiver follows its member list (the API's event stream).
+pub fn room(config: roles::RoomConfig) -> (PublishedRoom, tokio::sync::watch::Receiver<RoomView>) {
+    let room = Room::new(config);
+    let (tx, rx) = tokio::sync::watch::channel(room.view());
+    (PublishedRoom { room, tx }, rx)
+}
+
 /// Runs the input loop until both queues close. Owns every peer's reconciler, the room (who
-/// may drive) and the injector. Lifecycle edges are taken before data, so a peer's data never
+/// may drive; its member list is `published` at each change) and the injector. Lifecycle edges are taken before data, so a peer's data never
 /// precedes its `Joined`; data of a peer that is not (or no longer) joined is dropped, and so
 /// is input of a member without control.
 pub fn run(
@@ -322,15 +344,16 @@ pub fn run(
     mut injector: impl Injector,
     counters: Arc<InputCounters>,
     echo: Arc<InputEcho>,
-    room: Room,
+    room: PublishedRoom,
 ) {
     let mut peers: HashMap<PeerId, PeerInput> = HashMap::new();
     let mut members = Members {
-        room,
+        room: room.room,
         notify: HashMap::new(),
         told_watching: HashMap::new(),
         requests: HashMap::new(),
         events: Vec::new(),
+        published: room.tx,
     };
     let mut actions = Vec::new();
     let mut tagged: Vec<(PeerId, Action)> = Vec::new();
@@ -380,6 +403,18 @@ pub fn run(
                         members.tell(peer, Notice::error(ErrorCode::Forbidden, e.to_string()));
                     }
                 }
+            }
+            Some(InputMsg::Api { request, reply }) => {
+                let r = members
+                    .room
+                    .handle_api(request.clone(), &mut members.events);
+                match &r {
+                    Ok(()) => tracing::info!(?request, "room request from the API"),
+                    Err(_) => {
+                        counters.room_refused.inc();
+                    }
+                }
+                let _ = reply.send(r.map(|()| members.room.view()));
             }
             Some(InputMsg::Gone { peer }) => {
                 members.room.handle_leave(peer, &mut members.events);

@@ -87,6 +87,28 @@ pub enum Request {
     Rename(String),
 }
 
+/// What a program asks of the room through the HTTP API, with an owner's authority but from
+/// outside the session (it holds no seat).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiRequest {
+    /// Only the member list.
+    List,
+    /// Give control to this member: a free seat, or on a one-seat desktop the controller's.
+    Give(PeerId),
+    /// Free every seat: nobody drives until someone is given or takes control.
+    Revoke,
+    SetRole(PeerId, Role),
+    Kick(PeerId),
+}
+
+/// The room as the API and the event stream show it (the `members` message's fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RoomView {
+    pub members: Vec<MemberView>,
+    pub seats: u8,
+    pub implicit: bool,
+}
+
 /// Why a request was refused. The message goes to the page as is.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Refusal {
@@ -187,6 +209,68 @@ impl Room {
                 asked: m.asked,
             })
             .collect()
+    }
+
+    /// The member list with the room's settings.
+    pub fn view(&self) -> RoomView {
+        RoomView {
+            members: self.members(),
+            seats: u8::try_from(self.seats.len()).unwrap_or(u8::MAX),
+            implicit: self.config.implicit,
+        }
+    }
+
+    /// A request from the HTTP API (see [`ApiRequest`]).
+    pub fn handle_api(&mut self, request: ApiRequest, out: &mut Vec<Event>) -> Result<(), Refusal> {
+        match request {
+            ApiRequest::List => Ok(()),
+            ApiRequest::Give(to) => {
+                let Some(target) = self.members.get(&to) else {
+                    return Err(Refusal::NoSuchMember(to.0));
+                };
+                if self.in_control(to) {
+                    return Err(Refusal::TargetInControl(target.name.clone()));
+                }
+                if self.free_seat().is_none() {
+                    match self.controllers().as_slice() {
+                        [only] if self.seats.len() == 1 => {
+                            let only = *only;
+                            self.unseat(only, out);
+                        }
+                        _ => return Err(Refusal::NoSeat(self.seats.len())),
+                    }
+                }
+                self.seat(to, out);
+                out.dedup();
+                Ok(())
+            }
+            ApiRequest::Revoke => {
+                for c in self.controllers() {
+                    self.unseat(c, out);
+                }
+                out.dedup();
+                Ok(())
+            }
+            ApiRequest::SetRole(whom, role) => {
+                let m = self
+                    .members
+                    .get_mut(&whom)
+                    .ok_or(Refusal::NoSuchMember(whom.0))?;
+                if m.role != role {
+                    m.role = role;
+                    out.push(Event::Changed);
+                }
+                Ok(())
+            }
+            ApiRequest::Kick(whom) => {
+                if !self.is_member(whom) {
+                    return Err(Refusal::NoSuchMember(whom.0));
+                }
+                self.handle_leave(whom, out);
+                out.push(Event::Removed(whom));
+                Ok(())
+            }
+        }
     }
 
     /// The members holding a seat.

@@ -476,11 +476,12 @@ fn a_peer_that_floods_its_input_still_leaves_and_releases_what_it_held() {
             injector,
             std::sync::Arc::new(InputCounters::default()),
             std::sync::Arc::new(InputEcho::default()),
-            super::roles::Room::new(super::roles::RoomConfig {
+            super::room(super::roles::RoomConfig {
                 seats: 1,
                 implicit: false,
                 guests: super::roles::Role::Viewer,
-            }),
+            })
+            .0,
         )
     });
     let peer = PeerId(3);
@@ -572,7 +573,7 @@ fn spawn_loop(
             injector,
             std::sync::Arc::new(InputCounters::default()),
             std::sync::Arc::new(InputEcho::default()),
-            super::roles::Room::new(room),
+            super::room(room).0,
         )
     });
     (life_tx, data_tx, recorder, thread)

@@ -163,6 +163,9 @@ pub struct Connection {
     closed: bool,
     /// The name from `hello`, until the page joins.
     name: Option<String>,
+    /// Whether the room's last member list made this page an owner or gave it control (it
+    /// may then save and load a game's state).
+    manages: bool,
 }
 
 impl Connection {
@@ -176,6 +179,18 @@ impl Connection {
             offered: false,
             closed: false,
             name: None,
+            manages: false,
+        }
+    }
+
+    /// A message for the page from another part of the host, on its way out: the member list
+    /// tells this connection the page's role and whether it has control.
+    pub fn handle_notice(&mut self, notice: &ServerMsg) {
+        if let ServerMsg::Members { members, .. } = notice {
+            self.manages = members
+                .iter()
+                .find(|m| m.peer == self.peer.0)
+                .is_some_and(|m| m.control || m.role == crate::input::roles::Role::Owner);
         }
     }
 
@@ -244,6 +259,12 @@ impl Connection {
                     return out.push(Action::Send(ServerMsg::error(
                         ErrorCode::NotAGame,
                         "this host is not running a game",
+                    )));
+                }
+                if !self.manages {
+                    return out.push(Action::Send(ServerMsg::error(
+                        ErrorCode::Forbidden,
+                        "only an owner or a player may save or load the game's state",
                     )));
                 }
                 let save = matches!(msg, ClientMsg::SaveState);

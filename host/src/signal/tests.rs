@@ -279,8 +279,30 @@ fn game_commands_need_a_game() {
         game: true,
         ..config(None)
     };
+    // A page that is neither an owner nor a player may not.
     let out = run(&mut conn, &game, &c, r#"{"type":"load-state"}"#);
-    assert_eq!(out, vec![Action::Game(GameRequest::Load)]);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::Forbidden));
+    let members = |role, control| ServerMsg::Members {
+        members: vec![crate::input::roles::MemberView {
+            peer: 1,
+            name: "Ann".into(),
+            role,
+            control,
+            asked: false,
+        }],
+        seats: 4,
+        implicit: true,
+    };
+    use crate::input::roles::Role;
+    conn.handle_notice(&members(Role::Viewer, true));
+    let out = run(&mut conn, &game, &c, r#"{"type":"load-state"}"#);
+    assert_eq!(out, vec![Action::Game(GameRequest::Load)], "a player may");
+    conn.handle_notice(&members(Role::Viewer, false));
+    let out = run(&mut conn, &game, &c, r#"{"type":"save-state"}"#);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::Forbidden));
+    conn.handle_notice(&members(Role::Owner, false));
+    let out = run(&mut conn, &game, &c, r#"{"type":"load-state"}"#);
+    assert_eq!(out, vec![Action::Game(GameRequest::Load)], "an owner may");
     let mut out = Vec::new();
     conn.handle_game_result(Err(GameError::Failed("no state".into())), &mut out);
     assert_eq!(error_code(&out[0]), Some(ErrorCode::State));

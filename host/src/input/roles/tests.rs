@@ -297,3 +297,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_api_gives_revokes_and_manages_with_an_owners_authority() {
+    let mut room = Room::new(DESK);
+    let mut ev = Vec::new();
+    room.handle_join(p(1), Admission::Owner, None, &mut ev);
+    room.handle_join(p(2), Admission::Viewer, None, &mut ev);
+    ev.clear();
+    room.handle_api(ApiRequest::Give(p(2)), &mut ev)
+        .expect("give");
+    assert_eq!(room.controllers(), vec![p(2)]);
+    assert!(ev.contains(&Event::Released(p(1))));
+    assert_eq!(
+        room.handle_api(ApiRequest::Give(p(9)), &mut ev),
+        Err(Refusal::NoSuchMember(9))
+    );
+    ev.clear();
+    room.handle_api(ApiRequest::Revoke, &mut ev)
+        .expect("revoke");
+    assert!(room.controllers().is_empty());
+    assert_eq!(ev, vec![Event::Released(p(2)), Event::Changed]);
+    room.handle_api(ApiRequest::SetRole(p(1), Role::Viewer), &mut ev)
+        .expect("the API may leave the room without an owner");
+    room.handle_api(ApiRequest::Kick(p(2)), &mut ev)
+        .expect("kick");
+    assert!(ev.contains(&Event::Removed(p(2))));
+    let view = room.view();
+    assert_eq!(
+        (view.members.len(), view.seats, view.implicit),
+        (1, 1, false)
+    );
+}

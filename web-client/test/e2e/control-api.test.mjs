@@ -1,0 +1,125 @@
+// The room's HTTP API as another program uses it (README "Control from outside"): glint with an
+// owner's password and a separate API token, two Chromium pages, and plain HTTP requests. The
+// event stream follows each change, control given through the API lets a viewer drive, and
+// errors are JSON with a code.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGlint, startChromium, waitFor } from './harness.mjs';
+
+const TOKEN = 'api-token-for-tests';
+let glint;
+let browser;
+let owner;
+let viewer;
+let base;
+
+before(async () => {
+  glint = await startGlint(['--source', 'testpattern', '--fps', '30', '--password', 'owner-pw',
+    '--viewer-password', 'viewer-pw', '--api-token', TOKEN]);
+  base = `http://127.0.0.1:${glint.port}`;
+  browser = await startChromium();
+  owner = browser.page;
+  viewer = await browser.context.newPage();
+});
+
+after(async () => {
+  await browser?.stop();
+  await glint?.stop();
+});
+
+const api = async (method, path, { body, token = TOKEN } = {}) => {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
+  });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON: the assertion below says so */ }
+  return { status: r.status, json, text };
+};
+
+/** Reads `/api/events` in the background: every event as {event, data}. */
+function follow() {
+  const events = [];
+  const ctl = new AbortController();
+  const done = (async () => {
+    const r = await fetch(`${base}/api/events`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctl.signal });
+    assert.equal(r.headers.get('content-type'), 'text/event-stream');
+    const decoder = new TextDecoder();
+    let buf = '';
+    for await (const chunk of r.body) {
+      buf += decoder.decode(chunk, { stream: true });
+      let at;
+      while ((at = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, at);
+        buf = buf.slice(at + 2);
+        const event = /^event:(.*)$/m.exec(block)?.[1]?.trim();
+        const data = /^data:(.*)$/m.exec(block)?.[1];
+        if (event) events.push({ event, data: JSON.parse(data) });
+      }
+    }
+  })().catch((e) => { if (e.name !== 'AbortError') throw e; });
+  return { events, stop: () => { ctl.abort(); return done; } };
+}
+
+test('list, give, revoke, change a role and remove through the API, followed on the event stream', async () => {
+  const stream = follow();
+  try {
+    await owner.goto(`${base}/#password=owner-pw`);
+    await viewer.goto(`${base}/#password=viewer-pw`);
+    for (const p of [owner, viewer]) {
+      await waitFor('the page to play', () => p.evaluate(() => window.glint.state === 'playing'), 20000);
+    }
+    const list = await waitFor('two members', async () => {
+      const r = await api('GET', '/api/members');
+      return r.json?.members?.length === 2 && r;
+    });
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.json.members.map((m) => [m.role, m.control]), [['owner', true], ['viewer', false]]);
+    assert.equal(list.json.seats, 1);
+    const viewerId = list.json.members[1].peer;
+
+    // Control to the viewer: its page says so, and the stream saw it.
+    const given = await api('POST', '/api/control', { body: { peer: viewerId } });
+    assert.equal(given.status, 200, given.text);
+    assert.deepEqual(given.json.members.map((m) => m.control), [false, true]);
+    await waitFor('the viewer page to have control', () => viewer.evaluate(() => window.glint.room.inControl));
+    await waitFor('the event stream to show it', () => stream.events.some((e) => e.event === 'members'
+      && e.data.members.some((m) => m.peer === viewerId && m.control)));
+
+    // Nobody drives.
+    const revoked = await api('DELETE', '/api/control');
+    assert.deepEqual(revoked.json.members.map((m) => m.control), [false, false]);
+    await waitFor('the viewer page to lose control', async () => !(await viewer.evaluate(() => window.glint.room.inControl)));
+
+    // A role, then a removal: the removed page ends and the stream sees one member left.
+    const role = await api('PUT', `/api/members/${viewerId}/role`, { body: { role: 'owner' } });
+    assert.equal(role.json.members[1].role, 'owner');
+    const kicked = await api('DELETE', `/api/members/${viewerId}`);
+    assert.equal(kicked.status, 200);
+    await waitFor('the removed page to end', () => viewer.evaluate(() => window.glint.state === 'ended'));
+    await waitFor('the stream to see one member', () => stream.events.at(-1)?.data.members?.length === 1);
+  } finally {
+    await stream.stop();
+  }
+});
+
+test('errors are JSON with a code, and the API needs the token or the owner password', async () => {
+  const cases = [
+    [await api('POST', '/api/control', { body: { peer: 9999 } }), 404, 'no-such-member'],
+    [await api('POST', '/api/control', { body: '{"peer":"x"}' }), 400, 'bad-request'],
+    [await api('PUT', '/api/members/1/role', { body: { role: 'admin' } }), 400, 'bad-request'],
+    [await api('POST', '/api/game/save'), 409, 'not-a-game'],
+    [await api('GET', '/api/members', { token: null }), 401, 'unauthorized'],
+    [await api('GET', '/api/members', { token: 'viewer-pw' }), 401, 'unauthorized'],
+  ];
+  for (const [r, status, code] of cases) {
+    assert.equal(r.status, status, r.text);
+    assert.equal(r.json?.error, code, r.text);
+    assert.equal(typeof r.json.message, 'string');
+  }
+  // The owner's password works as well as the token.
+  assert.equal((await api('GET', '/api/members', { token: 'owner-pw' })).status, 200);
+});
