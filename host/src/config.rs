@@ -201,6 +201,11 @@ pub struct Config {
     #[arg(long, env = "GLINT_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
 
+    /// Do not share the host's clipboard with pages (it is shared with the member in control
+    /// and the owners, and the controller's copies become the host's).
+    #[arg(long)]
+    pub no_clipboard: bool,
+
     /// Bearer token of the HTTP API (`/api/...`, `/metrics`), besides the owner's password: for
     /// a program that should not hold the password pages use.
     #[arg(long, env = "GLINT_API_TOKEN", hide_env_values = true)]

@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod capture;
+pub mod clipboard;
 pub mod config;
 pub mod display;
 pub mod emulator;

@@ -16,6 +16,7 @@ use glint::audio::{tone, AudioCounters, AudioError, ENCODED_AUDIO_QUEUE, RAW_QUE
 use glint::capture::testpattern::{Presses, TestPattern};
 use glint::capture::x11::X11Capture;
 use glint::capture::CaptureError;
+use glint::clipboard;
 use glint::config::{Config, FaultThread, Source};
 use glint::display::{launch_app, Guarded, Keyboard, VirtualDisplay, XAuthority};
 use glint::emulator::process::{CoreLinks, CoreProcessError};
@@ -33,7 +34,7 @@ use glint::signal::throttle::{PerAddress, Throttle, ThrottleCounters};
 use glint::signal::PasswordError;
 use glint::signal::{Shutdown, SignalConfig, SignalCounters};
 use glint::stats::{RateSources, Stats};
-use glint::supervise::{first_cause, pages_told, shutdown_signal, watch, Death, End};
+use glint::supervise::{first_cause, pages_told, shutdown_signal, tell_pages, watch, Death, End};
 
 /// Exit code for a configuration the host cannot run with (same as a usage error).
 const EXIT_CONFIG: u8 = 2;
@@ -46,10 +47,18 @@ const DRAIN_GRACE: Duration = Duration::from_millis(1500);
 
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let worker = args
-        .get(1)
-        .is_some_and(|a| a == emulator::worker::WORKER_FLAG);
-    let config = if worker { None } else { Some(Config::parse()) };
+    let worker = args.get(1).and_then(|a| a.to_str()).filter(|a| {
+        [
+            emulator::worker::WORKER_FLAG,
+            clipboard::worker::WORKER_FLAG,
+        ]
+        .contains(a)
+    });
+    let config = if worker.is_some() {
+        None
+    } else {
+        Some(Config::parse())
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -59,6 +68,9 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let Some(config) = config else {
+        if worker == Some(clipboard::worker::WORKER_FLAG) {
+            return clipboard::worker::main();
+        }
         return emulator::worker::main(&args[2..]);
     };
     match run(config) {
@@ -173,6 +185,7 @@ fn run(config: Config) -> Result<(), Failure> {
 
     // The source, and where input goes: a display (and the app inside it) or the pattern.
     let mut _xvfb: Option<VirtualDisplay> = None;
+    let mut x_display = None; // the X display streamed, for the clipboard
     let mut _app: Option<Guarded> = None;
     // Raw sound from the source to the Opus thread (started below, when there is sound).
     let (raw_tx, raw_rx) = bounded(RAW_QUEUE);
@@ -187,7 +200,10 @@ fn run(config: Config) -> Result<(), Failure> {
             let core = glint_emulators::resolve_core(&name).map_err(|e| cfg(e.to_string()))?;
             let rom = config.rom.clone().unwrap_or_default();
             let pads = Arc::new(Pads::default());
-            let save_dir = config.save_dir.clone().unwrap_or_else(default_save_dir);
+            let save_dir = config
+                .save_dir
+                .clone()
+                .unwrap_or_else(emulator::default_save_dir);
             std::fs::create_dir_all(&save_dir).map_err(|e| {
                 cfg(format!(
                     "cannot create the save directory {}: {e}",
@@ -268,6 +284,7 @@ fn run(config: Config) -> Result<(), Failure> {
             drop(X11Capture::open(&display_name).map_err(|e| cfg(e.to_string()))?);
             let injector = XTestInjector::open(&display_name).map_err(|e| cfg(e.to_string()))?;
             let for_capture = display_name.clone();
+            x_display = Some(display_name.clone());
             let capture = pipeline::spawn_capture(
                 config.fps,
                 move || X11Capture::open(&for_capture),
@@ -299,7 +316,15 @@ fn run(config: Config) -> Result<(), Failure> {
     let input_counters = Arc::new(InputCounters::register(&mut metrics));
     let ic = input_counters.clone();
     let input_fault = fault(FaultThread::Input);
-    let (room, room_rx) = input::room(config.room());
+    let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE);
+    let (mut room, room_rx) = input::room(config.room());
+    let linked = x_display.filter(|_| !config.no_clipboard).map(|d| {
+        clipboard::link(&d, input_tx.clone(), cmd_tx.clone())
+            .inspect_err(|e| tracing::warn!(error = %e, "the clipboard is not shared"))
+    });
+    let _clipboard = linked
+        .and_then(Result::ok)
+        .map(|(c, l)| (c, room.clipboard = Some(l)));
     let input_thread = std::thread::Builder::new()
         .name("glint-input".into())
         .spawn(move || {
@@ -396,7 +421,6 @@ fn run(config: Config) -> Result<(), Failure> {
     let (now, wall) = net::clock_anchor();
     let session_config = SessionConfig::from_config(&config, locals.clone());
     let session = Session::new(session_config, session_counters, now, wall);
-    let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE);
     let rtc_thread = net::spawn(
         sockets,
         RtcParts {
@@ -504,7 +528,7 @@ fn run(config: Config) -> Result<(), Failure> {
         );
     }
     let outcome = runtime.block_on(async move {
-        tokio::spawn(stats_ticker(stats));
+        tokio::spawn(glint::stats::ticker(stats, STATS_LOG_EVERY));
         let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
         if let Some(tls) = &tls {
             tokio::spawn(http::tls::watch(tls.clone(), std::future::pending()));
@@ -562,38 +586,4 @@ fn run(config: Config) -> Result<(), Failure> {
     tracing::info!("shutting down");
     outcome.map_err(rt_err)
     // _app, then _xvfb, are dropped here: stopped in reverse order of start.
-}
-
-/// Gives the signaling sockets a moment to send the end of the session: each one drops its
-/// receiver once it has said so.
-async fn tell_pages(ended: &tokio::sync::watch::Sender<Option<Shutdown>>, within: Duration) {
-    let deadline = tokio::time::Instant::now() + within;
-    // One receiver stays in `Signal` itself, for as long as the server runs.
-    while ended.receiver_count() > 1 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// Updates the rates every second and logs the stage timings every few seconds.
-async fn stats_ticker(stats: Arc<Stats>) {
-    let mut every = tokio::time::interval(Duration::from_secs(1));
-    let mut n = 0u64;
-    loop {
-        every.tick().await;
-        stats.tick();
-        n += 1;
-        if n.is_multiple_of(STATS_LOG_EVERY) {
-            if let Some(line) = stats.log_line() {
-                tracing::info!("stages ms min/avg/max: {line}");
-            }
-        }
-    }
-}
-
-fn default_save_dir() -> std::path::PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".local/share")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("glint").join("saves")
 }

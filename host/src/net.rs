@@ -46,6 +46,12 @@ pub enum RtcCommand {
     Leave {
         peer: PeerId,
     },
+    /// The host's clipboard text for these peers (from the input thread, which decides who
+    /// may have it).
+    Clipboard {
+        peers: Vec<PeerId>,
+        text: std::sync::Arc<str>,
+    },
     /// Shutting down: every peer leaves, no new one is taken; `done` when that is carried out.
     Drain {
         done: oneshot::Sender<()>,
@@ -269,6 +275,11 @@ impl Driver {
                 self.parts.session.handle_candidate(now, peer, &candidate)
             }
             RtcCommand::Leave { peer } => self.parts.session.handle_leave(now, peer),
+            RtcCommand::Clipboard { peers, text } => {
+                for peer in peers {
+                    self.parts.session.handle_clipboard(now, peer, &text);
+                }
+            }
             RtcCommand::Drain { done } => {
                 self.parts.session.handle_drain(now);
                 self.carry_out();

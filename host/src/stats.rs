@@ -442,6 +442,22 @@ impl Collector for Snapshots {
     }
 }
 
+/// Updates the rates every second and logs the stage timings every `log_every` seconds.
+pub async fn ticker(stats: std::sync::Arc<Stats>, log_every: u64) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut n = 0u64;
+    loop {
+        every.tick().await;
+        stats.tick();
+        n += 1;
+        if n.is_multiple_of(log_every) {
+            if let Some(line) = stats.log_line() {
+                tracing::info!("stages ms min/avg/max: {line}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

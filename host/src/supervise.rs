@@ -95,6 +95,19 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Gives the signaling sockets a moment to send the end of the session: each one drops its
+/// receiver once it has said so.
+pub async fn tell_pages(
+    ended: &tokio::sync::watch::Sender<Option<crate::signal::Shutdown>>,
+    within: std::time::Duration,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    // One receiver stays in `Signal` itself, for as long as the server runs.
+    while ended.receiver_count() > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

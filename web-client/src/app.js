@@ -93,10 +93,46 @@ let isGame = false;
 let notice = null; // why the page is reconnecting, shown until a connection works again
 let stream = null; // this connection's tracks, on the video element
 
+// The clipboard, shared with the host (the host sends its text to the member in control and
+// the owners; the controller's copies go to the host). The browser may refuse to write the
+// clipboard without a user gesture: the text then waits for the next click on the picture.
+const MAX_CLIPBOARD_BYTES = 64 * 1024;
+let clipboardSeen = null; // the last text either side had, so it is not sent back
+let clipboardPending = null;
+const takeHostClipboard = (text) => {
+  glint.hostClipboard = text;
+  clipboardSeen = text;
+  clipboardPending = text;
+  navigator.clipboard?.writeText(text).then(() => {
+    clipboardPending = null;
+    info.toast('Copied on the host: now in your clipboard');
+  }, () => info.toast('Copied on the host: click the picture to take it'));
+};
+const sendClipboard = (text) => {
+  if (!room.mayDrive || new TextEncoder().encode(text).length > MAX_CLIPBOARD_BYTES) return false;
+  if (!peer.sendClipboard(text)) return false;
+  clipboardSeen = text;
+  return true;
+};
+stage.addEventListener('pointerdown', () => {
+  if (clipboardPending !== null) navigator.clipboard?.writeText(clipboardPending).then(() => { clipboardPending = null; }, () => {});
+});
+// Back in this window: what the user copied elsewhere becomes the host's clipboard, where the
+// browser lets the page read it without asking.
+window.addEventListener('focus', async () => {
+  try {
+    const state = (await navigator.permissions?.query({ name: 'clipboard-read' }))?.state;
+    if (state !== 'granted') return;
+    const text = await navigator.clipboard.readText();
+    if (text && text !== clipboardSeen) sendClipboard(text);
+  } catch { /* no clipboard access: pastes still go */ }
+});
+
 const peer = new PeerConnection({
   signal: (msg) => signaling.send(msg),
   message,
   mark,
+  onClipboard: takeHostClipboard,
   onControl: (data) => {
     const e = parseFrameEcho(data);
     if (e) { glint.echoes += 1; latency.echo(e); }
@@ -127,6 +163,7 @@ const controls = new InputControls({
   // Games: a rebound key sends its action's default key (keybind.js).
   keyCode: (code) => (isGame ? bindings.translate(code) : code),
   onPress: (seq, at) => latency.press(seq, at),
+  onPaste: (text) => sendClipboard(text),
 });
 
 /** The page plays the sound of the `audio` channel itself; if it cannot, the track does. */
@@ -269,6 +306,8 @@ Object.defineProperties(glint, {
 });
 glint.overlay = overlay;
 glint.room = room;
+/** Sets the host's clipboard (as a paste in the page does); false without control. */
+glint.sendClipboard = (text) => sendClipboard(String(text));
 /** Types `text` on the host (as an IME's composition or a paste would); false when not
  * connected or without control. */
 glint.sendText = (text) => room.mayDrive && peer.sendText(String(text));

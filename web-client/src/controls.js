@@ -202,13 +202,14 @@ export class InputControls {
    * @param {(text: string) => boolean} [o.sendText] sends text to type on the `text` channel
    * @param {(code: string) => string} [o.keyCode] the code to send for a pressed key's code
    * @param {(seq: number, at: number) => void} [o.onPress] a key or button press first went out
+   * @param {(text: string) => void} [o.onPaste] text pasted onto the stage (before it is typed)
    */
   constructor({
-    stage, textInput = null, video, send, sendText = () => false, keyCode = (c) => c, onPress = () => {},
+    stage, textInput = null, video, send, sendText = () => false, keyCode = (c) => c, onPress = () => {}, onPaste = () => {},
     win = globalThis.window, doc = globalThis.document, nav = globalThis.navigator,
     timers = globalThis, now = () => performance.now(),
   }) {
-    Object.assign(this, { stage, textInput, video, sendBytes: send, sendText, keyCode, onPress, win, doc, nav, timers, now });
+    Object.assign(this, { stage, textInput, video, sendBytes: send, sendText, keyCode, onPress, onPaste, win, doc, nav, timers, now });
     this.sender = new InputSender();
     this.announced = new Set(); // ids of presses already timed
     this.wheel = new WheelAccumulator();
@@ -365,7 +366,9 @@ export class InputControls {
     stage.addEventListener('paste', (e) => {
       e.preventDefault(); // nothing lands in the field itself
       const text = e.clipboardData?.getData('text/plain');
-      if (text) this.sendText(clipText(text));
+      if (!text) return;
+      this.onPaste(text);
+      this.sendText(clipText(text));
     });
     if (!textInput) return;
     // The field never keeps what reaches it outside a composition (a key the keymap lacks).

@@ -35,16 +35,17 @@ export class PeerConnection {
    * @param {object} o.message the signaling message builders
    * @param {(ev: RTCTrackEvent) => void} o.onTrack
    * @param {(data: ArrayBuffer) => void} o.onControl a message on the `control` channel
+   * @param {(text: string) => void} [o.onClipboard] text the host copied (`clipboard` channel)
    * @param {() => void} o.onConnected the connection is up (after DTLS)
    * @param {(state: string) => void} o.onLost the connection failed or closed
    * @param {(step: string) => void} [o.mark] records a step of the connection's timeline
    * @param {typeof RTCPeerConnection} [o.RTCPeerConnection]
    */
   constructor({
-    signal, message, onTrack, onControl, onConnected, onLost, mark = () => {},
+    signal, message, onTrack, onControl, onClipboard = () => {}, onConnected, onLost, mark = () => {},
     RTCPeerConnection = globalThis.RTCPeerConnection, log = console,
   }) {
-    Object.assign(this, { signal, message, onTrack, onControl, onConnected, onLost, mark, RTCPeerConnection, log });
+    Object.assign(this, { signal, message, onTrack, onControl, onClipboard, onConnected, onLost, mark, RTCPeerConnection, log });
     this.pc = null;
     this.channels = {};
   }
@@ -66,7 +67,11 @@ export class PeerConnection {
     control.binaryType = 'arraybuffer';
     control.onmessage = (ev) => this.onControl(ev.data);
     const text = pc.createDataChannel('text'); // reliable and ordered: typed text must all arrive
-    this.channels = { input, control, text };
+    // Both ways, reliable and ordered: the clipboard's text (UTF-8).
+    const clipboard = pc.createDataChannel('clipboard');
+    clipboard.binaryType = 'arraybuffer';
+    clipboard.onmessage = (ev) => this.onClipboard(typeof ev.data === 'string' ? ev.data : new TextDecoder().decode(ev.data));
+    this.channels = { input, control, text, clipboard };
     const sound = pc.addTransceiver('audio', { direction: 'recvonly' });
     if ('jitterBufferTarget' in sound.receiver) sound.receiver.jitterBufferTarget = 0;
     pc.ontrack = (ev) => this.onTrack(ev);
@@ -147,6 +152,9 @@ export class PeerConnection {
 
   /** Types `text` on the host (UTF-8 on the `text` channel); false when not connected. */
   sendText(text) { return this.sendOn('text', text); }
+
+  /** Sets the host's clipboard to `text` (the `clipboard` channel); false when not connected. */
+  sendClipboard(text) { return this.sendOn('clipboard', text); }
 
   /** The first stats entry of `type` (and `kind`, if given), as plain data, or null. */
   async stats(type, kind) {

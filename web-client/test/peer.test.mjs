@@ -91,9 +91,10 @@ test('a connection offers the video and sound with the channels the host expects
   assert.deepEqual(byLabel.control, { ordered: false, maxRetransmits: 0 });
   assert.deepEqual(byLabel.audio, { ordered: false, maxRetransmits: 0 });
   assert.deepEqual(byLabel.text, {}, 'text: reliable and ordered (the defaults)');
+  assert.deepEqual(byLabel.clipboard, {}, 'clipboard: reliable and ordered (the defaults)');
   assert.equal(audioChannel.label, 'audio');
   // The page's playout (slow to make) is set up while the browser makes the offer.
-  assert.deepEqual(pc.calls, ['input', 'control', 'text', 'createOffer', 'audio']);
+  assert.deepEqual(pc.calls, ['input', 'control', 'text', 'clipboard', 'createOffer', 'audio']);
   assert.deepEqual(r.signals, [{ type: 'offer', sdp: withRrtr(OFFER) }]);
   await r.peer.answer('v=0\r\na=rtcp-fb:98 nack\r\n');
   assert.equal(pc.remoteDescription.sdp, 'v=0\r\na=rtcp-fb:98 nack\r\na=rtcp-fb:98 rrtr\r\n');

@@ -333,6 +333,16 @@ impl Resampler {
     }
 }
 
+/// Where games' states are saved by default: `$XDG_DATA_HOME/glint/saves`, else
+/// `~/.local/share/glint/saves`.
+pub fn default_save_dir() -> std::path::PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("glint").join("saves")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

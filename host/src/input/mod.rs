@@ -77,6 +77,16 @@ pub enum InputMsg {
         peer: PeerId,
         text: String,
     },
+    /// Text a page copied, for the host's clipboard (data queue).
+    Clipboard {
+        peer: PeerId,
+        text: String,
+    },
+    /// Text copied on the host, for the pages that may have it (data queue, from the
+    /// clipboard worker's reader).
+    HostClipboard {
+        text: String,
+    },
     Left {
         peer: PeerId,
     },
@@ -97,6 +107,9 @@ pub struct InputCounters {
     /// Times a member lost control (released, given away, taken, left).
     pub hand_offs: Counter,
     pub members: crate::metrics::Gauge,
+    /// Clipboard texts set on the host from a page, and sent from the host to pages.
+    pub clipboard_to_host: Counter,
+    pub clipboard_to_pages: Counter,
 }
 
 impl InputCounters {
@@ -115,6 +128,14 @@ impl InputCounters {
             members: m.gauge(
                 "room_members",
                 "Pages in the session (signaling sockets past hello)",
+            ),
+            clipboard_to_host: m.counter(
+                "clipboard_to_host",
+                "Clipboard texts from a page set on the host",
+            ),
+            clipboard_to_pages: m.counter(
+                "clipboard_to_pages",
+                "Clipboard texts copied on the host and sent to pages",
             ),
         }
     }
@@ -321,17 +342,33 @@ impl Members {
     }
 }
 
-/// The room for the input thread, with where it publishes its member list at each change.
+/// Where clipboard texts go: to the host's clipboard, and to pages (these peers).
+pub struct ClipboardLinks {
+    pub to_host: crossbeam_channel::Sender<String>,
+    pub to_pages: Box<dyn Fn(Vec<PeerId>, Arc<str>) + Send>,
+}
+
+/// The room for the input thread, with where it publishes its member list at each change,
+/// and the clipboard's links when the host shares its clipboard.
 pub struct PublishedRoom {
     room: Room,
     tx: tokio::sync::watch::Sender<RoomView>,
+    pub clipboard: Option<ClipboardLinks>,
 }
 
 /// A room set up as `config`; the receiver follows its member list (the API's event stream).
 pub fn room(config: roles::RoomConfig) -> (PublishedRoom, tokio::sync::watch::Receiver<RoomView>) {
     let room = Room::new(config);
     let (tx, rx) = tokio::sync::watch::channel(room.view());
-    (PublishedRoom { room, tx }, rx)
+    let clipboard = None;
+    (
+        PublishedRoom {
+            room,
+            tx,
+            clipboard,
+        },
+        rx,
+    )
 }
 
 /// Runs the input loop until both queues close. Owns every peer's reconciler, the room (who
@@ -355,6 +392,7 @@ pub fn run(
         events: Vec::new(),
         published: room.tx,
     };
+    let clipboard = room.clipboard;
     let mut actions = Vec::new();
     let mut tagged: Vec<(PeerId, Action)> = Vec::new();
     let mut notices: Vec<(PeerId, Notice)> = Vec::new();
@@ -474,6 +512,31 @@ pub fn run(
                     counters.inject_errors.inc();
                     tracing::warn!(%peer, error = %e, "text injection failed");
                 }
+            }
+            Some(InputMsg::Clipboard { peer, text }) => {
+                let Some(links) = &clipboard else { continue };
+                if !members.may_drive(peer, now, &counters) {
+                    continue;
+                }
+                match links.to_host.try_send(text) {
+                    Ok(()) => {
+                        counters.clipboard_to_host.inc();
+                    }
+                    Err(_) => tracing::debug!(%peer, "clipboard text dropped: the host is busy"),
+                }
+            }
+            Some(InputMsg::HostClipboard { text }) => {
+                let Some(links) = &clipboard else { continue };
+                // The member in control and the owners get it; viewers do not.
+                let peers: Vec<PeerId> = members
+                    .room
+                    .members()
+                    .iter()
+                    .filter(|m| m.control || m.role == roles::Role::Owner)
+                    .map(|m| PeerId(m.peer))
+                    .collect();
+                counters.clipboard_to_pages.inc();
+                (links.to_pages)(peers, text.into());
             }
             Some(InputMsg::Left { peer }) => {
                 echo.remove(peer);

@@ -1,7 +1,9 @@
 //! Which data channel carries what, and what a page may send on it.
 //!
 //! Page → host: `input` (unordered, no retransmits: the input protocol, `proto::input`) and
-//! `text` (reliable, ordered: UTF-8 text typed on the host). Host → page only: `control` (the
+//! `text` (reliable, ordered: UTF-8 text typed on the host). Both ways: `clipboard` (reliable,
+//! ordered: one UTF-8 text per message, at most `crate::clipboard::MAX_CLIPBOARD` bytes, the
+//! clipboard's new content). Host → page only: `control` (the
 //! frame echo, `proto::echo`) and `audio` (Opus packets, `proto::audio`). Data a page sends on
 //! a host-to-page channel, or on a channel the host does not know, is counted every time and
 //! the page is told once, so a flood cannot fill its notice queue.
@@ -21,6 +23,8 @@ use crate::proto::signaling::ErrorCode;
 pub const INPUT_CHANNEL: &str = "input";
 /// Page → host text to type.
 pub const TEXT_CHANNEL: &str = "text";
+/// Both ways: clipboard text.
+pub const CLIPBOARD_CHANNEL: &str = "clipboard";
 /// Host → page, one frame echo per frame sent.
 pub const CONTROL_CHANNEL: &str = "control";
 /// Host → page: the page asks for its sound as Opus packets it plays itself.
@@ -30,6 +34,7 @@ pub const AUDIO_CHANNEL: &str = "audio";
 pub(super) enum ChannelKind {
     Input,
     Text,
+    Clipboard,
     Control,
     Audio,
 }
@@ -39,6 +44,7 @@ impl ChannelKind {
         match label {
             INPUT_CHANNEL => Some(Self::Input),
             TEXT_CHANNEL => Some(Self::Text),
+            CLIPBOARD_CHANNEL => Some(Self::Clipboard),
             CONTROL_CHANNEL => Some(Self::Control),
             AUDIO_CHANNEL => Some(Self::Audio),
             _ => None,
@@ -106,6 +112,22 @@ impl Channels {
                     "text channel data is not UTF-8",
                 ))),
             },
+            Some(ChannelKind::Clipboard) => {
+                let max = crate::clipboard::MAX_CLIPBOARD;
+                if data.len() > max {
+                    return Routed::Refused(Some(Notice::error(
+                        ErrorCode::BadText,
+                        format!("clipboard text over {max} bytes is not shared"),
+                    )));
+                }
+                match String::from_utf8(data) {
+                    Ok(text) => Routed::Input(InputMsg::Clipboard { peer, text }),
+                    Err(_) => Routed::Refused(Some(Notice::error(
+                        ErrorCode::BadText,
+                        "clipboard data is not UTF-8",
+                    ))),
+                }
+            }
             Some(ChannelKind::Control | ChannelKind::Audio) | None => {
                 let first = !std::mem::replace(&mut self.told_bad_channel, true);
                 Routed::Refused(first.then(|| {

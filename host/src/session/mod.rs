@@ -37,7 +37,9 @@ use crate::metrics::{Counter, Gauge, Metrics};
 use crate::peer::{Notice, PeerId};
 use crate::stats::PeerSnapshot;
 
-pub use channels::{AUDIO_CHANNEL, CONTROL_CHANNEL, INPUT_CHANNEL, TEXT_CHANNEL};
+pub use channels::{
+    AUDIO_CHANNEL, CLIPBOARD_CHANNEL, CONTROL_CHANNEL, INPUT_CHANNEL, TEXT_CHANNEL,
+};
 use peer::Peer;
 
 /// How often str0m reports per-peer figures, and the session publishes them.
@@ -339,6 +341,16 @@ impl Session {
     /// The page closed its signaling socket, or offered again: the peer goes at once.
     pub fn handle_leave(&mut self, _now: Instant, id: PeerId) {
         self.remove_peer(id);
+    }
+
+    /// The host's clipboard text for peer `id`, on its `clipboard` channel when that is open
+    /// (a page that cannot take it misses it; a full buffer is counted in `channel_full`).
+    pub fn handle_clipboard(&mut self, _now: Instant, id: PeerId, text: &str) {
+        if let Some(p) = self.peers.iter_mut().find(|p| p.id == id) {
+            if let Some(ch) = p.channels.id(channels::ChannelKind::Clipboard) {
+                channels::write(&mut p.rtc, ch, text.as_bytes(), &self.counters);
+            }
+        }
     }
 
     /// Shutting down: every peer leaves (`Output::Left` each), new offers are refused.

@@ -79,3 +79,36 @@ fn text_that_is_not_utf8_is_refused_and_text_that_is_goes_to_the_input_thread() 
         .collect();
     assert_eq!(texts, ["héllo"]);
 }
+
+#[test]
+fn the_clipboard_goes_both_ways_checked_for_utf8_and_size() {
+    let mut h = Harness::new(delay(5, 25));
+    h.add_client(delay(5, 26), &[("clipboard", true)]);
+    assert!(h.run_until(Duration::from_secs(3), |h| h.clients[0]
+        .channel("clipboard")
+        .is_some()));
+    h.run_for(Duration::from_millis(100));
+    let big = vec![b'x'; crate::clipboard::MAX_CLIPBOARD + 1];
+    assert!(h.clients[0].send("clipboard", &[0xc3, 0x28]));
+    assert!(h.clients[0].send("clipboard", &big));
+    assert!(h.clients[0].send("clipboard", "copié".as_bytes()));
+    h.run_for(Duration::from_millis(300));
+    assert_eq!(h.counters.channel_bad_data.get(), 2);
+    let texts: Vec<&str> = h
+        .inputs
+        .iter()
+        .filter_map(|m| match m {
+            InputMsg::Clipboard { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["copié"]);
+    // The host's text reaches the page on the same channel.
+    let (now, id) = (h.now, h.clients[0].id);
+    h.session.handle_clipboard(now, id, "from the host → 日本");
+    h.run_for(Duration::from_millis(200));
+    assert!(h.clients[0]
+        .channel_data
+        .iter()
+        .any(|(l, d)| l == "clipboard" && d == "from the host → 日本".as_bytes()));
+}

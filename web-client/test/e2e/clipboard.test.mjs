@@ -1,0 +1,77 @@
+// The clipboard shared between the host and the pages: text copied on the host (`xclip`, as an
+// application would) reaches the browser clipboard of the page in control, and not a viewer's;
+// text the controller copies becomes the host's CLIPBOARD and PRIMARY, and a viewer's does not.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { startGlint, startChromium, waitFor } from './harness.mjs';
+
+let glint;
+let browser;
+let owner;
+let viewer;
+const owners = []; // xclip processes serving a selection, stopped at the end
+
+before(async () => {
+  glint = await startGlint(['--fps', '30']);
+  browser = await startChromium({ contextOptions: { permissions: ['clipboard-read', 'clipboard-write'] } });
+  owner = browser.page;
+  viewer = await browser.context.newPage();
+  for (const p of [owner, viewer]) {
+    await p.goto(glint.url);
+    await waitFor('the stream to play', () => p.evaluate(() => window.glint.state === 'playing'), 20000);
+  }
+  await waitFor('the roles', () => owner.evaluate(() => window.glint.room.inControl));
+});
+
+after(async () => {
+  for (const x of owners) x.kill();
+  await browser?.stop();
+  await glint?.stop();
+});
+
+/** The host's selection `which` ('clipboard' or 'primary'), as an application would paste it. */
+const hostSelection = (which) => {
+  try {
+    return execFileSync('xclip', ['-selection', which, '-o'], { env: glint.xenv(), stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  } catch {
+    return null; // nothing owns it
+  }
+};
+
+/** Copies `text` on the host, as an application does: xclip owns CLIPBOARD until stopped. */
+function copyOnHost(text) {
+  const x = spawn('xclip', ['-selection', 'clipboard', '-i', '-quiet'], { env: glint.xenv(), stdio: ['pipe', 'ignore', 'ignore'] });
+  owners.push(x);
+  x.stdin.end(text);
+}
+
+test('text copied on the host reaches the controlling page and its browser clipboard, not a viewer', async () => {
+  const text = 'copied on the host ✓ 日本';
+  copyOnHost(text);
+  await waitFor('the page to get the host clipboard', () => owner.evaluate((t) => window.glint.hostClipboard === t, text), 10000);
+  await owner.bringToFront();
+  await waitFor('the browser clipboard to hold it', () => owner.evaluate(async (t) => {
+    try { return (await navigator.clipboard.readText()) === t; } catch { return false; }
+  }, text), 10000);
+  assert.equal(await viewer.evaluate(() => window.glint.hostClipboard), undefined, 'a viewer got the host clipboard');
+});
+
+test('text the controller copies becomes the host clipboard; a viewer cannot set it', async () => {
+  const text = 'from the page → héllo';
+  assert.equal(await owner.evaluate((t) => window.glint.sendClipboard(t), text), true);
+  await waitFor('the host CLIPBOARD to hold it', () => hostSelection('clipboard') === text, 10000);
+  assert.equal(hostSelection('primary'), text, 'PRIMARY (middle click) differs');
+  // A viewer's page does not send; one that sends anyway is refused by the host.
+  assert.equal(await viewer.evaluate(() => window.glint.sendClipboard('viewer text')), false);
+  await viewer.evaluate(() => {
+    Object.defineProperty(window.glint.room, 'mayDrive', { get: () => true, configurable: true });
+  });
+  assert.equal(await viewer.evaluate(() => window.glint.sendClipboard('viewer text')), true);
+  await waitFor('the viewer told it watches',
+    () => viewer.evaluate(() => window.glint.hostErrors.some((e) => e.code === 'not-in-control')));
+  assert.equal(hostSelection('clipboard'), text, 'a viewer set the host clipboard');
+  // The page's own text does not come back to it as the host's.
+  assert.notEqual(await owner.evaluate(() => window.glint.hostClipboard), text);
+});
