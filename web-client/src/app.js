@@ -4,7 +4,7 @@
 
 import { Signaling, message, ERROR_REACTIONS } from './signaling.js';
 import { PeerConnection } from './peer.js';
-import { InputControls } from './controls.js';
+import { InputControls, remotePoint } from './controls.js';
 import { Sound } from './sound.js';
 import { StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle } from './panels.js';
 import { parseFrameEcho, InputToPhoton } from './echo.js';
@@ -14,6 +14,7 @@ import { ChannelAudio, channelAudioSupported } from './audio.js';
 import { FrameLead, watchDisplayPeriod } from './phase.js';
 import { guessLayout } from './keymap.js';
 import { Room, PeoplePanel, savedName } from './people.js';
+import { Pointers } from './pointers.js';
 
 // When each step of a connection happened (performance.now(), ms since navigation start): the
 // scripts ran, the attempt began, signaling opened, the welcome came, the offer went out, the
@@ -60,6 +61,9 @@ const keysPanel = new KeysPanel({
   resetButton: $('keys-reset'), bindings, refocus,
 });
 const room = new Room();
+const pointers = new Pointers({
+  layer: $('pointers'), video, nameOf: (peer) => room.members.find((m) => m.peer === peer)?.name ?? '',
+});
 const people = new PeoplePanel({
   room, panel: $('people'), list: $('people-list'), openButton: $('people-button'), controlButton: $('control'),
   closeButton: $('people-close'), nameInput: $('name'), send: (m) => signaling.send(m), message, refocus,
@@ -114,6 +118,16 @@ const sendClipboard = (text) => {
   clipboardSeen = text;
   return true;
 };
+// A member watching points the others at what it clicks ("look here"), at most 4 times a second.
+const LOOK_EVERY_MS = 250;
+let lookedAt = -Infinity;
+stage.addEventListener('pointerdown', (e) => {
+  if (!room.known || room.mayDrive || e.timeStamp - lookedAt < LOOK_EVERY_MS) return;
+  const at = remotePoint(video.getBoundingClientRect(), video.videoWidth, video.videoHeight, e.clientX, e.clientY);
+  if (!at) return;
+  lookedAt = e.timeStamp;
+  signaling.send(message.point(at[0], at[1]));
+});
 stage.addEventListener('pointerdown', () => {
   if (clipboardPending !== null) navigator.clipboard?.writeText(clipboardPending).then(() => { clipboardPending = null; }, () => {});
 });
@@ -216,6 +230,7 @@ const signaling = new Signaling({
     welcome: (msg) => {
       mark('welcomeMs');
       room.reset(msg.peer);
+      pointers.clear();
       people.render();
       hostHasSound = msg.audio === true;
       video.classList.toggle('pixelated', msg.pixelated === true);
@@ -240,8 +255,10 @@ const signaling = new Signaling({
     },
     members: (msg) => {
       for (const n of room.update(msg)) info.toast(n);
+      pointers.clear((peer) => room.members.some((m) => m.peer === peer));
       people.render();
     },
+    pointer: (msg) => pointers.show(msg),
     player: (msg) => {
       glint.player = msg.player;
       player.set(msg.player);

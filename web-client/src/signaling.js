@@ -35,7 +35,7 @@ export const ERROR_REACTIONS = Object.freeze({
 export const ERROR_CODES = Object.freeze(Object.keys(ERROR_REACTIONS));
 
 /** Every message type the host sends; a `Signaling` needs a handler for each. */
-export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info', 'player', 'ended', 'draining', 'members']);
+export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info', 'player', 'ended', 'draining', 'members', 'pointer']);
 
 /** Page → host messages, as plain objects (`Signaling.send` serialises them). */
 export const message = Object.freeze({
@@ -65,6 +65,8 @@ export const message = Object.freeze({
   kick: (peer) => ({ type: 'kick', peer }),
   setRole: (peer, role) => ({ type: 'set-role', peer, role }),
   setName: (name) => ({ type: 'set-name', name }),
+  /** "Look here": a pointer at host pixel (x, y) for the others. */
+  point: (x, y) => ({ type: 'point', x, y }),
 });
 
 /** A host message from its text, or null when it is not a JSON object with a string `type`. */

@@ -58,3 +58,17 @@ test('the name is kept in storage, and a refusing storage is no error', () => {
   assert.equal(savedName(refusing), undefined);
   saveName('Bo', refusing);
 });
+
+test('a host pixel is drawn where a click on it would land: pagePoint is remotePoint backwards', async () => {
+  const { pagePoint } = await import('../src/pointers.js');
+  const { remotePoint } = await import('../src/controls.js');
+  // A 1280×720 picture letterboxed in a 1000×700 element, and pillarboxed in 1000×400.
+  for (const [w, h] of [[1000, 700], [1000, 400], [1280, 720]]) {
+    for (const [x, y] of [[0, 0], [639, 359], [1279, 719], [17, 503]]) {
+      const [left, top] = pagePoint(w, h, 1280, 720, x, y);
+      const back = remotePoint({ left: 0, top: 0, width: w, height: h }, 1280, 720, left, top);
+      assert.deepEqual(back, [x, y], `${w}×${h} (${x}, ${y})`);
+    }
+  }
+  assert.equal(pagePoint(100, 100, 0, 0, 1, 1), null);
+});

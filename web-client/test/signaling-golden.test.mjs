@@ -26,6 +26,7 @@ const build = {
   kick: (j) => message.kick(j.peer),
   'set-role': (j) => message.setRole(j.peer, j.role),
   'set-name': (j) => message.setName(j.name),
+  point: (j) => message.point(j.x, j.y),
 };
 
 test('the golden file is the version this page speaks', () => {

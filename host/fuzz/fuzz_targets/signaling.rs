@@ -296,6 +296,7 @@ fn carry_out(
                                 | ClientMsg::Kick { .. }
                                 | ClientMsg::SetRole { .. }
                                 | ClientMsg::SetName { .. }
+                                | ClientMsg::Point { .. }
                         )
                     ));
                 }

@@ -37,6 +37,9 @@ const NOTICE_INTERVAL: Duration = Duration::from_secs(1);
 /// page that spams renames or asks would otherwise flood the others' notice queues. More are
 /// refused (`forbidden`) and counted.
 pub const ROOM_REQUESTS_PER_SECOND: u32 = 10;
+/// A controller's pointer goes to the other pages at most this often (the newest position
+/// wins): the host's own cursor is not in the picture.
+pub const POINTER_EVERY: Duration = Duration::from_millis(50);
 
 /// What the rtc thread hands the input thread: `Joined` and `Left` on the lifecycle queue,
 /// the rest on the data queue. Signaling hands it `Member`, `Request` and `Gone`, on the
@@ -268,6 +271,16 @@ struct Members {
     events: Vec<Event>,
     /// The member list for the API's event stream, at each change.
     published: tokio::sync::watch::Sender<RoomView>,
+    /// Controllers' pointers, as sent to the others.
+    pointers: HashMap<PeerId, Pointer>,
+}
+
+/// One controller's pointer: when it was last sent to the others, and a newer position not
+/// sent yet.
+#[derive(Debug, Default)]
+struct Pointer {
+    sent: Option<Instant>,
+    pending: Option<(u16, u16)>,
 }
 
 impl Members {
@@ -281,6 +294,66 @@ impl Members {
         *n <= ROOM_REQUESTS_PER_SECOND
     }
 
+    /// Tells every member but `from`.
+    fn tell_others(&self, from: PeerId, notice: &Notice) {
+        for (p, n) in &self.notify {
+            if *p != from {
+                n.notify(notice.clone());
+            }
+        }
+    }
+
+    /// A controller's pointer moved to (`x`, `y`): the others see it, at most every
+    /// [`POINTER_EVERY`] (the rest waits for [`Members::flush_pointers`]).
+    fn pointer_moved(&mut self, peer: PeerId, x: u16, y: u16, now: Instant) {
+        let entry = self.pointers.entry(peer).or_default();
+        entry.pending = Some((x, y));
+        if entry
+            .sent
+            .is_none_or(|t| now.duration_since(t) >= POINTER_EVERY)
+        {
+            self.flush_pointers(now);
+        }
+    }
+
+    /// Sends the pointers whose time has come.
+    fn flush_pointers(&mut self, now: Instant) {
+        let due: Vec<(PeerId, u16, u16)> = self
+            .pointers
+            .iter_mut()
+            .filter(|(_, p)| {
+                p.pending.is_some()
+                    && p.sent
+                        .is_none_or(|t| now.duration_since(t) >= POINTER_EVERY)
+            })
+            .filter_map(|(peer, p)| {
+                p.sent = Some(now);
+                p.pending.take().map(|(x, y)| (*peer, x, y))
+            })
+            .collect();
+        for (peer, x, y) in due {
+            let look = false;
+            self.tell_others(
+                peer,
+                &Notice::Pointer {
+                    peer: peer.0,
+                    x,
+                    y,
+                    look,
+                },
+            );
+        }
+    }
+
+    /// When the next waiting pointer is due.
+    fn pointer_deadline(&self) -> Option<Instant> {
+        self.pointers
+            .values()
+            .filter(|p| p.pending.is_some())
+            .filter_map(|p| p.sent.map(|t| t + POINTER_EVERY))
+            .min()
+    }
+
     fn tell(&self, peer: PeerId, notice: Notice) {
         if let Some(n) = self.notify.get(&peer) {
             n.notify(notice);
@@ -290,7 +363,7 @@ impl Members {
     /// Does what the room's events say; returns the members that lost control.
     fn settle(&mut self, counters: &InputCounters, lost: &mut Vec<PeerId>) {
         let mut changed = false;
-        for e in self.events.drain(..) {
+        for e in std::mem::take(&mut self.events) {
             match e {
                 Event::Changed => changed = true,
                 Event::Released(peer) => {
@@ -303,6 +376,18 @@ impl Members {
                             message: "an owner removed you from the session".into(),
                         });
                     }
+                }
+                Event::Pointed(peer, x, y) => {
+                    let look = true;
+                    self.tell_others(
+                        peer,
+                        &Notice::Pointer {
+                            peer: peer.0,
+                            x,
+                            y,
+                            look,
+                        },
+                    );
                 }
             }
         }
@@ -391,6 +476,7 @@ pub fn run(
         requests: HashMap::new(),
         events: Vec::new(),
         published: room.tx,
+        pointers: HashMap::new(),
     };
     let clipboard = room.clipboard;
     let mut actions = Vec::new();
@@ -401,6 +487,7 @@ pub fn run(
         let deadline = peers
             .values()
             .filter_map(|p| p.reconciler.lease_deadline())
+            .chain(members.pointer_deadline())
             .min();
         let msg = match next_message(&lifecycle, &rx, deadline) {
             Next::Message(m) => Some(m),
@@ -459,6 +546,7 @@ pub fn run(
                 members.notify.remove(&peer);
                 members.told_watching.remove(&peer);
                 members.requests.remove(&peer);
+                members.pointers.remove(&peer);
             }
             Some(InputMsg::Joined { peer, notify }) => {
                 peers.insert(
@@ -566,7 +654,11 @@ pub fn run(
                 counters.inject_errors.inc();
                 tracing::warn!(error = %e, ?a, "injection failed");
             }
+            if let Action::MoveTo { x, y } = a {
+                members.pointer_moved(peer, x, y, now);
+            }
         }
+        members.flush_pointers(now);
         // It drives nothing from now on (a game frees its player).
         for peer in left.take().into_iter().chain(lost.drain(..)) {
             injector.peer_left(peer);

@@ -85,6 +85,8 @@ pub enum Request {
     SetRole(PeerId, Role),
     /// Change one's own name.
     Rename(String),
+    /// "Look here": show the others a pointer at this host pixel.
+    Point(u16, u16),
 }
 
 /// What a program asks of the room through the HTTP API, with an owner's authority but from
@@ -145,6 +147,8 @@ pub enum Event {
     Released(PeerId),
     /// This member was removed: tell it and close its socket.
     Removed(PeerId),
+    /// This member points here ("look here"): tell the others.
+    Pointed(PeerId, u16, u16),
 }
 
 #[derive(Debug, Clone)]
@@ -473,6 +477,10 @@ impl Room {
                     m.role = new;
                     out.push(Event::Changed);
                 }
+                Ok(())
+            }
+            Request::Point(x, y) => {
+                out.push(Event::Pointed(from, x, y));
                 Ok(())
             }
             Request::Rename(name) => {

@@ -49,6 +49,9 @@ pub enum ClientMsg {
     SetRole { peer: u64, role: Role },
     /// Change this page's name.
     SetName { name: String },
+    /// "Look here": show the others a pointer at this host pixel (rate-limited with the other
+    /// room requests).
+    Point { x: u16, y: u16 },
 }
 
 /// Host → page.
@@ -89,6 +92,14 @@ pub enum ServerMsg {
     /// The host is shutting down on purpose (SIGTERM): the page may reconnect later.
     Draining {
         message: String,
+    },
+    /// Where member `peer` points, in host pixels: the controller's pointer as it moves (at
+    /// most 20 a second), or a member's "look here" (`look`). Sent to every other member.
+    Pointer {
+        peer: u64,
+        x: u16,
+        y: u16,
+        look: bool,
     },
     /// Every member of the session, in the order they joined, sent to all of them at each
     /// change. `seats`: how many may drive at once (1 on a desktop, the players on a game).

@@ -294,6 +294,7 @@ impl Connection {
                 out.push(Action::Room(Request::SetRole(PeerId(peer), role)))
             }
             ClientMsg::SetName { name } => out.push(Action::Room(Request::Rename(name))),
+            ClientMsg::Point { x, y } => out.push(Action::Room(Request::Point(x, y))),
         }
     }
 

@@ -85,6 +85,36 @@ test('the first page drives; a viewer that sends input anyway changes nothing an
   await typedEndsWith('owner2\n');
   assert.equal(lines(), 'owner1\nowner2\n', 'a viewer typed on the host');
   assert.deepEqual(await owner.evaluate(() => window.glint.hostErrors), []);
+  await viewer.evaluate(() => { delete window.glint.room.mayDrive; }); // the page's own rule again
+});
+
+test("viewers see the controller's pointer, and a viewer's click shows the others where to look", async () => {
+  const ownerId = (await room(owner)).me;
+  const viewerId = (await room(viewer)).me;
+  const [x, y] = await videoPoint(owner, 200, 150);
+  await owner.mouse.move(x - 5, y - 5);
+  await owner.mouse.move(x, y);
+  // Where host pixel (200, 150) is on the viewer's video.
+  const [vx, vy] = await videoPoint(viewer, 200, 150);
+  const box = await viewer.locator('#video').boundingBox();
+  const mark = `#pointers .pointer[data-peer="${ownerId}"]`;
+  const at = await waitFor("the owner's pointer on the viewer's page", () => viewer.evaluate((sel) => {
+    const el = document.querySelector(sel);
+    if (!el || el.hidden) return null;
+    const m = /translate\(([\d.]+)px, ([\d.]+)px\)/.exec(el.style.transform);
+    return m && { x: Number(m[1]), y: Number(m[2]), look: el.dataset.look, name: el.textContent };
+  }, mark));
+  assert.ok(Math.abs(at.x - (vx - box.x)) <= 2 && Math.abs(at.y - (vy - box.y)) <= 2,
+    `drawn at ${at.x},${at.y}, expected ${vx - box.x},${vy - box.y}`);
+  assert.equal(at.look, 'false');
+  assert.match(at.name, /^Guest \d+$/);
+  // The controller's own page draws no pointer of its own.
+  assert.equal(await owner.locator(mark).count(), 0);
+  // A viewer's click is a "look here" for the others, not input for the host.
+  const [lx, ly] = await videoPoint(viewer, 400, 300);
+  await viewer.mouse.click(lx, ly);
+  await waitFor("the viewer's look-here on the owner's page",
+    () => owner.locator(`#pointers .pointer[data-peer="${viewerId}"][data-look="true"]`).count());
 });
 
 test('a viewer asks, the owner gives: the viewer drives and the owner no longer does', async () => {
@@ -114,8 +144,8 @@ test('the owner takes control back, and the keys the viewer held are let go', as
   await viewer.keyboard.down('Shift');
   try {
     await viewer.keyboard.type('s'); // typed with Shift held: an "S" on the host
-    await owner.click('#control');
     assert.equal(await owner.textContent('#control'), 'Take control');
+    await owner.click('#control');
     await waitFor('the owner to have control', async () => (await room(owner)).inControl);
     await typeLine(owner, 'owner4');
     await typedEndsWith('owner4\n');

@@ -1,0 +1,68 @@
+// Other members' pointers over the picture. The host's own cursor is not in the picture, so a
+// viewer sees where the member in control points from the host's `pointer` messages, and any
+// member can show the others a "look here" pointer (a click on the picture while watching).
+//
+// Nothing runs at import; the layer, the video and the timers are arguments.
+
+/** A "look here" pointer shows this long. */
+export const LOOK_MS = 3000;
+/** A controller's pointer hides after this long without moving. */
+export const IDLE_MS = 5000;
+
+/**
+ * Where host pixel (x, y) is drawn in a `width`×`height` element showing a `vw`×`vh` picture
+ * with `object-fit: contain`, as [left, top] px from the element's corner (the pixel's
+ * middle); null before the picture's size is known. The inverse of controls.js `remotePoint`.
+ */
+export function pagePoint(width, height, vw, vh, x, y) {
+  if (!vw || !vh) return null;
+  const scale = Math.min(width / vw, height / vh);
+  const offX = (width - vw * scale) / 2;
+  const offY = (height - vh * scale) / 2;
+  return [offX + (x + 0.5) * scale, offY + (y + 0.5) * scale];
+}
+
+export class Pointers {
+  /**
+   * @param {object} o
+   * @param {HTMLElement} o.layer an element over the video, the same size
+   * @param {HTMLVideoElement} o.video
+   * @param {(peer: number) => string} o.nameOf a member's name
+   */
+  constructor({ layer, video, nameOf, timers = globalThis, doc = globalThis.document }) {
+    Object.assign(this, { layer, video, nameOf, timers, doc });
+    this.marks = new Map(); // peer → { el, timer }
+  }
+
+  /** A `pointer` message: member `peer` points at host pixel (x, y). */
+  show({ peer, x, y, look }) {
+    const at = pagePoint(this.video.clientWidth, this.video.clientHeight, this.video.videoWidth, this.video.videoHeight, x, y);
+    if (!at) return;
+    let mark = this.marks.get(peer);
+    if (!mark) {
+      const el = this.doc.createElement('div');
+      el.className = 'pointer';
+      el.dataset.peer = String(peer);
+      el.append(this.doc.createElement('span'));
+      this.layer.append(el);
+      mark = { el, timer: null };
+      this.marks.set(peer, mark);
+    }
+    mark.el.dataset.look = String(look === true);
+    mark.el.firstChild.textContent = this.nameOf(peer);
+    mark.el.style.transform = `translate(${at[0]}px, ${at[1]}px)`;
+    mark.el.hidden = false;
+    this.timers.clearTimeout(mark.timer);
+    mark.timer = this.timers.setTimeout(() => { mark.el.hidden = true; }, look ? LOOK_MS : IDLE_MS);
+  }
+
+  /** Drops every pointer (a new connection, or the members changed). */
+  clear(keep = () => false) {
+    for (const [peer, mark] of this.marks) {
+      if (keep(peer)) continue;
+      this.timers.clearTimeout(mark.timer);
+      mark.el.remove();
+      this.marks.delete(peer);
+    }
+  }
+}
