@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use clap::{Parser, ValueEnum};
 
-use crate::input::roles::{Role, RoomConfig};
+use crate::proto::signaling::Role;
 
 /// Which codec to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -294,16 +294,6 @@ fn parse_size(s: &str) -> Result<(u16, u16), String> {
 }
 
 impl Config {
-    /// Who may drive: one seat on a desktop, one per player on a game.
-    pub fn room(&self) -> RoomConfig {
-        let game = self.core.is_some();
-        RoomConfig {
-            seats: if game { glint_emulators::PORTS } else { 1 },
-            implicit: self.implicit_control.unwrap_or(game),
-            guests: self.guests,
-        }
-    }
-
     /// The viewers' password needs the owner's, and must differ from it.
     pub fn check_viewer_password(&self) -> Result<(), String> {
         match (&self.viewer_password, &self.password) {

@@ -317,7 +317,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let ic = input_counters.clone();
     let input_fault = fault(FaultThread::Input);
     let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE);
-    let (mut room, room_rx) = input::room(config.room());
+    let (mut room, room_rx) = input::room(input::roles::RoomConfig::from_config(&config));
     let linked = x_display.filter(|_| !config.no_clipboard).map(|d| {
         clipboard::link(&d, input_tx.clone(), cmd_tx.clone())
             .inspect_err(|e| tracing::warn!(error = %e, "the clipboard is not shared"))

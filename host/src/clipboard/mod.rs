@@ -24,7 +24,7 @@ use crate::net::RtcCommand;
 
 /// The largest clipboard text synced either way, bytes (UTF-8). Larger text is not sent, and
 /// the page or the log says so.
-pub const MAX_CLIPBOARD: usize = 64 * 1024;
+pub use crate::proto::MAX_CLIPBOARD;
 /// Capacity of the queue of texts for the host's clipboard. When full the newest is dropped
 /// (a page that pastes faster than X can take it: the earlier text wins until it is set).
 pub const TO_HOST_QUEUE: usize = 4;

@@ -17,21 +17,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::peer::PeerId;
+pub use crate::proto::signaling::{MemberView, Role, RoomView};
 
 /// Longest member name, in characters.
 pub const MAX_NAME: usize = 32;
-
-/// A member's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    Owner,
-    Viewer,
-}
 
 /// How a page got in: with the owner's password, the viewers' one, or with none set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,19 +44,6 @@ pub struct RoomConfig {
     pub implicit: bool,
     /// The role of a page admitted [`Admission::Open`] while an owner is there.
     pub guests: Role,
-}
-
-/// One member, as every page sees it (the `members` message).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MemberView {
-    pub peer: u64,
-    pub name: String,
-    pub role: Role,
-    /// Holds a seat: its input is injected.
-    pub control: bool,
-    /// Asked for control and was not given it yet.
-    pub asked: bool,
 }
 
 /// What a member asks of the room.
@@ -101,14 +80,6 @@ pub enum ApiRequest {
     Revoke,
     SetRole(PeerId, Role),
     Kick(PeerId),
-}
-
-/// The room as the API and the event stream show it (the `members` message's fields).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct RoomView {
-    pub members: Vec<MemberView>,
-    pub seats: u8,
-    pub implicit: bool,
 }
 
 /// Why a request was refused. The message goes to the page as is.
@@ -156,6 +127,18 @@ struct Member {
     name: String,
     role: Role,
     asked: bool,
+}
+
+impl RoomConfig {
+    /// Who may drive under `config`: one seat on a desktop, one per player on a game.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let game = config.core.is_some();
+        Self {
+            seats: if game { glint_emulators::PORTS } else { 1 },
+            implicit: config.implicit_control.unwrap_or(game),
+            guests: config.guests,
+        }
+    }
 }
 
 /// The members and the seats.

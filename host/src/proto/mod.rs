@@ -7,8 +7,12 @@
 //! | [`echo`] (frame echo) | data channel `control` (host → page) | `echo-v1.json` |
 //! | [`audio`] packets | data channel `audio` (host → page) | `audio-v1.json` |
 //! | [`signaling`] messages | WebSocket `/ws` (both ways, JSON) | `signaling-v1.json` |
+//! | clipboard text | data channel `clipboard` (both ways): one UTF-8 text per message, at most [`MAX_CLIPBOARD`] bytes | |
 //!
 //! Parsing here never panics on what a page sends: bad input is an error value.
+
+/// The largest clipboard text on the `clipboard` channel either way, bytes (UTF-8).
+pub const MAX_CLIPBOARD: usize = 64 * 1024;
 
 pub mod audio;
 pub mod echo;

@@ -3,7 +3,34 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::input::roles::{MemberView, Role};
+/// A member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Owner,
+    Viewer,
+}
+
+/// One member, as every page sees it (the `members` message; `crate::input::roles`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberView {
+    pub peer: u64,
+    pub name: String,
+    pub role: Role,
+    /// Holds a seat: its input is injected.
+    pub control: bool,
+    /// Asked for control and was not given it yet.
+    pub asked: bool,
+}
+
+/// The room as the API and the event stream show it (the `members` message's fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RoomView {
+    pub members: Vec<MemberView>,
+    pub seats: u8,
+    pub implicit: bool,
+}
 
 /// Page → host.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

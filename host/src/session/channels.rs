@@ -2,7 +2,7 @@
 //!
 //! Page → host: `input` (unordered, no retransmits: the input protocol, `proto::input`) and
 //! `text` (reliable, ordered: UTF-8 text typed on the host). Both ways: `clipboard` (reliable,
-//! ordered: one UTF-8 text per message, at most `crate::clipboard::MAX_CLIPBOARD` bytes, the
+//! ordered: one UTF-8 text per message, at most `crate::proto::MAX_CLIPBOARD` bytes, the
 //! clipboard's new content). Host → page only: `control` (the
 //! frame echo, `proto::echo`) and `audio` (Opus packets, `proto::audio`). Data a page sends on
 //! a host-to-page channel, or on a channel the host does not know, is counted every time and
@@ -113,7 +113,7 @@ impl Channels {
                 ))),
             },
             Some(ChannelKind::Clipboard) => {
-                let max = crate::clipboard::MAX_CLIPBOARD;
+                let max = crate::proto::MAX_CLIPBOARD;
                 if data.len() > max {
                     return Routed::Refused(Some(Notice::error(
                         ErrorCode::BadText,

@@ -88,7 +88,7 @@ fn the_clipboard_goes_both_ways_checked_for_utf8_and_size() {
         .channel("clipboard")
         .is_some()));
     h.run_for(Duration::from_millis(100));
-    let big = vec![b'x'; crate::clipboard::MAX_CLIPBOARD + 1];
+    let big = vec![b'x'; crate::proto::MAX_CLIPBOARD + 1];
     assert!(h.clients[0].send("clipboard", &[0xc3, 0x28]));
     assert!(h.clients[0].send("clipboard", &big));
     assert!(h.clients[0].send("clipboard", "copié".as_bytes()));

@@ -1,0 +1,192 @@
+//! The input thread's share of the session's members: the room, the pages it tells (member
+//! lists, pointers, refusals), and the limits on what one member may ask.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::roles::{Event, Room, RoomView};
+use super::{InputCounters, NOTICE_INTERVAL, POINTER_EVERY, ROOM_REQUESTS_PER_SECOND};
+use crate::peer::{Notice, PeerId, PeerNotifier};
+use crate::proto::signaling::ErrorCode;
+
+/// At most one notice per [`NOTICE_INTERVAL`] for `last`.
+pub(super) fn notice_due(last: &mut Option<Instant>, now: Instant) -> bool {
+    let due = last.is_none_or(|t| now.duration_since(t) >= NOTICE_INTERVAL);
+    if due {
+        *last = Some(now);
+    }
+    due
+}
+
+/// The room and the pages it tells: the input thread's share of the session's members.
+pub(super) struct Members {
+    pub(super) room: Room,
+    /// Each member's signaling socket.
+    pub(super) notify: HashMap<PeerId, PeerNotifier>,
+    /// Members without control told (at most once a second) that their input was dropped.
+    pub(super) told_watching: HashMap<PeerId, Option<Instant>>,
+    /// Each member's requests in the current second: (when that second began, how many).
+    pub(super) requests: HashMap<PeerId, (Instant, u32)>,
+    pub(super) events: Vec<Event>,
+    /// The member list for the API's event stream, at each change.
+    pub(super) published: tokio::sync::watch::Sender<RoomView>,
+    /// Controllers' pointers, as sent to the others.
+    pub(super) pointers: HashMap<PeerId, Pointer>,
+}
+
+/// One controller's pointer: when it was last sent to the others, and a newer position not
+/// sent yet.
+#[derive(Debug, Default)]
+pub(super) struct Pointer {
+    sent: Option<Instant>,
+    pending: Option<(u16, u16)>,
+}
+
+impl Members {
+    /// Whether `peer` may make one more request now ([`ROOM_REQUESTS_PER_SECOND`]).
+    pub(super) fn admit_request(&mut self, peer: PeerId, now: Instant) -> bool {
+        let (start, n) = self.requests.entry(peer).or_insert((now, 0));
+        if now.duration_since(*start) >= Duration::from_secs(1) {
+            (*start, *n) = (now, 0);
+        }
+        *n += 1;
+        *n <= ROOM_REQUESTS_PER_SECOND
+    }
+
+    /// Tells every member but `from`.
+    pub(super) fn tell_others(&self, from: PeerId, notice: &Notice) {
+        for (p, n) in &self.notify {
+            if *p != from {
+                n.notify(notice.clone());
+            }
+        }
+    }
+
+    /// A controller's pointer moved to (`x`, `y`): the others see it, at most every
+    /// [`POINTER_EVERY`] (the rest waits for [`Members::flush_pointers`]).
+    pub(super) fn pointer_moved(&mut self, peer: PeerId, x: u16, y: u16, now: Instant) {
+        let entry = self.pointers.entry(peer).or_default();
+        entry.pending = Some((x, y));
+        if entry
+            .sent
+            .is_none_or(|t| now.duration_since(t) >= POINTER_EVERY)
+        {
+            self.flush_pointers(now);
+        }
+    }
+
+    /// Sends the pointers whose time has come.
+    pub(super) fn flush_pointers(&mut self, now: Instant) {
+        let due: Vec<(PeerId, u16, u16)> = self
+            .pointers
+            .iter_mut()
+            .filter(|(_, p)| {
+                p.pending.is_some()
+                    && p.sent
+                        .is_none_or(|t| now.duration_since(t) >= POINTER_EVERY)
+            })
+            .filter_map(|(peer, p)| {
+                p.sent = Some(now);
+                p.pending.take().map(|(x, y)| (*peer, x, y))
+            })
+            .collect();
+        for (peer, x, y) in due {
+            let look = false;
+            self.tell_others(
+                peer,
+                &Notice::Pointer {
+                    peer: peer.0,
+                    x,
+                    y,
+                    look,
+                },
+            );
+        }
+    }
+
+    /// When the next waiting pointer is due.
+    pub(super) fn pointer_deadline(&self) -> Option<Instant> {
+        self.pointers
+            .values()
+            .filter(|p| p.pending.is_some())
+            .filter_map(|p| p.sent.map(|t| t + POINTER_EVERY))
+            .min()
+    }
+
+    pub(super) fn tell(&self, peer: PeerId, notice: Notice) {
+        if let Some(n) = self.notify.get(&peer) {
+            n.notify(notice);
+        }
+    }
+
+    /// Does what the room's events say; returns the members that lost control.
+    pub(super) fn settle(&mut self, counters: &InputCounters, lost: &mut Vec<PeerId>) {
+        let mut changed = false;
+        for e in std::mem::take(&mut self.events) {
+            match e {
+                Event::Changed => changed = true,
+                Event::Released(peer) => {
+                    counters.hand_offs.inc();
+                    lost.push(peer);
+                }
+                Event::Removed(peer) => {
+                    if let Some(n) = self.notify.remove(&peer) {
+                        n.notify(Notice::Ended {
+                            message: "an owner removed you from the session".into(),
+                        });
+                    }
+                }
+                Event::Pointed(peer, x, y) => {
+                    let look = true;
+                    self.tell_others(
+                        peer,
+                        &Notice::Pointer {
+                            peer: peer.0,
+                            x,
+                            y,
+                            look,
+                        },
+                    );
+                }
+            }
+        }
+        if changed {
+            counters.members.set(self.notify.len() as i64);
+            let view = self.room.view();
+            let list = Notice::Members {
+                members: view.members.clone(),
+                seats: view.seats,
+                implicit: view.implicit,
+            };
+            for n in self.notify.values() {
+                n.notify(list.clone());
+            }
+            self.published.send_replace(view);
+        }
+    }
+
+    /// Whether `peer`'s input may be injected (taking a free seat with implicit control);
+    /// when not, it is counted and the page told (at most once a second).
+    pub(super) fn may_drive(
+        &mut self,
+        peer: PeerId,
+        now: Instant,
+        counters: &InputCounters,
+    ) -> bool {
+        if self.room.handle_act(peer, &mut self.events) {
+            return true;
+        }
+        counters.not_in_control.inc();
+        let last = self.told_watching.entry(peer).or_default();
+        if notice_due(last, now) {
+            self.tell(
+                peer,
+                Notice::error(
+                    ErrorCode::NotInControl,
+                    "you are watching: ask for control to drive the host",
+                ),
+            );
+        }
+        false
+    }
+}

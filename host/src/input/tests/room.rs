@@ -1,0 +1,196 @@
+//! The input loop with the room: who may drive, hand-offs, and a member's request limit.
+
+use std::time::{Duration, Instant};
+
+use super::Recorder;
+use crate::input::sender::Sender;
+use crate::input::wire;
+use crate::peer::PeerId;
+
+/// Runs the input loop on a thread with a recorder; returns the queues, the recorder and the
+/// thread.
+#[allow(clippy::type_complexity)]
+fn spawn_loop(
+    room: crate::input::roles::RoomConfig,
+) -> (
+    crossbeam_channel::Sender<crate::input::InputMsg>,
+    crossbeam_channel::Sender<crate::input::InputMsg>,
+    Recorder,
+    std::thread::JoinHandle<()>,
+) {
+    use crate::input::{InputCounters, InputEcho, INPUT_QUEUE, LIFECYCLE_QUEUE};
+    let (life_tx, life_rx) = crossbeam_channel::bounded(LIFECYCLE_QUEUE);
+    let (data_tx, data_rx) = crossbeam_channel::bounded(INPUT_QUEUE);
+    let recorder = Recorder::default();
+    let injector = recorder.clone();
+    let thread = std::thread::spawn(move || {
+        crate::input::run(
+            life_rx,
+            data_rx,
+            injector,
+            std::sync::Arc::new(InputCounters::default()),
+            std::sync::Arc::new(InputEcho::default()),
+            crate::input::room(room).0,
+        )
+    });
+    (life_tx, data_tx, recorder, thread)
+}
+
+#[test]
+fn a_viewer_never_drives_and_a_hand_off_releases_what_the_old_controller_held() {
+    use crate::input::roles::{Admission, Request, Role, RoomConfig};
+    use crate::input::InputMsg;
+    let (life, data, recorder, thread) = spawn_loop(RoomConfig {
+        seats: 1,
+        implicit: false,
+        guests: Role::Viewer,
+    });
+    let (a, b) = (PeerId(1), PeerId(2));
+    let mut notices = Vec::new();
+    for (peer, admission) in [(a, Admission::Open), (b, Admission::Open)] {
+        let (notify, rx) = crate::peer::PeerNotifier::channel();
+        notices.push(rx);
+        let member = InputMsg::Member {
+            peer,
+            admission,
+            name: None,
+            notify: notify.clone(),
+        };
+        life.send(member).expect("input thread");
+        life.send(InputMsg::Joined { peer, notify })
+            .expect("input thread");
+    }
+    let send = |peer, client: &mut Sender| {
+        let bytes = wire::encode(&client.packet(0));
+        data.send(InputMsg::Data {
+            peer,
+            at: Instant::now(),
+            bytes,
+        })
+        .expect("input thread");
+    };
+    let log = |r: &Recorder| crate::lock(&r.0).clone();
+    let wait_for = |what: &str, f: &dyn Fn(&[String]) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !f(&log(&recorder)) {
+            assert!(Instant::now() < deadline, "{what}: {:?}", log(&recorder));
+            std::thread::yield_now();
+        }
+    };
+    const SHIFT: u16 = 0xe1;
+    const KEY_B: u16 = 0x05;
+    // The first page (the owner) holds Shift; the viewer's B is dropped.
+    let (mut pa, mut pb) = (Sender::new(), Sender::new());
+    pa.key(SHIFT, true);
+    send(a, &mut pa);
+    pb.key(KEY_B, true);
+    send(b, &mut pb);
+    pa.key(0x04, true); // a marker after the viewer's packet
+    send(a, &mut pa);
+    wait_for("the owner's marker", &|l| {
+        l.iter().any(|x| x == "peer1 Press(Key(4))")
+    });
+    assert!(
+        log(&recorder).iter().all(|l| !l.starts_with("peer2")),
+        "a viewer's key was injected: {:?}",
+        log(&recorder)
+    );
+    // The viewer asks; the owner gives: everything the owner held is let go at once.
+    life.send(InputMsg::Request {
+        peer: b,
+        request: Request::Ask,
+    })
+    .expect("input thread");
+    life.send(InputMsg::Request {
+        peer: a,
+        request: Request::Give(b),
+    })
+    .expect("input thread");
+    wait_for("Shift released", &|l| {
+        l.iter()
+            .any(|x| x == &format!("peer1 Release(Key({SHIFT}))"))
+    });
+    // The new controller drives; the old one's packets (still holding Shift) do not.
+    send(a, &mut pa);
+    send(b, &mut pb);
+    wait_for("the viewer's B", &|l| {
+        l.iter().any(|x| x == &format!("peer2 Press(Key({KEY_B}))"))
+    });
+    let l = log(&recorder);
+    let given = l
+        .iter()
+        .position(|x| x == &format!("peer1 Release(Key({SHIFT}))"))
+        .expect("released");
+    assert!(
+        l[given..].iter().all(|x| !x.starts_with("peer1 Press")),
+        "the old controller still drives: {l:?}"
+    );
+    // Both pages were told the new member list.
+    for rx in &mut notices {
+        let mut saw = false;
+        while let Ok(n) = rx.try_recv() {
+            if let crate::proto::signaling::ServerMsg::Members { members, .. } = n {
+                saw = members.iter().any(|m| m.peer == 2 && m.control);
+            }
+        }
+        assert!(saw, "a page was not told that peer 2 has control");
+    }
+    drop((life, data));
+    thread.join().expect("the input thread ends cleanly");
+}
+
+#[test]
+fn a_member_that_floods_the_room_with_requests_is_refused_past_the_limit() {
+    use crate::input::roles::{Admission, Request, Role, RoomConfig};
+    use crate::input::{InputMsg, ROOM_REQUESTS_PER_SECOND};
+    use crate::proto::signaling::{ErrorCode, ServerMsg};
+    let (life, data, _recorder, thread) = spawn_loop(RoomConfig {
+        seats: 1,
+        implicit: false,
+        guests: Role::Viewer,
+    });
+    let mut rx = Vec::new();
+    for peer in [PeerId(1), PeerId(2)] {
+        let (notify, r) = crate::peer::PeerNotifier::channel();
+        rx.push(r);
+        life.send(InputMsg::Member {
+            peer,
+            admission: Admission::Open,
+            name: None,
+            notify,
+        })
+        .expect("input thread");
+    }
+    let flood = ROOM_REQUESTS_PER_SECOND * 3;
+    for i in 0..flood {
+        let request = Request::Rename(format!("spam {i}"));
+        life.send(InputMsg::Request {
+            peer: PeerId(2),
+            request,
+        })
+        .expect("input thread");
+    }
+    drop((life, data));
+    thread.join().expect("the input thread ends cleanly");
+    let mut refused = 0;
+    while let Ok(n) = rx[1].try_recv() {
+        if let ServerMsg::Error { code, .. } = n {
+            assert_eq!(code, ErrorCode::Forbidden);
+            refused += 1;
+        }
+    }
+    // The flood ran within a second or two: most of it was refused.
+    assert!(
+        refused >= flood - 2 * ROOM_REQUESTS_PER_SECOND,
+        "{refused} refused"
+    );
+    // The other page's queue holds at most the member lists of the allowed renames.
+    let mut lists = 0;
+    while let Ok(n) = rx[0].try_recv() {
+        lists += u32::from(matches!(n, ServerMsg::Members { .. }));
+    }
+    assert!(
+        lists <= 2 + 2 * ROOM_REQUESTS_PER_SECOND,
+        "{lists} member lists"
+    );
+}
