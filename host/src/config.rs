@@ -294,8 +294,11 @@ fn parse_size(s: &str) -> Result<(u16, u16), String> {
 }
 
 impl Config {
-    /// The viewers' password needs the owner's, and must differ from it.
+    /// The viewers' password needs the owner's, and must differ from it; no secret is empty.
     pub fn check_viewer_password(&self) -> Result<(), String> {
+        if self.api_token.as_deref() == Some("") {
+            return Err("--api-token must not be empty".into());
+        }
         match (&self.viewer_password, &self.password) {
             (None, _) => Ok(()),
             (Some(v), _) if v.is_empty() => Err("--viewer-password must not be empty".into()),

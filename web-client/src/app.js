@@ -127,6 +127,18 @@ stage.addEventListener('pointerdown', (e) => {
   if (!at) return;
   lookedAt = e.timeStamp;
   signaling.send(message.point(at[0], at[1]));
+  watching('You are watching: the others see where you clicked. Ask for control to drive.');
+});
+// A member without control that types is told why nothing happens (once in a while).
+const WATCHING_HINT_MS = 4000;
+let hintedAt = -Infinity;
+function watching(text) {
+  if (performance.now() - hintedAt < WATCHING_HINT_MS) return;
+  hintedAt = performance.now();
+  info.toast(text);
+}
+stage.addEventListener('keydown', () => {
+  if (room.known && !room.mayDrive) watching('You are watching: ask for control to drive.');
 });
 stage.addEventListener('pointerdown', () => {
   if (clipboardPending !== null) navigator.clipboard?.writeText(clipboardPending).then(() => { clipboardPending = null; }, () => {});

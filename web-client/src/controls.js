@@ -37,6 +37,15 @@ export function clipText(text, max = MAX_TEXT_CHARS) {
   return lf.slice(0, end);
 }
 
+/**
+ * Whether a keydown is the browser's paste shortcut (Ctrl+V, ⌘V, Shift+Insert). It is left to
+ * the browser, not sent: the paste that follows sets the host's clipboard and types the text.
+ */
+export function isPasteKey(e) {
+  if (e.code === 'KeyV') return (e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey;
+  return e.code === 'Insert' && e.shiftKey && !e.ctrlKey && !e.altKey;
+}
+
 /** Whether a keydown belongs to an IME composition (the IME takes it, not the host). */
 export const composing = (e) => e.isComposing === true || e.keyCode === 229;
 
@@ -298,6 +307,7 @@ export class InputControls {
       this.syncModifiers(e, e.code);
       // A key the IME takes is its own; a release always goes (it cannot leave a key held).
       if (down && composing(e)) return;
+      if (down && isPasteKey(e)) return;
       if (codeToUsage(this.keyCode(e.code)) === undefined) return;
       e.preventDefault();
       altGr.key(e.code, down, e.timeStamp);

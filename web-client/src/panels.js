@@ -21,21 +21,31 @@ export class StatusLine {
   }
 }
 
-/** The info line: a notice that clears itself, or the stream's size and codec. */
+/**
+ * The info line: a notice that shows for TOAST_MS, or else the stream's size and codec (a
+ * steady text that waits while a notice shows, so that it never cuts one short).
+ */
 export class InfoLine {
   constructor(el, timers = globalThis) {
     this.el = el;
     this.timers = timers;
     this.timer = null;
+    this.steady = '';
   }
 
   toast(text) {
     this.el.textContent = text;
     this.timers.clearTimeout(this.timer);
-    this.timer = this.timers.setTimeout(() => { if (this.el.textContent === text) this.el.textContent = ''; }, TOAST_MS);
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = null;
+      this.el.textContent = this.steady;
+    }, TOAST_MS);
   }
 
-  show(text) { this.el.textContent = text; }
+  show(text) {
+    this.steady = text;
+    if (this.timer === null) this.el.textContent = text;
+  }
 }
 
 /** The player slot of a game ("Player 2", or watching). */

@@ -373,3 +373,15 @@ test('a Keyboard API layout map is named by the common layout it matches', async
   assert.equal(guessLayout(new Map([['KeyQ', 'x']])), null);
   assert.equal(guessLayout(undefined), null);
 });
+
+test('the paste shortcuts are left to the browser, other Ctrl combinations are not', async () => {
+  const { isPasteKey } = await import('../src/controls.js');
+  const k = (code, mods = {}) => ({ code, ctrlKey: false, metaKey: false, altKey: false, shiftKey: false, ...mods });
+  assert.equal(isPasteKey(k('KeyV', { ctrlKey: true })), true);
+  assert.equal(isPasteKey(k('KeyV', { metaKey: true })), true);
+  assert.equal(isPasteKey(k('Insert', { shiftKey: true })), true);
+  assert.equal(isPasteKey(k('KeyV')), false);
+  assert.equal(isPasteKey(k('KeyV', { ctrlKey: true, shiftKey: true })), false, 'Ctrl+Shift+V goes to the host (a terminal paste)');
+  assert.equal(isPasteKey(k('KeyV', { ctrlKey: true, altKey: true })), false, 'AltGr+V on Windows');
+  assert.equal(isPasteKey(k('KeyC', { ctrlKey: true })), false);
+});

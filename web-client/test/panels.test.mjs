@@ -13,18 +13,23 @@ const element = () => Object.assign(new EventTarget(), {
 });
 const doc = { createElement: () => element() };
 
-test('a notice clears itself after a while, unless a newer text replaced it', () => {
+test('a notice shows its full time, even while the size and codec keep coming, then they show', () => {
   const timeouts = [];
-  const timers = { setTimeout: (fn) => timeouts.push(fn), clearTimeout() {} };
+  const timers = { setTimeout: (fn) => timeouts.push(fn), clearTimeout: (i) => { if (i) timeouts[i - 1] = () => {}; } };
+  timers.setTimeout = (fn) => timeouts.push(fn); // the id is the index + 1
   const info = new InfoLine(element(), timers);
   info.toast('state saved');
   assert.equal(info.el.textContent, 'state saved');
-  timeouts.shift()();
-  assert.equal(info.el.textContent, '');
-  info.toast('state saved');
-  info.show('1280×720 H264');
+  info.show('1280×720 H264'); // every 30 frames: must not cut the notice short
+  assert.equal(info.el.textContent, 'state saved');
   timeouts.shift()();
   assert.equal(info.el.textContent, '1280×720 H264');
+  info.show('1280×720 VP8');
+  assert.equal(info.el.textContent, '1280×720 VP8');
+  info.toast('Bo asks for control');
+  info.toast('You have control'); // a newer notice restarts the time
+  timeouts.pop()();
+  assert.equal(info.el.textContent, '1280×720 VP8');
 });
 
 test('the status line carries the state for tests and styles', () => {

@@ -42,6 +42,12 @@ const UNREAD_LINGER: Duration = Duration::from_secs(1);
 /// How long the reply to a page's close frame may take to go out.
 const CLOSE_FLUSH: Duration = Duration::from_millis(500);
 
+/// A ping goes to the page this often; browsers answer pings by themselves.
+const PING_EVERY: Duration = Duration::from_secs(10);
+/// A page heard nothing from (no message, no pong) for this long is gone (a laptop that slept,
+/// a network that vanished): its socket closes, so it leaves the room and frees control.
+const SILENT_FOR: Duration = Duration::from_secs(30);
+
 /// Most signaling sockets open at once from one client address.
 pub const MAX_SOCKETS_PER_ADDRESS: usize = 16;
 
@@ -133,6 +139,8 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     let mut shutdown = hub.shutdown.clone();
     let mut actions = Vec::new();
     let mut logged = None;
+    let mut heard = Instant::now();
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     // A socket opened while the host stops is told at once.
     if let Some(why) = shutdown.borrow_and_update().clone() {
         conn.handle_shutdown(&why, &mut actions);
@@ -162,11 +170,14 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
         tokio::select! {
             m = rx.next() => match m {
                 Some(Ok(m)) if m.is_close() => conn.handle_closed(&mut actions),
-                Some(Ok(m)) if m.is_ping() || m.is_pong() => {}
-                Some(Ok(m)) => match m.to_str() {
-                    Ok(text) => conn.handle_text(&hub.config, &hub.counters, text, &mut actions),
-                    Err(()) => conn.handle_binary(&hub.counters, &mut actions),
-                },
+                Some(Ok(m)) if m.is_ping() || m.is_pong() => heard = Instant::now(),
+                Some(Ok(m)) => {
+                    heard = Instant::now();
+                    match m.to_str() {
+                        Ok(text) => conn.handle_text(&hub.config, &hub.counters, text, &mut actions),
+                        Err(()) => conn.handle_binary(&hub.counters, &mut actions),
+                    }
+                }
                 Some(Err(e)) => conn.handle_unreadable(&hub.counters, unreadable(&e), &mut actions),
                 None => conn.handle_closed(&mut actions),
             },
@@ -179,6 +190,14 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                     send(&mut tx, &n).await;
                 }
             },
+            _ = pings.tick() => {
+                if heard.elapsed() >= SILENT_FOR {
+                    tracing::info!(%client, %peer, "page silent: its socket closes");
+                    conn.handle_closed(&mut actions);
+                } else {
+                    let _ = tx.send(Message::ping(Vec::new())).await;
+                }
+            }
             () = &mut hello_deadline, if !hello_deadline.is_elapsed() => {
                 conn.handle_hello_timeout(&hub.counters, &mut actions);
             }

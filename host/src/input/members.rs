@@ -165,16 +165,20 @@ impl Members {
         }
     }
 
-    /// Whether `peer`'s input may be injected (taking a free seat with implicit control);
-    /// when not, it is counted and the page told (at most once a second).
+    /// Whether `peer`'s input may be injected (taking a free seat with implicit control when
+    /// it `acts`); when not, it is counted and the page told (at most once a second).
     pub(super) fn may_drive(
         &mut self,
         peer: PeerId,
+        acts: bool,
         now: Instant,
         counters: &InputCounters,
     ) -> bool {
-        if self.room.handle_act(peer, &mut self.events) {
+        if self.room.in_control(peer) || (acts && self.room.handle_act(peer, &mut self.events)) {
             return true;
+        }
+        if !acts {
+            return false; // a watching page's pointer or heartbeat: nothing to tell
         }
         counters.not_in_control.inc();
         let last = self.told_watching.entry(peer).or_default();

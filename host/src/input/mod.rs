@@ -391,7 +391,7 @@ pub fn run(
                 };
                 match wire::decode(&bytes) {
                     Ok(packet) => {
-                        if members.may_drive(peer, now, &counters) {
+                        if members.may_drive(peer, packet.acts(), now, &counters) {
                             entry.reconciler.handle_packet(at, &packet, &mut actions);
                             tagged.extend(actions.drain(..).map(|a| (peer, a)));
                             applied = entry.reconciler.newest_seq().map(|s| (peer, s));
@@ -418,17 +418,38 @@ pub fn run(
                 }
             }
             Some(InputMsg::Text { peer, text }) => {
-                if !members.may_drive(peer, now, &counters) {
+                if !members.may_drive(peer, true, now, &counters) {
                     continue;
+                }
+                // Text is typed as it is: modifiers the page holds (the Ctrl of its Ctrl+V)
+                // are let go around it, then held again.
+                let mods: Vec<reconcile::Control> = peers
+                    .get(&peer)
+                    .map(|p| p.reconciler.held())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|c| matches!(c, reconcile::Control::Key(0xe0..=0xe7)))
+                    .collect();
+                let apply = |injector: &mut dyn Injector, a| {
+                    if let Err(e) = injector.apply(peer, a) {
+                        counters.inject_errors.inc();
+                        tracing::warn!(error = %e, ?a, "injection failed");
+                    }
+                };
+                for m in &mods {
+                    apply(&mut injector, Action::Release(*m));
                 }
                 if let Err(e) = injector.text(&text) {
                     counters.inject_errors.inc();
                     tracing::warn!(%peer, error = %e, "text injection failed");
                 }
+                for m in &mods {
+                    apply(&mut injector, Action::Press(*m));
+                }
             }
             Some(InputMsg::Clipboard { peer, text }) => {
                 let Some(links) = &clipboard else { continue };
-                if !members.may_drive(peer, now, &counters) {
+                if !members.may_drive(peer, true, now, &counters) {
                     continue;
                 }
                 match links.to_host.try_send(text) {

@@ -103,7 +103,7 @@ pub enum Refusal {
     LastOwner,
     #[error("remove yourself by closing the page")]
     KickSelf,
-    #[error("a name is 1 to {MAX_NAME} characters, without control characters")]
+    #[error("a name is 1 to {MAX_NAME} characters, without control or invisible characters")]
     BadName,
     #[error("too many requests: at most {0} a second")]
     TooMany(u32),
@@ -127,6 +127,8 @@ struct Member {
     name: String,
     role: Role,
     asked: bool,
+    /// Admitted with no password (it may be made the owner when the last one leaves).
+    open: bool,
 }
 
 impl RoomConfig {
@@ -153,8 +155,14 @@ pub struct Room {
 /// A name as given, trimmed; `None` when empty, too long or with control characters.
 pub fn clean_name(name: &str) -> Option<String> {
     let name = name.trim();
-    let ok =
-        !name.is_empty() && name.chars().count() <= MAX_NAME && !name.chars().any(char::is_control);
+    // Control characters, and the invisible ones that reorder or hide text (bidi overrides,
+    // zero-width spaces, soft hyphens), which would let a name pass for another.
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{00ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}')
+            || matches!(c, '\u{2060}'..='\u{206f}' | '\u{feff}')
+    };
+    let ok = !name.is_empty() && name.chars().count() <= MAX_NAME && !name.chars().any(invisible);
     ok.then(|| name.to_owned())
 }
 
@@ -239,10 +247,18 @@ impl Room {
                 Ok(())
             }
             ApiRequest::SetRole(whom, role) => {
+                let owners = self
+                    .members
+                    .values()
+                    .filter(|m| m.role == Role::Owner)
+                    .count();
                 let m = self
                     .members
                     .get_mut(&whom)
                     .ok_or(Refusal::NoSuchMember(whom.0))?;
+                if m.role == Role::Owner && role == Role::Viewer && owners == 1 {
+                    return Err(Refusal::LastOwner);
+                }
                 if m.role != role {
                     m.role = role;
                     out.push(Event::Changed);
@@ -319,20 +335,33 @@ impl Room {
                 name,
                 role,
                 asked: false,
+                open: admission == Admission::Open,
             },
         );
         out.push(Event::Changed);
-        if role == Role::Owner {
+        // A lone user drives at once; with implicit control, whoever acts first does.
+        if role == Role::Owner && !self.config.implicit {
             self.seat(peer, out);
         }
         role
     }
 
-    /// A page left (its socket closed): its seat, if any, is freed.
+    /// A page left (its socket closed): its seat, if any, is freed. When the last owner of a
+    /// session without a password leaves, the member there longest becomes the owner (and
+    /// drives, when nobody does), so the others are not left with nobody to answer them.
     pub fn handle_leave(&mut self, peer: PeerId, out: &mut Vec<Event>) {
         if self.members.remove(&peer).is_some() {
             self.unseat(peer, out);
             out.push(Event::Changed);
+            if !self.has_owner() {
+                let heir = self.members.iter_mut().find(|(_, m)| m.open);
+                if let Some((&heir, m)) = heir {
+                    m.role = Role::Owner;
+                    if !self.config.implicit && self.controllers().is_empty() {
+                        self.seat(heir, out);
+                    }
+                }
+            }
             out.dedup();
         }
     }

@@ -30,6 +30,20 @@ pub struct Packet {
     pub events: Vec<Event>,
 }
 
+impl Packet {
+    /// Whether the user did something in this packet: a press, a wheel or relative move, or
+    /// something held (a key, a button, a pad button). A bare pointer position or an idle pad
+    /// is not (a page sends those as it watches); implicit control is taken only by acting.
+    pub fn acts(&self) -> bool {
+        let event = self
+            .events
+            .iter()
+            .any(|e| !matches!(e.kind, EventKind::KeyUp(_) | EventKind::ButtonUp(_)));
+        let held = !self.state.keys.is_empty() || !self.state.buttons.is_empty();
+        event || held || self.state.pads.iter().any(|p| p.buttons != 0)
+    }
+}
+
 /// Everything the client holds right now. The host converges to the newest one it has seen.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HeldState {

@@ -75,3 +75,16 @@ test('text the controller copies becomes the host clipboard; a viewer cannot set
   // The page's own text does not come back to it as the host's.
   assert.notEqual(await owner.evaluate(() => window.glint.hostClipboard), text);
 });
+
+test("Ctrl+V on the picture pastes the browser's clipboard into the host's", async () => {
+  const text = 'pasted with Ctrl+V ✓';
+  await owner.bringToFront();
+  await owner.evaluate((t) => navigator.clipboard.writeText(t), text);
+  await owner.click('#video');
+  // A real Ctrl+V: the key event with the editing command Chromium gives it on Linux.
+  const cdp = await owner.context().newCDPSession(owner);
+  const key = { key: 'v', code: 'KeyV', windowsVirtualKeyCode: 86, modifiers: 2 };
+  await cdp.send('Input.dispatchKeyEvent', { type: 'rawKeyDown', ...key, commands: ['paste'] });
+  await cdp.send('Input.dispatchKeyEvent', { type: 'keyUp', ...key });
+  await waitFor('the host CLIPBOARD to hold the paste', () => hostSelection('clipboard') === text, 10000);
+});
