@@ -52,9 +52,11 @@ fn at_five_percent_loss_nack_and_rtx_leave_no_picture_decoded_over_a_gap() {
         frames.len(),
         gaps.len()
     );
-    // About every frame of the 10 s arrived (a few may still be in flight at the end).
+    // About every frame of the 10 s arrived. Some may still be in flight at the end: the last
+    // ones waiting for a retransmission (a NACK round trip, then the receiver releases what it
+    // held behind the gap), up to about 300 ms of frames at 60 fps. 11 were seen once in CI.
     assert!(
-        frames.len() + 10 >= h.frames_written,
+        frames.len() + 20 >= h.frames_written,
         "{} frames received of {} written",
         frames.len(),
         h.frames_written
