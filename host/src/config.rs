@@ -294,8 +294,9 @@ fn parse_size(s: &str) -> Result<(u16, u16), String> {
 }
 
 impl Config {
-    /// The viewers' password needs the owner's, and must differ from it; no secret is empty.
-    pub fn check_viewer_password(&self) -> Result<(), String> {
+    /// The secrets are usable: none empty, and the viewers' password needs the owner's and
+    /// differs from it.
+    pub fn check_secrets(&self) -> Result<(), String> {
         if self.api_token.as_deref() == Some("") {
             return Err("--api-token must not be empty".into());
         }

@@ -281,6 +281,14 @@ pub fn room(config: roles::RoomConfig) -> (PublishedRoom, tokio::sync::watch::Re
     )
 }
 
+/// Injects `a` for `peer`; a failure is counted and logged, and the loop goes on.
+fn apply_counted(injector: &mut impl Injector, counters: &InputCounters, peer: PeerId, a: Action) {
+    if let Err(e) = injector.apply(peer, a) {
+        counters.inject_errors.inc();
+        tracing::warn!(error = %e, ?a, "injection failed");
+    }
+}
+
 /// Runs the input loop until both queues close. Owns every peer's reconciler, the room (who
 /// may drive; its member list is `published` at each change) and the injector. Lifecycle edges are taken before data, so a peer's data never
 /// precedes its `Joined`; data of a peer that is not (or no longer) joined is dropped, and so
@@ -430,21 +438,15 @@ pub fn run(
                     .into_iter()
                     .filter(|c| matches!(c, reconcile::Control::Key(0xe0..=0xe7)))
                     .collect();
-                let apply = |injector: &mut dyn Injector, a| {
-                    if let Err(e) = injector.apply(peer, a) {
-                        counters.inject_errors.inc();
-                        tracing::warn!(error = %e, ?a, "injection failed");
-                    }
-                };
                 for m in &mods {
-                    apply(&mut injector, Action::Release(*m));
+                    apply_counted(&mut injector, &counters, peer, Action::Release(*m));
                 }
                 if let Err(e) = injector.text(&text) {
                     counters.inject_errors.inc();
                     tracing::warn!(%peer, error = %e, "text injection failed");
                 }
                 for m in &mods {
-                    apply(&mut injector, Action::Press(*m));
+                    apply_counted(&mut injector, &counters, peer, Action::Press(*m));
                 }
             }
             Some(InputMsg::Clipboard { peer, text }) => {
@@ -496,10 +498,7 @@ pub fn run(
             tagged.extend(actions.drain(..).map(|a| (*id, a)));
         }
         for (peer, a) in tagged.drain(..) {
-            if let Err(e) = injector.apply(peer, a) {
-                counters.inject_errors.inc();
-                tracing::warn!(error = %e, ?a, "injection failed");
-            }
+            apply_counted(&mut injector, &counters, peer, a);
             if let Action::MoveTo { x, y } = a {
                 members.pointer_moved(peer, x, y, now);
             }

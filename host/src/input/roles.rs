@@ -220,21 +220,8 @@ impl Room {
         match request {
             ApiRequest::List => Ok(()),
             ApiRequest::Give(to) => {
-                let Some(target) = self.members.get(&to) else {
-                    return Err(Refusal::NoSuchMember(to.0));
-                };
-                if self.in_control(to) {
-                    return Err(Refusal::TargetInControl(target.name.clone()));
-                }
-                if self.free_seat().is_none() {
-                    match self.controllers().as_slice() {
-                        [only] if self.seats.len() == 1 => {
-                            let only = *only;
-                            self.unseat(only, out);
-                        }
-                        _ => return Err(Refusal::NoSeat(self.seats.len())),
-                    }
-                }
+                self.check_target(to)?;
+                self.free_one(out)?;
                 self.seat(to, out);
                 out.dedup();
                 Ok(())
@@ -246,34 +233,65 @@ impl Room {
                 out.dedup();
                 Ok(())
             }
-            ApiRequest::SetRole(whom, role) => {
-                let owners = self
-                    .members
-                    .values()
-                    .filter(|m| m.role == Role::Owner)
-                    .count();
-                let m = self
-                    .members
-                    .get_mut(&whom)
-                    .ok_or(Refusal::NoSuchMember(whom.0))?;
-                if m.role == Role::Owner && role == Role::Viewer && owners == 1 {
-                    return Err(Refusal::LastOwner);
-                }
-                if m.role != role {
-                    m.role = role;
-                    out.push(Event::Changed);
-                }
-                Ok(())
-            }
-            ApiRequest::Kick(whom) => {
-                if !self.is_member(whom) {
-                    return Err(Refusal::NoSuchMember(whom.0));
-                }
-                self.handle_leave(whom, out);
-                out.push(Event::Removed(whom));
-                Ok(())
-            }
+            ApiRequest::SetRole(whom, role) => self.set_role(whom, role, out),
+            ApiRequest::Kick(whom) => self.remove(whom, out),
         }
+    }
+
+    /// `to` may be given a seat: a member without one.
+    fn check_target(&self, to: PeerId) -> Result<(), Refusal> {
+        match self.members.get(&to) {
+            None => Err(Refusal::NoSuchMember(to.0)),
+            Some(m) if self.in_control(to) => Err(Refusal::TargetInControl(m.name.clone())),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Makes sure a seat is free: when none is, on a one-seat desktop the controller's is
+    /// taken (and it is released); with more seats nobody's is.
+    fn free_one(&mut self, out: &mut Vec<Event>) -> Result<(), Refusal> {
+        if self.free_seat().is_some() {
+            return Ok(());
+        }
+        match self.controllers().as_slice() {
+            [only] if self.seats.len() == 1 => {
+                let only = *only;
+                self.unseat(only, out);
+                Ok(())
+            }
+            _ => Err(Refusal::NoSeat(self.seats.len())),
+        }
+    }
+
+    /// Gives `whom` the role `role`; the session keeps at least one owner.
+    fn set_role(&mut self, whom: PeerId, role: Role, out: &mut Vec<Event>) -> Result<(), Refusal> {
+        let owners = self
+            .members
+            .values()
+            .filter(|m| m.role == Role::Owner)
+            .count();
+        let m = self
+            .members
+            .get_mut(&whom)
+            .ok_or(Refusal::NoSuchMember(whom.0))?;
+        if m.role == Role::Owner && role == Role::Viewer && owners == 1 {
+            return Err(Refusal::LastOwner);
+        }
+        if m.role != role {
+            m.role = role;
+            out.push(Event::Changed);
+        }
+        Ok(())
+    }
+
+    /// Removes member `whom` from the session: it leaves, and is told so.
+    fn remove(&mut self, whom: PeerId, out: &mut Vec<Event>) -> Result<(), Refusal> {
+        if !self.is_member(whom) {
+            return Err(Refusal::NoSuchMember(whom.0));
+        }
+        self.handle_leave(whom, out);
+        out.push(Event::Removed(whom));
+        Ok(())
     }
 
     /// The members holding a seat.
@@ -403,25 +421,14 @@ impl Room {
                 Ok(())
             }
             Request::Give(to) => {
-                let Some(target) = self.members.get(&to) else {
-                    return Err(Refusal::NoSuchMember(to.0));
-                };
-                if self.in_control(to) {
-                    return Err(Refusal::TargetInControl(target.name.clone()));
-                }
+                self.check_target(to)?;
                 if self.in_control(from) {
                     self.unseat(from, out);
                 } else if !owner {
                     return Err(Refusal::CannotGive);
-                } else if self.free_seat().is_none() {
+                } else {
                     // An owner on a one-seat desktop hands the controller's seat over.
-                    match self.controllers().as_slice() {
-                        [only] if self.seats.len() == 1 => {
-                            let only = *only;
-                            self.unseat(only, out);
-                        }
-                        _ => return Err(Refusal::NoSeat(self.seats.len())),
-                    }
+                    self.free_one(out)?;
                 }
                 self.seat(to, out);
                 out.dedup();
@@ -438,16 +445,10 @@ impl Room {
                 if !owner {
                     return Err(Refusal::OwnerOnly("take control"));
                 }
-                match self.controllers().as_slice() {
-                    [only] if self.seats.len() == 1 => {
-                        let only = *only;
-                        self.unseat(only, out);
-                        self.seat(from, out);
-                        out.dedup();
-                        Ok(())
-                    }
-                    _ => Err(Refusal::NoSeat(self.seats.len())),
-                }
+                self.free_one(out)?;
+                self.seat(from, out);
+                out.dedup();
+                Ok(())
             }
             Request::Release => {
                 if self.unseat(from, out) {
@@ -463,33 +464,13 @@ impl Room {
                 if whom == from {
                     return Err(Refusal::KickSelf);
                 }
-                if !self.is_member(whom) {
-                    return Err(Refusal::NoSuchMember(whom.0));
-                }
-                self.handle_leave(whom, out);
-                out.push(Event::Removed(whom));
-                Ok(())
+                self.remove(whom, out)
             }
             Request::SetRole(whom, new) => {
                 if !owner {
                     return Err(Refusal::OwnerOnly("change roles"));
                 }
-                let owners = self
-                    .members
-                    .values()
-                    .filter(|m| m.role == Role::Owner)
-                    .count();
-                let Some(m) = self.members.get_mut(&whom) else {
-                    return Err(Refusal::NoSuchMember(whom.0));
-                };
-                if m.role == Role::Owner && new == Role::Viewer && owners == 1 {
-                    return Err(Refusal::LastOwner);
-                }
-                if m.role != new {
-                    m.role = new;
-                    out.push(Event::Changed);
-                }
-                Ok(())
+                self.set_role(whom, new, out)
             }
             Request::Point(x, y) => {
                 out.push(Event::Pointed(from, x, y));
