@@ -221,10 +221,40 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = Role::Viewer)]
     pub guests: Role,
 
+    /// Take files pages upload into this directory (made when missing); uploads are off
+    /// without it. Names are cleaned, nothing lands outside it, and no file is replaced.
+    #[arg(long, value_name = "DIR")]
+    pub upload_dir: Option<std::path::PathBuf>,
+
+    /// Offer the regular files in this directory for pages to download; off without it.
+    #[arg(long, value_name = "DIR")]
+    pub download_dir: Option<std::path::PathBuf>,
+
+    /// Largest upload, MiB.
+    #[arg(long, default_value_t = 4096, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub upload_max_mib: u64,
+
+    /// Which members may upload and download: `owners`, `control` (owners and the member in
+    /// control) or `everyone`. Programs with the owner's password or the API token always may.
+    #[arg(long, value_enum, default_value_t = crate::files::FilesFor::Control, value_name = "WHO")]
+    pub files_for: crate::files::FilesFor,
+
     /// Whoever acts first while nobody has control takes it, without asking. Default: off on
     /// a desktop; on for a game, where each page that plays takes a free player.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub implicit_control: Option<bool>,
+}
+
+impl Config {
+    /// File transfer as the flags set it.
+    pub fn files(&self) -> crate::files::FilesConfig {
+        crate::files::FilesConfig {
+            upload_dir: self.upload_dir.clone(),
+            download_dir: self.download_dir.clone(),
+            max_upload: self.upload_max_mib.saturating_mul(1024 * 1024),
+            who: self.files_for,
+        }
+    }
 }
 
 fn parse_host_name(s: &str) -> Result<String, String> {

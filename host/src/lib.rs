@@ -8,6 +8,7 @@ pub mod config;
 pub mod display;
 pub mod emulator;
 pub mod encode;
+pub mod files;
 pub mod health;
 pub mod http;
 pub mod input;

@@ -21,6 +21,7 @@ use glint::config::{Config, FaultThread, Source};
 use glint::display::{launch_app, Guarded, Keyboard, VirtualDisplay, XAuthority};
 use glint::emulator::process::{CoreLinks, CoreProcessError};
 use glint::emulator::{self, PadInjector, Pads};
+use glint::files::FileCounters;
 use glint::health::Health;
 use glint::http::{self, ws::Hub, Served};
 use glint::input::inject::{PatternInjector, XTestInjector};
@@ -173,6 +174,8 @@ fn run(config: Config) -> Result<(), Failure> {
     let health = Arc::new(Health::default());
     let running = Arc::new(AtomicBool::new(true));
     let pipeline_counters = Arc::new(PipelineCounters::register(&mut metrics));
+    let files = glint::files::Files::new(config.files(), FileCounters::register(&mut metrics))
+        .map_err(|e| cfg(format!("file transfer: {e}")))?;
     let control = Arc::new(EncodeControl {
         bitrate_kbps: AtomicU64::new(u64::from(config.bitrate)),
         ..EncodeControl::default()
@@ -458,6 +461,7 @@ fn run(config: Config) -> Result<(), Failure> {
         phase: phase.clone(),
         throttle: Arc::new(std::sync::Mutex::new(Throttle::new(throttle_counters))),
         sockets: PerAddress::new(http::ws::MAX_SOCKETS_PER_ADDRESS),
+        files: files.map(Arc::new),
         keyboard: _xvfb.as_ref().zip(xauth.as_ref()).map(|(v, a)| {
             Arc::new(Keyboard::new(
                 &v.name,

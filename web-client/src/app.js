@@ -15,6 +15,7 @@ import { FrameLead, watchDisplayPeriod } from './phase.js';
 import { guessLayout } from './keymap.js';
 import { Room, PeoplePanel, savedName } from './people.js';
 import { Pointers } from './pointers.js';
+import { Transfers, FilesPanel } from './files.js';
 
 // When each step of a connection happened (performance.now(), ms since navigation start): the
 // scripts ran, the attempt began, signaling opened, the welcome came, the offer went out, the
@@ -67,6 +68,12 @@ const pointers = new Pointers({
 const people = new PeoplePanel({
   room, panel: $('people'), list: $('people-list'), openButton: $('people-button'), controlButton: $('control'),
   closeButton: $('people-close'), nameInput: $('name'), send: (m) => signaling.send(m), message, refocus,
+});
+const transfers = new Transfers({ onChange: () => filesPanel.render() });
+const filesPanel = new FilesPanel({
+  transfers, self: () => room.self, panel: $('files'), openButton: $('files-button'), closeButton: $('files-close'),
+  pickButton: $('files-pick'), picker: $('files-picker'), hostList: $('files-host'), transferList: $('files-transfers'),
+  note: $('files-note'), dropTarget: stage, toast: (t) => info.toast(t), refocus,
 });
 const sound = new Sound({ video, button: $('sound'), volume: $('volume'), prompt: $('sound-prompt'), refocus, ChannelAudio });
 
@@ -242,6 +249,7 @@ const signaling = new Signaling({
     welcome: (msg) => {
       mark('welcomeMs');
       room.reset(msg.peer);
+      transfers.reset();
       pointers.clear();
       people.render();
       hostHasSound = msg.audio === true;
@@ -269,7 +277,9 @@ const signaling = new Signaling({
       for (const n of room.update(msg)) info.toast(n);
       pointers.clear((peer) => room.members.some((m) => m.peer === peer));
       people.render();
+      filesPanel.render();
     },
+    files: (msg) => transfers.configure(msg),
     pointer: (msg) => pointers.show(msg),
     player: (msg) => {
       glint.player = msg.player;
@@ -335,6 +345,14 @@ Object.defineProperties(glint, {
 });
 glint.overlay = overlay;
 glint.room = room;
+// File transfer: `upload(files)` resolves to each transfer; `list` is every transfer.
+glint.files = {
+  upload: (files) => Promise.all(filesPanel.uploadAll(files)),
+  listing: () => transfers.listing(),
+  download: (entry) => transfers.download(entry, (blob) => { glint.files.lastBlob = blob; }),
+  get list() { return transfers.list; },
+  get settings() { return transfers.settings; },
+};
 /** Sets the host's clipboard (as a paste in the page does); false without control. */
 glint.sendClipboard = (text) => sendClipboard(String(text));
 /** Types `text` on the host (as an IME's composition or a paste would); false when not
@@ -408,6 +426,7 @@ for (const [id, build] of [['save-state', message.saveState], ['load-state', mes
 }
 keysPanel.start();
 people.start();
+filesPanel.start();
 sound.start();
 statsToggle.start();
 

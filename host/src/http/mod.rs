@@ -8,12 +8,14 @@
 //! | `GET /ws` (upgrade) | signaling ([`ws`], state machine in `crate::signal`) |
 //! | `GET /api/stats`, `GET /metrics` | figures ([`api`]) |
 //! | `/api/members`, `/api/control`, `/api/game/*`, `/api/events` | the room, for other programs ([`control`]) |
+//! | `/api/files`, `/api/files/*` | uploads and downloads ([`files`]) |
 //! | `GET /healthz` | the process serves: `ok` |
 //! | `GET /readyz` | it can take a viewer now: `ready`, or 503 with why not |
 
 pub mod api;
 pub mod assets;
 pub mod control;
+pub mod files;
 pub mod front;
 pub mod guard;
 pub mod tls;
@@ -49,8 +51,9 @@ pub fn routes(
 {
     let hub = s.hub;
     let secrets: Vec<String> = [s.password, s.api_token].into_iter().flatten().collect();
-    let auth = api::auth(secrets, hub.throttle.clone());
+    let auth = api::auth(secrets.clone(), hub.throttle.clone());
     let room = control::routes(hub.clone(), auth.clone());
+    let files = files::routes(hub.clone(), secrets);
     let signaling = warp::path("ws")
         .and(warp::path::end())
         .and(warp::ws())
@@ -79,6 +82,7 @@ pub fn routes(
         .or(probes)
         .or(api::routes(s.stats, s.metrics, auth))
         .or(room)
+        .or(files)
         .or(assets::routes(s.web_dir))
 }
 

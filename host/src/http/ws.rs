@@ -71,6 +71,8 @@ pub struct Hub {
     pub input: Sender<InputMsg>,
     /// The room as the input thread last published it (the API's event stream).
     pub room: watch::Receiver<crate::input::roles::RoomView>,
+    /// File transfer, when an upload or download directory is set.
+    pub files: Option<Arc<crate::files::Files>>,
     /// The keyboard layout of Glint's own display (none for a user's display, a test
     /// pattern or a game).
     pub keyboard: Option<Arc<Keyboard>>,
@@ -211,6 +213,9 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     if conn.is_authed() {
         let _ = try_send_patiently(&hub.input, InputMsg::Gone { peer }).await;
     }
+    if let Some(files) = &hub.files {
+        files.forget(peer);
+    }
     // Sends what is still queued: the reply to a page's close frame (without it the page
     // sees 1006, "closed abnormally").
     let _ = tokio::time::timeout(CLOSE_FLUSH, tx.close()).await;
@@ -236,7 +241,15 @@ async fn carry_out(
     more: &mut Vec<Action>,
 ) {
     match action {
-        Action::Send(msg) => send(tx, &msg).await,
+        Action::Send(msg) => {
+            send(tx, &msg).await;
+            if let (ServerMsg::Welcome { .. }, Some(files)) = (&msg, &hub.files) {
+                match files.admit(conn.peer()) {
+                    Ok(token) => send(tx, &files_message(files, token)).await,
+                    Err(e) => tracing::warn!(error = %e, "no file transfer token"),
+                }
+            }
+        }
         Action::Authenticate(given) => {
             let (verdict, admission) = match hub.throttle.lock() {
                 Ok(mut t) => hub
@@ -341,6 +354,19 @@ async fn carry_out(
                 send(tx, &ServerMsg::Info { message }).await;
             }
         }
+    }
+}
+
+/// The page's `files` message: its token and what the host takes.
+fn files_message(files: &crate::files::Files, token: String) -> ServerMsg {
+    let c = &files.config;
+    ServerMsg::Files {
+        token,
+        upload: c.upload_dir.is_some(),
+        download: c.download_dir.is_some(),
+        max_bytes: c.max_upload,
+        block: crate::files::BLOCK,
+        who: c.who.as_str().to_owned(),
     }
 }
 

@@ -136,6 +136,18 @@ pub enum ServerMsg {
         seats: u8,
         implicit: bool,
     },
+    /// File transfer is on (sent after `welcome`): `token` is this page's bearer token for
+    /// `/api/files` (valid until its socket closes); `upload`, `download`: which ways are on;
+    /// `max_bytes`: the largest upload; `block`: bytes per block; `who`: which members may
+    /// (`owners`, `control`: owners and the member in control, `everyone`).
+    Files {
+        token: String,
+        upload: bool,
+        download: bool,
+        max_bytes: u64,
+        block: u64,
+        who: String,
+    },
 }
 
 /// Every `code` of an `error` message.
