@@ -84,6 +84,49 @@ pub fn routes(
         .or(room)
         .or(files)
         .or(assets::routes(s.web_dir))
+        .recover(|r: warp::Rejection| async move { Ok::<_, warp::Rejection>(rejected(&r)) })
+}
+
+/// A request no route took, answered as every API error is: `{"error": CODE, "message"}`.
+fn rejected(r: &warp::Rejection) -> warp::reply::Response {
+    use warp::reject as why;
+    let (status, code, message) = if r.is_not_found() {
+        (
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "no such route".to_owned(),
+        )
+    } else if let Some(e) = r.find::<why::PayloadTooLarge>() {
+        (StatusCode::PAYLOAD_TOO_LARGE, "too-big", e.to_string())
+    } else if let Some(e) = r.find::<why::LengthRequired>() {
+        (
+            StatusCode::LENGTH_REQUIRED,
+            "length-required",
+            e.to_string(),
+        )
+    } else if let Some(e) = r.find::<why::MethodNotAllowed>() {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            e.to_string(),
+        )
+    } else if let Some(e) = r.find::<why::InvalidQuery>() {
+        (StatusCode::BAD_REQUEST, "bad-request", e.to_string())
+    } else if let Some(e) = r.find::<why::InvalidHeader>() {
+        (StatusCode::BAD_REQUEST, "bad-request", e.to_string())
+    } else if let Some(e) = r.find::<why::MissingHeader>() {
+        (StatusCode::BAD_REQUEST, "bad-request", e.to_string())
+    } else if let Some(e) = r.find::<why::UnsupportedMediaType>() {
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad-request",
+            e.to_string(),
+        )
+    } else {
+        tracing::debug!(rejection = ?r, "request refused");
+        (StatusCode::BAD_REQUEST, "bad-request", format!("{r:?}"))
+    };
+    control::error(status, code, &message)
 }
 
 /// The address a user opens: `scheme://host:port/`, with `#password=` when there is one (a

@@ -114,6 +114,10 @@ test('errors are JSON with a code, and the API needs the token or the owner pass
     [await api('POST', '/api/game/save'), 409, 'not-a-game'],
     [await api('GET', '/api/members', { token: null }), 401, 'unauthorized'],
     [await api('GET', '/api/members', { token: 'viewer-pw' }), 401, 'unauthorized'],
+    // What no route takes is JSON too.
+    [await api('GET', '/api/nope'), 404, 'not-found'],
+    [await api('PATCH', '/api/control'), 405, 'method-not-allowed'],
+    [await api('POST', '/api/control', { body: 'x'.repeat(10000) }), 413, 'too-big'],
   ];
   for (const [r, status, code] of cases) {
     assert.equal(r.status, status, r.text);
