@@ -32,6 +32,8 @@ pub(super) struct Members {
     pub(super) published: tokio::sync::watch::Sender<RoomView>,
     /// Controllers' pointers, as sent to the others.
     pub(super) pointers: HashMap<PeerId, Pointer>,
+    /// The members in control at the last change.
+    pub(super) controllers: Vec<PeerId>,
 }
 
 /// One controller's pointer: when it was last sent to the others, and a newer position not
@@ -119,8 +121,14 @@ impl Members {
         }
     }
 
-    /// Does what the room's events say; returns the members that lost control.
-    pub(super) fn settle(&mut self, counters: &InputCounters, lost: &mut Vec<PeerId>) {
+    /// Does what the room's events say; adds the members that lost control to `lost`, and
+    /// those that gained it to `gained`.
+    pub(super) fn settle(
+        &mut self,
+        counters: &InputCounters,
+        lost: &mut Vec<PeerId>,
+        gained: &mut Vec<PeerId>,
+    ) {
         let mut changed = false;
         for e in std::mem::take(&mut self.events) {
             match e {
@@ -161,6 +169,14 @@ impl Members {
             for n in self.notify.values() {
                 n.notify(list.clone());
             }
+            let now: Vec<PeerId> = view
+                .members
+                .iter()
+                .filter(|m| m.control)
+                .map(|m| PeerId(m.peer))
+                .collect();
+            gained.extend(now.iter().filter(|p| !self.controllers.contains(p)));
+            self.controllers = now;
             self.published.send_replace(view);
         }
     }

@@ -310,12 +310,16 @@ pub fn run(
         events: Vec::new(),
         published: room.tx,
         pointers: HashMap::new(),
+        controllers: Vec::new(),
     };
     let clipboard = room.clipboard;
     let mut actions = Vec::new();
     let mut tagged: Vec<(PeerId, Action)> = Vec::new();
     let mut notices: Vec<(PeerId, Notice)> = Vec::new();
     let mut lost: Vec<PeerId> = Vec::new();
+    let mut gained: Vec<PeerId> = Vec::new();
+    // The host's clipboard text as last copied: a member that gains control gets it.
+    let mut host_text: Option<Arc<str>> = None;
     loop {
         let deadline = peers
             .values()
@@ -472,7 +476,9 @@ pub fn run(
                     .map(|m| PeerId(m.peer))
                     .collect();
                 counters.clipboard_to_pages.inc();
-                (links.to_pages)(peers, text.into());
+                let text: Arc<str> = text.into();
+                host_text = Some(text.clone());
+                (links.to_pages)(peers, text);
             }
             Some(InputMsg::Left { peer }) => {
                 echo.remove(peer);
@@ -485,7 +491,12 @@ pub fn run(
         }
         // A member that lost control lets go of everything it held, before anyone else's
         // input of this batch is injected.
-        members.settle(&counters, &mut lost);
+        members.settle(&counters, &mut lost, &mut gained);
+        if let (Some(links), Some(text), false) = (&clipboard, &host_text, gained.is_empty()) {
+            counters.clipboard_to_pages.inc();
+            (links.to_pages)(std::mem::take(&mut gained), text.clone());
+        }
+        gained.clear();
         for peer in &lost {
             if let Some(p) = peers.get_mut(peer) {
                 p.reconciler.release_all(&mut actions);

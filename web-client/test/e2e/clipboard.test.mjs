@@ -88,3 +88,17 @@ test("Ctrl+V on the picture pastes the browser's clipboard into the host's", asy
   await cdp.send('Input.dispatchKeyEvent', { type: 'keyUp', ...key });
   await waitFor('the host CLIPBOARD to hold the paste', () => hostSelection('clipboard') === text, 10000);
 });
+
+test('a member given control gets the host clipboard as it is', async () => {
+  const text = 'on the host before the hand-off';
+  copyOnHost(text);
+  await waitFor('the owner to get it', () => owner.evaluate((t) => window.glint.hostClipboard === t, text), 10000);
+  assert.notEqual(await viewer.evaluate(() => window.glint.hostClipboard), text);
+  const viewerId = await viewer.evaluate(() => window.glint.room.me);
+  await owner.bringToFront();
+  await owner.click('#people-button');
+  await owner.click(`#people-list [data-peer="${viewerId}"] [data-action="give"]`);
+  await waitFor('the viewer to have control', () => viewer.evaluate(() => window.glint.room.inControl));
+  await waitFor('the new controller to get the host clipboard',
+    () => viewer.evaluate((t) => window.glint.hostClipboard === t, text), 10000);
+});
