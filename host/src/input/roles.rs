@@ -329,6 +329,23 @@ impl Room {
         true
     }
 
+    /// `name` for `peer`, with ` (2)`, ` (3)`… added while another member has it (compared
+    /// without case), so that no member passes for another.
+    fn unique_name(&self, peer: PeerId, name: String) -> String {
+        let taken = |n: &str| {
+            self.members
+                .iter()
+                .any(|(p, m)| *p != peer && m.name.to_lowercase() == n.to_lowercase())
+        };
+        if !taken(&name) {
+            return name;
+        }
+        (2..)
+            .map(|i| format!("{name} ({i})"))
+            .find(|n| !taken(n))
+            .unwrap_or(name)
+    }
+
     /// A page joins as `peer`, named `name` (cleaned; a default when unusable). An owner takes
     /// a free seat at once, so a lone user drives as before. Returns the role it got.
     pub fn handle_join(
@@ -347,6 +364,7 @@ impl Room {
         let name = name
             .and_then(clean_name)
             .unwrap_or_else(|| format!("Guest {}", peer.0));
+        let name = self.unique_name(peer, name);
         self.members.insert(
             peer,
             Member {
@@ -478,6 +496,7 @@ impl Room {
             }
             Request::Rename(name) => {
                 let name = clean_name(&name).ok_or(Refusal::BadName)?;
+                let name = self.unique_name(from, name);
                 if let Some(m) = self.members.get_mut(&from) {
                     if m.name != name {
                         m.name = name;

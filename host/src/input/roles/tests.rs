@@ -216,6 +216,34 @@ fn names_are_cleaned() {
     );
 }
 
+#[test]
+fn no_member_takes_another_members_name() {
+    let mut room = Room::new(DESK);
+    let mut ev = Vec::new();
+    room.handle_join(p(1), Admission::Open, Some("Ann"), &mut ev);
+    room.handle_join(p(2), Admission::Open, Some("ann"), &mut ev);
+    room.handle_join(p(3), Admission::Open, Some("Ann"), &mut ev);
+    room.handle_join(p(4), Admission::Open, Some("Guest 5"), &mut ev);
+    room.handle_join(p(5), Admission::Open, None, &mut ev);
+    let names = |room: &Room| {
+        room.members()
+            .into_iter()
+            .map(|m| m.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&room),
+        ["Ann", "ann (2)", "Ann (3)", "Guest 5", "Guest 5 (2)"]
+    );
+    // Renaming to one's own name keeps it; to another's adds a number.
+    room.handle_request(p(1), Request::Rename("Ann".into()), &mut ev)
+        .expect("rename");
+    room.handle_request(p(4), Request::Rename("ANN".into()), &mut ev)
+        .expect("rename");
+    assert_eq!(names(&room)[0], "Ann");
+    assert_eq!(names(&room)[3], "ANN (4)");
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Join(u64, Admission),
