@@ -221,6 +221,16 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = Role::Viewer)]
     pub guests: Role,
 
+    /// Do not show members the controller's pointer or each other's "look here".
+    #[arg(long)]
+    pub no_pointers: bool,
+
+    /// Turn the room's HTTP API off for programs (`/api/members`, `/api/control`,
+    /// `/api/game/*`, `/api/events`, and `/api/files` with the password or the API token);
+    /// pages are not affected.
+    #[arg(long, conflicts_with = "api_token")]
+    pub no_api: bool,
+
     /// Take files pages upload into this directory (made when missing); uploads are off
     /// without it. Names are cleaned, nothing lands outside it, and no file is replaced.
     #[arg(long, value_name = "DIR")]

@@ -321,6 +321,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let input_fault = fault(FaultThread::Input);
     let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE);
     let (mut room, room_rx) = input::room(input::roles::RoomConfig::from_config(&config));
+    room.pointers = !config.no_pointers;
     let linked = x_display.filter(|_| !config.no_clipboard).map(|d| {
         clipboard::link(&d, input_tx.clone(), cmd_tx.clone())
             .inspect_err(|e| tracing::warn!(error = %e, "the clipboard is not shared"))
@@ -506,6 +507,7 @@ fn run(config: Config) -> Result<(), Failure> {
         password: password.clone(),
         api_token: config.api_token.clone().filter(|t| !t.is_empty()),
         web_dir: config.web_dir.clone(),
+        programs: !config.no_api,
     };
     // Every hot-path thread, the capture first, is watched: the first to end ends glint.
     let (deaths_tx, deaths) = tokio::sync::mpsc::channel::<Death>(8);

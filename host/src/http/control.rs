@@ -52,6 +52,15 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> warp::reply::Resp
     json(status, body)
 }
 
+/// The answer of every API route under `--no-api`.
+pub fn api_off() -> warp::reply::Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "api-off",
+        "the API is off on this host (--no-api)",
+    )
+}
+
 /// The status and code of a refusal.
 fn refusal(r: &Refusal) -> (StatusCode, &'static str) {
     match r {
@@ -178,12 +187,16 @@ fn events(hub: &Hub) -> warp::reply::Response {
 pub fn routes(
     hub: Arc<Hub>,
     auth: impl Filter<Extract = (Verdict,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    on: bool,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let with_hub = move || {
         let hub = hub.clone();
         warp::any().map(move || hub.clone())
     };
-    let refused = |v: Verdict| -> Option<warp::reply::Response> {
+    let refused = move |v: Verdict| -> Option<warp::reply::Response> {
+        if !on {
+            return Some(api_off());
+        }
         (v != Verdict::Accepted).then(|| super::api::refused(v).into_response())
     };
     let bytes = warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes());

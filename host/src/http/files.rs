@@ -345,6 +345,7 @@ async fn download(files: Arc<Files>, q: HashMap<String, String>) -> warp::reply:
 pub fn routes(
     hub: Arc<Hub>,
     secrets: Vec<String>,
+    programs: bool,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let secrets = Arc::new(secrets);
     // (files, principal) or the answer to give.
@@ -358,7 +359,10 @@ pub fn routes(
                     "file transfer is off on this host (start glint with --upload-dir or --download-dir)",
                 )));
             };
-            principal(&hub, &files, &secrets, client, h.as_deref()).map(|p| (files, p))
+            match principal(&hub, &files, &secrets, client, h.as_deref()) {
+                Ok(Principal::Api) if !programs => Err(Box::new(super::control::api_off())),
+                r => r.map(|p| (files, p)),
+            }
         });
     type Asked = Result<(Arc<Files>, Principal), Box<warp::reply::Response>>;
     let json_body = warp::body::content_length_limit(MAX_JSON).and(warp::body::bytes());

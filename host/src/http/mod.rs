@@ -42,6 +42,8 @@ pub struct Served {
     pub api_token: Option<String>,
     /// Serve the page from this `web-client/` directory instead of the embedded copy.
     pub web_dir: Option<std::path::PathBuf>,
+    /// The room's API answers programs (`--no-api`: 404 `api-off`).
+    pub programs: bool,
 }
 
 /// Every route.
@@ -52,8 +54,8 @@ pub fn routes(
     let hub = s.hub;
     let secrets: Vec<String> = [s.password, s.api_token].into_iter().flatten().collect();
     let auth = api::auth(secrets.clone(), hub.throttle.clone());
-    let room = control::routes(hub.clone(), auth.clone());
-    let files = files::routes(hub.clone(), secrets);
+    let room = control::routes(hub.clone(), auth.clone(), s.programs);
+    let files = files::routes(hub.clone(), secrets, s.programs);
     let signaling = warp::path("ws")
         .and(warp::path::end())
         .and(warp::ws())

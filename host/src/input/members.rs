@@ -34,6 +34,8 @@ pub(super) struct Members {
     pub(super) pointers: HashMap<PeerId, Pointer>,
     /// The members in control at the last change.
     pub(super) controllers: Vec<PeerId>,
+    /// Whether pointers are shown to the others.
+    pub(super) pointers_on: bool,
 }
 
 /// One controller's pointer: when it was last sent to the others, and a newer position not
@@ -67,6 +69,9 @@ impl Members {
     /// A controller's pointer moved to (`x`, `y`): the others see it, at most every
     /// [`POINTER_EVERY`] (the rest waits for [`Members::flush_pointers`]).
     pub(super) fn pointer_moved(&mut self, peer: PeerId, x: u16, y: u16, now: Instant) {
+        if !self.pointers_on {
+            return;
+        }
         let entry = self.pointers.entry(peer).or_default();
         entry.pending = Some((x, y));
         if entry

@@ -264,6 +264,8 @@ pub struct PublishedRoom {
     room: Room,
     tx: tokio::sync::watch::Sender<RoomView>,
     pub clipboard: Option<ClipboardLinks>,
+    /// Members see the controller's pointer and others' "look here" (`--no-pointers`: not).
+    pub pointers: bool,
 }
 
 /// A room set up as `config`; the receiver follows its member list (the API's event stream).
@@ -276,6 +278,7 @@ pub fn room(config: roles::RoomConfig) -> (PublishedRoom, tokio::sync::watch::Re
             room,
             tx,
             clipboard,
+            pointers: true,
         },
         rx,
     )
@@ -311,6 +314,7 @@ pub fn run(
         published: room.tx,
         pointers: HashMap::new(),
         controllers: Vec::new(),
+        pointers_on: room.pointers,
     };
     let clipboard = room.clipboard;
     let mut actions = Vec::new();
@@ -350,7 +354,9 @@ pub fn run(
                 tracing::info!(%peer, ?role, "member joined");
             }
             Some(InputMsg::Request { peer, request }) => {
-                let r = if members.admit_request(peer, now) {
+                let r = if !members.pointers_on && matches!(request, roles::Request::Point(..)) {
+                    Err(roles::Refusal::PointersOff)
+                } else if members.admit_request(peer, now) {
                     members
                         .room
                         .handle_request(peer, request.clone(), &mut members.events)

@@ -107,6 +107,8 @@ pub enum Refusal {
     BadName,
     #[error("too many requests: at most {0} a second")]
     TooMany(u32),
+    #[error("pointers are off on this host")]
+    PointersOff,
 }
 
 /// What the driver must do after a request.
