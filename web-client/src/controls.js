@@ -195,6 +195,21 @@ export class AltGrFilter {
   }
 }
 
+/** Whether the browser runs on macOS (whose keyboards have no Num Lock: the keypad types digits). */
+export function onMac(nav) {
+  const platform = nav?.userAgentData?.platform ?? nav?.platform ?? '';
+  return /^mac/i.test(platform) || /Macintosh/.test(nav?.userAgent ?? '');
+}
+
+/**
+ * Caps Lock and Num Lock as key event `e` reports them (getModifierState), or null when it
+ * cannot say. On a Mac, Num Lock is on: its keypad types digits.
+ */
+export function lockStates(e, mac) {
+  if (typeof e.getModifierState !== 'function') return null;
+  return { caps: e.getModifierState('CapsLock'), num: mac || e.getModifierState('NumLock') };
+}
+
 /** Whether the browser runs on Windows (where AltGr comes with a fake Ctrl). */
 export function onWindows(nav) {
   const platform = nav?.userAgentData?.platform ?? '';
@@ -303,8 +318,11 @@ export class InputControls {
       if (usage !== undefined && this.sender.key(usage, down)) this.changed(true);
     };
     const altGr = new AltGrFilter({ windows: onWindows(this.nav), emit: pass, timers: this.timers });
+    const mac = onMac(this.nav);
     const key = (down) => (e) => {
       this.syncModifiers(e, e.code);
+      const locks = lockStates(e, mac);
+      if (locks) this.sender.setLocks(locks.caps, locks.num);
       // A key the IME takes is its own; a release always goes (it cannot leave a key held).
       if (down && composing(e)) return;
       if (down && isPasteKey(e)) return;

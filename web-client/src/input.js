@@ -8,6 +8,9 @@ export const MAX_PADS = 4;
 export const MAX_EVENTS = 64;
 export const MAX_BUTTON = 4; // MouseEvent.button: 0 left, 1 middle, 2 right, 3 back, 4 forward
 const FLAG_POINTER = 0x01;
+const FLAG_LOCKS = 0x02; // the lock states below are known
+const FLAG_CAPS = 0x04;
+const FLAG_NUM = 0x08;
 
 export const EventKind = Object.freeze({
   KeyDown: 1, KeyUp: 2, ButtonDown: 3, ButtonUp: 4, Wheel: 5, Move: 6,
@@ -15,7 +18,7 @@ export const EventKind = Object.freeze({
 
 /**
  * Packet: { seq, clientTimeMs, state: { pointer: [x, y] | null, buttons: [[button, pressId]],
- * keys: [[usage, pressId]], pads: [{ index, buttons, axes: [4] }] },
+ * keys: [[usage, pressId]], pads: [{ index, buttons, axes: [4] }], locks?: { caps, num } },
  * events: [{ id, kind, key | button | dx, dy }] }
  */
 export function encodePacket(p) {
@@ -29,7 +32,9 @@ export function encodePacket(p) {
   const v = new DataView(buf);
   let o = 0;
   v.setUint8(o++, VERSION);
-  v.setUint8(o++, p.state.pointer ? FLAG_POINTER : 0);
+  const locks = p.state.locks;
+  v.setUint8(o++, (p.state.pointer ? FLAG_POINTER : 0)
+    | (locks ? FLAG_LOCKS | (locks.caps ? FLAG_CAPS : 0) | (locks.num ? FLAG_NUM : 0) : 0));
   v.setUint32(o, p.seq >>> 0, true); o += 4;
   v.setUint32(o, p.clientTimeMs >>> 0, true); o += 4;
   const [x, y] = p.state.pointer || [0, 0];
@@ -81,7 +86,8 @@ export function decodePacket(bytes) {
   const u32 = () => { const r = v.getUint32(o, true); o += 4; return r; };
   if (u8() !== VERSION) throw new Error('unsupported version');
   const flags = u8();
-  if (flags & ~FLAG_POINTER) throw new Error('unknown flags');
+  if (flags & ~(FLAG_POINTER | FLAG_LOCKS | FLAG_CAPS | FLAG_NUM)) throw new Error('unknown flags');
+  if (!(flags & FLAG_LOCKS) && (flags & (FLAG_CAPS | FLAG_NUM))) throw new Error('lock states without their flag');
   const seq = u32();
   const clientTimeMs = u32();
   const x = u16(); const y = u16();
@@ -107,7 +113,9 @@ export function decodePacket(bytes) {
   }
   if (o !== bytes.byteLength) throw new Error('trailing bytes');
   const pointer = flags & FLAG_POINTER ? [x, y] : null;
-  return { seq, clientTimeMs, state: { pointer, buttons, keys, pads }, events };
+  const state = { pointer, buttons, keys, pads };
+  if (flags & FLAG_LOCKS) state.locks = { caps: !!(flags & FLAG_CAPS), num: !!(flags & FLAG_NUM) };
+  return { seq, clientTimeMs, state, events };
 }
 
 /** Holds the client's input state and builds packets, repeating each edge event. */
@@ -126,6 +134,9 @@ export class InputSender {
   }
 
   hasPending() { return this.pending.length > 0; }
+
+  /** Caps Lock and Num Lock as the keyboard has them; the host's follow at the next press. */
+  setLocks(caps, num) { this.state.locks = { caps: !!caps, num: !!num }; }
 
   /** Whether key `usage` is held now. */
   isHeld(usage) {
@@ -182,6 +193,7 @@ export class InputSender {
         buttons: this.state.buttons.map(([b, id]) => [b, id]),
         keys: this.state.keys.map(([k, id]) => [k, id]),
         pads: this.state.pads.map((p) => ({ ...p, axes: [...p.axes] })),
+        ...(this.state.locks ? { locks: { ...this.state.locks } } : {}),
       },
       events,
     };

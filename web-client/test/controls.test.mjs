@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  remotePoint, WheelAccumulator, AltGrFilter, staleModifiers, onWindows, ALTGR_WAIT_MS, readPads, InputControls, clipText, MAX_TEXT_CHARS, HEARTBEAT_MS, AFTER_CHANGE_MS, REPEAT_DELAYS_MS,
+  remotePoint, WheelAccumulator, AltGrFilter, staleModifiers, onWindows, onMac, lockStates, ALTGR_WAIT_MS, readPads, InputControls, clipText, MAX_TEXT_CHARS, HEARTBEAT_MS, AFTER_CHANGE_MS, REPEAT_DELAYS_MS,
 } from '../src/controls.js';
 import { decodePacket, EventKind } from '../src/input.js';
 import { codeToUsage } from '../src/keymap.js';
@@ -384,4 +384,30 @@ test('the paste shortcuts are left to the browser, other Ctrl combinations are n
   assert.equal(isPasteKey(k('KeyV', { ctrlKey: true, shiftKey: true })), false, 'Ctrl+Shift+V goes to the host (a terminal paste)');
   assert.equal(isPasteKey(k('KeyV', { ctrlKey: true, altKey: true })), false, 'AltGr+V on Windows');
   assert.equal(isPasteKey(k('KeyC', { ctrlKey: true })), false);
+});
+
+test('lock states come from the key event, and a Mac keypad always types digits', () => {
+  const ev = (caps, num) => ({ getModifierState: (k) => ({ CapsLock: caps, NumLock: num })[k] ?? false });
+  assert.deepEqual(lockStates(ev(true, false), false), { caps: true, num: false });
+  assert.deepEqual(lockStates(ev(false, false), true), { caps: false, num: true });
+  assert.equal(lockStates({}, false), null);
+  assert.equal(onMac({ platform: 'MacIntel', userAgent: '' }), true);
+  assert.equal(onMac({ userAgentData: { platform: 'macOS' } }), true);
+  assert.equal(onMac({ platform: 'Linux x86_64', userAgent: 'Mozilla/5.0 (X11; Linux x86_64)' }), false);
+});
+
+test('a key event\'s lock states ride in the packets that follow', () => {
+  const sent = [];
+  const stage = new EventTarget();
+  const controls = new InputControls({
+    stage, video: new EventTarget(), win: new EventTarget(), doc: new EventTarget(),
+    nav: { platform: 'Linux x86_64', userAgent: '' }, send: (b) => { sent.push(decodePacket(b)); return true; },
+    timers: { setTimeout: () => 0, clearTimeout: () => {}, setInterval: () => 0 },
+  });
+  controls.start();
+  const key = new Event('keydown');
+  Object.assign(key, { code: 'Numpad1', key: '1', getModifierState: (k) => k === 'NumLock', preventDefault() {} });
+  stage.dispatchEvent(key);
+  assert.deepEqual(sent.at(-1).state.locks, { caps: false, num: true });
+  assert.equal(sent.at(-1).events.at(-1).kind, EventKind.KeyDown);
 });

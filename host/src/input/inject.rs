@@ -8,6 +8,7 @@ use super::reconcile::{Action, Control};
 use super::Injector;
 use crate::capture::testpattern::Presses;
 use crate::peer::PeerId;
+use crate::proto::input::Locks;
 
 #[derive(Debug, Error)]
 pub enum InjectError {
@@ -23,6 +24,8 @@ pub enum InjectError {
 
 pub struct XTestInjector {
     enigo: Enigo,
+    /// A connection of our own for reading the lock states (enigo has no query), and the root.
+    x: Option<(x11rb::rust_connection::RustConnection, u32)>,
 }
 
 impl XTestInjector {
@@ -38,7 +41,18 @@ impl XTestInjector {
             display: display.to_owned(),
             reason: e.to_string(),
         })?;
-        Ok(Self { enigo })
+        let x = match x11rb::connect(Some(display)) {
+            Ok((conn, screen)) => {
+                use x11rb::connection::Connection;
+                let root = conn.setup().roots.get(screen).map(|s| s.root);
+                root.map(|r| (conn, r))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no lock-state queries: Caps Lock and Num Lock will not follow pages");
+                None
+            }
+        };
+        Ok(Self { enigo, x })
     }
 }
 
@@ -108,6 +122,18 @@ impl Injector for XTestInjector {
         self.enigo
             .text(text)
             .map_err(|e| InjectError::Xtest(e.to_string()))
+    }
+
+    /// Caps Lock and Num Lock from the core pointer query's modifier mask: Lock, and Mod2
+    /// (where every XKB keymap Glint's displays use puts Num Lock). One round trip.
+    fn locks(&mut self) -> Option<Locks> {
+        use x11rb::protocol::xproto::{ConnectionExt, KeyButMask};
+        let (conn, root) = self.x.as_ref()?;
+        let mask = conn.query_pointer(*root).ok()?.reply().ok()?.mask;
+        Some(Locks {
+            caps: mask.contains(KeyButMask::LOCK),
+            num: mask.contains(KeyButMask::MOD2),
+        })
     }
 }
 

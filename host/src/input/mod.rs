@@ -2,6 +2,7 @@
 
 pub mod inject;
 pub mod keymap;
+pub mod locks;
 mod members;
 pub mod reconcile;
 pub mod roles;
@@ -113,6 +114,8 @@ pub struct InputCounters {
     pub hand_offs: Counter,
     pub members: crate::metrics::Gauge,
     /// Clipboard texts set on the host from a page, and sent from the host to pages.
+    /// Caps Lock or Num Lock taps that made the host's lock state the page's.
+    pub lock_syncs: Counter,
     pub clipboard_to_host: Counter,
     pub clipboard_to_pages: Counter,
 }
@@ -133,6 +136,10 @@ impl InputCounters {
             members: m.gauge(
                 "room_members",
                 "Pages in the session (signaling sockets past hello)",
+            ),
+            lock_syncs: m.counter(
+                "input_lock_syncs",
+                "Caps Lock or Num Lock taps that made the host's lock state the page's",
             ),
             clipboard_to_host: m.counter(
                 "clipboard_to_host",
@@ -184,6 +191,10 @@ impl InputEcho {
 pub trait Injector {
     fn apply(&mut self, peer: PeerId, action: Action) -> Result<(), inject::InjectError>;
     fn text(&mut self, text: &str) -> Result<(), inject::InjectError>;
+    /// The display's Caps Lock and Num Lock now, where the injector can read them.
+    fn locks(&mut self) -> Option<crate::proto::input::Locks> {
+        None
+    }
     /// The peer is gone (everything it held was released just before).
     fn peer_left(&mut self, _peer: PeerId) {}
     /// Called after each batch of input, once its echo is published: hand batched state on,
@@ -198,6 +209,10 @@ impl<T: Injector + ?Sized> Injector for Box<T> {
 
     fn text(&mut self, text: &str) -> Result<(), inject::InjectError> {
         (**self).text(text)
+    }
+
+    fn locks(&mut self) -> Option<crate::proto::input::Locks> {
+        (**self).locks()
     }
 
     fn peer_left(&mut self, peer: PeerId) {
@@ -411,6 +426,16 @@ pub fn run(
                     Ok(packet) => {
                         if members.may_drive(peer, packet.acts(), now, &counters) {
                             entry.reconciler.handle_packet(at, &packet, &mut actions);
+                            // The page's Caps Lock and Num Lock, before the keys it presses.
+                            let host = match packet.state.locks {
+                                Some(_) if locks::wants_sync(&actions) => injector.locks(),
+                                _ => None,
+                            };
+                            if let (Some(host), Some(page)) = (host, packet.state.locks) {
+                                let taps = locks::taps(host, page);
+                                counters.lock_syncs.inc_by(taps.len() as u64 / 2);
+                                tagged.extend(taps.into_iter().map(|a| (peer, a)));
+                            }
                             tagged.extend(actions.drain(..).map(|a| (peer, a)));
                             applied = entry.reconciler.newest_seq().map(|s| (peer, s));
                         }

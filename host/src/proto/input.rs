@@ -14,6 +14,11 @@ pub const MAX_PADS: usize = 4;
 pub const MAX_EVENTS: usize = 64;
 
 const FLAG_POINTER: u8 = 0x01;
+/// The lock states below are known (read from the page's last key event).
+const FLAG_LOCKS: u8 = 0x02;
+const FLAG_CAPS: u8 = 0x04;
+const FLAG_NUM: u8 = 0x08;
+const FLAGS_ALL: u8 = FLAG_POINTER | FLAG_LOCKS | FLAG_CAPS | FLAG_NUM;
 
 /// A mouse button, numbered as `MouseEvent.button` numbers them.
 pub type ButtonId = u8;
@@ -55,6 +60,16 @@ pub struct HeldState {
     /// of its press event.
     pub keys: Vec<(u16, u32)>,
     pub pads: Vec<Pad>,
+    /// Caps Lock and Num Lock as the client's keyboard has them (`getModifierState`), when
+    /// it knows: the host's follow them when a key is pressed.
+    pub locks: Option<Locks>,
+}
+
+/// The lock keys' states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Locks {
+    pub caps: bool,
+    pub num: bool,
 }
 
 /// A standard-mapping gamepad's state.
@@ -177,9 +192,14 @@ pub fn decode(buf: &[u8]) -> Result<Packet, WireError> {
         return Err(WireError::Version(version));
     }
     let flags = r.u8()?;
-    if flags & !FLAG_POINTER != 0 {
+    // Lock states without the flag that says they are known would be a second encoding.
+    if flags & !FLAGS_ALL != 0 || (flags & FLAG_LOCKS == 0 && flags & (FLAG_CAPS | FLAG_NUM) != 0) {
         return Err(WireError::Flags(flags));
     }
+    let locks = (flags & FLAG_LOCKS != 0).then_some(Locks {
+        caps: flags & FLAG_CAPS != 0,
+        num: flags & FLAG_NUM != 0,
+    });
     let seq = r.u32()?;
     let client_time_ms = r.u32()?;
     let (x, y) = (r.u16()?, r.u16()?);
@@ -242,6 +262,7 @@ pub fn decode(buf: &[u8]) -> Result<Packet, WireError> {
             buttons,
             keys,
             pads,
+            locks,
         },
         events,
     })
@@ -251,11 +272,16 @@ pub fn decode(buf: &[u8]) -> Result<Packet, WireError> {
 pub fn encode(p: &Packet) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 + 6 * p.state.keys.len() + 9 * p.events.len());
     out.push(VERSION);
-    out.push(if p.state.pointer.is_some() {
+    let mut flags = if p.state.pointer.is_some() {
         FLAG_POINTER
     } else {
         0
-    });
+    };
+    if let Some(l) = p.state.locks {
+        flags |= FLAG_LOCKS;
+        flags |= if l.caps { FLAG_CAPS } else { 0 } | if l.num { FLAG_NUM } else { 0 };
+    }
+    out.push(flags);
     out.extend_from_slice(&p.seq.to_le_bytes());
     out.extend_from_slice(&p.client_time_ms.to_le_bytes());
     let (x, y) = p.state.pointer.unwrap_or((0, 0));

@@ -48,6 +48,14 @@ struct JsState {
     buttons: Vec<(u8, u32)>,
     keys: Vec<(u16, u32)>,
     pads: Vec<JsPad>,
+    #[serde(default)]
+    locks: Option<JsLocks>,
+}
+
+#[derive(Deserialize)]
+struct JsLocks {
+    caps: bool,
+    num: bool,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +113,14 @@ impl JsPacket {
                         axes: p.axes,
                     })
                     .collect(),
+                locks: self
+                    .state
+                    .locks
+                    .as_ref()
+                    .map(|l| crate::proto::input::Locks {
+                        caps: l.caps,
+                        num: l.num,
+                    }),
             },
             events,
         }
