@@ -4,7 +4,7 @@
 
 import { Signaling, message, ERROR_REACTIONS } from './signaling.js';
 import { PeerConnection } from './peer.js';
-import { InputControls, remotePoint } from './controls.js';
+import { InputControls, remotePoint, MAX_TEXT_CHARS } from './controls.js';
 import { Sound } from './sound.js';
 import { StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle } from './panels.js';
 import { parseFrameEcho, InputToPhoton } from './echo.js';
@@ -16,6 +16,7 @@ import { guessLayout } from './keymap.js';
 import { Room, PeoplePanel, savedName } from './people.js';
 import { Pointers } from './pointers.js';
 import { Transfers, FilesPanel } from './files.js';
+import { TouchInput } from './phone.js';
 
 // When each step of a connection happened (performance.now(), ms since navigation start): the
 // scripts ran, the attempt began, signaling opened, the welcome came, the offer went out, the
@@ -72,7 +73,7 @@ const people = new PeoplePanel({
 const transfers = new Transfers({ onChange: () => filesPanel.render() });
 const filesPanel = new FilesPanel({
   transfers, self: () => room.self, panel: $('files'), openButton: $('files-button'), closeButton: $('files-close'),
-  pickButton: $('files-pick'), picker: $('files-picker'), hostList: $('files-host'), transferList: $('files-transfers'),
+  pickButton: $('files-pick'), refreshButton: $('files-refresh'), picker: $('files-picker'), hostList: $('files-host'), transferList: $('files-transfers'),
   note: $('files-note'), dropTarget: stage, toast: (t) => info.toast(t), refocus,
 });
 const sound = new Sound({ video, button: $('sound'), volume: $('volume'), prompt: $('sound-prompt'), refocus, ChannelAudio });
@@ -196,7 +197,15 @@ const controls = new InputControls({
   // Games: a rebound key sends its action's default key (keybind.js).
   keyCode: (code) => (isGame ? bindings.translate(code) : code),
   onPress: (seq, at) => latency.press(seq, at),
-  onPaste: (text) => sendClipboard(text),
+  // A paste is shared as the host's clipboard and typed; what does not fit is said.
+  onPaste: (text) => {
+    sendClipboard(text);
+    if (new TextEncoder().encode(text).length > MAX_CLIPBOARD_BYTES) {
+      info.toast(`Pasted text over ${MAX_CLIPBOARD_BYTES / 1024} KiB is not put in the host's clipboard; the first ${MAX_TEXT_CHARS} characters are typed`);
+    } else if ([...text].length > MAX_TEXT_CHARS) {
+      info.toast(`Only the first ${MAX_TEXT_CHARS} characters are typed; all of it is in the host's clipboard (paste there)`);
+    }
+  },
 });
 
 /** The page plays the sound of the `audio` channel itself; if it cannot, the track does. */
@@ -289,6 +298,11 @@ const signaling = new Signaling({
     // reconnect to a session that no longer exists.
     ended: (msg) => {
       glint.ended = msg.message;
+      // Nothing of the room is this page's any more: no control button, members or files.
+      room.reset(null);
+      transfers.reset();
+      people.render();
+      $('people').hidden = true;
       halt('ended', `The session has ended: ${msg.message}`);
     },
     // The host is shutting down on purpose (a restart, an update): say so, and connect again
@@ -413,6 +427,11 @@ if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
 // ---- the bar ----
 
 controls.start();
+const touch = new TouchInput({
+  controls, video, stage, layer: $('pointers'), trackpadButton: $('trackpad'), keyboardButton: $('keyboard'), keyRow: $('key-row'),
+});
+touch.start();
+glint.touch = touch;
 $('lock').addEventListener('click', () => controls.lockPointer());
 $('fullscreen').addEventListener('click', () => {
   if (document.fullscreenElement) document.exitFullscreen();

@@ -337,7 +337,10 @@ export class InputControls {
     win.addEventListener('blur', releaseAll);
     doc.addEventListener('visibilitychange', () => { if (doc.hidden) releaseAll(); });
 
+    // Fingers are phone.js's (touch gestures); a mouse and a pen are handled here.
+    const finger = (e) => e.pointerType === 'touch';
     video.addEventListener('pointermove', (e) => {
+      if (finger(e)) return;
       if (this.locked()) {
         this.sender.moveBy(Math.round(e.movementX), Math.round(e.movementY));
         this.changed(true);
@@ -349,6 +352,7 @@ export class InputControls {
       this.changed(false);
     });
     video.addEventListener('pointerdown', (e) => {
+      if (finger(e)) return;
       this.syncModifiers(e);
       this.focus();
       if (!this.locked()) {
@@ -364,6 +368,7 @@ export class InputControls {
     // events; others at mouseup or auxclick).
     const keepPage = (e) => { if (e.button === 3 || e.button === 4) e.preventDefault(); };
     win.addEventListener('pointerup', (e) => {
+      if (finger(e)) return;
       keepPage(e);
       if (e.button >= 0 && e.button <= 4 && this.sender.button(e.button, false)) this.changed(true);
     });
@@ -399,11 +404,30 @@ export class InputControls {
       this.sendText(clipText(text));
     });
     if (!textInput) return;
-    // The field never keeps what reaches it outside a composition (a key the keymap lacks).
-    textInput.addEventListener('input', (e) => { if (!e.isComposing) textInput.value = ''; });
+    // Outside a composition, what reaches the field is a phone keyboard's typing or a key the
+    // keymap lacks: it goes as text (Backspace and Enter as keys), and the field stays empty.
+    textInput.addEventListener('input', (e) => {
+      if (e.isComposing) return;
+      if (e.inputType === 'insertText' && e.data) this.sendText(clipText(e.data));
+      else if (e.inputType === 'deleteContentBackward') this.tap('Backspace');
+      else if (e.inputType === 'insertLineBreak') this.tap('Enter');
+      textInput.value = '';
+    });
     // Focus given to the stage (a click on the bar's buttons gives it back, so do tests) goes
     // on into the field, where an IME can run.
     stage.addEventListener('focus', () => textInput.focus({ preventScroll: true }));
+  }
+
+  /** Presses or releases the key `code` (KeyboardEvent.code), as a key event would. */
+  key(code, down) {
+    const usage = codeToUsage(this.keyCode(code));
+    if (usage !== undefined && this.sender.key(usage, down)) this.changed(true);
+  }
+
+  /** A press and a release of `code`. */
+  tap(code) {
+    this.key(code, true);
+    this.key(code, false);
   }
 
   /** Gives the keyboard to the stage. */

@@ -213,6 +213,7 @@ export class FilesPanel {
    * @param {Transfers} o.transfers
    * @param {() => object|null} o.self this page's member (role, control)
    * @param {HTMLElement} o.panel, o.openButton, o.closeButton, o.pickButton, o.hostList, o.transferList, o.note, o.dropTarget
+   * @param {HTMLElement} [o.refreshButton] lists the host's files again
    * @param {HTMLInputElement} o.picker a file input
    * @param {(text: string) => void} o.toast
    */
@@ -267,6 +268,7 @@ export class FilesPanel {
     const allowed = this.allowed;
     this.pickButton.hidden = !s.upload;
     this.pickButton.disabled = !allowed;
+    if (this.refreshButton) this.refreshButton.hidden = !s.download || !allowed;
     this.note.textContent = allowed
       ? [s.upload ? `Drop files on the picture or pick them to upload (up to ${formatSize(s.max_bytes)}).` : '',
         s.download ? 'Files the host offers:' : ''].filter(Boolean).join(' ')
@@ -309,6 +311,7 @@ export class FilesPanel {
     });
     this.closeButton.addEventListener('click', () => { this.panel.hidden = true; this.refocus(); });
     this.pickButton.addEventListener('click', () => this.picker.click());
+    this.refreshButton?.addEventListener('click', () => this.refresh());
     this.picker.addEventListener('change', () => {
       this.uploadAll(this.picker.files);
       this.picker.value = '';

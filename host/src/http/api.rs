@@ -32,7 +32,7 @@ pub fn refused(verdict: Verdict) -> warp::http::Response<String> {
         }
         _ => (
             StatusCode::UNAUTHORIZED,
-            r#"{"error":"unauthorized","message":"give the password as an Authorization: Bearer header"}"#.to_owned(),
+            r#"{"error":"unauthorized","message":"wrong or missing password or token: give it as an Authorization: Bearer header"}"#.to_owned(),
             None,
         ),
     };
@@ -59,6 +59,11 @@ fn verdict(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
     let ip = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    // An open host (no secrets) takes requests without a token; one with a token it cannot
+    // know is refused rather than taken as if it had none.
+    if secrets.is_empty() && given.is_some() {
+        return Verdict::Refused;
+    }
     let wants: Vec<&str> = secrets.iter().map(String::as_str).collect();
     match throttle.lock() {
         Ok(mut t) => t.check_any(Instant::now(), ip, &wants, given).0,
@@ -127,6 +132,7 @@ mod tests {
         let me = Some(ClientAddr(([10, 0, 0, 1], 5000).into()));
         let pw: &[String] = &["s3cret".to_owned()];
         assert_eq!(verdict(&t, &[], me, None), Verdict::Accepted);
+        assert_eq!(verdict(&t, &[], me, Some("Bearer x")), Verdict::Refused);
         assert_eq!(verdict(&t, pw, me, None), Verdict::Refused);
         assert_eq!(
             verdict(&t, pw, me, Some("Bearer s3cret")),

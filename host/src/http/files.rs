@@ -52,11 +52,18 @@ fn status(e: &FileError) -> StatusCode {
     }
 }
 
-/// The answer to a refused request; counted.
+/// The answer to a refused request; counted. A file system error is told without its
+/// details (they name the host's paths): those go to the log.
 fn failed(files: &Files, e: &FileError) -> warp::reply::Response {
     files.counters.refused.inc();
-    if matches!(e, FileError::Io(_)) {
+    if let FileError::Io(io) = e {
         tracing::warn!(error = %e, "file transfer failed");
+        if io.raw_os_error() == Some(libc::ENOSPC) {
+            let message = "the upload directory's disk is full";
+            return error(StatusCode::INSUFFICIENT_STORAGE, "no-space", message);
+        }
+        let message = "a file system error on the host (its log has the details)";
+        return error(status(e), e.code(), message);
     }
     error(status(e), e.code(), &e.to_string())
 }
@@ -96,9 +103,15 @@ fn principal(
     }
     let ip = client.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
     let wants: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let verdict = crate::lock(&hub.throttle)
-        .check_any(Instant::now(), ip, &wants, token)
-        .0;
+    let verdict = if wants.is_empty() && token.is_some() {
+        // An open host takes requests without a token; a token it does not know is refused
+        // (a page's from an earlier connection, say), not taken as no token.
+        Verdict::Refused
+    } else {
+        crate::lock(&hub.throttle)
+            .check_any(Instant::now(), ip, &wants, token)
+            .0
+    };
     match verdict {
         Verdict::Accepted => Ok(Principal::Api),
         v => {

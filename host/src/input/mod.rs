@@ -7,13 +7,14 @@ mod members;
 pub mod reconcile;
 pub mod roles;
 pub mod sender;
+mod typing;
 /// The input packet format lives with the other page formats.
 pub use crate::proto::input as wire;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -116,6 +117,8 @@ pub struct InputCounters {
     /// Clipboard texts set on the host from a page, and sent from the host to pages.
     /// Caps Lock or Num Lock taps that made the host's lock state the page's.
     pub lock_syncs: Counter,
+    /// Texts refused because too much text was still waiting to be typed.
+    pub text_dropped: Counter,
     pub clipboard_to_host: Counter,
     pub clipboard_to_pages: Counter,
 }
@@ -136,6 +139,10 @@ impl InputCounters {
             members: m.gauge(
                 "room_members",
                 "Pages in the session (signaling sockets past hello)",
+            ),
+            text_dropped: m.counter(
+                "input_text_dropped",
+                "Texts refused because too much text was still waiting to be typed",
             ),
             lock_syncs: m.counter(
                 "input_lock_syncs",
@@ -339,11 +346,14 @@ pub fn run(
     let mut gained: Vec<PeerId> = Vec::new();
     // The host's clipboard text as last copied: a member that gains control gets it.
     let mut host_text: Option<Arc<str>> = None;
+    // Text waiting to be typed, each with its member; its characters in reverse order.
+    let mut typing: VecDeque<(PeerId, Vec<char>)> = VecDeque::new();
     loop {
         let deadline = peers
             .values()
             .filter_map(|p| p.reconciler.lease_deadline())
             .chain(members.pointer_deadline())
+            .chain((!typing.is_empty()).then(Instant::now))
             .min();
         let msg = match next_message(&lifecycle, &rx, deadline) {
             Next::Message(m) => Some(m),
@@ -464,25 +474,22 @@ pub fn run(
                 if !members.may_drive(peer, true, now, &counters) {
                     continue;
                 }
-                // Text is typed as it is: modifiers the page holds (the Ctrl of its Ctrl+V)
-                // are let go around it, then held again.
-                let mods: Vec<reconcile::Control> = peers
-                    .get(&peer)
-                    .map(|p| p.reconciler.held())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|c| matches!(c, reconcile::Control::Key(0xe0..=0xe7)))
-                    .collect();
-                for m in &mods {
-                    apply_counted(&mut injector, &counters, peer, Action::Release(*m));
+                // Typed a few characters per turn of the loop (typing is slow: one keymap
+                // change per character the keymap lacks), so joins, hand-offs and other
+                // members' input are not held up by a long paste.
+                let queued: usize = typing.iter().map(|(_, t)| t.len()).sum();
+                if queued + text.len() > typing::MAX_TYPING_QUEUED {
+                    counters.text_dropped.inc();
+                    members.tell(
+                        peer,
+                        Notice::error(
+                            ErrorCode::Busy,
+                            "still typing the earlier text: this text was dropped",
+                        ),
+                    );
+                    continue;
                 }
-                if let Err(e) = injector.text(&text) {
-                    counters.inject_errors.inc();
-                    tracing::warn!(%peer, error = %e, "text injection failed");
-                }
-                for m in &mods {
-                    apply_counted(&mut injector, &counters, peer, Action::Press(*m));
-                }
+                typing.push_back((peer, text.chars().rev().collect()));
             }
             Some(InputMsg::Clipboard { peer, text }) => {
                 let Some(links) = &clipboard else { continue };
@@ -554,6 +561,7 @@ pub fn run(
         if let Some((peer, seq)) = applied {
             echo.set(peer, seq);
         }
+        typing::type_some(&mut typing, &members.room, &peers, &mut injector, &counters);
         injector.settle(&mut notices);
         for (peer, n) in notices.drain(..) {
             if let Some(notify) = peers.get(&peer).and_then(|p| p.notify.as_ref()) {

@@ -265,7 +265,8 @@ impl Room {
         }
     }
 
-    /// Gives `whom` the role `role`; the session keeps at least one owner.
+    /// Gives `whom` the role `role` (made a viewer, it also loses its seat); the session keeps
+    /// at least one owner.
     fn set_role(&mut self, whom: PeerId, role: Role, out: &mut Vec<Event>) -> Result<(), Refusal> {
         let owners = self
             .members
@@ -282,6 +283,10 @@ impl Room {
         if m.role != role {
             m.role = role;
             out.push(Event::Changed);
+            // An owner made a viewer stops driving: a demotion is how an owner stops someone.
+            if role == Role::Viewer {
+                self.unseat(whom, out);
+            }
         }
         Ok(())
     }

@@ -177,13 +177,14 @@ fn owners_manage_members_and_the_last_owner_stays() {
     );
     room.handle_request(p(1), Request::SetRole(p(2), Role::Owner), &mut ev)
         .expect("promote");
+    ev.clear();
     room.handle_request(p(2), Request::SetRole(p(1), Role::Viewer), &mut ev)
         .expect("demote the other");
+    assert!(ev.contains(&Event::Released(p(1))), "it had control");
     ev.clear();
     room.handle_request(p(2), Request::Kick(p(1)), &mut ev)
         .expect("kick");
     assert!(ev.contains(&Event::Removed(p(1))));
-    assert!(ev.contains(&Event::Released(p(1))), "it had control");
     assert_eq!(room.members().len(), 1);
     assert_eq!(
         room.handle_request(p(2), Request::Kick(p(2)), &mut ev),
@@ -214,6 +215,22 @@ fn names_are_cleaned() {
         room.handle_request(p(1), Request::Rename("\n".into()), &mut ev),
         Err(Refusal::BadName)
     );
+}
+
+#[test]
+fn an_owner_made_a_viewer_stops_driving() {
+    let mut room = Room::new(DESK);
+    let mut ev = Vec::new();
+    room.handle_join(p(1), Admission::Owner, None, &mut ev);
+    room.handle_join(p(2), Admission::Owner, None, &mut ev);
+    room.handle_request(p(2), Request::Take, &mut ev)
+        .expect("an owner takes");
+    assert_eq!(room.controllers(), [p(2)]);
+    ev.clear();
+    room.handle_request(p(1), Request::SetRole(p(2), Role::Viewer), &mut ev)
+        .expect("demoted");
+    assert!(room.controllers().is_empty());
+    assert!(ev.contains(&Event::Released(p(2))), "{ev:?}");
 }
 
 #[test]

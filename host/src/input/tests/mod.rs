@@ -471,7 +471,8 @@ impl super::Injector for Recorder {
         crate::lock(&self.0).push(format!("{peer} {action:?}"));
         Ok(())
     }
-    fn text(&mut self, _text: &str) -> Result<(), super::inject::InjectError> {
+    fn text(&mut self, text: &str) -> Result<(), super::inject::InjectError> {
+        crate::lock(&self.0).push(format!("text {text}"));
         Ok(())
     }
     fn peer_left(&mut self, peer: PeerId) {

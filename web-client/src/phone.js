@@ -1,0 +1,159 @@
+// The page on a phone or tablet: fingers on the picture (touch.js's gestures, carried out on
+// the input controls), the page's zoomed view of the picture, the trackpad mode's pointer, and
+// the on-screen keyboard with a row of the keys phones lack.
+//
+// Nothing runs at import; the elements come as arguments.
+
+import { TouchGestures, View, TRACKPAD_GAIN } from './touch.js';
+import { pagePoint } from './pointers.js';
+
+/** Whether this device has a touch screen. */
+export function hasTouch(win = globalThis.window) {
+  return (win?.navigator?.maxTouchPoints ?? 0) > 0 || win?.matchMedia?.('(pointer: coarse)')?.matches === true;
+}
+
+/** The key row's keys: label → KeyboardEvent.code. Ctrl and Alt stay held until the next key. */
+export const KEY_ROW = [
+  ['Esc', 'Escape'], ['Tab', 'Tab'], ['Ctrl', 'ControlLeft'], ['Alt', 'AltLeft'],
+  ['←', 'ArrowLeft'], ['↑', 'ArrowUp'], ['↓', 'ArrowDown'], ['→', 'ArrowRight'],
+];
+const STICKY = new Set(['ControlLeft', 'AltLeft']);
+
+export class TouchInput {
+  /**
+   * @param {object} o
+   * @param {import('./controls.js').InputControls} o.controls
+   * @param {HTMLVideoElement} o.video
+   * @param {HTMLElement} o.stage, o.layer (the pointers' layer), o.trackpadButton, o.keyboardButton, o.keyRow
+   */
+  constructor(o) {
+    Object.assign(this, { timers: globalThis, doc: globalThis.document, ...o });
+    this.view = new View();
+    this.cursor = null; // the remote pointer, trackpad mode: [x, y] host px
+    this.sticky = new Set(); // Ctrl, Alt held from the key row
+    this.gestures = new TouchGestures({ emit: (a) => this.act(a), zoomed: () => this.view.zoomed, timers: this.timers });
+  }
+
+  get mode() { return this.gestures.mode; }
+
+  /** The picture's scale (CSS px per host px, at 1×) and its size in host px. */
+  picture() {
+    const { video } = this;
+    const vw = video.videoWidth;
+    const vh = video.videoHeight;
+    if (!vw || !vh) return null;
+    return { vw, vh, scale: Math.min(video.clientWidth / vw, video.clientHeight / vh) * this.view.scale };
+  }
+
+  act(a) {
+    const { controls } = this;
+    switch (a.kind) {
+      case 'point': {
+        const p = controls.point({ clientX: a.x, clientY: a.y });
+        if (!p) return;
+        this.cursor = p;
+        controls.sender.pointer(p[0], p[1]);
+        controls.changed(false);
+        break;
+      }
+      case 'nudge': {
+        const pic = this.picture();
+        if (!pic) return;
+        const [x, y] = this.cursor ?? [pic.vw / 2, pic.vh / 2];
+        const k = TRACKPAD_GAIN / pic.scale;
+        const clamp = (v, max) => Math.round(Math.min(max - 1, Math.max(0, v)));
+        this.cursor = [clamp(x + a.dx * k, pic.vw), clamp(y + a.dy * k, pic.vh)];
+        controls.sender.pointer(this.cursor[0], this.cursor[1]);
+        controls.changed(false);
+        this.drawCursor();
+        break;
+      }
+      case 'button':
+        if (this.mode === 'trackpad' && this.cursor) controls.sender.pointer(this.cursor[0], this.cursor[1]);
+        if (controls.sender.button(a.button, a.down)) controls.changed(true);
+        break;
+      case 'wheel':
+        controls.sender.wheel(a.dx, a.dy);
+        controls.changed(true);
+        break;
+      case 'zoom': case 'pan': {
+        const r = this.stage.getBoundingClientRect();
+        if (a.kind === 'zoom') this.view.zoom(a.factor, a.x - r.left, a.y - r.top, r.width, r.height);
+        else this.view.pan(a.dx, a.dy, r.width, r.height);
+        this.video.style.transform = this.view.css;
+        this.layer.style.transform = this.view.css;
+        break;
+      }
+      default:
+    }
+  }
+
+  /** Trackpad mode's pointer, drawn where the host's is (its cursor is not in the picture). */
+  drawCursor() {
+    if (!this.mark) {
+      this.mark = this.doc.createElement('div');
+      this.mark.id = 'touch-cursor';
+      this.layer.append(this.mark);
+    }
+    const { video } = this;
+    const at = this.cursor && pagePoint(video.clientWidth, video.clientHeight, video.videoWidth, video.videoHeight, ...this.cursor);
+    this.mark.hidden = this.mode !== 'trackpad' || !at;
+    if (at) this.mark.style.transform = `translate(${at[0]}px, ${at[1]}px)`;
+  }
+
+  setMode(mode) {
+    this.gestures.setMode(mode);
+    this.trackpadButton.setAttribute('aria-pressed', String(mode === 'trackpad'));
+    this.drawCursor();
+  }
+
+  /** A key from the row: Ctrl and Alt toggle, others tap (then let go of Ctrl and Alt). */
+  rowKey(code, button) {
+    const { controls } = this;
+    if (STICKY.has(code)) {
+      const on = !this.sticky.has(code);
+      if (on) this.sticky.add(code); else this.sticky.delete(code);
+      button.setAttribute('aria-pressed', String(on));
+      controls.key(code, on);
+      return;
+    }
+    controls.tap(code);
+    for (const held of this.sticky) controls.key(held, false);
+    this.sticky.clear();
+    for (const b of this.keyRow.querySelectorAll('[aria-pressed="true"]')) b.setAttribute('aria-pressed', 'false');
+  }
+
+  start() {
+    const { video, doc } = this;
+    const touch = (e) => e.pointerType === 'touch';
+    video.addEventListener('pointerdown', (e) => {
+      if (!touch(e)) return;
+      e.preventDefault();
+      this.gestures.down(e.pointerId, e.clientX, e.clientY, e.timeStamp);
+    });
+    video.addEventListener('pointermove', (e) => { if (touch(e)) this.gestures.move(e.pointerId, e.clientX, e.clientY); });
+    video.addEventListener('pointerup', (e) => { if (touch(e)) this.gestures.up(e.pointerId, e.clientX, e.clientY, e.timeStamp); });
+    video.addEventListener('pointercancel', (e) => { if (touch(e)) this.gestures.cancelAll(); });
+    this.trackpadButton.addEventListener('click', () => this.setMode(this.mode === 'trackpad' ? 'direct' : 'trackpad'));
+    this.keyboardButton.addEventListener('click', () => {
+      this.keyRow.hidden = !this.keyRow.hidden;
+      // Focus in the click: phones raise their keyboard only for a user's gesture.
+      if (!this.keyRow.hidden) this.controls.textInput?.focus({ preventScroll: true });
+      else this.controls.textInput?.blur();
+    });
+    for (const [label, code] of KEY_ROW) {
+      const b = doc.createElement('button');
+      b.type = 'button';
+      b.textContent = label;
+      b.dataset.code = code;
+      if (STICKY.has(code)) b.setAttribute('aria-pressed', 'false');
+      // Keep the focus (and so the phone's keyboard) in the text field.
+      b.addEventListener('pointerdown', (e) => e.preventDefault());
+      b.addEventListener('click', () => this.rowKey(code, b));
+      this.keyRow.append(b);
+    }
+    const touchDevice = hasTouch(this.win ?? globalThis.window);
+    this.trackpadButton.hidden = !touchDevice;
+    this.keyboardButton.hidden = !touchDevice;
+  }
+}

@@ -1,0 +1,186 @@
+// A phone drives the host: Chromium emulating a 390x844 touch phone (hasTouch, isMobile), fingers
+// sent over the DevTools protocol, and on the host glint's Xvfb with xev logging every button
+// and key event of a window that covers the screen, as an application would see them.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGlint, startChromium, waitFor } from './harness.mjs';
+
+const dir = mkdtempSync(join(tmpdir(), 'glint-touch-'));
+const log = join(dir, 'xev.log');
+
+let glint;
+let browser;
+let page;
+let cdp;
+
+before(async () => {
+  glint = await startGlint(['--fps', '30', '--app', `exec stdbuf -oL xev -geometry 1280x720+0+0 -event button -event keyboard > ${log}`]);
+  browser = await startChromium({
+    contextOptions: { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, deviceScaleFactor: 2 },
+  });
+  page = browser.page;
+  cdp = await browser.context.newCDPSession(page);
+  await page.goto(glint.url);
+  await waitFor('the stream to play', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+  await waitFor('xev to run', () => existsSync(log));
+});
+
+after(async () => {
+  await browser?.stop();
+  await glint?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** xev's button presses: {button, x, y} (root coordinates), and its key presses' keysym names. */
+const presses = () => {
+  const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+  const events = text.split(/\n(?=\w+ event,)/);
+  return {
+    buttons: events.filter((e) => e.startsWith('ButtonPress')).map((e) => {
+      const [, x, y] = /root:\((-?\d+),(-?\d+)\)/.exec(e) ?? [];
+      return { button: Number(/button (\d+)/.exec(e)?.[1]), x: Number(x), y: Number(y) };
+    }),
+    keys: events.filter((e) => e.startsWith('KeyPress')).map((e) => /keysym 0x[0-9a-f]+, (\w+)\)/.exec(e)?.[1]),
+  };
+};
+
+/** The host pixel under client point (cx, cy), from the video's box (object-fit: contain). */
+const hostPixel = (cx, cy) => page.evaluate(([x, y]) => {
+  const v = document.getElementById('video');
+  const r = v.getBoundingClientRect();
+  const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+  const offX = (r.width - v.videoWidth * s) / 2;
+  const offY = (r.height - v.videoHeight * s) / 2;
+  return [(x - r.left - offX) / s, (y - r.top - offY) / s, s];
+}, [cx, cy]);
+
+/** A point of the picture at fractions (fx, fy) of it, in client px. */
+const onPicture = (fx, fy) => page.evaluate(([a, b]) => {
+  const v = document.getElementById('video');
+  const r = v.getBoundingClientRect();
+  const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+  const w = v.videoWidth * s;
+  const h = v.videoHeight * s;
+  return [Math.round(r.left + (r.width - w) / 2 + a * w), Math.round(r.top + (r.height - h) / 2 + b * h)];
+}, [fx, fy]);
+
+const touch = (type, points) => cdp.send('Input.dispatchTouchEvent', {
+  type, touchPoints: points.map(([x, y], i) => ({ x, y, id: i + 1 })),
+});
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
+
+test('a tap clicks where the finger is, within 2 px on the host', async () => {
+  const [x, y] = await onPicture(0.4, 0.5);
+  const before = presses().buttons.length;
+  await touch('touchStart', [[x, y]]);
+  await touch('touchEnd', []);
+  const got = await waitFor('a click on the host', () => presses().buttons.slice(before).find((b) => b.button === 1));
+  const [hx, hy] = await hostPixel(x, y);
+  assert.ok(Math.abs(got.x - hx) <= 2 && Math.abs(got.y - hy) <= 2, `clicked ${got.x},${got.y}, finger over ${hx},${hy}`);
+});
+
+test('a long press is a right click; two fingers dragged up scroll down', async () => {
+  const [x, y] = await onPicture(0.5, 0.5);
+  let before = presses().buttons.length;
+  await touch('touchStart', [[x, y]]);
+  await sleep(800);
+  await touch('touchEnd', []);
+  const right = await waitFor('a right click', () => presses().buttons.slice(before).find((b) => b.button === 3));
+  const [hx, hy] = await hostPixel(x, y);
+  assert.ok(Math.abs(right.x - hx) <= 2 && Math.abs(right.y - hy) <= 2);
+  assert.ok(!presses().buttons.slice(before).some((b) => b.button === 1), 'the long press also left-clicked');
+
+  before = presses().buttons.length;
+  const [ax, ay] = await onPicture(0.35, 0.8);
+  const [bx] = await onPicture(0.65, 0.8);
+  await touch('touchStart', [[ax, ay]]);
+  await touch('touchStart', [[ax, ay], [bx, ay]]);
+  for (let d = 10; d <= 150; d += 10) await touch('touchMove', [[ax, ay - d], [bx, ay - d]]);
+  await touch('touchEnd', []);
+  const downs = await waitFor('wheel clicks', () => {
+    const b = presses().buttons.slice(before);
+    return b.filter((e) => e.button === 5).length >= 4 && b;
+  });
+  assert.ok(!downs.some((b) => b.button === 4 || b.button === 1 || b.button === 3), JSON.stringify(downs));
+});
+
+test('a pinch zooms the page\'s view, not the host and not the browser', async () => {
+  const before = presses().buttons.length;
+  const [ax, ay] = await onPicture(0.45, 0.5);
+  const [bx] = await onPicture(0.55, 0.5);
+  await touch('touchStart', [[ax, ay]]);
+  await touch('touchStart', [[ax, ay], [bx, ay]]);
+  for (let d = 5; d <= 60; d += 5) await touch('touchMove', [[ax - d, ay], [bx + d, ay]]);
+  await touch('touchEnd', []);
+  const view = await page.evaluate(() => ({ scale: window.glint.touch.view.scale, browser: window.visualViewport.scale }));
+  assert.ok(view.scale > 1.5, `view scale ${view.scale}`);
+  assert.equal(view.browser, 1, 'the browser zoomed the page');
+  await sleep(200);
+  assert.equal(presses().buttons.length, before, 'the pinch reached the host');
+  // A tap on the zoomed view still lands under the finger.
+  const [x, y] = [Math.round((ax + bx) / 2) + 7, ay + 5];
+  await touch('touchStart', [[x, y]]);
+  await touch('touchEnd', []);
+  const got = await waitFor('a click on the host', () => presses().buttons.slice(before).find((b) => b.button === 1));
+  const [hx, hy] = await hostPixel(x, y);
+  assert.ok(Math.abs(got.x - hx) <= 2 && Math.abs(got.y - hy) <= 2, `clicked ${got.x},${got.y}, finger over ${hx},${hy}`);
+  // Pinched back, the view is whole again.
+  await touch('touchStart', [[ax - 60, ay]]);
+  await touch('touchStart', [[ax - 60, ay], [bx + 60, ay]]);
+  for (let d = 55; d >= -10; d -= 5) await touch('touchMove', [[ax - d, ay], [bx + d, ay]]);
+  await touch('touchEnd', []);
+  assert.equal(await page.evaluate(() => window.glint.touch.view.scale), 1);
+});
+
+test('trackpad mode moves the pointer relatively and clicks where it is', async () => {
+  await page.tap('#trackpad');
+  assert.equal(await page.getAttribute('#trackpad', 'aria-pressed'), 'true');
+  const where = () => {
+    const out = execFileSync('xdotool', ['getmouselocation'], { env: glint.xenv() }).toString();
+    return [Number(/x:(\d+)/.exec(out)[1]), Number(/y:(\d+)/.exec(out)[1])];
+  };
+  const [x0, y0] = where();
+  const [sx, sy] = await onPicture(0.3, 0.3);
+  const [, , scale] = await hostPixel(sx, sy);
+  await touch('touchStart', [[sx, sy]]);
+  for (let d = 10; d <= 60; d += 10) await touch('touchMove', [[sx + d, sy]]);
+  await touch('touchEnd', []);
+  const expected = (60 * 1.5) / scale;
+  const [x1, y1] = await waitFor('the host pointer to move', () => {
+    const p = where();
+    return p[0] - x0 > expected * 0.8 && p;
+  });
+  assert.ok(Math.abs(x1 - x0 - expected) <= expected * 0.1 + 2, `moved ${x1 - x0}, expected ${expected}`);
+  assert.ok(Math.abs(y1 - y0) <= 2);
+  // The finger was far from the pointer: the tap clicks at the pointer, not under the finger.
+  const before = presses().buttons.length;
+  await sleep(400); // not a tap-and-drag
+  await touch('touchStart', [[sx, sy + 40]]);
+  await touch('touchEnd', []);
+  const got = await waitFor('a click', () => presses().buttons.slice(before).find((b) => b.button === 1));
+  assert.ok(Math.abs(got.x - x1) <= 2 && Math.abs(got.y - y1) <= 2, `clicked ${got.x},${got.y}, pointer at ${x1},${y1}`);
+  await page.tap('#trackpad');
+});
+
+// What the keyboard types goes as text, like an IME's (text.test.mjs covers characters the
+// keymap lacks; xev reads those too late to name them).
+test('the on-screen keyboard types on the host, and the key row has Esc', async () => {
+  await page.tap('#keyboard');
+  assert.equal(await page.isVisible('#key-row'), true);
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'text-input');
+  const before = presses().keys.length;
+  await page.keyboard.insertText('hi');
+  await page.tap('#key-row [data-code="Escape"]');
+  // Text (the reliable `text` channel) and keys (the `input` channel) are not ordered
+  // between them: each arrives whole.
+  const keys = await waitFor('the keys on the host', () => {
+    const k = presses().keys.slice(before);
+    return k.includes('Escape') && k.includes('i') && k;
+  }).catch((e) => { throw new Error(`${e.message}; keys: ${presses().keys.slice(before).join(' ')}`); });
+  assert.deepEqual(keys.filter((k) => ['h', 'i'].includes(k)), ['h', 'i']);
+});

@@ -1,0 +1,126 @@
+// Touch gestures as the state machine sees them: fingers in, actions out, on fake timers.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TouchGestures, View, LONG_PRESS_MS, WHEEL_STEP_PX, TAP_DRAG_MS } from '../src/touch.js';
+
+function setup(mode = 'direct', zoomed = false) {
+  const out = [];
+  const pending = [];
+  const timers = {
+    setTimeout: (f, ms) => { pending.push({ f, ms }); return pending.length; },
+    clearTimeout: (id) => { if (pending[id - 1]) pending[id - 1].f = null; },
+  };
+  const g = new TouchGestures({ emit: (a) => out.push(a), timers, mode, zoomed: () => zoomed });
+  const fire = () => { for (const p of pending.splice(0)) p.f?.(); };
+  return { g, out, fire };
+}
+const kinds = (out) => out.map((a) => (a.kind === 'button' ? `${a.down ? '+' : '-'}${a.button}` : a.kind));
+
+test('direct: a tap clicks where the finger is', () => {
+  const { g, out } = setup();
+  g.down(1, 100, 50, 0);
+  g.move(1, 103, 52);
+  g.up(1, 103, 52, 120);
+  assert.deepEqual(kinds(out), ['point', '+0', '-0']);
+  assert.deepEqual(out[0], { kind: 'point', x: 103, y: 52 });
+});
+
+test('direct: a long press is a right click, and its release adds nothing', () => {
+  const { g, out, fire } = setup();
+  g.down(1, 10, 10, 0);
+  fire(); // LONG_PRESS_MS passed
+  g.up(1, 10, 10, LONG_PRESS_MS + 100);
+  assert.deepEqual(kinds(out), ['point', '+2', '-2']);
+});
+
+test('direct: a finger that moves drags with the left button', () => {
+  const { g, out } = setup();
+  g.down(1, 10, 10, 0);
+  g.move(1, 40, 10);
+  g.move(1, 80, 20);
+  g.up(1, 80, 20, 300);
+  assert.deepEqual(kinds(out), ['point', '+0', 'point', 'point', 'point', '-0']);
+  assert.deepEqual(out.at(-2), { kind: 'point', x: 80, y: 20 });
+});
+
+test('two fingers moving up scroll down, a notch per step; zoomed, they pan', () => {
+  const { g, out } = setup();
+  g.down(1, 100, 400, 0);
+  g.down(2, 200, 400, 10);
+  for (let y = 400; y >= 400 - 3 * WHEEL_STEP_PX; y -= 10) { g.move(1, 100, y); g.move(2, 200, y); }
+  g.up(1, 100, 300, 500);
+  g.up(2, 200, 300, 510);
+  const wheel = out.filter((a) => a.kind === 'wheel');
+  assert.equal(wheel.reduce((n, a) => n + a.dy, 0), 3);
+  assert.ok(!out.some((a) => a.kind === 'button'), kinds(out).join(' '));
+
+  const z = setup('direct', true);
+  z.g.down(1, 100, 400, 0);
+  z.g.down(2, 200, 400, 10);
+  z.g.move(1, 100, 380);
+  z.g.move(2, 200, 380);
+  assert.ok(z.out.some((a) => a.kind === 'pan') && !z.out.some((a) => a.kind === 'wheel'));
+});
+
+test('a pinch zooms the view about the fingers, never the remote', () => {
+  const { g, out } = setup();
+  g.down(1, 100, 100, 0);
+  g.down(2, 200, 100, 5);
+  g.move(1, 50, 100);
+  g.move(2, 250, 100);
+  const zoom = out.filter((a) => a.kind === 'zoom');
+  assert.ok(zoom.length > 0);
+  assert.ok(zoom.reduce((f, a) => f * a.factor, 1) > 1.5);
+  assert.ok(!out.some((a) => a.kind === 'wheel' || a.kind === 'button'));
+});
+
+test('trackpad: moves are relative, a tap clicks at the pointer, a two-finger tap right-clicks, tap then drag drags', () => {
+  const { g, out } = setup('trackpad');
+  g.down(1, 100, 100, 0);
+  g.move(1, 130, 110);
+  g.move(1, 150, 120);
+  g.up(1, 150, 120, 400);
+  assert.deepEqual(out.filter((a) => a.kind === 'nudge').map((a) => [a.dx, a.dy]), [[30, 10], [20, 10]]);
+  assert.ok(!out.some((a) => a.kind === 'button' || a.kind === 'point'));
+
+  out.length = 0;
+  g.down(1, 150, 120, 1000);
+  g.up(1, 150, 120, 1080);
+  assert.deepEqual(kinds(out), ['+0', '-0']);
+
+  out.length = 0;
+  g.down(1, 150, 120, 1080 + TAP_DRAG_MS - 50);
+  g.move(1, 200, 120);
+  g.up(1, 200, 120, 1600);
+  assert.deepEqual(kinds(out), ['+0', 'nudge', '-0']);
+
+  out.length = 0;
+  g.down(1, 100, 100, 3000);
+  g.down(2, 140, 100, 3010);
+  g.up(2, 140, 100, 3100);
+  g.up(1, 100, 100, 3110);
+  assert.deepEqual(kinds(out), ['+2', '-2']);
+});
+
+test('a cancelled touch lets go of a held button', () => {
+  const { g, out } = setup();
+  g.down(1, 10, 10, 0);
+  g.move(1, 60, 10);
+  g.cancelAll();
+  assert.deepEqual(kinds(out).slice(-1), ['-0']);
+});
+
+test('the view zooms about a point, stays over the picture, and snaps back at 1x', () => {
+  const v = new View();
+  v.zoom(2, 100, 100, 400, 300);
+  assert.equal(v.scale, 2);
+  assert.deepEqual([v.x, v.y], [-100, -100]); // the point under the fingers stays there
+  v.pan(1000, 1000, 400, 300);
+  assert.deepEqual([v.x, v.y], [0, 0]);
+  v.pan(-5000, -5000, 400, 300);
+  assert.deepEqual([v.x, v.y], [-400, -300]);
+  v.zoom(0.1, 0, 0, 400, 300);
+  assert.equal(v.css, '');
+  assert.equal(v.zoomed, false);
+});
