@@ -318,8 +318,13 @@ const signaling = new Signaling({
       if (glint.hostErrors.length > KEEP_REPORTS) glint.hostErrors.shift();
       switch (ERROR_REACTIONS[msg.code]) {
         case 'fail':
-          fail(msg.code === 'unauthorized' ? 'Wrong or missing password. Open the URL Glint printed.'
-            : `The host cannot stream to this browser: ${msg.message}`);
+          if (msg.code === 'unauthorized') {
+            fail(password ? 'Wrong password.' : 'This host needs a password.');
+            askPassword(password ? 'Wrong password: try again, or open the link Glint printed.'
+              : 'This host needs a password (or open the link Glint printed, which has it).');
+          } else {
+            fail(`The host cannot stream to this browser: ${msg.message}`);
+          }
           break;
         case 'retry': signaling.reconnect(msg.message); break;
         case 'wait': {
@@ -334,6 +339,27 @@ const signaling = new Signaling({
     },
   },
 });
+
+/**
+ * Asks for the password in a form (as neko and Selkies do) when the link had none or a wrong
+ * one; the page starts again with it in the fragment, where links carry it (never sent to the
+ * server in the URL).
+ */
+function askPassword(why) {
+  const form = $('login');
+  $('login-why').textContent = why;
+  form.hidden = false;
+  $('login-password').focus();
+  form.onsubmit = (e) => {
+    e.preventDefault();
+    const given = $('login-password').value;
+    if (!given) return;
+    const next = new URLSearchParams(location.hash.slice(1));
+    next.set('password', given);
+    location.hash = next.toString();
+    location.reload();
+  };
+}
 
 function fail(text) {
   glint.error = text;

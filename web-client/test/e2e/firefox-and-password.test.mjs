@@ -102,3 +102,25 @@ test('beyond loopback: HTTPS, a password before any signaling, and guesses throt
     await glint.stop();
   }
 });
+
+test('a link without the password asks for it in the page, and a right one plays', async () => {
+  const glint = await startGlint(['--source', 'testpattern', '--fps', '10', '--password', 'open sesame']);
+  const browser = await startChromium();
+  const page = browser.page;
+  try {
+    await page.goto(glint.url.replace(/#.*/, ''));
+    await page.waitForSelector('#login', { state: 'visible' });
+    assert.match(await page.textContent('#login-why'), /needs a password/);
+    await page.fill('#login-password', 'wrong');
+    await page.press('#login-password', 'Enter');
+    await page.waitForSelector('#login', { state: 'visible' });
+    await waitFor('the wrong password told', async () => /Wrong password/.test(await page.textContent('#login-why')));
+    await page.fill('#login-password', 'open sesame');
+    await page.click('#login button[type="submit"]');
+    await waitFor('the stream to play', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+    assert.equal(await page.isVisible('#login'), false);
+  } finally {
+    await browser.stop();
+    await glint.stop();
+  }
+});
