@@ -146,9 +146,12 @@ where
             .check(scheme, host.as_deref(), origin.as_deref())
         {
             self.log_refusal(&refusal);
+            let code = match refusal {
+                super::guard::Refusal::Origin(_) => "bad-origin",
+                _ => "bad-host",
+            };
             let mut answer =
-                warp::reply::with_status(format!("refused: {refusal}\n"), StatusCode::FORBIDDEN)
-                    .into_response();
+                super::control::error(StatusCode::FORBIDDEN, code, &refusal.to_string());
             security_headers(answer.headers_mut(), tls);
             return Box::pin(std::future::ready(Ok(answer)));
         }

@@ -19,7 +19,8 @@ use crate::metrics::{Counter, Metrics};
 /// Refusals are logged at most this often (the counters count every one).
 pub const LOG_EVERY: Duration = Duration::from_secs(60);
 
-/// Why a request was refused; its text is the 403 body.
+/// Why a request was refused; its text is the message of the 403 JSON answer (`bad-host`,
+/// `bad-origin`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("host {0:?} is not one this server answers to on loopback (see --allowed-host)")]

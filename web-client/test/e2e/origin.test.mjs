@@ -58,6 +58,7 @@ test('a rebinding host name is refused on loopback, even with a matching Origin'
   const page = await browser.context.newPage();
   const answer = await page.goto(`http://evil.example:${glint.port}/`);
   assert.equal(answer.status(), 403, 'the page was served under a rebinding name');
+  assert.equal((await answer.json()).error, 'bad-host');
   assert.doesNotMatch(await page.content(), /Remote screen/);
   await page.close();
   const ws = await rawRequest(glint.port, '/ws', {
