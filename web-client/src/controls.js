@@ -10,6 +10,7 @@
 // The DOM elements, the window and the document are arguments; nothing runs at import.
 
 import { codeToUsage } from './keymap.js';
+import { standardize } from './gamepads.js';
 import { InputSender, encodePacket, EventKind, MAX_PADS } from './input.js';
 
 export const HEARTBEAT_MS = 100; // full state at least this often while anything is held
@@ -105,9 +106,11 @@ export function readPads(list) {
   const pads = [];
   for (const gp of list || []) {
     if (!gp || !gp.connected || pads.length >= MAX_PADS) continue;
+    // A pad without the standard mapping is put in the standard layout first (gamepads.js).
+    const std = standardize(gp);
     let buttons = 0;
-    gp.buttons.forEach((b, i) => { if (i < 32 && (b.pressed || b.value > 0.5)) buttons |= 1 << i; });
-    const axes = [0, 1, 2, 3].map((i) => Math.round(Math.max(-1, Math.min(1, gp.axes[i] || 0)) * 32767));
+    std.buttons.forEach((b, i) => { if (i < 32 && (b.pressed || b.value > 0.5)) buttons |= 1 << i; });
+    const axes = [0, 1, 2, 3].map((i) => Math.round(Math.max(-1, Math.min(1, std.axes[i] || 0)) * 32767));
     pads.push({ index: gp.index & 0xff, buttons: buttons >>> 0, axes });
   }
   return pads;

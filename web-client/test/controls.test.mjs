@@ -66,7 +66,7 @@ test('wheel deltas add up to whole notches and keep the remainder', () => {
 
 test('pads: connected ones only, at most four, buttons as bits and axes scaled', () => {
   const pad = (index, pressed, axes = [0, 0, 0, 0], connected = true) => ({
-    index, connected, axes, buttons: pressed.map((p) => (typeof p === 'number' ? { pressed: false, value: p } : { pressed: p, value: p ? 1 : 0 })),
+    index, connected, axes, mapping: 'standard', buttons: pressed.map((p) => (typeof p === 'number' ? { pressed: false, value: p } : { pressed: p, value: p ? 1 : 0 })),
   });
   const list = [
     null,
@@ -410,4 +410,33 @@ test('a key event\'s lock states ride in the packets that follow', () => {
   stage.dispatchEvent(key);
   assert.deepEqual(sent.at(-1).state.locks, { caps: false, num: true });
   assert.equal(sent.at(-1).events.at(-1).kind, EventKind.KeyDown);
+});
+
+test('pads without the standard mapping (Firefox on Linux): known layouts remapped, idle triggers at rest', () => {
+  const raw = (id, pressed, axes) => ({
+    index: 0, id, connected: true, mapping: '', axes,
+    buttons: pressed.map((p) => ({ pressed: p, value: p ? 1 : 0 })),
+  });
+  const bits = (...on) => on.reduce((b, i) => b | (1 << i), 0) >>> 0;
+  const xbox = '045e-028e-Microsoft X-Box 360 pad';
+  // Start (raw 7) is standard 9, not RT; the triggers at rest (-1) press nothing and do not
+  // deflect the right stick (raw axes 3, 4); the d-pad hat (raw axes 6, 7) is standard 12-15.
+  const start = new Array(11).fill(false);
+  start[7] = true;
+  let [p] = readPads([raw(xbox, start, [0, 0, -1, 0.5, -0.5, -1, -1, 1])]);
+  assert.equal(p.buttons, bits(9, 14, 13));
+  assert.deepEqual(p.axes, [0, 0, 16384, -16383]); // ±0.5 × 32767, rounded
+  // A driver that says 0 for a trigger until it moves: still at rest. Full trigger: RT.
+  [p] = readPads([raw(xbox, new Array(11).fill(false), [0, 0, 0, 0, 0, 1, 0, 0])]);
+  assert.equal(p.buttons, bits(7));
+  // A DualShock 4: Square (raw 3) is the left face button, PS (raw 10) the guide button.
+  const ds4 = new Array(13).fill(false);
+  ds4[3] = true;
+  ds4[10] = true;
+  [p] = readPads([raw('054c-09cc-Sony Interactive Entertainment Wireless Controller', ds4, [0, 0, -1, 0, 0, -1, 0, -1])]);
+  assert.equal(p.buttons, bits(2, 16, 12));
+  // An unknown pad: its buttons as they are, its left stick only.
+  [p] = readPads([raw('1234-5678-Some Pad', [true, false, true], [1, -1, -1, -1])]);
+  assert.equal(p.buttons, bits(0, 2));
+  assert.deepEqual(p.axes, [32767, -32767, 0, 0]);
 });
