@@ -206,6 +206,12 @@ pub struct Config {
     #[arg(long)]
     pub no_clipboard: bool,
 
+    /// Who shares the host's clipboard: `control` (owners and the member in control get the
+    /// host's text; the controller's copies become the host's), `owners` (owners only, both
+    /// ways) or `everyone` (viewers get the host's text too).
+    #[arg(long, value_enum, default_value_t = crate::proto::signaling::Who::Control, value_name = "WHO")]
+    pub clipboard_for: crate::proto::signaling::Who,
+
     /// Bearer token of the HTTP API (`/api/...`, `/metrics`), besides the owner's password: for
     /// a program that should not hold the password pages use.
     #[arg(long, env = "GLINT_API_TOKEN", hide_env_values = true)]

@@ -321,7 +321,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let input_fault = fault(FaultThread::Input);
     let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE);
     let (mut room, room_rx) = input::room(input::roles::RoomConfig::from_config(&config));
-    room.pointers = !config.no_pointers;
+    (room.pointers, room.clipboard_for) = (!config.no_pointers, config.clipboard_for);
     let linked = x_display.filter(|_| !config.no_clipboard).map(|d| {
         clipboard::link(&d, input_tx.clone(), cmd_tx.clone())
             .inspect_err(|e| tracing::warn!(error = %e, "the clipboard is not shared"))

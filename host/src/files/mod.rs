@@ -27,7 +27,6 @@ use thiserror::Error;
 
 use crate::metrics::{Counter, Metrics};
 use crate::peer::PeerId;
-use crate::proto::signaling::{MemberView, Role};
 
 /// Bytes per block: each upload request carries one, each download answer one (the last of
 /// a file may be shorter). 4 MiB, as in Dropbox's content hash.
@@ -40,38 +39,9 @@ pub const UPLOADS_AT_ONCE: usize = 8;
 /// Most files a download listing shows.
 pub const MAX_LISTED: usize = 1000;
 
-/// Which members may transfer files (programs with the owner's password or the API token
-/// always may).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum FilesFor {
-    /// Owners only.
-    Owners,
-    /// Owners and the member in control.
-    #[default]
-    Control,
-    /// Every member, viewers too.
-    Everyone,
-}
-
-impl FilesFor {
-    /// Whether `m` may upload and download now.
-    pub fn allows(self, m: &MemberView) -> bool {
-        match self {
-            Self::Owners => m.role == Role::Owner,
-            Self::Control => m.role == Role::Owner || m.control,
-            Self::Everyone => true,
-        }
-    }
-
-    /// The words the page and the errors use: `owners`, `control`, `everyone`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owners => "owners",
-            Self::Control => "control",
-            Self::Everyone => "everyone",
-        }
-    }
-}
+/// Which members may transfer files (`--files-for`; programs with the owner's password or
+/// the API token always may).
+pub use crate::proto::signaling::Who as FilesFor;
 
 /// Who asks: a page (by its member token) or a program (by the owner's password or the API
 /// token).

@@ -2,6 +2,7 @@ use std::time::Instant;
 
 use super::upload::hex;
 use super::*;
+use crate::proto::signaling::{MemberView, Role};
 
 fn files(up: &Path, down: &Path, max: u64, who: FilesFor) -> Files {
     let config = FilesConfig {

@@ -1,8 +1,10 @@
 //! Input from browsers to the host: wire format, reconciliation, and the injection thread.
 
+mod counters;
 pub mod inject;
 pub mod keymap;
 pub mod locks;
+pub use counters::InputCounters;
 mod members;
 pub mod reconcile;
 pub mod roles;
@@ -20,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select_biased, Receiver};
 
-use crate::metrics::{Counter, Metrics};
 use crate::peer::{Notice, PeerId, PeerNotifier};
 use crate::proto::signaling::ErrorCode;
 use members::{notice_due, Members};
@@ -97,67 +98,6 @@ pub enum InputMsg {
     Left {
         peer: PeerId,
     },
-}
-
-/// Counters of the input path, registered in [`Metrics`].
-#[derive(Debug, Default, Clone)]
-pub struct InputCounters {
-    pub packets: Counter,
-    pub malformed: Counter,
-    /// Input packets the rtc thread dropped because the input queue was full.
-    pub dropped_full: Counter,
-    pub inject_errors: Counter,
-    /// Input packets and text from members without control, dropped.
-    pub not_in_control: Counter,
-    /// Room requests refused (a viewer taking control, a name too long, …).
-    pub room_refused: Counter,
-    /// Times a member lost control (released, given away, taken, left).
-    pub hand_offs: Counter,
-    pub members: crate::metrics::Gauge,
-    /// Clipboard texts set on the host from a page, and sent from the host to pages.
-    /// Caps Lock or Num Lock taps that made the host's lock state the page's.
-    pub lock_syncs: Counter,
-    /// Texts refused because too much text was still waiting to be typed.
-    pub text_dropped: Counter,
-    pub clipboard_to_host: Counter,
-    pub clipboard_to_pages: Counter,
-}
-
-impl InputCounters {
-    pub fn register(m: &mut Metrics) -> Self {
-        Self {
-            packets: m.counter("input_packets", "Input packets taken by the input thread"),
-            malformed: m.counter("input_malformed", "Malformed input packets dropped"),
-            dropped_full: m.counter("input_dropped", "Input packets dropped on a full queue"),
-            inject_errors: m.counter("input_inject_errors", "Injections that failed"),
-            not_in_control: m.counter(
-                "input_not_in_control",
-                "Input packets and text from members without control, dropped",
-            ),
-            room_refused: m.counter("room_refused", "Room requests refused"),
-            hand_offs: m.counter("room_hand_offs", "Times a member lost control"),
-            members: m.gauge(
-                "room_members",
-                "Pages in the session (signaling sockets past hello)",
-            ),
-            text_dropped: m.counter(
-                "input_text_dropped",
-                "Texts refused because too much text was still waiting to be typed",
-            ),
-            lock_syncs: m.counter(
-                "input_lock_syncs",
-                "Caps Lock or Num Lock taps that made the host's lock state the page's",
-            ),
-            clipboard_to_host: m.counter(
-                "clipboard_to_host",
-                "Clipboard texts from a page set on the host",
-            ),
-            clipboard_to_pages: m.counter(
-                "clipboard_to_pages",
-                "Clipboard texts copied on the host and sent to pages",
-            ),
-        }
-    }
 }
 
 /// The newest input sequence number applied per peer, read by the capture thread at every
@@ -288,6 +228,8 @@ pub struct PublishedRoom {
     pub clipboard: Option<ClipboardLinks>,
     /// Members see the controller's pointer and others' "look here" (`--no-pointers`: not).
     pub pointers: bool,
+    /// Who gets the host's clipboard text, and whose (while driving) sets it.
+    pub clipboard_for: crate::proto::signaling::Who,
 }
 
 /// A room set up as `config`; the receiver follows its member list (the API's event stream).
@@ -301,6 +243,7 @@ pub fn room(config: roles::RoomConfig) -> (PublishedRoom, tokio::sync::watch::Re
             tx,
             clipboard,
             pointers: true,
+            clipboard_for: crate::proto::signaling::Who::Control,
         },
         rx,
     )
@@ -339,6 +282,12 @@ pub fn run(
         pointers_on: room.pointers,
     };
     let clipboard = room.clipboard;
+    let clipboard_for = room.clipboard_for;
+    let shares = |members: &Members, peer: PeerId| {
+        let all = members.room.members();
+        all.iter()
+            .any(|m| m.peer == peer.0 && clipboard_for.allows(m))
+    };
     let mut actions = Vec::new();
     let mut tagged: Vec<(PeerId, Action)> = Vec::new();
     let mut notices: Vec<(PeerId, Notice)> = Vec::new();
@@ -496,6 +445,15 @@ pub fn run(
                 if !members.may_drive(peer, true, now, &counters) {
                     continue;
                 }
+                if !shares(&members, peer) {
+                    counters.clipboard_refused.inc();
+                    let why = format!(
+                        "the host's clipboard is shared with {} only",
+                        clipboard_for.as_str()
+                    );
+                    members.tell(peer, Notice::error(ErrorCode::Forbidden, why));
+                    continue;
+                }
                 match links.to_host.try_send(text) {
                     Ok(()) => {
                         counters.clipboard_to_host.inc();
@@ -510,7 +468,7 @@ pub fn run(
                     .room
                     .members()
                     .iter()
-                    .filter(|m| m.control || m.role == roles::Role::Owner)
+                    .filter(|m| clipboard_for.allows(m))
                     .map(|m| PeerId(m.peer))
                     .collect();
                 counters.clipboard_to_pages.inc();
@@ -530,6 +488,7 @@ pub fn run(
         // A member that lost control lets go of everything it held, before anyone else's
         // input of this batch is injected.
         members.settle(&counters, &mut lost, &mut gained);
+        gained.retain(|p| shares(&members, *p));
         if let (Some(links), Some(text), false) = (&clipboard, &host_text, gained.is_empty()) {
             counters.clipboard_to_pages.inc();
             (links.to_pages)(std::mem::take(&mut gained), text.clone());

@@ -24,6 +24,39 @@ pub struct MemberView {
     pub asked: bool,
 }
 
+/// Which members a capability is shared with: file transfer (`--files-for`), the host's
+/// clipboard (`--clipboard-for`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Who {
+    /// Owners only.
+    Owners,
+    /// Owners and the member in control.
+    #[default]
+    Control,
+    /// Every member, viewers too.
+    Everyone,
+}
+
+impl Who {
+    /// Whether member `m` has it now.
+    pub fn allows(self, m: &MemberView) -> bool {
+        match self {
+            Self::Owners => m.role == Role::Owner,
+            Self::Control => m.role == Role::Owner || m.control,
+            Self::Everyone => true,
+        }
+    }
+
+    /// The words the page and the errors use: `owners`, `control`, `everyone`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owners => "owners",
+            Self::Control => "control",
+            Self::Everyone => "everyone",
+        }
+    }
+}
+
 /// The room as the API and the event stream show it (the `members` message's fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct RoomView {

@@ -102,3 +102,30 @@ test('a member given control gets the host clipboard as it is', async () => {
   await waitFor('the new controller to get the host clipboard',
     () => viewer.evaluate((t) => window.glint.hostClipboard === t, text), 10000);
 });
+
+test('--clipboard-for everyone: viewers get the host clipboard too, and still cannot set it', async () => {
+  const g = await startGlint(['--fps', '30', '--clipboard-for', 'everyone']);
+  const pages = [];
+  const xclips = [];
+  try {
+    for (let i = 0; i < 2; i += 1) {
+      const p = await browser.context.newPage();
+      pages.push(p);
+      await p.goto(g.url);
+      await waitFor('the stream to play', () => p.evaluate(() => window.glint.state === 'playing'), 20000);
+    }
+    await waitFor('the second page a viewer', () => pages[1].evaluate(() => window.glint.room.self?.role === 'viewer'));
+    const text = 'for every member';
+    const x = spawn('xclip', ['-selection', 'clipboard', '-i', '-quiet'], { env: g.xenv(), stdio: ['pipe', 'ignore', 'ignore'] });
+    xclips.push(x);
+    x.stdin.end(text);
+    for (const p of pages) {
+      await waitFor('each page to get the host clipboard', () => p.evaluate((t) => window.glint.hostClipboard === t, text), 10000);
+    }
+    assert.equal(await pages[1].evaluate(() => window.glint.sendClipboard('from a viewer')), false);
+  } finally {
+    for (const x of xclips) x.kill();
+    for (const p of pages) await p.close();
+    await g.stop();
+  }
+});
