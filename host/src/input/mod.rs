@@ -429,13 +429,9 @@ pub fn run(
                 let queued: usize = typing.iter().map(|(_, t)| t.len()).sum();
                 if queued + text.len() > typing::MAX_TYPING_QUEUED {
                     counters.text_dropped.inc();
-                    members.tell(
-                        peer,
-                        Notice::error(
-                            ErrorCode::Busy,
-                            "still typing the earlier text: this text was dropped",
-                        ),
-                    );
+                    // An info, not `busy` (on which a page connects again).
+                    let message = "still typing the earlier text: this text was dropped".into();
+                    members.tell(peer, Notice::Info { message });
                     continue;
                 }
                 typing.push_back((peer, text.chars().rev().collect()));
