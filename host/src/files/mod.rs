@@ -247,9 +247,8 @@ impl Files {
         if size > free {
             return Err(FileError::NoSpace { size, free });
         }
-        let mut uploads = crate::lock(&self.uploads);
         let now = Instant::now();
-        uploads.retain(|_, s| s.upload.try_lock().map_or(true, |u| !u.idle(now)));
+        let mut uploads = self.swept(now);
         let mine = uploads.values().filter(|s| s.owner == who).count();
         if mine >= UPLOADS_PER_MEMBER || uploads.len() >= UPLOADS_AT_ONCE {
             return Err(FileError::TooMany);
@@ -266,12 +265,17 @@ impl Files {
         Ok((id, name))
     }
 
+    /// The uploads under way, locked, without those idle at `now` (their partial files go
+    /// with them). An upload being written is not idle (its lock is held).
+    fn swept(&self, now: Instant) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        let mut uploads = crate::lock(&self.uploads);
+        uploads.retain(|_, s| s.upload.try_lock().map_or(true, |u| !u.idle(now)));
+        uploads
+    }
+
     /// Upload `id` of `who`, to write a block to or finish.
     pub fn upload(&self, who: Principal, id: &str) -> Result<Arc<Mutex<Upload>>, FileError> {
-        let mut uploads = crate::lock(&self.uploads);
-        let now = Instant::now();
-        // An upload being written is not idle (its lock is held): only the others are swept.
-        uploads.retain(|_, s| s.upload.try_lock().map_or(true, |u| !u.idle(now)));
+        let uploads = self.swept(Instant::now());
         match uploads.get(id) {
             Some(s) if s.owner == who => Ok(s.upload.clone()),
             _ => Err(FileError::NoSuchUpload),

@@ -45,19 +45,24 @@ pub fn refused(verdict: Verdict) -> warp::http::Response<String> {
     answer.body(body).unwrap_or_default()
 }
 
+/// The token of an `Authorization` header's value, when its scheme is `Bearer` (RFC 9110
+/// §11.1: the scheme is case-insensitive; RFC 6750 §2.1: `Bearer <token>`).
+pub(super) fn bearer(header: Option<&str>) -> Option<&str> {
+    header
+        .and_then(|h| h.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
 /// The verdict on a request's `Authorization: Bearer` token: one of `secrets` (the owner's
 /// password, the API token); with none, every request is taken.
-fn verdict(
+pub(super) fn verdict(
     throttle: &Mutex<Throttle>,
     secrets: &[String],
     client: Option<ClientAddr>,
     header: Option<&str>,
 ) -> Verdict {
-    // RFC 9110 §11.1: the scheme is case-insensitive; RFC 6750 §2.1: `Bearer <token>`.
-    let given = header
-        .and_then(|h| h.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
+    let given = bearer(header);
     let ip = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     // An open host (no secrets) takes requests without a token; one with a token it cannot
     // know is refused rather than taken as if it had none.

@@ -85,11 +85,7 @@ fn principal(
     client: Option<ClientAddr>,
     header: Option<&str>,
 ) -> Result<Principal, Box<warp::reply::Response>> {
-    let token = header
-        .and_then(|h| h.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim());
-    if let Some(peer) = token.and_then(|t| files.member(t)) {
+    if let Some(peer) = super::api::bearer(header).and_then(|t| files.member(t)) {
         let room = hub.room.borrow();
         let member = room.members.iter().find(|m| m.peer == peer.0);
         let who = files.config.who;
@@ -101,18 +97,9 @@ fn principal(
             ))),
         };
     }
-    let ip = client.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-    let wants: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let verdict = if wants.is_empty() && token.is_some() {
-        // An open host takes requests without a token; a token it does not know is refused
-        // (a page's from an earlier connection, say), not taken as no token.
-        Verdict::Refused
-    } else {
-        crate::lock(&hub.throttle)
-            .check_any(Instant::now(), ip, &wants, token)
-            .0
-    };
-    match verdict {
+    // Not a member's: the owner's password or the API token, as the API takes them (a page's
+    // token from an earlier connection is refused there, not taken as no token).
+    match super::api::verdict(&hub.throttle, secrets, client, header) {
         Verdict::Accepted => Ok(Principal::Api),
         v => {
             files.counters.refused.inc();
