@@ -10,6 +10,7 @@ import { StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle } from './pan
 import { parseFrameEcho, InputToPhoton } from './echo.js';
 import { StatsOverlay } from './overlay.js';
 import { KeyBindings } from './keybind.js';
+import { PadBindings } from './gamepads.js';
 import { ChannelAudio, channelAudioSupported } from './audio.js';
 import { FrameLead, watchDisplayPeriod } from './phase.js';
 import { guessLayout } from './keymap.js';
@@ -58,9 +59,10 @@ const status = new StatusLine($('status'));
 const info = new InfoLine($('info'));
 const player = new PlayerLabel($('player'));
 const bindings = new KeyBindings();
+const padBindings = new PadBindings();
 const keysPanel = new KeysPanel({
   panel: $('keys'), list: $('keys-list'), openButton: $('keys-button'), closeButton: $('keys-close'),
-  resetButton: $('keys-reset'), bindings, refocus,
+  resetButton: $('keys-reset'), bindings, padList: $('pads-list'), padBindings, refocus,
 });
 const room = new Room();
 const pointers = new Pointers({
@@ -196,6 +198,8 @@ const controls = new InputControls({
   sendText: (text) => room.mayDrive && peer.sendText(text),
   // Games: a rebound key sends its action's default key (keybind.js).
   keyCode: (code) => (isGame ? bindings.translate(code) : code),
+  padBinding: (id) => padBindings.get(id),
+  padsPaused: () => keysPanel.bindingPad,
   onPress: (seq, at) => latency.press(seq, at),
   // A paste is shared as the host's clipboard and typed; what does not fit is said.
   onPaste: (text) => {

@@ -101,13 +101,17 @@ export class WheelAccumulator {
   }
 }
 
-/** The connected pads (at most MAX_PADS) as input.js sends them, from navigator.getGamepads(). */
-export function readPads(list) {
+/**
+ * The connected pads (at most MAX_PADS) as input.js sends them, from navigator.getGamepads();
+ * `bindingOf(id)` gives a user's binding for a pad without the standard mapping, or null.
+ */
+export function readPads(list, bindingOf = () => null) {
   const pads = [];
   for (const gp of list || []) {
     if (!gp || !gp.connected || pads.length >= MAX_PADS) continue;
-    // A pad without the standard mapping is put in the standard layout first (gamepads.js).
-    const std = standardize(gp);
+    // A pad without the standard mapping is put in the standard layout first (gamepads.js),
+    // through the user's binding where the Keys panel made one (`bindingOf(id)`).
+    const std = standardize(gp, bindingOf(gp.id));
     let buttons = 0;
     std.buttons.forEach((b, i) => { if (i < 32 && (b.pressed || b.value > 0.5)) buttons |= 1 << i; });
     const axes = [0, 1, 2, 3].map((i) => Math.round(Math.max(-1, Math.min(1, std.axes[i] || 0)) * 32767));
@@ -230,13 +234,16 @@ export class InputControls {
    * @param {(code: string) => string} [o.keyCode] the code to send for a pressed key's code
    * @param {(seq: number, at: number) => void} [o.onPress] a key or button press first went out
    * @param {(text: string) => void} [o.onPaste] text pasted onto the stage (before it is typed)
+   * @param {(id: string) => object|null} [o.padBinding] the user's binding of a pad (gamepads.js)
+   * @param {() => boolean} [o.padsPaused] true while the Keys panel binds a pad: pads send rest
    */
   constructor({
     stage, textInput = null, video, send, sendText = () => false, keyCode = (c) => c, onPress = () => {}, onPaste = () => {},
+    padBinding = () => null, padsPaused = () => false,
     win = globalThis.window, doc = globalThis.document, nav = globalThis.navigator,
     timers = globalThis, now = () => performance.now(),
   }) {
-    Object.assign(this, { stage, textInput, video, sendBytes: send, sendText, keyCode, onPress, onPaste, win, doc, nav, timers, now });
+    Object.assign(this, { stage, textInput, video, sendBytes: send, sendText, keyCode, onPress, onPaste, padBinding, padsPaused, win, doc, nav, timers, now });
     this.sender = new InputSender();
     this.announced = new Set(); // ids of presses already timed
     this.wheel = new WheelAccumulator();
@@ -289,7 +296,9 @@ export class InputControls {
   }
 
   pollPads() {
-    const pads = readPads(this.nav.getGamepads ? this.nav.getGamepads() : []);
+    let pads = readPads(this.nav.getGamepads ? this.nav.getGamepads() : [], this.padBinding);
+    // While a pad is being bound its presses are the binding's, not the game's: pads rest.
+    if (this.padsPaused()) pads = pads.map((p) => ({ ...p, buttons: 0, axes: [0, 0, 0, 0] }));
     const text = JSON.stringify(pads);
     if (text === this.lastPads) return;
     this.lastPads = text;

@@ -1,9 +1,11 @@
 // What the page shows around the picture: the status line, short notices (toasts), the
-// player slot, the game's buttons, the game-keys panel and the stats overlay's toggle.
+// player slot, the game's buttons, the game-keys panel (keys and pads) and the stats overlay's
+// toggle.
 //
 // Every element is an argument; nothing runs at import.
 
 import { ACTIONS } from './keybind.js';
+import { PadBinder, layoutOf } from './gamepads.js';
 
 export const TOAST_MS = 3000;
 
@@ -64,23 +66,133 @@ export class PlayerLabel {
   }
 }
 
+/** How often the open Keys panel looks at the pads (the Gamepad API has no events for input). */
+export const PAD_POLL_MS = 50;
+
 /**
  * The game-keys panel: lists each action's key and, after "Change", takes the next key pressed
- * as its new binding (that key is not sent to the host).
+ * as its new binding (that key is not sent to the host). Below, each connected pad without the
+ * standard mapping, with "Bind": the panel then asks for each standard control in turn
+ * (gamepads.js BIND_STEPS) and takes the raw button or axis the user moves; the binding is kept
+ * per pad id (PadBindings) and used from then on.
  */
 export class KeysPanel {
   /**
    * @param {object} o
    * @param {HTMLElement} o.panel, o.list, o.openButton, o.closeButton, o.resetButton
    * @param {import('./keybind.js').KeyBindings} o.bindings
+   * @param {HTMLElement} [o.padList] where the pads are listed
+   * @param {import('./gamepads.js').PadBindings} [o.padBindings]
    * @param {() => void} [o.refocus] gives the keyboard back to the stage
    */
-  constructor({ panel, list, openButton, closeButton, resetButton, bindings, refocus = () => {}, doc = globalThis.document }) {
-    Object.assign(this, { panel, list, openButton, closeButton, resetButton, bindings, refocus, doc });
+  constructor({
+    panel, list, openButton, closeButton, resetButton, bindings, padList = null, padBindings = null,
+    refocus = () => {}, doc = globalThis.document, nav = globalThis.navigator, timers = globalThis,
+  }) {
+    Object.assign(this, { panel, list, openButton, closeButton, resetButton, bindings, padList, padBindings, refocus, doc, nav, timers });
     this.capturing = null; // the action waiting for a key
+    this.binder = null; // the pad being bound (PadBinder), with .index
+    this.poller = null;
+    this.padsSeen = '';
+  }
+
+  /** True while a pad is being bound (its presses must not reach the game). */
+  get bindingPad() { return this.binder !== null; }
+
+  pads() {
+    const list = this.nav?.getGamepads ? this.nav.getGamepads() : [];
+    return [...(list || [])].filter((gp) => gp && gp.connected);
+  }
+
+  button(text, onClick, data = {}) {
+    const b = this.doc.createElement('button');
+    b.type = 'button';
+    b.textContent = text;
+    for (const [k, v] of Object.entries(data)) b.dataset[k] = String(v);
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  /** What the panel says of pad `gp`'s layout. */
+  layoutText(gp) {
+    if (gp.mapping === 'standard') return 'standard mapping';
+    if (this.padBindings?.get(gp.id)) return 'your binding';
+    if (layoutOf(gp.id)) return 'known layout';
+    return 'unknown layout: bind it';
+  }
+
+  renderPads() {
+    if (!this.padList) return;
+    const rows = this.pads().map((gp) => {
+      const row = this.doc.createElement('div');
+      const label = this.doc.createElement('span');
+      const name = `Pad ${gp.index + 1}`;
+      if (this.binder && this.binder.index === gp.index) {
+        label.textContent = `${name}: press ${this.binder.prompt}…`;
+        row.append(label, this.button('Skip', () => { this.binder.skip(); this.progress(); }, { padSkip: gp.index }),
+          this.button('Cancel', () => { this.binder = null; this.renderPads(); }, { padCancel: gp.index }));
+        return row;
+      }
+      label.textContent = `${name}: ${this.layoutText(gp)}`;
+      label.title = gp.id;
+      row.append(label);
+      if (gp.mapping !== 'standard' && this.padBindings) {
+        row.append(this.button('Bind', () => this.bindPad(gp), { padBind: gp.index }));
+        if (this.padBindings.get(gp.id)) {
+          row.append(this.button('Forget', () => { this.padBindings.forget(gp.id); this.renderPads(); }, { padForget: gp.index }));
+        }
+      }
+      return row;
+    });
+    this.padList.replaceChildren(...rows);
+  }
+
+  bindPad(gp) {
+    this.binder = Object.assign(new PadBinder(gp), { index: gp.index });
+    this.renderPads();
+  }
+
+  /** A step done or skipped: the next prompt, or the binding saved. */
+  progress() {
+    if (this.binder?.done) {
+      this.padBindings.set(this.binder.id, this.binder.binding);
+      this.binder = null;
+    }
+    this.renderPads();
+  }
+
+  /** One look at the pads while the panel is open. */
+  pollPads() {
+    const pads = this.pads();
+    if (this.binder) {
+      const gp = pads.find((p) => p.index === this.binder.index && p.id === this.binder.id);
+      if (!gp) {
+        this.binder = null; // unplugged mid-way
+      } else if (this.binder.feed(gp)) {
+        this.progress();
+        return;
+      }
+    }
+    const seen = pads.map((p) => `${p.index}:${p.id}:${p.mapping}`).join('|') + (this.binder ? '+' : '');
+    if (seen !== this.padsSeen) {
+      this.padsSeen = seen;
+      this.renderPads();
+    }
+  }
+
+  /** Opens or closes the panel; pads are polled only while it is open. */
+  setOpen(open) {
+    this.panel.hidden = !open;
+    this.capturing = null;
+    this.binder = null;
+    this.timers.clearInterval?.(this.poller);
+    this.poller = null;
+    if (open && this.padList) this.poller = this.timers.setInterval(() => this.pollPads(), PAD_POLL_MS);
+    this.render();
   }
 
   render() {
+    this.renderPads();
     this.list.replaceChildren(...ACTIONS.map(([name]) => {
       const row = this.doc.createElement('div');
       const label = this.doc.createElement('span');
@@ -111,14 +223,9 @@ export class KeysPanel {
   }
 
   start(win = globalThis.window) {
-    this.openButton.addEventListener('click', () => {
-      this.panel.hidden = !this.panel.hidden;
-      this.capturing = null;
-      this.render();
-    });
+    this.openButton.addEventListener('click', () => this.setOpen(this.panel.hidden));
     this.closeButton.addEventListener('click', () => {
-      this.panel.hidden = true;
-      this.capturing = null;
+      this.setOpen(false);
       this.refocus();
     });
     this.resetButton.addEventListener('click', () => { this.bindings.reset(); this.render(); });

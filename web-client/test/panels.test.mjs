@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InfoLine, KeysPanel, StatusLine, isStatsShortcut } from '../src/panels.js';
 import { KeyBindings } from '../src/keybind.js';
+import { PadBindings } from '../src/gamepads.js';
 
 const element = () => Object.assign(new EventTarget(), {
   hidden: true, textContent: '', dataset: {}, children: [],
@@ -71,4 +72,47 @@ test('the stats shortcut is Ctrl+Alt+Shift+S only', () => {
   assert.ok(isStatsShortcut({ code: 'KeyS', ctrlKey: true, altKey: true, shiftKey: true }));
   assert.ok(!isStatsShortcut({ code: 'KeyS', ctrlKey: true, altKey: true, shiftKey: false }));
   assert.ok(!isStatsShortcut({ code: 'KeyD', ctrlKey: true, altKey: true, shiftKey: true }));
+});
+
+test('the Keys panel binds a pad it does not know, step by step, and pauses it meanwhile', () => {
+  const parts = Object.fromEntries(['panel', 'list', 'openButton', 'closeButton', 'resetButton', 'padList']
+    .map((k) => [k, element()]));
+  const store = new Map();
+  const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
+  const padBindings = new PadBindings(storage);
+  let intervals = [];
+  const timers = { setInterval: (fn) => intervals.push(fn), clearInterval: () => { intervals = []; } };
+  const pressed = new Set();
+  const pad = (index, id, mapping) => ({
+    index, id, mapping, connected: true, axes: [0, 0],
+    buttons: Array.from({ length: 10 }, (_, i) => ({ pressed: pressed.has(i), value: pressed.has(i) ? 1 : 0 })),
+  });
+  const nav = { getGamepads: () => [pad(0, 'standard pad', 'standard'), pad(1, '1234-5678-Odd Pad', '')] };
+  const panel = new KeysPanel({ ...parts, bindings: new KeyBindings(storage), padBindings, doc, nav, timers });
+  panel.start(new EventTarget());
+  parts.openButton.dispatchEvent(new Event('click'));
+  assert.equal(intervals.length, 1, 'pads are polled while the panel is open');
+  const text = () => parts.padList.children.map((r) => r.children[0].textContent);
+  const buttonOf = (key, index) => parts.padList.children.flatMap((r) => r.children)
+    .find((b) => b.dataset?.[key] === String(index));
+  assert.deepEqual(text(), ['Pad 1: standard mapping', 'Pad 2: unknown layout: bind it']);
+  assert.equal(buttonOf('padBind', 0), undefined, 'a standard pad needs no binding');
+  buttonOf('padBind', 1).dispatchEvent(new Event('click'));
+  assert.equal(panel.bindingPad, true);
+  assert.deepEqual(text()[1], 'Pad 2: press A / Cross (bottom face)…');
+  const poll = () => intervals[0]();
+  pressed.add(5);
+  poll();
+  assert.equal(text()[1], 'Pad 2: press B / Circle (right face)…');
+  pressed.delete(5);
+  poll();
+  for (let i = 1; i < 21; i += 1) buttonOf('padSkip', 1).dispatchEvent(new Event('click'));
+  assert.equal(panel.bindingPad, false);
+  assert.deepEqual(text(), ['Pad 1: standard mapping', 'Pad 2: your binding']);
+  assert.deepEqual(padBindings.get('1234-5678-Odd Pad').buttons[0], { button: 5 });
+  assert.ok(store.get('glint.pads'), 'kept for the next visit');
+  buttonOf('padForget', 1).dispatchEvent(new Event('click'));
+  assert.equal(padBindings.get('1234-5678-Odd Pad'), null);
+  parts.closeButton.dispatchEvent(new Event('click'));
+  assert.equal(intervals.length, 0, 'no polling once closed');
 });

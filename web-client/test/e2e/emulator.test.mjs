@@ -150,6 +150,50 @@ test('a gamepad (the Gamepad API, mocked in the page) drives the joypad too', as
   await waitFor('the background dark again', async () => (await background()) < 60, 5000);
 });
 
+test('a pad without the standard mapping and of no known layout is bound in the Keys panel, then plays', async () => {
+  const page = browser.page;
+  await page.addInitScript(() => {
+    // As Firefox on Linux reports a pad it does not know: no mapping, raw button numbers.
+    window.__raw = { buttons: new Array(12).fill(false) };
+    navigator.getGamepads = () => [{
+      index: 0,
+      id: '1234-abcd-Odd Pad',
+      connected: true,
+      mapping: '',
+      axes: [0, 0, -1, 0],
+      buttons: window.__raw.buttons.map((p) => ({ pressed: p, touched: p, value: p ? 1 : 0 })),
+    }];
+  });
+  await page.reload();
+  await waitFor('the game to play again', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  await waitFor('the pad seen by the page', () => evaluate(() => window.glint.gamepads === 1));
+  await page.click('#keys-button');
+  await waitFor('the pad listed as unknown', async () => /Pad 1: unknown layout/.test(await page.textContent('#pads-list')));
+  await page.click('#pads-list [data-pad-bind="0"]');
+  assert.match(await page.textContent('#pads-list'), /press A \/ Cross/);
+  await page.click('#pads-list [data-pad-skip="0"]');
+  // Libretro's A is the standard right face button: raw button 7 becomes it.
+  assert.match(await page.textContent('#pads-list'), /press B \/ Circle/);
+  await evaluate(() => { window.__raw.buttons[7] = true; });
+  await waitFor('the next control asked for', async () => /press X \/ Square/.test(await page.textContent('#pads-list')));
+  await evaluate(() => { window.__raw.buttons[7] = false; });
+  while (!/your binding/.test(await page.textContent('#pads-list'))) await page.click('#pads-list [data-pad-skip="0"]');
+  await page.click('#keys-close');
+  await waitFor('a dark background', async () => (await background()) < 60);
+  await evaluate(() => { window.__raw.buttons[7] = true; });
+  await waitFor('a light background from raw button 7', async () => (await background()) > 128, 5000);
+  await evaluate(() => { window.__raw.buttons[7] = false; });
+  await waitFor('the background dark again', async () => (await background()) < 60, 5000);
+  // The binding is this browser's: it is there after a reload, and Forget removes it.
+  await page.reload();
+  await waitFor('the game to play again', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  await page.click('#keys-button');
+  await waitFor('the binding kept', async () => /Pad 1: your binding/.test(await page.textContent('#pads-list')));
+  await page.click('#pads-list [data-pad-forget="0"]');
+  assert.match(await page.textContent('#pads-list'), /unknown layout/);
+  await page.click('#keys-close');
+});
+
 test('save state and load state work, and the saved state survives a host crash', async () => {
   const { statSync, readFileSync, writeFileSync } = await import('node:fs');
   const dir = mkdtempSync(join(tmpdir(), 'glint-saves-'));
