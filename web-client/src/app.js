@@ -200,6 +200,7 @@ const controls = new InputControls({
   keyCode: (code) => (isGame ? bindings.translate(code) : code),
   padBinding: (id) => padBindings.get(id),
   padsPaused: () => keysPanel.bindingPad,
+  onPen: () => info.toast('The pen works as a mouse: the host has no tablet, so pressure and tilt are not sent'),
   onPress: (seq, at) => latency.press(seq, at),
   // A paste is shared as the host's clipboard and typed; what does not fit is said.
   onPaste: (text) => {

@@ -234,16 +234,17 @@ export class InputControls {
    * @param {(code: string) => string} [o.keyCode] the code to send for a pressed key's code
    * @param {(seq: number, at: number) => void} [o.onPress] a key or button press first went out
    * @param {(text: string) => void} [o.onPaste] text pasted onto the stage (before it is typed)
+   * @param {() => void} [o.onPen] a pen first touched the picture (it works as a mouse)
    * @param {(id: string) => object|null} [o.padBinding] the user's binding of a pad (gamepads.js)
    * @param {() => boolean} [o.padsPaused] true while the Keys panel binds a pad: pads send rest
    */
   constructor({
     stage, textInput = null, video, send, sendText = () => false, keyCode = (c) => c, onPress = () => {}, onPaste = () => {},
-    padBinding = () => null, padsPaused = () => false,
+    padBinding = () => null, padsPaused = () => false, onPen = () => {},
     win = globalThis.window, doc = globalThis.document, nav = globalThis.navigator,
     timers = globalThis, now = () => performance.now(),
   }) {
-    Object.assign(this, { stage, textInput, video, sendBytes: send, sendText, keyCode, onPress, onPaste, padBinding, padsPaused, win, doc, nav, timers, now });
+    Object.assign(this, { stage, textInput, video, sendBytes: send, sendText, keyCode, onPress, onPaste, padBinding, padsPaused, onPen, win, doc, nav, timers, now });
     this.sender = new InputSender();
     this.announced = new Set(); // ids of presses already timed
     this.wheel = new WheelAccumulator();
@@ -365,6 +366,10 @@ export class InputControls {
     });
     video.addEventListener('pointerdown', (e) => {
       if (finger(e)) return;
+      if (e.pointerType === 'pen' && !this.penSaid) {
+        this.penSaid = true;
+        this.onPen();
+      }
       this.syncModifiers(e);
       this.focus();
       if (!this.locked()) {

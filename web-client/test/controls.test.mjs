@@ -86,7 +86,7 @@ test('pads: connected ones only, at most four, buttons as bits and axes scaled',
 });
 
 /** Input controls on stand-in elements, a virtual clock and a recording channel. */
-function rig({ open = true, textInput = null, sendText = undefined } = {}) {
+function rig({ open = true, textInput = null, sendText = undefined, onPen = undefined } = {}) {
   let now = 1000;
   const timeouts = [];
   const intervals = [];
@@ -107,6 +107,7 @@ function rig({ open = true, textInput = null, sendText = undefined } = {}) {
     stage, video, win, doc, textInput, sendText, nav: { getGamepads: () => [] }, timers, now: () => now,
     send: (bytes) => { if (!state.open) return false; sent.push({ at: now, p: decodePacket(bytes) }); return true; },
     onPress: (seq, at) => presses.push({ seq, at }),
+    onPen,
   });
   c.start();
   return {
@@ -178,6 +179,19 @@ test('losing focus releases everything held', () => {
   const last = r.sent.at(-1).p;
   assert.deepEqual([last.state.keys, last.state.buttons], [[], []]);
   assert.deepEqual(last.events.filter((e) => e.kind === EventKind.KeyUp || e.kind === EventKind.ButtonUp).length, 2);
+});
+
+test('a pen clicks as a mouse, and the page is told once that pressure is not sent', () => {
+  let told = 0;
+  const r = rig({ onPen: () => { told += 1; } });
+  r.video.dispatchEvent(pointer('pointerdown', { pointerType: 'pen', clientX: 100, clientY: 50, pressure: 0.4 }));
+  const p = r.sent.at(-1).p;
+  assert.deepEqual(p.state.buttons.map(([b]) => b), [0], 'the pen tip is the left button');
+  assert.deepEqual(p.state.pointer, [100, 50]);
+  r.video.dispatchEvent(pointer('pointerup', { pointerType: 'pen', clientX: 100, clientY: 50 }));
+  r.video.dispatchEvent(pointer('pointerdown', { pointerType: 'pen', clientX: 120, clientY: 50 }));
+  r.video.dispatchEvent(pointer('pointerdown', { pointerType: 'mouse', clientX: 120, clientY: 50 }));
+  assert.equal(told, 1);
 });
 
 test('pointer positions are remote pixels; locked, the pointer moves by deltas', () => {
