@@ -67,6 +67,11 @@ impl IdWindow {
         self.max.is_some_and(|m| id.saturating_add(ID_WINDOW) < m)
     }
 
+    /// True if `id` was seen already (or is too old to be new).
+    fn contains(&self, id: u32) -> bool {
+        self.too_old(id) || self.ids.contains(&id)
+    }
+
     /// True if `id` was new.
     fn insert(&mut self, id: u32) -> bool {
         if self.too_old(id) || !self.ids.insert(id) {
@@ -148,6 +153,16 @@ impl Reconciler {
                 .map(|p| (p.index, (p.buttons, p.axes)))
                 .collect();
         }
+        // A press or release lands where the page says the pointer is now: the packet that
+        // carries it has the position in its state, and a pen or a tap that did not move first
+        // must not press at the old spot (and drag to the new one).
+        let buttons_new = packet.events.iter().any(|e| {
+            matches!(e.kind, EventKind::ButtonDown(_) | EventKind::ButtonUp(_))
+                && !self.seen.contains(e.id)
+        });
+        if buttons_new {
+            self.move_pointer(out);
+        }
         for event in &packet.events {
             if !self.seen.insert(event.id) {
                 continue;
@@ -162,6 +177,16 @@ impl Reconciler {
             }
         }
         self.converge(out);
+    }
+
+    /// Moves the host's pointer to the newest position the page gave, if it is not there.
+    fn move_pointer(&mut self, out: &mut Vec<Action>) {
+        if let Some((x, y)) = self.newest_pointer {
+            if self.host_pointer != Some((x, y)) {
+                self.host_pointer = Some((x, y));
+                out.push(Action::MoveTo { x, y });
+            }
+        }
     }
 
     /// Releases everything if the peer has been silent longer than the lease.
@@ -256,12 +281,7 @@ impl Reconciler {
                 });
             }
         }
-        if let Some((x, y)) = self.newest_pointer {
-            if self.host_pointer != Some((x, y)) {
-                self.host_pointer = Some((x, y));
-                out.push(Action::MoveTo { x, y });
-            }
-        }
+        self.move_pointer(out);
         let stale: Vec<Control> = self
             .host_held
             .iter()

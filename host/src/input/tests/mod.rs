@@ -361,6 +361,29 @@ fn each_event_id_applies_once_however_often_it_arrives() {
 }
 
 #[test]
+fn a_press_lands_where_its_packet_puts_the_pointer_not_where_it_was() {
+    // A pen or a tap that does not hover: the new position and the press in one packet.
+    let now = Instant::now();
+    let mut client = Sender::new();
+    client.pointer(1100, 250);
+    let mut host = Reconciler::new();
+    let mut actions = Vec::new();
+    host.handle_packet(now, &client.packet(0), &mut actions);
+    actions.clear();
+    client.pointer(900, 150);
+    client.button(0, true);
+    host.handle_packet(now, &client.packet(1), &mut actions);
+    let moved = actions
+        .iter()
+        .position(|a| *a == Action::MoveTo { x: 900, y: 150 });
+    let pressed = actions.iter().position(|a| matches!(a, Action::Press(_)));
+    assert!(
+        moved.is_some() && pressed.is_some() && moved < pressed,
+        "the press came before the move: {actions:?}"
+    );
+}
+
+#[test]
 fn an_older_packet_never_overrides_newer_state() {
     let now = Instant::now();
     let mut client = Sender::new();
