@@ -246,6 +246,8 @@ export class InputControls {
   }) {
     Object.assign(this, { stage, textInput, video, sendBytes: send, sendText, keyCode, onPress, onPaste, padBinding, padsPaused, onPen, win, doc, nav, timers, now });
     this.sender = new InputSender();
+    /** Text typed into the field (a phone's keyboard): returns true when it was handled. */
+    this.onTypedText = () => false;
     this.announced = new Set(); // ids of presses already timed
     this.wheel = new WheelAccumulator();
     this.lastChange = 0;
@@ -425,7 +427,9 @@ export class InputControls {
     // keymap lacks: it goes as text (Backspace and Enter as keys), and the field stays empty.
     textInput.addEventListener('input', (e) => {
       if (e.isComposing) return;
-      if (e.inputType === 'insertText' && e.data) this.sendText(clipText(e.data));
+      if (e.inputType === 'insertText' && e.data) {
+        if (!this.onTypedText(e.data)) this.sendText(clipText(e.data));
+      }
       else if (e.inputType === 'deleteContentBackward') this.tap('Backspace');
       else if (e.inputType === 'insertLineBreak') this.tap('Enter');
       textInput.value = '';

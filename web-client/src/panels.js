@@ -37,10 +37,14 @@ export class InfoLine {
 
   toast(text) {
     this.el.textContent = text;
+    this.el.title = text;
+    this.el.dataset.toast = 'true'; // a narrow screen shows it whole (style.css)
     this.timers.clearTimeout(this.timer);
     this.timer = this.timers.setTimeout(() => {
       this.timer = null;
+      delete this.el.dataset.toast;
       this.el.textContent = this.steady;
+      this.el.title = this.steady;
     }, TOAST_MS);
   }
 

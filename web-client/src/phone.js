@@ -19,6 +19,21 @@ export const KEY_ROW = [
 ];
 const STICKY = new Set(['ControlLeft', 'AltLeft']);
 
+/**
+ * The key (KeyboardEvent.code, US positions) that types character `ch` unshifted, for a
+ * letter, a digit or common punctuation; null for anything else. With Ctrl or Alt held from
+ * the key row, a character from the phone's keyboard goes as this key (Ctrl+C), not as text.
+ */
+export function codeForChar(ch) {
+  if (/^[a-z]$/i.test(ch)) return `Key${ch.toUpperCase()}`;
+  if (/^[0-9]$/.test(ch)) return `Digit${ch}`;
+  const punctuation = {
+    ' ': 'Space', '-': 'Minus', '=': 'Equal', '[': 'BracketLeft', ']': 'BracketRight', '\\': 'Backslash',
+    ';': 'Semicolon', "'": 'Quote', ',': 'Comma', '.': 'Period', '/': 'Slash', '`': 'Backquote',
+  };
+  return punctuation[ch] ?? null;
+}
+
 export class TouchInput {
   /**
    * @param {object} o
@@ -32,6 +47,26 @@ export class TouchInput {
     this.cursor = null; // the remote pointer, trackpad mode: [x, y] host px
     this.sticky = new Set(); // Ctrl, Alt held from the key row
     this.gestures = new TouchGestures({ emit: (a) => this.act(a), zoomed: () => this.view.zoomed, timers: this.timers });
+    // Text from the phone's keyboard while Ctrl or Alt is held from the key row is a shortcut.
+    this.controls.onTypedText = (text) => this.typedWithModifiers(text);
+  }
+
+  /**
+   * Text typed on the phone's keyboard: with Ctrl or Alt held from the key row, one character
+   * goes as its key with them (Ctrl+C), and they are let go; returns whether it was taken.
+   */
+  typedWithModifiers(text) {
+    if (!this.sticky.size) return false;
+    const code = [...text].length === 1 ? codeForChar(text) : null;
+    if (code) this.controls.tap(code);
+    this.releaseSticky();
+    return code !== null;
+  }
+
+  releaseSticky() {
+    for (const held of this.sticky) this.controls.key(held, false);
+    this.sticky.clear();
+    for (const b of this.keyRow.querySelectorAll('[aria-pressed="true"]')) b.setAttribute('aria-pressed', 'false');
   }
 
   get mode() { return this.gestures.mode; }
@@ -80,8 +115,7 @@ export class TouchInput {
         const r = this.stage.getBoundingClientRect();
         if (a.kind === 'zoom') this.view.zoom(a.factor, a.x - r.left, a.y - r.top, r.width, r.height);
         else this.view.pan(a.dx, a.dy, r.width, r.height);
-        this.video.style.transform = this.view.css;
-        this.layer.style.transform = this.view.css;
+        this.applyView();
         break;
       }
       default:
@@ -118,13 +152,24 @@ export class TouchInput {
       return;
     }
     controls.tap(code);
-    for (const held of this.sticky) controls.key(held, false);
-    this.sticky.clear();
-    for (const b of this.keyRow.querySelectorAll('[aria-pressed="true"]')) b.setAttribute('aria-pressed', 'false');
+    this.releaseSticky();
+  }
+
+  applyView() {
+    this.video.style.transform = this.view.css;
+    this.layer.style.transform = this.view.css;
+    this.drawCursor();
   }
 
   start() {
     const { video, doc } = this;
+    // A rotated or resized screen lays the picture out anew: the zoom, which was of the old
+    // layout, would leave it off screen, so the view goes back to the whole picture.
+    (this.win ?? globalThis.window)?.addEventListener?.('resize', () => {
+      if (!this.view.zoomed) return;
+      this.view.reset();
+      this.applyView();
+    });
     const touch = (e) => e.pointerType === 'touch';
     video.addEventListener('pointerdown', (e) => {
       if (!touch(e)) return;

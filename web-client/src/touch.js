@@ -3,8 +3,9 @@
 // - direct: a tap clicks where the finger is; a long press is a right click; one finger that
 //   moves drags with the left button; two fingers scroll (the remote's wheel), pinch zooms the
 //   page's view of the picture (not the remote), and pan it while zoomed;
-// - trackpad: the finger moves the remote pointer relatively; a tap clicks where the pointer is,
-//   a two-finger tap right-clicks, a tap then touch-and-move drags, two fingers scroll.
+// - trackpad: the finger moves the remote pointer relatively; a tap clicks where the pointer is
+//   (TAP_DRAG_MS after the tap, since a touch that follows and moves makes it a drag), a
+//   two-finger tap right-clicks, a tap then touch-and-move drags, two fingers scroll.
 //
 // `TouchGestures` is the state machine alone: touch points in (client CSS px, ms), actions out.
 // Nothing here touches the DOM; controls.js feeds it pointer events and carries out the actions.
@@ -47,6 +48,7 @@ export class TouchGestures {
   constructor({ emit, zoomed = () => false, timers = globalThis, mode = 'direct' }) {
     Object.assign(this, { emit, zoomed, timers, mode });
     this.touches = new Map(); // id → {x, y, t}
+    this.tapTimer = null; // a trackpad tap's click, waiting to see whether a drag follows
     this.reset();
     this.lastTapAt = -Infinity;
   }
@@ -65,6 +67,11 @@ export class TouchGestures {
     this.mode = mode;
   }
 
+  cancelTap() {
+    if (this.tapTimer) this.timers.clearTimeout(this.tapTimer);
+    this.tapTimer = null;
+  }
+
   clearTimer() {
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
@@ -79,11 +86,14 @@ export class TouchGestures {
       if (this.mode === 'direct') {
         this.timer = this.timers.setTimeout(() => this.longPress(), LONG_PRESS_MS);
       } else if (t - this.lastTapAt < TAP_DRAG_MS) {
+        // The tap waiting for its click becomes a drag, or a double click.
         this.state = 'tapdrag';
+        this.cancelTap();
       }
       return;
     }
     if (this.touches.size === 2 && ['pending', 'tapdrag', 'drag'].includes(this.state)) {
+      if (this.state === 'tapdrag') this.click(0);
       this.clearTimer();
       this.release();
       const [a, b] = [...this.touches.values()];
@@ -166,12 +176,17 @@ export class TouchGestures {
         this.emit({ kind: 'point', x, y });
         this.click(0);
       } else if (t - this.start.t < TAP_MS) {
-        this.click(0);
+        // A trackpad tap clicks once no touch follows within TAP_DRAG_MS: a touch that does
+        // and moves is a drag, which must not begin with a click of its own (X would see a
+        // double click, and select words).
         this.lastTapAt = t;
+        this.cancelTap();
+        this.tapTimer = this.timers.setTimeout(() => { this.tapTimer = null; this.click(0); }, TAP_DRAG_MS);
       }
       this.reset();
     } else if (this.state === 'tapdrag' && first) {
       // Touched again without moving: a second tap (a double click).
+      this.click(0);
       this.click(0);
       this.lastTapAt = -Infinity;
       this.reset();
@@ -196,6 +211,7 @@ export class TouchGestures {
 
   /** The browser took the touches (a system gesture): whatever is held is let go. */
   cancelAll() {
+    this.cancelTap();
     this.clearTimer();
     this.release();
     this.touches.clear();

@@ -76,7 +76,7 @@ test('a pinch zooms the view about the fingers, never the remote', () => {
 });
 
 test('trackpad: moves are relative, a tap clicks at the pointer, a two-finger tap right-clicks, tap then drag drags', () => {
-  const { g, out } = setup('trackpad');
+  const { g, out, fire } = setup('trackpad');
   g.down(1, 100, 100, 0);
   g.move(1, 130, 110);
   g.move(1, 150, 120);
@@ -87,13 +87,28 @@ test('trackpad: moves are relative, a tap clicks at the pointer, a two-finger ta
   out.length = 0;
   g.down(1, 150, 120, 1000);
   g.up(1, 150, 120, 1080);
+  assert.deepEqual(kinds(out), [], 'the click waits to see whether a drag follows');
+  fire();
   assert.deepEqual(kinds(out), ['+0', '-0']);
 
+  // Tap, then touch and move: one drag, not a click and then a drag (a double click to X).
   out.length = 0;
-  g.down(1, 150, 120, 1080 + TAP_DRAG_MS - 50);
+  g.down(1, 150, 120, 2000);
+  g.up(1, 150, 120, 2080);
+  g.down(1, 150, 120, 2080 + TAP_DRAG_MS - 50);
   g.move(1, 200, 120);
-  g.up(1, 200, 120, 1600);
+  g.up(1, 200, 120, 2600);
+  fire();
   assert.deepEqual(kinds(out), ['+0', 'nudge', '-0']);
+
+  // Two taps: a double click.
+  out.length = 0;
+  g.down(1, 150, 120, 2800);
+  g.up(1, 150, 120, 2850);
+  g.down(1, 150, 120, 2900);
+  g.up(1, 150, 120, 2950);
+  fire();
+  assert.deepEqual(kinds(out), ['+0', '-0', '+0', '-0']);
 
   out.length = 0;
   g.down(1, 100, 100, 3000);
@@ -123,4 +138,27 @@ test('the view zooms about a point, stays over the picture, and snaps back at 1x
   v.zoom(0.1, 0, 0, 400, 300);
   assert.equal(v.css, '');
   assert.equal(v.zoomed, false);
+});
+
+test('with Ctrl held from the key row, a letter from the phone keyboard is Ctrl+letter, then Ctrl lets go', async () => {
+  const { TouchInput, codeForChar } = await import('../src/phone.js');
+  assert.equal(codeForChar('c'), 'KeyC');
+  assert.equal(codeForChar('Z'), 'KeyZ');
+  assert.equal(codeForChar('7'), 'Digit7');
+  assert.equal(codeForChar('/'), 'Slash');
+  assert.equal(codeForChar('é'), null);
+  const log = [];
+  const controls = { key: (code, down) => log.push(`${down ? '+' : '-'}${code}`), tap: (code) => log.push(`tap ${code}`) };
+  const button = { setAttribute: (k, v) => log.push(`${k}=${v}`) };
+  const keyRow = { querySelectorAll: () => [button] };
+  const t = new TouchInput({ controls, keyRow, timers: {}, doc: {} });
+  assert.equal(controls.onTypedText('c'), false, 'nothing held: plain text');
+  t.rowKey('ControlLeft', button);
+  log.length = 0;
+  assert.equal(controls.onTypedText('c'), true);
+  assert.deepEqual(log, ['tap KeyC', '-ControlLeft', 'aria-pressed=false']);
+  t.rowKey('AltLeft', button);
+  log.length = 0;
+  assert.equal(controls.onTypedText('日'), false, 'no key for it: typed as text, and Alt lets go');
+  assert.deepEqual(log, ['-AltLeft', 'aria-pressed=false']);
 });

@@ -49,6 +49,13 @@ const presses = () => {
   };
 };
 
+/** Every key press and release on the host, in order: [kind, keysym name]. */
+const keyEvents = () => {
+  const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+  return text.split(/\n(?=\w+ event,)/).filter((e) => /^Key(Press|Release)/.test(e))
+    .map((e) => [e.split(' ')[0], /keysym 0x[0-9a-f]+, (\w+)\)/.exec(e)?.[1]]);
+};
+
 /** The host pixel under client point (cx, cy), from the video's box (object-fit: contain). */
 const hostPixel = (cx, cy) => page.evaluate(([x, y]) => {
   const v = document.getElementById('video');
@@ -183,4 +190,19 @@ test('the on-screen keyboard types on the host, and the key row has Esc', async 
     return k.includes('Escape') && k.includes('i') && k;
   }).catch((e) => { throw new Error(`${e.message}; keys: ${presses().keys.slice(before).join(' ')}`); });
   assert.deepEqual(keys.filter((k) => ['h', 'i'].includes(k)), ['h', 'i']);
+});
+
+test('Ctrl from the key row and a letter from the phone keyboard are Ctrl+letter, and Ctrl lets go', async () => {
+  const start = keyEvents().length;
+  await page.tap('#key-row [data-code="ControlLeft"]');
+  await page.keyboard.insertText('c');
+  const seq = await waitFor('Ctrl+C and Ctrl released on the host', () => {
+    const e = keyEvents().slice(start);
+    const ctrl = e.filter(([, k]) => k === 'Control_L');
+    return e.some(([kind, k]) => kind === 'KeyPress' && k === 'c') && ctrl.at(-1)?.[0] === 'KeyRelease' && e;
+  }).catch((err) => { throw new Error(`${err.message}; events: ${JSON.stringify(keyEvents().slice(start))}`); });
+  const c = seq.findIndex(([kind, k]) => kind === 'KeyPress' && k === 'c');
+  const held = seq.slice(0, c).filter(([, k]) => k === 'Control_L').at(-1);
+  assert.deepEqual(held, ['KeyPress', 'Control_L'], `c was not typed with Ctrl held: ${JSON.stringify(seq)}`);
+  assert.equal(await page.getAttribute('#key-row [data-code="ControlLeft"]', 'aria-pressed'), 'false');
 });
