@@ -103,6 +103,7 @@ async function run(scenario) {
       .map(([k, v]) => [k, typeof v === 'number' ? Math.round(v) : v])));
     const password = new URL(glint.url).hash.slice('#password='.length);
     const phases = [];
+    let lastSample = null;
     let last = await page.evaluate(() => window.glint.inboundVideo());
     for (const [i, phase] of scenario.phases.entries()) {
       if (i > 0 && phase.rate) shape('change', phase.rate);
@@ -115,10 +116,14 @@ async function run(scenario) {
         samples.push({ s, fps: v.framesDecoded - last.framesDecoded,
           freezes: (v.freezeCount ?? 0) - (last.freezeCount ?? 0),
           freezeMs: ((v.totalFreezesDuration ?? 0) - (last.totalFreezesDuration ?? 0)) * 1000,
-          hostFps: peer?.fps ?? 0, target: peer?.target_kbps ?? 0, bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0 });
+          hostFps: peer?.fps ?? 0, target: peer?.target_kbps ?? 0, bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0,
+          keyframes: peer?.keyframes_sent ?? 0, plis: peer?.plis ?? 0, keyframeBytes: peer?.keyframe_bytes ?? 0 });
         last = v;
       }
       const steady = samples.filter((x) => x.s > WARMUP_S);
+      const before = phases.length ? lastSample : { keyframes: 0, plis: 0 };
+      const end = samples.at(-1);
+      lastSample = end;
       const back = samples.find((x) => x.fps >= RECOVERED_FPS);
       phases.push({
         rate: phase.rate ?? 'unshaped',
@@ -132,6 +137,9 @@ async function run(scenario) {
         bwe_kbps: Math.round(median(steady.map((x) => x.bwe))),
         sent_kbps: Math.round(median(steady.map((x) => x.sent))),
         recovered_s: i > 0 ? (back?.s ?? null) : undefined,
+        keyframes: end.keyframes - before.keyframes,
+        plis: end.plis - before.plis,
+        keyframe_bytes_max: Math.max(...samples.map((x) => x.keyframeBytes)),
       });
     }
     return { scenario: scenario.spec, content, loss_pct: scenario.loss, first_frame_ms: firstFrameMs, timeline, phases };
@@ -149,15 +157,15 @@ for (const scenario of scenarios) {
   console.log(JSON.stringify(r));
   results.push(r);
 }
-console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total) | back to 50 fps | target | estimate | sent |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total) | back to 50 fps | target | estimate | sent | keyframes (PLIs), largest |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {
   for (const [i, p] of r.phases.entries()) {
     const first = i === 0 ? `${r.first_frame_ms} ms` : '';
     const loss = r.loss_pct ? `, ${r.loss_pct} % loss` : '';
     console.log(`| ${i === 0 ? r.scenario : ''} | ${first} | ${p.rate}${loss}, ${p.seconds} s | ${p.fps_median} / ${p.fps_min} | ` +
       `${p.freezes} (${p.freeze_total_ms} ms) | ${p.recovered_s === undefined ? '' : `${p.recovered_s ?? 'never'} s`} | ` +
-      `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s |`);
+      `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s | ${p.keyframes} (${p.plis}), ${Math.round(p.keyframe_bytes_max / 1024)} KiB |`);
   }
 }
 if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ bench: 'link', content, date: new Date().toISOString(), results }, null, 1));

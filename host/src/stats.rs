@@ -108,6 +108,8 @@ pub struct PeerSnapshot {
     pub connected: bool,
     pub frames_sent: u64,
     pub keyframes_sent: u64,
+    /// Size of the last keyframe sent, bytes (0 before the first).
+    pub keyframe_bytes: u64,
     /// Opus frames (10 ms each) sent.
     pub audio_frames_sent: u64,
     /// Where this peer's sound goes: "track" (its Opus RTP track), "channel" (the `audio` data
@@ -414,6 +416,13 @@ impl Collector for Snapshots {
             "Keyframes sent",
             &peers,
             |p| Some(p.keyframes_sent as f64),
+        )?;
+        per_peer(
+            &mut e,
+            "peer_keyframe_bytes",
+            "Size of the last keyframe sent, bytes",
+            &peers,
+            |p| Some(p.keyframe_bytes as f64),
         )?;
         per_peer(&mut e, "peer_firs", "FIRs received", &peers, |p| {
             Some(p.firs as f64)

@@ -91,6 +91,7 @@ impl Session {
                     p.snapshot.frames_sent += 1;
                     if frame.keyframe {
                         p.snapshot.keyframes_sent += 1;
+                        p.snapshot.keyframe_bytes = frame.data.len() as u64;
                     }
                     self.counters.frames_sent.inc();
                 }

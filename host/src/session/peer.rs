@@ -183,6 +183,9 @@ impl Peer {
                 sn.rtt_ms = s.rtt.map(|d| d.as_secs_f64() * 1000.0);
                 if let Some(b) = s.bwe_tx {
                     sn.bwe_kbps = Some(b.as_f64() / 1000.0);
+                    if self.connected {
+                        self.rate.on_latest_estimate(now, b.as_f64() / 1000.0);
+                    }
                 }
                 if let Some(loss) = s.egress_loss_fraction {
                     sn.loss = Some(f64::from(loss));
