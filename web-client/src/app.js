@@ -192,11 +192,17 @@ const peer = new PeerConnection({
   onLost: () => signaling.reconnect('connection lost'),
   relay,
 });
-// A new network (Wi-Fi to mobile, a VPN, back online): the old path may be dead before the
-// browser notices, so look for a new one at once on the same connection.
+// A new network (back online, Wi-Fi to mobile): the old path may be dead before the browser
+// notices, so look for a new one at once on the same connection. `navigator.connection` also
+// says `change` when only its speed estimate moves: only a new network type counts.
 const networkChanged = () => { if (peer.wasConnected) peer.restart('network change'); };
 window.addEventListener('online', networkChanged);
-navigator.connection?.addEventListener?.('change', networkChanged);
+let networkType = navigator.connection?.type;
+navigator.connection?.addEventListener?.('change', () => {
+  if (navigator.connection.type === networkType) return;
+  networkType = navigator.connection.type;
+  networkChanged();
+});
 
 const controls = new InputControls({
   stage,

@@ -134,7 +134,9 @@ export class PeerConnection {
         }
       } else if (state === 'disconnected') {
         // Often back by itself within a moment; if not, find a new path.
-        this.disconnectedTimer = this.timers.setTimeout(() => this.restart('disconnected'), RESTART_AFTER_DISCONNECTED_MS);
+        this.disconnectedTimer = this.timers.setTimeout(() => {
+          if (!this.restarting) this.restart('disconnected');
+        }, RESTART_AFTER_DISCONNECTED_MS);
       } else if (state === 'failed' && (this.restarting || this.restartWanted)) {
         // The path of before is gone; the restart under way looks for a new one.
       } else if (state === 'failed' && this.wasConnected && !this.giveUpTimer) {

@@ -16,7 +16,7 @@
 mod channels;
 mod fanout;
 mod negotiate;
-pub(crate) mod peer;
+mod peer;
 mod rate;
 #[cfg(test)]
 mod tests;
