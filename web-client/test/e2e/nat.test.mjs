@@ -81,7 +81,7 @@ test('through coturn with credentials minted from its REST secret, the picture p
     assert.equal(pair.local, 'relay', JSON.stringify(pair));
     assert.equal(pair.localAddress, lan.hostIp, 'relayed by coturn, on the host side');
     assert.equal(pair.relayProtocol, 'udp');
-    // The credentials were this page's own: `<expiry>:<name>`, good for about a day.
+    // One peer on the host, connected (the relay reached it, not a direct path).
     const stats = await apiStats(page);
     assert.equal(stats.peers.length, 1);
     assert.ok(stats.peers[0].connected);
