@@ -143,9 +143,40 @@ pub struct Config {
     #[arg(long, default_value_t = 0, value_name = "PORT")]
     pub udp_port: u16,
 
-    /// Address to announce in ICE candidates when listening on 0.0.0.0 or behind NAT.
+    /// The host's public address (behind a NAT that forwards `--udp-port` to it): announced,
+    /// with the same port, as a server-reflexive ICE candidate (RFC 8445 §5.1.1.2) beside each
+    /// non-loopback host candidate.
     #[arg(long, value_name = "IP")]
     pub public_ip: Option<IpAddr>,
+
+    /// A STUN or TURN server for the pages' peer connections (repeatable): `stun:HOST[:PORT]`,
+    /// `turn:HOST[:PORT][?transport=udp|tcp]`, `stuns:`/`turns:` over TLS (RFC 7064, RFC 7065).
+    /// TURN servers need --ice-username and --ice-credential, or --turn-secret.
+    #[arg(long = "ice-server", value_name = "URL")]
+    pub ice_servers: Vec<crate::proto::ice::IceUrl>,
+
+    /// The username every page gives the TURN servers (coturn `--user=NAME:PASS`).
+    #[arg(long, env = "GLINT_ICE_USERNAME", requires = "ice_credential")]
+    pub ice_username: Option<String>,
+
+    /// The password every page gives the TURN servers, with --ice-username.
+    #[arg(
+        long,
+        env = "GLINT_ICE_CREDENTIAL",
+        hide_env_values = true,
+        requires = "ice_username"
+    )]
+    pub ice_credential: Option<String>,
+
+    /// A secret shared with the TURN servers (coturn `--use-auth-secret
+    /// --static-auth-secret=SECRET`): each page gets its own credentials, good for --turn-ttl
+    /// (coturn's REST scheme, draft-uberti-behave-turn-rest-00).
+    #[arg(long, env = "GLINT_TURN_SECRET", hide_env_values = true, conflicts_with_all = ["ice_username", "ice_credential"])]
+    pub turn_secret: Option<String>,
+
+    /// How long credentials minted with --turn-secret stay good, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::proto::ice::DEFAULT_TURN_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(60..))]
+    pub turn_ttl: u64,
 
     /// Audio capture device: a PulseAudio source name (`pactl list short sources`). Default:
     /// the monitor of the default sink, i.e. whatever the host plays. With the virtual display
@@ -340,12 +371,26 @@ fn parse_size(s: &str) -> Result<(u16, u16), String> {
 }
 
 impl Config {
-    /// The secrets are usable: none empty, and the viewers' password needs the owner's and
-    /// differs from it.
+    /// The STUN and TURN servers pages get, or why the flags do not fit together.
+    pub fn ice_servers(
+        &self,
+    ) -> Result<crate::proto::ice::IceServers, crate::proto::ice::IceConfigError> {
+        crate::proto::ice::IceServers::new(
+            self.ice_servers.clone(),
+            self.ice_username.clone(),
+            self.ice_credential.clone(),
+            self.turn_secret.clone(),
+            std::time::Duration::from_secs(self.turn_ttl),
+        )
+    }
+
+    /// The secrets are usable: none empty, the viewers' password needs the owner's and
+    /// differs from it, and the ICE servers have the credentials they need.
     pub fn check_secrets(&self) -> Result<(), String> {
         if self.api_token.as_deref() == Some("") {
             return Err("--api-token must not be empty".into());
         }
+        self.ice_servers().map_err(|e| e.to_string())?;
         match (&self.viewer_password, &self.password) {
             (None, _) => Ok(()),
             (Some(v), _) if v.is_empty() => Err("--viewer-password must not be empty".into()),

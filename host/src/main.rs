@@ -451,6 +451,7 @@ fn run(config: Config) -> Result<(), Failure> {
             audio: has_sound,
             pixelated: source == Source::Emulator,
             game: game.is_some(),
+            ice: config.ice_servers().unwrap_or_default(),
         },
         counters: signal_counters,
         commands: cmd_tx.clone(),

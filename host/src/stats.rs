@@ -133,6 +133,9 @@ pub struct PeerSnapshot {
     pub plis: u64,
     pub firs: u64,
     pub packets_sent: u64,
+    /// ICE restarts the page made on this peer (RFC 8445 §9), each answered on the same
+    /// connection.
+    pub ice_restarts: u64,
 }
 
 /// The counters the per-second rates are computed from.

@@ -52,6 +52,9 @@ const password = params.get('password') || undefined;
 // `#audio=track` plays sound through the browser's WebRTC audio track instead of the page's
 // own low-latency playout (the default where WebCodecs and AudioWorklet exist).
 const audioOverChannel = params.get('audio') !== 'track' && channelAudioSupported();
+// `#relay=1` connects through the host's TURN servers only (`iceTransportPolicy: 'relay'`): to
+// check a TURN setup, or to keep this browser's addresses from the host.
+const relay = params.get('relay') === '1';
 
 // ---- the parts ----
 
@@ -186,7 +189,21 @@ const peer = new PeerConnection({
     glint.connects += 1;
     glint.codec = (await peer.videoCodec()) ?? glint.codec;
   },
+  // An ICE restart brought the connection back: the same peer, role and control.
+  onRestored: () => { notice = null; },
   onLost: () => signaling.reconnect('connection lost'),
+  relay,
+});
+// A new network (back online, Wi-Fi to mobile): the old path may be dead before the browser
+// notices, so look for a new one at once on the same connection. `navigator.connection` also
+// says `change` when only its speed estimate moves: only a new network type counts.
+const networkChanged = () => { if (peer.wasConnected) peer.restart('network change'); };
+window.addEventListener('online', networkChanged);
+let networkType = navigator.connection?.type;
+navigator.connection?.addEventListener?.('change', () => {
+  if (navigator.connection.type === networkType) return;
+  networkType = navigator.connection.type;
+  networkChanged();
 });
 
 const controls = new InputControls({
@@ -294,6 +311,11 @@ const signaling = new Signaling({
       filesPanel.render();
     },
     files: (msg) => transfers.configure(msg),
+    // The host's STUN and TURN servers, for this connection (which gathers again with them)
+    // and the next ones.
+    'ice-servers': (msg) => {
+      peer.useIceServers(msg.servers).catch((e) => console.warn('glint: ICE servers', e));
+    },
     pointer: (msg) => pointers.show(msg),
     player: (msg) => {
       glint.player = msg.player;
@@ -321,6 +343,11 @@ const signaling = new Signaling({
       console.warn('glint host:', msg.code, msg.message);
       glint.hostErrors.push({ code: msg.code, message: msg.message });
       if (glint.hostErrors.length > KEEP_REPORTS) glint.hostErrors.shift();
+      // An ICE restart the host cannot take: a new connection instead.
+      if (msg.code === 'offer-rejected' && peer.restarting) {
+        signaling.reconnect(`ICE restart refused: ${msg.message}`);
+        return;
+      }
       switch (ERROR_REACTIONS[msg.code]) {
         case 'fail':
           if (msg.code === 'unauthorized') {
@@ -390,6 +417,11 @@ Object.defineProperties(glint, {
 });
 glint.overlay = overlay;
 glint.room = room;
+// ICE: how many restarts this page made (`restartIce()` restarts one now), and the candidate
+// pair in use (`{local, remote}` types: host, srflx, prflx, relay).
+Object.defineProperty(glint, 'iceRestarts', { get: () => peer.restarts, enumerable: true });
+glint.restartIce = () => peer.restart('asked');
+glint.selectedPair = () => peer.selectedPair();
 // File transfer: `upload(files)` resolves to each transfer; `list` is every transfer.
 glint.files = {
   upload: (files) => Promise.all(filesPanel.uploadAll(files)),

@@ -28,6 +28,19 @@ export function answerSdp(sdp) {
   return withRrtr(sdp);
 }
 
+/**
+ * ICE restarts (RFC 8445 §9): the connection stays (same peer on the host, same role and
+ * control); only its network path is found again. A connection `disconnected` this long is
+ * restarted (a browser says `disconnected` after a few seconds without an answer to its checks;
+ * a short blip recovers by itself within this time).
+ */
+export const RESTART_AFTER_DISCONNECTED_MS = 2000;
+/** A restart that has not brought the connection back in this long gives way to a new one. */
+export const RESTART_GIVE_UP_MS = 15000;
+
+/** The `iceServers` entries as one comparable string. */
+const serversKey = (servers) => JSON.stringify(servers ?? []);
+
 export class PeerConnection {
   /**
    * @param {object} o
@@ -37,17 +50,37 @@ export class PeerConnection {
    * @param {(data: ArrayBuffer) => void} o.onControl a message on the `control` channel
    * @param {(text: string) => void} [o.onClipboard] text the host copied (`clipboard` channel)
    * @param {() => void} o.onConnected the connection is up (after DTLS)
-   * @param {(state: string) => void} o.onLost the connection failed or closed
+   * @param {(state: string) => void} o.onLost the connection failed or closed (and an ICE
+   *   restart did not bring it back): a new connection is needed
+   * @param {() => void} [o.onRestored] the connection found a path again after it was lost
    * @param {(step: string) => void} [o.mark] records a step of the connection's timeline
+   * @param {boolean} [o.relay] use TURN relays only (`iceTransportPolicy: 'relay'`)
    * @param {typeof RTCPeerConnection} [o.RTCPeerConnection]
+   * @param {{setTimeout: Function, clearTimeout: Function}} [o.timers]
    */
   constructor({
-    signal, message, onTrack, onControl, onClipboard = () => {}, onConnected, onLost, mark = () => {},
-    RTCPeerConnection = globalThis.RTCPeerConnection, log = console,
+    signal, message, onTrack, onControl, onClipboard = () => {}, onConnected, onLost, onRestored = () => {},
+    mark = () => {}, relay = false, RTCPeerConnection = globalThis.RTCPeerConnection, log = console, timers = globalThis,
   }) {
-    Object.assign(this, { signal, message, onTrack, onControl, onClipboard, onConnected, onLost, mark, RTCPeerConnection, log });
+    Object.assign(this, {
+      signal, message, onTrack, onControl, onClipboard, onConnected, onLost, onRestored, mark, relay, RTCPeerConnection, log, timers,
+    });
     this.pc = null;
     this.channels = {};
+    this.iceServers = []; // the host's STUN/TURN servers (`ice-servers`), kept for later connections
+    this.restarts = 0; // ICE restarts made, over the page's life
+    this.restarting = false; // a restart offer waits for its answer
+    this.held = null; // candidates gathered before their offer went out
+    this.resetRecovery();
+  }
+
+  resetRecovery() {
+    this.timers?.clearTimeout(this.disconnectedTimer);
+    this.timers?.clearTimeout(this.giveUpTimer);
+    this.disconnectedTimer = null;
+    this.giveUpTimer = null;
+    this.restartWanted = null; // a restart asked for while an offer was out
+    this.wasConnected = false;
   }
 
   /**
@@ -56,8 +89,13 @@ export class PeerConnection {
    */
   async start({ audio = null } = {}) {
     this.close();
-    const pc = new this.RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    const pc = new this.RTCPeerConnection({
+      bundlePolicy: 'max-bundle',
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.relay ? 'relay' : 'all',
+    });
     this.pc = pc;
+    this.serversKey = serversKey(this.iceServers);
     const video = pc.addTransceiver('video', { direction: 'recvonly' });
     negotiateCaptureTime(video, this.log);
     lowLatency(video.receiver);
@@ -81,22 +119,43 @@ export class PeerConnection {
     };
     pc.onconnectionstatechange = () => {
       if (this.pc !== pc) return;
-      if (pc.connectionState === 'connected') {
-        this.mark('connectedMs');
-        this.onConnected();
-      } else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') {
-        this.log.warn('glint: peer connection', pc.connectionState);
-        this.onLost(pc.connectionState);
+      const state = pc.connectionState;
+      this.timers.clearTimeout(this.disconnectedTimer);
+      this.disconnectedTimer = null;
+      if (state === 'connected') {
+        this.timers.clearTimeout(this.giveUpTimer);
+        this.giveUpTimer = null;
+        if (!this.wasConnected) {
+          this.wasConnected = true;
+          this.mark('connectedMs');
+          this.onConnected();
+        } else {
+          this.onRestored();
+        }
+      } else if (state === 'disconnected') {
+        // Often back by itself within a moment; if not, find a new path.
+        this.disconnectedTimer = this.timers.setTimeout(() => {
+          if (!this.restarting) this.restart('disconnected');
+        }, RESTART_AFTER_DISCONNECTED_MS);
+      } else if (state === 'failed' && (this.restarting || this.restartWanted)) {
+        // The path of before is gone; the restart under way looks for a new one.
+      } else if (state === 'failed' && this.wasConnected && !this.giveUpTimer) {
+        this.log.warn('glint: peer connection failed; restarting ICE');
+        this.restart('failed');
+      } else if (state === 'failed' || state === 'closed') {
+        this.log.warn('glint: peer connection', state);
+        this.onLost(state);
       }
     };
-    // Candidates gathered before the offer has gone out wait for it: the host takes them only
-    // after the offer.
-    let pending = [];
+    // Candidates gathered before their offer has gone out wait for it: the host takes them
+    // only after the offer.
+    this.held = [];
     pc.onicecandidate = (ev) => {
+      if (this.pc !== pc) return;
       // null (and, in some browsers, an empty string) ends the gathering: nothing to send.
       if (!ev.candidate || !ev.candidate.candidate) return;
       const msg = this.message.candidate(ev.candidate.candidate, ev.candidate.sdpMid);
-      if (pending) pending.push(msg); else this.signal(msg);
+      if (this.held) this.held.push(msg); else this.signal(msg);
     };
     try {
       const offering = pc.createOffer(); // made off the main thread
@@ -114,15 +173,86 @@ export class PeerConnection {
       throw e;
     }
     if (this.pc !== pc) return; // closed meanwhile
-    this.signal(this.message.offer(pc.localDescription.sdp));
+    this.sendOffer(pc);
     this.mark('offerSentMs');
-    for (const msg of pending) this.signal(msg);
-    pending = null;
+  }
+
+  /** Sends the local offer, then the candidates held for it. */
+  sendOffer(pc) {
+    this.signal(this.message.offer(pc.localDescription.sdp));
+    const held = this.held ?? [];
+    this.held = null;
+    for (const msg of held) this.signal(msg);
   }
 
   /** The host's answer to the current offer. */
   async answer(sdp) {
-    await this.pc?.setRemoteDescription({ type: 'answer', sdp: answerSdp(sdp) });
+    const pc = this.pc;
+    if (!pc) return;
+    await pc.setRemoteDescription({ type: 'answer', sdp: answerSdp(sdp) });
+    this.restarting = false;
+    const wanted = this.restartWanted;
+    this.restartWanted = null;
+    if (wanted && this.pc === pc) await this.restart(wanted);
+  }
+
+  /**
+   * The host's STUN and TURN servers. A connection made without them gathers again with them
+   * (an ICE restart); later connections start with them.
+   */
+  async useIceServers(servers) {
+    this.iceServers = Array.isArray(servers) ? servers : [];
+    const pc = this.pc;
+    if (!pc || this.serversKey === serversKey(this.iceServers)) return;
+    this.serversKey = serversKey(this.iceServers);
+    try {
+      pc.setConfiguration({ ...pc.getConfiguration(), iceServers: this.iceServers });
+    } catch (e) {
+      this.log.warn('glint: the host\'s ICE servers', e);
+      return;
+    }
+    await this.restart('ice servers');
+  }
+
+  /**
+   * Restarts ICE on this connection (RFC 8445 §9): new ICE credentials, candidates gathered
+   * afresh, and a new offer on the same signaling socket, which the host answers on the same
+   * peer. Asked while an offer waits for its answer, it follows that answer. A restart that
+   * has not connected within RESTART_GIVE_UP_MS gives way to a new connection (`onLost`).
+   */
+  async restart(reason) {
+    const pc = this.pc;
+    if (!pc || pc.connectionState === 'closed') return;
+    if (pc.signalingState !== 'stable') {
+      this.restartWanted = reason;
+      return;
+    }
+    this.restarts += 1;
+    this.restarting = true;
+    this.log.warn?.('glint: ICE restart:', reason);
+    if (this.wasConnected && !this.giveUpTimer) {
+      this.giveUpTimer = this.timers.setTimeout(() => {
+        if (this.pc !== pc || pc.connectionState === 'connected') return;
+        this.log.warn('glint: the ICE restart did not bring the connection back');
+        this.onLost('failed');
+      }, RESTART_GIVE_UP_MS);
+    }
+    this.held = [];
+    try {
+      pc.restartIce();
+      const offer = await pc.createOffer();
+      if (this.pc !== pc) return;
+      await pc.setLocalDescription({ type: 'offer', sdp: withRrtr(offer.sdp) });
+    } catch (e) {
+      if (this.pc !== pc) return;
+      this.held = null;
+      this.restarting = false;
+      this.log.warn('glint: ICE restart failed', e);
+      this.onLost('failed');
+      return;
+    }
+    if (this.pc !== pc) return;
+    this.sendOffer(pc);
   }
 
   close() {
@@ -132,6 +262,34 @@ export class PeerConnection {
     }
     this.pc = null;
     this.channels = {};
+    this.held = null;
+    this.restarting = false;
+    this.resetRecovery();
+  }
+
+  /**
+   * The candidate pair the connection uses: each side's type (`host`, `srflx`, `prflx`,
+   * `relay`) and address, and the protocol to the TURN server when relayed; null before one
+   * is chosen.
+   */
+  async selectedPair() {
+    if (!this.pc) return null;
+    const stats = await this.pc.getStats();
+    let pair = null;
+    stats.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+    });
+    if (!pair) return null;
+    const local = stats.get(pair.localCandidateId);
+    const remote = stats.get(pair.remoteCandidateId);
+    return {
+      local: local?.candidateType ?? null,
+      localAddress: local?.address ?? null,
+      relayProtocol: local?.relayProtocol ?? null,
+      remote: remote?.candidateType ?? null,
+      remoteAddress: remote?.address ?? null,
+      remotePort: remote?.port ?? null,
+    };
   }
 
   /** Sends on a channel if it is open; false otherwise (or when the send fails). */

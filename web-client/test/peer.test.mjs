@@ -4,7 +4,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerConnection, withRrtr, answerSdp } from '../src/peer.js';
+import {
+  PeerConnection, withRrtr, answerSdp, RESTART_AFTER_DISCONNECTED_MS, RESTART_GIVE_UP_MS,
+} from '../src/peer.js';
 import { message } from '../src/signaling.js';
 
 const OFFER = 'v=0\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n';
@@ -14,6 +16,8 @@ class FakePc {
 
   constructor(config) {
     this.config = config;
+    this.signalingState = 'stable';
+    this.restartsAsked = 0;
     this.channels = [];
     this.transceivers = [];
     this.closed = false;
@@ -40,18 +44,37 @@ class FakePc {
     return Promise.resolve({ type: 'offer', sdp: OFFER });
   }
 
-  async setLocalDescription(d) { this.localDescription = d; }
-  async setRemoteDescription(d) { this.remoteDescription = d; }
+  async setLocalDescription(d) { this.localDescription = d; this.signalingState = 'have-local-offer'; }
+  async setRemoteDescription(d) { this.remoteDescription = d; this.signalingState = 'stable'; }
+  restartIce() { this.restartsAsked += 1; }
+  getConfiguration() { return { ...this.config }; }
+  setConfiguration(c) { this.config = c; }
   close() { this.closed = true; }
 
   // The test's side.
   state(s) { this.connectionState = s; this.onconnectionstatechange?.(); }
 }
 
-function rig() {
+/** Timers that fire only when the test moves the clock. */
+function fakeTimers() {
+  let now = 0;
+  let next = 1;
+  const due = new Map();
+  return {
+    setTimeout: (f, ms) => { due.set(next, [now + ms, f]); return next++; },
+    clearTimeout: (id) => { due.delete(id); },
+    advance(ms) {
+      now += ms;
+      for (const [id, [at, f]] of [...due]) if (at <= now) { due.delete(id); f(); }
+    },
+  };
+}
+
+function rig(options = {}) {
   FakePc.made = [];
   const signals = [];
   const events = [];
+  const timers = fakeTimers();
   const peer = new PeerConnection({
     RTCPeerConnection: FakePc,
     message,
@@ -59,11 +82,17 @@ function rig() {
     onTrack: () => {},
     onControl: (d) => events.push(['control', d]),
     onConnected: () => events.push(['connected']),
+    onRestored: () => events.push(['restored']),
     onLost: (s) => events.push(['lost', s]),
     log: { warn() {}, debug() {} },
+    timers,
+    ...options,
   });
-  return { peer, signals, events, pc: () => FakePc.made.at(-1) };
+  return { peer, signals, events, timers, pc: () => FakePc.made.at(-1) };
 }
+
+/** Lets the restart's promise chain (createOffer, setLocalDescription) run. */
+const settle = () => new Promise((resolve) => { setImmediate(resolve); });
 
 test('rrtr is added after each nack feedback line, once', () => {
   const sdp = withRrtr(OFFER);
@@ -166,4 +195,88 @@ test('an offer is not sent for a connection closed while it was being made', asy
   r.peer.close();
   await starting;
   assert.deepEqual(r.signals, []);
+});
+
+test('a connection disconnected for 2 s restarts ICE on the same connection; a short blip does not', async () => {
+  const r = rig();
+  await r.peer.start();
+  const pc = r.pc();
+  await r.peer.answer('v=0\r\n');
+  pc.state('connected');
+  // Back by itself within the wait: nothing happens.
+  pc.state('disconnected');
+  r.timers.advance(RESTART_AFTER_DISCONNECTED_MS - 100);
+  pc.state('connected');
+  r.timers.advance(1000);
+  assert.equal(pc.restartsAsked, 0);
+  // Gone for longer: a new offer with new ICE credentials, on the same connection.
+  pc.state('disconnected');
+  r.timers.advance(RESTART_AFTER_DISCONNECTED_MS);
+  await settle();
+  assert.equal(pc.restartsAsked, 1);
+  assert.equal(FakePc.made.length, 1, 'no new RTCPeerConnection');
+  assert.deepEqual(r.signals.map((m) => m.type), ['offer', 'offer']);
+  assert.equal(r.peer.restarting, true);
+  await r.peer.answer('v=0\r\n');
+  assert.equal(r.peer.restarting, false);
+  pc.state('connected');
+  assert.deepEqual(r.events, [['connected'], ['restored'], ['restored']]);
+  r.timers.advance(RESTART_GIVE_UP_MS);
+  assert.ok(!r.events.some(([e]) => e === 'lost'));
+});
+
+test('a failed connection restarts ICE; one that does not come back gives way to a new one', async () => {
+  const r = rig();
+  await r.peer.start();
+  const pc = r.pc();
+  await r.peer.answer('v=0\r\n');
+  pc.state('connected');
+  pc.state('failed');
+  await settle();
+  assert.equal(pc.restartsAsked, 1);
+  assert.deepEqual(r.events, [['connected']], 'not lost yet');
+  // Still failing while the restart's offer waits: no second restart, not lost.
+  pc.state('failed');
+  assert.equal(pc.restartsAsked, 1);
+  await r.peer.answer('v=0\r\n');
+  pc.state('connecting');
+  r.timers.advance(RESTART_GIVE_UP_MS);
+  assert.deepEqual(r.events, [['connected'], ['lost', 'failed']]);
+});
+
+test("the host's ICE servers: a connection made without them restarts with them, the next starts with them", async () => {
+  const r = rig({ relay: true });
+  await r.peer.start();
+  const first = r.pc();
+  assert.deepEqual(first.config.iceServers, []);
+  assert.equal(first.config.iceTransportPolicy, 'relay');
+  const servers = [{ urls: ['turn:turn.example.org:3478?transport=udp'], username: '1:peer1', credential: 'c' }];
+  // They come while the first offer waits for its answer: the restart follows the answer.
+  await r.peer.useIceServers(servers);
+  assert.deepEqual(first.config.iceServers, servers);
+  assert.equal(first.restartsAsked, 0);
+  await r.peer.answer('v=0\r\n');
+  await settle();
+  assert.equal(first.restartsAsked, 1);
+  assert.deepEqual(r.signals.map((m) => m.type), ['offer', 'offer']);
+  // The same servers again (a new socket's, say) change nothing.
+  await r.peer.useIceServers(servers);
+  assert.equal(first.restartsAsked, 1);
+  await r.peer.start();
+  assert.deepEqual(r.pc().config.iceServers, servers);
+  assert.equal(r.pc().config.iceTransportPolicy, 'relay');
+  await r.peer.useIceServers(servers);
+  assert.equal(r.pc().restartsAsked, 0);
+});
+
+test('candidates of a restart follow its offer', async () => {
+  const r = rig();
+  await r.peer.start();
+  const pc = r.pc();
+  await r.peer.answer('v=0\r\n');
+  pc.state('connected');
+  const restarting = r.peer.restart('asked');
+  pc.onicecandidate({ candidate: { candidate: 'candidate:9 1 udp 1 10.0.0.9 9 typ host', sdpMid: '0' } });
+  await restarting;
+  assert.deepEqual(r.signals.map((m) => m.type), ['offer', 'offer', 'candidate']);
 });

@@ -58,6 +58,7 @@ fn run(data: &[u8]) {
         game: flags & 2 != 0,
         audio: flags & 4 != 0,
         pixelated: flags & 8 != 0,
+        ice: Default::default(),
     };
     let counters = SignalCounters::default();
     let phase = FramePhase::default();

@@ -243,6 +243,11 @@ async fn carry_out(
     match action {
         Action::Send(msg) => {
             send(tx, &msg).await;
+            if matches!(msg, ServerMsg::Welcome { .. }) && !hub.config.ice.is_empty() {
+                let name = conn.peer().to_string();
+                let servers = hub.config.ice.for_page(&name, std::time::SystemTime::now());
+                send(tx, &ServerMsg::IceServers { servers }).await;
+            }
             if let (ServerMsg::Welcome { .. }, Some(files)) = (&msg, &hub.files) {
                 match files.admit(conn.peer()) {
                     Ok(token) => send(tx, &files_message(files, token)).await,

@@ -7,6 +7,7 @@
 //! | [`echo`] (frame echo) | data channel `control` (host → page) | `echo-v1.json` |
 //! | [`audio`] packets | data channel `audio` (host → page) | `audio-v1.json` |
 //! | [`signaling`] messages | WebSocket `/ws` (both ways, JSON) | `signaling-v1.json` |
+//! | [`ice`] servers (`RTCIceServer`) | the `ice-servers` signaling message | `signaling-v1.json` |
 //! | clipboard text | data channel `clipboard` (both ways): one UTF-8 text per message, at most [`MAX_CLIPBOARD`] bytes | |
 //!
 //! Parsing here never panics on what a page sends: bad input is an error value.
@@ -16,6 +17,7 @@ pub const MAX_CLIPBOARD: usize = 64 * 1024;
 
 pub mod audio;
 pub mod echo;
+pub mod ice;
 pub mod input;
 pub mod signaling;
 

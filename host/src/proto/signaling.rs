@@ -77,7 +77,9 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
     },
-    /// An SDP offer (RFC 8829); a second one on the same socket replaces the peer connection.
+    /// An SDP offer (RFC 8829). A second one on the same socket renegotiates the page's
+    /// connection (an ICE restart: same peer, role and control), or replaces the peer when it
+    /// comes from another `RTCPeerConnection` (another DTLS fingerprint).
     Offer { sdp: String },
     /// One of the page's ICE candidates, trickled after its offer (RFC 8838); `sdp_mid` is
     /// informational (one bundled transport).
@@ -127,8 +129,16 @@ pub enum ServerMsg {
         pixelated: bool,
         game: bool,
     },
+    /// The answer to an offer: the first one, or one that renegotiates the same connection (an
+    /// ICE restart, RFC 8445 §9: the page's peer, role and control stay).
     Answer {
         sdp: String,
+    },
+    /// The STUN and TURN servers for the page's `RTCPeerConnection` (its `iceServers`), sent
+    /// after `welcome` when the host has any (`--ice-server`). TURN credentials minted from
+    /// `--turn-secret` are this page's own and good for `--turn-ttl`.
+    IceServers {
+        servers: Vec<super::ice::IceServer>,
     },
     Error {
         code: ErrorCode,

@@ -111,6 +111,8 @@ pub struct SessionCounters {
     pub channel_full: Counter,
     /// Trickled ICE candidates this host cannot use (mDNS names, TCP) or could not parse.
     pub candidates_ignored: Counter,
+    /// ICE restarts answered on an existing peer (RFC 8445 §9).
+    pub ice_restarts: Counter,
 }
 
 impl SessionCounters {
@@ -134,6 +136,10 @@ impl SessionCounters {
             candidates_ignored: m.counter(
                 "ice_candidates_ignored",
                 "Trickled ICE candidates the host cannot use",
+            ),
+            ice_restarts: m.counter(
+                "ice_restarts",
+                "ICE restarts answered on an existing peer (its picture resumes, its role stays)",
             ),
         }
     }
@@ -248,8 +254,13 @@ impl Session {
         self.draining
     }
 
-    /// A page's SDP offer: adds peer `id` (replacing one of the same id) and returns the
-    /// answer. `Output::Joined(id)` follows.
+    /// A page's SDP offer: adds peer `id` and returns the answer; `Output::Joined(id)`
+    /// follows. When peer `id` exists and the offer comes from the same connection (its DTLS
+    /// fingerprint and m-lines), it is a renegotiation of that peer, an ICE restart as a rule
+    /// (RFC 8445 §9): answered on the same `Rtc`, with no `Left` or `Joined`; the picture goes
+    /// on and resumes on a keyframe once ICE has a path again. A re-offer that cannot be taken
+    /// is an error and leaves the peer as it was. An offer from another connection replaces
+    /// the peer.
     pub fn handle_offer(
         &mut self,
         now: Instant,
@@ -259,25 +270,54 @@ impl Session {
         if self.draining {
             return Err(SessionError::Draining);
         }
-        self.remove_peer(id);
-        if self.peers.len() >= self.config.max_peers {
+        let existing = self.index(id);
+        if let Some(i) = existing {
+            if self.peers[i]
+                .shape
+                .same_connection(&negotiate::Shape::of(sdp))
+            {
+                return self.handle_reoffer(now, i, sdp);
+            }
+        } else if self.peers.len() >= self.config.max_peers {
             return Err(SessionError::Full(self.config.max_peers));
         }
-        let negotiated = negotiate::answer(&self.config, now, sdp)?;
-        let peer = Peer::new(
-            id,
-            negotiated.rtc,
-            negotiated.media,
-            now,
-            self.config.max_kbps,
-        );
+        // An offer that cannot be answered leaves the peer it would replace as it was.
+        let negotiate::Answered {
+            rtc,
+            media,
+            sdp: answer,
+            shape,
+        } = negotiate::answer(&self.config, now, sdp)?;
+        self.remove_peer(id);
+        let peer = Peer::new(id, rtc, media, shape, now, self.config.max_kbps);
         tracing::info!(
             peer = %id,
             codec = peer.video_codec().map_or("none", Codec::name),
             "peer joined"
         );
         self.add_peer(now, peer);
-        Ok(negotiated.sdp)
+        Ok(answer)
+    }
+
+    /// A new offer on peer `i`'s connection (see [`Session::handle_offer`]).
+    fn handle_reoffer(
+        &mut self,
+        now: Instant,
+        i: usize,
+        sdp: &str,
+    ) -> Result<String, SessionError> {
+        let p = &mut self.peers[i];
+        let answer = negotiate::reanswer(&self.config, &mut p.rtc, &p.shape, sdp);
+        match &answer {
+            Ok(_) => {
+                p.restarted();
+                self.counters.ice_restarts.inc();
+                tracing::info!(peer = %p.id, "ICE restarted by the page");
+            }
+            Err(e) => tracing::info!(peer = %p.id, error = %e, "re-offer refused"),
+        }
+        self.drive(i, now, Input::Timeout(now));
+        answer
     }
 
     /// Offers to a remote party that answers (a WHIP endpoint): adds peer `id` and returns the
@@ -338,7 +378,7 @@ impl Session {
         }
     }
 
-    /// The page closed its signaling socket, or offered again: the peer goes at once.
+    /// The page closed its signaling socket (or was removed): the peer goes at once.
     pub fn handle_leave(&mut self, _now: Instant, id: PeerId) {
         self.remove_peer(id);
     }
@@ -401,6 +441,11 @@ impl Session {
     /// Time has passed: drives every peer that is due, publishes figures when due.
     pub fn handle_timeout(&mut self, now: Instant) {
         for i in 0..self.peers.len() {
+            let p = &mut self.peers[i];
+            if p.give_up_at.is_some_and(|t| t <= now) {
+                tracing::info!(peer = %p.id, "no ICE restart came; the peer goes");
+                p.rtc.disconnect();
+            }
             if self.peers[i].timeout <= now {
                 self.drive(i, now, Input::Timeout(now));
             }

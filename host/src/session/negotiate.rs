@@ -40,6 +40,7 @@ pub(super) struct Answered {
     pub(super) rtc: Rtc,
     pub(super) media: Media,
     pub(super) sdp: String,
+    pub(super) shape: Shape,
 }
 
 /// An offer of ours, waiting for its answer.
@@ -136,13 +137,86 @@ pub(super) fn answer(
     if media.video.is_none() {
         return Err(no_codec(config.codec));
     }
+    let shape = Shape::of(sdp);
     let sdp = answer.to_sdp_string();
     let sdp = if config.av_sync {
         one_stream(&sdp)
     } else {
         sdp
     };
-    Ok(Answered { rtc, media, sdp })
+    Ok(Answered {
+        rtc,
+        media,
+        sdp,
+        shape,
+    })
+}
+
+/// What identifies a page's peer connection across its offers: its DTLS certificate
+/// fingerprint (RFC 8122; the same for the life of an `RTCPeerConnection`) and its m-lines, in
+/// order (`kind mid`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Shape {
+    fingerprint: Option<String>,
+    lines: Vec<String>,
+}
+
+impl Shape {
+    pub(super) fn of(sdp: &str) -> Self {
+        let mut shape = Self::default();
+        let mut kind = "";
+        for line in sdp.lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("m=") {
+                kind = rest.split(' ').next().unwrap_or("");
+            } else if let Some(mid) = line.strip_prefix("a=mid:") {
+                shape.lines.push(format!("{kind} {mid}"));
+            } else if let (None, Some(f)) =
+                (&shape.fingerprint, line.strip_prefix("a=fingerprint:"))
+            {
+                shape.fingerprint = Some(f.to_ascii_lowercase());
+            }
+        }
+        shape
+    }
+
+    /// Whether an offer of this shape comes from the same connection as `self`.
+    pub(super) fn same_connection(&self, other: &Self) -> bool {
+        self.fingerprint.is_some() && self.fingerprint == other.fingerprint
+    }
+}
+
+/// Answers a new offer from a connection already answered (`shape` is its first offer's): an
+/// ICE restart (new `ice-ufrag`/`ice-pwd`, RFC 8445 §9), or the same session offered again. The
+/// media must stay as they were. An offer refused before str0m takes it (unreadable, other
+/// media, no ICE credentials) leaves `rtc` as it was.
+pub(super) fn reanswer(
+    config: &SessionConfig,
+    rtc: &mut Rtc,
+    shape: &Shape,
+    sdp: &str,
+) -> Result<String, SessionError> {
+    let offer =
+        SdpOffer::from_sdp_string(sdp).map_err(|e| SessionError::BadOffer(parse_error(&e)))?;
+    if Shape::of(sdp).lines != shape.lines {
+        return Err(SessionError::Rejected(
+            "a new offer on the same connection must keep its media lines (only ICE may restart)"
+                .into(),
+        ));
+    }
+    let has = |attr: &str| sdp.lines().any(|l| l.trim().starts_with(attr));
+    if !has("a=ice-ufrag:") || !has("a=ice-pwd:") {
+        return Err(SessionError::Rejected("missing a=ice-ufrag/pwd".into()));
+    }
+    let answer = rtc
+        .sdp_api()
+        .accept_offer(offer)
+        .map_err(|e| SessionError::Rejected(e.to_string()))?;
+    let sdp = answer.to_sdp_string();
+    Ok(if config.av_sync {
+        one_stream(&sdp)
+    } else {
+        sdp
+    })
 }
 
 /// An SDP parse error on one line for the page, without the parser's pointer addresses (its
@@ -310,6 +384,55 @@ mod tests {
         };
         assert!(!why.contains('\n') && !why.contains("0x"), "{why}");
         assert!(!why.is_empty());
+    }
+
+    #[test]
+    fn with_public_ip_the_answer_carries_a_server_reflexive_candidate() {
+        // A browser-like offer: full ICE, receiving video.
+        let mut page = Rtc::builder().build(Instant::now());
+        let mut api = page.sdp_api();
+        api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        let (offer, _pending) = api.apply().expect("an offer");
+        let config = SessionConfig {
+            codec: CodecChoice::Auto,
+            locals: vec![
+                "10.1.2.3:5000".parse().expect("address"),
+                "127.0.0.1:5000".parse().expect("address"),
+            ],
+            public_ip: Some("203.0.113.7".parse().expect("address")),
+            av_sync: false,
+            max_peers: 32,
+            max_kbps: 8000,
+        };
+        let answered = answer(&config, Instant::now(), &offer.to_sdp_string()).expect("answered");
+        let candidates: Vec<&str> = answered
+            .sdp
+            .lines()
+            .filter(|l| l.starts_with("a=candidate:"))
+            .collect();
+        // The public address with the same port (RFC 8445 §5.1.1.2), once: for the LAN
+        // address, not for loopback, which no NAT forwards. (str0m writes its related address
+        // as `raddr 0.0.0.0 rport 0`, as browsers do, so the LAN address is not told.)
+        let srflx: Vec<&&str> = candidates
+            .iter()
+            .filter(|l| l.contains("typ srflx"))
+            .collect();
+        assert_eq!(srflx.len(), 1, "{candidates:#?}");
+        assert!(
+            srflx[0].contains(" 203.0.113.7 5000 typ srflx"),
+            "{}",
+            srflx[0]
+        );
+        assert!(candidates
+            .iter()
+            .any(|l| l.contains(" 10.1.2.3 5000 typ host")));
+        // Without --public-ip, host candidates only.
+        let config = SessionConfig {
+            public_ip: None,
+            ..config
+        };
+        let answered = answer(&config, Instant::now(), &offer.to_sdp_string()).expect("answered");
+        assert!(!answered.sdp.contains("typ srflx"), "{}", answered.sdp);
     }
 
     #[test]

@@ -2,19 +2,24 @@
 //! outputs and events into the session's outputs.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 
 /// The estimator is fed padding up to this share of the encoder target.
 const PAD_ABOVE_TARGET: f64 = 1.25;
+/// A peer whose ICE lost every candidate pair (`Disconnected`) is kept this long for its page
+/// to restart ICE on the same connection (RFC 8445 §9); then it goes. A page restarts about 2 s
+/// after its browser says `disconnected` (`web-client/src/peer.js`), and its signaling socket
+/// closing makes the peer go at once.
+pub(super) const RESTART_GRACE: Duration = Duration::from_secs(20);
 use str0m::change::SdpAnswer;
 use str0m::media::{Mid, Pt};
 use str0m::{Event, IceConnectionState, Output as RtcOutput, Rtc};
 
 use super::channels::{ChannelKind, Channels};
 use super::fanout::KeyframeGate;
-use super::negotiate::{self, Media, Pending};
+use super::negotiate::{self, Media, Pending, Shape};
 use super::rate::RateControl;
 use super::{EncoderCommand, Output, SessionCounters, SessionError};
 use crate::encode::Codec;
@@ -40,12 +45,30 @@ pub(super) struct Peer {
     last_bytes: Option<(Instant, u64, u64)>,
     /// The video rate this peer's link carries.
     pub(super) rate: RateControl,
+    /// The first offer's fingerprint and m-lines: a later offer of the same shape renegotiates
+    /// this connection (an ICE restart).
+    pub(super) shape: Shape,
+    /// DTLS came up once: media keys exist, and a new ICE path only needs a keyframe.
+    dtls_up: bool,
+    /// ICE restarted or lost its path after DTLS came up: a keyframe follows the new path.
+    recovering: bool,
+    /// ICE lost every pair: the peer goes at this instant unless the page restarts it.
+    pub(super) give_up_at: Option<Instant>,
 }
 
 impl Peer {
     /// A peer whose offer was answered.
-    pub(super) fn new(id: PeerId, rtc: Rtc, media: Media, now: Instant, max_kbps: u32) -> Self {
-        Self::pending(id, rtc, None, media, now, max_kbps)
+    pub(super) fn new(
+        id: PeerId,
+        rtc: Rtc,
+        media: Media,
+        shape: Shape,
+        now: Instant,
+        max_kbps: u32,
+    ) -> Self {
+        let mut peer = Self::pending(id, rtc, None, media, now, max_kbps);
+        peer.shape = shape;
+        peer
     }
 
     /// A peer we offered to, waiting for its answer (or answered, when `pending` is `None`).
@@ -73,7 +96,19 @@ impl Peer {
             },
             last_bytes: None,
             rate: RateControl::new(now, max_kbps.min(negotiate::START_KBPS), max_kbps),
+            shape: Shape::default(),
+            dtls_up: false,
+            recovering: false,
+            give_up_at: None,
         }
+    }
+
+    /// The page restarted ICE on this connection (its new offer was answered): the picture
+    /// goes on over the old path until the new one is found, then a keyframe follows.
+    pub(super) fn restarted(&mut self) {
+        self.snapshot.ice_restarts += 1;
+        self.recovering = self.dtls_up;
+        self.give_up_at = None;
     }
 
     pub(super) fn video_codec(&self) -> Option<Codec> {
@@ -127,7 +162,7 @@ impl Peer {
             }
             match self.rtc.poll_output() {
                 Ok(RtcOutput::Timeout(t)) => {
-                    self.timeout = t;
+                    self.timeout = self.give_up_at.map_or(t, |g| g.min(t));
                     return;
                 }
                 Ok(RtcOutput::Transmit(t)) => out.push_back(Output::Transmit(t)),
@@ -150,6 +185,7 @@ impl Peer {
         match event {
             Event::Connected => {
                 self.connected = true;
+                self.dtls_up = true;
                 // The first picture goes out as soon as the encoder makes it.
                 if let Some(codec) = self.video_codec() {
                     out.push_back(Output::Encoder(EncoderCommand::Keyframe(codec)));
@@ -157,7 +193,25 @@ impl Peer {
                 tracing::info!(peer = %self.id, "connected");
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                self.rtc.disconnect();
+                // Not gone yet: the page may restart ICE (a new network, a NAT rebinding).
+                self.connected = false;
+                self.recovering = self.dtls_up;
+                self.give_up_at.get_or_insert(now + RESTART_GRACE);
+                tracing::info!(peer = %self.id, "ICE lost its path; waiting for a restart");
+            }
+            Event::IceConnectionStateChange(
+                IceConnectionState::Connected | IceConnectionState::Completed,
+            ) => {
+                self.give_up_at = None;
+                if std::mem::take(&mut self.recovering) {
+                    // A new path after a restart or a loss: what the page missed meanwhile
+                    // cannot be decoded, so the picture resumes on a keyframe.
+                    self.connected = true;
+                    if let Some(codec) = self.video_codec() {
+                        out.push_back(Output::Encoder(EncoderCommand::Keyframe(codec)));
+                    }
+                    tracing::info!(peer = %self.id, "ICE found a path again");
+                }
             }
             Event::KeyframeRequest(_) => {
                 if let (true, Some(codec)) = (self.keyframes.request(now), self.video_codec()) {

@@ -45,6 +45,8 @@ pub struct SignalConfig {
     pub pixelated: bool,
     /// Whether the source is a game that can save and load its state.
     pub game: bool,
+    /// The STUN and TURN servers each page gets after `welcome` (`ice-servers`).
+    pub ice: crate::proto::ice::IceServers,
 }
 
 impl SignalConfig {
@@ -126,7 +128,7 @@ pub enum Action {
     /// [`Connection::handle_offer_result`].
     Offer(PeerId, String),
     Candidate(PeerId, String),
-    /// The peer goes (a second offer replaces it, or the socket closed).
+    /// The peer goes (the socket closed, or the page was removed).
     Leave(PeerId),
     /// Feed the result to [`Connection::handle_game_result`].
     Game(GameRequest),
@@ -241,10 +243,9 @@ impl Connection {
         match msg {
             ClientMsg::Hello { .. } => {}
             ClientMsg::Offer { sdp } => {
-                // A second offer on the same socket replaces the previous peer connection.
-                if std::mem::replace(&mut self.offered, true) {
-                    out.push(Action::Leave(self.peer));
-                }
+                // A second offer on the same socket renegotiates the page's connection (an ICE
+                // restart) or, from a new connection, replaces it: the session tells which.
+                self.offered = true;
                 out.push(Action::Offer(self.peer, sdp));
             }
             ClientMsg::Candidate { candidate, .. } => {

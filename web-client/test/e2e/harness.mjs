@@ -257,3 +257,48 @@ export function playTone(server, hz, seconds = 10) {
   child.stdin.end(buf);
   return child;
 }
+
+/**
+ * Starts Debian's coturn (`turnserver`) on `ip` (in network namespace `netns`, if given) at a
+ * random UDP port, relaying from a port range of its own. Credentials: the static user
+ * `user:password` (`--lt-cred-mech`), or, with `secret`, TURN REST credentials
+ * (`--use-auth-secret`, draft-uberti-behave-turn-rest-00); coturn cannot take both at once (the
+ * secret overrides). Resolves once its servers are up; `stop()` ends it by PID.
+ */
+export async function startTurn({ ip, netns, user = 'glint-ice', password = 'ice-pass', secret }) {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const minPort = 45000 + Math.floor(Math.random() * 200) * 50;
+  const dir = mkdtempSync(join(tmpdir(), 'glint-turn-'));
+  const auth = secret
+    ? ['--use-auth-secret', `--static-auth-secret=${secret}`]
+    : ['--lt-cred-mech', `--user=${user}:${password}`];
+  const args = [
+    '-n', '--no-cli', '--no-tls', '--no-dtls', '--fingerprint', '--simple-log', '--log-file=stdout',
+    `--pidfile=${join(dir, 'pid')}`, `--userdb=${join(dir, 'db')}`,
+    `--listening-ip=${ip}`, `--relay-ip=${ip}`, `--listening-port=${port}`,
+    `--min-port=${minPort}`, `--max-port=${minPort + 49}`, '--realm=glint', ...auth,
+    // The test's host is on this machine's own addresses.
+    '--allow-loopback-peers',
+  ];
+  const [cmd, cmdArgs] = netns ? ['ip', ['netns', 'exec', netns, 'turnserver', ...args]] : ['turnserver', args];
+  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const stopChild = stopper(child);
+  const stop = async () => {
+    await stopChild();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    // Its listeners are open once the general servers are made; its user database follows.
+    await waitFor('coturn to listen', () => {
+      if (child.exitCode !== null) throw new Error(`turnserver exited ${child.exitCode}: ${out}`);
+      return /Total General servers/.test(out) && /DB connection success/.test(out);
+    }, 10000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { child, ip, port, user, password, secret, url: `turn:${ip}:${port}?transport=udp`, stop, logs: () => out };
+}

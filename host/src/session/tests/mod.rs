@@ -8,6 +8,7 @@ mod keyframes;
 mod lifecycle;
 mod loss;
 mod rate;
+mod restart;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -72,6 +73,8 @@ pub(super) struct Client {
     wants_keyframe: bool,
     /// Messages the host sent on each channel, by label.
     pub channel_data: Vec<(String, Vec<u8>)>,
+    /// The link is cut: every packet to or from this client is lost.
+    pub cut: bool,
 }
 
 impl Client {
@@ -96,6 +99,7 @@ impl Client {
             broken: false,
             wants_keyframe: false,
             channel_data: Vec::new(),
+            cut: false,
         }
     }
 
@@ -133,6 +137,7 @@ impl Client {
                     self.timeout = t;
                     return;
                 }
+                Ok(RtcOutput::Transmit(_)) if self.cut => {}
                 Ok(RtcOutput::Transmit(t)) => host_inbox.handle_input(NetInput::Packet(
                     now,
                     Packet {
@@ -312,6 +317,26 @@ impl Harness {
         n
     }
 
+    /// Client `n` restarts ICE (new credentials, same connection) and offers again on its
+    /// signaling; the host's answer is taken. The host's refusal is returned as is.
+    pub(crate) fn restart_ice(&mut self, n: usize) -> Result<(), crate::session::SessionError> {
+        let c = &mut self.clients[n];
+        let mut api = c.rtc.sdp_api();
+        api.ice_restart(true);
+        let (offer, pending) = api.apply().expect("an ICE restart offer");
+        let answer = self
+            .session
+            .handle_offer(self.now, c.id, &offer.to_sdp_string())?;
+        let answer = SdpAnswer::from_sdp_string(&answer).expect("a valid answer");
+        c.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .expect("the client takes the answer");
+        c.timeout = self.now;
+        self.drain_session();
+        Ok(())
+    }
+
     /// A party the host offers to (as to a WHIP endpoint), which answers; returns its index.
     pub(crate) fn add_answering_client(&mut self, to_client: NetemConfig) -> usize {
         let n = self.clients.len();
@@ -374,6 +399,9 @@ impl Harness {
                 let Ok(contents) = p.contents.as_slice().try_into() else {
                     continue;
                 };
+                if c.cut {
+                    continue;
+                }
                 let input = Input::Receive(
                     now,
                     Receive {

@@ -1,0 +1,448 @@
+//! The STUN and TURN servers a page's `RTCPeerConnection` may use (its `iceServers`), as the
+//! host is told them (`--ice-server URL`, repeatable, with `--ice-username`/`--ice-credential`
+//! or `--turn-secret`) and as each page gets them (the `ice-servers` signaling message).
+//!
+//! - URLs are STUN URIs (RFC 7064: `stun:host[:port]`, `stuns:…`) and TURN URIs (RFC 7065:
+//!   `turn:host[:port][?transport=udp|tcp]`, `turns:…`), exactly as `RTCIceServer.urls` takes
+//!   them; they carry no credentials (those URIs have no user part).
+//! - A STUN server (RFC 8489) tells the browser its public address (a server-reflexive
+//!   candidate); it needs no credentials. A TURN server (RFC 8656) relays for a browser that
+//!   cannot reach the host directly; it needs the long-term credentials of RFC 8489 §9.2: a
+//!   fixed `--ice-username`/`--ice-credential` pair, or ones minted per page from a secret
+//!   shared with the TURN server (`--turn-secret`), as coturn's REST scheme does
+//!   (draft-uberti-behave-turn-rest-00): username `<unix expiry>:<name>`, credential
+//!   `base64(HMAC-SHA1(secret, username))`, good until the expiry.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha1::Sha1;
+
+/// How long minted TURN credentials stay good by default (`--turn-ttl`): one day, the REST
+/// draft's example. A page gets fresh ones each time its signaling socket connects.
+pub const DEFAULT_TURN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The scheme of an ICE server URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// STUN over UDP or TCP (RFC 7064), default port 3478.
+    Stun,
+    /// STUN over TLS (RFC 7064), default port 5349.
+    Stuns,
+    /// TURN (RFC 7065), default port 3478.
+    Turn,
+    /// TURN over TLS (RFC 7065), default port 5349.
+    Turns,
+}
+
+impl Scheme {
+    /// Whether servers of this scheme relay (and so need credentials).
+    pub fn is_turn(self) -> bool {
+        matches!(self, Self::Turn | Self::Turns)
+    }
+}
+
+/// One ICE server URL, checked: a STUN or TURN URI as `RTCIceServer.urls` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceUrl {
+    pub scheme: Scheme,
+    /// A host name, an IPv4 address, or an IPv6 address in brackets.
+    pub host: String,
+    /// When absent, the scheme's default (3478, or 5349 over TLS).
+    pub port: Option<u16>,
+    /// TURN only: `udp` or `tcp` between the browser and the TURN server.
+    pub transport: Option<String>,
+    text: String,
+}
+
+/// Why an `--ice-server` URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IceUrlError {
+    #[error("{0:?}: the scheme must be stun:, stuns:, turn: or turns:")]
+    Scheme(String),
+    #[error("{0:?}: credentials do not go in the URL; use --ice-username and --ice-credential, or --turn-secret")]
+    Credentials(String),
+    #[error("{0:?}: no host")]
+    NoHost(String),
+    #[error("{0:?}: the port must be a number from 1 to 65535")]
+    Port(String),
+    #[error(
+        "{0:?}: only turn: and turns: take a query, and only ?transport=udp or ?transport=tcp"
+    )]
+    Query(String),
+}
+
+impl FromStr for IceUrl {
+    type Err = IceUrlError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (scheme, rest) = text
+            .split_once(':')
+            .ok_or_else(|| IceUrlError::Scheme(text.into()))?;
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "stun" => Scheme::Stun,
+            "stuns" => Scheme::Stuns,
+            "turn" => Scheme::Turn,
+            "turns" => Scheme::Turns,
+            _ => return Err(IceUrlError::Scheme(text.into())),
+        };
+        if rest.contains('@') || rest.starts_with("//") {
+            return Err(IceUrlError::Credentials(text.into()));
+        }
+        let (authority, query) = match rest.split_once('?') {
+            Some((a, q)) => (a, Some(q)),
+            None => (rest, None),
+        };
+        let transport = match query {
+            None => None,
+            Some(q) if scheme.is_turn() => match q.strip_prefix("transport=") {
+                Some(t @ ("udp" | "tcp")) => Some(t.to_owned()),
+                _ => return Err(IceUrlError::Query(text.into())),
+            },
+            Some(_) => return Err(IceUrlError::Query(text.into())),
+        };
+        let (host, port) = split_host_port(authority).ok_or_else(|| port_error(text))?;
+        let host_ok = !host.is_empty()
+            && (host.starts_with('[')
+                || host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
+        if !host_ok {
+            return Err(IceUrlError::NoHost(text.into()));
+        }
+        Ok(Self {
+            scheme,
+            host: host.to_owned(),
+            port,
+            transport,
+            text: text.to_owned(),
+        })
+    }
+}
+
+fn port_error(text: &str) -> IceUrlError {
+    IceUrlError::Port(text.into())
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port`; `None` when the port is not 1–65535.
+fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if let Some(end) = authority.find(']') {
+        let (h, rest) = authority.split_at(end + 1);
+        if !h.starts_with('[') || h[1..end].parse::<std::net::Ipv6Addr>().is_err() {
+            return Some(("", None));
+        }
+        match rest.strip_prefix(':') {
+            Some(p) => (h, Some(p)),
+            None if rest.is_empty() => (h, None),
+            None => return None,
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    match port {
+        None => Some((host, None)),
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Some((host, Some(n))),
+            _ => None,
+        },
+    }
+}
+
+impl fmt::Display for IceUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// How a page authenticates to the TURN servers.
+#[derive(Clone, PartialEq, Eq)]
+pub enum TurnAuth {
+    /// No TURN server: STUN needs no credentials.
+    None,
+    /// One fixed username and password for every TURN server (coturn `--user=NAME:PASS`).
+    Static {
+        username: String,
+        credential: String,
+    },
+    /// Time-limited credentials minted per page from a secret shared with the TURN servers
+    /// (coturn `--use-auth-secret --static-auth-secret=SECRET`), good for `ttl`.
+    Rest { secret: String, ttl: Duration },
+}
+
+impl fmt::Debug for TurnAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Static { username, .. } => write!(f, "Static({username}, …)"),
+            Self::Rest { ttl, .. } => write!(f, "Rest(…, {ttl:?})"),
+        }
+    }
+}
+
+/// Why the ICE server flags do not fit together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IceConfigError {
+    #[error("{0} is a TURN server: give --ice-username and --ice-credential, or --turn-secret")]
+    TurnWithoutCredentials(String),
+    #[error("--ice-username, --ice-credential and --turn-secret are for turn: or turns: servers, and no --ice-server is one")]
+    CredentialsWithoutTurn,
+    #[error("--ice-username and --ice-credential go together")]
+    HalfCredentials,
+    #[error("--ice-username, --ice-credential and --turn-secret must not be empty")]
+    Empty,
+}
+
+/// The ICE servers every page is given, checked once at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceServers {
+    pub urls: Vec<IceUrl>,
+    pub auth: TurnAuth,
+}
+
+impl Default for IceServers {
+    fn default() -> Self {
+        Self {
+            urls: Vec::new(),
+            auth: TurnAuth::None,
+        }
+    }
+}
+
+impl IceServers {
+    /// From the flags: `urls`, a fixed username and credential, or a shared secret (good for
+    /// `ttl`). A TURN URL needs credentials and credentials need a TURN URL.
+    pub fn new(
+        urls: Vec<IceUrl>,
+        username: Option<String>,
+        credential: Option<String>,
+        secret: Option<String>,
+        ttl: Duration,
+    ) -> Result<Self, IceConfigError> {
+        let given = [&username, &credential, &secret];
+        if given.iter().any(|v| v.as_deref() == Some("")) {
+            return Err(IceConfigError::Empty);
+        }
+        let auth = match (username, credential, secret) {
+            (None, None, None) => TurnAuth::None,
+            (Some(username), Some(credential), None) => TurnAuth::Static {
+                username,
+                credential,
+            },
+            (None, None, Some(secret)) => TurnAuth::Rest { secret, ttl },
+            // clap refuses the secret with either of the others; one of the pair is missing.
+            _ => return Err(IceConfigError::HalfCredentials),
+        };
+        let turn = urls.iter().find(|u| u.scheme.is_turn());
+        match (turn, &auth) {
+            (Some(u), TurnAuth::None) => Err(IceConfigError::TurnWithoutCredentials(u.to_string())),
+            (None, TurnAuth::Static { .. } | TurnAuth::Rest { .. }) => {
+                Err(IceConfigError::CredentialsWithoutTurn)
+            }
+            _ => Ok(Self { urls, auth }),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.urls.is_empty()
+    }
+
+    /// The servers for one page called `name` (in minted usernames: coturn logs it), at wall
+    /// time `now`: the STUN servers, and the TURN servers with their credentials.
+    pub fn for_page(&self, name: &str, now: SystemTime) -> Vec<IceServer> {
+        let of = |turn: bool| -> Vec<String> {
+            self.urls
+                .iter()
+                .filter(|u| u.scheme.is_turn() == turn)
+                .map(ToString::to_string)
+                .collect()
+        };
+        let mut out = Vec::new();
+        let stun = of(false);
+        if !stun.is_empty() {
+            out.push(IceServer {
+                urls: stun,
+                username: None,
+                credential: None,
+            });
+        }
+        let turn = of(true);
+        let (username, credential) = match &self.auth {
+            TurnAuth::None => return out,
+            TurnAuth::Static {
+                username,
+                credential,
+            } => (username.clone(), credential.clone()),
+            TurnAuth::Rest { secret, ttl } => {
+                let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+                let username = rest_username((since + *ttl).as_secs(), name);
+                let credential = rest_credential(secret.as_bytes(), &username);
+                (username, credential)
+            }
+        };
+        if !turn.is_empty() {
+            out.push(IceServer {
+                urls: turn,
+                username: Some(username),
+                credential: Some(credential),
+            });
+        }
+        out
+    }
+}
+
+/// A TURN REST username: `<expiry, unix seconds>:<name>` (draft-uberti-behave-turn-rest-00
+/// §2.2; coturn takes the part before the first `:` as the expiry).
+pub fn rest_username(expiry_unix: u64, name: &str) -> String {
+    format!("{expiry_unix}:{name}")
+}
+
+/// A TURN REST password: base64 (standard alphabet, padded) of HMAC-SHA1 over `username`
+/// keyed with the shared secret, as coturn computes it with `--use-auth-secret`.
+pub fn rest_credential(secret: &[u8], username: &str) -> String {
+    // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
+    let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(secret) else {
+        return String::new();
+    };
+    mac.update(username.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// One entry of a page's `iceServers` (the `RTCIceServer` dictionary of WebRTC 1.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> IceUrl {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn stun_and_turn_urls_are_taken_as_browsers_take_them() {
+        let u = url("turn:turn.example.org:3478?transport=udp");
+        assert_eq!(u.scheme, Scheme::Turn);
+        assert_eq!(u.host, "turn.example.org");
+        assert_eq!(u.port, Some(3478));
+        assert_eq!(u.transport.as_deref(), Some("udp"));
+        assert_eq!(u.to_string(), "turn:turn.example.org:3478?transport=udp");
+        assert_eq!(url("stun:192.0.2.7").port, None);
+        assert_eq!(url("turns:[2001:db8::1]:5349").host, "[2001:db8::1]");
+        assert_eq!(url("stuns:stun.example.org:443").scheme, Scheme::Stuns);
+    }
+
+    #[test]
+    fn bad_urls_say_what_is_wrong() {
+        let err = |s: &str| s.parse::<IceUrl>().expect_err(s);
+        assert!(matches!(err("http://x"), IceUrlError::Scheme(_)));
+        assert!(matches!(err("turn.example.org"), IceUrlError::Scheme(_)));
+        assert!(matches!(err("turn:u:p@host"), IceUrlError::Credentials(_)));
+        assert!(matches!(err("turn:host:0"), IceUrlError::Port(_)));
+        assert!(matches!(err("turn:host:70000"), IceUrlError::Port(_)));
+        assert!(matches!(err("turn:host:x"), IceUrlError::Port(_)));
+        assert!(matches!(
+            err("stun:host?transport=udp"),
+            IceUrlError::Query(_)
+        ));
+        assert!(matches!(
+            err("turn:host?transport=sctp"),
+            IceUrlError::Query(_)
+        ));
+        assert!(matches!(err("stun:"), IceUrlError::NoHost(_)));
+        assert!(matches!(err("stun:ho st"), IceUrlError::NoHost(_)));
+        assert!(matches!(err("stun:[nope]:3478"), IceUrlError::NoHost(_)));
+    }
+
+    #[test]
+    fn turn_needs_credentials_and_credentials_need_turn() {
+        let ttl = DEFAULT_TURN_TTL;
+        let turn = || vec![url("turn:t.example.org")];
+        let stun = || vec![url("stun:s.example.org")];
+        let some = |s: &str| Some(s.to_owned());
+        assert!(matches!(
+            IceServers::new(turn(), None, None, None, ttl),
+            Err(IceConfigError::TurnWithoutCredentials(_))
+        ));
+        assert_eq!(
+            IceServers::new(stun(), None, None, some("s"), ttl),
+            Err(IceConfigError::CredentialsWithoutTurn)
+        );
+        assert_eq!(
+            IceServers::new(turn(), some("u"), None, None, ttl),
+            Err(IceConfigError::HalfCredentials)
+        );
+        assert_eq!(
+            IceServers::new(turn(), None, None, some(""), ttl),
+            Err(IceConfigError::Empty)
+        );
+        assert!(IceServers::new(stun(), None, None, None, ttl).is_ok());
+        assert!(IceServers::new(turn(), some("u"), some("p"), None, ttl).is_ok());
+    }
+
+    #[test]
+    fn a_page_gets_stun_bare_and_turn_with_fixed_credentials() {
+        let servers = IceServers::new(
+            vec![
+                url("stun:s.example.org"),
+                url("turn:t.example.org?transport=udp"),
+            ],
+            Some("u".into()),
+            Some("p".into()),
+            None,
+            DEFAULT_TURN_TTL,
+        )
+        .expect("valid");
+        let page = servers.for_page("peer1", SystemTime::now());
+        let json = serde_json::to_value(&page).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!([
+                { "urls": ["stun:s.example.org"] },
+                { "urls": ["turn:t.example.org?transport=udp"], "username": "u", "credential": "p" }
+            ])
+        );
+    }
+
+    #[test]
+    fn minted_credentials_follow_coturns_rest_scheme() {
+        // What coturn computes for user "1700000000:peer3" with static-auth-secret "north":
+        // printf '1700000000:peer3' | openssl dgst -sha1 -hmac north -binary | base64
+        assert_eq!(
+            rest_credential(b"north", "1700000000:peer3"),
+            "N0/OmPqseVw9jQrWtefTDUy8mx8="
+        );
+        let servers = IceServers::new(
+            vec![url("turn:t.example.org")],
+            None,
+            None,
+            Some("north".into()),
+            Duration::from_secs(600),
+        )
+        .expect("valid");
+        let now = UNIX_EPOCH + Duration::from_secs(1_699_999_400);
+        let page = servers.for_page("peer3", now);
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].username.as_deref(), Some("1700000000:peer3"));
+        assert_eq!(
+            page[0].credential.as_deref(),
+            Some("N0/OmPqseVw9jQrWtefTDUy8mx8=")
+        );
+        // The secret never reaches a page, nor a log line.
+        assert!(!format!("{servers:?}").contains("north"));
+    }
+}

@@ -1,0 +1,137 @@
+// Reaching a host through TURN, and ICE restarts, with real parts: glint and Debian's coturn in
+// one network namespace, Chromium in another, joined by a veth pair (Chromium gathers nothing on
+// 127.0.0.1, so loopback cannot show a relayed path). The page is told to use relays only
+// (`#relay=1`, `iceTransportPolicy: 'relay'`), so it plays only if coturn relays for it.
+//
+// 1. coturn with a TURN REST secret; glint mints each page's credentials from it
+//    (`--turn-secret`): the picture plays, and the pair in use is relayed.
+// 2. coturn with a static user (`--ice-username`/`--ice-credential`): the page's UDP is cut by
+//    nftables for a few seconds, the page restarts ICE on its signaling socket, and the picture
+//    resumes on the same peer with the same role.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGlint, startChromium, startLan, startTurn, waitFor } from './harness.mjs';
+
+let lan;
+let home;
+
+before(async () => {
+  lan = await startLan();
+  home = mkdtempSync(join(tmpdir(), 'glint-ice-home-'));
+});
+
+after(() => {
+  lan?.stop();
+  if (home) rmSync(home, { recursive: true, force: true });
+});
+
+/** Starts coturn, glint (with `glintArgs(turn)`) and Chromium; runs `body`; stops all three. */
+async function withParts(turnOptions, glintArgs, body) {
+  let turn;
+  let glint;
+  let browser;
+  try {
+    turn = await startTurn({ ip: lan.hostIp, netns: lan.host, ...turnOptions });
+    glint = await startGlint(['--source', 'testpattern', '--fps', '30', '--listen', `${lan.hostIp}:0`, ...glintArgs(turn)],
+      { netns: lan.host, env: { HOME: home } });
+    browser = await startChromium({ executablePath: lan.chromium, contextOptions: { ignoreHTTPSErrors: true } });
+    await body({ turn, glint, page: browser.page, browser });
+  } catch (e) {
+    // What each part said, to see why.
+    console.log('--- coturn\n', turn?.logs().slice(-3000), '\n--- glint\n', glint?.logs().slice(-3000),
+      '\n--- page\n', browser?.console().slice(-3000));
+    throw e;
+  } finally {
+    await browser?.stop();
+    await glint?.stop();
+    await turn?.stop();
+  }
+}
+
+/** The host's figures, as the page's owner reads them. */
+const apiStats = (page) => page.evaluate(async () => {
+  const password = new URLSearchParams(location.hash.slice(1)).get('password');
+  const r = await fetch('/api/stats', { headers: { Authorization: `Bearer ${password}` } });
+  return r.json();
+});
+
+const playing = (page) => page.evaluate(() => window.glint.state === 'playing' && window.glint.framesPresented);
+
+/** Frames shown over `ms` of the page's time. */
+async function framesOver(page, ms) {
+  return page.evaluate((wait) => new Promise((resolve) => {
+    const before = window.glint.framesPresented;
+    setTimeout(() => resolve(window.glint.framesPresented - before), wait);
+  }), ms);
+}
+
+test('through coturn with credentials minted from its REST secret, the picture plays over a relay', async () => {
+  const secret = `ice-secret-${process.pid}`;
+  await withParts({ secret }, (turn) => ['--ice-server', turn.url, '--turn-secret', secret], async ({ glint, page }) => {
+    // The page is served over https (a LAN listen); relays only.
+    await page.goto(`${glint.url}&relay=1`);
+    await waitFor('the stream to play through the relay', () => playing(page), 30000);
+    assert.ok(await framesOver(page, 1000) > 10, 'the picture does not move');
+    const pair = await waitFor('a selected candidate pair', () => page.evaluate(() => window.glint.selectedPair()));
+    assert.equal(pair.local, 'relay', JSON.stringify(pair));
+    assert.equal(pair.localAddress, lan.hostIp, 'relayed by coturn, on the host side');
+    assert.equal(pair.relayProtocol, 'udp');
+    // One peer on the host, connected (the relay reached it, not a direct path).
+    const stats = await apiStats(page);
+    assert.equal(stats.peers.length, 1);
+    assert.ok(stats.peers[0].connected);
+  });
+});
+
+test('a link cut for a few seconds: the page restarts ICE and the picture resumes on the same peer and role', async () => {
+  const nft = (...a) => execFileSync('ip', ['netns', 'exec', lan.client, 'nft', ...a]);
+  const table = `icecut${process.pid}`;
+  await withParts({ user: 'ice-user', password: 'ice-pass' },
+    (turn) => ['--ice-server', turn.url, '--ice-username', turn.user, '--ice-credential', turn.password],
+    async ({ glint, page }) => {
+      await page.goto(`${glint.url}&relay=1`);
+      await waitFor('the stream to play through the relay', () => playing(page), 30000);
+      const before = await waitFor('the peer in /api/stats', async () => {
+        const s = await apiStats(page);
+        return s.peers?.length === 1 && s.peers[0].connected && s;
+      });
+      const me = await page.evaluate(() => window.glint.room.self);
+      assert.equal(me.role, 'owner');
+      assert.equal(me.control, true);
+      const restartsBefore = await page.evaluate(() => window.glint.iceRestarts);
+      // Every UDP datagram to and from the browser is lost; signaling (TCP) still works.
+      nft('add', 'table', 'inet', table);
+      nft('add', 'chain', 'inet', table, 'out', '{ type filter hook output priority 0 ; }');
+      nft('add', 'chain', 'inet', table, 'in', '{ type filter hook input priority 0 ; }');
+      nft('add', 'rule', 'inet', table, 'out', 'meta l4proto udp drop');
+      nft('add', 'rule', 'inet', table, 'in', 'meta l4proto udp drop');
+      try {
+        // The page notices (the browser says `disconnected`) and restarts ICE.
+        await waitFor('the page to restart ICE', () => page.evaluate((n) => window.glint.iceRestarts > n, restartsBefore), 20000);
+      } finally {
+        nft('delete', 'table', 'inet', table);
+      }
+      const lifted = Date.now();
+      // The picture moves again within a few seconds of the link's return.
+      await waitFor('the picture to move again', async () => (await framesOver(page, 500)) > 5, 15000);
+      const resumedMs = Date.now() - lifted;
+      assert.ok(resumedMs < 10000, `resumed ${resumedMs} ms after the link came back`);
+      const pair = await page.evaluate(() => window.glint.selectedPair());
+      assert.equal(pair?.local, 'relay', JSON.stringify(pair));
+      // The same peer, never left: same id, one peer, the restart counted; same role and control.
+      const after = await waitFor('the host to count the restart', async () => {
+        const s = await apiStats(page);
+        return s.peers?.length === 1 && s.peers[0].ice_restarts >= 1 && s.peers[0].connected && s;
+      }, 10000);
+      assert.equal(after.peers[0].id, before.peers[0].id);
+      const meAfter = await page.evaluate(() => window.glint.room.self);
+      assert.deepEqual([meAfter.peer, meAfter.role, meAfter.control], [me.peer, 'owner', true]);
+      assert.equal(await page.evaluate(() => window.glint.connects), 1, 'no new connection was made');
+      assert.deepEqual(await page.evaluate(() => window.glint.timelines.length), 1, 'no new signaling attempt');
+    });
+});
