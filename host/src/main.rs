@@ -386,14 +386,15 @@ fn run(config: Config) -> Result<(), Failure> {
         };
         match started {
             Ok(what) => {
-                let (stale, counters, kbps) = (
+                let (stale, counters, kbps, rate) = (
                     audio_rx.clone(),
                     audio_counters.clone(),
                     config.audio_bitrate,
+                    control.audio_kbps.clone(),
                 );
                 let opus = std::thread::Builder::new()
                     .name("glint-opus".into())
-                    .spawn(move || audio_encode::run(raw_rx, audio_tx, stale, kbps, counters))
+                    .spawn(move || audio_encode::run(raw_rx, audio_tx, stale, kbps, rate, counters))
                     .map_err(spawn_err)?;
                 threads.push(("opus", opus));
                 has_sound = true;

@@ -339,6 +339,11 @@ impl Driver {
                     .control
                     .bitrate_kbps
                     .store(u64::from(kbps), std::sync::atomic::Ordering::Relaxed),
+                Output::Encoder(EncoderCommand::AudioBitrate(kbps)) => self
+                    .parts
+                    .control
+                    .audio_kbps
+                    .store(kbps, std::sync::atomic::Ordering::Relaxed),
                 Output::PeerStats(peers) => self.parts.stats.publish_peers(peers),
             }
         }

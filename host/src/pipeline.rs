@@ -2,7 +2,7 @@
 //! thread, joined by a one-slot "latest frame wins" mailbox.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -37,6 +37,8 @@ pub struct EncodeControl {
     /// Codecs whose next frame must be a keyframe.
     pub keyframe: AtomicU8,
     pub bitrate_kbps: AtomicU64,
+    /// The Opus rate, kbit/s (0: as configured), read by the sound's encoder thread.
+    pub audio_kbps: Arc<AtomicU32>,
 }
 
 impl EncodeControl {

@@ -124,6 +124,8 @@ pub struct PeerSnapshot {
     pub bwe_kbps: Option<f64>,
     /// The encoder rate this peer's link carries, from the estimate (`session/rate.rs`).
     pub target_kbps: Option<f64>,
+    /// The Opus rate the encode's target leaves for sound, kbit/s (`session/rate.rs`).
+    pub audio_kbps: Option<u32>,
     /// The peer's own receive-side estimate (REMB), when it sends one.
     pub remb_kbps: Option<f64>,
     pub rtt_ms: Option<f64>,

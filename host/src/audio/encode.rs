@@ -7,6 +7,7 @@
 //! from the counted clock (samples lost in a gap, a device clock drifting) the clock is
 //! re-anchored to the buffer and the partial frame is dropped.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -89,6 +90,13 @@ impl OpusEncoder {
         })
     }
 
+    /// Codes the next frames at `kbps` (Opus takes a new rate between any two frames).
+    pub fn set_bitrate(&mut self, kbps: u32) -> Result<(), AudioError> {
+        self.inner
+            .set_bitrate(opus::Bitrate::Bits(kbps.clamp(6, 510) as i32 * 1000))
+            .map_err(|e| AudioError::Opus(e.to_string()))
+    }
+
     pub fn encode(&mut self, frame: &[f32]) -> Result<Arc<[u8]>, AudioError> {
         let n = self
             .inner
@@ -116,12 +124,15 @@ pub fn push_latest(
     }
 }
 
-/// The encoder thread's loop: until the raw queue closes.
+/// The encoder thread's loop: until the raw queue closes. It starts at `bitrate_kbps` and
+/// follows `rate` (kbit/s; 0 keeps the start), which the rtc thread lowers when the link
+/// narrows (`session::rate::audio_kbps_for`).
 pub fn run(
     raw: Receiver<RawAudio>,
     out: Sender<EncodedAudio>,
     stale: Receiver<EncodedAudio>,
     bitrate_kbps: u32,
+    rate: Arc<AtomicU32>,
     counters: Arc<AudioCounters>,
 ) {
     let mut encoder = match OpusEncoder::new(bitrate_kbps) {
@@ -132,7 +143,15 @@ pub fn run(
         }
     };
     let mut framer = Framer::default();
+    let mut current = bitrate_kbps;
     for buffer in raw.iter() {
+        let wanted = rate.load(Ordering::Relaxed);
+        if wanted != 0 && wanted != current {
+            current = wanted;
+            if let Err(e) = encoder.set_bitrate(wanted) {
+                tracing::warn!(error = %e, kbps = wanted, "the Opus rate was not changed");
+            }
+        }
         for (captured_at, frame) in framer.push(&buffer) {
             match encoder.encode(&frame) {
                 Ok(data) => {
@@ -195,6 +214,33 @@ mod tests {
         assert_eq!(f.reanchors, 1);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].0, later);
+    }
+
+    #[test]
+    fn a_lower_rate_makes_smaller_packets_between_two_frames() {
+        let mut e = OpusEncoder::new(96).expect("opus opens");
+        // Noise: it takes whatever rate it is given.
+        let mut x = 1u32;
+        let mut noise = || {
+            (0..960)
+                .map(|_| {
+                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (x >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+                })
+                .collect::<Vec<f32>>()
+        };
+        let mean = |e: &mut OpusEncoder, noise: &mut dyn FnMut() -> Vec<f32>| {
+            let sizes: Vec<usize> = (0..50)
+                .map(|_| e.encode(&noise()).expect("encodes").len())
+                .collect();
+            sizes[10..].iter().sum::<usize>() / 40
+        };
+        let at_96 = mean(&mut e, &mut noise);
+        e.set_bitrate(24).expect("rate taken");
+        let at_24 = mean(&mut e, &mut noise);
+        // 10 ms frames: 96 kbit/s is 120 B a frame, 24 kbit/s 30 B.
+        assert!(at_96 >= 100, "{at_96} B a frame at 96 kbit/s");
+        assert!(at_24 <= 40, "{at_24} B a frame at 24 kbit/s");
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub struct SessionConfig {
     /// The highest video rate (`--bitrate`), kbit/s: where the bandwidth estimate starts and
     /// what it probes for.
     pub max_kbps: u32,
+    /// The Opus rate (`--audio-bitrate`), kbit/s: the most sound gets.
+    pub audio_kbps: u32,
 }
 
 impl SessionConfig {
@@ -93,6 +95,7 @@ impl SessionConfig {
             av_sync: config.av_sync,
             max_peers: config.max_peers as usize,
             max_kbps: config.bitrate,
+            audio_kbps: config.audio_bitrate,
         }
     }
 }
@@ -154,6 +157,8 @@ pub enum EncoderCommand {
     Wanted(u8),
     /// Encode at this rate, kbit/s: the lowest target of the connected peers' links.
     Bitrate(u32),
+    /// Encode the sound (Opus) at this rate, kbit/s (`rate::audio_kbps_for` that target).
+    AudioBitrate(u32),
 }
 
 /// What the session asks of its driver.
@@ -214,6 +219,8 @@ pub struct Session {
     wanted: u8,
     /// The encoder rate last told, kbit/s.
     rate_kbps: u32,
+    /// The Opus rate last told, kbit/s.
+    audio_kbps: u32,
     draining: bool,
 }
 
@@ -228,6 +235,7 @@ impl Session {
     ) -> Self {
         Self {
             rate_kbps: config.max_kbps,
+            audio_kbps: config.audio_kbps,
             config,
             counters,
             peers: Vec::new(),
@@ -454,7 +462,15 @@ impl Session {
         self.update_rate();
         if now >= self.next_stats {
             self.next_stats = now + STATS_INTERVAL;
-            let peers = self.peers.iter().map(Peer::snapshot).collect();
+            let audio_kbps = Some(self.audio_kbps);
+            let peers = self
+                .peers
+                .iter()
+                .map(|p| PeerSnapshot {
+                    audio_kbps,
+                    ..p.snapshot()
+                })
+                .collect();
             self.outputs.push_back(Output::PeerStats(peers));
         }
     }
@@ -542,6 +558,13 @@ impl Session {
             self.rate_kbps = target;
             self.outputs
                 .push_back(Output::Encoder(EncoderCommand::Bitrate(target)));
+        }
+        let audio = rate::audio_kbps_for(target, self.config.audio_kbps);
+        if audio != self.audio_kbps {
+            self.audio_kbps = audio;
+            tracing::info!(audio_kbps = audio, video_kbps = target, "sound rate");
+            self.outputs
+                .push_back(Output::Encoder(EncoderCommand::AudioBitrate(audio)));
         }
     }
 

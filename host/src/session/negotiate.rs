@@ -377,6 +377,7 @@ mod tests {
             av_sync: false,
             max_peers: 32,
             max_kbps: 8000,
+            audio_kbps: 96,
         };
         let Err(SessionError::BadOffer(why)) = answer(&config, Instant::now(), "this is junk")
         else {
@@ -403,6 +404,7 @@ mod tests {
             av_sync: false,
             max_peers: 32,
             max_kbps: 8000,
+            audio_kbps: 96,
         };
         let answered = answer(&config, Instant::now(), &offer.to_sdp_string()).expect("answered");
         let candidates: Vec<&str> = answered

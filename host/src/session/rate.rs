@@ -26,6 +26,23 @@ pub(crate) const STALE_ESTIMATE: Duration = Duration::from_secs(2);
 /// The lowest target, kbit/s: below it a picture is not legible.
 pub(crate) const MIN_KBPS: u32 = 150;
 
+/// The Opus rate for the encode's video target, kbit/s: the configured rate while the link is
+/// wide, less under pressure, so that sound keeps flowing through a narrow link and leaves the
+/// picture its room (96 kbit/s of sound is a quarter of a 400 kbit/s link, beside
+/// [`HEADROOM`]'s 15 %): at most 64 under 2 Mbit/s of video, 48 under 1 Mbit/s, 32 under
+/// 500 kbit/s and 24 under 250 kbit/s (Opus CELT stays clear for speech and music from about
+/// 24 kbit/s stereo; RFC 7587 §3.1.1).
+pub(crate) fn audio_kbps_for(video_target_kbps: u32, configured_kbps: u32) -> u32 {
+    let cap = match video_target_kbps {
+        t if t >= 2000 => u32::MAX,
+        t if t >= 1000 => 64,
+        t if t >= 500 => 48,
+        t if t >= 250 => 32,
+        _ => 24,
+    };
+    configured_kbps.min(cap)
+}
+
 /// One peer's encoder target, in kbit/s.
 #[derive(Debug, Clone)]
 pub(crate) struct RateControl {
@@ -213,6 +230,19 @@ mod tests {
         r.on_sent(t0 + secs(12.5), 7650.0);
         r.on_estimate(t0 + secs(12.5), 2000.0);
         assert_eq!(r.target_kbps(), 1700);
+    }
+
+    #[test]
+    fn sound_gives_way_on_a_narrow_link_and_keeps_its_rate_on_a_wide_one() {
+        assert_eq!(audio_kbps_for(8000, 96), 96);
+        assert_eq!(audio_kbps_for(2000, 96), 96);
+        assert_eq!(audio_kbps_for(1500, 96), 64);
+        assert_eq!(audio_kbps_for(850, 96), 48);
+        assert_eq!(audio_kbps_for(340, 96), 32);
+        assert_eq!(audio_kbps_for(150, 96), 24);
+        // Never above what was configured.
+        assert_eq!(audio_kbps_for(150, 16), 16);
+        assert_eq!(audio_kbps_for(8000, 32), 32);
     }
 
     #[test]

@@ -224,6 +224,8 @@ pub(super) struct Harness {
     pub rate_log: Vec<(Instant, u32)>,
     /// Whether the made-up frames follow that rate (else about 6 KB each, ~2.9 Mbit/s).
     pub follow_rate: bool,
+    /// The Opus rate the session asked for last, kbit/s.
+    pub audio_kbps: u32,
 }
 
 impl Harness {
@@ -244,6 +246,7 @@ impl Harness {
             av_sync: false,
             max_peers,
             max_kbps: 8000,
+            audio_kbps: 96,
         };
         Self {
             now,
@@ -266,6 +269,7 @@ impl Harness {
             rate_kbps: 8000,
             rate_log: Vec::new(),
             follow_rate: false,
+            audio_kbps: 96,
         }
     }
 
@@ -505,6 +509,7 @@ impl Harness {
                     self.rate_kbps = kbps;
                     self.rate_log.push((self.now, kbps));
                 }
+                Output::Encoder(EncoderCommand::AudioBitrate(kbps)) => self.audio_kbps = kbps,
             }
         }
     }

@@ -85,6 +85,7 @@ fn on_an_open_link_the_configured_rate_stays() {
     h.run_for(Duration::from_secs(10));
     eprintln!("open link: rate changes {:?}", h.rate_log);
     assert_eq!(h.rate_kbps, 8000);
+    assert_eq!(h.audio_kbps, 96, "sound lost its rate on an open link");
 }
 
 #[test]
@@ -118,6 +119,11 @@ fn at_400_kbits_the_first_picture_comes_within_2_s_and_keeps_moving() {
         "first picture {first:?} after connecting"
     );
     assert!(h.rate_kbps <= 400, "target {} above the link", h.rate_kbps);
+    assert!(
+        h.audio_kbps <= 32,
+        "sound at {} kbit/s on a 400 kbit/s link",
+        h.audio_kbps
+    );
     assert!(
         shown_late >= 45 * 5,
         "{shown_late} frames shown in the last 5 s"
