@@ -3,7 +3,7 @@
 // when the test fails.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +94,26 @@ export function rawRequest(port, path, headers, host = '127.0.0.1') {
     req.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: res.statusCode, headers: res.headers, body: '' }); });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/**
+ * The events an `xev` log file holds so far, in order: `{kind, keysym, button, x, y}` where
+ * `kind` is xev's name (`KeyPress`, `KeyRelease`, `ButtonPress`, ...), `keysym` the key's
+ * keysym name (null when xev names none), `button` the button number and `x`, `y` the root
+ * coordinates. A missing file is no events.
+ */
+export function xevEvents(file) {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  return text.split(/\n(?=\w+ event,)/).filter((e) => /^\w+ event,/.test(e)).map((e) => {
+    const [, x, y] = /root:\((-?\d+),(-?\d+)\)/.exec(e) ?? [];
+    return {
+      kind: e.split(' ')[0],
+      keysym: /keysym 0x[0-9a-f]+, (\w+)\)/.exec(e)?.[1] ?? null,
+      button: Number(/button (\d+)/.exec(e)?.[1] ?? NaN),
+      x: Number(x),
+      y: Number(y),
+    };
   });
 }
 

@@ -5,10 +5,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGlint, startChromium, waitFor } from './harness.mjs';
+import { startGlint, startChromium, waitFor, xevEvents } from './harness.mjs';
 
 const WINDOWS_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
   'Chrome/120.0.0.0 Safari/537.36';
@@ -32,9 +32,7 @@ after(async () => {
 });
 
 /** The keysym names xev logged for presses, in order. */
-const pressed = () => (existsSync(keys) ? readFileSync(keys, 'utf8') : '')
-  .split(/\n(?=Key)/).filter((e) => e.startsWith('KeyPress'))
-  .map((e) => /keysym 0x[0-9a-f]+, (\w+)\)/.exec(e)?.[1]).filter(Boolean);
+const pressed = () => xevEvents(keys).filter((e) => e.kind === 'KeyPress' && e.keysym).map((e) => e.keysym);
 
 /** One key event as Chromium on Windows sends it; `at` is its timeStamp, s. */
 const send = (type, code, key, vk, at, modifiers = 0) => cdp.send('Input.dispatchKeyEvent',
@@ -71,12 +69,8 @@ test('Windows AltGr: the host gets AltRight and the key, never the fake left Ctr
 });
 
 /** Key events xev logged, in order: '+name' for a press, '-name' for a release. */
-const events = () => (existsSync(keys) ? readFileSync(keys, 'utf8') : '')
-  .split(/\n(?=Key)/).map((e) => {
-    const name = /keysym 0x[0-9a-f]+, (\w+)\)/.exec(e)?.[1];
-    if (!name) return null;
-    return `${e.startsWith('KeyPress') ? '+' : '-'}${name}`;
-  }).filter(Boolean);
+const events = () => xevEvents(keys).filter((e) => e.keysym && (e.kind === 'KeyPress' || e.kind === 'KeyRelease'))
+  .map((e) => `${e.kind === 'KeyPress' ? '+' : '-'}${e.keysym}`);
 
 test('a modifier released out of the page\'s sight is released on the host by the next key', async () => {
   const t = Date.now() / 1000;

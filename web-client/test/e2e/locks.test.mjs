@@ -7,10 +7,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGlint, startChromium, waitFor } from './harness.mjs';
+import { startGlint, startChromium, waitFor, xevEvents } from './harness.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'glint-locks-'));
 const keys = join(dir, 'keys.log');
@@ -38,9 +38,7 @@ after(async () => {
 });
 
 /** The keysym names xev logged for presses, in order. */
-const pressed = () => (existsSync(keys) ? readFileSync(keys, 'utf8') : '')
-  .split(/\n(?=Key)/).filter((e) => e.startsWith('KeyPress'))
-  .map((e) => /keysym 0x[0-9a-f]+, (\w+)\)/.exec(e)?.[1]).filter(Boolean);
+const pressed = () => xevEvents(keys).filter((e) => e.kind === 'KeyPress' && e.keysym).map((e) => e.keysym);
 
 /** The host's lock states, from xset's LED mask. */
 const hostLocks = () => {

@@ -5,10 +5,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGlint, startChromium, waitFor } from './harness.mjs';
+import { startGlint, startChromium, waitFor, xevEvents } from './harness.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'glint-touch-'));
 const log = join(dir, 'xev.log');
@@ -38,23 +38,15 @@ after(async () => {
 
 /** xev's button presses: {button, x, y} (root coordinates), and its key presses' keysym names. */
 const presses = () => {
-  const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
-  const events = text.split(/\n(?=\w+ event,)/);
+  const events = xevEvents(log);
   return {
-    buttons: events.filter((e) => e.startsWith('ButtonPress')).map((e) => {
-      const [, x, y] = /root:\((-?\d+),(-?\d+)\)/.exec(e) ?? [];
-      return { button: Number(/button (\d+)/.exec(e)?.[1]), x: Number(x), y: Number(y) };
-    }),
-    keys: events.filter((e) => e.startsWith('KeyPress')).map((e) => /keysym 0x[0-9a-f]+, (\w+)\)/.exec(e)?.[1]),
+    buttons: events.filter((e) => e.kind === 'ButtonPress').map(({ button, x, y }) => ({ button, x, y })),
+    keys: events.filter((e) => e.kind === 'KeyPress').map((e) => e.keysym ?? undefined),
   };
 };
 
 /** Every key press and release on the host, in order: [kind, keysym name]. */
-const keyEvents = () => {
-  const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
-  return text.split(/\n(?=\w+ event,)/).filter((e) => /^Key(Press|Release)/.test(e))
-    .map((e) => [e.split(' ')[0], /keysym 0x[0-9a-f]+, (\w+)\)/.exec(e)?.[1]]);
-};
+const keyEvents = () => xevEvents(log).filter((e) => e.kind === 'KeyPress' || e.kind === 'KeyRelease').map((e) => [e.kind, e.keysym ?? undefined]);
 
 /** The host pixel under client point (cx, cy), from the video's box (object-fit: contain). */
 const hostPixel = (cx, cy) => page.evaluate(([x, y]) => {
