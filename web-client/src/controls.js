@@ -132,6 +132,9 @@ export const MODIFIERS = [
   [['Meta'], ['MetaLeft', 'MetaRight']],
 ];
 
+/** Every modifier key's code. */
+const MODIFIER_CODES = new Set(MODIFIERS.flatMap(([, codes]) => codes));
+
 /**
  * The modifier keys (codes) held in `held` that event `e`'s flags say are up: a release the
  * page never saw (Alt+Tab away and back, a key released over another window) must not leave
@@ -248,6 +251,10 @@ export class InputControls {
     this.sender = new InputSender();
     /** Text typed into the field (a phone's keyboard): returns true when it was handled. */
     this.onTypedText = () => false;
+    /** A key other than a modifier was pressed (the phone's key row lets go of Ctrl, Alt). */
+    this.onKeyTyped = () => {};
+    /** Modifier codes the page holds on purpose (the phone's key row): never released as stale. */
+    this.pinned = new Set();
     this.announced = new Set(); // ids of presses already timed
     this.wheel = new WheelAccumulator();
     this.lastChange = 0;
@@ -312,7 +319,8 @@ export class InputControls {
 
   /** Releases the held modifiers that event `e` says are up (but not `own`, the key it is). */
   syncModifiers(e, own = null) {
-    const held = (code) => code !== own && this.sender.isHeld(codeToUsage(this.keyCode(code)));
+    // Modifiers held on purpose by the page itself (the phone's key row) are not stale.
+    const held = (code) => code !== own && !this.pinned.has(code) && this.sender.isHeld(codeToUsage(this.keyCode(code)));
     let changed = false;
     for (const code of staleModifiers(e, held)) changed = this.sender.key(codeToUsage(this.keyCode(code)), false) || changed;
     if (changed) this.changed(true);
@@ -344,6 +352,7 @@ export class InputControls {
       if (codeToUsage(this.keyCode(e.code)) === undefined) return;
       e.preventDefault();
       altGr.key(e.code, down, e.timeStamp);
+      if (!down && !MODIFIER_CODES.has(e.code)) this.onKeyTyped(e.code);
     };
     stage.addEventListener('keydown', key(true));
     stage.addEventListener('keyup', key(false));
@@ -449,6 +458,7 @@ export class InputControls {
   tap(code) {
     this.key(code, true);
     this.key(code, false);
+    if (!MODIFIER_CODES.has(code)) this.onKeyTyped(code);
   }
 
   /** Gives the keyboard to the stage. */

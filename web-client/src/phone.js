@@ -47,8 +47,11 @@ export class TouchInput {
     this.cursor = null; // the remote pointer, trackpad mode: [x, y] host px
     this.sticky = new Set(); // Ctrl, Alt held from the key row
     this.gestures = new TouchGestures({ emit: (a) => this.act(a), zoomed: () => this.view.zoomed, timers: this.timers });
-    // Text from the phone's keyboard while Ctrl or Alt is held from the key row is a shortcut.
+    // Text from the phone's keyboard while Ctrl or Alt is held from the key row is a shortcut;
+    // any other key (Backspace, Enter) takes them too, and then they let go.
     this.controls.onTypedText = (text) => this.typedWithModifiers(text);
+    this.controls.onKeyTyped = () => { if (this.sticky.size) this.releaseSticky(); };
+    this.controls.pinned = this.sticky;
   }
 
   /**
@@ -58,7 +61,11 @@ export class TouchInput {
   typedWithModifiers(text) {
     if (!this.sticky.size) return false;
     const code = [...text].length === 1 ? codeForChar(text) : null;
+    // An upper-case letter is Shift with it (Ctrl+Shift+C copies in a terminal).
+    const shift = code !== null && /^[A-Z]$/.test(text);
+    if (shift) this.controls.key('ShiftLeft', true);
     if (code) this.controls.tap(code);
+    if (shift) this.controls.key('ShiftLeft', false);
     this.releaseSticky();
     return code !== null;
   }
@@ -137,6 +144,14 @@ export class TouchInput {
 
   setMode(mode) {
     this.gestures.setMode(mode);
+    // The trackpad's pointer starts where its ring is drawn: at the middle of the picture, where
+    // the host's pointer is moved too (the page cannot see the host's own pointer).
+    const pic = this.picture();
+    if (mode === 'trackpad' && pic) {
+      this.cursor = [Math.round(pic.vw / 2), Math.round(pic.vh / 2)];
+      this.controls.sender.pointer(this.cursor[0], this.cursor[1]);
+      this.controls.changed(false);
+    }
     this.trackpadButton.setAttribute('aria-pressed', String(mode === 'trackpad'));
     this.drawCursor();
   }

@@ -161,4 +161,16 @@ test('with Ctrl held from the key row, a letter from the phone keyboard is Ctrl+
   log.length = 0;
   assert.equal(controls.onTypedText('日'), false, 'no key for it: typed as text, and Alt lets go');
   assert.deepEqual(log, ['-AltLeft', 'aria-pressed=false']);
+  t.rowKey('ControlLeft', button);
+  log.length = 0;
+  assert.equal(controls.onTypedText('C'), true);
+  assert.deepEqual(log.filter((l) => !l.startsWith('aria')), ['+ShiftLeft', 'tap KeyC', '-ShiftLeft', '-ControlLeft'], 'Ctrl+Shift+C');
+  // Another key (Backspace from the phone's keyboard) takes Ctrl too, then Ctrl lets go; a
+  // held key-row modifier is never released as stale.
+  t.rowKey('ControlLeft', button);
+  assert.ok(controls.pinned.has('ControlLeft'));
+  log.length = 0;
+  controls.onKeyTyped('Backspace');
+  assert.deepEqual(log, ['-ControlLeft', 'aria-pressed=false']);
+  assert.equal(controls.pinned.size, 0);
 });

@@ -143,7 +143,12 @@ test('trackpad mode moves the pointer relatively and clicks where it is', async 
     const out = execFileSync('xdotool', ['getmouselocation'], { env: glint.xenv() }).toString();
     return [Number(/x:(\d+)/.exec(out)[1]), Number(/y:(\d+)/.exec(out)[1])];
   };
-  const [x0, y0] = where();
+  // The trackpad's pointer starts where its ring is: the middle of the picture, on the host too.
+  const [x0, y0] = await waitFor('the host pointer at the middle', () => {
+    const p = where();
+    return Math.abs(p[0] - 640) <= 1 && Math.abs(p[1] - 360) <= 1 && p;
+  });
+  assert.equal(await page.isVisible('#touch-cursor'), true, 'no ring drawn before the finger moved');
   const [sx, sy] = await onPicture(0.3, 0.3);
   const [, , scale] = await hostPixel(sx, sy);
   await touch('touchStart', [[sx, sy]]);
@@ -187,6 +192,7 @@ test('the on-screen keyboard types on the host, and the key row has Esc', async 
 test('Ctrl from the key row and a letter from the phone keyboard are Ctrl+letter, and Ctrl lets go', async () => {
   const start = keyEvents().length;
   await page.tap('#key-row [data-code="ControlLeft"]');
+  assert.equal(await page.getAttribute('#key-row [data-code="ControlLeft"]', 'aria-pressed'), 'true', 'Ctrl does not show held');
   await page.keyboard.insertText('c');
   const seq = await waitFor('Ctrl+C and Ctrl released on the host', () => {
     const e = keyEvents().slice(start);
