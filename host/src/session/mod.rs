@@ -280,11 +280,9 @@ impl Session {
         }
         let existing = self.index(id);
         if let Some(i) = existing {
-            if self.peers[i]
-                .shape
-                .same_connection(&negotiate::Shape::of(sdp))
-            {
-                return self.handle_reoffer(now, i, sdp);
+            let offered = negotiate::Shape::of(sdp);
+            if self.peers[i].shape.same_connection(&offered) {
+                return self.handle_reoffer(now, i, &offered, sdp);
             }
         } else if self.peers.len() >= self.config.max_peers {
             return Err(SessionError::Full(self.config.max_peers));
@@ -312,10 +310,11 @@ impl Session {
         &mut self,
         now: Instant,
         i: usize,
+        offered: &negotiate::Shape,
         sdp: &str,
     ) -> Result<String, SessionError> {
         let p = &mut self.peers[i];
-        let answer = negotiate::reanswer(&self.config, &mut p.rtc, &p.shape, sdp);
+        let answer = negotiate::reanswer(&self.config, &mut p.rtc, &p.shape, offered, sdp);
         match &answer {
             Ok(_) => {
                 p.restarted();

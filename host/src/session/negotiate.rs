@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use str0m::bwe::Bitrate;
-use str0m::change::{SdpOffer, SdpPendingOffer};
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec as RtcCodec;
 use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::rtp::Extension;
@@ -137,19 +137,23 @@ pub(super) fn answer(
     if media.video.is_none() {
         return Err(no_codec(config.codec));
     }
-    let shape = Shape::of(sdp);
-    let sdp = answer.to_sdp_string();
-    let sdp = if config.av_sync {
-        one_stream(&sdp)
-    } else {
-        sdp
-    };
     Ok(Answered {
         rtc,
         media,
-        sdp,
-        shape,
+        sdp: answer_text(config, &answer),
+        shape: Shape::of(sdp),
     })
+}
+
+/// The answer as the page gets it: with the sound moved into the video's stream under
+/// `--av-sync` ([`one_stream`]).
+fn answer_text(config: &SessionConfig, answer: &SdpAnswer) -> String {
+    let sdp = answer.to_sdp_string();
+    if config.av_sync {
+        one_stream(&sdp)
+    } else {
+        sdp
+    }
 }
 
 /// What identifies a page's peer connection across its offers: its DTLS certificate
@@ -185,19 +189,20 @@ impl Shape {
     }
 }
 
-/// Answers a new offer from a connection already answered (`shape` is its first offer's): an
-/// ICE restart (new `ice-ufrag`/`ice-pwd`, RFC 8445 §9), or the same session offered again. The
-/// media must stay as they were. An offer refused before str0m takes it (unreadable, other
-/// media, no ICE credentials) leaves `rtc` as it was.
+/// Answers a new offer `sdp` (of shape `offered`) from a connection already answered (`shape`
+/// is its first offer's): an ICE restart (new `ice-ufrag`/`ice-pwd`, RFC 8445 §9), or the same
+/// session offered again. The media must stay as they were. An offer refused before str0m
+/// takes it (unreadable, other media, no ICE credentials) leaves `rtc` as it was.
 pub(super) fn reanswer(
     config: &SessionConfig,
     rtc: &mut Rtc,
     shape: &Shape,
+    offered: &Shape,
     sdp: &str,
 ) -> Result<String, SessionError> {
     let offer =
         SdpOffer::from_sdp_string(sdp).map_err(|e| SessionError::BadOffer(parse_error(&e)))?;
-    if Shape::of(sdp).lines != shape.lines {
+    if offered.lines != shape.lines {
         return Err(SessionError::Rejected(
             "a new offer on the same connection must keep its media lines (only ICE may restart)"
                 .into(),
@@ -211,12 +216,7 @@ pub(super) fn reanswer(
         .sdp_api()
         .accept_offer(offer)
         .map_err(|e| SessionError::Rejected(e.to_string()))?;
-    let sdp = answer.to_sdp_string();
-    Ok(if config.av_sync {
-        one_stream(&sdp)
-    } else {
-        sdp
-    })
+    Ok(answer_text(config, &answer))
 }
 
 /// An SDP parse error on one line for the page, without the parser's pointer addresses (its
