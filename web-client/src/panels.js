@@ -201,12 +201,7 @@ export class KeysPanel {
       const row = this.doc.createElement('div');
       const label = this.doc.createElement('span');
       label.textContent = `${name}: ${this.capturing === name ? 'press a key…' : this.bindings.keyFor(name)}`;
-      const change = this.doc.createElement('button');
-      change.type = 'button';
-      change.textContent = 'Change';
-      change.dataset.action = name;
-      change.addEventListener('click', () => { this.capturing = name; this.render(); });
-      row.append(label, change);
+      row.append(label, this.button('Change', () => { this.capturing = name; this.render(); }, { action: name }));
       return row;
     }));
   }
