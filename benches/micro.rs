@@ -74,6 +74,7 @@ fn encode_frames(c: &mut Criterion) {
             height: h,
             fps: 60,
             bitrate_kbps: 8000,
+            scale: encode::Scale::FULL,
         };
         let mut variants = Vec::new();
         for preset in ["ultrafast", "superfast"] {
@@ -104,6 +105,34 @@ fn encode_frames(c: &mut Criterion) {
                 })
             });
         }
+    }
+    g.finish();
+}
+
+/// H.264 at 720p on each rung of the resolution ladder: conversion, scaling and encoding of
+/// one frame (the scaling's cost against the smaller picture's cheaper encode).
+fn encode_rungs(c: &mut Criterion) {
+    let mut g = c.benchmark_group("encode_per_frame_by_rung");
+    g.sample_size(30);
+    g.measurement_time(Duration::from_secs(4));
+    let fs = frames(1280, 720, 60);
+    for scale in encode::Scale::RUNGS {
+        let settings = EncoderSettings {
+            width: 1280,
+            height: 720,
+            fps: 60,
+            bitrate_kbps: 2000,
+            scale,
+        };
+        let (w, h) = scale.picture(1280, 720);
+        let mut enc = encode::open(Codec::H264, settings).expect("encoder opens");
+        let mut i = 0;
+        g.bench_function(BenchmarkId::new("h264", format!("{w}x{h}")), |b| {
+            b.iter(|| {
+                i = (i + 1) % fs.len();
+                black_box(enc.encode(&fs[i], false).expect("encode"));
+            })
+        });
     }
     g.finish();
 }
@@ -245,6 +274,7 @@ fn packetize(c: &mut Criterion) {
         height: 720,
         fps: 60,
         bitrate_kbps: 8000,
+        scale: encode::Scale::FULL,
     };
     let fs = frames(1280, 720, 3);
     let mut enc = encode::open(Codec::H264, settings).expect("encoder");
@@ -268,5 +298,12 @@ fn packetize(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(micro, convert, encode_frames, input_decode, packetize);
+criterion_group!(
+    micro,
+    convert,
+    encode_frames,
+    encode_rungs,
+    input_decode,
+    packetize
+);
 criterion_main!(micro);

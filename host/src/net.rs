@@ -344,6 +344,10 @@ impl Driver {
                     .control
                     .audio_kbps
                     .store(kbps, std::sync::atomic::Ordering::Relaxed),
+                Output::Encoder(EncoderCommand::Rung(rung)) => self.parts.control.rung.store(
+                    u8::try_from(rung).unwrap_or(u8::MAX),
+                    std::sync::atomic::Ordering::Relaxed,
+                ),
                 Output::PeerStats(peers) => self.parts.stats.publish_peers(peers),
             }
         }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use crate::capture::{Capture, CaptureError, Frame};
-use crate::encode::{self, Codec, EncodedFrame, EncoderSettings, VideoEncoder};
+use crate::encode::{self, Codec, EncodedFrame, EncoderSettings, Scale, VideoEncoder};
 use crate::health::Health;
 use crate::input::InputEcho;
 use crate::metrics::{Counter, Metrics};
@@ -37,6 +37,8 @@ pub struct EncodeControl {
     /// Codecs whose next frame must be a keyframe.
     pub keyframe: AtomicU8,
     pub bitrate_kbps: AtomicU64,
+    /// The picture's rung: an index into [`Scale::RUNGS`] (0: the screen's own size).
+    pub rung: AtomicU8,
     /// The Opus rate, kbit/s (0: as configured), read by the sound's encoder thread.
     pub audio_kbps: Arc<AtomicU32>,
 }
@@ -264,6 +266,8 @@ pub fn spawn_encode(
                 let wanted = control.wanted.load(Ordering::Relaxed);
                 encoders.retain(|c, _| wanted & c.bit() != 0);
                 let bitrate_kbps = control.bitrate_kbps.load(Ordering::Relaxed) as u32;
+                let rung = usize::from(control.rung.load(Ordering::Relaxed));
+                let scale = Scale::RUNGS.get(rung).copied().unwrap_or(Scale::FULL);
                 for codec in Codec::ALL {
                     if wanted & codec.bit() == 0 {
                         continue;
@@ -273,12 +277,15 @@ pub fn spawn_encode(
                         height: frame.height,
                         fps,
                         bitrate_kbps,
+                        scale,
                     };
                     // A new rate is taken in place where the encoder can (x264); a reopen
-                    // (a keyframe) for it at most once per REOPEN_FOR_RATE_EVERY.
+                    // (a keyframe) for it at most once per REOPEN_FOR_RATE_EVERY. A new size
+                    // or rung is a reopen.
                     let mut fresh = encoders.get(&codec).is_none_or(|e| {
                         let s = e.settings();
-                        (s.width, s.height, s.fps) != (settings.width, settings.height, fps)
+                        (s.width, s.height, s.fps, s.scale)
+                            != (settings.width, settings.height, fps, scale)
                     });
                     if let (false, Some(e)) = (fresh, encoders.get_mut(&codec)) {
                         if e.settings().bitrate_kbps != bitrate_kbps && !e.set_bitrate(bitrate_kbps)

@@ -126,6 +126,14 @@ pub struct PeerSnapshot {
     pub target_kbps: Option<f64>,
     /// The Opus rate the encode's target leaves for sound, kbit/s (`session/rate.rs`).
     pub audio_kbps: Option<u32>,
+    /// The coded picture's size, [width, height] (the screen's, or smaller on a lower rung of
+    /// the resolution ladder: `session/ladder.rs`).
+    pub picture: Option<(u32, u32)>,
+    /// The ladder's rung: 0 the screen's own size, then 3/4, 1/2, 1/3 of each side.
+    pub rung: Option<usize>,
+    /// Why the ladder is on that rung: "full size", "rate too low for the pixels", "encoder
+    /// over its target".
+    pub rung_reason: Option<&'static str>,
     /// The peer's own receive-side estimate (REMB), when it sends one.
     pub remb_kbps: Option<f64>,
     pub rtt_ms: Option<f64>,

@@ -15,7 +15,7 @@ import { ChannelAudio, channelAudioSupported } from './audio.js';
 import { FrameLead, watchDisplayPeriod } from './phase.js';
 import { guessLayout } from './keymap.js';
 import { Room, PeoplePanel, savedName } from './people.js';
-import { Pointers } from './pointers.js';
+import { Pointers, screenSize, setScreen } from './pointers.js';
 import { Transfers, FilesPanel } from './files.js';
 import { TouchInput } from './phone.js';
 
@@ -136,7 +136,8 @@ const LOOK_EVERY_MS = 250;
 let lookedAt = -Infinity;
 stage.addEventListener('pointerdown', (e) => {
   if (!room.known || room.mayDrive || e.timeStamp - lookedAt < LOOK_EVERY_MS) return;
-  const at = remotePoint(video.getBoundingClientRect(), video.videoWidth, video.videoHeight, e.clientX, e.clientY);
+  const at = remotePoint(video.getBoundingClientRect(), video.videoWidth, video.videoHeight, e.clientX, e.clientY,
+    ...screenSize(video));
   if (!at) return;
   lookedAt = e.timeStamp;
   signaling.send(message.point(at[0], at[1]));
@@ -317,6 +318,8 @@ const signaling = new Signaling({
       peer.useIceServers(msg.servers).catch((e) => console.warn('glint: ICE servers', e));
     },
     pointer: (msg) => pointers.show(msg),
+    // The host screen's size: pointers map to it, whatever size the picture is coded at.
+    screen: (msg) => setScreen(video, msg.width, msg.height),
     player: (msg) => {
       glint.player = msg.player;
       player.set(msg.player);

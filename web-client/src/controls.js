@@ -10,6 +10,7 @@
 // The DOM elements, the window and the document are arguments; nothing runs at import.
 
 import { codeToUsage } from './keymap.js';
+import { screenSize, screenPerVideo } from './pointers.js';
 import { standardize } from './gamepads.js';
 import { InputSender, encodePacket, EventKind, MAX_PADS } from './input.js';
 
@@ -51,18 +52,24 @@ export function isPasteKey(e) {
 export const composing = (e) => e.isComposing === true || e.keyCode === 229;
 
 /**
- * Maps a client position to remote pixels, through object-fit: contain. `rect` is the video
- * element's bounding rectangle, `vw`×`vh` the video's size. Null before the video has a size.
+ * Maps a client position to host screen pixels, through object-fit: contain. `rect` is the
+ * video element's bounding rectangle, `vw`×`vh` the video's size, `sw`×`sh` the host screen's
+ * (pointers.js `screenSize`: larger than the video on a lower rung of the host's resolution
+ * ladder). Null before the video has a size.
  */
-export function remotePoint(rect, vw, vh, clientX, clientY) {
+export function remotePoint(rect, vw, vh, clientX, clientY, sw = vw, sh = vh) {
   if (!vw || !vh) return null;
   const scale = Math.min(rect.width / vw, rect.height / vh);
   const offX = (rect.width - vw * scale) / 2;
   const offY = (rect.height - vh * scale) / 2;
+  const kx = screenPerVideo(vw, sw);
+  const ky = screenPerVideo(vh, sh);
   // The pixel whose square holds the point (rounding would give the next one past its middle).
-  const x = Math.floor((clientX - rect.left - offX) / scale);
-  const y = Math.floor((clientY - rect.top - offY) / scale);
-  return [Math.max(0, Math.min(vw - 1, x)), Math.max(0, Math.min(vh - 1, y))];
+  const x = Math.floor(((clientX - rect.left - offX) / scale) * kx);
+  const y = Math.floor(((clientY - rect.top - offY) / scale) * ky);
+  const maxX = kx === 1 ? vw : sw;
+  const maxY = ky === 1 ? vh : sh;
+  return [Math.max(0, Math.min(maxX - 1, x)), Math.max(0, Math.min(maxY - 1, y))];
 }
 
 /**
@@ -330,7 +337,7 @@ export class InputControls {
 
   point(e) {
     return remotePoint(this.video.getBoundingClientRect(), this.video.videoWidth, this.video.videoHeight,
-      e.clientX, e.clientY);
+      e.clientX, e.clientY, ...screenSize(this.video));
   }
 
   /** Listens to the stage, the video and the window, and starts the heartbeat and pad polling. */

@@ -27,6 +27,18 @@ export class Window {
 const fmt = (v, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits));
 const pair = (w) => `${fmt(w.percentile(0.5))} / ${fmt(w.percentile(0.95))}`;
 
+/**
+ * The host's resolution ladder as the overlay shows it, from a peer of `/api/stats`: "full size"
+ * on the top rung, else the coded size, the rung and why ("960×540, rung 1 of 3: rate too low
+ * for the pixels"); null when the host does not say.
+ */
+export function ladderRung(peer) {
+  if (!peer || peer.rung === undefined || peer.rung === null) return null;
+  if (peer.rung === 0) return 'full size';
+  const size = peer.picture ? `${peer.picture[0]}×${peer.picture[1]}, ` : '';
+  return `${size}rung ${peer.rung} of 3: ${peer.rung_reason}`;
+}
+
 export class StatsOverlay {
   /**
    * @param {HTMLElement} el where the figures go
@@ -121,6 +133,8 @@ export class StatsOverlay {
       captureToDisplayP95: this.captureToDisplay.percentile(0.95),
       inputToPhotonP50: this.inputToPhoton.percentile(0.5),
       inputToPhotonP95: this.inputToPhoton.percentile(0.95),
+      rung: ladderRung(peer),
+      targetKbps: peer?.target_kbps ?? null,
       sound: this.sound(),
     };
     this.render();
@@ -133,6 +147,8 @@ export class StatsOverlay {
       ['fps recv / dec / drop', `${fmt(f.fpsReceived, 0)} / ${fmt(f.fpsDecoded, 0)} / ${fmt(f.fpsDropped, 0)}`],
       ['bitrate', `${fmt(f.bitrateKbps / 1000, 2)} Mbit/s`],
       ['bandwidth est.', f.bweKbps === null ? '—' : `${fmt(f.bweKbps / 1000, 2)} Mbit/s`],
+      ['encoder target', f.targetKbps === null ? '—' : `${fmt(f.targetKbps / 1000, 2)} Mbit/s`],
+      ['picture (rung)', f.rung ?? '—'],
       ['rtt', `${fmt(f.rttMs)} ms`],
       ['loss', `${fmt(f.lossPct, 2)} %`],
       ['jitter buffer', `${fmt(f.jitterBufferMs)} ms`],

@@ -5,7 +5,7 @@
 // Nothing runs at import; the elements come as arguments.
 
 import { TouchGestures, View, TRACKPAD_GAIN } from './touch.js';
-import { pagePoint } from './pointers.js';
+import { pagePoint, screenSize, screenPerVideo } from './pointers.js';
 
 /** Whether this device has a touch screen. */
 export function hasTouch(win = globalThis.window) {
@@ -78,13 +78,20 @@ export class TouchInput {
 
   get mode() { return this.gestures.mode; }
 
-  /** The picture's scale (CSS px per host px, at 1×) and its size in host px. */
+  /**
+   * The picture's scale (CSS px per host px, at 1×) and the host screen's size in host px
+   * (`vw`×`vh`; the video may be a smaller picture of it).
+   */
   picture() {
     const { video } = this;
     const vw = video.videoWidth;
     const vh = video.videoHeight;
     if (!vw || !vh) return null;
-    return { vw, vh, scale: Math.min(video.clientWidth / vw, video.clientHeight / vh) * this.view.scale };
+    const [sw, sh] = screenSize(video);
+    const kx = screenPerVideo(vw, sw);
+    const ky = screenPerVideo(vh, sh);
+    const scale = (Math.min(video.clientWidth / vw, video.clientHeight / vh) * this.view.scale) / kx;
+    return { vw: kx === 1 ? vw : sw, vh: ky === 1 ? vh : sh, scale };
   }
 
   act(a) {
@@ -137,7 +144,8 @@ export class TouchInput {
       this.layer.append(this.mark);
     }
     const { video } = this;
-    const at = this.cursor && pagePoint(video.clientWidth, video.clientHeight, video.videoWidth, video.videoHeight, ...this.cursor);
+    const at = this.cursor && pagePoint(video.clientWidth, video.clientHeight, video.videoWidth, video.videoHeight,
+      ...this.cursor, ...screenSize(video));
     this.mark.hidden = this.mode !== 'trackpad' || !at;
     if (at) this.mark.style.transform = `translate(${at[0]}px, ${at[1]}px)`;
   }

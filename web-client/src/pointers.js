@@ -10,16 +10,45 @@ export const LOOK_MS = 3000;
 export const IDLE_MS = 5000;
 
 /**
- * Where host pixel (x, y) is drawn in a `width`×`height` element showing a `vw`×`vh` picture
- * with `object-fit: contain`, as [left, top] px from the element's corner (the pixel's
- * middle); null before the picture's size is known. The inverse of controls.js `remotePoint`.
+ * The host screen's size for `video`, [width, height] px: what the host's `screen` message
+ * said (kept on the element by `setScreen`), else the video's own size. On a narrow link the
+ * host codes a smaller picture of the same screen (its resolution ladder), so pointers map to
+ * the screen, never to the video's pixels.
  */
-export function pagePoint(width, height, vw, vh, x, y) {
+export function screenSize(video) {
+  const w = Number(video.dataset?.screenWidth);
+  const h = Number(video.dataset?.screenHeight);
+  return w > 0 && h > 0 ? [w, h] : [video.videoWidth, video.videoHeight];
+}
+
+/** Keeps the host's `screen` message on the video element, for `screenSize`. */
+export function setScreen(video, width, height) {
+  video.dataset.screenWidth = String(width);
+  video.dataset.screenHeight = String(height);
+}
+
+/**
+ * Screen pixels per video pixel along one side: 1 when the video is the screen (or the screen
+ * plus the one pixel H.264 pads an odd size with), else `screen / video` (a scaled picture).
+ */
+export function screenPerVideo(video, screen) {
+  return !screen || video === screen || video === screen + 1 ? 1 : screen / video;
+}
+
+/**
+ * Where host pixel (x, y) is drawn in a `width`×`height` element showing a `vw`×`vh` picture
+ * of an `sw`×`sh` screen with `object-fit: contain`, as [left, top] px from the element's
+ * corner (the pixel's middle); null before the picture's size is known. The inverse of
+ * controls.js `remotePoint`.
+ */
+export function pagePoint(width, height, vw, vh, x, y, sw = vw, sh = vh) {
   if (!vw || !vh) return null;
   const scale = Math.min(width / vw, height / vh);
   const offX = (width - vw * scale) / 2;
   const offY = (height - vh * scale) / 2;
-  return [offX + (x + 0.5) * scale, offY + (y + 0.5) * scale];
+  const kx = screenPerVideo(vw, sw);
+  const ky = screenPerVideo(vh, sh);
+  return [offX + ((x + 0.5) / kx) * scale, offY + ((y + 0.5) / ky) * scale];
 }
 
 export class Pointers {
@@ -36,7 +65,8 @@ export class Pointers {
 
   /** A `pointer` message: member `peer` points at host pixel (x, y). */
   show({ peer, x, y, look }) {
-    const at = pagePoint(this.video.clientWidth, this.video.clientHeight, this.video.videoWidth, this.video.videoHeight, x, y);
+    const at = pagePoint(this.video.clientWidth, this.video.clientHeight, this.video.videoWidth, this.video.videoHeight, x, y,
+      ...screenSize(this.video));
     if (!at) return;
     let mark = this.marks.get(peer);
     if (!mark) {

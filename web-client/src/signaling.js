@@ -35,7 +35,7 @@ export const ERROR_REACTIONS = Object.freeze({
 export const ERROR_CODES = Object.freeze(Object.keys(ERROR_REACTIONS));
 
 /** Every message type the host sends; a `Signaling` needs a handler for each. */
-export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info', 'player', 'ended', 'draining', 'members', 'pointer', 'files', 'ice-servers']);
+export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info', 'player', 'ended', 'draining', 'members', 'pointer', 'files', 'ice-servers', 'screen']);
 
 /** Page → host messages, as plain objects (`Signaling.send` serialises them). */
 export const message = Object.freeze({

@@ -26,6 +26,21 @@ test('a client position maps to the remote pixel under it, through the letterbox
   const one = { left: 0, top: 0, width: 1282, height: 722 };
   assert.deepEqual(remotePoint(one, 1282, 722, 640.5, 360.9), [640, 360]);
   assert.deepEqual(remotePoint(one, 1282, 722, 1280.99, 720.5), [1280, 720]);
+  // H.264's padding pixel of an odd screen (1281×721 coded 1282×722) keeps video pixel i
+  // screen pixel i.
+  assert.deepEqual(remotePoint(one, 1282, 722, 640.5, 360.9, 1281, 721), [640, 360]);
+});
+
+test('on a lower rung the picture is smaller than the screen, and the pointer maps to the screen', () => {
+  // A 640×360 picture of a 1280×720 screen shown 1280×720: each video pixel is two host pixels.
+  const rect = { left: 0, top: 0, width: 1280, height: 720 };
+  assert.deepEqual(remotePoint(rect, 640, 360, 1001.5, 333.5, 1280, 720), [1001, 333]);
+  assert.deepEqual(remotePoint(rect, 640, 360, 1279.9, 719.9, 1280, 720), [1279, 719]);
+  assert.deepEqual(remotePoint(rect, 640, 360, 5000, 5000, 1280, 720), [1279, 719], 'clamped to the screen');
+  // 426×240 of 1280×720 in a 1000×1000 element (letterboxed): the middle is the middle.
+  const box = { left: 10, top: 20, width: 1000, height: 1000 };
+  const [x, y] = remotePoint(box, 426, 240, 10 + 500, 20 + 500, 1280, 720);
+  assert.ok(Math.abs(x - 640) <= 2 && Math.abs(y - 360) <= 2, `${x}, ${y}`);
 });
 
 test('wheel deltas add up to whole notches and keep the remainder', () => {

@@ -71,4 +71,31 @@ test('a host pixel is drawn where a click on it would land: pagePoint is remoteP
     }
   }
   assert.equal(pagePoint(100, 100, 0, 0, 1, 1), null);
+  // A 640×360 or 426×240 picture of the 1280×720 screen (the host's lower rungs).
+  for (const [vw, vh] of [[640, 360], [426, 240]]) {
+    for (const [x, y] of [[0, 0], [639, 359], [1279, 719], [17, 503]]) {
+      const [left, top] = pagePoint(1000, 700, vw, vh, x, y, 1280, 720);
+      const back = remotePoint({ left: 0, top: 0, width: 1000, height: 700 }, vw, vh, left, top, 1280, 720);
+      assert.deepEqual(back, [x, y], `${vw}×${vh} (${x}, ${y})`);
+    }
+  }
+});
+
+test('the host screen size comes from its screen message, else from the video', async () => {
+  const { screenSize, setScreen } = await import('../src/pointers.js');
+  const video = { videoWidth: 640, videoHeight: 360, dataset: {} };
+  assert.deepEqual(screenSize(video), [640, 360]);
+  setScreen(video, 1280, 720);
+  assert.deepEqual(screenSize(video), [1280, 720]);
+});
+
+test('the overlay shows the rung of the host resolution ladder and why', async () => {
+  const { ladderRung } = await import('../src/overlay.js');
+  assert.equal(ladderRung({ rung: 0, picture: [1280, 720], rung_reason: 'full size' }), 'full size');
+  assert.equal(
+    ladderRung({ rung: 2, picture: [640, 360], rung_reason: 'rate too low for the pixels' }),
+    '640×360, rung 2 of 3: rate too low for the pixels',
+  );
+  assert.equal(ladderRung({}), null);
+  assert.equal(ladderRung(null), null);
 });

@@ -112,6 +112,55 @@ impl Converter {
     }
 }
 
+/// Scales an I420 picture down to the coded size of a lower rung, with FFmpeg's swscale
+/// (area averaging: each coded pixel the mean of the screen pixels it covers, so thin text
+/// strokes fade rather than vanish).
+pub struct Scaler {
+    context: ffmpeg_next::software::scaling::Context,
+    pub output: VideoFrame,
+}
+
+// SAFETY: the scaling context and frame are owned by one encoder and used from one thread at a
+// time.
+unsafe impl Send for Scaler {}
+
+impl Scaler {
+    /// From `from` (the converted screen) to `to` (the coded picture), both I420.
+    pub fn new(from: (u32, u32), to: (u32, u32)) -> Result<Self, EncodeError> {
+        let context = ffmpeg_next::software::scaling::Context::get(
+            Pixel::YUV420P,
+            from.0,
+            from.1,
+            Pixel::YUV420P,
+            to.0,
+            to.1,
+            ffmpeg_next::software::scaling::Flags::AREA,
+        )
+        .map_err(|source| EncodeError::Scale {
+            width: to.0,
+            height: to.1,
+            source,
+        })?;
+        Ok(Self {
+            context,
+            output: VideoFrame::new(Pixel::YUV420P, to.0, to.1),
+        })
+    }
+
+    /// Scales `input` into [`Scaler::output`], which it returns.
+    pub fn run(&mut self, input: &VideoFrame) -> Result<&mut VideoFrame, EncodeError> {
+        let (width, height) = (self.output.width(), self.output.height());
+        self.context
+            .run(input, &mut self.output)
+            .map_err(|source| EncodeError::Scale {
+                width,
+                height,
+                source,
+            })?;
+        Ok(&mut self.output)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +204,44 @@ mod tests {
                 "{bgrx:?}: got {got:?}, want {want:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_scaled_picture_keeps_its_colours_and_halves_its_size() {
+        // Left half red, right half white: after scaling to half size each side, the coded
+        // picture is half red, half white, with the edge between them where it was.
+        let (w, h) = (128u32, 64u32);
+        let mut f = solid(w, h, [0, 0, 255, 255]);
+        for (i, px) in f.data.chunks_exact_mut(4).enumerate() {
+            if i % w as usize >= w as usize / 2 {
+                px[..3].copy_from_slice(&[255, 255, 255]);
+            }
+        }
+        let mut c = Converter::new(w, h, w, h).expect("converter");
+        c.run(&f).expect("converts");
+        let mut s = Scaler::new((w, h), (64, 32)).expect("scaler");
+        let out = s.run(&c.output).expect("scales");
+        assert_eq!((out.width(), out.height()), (64, 32));
+        let stride = out.stride(0);
+        let luma = out.data(0);
+        assert!(
+            luma[10 * stride + 5].abs_diff(81) <= 2,
+            "red: {}",
+            luma[10 * stride + 5]
+        );
+        assert!(
+            luma[10 * stride + 60] >= 233,
+            "white: {}",
+            luma[10 * stride + 60]
+        );
+        assert!(
+            luma[10 * stride + 30].abs_diff(81) <= 2,
+            "the edge moved left"
+        );
+        assert!(luma[10 * stride + 33] >= 233, "the edge moved right");
+        assert!(s
+            .run(&Converter::new(64, 32, 64, 32).expect("c").output)
+            .is_err());
     }
 
     #[test]

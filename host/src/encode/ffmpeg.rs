@@ -7,7 +7,7 @@ use ff::{Dictionary, Packet, Rational};
 use ffmpeg_next as ff;
 use std::time::Instant;
 
-use super::convert::Converter;
+use super::convert::{Converter, Scaler};
 use super::{Backend, Codec, EncodeError, EncodedFrame, EncoderSettings, VideoEncoder};
 use crate::capture::Frame;
 
@@ -17,6 +17,8 @@ pub(crate) struct FfmpegEncoder {
     name: &'static str,
     encoder: ff::encoder::Video,
     converter: Converter,
+    /// On a lower rung: the converted screen, scaled to the coded picture.
+    scaler: Option<Scaler>,
     packet: Packet,
     pts: i64,
 }
@@ -42,14 +44,21 @@ impl FfmpegEncoder {
         // crop only by 2 pixels at a time: an odd size is coded a pixel larger, the extra
         // column or row a copy of the edge. Video pixel i is still screen pixel i, so the
         // page's pointer mapping stays exact (the extra column maps to the edge, where X
-        // clamps the pointer). libvpx takes odd sizes as they are.
-        let (coded_w, coded_h) = if codec_id == Codec::H264 {
-            (
-                settings.width.next_multiple_of(2),
-                settings.height.next_multiple_of(2),
-            )
+        // clamps the pointer). libvpx takes odd sizes as they are. A scaled picture is even.
+        let pad = |(w, h): (u32, u32)| {
+            if codec_id == Codec::H264 {
+                (w.next_multiple_of(2), h.next_multiple_of(2))
+            } else {
+                (w, h)
+            }
+        };
+        let (screen_w, screen_h) = pad((settings.width, settings.height));
+        let picture = settings.scale.picture(settings.width, settings.height);
+        let (coded_w, coded_h) = pad(picture);
+        let scaler = if picture == (settings.width, settings.height) {
+            None
         } else {
-            (settings.width, settings.height)
+            Some(Scaler::new((screen_w, screen_h), (coded_w, coded_h))?)
         };
         enc.set_width(coded_w);
         enc.set_height(coded_h);
@@ -85,7 +94,8 @@ impl FfmpegEncoder {
             settings,
             name,
             encoder,
-            converter: Converter::new(settings.width, settings.height, coded_w, coded_h)?,
+            converter: Converter::new(settings.width, settings.height, screen_w, screen_h)?,
+            scaler,
             packet: Packet::empty(),
             pts: 0,
         })
@@ -130,8 +140,12 @@ impl VideoEncoder for FfmpegEncoder {
         }
         let started_at = Instant::now();
         self.converter.run(frame)?;
+        let out = match &mut self.scaler {
+            Some(scaler) => scaler.run(&self.converter.output)?,
+            None => &mut self.converter.output,
+        };
         let converted_at = Instant::now();
-        let out = &mut self.converter.output;
+        let (out_w, out_h) = self.settings.scale.picture(frame.width, frame.height);
         out.set_pts(Some(self.pts));
         self.pts += 1;
         out.set_kind(if keyframe {
@@ -161,8 +175,9 @@ impl VideoEncoder for FfmpegEncoder {
             started_at,
             converted_at,
             encoded_at: Instant::now(),
-            width: frame.width,
-            height: frame.height,
+            width: out_w,
+            height: out_h,
+            screen: (frame.width, frame.height),
             frame_seq: frame.seq,
             input_echo: frame.input_echo.clone(),
         })

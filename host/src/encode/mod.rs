@@ -44,13 +44,58 @@ impl Codec {
     }
 }
 
+/// How much of the screen's size the coded picture has, each way: `num`/`den` (a rung of the
+/// session's resolution ladder, `session/ladder.rs`). The picture is scaled down before the
+/// encoder; the page scales it back up and maps the pointer by the screen's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scale {
+    pub num: u32,
+    pub den: u32,
+}
+
+impl Scale {
+    /// The screen's own size.
+    pub const FULL: Scale = Scale { num: 1, den: 1 };
+    /// The ladder's rungs, largest first: 1, 3/4, 1/2 and 1/3 of each side (1280x720 gives
+    /// 960x540, 640x360 and 426x240).
+    pub const RUNGS: [Scale; 4] = [
+        Scale::FULL,
+        Scale { num: 3, den: 4 },
+        Scale { num: 1, den: 2 },
+        Scale { num: 1, den: 3 },
+    ];
+
+    /// The picture's size for a `width`×`height` screen: the screen's own at [`Scale::FULL`];
+    /// else each side scaled, rounded to the nearest even number (4:2:0 chroma) and at least 2.
+    pub fn picture(self, width: u32, height: u32) -> (u32, u32) {
+        if self.num >= self.den || self.den == 0 {
+            return (width, height);
+        }
+        let side = |v: u32| {
+            let scaled = u64::from(v) * u64::from(self.num);
+            let even = (scaled + u64::from(self.den)) / (2 * u64::from(self.den)) * 2;
+            (even as u32).clamp(2, v.max(2))
+        };
+        (side(width), side(height))
+    }
+
+    /// The share of the screen's pixels the picture has (`(num/den)²`).
+    pub fn area(self) -> f64 {
+        let s = f64::from(self.num) / f64::from(self.den.max(1));
+        (s * s).min(1.0)
+    }
+}
+
 /// What an encoder is asked to produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncoderSettings {
+    /// The screen's size: the frames it takes.
     pub width: u32,
     pub height: u32,
     pub fps: u32,
     pub bitrate_kbps: u32,
+    /// The picture it codes: `scale` of the screen ([`Scale::picture`]).
+    pub scale: Scale,
 }
 
 /// One encoded access unit, shared by every peer that sends it (no copy per peer).
@@ -68,8 +113,11 @@ pub struct EncodedFrame {
     pub converted_at: Instant,
     /// The access unit is out of the encoder.
     pub encoded_at: Instant,
+    /// The coded picture's size (smaller than the screen's on a lower rung).
     pub width: u32,
     pub height: u32,
+    /// The screen's size, which the page maps its pointer by.
+    pub screen: (u32, u32),
     /// Sequence number of the captured frame it came from.
     pub frame_seq: u64,
     /// Per peer, the newest input packet injected before the capture.
@@ -89,6 +137,12 @@ pub enum EncodeError {
     ConvertSimd(String),
     #[error("colour conversion: the frame's size or planes do not match the converter")]
     ConvertSize,
+    #[error("scaling the picture to {width}x{height} failed: {source}")]
+    Scale {
+        width: u32,
+        height: u32,
+        source: ::ffmpeg_next::Error,
+    },
     #[error("encoding failed: {0}")]
     Encode(::ffmpeg_next::Error),
     #[error("frame is {got_w}x{got_h}, encoder was opened for {want_w}x{want_h}")]
@@ -168,6 +222,7 @@ mod tests {
             height: 240,
             fps: 60,
             bitrate_kbps: 3000,
+            scale: Scale::FULL,
         }
     }
 
@@ -277,6 +332,29 @@ mod tests {
                 assert_eq!(unit.captured_at, f.captured_at);
                 assert_eq!(unit.keyframe, force, "{codec:?}: frame {n} keyframe flag");
             }
+        }
+    }
+
+    #[test]
+    fn each_rung_codes_a_smaller_picture_of_the_same_screen() {
+        assert_eq!(Scale::FULL.picture(1281, 721), (1281, 721));
+        let sizes: Vec<_> = Scale::RUNGS.iter().map(|s| s.picture(1280, 720)).collect();
+        assert_eq!(sizes, [(1280, 720), (960, 540), (640, 360), (426, 240)]);
+        assert_eq!(Scale::RUNGS[2].picture(1281, 721), (640, 360));
+        assert_eq!(Scale::RUNGS[3].picture(3, 3), (2, 2));
+        for codec in Codec::ALL {
+            let mut enc = open(
+                codec,
+                EncoderSettings {
+                    scale: Scale::RUNGS[2],
+                    ..settings()
+                },
+            )
+            .expect("opens");
+            let unit = enc.encode(&frame(0), true).expect("encodes");
+            assert_eq!((unit.width, unit.height), (160, 120), "{codec:?}");
+            assert_eq!(unit.screen, (320, 240), "{codec:?}");
+            assert!(unit.keyframe && !unit.data.is_empty());
         }
     }
 

@@ -179,6 +179,13 @@ pub enum ServerMsg {
         seats: u8,
         implicit: bool,
     },
+    /// The host screen's size in pixels, sent before the first frame a page gets and again
+    /// when it changes. The picture may be smaller (a lower rung of the resolution ladder on a
+    /// narrow link): the page maps its pointer to `width`×`height`, not to the video's size.
+    Screen {
+        width: u32,
+        height: u32,
+    },
     /// File transfer is on (sent after `welcome`): `token` is this page's bearer token for
     /// `/api/files` (valid until its socket closes); `upload`, `download`: which ways are on;
     /// `max_bytes`: the largest upload; `block`: bytes per block; `who`: which members may

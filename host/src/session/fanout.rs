@@ -63,14 +63,17 @@ impl Session {
             .map_or(0, |d| d.as_millis() as u32);
         let av_sync = self.config.av_sync;
         let mut written = false;
+        self.note_frame(now, frame);
         for i in 0..self.peers.len() {
-            let p = &mut self.peers[i];
+            let p = &self.peers[i];
             let Some((mid, pt, codec)) = p.video else {
                 continue;
             };
             if codec != frame.codec || !p.connected || !p.keyframes.admits(frame.keyframe) {
                 continue;
             }
+            self.tell_screen(i, frame.screen);
+            let p = &mut self.peers[i];
             let Some(writer) = p.rtc.writer(mid) else {
                 continue;
             };

@@ -12,9 +12,14 @@
 //! - `negotiate.rs`: answering a page's offer, and offering (for WHIP), codec choice.
 //! - `fanout.rs`: video and sound to every peer, and the keyframe gate.
 //! - `channels.rs`: which data channel carries what, and what a page may send on it.
+//! - `encoders.rs`: what the encode threads are told: codecs, rate, the ladder's rung;
+//!   `rate.rs`: one peer's target from its bandwidth estimate; `ladder.rs`: the picture's size
+//!   the target carries.
 
 mod channels;
+mod encoders;
 mod fanout;
+mod ladder;
 mod negotiate;
 mod peer;
 mod rate;
@@ -40,6 +45,7 @@ use crate::stats::PeerSnapshot;
 pub use channels::{
     AUDIO_CHANNEL, CLIPBOARD_CHANNEL, CONTROL_CHANNEL, INPUT_CHANNEL, TEXT_CHANNEL,
 };
+pub use ladder::RungReason;
 use peer::Peer;
 
 /// How often str0m reports per-peer figures, and the session publishes them.
@@ -83,6 +89,8 @@ pub struct SessionConfig {
     pub max_kbps: u32,
     /// The Opus rate (`--audio-bitrate`), kbit/s: the most sound gets.
     pub audio_kbps: u32,
+    /// The configured frame rate (`--fps`): what the ladder's bits per pixel are counted at.
+    pub fps: u32,
 }
 
 impl SessionConfig {
@@ -96,6 +104,7 @@ impl SessionConfig {
             max_peers: config.max_peers as usize,
             max_kbps: config.bitrate,
             audio_kbps: config.audio_bitrate,
+            fps: config.fps,
         }
     }
 }
@@ -116,6 +125,8 @@ pub struct SessionCounters {
     pub candidates_ignored: Counter,
     /// ICE restarts answered on an existing peer (RFC 8445 §9).
     pub ice_restarts: Counter,
+    /// Steps of the resolution ladder, down or up.
+    pub rung_changes: Counter,
 }
 
 impl SessionCounters {
@@ -144,6 +155,10 @@ impl SessionCounters {
                 "ice_restarts",
                 "ICE restarts answered on an existing peer (its picture resumes, its role stays)",
             ),
+            rung_changes: m.counter(
+                "ladder_rung_changes",
+                "Steps of the resolution ladder (down or up)",
+            ),
         }
     }
 }
@@ -159,6 +174,9 @@ pub enum EncoderCommand {
     Bitrate(u32),
     /// Encode the sound (Opus) at this rate, kbit/s (`rate::audio_kbps_for` that target).
     AudioBitrate(u32),
+    /// Code the picture at this rung of the resolution ladder: an index into
+    /// [`crate::encode::Scale::RUNGS`] (`ladder.rs`).
+    Rung(usize),
 }
 
 /// What the session asks of its driver.
@@ -221,6 +239,10 @@ pub struct Session {
     rate_kbps: u32,
     /// The Opus rate last told, kbit/s.
     audio_kbps: u32,
+    /// The picture's size the encode's target carries.
+    ladder: ladder::Ladder,
+    /// The screen's size, from the last encoded frame.
+    screen: Option<(u32, u32)>,
     draining: bool,
 }
 
@@ -236,6 +258,8 @@ impl Session {
         Self {
             rate_kbps: config.max_kbps,
             audio_kbps: config.audio_kbps,
+            ladder: ladder::Ladder::new(now, config.fps),
+            screen: None,
             config,
             counters,
             peers: Vec::new(),
@@ -458,19 +482,10 @@ impl Session {
             }
         }
         self.reap();
-        self.update_rate();
+        self.update_rate(now);
         if now >= self.next_stats {
             self.next_stats = now + STATS_INTERVAL;
-            let audio_kbps = Some(self.audio_kbps);
-            let peers = self
-                .peers
-                .iter()
-                .map(|p| PeerSnapshot {
-                    audio_kbps,
-                    ..p.snapshot()
-                })
-                .collect();
-            self.outputs.push_back(Output::PeerStats(peers));
+            self.publish_stats();
         }
     }
 
@@ -539,44 +554,6 @@ impl Session {
                 .retain(|_, id| peers.iter().any(|p| p.id == *id));
             self.counters.peers.set(self.peers.len() as i64);
             self.update_wanted();
-        }
-    }
-
-    /// One encode for every peer (for now): at the lowest target of the connected peers'
-    /// links, told to the encoder when it moves by 3 % or more.
-    fn update_rate(&mut self) {
-        let target = self
-            .peers
-            .iter()
-            .filter(|p| p.connected && p.video.is_some())
-            .map(|p| p.rate.target_kbps())
-            .min()
-            .unwrap_or(self.config.max_kbps);
-        let moved = target.abs_diff(self.rate_kbps) * 100 >= self.rate_kbps.max(1) * 3;
-        if moved || (target != self.rate_kbps && target == self.config.max_kbps) {
-            self.rate_kbps = target;
-            self.outputs
-                .push_back(Output::Encoder(EncoderCommand::Bitrate(target)));
-        }
-        let audio = rate::audio_kbps_for(target, self.config.audio_kbps);
-        if audio != self.audio_kbps {
-            self.audio_kbps = audio;
-            tracing::info!(audio_kbps = audio, video_kbps = target, "sound rate");
-            self.outputs
-                .push_back(Output::Encoder(EncoderCommand::AudioBitrate(audio)));
-        }
-    }
-
-    fn update_wanted(&mut self) {
-        let mask = self
-            .peers
-            .iter()
-            .filter_map(Peer::video_codec)
-            .fold(0, |a, c| a | c.bit());
-        if mask != self.wanted {
-            self.wanted = mask;
-            self.outputs
-                .push_back(Output::Encoder(EncoderCommand::Wanted(mask)));
         }
     }
 }

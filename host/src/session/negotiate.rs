@@ -378,6 +378,7 @@ mod tests {
             max_peers: 32,
             max_kbps: 8000,
             audio_kbps: 96,
+            fps: 60,
         };
         let Err(SessionError::BadOffer(why)) = answer(&config, Instant::now(), "this is junk")
         else {
@@ -405,6 +406,7 @@ mod tests {
             max_peers: 32,
             max_kbps: 8000,
             audio_kbps: 96,
+            fps: 60,
         };
         let answered = answer(&config, Instant::now(), &offer.to_sdp_string()).expect("answered");
         let candidates: Vec<&str> = answered

@@ -54,6 +54,8 @@ pub(super) struct Peer {
     recovering: bool,
     /// ICE lost every pair: the peer goes at this instant unless the page restarts it.
     pub(super) give_up_at: Option<Instant>,
+    /// The screen's size as last told to the page.
+    pub(super) screen_told: Option<(u32, u32)>,
 }
 
 impl Peer {
@@ -100,6 +102,7 @@ impl Peer {
             dtls_up: false,
             recovering: false,
             give_up_at: None,
+            screen_told: None,
         }
     }
 

@@ -37,8 +37,9 @@ export function freePort() {
  * settles (a browser that stopped answering) also ends at the deadline.
  */
 /**
- * The client coordinates of the middle of remote pixel (x, y) on the page's video (object-fit:
- * contain, so through its letterbox).
+ * The client coordinates of the middle of host screen pixel (x, y) on the page's video
+ * (object-fit: contain, so through its letterbox; the video may be a smaller picture of the
+ * screen, whose size the host's `screen` message gave).
  */
 export function videoPoint(page, x, y) {
   return page.evaluate(([rx, ry]) => {
@@ -47,7 +48,10 @@ export function videoPoint(page, x, y) {
     const scale = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
     const offX = (r.width - v.videoWidth * scale) / 2;
     const offY = (r.height - v.videoHeight * scale) / 2;
-    return [r.left + offX + (rx + 0.5) * scale, r.top + offY + (ry + 0.5) * scale];
+    const per = (video, screen) => (!screen || video === screen || video === screen + 1 ? 1 : screen / video);
+    const kx = per(v.videoWidth, Number(v.dataset.screenWidth));
+    const ky = per(v.videoHeight, Number(v.dataset.screenHeight));
+    return [r.left + offX + ((rx + 0.5) / kx) * scale, r.top + offY + ((ry + 0.5) / ky) * scale];
   }, [x, y]);
 }
 

@@ -22,7 +22,7 @@ use str0m_netem::{Input as NetInput, Netem, NetemConfig, Output as NetOutput};
 
 use super::{EncoderCommand, Output, Session, SessionConfig, SessionCounters};
 use crate::config::CodecChoice;
-use crate::encode::{Codec, EncodedFrame};
+use crate::encode::{Codec, EncodedFrame, Scale};
 use crate::input::InputMsg;
 use crate::peer::{Notice, PeerId};
 use crate::stats::PeerSnapshot;
@@ -224,6 +224,13 @@ pub(super) struct Harness {
     pub rate_log: Vec<(Instant, u32)>,
     /// Whether the made-up frames follow that rate (else about 6 KB each, ~2.9 Mbit/s).
     pub follow_rate: bool,
+    /// The smallest frame the made-up encoder codes at full size, bytes (content such as
+    /// scrolling text costs this much a frame at any quantizer); a lower rung's floor is
+    /// smaller by its share of the pixels.
+    pub min_frame_bytes: usize,
+    /// The ladder's rung the session asked for last, and every change.
+    pub rung: usize,
+    pub rung_log: Vec<(Instant, usize)>,
     /// The Opus rate the session asked for last, kbit/s.
     pub audio_kbps: u32,
 }
@@ -247,6 +254,7 @@ impl Harness {
             max_peers,
             max_kbps: 8000,
             audio_kbps: 96,
+            fps: 60,
         };
         Self {
             now,
@@ -269,6 +277,9 @@ impl Harness {
             rate_kbps: 8000,
             rate_log: Vec::new(),
             follow_rate: false,
+            min_frame_bytes: 0,
+            rung: 0,
+            rung_log: Vec::new(),
             audio_kbps: 96,
         }
     }
@@ -447,10 +458,13 @@ impl Harness {
         self.frame_seq += 1;
         let mut data = vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }];
         let size = if self.follow_rate {
-            // One frame's share of the rate (60 fps); a keyframe three times that.
-            let share = self.rate_kbps as usize * 1000 / 8 / 60;
+            // One frame's share of the rate (60 fps), never under the content's floor at this
+            // rung; a keyframe twice that (the VBV of one frame: the buffer plus its own share;
+            // real 720p keyframes measured 3–4 KiB at 1–2 Mbit/s, benches/RESULTS.md).
+            let floor = self.min_frame_bytes as f64 * Scale::RUNGS[self.rung].area();
+            let share = (self.rate_kbps as usize * 1000 / 8 / 60).max(floor as usize);
             if keyframe {
-                share * 3
+                share * 2
             } else {
                 share
             }
@@ -459,6 +473,7 @@ impl Harness {
         };
         data.extend((0..size as u32).map(|i| (i as u8) | 1));
         let now = self.now;
+        let (width, height) = Scale::RUNGS[self.rung].picture(1280, 720);
         EncodedFrame {
             codec: Codec::H264,
             data: data.into(),
@@ -468,8 +483,9 @@ impl Harness {
             started_at: now,
             converted_at: now,
             encoded_at: now,
-            width: 1280,
-            height: 720,
+            width,
+            height,
+            screen: (1280, 720),
             frame_seq: self.frame_seq,
             input_echo: Default::default(),
         }
@@ -505,6 +521,12 @@ impl Harness {
                 }
                 Output::PeerStats(s) => self.stats = s,
                 Output::Encoder(EncoderCommand::Wanted(_)) => {}
+                Output::Encoder(EncoderCommand::Rung(rung)) => {
+                    self.rung = rung;
+                    self.rung_log.push((self.now, rung));
+                    // A new rung reopens the encoder: its next frame is a keyframe.
+                    self.keyframe_due = true;
+                }
                 Output::Encoder(EncoderCommand::Bitrate(kbps)) => {
                     self.rate_kbps = kbps;
                     self.rate_log.push((self.now, kbps));

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use str0m_netem::{Bitrate, DataSize};
 
 use super::{delay, Harness};
+use crate::encode::Scale;
 
 /// When the client got each frame it could show, from `from` on.
 fn shown(frames: &[super::Received], from: Instant) -> impl Iterator<Item = Instant> + '_ {
@@ -51,13 +52,17 @@ fn at_2_mbits_the_target_settles_under_the_link_and_the_picture_keeps_moving() {
     let freeze = longest_freeze(frames, t0 + Duration::from_secs(3));
     eprintln!(
         "2 Mbit/s: rate changes {:?}; last 5 s: {shown_late} frames shown, target {}; longest \
-         freeze after 3 s {freeze:?}; estimate {:?}",
+         freeze after 3 s {freeze:?}; estimate {:?}; rungs {:?}",
         h.rate_log
             .iter()
             .map(|(t, k)| (t.duration_since(t0).as_millis(), *k))
             .collect::<Vec<_>>(),
         h.rate_kbps,
-        h.stats.first().and_then(|s| s.bwe_kbps)
+        h.stats.first().and_then(|s| s.bwe_kbps),
+        h.rung_log
+            .iter()
+            .map(|(t, k)| (t.duration_since(t0).as_millis(), *k))
+            .collect::<Vec<_>>(),
     );
     assert!(
         h.rate_kbps <= 2000,
@@ -69,7 +74,36 @@ fn at_2_mbits_the_target_settles_under_the_link_and_the_picture_keeps_moving() {
         "target {} far below a 2 Mbit/s link",
         h.rate_kbps
     );
-    assert!(late.iter().all(|k| *k <= 2000), "{late:?}");
+    // Never far over the link, and never over it for long: the estimator itself overshoots
+    // by a tenth at times, and the target follows it down within a second.
+    assert!(late.iter().all(|k| *k <= 2200), "{late:?}");
+    let mut over = Duration::ZERO;
+    let mut changes = h.rate_log.iter().peekable();
+    let mut at = (
+        settled,
+        h.rate_log
+            .iter()
+            .rev()
+            .find(|(t, _)| *t < settled)
+            .map_or(1000, |c| c.1),
+    );
+    while let Some(&(t, k)) = changes.next() {
+        if t < settled {
+            continue;
+        }
+        if at.1 > 2000 {
+            over += t - at.0;
+        }
+        at = (t, k);
+        let _ = changes.peek();
+    }
+    if at.1 > 2000 {
+        over += h.now - at.0;
+    }
+    assert!(
+        over <= Duration::from_secs(1),
+        "{over:?} over the link in the last 5 s"
+    );
     assert!(
         shown_late >= 45 * 5,
         "{shown_late} frames shown in the last 5 s"
@@ -127,5 +161,76 @@ fn at_400_kbits_the_first_picture_comes_within_2_s_and_keeps_moving() {
     assert!(
         shown_late >= 45 * 5,
         "{shown_late} frames shown in the last 5 s"
+    );
+}
+
+/// Scrolling text on a 400 kbit/s link: the made-up encoder cannot code a 720p frame under
+/// 800 B (~6 kbit, 384 kbit/s at 60 fps: the floor measured with an xterm, benches/RESULTS.md),
+/// a smaller picture proportionally less. Without the ladder the same run showed 106 frames in
+/// its last 5 s, with a freeze of 1.1 s.
+#[test]
+fn scrolling_text_at_400_kbits_gets_a_smaller_picture_that_keeps_moving() {
+    let mut h = Harness::new(delay(20, 57));
+    h.follow_rate = true;
+    h.min_frame_bytes = 800;
+    h.add_client(capped(400, 58), &[]);
+    assert!(h.run_until(Duration::from_secs(5), |h| h.clients[0].connected));
+    let t0 = h.now;
+    h.run_for(Duration::from_secs(15));
+    let frames = &h.clients[0].frames;
+    let settled = h.now - Duration::from_secs(5);
+    let shown_late = shown(frames, settled).count();
+    let freeze = longest_freeze(frames, t0 + Duration::from_secs(5));
+    let rungs: Vec<_> = h
+        .rung_log
+        .iter()
+        .map(|(t, r)| (t.duration_since(t0).as_millis(), *r))
+        .collect();
+    eprintln!("text at 400 kbit/s: {shown_late} frames in the last 5 s, freeze {freeze:?}, rungs {rungs:?}");
+    assert!(h.rung >= 2, "still at rung {} (rungs {rungs:?})", h.rung);
+    assert!(
+        shown_late >= 45 * 5,
+        "{shown_late} frames shown in the last 5 s"
+    );
+    assert!(freeze <= Duration::from_secs(1), "froze for {freeze:?}");
+    let stats = h.stats.first().expect("stats");
+    assert_eq!(stats.rung, Some(h.rung), "the stats show the rung");
+    assert_eq!(
+        stats.picture,
+        Some(Scale::RUNGS[h.rung].picture(1280, 720)),
+        "the stats show the picture's size"
+    );
+}
+
+/// A narrow link opens: the picture grows as soon as the target affords a larger rung (after
+/// the ladder's [`UP_AFTER`](crate::session::ladder::UP_AFTER)). How fast the target itself
+/// climbs is the estimator's (str0m's AIMD: about ×1.13 a second here, without probes).
+#[test]
+fn when_the_link_opens_the_picture_grows_as_the_target_affords_it() {
+    let mut h = Harness::new(delay(20, 59));
+    h.follow_rate = true;
+    h.min_frame_bytes = 800;
+    h.add_client(capped(400, 60), &[]);
+    assert!(h.run_until(Duration::from_secs(5), |h| h.clients[0].connected));
+    h.run_for(Duration::from_secs(10));
+    assert_eq!(h.rung, 3, "rung on a 400 kbit/s link");
+    h.clients[0].inbox.set_config(delay(20, 61));
+    let lift = h.now;
+    // 640x360 at 60 fps takes 0.045 bits per pixel: 622 kbit/s.
+    assert!(
+        h.run_until(Duration::from_secs(20), |h| h.rate_kbps >= 622),
+        "the target never reached 622 kbit/s after the lift"
+    );
+    let affords = h.now;
+    assert!(h.run_until(Duration::from_secs(3), |h| h.rung <= 2));
+    eprintln!(
+        "after the lift: target at 622 after {:?}, picture at 640x360 {:?} later",
+        affords - lift,
+        h.now - affords
+    );
+    assert!(
+        h.now - affords <= Duration::from_millis(2500),
+        "the picture grew {:?} after the target afforded it",
+        h.now - affords
     );
 }
