@@ -21,8 +21,13 @@
 // Mbit/s at 720p60), or `text`, Glint's own X display with an xterm that scrolls random text
 // as fast as it can (costly to code: it fills whatever rate the encoder is given).
 //
+// The picture column is the coded size most seconds of the phase had (the resolution ladder's
+// rung, from /api/stats). With --sound a tone plays on the host's PulseAudio and the sound
+// column gives the Opus rate the host chose and the Opus frames it sent per second (100 is
+// every 10 ms frame).
+//
 // Usage: node benches/link.mjs [--scenarios rate:2mbit,...] [--seconds N] [--content C]
-//                              [--json FILE]
+//                              [--sound] [--glint-args "--no-ladder ..."] [--json FILE]
 //        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss: the e2e
 //                                         suite runs this to check the bench itself)
 // Default: rate:2mbit rate:400kbit loss:5 steps:10mbit:10,1mbit:15,10mbit:10, 20 s phases.
@@ -32,7 +37,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGlint, startChromium, startLan, waitFor } from '../web-client/test/e2e/harness.mjs';
+import { startGlint, startChromium, startLan, waitFor, playTone } from '../web-client/test/e2e/harness.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -42,6 +47,8 @@ const short = process.argv.includes('--short');
 const seconds = Number(arg('--seconds', short ? '6' : '20'));
 const jsonFile = arg('--json', null);
 const content = arg('--content', 'pattern');
+const withSound = process.argv.includes('--sound');
+const extraArgs = (arg('--glint-args', '') || '').split(' ').filter(Boolean);
 const SCROLLER = "xterm -geometry 200x60+0+0 -e sh -c 'while :; do head -c 30000 /dev/urandom | base64; done'";
 const WARMUP_S = 3; // left out of each phase's rates: the estimate settles
 const RECOVERED_FPS = 50;
@@ -70,12 +77,19 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : null;
 };
+/** The value most of `xs` have. */
+const mode = (xs) => {
+  const counts = new Map();
+  for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
+};
 
 async function run(scenario) {
   const lan = await startLan();
   const home = mkdtempSync(join(tmpdir(), 'glint-home-'));
   let glint;
   let browser;
+  let tone;
   try {
     const dev = /(gh\d+)@/.exec(execFileSync('ip', ['-n', lan.host, '-o', 'link', 'show']).toString())[1];
     const shape = (verb, rate) => execFileSync('ip', ['netns', 'exec', lan.host, 'tc', 'qdisc', verb, 'dev', dev,
@@ -91,8 +105,9 @@ async function run(scenario) {
       }
     }
     const source = content === 'text' ? ['--app', SCROLLER] : ['--source', 'testpattern'];
-    glint = await startGlint([...source, '--no-audio', '--listen', `${lan.hostIp}:8443`],
-      { netns: lan.host, env: { HOME: home } });
+    glint = await startGlint([...source, ...(withSound ? [] : ['--no-audio']), ...extraArgs,
+      '--listen', `${lan.hostIp}:8443`], { netns: lan.host, env: { HOME: home } });
+    if (withSound) tone = playTone(glint.pulseServer, 440, 600);
     browser = await startChromium({ executablePath: lan.chromium, contextOptions: { ignoreHTTPSErrors: true } });
     const page = browser.page;
     const started = Date.now();
@@ -117,7 +132,9 @@ async function run(scenario) {
           freezes: (v.freezeCount ?? 0) - (last.freezeCount ?? 0),
           freezeMs: ((v.totalFreezesDuration ?? 0) - (last.totalFreezesDuration ?? 0)) * 1000,
           hostFps: peer?.fps ?? 0, target: peer?.target_kbps ?? 0, bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0,
-          keyframes: peer?.keyframes_sent ?? 0, plis: peer?.plis ?? 0, keyframeBytes: peer?.keyframe_bytes ?? 0 });
+          keyframes: peer?.keyframes_sent ?? 0, plis: peer?.plis ?? 0, keyframeBytes: peer?.keyframe_bytes ?? 0,
+          picture: peer?.picture ? peer.picture.join('x') : '?', audioKbps: peer?.audio_kbps ?? 0,
+          audioFrames: peer?.audio_frames_sent ?? 0 });
         last = v;
       }
       const steady = samples.filter((x) => x.s > WARMUP_S);
@@ -140,10 +157,15 @@ async function run(scenario) {
         keyframes: end.keyframes - before.keyframes,
         plis: end.plis - before.plis,
         keyframe_bytes_max: Math.max(...samples.map((x) => x.keyframeBytes)),
+        picture: mode(steady.map((x) => x.picture)),
+        audio_kbps: median(steady.map((x) => x.audioKbps)),
+        audio_frames_per_s: steady.length > 1
+          ? Math.round((steady.at(-1).audioFrames - steady[0].audioFrames) / (steady.length - 1)) : 0,
       });
     }
     return { scenario: scenario.spec, content, loss_pct: scenario.loss, first_frame_ms: firstFrameMs, timeline, phases };
   } finally {
+    tone?.kill();
     await browser?.stop();
     await glint?.stop();
     lan.stop();
@@ -157,15 +179,17 @@ for (const scenario of scenarios) {
   console.log(JSON.stringify(r));
   results.push(r);
 }
-console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total) | back to 50 fps | target | estimate | sent | keyframes (PLIs), largest |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total) | back to 50 fps | target | estimate | sent | keyframes (PLIs), largest | picture |' +
+  (withSound ? ' sound |' : ''));
+console.log(`|---|---|---|---|---|---|---|---|---|---|---|${withSound ? '---|' : ''}`);
 for (const r of results) {
   for (const [i, p] of r.phases.entries()) {
     const first = i === 0 ? `${r.first_frame_ms} ms` : '';
     const loss = r.loss_pct ? `, ${r.loss_pct} % loss` : '';
     console.log(`| ${i === 0 ? r.scenario : ''} | ${first} | ${p.rate}${loss}, ${p.seconds} s | ${p.fps_median} / ${p.fps_min} | ` +
       `${p.freezes} (${p.freeze_total_ms} ms) | ${p.recovered_s === undefined ? '' : `${p.recovered_s ?? 'never'} s`} | ` +
-      `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s | ${p.keyframes} (${p.plis}), ${Math.round(p.keyframe_bytes_max / 1024)} KiB |`);
+      `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s | ${p.keyframes} (${p.plis}), ${Math.round(p.keyframe_bytes_max / 1024)} KiB | ${p.picture} |` +
+      (withSound ? ` ${p.audio_kbps} kbit/s, ${p.audio_frames_per_s}/s |` : ''));
   }
 }
 if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ bench: 'link', content, date: new Date().toISOString(), results }, null, 1));

@@ -139,6 +139,11 @@ pub struct Config {
     #[arg(long, default_value_t = 8000, value_parser = clap::value_parser!(u32).range(100..=100_000))]
     pub bitrate: u32,
 
+    /// Keep the screen's full size on a narrow link: no resolution ladder (by default the
+    /// picture is coded at 3/4, 1/2 or 1/3 of each side when the rate cannot carry it).
+    #[arg(long)]
+    pub no_ladder: bool,
+
     /// The one UDP port all peers share for WebRTC media (0 picks a free one).
     #[arg(long, default_value_t = 0, value_name = "PORT")]
     pub udp_port: u16,

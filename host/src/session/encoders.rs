@@ -26,7 +26,7 @@ impl Session {
             self.outputs
                 .push_back(Output::Encoder(EncoderCommand::Bitrate(target)));
         }
-        if let Some(screen) = self.screen {
+        if let Some(screen) = self.screen.filter(|_| !self.config.no_ladder) {
             if let Some(rung) = self.ladder.update(now, target, screen) {
                 let (width, height) = Scale::RUNGS[rung].picture(screen.0, screen.1);
                 tracing::info!(

@@ -91,6 +91,8 @@ pub struct SessionConfig {
     pub audio_kbps: u32,
     /// The configured frame rate (`--fps`): what the ladder's bits per pixel are counted at.
     pub fps: u32,
+    /// The resolution ladder is off (`--no-ladder`): the picture keeps the screen's size.
+    pub no_ladder: bool,
 }
 
 impl SessionConfig {
@@ -105,6 +107,7 @@ impl SessionConfig {
             max_kbps: config.bitrate,
             audio_kbps: config.audio_bitrate,
             fps: config.fps,
+            no_ladder: config.no_ladder,
         }
     }
 }

@@ -379,6 +379,7 @@ mod tests {
             max_kbps: 8000,
             audio_kbps: 96,
             fps: 60,
+            no_ladder: false,
         };
         let Err(SessionError::BadOffer(why)) = answer(&config, Instant::now(), "this is junk")
         else {
@@ -407,6 +408,7 @@ mod tests {
             max_kbps: 8000,
             audio_kbps: 96,
             fps: 60,
+            no_ladder: false,
         };
         let answered = answer(&config, Instant::now(), &offer.to_sdp_string()).expect("answered");
         let candidates: Vec<&str> = answered

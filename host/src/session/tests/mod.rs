@@ -255,6 +255,7 @@ impl Harness {
             max_kbps: 8000,
             audio_kbps: 96,
             fps: 60,
+            no_ladder: false,
         };
         Self {
             now,
