@@ -48,8 +48,11 @@ pub use channels::{
 pub use ladder::RungReason;
 use peer::Peer;
 
-/// How often str0m reports per-peer figures, and the session publishes them.
+/// How often the session publishes every peer's figures (rates are over this interval).
 pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// How often str0m reports a peer's figures: its bandwidth estimator's current figure is
+/// sampled this often (`rate.rs`).
+pub const RTC_STATS_INTERVAL: Duration = Duration::from_millis(250);
 /// How long the session sleeps when it has no peer (nothing is due, but the driver wakes).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(1);
 

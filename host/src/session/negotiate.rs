@@ -12,7 +12,7 @@ use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::rtp::Extension;
 use str0m::{Candidate, Rtc, RtcConfig};
 
-use super::{SessionConfig, SessionError, STATS_INTERVAL};
+use super::{SessionConfig, SessionError, RTC_STATS_INTERVAL};
 use crate::config::CodecChoice;
 use crate::encode::Codec;
 
@@ -72,7 +72,7 @@ fn new_rtc(config: &SessionConfig, now: Instant) -> Rtc {
     let start = Bitrate::kbps(u64::from(config.max_kbps.min(START_KBPS)));
     let mut rtc = RtcConfig::new()
         .set_ice_lite(false)
-        .set_stats_interval(Some(STATS_INTERVAL))
+        .set_stats_interval(Some(RTC_STATS_INTERVAL))
         // Transport-wide congestion control feedback (the browser acknowledges every packet
         // with its arrival time) feeds str0m's send-side bandwidth estimator (goog_cc), which
         // starts at the configured rate; the encoder follows its estimate (`rate.rs`). The

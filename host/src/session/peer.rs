@@ -21,7 +21,9 @@ use super::channels::{ChannelKind, Channels};
 use super::fanout::KeyframeGate;
 use super::negotiate::{self, Media, Pending, Shape};
 use super::rate::RateControl;
-use super::{EncoderCommand, Output, SessionCounters, SessionError};
+use super::{
+    EncoderCommand, Output, SessionCounters, SessionError, RTC_STATS_INTERVAL, STATS_INTERVAL,
+};
 use crate::encode::Codec;
 use crate::peer::PeerId;
 use crate::stats::PeerSnapshot;
@@ -151,6 +153,22 @@ impl Peer {
         Ok(())
     }
 
+    /// While the link holds the target under the configured rate, padding up to a little
+    /// above it gives the estimator traffic to measure, so an app-limited sender still finds
+    /// the link's capacity. At the configured rate nothing is padded: an idle screen then
+    /// sends next to nothing.
+    fn pad_to_target(&mut self) {
+        let target = f64::from(self.rate.target_kbps());
+        let floor = if target < self.rate.max_kbps() * 0.9 {
+            (target * PAD_ABOVE_TARGET).min(self.rate.max_kbps())
+        } else {
+            0.0
+        };
+        let max = Bitrate::kbps(self.rate.max_kbps() as u64);
+        self.rtc.bwe().set_bitrate(Bitrate::kbps(floor as u64), max);
+        self.snapshot.target_kbps = Some(target);
+    }
+
     /// Drains str0m's output until its next timeout, into `out`.
     pub(super) fn drain(
         &mut self,
@@ -224,47 +242,45 @@ impl Peer {
             }
             Event::PeerStats(s) => {
                 let sn = &mut self.snapshot;
-                if let Some((t, bytes, frames)) = self.last_bytes {
-                    let secs = s.timestamp.saturating_duration_since(t).as_secs_f64();
-                    if secs > 0.0 {
-                        sn.bitrate_kbps =
-                            s.peer_bytes_tx.saturating_sub(bytes) as f64 * 8.0 / 1000.0 / secs;
-                        sn.fps = sn.frames_sent.saturating_sub(frames) as f64 / secs;
+                // Rates over about a second, though str0m reports every RTC_STATS_INTERVAL.
+                let due = self.last_bytes.is_none_or(|(t, _, _)| {
+                    s.timestamp.saturating_duration_since(t) + RTC_STATS_INTERVAL / 2
+                        >= STATS_INTERVAL
+                });
+                if due {
+                    if let Some((t, bytes, frames)) = self.last_bytes {
+                        let secs = s.timestamp.saturating_duration_since(t).as_secs_f64();
+                        if secs > 0.0 {
+                            sn.bitrate_kbps =
+                                s.peer_bytes_tx.saturating_sub(bytes) as f64 * 8.0 / 1000.0 / secs;
+                            sn.fps = sn.frames_sent.saturating_sub(frames) as f64 / secs;
+                        }
                     }
-                }
-                self.last_bytes = Some((s.timestamp, s.peer_bytes_tx, sn.frames_sent));
-                if self.connected {
-                    self.rate.on_sent(now, sn.bitrate_kbps);
+                    self.last_bytes = Some((s.timestamp, s.peer_bytes_tx, sn.frames_sent));
+                    if self.connected {
+                        self.rate.on_sent(now, sn.bitrate_kbps);
+                    }
                 }
                 sn.bytes_sent = s.peer_bytes_tx;
                 sn.rtt_ms = s.rtt.map(|d| d.as_secs_f64() * 1000.0);
                 if let Some(b) = s.bwe_tx {
                     sn.bwe_kbps = Some(b.as_f64() / 1000.0);
                     if self.connected {
-                        self.rate.on_latest_estimate(now, b.as_f64() / 1000.0);
+                        self.rate.on_raw_estimate(now, b.as_f64() / 1000.0);
                     }
                 }
                 if let Some(loss) = s.egress_loss_fraction {
                     sn.loss = Some(f64::from(loss));
                 }
+                if self.connected && s.bwe_tx.is_some() {
+                    self.pad_to_target();
+                }
             }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
                 let kbps = estimate.as_f64() / 1000.0;
-                self.snapshot.bwe_kbps = Some(kbps);
+                self.snapshot.bwe_kbps.get_or_insert(kbps);
                 self.rate.on_estimate(now, kbps);
-                // While the link holds the target under the configured rate, padding up to a
-                // little above it gives the estimator traffic to measure, so an app-limited
-                // sender still finds the link's capacity. At the configured rate nothing is
-                // padded: an idle screen then sends next to nothing.
-                let target = f64::from(self.rate.target_kbps());
-                let floor = if target < self.rate.max_kbps() * 0.9 {
-                    (target * PAD_ABOVE_TARGET).min(self.rate.max_kbps())
-                } else {
-                    0.0
-                };
-                let max = Bitrate::kbps(self.rate.max_kbps() as u64);
-                self.rtc.bwe().set_bitrate(Bitrate::kbps(floor as u64), max);
-                self.snapshot.target_kbps = Some(f64::from(self.rate.target_kbps()));
+                self.pad_to_target();
             }
             Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => {
                 self.snapshot.remb_kbps = Some(estimate.as_f64() / 1000.0);

@@ -21,7 +21,7 @@ pub(crate) const HEADROOM: f64 = 0.85;
 pub(crate) const RAISE_PER_SECOND: f64 = 2.0;
 /// A peer sending under this share of its target is application-limited (an idle screen).
 pub(crate) const IDLE_SHARE: f64 = 0.4;
-/// Without an estimate event for this long, the estimator's latest figure is taken.
+/// Without a figure from the estimator itself for this long, its estimate events are taken.
 pub(crate) const STALE_ESTIMATE: Duration = Duration::from_secs(2);
 /// The lowest target, kbit/s: below it a picture is not legible.
 pub(crate) const MIN_KBPS: u32 = 150;
@@ -49,9 +49,14 @@ pub(crate) struct RateControl {
     min_kbps: f64,
     max_kbps: f64,
     target_kbps: f64,
+    /// What the target follows (see [`RateControl::follow`]).
     estimate_kbps: Option<f64>,
-    /// When the last estimate event came.
-    estimate_at: Instant,
+    /// The last estimate event and when it came.
+    event_kbps: Option<f64>,
+    event_at: Instant,
+    /// The estimator's last own figure and when it came.
+    raw_kbps: Option<f64>,
+    raw_at: Instant,
     sent_kbps: f64,
     last: Instant,
 }
@@ -66,34 +71,56 @@ impl RateControl {
             max_kbps: max,
             target_kbps: f64::from(start_kbps).clamp(f64::from(MIN_KBPS), max),
             estimate_kbps: None,
-            estimate_at: now,
+            event_kbps: None,
+            event_at: now,
+            raw_kbps: None,
+            raw_at: now,
             sent_kbps: 0.0,
             last: now,
         }
     }
 
-    /// The bandwidth estimate, kbit/s (str0m's estimate event: the estimator's figures
-    /// averaged over 3 s, told when they move by 5 %).
+    /// The bandwidth estimate, kbit/s (str0m's estimate event: the estimator's figures of the
+    /// last 3 s averaged, told when the average moves by 5 %).
     pub(crate) fn on_estimate(&mut self, now: Instant, kbps: f64) {
         if kbps.is_finite() && kbps > 0.0 {
-            self.estimate_kbps = Some(kbps);
-            self.estimate_at = now;
+            self.event_kbps = Some(kbps);
+            self.event_at = now;
         }
-        self.update(now);
+        self.follow(now);
     }
 
-    /// The estimator's latest figure, kbit/s, from the once-a-second stats. str0m tells no
-    /// estimate event while the link cannot be probed, however far the estimator has moved
-    /// (seen on the link bench: events stuck at ~150 kbit/s while the estimator said 8 Mbit/s
-    /// for 10 s after a 1 → 10 Mbit/s step); after [`STALE_ESTIMATE`] without an event this
-    /// figure is taken instead.
-    pub(crate) fn on_latest_estimate(&mut self, now: Instant, kbps: f64) {
-        if now.saturating_duration_since(self.estimate_at) >= STALE_ESTIMATE
-            && kbps.is_finite()
-            && kbps > 0.0
-        {
-            self.estimate_kbps = Some(kbps);
+    /// The estimator's current figure, kbit/s (str0m's `bwe_tx` stat, sampled every
+    /// [`super::RTC_STATS_INTERVAL`]).
+    pub(crate) fn on_raw_estimate(&mut self, now: Instant, kbps: f64) {
+        if kbps.is_finite() && kbps > 0.0 {
+            self.raw_kbps = Some(kbps);
+            self.raw_at = now;
         }
+        self.follow(now);
+    }
+
+    /// The estimate the target follows: the lower of the estimator's current figure and its
+    /// 3 s average, so a fall is followed at once (the average crept down 5 % at a time on the
+    /// link bench while a 10 → 1 Mbit/s step overflowed the queue) and a rise at the
+    /// average's pace (the current figure overshoots the link while the estimator feels for
+    /// it: 0.85 of it froze a 400 kbit/s link on virtual time). Without an event for
+    /// [`STALE_ESTIMATE`] the current figure alone: str0m tells no event while the link cannot
+    /// be probed, however far the estimator has moved (events stuck at ~150 kbit/s while the
+    /// estimator said 8 Mbit/s for 10 s after a 1 → 10 Mbit/s step).
+    fn follow(&mut self, now: Instant) {
+        let raw = self
+            .raw_kbps
+            .filter(|_| now.saturating_duration_since(self.raw_at) < STALE_ESTIMATE);
+        let event = self
+            .event_kbps
+            .filter(|_| now.saturating_duration_since(self.event_at) < STALE_ESTIMATE);
+        self.estimate_kbps = match (raw, event) {
+            (Some(r), Some(e)) => Some(r.min(e)),
+            (Some(r), None) => Some(r),
+            (None, Some(e)) => Some(e),
+            (None, None) => self.estimate_kbps.or(self.event_kbps).or(self.raw_kbps),
+        };
         self.update(now);
     }
 
@@ -157,6 +184,18 @@ mod tests {
         t0 + secs(to)
     }
 
+    /// Both figures every 0.25 s from `from` to `to` s, the peer sending its target.
+    fn drive_raw(r: &mut RateControl, t0: Instant, from: f64, to: f64, raw: f64, event: f64) {
+        let mut t = from;
+        while t < to {
+            t += 0.25;
+            let now = t0 + secs(t);
+            r.on_sent(now, f64::from(r.target_kbps()));
+            r.on_raw_estimate(now, raw);
+            r.on_estimate(now, event);
+        }
+    }
+
     #[test]
     fn starts_at_the_configured_rate_and_cuts_at_once_to_a_narrow_link() {
         let t0 = Instant::now();
@@ -212,24 +251,38 @@ mod tests {
     }
 
     #[test]
-    fn the_estimators_latest_figure_counts_only_when_its_events_have_stopped() {
+    fn a_fall_is_followed_at_once_a_rise_at_the_averages_pace_and_stopped_events_are_not_waited_for(
+    ) {
         let t0 = Instant::now();
         let mut r = RateControl::new(t0, 1000, 8000);
         r.on_sent(t0, 1000.0);
-        r.on_estimate(t0, 200.0);
-        assert_eq!(r.target_kbps(), 170);
-        // Events keep coming: the stats' figure does not override them.
-        r.on_latest_estimate(t0 + secs(1.0), 9000.0);
-        assert_eq!(r.target_kbps(), 170, "a fresh event overridden");
-        // No event for 2 s while the estimator says 9 Mbit/s: the target climbs to it.
-        for i in 2..=12 {
-            r.on_latest_estimate(t0 + secs(f64::from(i)), 9000.0);
+        r.on_estimate(t0, 9000.0);
+        r.on_raw_estimate(t0, 8000.0);
+        drive_raw(&mut r, t0, 0.0, 5.0, 8000.0, 9000.0);
+        assert_eq!(
+            r.target_kbps(),
+            6800,
+            "the lower of the two: 0.85 of 8 Mbit/s"
+        );
+        // The link falls to 1 Mbit/s: the estimator's figure says so at once, the average lags.
+        let now = t0 + secs(5.1);
+        r.on_raw_estimate(now, 1000.0);
+        assert_eq!(r.target_kbps(), 850, "the fall followed at once");
+        r.on_estimate(t0 + secs(5.2), 6000.0);
+        assert_eq!(
+            r.target_kbps(),
+            850,
+            "a lagging average does not undo the cut"
+        );
+        // The estimator overshoots while it feels for the link: the average holds the target.
+        drive_raw(&mut r, t0, 5.2, 7.0, 1400.0, 1000.0);
+        assert_eq!(r.target_kbps(), 850);
+        // Events stop (nothing to probe) while the estimator climbs to 9 Mbit/s: after 2 s its
+        // figure alone leads, and the target doubles a second towards 0.85 of it.
+        for i in 1..=60 {
+            r.on_raw_estimate(t0 + secs(7.0 + f64::from(i) * 0.25), 9000.0);
         }
-        assert_eq!(r.target_kbps(), 7650, "0.85 of 9 Mbit/s after 10 s");
-        // A new event counts again at once, down as well as up.
-        r.on_sent(t0 + secs(12.5), 7650.0);
-        r.on_estimate(t0 + secs(12.5), 2000.0);
-        assert_eq!(r.target_kbps(), 1700);
+        assert_eq!(r.target_kbps(), 7650, "0.85 of 9 Mbit/s 15 s later");
     }
 
     #[test]
