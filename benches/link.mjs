@@ -30,7 +30,9 @@
 //                              [--sound] [--glint-args "--no-ladder ..."] [--json FILE]
 //        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss: the e2e
 //                                         suite runs this to check the bench itself)
-// Default: rate:2mbit rate:400kbit loss:5 steps:10mbit:10,1mbit:15,10mbit:10, 20 s phases.
+// Default: rate:2mbit rate:400kbit loss:5 steps:10mbit:10,1mbit:15,10mbit:10 pair:1mbit, 20 s
+// phases. `pair:R`: a viewer on an unshaped link watches, then a second one behind R joins;
+// the table gives the second one's row, then the first one's (fps, freezes, target, picture).
 // Needs root (ip netns, tc, nft). Prints one JSON line per scenario, then a table.
 
 import { execFileSync } from 'node:child_process';
@@ -58,6 +60,9 @@ function parse(spec) {
   const [kind, ...rest] = spec.split(':');
   if (kind === 'rate') return { spec, loss: 0, phases: [{ rate: rest[0], seconds }] };
   if (kind === 'loss') return { spec, loss: Number(rest[0]), phases: [{ rate: null, seconds }] };
+  // A viewer on an unshaped link (loopback in glint's own namespace) watches first; then one
+  // behind `rate` joins.
+  if (kind === 'pair') return { spec, loss: 0, pair: true, phases: [{ rate: rest[0], seconds }] };
   if (kind === 'steps') {
     const phases = rest.join(':').split(',').map((p) => {
       const [rate, s] = p.split(':');
@@ -69,14 +74,29 @@ function parse(spec) {
 }
 
 const scenarios = (short
-  ? ['steps:2mbit:6', 'loss:2']
-  : arg('--scenarios', 'rate:2mbit,rate:400kbit,loss:5,steps:10mbit:10,1mbit:15,10mbit:10')
-    .split(/,(?=rate:|loss:|steps:)/)).map(parse);
+  ? ['steps:2mbit:6', 'loss:2', 'pair:1mbit']
+  : arg('--scenarios', 'rate:2mbit,rate:400kbit,loss:5,steps:10mbit:10,1mbit:15,10mbit:10,pair:1mbit')
+    .split(/,(?=rate:|loss:|steps:|pair:)/)).map(parse);
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : null;
 };
+/** The fast viewer of a pair, over a phase (its first WARMUP_S seconds left out). */
+function summary(samples) {
+  const steady = samples.filter((x) => x.s > WARMUP_S);
+  return {
+    fps_median: median(steady.map((x) => x.fps)),
+    fps_min: Math.min(...steady.map((x) => x.fps)),
+    freezes: samples.reduce((a, x) => a + x.freezes, 0),
+    freeze_total_ms: Math.round(samples.reduce((a, x) => a + x.freezeMs, 0)),
+    target_kbps: median(steady.map((x) => x.target)),
+    picture: mode(steady.map((x) => x.picture)),
+    tier: mode(steady.map((x) => x.tier)),
+    slow_tier: mode(steady.map((x) => x.slowTier)),
+  };
+}
+
 /** The value most of `xs` have. */
 const mode = (xs) => {
   const counts = new Map();
@@ -89,6 +109,7 @@ async function run(scenario) {
   const home = mkdtempSync(join(tmpdir(), 'glint-home-'));
   let glint;
   let browser;
+  let fast;
   let tone;
   try {
     const dev = /(gh\d+)@/.exec(execFileSync('ip', ['-n', lan.host, '-o', 'link', 'show']).toString())[1];
@@ -108,6 +129,11 @@ async function run(scenario) {
     glint = await startGlint([...source, ...(withSound ? [] : ['--no-audio']), ...extraArgs,
       '--listen', `${lan.hostIp}:8443`], { netns: lan.host, env: { HOME: home } });
     if (withSound) tone = playTone(glint.pulseServer, 440, 600);
+    if (scenario.pair) {
+      fast = await startChromium({ executablePath: lan.hostChromium, contextOptions: { ignoreHTTPSErrors: true } });
+      await fast.page.goto(glint.url);
+      await waitFor('the fast viewer\'s first frame', () => fast.page.evaluate(() => window.glint?.state === 'playing'), 60000);
+    }
     browser = await startChromium({ executablePath: lan.chromium, contextOptions: { ignoreHTTPSErrors: true } });
     const page = browser.page;
     const started = Date.now();
@@ -120,14 +146,27 @@ async function run(scenario) {
     const phases = [];
     let lastSample = null;
     let last = await page.evaluate(() => window.glint.inboundVideo());
+    let lastFast = fast && await fast.page.evaluate(() => window.glint.inboundVideo());
     for (const [i, phase] of scenario.phases.entries()) {
       if (i > 0 && phase.rate) shape('change', phase.rate);
       const samples = [];
+      const fastSamples = [];
       for (let s = 1; s <= phase.seconds; s += 1) {
         await new Promise((r) => setTimeout(r, 1000));
         const v = await page.evaluate(() => window.glint.inboundVideo());
-        const peer = await page.evaluate(async (pw) => (await (await fetch('/api/stats', {
-          headers: { Authorization: `Bearer ${pw}` } })).json()).peers[0], password);
+        const peers = await page.evaluate(async (pw) => (await (await fetch('/api/stats', {
+          headers: { Authorization: `Bearer ${pw}` } })).json()).peers, password);
+        // With a pair, the fast viewer joined first.
+        const peer = peers[scenario.pair ? 1 : 0];
+        if (fast) {
+          const f = await fast.page.evaluate(() => window.glint.inboundVideo());
+          fastSamples.push({ s, fps: f.framesDecoded - lastFast.framesDecoded,
+            freezes: (f.freezeCount ?? 0) - (lastFast.freezeCount ?? 0),
+            freezeMs: ((f.totalFreezesDuration ?? 0) - (lastFast.totalFreezesDuration ?? 0)) * 1000,
+            target: peers[0]?.target_kbps ?? 0, picture: peers[0]?.picture ? peers[0].picture.join('x') : '?',
+            tier: peers[0]?.tier ?? '?', slowTier: peer?.tier ?? '?' });
+          lastFast = f;
+        }
         samples.push({ s, fps: v.framesDecoded - last.framesDecoded,
           freezes: (v.freezeCount ?? 0) - (last.freezeCount ?? 0),
           freezeMs: ((v.totalFreezesDuration ?? 0) - (last.totalFreezesDuration ?? 0)) * 1000,
@@ -161,12 +200,14 @@ async function run(scenario) {
         audio_kbps: median(steady.map((x) => x.audioKbps)),
         audio_frames_per_s: steady.length > 1
           ? Math.round((steady.at(-1).audioFrames - steady[0].audioFrames) / (steady.length - 1)) : 0,
+        fast: fast ? summary(fastSamples) : undefined,
       });
     }
     return { scenario: scenario.spec, content, loss_pct: scenario.loss, first_frame_ms: firstFrameMs, timeline, phases };
   } finally {
     tone?.kill();
     await browser?.stop();
+    await fast?.stop();
     await glint?.stop();
     lan.stop();
     rmSync(home, { recursive: true, force: true });
@@ -190,6 +231,11 @@ for (const r of results) {
       `${p.freezes} (${p.freeze_total_ms} ms) | ${p.recovered_s === undefined ? '' : `${p.recovered_s ?? 'never'} s`} | ` +
       `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s | ${p.keyframes} (${p.plis}), ${Math.round(p.keyframe_bytes_max / 1024)} KiB | ${p.picture} |` +
       (withSound ? ` ${p.audio_kbps} kbit/s, ${p.audio_frames_per_s}/s |` : ''));
+    if (p.fast) {
+      const f = p.fast;
+      console.log(`|  |  | the unshaped viewer (tier ${f.tier}; the other on tier ${f.slow_tier}) | ${f.fps_median} / ${f.fps_min} | ` +
+        `${f.freezes} (${f.freeze_total_ms} ms) |  | ${f.target_kbps} kbit/s |  |  |  | ${f.picture} |${withSound ? ' |' : ''}`);
+    }
   }
 }
 if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ bench: 'link', content, date: new Date().toISOString(), results }, null, 1));

@@ -176,10 +176,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let pipeline_counters = Arc::new(PipelineCounters::register(&mut metrics));
     let files = glint::files::Files::new(config.files(), FileCounters::register(&mut metrics))
         .map_err(|e| cfg(format!("file transfer: {e}")))?;
-    let control = Arc::new(EncodeControl {
-        bitrate_kbps: AtomicU64::new(u64::from(config.bitrate)),
-        ..EncodeControl::default()
-    });
+    let control = Arc::new(EncodeControl::new(config.bitrate));
     let spawn_err = |e: std::io::Error| rt_err(format!("cannot start a thread: {e}"));
 
     let echo = Arc::new(InputEcho::default());

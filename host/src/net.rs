@@ -20,6 +20,7 @@ use crate::peer::{PeerId, PeerNotifier};
 use crate::pipeline::EncodeControl;
 use crate::session::{EncoderCommand, Output, Session, SessionError};
 use crate::stats::Stats;
+use std::sync::atomic::Ordering;
 
 /// Signaling → rtc. When full, signaling waits a little, then answers "busy" to that client.
 pub const COMMAND_QUEUE: usize = 64;
@@ -326,28 +327,30 @@ impl Driver {
                         notify.notify(n);
                     }
                 }
-                Output::Encoder(EncoderCommand::Keyframe(codec)) => {
-                    self.parts.control.request_keyframe(codec)
+                Output::Encoder(EncoderCommand::Keyframe { tier, codec }) => {
+                    self.parts.control.request_keyframe(tier, codec)
                 }
-                Output::Encoder(EncoderCommand::Wanted(mask)) => self
+                Output::Encoder(EncoderCommand::Wanted { tier, mask }) => self
                     .parts
                     .control
+                    .tier(tier)
                     .wanted
-                    .store(mask, std::sync::atomic::Ordering::Relaxed),
-                Output::Encoder(EncoderCommand::Bitrate(kbps)) => self
+                    .store(mask, Ordering::Relaxed),
+                Output::Encoder(EncoderCommand::Bitrate { tier, kbps }) => self
                     .parts
                     .control
+                    .tier(tier)
                     .bitrate_kbps
-                    .store(u64::from(kbps), std::sync::atomic::Ordering::Relaxed),
-                Output::Encoder(EncoderCommand::AudioBitrate(kbps)) => self
+                    .store(u64::from(kbps), Ordering::Relaxed),
+                Output::Encoder(EncoderCommand::AudioBitrate(kbps)) => {
+                    self.parts.control.audio_kbps.store(kbps, Ordering::Relaxed)
+                }
+                Output::Encoder(EncoderCommand::Rung { tier, rung }) => self
                     .parts
                     .control
-                    .audio_kbps
-                    .store(kbps, std::sync::atomic::Ordering::Relaxed),
-                Output::Encoder(EncoderCommand::Rung(rung)) => self.parts.control.rung.store(
-                    u8::try_from(rung).unwrap_or(u8::MAX),
-                    std::sync::atomic::Ordering::Relaxed,
-                ),
+                    .tier(tier)
+                    .rung
+                    .store(u8::try_from(rung).unwrap_or(u8::MAX), Ordering::Relaxed),
                 Output::PeerStats(peers) => self.parts.stats.publish_peers(peers),
             }
         }

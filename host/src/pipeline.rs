@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use crate::capture::{Capture, CaptureError, Frame};
-use crate::encode::{self, Codec, EncodedFrame, EncoderSettings, Scale, VideoEncoder};
+use crate::encode::{self, Codec, EncodedFrame, EncoderSettings, Scale, VideoEncoder, MAX_TIERS};
 use crate::health::Health;
 use crate::input::InputEcho;
 use crate::metrics::{Counter, Metrics};
@@ -22,30 +22,54 @@ pub const FRAME_MAILBOX: usize = 1;
 /// Spare pixel buffers cycling between encode and capture; when full, a buffer is freed.
 const BUFFER_POOL: usize = 3;
 /// Encode → rtc. When full the encoded frame is dropped and a keyframe is requested for that
-/// codec, so the decoder never sees a gap it cannot recover from.
-pub const ENCODED_QUEUE: usize = 4;
+/// codec and tier, so the decoder never sees a gap it cannot recover from. Room for a few
+/// captures' worth of every tier's frames.
+pub const ENCODED_QUEUE: usize = 4 * MAX_TIERS;
 
 /// An encoder that cannot take a new rate in place (libvpx) is reopened for one, which costs a
 /// keyframe, at most this often; between reopens it keeps its rate.
 pub const REOPEN_FOR_RATE_EVERY: Duration = Duration::from_secs(3);
 
-/// Shared between the rtc thread (which knows the peers) and the encode thread.
+/// What the rtc thread asks of one quality tier's encodes (`session/tiers.rs`).
 #[derive(Debug, Default)]
-pub struct EncodeControl {
-    /// Codecs at least one peer receives ([`Codec::bit`] mask).
+pub struct TierControl {
+    /// Codecs at least one peer of this tier receives ([`Codec::bit`] mask).
     pub wanted: AtomicU8,
-    /// Codecs whose next frame must be a keyframe.
+    /// Codecs whose next frame of this tier must be a keyframe.
     pub keyframe: AtomicU8,
     pub bitrate_kbps: AtomicU64,
     /// The picture's rung: an index into [`Scale::RUNGS`] (0: the screen's own size).
     pub rung: AtomicU8,
+}
+
+/// Shared between the rtc thread (which knows the peers) and the encode thread: one
+/// [`TierControl`] per quality tier (at most [`MAX_TIERS`] encodes of each frame).
+#[derive(Debug, Default)]
+pub struct EncodeControl {
+    pub tiers: [TierControl; MAX_TIERS],
     /// The Opus rate, kbit/s (0: as configured), read by the sound's encoder thread.
     pub audio_kbps: Arc<AtomicU32>,
 }
 
 impl EncodeControl {
-    pub fn request_keyframe(&self, codec: Codec) {
-        self.keyframe.fetch_or(codec.bit(), Ordering::Relaxed);
+    /// Every tier at `kbps`, none wanted yet.
+    pub fn new(kbps: u32) -> Self {
+        let control = Self::default();
+        for t in &control.tiers {
+            t.bitrate_kbps.store(u64::from(kbps), Ordering::Relaxed);
+        }
+        control
+    }
+
+    /// Tier `tier` (the last one for an index past it).
+    pub fn tier(&self, tier: usize) -> &TierControl {
+        &self.tiers[tier.min(MAX_TIERS - 1)]
+    }
+
+    pub fn request_keyframe(&self, tier: usize, codec: Codec) {
+        self.tier(tier)
+            .keyframe
+            .fetch_or(codec.bit(), Ordering::Relaxed);
     }
 }
 
@@ -255,96 +279,112 @@ pub fn spawn_encode(
     thread::Builder::new()
         .name("glint-encode".into())
         .spawn(move || {
-            let mut encoders: HashMap<Codec, Box<dyn VideoEncoder>> = HashMap::new();
-            let mut reopened_for_rate: HashMap<Codec, Instant> = HashMap::new();
+            // One encoder per codec and tier; a tier's frames are coded highest tier first.
+            let mut encoders: HashMap<(Codec, usize), Box<dyn VideoEncoder>> = HashMap::new();
+            let mut reopened_for_rate: HashMap<(Codec, usize), Instant> = HashMap::new();
             // The size each codec last failed to open at.
             let mut cannot_open: HashMap<Codec, (u32, u32)> = HashMap::new();
             for frame in frames.iter() {
                 if fault_at.is_some_and(|t| Instant::now() >= t) {
                     panic!("test fault (--test-fault encode)");
                 }
-                let wanted = control.wanted.load(Ordering::Relaxed);
-                encoders.retain(|c, _| wanted & c.bit() != 0);
-                let bitrate_kbps = control.bitrate_kbps.load(Ordering::Relaxed) as u32;
-                let rung = usize::from(control.rung.load(Ordering::Relaxed));
-                let scale = Scale::RUNGS.get(rung).copied().unwrap_or(Scale::FULL);
-                for codec in Codec::ALL {
-                    if wanted & codec.bit() == 0 {
+                encoders.retain(|(c, t), _| {
+                    control.tiers[*t].wanted.load(Ordering::Relaxed) & c.bit() != 0
+                });
+                for (tier, tc) in control.tiers.iter().enumerate() {
+                    let wanted = tc.wanted.load(Ordering::Relaxed);
+                    if wanted == 0 {
                         continue;
                     }
-                    let settings = EncoderSettings {
-                        width: frame.width,
-                        height: frame.height,
-                        fps,
-                        bitrate_kbps,
-                        scale,
-                    };
-                    // A new rate is taken in place where the encoder can (x264); a reopen
-                    // (a keyframe) for it at most once per REOPEN_FOR_RATE_EVERY. A new size
-                    // or rung is a reopen.
-                    let mut fresh = encoders.get(&codec).is_none_or(|e| {
-                        let s = e.settings();
-                        (s.width, s.height, s.fps, s.scale)
-                            != (settings.width, settings.height, fps, scale)
-                    });
-                    if let (false, Some(e)) = (fresh, encoders.get_mut(&codec)) {
-                        if e.settings().bitrate_kbps != bitrate_kbps && !e.set_bitrate(bitrate_kbps)
-                        {
-                            let due = reopened_for_rate
-                                .get(&codec)
-                                .is_none_or(|t: &Instant| t.elapsed() >= REOPEN_FOR_RATE_EVERY);
-                            if due {
-                                reopened_for_rate.insert(codec, Instant::now());
-                                fresh = true;
-                            }
-                        }
-                    }
-                    if fresh {
-                        let size = (settings.width, settings.height);
-                        if cannot_open.get(&codec) == Some(&size) {
+                    let bitrate_kbps = tc.bitrate_kbps.load(Ordering::Relaxed) as u32;
+                    let rung = usize::from(tc.rung.load(Ordering::Relaxed));
+                    let scale = Scale::RUNGS.get(rung).copied().unwrap_or(Scale::FULL);
+                    for codec in Codec::ALL {
+                        if wanted & codec.bit() == 0 {
                             continue;
                         }
-                        match encode::open(codec, settings) {
-                            Ok(e) => {
-                                tracing::info!(codec = codec.name(), ?settings, "encoder opened");
-                                health.encoder(true);
-                                cannot_open.remove(&codec);
-                                encoders.insert(codec, e);
-                            }
-                            Err(e) => {
-                                health.encoder(false);
-                                counters.encode_errors.inc();
-                                // Said once per codec and size, not once per frame; tried
-                                // again when the size changes.
-                                if cannot_open.insert(codec, size) != Some(size) {
-                                    tracing::error!(error = %e, codec = codec.name(), ?settings, "cannot open encoder");
+                        let key = (codec, tier);
+                        let settings = EncoderSettings {
+                            width: frame.width,
+                            height: frame.height,
+                            fps,
+                            bitrate_kbps,
+                            scale,
+                        };
+                        // A new rate is taken in place where the encoder can (x264); a reopen
+                        // (a keyframe) for it at most once per REOPEN_FOR_RATE_EVERY. A new
+                        // size or rung is a reopen.
+                        let mut fresh = encoders.get(&key).is_none_or(|e| {
+                            let s = e.settings();
+                            (s.width, s.height, s.fps, s.scale)
+                                != (settings.width, settings.height, fps, scale)
+                        });
+                        if let (false, Some(e)) = (fresh, encoders.get_mut(&key)) {
+                            if e.settings().bitrate_kbps != bitrate_kbps
+                                && !e.set_bitrate(bitrate_kbps)
+                            {
+                                let due = reopened_for_rate.get(&key).is_none_or(|t: &Instant| {
+                                    t.elapsed() >= REOPEN_FOR_RATE_EVERY
+                                });
+                                if due {
+                                    reopened_for_rate.insert(key, Instant::now());
+                                    fresh = true;
                                 }
+                            }
+                        }
+                        if fresh {
+                            let size = (settings.width, settings.height);
+                            if cannot_open.get(&codec) == Some(&size) {
                                 continue;
                             }
-                        }
-                    }
-                    let Some(encoder) = encoders.get_mut(&codec) else {
-                        continue;
-                    };
-                    let force = control.keyframe.fetch_and(!codec.bit(), Ordering::Relaxed)
-                        & codec.bit()
-                        != 0;
-                    match encoder.encode(&frame, force || fresh) {
-                        Ok(unit) if unit.data.is_empty() => {}
-                        Ok(unit) => {
-                            counters.encoded.inc();
-                            if unit.keyframe {
-                                counters.keyframes.inc();
+                            match encode::open(codec, settings) {
+                                Ok(e) => {
+                                    tracing::info!(
+                                        codec = codec.name(),
+                                        tier,
+                                        ?settings,
+                                        "encoder opened"
+                                    );
+                                    health.encoder(true);
+                                    cannot_open.remove(&codec);
+                                    encoders.insert(key, e);
+                                }
+                                Err(e) => {
+                                    health.encoder(false);
+                                    counters.encode_errors.inc();
+                                    // Said once per codec and size, not once per frame; tried
+                                    // again when the size changes.
+                                    if cannot_open.insert(codec, size) != Some(size) {
+                                        tracing::error!(error = %e, codec = codec.name(), ?settings, "cannot open encoder");
+                                    }
+                                    continue;
+                                }
                             }
-                            if out.try_send(unit).is_err() {
-                                counters.encoded_dropped.inc();
-                                control.request_keyframe(codec);
-                            }
                         }
-                        Err(e) => {
-                            counters.encode_errors.inc();
-                            tracing::warn!(error = %e, "encode failed");
-                            control.request_keyframe(codec);
+                        let Some(encoder) = encoders.get_mut(&key) else {
+                            continue;
+                        };
+                        let force =
+                            tc.keyframe.fetch_and(!codec.bit(), Ordering::Relaxed) & codec.bit()
+                                != 0;
+                        match encoder.encode(&frame, force || fresh) {
+                            Ok(unit) if unit.data.is_empty() => {}
+                            Ok(mut unit) => {
+                                unit.tier = tier;
+                                counters.encoded.inc();
+                                if unit.keyframe {
+                                    counters.keyframes.inc();
+                                }
+                                if out.try_send(unit).is_err() {
+                                    counters.encoded_dropped.inc();
+                                    control.request_keyframe(tier, codec);
+                                }
+                            }
+                            Err(e) => {
+                                counters.encode_errors.inc();
+                                tracing::warn!(error = %e, "encode failed");
+                                control.request_keyframe(tier, codec);
+                            }
                         }
                     }
                 }

@@ -126,8 +126,10 @@ pub struct PeerSnapshot {
     pub target_kbps: Option<f64>,
     /// The Opus rate the encode's target leaves for sound, kbit/s (`session/rate.rs`).
     pub audio_kbps: Option<u32>,
-    /// The coded picture's size, [width, height] (the screen's, or smaller on a lower rung of
-    /// the resolution ladder: `session/ladder.rs`).
+    /// The quality tier whose encode it receives (0 the highest; `session/tiers.rs`).
+    pub tier: Option<usize>,
+    /// Its tier's coded picture size, [width, height] (the screen's, or smaller on a lower
+    /// rung of the resolution ladder: `session/ladder.rs`).
     pub picture: Option<(u32, u32)>,
     /// The ladder's rung: 0 the screen's own size, then 3/4, 1/2, 1/3 of each side.
     pub rung: Option<usize>,

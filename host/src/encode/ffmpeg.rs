@@ -178,6 +178,7 @@ impl VideoEncoder for FfmpegEncoder {
             width: out_w,
             height: out_h,
             screen: (frame.width, frame.height),
+            tier: 0,
             frame_seq: frame.seq,
             input_echo: frame.input_echo.clone(),
         })

@@ -17,6 +17,10 @@ use thiserror::Error;
 use crate::capture::Frame;
 use crate::peer::PeerId;
 
+/// The most quality tiers a session encodes at once (`session/tiers.rs`): each frame is coded
+/// once per tier (and codec) that a peer receives.
+pub const MAX_TIERS: usize = 3;
+
 /// A codec Glint can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Codec {
@@ -118,6 +122,9 @@ pub struct EncodedFrame {
     pub height: u32,
     /// The screen's size, which the page maps its pointer by.
     pub screen: (u32, u32),
+    /// The quality tier it was coded for (0 the highest; below [`MAX_TIERS`]); it goes to that
+    /// tier's peers only.
+    pub tier: usize,
     /// Sequence number of the captured frame it came from.
     pub frame_seq: u64,
     /// Per peer, the newest input packet injected before the capture.

@@ -1,78 +1,145 @@
-//! What the session tells the encode threads (codecs wanted, the video and sound rates, the
-//! ladder's rung) and each page (the screen's size, its figures).
+//! What the session tells the encode threads (each quality tier's codecs, rate and rung of
+//! the ladder; the sound's rate) and each page (the screen's size, its figures).
 
 use std::time::Instant;
 
+use super::tiers::{self, MAX_TIERS};
 use super::{rate, EncoderCommand, Output, Peer, Session};
 use crate::encode::{EncodedFrame, Scale};
 use crate::peer::Notice;
 use crate::stats::PeerSnapshot;
 
 impl Session {
-    /// One encode for every peer (for now): at the lowest target of the connected peers'
-    /// links, told to the encoder when it moves by 3 % or more; then the ladder's rung for
-    /// that target, and the sound's rate.
+    /// Groups the connected peers into quality tiers (`tiers.rs`) and tells each tier's
+    /// encode its rate (the lowest target of its peers, when it moved by 3 % or more, or
+    /// reached the configured rate), its rung of the resolution ladder and its codecs; then
+    /// the sound's rate, for the slowest peer.
     pub(super) fn update_rate(&mut self, now: Instant) {
-        let target = self
-            .peers
-            .iter()
-            .filter(|p| p.connected && p.video.is_some())
-            .map(|p| p.rate.target_kbps())
-            .min()
-            .unwrap_or(self.config.max_kbps);
-        let moved = target.abs_diff(self.rate_kbps) * 100 >= self.rate_kbps.max(1) * 3;
-        if moved || (target != self.rate_kbps && target == self.config.max_kbps) {
-            self.rate_kbps = target;
-            self.outputs
-                .push_back(Output::Encoder(EncoderCommand::Bitrate(target)));
-        }
-        if let Some(screen) = self.screen.filter(|_| !self.config.no_ladder) {
-            if let Some(rung) = self.ladder.update(now, target, screen) {
-                let (width, height) = Scale::RUNGS[rung].picture(screen.0, screen.1);
-                tracing::info!(
-                    width,
-                    height,
-                    target_kbps = target,
-                    reason = self.ladder.reason().as_str(),
-                    "resolution rung"
-                );
-                self.counters.rung_changes.inc();
+        self.regroup(now);
+        let mut lowest = None::<u32>;
+        for t in 0..MAX_TIERS {
+            let target = self
+                .peers
+                .iter()
+                .filter(|p| p.connected && p.video.is_some() && p.tier == t)
+                .map(|p| p.rate.target_kbps())
+                .min();
+            let Some(target) = target else {
+                continue;
+            };
+            lowest = Some(lowest.map_or(target, |l| l.min(target)));
+            let told = self.tiers[t].rate_kbps;
+            let moved = target.abs_diff(told) * 100 >= told.max(1) * 3;
+            if moved || (target != told && target == self.config.max_kbps) {
+                self.tiers[t].rate_kbps = target;
                 self.outputs
-                    .push_back(Output::Encoder(EncoderCommand::Rung(rung)));
+                    .push_back(Output::Encoder(EncoderCommand::Bitrate {
+                        tier: t,
+                        kbps: target,
+                    }));
+            }
+            if let Some(screen) = self.screen.filter(|_| !self.config.no_ladder) {
+                let ladder = &mut self.tiers[t].ladder;
+                if let Some(rung) = ladder.update(now, target, screen) {
+                    let (width, height) = Scale::RUNGS[rung].picture(screen.0, screen.1);
+                    tracing::info!(
+                        tier = t,
+                        width,
+                        height,
+                        target_kbps = target,
+                        reason = ladder.reason().as_str(),
+                        "resolution rung"
+                    );
+                    self.counters.rung_changes.inc();
+                    self.outputs
+                        .push_back(Output::Encoder(EncoderCommand::Rung { tier: t, rung }));
+                }
             }
         }
-        let audio = rate::audio_kbps_for(target, self.config.audio_kbps);
+        let audio = rate::audio_kbps_for(
+            lowest.unwrap_or(self.config.max_kbps),
+            self.config.audio_kbps,
+        );
         if audio != self.audio_kbps {
             self.audio_kbps = audio;
-            tracing::info!(audio_kbps = audio, video_kbps = target, "sound rate");
+            tracing::info!(audio_kbps = audio, "sound rate");
             self.outputs
                 .push_back(Output::Encoder(EncoderCommand::AudioBitrate(audio)));
         }
     }
 
-    pub(super) fn update_wanted(&mut self) {
-        let mask = self
-            .peers
+    /// Moves the connected peers to the tiers their targets call for (`tiers::group`): at
+    /// once after a peer connected or left, else at most once per [`tiers::REGROUP_AFTER`]. A
+    /// peer that changes tier waits for a keyframe of its new one.
+    fn regroup(&mut self, now: Instant) {
+        let live: Vec<usize> = (0..self.peers.len())
+            .filter(|&i| self.peers[i].connected && self.peers[i].video.is_some())
+            .collect();
+        let joined_or_left = live.len() != self.grouped_peers;
+        let due = joined_or_left
+            || now.saturating_duration_since(self.regrouped_at) >= tiers::REGROUP_AFTER;
+        if !due {
+            return;
+        }
+        let targets: Vec<u32> = live
             .iter()
-            .filter_map(Peer::video_codec)
-            .fold(0, |a, c| a | c.bit());
-        if mask != self.wanted {
-            self.wanted = mask;
-            self.outputs
-                .push_back(Output::Encoder(EncoderCommand::Wanted(mask)));
+            .map(|&i| self.peers[i].rate.target_kbps())
+            .collect();
+        let grouping = tiers::group(&targets);
+        let mut moved = false;
+        for (&i, &tier) in live.iter().zip(&grouping) {
+            let p = &mut self.peers[i];
+            if p.tier == tier {
+                continue;
+            }
+            tracing::info!(peer = %p.id, from = p.tier, to = tier, target_kbps = p.rate.target_kbps(), "quality tier");
+            p.tier = tier;
+            p.keyframes.reset();
+            moved = true;
+            if let Some(codec) = p.video_codec() {
+                self.outputs
+                    .push_back(Output::Encoder(EncoderCommand::Keyframe { tier, codec }));
+            }
+        }
+        if moved || joined_or_left {
+            self.regrouped_at = now;
+        }
+        self.grouped_peers = live.len();
+        if moved {
+            self.update_wanted();
         }
     }
 
-    /// An encoded frame is about to go out: the ladder counts its size, and the screen's size
-    /// is noted (the ladder's pixels).
+    /// Tells each tier's encode the codecs its peers receive (connected or not: a peer's
+    /// first keyframe is ready when it connects).
+    pub(super) fn update_wanted(&mut self) {
+        for t in 0..MAX_TIERS {
+            let mask = self
+                .peers
+                .iter()
+                .filter(|p| p.tier == t)
+                .filter_map(Peer::video_codec)
+                .fold(0, |a, c| a | c.bit());
+            if mask != self.tiers[t].wanted {
+                self.tiers[t].wanted = mask;
+                self.outputs
+                    .push_back(Output::Encoder(EncoderCommand::Wanted { tier: t, mask }));
+            }
+        }
+    }
+
+    /// An encoded frame is about to go out: its tier's ladder counts its size, and the
+    /// screen's size is noted (the ladders' pixels).
     pub(super) fn note_frame(&mut self, now: Instant, frame: &EncodedFrame) {
         self.screen = Some(frame.screen);
         let rung = Scale::RUNGS
             .iter()
             .position(|s| s.picture(frame.screen.0, frame.screen.1) == (frame.width, frame.height))
             .unwrap_or(0);
-        self.ladder
-            .on_frame(now, frame.codec.bit(), frame.data.len(), rung);
+        if let Some(tier) = self.tiers.get_mut(frame.tier) {
+            tier.ladder
+                .on_frame(now, frame.codec.bit(), frame.data.len(), rung);
+        }
     }
 
     /// Tells peer `i` the screen's size before the first frame it gets, and again when it
@@ -91,21 +158,25 @@ impl Session {
         }
     }
 
-    /// Every peer's figures, with the encode's rung and the sound's rate.
+    /// Every peer's figures, with its tier, the tier's rung and the sound's rate.
     pub(super) fn publish_stats(&mut self) {
         let audio_kbps = Some(self.audio_kbps);
-        let rung = self.ladder.rung();
-        let picture = self.screen.map(|(w, h)| Scale::RUNGS[rung].picture(w, h));
-        let rung_reason = Some(self.ladder.reason().as_str());
+        let screen = self.screen;
+        let tiers = &self.tiers;
         let peers = self
             .peers
             .iter()
-            .map(|p| PeerSnapshot {
-                audio_kbps,
-                picture,
-                rung: Some(rung),
-                rung_reason,
-                ..p.snapshot()
+            .map(|p| {
+                let ladder = &tiers[p.tier.min(MAX_TIERS - 1)].ladder;
+                let rung = ladder.rung();
+                PeerSnapshot {
+                    audio_kbps,
+                    tier: Some(p.tier),
+                    picture: screen.map(|(w, h)| Scale::RUNGS[rung].picture(w, h)),
+                    rung: Some(rung),
+                    rung_reason: Some(ladder.reason().as_str()),
+                    ..p.snapshot()
+                }
             })
             .collect();
         self.outputs.push_back(Output::PeerStats(peers));

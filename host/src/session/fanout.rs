@@ -35,6 +35,11 @@ impl KeyframeGate {
         self.has_keyframe |= keyframe;
     }
 
+    /// The peer moved to another tier's frames: nothing until that tier's keyframe.
+    pub(super) fn reset(&mut self) {
+        self.has_keyframe = false;
+    }
+
     /// A keyframe request at `now`; whether to honour it.
     pub(super) fn request(&mut self, now: Instant) -> bool {
         let due = self
@@ -69,7 +74,11 @@ impl Session {
             let Some((mid, pt, codec)) = p.video else {
                 continue;
             };
-            if codec != frame.codec || !p.connected || !p.keyframes.admits(frame.keyframe) {
+            if codec != frame.codec
+                || p.tier != frame.tier
+                || !p.connected
+                || !p.keyframes.admits(frame.keyframe)
+            {
                 continue;
             }
             self.tell_screen(i, frame.screen);

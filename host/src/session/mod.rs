@@ -12,9 +12,9 @@
 //! - `negotiate.rs`: answering a page's offer, and offering (for WHIP), codec choice.
 //! - `fanout.rs`: video and sound to every peer, and the keyframe gate.
 //! - `channels.rs`: which data channel carries what, and what a page may send on it.
-//! - `encoders.rs`: what the encode threads are told: codecs, rate, the ladder's rung;
-//!   `rate.rs`: one peer's target from its bandwidth estimate; `ladder.rs`: the picture's size
-//!   the target carries.
+//! - `encoders.rs`: what the encode threads are told: each quality tier's codecs, rate and
+//!   rung; `tiers.rs`: which peers share an encode; `rate.rs`: one peer's target from its
+//!   bandwidth estimate; `ladder.rs`: the picture's size a tier's rate carries.
 
 mod channels;
 mod encoders;
@@ -25,6 +25,7 @@ mod peer;
 mod rate;
 #[cfg(test)]
 mod tests;
+mod tiers;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -172,17 +173,20 @@ impl SessionCounters {
 /// What the encoder should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EncoderCommand {
-    /// The next frame of this codec must be a keyframe (a peer joined, asked, or lost one).
-    Keyframe(Codec),
-    /// The codecs at least one peer receives ([`Codec::bit`] mask); encode only these.
-    Wanted(u8),
-    /// Encode at this rate, kbit/s: the lowest target of the connected peers' links.
-    Bitrate(u32),
-    /// Encode the sound (Opus) at this rate, kbit/s (`rate::audio_kbps_for` that target).
+    /// The next frame of this codec and tier must be a keyframe (a peer joined, asked, lost
+    /// one, or moved to this tier).
+    Keyframe { tier: usize, codec: Codec },
+    /// The codecs at least one peer of this tier receives ([`Codec::bit`] mask); encode only
+    /// these (none: the tier's encodes stop).
+    Wanted { tier: usize, mask: u8 },
+    /// Encode this tier at this rate, kbit/s: the lowest target of its peers' links.
+    Bitrate { tier: usize, kbps: u32 },
+    /// Encode the sound (Opus) at this rate, kbit/s (`rate::audio_kbps_for` the slowest
+    /// peer's target).
     AudioBitrate(u32),
-    /// Code the picture at this rung of the resolution ladder: an index into
+    /// Code this tier's picture at this rung of the resolution ladder: an index into
     /// [`crate::encode::Scale::RUNGS`] (`ladder.rs`).
-    Rung(usize),
+    Rung { tier: usize, rung: usize },
 }
 
 /// What the session asks of its driver.
@@ -239,14 +243,13 @@ pub struct Session {
     last_audio: Option<(u32, Arc<[u8]>)>,
     outputs: VecDeque<Output>,
     next_stats: Instant,
-    /// Codecs wanted, as last told to the encoder.
-    wanted: u8,
-    /// The encoder rate last told, kbit/s.
-    rate_kbps: u32,
+    /// The quality tiers' encodes, as last told (`tiers.rs`).
+    tiers: [tiers::Tier; tiers::MAX_TIERS],
+    /// When peers last changed tiers, and how many were grouped then (connected, with video).
+    regrouped_at: Instant,
+    grouped_peers: usize,
     /// The Opus rate last told, kbit/s.
     audio_kbps: u32,
-    /// The picture's size the encode's target carries.
-    ladder: ladder::Ladder,
     /// The screen's size, from the last encoded frame.
     screen: Option<(u32, u32)>,
     draining: bool,
@@ -262,9 +265,10 @@ impl Session {
         wall: SystemTime,
     ) -> Self {
         Self {
-            rate_kbps: config.max_kbps,
+            tiers: std::array::from_fn(|_| tiers::Tier::new(now, config.max_kbps, config.fps)),
+            regrouped_at: now,
+            grouped_peers: 0,
             audio_kbps: config.audio_kbps,
-            ladder: ladder::Ladder::new(now, config.fps),
             screen: None,
             config,
             counters,
@@ -277,7 +281,6 @@ impl Session {
             last_audio: None,
             outputs: VecDeque::new(),
             next_stats: now + STATS_INTERVAL,
-            wanted: 0,
             draining: false,
         }
     }

@@ -58,6 +58,8 @@ pub(super) struct Peer {
     pub(super) give_up_at: Option<Instant>,
     /// The screen's size as last told to the page.
     pub(super) screen_told: Option<(u32, u32)>,
+    /// The quality tier whose frames it receives (`tiers.rs`).
+    pub(super) tier: usize,
 }
 
 impl Peer {
@@ -105,6 +107,7 @@ impl Peer {
             recovering: false,
             give_up_at: None,
             screen_told: None,
+            tier: 0,
         }
     }
 
@@ -209,7 +212,10 @@ impl Peer {
                 self.dtls_up = true;
                 // The first picture goes out as soon as the encoder makes it.
                 if let Some(codec) = self.video_codec() {
-                    out.push_back(Output::Encoder(EncoderCommand::Keyframe(codec)));
+                    out.push_back(Output::Encoder(EncoderCommand::Keyframe {
+                        tier: self.tier,
+                        codec,
+                    }));
                 }
                 tracing::info!(peer = %self.id, "connected");
             }
@@ -229,7 +235,10 @@ impl Peer {
                     // cannot be decoded, so the picture resumes on a keyframe.
                     self.connected = true;
                     if let Some(codec) = self.video_codec() {
-                        out.push_back(Output::Encoder(EncoderCommand::Keyframe(codec)));
+                        out.push_back(Output::Encoder(EncoderCommand::Keyframe {
+                            tier: self.tier,
+                            codec,
+                        }));
                     }
                     tracing::info!(peer = %self.id, "ICE found a path again");
                 }
@@ -237,7 +246,10 @@ impl Peer {
             Event::KeyframeRequest(_) => {
                 if let (true, Some(codec)) = (self.keyframes.request(now), self.video_codec()) {
                     counters.keyframe_requests.inc();
-                    out.push_back(Output::Encoder(EncoderCommand::Keyframe(codec)));
+                    out.push_back(Output::Encoder(EncoderCommand::Keyframe {
+                        tier: self.tier,
+                        codec,
+                    }));
                 }
             }
             Event::PeerStats(s) => {

@@ -223,16 +223,20 @@ export async function startLan() {
     stop();
     throw new Error(`cannot make the namespaces: ${e.stderr || e.message}`);
   }
-  // Chromium started inside the client namespace (playwright talks to it over a pipe).
+  // Chromium started inside the client namespace (playwright talks to it over a pipe), or
+  // inside the host's (it reaches glint over loopback: an unshaped link).
   const dir = mkdtempSync(join(tmpdir(), 'glint-lan-'));
   const chromium = join(dir, 'chromium');
   writeFileSync(chromium, `#!/bin/sh\nexec ip netns exec ${client} /usr/bin/chromium "$@"\n`, { mode: 0o755 });
+  const hostChromium = join(dir, 'chromium-host');
+  writeFileSync(hostChromium, `#!/bin/sh\nexec ip netns exec ${host} /usr/bin/chromium "$@"\n`, { mode: 0o755 });
   return {
     host,
     client,
     hostIp,
     clientIp,
     chromium,
+    hostChromium,
     stop: () => { stop(); rmSync(dir, { recursive: true, force: true }); },
   };
 }

@@ -1,7 +1,9 @@
 // The impaired-link bench runs in its short mode (a 2 Mbit/s tbf link between two network
-// namespaces, then 2 % random loss each way by nftables) and prints well-formed JSON with every
-// figure. Its numbers are not judged here beyond "the picture played" (timing belongs in
-// benches/RESULTS.md, not in a test).
+// namespaces, then 2 % random loss each way by nftables, then a viewer on an unshaped link
+// joined by one behind 1 Mbit/s) and prints well-formed JSON with every figure. Its timings are
+// not judged here beyond "the picture played" (timing belongs in benches/RESULTS.md, not in a
+// test); what a user would see is: the viewer on the fast link keeps the full picture when
+// the slow one joins (their own quality tiers).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,11 +19,11 @@ test('benches/link.mjs --short plays through a shaped and a lossy link and repor
   try {
     const out = join(dir, 'link.json');
     const { stdout } = await promisify(execFile)('node', [join(repo, 'benches', 'link.mjs'), '--short', '--json', out],
-      { cwd: repo, timeout: 170000 });
+      { cwd: repo, timeout: 240000 });
     assert.match(stdout, /\| scenario \| first frame/);
     const report = JSON.parse(readFileSync(out, 'utf8'));
     assert.equal(report.bench, 'link');
-    assert.deepEqual(report.results.map((r) => r.scenario), ['steps:2mbit:6', 'loss:2']);
+    assert.deepEqual(report.results.map((r) => r.scenario), ['steps:2mbit:6', 'loss:2', 'pair:1mbit']);
     for (const r of report.results) {
       assert.ok(r.first_frame_ms > 0, JSON.stringify(r));
       assert.equal(typeof r.timeline.firstFrameMs, 'number');
@@ -34,6 +36,13 @@ test('benches/link.mjs --short plays through a shaped and a lossy link and repor
     }
     // On the 2 Mbit/s link the encoder's target stays under the link.
     assert.ok(report.results[0].phases[0].target_kbps < 2000, JSON.stringify(report.results[0]));
+    // A viewer behind 1 Mbit/s gets its own tier; the unshaped one keeps the full picture.
+    const [pair] = report.results[2].phases;
+    assert.equal(pair.fast.tier, 0, JSON.stringify(pair));
+    assert.equal(pair.fast.slow_tier, 1, JSON.stringify(pair));
+    assert.equal(pair.fast.picture, '1280x720', JSON.stringify(pair));
+    assert.ok(pair.fast.fps_median > 10, JSON.stringify(pair));
+    assert.ok(pair.target_kbps < 1000, JSON.stringify(pair));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@ mod lifecycle;
 mod loss;
 mod rate;
 mod restart;
+mod tiers;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -22,7 +23,7 @@ use str0m_netem::{Input as NetInput, Netem, NetemConfig, Output as NetOutput};
 
 use super::{EncoderCommand, Output, Session, SessionConfig, SessionCounters};
 use crate::config::CodecChoice;
-use crate::encode::{Codec, EncodedFrame, Scale};
+use crate::encode::{Codec, EncodedFrame, Scale, MAX_TIERS};
 use crate::input::InputMsg;
 use crate::peer::{Notice, PeerId};
 use crate::stats::PeerSnapshot;
@@ -213,13 +214,19 @@ pub(super) struct Harness {
     pub stats: Vec<PeerSnapshot>,
     /// Keyframes the session asked of the encoder.
     pub keyframe_commands: usize,
-    keyframe_due: bool,
+    /// Per tier: the next frame is a keyframe.
+    keyframe_due: [bool; MAX_TIERS],
+    /// Per tier: the codecs the session wants (the made-up encoder codes H.264 for a tier
+    /// with any), its rate (kbit/s) and its rung, as last told.
+    pub tier_wanted: [u8; MAX_TIERS],
+    pub tier_kbps: [u32; MAX_TIERS],
+    pub tier_rung: [usize; MAX_TIERS],
     /// Whether the harness plays encoder: a frame every [`FRAME_INTERVAL`].
     pub media: bool,
     next_frame: Instant,
     pub frames_written: usize,
     frame_seq: u64,
-    /// The encoder rate the session asked for last, kbit/s, and every change, in order.
+    /// Tier 0's rate the session asked for last, kbit/s, and every change, in order.
     pub rate_kbps: u32,
     pub rate_log: Vec<(Instant, u32)>,
     /// Whether the made-up frames follow that rate (else about 6 KB each, ~2.9 Mbit/s).
@@ -228,7 +235,7 @@ pub(super) struct Harness {
     /// scrolling text costs this much a frame at any quantizer); a lower rung's floor is
     /// smaller by its share of the pixels.
     pub min_frame_bytes: usize,
-    /// The ladder's rung the session asked for last, and every change.
+    /// Tier 0's rung the session asked for last, and every change.
     pub rung: usize,
     pub rung_log: Vec<(Instant, usize)>,
     /// The Opus rate the session asked for last, kbit/s.
@@ -270,7 +277,10 @@ impl Harness {
             notices: Vec::new(),
             stats: Vec::new(),
             keyframe_commands: 0,
-            keyframe_due: false,
+            keyframe_due: [false; MAX_TIERS],
+            tier_wanted: [0; MAX_TIERS],
+            tier_kbps: [8000; MAX_TIERS],
+            tier_rung: [0; MAX_TIERS],
             media: true,
             next_frame: now,
             frames_written: 0,
@@ -445,25 +455,32 @@ impl Harness {
         }
         if self.media && now >= self.next_frame {
             self.next_frame += FRAME_INTERVAL;
-            let keyframe = std::mem::take(&mut self.keyframe_due);
-            let frame = self.frame(keyframe);
-            if self.session.handle_frame(now, &frame) {
-                self.frames_written += 1;
+            // Every tier a peer receives; tier 0 always (as when no peer has said yet).
+            for tier in 0..MAX_TIERS {
+                if tier > 0 && self.tier_wanted[tier] == 0 {
+                    continue;
+                }
+                let keyframe = std::mem::take(&mut self.keyframe_due[tier]);
+                let frame = self.frame(tier, keyframe);
+                if self.session.handle_frame(now, &frame) {
+                    self.frames_written += 1;
+                }
+                self.drain_session();
             }
-            self.drain_session();
         }
     }
 
-    /// A made-up H.264 access unit of about 6 KB (several packets): an IDR or a P slice.
-    fn frame(&mut self, keyframe: bool) -> EncodedFrame {
+    /// A made-up H.264 access unit of tier `tier` of about 6 KB (several packets): an IDR or a
+    /// P slice.
+    fn frame(&mut self, tier: usize, keyframe: bool) -> EncodedFrame {
         self.frame_seq += 1;
         let mut data = vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }];
         let size = if self.follow_rate {
             // One frame's share of the rate (60 fps), never under the content's floor at this
             // rung; a keyframe twice that (the VBV of one frame: the buffer plus its own share;
             // real 720p keyframes measured 3–4 KiB at 1–2 Mbit/s, benches/RESULTS.md).
-            let floor = self.min_frame_bytes as f64 * Scale::RUNGS[self.rung].area();
-            let share = (self.rate_kbps as usize * 1000 / 8 / 60).max(floor as usize);
+            let floor = self.min_frame_bytes as f64 * Scale::RUNGS[self.tier_rung[tier]].area();
+            let share = (self.tier_kbps[tier] as usize * 1000 / 8 / 60).max(floor as usize);
             if keyframe {
                 share * 2
             } else {
@@ -474,7 +491,7 @@ impl Harness {
         };
         data.extend((0..size as u32).map(|i| (i as u8) | 1));
         let now = self.now;
-        let (width, height) = Scale::RUNGS[self.rung].picture(1280, 720);
+        let (width, height) = Scale::RUNGS[self.tier_rung[tier]].picture(1280, 720);
         EncodedFrame {
             codec: Codec::H264,
             data: data.into(),
@@ -487,6 +504,7 @@ impl Harness {
             width,
             height,
             screen: (1280, 720),
+            tier,
             frame_seq: self.frame_seq,
             input_echo: Default::default(),
         }
@@ -516,21 +534,29 @@ impl Harness {
                 Output::Left(p) => self.left.push(p),
                 Output::Input(m) => self.inputs.push(m),
                 Output::Notice(p, n) => self.notices.push((p, n)),
-                Output::Encoder(EncoderCommand::Keyframe(_)) => {
+                Output::Encoder(EncoderCommand::Keyframe { tier, .. }) => {
                     self.keyframe_commands += 1;
-                    self.keyframe_due = true;
+                    self.keyframe_due[tier] = true;
                 }
                 Output::PeerStats(s) => self.stats = s,
-                Output::Encoder(EncoderCommand::Wanted(_)) => {}
-                Output::Encoder(EncoderCommand::Rung(rung)) => {
-                    self.rung = rung;
-                    self.rung_log.push((self.now, rung));
-                    // A new rung reopens the encoder: its next frame is a keyframe.
-                    self.keyframe_due = true;
+                Output::Encoder(EncoderCommand::Wanted { tier, mask }) => {
+                    self.tier_wanted[tier] = mask;
                 }
-                Output::Encoder(EncoderCommand::Bitrate(kbps)) => {
-                    self.rate_kbps = kbps;
-                    self.rate_log.push((self.now, kbps));
+                Output::Encoder(EncoderCommand::Rung { tier, rung }) => {
+                    self.tier_rung[tier] = rung;
+                    // A new rung reopens the encoder: its next frame is a keyframe.
+                    self.keyframe_due[tier] = true;
+                    if tier == 0 {
+                        self.rung = rung;
+                        self.rung_log.push((self.now, rung));
+                    }
+                }
+                Output::Encoder(EncoderCommand::Bitrate { tier, kbps }) => {
+                    self.tier_kbps[tier] = kbps;
+                    if tier == 0 {
+                        self.rate_kbps = kbps;
+                        self.rate_log.push((self.now, kbps));
+                    }
                 }
                 Output::Encoder(EncoderCommand::AudioBitrate(kbps)) => self.audio_kbps = kbps,
             }

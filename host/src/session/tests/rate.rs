@@ -9,7 +9,10 @@ use super::{delay, Harness};
 use crate::encode::Scale;
 
 /// When the client got each frame it could show, from `from` on.
-fn shown(frames: &[super::Received], from: Instant) -> impl Iterator<Item = Instant> + '_ {
+pub(super) fn shown(
+    frames: &[super::Received],
+    from: Instant,
+) -> impl Iterator<Item = Instant> + '_ {
     frames
         .iter()
         .filter(move |f| f.decodable && f.at >= from)
@@ -17,7 +20,7 @@ fn shown(frames: &[super::Received], from: Instant) -> impl Iterator<Item = Inst
 }
 
 /// Longest wait between two frames the client could show, after `from`.
-fn longest_freeze(frames: &[super::Received], from: Instant) -> Duration {
+pub(super) fn longest_freeze(frames: &[super::Received], from: Instant) -> Duration {
     let shown: Vec<Instant> = shown(frames, from).collect();
     shown
         .windows(2)
@@ -26,7 +29,7 @@ fn longest_freeze(frames: &[super::Received], from: Instant) -> Duration {
         .unwrap_or(Duration::MAX)
 }
 
-fn capped(kbps: u64, seed: u64) -> str0m_netem::NetemConfig {
+pub(super) fn capped(kbps: u64, seed: u64) -> str0m_netem::NetemConfig {
     // 50 ms of queue at the link's rate.
     let queue = DataSize::bytes((kbps * 1000 / 8 / 20) as i64);
     delay(20, seed).link(Bitrate::kbps(kbps), queue)

@@ -1,0 +1,94 @@
+//! Quality tiers on virtual time: viewers on different links share the session, each on the
+//! tier its own link carries, frames sized by their tier's rate (`session/tiers.rs`).
+
+use std::time::Duration;
+
+use super::rate::{capped, longest_freeze, shown};
+use super::{delay, Harness};
+
+/// Runs a fast viewer (an open link) and one behind `slow_kbps` for 20 s after both connect.
+fn fast_and_slow(slow_kbps: u64, seed: u64) -> Harness {
+    let mut h = Harness::new(delay(20, seed));
+    h.follow_rate = true;
+    h.min_frame_bytes = 800;
+    h.add_client(delay(20, seed + 1), &[]);
+    h.add_client(capped(slow_kbps, seed + 2), &[]);
+    assert!(h.run_until(Duration::from_secs(5), |h| h
+        .clients
+        .iter()
+        .all(|c| c.connected)));
+    h.run_for(Duration::from_secs(20));
+    h
+}
+
+#[test]
+fn a_viewer_on_a_1_mbit_link_does_not_lower_the_picture_of_one_on_an_open_link() {
+    let h = fast_and_slow(1000, 71);
+    let settled = h.now - Duration::from_secs(5);
+    let fast = shown(&h.clients[0].frames, settled).count();
+    let slow = shown(&h.clients[1].frames, settled).count();
+    let slow_freeze = longest_freeze(&h.clients[1].frames, settled);
+    let tiers: Vec<_> = h.stats.iter().map(|s| (s.id, s.tier, s.picture)).collect();
+    eprintln!(
+        "fast {fast} frames, slow {slow} frames (longest freeze {slow_freeze:?}) in the last \
+         5 s; tier rates {:?}, rungs {:?}; peers {tiers:?}",
+        h.tier_kbps, h.tier_rung
+    );
+    assert_eq!(h.tier_kbps[0], 8000, "the fast viewer's tier lost its rate");
+    assert_eq!(
+        h.tier_rung[0], 0,
+        "the fast viewer's picture was made smaller"
+    );
+    assert!(
+        h.tier_kbps[1] <= 1000,
+        "the slow tier at {} kbit/s",
+        h.tier_kbps[1]
+    );
+    let tier_of = |n: usize| {
+        h.stats
+            .iter()
+            .find(|s| s.id == n as u64 + 1)
+            .and_then(|s| s.tier)
+    };
+    assert_eq!((tier_of(0), tier_of(1)), (Some(0), Some(1)));
+    assert!(fast >= 55 * 5, "the fast viewer saw {fast} frames in 5 s");
+    assert!(slow >= 45 * 5, "the slow viewer saw {slow} frames in 5 s");
+}
+
+#[test]
+fn viewers_on_similar_links_share_one_encode() {
+    let mut h = Harness::new(delay(20, 81));
+    h.follow_rate = true;
+    h.add_client(delay(20, 82), &[]);
+    h.add_client(delay(30, 83), &[]);
+    assert!(h.run_until(Duration::from_secs(5), |h| h
+        .clients
+        .iter()
+        .all(|c| c.connected)));
+    h.run_for(Duration::from_secs(10));
+    assert_eq!(
+        h.tier_wanted[1..],
+        [0, 0],
+        "a second encode for the same link"
+    );
+    assert!(h.stats.iter().all(|s| s.tier == Some(0)), "{:?}", h.stats);
+    assert_eq!(h.tier_kbps[0], 8000);
+}
+
+#[test]
+fn when_the_slow_viewer_leaves_its_tier_stops_and_the_fast_one_plays_on() {
+    let mut h = fast_and_slow(1000, 91);
+    assert_ne!(h.tier_wanted[1], 0);
+    let slow = h.clients[1].id;
+    let now = h.now;
+    h.session.handle_leave(now, slow);
+    h.drain_session();
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.tier_wanted[1], 0, "the slow tier still encodes");
+    let late = h.now - Duration::from_secs(1);
+    let fast = shown(&h.clients[0].frames, late).count();
+    assert!(
+        fast >= 55,
+        "the fast viewer saw {fast} frames in the last second"
+    );
+}

@@ -1,0 +1,91 @@
+//! Quality tiers, sans-IO: viewers on different links share one session without dragging
+//! each other down. Each frame is encoded once per tier (at most [`MAX_TIERS`], like an SFU's
+//! simulcast layers or neko's pipelines), each tier at its own rate and rung of the resolution
+//! ladder; every peer receives the tier its own link carries.
+//!
+//! Peers are grouped by their targets ([`group`]): the fastest peer opens tier 0, and a peer
+//! joins the tier above it while its target is at least [`JOIN_SHARE`] of that tier's fastest
+//! peer's; else it opens the next tier (the last tier takes everyone left). A tier's rate is
+//! the lowest target among its peers, so no peer gets more than its link carries. A 400 kbit/s
+//! viewer joining a 50 Mbit/s one opens its own tier; two viewers on similar links share one
+//! encode. A peer that changes tier gets a keyframe of its new tier before any other frame of
+//! it; regrouping (other than for a peer joining or leaving) waits [`REGROUP_AFTER`] after the
+//! previous one, so targets wobbling around a boundary do not cost a keyframe each time.
+
+use std::time::{Duration, Instant};
+
+use super::ladder::Ladder;
+pub(crate) use crate::encode::MAX_TIERS;
+
+/// A peer shares the tier above it while its target is at least this share of that tier's
+/// fastest peer's target (the fast peer then loses at most 40 % of its rate to the slow one).
+pub(crate) const JOIN_SHARE: f64 = 0.6;
+/// The least time between two regroupings that no peer joining or leaving asked for.
+pub(crate) const REGROUP_AFTER: Duration = Duration::from_secs(3);
+
+/// Each target's tier (0 the highest, below [`MAX_TIERS`]), by the rule of the module docs.
+/// `targets` are the peers' targets in kbit/s, in any order; the result is in the same order.
+pub(crate) fn group(targets: &[u32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..targets.len()).collect();
+    order.sort_by(|&a, &b| targets[b].cmp(&targets[a]).then(a.cmp(&b)));
+    let mut tiers = vec![0; targets.len()];
+    let mut tier = 0;
+    let mut top: Option<u32> = None;
+    for i in order {
+        match top {
+            None => top = Some(targets[i]),
+            Some(t) if f64::from(targets[i]) >= f64::from(t) * JOIN_SHARE => {}
+            Some(_) if tier + 1 < MAX_TIERS => {
+                tier += 1;
+                top = Some(targets[i]);
+            }
+            Some(_) => {}
+        }
+        tiers[i] = tier;
+    }
+    tiers
+}
+
+/// One tier's encode, as last told to the encode thread.
+#[derive(Debug)]
+pub(crate) struct Tier {
+    /// Its rate, kbit/s.
+    pub(crate) rate_kbps: u32,
+    /// The picture's size the rate carries.
+    pub(crate) ladder: Ladder,
+    /// Codecs its peers receive ([`crate::encode::Codec::bit`] mask).
+    pub(crate) wanted: u8,
+}
+
+impl Tier {
+    pub(crate) fn new(now: Instant, rate_kbps: u32, fps: u32) -> Self {
+        Self {
+            rate_kbps,
+            ladder: Ladder::new(now, fps),
+            wanted: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_peer_or_peers_on_similar_links_share_the_top_tier() {
+        assert_eq!(group(&[]), Vec::<usize>::new());
+        assert_eq!(group(&[8000]), [0]);
+        assert_eq!(group(&[8000, 6000, 4800]), [0, 0, 0]);
+    }
+
+    #[test]
+    fn a_slow_link_opens_a_lower_tier_and_never_pulls_the_fast_one_down() {
+        // The 50 Mbit/s viewer's target is the configured 8 Mbit/s; the 1 Mbit/s one's 850.
+        assert_eq!(group(&[850, 8000]), [1, 0]);
+        assert_eq!(group(&[8000, 4700, 850, 340]), [0, 1, 2, 2]);
+        // The last tier takes everyone left, at the slowest one's rate.
+        assert_eq!(group(&[8000, 4000, 2000, 1000, 500]), [0, 1, 2, 2, 2]);
+        // Each tier is measured against its own fastest peer.
+        assert_eq!(group(&[8000, 4000, 2500]), [0, 1, 1]);
+    }
+}
