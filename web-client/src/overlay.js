@@ -45,10 +45,13 @@ export class StatsOverlay {
    * @param {() => RTCPeerConnection|null} pc the current peer connection
    * @param {string|undefined} password for /api/stats
    * @param {() => object|null} sound the page's own audio playout stats, when it plays sound
+   * @param {() => number|null} self this page's peer id (from `welcome`): its own figures in
+   *   /api/stats (its quality tier's picture, its target)
    */
-  constructor(el, pc, password, sound = () => null) {
+  constructor(el, pc, password, sound = () => null, self = () => null) {
     this.el = el;
     this.sound = sound;
+    this.self = self;
     this.pc = pc;
     this.password = password;
     this.captureToDisplay = new Window();
@@ -114,7 +117,8 @@ export class StatsOverlay {
     };
     const lost = prev ? inbound.packetsLost - prev.packetsLost : 0;
     const received = prev ? inbound.packetsReceived - prev.packetsReceived : 0;
-    const peer = this.host?.peers?.find((p) => p.connected) || null;
+    const peers = this.host?.peers ?? [];
+    const peer = peers.find((p) => p.id === this.self()) || peers.find((p) => p.connected) || null;
     this.figures = {
       resolution: inbound.frameWidth ? `${inbound.frameWidth}×${inbound.frameHeight}` : null,
       codec: codecs.get(inbound.codecId)?.replace('video/', '') || null,
@@ -134,6 +138,7 @@ export class StatsOverlay {
       inputToPhotonP50: this.inputToPhoton.percentile(0.5),
       inputToPhotonP95: this.inputToPhoton.percentile(0.95),
       rung: ladderRung(peer),
+      tier: peer?.tier ?? null,
       targetKbps: peer?.target_kbps ?? null,
       sound: this.sound(),
     };
@@ -149,6 +154,7 @@ export class StatsOverlay {
       ['bandwidth est.', f.bweKbps === null ? '—' : `${fmt(f.bweKbps / 1000, 2)} Mbit/s`],
       ['encoder target', f.targetKbps === null ? '—' : `${fmt(f.targetKbps / 1000, 2)} Mbit/s`],
       ['picture (rung)', f.rung ?? '—'],
+      ['quality tier', f.tier === null ? '—' : `${f.tier + 1} of the host's encodes`],
       ['rtt', `${fmt(f.rttMs)} ms`],
       ['loss', `${fmt(f.lossPct, 2)} %`],
       ['jitter buffer', `${fmt(f.jitterBufferMs)} ms`],
