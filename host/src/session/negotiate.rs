@@ -3,7 +3,7 @@
 //! extensions Glint relies on.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::bwe::Bitrate;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
@@ -131,7 +131,7 @@ pub(super) fn answer(
     // str0m announces media only once SRTP is up; the codec must be known now, for the
     // answer's sake and to start the right encoder, so look the video m-line up directly.
     let media = Media {
-        video: media_mid(sdp, "video ").and_then(|mid| video_of(&mut rtc, mid)),
+        video: media_mid(sdp, "video ").and_then(|mid| video_of(&mut rtc, mid, config.max_kbps)),
         audio: media_mid(sdp, "audio ").and_then(|mid| audio_of(&mut rtc, mid)),
     };
     if media.video.is_none() {
@@ -256,9 +256,14 @@ pub(super) fn offer(config: &SessionConfig, now: Instant) -> Result<(Rtc, Offere
 }
 
 /// After an answer: the payload types and codec the other party took for the offered mids.
-pub(super) fn resolve(rtc: &mut Rtc, video: Mid, audio: Mid) -> Result<Media, SessionError> {
-    let video =
-        video_of(rtc, video).ok_or(SessionError::NoCodec("H.264 constrained baseline or VP8"))?;
+pub(super) fn resolve(
+    rtc: &mut Rtc,
+    video: Mid,
+    audio: Mid,
+    max_kbps: u32,
+) -> Result<Media, SessionError> {
+    let video = video_of(rtc, video, max_kbps)
+        .ok_or(SessionError::NoCodec("H.264 constrained baseline or VP8"))?;
     let audio = audio_of(rtc, audio);
     Ok(Media {
         video: Some(video),
@@ -266,13 +271,28 @@ pub(super) fn resolve(rtc: &mut Rtc, video: Mid, audio: Mid) -> Result<Media, Se
     })
 }
 
-fn video_of(rtc: &mut Rtc, mid: Mid) -> Option<(Mid, Pt, Codec)> {
+/// How old a packet the host still resends on a NACK: a retransmission later than this comes
+/// after the page froze or asked for a keyframe, and only adds to a congested link.
+pub(super) const RTX_CACHE_AGE: Duration = Duration::from_secs(1);
+
+/// Packets the RTX cache holds: [`RTX_CACHE_AGE`] of video at twice `max_kbps` (bursts,
+/// keyframes, padding) in packets of about 1,000 bytes, at least str0m's default 1024; so the
+/// cache is bounded by time, not by a packet count (str0m's default of 2000 packets held under
+/// 0.4 s at 50 Mbit/s).
+pub(super) fn rtx_cache_packets(max_kbps: u32) -> usize {
+    let per_second = u64::from(max_kbps) * 1000 / 8 / 1000;
+    ((per_second * 2 * RTX_CACHE_AGE.as_millis() as u64 / 1000) as usize).max(1024)
+}
+
+fn video_of(rtc: &mut Rtc, mid: Mid, max_kbps: u32) -> Option<(Mid, Pt, Codec)> {
     let writer = rtc.writer(mid)?;
     let picked = pick_codec(writer.payload_params()).map(|(pt, c)| (mid, pt, c));
     // A frame goes out whole, as the encoder made it: the pacer would spread it over tens of
     // ms at 1.1x the estimate. The encoder's rate keeps the link from filling instead.
     if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
         tx.set_unpaced(true);
+        // str0m's default cap on resends (15 % of the bytes) stays.
+        tx.set_rtx_cache(rtx_cache_packets(max_kbps), RTX_CACHE_AGE, Some(0.15));
     }
     picked
 }
@@ -367,6 +387,13 @@ fn pick_codec<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rtx_cache_holds_a_second_at_any_configured_rate() {
+        assert_eq!(rtx_cache_packets(8000), 2000);
+        assert_eq!(rtx_cache_packets(50_000), 12_500);
+        assert_eq!(rtx_cache_packets(500), 1024, "never under str0m's default");
+    }
 
     #[test]
     fn a_bad_offer_is_told_on_one_line_without_addresses() {

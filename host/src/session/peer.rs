@@ -150,7 +150,12 @@ impl Peer {
             .sdp_api()
             .accept_answer(pending.change, answer)
             .map_err(|e| SessionError::Rejected(e.to_string()))?;
-        let resolved = negotiate::resolve(&mut self.rtc, pending.video, pending.audio)?;
+        let resolved = negotiate::resolve(
+            &mut self.rtc,
+            pending.video,
+            pending.audio,
+            self.rate.max_kbps() as u32,
+        )?;
         self.video = resolved.video;
         self.audio = resolved.audio;
         Ok(())
