@@ -434,6 +434,7 @@ fn run(config: Config) -> Result<(), Failure> {
             lifecycle: lifecycle_tx.clone(),
             input_dropped: input_counters.dropped_full.clone(),
             control,
+            room: room_rx.clone(),
             counters: net_counters,
             stats: stats.clone(),
         },

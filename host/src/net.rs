@@ -89,6 +89,8 @@ pub struct RtcParts {
     pub lifecycle: Sender<InputMsg>,
     pub input_dropped: Counter,
     pub control: Arc<EncodeControl>,
+    /// The room (who is in control), as the input thread publishes it at each change.
+    pub room: tokio::sync::watch::Receiver<crate::proto::signaling::RoomView>,
     pub counters: NetCounters,
     pub stats: Arc<Stats>,
 }
@@ -240,6 +242,18 @@ impl Driver {
                 default(wait) => {},
             }
             let now = Instant::now();
+            if self.parts.room.has_changed().unwrap_or(false) {
+                let controllers = self
+                    .parts
+                    .room
+                    .borrow_and_update()
+                    .members
+                    .iter()
+                    .filter(|m| m.control)
+                    .map(|m| PeerId(m.peer))
+                    .collect();
+                self.parts.session.handle_controllers(now, controllers);
+            }
             if now >= self.timeout {
                 self.parts.session.handle_timeout(now);
             }
@@ -345,6 +359,11 @@ impl Driver {
                 Output::Encoder(EncoderCommand::AudioBitrate(kbps)) => {
                     self.parts.control.audio_kbps.store(kbps, Ordering::Relaxed)
                 }
+                Output::Encoder(EncoderCommand::FirstTier(tier)) => self
+                    .parts
+                    .control
+                    .first_tier
+                    .store(u8::try_from(tier).unwrap_or(0), Ordering::Relaxed),
                 Output::Encoder(EncoderCommand::Rung { tier, rung }) => self
                     .parts
                     .control

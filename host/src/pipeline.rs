@@ -47,6 +47,8 @@ pub struct TierControl {
 #[derive(Debug, Default)]
 pub struct EncodeControl {
     pub tiers: [TierControl; MAX_TIERS],
+    /// The tier coded first (the first member in control receives it).
+    pub first_tier: AtomicU8,
     /// The Opus rate, kbit/s (0: as configured), read by the sound's encoder thread.
     pub audio_kbps: Arc<AtomicU32>,
 }
@@ -291,7 +293,10 @@ pub fn spawn_encode(
                 encoders.retain(|(c, t), _| {
                     control.tiers[*t].wanted.load(Ordering::Relaxed) & c.bit() != 0
                 });
-                for (tier, tc) in control.tiers.iter().enumerate() {
+                let first = usize::from(control.first_tier.load(Ordering::Relaxed)) % MAX_TIERS;
+                let order = std::iter::once(first).chain((0..MAX_TIERS).filter(|&t| t != first));
+                for tier in order {
+                    let tc = &control.tiers[tier];
                     let wanted = tc.wanted.load(Ordering::Relaxed);
                     if wanted == 0 {
                         continue;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::tiers::{self, MAX_TIERS};
 use super::{rate, EncoderCommand, Output, Peer, Session};
 use crate::encode::{EncodedFrame, Scale};
-use crate::peer::Notice;
+use crate::peer::{Notice, PeerId};
 use crate::stats::PeerSnapshot;
 
 impl Session {
@@ -85,7 +85,11 @@ impl Session {
             .iter()
             .map(|&i| self.peers[i].rate.target_kbps())
             .collect();
-        let grouping = tiers::group(&targets);
+        let priority: Vec<bool> = live
+            .iter()
+            .map(|&i| self.controllers.contains(&self.peers[i].id))
+            .collect();
+        let grouping = tiers::group(&targets, &priority);
         let mut moved = false;
         for (&i, &tier) in live.iter().zip(&grouping) {
             let p = &mut self.peers[i];
@@ -107,6 +111,27 @@ impl Session {
         self.grouped_peers = live.len();
         if moved {
             self.update_wanted();
+        }
+        // The first controller's frames never wait behind another tier's encode.
+        let first = self
+            .peers
+            .iter()
+            .find(|p| self.controllers.contains(&p.id))
+            .map_or(0, |p| p.tier);
+        if first != self.first_tier {
+            self.first_tier = first;
+            self.outputs
+                .push_back(Output::Encoder(EncoderCommand::FirstTier(first)));
+        }
+    }
+
+    /// The members in control changed (the input thread's room): they get priority in the
+    /// tiers (`tiers::group`), regrouped at once.
+    pub fn handle_controllers(&mut self, now: Instant, peers: Vec<PeerId>) {
+        if peers != self.controllers {
+            self.controllers = peers;
+            self.grouped_peers = usize::MAX;
+            self.update_rate(now);
         }
     }
 

@@ -187,6 +187,8 @@ pub enum EncoderCommand {
     /// Code this tier's picture at this rung of the resolution ladder: an index into
     /// [`crate::encode::Scale::RUNGS`] (`ladder.rs`).
     Rung { tier: usize, rung: usize },
+    /// Code this tier before the others (the first member in control receives it).
+    FirstTier(usize),
 }
 
 /// What the session asks of its driver.
@@ -248,6 +250,9 @@ pub struct Session {
     /// When peers last changed tiers, and how many were grouped then (connected, with video).
     regrouped_at: Instant,
     grouped_peers: usize,
+    /// The members in control (`handle_controllers`), and the tier coded first.
+    controllers: Vec<PeerId>,
+    first_tier: usize,
     /// The Opus rate last told, kbit/s.
     audio_kbps: u32,
     /// The screen's size, from the last encoded frame.
@@ -268,6 +273,8 @@ impl Session {
             tiers: std::array::from_fn(|_| tiers::Tier::new(now, config.max_kbps, config.fps)),
             regrouped_at: now,
             grouped_peers: 0,
+            controllers: Vec::new(),
+            first_tier: 0,
             audio_kbps: config.audio_kbps,
             screen: None,
             config,

@@ -5,7 +5,9 @@
 //!
 //! Peers are grouped by their targets ([`group`]): the fastest peer opens tier 0, and a peer
 //! joins the tier above it while its target is at least [`JOIN_SHARE`] of that tier's fastest
-//! peer's; else it opens the next tier (the last tier takes everyone left). A tier's rate is
+//! peer's; else it opens the next tier (the last tier takes everyone left). The peers in
+//! control are placed first: a viewer left over never drags a controller's tier down, and the
+//! encode thread codes the first controller's tier before the others. A tier's rate is
 //! the lowest target among its peers, so no peer gets more than its link carries. A 400 kbit/s
 //! viewer joining a 50 Mbit/s one opens its own tier; two viewers on similar links share one
 //! encode. A peer that changes tier gets a keyframe of its new tier before any other frame of
@@ -23,27 +25,54 @@ pub(crate) const JOIN_SHARE: f64 = 0.6;
 /// The least time between two regroupings that no peer joining or leaving asked for.
 pub(crate) const REGROUP_AFTER: Duration = Duration::from_secs(3);
 
-/// Each target's tier (0 the highest, below [`MAX_TIERS`]), by the rule of the module docs.
-/// `targets` are the peers' targets in kbit/s, in any order; the result is in the same order.
-pub(crate) fn group(targets: &[u32]) -> Vec<usize> {
+/// Each peer's tier (0 the highest, below [`MAX_TIERS`]), by the rule of the module docs.
+/// `targets` are the peers' targets in kbit/s, in any order; `priority` says which peers are
+/// in control (same order). Controllers are placed first, so no viewer outside control ever
+/// makes a controller's tier drop under [`JOIN_SHARE`] of the controller's own target: a
+/// viewer that finds no tier it can share and no tier left to open goes to the slowest tier
+/// without a controller, if any (else the slowest). The result is in `targets`' order.
+pub(crate) fn group(targets: &[u32], priority: &[bool]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..targets.len()).collect();
-    order.sort_by(|&a, &b| targets[b].cmp(&targets[a]).then(a.cmp(&b)));
-    let mut tiers = vec![0; targets.len()];
-    let mut tier = 0;
-    let mut top: Option<u32> = None;
+    let first = |i: usize| priority.get(i).copied().unwrap_or(false);
+    order.sort_by(|&a, &b| {
+        first(b)
+            .cmp(&first(a))
+            .then(targets[b].cmp(&targets[a]))
+            .then(a.cmp(&b))
+    });
+    // Per tier as made: its fastest and slowest targets, and whether it holds a controller.
+    let mut tiers: Vec<(u32, u32, bool)> = Vec::new();
+    let mut of = vec![0usize; targets.len()];
     for i in order {
-        match top {
-            None => top = Some(targets[i]),
-            Some(t) if f64::from(targets[i]) >= f64::from(t) * JOIN_SHARE => {}
-            Some(_) if tier + 1 < MAX_TIERS => {
-                tier += 1;
-                top = Some(targets[i]);
-            }
-            Some(_) => {}
-        }
-        tiers[i] = tier;
+        let t = targets[i];
+        let shares = |&(hi, lo, _): &(u32, u32, bool)| {
+            f64::from(t.min(lo)) >= f64::from(t.max(hi)) * JOIN_SHARE
+        };
+        let slowest = |controls: bool| {
+            (0..tiers.len())
+                .filter(|&k| controls || !tiers[k].2)
+                .min_by_key(|&k| tiers[k].0)
+        };
+        let pick = if let Some(k) = tiers.iter().position(shares) {
+            k
+        } else if tiers.len() < MAX_TIERS {
+            tiers.push((t, t, false));
+            tiers.len() - 1
+        } else {
+            slowest(false).or(slowest(true)).unwrap_or(0)
+        };
+        let tier = &mut tiers[pick];
+        *tier = (tier.0.max(t), tier.1.min(t), tier.2 || first(i));
+        of[i] = pick;
     }
-    tiers
+    // Tier 0 is the fastest.
+    let mut rank: Vec<usize> = (0..tiers.len()).collect();
+    rank.sort_by(|&a, &b| tiers[b].0.cmp(&tiers[a].0).then(a.cmp(&b)));
+    let mut index = vec![0; tiers.len()];
+    for (r, &k) in rank.iter().enumerate() {
+        index[k] = r;
+    }
+    of.iter().map(|&k| index[k]).collect()
 }
 
 /// One tier's encode, as last told to the encode thread.
@@ -73,19 +102,34 @@ mod tests {
 
     #[test]
     fn one_peer_or_peers_on_similar_links_share_the_top_tier() {
-        assert_eq!(group(&[]), Vec::<usize>::new());
-        assert_eq!(group(&[8000]), [0]);
-        assert_eq!(group(&[8000, 6000, 4800]), [0, 0, 0]);
+        assert_eq!(group(&[], &[]), Vec::<usize>::new());
+        assert_eq!(group(&[8000], &[]), [0]);
+        assert_eq!(group(&[8000, 6000, 4800], &[]), [0, 0, 0]);
     }
 
     #[test]
     fn a_slow_link_opens_a_lower_tier_and_never_pulls_the_fast_one_down() {
         // The 50 Mbit/s viewer's target is the configured 8 Mbit/s; the 1 Mbit/s one's 850.
-        assert_eq!(group(&[850, 8000]), [1, 0]);
-        assert_eq!(group(&[8000, 4700, 850, 340]), [0, 1, 2, 2]);
+        assert_eq!(group(&[850, 8000], &[]), [1, 0]);
+        assert_eq!(group(&[8000, 4700, 850, 340], &[]), [0, 1, 2, 2]);
         // The last tier takes everyone left, at the slowest one's rate.
-        assert_eq!(group(&[8000, 4000, 2000, 1000, 500]), [0, 1, 2, 2, 2]);
+        assert_eq!(group(&[8000, 4000, 2000, 1000, 500], &[]), [0, 1, 2, 2, 2]);
         // Each tier is measured against its own fastest peer.
-        assert_eq!(group(&[8000, 4000, 2500]), [0, 1, 1]);
+        assert_eq!(group(&[8000, 4000, 2500], &[]), [0, 1, 1]);
+    }
+
+    #[test]
+    fn a_viewer_left_over_never_drags_the_controllers_tier_down() {
+        // Without priority the 500 kbit/s viewer would share the 2 Mbit/s controller's tier.
+        let targets = [8000, 4000, 2000, 500];
+        assert_eq!(group(&targets, &[]), [0, 1, 2, 2]);
+        assert_eq!(group(&targets, &[false, false, true, false]), [0, 1, 2, 1]);
+        // A controller on the slowest link still gets its own rate.
+        assert_eq!(group(&targets, &[false, false, false, true]), [0, 1, 1, 2]);
+        // Every tier holds a controller: the last one takes the viewer.
+        assert_eq!(
+            group(&[8000, 4000, 2000, 500], &[true, true, true, false]),
+            [0, 1, 2, 2]
+        );
     }
 }

@@ -221,6 +221,8 @@ pub(super) struct Harness {
     pub tier_wanted: [u8; MAX_TIERS],
     pub tier_kbps: [u32; MAX_TIERS],
     pub tier_rung: [usize; MAX_TIERS],
+    /// The tier the session asked to be coded first.
+    pub first_tier: usize,
     /// Whether the harness plays encoder: a frame every [`FRAME_INTERVAL`].
     pub media: bool,
     next_frame: Instant,
@@ -281,6 +283,7 @@ impl Harness {
             tier_wanted: [0; MAX_TIERS],
             tier_kbps: [8000; MAX_TIERS],
             tier_rung: [0; MAX_TIERS],
+            first_tier: 0,
             media: true,
             next_frame: now,
             frames_written: 0,
@@ -539,6 +542,7 @@ impl Harness {
                     self.keyframe_due[tier] = true;
                 }
                 Output::PeerStats(s) => self.stats = s,
+                Output::Encoder(EncoderCommand::FirstTier(tier)) => self.first_tier = tier,
                 Output::Encoder(EncoderCommand::Wanted { tier, mask }) => {
                     self.tier_wanted[tier] = mask;
                 }

@@ -92,3 +92,49 @@ fn when_the_slow_viewer_leaves_its_tier_stops_and_the_fast_one_plays_on() {
         "the fast viewer saw {fast} frames in the last second"
     );
 }
+
+#[test]
+fn the_controllers_tier_is_coded_first_and_never_shared_with_a_slower_viewer_left_over() {
+    // Four viewers, three tiers: on an open link, at 4 and 2 Mbit/s, and at 500 kbit/s.
+    let mut h = Harness::new(delay(20, 101));
+    h.follow_rate = true;
+    h.add_client(delay(20, 102), &[]);
+    h.add_client(capped(4000, 103), &[]);
+    h.add_client(capped(2000, 104), &[]);
+    h.add_client(capped(500, 105), &[]);
+    assert!(h.run_until(Duration::from_secs(5), |h| h
+        .clients
+        .iter()
+        .all(|c| c.connected)));
+    // The 2 Mbit/s viewer takes control.
+    let controller = h.clients[2].id;
+    let now = h.now;
+    h.session.handle_controllers(now, vec![controller]);
+    h.drain_session();
+    h.run_for(Duration::from_secs(20));
+    let tier_of = |n: usize| {
+        h.stats
+            .iter()
+            .find(|s| s.id == h.clients[n].id.0)
+            .and_then(|s| s.tier)
+            .expect("a tier")
+    };
+    let tiers: Vec<usize> = (0..4).map(tier_of).collect();
+    eprintln!(
+        "tiers {tiers:?}, tier rates {:?}, coded first {}",
+        h.tier_kbps, h.first_tier
+    );
+    assert_ne!(
+        tiers[3], tiers[2],
+        "the 500 kbit/s viewer shares the controller's tier"
+    );
+    assert_eq!(
+        h.first_tier, tiers[2],
+        "the controller's tier is not coded first"
+    );
+    assert!(
+        h.tier_kbps[tiers[2]] >= 1000,
+        "the controller's tier at {} kbit/s",
+        h.tier_kbps[tiers[2]]
+    );
+}
