@@ -135,7 +135,8 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = CodecChoice::Auto)]
     pub codec: CodecChoice,
 
-    /// Target video bitrate in kbit/s (100-100000).
+    /// The highest video bitrate in kbit/s (100-100000): each viewer's encode follows its
+    /// link's bandwidth estimate below it (never under 150, or under this when lower).
     #[arg(long, default_value_t = 8000, value_parser = clap::value_parser!(u32).range(100..=100_000))]
     pub bitrate: u32,
 

@@ -241,7 +241,7 @@ impl Stats {
         );
         self.record(Stage::Send, d(received, sent));
         self.record(Stage::Host, d(f.captured_at, sent));
-        *lock(&self.size) = (f.width, f.height);
+        *lock(&self.size) = f.screen;
     }
 
     pub fn summary(&self, stage: Stage) -> Summary {
@@ -329,7 +329,8 @@ impl Stats {
 pub struct StatsJson {
     pub uptime_s: f64,
     pub source: String,
-    /// Size of the last frame sent, pixels; `null` before the first one (no page yet).
+    /// The screen's size, pixels (each peer's coded `picture` may be smaller); `null` before
+    /// the first frame sent (no page yet).
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub fps_target: u32,

@@ -154,7 +154,7 @@ export class StatsOverlay {
       ['bandwidth est.', f.bweKbps === null ? '—' : `${fmt(f.bweKbps / 1000, 2)} Mbit/s`],
       ['encoder target', f.targetKbps === null ? '—' : `${fmt(f.targetKbps / 1000, 2)} Mbit/s`],
       ['picture (rung)', f.rung ?? '—'],
-      ['quality tier', f.tier === null ? '—' : `${f.tier + 1} of the host's encodes`],
+      ['quality tier', f.tier === null ? '—' : (f.tier === 0 ? 'top (0)' : `${f.tier} (0 is the top; up to 3)`)],
       ['rtt', `${fmt(f.rttMs)} ms`],
       ['loss', `${fmt(f.lossPct, 2)} %`],
       ['jitter buffer', `${fmt(f.jitterBufferMs)} ms`],

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use super::ladder::Ladder;
 use super::tiers::{self, MAX_TIERS};
 use super::{rate, EncoderCommand, Output, Peer, Session};
 use crate::encode::{EncodedFrame, Scale};
@@ -40,7 +41,7 @@ impl Session {
             }
             if let Some(screen) = self.screen.filter(|_| !self.config.no_ladder) {
                 let ladder = &mut self.tiers[t].ladder;
-                if let Some(rung) = ladder.update(now, target, screen) {
+                if let Some(rung) = ladder.update(now, target, self.config.max_kbps, screen) {
                     let (width, height) = Scale::RUNGS[rung].picture(screen.0, screen.1);
                     tracing::info!(
                         tier = t,
@@ -56,13 +57,21 @@ impl Session {
                 }
             }
         }
+        // The sound's rate is cut at once and raised only once the higher rate has been called
+        // for AUDIO_RAISE_AFTER: a target wobbling around a threshold changed it several times
+        // a second.
         let audio = rate::audio_kbps_for(
             lowest.unwrap_or(self.config.max_kbps),
             self.config.audio_kbps,
         );
-        if audio != self.audio_kbps {
+        if audio != self.audio_wanted.0 {
+            self.audio_wanted = (audio, now);
+        }
+        let raise = audio > self.audio_kbps
+            && now.saturating_duration_since(self.audio_wanted.1) >= rate::AUDIO_RAISE_AFTER;
+        if audio < self.audio_kbps || raise {
             self.audio_kbps = audio;
-            tracing::info!(audio_kbps = audio, "sound rate");
+            tracing::debug!(audio_kbps = audio, "sound rate");
             self.outputs
                 .push_back(Output::Encoder(EncoderCommand::AudioBitrate(audio)));
         }
@@ -96,6 +105,9 @@ impl Session {
             if p.tier == tier {
                 continue;
             }
+            // Both tiers' pictures start over from the full size: their peers changed, and
+            // the ladder steps down at once as far as the new rate needs.
+            let from = p.tier.min(MAX_TIERS - 1);
             tracing::info!(peer = %p.id, from = p.tier, to = tier, target_kbps = p.rate.target_kbps(), "quality tier");
             p.tier = tier;
             p.keyframes.reset();
@@ -103,6 +115,9 @@ impl Session {
             if let Some(codec) = p.video_codec() {
                 self.outputs
                     .push_back(Output::Encoder(EncoderCommand::Keyframe { tier, codec }));
+            }
+            for t in [from, tier] {
+                self.reset_ladder(t, now);
             }
         }
         if moved || joined_or_left {
@@ -135,6 +150,18 @@ impl Session {
         }
     }
 
+    /// Tier `t`'s picture starts over from the full size (its peers changed); the ladder steps
+    /// down at once as far as the tier's rate needs.
+    fn reset_ladder(&mut self, t: usize, now: Instant) {
+        let tier = &mut self.tiers[t];
+        let was = tier.ladder.rung();
+        tier.ladder = Ladder::new(now, self.config.fps);
+        if was != 0 {
+            self.outputs
+                .push_back(Output::Encoder(EncoderCommand::Rung { tier: t, rung: 0 }));
+        }
+    }
+
     /// Tells each tier's encode the codecs its peers receive (connected or not: a peer's
     /// first keyframe is ready when it connects).
     pub(super) fn update_wanted(&mut self) {
@@ -146,6 +173,10 @@ impl Session {
                 .filter_map(Peer::video_codec)
                 .fold(0, |a, c| a | c.bit());
             if mask != self.tiers[t].wanted {
+                if mask == 0 {
+                    // Nobody left on it: the next peer starts from the full size.
+                    self.reset_ladder(t, self.regrouped_at);
+                }
                 self.tiers[t].wanted = mask;
                 self.outputs
                     .push_back(Output::Encoder(EncoderCommand::Wanted { tier: t, mask }));
@@ -187,6 +218,7 @@ impl Session {
     pub(super) fn publish_stats(&mut self) {
         let audio_kbps = Some(self.audio_kbps);
         let screen = self.screen;
+        let no_ladder = self.config.no_ladder;
         let tiers = &self.tiers;
         let peers = self
             .peers
@@ -199,7 +231,11 @@ impl Session {
                     tier: Some(p.tier),
                     picture: screen.map(|(w, h)| Scale::RUNGS[rung].picture(w, h)),
                     rung: Some(rung),
-                    rung_reason: Some(ladder.reason().as_str()),
+                    rung_reason: Some(if no_ladder {
+                        "ladder off (--no-ladder)"
+                    } else {
+                        ladder.reason().as_str()
+                    }),
                     ..p.snapshot()
                 }
             })

@@ -154,10 +154,14 @@ impl Ladder {
     /// Moves the rung by the rules of the module docs, as time passes or the rate moves.
     /// `target_kbps` is the encoder's target, `screen` the screen's size in pixels. Returns
     /// the new rung when it changed.
+    /// `max_kbps` is the configured rate: a target at it will not grow, so a higher rung
+    /// needs only [`DOWN_BPP`] then (with `--bitrate 500` the hysteresis's 0.045 bits per pixel
+    /// at 640x360 would be out of reach for good after one dip).
     pub(crate) fn update(
         &mut self,
         now: Instant,
         target_kbps: u32,
+        max_kbps: u32,
         screen: (u32, u32),
     ) -> Option<usize> {
         let before = self.index;
@@ -190,7 +194,12 @@ impl Ladder {
             }
         }
         // Up, to the highest rung the target affords, once one has been affordable a while.
-        let highest = (0..self.index).find(|&i| bpp(i) >= UP_BPP);
+        let up_bpp = if u64::from(target_kbps) * 100 >= u64::from(max_kbps) * 97 {
+            DOWN_BPP
+        } else {
+            UP_BPP
+        };
+        let highest = (0..self.index).find(|&i| bpp(i) >= up_bpp);
         match highest {
             Some(up) if now >= self.hold_until && !over => {
                 let since = *self.up_since.get_or_insert(now);
@@ -224,7 +233,7 @@ mod tests {
             *t += Duration::from_micros(16_667);
             let bytes = (coded(l.rung()) * 1000.0 / 8.0 / 60.0) as usize;
             l.on_frame(*t, 1, bytes, l.rung());
-            l.update(*t, target, SCREEN);
+            l.update(*t, target, 8000, SCREEN);
         }
         l.rung()
     }
@@ -238,10 +247,14 @@ mod tests {
         assert_eq!(l.reason(), RungReason::Full);
         // 0.85 × 2 Mbit/s: 0.031 bits per pixel at 720p60, still above the step down.
         assert_eq!(run(&mut l, &mut t, 1.0, 1700, follows), 0);
-        assert_eq!(l.update(t, 1400, SCREEN), Some(1), "1.4 Mbit/s: 960x540");
+        assert_eq!(
+            l.update(t, 1400, 8000, SCREEN),
+            Some(1),
+            "1.4 Mbit/s: 960x540"
+        );
         assert_eq!(l.reason(), RungReason::BitsPerPixel);
         assert_eq!(
-            l.update(t, 340, SCREEN),
+            l.update(t, 340, 8000, SCREEN),
             Some(3),
             "as far as it must at once"
         );
@@ -278,15 +291,30 @@ mod tests {
     }
 
     #[test]
+    fn at_the_configured_rate_a_higher_rung_needs_no_more_than_the_step_down_threshold() {
+        // --bitrate 500: 640x360 at 0.036 bits per pixel; a dip to 412 steps down to 426x240.
+        let mut t = Instant::now();
+        let mut l = Ladder::new(t, 60);
+        assert_eq!(l.update(t, 500, 500, SCREEN), Some(2));
+        assert_eq!(l.update(t, 412, 500, SCREEN), Some(3));
+        // Back at 500, the cap: 640x360 is taken again after UP_AFTER.
+        for _ in 0..130 {
+            t += Duration::from_micros(16_667);
+            l.update(t, 500, 500, SCREEN);
+        }
+        assert_eq!(l.rung(), 2);
+    }
+
+    #[test]
     fn frames_of_an_earlier_rung_do_not_count_against_the_new_one() {
         let mut t = Instant::now();
         let mut l = Ladder::new(t, 60);
-        l.update(t, 700, SCREEN);
+        l.update(t, 700, 8000, SCREEN);
         assert_eq!(l.rung(), 2);
         for _ in 0..120 {
             t += Duration::from_micros(16_667);
             l.on_frame(t, 1, 50_000, 0);
-            l.update(t, 700, SCREEN);
+            l.update(t, 700, 8000, SCREEN);
         }
         assert_eq!(l.rung(), 2);
     }

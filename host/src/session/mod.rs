@@ -253,8 +253,9 @@ pub struct Session {
     /// The members in control (`handle_controllers`), and the tier coded first.
     controllers: Vec<PeerId>,
     first_tier: usize,
-    /// The Opus rate last told, kbit/s.
+    /// The Opus rate last told, kbit/s; the one called for, and since when.
     audio_kbps: u32,
+    audio_wanted: (u32, Instant),
     /// The screen's size, from the last encoded frame.
     screen: Option<(u32, u32)>,
     draining: bool,
@@ -276,6 +277,7 @@ impl Session {
             controllers: Vec::new(),
             first_tier: 0,
             audio_kbps: config.audio_kbps,
+            audio_wanted: (config.audio_kbps, now),
             screen: None,
             config,
             counters,

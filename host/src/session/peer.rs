@@ -318,7 +318,7 @@ impl Peer {
             Event::ChannelOpen(id, label) => {
                 let kind = self.channels.open(id, &label);
                 if kind == Some(ChannelKind::Audio) {
-                    tracing::info!(peer = %self.id, "sound goes over the audio data channel");
+                    tracing::debug!(peer = %self.id, "sound goes over the audio data channel");
                 }
             }
             Event::ChannelData(d) => {

@@ -23,6 +23,8 @@ pub(crate) const RAISE_PER_SECOND: f64 = 2.0;
 pub(crate) const IDLE_SHARE: f64 = 0.4;
 /// Without a figure from the estimator itself for this long, its estimate events are taken.
 pub(crate) const STALE_ESTIMATE: Duration = Duration::from_secs(2);
+/// The sound's rate is raised back only after the video target has allowed it this long.
+pub(crate) const AUDIO_RAISE_AFTER: Duration = Duration::from_secs(3);
 /// The lowest target, kbit/s: below it a picture is not legible.
 pub(crate) const MIN_KBPS: u32 = 150;
 
@@ -64,12 +66,14 @@ pub(crate) struct RateControl {
 impl RateControl {
     /// Starts at `start_kbps` (where the estimator starts), never above `max_kbps` (the
     /// configured bitrate).
+    /// The floor is [`MIN_KBPS`], or `max_kbps` when that is lower (`--bitrate 100` is obeyed).
     pub(crate) fn new(now: Instant, start_kbps: u32, max_kbps: u32) -> Self {
-        let max = f64::from(max_kbps.max(MIN_KBPS));
+        let max = f64::from(max_kbps.max(1));
+        let min = f64::from(MIN_KBPS).min(max);
         Self {
-            min_kbps: f64::from(MIN_KBPS),
+            min_kbps: min,
             max_kbps: max,
-            target_kbps: f64::from(start_kbps).clamp(f64::from(MIN_KBPS), max),
+            target_kbps: f64::from(start_kbps).clamp(min, max),
             estimate_kbps: None,
             event_kbps: None,
             event_at: now,
@@ -194,6 +198,16 @@ mod tests {
             r.on_raw_estimate(now, raw);
             r.on_estimate(now, event);
         }
+    }
+
+    #[test]
+    fn a_configured_rate_under_the_floor_is_obeyed() {
+        let t0 = Instant::now();
+        let mut r = RateControl::new(t0, 1000, 100);
+        assert_eq!(r.target_kbps(), 100);
+        r.on_sent(t0, 100.0);
+        r.on_estimate(t0, 50.0);
+        assert_eq!(r.target_kbps(), 100, "never under the floor of 100");
     }
 
     #[test]
