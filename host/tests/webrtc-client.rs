@@ -38,7 +38,15 @@ impl Drop for Host {
 /// Glint, its port, its display and that display's Xauthority file (X clients need its cookie).
 fn start_glint() -> (Host, u16, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_glint"))
-        .args(["--listen", "127.0.0.1:0", "--fps", "30", "--codec", "h264"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--fps",
+            "30",
+            "--codec",
+            "h264",
+            "--no-ladder",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
