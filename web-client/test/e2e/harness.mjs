@@ -238,6 +238,90 @@ export async function startLan() {
 }
 
 /**
+ * A host behind a NAT, as three network namespaces in a row: `host` at `hostIp` on a private
+ * link to `router`, whose other side (`publicIp`) faces `client` at `clientIp`, a machine on
+ * the internet. The router rewrites the source of every UDP datagram from the private side to
+ * `publicIp` and a port from `natPorts` (nftables snat; below Linux's ephemeral range, so never
+ * the host's own port). Linux keeps one mapping per source address and port while any flow of
+ * it lives, to whatever destination (endpoint-independent mapping, RFC 4787 §4.1), and lets
+ * in only answers to what went out (conntrack), as most home routers do. `forwardTcp(port)`
+ * forwards that TCP port of `publicIp` to the host (the page and signaling, as a port forward
+ * would); nothing else from the public side reaches the private one. The client's default
+ * route leads to the router. Unique names per call; `stop()` deletes all three. Needs root,
+ * iproute2 and nftables.
+ */
+export async function startNat() {
+  const id = `${process.pid % 10000}${Math.floor(Math.random() * 90 + 10)}`;
+  const subnet = Number(id) % 250 + 1;
+  const [host, router, client] = ['h', 'r', 'c'].map((k) => `glint-n${k}${id}`);
+  const hostIp = `10.214.${subnet}.2`;
+  const innerIp = `10.214.${subnet}.1`;
+  const publicIp = `10.215.${subnet}.1`;
+  const clientIp = `10.215.${subnet}.2`;
+  const natPorts = [10000, 10999];
+  const ip = (...a) => execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const nft = (...a) => ip('netns', 'exec', router, 'nft', ...a);
+  const stop = () => {
+    for (const ns of [host, router, client]) {
+      try { ip('netns', 'del', ns); } catch { /* already gone */ }
+    }
+  };
+  const pub = `np${id}`;
+  try {
+    for (const ns of [host, router, client]) {
+      ip('netns', 'add', ns);
+      // IPv4 only, as in startLan.
+      ip('netns', 'exec', ns, 'sh', '-c',
+        'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6');
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+    }
+    ip('link', 'add', `nh${id}`, 'netns', host, 'type', 'veth', 'peer', 'name', `ni${id}`, 'netns', router);
+    ip('link', 'add', pub, 'netns', router, 'type', 'veth', 'peer', 'name', `nc${id}`, 'netns', client);
+    for (const [ns, dev, addr] of [[host, `nh${id}`, hostIp], [router, `ni${id}`, innerIp],
+      [router, pub, publicIp], [client, `nc${id}`, clientIp]]) {
+      ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev);
+      ip('-n', ns, 'link', 'set', dev, 'up');
+    }
+    ip('-n', host, 'route', 'add', 'default', 'via', innerIp);
+    ip('netns', 'exec', router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+    nft('add', 'table', 'ip', 'nat');
+    nft('add', 'chain', 'ip', 'nat', 'pre', '{ type nat hook prerouting priority dstnat ; }');
+    nft('add', 'chain', 'ip', 'nat', 'post', '{ type nat hook postrouting priority srcnat ; }');
+    nft('add', 'rule', 'ip', 'nat', 'post', 'oifname', pub, 'meta', 'l4proto', 'udp',
+      'snat', 'to', `${publicIp}:${natPorts[0]}-${natPorts[1]}`);
+    // From the public side, only answers and forwarded ports reach the private one.
+    nft('add', 'table', 'ip', 'filter');
+    nft('add', 'chain', 'ip', 'filter', 'forward', '{ type filter hook forward priority filter ; }');
+    nft('add', 'rule', 'ip', 'filter', 'forward', 'iifname', pub, 'ct', 'state', 'established,related', 'accept');
+    nft('add', 'rule', 'ip', 'filter', 'forward', 'iifname', pub, 'ct', 'status', 'dnat', 'accept');
+    nft('add', 'rule', 'ip', 'filter', 'forward', 'iifname', pub, 'drop');
+    // The client's default route leads to the router, as a machine on the internet has one
+    // (Chromium gathers host candidates only on the interface of the default route).
+    ip('-n', client, 'route', 'add', 'default', 'via', publicIp);
+  } catch (e) {
+    stop();
+    throw new Error(`cannot make the namespaces: ${e.stderr || e.message}`);
+  }
+  const forwardTcp = (port) => nft('add', 'rule', 'ip', 'nat', 'pre', 'iifname', pub, 'tcp', 'dport',
+    String(port), 'dnat', 'to', `${hostIp}:${port}`);
+  const dir = mkdtempSync(join(tmpdir(), 'glint-nat-'));
+  const chromium = join(dir, 'chromium');
+  writeFileSync(chromium, `#!/bin/sh\nexec ip netns exec ${client} /usr/bin/chromium "$@"\n`, { mode: 0o755 });
+  return {
+    host,
+    router,
+    client,
+    hostIp,
+    publicIp,
+    clientIp,
+    natPorts,
+    chromium,
+    forwardTcp,
+    stop: () => { stop(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+/**
  * Starts TigerVNC's Xvnc as a stand-in for a user's own X display: unlike Xvfb it can change
  * size at run time through RandR (`xrandr -s WxH`). It picks a free display number itself.
  */
