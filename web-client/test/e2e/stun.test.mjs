@@ -10,6 +10,9 @@
 // 2. A STUN server that never answers: the stream starts at once all the same, the failed
 //    query is warned about and counted, and the page reaches the host through its own checks
 //    (a peer-reflexive candidate).
+// 3. Chromium behind a NAT of its own too (and learning its own public address from coturn):
+//    the page plays through the host's srflx candidate, and only thanks to it: with the
+//    host's STUN server silent, the same page never connects.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +22,7 @@ import { join } from 'node:path';
 import { startGlint, startChromium, startNat, startTurn, waitFor } from './harness.mjs';
 
 let nat;
+let twoNats;
 let home;
 
 before(async () => {
@@ -28,6 +32,7 @@ before(async () => {
 
 after(() => {
   nat?.stop();
+  twoNats?.stop();
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
@@ -36,18 +41,19 @@ after(() => {
  * public side; runs `body` with the page's address through the NAT; stops both.
  */
 async function withGlint(args, body, parts = {}) {
+  const n = parts.nat ?? nat;
   let glint;
   let browser;
   try {
     const started = Date.now();
-    glint = await startGlint(['--source', 'testpattern', '--fps', '30', '--listen', `${nat.hostIp}:0`, ...args],
-      { netns: nat.host, env: { HOME: home } });
+    glint = await startGlint(['--source', 'testpattern', '--fps', '30', '--listen', `${n.hostIp}:0`, ...args],
+      { netns: n.host, env: { HOME: home } });
     const startMs = Date.now() - started;
     const url = new URL(glint.url);
-    nat.forwardTcp(url.port);
-    url.hostname = nat.publicIp;
-    browser = await startChromium({ executablePath: nat.chromium, contextOptions: { ignoreHTTPSErrors: true } });
-    await body({ glint, page: browser.page, url: url.toString(), startMs });
+    n.forwardTcp(url.port);
+    url.hostname = n.publicIp;
+    browser = await startChromium({ executablePath: n.chromium, contextOptions: { ignoreHTTPSErrors: true } });
+    await body({ glint, page: browser.page, url: url.toString(), startMs, browser });
   } catch (e) {
     console.log('--- coturn\n', parts.turn?.logs().slice(-3000), '\n--- glint\n', glint?.logs().slice(-4000),
       '\n--- page\n', browser?.console().slice(-3000));
@@ -137,4 +143,48 @@ test('a STUN server that never answers holds nothing up: the stream starts, the 
     assert.match(glint.logs(), /WARN.*did not tell the public address/);
     assert.ok(await framesOver(page, 1000) > 10, 'the picture does not move');
   });
+});
+
+test('with the browser behind a NAT too, the page plays through the address the host learned, and never without it', async (t) => {
+  twoNats = await startNat({ browserNat: true });
+  const n = twoNats;
+  const turn = await startTurn({ ip: n.clientIp, netns: n.client });
+  const coturn = `stun:${n.clientIp}:${turn.port}`;
+  try {
+    await withGlint(['--ice-server', coturn], async ({ glint, page, url }) => {
+      const [, mapped] = await waitFor('glint to learn its public address',
+        () => /public address learned by STUN public=(\S+)/.exec(glint.logs()), 10000);
+      const loaded = Date.now();
+      await page.goto(url);
+      await waitFor('the stream to play through both NATs', () => playing(page), 30000);
+      t.diagnostic(`playing ${Date.now() - loaded} ms after the page was asked for (two NATs)`);
+      assert.ok(await framesOver(page, 1000) > 10, 'the picture does not move');
+      const pair = await waitFor('a selected candidate pair', () => page.evaluate(() => window.glint.selectedPair()));
+      assert.deepEqual([pair.remote, `${pair.remoteAddress}:${pair.remotePort}`], ['srflx', mapped], JSON.stringify(pair));
+      // The page's side is its own NAT's address (srflx, or prflx as the host saw it first).
+      assert.ok(['srflx', 'prflx'].includes(pair.local), JSON.stringify(pair));
+    }, { turn, nat: n });
+
+    // The same, but the host asks a server that never answers (the page still learns its own
+    // address from coturn): nothing tells the page where the host is, and the host's checks
+    // stop at the page's NAT.
+    const silent = `stun:${n.clientIp}:${20000 + Math.floor(Math.random() * 20000)}`;
+    await withGlint(['--ice-server', silent, '--ice-server', coturn], async ({ page, url, browser }) => {
+      await page.goto(url);
+      // Until the page gives up, no candidate pair ever works.
+      const pairs = [];
+      await waitFor('the page to give the connection up', async () => {
+        pairs.push(await page.evaluate(() => window.glint.selectedPair()));
+        return /peer connection failed/.test(browser.console());
+      }, 60000, 100);
+      assert.deepEqual(pairs.filter((p) => p !== null), [], 'a path was found');
+      const stats = await apiStats(page);
+      assert.ok(stats.peers.every((p) => !p.connected), JSON.stringify(stats.peers));
+      assert.equal(stats.counters.frames_sent, 0, 'the host sent a frame');
+      assert.equal(stats.public_address, null);
+      assert.equal(stats.counters.stun_answers, 0);
+    }, { turn, nat: n });
+  } finally {
+    await turn.stop();
+  }
 });
