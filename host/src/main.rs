@@ -437,6 +437,7 @@ fn run(config: Config) -> Result<(), Failure> {
             room: room_rx.clone(),
             counters: net_counters,
             stats: stats.clone(),
+            stun_server: glint::proto::ice::binding_server(&config.ice_servers),
         },
     )
     .map_err(spawn_err)?;

@@ -8,6 +8,7 @@
 //! Prometheus histogram for scrapers.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -185,6 +186,7 @@ pub struct Stats {
     rates: Mutex<RateState>,
     size: Mutex<(u32, u32)>,
     sources: RateSources,
+    public_address: Mutex<Option<SocketAddr>>,
 }
 
 fn stage_histogram() -> Histogram {
@@ -213,6 +215,7 @@ impl Stats {
             rates: Mutex::new(RateState::default()),
             size: Mutex::new((0, 0)),
             sources,
+            public_address: Mutex::new(None),
         })
     }
 
@@ -247,6 +250,11 @@ impl Stats {
     pub fn summary(&self, stage: Stage) -> Summary {
         let w = lock(&self.windows[stage as usize]);
         Summary::of(w.iter().copied())
+    }
+
+    /// The host's public address as STUN last told it (`None`: not known, or forgotten).
+    pub fn set_public_address(&self, addr: Option<SocketAddr>) {
+        *lock(&self.public_address) = addr;
     }
 
     pub fn publish_peers(&self, peers: Vec<PeerSnapshot>) {
@@ -304,6 +312,7 @@ impl Stats {
             rates: lock(&self.rates).rates,
             bitrate_kbps: peers.iter().fold(0.0, |a, p| a + p.bitrate_kbps),
             peers_connected: counters.get("peers").copied().unwrap_or(0).max(0) as u64,
+            public_address: *lock(&self.public_address),
             counters,
             stages_ms: Stage::ALL
                 .iter()
@@ -339,6 +348,10 @@ pub struct StatsJson {
     /// Every counter and gauge of [`Metrics`], by name.
     pub counters: BTreeMap<&'static str, i64>,
     pub peers_connected: u64,
+    /// The host's public address and port as a STUN server saw the media port
+    /// (`"203.0.113.9:10777"`), announced as a server-reflexive candidate; `null` without
+    /// `--ice-server`, before the first answer, or once forgotten.
+    pub public_address: Option<SocketAddr>,
     pub stages_ms: HashMap<&'static str, Summary>,
     pub peers: Vec<PeerSnapshot>,
 }

@@ -161,6 +161,34 @@ impl fmt::Display for IceUrl {
     }
 }
 
+impl IceUrl {
+    /// The port, or the scheme's default (RFC 7064, RFC 7065): 3478, or 5349 over TLS.
+    pub fn port_or_default(&self) -> u16 {
+        match (self.port, self.scheme) {
+            (Some(p), _) => p,
+            (None, Scheme::Stun | Scheme::Turn) => 3478,
+            (None, Scheme::Stuns | Scheme::Turns) => 5349,
+        }
+    }
+}
+
+/// The server the host asks for its own public address (a STUN Binding over UDP from its
+/// media port, RFC 8489 §6): the first `stun:` URL, else the first `turn:` one over UDP
+/// (coturn answers Binding on its TURN port). `(host, port)`: a name or an IP address, IPv6
+/// without brackets. Not `stuns:`/`turns:` (TLS over TCP) nor TURN over TCP, which cannot see
+/// the media port's mapping.
+pub fn binding_server(urls: &[IceUrl]) -> Option<(String, u16)> {
+    let udp = |u: &&IceUrl| match u.scheme {
+        Scheme::Stun => true,
+        Scheme::Turn => u.transport.as_deref() != Some("tcp"),
+        Scheme::Stuns | Scheme::Turns => false,
+    };
+    let url = (urls.iter().filter(udp).find(|u| u.scheme == Scheme::Stun))
+        .or_else(|| urls.iter().find(udp))?;
+    let host = url.host.trim_start_matches('[').trim_end_matches(']');
+    Some((host.to_owned(), url.port_or_default()))
+}
+
 /// How a page authenticates to the TURN servers.
 #[derive(Clone, PartialEq, Eq)]
 pub enum TurnAuth {
@@ -344,6 +372,26 @@ mod tests {
         assert_eq!(url("stun:192.0.2.7").port, None);
         assert_eq!(url("turns:[2001:db8::1]:5349").host, "[2001:db8::1]");
         assert_eq!(url("stuns:stun.example.org:443").scheme, Scheme::Stuns);
+    }
+
+    #[test]
+    fn the_host_asks_the_first_stun_server_else_a_turn_server_over_udp() {
+        let urls = |list: &[&str]| list.iter().map(|s| url(s)).collect::<Vec<_>>();
+        let of = |list: &[&str]| binding_server(&urls(list));
+        assert_eq!(
+            of(&["turn:t.example.org", "stun:s.example.org:3479"]),
+            Some(("s.example.org".into(), 3479))
+        );
+        assert_eq!(
+            of(&[
+                "turn:t.example.org?transport=tcp",
+                "turn:[2001:db8::1]?transport=udp"
+            ]),
+            Some(("2001:db8::1".into(), 3478))
+        );
+        assert_eq!(of(&["stuns:s.example.org", "turns:t.example.org"]), None);
+        assert_eq!(of(&[]), None);
+        assert_eq!(url("turns:t.example.org").port_or_default(), 5349);
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub use channels::{
     AUDIO_CHANNEL, CLIPBOARD_CHANNEL, CONTROL_CHANNEL, INPUT_CHANNEL, TEXT_CHANNEL,
 };
 pub use ladder::RungReason;
+pub use negotiate::Reflexive;
 use peer::Peer;
 
 /// How often the session publishes every peer's figures (rates are over this interval).
@@ -84,6 +85,9 @@ pub struct SessionConfig {
     pub locals: Vec<SocketAddr>,
     /// Also announce this address (same port) as a server-reflexive candidate.
     pub public_ip: Option<IpAddr>,
+    /// The public address learned by STUN, announced unless `public_ip` is given; set by
+    /// [`Session::handle_reflexive`].
+    pub reflexive: Option<Reflexive>,
     /// Put audio and video in one media stream so the browser lip-syncs them (track path).
     pub av_sync: bool,
     /// Most peers at once (`--max-peers`); an offer beyond gets [`SessionError::Full`].
@@ -106,6 +110,7 @@ impl SessionConfig {
             codec: config.codec,
             locals,
             public_ip: config.public_ip,
+            reflexive: None,
             av_sync: config.av_sync,
             max_peers: config.max_peers as usize,
             max_kbps: config.bitrate,
@@ -425,6 +430,12 @@ impl Session {
                 tracing::debug!(peer = %id, error = %e, "remote candidate ignored");
             }
         }
+    }
+
+    /// The public address learned by STUN changed (`None`: forgotten): answers from now on
+    /// announce it; peers already connected keep the candidates they were given.
+    pub fn handle_reflexive(&mut self, _now: Instant, reflexive: Option<Reflexive>) {
+        self.config.reflexive = reflexive;
     }
 
     /// The page closed its signaling socket (or was removed): the peer goes at once.

@@ -97,14 +97,34 @@ fn new_rtc(config: &SessionConfig, now: Instant) -> Rtc {
         if let Ok(c) = Candidate::host(*local, "udp") {
             rtc.add_local_candidate(c);
         }
-        if let (Some(public), false) = (config.public_ip, local.ip().is_loopback()) {
-            let addr = SocketAddr::new(public, local.port());
+        if let Some(addr) = public_address(config, *local) {
             if let Ok(c) = Candidate::server_reflexive(addr, *local, "udp") {
                 rtc.add_local_candidate(c);
             }
         }
     }
     rtc
+}
+
+/// The host's public address as a NAT maps it: the address and port a server-reflexive
+/// candidate announces for the local address `base` (RFC 8445 §5.1.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reflexive {
+    /// One of the media port's local addresses.
+    pub base: SocketAddr,
+    /// What the NAT maps it to, as a STUN server saw it (XOR-MAPPED-ADDRESS).
+    pub mapped: SocketAddr,
+}
+
+/// The server-reflexive address announced beside the host candidate `local`: `--public-ip`
+/// with the same port for every address but loopback, else the one learned by STUN for its
+/// base, unless it is the local address itself (no NAT: redundant, RFC 8445 §5.1.3).
+fn public_address(config: &SessionConfig, local: SocketAddr) -> Option<SocketAddr> {
+    match (config.public_ip, config.reflexive) {
+        (Some(ip), _) => (!local.ip().is_loopback()).then(|| SocketAddr::new(ip, local.port())),
+        (None, Some(r)) => (r.base == local && r.mapped != local).then_some(r.mapped),
+        (None, None) => None,
+    }
 }
 
 fn no_codec(choice: CodecChoice) -> SessionError {
@@ -401,6 +421,7 @@ mod tests {
             codec: CodecChoice::Auto,
             locals: vec![],
             public_ip: None,
+            reflexive: None,
             av_sync: false,
             max_peers: 32,
             max_kbps: 8000,
@@ -430,6 +451,7 @@ mod tests {
                 "127.0.0.1:5000".parse().expect("address"),
             ],
             public_ip: Some("203.0.113.7".parse().expect("address")),
+            reflexive: None,
             av_sync: false,
             max_peers: 32,
             max_kbps: 8000,
@@ -466,6 +488,70 @@ mod tests {
         };
         let answered = answer(&config, Instant::now(), &offer.to_sdp_string()).expect("answered");
         assert!(!answered.sdp.contains("typ srflx"), "{}", answered.sdp);
+    }
+
+    /// The srflx candidates of the answer to a browser-like offer under `config`.
+    fn srflx_of(config: &SessionConfig) -> Vec<String> {
+        let mut page = Rtc::builder().build(Instant::now());
+        let mut api = page.sdp_api();
+        api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        let (offer, _pending) = api.apply().expect("an offer");
+        let answered = answer(config, Instant::now(), &offer.to_sdp_string()).expect("answered");
+        let lines = answered.sdp.lines();
+        lines
+            .filter(|l| l.starts_with("a=candidate:") && l.contains("typ srflx"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn the_address_learned_by_stun_is_announced_with_its_own_port_unless_public_ip_is_given() {
+        let at = |s: &str| -> SocketAddr { s.parse().expect("address") };
+        let lan = at("10.1.2.3:5000");
+        let config = SessionConfig {
+            codec: CodecChoice::Auto,
+            locals: vec![lan, at("127.0.0.1:5000")],
+            public_ip: None,
+            reflexive: Some(Reflexive {
+                base: lan,
+                mapped: at("203.0.113.9:10777"),
+            }),
+            av_sync: false,
+            max_peers: 32,
+            max_kbps: 8000,
+            audio_kbps: 96,
+            fps: 60,
+            no_ladder: false,
+        };
+        // The NAT's port, not the local one; for its base only.
+        let srflx = srflx_of(&config);
+        assert_eq!(srflx.len(), 1, "{srflx:#?}");
+        assert!(
+            srflx[0].contains(" 203.0.113.9 10777 typ srflx"),
+            "{}",
+            srflx[0]
+        );
+        // --public-ip wins.
+        let given = SessionConfig {
+            public_ip: Some("198.51.100.4".parse().expect("address")),
+            ..config.clone()
+        };
+        let srflx = srflx_of(&given);
+        assert_eq!(srflx.len(), 1, "{srflx:#?}");
+        assert!(
+            srflx[0].contains(" 198.51.100.4 5000 typ srflx"),
+            "{}",
+            srflx[0]
+        );
+        // No NAT (the server saw the local address itself): nothing to add.
+        let direct = SessionConfig {
+            reflexive: Some(Reflexive {
+                base: lan,
+                mapped: lan,
+            }),
+            ..config
+        };
+        assert!(srflx_of(&direct).is_empty());
     }
 
     #[test]

@@ -242,6 +242,120 @@ export async function startLan() {
 }
 
 /**
+ * A host behind a NAT, as network namespaces in a row: `host` at `hostIp` on a private link to
+ * `router`, whose other side (`publicIp`) faces `client` at `clientIp`, a machine on the
+ * internet (where a STUN server runs). The router rewrites the source of every UDP datagram
+ * from the private side to `publicIp` and a port from `natPorts` (nftables snat; by default
+ * below Linux's ephemeral range, so never the host's own port, and above the ports Chromium
+ * refuses to reach, the last of which, 10080, stops its ICE checks too). Linux keeps one mapping per source address
+ * and port while any flow of it lives, to whatever destination (endpoint-independent mapping,
+ * RFC 4787 §4.1), and lets in only answers to what went out (conntrack), as most home routers
+ * do. `forwardTcp(port)` forwards that TCP port of `publicIp` to the host (the page and
+ * signaling, as a port forward would); nothing else from the public side reaches the private
+ * one. The client's default route leads to the router.
+ *
+ * `chromium` is a wrapper that starts Chromium in `client`; with `browserNat`, in `browser`
+ * instead, at `browserIp` behind a second router of the same kind (public address
+ * `browserPublicIp`, ports from `browserNatPorts`), which `client` links to the first: both
+ * ends behind a NAT. Unique names per call; `stop()` deletes them all. Needs root, iproute2
+ * and nftables.
+ */
+export async function startNat({ browserNat = false, natPorts = [20000, 20999], browserNatPorts = [21000, 21999] } = {}) {
+  const id = `${process.pid % 10000}${Math.floor(Math.random() * 90 + 10)}`;
+  const subnet = Number(id) % 250 + 1;
+  const name = (k) => `glint-n${k}${id}`;
+  const [host, router, client, router2, browser] = ['h', 'r', 'c', 's', 'b'].map(name);
+  const net = (n, last) => `10.${n}.${subnet}.${last}`;
+  const [hostIp, innerIp, publicIp, clientIp] = [net(214, 2), net(214, 1), net(215, 1), net(215, 2)];
+  const [browserIp, browserInnerIp, browserPublicIp, clientIp2] = [net(217, 2), net(217, 1), net(216, 1), net(216, 2)];
+  const spaces = browserNat ? [host, router, client, router2, browser] : [host, router, client];
+  const ip = (...a) => execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const stop = () => {
+    for (const ns of spaces) {
+      try { ip('netns', 'del', ns); } catch { /* already gone */ }
+    }
+  };
+  /** A veth pair from `a` (at `ipA`) to `b` (at `ipB`), on a /24; returns `a`'s end's name. */
+  const link = (tag, a, ipA, b, ipB) => {
+    const [devA, devB] = [`${tag}a${id}`, `${tag}b${id}`];
+    ip('link', 'add', devA, 'netns', a, 'type', 'veth', 'peer', 'name', devB, 'netns', b);
+    for (const [ns, dev, addr] of [[a, devA, ipA], [b, devB, ipB]]) {
+      ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev);
+      ip('-n', ns, 'link', 'set', dev, 'up');
+    }
+    return devA;
+  };
+  /** Makes `ns` a NAT router whose public side is `pub` at `addr` (see above). */
+  const nat = (ns, pub, addr, [low, high]) => {
+    const nft = (...a) => ip('netns', 'exec', ns, 'nft', ...a);
+    ip('netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+    nft('add', 'table', 'ip', 'nat');
+    nft('add', 'chain', 'ip', 'nat', 'pre', '{ type nat hook prerouting priority dstnat ; }');
+    nft('add', 'chain', 'ip', 'nat', 'post', '{ type nat hook postrouting priority srcnat ; }');
+    nft('add', 'rule', 'ip', 'nat', 'post', 'oifname', pub, 'meta', 'l4proto', 'udp', 'snat', 'to', `${addr}:${low}-${high}`);
+    nft('add', 'rule', 'ip', 'nat', 'post', 'oifname', pub, 'snat', 'to', addr);
+    // From the public side, only answers and forwarded ports reach the private one.
+    nft('add', 'table', 'ip', 'filter');
+    nft('add', 'chain', 'ip', 'filter', 'forward', '{ type filter hook forward priority filter ; }');
+    nft('add', 'rule', 'ip', 'filter', 'forward', 'iifname', pub, 'ct', 'state', 'established,related', 'accept');
+    nft('add', 'rule', 'ip', 'filter', 'forward', 'iifname', pub, 'ct', 'status', 'dnat', 'accept');
+    nft('add', 'rule', 'ip', 'filter', 'forward', 'iifname', pub, 'drop');
+    // Unsolicited UDP to the router itself is dropped before conntrack keeps it: a rejected
+    // datagram's entry would take the reply tuple of the mapping that a later answer needs,
+    // and the NAT would then pick another port for it (hole punching would fail).
+    nft('add', 'chain', 'ip', 'filter', 'input', '{ type filter hook input priority filter ; }');
+    nft('add', 'rule', 'ip', 'filter', 'input', 'iifname', pub, 'meta', 'l4proto', 'udp', 'drop');
+    return (port, to) => nft('add', 'rule', 'ip', 'nat', 'pre', 'iifname', pub, 'tcp', 'dport', String(port),
+      'dnat', 'to', `${to}:${port}`);
+  };
+  let forward;
+  try {
+    for (const ns of spaces) {
+      ip('netns', 'add', ns);
+      // IPv4 only, as in startLan.
+      ip('netns', 'exec', ns, 'sh', '-c',
+        'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6');
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+    }
+    link('nh', host, hostIp, router, innerIp);
+    const pub = link('np', router, publicIp, client, clientIp);
+    ip('-n', host, 'route', 'add', 'default', 'via', innerIp);
+    forward = nat(router, pub, publicIp, natPorts);
+    // Chromium gathers host candidates only on the interface of the default route.
+    ip('-n', client, 'route', 'add', 'default', 'via', publicIp);
+    if (browserNat) {
+      link('nb', browser, browserIp, router2, browserInnerIp);
+      const pub2 = link('ns', router2, browserPublicIp, client, clientIp2);
+      ip('-n', browser, 'route', 'add', 'default', 'via', browserInnerIp);
+      ip('-n', router2, 'route', 'add', 'default', 'via', clientIp2);
+      ip('-n', router, 'route', 'add', `${net(216, 0)}/24`, 'via', clientIp);
+      ip('netns', 'exec', client, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+      nat(router2, pub2, browserPublicIp, browserNatPorts);
+    }
+  } catch (e) {
+    stop();
+    throw new Error(`cannot make the namespaces: ${e.stderr || e.message}`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'glint-nat-'));
+  const chromium = join(dir, 'chromium');
+  const where = browserNat ? browser : client;
+  writeFileSync(chromium, `#!/bin/sh\nexec ip netns exec ${where} /usr/bin/chromium "$@"\n`, { mode: 0o755 });
+  return {
+    host,
+    router,
+    client,
+    hostIp,
+    publicIp,
+    clientIp,
+    natPorts,
+    ...(browserNat ? { browser, browserIp, browserPublicIp, browserNatPorts } : {}),
+    chromium,
+    forwardTcp: (port) => forward(port, hostIp),
+    stop: () => { stop(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+/**
  * Starts TigerVNC's Xvnc as a stand-in for a user's own X display: unlike Xvfb it can change
  * size at run time through RandR (`xrandr -s WxH`). It picks a free display number itself.
  */

@@ -259,6 +259,7 @@ impl Harness {
             codec: CodecChoice::H264,
             locals: vec![host],
             public_ip: None,
+            reflexive: None,
             av_sync: false,
             max_peers,
             max_kbps: 8000,

@@ -1,7 +1,13 @@
 //! The driver of the [`Session`]: the UDP sockets (one port, one socket per local address so
 //! each packet's destination is known), their reader threads, the clock, and the rtc thread
 //! that feeds the session and carries out its outputs. Nothing else happens here: every
-//! decision is the session's.
+//! decision is the session's, or, for the host's public address, the [`reflexive::Discovery`]'s
+//! (sans-IO too; `stun.rs` has its messages). Each datagram is offered to the discovery first:
+//! a STUN server's answer to it never reaches the session. The STUN server's name is looked
+//! up on a thread of its own (`glint-stun-dns`), which never holds up the start.
+
+pub mod reflexive;
+pub mod stun;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -9,7 +15,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{bounded, select_biased, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, never, select_biased, Receiver, Sender, TrySendError};
 use tokio::sync::oneshot;
 
 use crate::audio::EncodedAudio;
@@ -20,6 +26,7 @@ use crate::peer::{PeerId, PeerNotifier};
 use crate::pipeline::EncodeControl;
 use crate::session::{EncoderCommand, Output, Session, SessionError};
 use crate::stats::Stats;
+use reflexive::{Discovery, Server, StunCounters};
 use std::sync::atomic::Ordering;
 
 /// Signaling → rtc. When full, signaling waits a little, then answers "busy" to that client.
@@ -64,6 +71,8 @@ pub enum RtcCommand {
 pub struct NetCounters {
     pub bytes_in: Counter,
     pub datagrams_dropped: Counter,
+    /// The public-address discovery's.
+    pub stun: StunCounters,
 }
 
 impl NetCounters {
@@ -72,6 +81,7 @@ impl NetCounters {
             bytes_in: m.counter("udp_bytes_in", "UDP bytes received"),
             datagrams_dropped: m
                 .counter("udp_datagrams_dropped", "Datagrams dropped on a full queue"),
+            stun: StunCounters::register(m),
         }
     }
 }
@@ -93,6 +103,9 @@ pub struct RtcParts {
     pub room: tokio::sync::watch::Receiver<crate::proto::signaling::RoomView>,
     pub counters: NetCounters,
     pub stats: Arc<Stats>,
+    /// The STUN server (`(host, port)`, [`crate::proto::ice::binding_server`]) to learn the
+    /// public address from, if any.
+    pub stun_server: Option<(String, u16)>,
 }
 
 struct Datagram {
@@ -150,6 +163,18 @@ pub fn local_addrs(sockets: &[UdpSocket]) -> std::io::Result<Vec<SocketAddr>> {
 /// Starts the UDP readers and the rtc thread; the handle is the rtc thread's.
 pub fn spawn(sockets: Vec<UdpSocket>, parts: RtcParts) -> std::io::Result<JoinHandle<()>> {
     let (dg_tx, dg_rx) = bounded::<Datagram>(DATAGRAM_QUEUE);
+    let servers = match parts.stun_server.clone() {
+        Some((host, port)) => {
+            let locals = local_addrs(&sockets)?;
+            let (tx, rx) = bounded(1);
+            let failures = parts.counters.stun.failures.clone();
+            thread::Builder::new()
+                .name("glint-stun-dns".into())
+                .spawn(move || look_up(&host, port, &locals, &tx, &failures))?;
+            rx
+        }
+        None => never(),
+    };
     let mut senders = HashMap::new();
     for socket in sockets {
         let local = socket.local_addr()?;
@@ -163,7 +188,47 @@ pub fn spawn(sockets: Vec<UdpSocket>, parts: RtcParts) -> std::io::Result<JoinHa
     }
     thread::Builder::new()
         .name("glint-rtc".into())
-        .spawn(move || Driver::new(senders, parts).run(dg_rx))
+        .spawn(move || Driver::new(senders, parts, servers).run(dg_rx))
+}
+
+/// Looks the STUN server's name up (blocking: on its own thread) until it has an address of
+/// the sockets' family (IPv4), every [`reflexive::RETRY`], and sends it with the local address
+/// to ask from: the one the kernel routes to the server from, else the first not on loopback.
+fn look_up(host: &str, port: u16, locals: &[SocketAddr], tx: &Sender<Server>, failures: &Counter) {
+    use std::net::ToSocketAddrs;
+    loop {
+        let found = (host, port)
+            .to_socket_addrs()
+            .map(|mut a| a.find(SocketAddr::is_ipv4));
+        match found {
+            Ok(Some(addr)) => {
+                let Some(base) = base_for(addr, locals) else {
+                    tracing::warn!(%addr, "no local address to ask the STUN server from");
+                    return;
+                };
+                tracing::debug!(%addr, %base, "asking the STUN server for the public address");
+                let _ = tx.send(Server { addr, base });
+                return;
+            }
+            Ok(None) => tracing::warn!(host, "the STUN server has no IPv4 address"),
+            Err(e) => tracing::warn!(host, error = %e, "cannot look the STUN server up"),
+        }
+        failures.inc();
+        thread::sleep(reflexive::RETRY);
+    }
+}
+
+/// Which of `locals` a datagram to `server` leaves from (what a connected socket's local
+/// address says, with nothing sent).
+fn base_for(server: SocketAddr, locals: &[SocketAddr]) -> Option<SocketAddr> {
+    let routed = UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, 0))
+        .and_then(|s| s.connect(server).and_then(|()| s.local_addr()))
+        .ok()
+        .map(|a| a.ip());
+    let by_route = locals.iter().find(|l| Some(l.ip()) == routed);
+    by_route
+        .or_else(|| locals.iter().find(|l| !l.ip().is_loopback()))
+        .copied()
 }
 
 fn read_loop(socket: UdpSocket, local: SocketAddr, tx: Sender<Datagram>, c: NetCounters) {
@@ -203,13 +268,25 @@ struct Driver {
     offering: Option<(PeerId, PeerNotifier)>,
     /// When the session wants `handle_timeout`.
     timeout: Instant,
+    /// The host's public address, learned by STUN; its server from `servers`, once.
+    discovery: Discovery,
+    servers: Receiver<Server>,
+    /// When the discovery wants `handle_timeout` (`None`: not before it has a server).
+    stun_due: Option<Instant>,
 }
 
 impl Driver {
-    fn new(sockets: HashMap<SocketAddr, UdpSocket>, parts: RtcParts) -> Self {
+    fn new(
+        sockets: HashMap<SocketAddr, UdpSocket>,
+        parts: RtcParts,
+        servers: Receiver<Server>,
+    ) -> Self {
         str0m::crypto::from_feature_flags().install_process_default();
         Self {
             sockets,
+            discovery: Discovery::new(parts.counters.stun.clone()),
+            servers,
+            stun_due: None,
             parts,
             notifiers: HashMap::new(),
             offering: None,
@@ -222,10 +299,12 @@ impl Driver {
         let frames = self.parts.frames.clone();
         let audio = self.parts.audio.clone();
         loop {
-            let wait = self.timeout.saturating_duration_since(Instant::now());
+            let due = self.stun_due.map_or(self.timeout, |t| t.min(self.timeout));
+            let wait = due.saturating_duration_since(Instant::now());
+            let servers = self.servers.clone();
             select_biased! {
                 recv(datagrams) -> dg => match dg {
-                    Ok(dg) => self.parts.session.handle_datagram(dg.at, dg.source, dg.local, &dg.data),
+                    Ok(dg) => self.handle_datagram(&dg),
                     Err(_) => return,
                 },
                 recv(audio) -> a => if let Ok(a) = a {
@@ -238,6 +317,10 @@ impl Driver {
                 recv(commands) -> c => match c {
                     Ok(c) => self.handle_command(c),
                     Err(_) => return,
+                },
+                recv(servers) -> s => match s {
+                    Ok(server) => self.discovery.handle_server(Instant::now(), server),
+                    Err(_) => self.servers = never(),
                 },
                 default(wait) => {},
             }
@@ -257,7 +340,18 @@ impl Driver {
             if now >= self.timeout {
                 self.parts.session.handle_timeout(now);
             }
+            if self.stun_due.is_some_and(|t| now >= t) {
+                self.discovery.handle_timeout(now);
+            }
             self.carry_out();
+        }
+    }
+
+    /// A STUN server's answer goes to the discovery, anything else to the session.
+    fn handle_datagram(&mut self, dg: &Datagram) {
+        if !self.discovery.handle_datagram(dg.at, dg.source, &dg.data) {
+            let session = &mut self.parts.session;
+            session.handle_datagram(dg.at, dg.source, dg.local, &dg.data);
         }
     }
 
@@ -303,8 +397,9 @@ impl Driver {
         }
     }
 
-    /// Carries out everything the session asks, until it says when to wake.
+    /// Carries out everything the discovery and the session ask, until they say when to wake.
     fn carry_out(&mut self) {
+        self.carry_out_discovery();
         loop {
             match self.parts.session.poll_output() {
                 Output::Timeout(t) => {
@@ -371,6 +466,29 @@ impl Driver {
                     .rung
                     .store(u8::try_from(rung).unwrap_or(u8::MAX), Ordering::Relaxed),
                 Output::PeerStats(peers) => self.parts.stats.publish_peers(peers),
+            }
+        }
+    }
+
+    fn carry_out_discovery(&mut self) {
+        loop {
+            match self.discovery.poll_output() {
+                reflexive::Output::Timeout(t) => {
+                    self.stun_due = t;
+                    return;
+                }
+                reflexive::Output::Transmit(t) => match self.sockets.get(&t.source) {
+                    Some(s) => {
+                        if let Err(e) = s.send_to(&t.contents, t.destination) {
+                            tracing::debug!(error = %e, "STUN send failed");
+                        }
+                    }
+                    None => tracing::debug!(source = %t.source, "no socket for the STUN request"),
+                },
+                reflexive::Output::Mapping(m) => {
+                    self.parts.session.handle_reflexive(Instant::now(), m);
+                    self.parts.stats.set_public_address(m.map(|r| r.mapped));
+                }
             }
         }
     }
