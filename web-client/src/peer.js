@@ -211,6 +211,8 @@ export class PeerConnection {
       this.log.warn('glint: the host\'s ICE servers', e);
       return;
     }
+    // The first offer is still being made: its gathering, which starts with it, takes them.
+    if (!pc.localDescription) return;
     await this.restart('ice servers');
   }
 
@@ -223,7 +225,9 @@ export class PeerConnection {
   async restart(reason) {
     const pc = this.pc;
     if (!pc || pc.connectionState === 'closed') return;
-    if (pc.signalingState !== 'stable') {
+    // An offer out (or the first one still being made: a second offer made meanwhile would
+    // meet an answer in the wrong state): the restart follows its answer.
+    if (pc.signalingState !== 'stable' || !pc.localDescription) {
       this.restartWanted = reason;
       return;
     }

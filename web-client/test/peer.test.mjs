@@ -269,6 +269,29 @@ test("the host's ICE servers: a connection made without them restarts with them,
   assert.equal(r.pc().restartsAsked, 0);
 });
 
+test('ICE servers that come while the first offer is being made join its gathering: one offer, no restart', async () => {
+  const r = rig();
+  const starting = r.peer.start();
+  const first = r.pc();
+  const servers = [{ urls: ['stun:stun.example.org:3478'] }];
+  await r.peer.useIceServers(servers);
+  await starting;
+  await settle();
+  assert.deepEqual(first.config.iceServers, servers);
+  assert.equal(first.restartsAsked, 0);
+  assert.deepEqual(r.signals.map((m) => m.type), ['offer']);
+  // A restart asked for then waits for the answer, then goes.
+  const again = rig();
+  const going = again.peer.start();
+  await again.peer.restart('asked');
+  await going;
+  assert.equal(again.pc().restartsAsked, 0);
+  await again.peer.answer('v=0\r\n');
+  await settle();
+  assert.equal(again.pc().restartsAsked, 1);
+  assert.deepEqual(again.signals.map((m) => m.type), ['offer', 'offer']);
+});
+
 test('candidates of a restart follow its offer', async () => {
   const r = rig();
   await r.peer.start();
