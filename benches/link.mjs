@@ -9,13 +9,18 @@
 //   rate:R            a fixed rate, e.g. rate:2mbit, rate:400kbit
 //   loss:P            P % random loss each way on an unshaped link, e.g. loss:5
 //   steps:R:S,R:S,... rates for S seconds each, e.g. steps:10mbit:10,1mbit:15,10mbit:10
+//   idle:R:S          at rate R (`none`: unshaped), scrolling text (the phase's seconds), then
+//                     the same xterm still for S seconds (an idle desktop), then scrolling
+//                     again: how long until full quality is back (`full_s`: the first phase's
+//                     picture and 0.9 of its target, polled every 100 ms), e.g. idle:none:60
 //
 // For each it reports: the time from navigation to the first frame and the page's timeline
 // (glint.timeline); then per phase (a fixed rate or loss is one phase, its first 3 s left out):
 // frames decoded per second (median and minimum of the per-second counts), the browser's
 // freezes in the phase (freezeCount, totalFreezesDuration of the inbound video), and the host's
 // estimate, encoder target and send rate (/api/stats), as medians of the per-second samples;
-// after a step up, how long until a second decodes 50 frames again (`recovered_s`).
+// after a step up, how long until a second decodes 50 frames again (`recovered_s`); and the
+// packets the link's queue dropped (tbf's count: what the host sent beyond the link).
 //
 // Content (--content): `pattern`, the test pattern (scrolling bars: cheap to code, ~0.5–1.2
 // Mbit/s at 720p60), or `text`, Glint's own X display with an xterm that scrolls random text
@@ -63,6 +68,14 @@ function parse(spec) {
   // A viewer on an unshaped link (loopback in glint's own namespace) watches first; then one
   // behind `rate` joins.
   if (kind === 'pair') return { spec, loss: 0, pair: true, phases: [{ rate: rest[0], seconds }] };
+  // Text that scrolls while the file `go` exists, else stands still.
+  if (kind === 'idle') {
+    const rate = rest[0] === 'none' ? null : rest[0];
+    return {
+      spec, loss: 0, idle: true,
+      phases: [{ rate, seconds }, { rate, seconds: Number(rest[1]), still: true }, { rate, seconds, afterIdle: true }],
+    };
+  }
   if (kind === 'steps') {
     const phases = rest.join(':').split(',').map((p) => {
       const [rate, s] = p.split(':');
@@ -76,7 +89,7 @@ function parse(spec) {
 const scenarios = (short
   ? ['steps:2mbit:6', 'loss:2', 'pair:1mbit']
   : arg('--scenarios', 'rate:2mbit,rate:400kbit,loss:5,steps:10mbit:10,1mbit:15,10mbit:10,pair:1mbit')
-    .split(/,(?=rate:|loss:|steps:|pair:)/)).map(parse);
+    .split(/,(?=rate:|loss:|steps:|pair:|idle:)/)).map(parse);
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -125,7 +138,12 @@ async function run(scenario) {
           '<', String(scenario.loss), 'drop');
       }
     }
-    const source = content === 'text' ? ['--app', SCROLLER] : ['--source', 'testpattern'];
+    const go = join(home, 'go');
+    const source = scenario.idle ? ['--app', scrollWhile(go)]
+      : content === 'text' ? ['--app', SCROLLER] : ['--source', 'testpattern'];
+    if (scenario.idle) writeFileSync(go, '');
+    const drops = () => Number(/dropped (\d+)/.exec(execFileSync('ip', ['netns', 'exec', lan.host, 'tc', '-s', 'qdisc',
+      'show', 'dev', dev]).toString())?.[1] ?? 0);
     glint = await startGlint([...source, ...(withSound ? [] : ['--no-audio']), ...extraArgs,
       '--listen', `${lan.hostIp}:8443`], { netns: lan.host, env: { HOME: home } });
     if (withSound) tone = playTone(glint.pulseServer, 440, 600);
@@ -147,15 +165,35 @@ async function run(scenario) {
     let lastSample = null;
     let last = await page.evaluate(() => window.glint.inboundVideo());
     let lastFast = fast && await fast.page.evaluate(() => window.glint.inboundVideo());
+    const hostPeers = async () => page.evaluate(async (pw) => (await (await fetch('/api/stats', {
+      headers: { Authorization: `Bearer ${pw}` } })).json()).peers, password);
     for (const [i, phase] of scenario.phases.entries()) {
       if (i > 0 && phase.rate) shape('change', phase.rate);
+      if (phase.still) rmSync(go);
+      // Full quality again after the still phase: the first phase's picture and 0.9 of its target.
+      let full = null;
+      if (phase.afterIdle) {
+        writeFileSync(go, '');
+        const moved = Date.now();
+        const first = phases[0];
+        full = (async () => {
+          while (Date.now() - moved < phase.seconds * 1000) {
+            const p = (await hostPeers())[0];
+            if (p?.picture?.join('x') === first.picture && p.target_kbps >= 0.9 * first.target_kbps) {
+              return (Date.now() - moved) / 1000;
+            }
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          return null;
+        })();
+      }
+      const dropsBefore = drops();
       const samples = [];
       const fastSamples = [];
       for (let s = 1; s <= phase.seconds; s += 1) {
         await new Promise((r) => setTimeout(r, 1000));
         const v = await page.evaluate(() => window.glint.inboundVideo());
-        const peers = await page.evaluate(async (pw) => (await (await fetch('/api/stats', {
-          headers: { Authorization: `Bearer ${pw}` } })).json()).peers, password);
+        const peers = await hostPeers();
         // With a pair, the fast viewer joined first.
         const peer = peers[scenario.pair ? 1 : 0];
         if (fast) {
@@ -193,6 +231,9 @@ async function run(scenario) {
         bwe_kbps: Math.round(median(steady.map((x) => x.bwe))),
         sent_kbps: Math.round(median(steady.map((x) => x.sent))),
         recovered_s: i > 0 ? (back?.s ?? null) : undefined,
+        full_s: full ? await full : undefined,
+        still: phase.still || undefined,
+        tbf_drops: phase.rate ? drops() - dropsBefore : 0,
         keyframes: end.keyframes - before.keyframes,
         plis: end.plis - before.plis,
         keyframe_bytes_max: Math.max(...samples.map((x) => x.keyframeBytes)),
@@ -214,27 +255,36 @@ async function run(scenario) {
   }
 }
 
+/** An xterm whose text scrolls as fast as it can while `file` exists, and stands still otherwise. */
+function scrollWhile(file) {
+  return `xterm -geometry 200x60+0+0 -e sh -c 'while :; do if [ -e ${file} ]; then head -c 30000 /dev/urandom | base64; ` +
+    'else sleep 0.05; fi; done\'';
+}
+
 const results = [];
 for (const scenario of scenarios) {
   const r = await run(scenario);
   console.log(JSON.stringify(r));
   results.push(r);
 }
-console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total) | back to 50 fps | target | estimate | sent | keyframes (PLIs), largest | picture |' +
+console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total) | back to 50 fps | target | estimate | sent | link drops | keyframes (PLIs), largest | picture |' +
   (withSound ? ' sound |' : ''));
-console.log(`|---|---|---|---|---|---|---|---|---|---|---|${withSound ? '---|' : ''}`);
+console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|${withSound ? '---|' : ''}`);
 for (const r of results) {
   for (const [i, p] of r.phases.entries()) {
     const first = i === 0 ? `${r.first_frame_ms} ms` : '';
     const loss = r.loss_pct ? `, ${r.loss_pct} % loss` : '';
-    console.log(`| ${i === 0 ? r.scenario : ''} | ${first} | ${p.rate}${loss}, ${p.seconds} s | ${p.fps_median} / ${p.fps_min} | ` +
-      `${p.freezes} (${p.freeze_total_ms} ms) | ${p.recovered_s === undefined ? '' : `${p.recovered_s ?? 'never'} s`} | ` +
-      `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s | ${p.keyframes} (${p.plis}), ${Math.round(p.keyframe_bytes_max / 1024)} KiB | ${p.picture} |` +
+    const back = p.recovered_s === undefined ? '' : `${p.recovered_s ?? 'never'} s`;
+    const full = p.full_s === undefined ? '' : `; full quality ${p.full_s ?? 'never'} s`;
+    console.log(`| ${i === 0 ? r.scenario : ''} | ${first} | ${p.rate}${loss}${p.still ? ', still' : ''}, ${p.seconds} s | ` +
+      `${p.fps_median} / ${p.fps_min} | ${p.freezes} (${p.freeze_total_ms} ms) | ${back}${full} | ` +
+      `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s | ${p.tbf_drops} | ` +
+      `${p.keyframes} (${p.plis}), ${Math.round(p.keyframe_bytes_max / 1024)} KiB | ${p.picture} |` +
       (withSound ? ` ${p.audio_kbps} kbit/s, ${p.audio_frames_per_s}/s |` : ''));
     if (p.fast) {
       const f = p.fast;
       console.log(`|  |  | the unshaped viewer (tier ${f.tier}; the other on tier ${f.slow_tier}) | ${f.fps_median} / ${f.fps_min} | ` +
-        `${f.freezes} (${f.freeze_total_ms} ms) |  | ${f.target_kbps} kbit/s |  |  |  | ${f.picture} |${withSound ? ' |' : ''}`);
+        `${f.freezes} (${f.freeze_total_ms} ms) |  | ${f.target_kbps} kbit/s |  |  |  |  | ${f.picture} |${withSound ? ' |' : ''}`);
     }
   }
 }

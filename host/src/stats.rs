@@ -120,7 +120,15 @@ pub struct PeerSnapshot {
     pub fps: f64,
     /// Bytes sent to this peer, media and control.
     pub bytes_sent: u64,
+    /// Everything sent to this peer over the last stats interval (media, padding, RTCP, data
+    /// channels), kbit/s.
     pub bitrate_kbps: f64,
+    /// Encoded video written to this peer (frame payloads, before RTP), bytes.
+    pub video_bytes_sent: u64,
+    /// The encoded video's rate over the last stats interval, kbit/s: what the picture
+    /// itself costs, without padding, retransmissions or headers. Well under the target
+    /// means an idle screen (`session/rate.rs`).
+    pub video_kbps: f64,
     /// The send-side bandwidth estimate (transport-wide congestion control feedback), kbit/s.
     pub bwe_kbps: Option<f64>,
     /// The encoder rate this peer's link carries, from the estimate (`session/rate.rs`).

@@ -101,6 +101,7 @@ impl Session {
                     written = true;
                     p.keyframes.sent(frame.keyframe);
                     p.snapshot.frames_sent += 1;
+                    p.snapshot.video_bytes_sent += frame.data.len() as u64;
                     if frame.keyframe {
                         p.snapshot.keyframes_sent += 1;
                         p.snapshot.keyframe_bytes = frame.data.len() as u64;

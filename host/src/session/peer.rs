@@ -6,8 +6,6 @@ use std::time::{Duration, Instant};
 
 use str0m::bwe::{Bitrate, BweKind};
 
-/// The estimator is fed padding up to this share of the encoder target.
-const PAD_ABOVE_TARGET: f64 = 1.25;
 /// A peer whose ICE lost every candidate pair (`Disconnected`) is kept this long for its page
 /// to restart ICE on the same connection (RFC 8445 §9); then it goes. A page restarts about 2 s
 /// after its browser says `disconnected` (`web-client/src/peer.js`), and its signaling socket
@@ -44,7 +42,9 @@ pub(super) struct Peer {
     pub(super) timeout: Instant,
     pub(super) snapshot: PeerSnapshot,
     /// Bytes and frames sent, and when, at the previous stats event (for the rates).
-    last_bytes: Option<(Instant, u64, u64)>,
+    /// When the per-second figures were last taken: (time, bytes sent, frames sent, video
+    /// bytes sent).
+    last_bytes: Option<(Instant, u64, u64, u64)>,
     /// The video rate this peer's link carries.
     pub(super) rate: RateControl,
     /// The first offer's fingerprint and m-lines: a later offer of the same shape renegotiates
@@ -161,17 +161,11 @@ impl Peer {
         Ok(())
     }
 
-    /// While the link holds the target under the configured rate, padding up to a little
-    /// above it gives the estimator traffic to measure, so an app-limited sender still finds
-    /// the link's capacity. At the configured rate nothing is padded: an idle screen then
-    /// sends next to nothing.
+    /// Tells str0m's pacer the padding rate ([`RateControl::padding_kbps`]) and the
+    /// configured rate.
     fn pad_to_target(&mut self) {
         let target = f64::from(self.rate.target_kbps());
-        let floor = if target < self.rate.max_kbps() * 0.9 {
-            (target * PAD_ABOVE_TARGET).min(self.rate.max_kbps())
-        } else {
-            0.0
-        };
+        let floor = self.rate.padding_kbps();
         let max = Bitrate::kbps(self.rate.max_kbps() as u64);
         self.rtc.bwe().set_bitrate(Bitrate::kbps(floor as u64), max);
         self.snapshot.target_kbps = Some(target);
@@ -260,22 +254,30 @@ impl Peer {
             Event::PeerStats(s) => {
                 let sn = &mut self.snapshot;
                 // Rates over about a second, though str0m reports every RTC_STATS_INTERVAL.
-                let due = self.last_bytes.is_none_or(|(t, _, _)| {
+                let due = self.last_bytes.is_none_or(|(t, ..)| {
                     s.timestamp.saturating_duration_since(t) + RTC_STATS_INTERVAL / 2
                         >= STATS_INTERVAL
                 });
                 if due {
-                    if let Some((t, bytes, frames)) = self.last_bytes {
+                    if let Some((t, bytes, frames, video)) = self.last_bytes {
                         let secs = s.timestamp.saturating_duration_since(t).as_secs_f64();
                         if secs > 0.0 {
-                            sn.bitrate_kbps =
-                                s.peer_bytes_tx.saturating_sub(bytes) as f64 * 8.0 / 1000.0 / secs;
+                            let kbps = |b: u64| b as f64 * 8.0 / 1000.0 / secs;
+                            sn.bitrate_kbps = kbps(s.peer_bytes_tx.saturating_sub(bytes));
+                            sn.video_kbps = kbps(sn.video_bytes_sent.saturating_sub(video));
                             sn.fps = sn.frames_sent.saturating_sub(frames) as f64 / secs;
                         }
                     }
-                    self.last_bytes = Some((s.timestamp, s.peer_bytes_tx, sn.frames_sent));
+                    self.last_bytes = Some((
+                        s.timestamp,
+                        s.peer_bytes_tx,
+                        sn.frames_sent,
+                        sn.video_bytes_sent,
+                    ));
+                    // The picture's own rate, not the padding that feeds the estimator: with
+                    // it, a still screen looked busy and lost its rate to padding's probes.
                     if self.connected {
-                        self.rate.on_sent(now, sn.bitrate_kbps);
+                        self.rate.on_sent(now, sn.video_kbps);
                     }
                 }
                 sn.bytes_sent = s.peer_bytes_tx;

@@ -4,6 +4,7 @@
 //! fraction of a second. Each file is one behaviour.
 
 mod channels;
+mod idle;
 mod keyframes;
 mod lifecycle;
 mod loss;
@@ -237,6 +238,8 @@ pub(super) struct Harness {
     /// scrolling text costs this much a frame at any quantizer); a lower rung's floor is
     /// smaller by its share of the pixels.
     pub min_frame_bytes: usize,
+    /// The screen stands still: every delta frame is a few dozen bytes (an all-skip P frame).
+    pub still: bool,
     /// Tier 0's rung the session asked for last, and every change.
     pub rung: usize,
     pub rung_log: Vec<(Instant, usize)>,
@@ -293,6 +296,7 @@ impl Harness {
             rate_log: Vec::new(),
             follow_rate: false,
             min_frame_bytes: 0,
+            still: false,
             rung: 0,
             rung_log: Vec::new(),
             audio_kbps: 96,
@@ -479,7 +483,9 @@ impl Harness {
     fn frame(&mut self, tier: usize, keyframe: bool) -> EncodedFrame {
         self.frame_seq += 1;
         let mut data = vec![0, 0, 0, 1, if keyframe { 0x65 } else { 0x41 }];
-        let size = if self.follow_rate {
+        let size = if self.still && !keyframe {
+            40
+        } else if self.follow_rate {
             // One frame's share of the rate (60 fps), never under the content's floor at this
             // rung; a keyframe twice that (the VBV of one frame: the buffer plus its own share;
             // real 720p keyframes measured 3–4 KiB at 1–2 Mbit/s, benches/RESULTS.md).

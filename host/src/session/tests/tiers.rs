@@ -65,7 +65,7 @@ fn viewers_on_similar_links_share_one_encode() {
         .clients
         .iter()
         .all(|c| c.connected)));
-    h.run_for(Duration::from_secs(10));
+    h.run_for(Duration::from_secs(14));
     assert_eq!(
         h.tier_wanted[1..],
         [0, 0],
