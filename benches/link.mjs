@@ -165,8 +165,17 @@ async function run(scenario) {
     let lastSample = null;
     let last = await page.evaluate(() => window.glint.inboundVideo());
     let lastFast = fast && await fast.page.evaluate(() => window.glint.inboundVideo());
-    const hostPeers = async () => page.evaluate(async (pw) => (await (await fetch('/api/stats', {
-      headers: { Authorization: `Bearer ${pw}` } })).json()).peers, password);
+    // The host's figures; on a saturated link a fetch can fail: the last ones then stand.
+    let lastPeers = [];
+    const hostPeers = async () => {
+      try {
+        lastPeers = await page.evaluate(async (pw) => (await (await fetch('/api/stats', {
+          headers: { Authorization: `Bearer ${pw}` } })).json()).peers, password);
+      } catch (e) {
+        console.error(`stats: ${e.message.split('\n')[0]}`);
+      }
+      return lastPeers;
+    };
     for (const [i, phase] of scenario.phases.entries()) {
       if (i > 0 && phase.rate) shape('change', phase.rate);
       if (phase.still) rmSync(go);
@@ -212,6 +221,7 @@ async function run(scenario) {
           keyframes: peer?.keyframes_sent ?? 0, plis: peer?.plis ?? 0, keyframeBytes: peer?.keyframe_bytes ?? 0,
           picture: peer?.picture ? peer.picture.join('x') : '?', audioKbps: peer?.audio_kbps ?? 0,
           audioFrames: peer?.audio_frames_sent ?? 0 });
+        if (process.env.LINK_TRACE) console.error(JSON.stringify(samples.at(-1)));
         last = v;
       }
       const steady = samples.filter((x) => x.s > WARMUP_S);

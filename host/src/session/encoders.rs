@@ -111,6 +111,7 @@ impl Session {
             tracing::info!(peer = %p.id, from = p.tier, to = tier, target_kbps = p.rate.target_kbps(), "quality tier");
             p.tier = tier;
             p.keyframes.reset();
+            self.counters.tier_moves.inc();
             moved = true;
             if let Some(codec) = p.video_codec() {
                 self.outputs

@@ -139,6 +139,8 @@ pub struct SessionCounters {
     pub ice_restarts: Counter,
     /// Steps of the resolution ladder, down or up.
     pub rung_changes: Counter,
+    /// Viewers moved from one quality tier to another (each costs a keyframe).
+    pub tier_moves: Counter,
 }
 
 impl SessionCounters {
@@ -171,6 +173,7 @@ impl SessionCounters {
                 "ladder_rung_changes",
                 "Steps of the resolution ladder (down or up)",
             ),
+            tier_moves: m.counter("tier_moves", "Viewers moved between quality tiers"),
         }
     }
 }

@@ -94,6 +94,36 @@ fn when_the_slow_viewer_leaves_its_tier_stops_and_the_fast_one_plays_on() {
 }
 
 #[test]
+fn viewers_near_a_tier_boundary_are_not_moved_to_and_fro() {
+    // Two viewers on open links and two behind 5 Mbit/s, whose targets (0.85 of a wobbling
+    // estimate, ~4–4.5 Mbit/s) sit around 0.6 of the fast ones' 8 Mbit/s.
+    let mut h = Harness::new(delay(20, 111));
+    h.follow_rate = true;
+    h.add_client(delay(20, 112), &[]);
+    h.add_client(delay(25, 113), &[]);
+    h.add_client(capped(5000, 114), &[]);
+    h.add_client(capped(5000, 115), &[]);
+    assert!(h.run_until(Duration::from_secs(5), |h| h
+        .clients
+        .iter()
+        .all(|c| c.connected)));
+    h.run_for(Duration::from_secs(15));
+    let settled = h.counters.tier_moves.get();
+    h.run_for(Duration::from_secs(60));
+    let moves = h.counters.tier_moves.get() - settled;
+    let tiers: Vec<_> = h.stats.iter().map(|s| (s.tier, s.target_kbps)).collect();
+    eprintln!("{moves} tier moves in 60 s after the first 15; now {tiers:?}");
+    assert!(moves <= 4, "{moves} tier moves in 60 s");
+    assert!(
+        h.tier_kbps[0] >= 6400,
+        "the fast viewers' tier at {} kbit/s",
+        h.tier_kbps[0]
+    );
+    let fast = shown(&h.clients[0].frames, h.now - Duration::from_secs(5)).count();
+    assert!(fast >= 55 * 5, "the fast viewer saw {fast} frames in 5 s");
+}
+
+#[test]
 fn the_controllers_tier_is_coded_first_and_never_shared_with_a_slower_viewer_left_over() {
     // Four viewers, three tiers: on an open link, at 4 and 2 Mbit/s, and at 500 kbit/s.
     let mut h = Harness::new(delay(20, 101));
