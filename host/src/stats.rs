@@ -112,6 +112,8 @@ pub struct PeerSnapshot {
     /// Size of the last keyframe sent, bytes (0 before the first).
     pub keyframe_bytes: u64,
     /// Opus frames (10 ms each) sent.
+    /// On a narrow link every other one is sent inside the next packet
+    /// (`session::rate::AUDIO_PAIRED_UNDER_KBPS`) and counted when it is held for it.
     pub audio_frames_sent: u64,
     /// Where this peer's sound goes: "track" (its Opus RTP track), "channel" (the `audio` data
     /// channel, played by the page itself) or "none".

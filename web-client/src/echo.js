@@ -1,6 +1,6 @@
-// Input-to-photon, live: the host tells the page, for every frame it sends, the newest input
-// packet of this page it had injected before capturing the frame (the frame echo on the
-// `control` channel, host/docs/input-protocol.md). When the first frame whose echo covers a
+// Input-to-photon, live: the host tells the page, for the frames it sends after new input, the
+// newest input packet of this page it had injected before capturing the frame (the frame echo
+// on the `control` channel, host/docs/input-protocol.md). When the first frame whose echo covers a
 // press is presented, the press has reached the screen.
 
 export const MSG_FRAME_ECHO = 1;

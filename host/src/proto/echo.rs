@@ -1,4 +1,5 @@
-//! The frame echo: one message per frame sent, on the `control` data channel (host → page).
+//! The frame echo: one message per frame on the frames that follow new input from the page
+//! (`session::fanout::ECHO_FRAMES`), on the `control` data channel (host → page).
 //! It tells the page which of its input packets the frame's picture already shows, for
 //! click-to-photon measured in the page. Layout (little-endian, 18 bytes):
 //!

@@ -25,7 +25,7 @@ pub const INPUT_CHANNEL: &str = "input";
 pub const TEXT_CHANNEL: &str = "text";
 /// Both ways: clipboard text.
 pub const CLIPBOARD_CHANNEL: &str = "clipboard";
-/// Host → page, one frame echo per frame sent.
+/// Host → page, the frame echo on the frames that follow new input (`fanout::ECHO_FRAMES`).
 pub const CONTROL_CHANNEL: &str = "control";
 /// Host → page: the page asks for its sound as Opus packets it plays itself.
 pub const AUDIO_CHANNEL: &str = "audio";

@@ -41,7 +41,6 @@ pub(super) struct Peer {
     /// When str0m wants its next timeout.
     pub(super) timeout: Instant,
     pub(super) snapshot: PeerSnapshot,
-    /// Bytes and frames sent, and when, at the previous stats event (for the rates).
     /// When the per-second figures were last taken: (time, bytes sent, frames sent, video
     /// bytes sent).
     last_bytes: Option<(Instant, u64, u64, u64)>,
@@ -60,6 +59,10 @@ pub(super) struct Peer {
     pub(super) screen_told: Option<(u32, u32)>,
     /// The quality tier whose frames it receives (`tiers.rs`).
     pub(super) tier: usize,
+    /// The newest input packet of this page that a frame echo told it about, and how many
+    /// more frames get an echo (see [`super::fanout::ECHO_FRAMES`]).
+    pub(super) echo_seq: Option<u32>,
+    pub(super) echoes_left: u32,
 }
 
 impl Peer {
@@ -108,6 +111,8 @@ impl Peer {
             give_up_at: None,
             screen_told: None,
             tier: 0,
+            echo_seq: None,
+            echoes_left: 0,
         }
     }
 

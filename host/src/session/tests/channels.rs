@@ -7,6 +7,7 @@ use crate::input::InputMsg;
 use crate::peer::Notice;
 use crate::proto::echo::FrameEcho;
 use crate::proto::signaling::ErrorCode;
+use crate::session::fanout::ECHO_FRAMES;
 
 #[test]
 fn bad_data_on_a_host_to_page_channel_is_counted_and_told_once() {
@@ -41,13 +42,42 @@ fn bad_data_on_a_host_to_page_channel_is_counted_and_told_once() {
         .collect();
     assert_eq!(told.len(), 1, "{:?}", h.notices);
     assert!(h.inputs.is_empty(), "bad data reached the input thread");
-    // The page's stream went on: the frame echo arrives on the control channel.
-    let echoes = h.clients[0]
+    // The page's stream went on: its input is echoed on the control channel.
+    h.input_seq = Some(7);
+    h.run_for(Duration::from_millis(300));
+    assert!(!echoes(&h).is_empty(), "no frame echo");
+}
+
+/// The input sequence numbers of the frame echoes the first client got, in order.
+fn echoes(h: &Harness) -> Vec<Option<u32>> {
+    h.clients[0]
         .channel_data
         .iter()
-        .filter(|(l, d)| l == "control" && FrameEcho::decode(d).is_some())
-        .count();
-    assert!(echoes > 30, "{echoes} frame echoes");
+        .filter(|(l, _)| l == "control")
+        .filter_map(|(_, d)| FrameEcho::decode(d))
+        .map(|e| e.input_seq)
+        .collect()
+}
+
+#[test]
+fn frames_after_new_input_carry_the_echo_and_others_none() {
+    let mut h = Harness::new(delay(5, 25));
+    h.add_client(delay(5, 26), &[("control", false)]);
+    assert!(h.run_until(Duration::from_secs(3), |h| h.clients[0]
+        .channel("control")
+        .is_some()));
+    h.run_for(Duration::from_secs(1));
+    assert!(echoes(&h).is_empty(), "echoes without input");
+    let frames = h.frames_written;
+    h.input_seq = Some(41);
+    h.run_for(Duration::from_secs(1));
+    assert!(h.frames_written - frames > 50);
+    assert_eq!(echoes(&h), vec![Some(41); ECHO_FRAMES as usize]);
+    h.input_seq = Some(42);
+    h.run_for(Duration::from_secs(1));
+    let got = echoes(&h);
+    assert_eq!(got.len(), 2 * ECHO_FRAMES as usize);
+    assert!(got[ECHO_FRAMES as usize..].iter().all(|s| *s == Some(42)));
 }
 
 #[test]

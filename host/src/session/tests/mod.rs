@@ -240,6 +240,11 @@ pub(super) struct Harness {
     pub min_frame_bytes: usize,
     /// The screen stands still: every delta frame is a few dozen bytes (an all-skip P frame).
     pub still: bool,
+    /// The newest input packet of every client injected before each frame (the frame echo's).
+    pub input_seq: Option<u32>,
+    /// Whether the harness plays the sound encoder too: 60 bytes of Opus every 10 ms.
+    pub sound: bool,
+    next_audio: Instant,
     /// Tier 0's rung the session asked for last, and every change.
     pub rung: usize,
     pub rung_log: Vec<(Instant, usize)>,
@@ -297,6 +302,9 @@ impl Harness {
             follow_rate: false,
             min_frame_bytes: 0,
             still: false,
+            input_seq: None,
+            sound: false,
+            next_audio: now,
             rung: 0,
             rung_log: Vec::new(),
             audio_kbps: 96,
@@ -461,6 +469,15 @@ impl Harness {
             self.session.handle_timeout(now);
             self.drain_session();
         }
+        if self.sound && now >= self.next_audio {
+            let audio = crate::audio::EncodedAudio {
+                data: vec![0xfc; 60].into(),
+                captured_at: self.next_audio,
+            };
+            self.next_audio += Duration::from_millis(10);
+            self.session.handle_audio(now, &audio);
+            self.drain_session();
+        }
         if self.media && now >= self.next_frame {
             self.next_frame += FRAME_INTERVAL;
             // Every tier a peer receives; tier 0 always (as when no peer has said yet).
@@ -516,7 +533,11 @@ impl Harness {
             screen: (1280, 720),
             tier,
             frame_seq: self.frame_seq,
-            input_echo: Default::default(),
+            input_echo: std::sync::Arc::new(
+                self.input_seq
+                    .map(|s| self.clients.iter().map(|c| (c.id, s)).collect())
+                    .unwrap_or_default(),
+            ),
         }
     }
 

@@ -113,6 +113,49 @@ fn at_2_mbits_the_target_settles_under_the_link_and_the_picture_keeps_moving() {
     );
 }
 
+/// Sound on the `audio` channel: one 10 ms frame a message on an open link; on a 400 kbit/s
+/// link two (every other message, each with the frame before it), and none lost.
+#[test]
+fn on_a_narrow_link_sound_goes_two_frames_a_message() {
+    let mut counts = Vec::new();
+    for (link, seed) in [(None, 63), (Some(400), 65)] {
+        let mut h = Harness::new(delay(20, seed));
+        h.follow_rate = true;
+        h.sound = true;
+        let to_client = link.map_or_else(|| delay(20, seed + 1), |kbps| capped(kbps, seed + 1));
+        h.add_client(to_client, &[("audio", false)]);
+        assert!(h.run_until(Duration::from_secs(5), |h| h.clients[0]
+            .channel("audio")
+            .is_some()));
+        h.run_for(Duration::from_secs(8));
+        let before = h.clients[0].channel_data.len();
+        h.run_for(Duration::from_secs(2));
+        let packets: Vec<_> = h.clients[0].channel_data[before..]
+            .iter()
+            .filter(|(l, _)| l == "audio")
+            .filter_map(|(_, d)| crate::proto::audio::AudioPacket::decode(d))
+            .map(|p| (p.timestamp, p.previous.is_some()))
+            .collect();
+        // Every 10 ms frame arrived, as a packet's own or as the one before it.
+        let mut frames: Vec<u32> = packets
+            .iter()
+            .flat_map(|&(t, prev)| {
+                let before = prev.then(|| t.wrapping_sub(crate::proto::audio::FRAME_TICKS));
+                before.into_iter().chain([t])
+            })
+            .collect();
+        frames.sort_unstable();
+        frames.dedup();
+        let span = frames.last().map_or(0, |l| l - frames[0]) / crate::proto::audio::FRAME_TICKS;
+        assert_eq!(frames.len() as u32, span + 1, "{link:?}: frames missing");
+        counts.push((packets.len(), frames.len()));
+    }
+    eprintln!("audio messages and frames in 2 s, open then 400 kbit/s: {counts:?}");
+    assert!((190..=210).contains(&counts[0].0), "{counts:?}");
+    assert!((95..=105).contains(&counts[1].0), "{counts:?}");
+    assert!(counts[1].1 >= 190, "{counts:?}");
+}
+
 #[test]
 fn on_an_open_link_the_configured_rate_stays() {
     let mut h = Harness::new(delay(20, 53));
