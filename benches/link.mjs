@@ -38,7 +38,9 @@
 // Default: rate:2mbit rate:400kbit loss:5 steps:10mbit:10,1mbit:15,10mbit:10 pair:1mbit, 20 s
 // phases. `pair:R`: a viewer on an unshaped link watches, then a second one behind R joins;
 // the table gives the second one's row, then the first one's (fps, freezes, target, picture).
-// Needs root (ip netns, tc, nft). Prints one JSON line per scenario, then a table.
+// Needs root (ip netns, tc, nft). Prints one JSON line per scenario, then a table; with
+// LINK_TRACE=1 also each second's sample (stderr). The host's figures are asked from glint's
+// own namespace, not through the shaped link.
 
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';

@@ -126,7 +126,7 @@ impl Session {
         }
         self.grouped_peers = live.len();
         if moved {
-            self.update_wanted();
+            self.update_wanted(now);
         }
         // The first controller's frames never wait behind another tier's encode.
         let first = self
@@ -165,7 +165,7 @@ impl Session {
 
     /// Tells each tier's encode the codecs its peers receive (connected or not: a peer's
     /// first keyframe is ready when it connects).
-    pub(super) fn update_wanted(&mut self) {
+    pub(super) fn update_wanted(&mut self, now: Instant) {
         for t in 0..MAX_TIERS {
             let mask = self
                 .peers
@@ -176,7 +176,7 @@ impl Session {
             if mask != self.tiers[t].wanted {
                 if mask == 0 {
                     // Nobody left on it: the next peer starts from the full size.
-                    self.reset_ladder(t, self.regrouped_at);
+                    self.reset_ladder(t, now);
                 }
                 self.tiers[t].wanted = mask;
                 self.outputs

@@ -344,7 +344,7 @@ impl Session {
             sdp: answer,
             shape,
         } = negotiate::answer(&self.config, now, sdp)?;
-        self.remove_peer(id);
+        self.remove_peer(now, id);
         let peer = Peer::new(id, rtc, media, shape, now, self.config.max_kbps);
         tracing::info!(
             peer = %id,
@@ -387,7 +387,7 @@ impl Session {
         if self.draining {
             return Err(SessionError::Draining);
         }
-        self.remove_peer(id);
+        self.remove_peer(now, id);
         if self.peers.len() >= self.config.max_peers {
             return Err(SessionError::Full(self.config.max_peers));
         }
@@ -408,10 +408,10 @@ impl Session {
         let i = self.index(id).ok_or(SessionError::UnknownPeer)?;
         let result = self.peers[i].accept_answer(sdp);
         if result.is_err() {
-            self.remove_peer(id);
+            self.remove_peer(now, id);
         } else {
             self.drive(i, now, Input::Timeout(now));
-            self.update_wanted();
+            self.update_wanted(now);
         }
         result
     }
@@ -442,8 +442,8 @@ impl Session {
     }
 
     /// The page closed its signaling socket (or was removed): the peer goes at once.
-    pub fn handle_leave(&mut self, _now: Instant, id: PeerId) {
-        self.remove_peer(id);
+    pub fn handle_leave(&mut self, now: Instant, id: PeerId) {
+        self.remove_peer(now, id);
     }
 
     /// The host's clipboard text for peer `id`, on its `clipboard` channel when that is open
@@ -457,11 +457,11 @@ impl Session {
     }
 
     /// Shutting down: every peer leaves (`Output::Left` each), new offers are refused.
-    pub fn handle_drain(&mut self, _now: Instant) {
+    pub fn handle_drain(&mut self, now: Instant) {
         self.draining = true;
         let ids: Vec<PeerId> = self.peers.iter().map(|p| p.id).collect();
         for id in ids {
-            self.remove_peer(id);
+            self.remove_peer(now, id);
         }
     }
 
@@ -498,7 +498,7 @@ impl Session {
         };
         self.by_source.insert(source, self.peers[i].id);
         self.drive(i, now, input);
-        self.reap();
+        self.reap(now);
     }
 
     /// Time has passed: drives every peer that is due, publishes figures when due.
@@ -513,7 +513,7 @@ impl Session {
                 self.drive(i, now, Input::Timeout(now));
             }
         }
-        self.reap();
+        self.reap(now);
         self.update_rate(now);
         if now >= self.next_stats {
             self.next_stats = now + STATS_INTERVAL;
@@ -547,7 +547,7 @@ impl Session {
         self.counters.peers.set(self.peers.len() as i64);
         let i = self.peers.len() - 1;
         self.drive(i, now, Input::Timeout(now));
-        self.update_wanted();
+        self.update_wanted(now);
     }
 
     /// Feeds one input to peer `i` and drains its output into the session's.
@@ -561,15 +561,15 @@ impl Session {
     }
 
     /// Removes peer `id` at once, if present.
-    fn remove_peer(&mut self, id: PeerId) {
+    fn remove_peer(&mut self, now: Instant, id: PeerId) {
         if let Some(i) = self.index(id) {
             self.peers[i].rtc.disconnect();
-            self.reap();
+            self.reap(now);
         }
     }
 
     /// Removes dead peers (`Output::Left` each) and updates the codecs to encode.
-    fn reap(&mut self) {
+    fn reap(&mut self, now: Instant) {
         let before = self.peers.len();
         let outputs = &mut self.outputs;
         self.peers.retain(|p| {
@@ -585,7 +585,7 @@ impl Session {
             self.by_source
                 .retain(|_, id| peers.iter().any(|p| p.id == *id));
             self.counters.peers.set(self.peers.len() as i64);
-            self.update_wanted();
+            self.update_wanted(now);
         }
     }
 }

@@ -36,6 +36,24 @@ export function freePort() {
  * Polls `check` until it returns a truthy value or `timeoutMs` passes. A check that never
  * settles (a browser that stopped answering) also ends at the deadline.
  */
+/** The host's figures (`/api/stats`), as the page's owner reads them (its password). */
+export const apiStats = (page) => page.evaluate(async () => {
+  const password = new URLSearchParams(location.hash.slice(1)).get('password');
+  const r = await fetch('/api/stats', { headers: { Authorization: `Bearer ${password}` } });
+  return r.json();
+});
+
+/** The page's frames presented so far when it plays, else a falsy value. */
+export const playing = (page) => page.evaluate(() => window.glint.state === 'playing' && window.glint.framesPresented);
+
+/** Frames the page presented over `ms` of its own time. */
+export async function framesOver(page, ms) {
+  return page.evaluate((wait) => new Promise((resolve) => {
+    const before = window.glint.framesPresented;
+    setTimeout(() => resolve(window.glint.framesPresented - before), wait);
+  }), ms);
+}
+
 /**
  * The client coordinates of the middle of host screen pixel (x, y) on the page's video
  * (object-fit: contain, so through its letterbox; the video may be a smaller picture of the

@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGlint, startChromium, startLan, startTurn, waitFor } from './harness.mjs';
+import { startGlint, startChromium, startLan, startTurn, waitFor, apiStats, playing, framesOver } from './harness.mjs';
 
 let lan;
 let home;
@@ -51,23 +51,6 @@ async function withParts(turnOptions, glintArgs, body) {
     await glint?.stop();
     await turn?.stop();
   }
-}
-
-/** The host's figures, as the page's owner reads them. */
-const apiStats = (page) => page.evaluate(async () => {
-  const password = new URLSearchParams(location.hash.slice(1)).get('password');
-  const r = await fetch('/api/stats', { headers: { Authorization: `Bearer ${password}` } });
-  return r.json();
-});
-
-const playing = (page) => page.evaluate(() => window.glint.state === 'playing' && window.glint.framesPresented);
-
-/** Frames shown over `ms` of the page's time. */
-async function framesOver(page, ms) {
-  return page.evaluate((wait) => new Promise((resolve) => {
-    const before = window.glint.framesPresented;
-    setTimeout(() => resolve(window.glint.framesPresented - before), wait);
-  }), ms);
 }
 
 test('through coturn with credentials minted from its REST secret, the picture plays over a relay', async () => {

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGlint, startChromium, startNat, startTurn, waitFor } from './harness.mjs';
+import { startGlint, startChromium, startNat, startTurn, waitFor, apiStats, playing, framesOver } from './harness.mjs';
 
 let nat;
 let twoNats;
@@ -62,22 +62,6 @@ async function withGlint(args, body, parts = {}) {
     await browser?.stop();
     await glint?.stop();
   }
-}
-
-/** The host's figures, as the page's owner reads them. */
-const apiStats = (page) => page.evaluate(async () => {
-  const password = new URLSearchParams(location.hash.slice(1)).get('password');
-  const r = await fetch('/api/stats', { headers: { Authorization: `Bearer ${password}` } });
-  return r.json();
-});
-
-const playing = (page) => page.evaluate(() => window.glint.state === 'playing' && window.glint.framesPresented);
-
-async function framesOver(page, ms) {
-  return page.evaluate((wait) => new Promise((resolve) => {
-    const before = window.glint.framesPresented;
-    setTimeout(() => resolve(window.glint.framesPresented - before), wait);
-  }), ms);
 }
 
 test('behind a NAT that maps to another port, the host learns its public address from coturn and the page reaches it there', async (t) => {
