@@ -76,7 +76,7 @@ function parse(spec) {
     const rate = rest[0] === 'none' ? null : rest[0];
     return {
       spec, loss: 0, idle: true,
-      phases: [{ rate, seconds }, { rate, seconds: Number(rest[1]), still: true }, { rate, seconds, afterIdle: true }],
+      phases: [{ rate, seconds }, { rate, seconds: Number(rest[1] ?? 60), still: true }, { rate, seconds, afterIdle: true }],
     };
   }
   if (kind === 'steps') {
@@ -175,9 +175,9 @@ async function run(scenario) {
     const statsUrl = new URL('/api/stats', glint.url).toString();
     const hostPeers = async () => {
       try {
-        const { stdout } = await promisify(execFile)('ip', ['netns', 'exec', lan.host, 'curl', '-sk', '--max-time', '2',
+        const { stdout } = await promisify(execFile)('ip', ['netns', 'exec', lan.host, 'curl', '-skf', '--max-time', '2',
           '-H', `Authorization: Bearer ${password}`, statsUrl]);
-        lastPeers = JSON.parse(stdout).peers;
+        lastPeers = JSON.parse(stdout).peers ?? lastPeers;
       } catch (e) {
         console.error(`stats: ${e.message.split('\n')[0]}`);
       }
@@ -261,7 +261,7 @@ async function run(scenario) {
         fast: fast ? summary(fastSamples) : undefined,
       });
     }
-    return { scenario: scenario.spec, content, loss_pct: scenario.loss, first_frame_ms: firstFrameMs, timeline, phases };
+    return { scenario: scenario.spec, content: scenario.idle ? 'text' : content, loss_pct: scenario.loss, first_frame_ms: firstFrameMs, timeline, phases };
   } finally {
     tone?.kill();
     await browser?.stop();

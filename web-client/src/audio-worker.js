@@ -8,6 +8,10 @@
 // In: {channel} (a transferred RTCDataChannel), {packet} (an ArrayBuffer), {port} (the
 // worklet's MessagePort), {reset: true}. Out: {first: true} at the first packet, and every
 // 500 ms {stats}.
+//
+// On a narrow link the host sends every other packet only, each with the frame before it
+// (two frames a message): those are `paired`, not gaps, and the worklet is told to prime for
+// two frames (`{packet: 960}`) until 5 s have gone by without one.
 import { parseAudioPacket, gapBefore, RATE, PACKET_FRAMES } from './audio.js';
 
 const TRANSIT_KEEP = 500;
@@ -15,7 +19,17 @@ const TRANSIT_KEEP = 500;
 let port = null;
 let expected = null;
 const transit = [];
-const stats = { packets: 0, late: 0, gaps: 0, recovered: 0, decodeErrors: 0 };
+const stats = { packets: 0, late: 0, gaps: 0, recovered: 0, paired: 0, decodeErrors: 0 };
+const UNPAIR_AFTER_MS = 5000;
+let primeFor = PACKET_FRAMES; // the most frames one message brings lately, as told to the worklet
+let pairedAt = -Infinity;
+
+/** Tells the worklet how many frames one message brings, when that changes. */
+function primeWorklet(frames) {
+  if (frames === primeFor || !port) return;
+  primeFor = frames;
+  port?.postMessage({ packet: frames });
+}
 // What goes to the worklet, in order: 'frame' for each packet handed to the decoder (its
 // samples come back asynchronously), or a number of frames of silence.
 let pending = [];
@@ -89,16 +103,25 @@ function receive(buf) {
   if (transit.length > TRANSIT_KEEP) transit.shift();
   const gap = gapBefore(expected, p.timestamp);
   if (gap < 0) { stats.late += 1; return; }
-  if (gap > 0) {
+  if (gap === PACKET_FRAMES && p.previous) {
+    // Two frames in one message: the packet before was lost and this one repeats it, or, on
+    // a narrow link, the host sent it inside this one.
+    stats.paired += 1;
+    pairedAt = performance.now();
+    primeWorklet(2 * PACKET_FRAMES);
+    decode(p.previous, (p.timestamp - PACKET_FRAMES) >>> 0);
+  } else if (gap > 0) {
     stats.gaps += 1;
-    if (p.previous && gap >= PACKET_FRAMES) {
-      // The packet just before this one was lost, and this one repeats it.
-      if (gap > PACKET_FRAMES) silence(gap - PACKET_FRAMES);
+    if (p.previous && gap > PACKET_FRAMES) {
+      // More than the packet before was lost: the one just before is played from this one.
+      silence(gap - PACKET_FRAMES);
       decode(p.previous, (p.timestamp - PACKET_FRAMES) >>> 0);
       stats.recovered += 1;
     } else {
       silence(gap);
     }
+  } else if (performance.now() - pairedAt > UNPAIR_AFTER_MS) {
+    primeWorklet(PACKET_FRAMES);
   }
   expected = (p.timestamp + PACKET_FRAMES) >>> 0;
   decode(p.opus, p.timestamp);

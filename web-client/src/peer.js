@@ -70,6 +70,7 @@ export class PeerConnection {
     this.iceServers = []; // the host's STUN/TURN servers (`ice-servers`), kept for later connections
     this.restarts = 0; // ICE restarts made, over the page's life
     this.restarting = false; // a restart offer waits for its answer
+    this.describing = false; // the first offer is being set as the local description
     this.held = null; // candidates gathered before their offer went out
     this.resetRecovery();
   }
@@ -167,10 +168,13 @@ export class PeerConnection {
       // is negotiated in band, so it need not exist before the offer.
       if (audio) audio(pc.createDataChannel('audio', { ordered: false, maxRetransmits: 0 }));
       const offer = await offering;
+      this.describing = true; // gathering may start before this resolves
       await pc.setLocalDescription({ type: 'offer', sdp: withRrtr(offer.sdp) });
     } catch (e) {
       if (this.pc !== pc) return; // closed meanwhile, which is what made it fail
       throw e;
+    } finally {
+      if (this.pc === pc) this.describing = false;
     }
     if (this.pc !== pc) return; // closed meanwhile
     this.sendOffer(pc);
@@ -212,7 +216,8 @@ export class PeerConnection {
       return;
     }
     // The first offer is still being made: its gathering, which starts with it, takes them.
-    if (!pc.localDescription) return;
+    // (Once it is being set, gathering may have begun without them: a restart follows.)
+    if (!pc.localDescription && !this.describing) return;
     await this.restart('ice servers');
   }
 

@@ -10,7 +10,8 @@
 // back at once.
 //
 // Messages in (from the decoding worker): {l, r} (Float32Array planes), {silence: frames},
-// {reset: true}.
+// {reset: true}, {packet: frames} (how many frames one message brings: 960 while the host
+// sends two 10 ms frames a message on a narrow link; the queue then primes for two).
 // Messages out (every 250 ms): {buffered, margin, underruns, dropped, low, at}: frames at
 // 48 kHz (`low` is the queue's low point over the last second) and the report's context time.
 
@@ -31,6 +32,7 @@ class Playout extends AudioWorkletProcessor {
     this.queue = []; // {l, r, off}
     this.buffered = 0;
     this.margin = 240;
+    this.packet = PACKET;
     this.primed = false;
     this.underruns = 0;
     this.dropped = 0;
@@ -48,6 +50,10 @@ class Playout extends AudioWorkletProcessor {
   }
 
   receive(m) {
+    if (m.packet) {
+      this.packet = Math.max(PACKET, Math.min(m.packet, 4 * PACKET));
+      return;
+    }
     if (m.reset) {
       this.queue = [];
       this.buffered = 0;
@@ -62,8 +68,8 @@ class Playout extends AudioWorkletProcessor {
       this.queue.push({ l: m.l, r: m.r || m.l, off: 0 });
       this.buffered += m.l.length;
     }
-    const cap = PACKET + this.margin + EXCESS;
-    if (this.buffered > cap) this.skip(this.buffered - (PACKET + this.margin));
+    const cap = this.packet + this.margin + EXCESS;
+    if (this.buffered > cap) this.skip(this.buffered - (this.packet + this.margin));
   }
 
   skip(frames) {
@@ -83,7 +89,7 @@ class Playout extends AudioWorkletProcessor {
     const left = out[0];
     const right = out[1] || out[0];
     const n = left.length;
-    if (!this.primed && this.buffered >= PACKET + this.margin) {
+    if (!this.primed && this.buffered >= this.packet + this.margin) {
       this.primed = true;
     }
     let i = 0;

@@ -80,8 +80,13 @@ test('the decoding worker plays a lost packet from its successor, in order', asy
   send(packet(2400, [14], [15])); // 1440 and 1920 lost; only 1920 is repeated
   send(packet(1920, [], [99])); // arrives after its successor: dropped
   await new Promise((r) => { setTimeout(r, 50); });
-  const seen = toWorklet.map((m) => (m.silence ? `silence ${m.silence}` : `frame ${m.l[0]}`));
-  assert.deepEqual(seen, ['frame 10', 'frame 9', 'frame 12', 'silence 480', 'frame 14', 'frame 15']);
+  const seen = toWorklet.map((m) => {
+    if (m.packet) return `prime for ${m.packet}`;
+    return m.silence ? `silence ${m.silence}` : `frame ${m.l[0]}`;
+  });
+  // A message with two frames (as the host sends them on a narrow link) also tells the
+  // worklet to prime for two.
+  assert.deepEqual(seen, ['prime for 960', 'frame 10', 'frame 9', 'frame 12', 'silence 480', 'frame 14', 'frame 15']);
 });
 
 test('a lost packet becomes silence; a late or repeated one is dropped', () => {
@@ -147,4 +152,20 @@ test('the playout queue never drifts behind: excess at its low point is dropped'
   // A burst far past the prime level is cut back at once.
   for (let i = 0; i < 20; i += 1) w.packet();
   assert.ok(w.p.buffered <= 480 + w.p.margin + 960);
+});
+
+test('two frames a message (a narrow link): told so, the queue primes for two and does not run dry', async () => {
+  const underruns = async (told) => {
+    const w = await worklet();
+    if (told) w.p.receive({ packet: 960 });
+    let pairs = 0;
+    for (let q = 0; q < (48000 * 2) / 128; q += 1) {
+      // A message every 20 ms, its two frames decoded back to back.
+      while (pairs * 960 <= q * 128) { w.packet(); w.packet(); pairs += 1; }
+      w.render();
+    }
+    return w.p.underruns;
+  };
+  assert.ok(await underruns(false) > 0, 'primed for one frame, the queue should run dry between messages');
+  assert.equal(await underruns(true), 0);
 });

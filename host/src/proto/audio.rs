@@ -1,6 +1,7 @@
 //! One Opus packet on the `audio` data channel (host → page), for the page's own playout.
 //! Each packet repeats the previous one, so a page that lost one packet (the channel never
-//! resends) plays it from the next. Layout (little-endian):
+//! resends) plays it from the next; on a narrow link every other packet is left out and the
+//! next carries its frame (`session::rate::AUDIO_PAIRED_UNDER_KBPS`). Layout (little-endian):
 //!
 //! | offset | size | field |
 //! |---|---|---|

@@ -157,12 +157,17 @@ impl Session {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64);
         let timestamp = ticks as u32;
-        let previous = self
-            .last_audio
-            .take()
-            .filter(|(t, _)| timestamp.wrapping_sub(*t) == audio::FRAME_TICKS)
-            .map(|(_, data)| data);
-        self.last_audio = Some((timestamp, frame.data.clone()));
+        let last = self.last_audio.take();
+        let contiguous = last
+            .as_ref()
+            .is_some_and(|(t, ..)| timestamp.wrapping_sub(*t) == audio::FRAME_TICKS);
+        // The frame before, whether this packet carries it (contiguous) or not (a gap in the
+        // capture: a frame held for this packet then goes on its own first).
+        let (previous, orphan) = match last {
+            Some((_, data, _)) if contiguous => (Some(data), None),
+            other => (None, other),
+        };
+        self.last_audio = Some((timestamp, frame.data.clone(), capture_unix_us));
         let mut packet: Option<Vec<u8>> = None;
         for i in 0..self.peers.len() {
             let p = &mut self.peers[i];
@@ -172,8 +177,19 @@ impl Session {
             if let Some(id) = p.channels.id(ChannelKind::Audio) {
                 // On a narrow link every other frame waits for the next packet, which carries
                 // it as its previous one.
-                let paired = p.rate.target_kbps() < AUDIO_PAIRED_UNDER_KBPS;
-                if paired && (timestamp / audio::FRAME_TICKS).is_multiple_of(2) {
+                if std::mem::take(&mut p.audio_held) {
+                    if let Some((t, data, us)) = &orphan {
+                        let alone = audio::AudioPacket {
+                            timestamp: *t,
+                            capture_unix_us: *us,
+                            previous: None,
+                            opus: data,
+                        }
+                        .encode();
+                        channels::write(&mut p.rtc, id, &alone, &self.counters);
+                    }
+                } else if p.rate.target_kbps() < AUDIO_PAIRED_UNDER_KBPS {
+                    p.audio_held = true;
                     p.snapshot.audio_frames_sent += 1;
                     continue;
                 }

@@ -248,9 +248,10 @@ pub struct Session {
     /// Remote address → peer, so most datagrams skip `Rtc::accepts` on every peer.
     by_source: HashMap<SocketAddr, PeerId>,
     clock: Clock,
-    /// The previous Opus packet and its timestamp: every `audio` channel packet repeats it,
-    /// so a page that lost one packet plays it from the next.
-    last_audio: Option<(u32, Arc<[u8]>)>,
+    /// The previous Opus frame, its timestamp and capture time (Unix µs): every `audio`
+    /// channel packet repeats it (a page that lost one packet plays it from the next), or, on
+    /// a narrow link, carries it for the first time.
+    last_audio: Option<(u32, Arc<[u8]>, u64)>,
     outputs: VecDeque<Output>,
     next_stats: Instant,
     /// The quality tiers' encodes, as last told (`tiers.rs`).

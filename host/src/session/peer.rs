@@ -63,6 +63,9 @@ pub(super) struct Peer {
     /// more frames get an echo (see [`super::fanout::ECHO_FRAMES`]).
     pub(super) echo_seq: Option<u32>,
     pub(super) echoes_left: u32,
+    /// The last Opus frame waits for the next packet on the `audio` channel (a narrow link:
+    /// [`super::rate::AUDIO_PAIRED_UNDER_KBPS`]).
+    pub(super) audio_held: bool,
 }
 
 impl Peer {
@@ -113,6 +116,7 @@ impl Peer {
             tier: 0,
             echo_seq: None,
             echoes_left: 0,
+            audio_held: false,
         }
     }
 
@@ -238,6 +242,7 @@ impl Peer {
                     // A new path after a restart or a loss: what the page missed meanwhile
                     // cannot be decoded, so the picture resumes on a keyframe.
                     self.connected = true;
+                    self.rate.forget_hold();
                     if let Some(codec) = self.video_codec() {
                         out.push_back(Output::Encoder(EncoderCommand::Keyframe {
                             tier: self.tier,

@@ -9,13 +9,15 @@
 //!   only bounds jumps; at 1.15 a second, as first planned, an open link took ~9 s to reach
 //!   8 Mbit/s from the start and 16 s to recover from 1 Mbit/s, on virtual time;
 //! - an idle screen sends little, which says nothing about the link: while the peer's video
-//!   (its encoded payloads, not the padding) is well under its target ([`IDLE_SHARE`]), the
-//!   target follows the estimate but never below what it was when the screen went idle (a
-//!   still spell neither loses the rate the link earned nor ratchets it up on the estimate's
-//!   ups alone);
+//!   (its encoded payloads, not the padding) is well under its target ([`IDLE_SHARE`]) and
+//!   under what the estimate affords, the target follows the estimate but never below what it
+//!   was when the screen went idle, if the picture had sent at that target before (a still
+//!   spell neither loses the rate the link earned nor ratchets it up on the estimate's ups
+//!   alone; a screen still from the start holds nothing, nor does a path found again after
+//!   ICE lost one);
 //! - the estimator is fed padding up to a little above what it currently says
-//!   ([`RateControl::padding_kbps`]), so an app-limited sender keeps measuring the link
-//!   without flooding it; at the configured rate nothing is padded;
+//!   ([`RateControl::padding_kbps`]), so an app-limited sender keeps measuring the link; at
+//!   0.9 of the configured rate and above nothing is padded;
 //! - the target stays within `[min, max]` (`max` is `--bitrate`).
 
 use std::time::{Duration, Instant};
@@ -81,6 +83,9 @@ pub(crate) struct RateControl {
     sent_kbps: f64,
     /// While the screen is idle: the target when it went idle, which the target keeps.
     held_kbps: Option<f64>,
+    /// The picture has sent at its target since the start (or the last [`Self::forget_hold`]):
+    /// only such a target is held.
+    earned: bool,
     last: Instant,
 }
 
@@ -102,6 +107,7 @@ impl RateControl {
             raw_at: now,
             sent_kbps: 0.0,
             held_kbps: None,
+            earned: false,
             last: now,
         }
     }
@@ -169,10 +175,12 @@ impl RateControl {
             return;
         };
         let wanted = (estimate * HEADROOM).clamp(self.min_kbps, self.max_kbps);
-        let idle = self.sent_kbps < self.target_kbps * IDLE_SHARE;
+        // Sending more than the estimate affords is never idle, however little it is.
+        let idle = self.sent_kbps < self.target_kbps * IDLE_SHARE && self.sent_kbps < wanted;
         if !idle {
             self.held_kbps = None;
-        } else if self.held_kbps.is_none() {
+            self.earned = true;
+        } else if self.held_kbps.is_none() && self.earned {
             self.held_kbps = Some(self.target_kbps);
         }
         if wanted < self.target_kbps {
@@ -197,6 +205,12 @@ impl RateControl {
             .estimate_kbps
             .map_or(self.target_kbps, |e| (e * HEADROOM).min(self.target_kbps));
         (affords * PAD_ABOVE_TARGET).min(self.max_kbps)
+    }
+
+    /// A new path (ICE found one again): the target held for the old one is let go.
+    pub(crate) fn forget_hold(&mut self) {
+        self.held_kbps = None;
+        self.earned = false;
     }
 
     /// The configured (highest) rate, kbit/s.
@@ -287,7 +301,10 @@ mod tests {
     fn an_idle_screen_keeps_its_rate() {
         let t0 = Instant::now();
         let mut r = RateControl::new(t0, 8000, 8000);
-        // A static desktop sends 100 kbit/s; the estimate follows what it sees.
+        // The picture sent at its target, then the desktop went still: 100 kbit/s, and the
+        // estimate follows what it sees.
+        r.on_sent(t0, 8000.0);
+        r.on_estimate(t0, 10_000.0);
         for i in 1..=600 {
             let now = t0 + secs(f64::from(i) * 0.1);
             r.on_sent(now, 100.0);
@@ -313,17 +330,22 @@ mod tests {
         drive(&mut r, t0, 0.0, 5.0, 2000.0);
         assert_eq!(r.target_kbps(), 1700);
         assert_eq!(r.padding_kbps(), 1700.0 * PAD_ABOVE_TARGET);
-        // Still: the estimate swings with the padding's probes, up and down.
+        // Still: the estimate swings with the padding's probes, up and down. The target
+        // follows the ups (the link was measured) and comes back to the held one, no lower.
+        let mut lowest = u32::MAX;
         for i in 1..=100 {
             let now = t0 + secs(5.0 + f64::from(i) * 0.25);
             r.on_sent(now, 30.0);
             r.on_raw_estimate(now, if i % 2 == 1 { 2600.0 } else { 1200.0 });
+            if i % 2 == 0 {
+                lowest = lowest.min(r.target_kbps());
+            }
         }
         assert_eq!(
-            r.target_kbps(),
-            1700,
-            "held, not ratcheted up to 0.85 × 2600"
+            lowest, 1700,
+            "held after every down, not ratcheted up to 0.85 × 2600"
         );
+        assert_eq!(r.target_kbps(), 1700);
         // While the estimate says less than the held target, padding follows the estimate.
         assert_eq!(r.padding_kbps(), 1200.0 * HEADROOM * PAD_ABOVE_TARGET);
         // Motion: the target follows the estimate again, down as well.
@@ -335,6 +357,45 @@ mod tests {
         drive(&mut r, t0, 31.0, 40.0, 20_000.0);
         assert_eq!(r.target_kbps(), 8000);
         assert_eq!(r.padding_kbps(), 0.0);
+    }
+
+    #[test]
+    fn only_a_target_the_picture_sent_at_is_held() {
+        let t0 = Instant::now();
+        // Still from the start behind a narrow link: the start rate is not held.
+        let mut r = RateControl::new(t0, 1000, 8000);
+        drive_still(&mut r, t0, 0.0, 3.0, 400.0);
+        assert_eq!(r.target_kbps(), 340);
+        // Low but real motion over what the estimate affords is not idle.
+        let mut r = RateControl::new(t0, 1000, 8000);
+        drive(&mut r, t0, 0.0, 3.0, 4000.0);
+        assert_eq!(r.target_kbps(), 3400);
+        let now = t0 + secs(3.5);
+        r.on_sent(now, 1000.0);
+        r.on_raw_estimate(now, 1000.0);
+        assert_eq!(
+            r.target_kbps(),
+            850,
+            "1000 kbit/s sent into a 1000 kbit/s estimate"
+        );
+        // A path found again: what was held for the old one goes.
+        let mut r = RateControl::new(t0, 1000, 8000);
+        drive(&mut r, t0, 0.0, 3.0, 4000.0);
+        drive_still(&mut r, t0, 3.0, 4.0, 4000.0);
+        r.forget_hold();
+        drive_still(&mut r, t0, 4.0, 5.0, 400.0);
+        assert_eq!(r.target_kbps(), 340);
+    }
+
+    /// A still screen (30 kbit/s) against an estimator that reports `capacity`.
+    fn drive_still(r: &mut RateControl, t0: Instant, from: f64, to: f64, capacity: f64) {
+        let mut t = from;
+        while t < to {
+            t += 0.1;
+            let now = t0 + secs(t);
+            r.on_sent(now, 30.0);
+            r.on_raw_estimate(now, capacity);
+        }
     }
 
     #[test]

@@ -135,7 +135,8 @@ test('the stats overlay shows live, non-zero figures and toggles from the keyboa
   assert.equal(await page.isVisible('#overlay'), false);
   await page.keyboard.press('Control+Alt+Shift+KeyS');
   assert.equal(await page.isVisible('#overlay'), true);
-  // Presses for the live input-to-photon figure (the host echoes each frame's newest input).
+  // Presses for the live input-to-photon figure (the host echoes the newest input on the
+  // frames that follow it).
   for (let i = 0; i < 6; i += 1) {
     await page.keyboard.press('KeyC');
     await new Promise((r) => setTimeout(r, 80));

@@ -245,6 +245,8 @@ pub(super) struct Harness {
     /// Whether the harness plays the sound encoder too: 60 bytes of Opus every 10 ms.
     pub sound: bool,
     next_audio: Instant,
+    /// The sound's capture skips one 10 ms frame (a gap the host's framer leaves).
+    pub skip_audio_once: bool,
     /// Tier 0's rung the session asked for last, and every change.
     pub rung: usize,
     pub rung_log: Vec<(Instant, usize)>,
@@ -305,6 +307,7 @@ impl Harness {
             input_seq: None,
             sound: false,
             next_audio: now,
+            skip_audio_once: false,
             rung: 0,
             rung_log: Vec::new(),
             audio_kbps: 96,
@@ -475,6 +478,9 @@ impl Harness {
                 captured_at: self.next_audio,
             };
             self.next_audio += Duration::from_millis(10);
+            if std::mem::take(&mut self.skip_audio_once) {
+                self.next_audio += Duration::from_millis(10);
+            }
             self.session.handle_audio(now, &audio);
             self.drain_session();
         }

@@ -72,7 +72,13 @@ fn viewers_on_similar_links_share_one_encode() {
         "a second encode for the same link"
     );
     assert!(h.stats.iter().all(|s| s.tier == Some(0)), "{:?}", h.stats);
-    assert_eq!(h.tier_kbps[0], 8000);
+    // Near the configured rate (the estimator's last few percent come slowly once nothing
+    // is padded, from 0.9 of it up).
+    assert!(
+        h.tier_kbps[0] >= 7200,
+        "the shared tier at {} kbit/s",
+        h.tier_kbps[0]
+    );
 }
 
 #[test]
