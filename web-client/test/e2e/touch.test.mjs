@@ -101,10 +101,13 @@ test('a long press is a right click; two fingers dragged up scroll down', async 
   await touch('touchStart', [[ax, ay], [bx, ay]]);
   for (let d = 10; d <= 150; d += 10) await touch('touchMove', [[ax, ay - d], [bx, ay - d]]);
   await touch('touchEnd', []);
-  const downs = await waitFor('wheel clicks', () => {
+  // 150 px at 30 px a notch: five notches, all of them (the next test counts every press).
+  const downs = await waitFor('five wheel clicks', () => {
     const b = presses().buttons.slice(before);
-    return b.filter((e) => e.button === 5).length >= 4 && b;
+    return b.filter((e) => e.button === 5).length >= 5 && b;
   });
+  await sleep(200);
+  assert.equal(presses().buttons.slice(before).filter((e) => e.button === 5).length, 5, 'not five notches');
   assert.ok(!downs.some((b) => b.button === 4 || b.button === 1 || b.button === 3), JSON.stringify(downs));
 });
 
