@@ -30,7 +30,7 @@ fn a_still_screen_keeps_the_rate_its_link_earned_and_motion_gets_it_at_once() {
     h.follow_rate = true;
     h.min_frame_bytes = 800;
     h.add_client(capped(2000, 62), &[]);
-    assert!(h.run_until(Duration::from_secs(5), |h| h.clients[0].connected));
+    assert!(h.connect_all(Duration::from_secs(5)));
     h.run_for(Duration::from_secs(15));
     // The lowest target of the last 3 s of motion: what the link surely earned.
     let (earned, _) = target_range(&h, Duration::from_secs(3));

@@ -45,7 +45,7 @@ fn a_joining_peer_gets_a_keyframe_before_any_delta_frame() {
 fn a_storm_of_keyframe_requests_is_throttled() {
     let mut h = Harness::new(delay(5, 4));
     h.add_client(delay(5, 5), &[]);
-    assert!(h.run_until(Duration::from_secs(3), |h| h.clients[0].connected));
+    assert!(h.connect_all(Duration::from_secs(3)));
     h.run_for(Duration::from_millis(500));
     let before = h.keyframe_commands;
     // A PLI every 5 ms for 3 s: 600 requests.

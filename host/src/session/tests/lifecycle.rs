@@ -58,10 +58,7 @@ fn draining_lets_every_peer_go_and_refuses_new_ones() {
     let mut h = Harness::new(delay(5, 34));
     h.add_client(delay(5, 35), &[]);
     h.add_client(delay(5, 36), &[]);
-    assert!(h.run_until(Duration::from_secs(3), |h| h
-        .clients
-        .iter()
-        .all(|c| c.connected)));
+    assert!(h.connect_all(Duration::from_secs(3)));
     let now = h.now;
     h.session.handle_drain(now);
     h.drain_session();

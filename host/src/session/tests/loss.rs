@@ -16,7 +16,7 @@ fn at_five_percent_loss_nack_and_rtx_leave_no_picture_decoded_over_a_gap() {
     let lossy = |seed| delay(15, seed).loss(RandomLoss::new(Probability::new(0.05)));
     let mut h = Harness::new(lossy(11));
     h.add_client(lossy(12), &[]);
-    assert!(h.run_until(Duration::from_secs(5), |h| h.clients[0].connected));
+    assert!(h.connect_all(Duration::from_secs(5)));
     let wall = Instant::now();
     h.run_for(Duration::from_secs(10));
     let wall = wall.elapsed();

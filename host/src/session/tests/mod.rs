@@ -277,6 +277,12 @@ impl Harness {
         }
     }
 
+    /// Runs until every client is connected (ICE and DTLS), within `limit` of virtual time;
+    /// whether they all were.
+    pub(crate) fn connect_all(&mut self, limit: Duration) -> bool {
+        self.run_until(limit, |h| h.clients.iter().all(|c| c.connected))
+    }
+
     /// Runs until `done` holds or `limit` passes; whether it held.
     pub(crate) fn run_until(&mut self, limit: Duration, done: impl Fn(&Self) -> bool) -> bool {
         let end = self.now + limit;

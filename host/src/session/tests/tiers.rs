@@ -13,10 +13,7 @@ fn fast_and_slow(slow_kbps: u64, seed: u64) -> Harness {
     h.min_frame_bytes = 800;
     h.add_client(delay(20, seed + 1), &[]);
     h.add_client(capped(slow_kbps, seed + 2), &[]);
-    assert!(h.run_until(Duration::from_secs(5), |h| h
-        .clients
-        .iter()
-        .all(|c| c.connected)));
+    assert!(h.connect_all(Duration::from_secs(5)));
     h.run_for(Duration::from_secs(20));
     h
 }
@@ -61,10 +58,7 @@ fn viewers_on_similar_links_share_one_encode() {
     h.follow_rate = true;
     h.add_client(delay(20, 82), &[]);
     h.add_client(delay(30, 83), &[]);
-    assert!(h.run_until(Duration::from_secs(5), |h| h
-        .clients
-        .iter()
-        .all(|c| c.connected)));
+    assert!(h.connect_all(Duration::from_secs(5)));
     h.run_for(Duration::from_secs(14));
     assert_eq!(
         h.tier_wanted[1..],
@@ -109,10 +103,7 @@ fn viewers_near_a_tier_boundary_are_not_moved_to_and_fro() {
     h.add_client(delay(25, 113), &[]);
     h.add_client(capped(5000, 114), &[]);
     h.add_client(capped(5000, 115), &[]);
-    assert!(h.run_until(Duration::from_secs(5), |h| h
-        .clients
-        .iter()
-        .all(|c| c.connected)));
+    assert!(h.connect_all(Duration::from_secs(5)));
     h.run_for(Duration::from_secs(15));
     let settled = h.counters.tier_moves.get();
     h.run_for(Duration::from_secs(60));
@@ -138,10 +129,7 @@ fn the_controllers_tier_is_coded_first_and_never_shared_with_a_slower_viewer_lef
     h.add_client(capped(4000, 103), &[]);
     h.add_client(capped(2000, 104), &[]);
     h.add_client(capped(500, 105), &[]);
-    assert!(h.run_until(Duration::from_secs(5), |h| h
-        .clients
-        .iter()
-        .all(|c| c.connected)));
+    assert!(h.connect_all(Duration::from_secs(5)));
     // The 2 Mbit/s viewer takes control.
     let controller = h.clients[2].id;
     let now = h.now;
