@@ -292,6 +292,14 @@ impl Peer {
                 }
                 sn.bytes_sent = s.peer_bytes_tx;
                 sn.rtt_ms = s.rtt.map(|d| d.as_secs_f64() * 1000.0);
+                tracing::trace!(
+                    peer = %self.id,
+                    bwe_kbps = s.bwe_tx.map(|b| b.as_f64() / 1000.0),
+                    loss = s.egress_loss_fraction,
+                    bytes_sent = s.peer_bytes_tx,
+                    target_kbps = self.rate.target_kbps(),
+                    "rate sample"
+                );
                 if let Some(b) = s.bwe_tx {
                     sn.bwe_kbps = Some(b.as_f64() / 1000.0);
                     if self.connected {
@@ -300,6 +308,9 @@ impl Peer {
                 }
                 if let Some(loss) = s.egress_loss_fraction {
                     sn.loss = Some(f64::from(loss));
+                    if self.connected {
+                        self.rate.on_loss(now, f64::from(loss));
+                    }
                 }
                 if self.connected && s.bwe_tx.is_some() {
                     self.pad_to_target();

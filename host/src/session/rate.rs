@@ -15,6 +15,16 @@
 //!   spell neither loses the rate the link earned nor ratchets it up on the estimate's ups
 //!   alone; a screen still from the start holds nothing, nor does a path found again after
 //!   ICE lost one);
+//! - after a collapse (one cut to under [`COLLAPSE_SHARE`] of the target: the link fell
+//!   under the picture), for [`HOLD_AFTER_COLLAPSE`] the target goes no lower than where
+//!   the last lossy second (or the collapse) took it, unless the link loses packets again;
+//!   above that it follows the estimate as always, down as well (the delay-based estimate
+//!   still keeps the queue short). Once the link carries the new rate without
+//!   loss, str0m's loss-based estimator (libwebrtc's LossBasedBweV2) still has the burst of
+//!   loss in its window for a few seconds and may not rise; it settles on the acknowledged
+//!   rate, which followed the target down, ~5 % a step: 10 → 1 Mbit/s ended at a 154 kbit/s
+//!   target on virtual time, with a lossless link and a delay-based estimate of 1.2 Mbit/s.
+//!   Sending on at the rate the link just carried breaks that spiral;
 //! - the estimator is fed padding up to a little above what it currently says
 //!   ([`RateControl::padding_kbps`]), so an app-limited sender keeps measuring the link; at
 //!   0.9 of the configured rate and above nothing is padded;
@@ -38,6 +48,14 @@ pub(crate) const PAD_ABOVE_TARGET: f64 = 1.25;
 pub(crate) const STALE_ESTIMATE: Duration = Duration::from_secs(2);
 /// The sound's rate is raised back only after the video target has allowed it this long.
 pub(crate) const AUDIO_RAISE_AFTER: Duration = Duration::from_secs(3);
+/// A cut to under this share of the target is a collapse (see the module docs).
+pub(crate) const COLLAPSE_SHARE: f64 = 0.5;
+/// After a collapse, the target falls only while the link loses packets, for this long: the
+/// loss-based estimator's window (15 observations of at least 250 ms) took ~5 s to let go of
+/// the burst on virtual time.
+pub(crate) const HOLD_AFTER_COLLAPSE: Duration = Duration::from_secs(8);
+/// A second with at most this share of packets lost is lossless (str0m's TWCC figure).
+pub(crate) const LOSSLESS: f64 = 0.02;
 /// The lowest target, kbit/s: below it a picture is not legible.
 pub(crate) const MIN_KBPS: u32 = 150;
 
@@ -86,6 +104,10 @@ pub(crate) struct RateControl {
     /// The picture has sent at its target since the start (or the last [`Self::forget_hold`]):
     /// only such a target is held.
     earned: bool,
+    /// The share of packets lost over the last second (TWCC).
+    loss: f64,
+    /// After a collapse: the lowest target a lossy second took it to, and when it collapsed.
+    collapse_floor: Option<(f64, Instant)>,
     last: Instant,
 }
 
@@ -108,6 +130,8 @@ impl RateControl {
             sent_kbps: 0.0,
             held_kbps: None,
             earned: false,
+            loss: 0.0,
+            collapse_floor: None,
             last: now,
         }
     }
@@ -165,6 +189,15 @@ impl RateControl {
         self.update(now);
     }
 
+    /// The share of the packets sent over the last second that were lost, 0–1 (str0m's
+    /// `egress_loss_fraction`, from TWCC feedback).
+    pub(crate) fn on_loss(&mut self, now: Instant, fraction: f64) {
+        if fraction.is_finite() {
+            self.loss = fraction.clamp(0.0, 1.0);
+        }
+        self.update(now);
+    }
+
     /// Moves the target towards the estimate (see the module docs); call as time passes.
     pub(crate) fn update(&mut self, now: Instant) {
         let dt = now
@@ -184,7 +217,21 @@ impl RateControl {
             self.held_kbps = Some(self.target_kbps);
         }
         if wanted < self.target_kbps {
-            self.target_kbps = wanted.max(self.held_kbps.unwrap_or(0.0));
+            let cut = wanted.max(self.held_kbps.unwrap_or(0.0));
+            if cut < self.target_kbps * COLLAPSE_SHARE {
+                self.collapse_floor = Some((cut, now));
+            }
+            match &mut self.collapse_floor {
+                Some((floor, since))
+                    if now.saturating_duration_since(*since) < HOLD_AFTER_COLLAPSE =>
+                {
+                    if self.loss > LOSSLESS {
+                        *floor = cut;
+                    }
+                    self.target_kbps = cut.max(*floor);
+                }
+                _ => self.target_kbps = cut,
+            }
         } else {
             let cap = self.target_kbps * RAISE_PER_SECOND.powf(dt.as_secs_f64());
             self.target_kbps = wanted.min(cap);
@@ -385,6 +432,42 @@ mod tests {
         r.forget_hold();
         drive_still(&mut r, t0, 4.0, 5.0, 400.0);
         assert_eq!(r.target_kbps(), 340);
+    }
+
+    #[test]
+    fn after_a_collapse_the_target_goes_lower_only_while_the_link_loses_packets() {
+        let t0 = Instant::now();
+        let mut r = RateControl::new(t0, 1000, 8000);
+        drive(&mut r, t0, 0.0, 5.0, 8000.0);
+        assert_eq!(r.target_kbps(), 6800);
+        // The link falls: the estimate with it, while a second of packets is lossy.
+        let at = |s: f64| t0 + secs(s);
+        r.on_loss(at(5.1), 0.6);
+        r.on_raw_estimate(at(5.1), 600.0);
+        assert_eq!(r.target_kbps(), 510, "a collapse is followed at once");
+        r.on_raw_estimate(at(5.3), 400.0);
+        assert_eq!(r.target_kbps(), 340, "lossy: followed down");
+        // Lossless again: the loss-based estimate slides on; the target stays.
+        r.on_loss(at(5.5), 0.0);
+        for (i, kbps) in [380.0, 300.0, 250.0, 200.0].into_iter().enumerate() {
+            r.on_raw_estimate(at(5.6 + 0.25 * i as f64), kbps);
+            assert_eq!(r.target_kbps(), 340, "lossless fall to {kbps} followed");
+        }
+        // Above the floor it follows the estimate, down as well.
+        drive_raw(&mut r, t0, 6.5, 9.0, 700.0, 700.0);
+        assert_eq!(r.target_kbps(), 595);
+        r.on_raw_estimate(at(9.1), 500.0);
+        assert_eq!(r.target_kbps(), 425, "a fall above the floor is followed");
+        // Loss again: followed down, and that is the new floor.
+        r.on_loss(at(9.2), 0.1);
+        r.on_raw_estimate(at(9.3), 300.0);
+        assert_eq!(r.target_kbps(), 255);
+        r.on_loss(at(9.4), 0.0);
+        r.on_raw_estimate(at(9.5), 200.0);
+        assert_eq!(r.target_kbps(), 255);
+        // The hold ends HOLD_AFTER_COLLAPSE after the collapse.
+        r.on_raw_estimate(at(5.1) + HOLD_AFTER_COLLAPSE, 200.0);
+        assert_eq!(r.target_kbps(), 170);
     }
 
     /// A still screen (30 kbit/s) against an estimator that reports `capacity`.
