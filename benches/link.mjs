@@ -6,7 +6,8 @@
 // beyond loopback). The kernel here has no netem: delay is not added.
 //
 // Scenarios (each a fresh glint and browser):
-//   rate:R            a fixed rate, e.g. rate:2mbit, rate:400kbit
+//   rate:R            a fixed rate, e.g. rate:2mbit, rate:400kbit (`none`: unshaped, the
+//                     baseline for input→photon)
 //   loss:P            P % random loss each way on an unshaped link, e.g. loss:5
 //   steps:R:S,R:S,... rates for S seconds each, e.g. steps:10mbit:10,1mbit:15,10mbit:10
 //   idle:R:S          at rate R (`none`: unshaped), scrolling text (the phase's seconds), then
@@ -19,8 +20,13 @@
 // frames decoded per second (median and minimum of the per-second counts), the browser's
 // freezes in the phase (freezeCount, totalFreezesDuration of the inbound video), and the host's
 // estimate, encoder target and send rate (/api/stats), as medians of the per-second samples;
-// after a step up, how long until a second decodes 50 frames again (`recovered_s`); and the
-// packets the link's queue dropped (tbf's count: what the host sent beyond the link).
+// after a step up, how long until a second decodes 50 frames again (`recovered_s`); the
+// packets the link's queue dropped (tbf's count: what the host sent beyond the link); and
+// input→photon p50/p95 (`photon_ms`): the page presses Shift four times a second and reports,
+// from the host's frame echoes, the time from each press leaving the page to the first
+// presented frame captured after the host injected it (glint.inputToPhotonMs, the overlay's
+// live figure). It includes both ways across the link and its queue: on a shaped link it
+// shows whether the queue stays short.
 //
 // Content (--content): `pattern`, the test pattern (scrolling bars: cheap to code, ~0.5–1.2
 // Mbit/s at 720p60), or `text`, Glint's own X display with an xterm that scrolls random text
@@ -66,7 +72,7 @@ const RECOVERED_FPS = 50;
 /** A scenario from its name: phases of { rate (tc's syntax, or null: unshaped), seconds }. */
 function parse(spec) {
   const [kind, ...rest] = spec.split(':');
-  if (kind === 'rate') return { spec, loss: 0, phases: [{ rate: rest[0], seconds }] };
+  if (kind === 'rate') return { spec, loss: 0, phases: [{ rate: rest[0] === 'none' ? null : rest[0], seconds }] };
   if (kind === 'loss') return { spec, loss: Number(rest[0]), phases: [{ rate: null, seconds }] };
   // A viewer on an unshaped link (loopback in glint's own namespace) watches first; then one
   // behind `rate` joins.
@@ -161,6 +167,9 @@ async function run(scenario) {
     await page.goto(glint.url);
     await waitFor('the first frame', () => page.evaluate(() => window.glint?.state === 'playing'), 60000);
     const firstFrameMs = Date.now() - started;
+    // Control and focus for the presses: a click on the picture.
+    const box = await page.locator('#video').boundingBox();
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     const timeline = await page.evaluate(() => Object.fromEntries(Object.entries(window.glint.timeline)
       .map(([k, v]) => [k, typeof v === 'number' ? Math.round(v) : v])));
     const password = new URL(glint.url).hash.slice('#password='.length);
@@ -207,7 +216,12 @@ async function run(scenario) {
       const samples = [];
       const fastSamples = [];
       for (let s = 1; s <= phase.seconds; s += 1) {
-        await new Promise((r) => setTimeout(r, 1000));
+        const second = Date.now();
+        for (let k = 1; k <= 4; k += 1) {
+          await page.keyboard.press('Shift');
+          await new Promise((r) => setTimeout(r, Math.max(0, second + 250 * k - Date.now())));
+        }
+        const photon = await page.evaluate(() => window.glint.inputToPhotonMs.splice(0));
         const v = await page.evaluate(() => window.glint.inboundVideo());
         const peers = await hostPeers();
         // With a pair, the fast viewer joined first.
@@ -227,7 +241,7 @@ async function run(scenario) {
           hostFps: peer?.fps ?? 0, target: peer?.target_kbps ?? 0, bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0, video: Math.round(peer?.video_kbps ?? 0),
           keyframes: peer?.keyframes_sent ?? 0, plis: peer?.plis ?? 0, keyframeBytes: peer?.keyframe_bytes ?? 0,
           picture: peer?.picture ? peer.picture.join('x') : '?', audioKbps: peer?.audio_kbps ?? 0,
-          audioFrames: peer?.audio_frames_sent ?? 0 });
+          audioFrames: peer?.audio_frames_sent ?? 0, photon });
         if (process.env.LINK_TRACE) console.error(JSON.stringify(samples.at(-1)));
         last = v;
       }
@@ -236,6 +250,8 @@ async function run(scenario) {
       const end = samples.at(-1);
       lastSample = end;
       const back = samples.find((x) => x.fps >= RECOVERED_FPS);
+      const photon = steady.flatMap((x) => x.photon).sort((a, b) => a - b);
+      const pct = (q) => (photon.length ? Math.round(photon[Math.min(photon.length - 1, Math.floor(q * photon.length))] * 10) / 10 : null);
       phases.push({
         rate: phase.rate ?? 'unshaped',
         seconds: phase.seconds,
@@ -258,6 +274,7 @@ async function run(scenario) {
         audio_kbps: median(steady.map((x) => x.audioKbps)),
         audio_frames_per_s: steady.length > 1
           ? Math.round((steady.at(-1).audioFrames - steady[0].audioFrames) / (steady.length - 1)) : 0,
+        photon_ms: { p50: pct(0.5), p95: pct(0.95), n: photon.length },
         fast: fast ? summary(fastSamples) : undefined,
       });
     }
@@ -284,9 +301,9 @@ for (const scenario of scenarios) {
   console.log(JSON.stringify(r));
   results.push(r);
 }
-console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total) | back to 50 fps | target | estimate | sent | link drops | keyframes (PLIs), largest | picture |' +
+console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total) | back to 50 fps | input→photon p50 / p95 | target | estimate | sent | link drops | keyframes (PLIs), largest | picture |' +
   (withSound ? ' sound |' : ''));
-console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|${withSound ? '---|' : ''}`);
+console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|---|${withSound ? '---|' : ''}`);
 for (const r of results) {
   for (const [i, p] of r.phases.entries()) {
     const first = i === 0 ? `${r.first_frame_ms} ms` : '';
@@ -295,13 +312,14 @@ for (const r of results) {
     const full = p.full_s === undefined ? '' : `; full quality ${p.full_s ?? 'never'} s`;
     console.log(`| ${i === 0 ? r.scenario : ''} | ${first} | ${p.rate}${loss}${p.still ? ', still' : ''}, ${p.seconds} s | ` +
       `${p.fps_median} / ${p.fps_min} | ${p.freezes} (${p.freeze_total_ms} ms) | ${back}${full} | ` +
+      `${p.photon_ms.p50 ?? '–'} / ${p.photon_ms.p95 ?? '–'} ms | ` +
       `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s | ${p.tbf_drops} | ` +
       `${p.keyframes} (${p.plis}), ${Math.round(p.keyframe_bytes_max / 1024)} KiB | ${p.picture} |` +
       (withSound ? ` ${p.audio_kbps} kbit/s, ${p.audio_frames_per_s}/s |` : ''));
     if (p.fast) {
       const f = p.fast;
       console.log(`|  |  | the unshaped viewer (tier ${f.tier}; the other on tier ${f.slow_tier}) | ${f.fps_median} / ${f.fps_min} | ` +
-        `${f.freezes} (${f.freeze_total_ms} ms) |  | ${f.target_kbps} kbit/s |  |  |  |  | ${f.picture} |${withSound ? ' |' : ''}`);
+        `${f.freezes} (${f.freeze_total_ms} ms) |  |  | ${f.target_kbps} kbit/s |  |  |  |  | ${f.picture} |${withSound ? ' |' : ''}`);
     }
   }
 }
