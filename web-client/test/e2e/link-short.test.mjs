@@ -36,6 +36,9 @@ test('benches/link.mjs --short plays through a shaped and a lossy link and repor
     }
     // On the 2 Mbit/s link the encoder's target stays under the link.
     assert.ok(report.results[0].phases[0].target_kbps < 2000, JSON.stringify(report.results[0]));
+    // The page's presses reach the screen: input→photon figures, in ms.
+    const { photon_ms: photon } = report.results[0].phases[0];
+    assert.ok(photon.n > 0 && photon.p50 > 0 && photon.p95 >= photon.p50, JSON.stringify(photon));
     // A viewer behind 1 Mbit/s gets its own tier; the unshaped one keeps the full picture.
     const [pair] = report.results[2].phases;
     assert.equal(pair.fast.tier, 0, JSON.stringify(pair));
