@@ -71,6 +71,9 @@ const room = new Room();
 const pointers = new Pointers({
   layer: $('pointers'), video, nameOf: (peer) => room.members.find((m) => m.peer === peer)?.name ?? '',
 });
+// The marks stay over their host pixels when the video's box or the picture's size changes.
+new ResizeObserver(() => pointers.relayout()).observe(video);
+video.addEventListener('resize', () => pointers.relayout());
 const people = new PeoplePanel({
   room, panel: $('people'), list: $('people-list'), openButton: $('people-button'), controlButton: $('control'),
   closeButton: $('people-close'), nameInput: $('name'), send: (m) => signaling.send(m), message, refocus,
@@ -319,7 +322,10 @@ const signaling = new Signaling({
     },
     pointer: (msg) => pointers.show(msg),
     // The host screen's size: pointers map to it, whatever size the picture is coded at.
-    screen: (msg) => setScreen(video, msg.width, msg.height),
+    screen: (msg) => {
+      setScreen(video, msg.width, msg.height);
+      pointers.relayout();
+    },
     player: (msg) => {
       glint.player = msg.player;
       player.set(msg.player);

@@ -63,10 +63,15 @@ export class Pointers {
     this.marks = new Map(); // peer → { el, timer }
   }
 
+  /** Where host pixel (x, y) is drawn now, [left, top] px in the layer; null before a picture. */
+  at(x, y) {
+    return pagePoint(this.video.clientWidth, this.video.clientHeight, this.video.videoWidth, this.video.videoHeight, x, y,
+      ...screenSize(this.video));
+  }
+
   /** A `pointer` message: member `peer` points at host pixel (x, y). */
   show({ peer, x, y, look }) {
-    const at = pagePoint(this.video.clientWidth, this.video.clientHeight, this.video.videoWidth, this.video.videoHeight, x, y,
-      ...screenSize(this.video));
+    const at = this.at(x, y);
     if (!at) return;
     let mark = this.marks.get(peer);
     if (!mark) {
@@ -80,10 +85,22 @@ export class Pointers {
     }
     mark.el.dataset.look = String(look === true);
     mark.el.firstChild.textContent = this.nameOf(peer);
+    Object.assign(mark, { x, y });
     mark.el.style.transform = `translate(${at[0]}px, ${at[1]}px)`;
     mark.el.hidden = false;
     this.timers.clearTimeout(mark.timer);
     mark.timer = this.timers.setTimeout(() => { mark.el.hidden = true; }, look ? LOOK_MS : IDLE_MS);
+  }
+
+  /**
+   * Puts every mark back over its host pixel: call when the video's box or the picture's or
+   * screen's size changed (a resized window, a rotated phone, a new rung of the ladder).
+   */
+  relayout() {
+    for (const mark of this.marks.values()) {
+      const at = this.at(mark.x, mark.y);
+      if (at) mark.el.style.transform = `translate(${at[0]}px, ${at[1]}px)`;
+    }
   }
 
   /** Drops every pointer (a new connection, or the members changed). */

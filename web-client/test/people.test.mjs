@@ -89,6 +89,36 @@ test('the host screen size comes from its screen message, else from the video', 
   assert.deepEqual(screenSize(video), [1280, 720]);
 });
 
+test('another member\'s pointer mark stays over its host pixel when the page or the picture is resized', async () => {
+  const { Pointers } = await import('../src/pointers.js');
+  const made = [];
+  const element = () => {
+    const el = {
+      dataset: {}, style: {}, hidden: true, children: [],
+      append(c) { this.children.push(c); this.firstChild ??= c; },
+      remove() {},
+    };
+    made.push(el);
+    return el;
+  };
+  const doc = { createElement: element };
+  const layer = element();
+  const video = { clientWidth: 1280, clientHeight: 720, videoWidth: 1280, videoHeight: 720, dataset: {} };
+  const timers = { setTimeout: () => 1, clearTimeout: () => {} };
+  const p = new Pointers({ layer, video, nameOf: () => 'ada', timers, doc });
+  p.show({ peer: 7, x: 639, y: 359 });
+  const [mark] = layer.children;
+  assert.equal(mark.style.transform, 'translate(639.5px, 359.5px)');
+  // The window halves: the mark follows the middle of the picture.
+  Object.assign(video, { clientWidth: 640, clientHeight: 360 });
+  p.relayout();
+  assert.equal(mark.style.transform, 'translate(319.75px, 179.75px)');
+  // A smaller rung of the same screen: still the same place.
+  Object.assign(video, { videoWidth: 640, videoHeight: 360, dataset: { screenWidth: '1280', screenHeight: '720' } });
+  p.relayout();
+  assert.equal(mark.style.transform, 'translate(319.75px, 179.75px)');
+});
+
 test('the overlay shows the rung of the host resolution ladder and why', async () => {
   const { ladderRung } = await import('../src/overlay.js');
   assert.equal(ladderRung({ rung: 0, picture: [1280, 720], rung_reason: 'full size' }), 'full size');
