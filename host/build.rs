@@ -5,8 +5,8 @@
 //! each of the page's entry points one minified file with everything it imports: `app.js`
 //! (the page), `audio-worker.js` (a Worker) and `playout-worklet.js` (an AudioWorklet), plus
 //! `style.css`; each with a source map beside it. They go to `$OUT_DIR/web/`, where
-//! `http/assets.rs` embeds them. The page's 19 modules were 60 KB gzip-compressed in 23
-//! requests; bundled, ~27 KB in 3 (at 400 kbit/s that was 2.8 s of a 3.9 s first frame).
+//! `http/assets.rs` embeds them. The page and its files were ~64 KB gzip-compressed in 24
+//! requests; bundled, ~30 KB in 4 (at 400 kbit/s that was 2.8 s of a 3.9 s first frame).
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -28,16 +28,22 @@ fn main() {
     bundle(&web, &out);
 }
 
+/// Stops the build with `message` (cargo shows a build script's stderr when it fails).
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(1);
+}
+
 /// Runs esbuild over [`ENTRY_POINTS`] into `out`; stops the build with what to do when it
 /// cannot.
 fn bundle(web: &Path, out: &Path) {
     let esbuild = web.join("node_modules/.bin/esbuild");
     if !esbuild.exists() {
-        panic!(
-            "{} is missing: run scripts/setup (it installs the web client's npm packages, \
-             esbuild among them, with `npm ci` in web-client/)",
+        fail(&format!(
+            "{} is missing: run scripts/setup (it installs Node if there is none, and the web \
+             client's npm packages, esbuild among them, with `npm ci` in web-client/)",
             esbuild.display()
-        );
+        ));
     }
     let status = Command::new(&esbuild)
         .current_dir(web)
@@ -58,7 +64,10 @@ fn bundle(web: &Path, out: &Path) {
         .status();
     match status {
         Ok(s) if s.success() => {}
-        Ok(s) => panic!("esbuild failed ({s}) bundling the web client"),
-        Err(e) => panic!("cannot run {}: {e}", esbuild.display()),
+        Ok(s) => fail(&format!("esbuild failed ({s}) bundling the web client")),
+        Err(e) => fail(&format!(
+            "cannot run {}: {e} (esbuild needs Node: run scripts/setup)",
+            esbuild.display()
+        )),
     }
 }
