@@ -113,6 +113,9 @@ impl Session {
                         p.snapshot.keyframe_bytes = frame.data.len() as u64;
                     }
                     self.counters.frames_sent.inc();
+                    if p.snapshot.frames_sent == 1 {
+                        p.pad_to_target();
+                    }
                 }
                 Err(e) => tracing::debug!(peer = %p.id, error = %e, "write failed"),
             }

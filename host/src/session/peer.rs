@@ -171,13 +171,18 @@ impl Peer {
     }
 
     /// Tells str0m's pacer the padding rate ([`RateControl::padding_kbps`]) and the
-    /// configured rate.
-    fn pad_to_target(&mut self) {
-        let target = f64::from(self.rate.target_kbps());
+    /// configured rate, once the peer has had a picture: the configured rate is what starts
+    /// str0m's initial probes (3x and 6x the start), and probes sent before any video, right
+    /// after DTLS, raised nothing with Chromium (on an open link the estimate stayed at 1–2
+    /// Mbit/s until a periodic probe 4.5 s in).
+    pub(super) fn pad_to_target(&mut self) {
+        self.snapshot.target_kbps = Some(f64::from(self.rate.target_kbps()));
+        if self.snapshot.frames_sent == 0 {
+            return;
+        }
         let floor = self.rate.padding_kbps();
         let max = Bitrate::kbps(self.rate.max_kbps() as u64);
         self.rtc.bwe().set_bitrate(Bitrate::kbps(floor as u64), max);
-        self.snapshot.target_kbps = Some(target);
     }
 
     /// Drains str0m's output until its next timeout, into `out`.
