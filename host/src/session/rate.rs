@@ -19,12 +19,14 @@
 //!   under the picture), for [`HOLD_AFTER_COLLAPSE`] the target goes no lower than where
 //!   the last lossy second (or the collapse) took it, unless the link loses packets again;
 //!   above that it follows the estimate as always, down as well (the delay-based estimate
-//!   still keeps the queue short). Once the link carries the new rate without
-//!   loss, str0m's loss-based estimator (libwebrtc's LossBasedBweV2) still has the burst of
-//!   loss in its window for a few seconds and may not rise; it settles on the acknowledged
-//!   rate, which followed the target down, ~5 % a step: 10 → 1 Mbit/s ended at a 154 kbit/s
-//!   target on virtual time, with a lossless link and a delay-based estimate of 1.2 Mbit/s.
-//!   Sending on at the rate the link just carried breaks that spiral;
+//!   still keeps the queue short). Once the link carries the new rate without loss, str0m's
+//!   loss-based estimator (a port of libwebrtc's LossBasedBweV2) still has the burst of loss
+//!   in its window (15 observations of at least 250 ms) for ~5 s: while the window's
+//!   byte-weighted loss is over 20 % its bandwidth bias favours lower candidates, so it slides
+//!   ~5 % a step, and it may not rise while that loss is above its inherent-loss estimate.
+//!   After 10 → 1 Mbit/s that took the target to 154 kbit/s on a lossless link on virtual
+//!   time, with a delay-based estimate of 1.2 Mbit/s; the picture now keeps the rate the link
+//!   just carried until the estimator lets go of the burst;
 //! - the estimator is fed padding up to a little above what it currently says
 //!   ([`RateControl::padding_kbps`]), so an app-limited sender keeps measuring the link; at
 //!   0.9 of the configured rate and above nothing is padded;
@@ -50,9 +52,9 @@ pub(crate) const STALE_ESTIMATE: Duration = Duration::from_secs(2);
 pub(crate) const AUDIO_RAISE_AFTER: Duration = Duration::from_secs(3);
 /// A cut to under this share of the target is a collapse (see the module docs).
 pub(crate) const COLLAPSE_SHARE: f64 = 0.5;
-/// After a collapse, the target falls only while the link loses packets, for this long: the
-/// loss-based estimator's window (15 observations of at least 250 ms) took ~5 s to let go of
-/// the burst on virtual time.
+/// After a collapse, the target goes under its floor (see the module docs) only while the
+/// link loses packets, for this long: the loss-based estimator took ~5 s to let go of the
+/// burst on virtual time.
 pub(crate) const HOLD_AFTER_COLLAPSE: Duration = Duration::from_secs(8);
 /// A second with at most this share of packets lost is lossless (str0m's TWCC figure).
 pub(crate) const LOSSLESS: f64 = 0.02;
