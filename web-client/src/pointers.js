@@ -60,7 +60,7 @@ export class Pointers {
    */
   constructor({ layer, video, nameOf, timers = globalThis, doc = globalThis.document }) {
     Object.assign(this, { layer, video, nameOf, timers, doc });
-    this.marks = new Map(); // peer → { el, timer }
+    this.marks = new Map(); // peer → { el, timer, x, y } (the host pixel it points at)
   }
 
   /** Where host pixel (x, y) is drawn now, [left, top] px in the layer; null before a picture. */
