@@ -29,6 +29,26 @@ pub(super) fn longest_freeze(frames: &[super::Received], from: Instant) -> Durat
         .unwrap_or(Duration::MAX)
 }
 
+/// Each span the target held from `from` to now, in order: (how long, kbit/s). The first
+/// span's target is the last one set at or before `from` (`default` if none was).
+fn target_spans(h: &Harness, from: Instant, default: u32) -> Vec<(Duration, u32)> {
+    let mut at = (
+        from,
+        h.rate_log
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= from)
+            .map_or(default, |c| c.1),
+    );
+    let mut spans = Vec::new();
+    for &(t, k) in h.rate_log.iter().filter(|(t, _)| *t > from) {
+        spans.push((t - at.0, at.1));
+        at = (t, k);
+    }
+    spans.push((h.now - at.0, at.1));
+    spans
+}
+
 pub(super) fn capped(kbps: u64, seed: u64) -> str0m_netem::NetemConfig {
     // 50 ms of queue at the link's rate.
     let queue = DataSize::bytes((kbps * 1000 / 8 / 20) as i64);
@@ -80,29 +100,11 @@ fn at_2_mbits_the_target_settles_under_the_link_and_the_picture_keeps_moving() {
     // Never far over the link, and never over it for long: the estimator itself overshoots
     // by a tenth at times, and the target follows it down within a second.
     assert!(late.iter().all(|k| *k <= 2200), "{late:?}");
-    let mut over = Duration::ZERO;
-    let mut changes = h.rate_log.iter().peekable();
-    let mut at = (
-        settled,
-        h.rate_log
-            .iter()
-            .rev()
-            .find(|(t, _)| *t < settled)
-            .map_or(1000, |c| c.1),
-    );
-    while let Some(&(t, k)) = changes.next() {
-        if t < settled {
-            continue;
-        }
-        if at.1 > 2000 {
-            over += t - at.0;
-        }
-        at = (t, k);
-        let _ = changes.peek();
-    }
-    if at.1 > 2000 {
-        over += h.now - at.0;
-    }
+    let over: Duration = target_spans(&h, settled, 1000)
+        .into_iter()
+        .filter(|(_, k)| *k > 2000)
+        .map(|(d, _)| d)
+        .sum();
     assert!(
         over <= Duration::from_secs(1),
         "{over:?} over the link in the last 5 s"
@@ -308,17 +310,10 @@ fn a_step_down_from_10_to_1_mbits_freezes_the_picture_briefly() {
     let frames = &h.clients[0].frames;
     let freeze = longest_freeze(frames, drop - Duration::from_millis(100));
     // The target's mean over the 13 s from 2 s after the drop, weighted by time.
-    let mut mean = 0.0;
-    let mut at_k = (drop + Duration::from_secs(2), before);
-    for &(t, k) in h.rate_log.iter() {
-        if t <= at_k.0 {
-            at_k.1 = k;
-            continue;
-        }
-        mean += f64::from(at_k.1) * (t - at_k.0).as_secs_f64();
-        at_k = (t, k);
-    }
-    mean += f64::from(at_k.1) * (h.now - at_k.0).as_secs_f64();
+    let mean: f64 = target_spans(&h, drop + Duration::from_secs(2), before)
+        .into_iter()
+        .map(|(d, k)| f64::from(k) * d.as_secs_f64())
+        .sum();
     eprintln!("mean target after the drop: {:.0}", mean / 13.0);
     let at = |t: Instant| t.duration_since(t0).as_millis();
     eprintln!(
