@@ -19,7 +19,8 @@
 // For each it reports: the time from navigation to the first frame and the page's timeline
 // (glint.timeline); then per phase (a fixed rate or loss is one phase, its first 3 s left out):
 // frames decoded per second (median and minimum of the per-second counts), the browser's
-// freezes in the phase (freezeCount, totalFreezesDuration of the inbound video), and the host's
+// freezes in the phase (freezeCount, totalFreezesDuration of the inbound video) and the longest
+// wait between two presented frames (requestVideoFrameCallback in the page), and the host's
 // estimate, encoder target and send rate (/api/stats), as medians of the per-second samples;
 // after a step up, how long until a second decodes 50 frames again (`recovered_s`); the
 // packets the link's queue dropped (tbf's count: what the host sent beyond the link); and
@@ -173,6 +174,19 @@ async function run(scenario) {
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     const timeline = await page.evaluate(() => Object.fromEntries(Object.entries(window.glint.timeline)
       .map(([k, v]) => [k, typeof v === 'number' ? Math.round(v) : v])));
+    // The longest wait between two presented frames, per second (requestVideoFrameCallback):
+    // the browser's freeze count only says a freeze happened, not how long the longest was.
+    await page.evaluate(() => {
+      const video = document.querySelector('#video');
+      const gap = { last: null, max: 0 };
+      const frame = (now) => {
+        if (gap.last !== null) gap.max = Math.max(gap.max, now - gap.last);
+        gap.last = now;
+        video.requestVideoFrameCallback(frame);
+      };
+      video.requestVideoFrameCallback(frame);
+      window.longestGap = () => { const m = gap.max; gap.max = 0; return Math.round(m); };
+    });
     const password = new URL(glint.url).hash.slice('#password='.length);
     const phases = [];
     let lastSample = null;
@@ -225,6 +239,7 @@ async function run(scenario) {
           await new Promise((r) => setTimeout(r, Math.max(0, second + 250 * k - Date.now())));
         }
         const photon = await page.evaluate(() => window.glint.inputToPhotonMs.splice(0));
+        const gapMs = await page.evaluate(() => window.longestGap());
         const v = await page.evaluate(() => window.glint.inboundVideo());
         const peers = await hostPeers();
         // With a pair, the fast viewer joined first.
@@ -244,7 +259,7 @@ async function run(scenario) {
           hostFps: peer?.fps ?? 0, target: peer?.target_kbps ?? 0, bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0, video: Math.round(peer?.video_kbps ?? 0),
           keyframes: peer?.keyframes_sent ?? 0, plis: peer?.plis ?? 0, keyframeBytes: peer?.keyframe_bytes ?? 0,
           picture: peer?.picture ? peer.picture.join('x') : '?', audioKbps: peer?.audio_kbps ?? 0,
-          audioFrames: peer?.audio_frames_sent ?? 0, photon });
+          audioFrames: peer?.audio_frames_sent ?? 0, photon, gapMs });
         if (process.env.LINK_TRACE) console.error(JSON.stringify(samples.at(-1)));
         last = v;
       }
@@ -263,6 +278,7 @@ async function run(scenario) {
         host_fps_median: median(steady.map((x) => Math.round(x.hostFps))),
         freezes: samples.reduce((a, x) => a + x.freezes, 0),
         freeze_total_ms: Math.round(samples.reduce((a, x) => a + x.freezeMs, 0)),
+        longest_freeze_ms: Math.max(...samples.map((x) => x.gapMs)),
         target_kbps: median(steady.map((x) => x.target)),
         bwe_kbps: Math.round(median(steady.map((x) => x.bwe))),
         sent_kbps: Math.round(median(steady.map((x) => x.sent))),
@@ -304,7 +320,7 @@ for (const scenario of scenarios) {
   console.log(JSON.stringify(r));
   results.push(r);
 }
-console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total) | back to 50 fps | input→photon p50 / p95 | target | estimate | sent | link drops | keyframes (PLIs), largest | picture |' +
+console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total), longest | back to 50 fps | input→photon p50 / p95 | target | estimate | sent | link drops | keyframes (PLIs), largest | picture |' +
   (withSound ? ' sound |' : ''));
 console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|---|${withSound ? '---|' : ''}`);
 for (const r of results) {
@@ -314,7 +330,7 @@ for (const r of results) {
     const back = p.recovered_s === undefined ? '' : `${p.recovered_s ?? 'never'} s`;
     const full = p.full_s === undefined ? '' : `; full quality ${p.full_s ?? 'never'} s`;
     console.log(`| ${i === 0 ? r.scenario : ''} | ${first} | ${p.rate}${loss}${p.still ? ', still' : ''}, ${p.seconds} s | ` +
-      `${p.fps_median} / ${p.fps_min} | ${p.freezes} (${p.freeze_total_ms} ms) | ${back}${full} | ` +
+      `${p.fps_median} / ${p.fps_min} | ${p.freezes} (${p.freeze_total_ms} ms), ${p.longest_freeze_ms} ms | ${back}${full} | ` +
       `${p.photon_ms.p50 ?? '–'} / ${p.photon_ms.p95 ?? '–'} ms | ` +
       `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s | ${p.tbf_drops} | ` +
       `${p.keyframes} (${p.plis}), ${Math.round(p.keyframe_bytes_max / 1024)} KiB | ${p.picture} |` +

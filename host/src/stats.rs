@@ -159,6 +159,9 @@ pub struct PeerSnapshot {
     /// ICE restarts the page made on this peer (RFC 8445 §9), each answered on the same
     /// connection.
     pub ice_restarts: u64,
+    /// Times its link fell under the picture's rate and the target was cut before the
+    /// bandwidth estimate fell (`session/rate.rs`).
+    pub collapses: u64,
 }
 
 /// The counters the per-second rates are computed from.

@@ -52,8 +52,9 @@ use peer::Peer;
 
 /// How often the session publishes every peer's figures (rates are over this interval).
 pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
-/// How often str0m reports a peer's figures: its bandwidth estimator's current figure is
-/// sampled this often (`rate.rs`).
+/// How often str0m reports a peer's figures: its bandwidth estimator's current figure and
+/// the share of packets lost are sampled this often (`rate.rs`: a collapse is seen from two
+/// loss samples, so this is most of how long that takes).
 pub const RTC_STATS_INTERVAL: Duration = Duration::from_millis(250);
 /// How long the session sleeps when it has no peer (nothing is due, but the driver wakes).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -141,6 +142,8 @@ pub struct SessionCounters {
     pub rung_changes: Counter,
     /// Viewers moved from one quality tier to another (each costs a keyframe).
     pub tier_moves: Counter,
+    /// Links seen to collapse under the picture before the estimator saw it (`rate.rs`).
+    pub collapses: Counter,
 }
 
 impl SessionCounters {
@@ -174,6 +177,7 @@ impl SessionCounters {
                 "Steps of the resolution ladder (down or up)",
             ),
             tier_moves: m.counter("tier_moves", "Viewers moved between quality tiers"),
+            collapses: m.counter("link_collapses", "Links that fell under the picture's rate"),
         }
     }
 }

@@ -295,6 +295,9 @@ pub(super) fn resolve(
 /// after the page froze or asked for a keyframe, and only adds to a congested link.
 pub(super) const RTX_CACHE_AGE: Duration = Duration::from_secs(1);
 
+/// The share of the bytes resends may take before str0m drops the queued ones (its default).
+pub(super) const RTX_RATIO_CAP: f32 = 0.15;
+
 /// Packets the RTX cache holds: [`RTX_CACHE_AGE`] of video at twice `max_kbps` (bursts,
 /// keyframes, padding) in packets of about 1,000 bytes, at least str0m's default 1024; so the
 /// cache is bounded by time, not by a packet count (str0m's default of 2000 packets held under
@@ -311,8 +314,11 @@ fn video_of(rtc: &mut Rtc, mid: Mid, max_kbps: u32) -> Option<(Mid, Pt, Codec)> 
     // ms at 1.1x the estimate. The encoder's rate keeps the link from filling instead.
     if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
         tx.set_unpaced(true);
-        // str0m's default cap on resends (15 % of the bytes) stays.
-        tx.set_rtx_cache(rtx_cache_packets(max_kbps), RTX_CACHE_AGE, Some(0.15));
+        tx.set_rtx_cache(
+            rtx_cache_packets(max_kbps),
+            RTX_CACHE_AGE,
+            Some(RTX_RATIO_CAP),
+        );
     }
     picked
 }

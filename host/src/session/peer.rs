@@ -11,6 +11,10 @@ use str0m::bwe::{Bitrate, BweKind};
 /// after its browser says `disconnected` (`web-client/src/peer.js`), and its signaling socket
 /// closing makes the peer go at once.
 pub(super) const RESTART_GRACE: Duration = Duration::from_secs(20);
+/// How often the bandwidth estimator's own figure is taken (`RateControl::on_raw_estimate`)
+/// and the padding set: taken every 100 ms, the target followed the estimator's dips and
+/// a 400 kbit/s link lost sound.
+const ESTIMATE_SAMPLE: Duration = Duration::from_millis(250);
 use str0m::change::SdpAnswer;
 use str0m::media::{Mid, Pt};
 use str0m::{Event, IceConnectionState, Output as RtcOutput, Rtc};
@@ -66,6 +70,8 @@ pub(super) struct Peer {
     /// The last Opus frame waits for the next packet on the `audio` channel (a narrow link:
     /// [`super::rate::AUDIO_PAIRED_UNDER_KBPS`]).
     pub(super) audio_held: bool,
+    /// When the estimator's figure was last taken.
+    estimate_at: Option<Instant>,
 }
 
 impl Peer {
@@ -117,6 +123,7 @@ impl Peer {
             echo_seq: None,
             echoes_left: 0,
             audio_held: false,
+            estimate_at: None,
         }
     }
 
@@ -183,6 +190,31 @@ impl Peer {
         let floor = self.rate.padding_kbps();
         let max = Bitrate::kbps(self.rate.max_kbps() as u64);
         self.rtc.bwe().set_bitrate(Bitrate::kbps(floor as u64), max);
+    }
+
+    /// The link collapsed under the picture (`RateControl::on_loss`): what was lost is not
+    /// resent (the RTX cache is emptied: those frames are past, and their resends would fill
+    /// the narrow link ahead of the new picture), and a keyframe at the new rate follows.
+    fn collapsed(&mut self, now: Instant, counters: &SessionCounters, out: &mut VecDeque<Output>) {
+        counters.collapses.inc();
+        self.snapshot.collapses += 1;
+        let Some((mid, _, codec)) = self.video else {
+            return;
+        };
+        if let Some(tx) = self.rtc.direct_api().stream_tx_by_mid(mid, None) {
+            let max_kbps = self.rate.max_kbps() as u32;
+            tx.set_rtx_cache(
+                negotiate::rtx_cache_packets(max_kbps),
+                negotiate::RTX_CACHE_AGE,
+                Some(negotiate::RTX_RATIO_CAP),
+            );
+        }
+        if self.keyframes.request(now) {
+            out.push_back(Output::Encoder(EncoderCommand::Keyframe {
+                tier: self.tier,
+                codec,
+            }));
+        }
     }
 
     /// Drains str0m's output until its next timeout, into `out`.
@@ -305,7 +337,14 @@ impl Peer {
                     target_kbps = self.rate.target_kbps(),
                     "rate sample"
                 );
-                if let Some(b) = s.bwe_tx {
+                // The estimator's figure is taken every ESTIMATE_SAMPLE, though the loss is
+                // taken every RTC_STATS_INTERVAL.
+                let estimate_due = s.bwe_tx.is_some()
+                    && self.estimate_at.is_none_or(|t| {
+                        now.saturating_duration_since(t) + RTC_STATS_INTERVAL / 2 >= ESTIMATE_SAMPLE
+                    });
+                if let Some(b) = s.bwe_tx.filter(|_| estimate_due) {
+                    self.estimate_at = Some(now);
                     sn.bwe_kbps = Some(b.as_f64() / 1000.0);
                     if self.connected {
                         self.rate.on_raw_estimate(now, b.as_f64() / 1000.0);
@@ -313,11 +352,11 @@ impl Peer {
                 }
                 if let Some(loss) = s.egress_loss_fraction {
                     sn.loss = Some(f64::from(loss));
-                    if self.connected {
-                        self.rate.on_loss(now, f64::from(loss));
+                    if self.connected && self.rate.on_loss(now, f64::from(loss), s.peer_bytes_tx) {
+                        self.collapsed(now, counters, out);
                     }
                 }
-                if self.connected && s.bwe_tx.is_some() {
+                if self.connected && estimate_due {
                     self.pad_to_target();
                 }
             }

@@ -292,8 +292,9 @@ fn when_the_link_opens_the_picture_grows_as_the_target_affords_it() {
 }
 
 /// The link falls from 10 to 1 Mbit/s under a moving picture (text: 800 B a 720p frame at
-/// least): the picture freezes only briefly, the target comes under the new link, and once the
-/// link carries it without loss the target does not follow the loss-based estimate's slide.
+/// least): the collapse is seen from the loss before the estimator sees it and the target cut
+/// at once, the picture freezes only briefly, and once the link carries the new target
+/// without loss the target does not follow the loss-based estimate's slide.
 #[test]
 fn a_step_down_from_10_to_1_mbits_freezes_the_picture_briefly() {
     let mut h = Harness::new(delay(20, 63));
@@ -335,18 +336,37 @@ fn a_step_down_from_10_to_1_mbits_freezes_the_picture_briefly() {
             .collect::<Vec<_>>(),
     );
     assert!(before >= 4000, "target {before} on a 10 Mbit/s link");
+    assert_eq!(h.counters.collapses.get(), 1, "the collapse was not seen");
+    assert_eq!(h.stats.first().map(|s| s.collapses), Some(1));
+    // Cut under the link within two loss samples and a round trip (str0m's own estimate
+    // took ~0.9 s to fall: a delay-based cut to 5.3 Mbit/s at 265 ms, then loss-based ones).
+    let under = h
+        .rate_log
+        .iter()
+        .find(|(t, k)| *t >= drop && *k <= 1000)
+        .map(|(t, _)| *t - drop);
+    assert!(
+        under.is_some_and(|d| d <= Duration::from_millis(500)),
+        "the target came under the link {under:?} after the drop"
+    );
     assert!(
         h.rate_kbps <= 1000,
         "target {} over a 1 Mbit/s link",
         h.rate_kbps
     );
-    // What str0m's estimator takes to see the fall (~0.9 s) and a keyframe at the new rate
-    // to come through: the 0.5 s is not met.
-    assert!(freeze <= Duration::from_secs(2), "froze for {freeze:?}");
-    // Without the hold after a collapse the target sank to 154 kbit/s on a lossless link
-    // and its mean over these 13 s was 264.
+    // 1.54 s when the cut waited for str0m's estimate, 0.96 s now. Not the page's figure:
+    // this client holds the frames after a gap for their retransmissions (str0m's reordering
+    // hold-back), where a browser shows the new keyframe as soon as it is whole (0.35 s on
+    // the link bench, benches/RESULTS.md).
     assert!(
-        mean >= 13.0 * 350.0,
+        freeze <= Duration::from_millis(1200),
+        "froze for {freeze:?}"
+    );
+    // Without the hold after a collapse the target sank to 154 kbit/s on a lossless link
+    // and its mean over these 13 s was 264; 395 with it, 800 with the cut at once (a short
+    // burst of loss leaves the loss-based estimate less to slide on).
+    assert!(
+        mean >= 13.0 * 600.0,
         "mean target {:.0} after the drop",
         mean / 13.0
     );

@@ -27,6 +27,17 @@
 //!   After 10 → 1 Mbit/s that took the target to 154 kbit/s on a lossless link on virtual
 //!   time, with a delay-based estimate of 1.2 Mbit/s; the picture now keeps the rate the link
 //!   just carried until the estimator lets go of the burst;
+//! - a collapse is also seen before the estimator sees it: str0m's estimate took ~0.9 s to
+//!   fall after 10 → 1 Mbit/s (one delay-based cut to 0.85 of a lagging acknowledged rate,
+//!   then loss-based steps), while every frame in between was mostly lost and the burst of
+//!   loss kept its loss-based half near its floor for the rest of the run. The share of
+//!   packets lost over the last second (TWCC) is sampled every [`super::RTC_STATS_INTERVAL`];
+//!   from two samples the share among the newest packets follows ([`newest_loss`]). When at
+//!   least [`FAST_COLLAPSE_LOSS`] of them, and [`FAST_COLLAPSE_PACKETS`] or more, were lost,
+//!   what got through (the rate sent since the last sample × the share not lost) is the link:
+//!   the target is cut to [`HEADROOM`] of it at once, and stays under that until the estimator
+//!   says as little or [`FAST_CAP_FOR`] has passed. Only a fall to under [`COLLAPSE_SHARE`] of
+//!   the target counts (random loss of a few percent never comes near);
 //! - the estimator is fed padding up to a little above what it currently says
 //!   ([`RateControl::padding_kbps`]), so an app-limited sender keeps measuring the link; at
 //!   0.9 of the configured rate and above nothing is padded;
@@ -58,6 +69,32 @@ pub(crate) const COLLAPSE_SHARE: f64 = 0.5;
 pub(crate) const HOLD_AFTER_COLLAPSE: Duration = Duration::from_secs(8);
 /// A second with at most this share of packets lost is lossless (str0m's TWCC figure).
 pub(crate) const LOSSLESS: f64 = 0.02;
+/// A share of the newest packets lost at or above this is a collapse seen at once (module docs).
+pub(crate) const FAST_COLLAPSE_LOSS: f64 = 0.5;
+/// The fewest packets lost among the newest for a collapse seen at once: at a few hundred
+/// kbit/s (a few packets per sample) two or three lost by chance would look like one.
+pub(crate) const FAST_COLLAPSE_PACKETS: f64 = 10.0;
+/// After a collapse seen at once, the target stays under what got through at most this long,
+/// unless the estimator says as little sooner.
+pub(crate) const FAST_CAP_FOR: Duration = Duration::from_secs(2);
+/// A collapse seen at once cuts the target by at most this factor (see `on_loss`).
+pub(crate) const MAX_FAST_CUT: f64 = 10.0;
+/// The window str0m's egress loss share is taken over (its TWCC register's `loss(1 s)`).
+const LOSS_WINDOW: Duration = Duration::from_secs(1);
+/// Bytes of a packet on the wire, about: the newest packets are counted from the bytes sent.
+const PACKET_BYTES: f64 = 1200.0;
+
+/// The share of the newest packets lost, 0–1: `now` is the share over the last
+/// [`LOSS_WINDOW`] of packets sent, `before` the same `dt_secs` earlier. With packets sent at
+/// an even rate, the window gained `dt` of new packets and lost as many old ones, whose share
+/// lost is taken to be the earlier window's: new = before + (now − before) × window / dt.
+pub(crate) fn newest_loss(before: f64, now: f64, dt_secs: f64) -> f64 {
+    if dt_secs <= 0.0 {
+        return now;
+    }
+    (before + (now - before) * LOSS_WINDOW.as_secs_f64() / dt_secs).clamp(0.0, 1.0)
+}
+
 /// The lowest target, kbit/s: below it a picture is not legible.
 pub(crate) const MIN_KBPS: u32 = 150;
 
@@ -110,6 +147,10 @@ pub(crate) struct RateControl {
     loss: f64,
     /// After a collapse: the lowest target a lossy second took it to, and when it collapsed.
     collapse_floor: Option<(f64, Instant)>,
+    /// The last loss sample: when, the share over the last second, the bytes sent until then.
+    loss_sample: Option<(Instant, f64, u64)>,
+    /// After a collapse seen at once: the target's cap (what got through) and since when.
+    fast_cap: Option<(f64, Instant)>,
     last: Instant,
 }
 
@@ -134,6 +175,8 @@ impl RateControl {
             earned: false,
             loss: 0.0,
             collapse_floor: None,
+            loss_sample: None,
+            fast_cap: None,
             last: now,
         }
     }
@@ -192,12 +235,48 @@ impl RateControl {
     }
 
     /// The share of the packets sent over the last second that were lost, 0–1 (str0m's
-    /// `egress_loss_fraction`, from TWCC feedback).
-    pub(crate) fn on_loss(&mut self, now: Instant, fraction: f64) {
-        if fraction.is_finite() {
-            self.loss = fraction.clamp(0.0, 1.0);
+    /// `egress_loss_fraction`, from TWCC feedback), and the bytes sent to the peer so far
+    /// (every packet: media, retransmissions, padding, channels). Whether the link collapsed
+    /// now, seen before the estimator saw it (see the module docs): the caller drops the
+    /// resends of what was lost and asks for a keyframe.
+    pub(crate) fn on_loss(&mut self, now: Instant, fraction: f64, bytes_sent: u64) -> bool {
+        if !fraction.is_finite() {
+            self.update(now);
+            return false;
+        }
+        let fraction = fraction.clamp(0.0, 1.0);
+        self.loss = fraction;
+        let before = self.loss_sample.replace((now, fraction, bytes_sent));
+        let mut collapsed = false;
+        if let Some((at, loss_before, bytes_before)) = before {
+            let dt = now.saturating_duration_since(at).as_secs_f64();
+            let bytes = bytes_sent.saturating_sub(bytes_before) as f64;
+            if dt > 0.0 && dt <= LOSS_WINDOW.as_secs_f64() / 2.0 {
+                let newest = newest_loss(loss_before, fraction, dt);
+                let sent_kbps = bytes * 8.0 / 1000.0 / dt;
+                // What got through is a small difference of large figures (0.9 or 0.96 of
+                // 8 Mbit/s lost is 2.5 times apart): no deeper than MAX_FAST_CUT at once.
+                let floor = (self.target_kbps / MAX_FAST_CUT).max(self.min_kbps);
+                let cap = (sent_kbps * (1.0 - newest) * HEADROOM).clamp(floor, self.max_kbps);
+                if self.fast_cap.is_none()
+                    && newest >= FAST_COLLAPSE_LOSS
+                    && newest * bytes / PACKET_BYTES >= FAST_COLLAPSE_PACKETS
+                    && cap < self.target_kbps * COLLAPSE_SHARE
+                {
+                    tracing::debug!(
+                        newest_loss = newest,
+                        sent_kbps,
+                        target_kbps = self.target_kbps,
+                        cap_kbps = cap,
+                        "the link collapsed"
+                    );
+                    self.fast_cap = Some((cap, now));
+                    collapsed = true;
+                }
+            }
         }
         self.update(now);
+        collapsed
     }
 
     /// Moves the target towards the estimate (see the module docs); call as time passes.
@@ -209,7 +288,14 @@ impl RateControl {
         let Some(estimate) = self.estimate_kbps else {
             return;
         };
-        let wanted = (estimate * HEADROOM).clamp(self.min_kbps, self.max_kbps);
+        let mut wanted = (estimate * HEADROOM).clamp(self.min_kbps, self.max_kbps);
+        if let Some((cap, since)) = self.fast_cap {
+            if wanted <= cap || now.saturating_duration_since(since) >= FAST_CAP_FOR {
+                self.fast_cap = None;
+            } else {
+                wanted = cap;
+            }
+        }
         // Sending more than the estimate affords is never idle, however little it is.
         let idle = self.sent_kbps < self.target_kbps * IDLE_SHARE && self.sent_kbps < wanted;
         if !idle {
@@ -274,275 +360,4 @@ impl RateControl {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn secs(s: f64) -> Duration {
-        Duration::from_secs_f64(s)
-    }
-
-    /// A peer that sends what it is told, against an estimator that reports `capacity`.
-    fn drive(r: &mut RateControl, t0: Instant, from: f64, to: f64, capacity: f64) -> Instant {
-        let mut t = from;
-        while t < to {
-            t += 0.1;
-            let now = t0 + secs(t);
-            r.on_sent(now, f64::from(r.target_kbps()));
-            r.on_estimate(now, capacity);
-        }
-        t0 + secs(to)
-    }
-
-    /// Both figures every 0.25 s from `from` to `to` s, the peer sending its target.
-    fn drive_raw(r: &mut RateControl, t0: Instant, from: f64, to: f64, raw: f64, event: f64) {
-        let mut t = from;
-        while t < to {
-            t += 0.25;
-            let now = t0 + secs(t);
-            r.on_sent(now, f64::from(r.target_kbps()));
-            r.on_raw_estimate(now, raw);
-            r.on_estimate(now, event);
-        }
-    }
-
-    #[test]
-    fn a_configured_rate_under_the_floor_is_obeyed() {
-        let t0 = Instant::now();
-        let mut r = RateControl::new(t0, 1000, 100);
-        assert_eq!(r.target_kbps(), 100);
-        r.on_sent(t0, 100.0);
-        r.on_estimate(t0, 50.0);
-        assert_eq!(r.target_kbps(), 100, "never under the floor of 100");
-    }
-
-    #[test]
-    fn starts_at_the_configured_rate_and_cuts_at_once_to_a_narrow_link() {
-        let t0 = Instant::now();
-        let mut r = RateControl::new(t0, 8000, 8000);
-        assert_eq!(r.target_kbps(), 8000);
-        r.on_sent(t0, 8000.0);
-        r.on_estimate(t0 + secs(0.5), 2000.0);
-        assert_eq!(
-            r.target_kbps(),
-            1700,
-            "not cut at once to 0.85 of the estimate"
-        );
-    }
-
-    #[test]
-    fn rises_by_at_most_double_a_second_and_never_past_the_configured_rate() {
-        let t0 = Instant::now();
-        let mut r = RateControl::new(t0, 8000, 8000);
-        r.on_sent(t0, 8000.0);
-        r.on_estimate(t0, 1000.0);
-        assert_eq!(r.target_kbps(), 850);
-        drive(&mut r, t0, 0.0, 1.0, 10_000.0);
-        let after_1s = r.target_kbps();
-        assert!(
-            (1690..=1710).contains(&after_1s),
-            "{after_1s} after 1 s (850 × 2 = 1700)"
-        );
-        drive(&mut r, t0, 1.0, 30.0, 10_000.0);
-        assert_eq!(r.target_kbps(), 8000);
-    }
-
-    #[test]
-    fn an_idle_screen_keeps_its_rate() {
-        let t0 = Instant::now();
-        let mut r = RateControl::new(t0, 8000, 8000);
-        // The picture sent at its target, then the desktop went still: 100 kbit/s, and the
-        // estimate follows what it sees.
-        r.on_sent(t0, 8000.0);
-        r.on_estimate(t0, 10_000.0);
-        for i in 1..=600 {
-            let now = t0 + secs(f64::from(i) * 0.1);
-            r.on_sent(now, 100.0);
-            r.on_estimate(now, 300.0);
-        }
-        assert_eq!(
-            r.target_kbps(),
-            8000,
-            "60 s of an idle screen lowered the rate"
-        );
-        // Motion: the estimator sees a real narrow link, and the peer sends at its target.
-        let now = t0 + secs(61.0);
-        r.on_estimate(now, 3000.0);
-        assert_eq!(r.target_kbps(), 8000, "still idle: held");
-        r.on_sent(now, 8000.0);
-        assert_eq!(r.target_kbps(), 2550);
-    }
-
-    #[test]
-    fn an_idle_screen_neither_loses_its_target_nor_ratchets_it_up_and_pads_to_the_estimate() {
-        let t0 = Instant::now();
-        let mut r = RateControl::new(t0, 1000, 8000);
-        drive(&mut r, t0, 0.0, 5.0, 2000.0);
-        assert_eq!(r.target_kbps(), 1700);
-        assert_eq!(r.padding_kbps(), 1700.0 * PAD_ABOVE_TARGET);
-        // Still: the estimate swings with the padding's probes, up and down. The target
-        // follows the ups (the link was measured) and comes back to the held one, no lower.
-        let mut lowest = u32::MAX;
-        for i in 1..=100 {
-            let now = t0 + secs(5.0 + f64::from(i) * 0.25);
-            r.on_sent(now, 30.0);
-            r.on_raw_estimate(now, if i % 2 == 1 { 2600.0 } else { 1200.0 });
-            if i % 2 == 0 {
-                lowest = lowest.min(r.target_kbps());
-            }
-        }
-        assert_eq!(
-            lowest, 1700,
-            "held after every down, not ratcheted up to 0.85 × 2600"
-        );
-        assert_eq!(r.target_kbps(), 1700);
-        // While the estimate says less than the held target, padding follows the estimate.
-        assert_eq!(r.padding_kbps(), 1200.0 * HEADROOM * PAD_ABOVE_TARGET);
-        // Motion: the target follows the estimate again, down as well.
-        let now = t0 + secs(31.0);
-        r.on_sent(now, 1700.0);
-        r.on_raw_estimate(now, 1200.0);
-        assert_eq!(r.target_kbps(), 1020);
-        // At the configured rate nothing is padded.
-        drive(&mut r, t0, 31.0, 40.0, 20_000.0);
-        assert_eq!(r.target_kbps(), 8000);
-        assert_eq!(r.padding_kbps(), 0.0);
-    }
-
-    #[test]
-    fn only_a_target_the_picture_sent_at_is_held() {
-        let t0 = Instant::now();
-        // Still from the start behind a narrow link: the start rate is not held.
-        let mut r = RateControl::new(t0, 1000, 8000);
-        drive_still(&mut r, t0, 0.0, 3.0, 400.0);
-        assert_eq!(r.target_kbps(), 340);
-        // Low but real motion over what the estimate affords is not idle.
-        let mut r = RateControl::new(t0, 1000, 8000);
-        drive(&mut r, t0, 0.0, 3.0, 4000.0);
-        assert_eq!(r.target_kbps(), 3400);
-        let now = t0 + secs(3.5);
-        r.on_sent(now, 1000.0);
-        r.on_raw_estimate(now, 1000.0);
-        assert_eq!(
-            r.target_kbps(),
-            850,
-            "1000 kbit/s sent into a 1000 kbit/s estimate"
-        );
-        // A path found again: what was held for the old one goes.
-        let mut r = RateControl::new(t0, 1000, 8000);
-        drive(&mut r, t0, 0.0, 3.0, 4000.0);
-        drive_still(&mut r, t0, 3.0, 4.0, 4000.0);
-        r.forget_hold();
-        drive_still(&mut r, t0, 4.0, 5.0, 400.0);
-        assert_eq!(r.target_kbps(), 340);
-    }
-
-    #[test]
-    fn after_a_collapse_the_target_goes_lower_only_while_the_link_loses_packets() {
-        let t0 = Instant::now();
-        let mut r = RateControl::new(t0, 1000, 8000);
-        drive(&mut r, t0, 0.0, 5.0, 8000.0);
-        assert_eq!(r.target_kbps(), 6800);
-        // The link falls: the estimate with it, while a second of packets is lossy.
-        let at = |s: f64| t0 + secs(s);
-        r.on_loss(at(5.1), 0.6);
-        r.on_raw_estimate(at(5.1), 600.0);
-        assert_eq!(r.target_kbps(), 510, "a collapse is followed at once");
-        r.on_raw_estimate(at(5.3), 400.0);
-        assert_eq!(r.target_kbps(), 340, "lossy: followed down");
-        // Lossless again: the loss-based estimate slides on; the target stays.
-        r.on_loss(at(5.5), 0.0);
-        for (i, kbps) in [380.0, 300.0, 250.0, 200.0].into_iter().enumerate() {
-            r.on_raw_estimate(at(5.6 + 0.25 * i as f64), kbps);
-            assert_eq!(r.target_kbps(), 340, "lossless fall to {kbps} followed");
-        }
-        // Above the floor it follows the estimate, down as well.
-        drive_raw(&mut r, t0, 6.5, 9.0, 700.0, 700.0);
-        assert_eq!(r.target_kbps(), 595);
-        r.on_raw_estimate(at(9.1), 500.0);
-        assert_eq!(r.target_kbps(), 425, "a fall above the floor is followed");
-        // Loss again: followed down, and that is the new floor.
-        r.on_loss(at(9.2), 0.1);
-        r.on_raw_estimate(at(9.3), 300.0);
-        assert_eq!(r.target_kbps(), 255);
-        r.on_loss(at(9.4), 0.0);
-        r.on_raw_estimate(at(9.5), 200.0);
-        assert_eq!(r.target_kbps(), 255);
-        // The hold ends HOLD_AFTER_COLLAPSE after the collapse.
-        r.on_raw_estimate(at(5.1) + HOLD_AFTER_COLLAPSE, 200.0);
-        assert_eq!(r.target_kbps(), 170);
-    }
-
-    /// A still screen (30 kbit/s) against an estimator that reports `capacity`.
-    fn drive_still(r: &mut RateControl, t0: Instant, from: f64, to: f64, capacity: f64) {
-        let mut t = from;
-        while t < to {
-            t += 0.1;
-            let now = t0 + secs(t);
-            r.on_sent(now, 30.0);
-            r.on_raw_estimate(now, capacity);
-        }
-    }
-
-    #[test]
-    fn a_fall_is_followed_at_once_a_rise_at_the_averages_pace_and_stopped_events_are_not_waited_for(
-    ) {
-        let t0 = Instant::now();
-        let mut r = RateControl::new(t0, 1000, 8000);
-        r.on_sent(t0, 1000.0);
-        r.on_estimate(t0, 9000.0);
-        r.on_raw_estimate(t0, 8000.0);
-        drive_raw(&mut r, t0, 0.0, 5.0, 8000.0, 9000.0);
-        assert_eq!(
-            r.target_kbps(),
-            6800,
-            "the lower of the two: 0.85 of 8 Mbit/s"
-        );
-        // The link falls to 1 Mbit/s: the estimator's figure says so at once, the average lags.
-        let now = t0 + secs(5.1);
-        r.on_raw_estimate(now, 1000.0);
-        assert_eq!(r.target_kbps(), 850, "the fall followed at once");
-        r.on_estimate(t0 + secs(5.2), 6000.0);
-        assert_eq!(
-            r.target_kbps(),
-            850,
-            "a lagging average does not undo the cut"
-        );
-        // The estimator overshoots while it feels for the link: the average holds the target.
-        drive_raw(&mut r, t0, 5.2, 7.0, 1400.0, 1000.0);
-        assert_eq!(r.target_kbps(), 850);
-        // Events stop (nothing to probe) while the estimator climbs to 9 Mbit/s: after 2 s its
-        // figure alone leads, and the target doubles a second towards 0.85 of it.
-        for i in 1..=60 {
-            r.on_raw_estimate(t0 + secs(7.0 + f64::from(i) * 0.25), 9000.0);
-        }
-        assert_eq!(r.target_kbps(), 7650, "0.85 of 9 Mbit/s 15 s later");
-    }
-
-    #[test]
-    fn sound_gives_way_on_a_narrow_link_and_keeps_its_rate_on_a_wide_one() {
-        assert_eq!(audio_kbps_for(8000, 96), 96);
-        assert_eq!(audio_kbps_for(2000, 96), 96);
-        assert_eq!(audio_kbps_for(1500, 96), 64);
-        assert_eq!(audio_kbps_for(850, 96), 48);
-        assert_eq!(audio_kbps_for(340, 96), 32);
-        assert_eq!(audio_kbps_for(150, 96), 24);
-        // Never above what was configured.
-        assert_eq!(audio_kbps_for(150, 16), 16);
-        assert_eq!(audio_kbps_for(8000, 32), 32);
-    }
-
-    #[test]
-    fn the_target_tracks_capacity_steps() {
-        let t0 = Instant::now();
-        let mut r = RateControl::new(t0, 8000, 8000);
-        drive(&mut r, t0, 0.0, 5.0, 10_000.0);
-        assert_eq!(r.target_kbps(), 8000);
-        drive(&mut r, t0, 5.0, 6.0, 1000.0);
-        assert_eq!(r.target_kbps(), 850);
-        drive(&mut r, t0, 6.0, 30.0, 10_000.0);
-        assert_eq!(r.target_kbps(), 8000, "not back to full rate within 24 s");
-        // Never below the floor, whatever the estimate says.
-        drive(&mut r, t0, 30.0, 31.0, 20.0);
-        assert_eq!(r.target_kbps(), MIN_KBPS);
-    }
-}
+mod tests;

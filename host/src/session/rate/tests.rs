@@ -1,0 +1,366 @@
+//! The rate controller's rules, one by one, on made-up estimates.
+
+use super::*;
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+/// A peer that sends what it is told, against an estimator that reports `capacity`.
+fn drive(r: &mut RateControl, t0: Instant, from: f64, to: f64, capacity: f64) -> Instant {
+    let mut t = from;
+    while t < to {
+        t += 0.1;
+        let now = t0 + secs(t);
+        r.on_sent(now, f64::from(r.target_kbps()));
+        r.on_estimate(now, capacity);
+    }
+    t0 + secs(to)
+}
+
+/// Both figures every 0.25 s from `from` to `to` s, the peer sending its target.
+fn drive_raw(r: &mut RateControl, t0: Instant, from: f64, to: f64, raw: f64, event: f64) {
+    let mut t = from;
+    while t < to {
+        t += 0.25;
+        let now = t0 + secs(t);
+        r.on_sent(now, f64::from(r.target_kbps()));
+        r.on_raw_estimate(now, raw);
+        r.on_estimate(now, event);
+    }
+}
+
+#[test]
+fn a_configured_rate_under_the_floor_is_obeyed() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 1000, 100);
+    assert_eq!(r.target_kbps(), 100);
+    r.on_sent(t0, 100.0);
+    r.on_estimate(t0, 50.0);
+    assert_eq!(r.target_kbps(), 100, "never under the floor of 100");
+}
+
+#[test]
+fn starts_at_the_configured_rate_and_cuts_at_once_to_a_narrow_link() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 8000, 8000);
+    assert_eq!(r.target_kbps(), 8000);
+    r.on_sent(t0, 8000.0);
+    r.on_estimate(t0 + secs(0.5), 2000.0);
+    assert_eq!(
+        r.target_kbps(),
+        1700,
+        "not cut at once to 0.85 of the estimate"
+    );
+}
+
+#[test]
+fn rises_by_at_most_double_a_second_and_never_past_the_configured_rate() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 8000, 8000);
+    r.on_sent(t0, 8000.0);
+    r.on_estimate(t0, 1000.0);
+    assert_eq!(r.target_kbps(), 850);
+    drive(&mut r, t0, 0.0, 1.0, 10_000.0);
+    let after_1s = r.target_kbps();
+    assert!(
+        (1690..=1710).contains(&after_1s),
+        "{after_1s} after 1 s (850 × 2 = 1700)"
+    );
+    drive(&mut r, t0, 1.0, 30.0, 10_000.0);
+    assert_eq!(r.target_kbps(), 8000);
+}
+
+#[test]
+fn an_idle_screen_keeps_its_rate() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 8000, 8000);
+    // The picture sent at its target, then the desktop went still: 100 kbit/s, and the
+    // estimate follows what it sees.
+    r.on_sent(t0, 8000.0);
+    r.on_estimate(t0, 10_000.0);
+    for i in 1..=600 {
+        let now = t0 + secs(f64::from(i) * 0.1);
+        r.on_sent(now, 100.0);
+        r.on_estimate(now, 300.0);
+    }
+    assert_eq!(
+        r.target_kbps(),
+        8000,
+        "60 s of an idle screen lowered the rate"
+    );
+    // Motion: the estimator sees a real narrow link, and the peer sends at its target.
+    let now = t0 + secs(61.0);
+    r.on_estimate(now, 3000.0);
+    assert_eq!(r.target_kbps(), 8000, "still idle: held");
+    r.on_sent(now, 8000.0);
+    assert_eq!(r.target_kbps(), 2550);
+}
+
+#[test]
+fn an_idle_screen_neither_loses_its_target_nor_ratchets_it_up_and_pads_to_the_estimate() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 1000, 8000);
+    drive(&mut r, t0, 0.0, 5.0, 2000.0);
+    assert_eq!(r.target_kbps(), 1700);
+    assert_eq!(r.padding_kbps(), 1700.0 * PAD_ABOVE_TARGET);
+    // Still: the estimate swings with the padding's probes, up and down. The target
+    // follows the ups (the link was measured) and comes back to the held one, no lower.
+    let mut lowest = u32::MAX;
+    for i in 1..=100 {
+        let now = t0 + secs(5.0 + f64::from(i) * 0.25);
+        r.on_sent(now, 30.0);
+        r.on_raw_estimate(now, if i % 2 == 1 { 2600.0 } else { 1200.0 });
+        if i % 2 == 0 {
+            lowest = lowest.min(r.target_kbps());
+        }
+    }
+    assert_eq!(
+        lowest, 1700,
+        "held after every down, not ratcheted up to 0.85 × 2600"
+    );
+    assert_eq!(r.target_kbps(), 1700);
+    // While the estimate says less than the held target, padding follows the estimate.
+    assert_eq!(r.padding_kbps(), 1200.0 * HEADROOM * PAD_ABOVE_TARGET);
+    // Motion: the target follows the estimate again, down as well.
+    let now = t0 + secs(31.0);
+    r.on_sent(now, 1700.0);
+    r.on_raw_estimate(now, 1200.0);
+    assert_eq!(r.target_kbps(), 1020);
+    // At the configured rate nothing is padded.
+    drive(&mut r, t0, 31.0, 40.0, 20_000.0);
+    assert_eq!(r.target_kbps(), 8000);
+    assert_eq!(r.padding_kbps(), 0.0);
+}
+
+#[test]
+fn only_a_target_the_picture_sent_at_is_held() {
+    let t0 = Instant::now();
+    // Still from the start behind a narrow link: the start rate is not held.
+    let mut r = RateControl::new(t0, 1000, 8000);
+    drive_still(&mut r, t0, 0.0, 3.0, 400.0);
+    assert_eq!(r.target_kbps(), 340);
+    // Low but real motion over what the estimate affords is not idle.
+    let mut r = RateControl::new(t0, 1000, 8000);
+    drive(&mut r, t0, 0.0, 3.0, 4000.0);
+    assert_eq!(r.target_kbps(), 3400);
+    let now = t0 + secs(3.5);
+    r.on_sent(now, 1000.0);
+    r.on_raw_estimate(now, 1000.0);
+    assert_eq!(
+        r.target_kbps(),
+        850,
+        "1000 kbit/s sent into a 1000 kbit/s estimate"
+    );
+    // A path found again: what was held for the old one goes.
+    let mut r = RateControl::new(t0, 1000, 8000);
+    drive(&mut r, t0, 0.0, 3.0, 4000.0);
+    drive_still(&mut r, t0, 3.0, 4.0, 4000.0);
+    r.forget_hold();
+    drive_still(&mut r, t0, 4.0, 5.0, 400.0);
+    assert_eq!(r.target_kbps(), 340);
+}
+
+#[test]
+fn after_a_collapse_the_target_goes_lower_only_while_the_link_loses_packets() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 1000, 8000);
+    drive(&mut r, t0, 0.0, 5.0, 8000.0);
+    assert_eq!(r.target_kbps(), 6800);
+    // The link falls: the estimate with it, while a second of packets is lossy.
+    let at = |s: f64| t0 + secs(s);
+    r.on_loss(at(5.1), 0.6, 0);
+    r.on_raw_estimate(at(5.1), 600.0);
+    assert_eq!(r.target_kbps(), 510, "a collapse is followed at once");
+    r.on_raw_estimate(at(5.3), 400.0);
+    assert_eq!(r.target_kbps(), 340, "lossy: followed down");
+    // Lossless again: the loss-based estimate slides on; the target stays.
+    r.on_loss(at(5.5), 0.0, 0);
+    for (i, kbps) in [380.0, 300.0, 250.0, 200.0].into_iter().enumerate() {
+        r.on_raw_estimate(at(5.6 + 0.25 * i as f64), kbps);
+        assert_eq!(r.target_kbps(), 340, "lossless fall to {kbps} followed");
+    }
+    // Above the floor it follows the estimate, down as well.
+    drive_raw(&mut r, t0, 6.5, 9.0, 700.0, 700.0);
+    assert_eq!(r.target_kbps(), 595);
+    r.on_raw_estimate(at(9.1), 500.0);
+    assert_eq!(r.target_kbps(), 425, "a fall above the floor is followed");
+    // Loss again: followed down, and that is the new floor.
+    r.on_loss(at(9.2), 0.1, 0);
+    r.on_raw_estimate(at(9.3), 300.0);
+    assert_eq!(r.target_kbps(), 255);
+    r.on_loss(at(9.4), 0.0, 0);
+    r.on_raw_estimate(at(9.5), 200.0);
+    assert_eq!(r.target_kbps(), 255);
+    // The hold ends HOLD_AFTER_COLLAPSE after the collapse.
+    r.on_raw_estimate(at(5.1) + HOLD_AFTER_COLLAPSE, 200.0);
+    assert_eq!(r.target_kbps(), 170);
+}
+
+/// A still screen (30 kbit/s) against an estimator that reports `capacity`.
+fn drive_still(r: &mut RateControl, t0: Instant, from: f64, to: f64, capacity: f64) {
+    let mut t = from;
+    while t < to {
+        t += 0.1;
+        let now = t0 + secs(t);
+        r.on_sent(now, 30.0);
+        r.on_raw_estimate(now, capacity);
+    }
+}
+
+#[test]
+fn a_fall_is_followed_at_once_a_rise_at_the_averages_pace_and_stopped_events_are_not_waited_for() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 1000, 8000);
+    r.on_sent(t0, 1000.0);
+    r.on_estimate(t0, 9000.0);
+    r.on_raw_estimate(t0, 8000.0);
+    drive_raw(&mut r, t0, 0.0, 5.0, 8000.0, 9000.0);
+    assert_eq!(
+        r.target_kbps(),
+        6800,
+        "the lower of the two: 0.85 of 8 Mbit/s"
+    );
+    // The link falls to 1 Mbit/s: the estimator's figure says so at once, the average lags.
+    let now = t0 + secs(5.1);
+    r.on_raw_estimate(now, 1000.0);
+    assert_eq!(r.target_kbps(), 850, "the fall followed at once");
+    r.on_estimate(t0 + secs(5.2), 6000.0);
+    assert_eq!(
+        r.target_kbps(),
+        850,
+        "a lagging average does not undo the cut"
+    );
+    // The estimator overshoots while it feels for the link: the average holds the target.
+    drive_raw(&mut r, t0, 5.2, 7.0, 1400.0, 1000.0);
+    assert_eq!(r.target_kbps(), 850);
+    // Events stop (nothing to probe) while the estimator climbs to 9 Mbit/s: after 2 s its
+    // figure alone leads, and the target doubles a second towards 0.85 of it.
+    for i in 1..=60 {
+        r.on_raw_estimate(t0 + secs(7.0 + f64::from(i) * 0.25), 9000.0);
+    }
+    assert_eq!(r.target_kbps(), 7650, "0.85 of 9 Mbit/s 15 s later");
+}
+
+#[test]
+fn sound_gives_way_on_a_narrow_link_and_keeps_its_rate_on_a_wide_one() {
+    assert_eq!(audio_kbps_for(8000, 96), 96);
+    assert_eq!(audio_kbps_for(2000, 96), 96);
+    assert_eq!(audio_kbps_for(1500, 96), 64);
+    assert_eq!(audio_kbps_for(850, 96), 48);
+    assert_eq!(audio_kbps_for(340, 96), 32);
+    assert_eq!(audio_kbps_for(150, 96), 24);
+    // Never above what was configured.
+    assert_eq!(audio_kbps_for(150, 16), 16);
+    assert_eq!(audio_kbps_for(8000, 32), 32);
+}
+
+#[test]
+fn the_target_tracks_capacity_steps() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 8000, 8000);
+    drive(&mut r, t0, 0.0, 5.0, 10_000.0);
+    assert_eq!(r.target_kbps(), 8000);
+    drive(&mut r, t0, 5.0, 6.0, 1000.0);
+    assert_eq!(r.target_kbps(), 850);
+    drive(&mut r, t0, 6.0, 30.0, 10_000.0);
+    assert_eq!(r.target_kbps(), 8000, "not back to full rate within 24 s");
+    // Never below the floor, whatever the estimate says.
+    drive(&mut r, t0, 30.0, 31.0, 20.0);
+    assert_eq!(r.target_kbps(), MIN_KBPS);
+}
+
+#[test]
+fn the_newest_packets_loss_follows_from_two_samples_of_the_last_seconds() {
+    // A lossless window, then a tenth of a second of which 87 % was lost.
+    assert!((newest_loss(0.0, 0.087, 0.1) - 0.87).abs() < 1e-9);
+    // Steady random loss: the newest lose as many as the window.
+    assert!((newest_loss(0.05, 0.05, 0.1) - 0.05).abs() < 1e-9);
+    // Loss leaving the window is no negative share.
+    assert_eq!(newest_loss(0.3, 0.1, 0.1), 0.0);
+}
+
+/// Loss samples every 0.1 s from `from` to `to` s: `newest` of the packets sent in each
+/// tenth lost, at `kbps`, the 1 s window following; returns the bytes sent so far.
+#[allow(clippy::too_many_arguments)]
+fn drive_loss(
+    r: &mut RateControl,
+    t0: Instant,
+    window: &mut std::collections::VecDeque<f64>,
+    bytes: &mut u64,
+    from: f64,
+    to: f64,
+    kbps: f64,
+    newest: f64,
+) -> Vec<f64> {
+    let mut collapsed_at = Vec::new();
+    let mut t = from;
+    while t < to - 1e-9 {
+        t += 0.1;
+        window.push_back(newest);
+        if window.len() > 10 {
+            window.pop_front();
+        }
+        let fraction = window.iter().sum::<f64>() / window.len() as f64;
+        *bytes += (kbps * 1000.0 / 8.0 * 0.1) as u64;
+        if r.on_loss(t0 + secs(t), fraction, *bytes) {
+            collapsed_at.push(t);
+        }
+    }
+    collapsed_at
+}
+
+#[test]
+fn a_link_that_collapses_under_the_picture_is_cut_to_what_got_through_at_once() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 1000, 8000);
+    drive(&mut r, t0, 0.0, 5.0, 10_000.0);
+    assert_eq!(r.target_kbps(), 8000);
+    let mut window = std::collections::VecDeque::new();
+    let mut bytes = 0;
+    // 5 % random loss for 5 s: never a collapse.
+    let seen = drive_loss(&mut r, t0, &mut window, &mut bytes, 5.0, 10.0, 8000.0, 0.05);
+    assert!(seen.is_empty(), "5 % loss seen as a collapse at {seen:?}");
+    assert_eq!(r.target_kbps(), 8000);
+    // The link falls to 1 Mbit/s under 8 Mbit/s: 7/8 of the newest packets lost.
+    let seen = drive_loss(
+        &mut r,
+        t0,
+        &mut window,
+        &mut bytes,
+        10.0,
+        10.1,
+        8000.0,
+        0.875,
+    );
+    assert_eq!(seen.len(), 1, "not seen in the first tenth of a second");
+    // 0.85 of the 1 Mbit/s that got through.
+    assert!(
+        (820..=880).contains(&r.target_kbps()),
+        "target {}",
+        r.target_kbps()
+    );
+    // The estimator still says 8 Mbit/s: the cut stays for FAST_CAP_FOR.
+    r.on_raw_estimate(t0 + secs(10.5), 8000.0);
+    r.on_estimate(t0 + secs(10.5), 8000.0);
+    assert!(r.target_kbps() <= 880, "target {}", r.target_kbps());
+    // The estimator catches up: it leads again, downwards as well.
+    r.on_raw_estimate(t0 + secs(10.9), 700.0);
+    assert_eq!(r.target_kbps(), 595);
+    // And after FAST_CAP_FOR it leads upwards too.
+    let later = drive(&mut r, t0, 10.9, 15.0, 1200.0);
+    assert_eq!(r.target_kbps(), 1020, "at {later:?}");
+}
+
+#[test]
+fn a_slow_link_losing_a_few_packets_is_no_collapse() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 1000, 8000);
+    drive(&mut r, t0, 0.0, 5.0, 400.0);
+    let mut window = std::collections::VecDeque::new();
+    let mut bytes = 0;
+    // Most of a tenth of a second lost at 340 kbit/s is three or four packets.
+    let seen = drive_loss(&mut r, t0, &mut window, &mut bytes, 5.0, 5.1, 340.0, 0.9);
+    assert!(seen.is_empty());
+    assert_eq!(r.target_kbps(), 340);
+}
