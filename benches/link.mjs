@@ -259,7 +259,8 @@ async function run(scenario) {
           hostFps: peer?.fps ?? 0, target: peer?.target_kbps ?? 0, bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0, video: Math.round(peer?.video_kbps ?? 0),
           keyframes: peer?.keyframes_sent ?? 0, plis: peer?.plis ?? 0, keyframeBytes: peer?.keyframe_bytes ?? 0,
           picture: peer?.picture ? peer.picture.join('x') : '?', audioKbps: peer?.audio_kbps ?? 0,
-          audioFrames: peer?.audio_frames_sent ?? 0, photon, gapMs });
+          audioFrames: peer?.audio_frames_sent ?? 0, collapses: peer?.collapses ?? 0,
+          photon, gapMs });
         if (process.env.LINK_TRACE) console.error(JSON.stringify(samples.at(-1)));
         last = v;
       }
