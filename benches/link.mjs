@@ -196,12 +196,14 @@ async function run(scenario) {
     // second of /api/stats took a fifth of a 400 kbit/s link and came seconds late. If a
     // request fails, the last figures stand.
     let lastPeers = [];
+    let lastHost = {};
     const statsUrl = new URL('/api/stats', glint.url).toString();
     const hostPeers = async () => {
       try {
         const { stdout } = await promisify(execFile)('ip', ['netns', 'exec', lan.host, 'curl', '-skf', '--max-time', '2',
           '-H', `Authorization: Bearer ${password}`, statsUrl]);
-        lastPeers = JSON.parse(stdout).peers ?? lastPeers;
+        lastHost = JSON.parse(stdout);
+        lastPeers = lastHost.peers ?? lastPeers;
       } catch (e) {
         console.error(`stats: ${e.message.split('\n')[0]}`);
       }
@@ -260,6 +262,8 @@ async function run(scenario) {
           keyframes: peer?.keyframes_sent ?? 0, plis: peer?.plis ?? 0, keyframeBytes: peer?.keyframe_bytes ?? 0,
           picture: peer?.picture ? peer.picture.join('x') : '?', audioKbps: peer?.audio_kbps ?? 0,
           audioFrames: peer?.audio_frames_sent ?? 0, collapses: peer?.collapses ?? 0,
+          capturedFps: Math.round(lastHost.rates?.captured_fps ?? 0), encodedFps: Math.round(lastHost.rates?.encoded_fps ?? 0),
+          stagesP95: Object.fromEntries(Object.entries(lastHost.stages_ms ?? {}).map(([k, v]) => [k, Math.round(v.p95 * 10) / 10])),
           photon, gapMs });
         if (process.env.LINK_TRACE) console.error(JSON.stringify(samples.at(-1)));
         last = v;
