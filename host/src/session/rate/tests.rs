@@ -364,3 +364,24 @@ fn a_slow_link_losing_a_few_packets_is_no_collapse() {
     assert!(seen.is_empty());
     assert_eq!(r.target_kbps(), 340);
 }
+
+#[test]
+fn a_probes_result_leads_the_target_without_waiting_for_the_average() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 1000, 8000);
+    drive_raw(&mut r, t0, 0.0, 5.0, 1000.0, 1000.0);
+    assert_eq!(r.target_kbps(), 850);
+    // The estimator creeps up (AIMD): the average still leads.
+    drive_raw(&mut r, t0, 5.0, 6.0, 1900.0, 1000.0);
+    assert_eq!(r.target_kbps(), 850);
+    // A probe found 9 Mbit/s: the target doubles a second towards 0.85 of it.
+    drive_raw(&mut r, t0, 6.0, 7.0, 9000.0, 1200.0);
+    // (×2^0.75: the first sample's rise waits for the next.)
+    assert!(
+        (1400..=1710).contains(&r.target_kbps()),
+        "{} after 1 s",
+        r.target_kbps()
+    );
+    drive_raw(&mut r, t0, 7.0, 10.0, 9000.0, 1500.0);
+    assert_eq!(r.target_kbps(), 7650);
+}
