@@ -8,7 +8,9 @@
 //! as they are (a test or a developer may import one), but the page never asks for them.
 //! From `--web-dir` every file is the source as on disk, unbundled.
 //!
-//! Caching: the page (`/`) is never cached, and names its files under `/v/<version>/src/`,
+//! Caching: the page (`/`) is never cached without asking (`no-cache` with an `ETag`: a
+//! reload gets `304 Not Modified` while the page is the same), and names its files under
+//! `/v/<version>/src/`,
 //! where the version is a hash of every embedded file. Those answers are `immutable` for a
 //! year, so a reload or a second visit runs the page's scripts from the browser's cache
 //! instead of fetching them again. A new build is a new version, so a browser never mixes two
@@ -24,7 +26,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use warp::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use warp::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, VARY};
 use warp::Filter;
 
 #[derive(RustEmbed)]
@@ -176,13 +178,33 @@ fn gzip(embedded: bool, path: &str, body: &[u8]) -> Option<Arc<Vec<u8>>> {
     Some(z)
 }
 
+/// A weak entity tag (RFC 9110 §8.8.3) for `body`: the first 8 bytes of its SHA-256, in hex.
+/// Weak, since the same tag names the plain and the gzip-compressed bytes.
+fn etag(body: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
+    let hex: String = digest.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("W/\"{hex}\"")
+}
+
+/// Whether an `If-None-Match` value (RFC 9110 §13.1.2: `*` or a list of entity tags, compared
+/// weakly) names `tag`.
+fn none_match_names(if_none_match: Option<&str>, tag: &str) -> bool {
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    if_none_match.is_some_and(|v| v.trim() == "*" || v.split(',').any(|t| opaque(t) == opaque(tag)))
+}
+
 /// The page file at `path` (relative to `web-client/`), with its content type, or 404;
-/// `immutable` when it was asked for under the current version; gzip-compressed when
-/// `accept_encoding` takes it.
+/// `immutable` when it was asked for under the current version, else with an `ETag` and `304
+/// Not Modified` when `if_none_match` names it; gzip-compressed when `accept_encoding` takes
+/// it.
 fn reply(
     dir: Option<&std::path::Path>,
     path: &str,
     accept_encoding: Option<&str>,
+    if_none_match: Option<&str>,
 ) -> Result<warp::http::Response<Vec<u8>>, warp::Rejection> {
     let (path, cache) = match path.strip_prefix("v/").and_then(|p| p.split_once('/')) {
         Some((v, rest)) if dir.is_none() && v == version() => (rest, IMMUTABLE),
@@ -202,14 +224,28 @@ fn reply(
     } else {
         mime.to_owned()
     };
-    let response = warp::http::Response::builder()
+    let mut response = warp::http::Response::builder()
         .header(CONTENT_TYPE, &mime)
         .header(CACHE_CONTROL, cache);
     let text = mime.starts_with("text/") || mime.contains("javascript");
-    if !text || body.len() < COMPRESS_FROM {
+    let compressible = text && body.len() >= COMPRESS_FROM;
+    if compressible {
+        response = response.header(VARY, "accept-encoding");
+    }
+    if cache != IMMUTABLE {
+        let tag = etag(&body);
+        if none_match_names(if_none_match, &tag) {
+            return response
+                .status(warp::http::StatusCode::NOT_MODIFIED)
+                .header(ETAG, tag)
+                .body(Vec::new())
+                .map_err(|_| warp::reject::not_found());
+        }
+        response = response.header(ETAG, tag);
+    }
+    if !compressible {
         return response.body(body).map_err(|_| warp::reject::not_found());
     }
-    let response = response.header(VARY, "accept-encoding");
     match accepts_gzip(accept_encoding)
         .then(|| gzip(dir.is_none(), path, &body))
         .flatten()
@@ -229,20 +265,22 @@ pub fn routes(
     let dir = Arc::new(dir);
     let d = dir.clone();
     let accept = || warp::header::optional::<String>("accept-encoding");
-    let index = warp::path::end()
-        .and(accept())
-        .and_then(move |a: Option<String>| {
+    let none_match = || warp::header::optional::<String>("if-none-match");
+    let index = warp::path::end().and(accept()).and(none_match()).and_then(
+        move |a: Option<String>, n: Option<String>| {
             let d = d.clone();
-            async move { reply(d.as_deref(), "index.html", a.as_deref()) }
-        });
-    let file = warp::path::full().and(accept()).and_then(
-        move |p: warp::path::FullPath, a: Option<String>| {
+            async move { reply(d.as_deref(), "index.html", a.as_deref(), n.as_deref()) }
+        },
+    );
+    let file = warp::path::full().and(accept()).and(none_match()).and_then(
+        move |p: warp::path::FullPath, a: Option<String>, n: Option<String>| {
             let d = dir.clone();
             async move {
                 reply(
                     d.as_deref(),
                     p.as_str().trim_start_matches('/'),
                     a.as_deref(),
+                    n.as_deref(),
                 )
             }
         },
@@ -298,7 +336,7 @@ mod tests {
         let cache = |r: &warp::http::Response<Vec<u8>>| r.headers()[CACHE_CONTROL].clone();
         let v = version();
         assert_eq!(v.len(), 16);
-        let index = reply(None, "index.html", None).expect("the page");
+        let index = reply(None, "index.html", None, None).expect("the page");
         assert_eq!(cache(&index), "no-cache");
         let html = String::from_utf8(index.body().clone()).expect("utf-8");
         assert!(
@@ -309,28 +347,30 @@ mod tests {
             !html.contains("\"/src/"),
             "an unversioned name is left: {html}"
         );
-        let module = reply(None, &format!("v/{v}/src/app.js"), None).expect("app.js");
+        let module = reply(None, &format!("v/{v}/src/app.js"), None, None).expect("app.js");
         assert_eq!(cache(&module), IMMUTABLE);
         assert_eq!(
             module.body(),
-            reply(None, "src/app.js", None).expect("unversioned").body()
+            reply(None, "src/app.js", None, None)
+                .expect("unversioned")
+                .body()
         );
         // Another build's name, or an unversioned one: served, never kept.
         assert_eq!(
-            cache(&reply(None, "v/0123456789abcdef/src/app.js", None).expect("old")),
+            cache(&reply(None, "v/0123456789abcdef/src/app.js", None, None).expect("old")),
             "no-cache"
         );
         assert_eq!(
-            cache(&reply(None, "src/app.js", None).expect("plain")),
+            cache(&reply(None, "src/app.js", None, None).expect("plain")),
             "no-cache"
         );
-        assert!(reply(None, &format!("v/{v}/src/../../Cargo.toml"), None).is_err());
+        assert!(reply(None, &format!("v/{v}/src/../../Cargo.toml"), None, None).is_err());
         // From --web-dir: the page as on disk, nothing kept.
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web-client");
-        let dev = reply(Some(&dir), "index.html", None).expect("page on disk");
+        let dev = reply(Some(&dir), "index.html", None, None).expect("page on disk");
         assert!(String::from_utf8_lossy(dev.body()).contains("src=\"/src/app.js\""));
         assert_eq!(
-            cache(&reply(Some(&dir), &format!("v/{v}/src/app.js"), None).expect("dev")),
+            cache(&reply(Some(&dir), &format!("v/{v}/src/app.js"), None, None).expect("dev")),
             "no-cache"
         );
     }
@@ -390,8 +430,8 @@ mod tests {
         ] {
             assert_eq!(accepts_gzip(accept), gz, "{accept:?}");
         }
-        let plain = reply(None, "src/app.js", None).expect("plain");
-        let zipped = reply(None, "src/app.js", Some("gzip")).expect("zipped");
+        let plain = reply(None, "src/app.js", None, None).expect("plain");
+        let zipped = reply(None, "src/app.js", Some("gzip"), None).expect("zipped");
         assert!(!plain.headers().contains_key(CONTENT_ENCODING));
         assert_eq!(zipped.headers()[CONTENT_ENCODING], "gzip");
         assert_eq!(zipped.headers()[VARY], "accept-encoding");
@@ -403,5 +443,41 @@ mod tests {
         )
         .expect("inflates");
         assert_eq!(&back, plain.body());
+    }
+
+    #[test]
+    fn a_reload_of_an_unchanged_page_is_answered_not_modified() {
+        let page = reply(None, "index.html", Some("gzip"), None).expect("the page");
+        let tag = page.headers()[ETAG].to_str().expect("ascii").to_owned();
+        assert!(
+            tag.starts_with("W/\"") && tag.len() == 2 + 1 + 16 + 1,
+            "{tag}"
+        );
+        for asked in [
+            tag.clone(),
+            tag.trim_start_matches("W/").to_owned(),
+            format!("W/\"0123456789abcdef\", {tag}"),
+            "*".to_owned(),
+        ] {
+            let again = reply(None, "index.html", Some("gzip"), Some(&asked)).expect("304");
+            assert_eq!(
+                again.status(),
+                warp::http::StatusCode::NOT_MODIFIED,
+                "{asked}"
+            );
+            assert!(again.body().is_empty());
+            assert_eq!(again.headers()[ETAG], tag.as_str());
+            assert_eq!(again.headers()[CACHE_CONTROL], "no-cache");
+        }
+        // Another tag, or garbage: the page itself.
+        for asked in ["W/\"0123456789abcdef\"", "\u{0}garbage", ""] {
+            let other = reply(None, "index.html", None, Some(asked)).expect("200");
+            assert_eq!(other.status(), warp::http::StatusCode::OK, "{asked:?}");
+            assert!(!other.body().is_empty());
+        }
+        // Files under the current version are kept for a year: no tag needed.
+        let v = version();
+        let module = reply(None, &format!("v/{v}/src/app.js"), None, None).expect("app.js");
+        assert!(!module.headers().contains_key(ETAG));
     }
 }

@@ -122,7 +122,13 @@ test('the mouse\'s back and forward buttons reach the host and do not take the p
 });
 
 test('reloading the page reconnects and plays again', async () => {
-  await browser.page.reload();
+  // The browser asks whether the page changed (its ETag); it did not: the host answers 304
+  // with no body (Playwright reports the cached 200 it revalidated).
+  const tag = (await browser.page.evaluate(() => fetch('/').then((r) => r.headers.get('etag'))));
+  assert.match(tag ?? '', /^W\/"[0-9a-f]{16}"$/);
+  const response = await browser.page.reload();
+  assert.equal((await response.request().allHeaders())['if-none-match'], tag);
+  assert.equal((await response.request().sizes()).responseBodySize, 0, 'the unchanged page was sent again');
   await playing();
   const before = await evaluate(() => window.glint.framesPresented);
   await waitFor('frames after reload', async () => (await evaluate(() => window.glint.framesPresented)) > before + 10);
