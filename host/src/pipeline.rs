@@ -303,7 +303,10 @@ pub fn spawn_encode(
                     }
                     let bitrate_kbps = tc.bitrate_kbps.load(Ordering::Relaxed) as u32;
                     let rung = usize::from(tc.rung.load(Ordering::Relaxed));
-                    let scale = Scale::RUNGS.get(rung).copied().unwrap_or(Scale::FULL);
+                    let (rung, scale) = match Scale::RUNGS.get(rung) {
+                        Some(&scale) => (rung, scale),
+                        None => (0, Scale::FULL),
+                    };
                     for codec in Codec::ALL {
                         if wanted & codec.bit() == 0 {
                             continue;
@@ -376,6 +379,7 @@ pub fn spawn_encode(
                             Ok(unit) if unit.data.is_empty() => {}
                             Ok(mut unit) => {
                                 unit.tier = tier;
+                                unit.rung = rung;
                                 counters.encoded.inc();
                                 if unit.keyframe {
                                     counters.keyframes.inc();

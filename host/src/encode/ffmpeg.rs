@@ -179,6 +179,7 @@ impl VideoEncoder for FfmpegEncoder {
             height: out_h,
             screen: (frame.width, frame.height),
             tier: 0,
+            rung: 0,
             frame_seq: frame.seq,
             input_echo: frame.input_echo.clone(),
         })

@@ -125,6 +125,8 @@ pub struct EncodedFrame {
     /// The quality tier it was coded for (0 the highest; below [`MAX_TIERS`]); it goes to that
     /// tier's peers only.
     pub tier: usize,
+    /// The rung of the resolution ladder it was coded at: an index into [`Scale::RUNGS`].
+    pub rung: usize,
     /// Sequence number of the captured frame it came from.
     pub frame_seq: u64,
     /// Per peer, the newest input packet injected before the capture.

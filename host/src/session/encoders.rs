@@ -185,17 +185,13 @@ impl Session {
         }
     }
 
-    /// An encoded frame is about to go out: its tier's ladder counts its size, and the
-    /// screen's size is noted (the ladders' pixels).
+    /// An encoded frame is about to go out: its tier's ladder counts its size (if it was
+    /// coded at the ladder's rung), and the screen's size is noted (the ladders' pixels).
     pub(super) fn note_frame(&mut self, now: Instant, frame: &EncodedFrame) {
         self.screen = Some(frame.screen);
-        let rung = Scale::RUNGS
-            .iter()
-            .position(|s| s.picture(frame.screen.0, frame.screen.1) == (frame.width, frame.height))
-            .unwrap_or(0);
         if let Some(tier) = self.tiers.get_mut(frame.tier) {
             tier.ladder
-                .on_frame(now, frame.codec.bit(), frame.data.len(), rung);
+                .on_frame(now, frame.codec.bit(), frame.data.len(), frame.rung);
         }
     }
 

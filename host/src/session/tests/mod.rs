@@ -406,6 +406,7 @@ impl Harness {
             height,
             screen: (1280, 720),
             tier,
+            rung: self.tier_rung[tier],
             frame_seq: self.frame_seq,
             input_echo: std::sync::Arc::new(
                 self.input_seq
