@@ -252,7 +252,9 @@ async function run(scenario) {
             freezes: (f.freezeCount ?? 0) - (lastFast.freezeCount ?? 0),
             freezeMs: ((f.totalFreezesDuration ?? 0) - (lastFast.totalFreezesDuration ?? 0)) * 1000,
             target: peers[0]?.target_kbps ?? 0, picture: peers[0]?.picture ? peers[0].picture.join('x') : '?',
-            tier: peers[0]?.tier ?? '?', slowTier: peer?.tier ?? '?' });
+            tier: peers[0]?.tier ?? '?', slowTier: peer?.tier ?? '?', collapses: peers[0]?.collapses ?? 0,
+            bwe: Math.round(peers[0]?.bwe_kbps ?? 0) });
+          if (process.env.LINK_TRACE) console.error(JSON.stringify({ fast: fastSamples.at(-1) }));
           lastFast = f;
         }
         samples.push({ s, fps: v.framesDecoded - last.framesDecoded,
