@@ -11,10 +11,6 @@ use str0m::bwe::{Bitrate, BweKind};
 /// after its browser says `disconnected` (`web-client/src/peer.js`), and its signaling socket
 /// closing makes the peer go at once.
 pub(super) const RESTART_GRACE: Duration = Duration::from_secs(20);
-/// How often the bandwidth estimator's own figure is taken (`RateControl::on_raw_estimate`)
-/// and the padding set: taken every 100 ms, the target followed the estimator's dips and
-/// a 400 kbit/s link lost sound.
-const ESTIMATE_SAMPLE: Duration = Duration::from_millis(250);
 use str0m::change::SdpAnswer;
 use str0m::media::{Mid, Pt};
 use str0m::{Event, IceConnectionState, Output as RtcOutput, Rtc};
@@ -70,8 +66,6 @@ pub(super) struct Peer {
     /// The last Opus frame waits for the next packet on the `audio` channel (a narrow link:
     /// [`super::rate::AUDIO_PAIRED_UNDER_KBPS`]).
     pub(super) audio_held: bool,
-    /// When the estimator's figure was last taken.
-    estimate_at: Option<Instant>,
 }
 
 impl Peer {
@@ -123,7 +117,6 @@ impl Peer {
             echo_seq: None,
             echoes_left: 0,
             audio_held: false,
-            estimate_at: None,
         }
     }
 
@@ -337,14 +330,7 @@ impl Peer {
                     target_kbps = self.rate.target_kbps(),
                     "rate sample"
                 );
-                // The estimator's figure is taken every ESTIMATE_SAMPLE, though the loss is
-                // taken every RTC_STATS_INTERVAL.
-                let estimate_due = s.bwe_tx.is_some()
-                    && self.estimate_at.is_none_or(|t| {
-                        now.saturating_duration_since(t) + RTC_STATS_INTERVAL / 2 >= ESTIMATE_SAMPLE
-                    });
-                if let Some(b) = s.bwe_tx.filter(|_| estimate_due) {
-                    self.estimate_at = Some(now);
+                if let Some(b) = s.bwe_tx {
                     sn.bwe_kbps = Some(b.as_f64() / 1000.0);
                     if self.connected {
                         self.rate.on_raw_estimate(now, b.as_f64() / 1000.0);
@@ -356,7 +342,7 @@ impl Peer {
                         self.collapsed(now, counters, out);
                     }
                 }
-                if self.connected && estimate_due {
+                if self.connected && s.bwe_tx.is_some() {
                     self.pad_to_target();
                 }
             }

@@ -35,9 +35,13 @@
 //!   from two samples the share among the newest packets follows ([`newest_loss`]). When at
 //!   least [`FAST_COLLAPSE_LOSS`] of them, and [`FAST_COLLAPSE_PACKETS`] or more, were lost,
 //!   what got through (the rate sent since the last sample × the share not lost) is the link:
-//!   the target is cut to [`HEADROOM`] of it at once, and stays under that until the estimator
-//!   says as little or [`FAST_CAP_FOR`] has passed. Only a fall to under [`COLLAPSE_SHARE`] of
-//!   the target counts (random loss of a few percent never comes near);
+//!   the target is cut to [`HEADROOM`] of it at once (never more than [`MAX_FAST_CUT`] times
+//!   lower), and stays under that until the estimator says as little or [`FAST_CAP_FOR`] has
+//!   passed. Only a fall to under [`COLLAPSE_SHARE`] of the target counts (random loss of a
+//!   few percent never comes near);
+//! - the target follows the lower of the estimator's current figure and its 3 s average,
+//!   except when the figure is [`PROBE_JUMP`] times the average or more: a probe's result,
+//!   which leads at once ([`RateControl::follow`]);
 //! - the estimator is fed padding up to a little above what it currently says
 //!   ([`RateControl::padding_kbps`]), so an app-limited sender keeps measuring the link; at
 //!   0.9 of the configured rate and above nothing is padded;
