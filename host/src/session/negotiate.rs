@@ -314,13 +314,19 @@ fn video_of(rtc: &mut Rtc, mid: Mid, max_kbps: u32) -> Option<(Mid, Pt, Codec)> 
     // ms at 1.1x the estimate. The encoder's rate keeps the link from filling instead.
     if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
         tx.set_unpaced(true);
-        tx.set_rtx_cache(
-            rtx_cache_packets(max_kbps),
-            RTX_CACHE_AGE,
-            Some(RTX_RATIO_CAP),
-        );
+        reset_rtx_cache(tx, max_kbps);
     }
     picked
+}
+
+/// Gives the video stream a fresh, empty RTX cache: [`RTX_CACHE_AGE`] of packets at
+/// `max_kbps` ([`rtx_cache_packets`]), resends capped at [`RTX_RATIO_CAP`] of the bytes.
+pub(super) fn reset_rtx_cache(tx: &mut str0m::rtp::StreamTx, max_kbps: u32) {
+    tx.set_rtx_cache(
+        rtx_cache_packets(max_kbps),
+        RTX_CACHE_AGE,
+        Some(RTX_RATIO_CAP),
+    );
 }
 
 /// Sound is optional: a peer without an audio m-line (or without Opus) gets video only.

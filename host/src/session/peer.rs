@@ -191,23 +191,26 @@ impl Peer {
     fn collapsed(&mut self, now: Instant, counters: &SessionCounters, out: &mut VecDeque<Output>) {
         counters.collapses.inc();
         self.snapshot.collapses += 1;
-        let Some((mid, _, codec)) = self.video else {
+        let Some((mid, ..)) = self.video else {
             return;
         };
+        let max_kbps = self.rate.max_kbps() as u32;
         if let Some(tx) = self.rtc.direct_api().stream_tx_by_mid(mid, None) {
-            let max_kbps = self.rate.max_kbps() as u32;
-            tx.set_rtx_cache(
-                negotiate::rtx_cache_packets(max_kbps),
-                negotiate::RTX_CACHE_AGE,
-                Some(negotiate::RTX_RATIO_CAP),
-            );
+            negotiate::reset_rtx_cache(tx, max_kbps);
         }
         if self.keyframes.request(now) {
-            out.push_back(Output::Encoder(EncoderCommand::Keyframe {
-                tier: self.tier,
-                codec,
-            }));
+            out.extend(self.keyframe());
         }
+    }
+
+    /// A keyframe of this peer's tier in its codec, for the encoder (none before an answer
+    /// named the codec).
+    fn keyframe(&self) -> Option<Output> {
+        let codec = self.video_codec()?;
+        Some(Output::Encoder(EncoderCommand::Keyframe {
+            tier: self.tier,
+            codec,
+        }))
     }
 
     /// Drains str0m's output until its next timeout, into `out`.
@@ -249,12 +252,7 @@ impl Peer {
                 self.connected = true;
                 self.dtls_up = true;
                 // The first picture goes out as soon as the encoder makes it.
-                if let Some(codec) = self.video_codec() {
-                    out.push_back(Output::Encoder(EncoderCommand::Keyframe {
-                        tier: self.tier,
-                        codec,
-                    }));
-                }
+                out.extend(self.keyframe());
                 tracing::info!(peer = %self.id, "connected");
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
@@ -273,22 +271,14 @@ impl Peer {
                     // cannot be decoded, so the picture resumes on a keyframe.
                     self.connected = true;
                     self.rate.forget_hold();
-                    if let Some(codec) = self.video_codec() {
-                        out.push_back(Output::Encoder(EncoderCommand::Keyframe {
-                            tier: self.tier,
-                            codec,
-                        }));
-                    }
+                    out.extend(self.keyframe());
                     tracing::info!(peer = %self.id, "ICE found a path again");
                 }
             }
             Event::KeyframeRequest(_) => {
-                if let (true, Some(codec)) = (self.keyframes.request(now), self.video_codec()) {
+                if let (true, Some(keyframe)) = (self.keyframes.request(now), self.keyframe()) {
                     counters.keyframe_requests.inc();
-                    out.push_back(Output::Encoder(EncoderCommand::Keyframe {
-                        tier: self.tier,
-                        codec,
-                    }));
+                    out.push_back(keyframe);
                 }
             }
             Event::PeerStats(s) => {
