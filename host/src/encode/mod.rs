@@ -32,7 +32,7 @@ pub enum Codec {
 impl Codec {
     pub const ALL: [Codec; 2] = [Codec::H264, Codec::Vp8];
 
-    /// A bit for this codec in [`EncodeControl`] masks.
+    /// A bit for this codec in [`EncodeControl`](crate::pipeline::EncodeControl) masks.
     pub fn bit(self) -> u8 {
         match self {
             Codec::H264 => 1,

@@ -76,7 +76,7 @@ pub(super) fn verdict(
     }
 }
 
-/// The verdict on each request's bearer token against `secrets` (see [`verdict`]).
+/// The verdict on each request's bearer token against `secrets` (see `verdict`).
 pub fn auth(
     secrets: Vec<String>,
     throttle: Arc<Mutex<Throttle>>,

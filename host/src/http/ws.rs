@@ -1,5 +1,6 @@
 //! The WebSocket transport of signaling: reads a page's messages into its
-//! [`signal::Connection`] and carries out the actions, talking to the rtc thread and the game.
+//! [`Connection`] and carries out the actions, talking to the rtc
+//! thread and the game.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
