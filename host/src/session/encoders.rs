@@ -98,7 +98,8 @@ impl Session {
             .iter()
             .map(|&i| self.controllers.contains(&self.peers[i].id))
             .collect();
-        let grouping = tiers::group(&targets, &priority);
+        let current: Vec<usize> = live.iter().map(|&i| self.peers[i].tier).collect();
+        let grouping = tiers::group(&targets, &priority, &current);
         let mut moved = false;
         for (&i, &tier) in live.iter().zip(&grouping) {
             let p = &mut self.peers[i];
