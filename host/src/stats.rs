@@ -129,13 +129,13 @@ pub struct PeerSnapshot {
     pub video_bytes_sent: u64,
     /// The encoded video's rate over the last stats interval, kbit/s: what the picture
     /// itself costs, without padding, retransmissions or headers. Well under the target
-    /// means an idle screen (`session/rate.rs`).
+    /// means an idle screen (`session/rate/`).
     pub video_kbps: f64,
     /// The send-side bandwidth estimate (transport-wide congestion control feedback), kbit/s.
     pub bwe_kbps: Option<f64>,
-    /// The encoder rate this peer's link carries, from the estimate (`session/rate.rs`).
+    /// The encoder rate this peer's link carries, from the estimate (`session/rate/`).
     pub target_kbps: Option<f64>,
-    /// The Opus rate the encode's target leaves for sound, kbit/s (`session/rate.rs`).
+    /// The Opus rate the encode's target leaves for sound, kbit/s (`session/rate/`).
     pub audio_kbps: Option<u32>,
     /// The quality tier whose encode it receives (0 the highest; `session/tiers.rs`).
     pub tier: Option<usize>,
@@ -160,7 +160,7 @@ pub struct PeerSnapshot {
     /// connection.
     pub ice_restarts: u64,
     /// Times its link fell under the picture's rate and the target was cut before the
-    /// bandwidth estimate fell (`session/rate.rs`).
+    /// bandwidth estimate fell (`session/rate/`).
     pub collapses: u64,
 }
 

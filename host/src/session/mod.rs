@@ -13,7 +13,7 @@
 //! - `fanout.rs`: video and sound to every peer, and the keyframe gate.
 //! - `channels.rs`: which data channel carries what, and what a page may send on it.
 //! - `encoders.rs`: what the encode threads are told: each quality tier's codecs, rate and
-//!   rung; `tiers.rs`: which peers share an encode; `rate.rs`: one peer's target from its
+//!   rung; `tiers.rs`: which peers share an encode; `rate/`: one peer's target from its
 //!   bandwidth estimate; `ladder.rs`: the picture's size a tier's rate carries.
 
 mod channels;
@@ -53,7 +53,7 @@ use peer::Peer;
 /// How often the session publishes every peer's figures (rates are over this interval).
 pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// How often str0m reports a peer's figures: its bandwidth estimator's current figure and
-/// the share of packets lost are sampled this often (`rate.rs`: a collapse is seen from two
+/// the share of packets lost are sampled this often (`rate/`: a collapse is seen from two
 /// loss samples, so this is most of how long that takes).
 pub const RTC_STATS_INTERVAL: Duration = Duration::from_millis(250);
 /// How long the session sleeps when it has no peer (nothing is due, but the driver wakes).
@@ -142,7 +142,7 @@ pub struct SessionCounters {
     pub rung_changes: Counter,
     /// Viewers moved from one quality tier to another (each costs a keyframe).
     pub tier_moves: Counter,
-    /// Links seen to collapse under the picture before the estimator saw it (`rate.rs`).
+    /// Links seen to collapse under the picture before the estimator saw it (`rate/`).
     pub collapses: Counter,
 }
 

@@ -75,7 +75,7 @@ fn new_rtc(config: &SessionConfig, now: Instant) -> Rtc {
         .set_stats_interval(Some(RTC_STATS_INTERVAL))
         // Transport-wide congestion control feedback (the browser acknowledges every packet
         // with its arrival time) feeds str0m's send-side bandwidth estimator (goog_cc), which
-        // starts at the configured rate; the encoder follows its estimate (`rate.rs`). The
+        // starts at the configured rate; the encoder follows its estimate (`rate/`). The
         // video stream is sent unpaced (its pacer would spread each frame over tens of ms).
         .enable_bwe(Some(start))
         .clear_extension_map()
