@@ -8,9 +8,9 @@
 //! peer's, or stays in it down to [`STAY_SHARE`] when it already shares that peer's tier
 //! (hysteresis: real estimates wobble by a tenth or more, and a target wobbling around one
 //! boundary moved a peer to and fro at every regrouping); else it opens the next tier (the
-//! last tier takes everyone left). The peers in
-//! control are placed first: a viewer left over never drags a controller's tier down, and the
-//! encode thread codes the first controller's tier before the others. A tier's rate is
+//! last tier takes everyone left). The peers in control are placed first: a viewer left over
+//! never drags a controller's tier down, and the encode thread codes the first controller's
+//! tier before the others. A tier's rate is
 //! the lowest target among its peers, so no peer gets more than its link carries. A 400 kbit/s
 //! viewer joining a 50 Mbit/s one opens its own tier; two viewers on similar links share one
 //! encode. A peer that changes tier gets a keyframe of its new tier before any other frame of
@@ -34,9 +34,9 @@ pub(crate) const REGROUP_AFTER: Duration = Duration::from_secs(3);
 /// Each peer's tier (0 the highest, below [`MAX_TIERS`]), by the rule of the module docs.
 /// `targets` are the peers' targets in kbit/s, in any order; `priority` says which peers are
 /// in control and `current` each one's tier now ([`MAX_TIERS`] or more: none yet), in the same
-/// order. Controllers are placed first, so no viewer outside control ever
-/// makes a controller's tier drop under [`JOIN_SHARE`] of the controller's own target: a
-/// viewer that finds no tier it can share and no tier left to open goes to the slowest tier
+/// order. Controllers are placed first, so no viewer outside control ever makes a
+/// controller's tier drop under [`STAY_SHARE`] of the controller's own target: a viewer that
+/// finds no tier it can share and no tier left to open goes to the slowest tier
 /// without a controller, if any (else the slowest). The result is in `targets`' order.
 pub(crate) fn group(targets: &[u32], priority: &[bool], current: &[usize]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..targets.len()).collect();
