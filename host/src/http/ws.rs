@@ -138,6 +138,11 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     let mut conn = Connection::new(peer);
     let hello_deadline = tokio::time::sleep(HELLO_TIMEOUT);
     tokio::pin!(hello_deadline);
+    // Whether the hello deadline is still to be told to the connection. Not
+    // `!hello_deadline.is_elapsed()`: the timer marks it elapsed when it fires, and when
+    // another branch (the first ping, due at the same 10 s) won that wake-up, the guard
+    // turned the branch off before it ever ran: a silent socket stayed open for good.
+    let mut hello_due = true;
     let (notifier, mut notices) = PeerNotifier::channel();
     let mut shutdown = hub.shutdown.clone();
     let mut actions = Vec::new();
@@ -201,7 +206,8 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                     let _ = tx.send(Message::ping(Vec::new())).await;
                 }
             }
-            () = &mut hello_deadline, if !hello_deadline.is_elapsed() => {
+            () = &mut hello_deadline, if hello_due => {
+                hello_due = false;
                 conn.handle_hello_timeout(&hub.counters, &mut actions);
             }
             Ok(()) = shutdown.changed() => {
@@ -220,6 +226,17 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     // Sends what is still queued: the reply to a page's close frame (without it the page
     // sees 1006, "closed abnormally").
     let _ = tokio::time::timeout(CLOSE_FLUSH, tx.close()).await;
+    // When the host closed first, the page's answering close frame is waited for before the
+    // connection goes (RFC 6455 §7.1.1): dropped at once, it reset the connection under the
+    // page's reply, and the page saw 1006 instead of the host's code in two runs of three.
+    let answered = async {
+        while let Some(Ok(m)) = rx.next().await {
+            if m.is_close() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_FLUSH, answered).await;
 }
 
 /// What a read error from the socket says of the message: too big for [`MAX_MESSAGE`] (the

@@ -149,3 +149,27 @@ test('a signaling message before hello, or one too big, gets a clear error and a
   assert.equal(await sender.evaluate(() => window.glint.state), 'playing');
   assert.equal(await viewer.evaluate(() => window.glint.state), 'playing');
 });
+
+test('a signaling socket that never says hello is told and closed after 10 s', async () => {
+  const base = glint.url.replace(/\/(#.*)?$/, '');
+  const count = async () => (await (await fetch(`${base}/api/stats`)).json()).counters.signaling_hello_timeouts;
+  const before = await count();
+  const started = Date.now();
+  const seen = await sender.evaluate(() => new Promise((resolve) => {
+    const ws = new WebSocket(`ws://${location.host}/ws`);
+    const errors = [];
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(m.data);
+      if (msg.type === 'error') errors.push(msg);
+    };
+    ws.onclose = (e) => resolve({ errors, code: e.code });
+    // Far past the host's 10 s: a socket still open then was never closed.
+    setTimeout(() => resolve({ errors, code: 'still open' }), 25000);
+  }));
+  const waited = Date.now() - started;
+  assert.deepEqual(seen.errors.map((e) => e.code), ['hello-timeout'], JSON.stringify(seen));
+  assert.equal(seen.code, 1008, 'closed as a policy violation');
+  assert.ok(waited >= 9000, `closed after ${waited} ms, before the 10 s were up`);
+  assert.equal(await count(), before + 1);
+  assert.equal(await sender.evaluate(() => window.glint.state), 'playing');
+});
