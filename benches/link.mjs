@@ -41,6 +41,7 @@
 //
 // Usage: node benches/link.mjs [--scenarios rate:2mbit,...] [--seconds N] [--content C]
 //                              [--sound] [--glint-args "--no-ladder ..."] [--json FILE]
+//                              [--burst 32kbit] (tbf's bucket, tc's syntax)
 //        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss: the e2e
 //                                         suite runs this to check the bench itself)
 // Default: rate:2mbit rate:400kbit loss:5 steps:10mbit:10,1mbit:15,10mbit:10 pair:1mbit, 20 s
@@ -67,6 +68,9 @@ const jsonFile = arg('--json', null);
 const content = arg('--content', 'pattern');
 const withSound = process.argv.includes('--sound');
 const extraArgs = (arg('--glint-args', '') || '').split(' ').filter(Boolean);
+// tbf's bucket: 32kbit (4 KiB) by default; a home router's can be far larger (32kb: 32 KiB),
+// which lets a short burst through at the wire's speed and then drops a run of packets.
+const burst = arg('--burst', '32kbit');
 const SCROLLER = "xterm -geometry 200x60+0+0 -e sh -c 'while :; do head -c 30000 /dev/urandom | base64; done'";
 const WARMUP_S = 3; // left out of each phase's rates: the estimate settles
 const RECOVERED_FPS = 50;
@@ -138,7 +142,7 @@ async function run(scenario) {
   try {
     const dev = /(gh\d+)@/.exec(execFileSync('ip', ['-n', lan.host, '-o', 'link', 'show']).toString())[1];
     const shape = (verb, rate) => execFileSync('ip', ['netns', 'exec', lan.host, 'tc', 'qdisc', verb, 'dev', dev,
-      'root', 'tbf', 'rate', rate, 'burst', '32kbit', 'latency', '50ms']);
+      'root', 'tbf', 'rate', rate, 'burst', burst, 'latency', '50ms']);
     if (scenario.phases[0].rate) shape('add', scenario.phases[0].rate);
     if (scenario.loss > 0) {
       for (const ns of [lan.host, lan.client]) {

@@ -34,6 +34,7 @@
 //!   packets lost over the last second (TWCC) is sampled every [`super::RTC_STATS_INTERVAL`];
 //!   from two samples the share among the newest packets follows ([`newest_loss`]). When at
 //!   least [`FAST_COLLAPSE_LOSS`] of them, and [`FAST_COLLAPSE_PACKETS`] or more, were lost,
+//!   and [`FAST_COLLAPSE_SECOND`] of the whole second (not a short burst),
 //!   what got through (the rate sent since the last sample × the share not lost) is the link:
 //!   the target is cut to [`HEADROOM`] of it at once (never more than [`MAX_FAST_CUT`] times
 //!   lower), and stays under that until the estimator says as little or [`FAST_CAP_FOR`] has
@@ -80,6 +81,13 @@ pub(crate) const LOSSLESS: f64 = 0.02;
 pub(crate) const PROBE_JUMP: f64 = 2.0;
 /// A share of the newest packets lost at or above this is a collapse seen at once (module docs).
 pub(crate) const FAST_COLLAPSE_LOSS: f64 = 0.5;
+/// The least share of the whole last second's packets lost for a collapse seen at once: a
+/// link that fell under the picture loses most of every sample until the cut, where a short
+/// burst (a probe through a router's large token bucket, which lets ~30 KiB through at the
+/// wire's speed and then drops a run of packets) leaves the second at a few percent. On a
+/// steady 5 Mbit/s link behind such a bucket the newest packets' share alone cut the target
+/// from 3253 to 596 kbit/s with 6.5 % of the second lost.
+pub(crate) const FAST_COLLAPSE_SECOND: f64 = 0.2;
 /// The fewest packets lost among the newest for a collapse seen at once: at a few hundred
 /// kbit/s (a few packets per sample) two or three lost by chance would look like one.
 pub(crate) const FAST_COLLAPSE_PACKETS: f64 = 10.0;
@@ -272,6 +280,7 @@ impl RateControl {
                 let cap = (sent_kbps * (1.0 - newest) * HEADROOM).clamp(floor, self.max_kbps);
                 if self.fast_cap.is_none()
                     && newest >= FAST_COLLAPSE_LOSS
+                    && fraction >= FAST_COLLAPSE_SECOND
                     && newest * bytes / PACKET_BYTES >= FAST_COLLAPSE_PACKETS
                     && cap < self.target_kbps * COLLAPSE_SHARE
                 {
