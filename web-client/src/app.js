@@ -259,6 +259,32 @@ function halt(state, text) {
   status.set(state, text);
 }
 
+// Whether this host sent STUN/TURN servers last time, in this browser: the first offer then
+// waits for them (`welcome` says whether they follow) instead of gathering without them and
+// restarting ICE when they come. A first visit, or a host that has just gained servers, still
+// restarts once.
+const ICE_SERVERS_KEY = 'glint.iceServers';
+const expectIceServers = () => {
+  try {
+    return localStorage.getItem(ICE_SERVERS_KEY) === '1';
+  } catch {
+    return false;
+  }
+};
+const rememberIceServers = (yes) => {
+  try {
+    if (yes) localStorage.setItem(ICE_SERVERS_KEY, '1');
+    else localStorage.removeItem(ICE_SERVERS_KEY);
+  } catch { /* storage refused: the page restarts ICE when the servers come */ }
+};
+/** The connection's start, held while the page waits for the host's ICE servers. */
+let heldStart = null;
+const startHeld = () => {
+  const start = heldStart;
+  heldStart = null;
+  start?.();
+};
+
 const signaling = new Signaling({
   url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
   password,
@@ -272,17 +298,22 @@ const signaling = new Signaling({
     status.set('connecting', notice ?? 'Connecting…');
     // Sound: the page plays the `audio` channel itself where it can (a host without sound
     // sends nothing on it); else the Opus track.
-    peer.start({ audio: audioOverChannel ? playChannel : null })
+    const start = () => peer.start({ audio: audioOverChannel ? playChannel : null })
       .catch((e) => fail(`This browser cannot start a connection: ${e.message}`));
+    heldStart = start;
+    if (!expectIceServers()) startHeld();
   },
   onOpen: () => mark('wsOpenMs'),
   onDown: (reason) => {
+    heldStart = null;
     teardown();
     status.set('disconnected', notice ?? `Disconnected (${reason}). Reconnecting…`);
   },
   handlers: {
     welcome: (msg) => {
       mark('welcomeMs');
+      rememberIceServers(msg.ice_servers === true);
+      if (msg.ice_servers !== true) startHeld();
       room.reset(msg.peer);
       transfers.reset();
       pointers.clear();
@@ -319,6 +350,7 @@ const signaling = new Signaling({
     // and the next ones.
     'ice-servers': (msg) => {
       peer.useIceServers(msg.servers).catch((e) => console.warn('glint: ICE servers', e));
+      startHeld();
     },
     pointer: (msg) => pointers.show(msg),
     // The host screen's size: pointers map to it, whatever size the picture is coded at.

@@ -336,6 +336,7 @@ impl Connection {
                     audio: config.audio,
                     pixelated: config.pixelated,
                     game: config.game,
+                    ice_servers: !config.ice.is_empty(),
                 }));
             }
             Verdict::Refused => {

@@ -72,7 +72,8 @@ fn hello_then_offer_gets_a_welcome_and_an_offer_for_the_same_peer() {
                 peer: 7,
                 audio: true,
                 pixelated: false,
-                game: false
+                game: false,
+                ice_servers: false
             })
         ]
     );
