@@ -195,7 +195,7 @@ const peer = new PeerConnection({
   },
   // An ICE restart brought the connection back: the same peer, role and control.
   onRestored: () => { notice = null; },
-  onLost: () => signaling.reconnect('connection lost'),
+  onLost: (_state, why) => signaling.reconnect(why ?? 'connection lost'),
   relay,
 });
 // A new network (back online, Wi-Fi to mobile): the old path may be dead before the browser

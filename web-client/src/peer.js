@@ -38,6 +38,26 @@ export const RESTART_AFTER_DISCONNECTED_MS = 2000;
 /** A restart that has not brought the connection back in this long gives way to a new one. */
 export const RESTART_GIVE_UP_MS = 15000;
 
+/**
+ * A first connection that has not connected in this long gives way to a new one, saying why:
+ * with relays only and a TURN server that refuses its credentials, the browser has no
+ * candidate to check and stays `new` for good, telling nothing but `icecandidateerror`.
+ */
+export const CONNECT_GIVE_UP_MS = 20000;
+
+/**
+ * Why a connection found no path, for the page's status: a TURN or STUN server's error answer
+ * (RFC 8489 §14.8 codes under 700: 401 Unauthorized, 403, 437, 441, 486...) if any came,
+ * else a server that never answered (the browser's 701), else no path at all.
+ */
+export function noPathReason(errors) {
+  const answered = errors.filter((e) => e.code > 0 && e.code < 700).at(-1);
+  if (answered) return `no path to the host: ${answered.url} said ${answered.code} ${answered.text}`.trim();
+  const silent = errors.at(-1);
+  if (silent) return `no path to the host: no answer from ${silent.url}`;
+  return `no path to the host within ${CONNECT_GIVE_UP_MS / 1000} s`;
+}
+
 /** The `iceServers` entries as one comparable string. */
 const serversKey = (servers) => JSON.stringify(servers ?? []);
 
@@ -50,8 +70,9 @@ export class PeerConnection {
    * @param {(data: ArrayBuffer) => void} o.onControl a message on the `control` channel
    * @param {(text: string) => void} [o.onClipboard] text the host copied (`clipboard` channel)
    * @param {() => void} o.onConnected the connection is up (after DTLS)
-   * @param {(state: string) => void} o.onLost the connection failed or closed (and an ICE
-   *   restart did not bring it back): a new connection is needed
+   * @param {(state: string, why?: string) => void} o.onLost the connection failed or closed
+   *   (and an ICE restart did not bring it back), or never connected (`no-path`, with why,
+   *   after CONNECT_GIVE_UP_MS): a new connection is needed
    * @param {() => void} [o.onRestored] the connection found a path again after it was lost
    * @param {(step: string) => void} [o.mark] records a step of the connection's timeline
    * @param {boolean} [o.relay] use TURN relays only (`iceTransportPolicy: 'relay'`)
@@ -78,8 +99,11 @@ export class PeerConnection {
   resetRecovery() {
     this.timers?.clearTimeout(this.disconnectedTimer);
     this.timers?.clearTimeout(this.giveUpTimer);
+    this.timers?.clearTimeout(this.connectTimer);
     this.disconnectedTimer = null;
     this.giveUpTimer = null;
+    this.connectTimer = null;
+    this.iceErrors = []; // the connection's icecandidateerror events: { url, code, text }
     this.restartWanted = null; // a restart asked for while an offer was out
     this.wasConnected = false;
   }
@@ -114,6 +138,18 @@ export class PeerConnection {
     const sound = pc.addTransceiver('audio', { direction: 'recvonly' });
     if ('jitterBufferTarget' in sound.receiver) sound.receiver.jitterBufferTarget = 0;
     pc.ontrack = (ev) => this.onTrack(ev);
+    pc.onicecandidateerror = (ev) => {
+      if (this.pc !== pc) return;
+      this.iceErrors.push({ url: ev.url ?? '', code: ev.errorCode ?? 0, text: ev.errorText ?? '' });
+      if (this.iceErrors.length > 8) this.iceErrors.shift();
+      this.log.debug?.('glint: ICE candidate error', ev.url, ev.errorCode, ev.errorText);
+    };
+    this.connectTimer = this.timers.setTimeout(() => {
+      if (this.pc !== pc || this.wasConnected) return;
+      const why = noPathReason(this.iceErrors);
+      this.log.warn(`glint: ${why}`);
+      this.onLost('no-path', why);
+    }, CONNECT_GIVE_UP_MS);
     pc.oniceconnectionstatechange = () => {
       if (pc.iceConnectionState === 'checking') this.mark('iceCheckingMs');
       else if (pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed') this.mark('iceConnectedMs');
@@ -128,6 +164,8 @@ export class PeerConnection {
         this.giveUpTimer = null;
         if (!this.wasConnected) {
           this.wasConnected = true;
+          this.timers.clearTimeout(this.connectTimer);
+          this.connectTimer = null;
           this.mark('connectedMs');
           this.onConnected();
         } else {

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   PeerConnection, withRrtr, answerSdp, RESTART_AFTER_DISCONNECTED_MS, RESTART_GIVE_UP_MS,
+  CONNECT_GIVE_UP_MS, noPathReason,
 } from '../src/peer.js';
 import { message } from '../src/signaling.js';
 
@@ -83,7 +84,7 @@ function rig(options = {}) {
     onControl: (d) => events.push(['control', d]),
     onConnected: () => events.push(['connected']),
     onRestored: () => events.push(['restored']),
-    onLost: (s) => events.push(['lost', s]),
+    onLost: (s, why) => events.push(why ? ['lost', s, why] : ['lost', s]),
     log: { warn() {}, debug() {} },
     timers,
     ...options,
@@ -242,6 +243,42 @@ test('a failed connection restarts ICE; one that does not come back gives way to
   pc.state('connecting');
   r.timers.advance(RESTART_GIVE_UP_MS);
   assert.deepEqual(r.events, [['connected'], ['lost', 'failed']]);
+});
+
+test('a first connection that never connects gives way to a new one, saying what the relay said', async () => {
+  const r = rig({ relay: true });
+  await r.peer.start();
+  const pc = r.pc();
+  await r.peer.answer('v=0\r\n');
+  // A STUN server that never answered, then a TURN server refusing the credentials.
+  pc.onicecandidateerror({ url: 'stun:192.0.2.2:3478', errorCode: 701, errorText: 'STUN host lookup received error.' });
+  pc.onicecandidateerror({ url: 'turn:192.0.2.2:3478?transport=udp', errorCode: 401, errorText: 'Unauthorized' });
+  r.timers.advance(CONNECT_GIVE_UP_MS - 1);
+  assert.deepEqual(r.events, [], 'not given up before its time');
+  r.timers.advance(1);
+  assert.deepEqual(r.events, [['lost', 'no-path', 'no path to the host: turn:192.0.2.2:3478?transport=udp said 401 Unauthorized']]);
+
+  // One that connects in time is never given up; nor is one replaced meanwhile.
+  const ok = rig();
+  await ok.peer.start();
+  ok.pc().state('connected');
+  ok.timers.advance(CONNECT_GIVE_UP_MS * 2);
+  assert.deepEqual(ok.events, [['connected']]);
+  const replaced = rig();
+  await replaced.peer.start();
+  replaced.peer.close();
+  replaced.timers.advance(CONNECT_GIVE_UP_MS * 2);
+  assert.deepEqual(replaced.events, []);
+});
+
+test('the reason a connection found no path: an error answer, else a silent server, else none', () => {
+  assert.equal(noPathReason([]), 'no path to the host within 20 s');
+  assert.equal(noPathReason([{ url: 'stun:s.example:3478', code: 701, text: 'timeout' }]),
+    'no path to the host: no answer from stun:s.example:3478');
+  assert.equal(noPathReason([
+    { url: 'turn:t.example:3478', code: 403, text: 'Forbidden IP' },
+    { url: 'stun:s.example:3478', code: 701, text: 'timeout' },
+  ]), 'no path to the host: turn:t.example:3478 said 403 Forbidden IP');
 });
 
 test("the host's ICE servers: a connection made without them restarts with them, the next starts with them", async () => {

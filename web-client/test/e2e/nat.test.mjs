@@ -9,6 +9,8 @@
 // 2. coturn with a static user (`--ice-username`/`--ice-credential`): the page's UDP is cut by
 //    nftables for a few seconds, the page restarts ICE on its signaling socket, and the picture
 //    resumes on the same peer with the same role.
+// 3. The same coturn and a wrong password: the relay-only page has no path; it says what the
+//    relay answered and tries again, instead of "Connecting…" for good.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -131,5 +133,19 @@ test('a link cut for a few seconds: the page restarts ICE and the picture resume
       assert.deepEqual([meAfter.peer, meAfter.role, meAfter.control], [me.peer, 'owner', true]);
       assert.equal(await page.evaluate(() => window.glint.connects), 1, 'no new connection was made');
       assert.deepEqual(await page.evaluate(() => window.glint.timelines.length), 1, 'no new signaling attempt');
+    });
+});
+
+test('a relay that refuses its credentials: the page says so and tries again', async () => {
+  await withParts({ user: 'ice-user', password: 'ice-pass' },
+    (turn) => ['--ice-server', turn.url, '--ice-username', turn.user, '--ice-credential', 'wrong'],
+    async ({ turn, glint, page }) => {
+      await page.goto(`${glint.url}&relay=1`);
+      const said = await waitFor('the page to give the connection up', async () => {
+        const text = await page.textContent('#status');
+        return /no path to the host/.test(text) && text;
+      }, 40000);
+      assert.match(said, new RegExp(`${turn.url.replace(/[?.]/g, '\\$&')} said 401`), said);
+      assert.match(said, /Reconnecting/);
     });
 });
