@@ -152,7 +152,7 @@ pub struct Config {
     /// The host's public address (behind a NAT that forwards `--udp-port` to it): announced,
     /// with the same port, as a server-reflexive ICE candidate (RFC 8445 §5.1.1.2) beside each
     /// non-loopback host candidate.
-    #[arg(long, value_name = "IP")]
+    #[arg(long, value_name = "IP", value_parser = parse_public_ip)]
     pub public_ip: Option<IpAddr>,
 
     /// A STUN or TURN server for the pages' peer connections (repeatable): `stun:HOST[:PORT]`,
@@ -362,6 +362,21 @@ pub fn parse_layout(s: &str) -> Result<KeyboardLayout, String> {
     })
 }
 
+/// `--public-ip`: an address a browser elsewhere can send to (not unspecified, loopback,
+/// multicast or broadcast, which no NAT forwards).
+fn parse_public_ip(s: &str) -> Result<IpAddr, String> {
+    let ip: IpAddr = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not an IPv4 or IPv6 address"))?;
+    let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+    if ip.is_unspecified() || ip.is_loopback() || ip.is_multicast() || broadcast {
+        return Err(format!(
+            "{ip} cannot be reached from elsewhere: give the address the NAT's outside has"
+        ));
+    }
+    Ok(ip)
+}
+
 fn parse_size(s: &str) -> Result<(u16, u16), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
@@ -466,6 +481,11 @@ mod tests {
             &["glint", "--source", "webcam"],
             &["glint", "--audio", "x", "--no-audio"],
             &["glint", "--audio-bitrate", "5"],
+            &["glint", "--public-ip", "0.0.0.0"],
+            &["glint", "--public-ip", "127.0.0.1"],
+            &["glint", "--public-ip", "::1"],
+            &["glint", "--public-ip", "239.1.2.3"],
+            &["glint", "--public-ip", "notanip"],
             &["glint", "--core", "nestopia"],
             &["glint", "--rom", "x.nes"],
             &[

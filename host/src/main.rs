@@ -78,6 +78,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => {
             eprintln!("glint: {message}");
+            if code == EXIT_CONFIG {
+                eprintln!("\nFor more information, try '--help'.");
+            }
             ExitCode::from(code)
         }
     }
