@@ -1,6 +1,5 @@
-//! The WebSocket transport of signaling: reads a page's messages into its
-//! [`Connection`] and carries out the actions, talking to the rtc
-//! thread and the game.
+//! The WebSocket transport of signaling: reads a page's messages into its [`Connection`] and
+//! carries out the actions, talking to the rtc thread and the game.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
