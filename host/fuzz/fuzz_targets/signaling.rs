@@ -180,6 +180,7 @@ fn carry_out(
                         audio,
                         pixelated,
                         game,
+                        ice_servers,
                     } = &msg
                     {
                         let Some(ClientMsg::Hello { password, .. }) = &sent else {
@@ -196,8 +197,13 @@ fn carry_out(
                         assert!(model.joined, "a welcome before the page joined the room");
                         assert_eq!(*peer, PEER.0);
                         assert_eq!(
-                            (*audio, *pixelated, *game),
-                            (config.audio, config.pixelated, config.game)
+                            (*audio, *pixelated, *game, *ice_servers),
+                            (
+                                config.audio,
+                                config.pixelated,
+                                config.game,
+                                !config.ice.is_empty()
+                            )
                         );
                         model.welcomed = true;
                     }
