@@ -37,10 +37,15 @@ test('at 500 kbit/s the picture is 640x360 of the 1280x720 screen, and clicks la
   await waitFor('the smaller picture', () => evaluate(() => video.videoWidth === 640 && video.videoHeight === 360), 15000);
   assert.deepEqual(await evaluate(() => [video.dataset.screenWidth, video.dataset.screenHeight]), ['1280', '720'],
     'the host told the page its screen size');
-  // Peers' figures are published once a second.
-  const peer = await waitFor('the peer in /api/stats', async () =>
-    (await (await fetch(`${base()}/api/stats`)).json()).peers.find((p) => p.connected && p.picture), 5000);
-  assert.equal(peer.rung, 2, JSON.stringify(peer));
+  // Peers' figures are published once a second. The first ones can come from a dip: a CI run
+  // read rung 3 (426x240) half a second in, the estimate at 113 kbit/s on loopback under load
+  // (no loss); it climbs back to the configured 500 within seconds.
+  let last;
+  const peer = await waitFor('the peer at rung 2 in /api/stats', async () => {
+    last = (await (await fetch(`${base()}/api/stats`)).json()).peers.find((p) => p.connected && p.picture);
+    return last?.rung === 2 && last;
+  }, 15000).catch(() => last);
+  assert.equal(peer?.rung, 2, JSON.stringify(peer));
   assert.deepEqual(peer.picture, [640, 360]);
   assert.equal(peer.rung_reason, 'rate too low for the pixels');
   // The page still fills its window with the picture (scaled up, not shown at 640x360).
