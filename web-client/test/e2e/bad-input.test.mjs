@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startGlint, startChromium, waitFor } from './harness.mjs';
+import { startGlint, startChromium, waitFor, videoPoint } from './harness.mjs';
 
 let glint;
 let browser;
@@ -79,12 +79,9 @@ test('garbage on the input channel gets a bad-input error to its sender only', a
   const b = await frames(sender);
   await waitFor('the sender to keep receiving frames', async () => (await frames(sender)) > b + 30);
   const target = [640, 360];
-  const [x, y] = await sender.evaluate(([rx, ry]) => {
-    const r = video.getBoundingClientRect();
-    const scale = Math.min(r.width / video.videoWidth, r.height / video.videoHeight);
-    return [r.left + (r.width - video.videoWidth * scale) / 2 + (rx + 0.5) * scale,
-      r.top + (r.height - video.videoHeight * scale) / 2 + (ry + 0.5) * scale];
-  }, target);
+  // In host pixels: with two viewers on a loaded machine the picture may be coded a rung
+  // smaller than the screen (the video's own pixels then missed the target).
+  const [x, y] = await videoPoint(sender, ...target);
   await sender.mouse.move(x, y);
   await waitFor('the host pointer to follow the page', () => {
     const out = execFileSync('xdotool', ['getmouselocation'], { env: glint.xenv() }).toString();
