@@ -48,7 +48,8 @@
 // phases. `pair:R`: a viewer on an unshaped link watches, then a second one behind R joins;
 // the table gives the second one's row, then the first one's (fps, freezes, target, picture).
 // Needs root (ip netns, tc, nft). Prints one JSON line per scenario, then a table; with
-// LINK_TRACE=1 also each second's sample (stderr). The host's figures are asked from glint's
+// LINK_TRACE=1 also each second's sample (stderr); with LINK_LOG=F glint's log goes to
+// F.<scenario> (RUST_LOG as usual). The host's figures are asked from glint's
 // own namespace, not through the shaped link.
 
 import { execFile, execFileSync } from 'node:child_process';
@@ -314,6 +315,7 @@ async function run(scenario) {
     await browser?.stop();
     await fast?.stop();
     await glint?.stop();
+    if (process.env.LINK_LOG && glint) writeFileSync(`${process.env.LINK_LOG}.${scenario.spec.replace(/[^a-z0-9.]+/gi, '_')}`, glint.logs());
     lan.stop();
     rmSync(home, { recursive: true, force: true });
   }
