@@ -115,18 +115,25 @@ struct Datagram {
     at: Instant,
 }
 
-/// Binds one UDP socket per local address, all on the same port.
+/// Binds one UDP socket per local address, all on the same port: every IPv4 address, and the
+/// IPv6 ones a browser can reach (not loopback, which Chromium never gathers on, nor
+/// link-local, which needs an interface's scope) unless the listen address is an IPv4 one
+/// beyond loopback (`0.0.0.0` or one address: IPv4 was asked for). IPv4 first, loopback last.
 pub fn bind_sockets(port: u16, listen_ip: IpAddr) -> std::io::Result<Vec<UdpSocket>> {
+    let ipv6 = listen_ip.is_ipv6() || listen_ip.is_loopback();
     let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()?
         .into_iter()
         .map(|i| i.ip())
-        .filter(|ip| ip.is_ipv4())
+        .filter(|ip| match ip {
+            IpAddr::V4(_) => true,
+            IpAddr::V6(v6) => ipv6 && reachable_ipv6(v6),
+        })
         .collect();
     // Loopback-only listening still needs the LAN addresses: Chromium never gathers on 127.0.0.1.
     if !listen_ip.is_unspecified() && !listen_ip.is_loopback() {
         ips.retain(|ip| *ip == listen_ip || ip.is_loopback());
     }
-    ips.sort_by_key(|ip| ip.is_loopback());
+    ips.sort_by_key(|ip| (ip.is_loopback(), ip.is_ipv6()));
     ips.dedup();
     for _attempt in 0..16 {
         let mut sockets = Vec::new();
@@ -153,6 +160,13 @@ pub fn bind_sockets(port: u16, listen_ip: IpAddr) -> std::io::Result<Vec<UdpSock
         std::io::ErrorKind::AddrNotAvailable,
         "no UDP port free on every local address",
     ))
+}
+
+/// An IPv6 address a browser elsewhere can send to: global or unique-local (RFC 4193), not
+/// loopback, unspecified, multicast or link-local (fe80::/10).
+fn reachable_ipv6(ip: &std::net::Ipv6Addr) -> bool {
+    let link_local = ip.segments()[0] & 0xffc0 == 0xfe80;
+    !(ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || link_local)
 }
 
 /// The local addresses of `sockets`, for the session's host candidates.
@@ -504,4 +518,21 @@ impl Driver {
 /// The wall-clock time now and the matching instant, for [`Session::new`].
 pub fn clock_anchor() -> (Instant, SystemTime) {
     (Instant::now(), SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reachable_ipv6;
+
+    #[test]
+    fn only_ipv6_addresses_a_browser_elsewhere_can_reach_are_bound() {
+        let reach = |s: &str| reachable_ipv6(&s.parse().expect("an IPv6 address"));
+        assert!(reach("2001:db8::7"));
+        assert!(reach("fd00::2"), "unique-local");
+        assert!(!reach("::1"), "loopback");
+        assert!(!reach("::"));
+        assert!(!reach("fe80::fc:ff:fe00:1"), "link-local");
+        assert!(!reach("febf::1"), "link-local (fe80::/10)");
+        assert!(!reach("ff02::1"), "multicast");
+    }
 }

@@ -204,16 +204,17 @@ export async function startChromium({ args = [], contextOptions = {}, executable
 
 /**
  * Two network namespaces joined by a veth pair, as two machines on one LAN: `host` at
- * `hostIp`, `client` at `clientIp`. Unique names per call; `stop()` deletes both (and the
- * pair with them). Needs root and iproute2.
+ * `hostIp`, `client` at `clientIp`. With `ipv6`, an IPv6-only LAN (unique-local addresses, no
+ * IPv4 beyond loopback), as a mobile network without IPv4 would be. Unique names per call;
+ * `stop()` deletes both (and the pair with them). Needs root and iproute2.
  */
-export async function startLan() {
+export async function startLan({ ipv6 = false } = {}) {
   const id = `${process.pid % 10000}${Math.floor(Math.random() * 90 + 10)}`;
   const subnet = Number(id) % 250 + 1;
   const host = `glint-h${id}`;
   const client = `glint-c${id}`;
-  const hostIp = `10.213.${subnet}.1`;
-  const clientIp = `10.213.${subnet}.2`;
+  const hostIp = ipv6 ? `fd21:${subnet.toString(16)}::1` : `10.213.${subnet}.1`;
+  const clientIp = ipv6 ? `fd21:${subnet.toString(16)}::2` : `10.213.${subnet}.2`;
   const ip = (...a) => execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'pipe'] });
   const stop = () => {
     for (const ns of [host, client]) {
@@ -223,16 +224,25 @@ export async function startLan() {
   try {
     ip('netns', 'add', host);
     ip('netns', 'add', client);
-    // IPv4 only: an IPv6 link-local address that finishes its duplicate detection a second or
-    // two after the link comes up is a network change to Chromium, which then fails every
-    // request in flight (ERR_NETWORK_CHANGED), and a failed module preload leaves the page dead.
-    for (const ns of [host, client]) {
-      ip('netns', 'exec', ns, 'sh', '-c',
-        'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6');
+    // An IPv6 link-local address that finishes its duplicate detection a second or two after
+    // the link comes up is a network change to Chromium, which then fails every request in
+    // flight (ERR_NETWORK_CHANGED), and a failed module preload leaves the page dead: IPv4
+    // only, or (`ipv6`) no link-local addresses and no duplicate detection.
+    if (!ipv6) {
+      for (const ns of [host, client]) {
+        ip('netns', 'exec', ns, 'sh', '-c',
+          'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6');
+      }
     }
     ip('link', 'add', `gh${id}`, 'netns', host, 'type', 'veth', 'peer', 'name', `gc${id}`, 'netns', client);
-    ip('-n', host, 'addr', 'add', `${hostIp}/24`, 'dev', `gh${id}`);
-    ip('-n', client, 'addr', 'add', `${clientIp}/24`, 'dev', `gc${id}`);
+    for (const [ns, dev, addr] of [[host, `gh${id}`, hostIp], [client, `gc${id}`, clientIp]]) {
+      if (ipv6) {
+        ip('-n', ns, 'link', 'set', dev, 'addrgenmode', 'none');
+        ip('-n', ns, '-6', 'addr', 'add', `${addr}/64`, 'dev', dev, 'nodad');
+      } else {
+        ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev);
+      }
+    }
     for (const [ns, dev] of [[host, `gh${id}`], [client, `gc${id}`]]) {
       ip('-n', ns, 'link', 'set', 'lo', 'up');
       ip('-n', ns, 'link', 'set', dev, 'up');
