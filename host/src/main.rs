@@ -377,11 +377,10 @@ fn run(config: Config) -> Result<(), Failure> {
                 running.clone(),
                 audio_counters.clone(),
             )
-            .map(|_| {
-                config
-                    .audio
-                    .clone()
-                    .unwrap_or_else(|| "the default sink's monitor".into())
+            .map(|_| match (&config.audio, &private_pulse) {
+                (Some(device), _) => device.clone(),
+                (None, Some(_)) => "the virtual display's own sink (glint) monitor".into(),
+                (None, None) => "the default sink's monitor".into(),
             }),
         };
         match started {

@@ -144,8 +144,8 @@ pub struct PeerSnapshot {
     pub picture: Option<(u32, u32)>,
     /// The ladder's rung: 0 the screen's own size, then 3/4, 1/2, 1/3 of each side.
     pub rung: Option<usize>,
-    /// Why the ladder is on that rung: "full size", "rate too low for the pixels", "encoder
-    /// over its target".
+    /// Why the ladder is on that rung: "full size", "rate too low for the pixels", "--bitrate
+    /// too low for the pixels" (the configured rate is the cap), "encoder over its target".
     pub rung_reason: Option<&'static str>,
     /// The peer's own receive-side estimate (REMB), when it sends one.
     pub remb_kbps: Option<f64>,

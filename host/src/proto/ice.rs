@@ -68,6 +68,8 @@ pub enum IceUrlError {
     Credentials(String),
     #[error("{0:?}: no host")]
     NoHost(String),
+    #[error("{url:?}: {host:?} is not a host name (letters, digits, '-' and '.') nor an address")]
+    BadHost { url: String, host: String },
     #[error("{0:?}: the port must be a number from 1 to 65535")]
     Port(String),
     #[error(
@@ -106,13 +108,18 @@ impl FromStr for IceUrl {
             Some(_) => return Err(IceUrlError::Query(text.into())),
         };
         let (host, port) = split_host_port(authority).ok_or_else(|| port_error(text))?;
-        let host_ok = !host.is_empty()
-            && (host.starts_with('[')
-                || host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
-        if !host_ok {
+        if host.is_empty() {
             return Err(IceUrlError::NoHost(text.into()));
+        }
+        let host_ok = host.starts_with('[')
+            || host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !host_ok {
+            return Err(IceUrlError::BadHost {
+                url: text.into(),
+                host: host.into(),
+            });
         }
         Ok(Self {
             scheme,
@@ -412,7 +419,12 @@ mod tests {
             IceUrlError::Query(_)
         ));
         assert!(matches!(err("stun:"), IceUrlError::NoHost(_)));
-        assert!(matches!(err("stun:ho st"), IceUrlError::NoHost(_)));
+        assert!(matches!(err("stun:ho st"), IceUrlError::BadHost { .. }));
+        assert_eq!(
+            err("stun:exa_mple.org").to_string(),
+            "\"stun:exa_mple.org\": \"exa_mple.org\" is not a host name (letters, digits, \
+             '-' and '.') nor an address"
+        );
         assert!(matches!(err("stun:[nope]:3478"), IceUrlError::NoHost(_)));
     }
 

@@ -47,6 +47,10 @@ pub enum RungReason {
     Full,
     /// The target is too low for the pixels of the rungs above.
     BitsPerPixel,
+    /// The target is the configured rate (`--bitrate`, within 3 %), and that is too low for
+    /// the pixels of the rungs above: the user's own cap, not the link. A rung taken for bits
+    /// per pixel says which of the two it is as the target moves.
+    ConfiguredRate,
     /// The encoder coded over its target on the rung above.
     OverTarget,
 }
@@ -57,6 +61,7 @@ impl RungReason {
         match self {
             RungReason::Full => "full size",
             RungReason::BitsPerPixel => "rate too low for the pixels",
+            RungReason::ConfiguredRate => "--bitrate too low for the pixels",
             RungReason::OverTarget => "encoder over its target",
         }
     }
@@ -175,8 +180,21 @@ impl Ladder {
         while down < last && bpp(down) < DOWN_BPP {
             down += 1;
         }
+        // At the configured rate (within 3 %), the cap is the user's own.
+        let at_max = u64::from(target_kbps) * 100 >= u64::from(max_kbps) * 97;
+        let rate_reason = if at_max {
+            RungReason::ConfiguredRate
+        } else {
+            RungReason::BitsPerPixel
+        };
+        if matches!(
+            self.reason,
+            RungReason::BitsPerPixel | RungReason::ConfiguredRate
+        ) {
+            self.reason = rate_reason;
+        }
         if down > self.index {
-            self.step(now, down, RungReason::BitsPerPixel);
+            self.step(now, down, rate_reason);
             return Some(down);
         }
         // Down one for coding over target.
@@ -194,17 +212,13 @@ impl Ladder {
             }
         }
         // Up, to the highest rung the target affords, once one has been affordable a while.
-        let up_bpp = if u64::from(target_kbps) * 100 >= u64::from(max_kbps) * 97 {
-            DOWN_BPP
-        } else {
-            UP_BPP
-        };
+        let up_bpp = if at_max { DOWN_BPP } else { UP_BPP };
         let highest = (0..self.index).find(|&i| bpp(i) >= up_bpp);
         match highest {
             Some(up) if now >= self.hold_until && !over => {
                 let since = *self.up_since.get_or_insert(now);
                 if now.saturating_duration_since(since) >= UP_AFTER {
-                    self.step(now, up, RungReason::BitsPerPixel);
+                    self.step(now, up, rate_reason);
                 }
             }
             _ => self.up_since = None,
@@ -268,6 +282,10 @@ mod tests {
         );
         assert_eq!(run(&mut l, &mut t, 0.2, 8000, follows), 0);
         assert_eq!(l.reason(), RungReason::Full);
+        // With --bitrate 500 the cap is the user's own, and the reason says so.
+        assert_eq!(l.update(t, 500, 500, SCREEN), Some(2));
+        assert_eq!(l.reason(), RungReason::ConfiguredRate);
+        assert_eq!(l.reason().as_str(), "--bitrate too low for the pixels");
     }
 
     #[test]

@@ -41,13 +41,14 @@ test('at 500 kbit/s the picture is 640x360 of the 1280x720 screen, and clicks la
   // read rung 3 (426x240) half a second in, the estimate at 113 kbit/s on loopback under load
   // (no loss); it climbs back to the configured 500 within seconds.
   let last;
+  // The reason names the configured rate: the cap is the user's own, not the link.
   const peer = await waitFor('the peer at rung 2 in /api/stats', async () => {
     last = (await (await fetch(`${base()}/api/stats`)).json()).peers.find((p) => p.connected && p.picture);
-    return last?.rung === 2 && last;
+    return last?.rung === 2 && last.rung_reason === '--bitrate too low for the pixels' && last;
   }, 15000).catch(() => last);
   assert.equal(peer?.rung, 2, JSON.stringify(peer));
   assert.deepEqual(peer.picture, [640, 360]);
-  assert.equal(peer.rung_reason, 'rate too low for the pixels');
+  assert.equal(peer.rung_reason, '--bitrate too low for the pixels');
   // The page still fills its window with the picture (scaled up, not shown at 640x360).
   const shown = await evaluate(() => video.getBoundingClientRect().width);
   assert.ok(shown >= 1000, `the video is ${shown} px wide`);
@@ -64,5 +65,5 @@ test('at 500 kbit/s the picture is 640x360 of the 1280x720 screen, and clicks la
     assert.deepEqual([got.x, got.y], target);
   }
   await page.keyboard.press('Control+Alt+Shift+KeyS');
-  await waitFor('the rung in the overlay', async () => /640×360, rung 2 of 3: rate too low for the pixels/.test(await page.textContent('#overlay')), 5000);
+  await waitFor('the rung in the overlay', async () => /640×360, rung 2 of 3: --bitrate too low for the pixels/.test(await page.textContent('#overlay')), 5000);
 });
