@@ -248,6 +248,7 @@ async function run(scenario) {
         const photon = await page.evaluate(() => window.glint.inputToPhotonMs.splice(0));
         const gapMs = await page.evaluate(() => window.longestGap());
         const v = await page.evaluate(() => window.glint.inboundVideo());
+        const asks = await page.evaluate(() => window.glint.keyframeAsks);
         const peers = await hostPeers();
         // With a pair, the fast viewer joined first.
         const peer = peers[scenario.pair ? 1 : 0];
@@ -268,7 +269,7 @@ async function run(scenario) {
           hostFps: peer?.fps ?? 0, target: peer?.target_kbps ?? 0, bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0, video: Math.round(peer?.video_kbps ?? 0),
           keyframes: peer?.keyframes_sent ?? 0, plis: peer?.plis ?? 0, keyframeBytes: peer?.keyframe_bytes ?? 0,
           picture: peer?.picture ? peer.picture.join('x') : '?', audioKbps: peer?.audio_kbps ?? 0,
-          audioFrames: peer?.audio_frames_sent ?? 0, collapses: peer?.collapses ?? 0,
+          audioFrames: peer?.audio_frames_sent ?? 0, collapses: peer?.collapses ?? 0, asks,
           capturedFps: Math.round(lastHost.rates?.captured_fps ?? 0), encodedFps: Math.round(lastHost.rates?.encoded_fps ?? 0),
           stagesP95: Object.fromEntries(Object.entries(lastHost.stages_ms ?? {}).map(([k, v]) => [k, Math.round(v.p95 * 10) / 10])),
           photon, gapMs });
@@ -276,7 +277,7 @@ async function run(scenario) {
         last = v;
       }
       const steady = samples.filter((x) => x.s > WARMUP_S);
-      const before = phases.length ? lastSample : { keyframes: 0, plis: 0 };
+      const before = phases.length ? lastSample : { keyframes: 0, plis: 0, asks: 0 };
       const end = samples.at(-1);
       lastSample = end;
       const back = samples.find((x) => x.fps >= RECOVERED_FPS);
@@ -300,6 +301,7 @@ async function run(scenario) {
         tbf_drops: phase.rate ? drops() - dropsBefore : 0,
         keyframes: end.keyframes - before.keyframes,
         plis: end.plis - before.plis,
+        page_asks: end.asks - (before.asks ?? 0),
         keyframe_bytes_max: Math.max(...samples.map((x) => x.keyframeBytes)),
         picture: mode(steady.map((x) => x.picture)),
         audio_kbps: median(steady.map((x) => x.audioKbps)),
@@ -333,7 +335,7 @@ for (const scenario of scenarios) {
   console.log(JSON.stringify(r));
   results.push(r);
 }
-console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total), longest | back to 50 fps | input→photon p50 / p95 | target | estimate | sent | link drops | keyframes (PLIs), largest | picture |' +
+console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total), longest | back to 50 fps | input→photon p50 / p95 | target | estimate | sent | link drops | keyframes (PLIs, page asks), largest | picture |' +
   (withSound ? ' sound |' : ''));
 console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|---|${withSound ? '---|' : ''}`);
 for (const r of results) {
@@ -346,7 +348,7 @@ for (const r of results) {
       `${p.fps_median} / ${p.fps_min} | ${p.freezes} (${p.freeze_total_ms} ms), ${p.longest_freeze_ms} ms | ${back}${full} | ` +
       `${p.photon_ms.p50 ?? '–'} / ${p.photon_ms.p95 ?? '–'} ms | ` +
       `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s | ${p.tbf_drops} | ` +
-      `${p.keyframes} (${p.plis}), ${Math.round(p.keyframe_bytes_max / 1024)} KiB | ${p.picture} |` +
+      `${p.keyframes} (${p.plis}, ${p.page_asks}), ${Math.round(p.keyframe_bytes_max / 1024)} KiB | ${p.picture} |` +
       (withSound ? ` ${p.audio_kbps} kbit/s, ${p.audio_frames_per_s}/s |` : ''));
     if (p.fast) {
       const f = p.fast;

@@ -13,6 +13,7 @@ import { KeyBindings } from './keybind.js';
 import { PadBindings } from './gamepads.js';
 import { ChannelAudio, channelAudioSupported } from './audio.js';
 import { FrameLead, watchDisplayPeriod } from './phase.js';
+import { StallWatch } from './stall.js';
 import { guessLayout } from './keymap.js';
 import { Room, PeoplePanel, savedName } from './people.js';
 import { Pointers, screenSize, setScreen } from './pointers.js';
@@ -38,6 +39,7 @@ const mark = (step) => { timeline[step] ??= performance.now(); };
 const KEEP_TIMELINES = 20;
 
 const LEAD_REPORT_MS = 1000; // the playing page reports its frame lead this often
+const STALL_POLL_MS = 250; // a playing, visible page samples its decoder this often (stall.js)
 const PLAYING_WITHIN_MS = 10000; // a page plays while it sent input this recently
 const KEEP_REPORTS = 20; // host errors and infos kept for tests
 const KEEP_SAMPLES = 200; // input-to-photon samples kept for tests
@@ -90,6 +92,7 @@ const glint = {
   error: null,
   codec: null,
   framesPresented: 0,
+  keyframeAsks: 0, // keyframes asked of the host for a stuck decoder (stall.js)
   firstFrameMs: null,
   connects: 0,
   inputToPhotonMs: [], // the last few live input-to-photon samples
@@ -500,6 +503,17 @@ setInterval(() => {
     glint.lastLeadMs = lead;
   }
 }, LEAD_REPORT_MS);
+
+// A decoder stuck after a loss (frames lost for good, NACKs unanswered) asks the host for a
+// keyframe on `control` (stall.js) instead of waiting for the browser's own request (3 s).
+const stall = new StallWatch();
+setInterval(async () => {
+  if (status.state !== 'playing' || document.visibilityState !== 'visible' || !peer.pc) return;
+  const v = await peer.stats('inbound-rtp', 'video').catch(() => null);
+  if (v && stall.sample(performance.now(), v.framesDecoded, v.nackCount) && peer.sendOn('control', 'keyframe')) {
+    glint.keyframeAsks += 1;
+  }
+}, STALL_POLL_MS);
 
 // Presented frames, counted per displayed frame.
 /** A frame was shown at `now`: the first of each connection (the page's first or a

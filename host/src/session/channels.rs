@@ -3,10 +3,12 @@
 //! Page → host: `input` (unordered, no retransmits: the input protocol, `proto::input`) and
 //! `text` (reliable, ordered: UTF-8 text typed on the host). Both ways: `clipboard` (reliable,
 //! ordered: one UTF-8 text per message, at most `crate::proto::MAX_CLIPBOARD` bytes, the
-//! clipboard's new content). Host → page only: `control` (the
-//! frame echo, `proto::echo`) and `audio` (Opus packets, `proto::audio`). Data a page sends on
-//! a host-to-page channel, or on a channel the host does not know, is counted every time and
-//! the page is told once, so a flood cannot fill its notice queue.
+//! clipboard's new content). `control` carries the frame echo (`proto::echo`) to the page, and
+//! from it only [`KEYFRAME_REQUEST`]: its decoder is stuck (frames arrive, none decodes), so
+//! it asks for a keyframe sooner than Chromium's own request (3 s), as a Moonlight client asks
+//! for an IDR frame. Host → page only: `audio` (Opus packets, `proto::audio`). Other data a
+//! page sends on a host-to-page channel, or on a channel the host does not know, is counted
+//! every time and the page is told once, so a flood cannot fill its notice queue.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -27,6 +29,8 @@ pub const TEXT_CHANNEL: &str = "text";
 pub const CLIPBOARD_CHANNEL: &str = "clipboard";
 /// Host → page, the frame echo on the frames that follow new input (`fanout::ECHO_FRAMES`).
 pub const CONTROL_CHANNEL: &str = "control";
+/// The one message a page sends on `control`: a keyframe, please (ASCII text, exactly).
+pub(crate) const KEYFRAME_REQUEST: &[u8] = b"keyframe";
 /// Host → page: the page asks for its sound as Opus packets it plays itself.
 pub const AUDIO_CHANNEL: &str = "audio";
 
@@ -64,6 +68,8 @@ pub(super) struct Channels {
 #[derive(Debug)]
 pub(super) enum Routed {
     Input(InputMsg),
+    /// The page asks for a keyframe ([`KEYFRAME_REQUEST`]).
+    Keyframe,
     /// Refused: counted; the page is told when `notice` is set.
     Refused(Option<Notice>),
 }
@@ -128,13 +134,15 @@ impl Channels {
                     ))),
                 }
             }
+            Some(ChannelKind::Control) if data == KEYFRAME_REQUEST => Routed::Keyframe,
             Some(ChannelKind::Control | ChannelKind::Audio) | None => {
                 let first = !std::mem::replace(&mut self.told_bad_channel, true);
                 Routed::Refused(first.then(|| {
                     Notice::error(
                         ErrorCode::BadChannel,
                         "data sent on a channel that only carries data to the page \
-                              (control, audio) or that the host does not know; ignored",
+                              (audio; control but a keyframe request) or that the host does \
+                              not know; ignored",
                     )
                 }))
             }
@@ -142,7 +150,8 @@ impl Channels {
     }
 }
 
-/// Hands a routed message on: input to the input thread, refusals counted and told.
+/// Hands a routed message on: input to the input thread, refusals counted and told
+/// (keyframe requests are the peer's own).
 pub(super) fn deliver(
     peer: PeerId,
     routed: Routed,
@@ -151,6 +160,7 @@ pub(super) fn deliver(
 ) {
     match routed {
         Routed::Input(m) => out.push_back(Output::Input(m)),
+        Routed::Keyframe => {}
         Routed::Refused(notice) => {
             counters.channel_bad_data.inc();
             if let Some(n) = notice {

@@ -144,6 +144,10 @@ pub struct SessionCounters {
     pub tier_moves: Counter,
     /// Links seen to collapse under the picture before the estimator saw it (`rate/`).
     pub collapses: Counter,
+    /// Probes' results that led the target over what the link carried (`rate/`).
+    pub failed_probe_leads: Counter,
+    /// Other runs of loss large enough to cost a keyframe (`rate/`).
+    pub loss_bursts: Counter,
 }
 
 impl SessionCounters {
@@ -172,12 +176,11 @@ impl SessionCounters {
                 "ice_restarts",
                 "ICE restarts answered on an existing peer (its picture resumes, its role stays)",
             ),
-            rung_changes: m.counter(
-                "ladder_rung_changes",
-                "Steps of the resolution ladder (down or up)",
-            ),
+            rung_changes: m.counter("ladder_rung_changes", "Steps of the resolution ladder"),
             tier_moves: m.counter("tier_moves", "Viewers moved between quality tiers"),
             collapses: m.counter("link_collapses", "Links that fell under the picture's rate"),
+            failed_probe_leads: m.counter("failed_probe_leads", "Probe leads the link refused"),
+            loss_bursts: m.counter("loss_bursts", "Runs of loss that cost a keyframe"),
         }
     }
 }

@@ -18,7 +18,7 @@ use str0m::{Event, IceConnectionState, Output as RtcOutput, Rtc};
 use super::channels::{ChannelKind, Channels};
 use super::fanout::KeyframeGate;
 use super::negotiate::{self, Media, Pending, Shape};
-use super::rate::RateControl;
+use super::rate::{LossRun, RateControl};
 use super::{
     EncoderCommand, Output, SessionCounters, SessionError, RTC_STATS_INTERVAL, STATS_INTERVAL,
 };
@@ -185,12 +185,13 @@ impl Peer {
         self.rtc.bwe().set_bitrate(Bitrate::kbps(floor as u64), max);
     }
 
-    /// The link collapsed under the picture (`RateControl::on_loss`): what was lost is not
-    /// resent (the RTX cache is emptied: those frames are past, and their resends would fill
-    /// the narrow link ahead of the new picture), and a keyframe at the new rate follows.
-    fn collapsed(&mut self, now: Instant, counters: &SessionCounters, out: &mut VecDeque<Output>) {
-        counters.collapses.inc();
-        self.snapshot.collapses += 1;
+    /// The link lost a run of packets under the picture (`RateControl::on_loss`: it
+    /// collapsed, or a probe's result led the target over it): what was lost is not resent
+    /// (the RTX cache is emptied: those frames are past, and their resends would fill the
+    /// narrow link ahead of the new picture), and a keyframe at the new rate follows. Without
+    /// it, after a failed lead on the link bench the page showed nothing for 3 s, until its
+    /// own keyframe request.
+    fn resync(&mut self, now: Instant, out: &mut VecDeque<Output>) {
         let Some((mid, ..)) = self.video else {
             return;
         };
@@ -328,8 +329,25 @@ impl Peer {
                 }
                 if let Some(loss) = s.egress_loss_fraction {
                     sn.loss = Some(f64::from(loss));
-                    if self.connected && self.rate.on_loss(now, f64::from(loss), s.peer_bytes_tx) {
-                        self.collapsed(now, counters, out);
+                    let run = self
+                        .connected
+                        .then(|| self.rate.on_loss(now, f64::from(loss), s.peer_bytes_tx))
+                        .flatten();
+                    match run {
+                        Some(LossRun::Collapse) => {
+                            counters.collapses.inc();
+                            self.snapshot.collapses += 1;
+                            self.resync(now, out);
+                        }
+                        Some(LossRun::FailedLead) => {
+                            counters.failed_probe_leads.inc();
+                            self.resync(now, out);
+                        }
+                        Some(LossRun::Burst) => {
+                            counters.loss_bursts.inc();
+                            self.resync(now, out);
+                        }
+                        None => {}
                     }
                 }
                 if self.connected && s.bwe_tx.is_some() {
@@ -366,6 +384,13 @@ impl Peer {
             }
             Event::ChannelData(d) => {
                 let routed = self.channels.route(self.id, now, d.id, d.data);
+                if matches!(routed, super::channels::Routed::Keyframe) {
+                    // As a PLI: the same gate, the same counter.
+                    if let (true, Some(keyframe)) = (self.keyframes.request(now), self.keyframe()) {
+                        counters.keyframe_requests.inc();
+                        out.push_back(keyframe);
+                    }
+                }
                 super::channels::deliver(self.id, routed, counters, out);
             }
             _ => {}

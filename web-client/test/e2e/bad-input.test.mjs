@@ -112,6 +112,21 @@ test('data sent on a host-to-page channel is counted, told once, and changes not
   assert.match(metrics, /^glint_channel_bad_data_total \d+/m);
 });
 
+test('a keyframe request on control (a stuck decoder, stall.js) gets a keyframe and is no bad data', async () => {
+  const base = glint.url.replace(/\/(#.*)?$/, '');
+  const counters = async () => (await (await fetch(`${base}/api/stats`)).json()).counters;
+  const before = await counters();
+  await sender.evaluate(() => {
+    window.__channels.find((c) => c.label === 'control' && c.readyState === 'open').send('keyframe');
+  });
+  const after = await waitFor('the host to honour the request', async () => {
+    const c = await counters();
+    return c.keyframe_requests > before.keyframe_requests && c;
+  });
+  assert.equal(after.channel_bad_data, before.channel_bad_data);
+  assert.equal(await sender.evaluate(() => window.glint.state), 'playing');
+});
+
 test('a signaling message before hello, or one too big, gets a clear error and a close code', async () => {
   const base = glint.url.replace(/\/(#.*)?$/, '');
   const count = async () => (await (await fetch(`${base}/api/stats`)).json()).counters.signaling_bad_messages;

@@ -40,9 +40,34 @@
 //!   lower), and stays under that until the estimator says as little or [`FAST_CAP_FOR`] has
 //!   passed. Only a fall to under [`COLLAPSE_SHARE`] of the target counts (random loss of a
 //!   few percent never comes near);
-//! - the target follows the lower of the estimator's current figure and its 3 s average,
-//!   except when the figure is [`PROBE_JUMP`] times the average or more: a probe's result,
-//!   which leads at once ([`RateControl::follow`]);
+//! - the target follows the lower of the estimator's current figure and the lower quartile of
+//!   its figures over the last [`FIGURES_OVER`] (sampled every [`super::RTC_STATS_INTERVAL`];
+//!   a fall to under half the quartile starts them over): a fall is followed at once, a rise
+//!   once the estimator has held it for three quarters of the window. A figure of
+//!   [`PROBE_JUMP`] times the quartile or more is a probe's result, which leads at once
+//!   ([`RateControl::follow`]). A quartile, not a mean: a probe's figure of 15 Mbit/s held
+//!   for 0.75 s on a 4.5 Mbit/s link moved a 3 s mean to 7.5 Mbit/s, over the link (a 3 s
+//!   freeze on the link bench), and the quartile not at all; where the estimator saws around
+//!   a link's edge (AIMD up, a cut when it overshoots) the median still took the target over
+//!   a 2 Mbit/s link on virtual time, and the lower quartile follows the saw's lows. str0m's
+//!   own estimate events are no help there: they average the distinct figures of its last
+//!   3 s however long each lasted, so one probe's figure among two moved them halfway, and
+//!   they stop while the link cannot be probed; they stand in only while no figure is sampled;
+//! - a probe can be wrong: a router's large token bucket lets its burst through at the wire's
+//!   speed, and str0m then measured 8–16 Mbit/s on a 5 Mbit/s link; the target climbed over
+//!   the link and the picture froze for up to 3 s (a frame lost in the overflow, and the page
+//!   asked for a keyframe only after that long). So for [`PROBE_TRUSTED_AFTER`] after a
+//!   probe's result leads, the climb is checked: when the newest packets lose
+//!   [`PROBE_FAILED_LOSS`] more than the last second did when the lead began, the lead has
+//!   failed ([`LossRun::FailedLead`]: the caller sends a keyframe). The target goes back to
+//!   where it was when the lead began and stays under that for [`FAILED_LEAD_HOLD`] (the
+//!   estimator still says the probe's figure until it sees the loss), and no probe's result
+//!   leads again for [`DISTRUST_PROBES`] (doubled after each failed lead, up to
+//!   [`DISTRUST_PROBES_MAX`]; back to the first after a lead the link carried);
+//! - any other run of loss that large ([`PROBE_FAILED_LOSS`] over the last second's share, and
+//!   [`FAST_COLLAPSE_PACKETS`] or more) is a [`LossRun::Burst`]: the caller sends a keyframe
+//!   (at most one every [`BURST_KEYFRAME_EVERY`]), since a frame lost in it can leave the page
+//!   frozen until its own keyframe request, 3 s later in Chromium;
 //! - the estimator is fed padding up to a little above what it currently says
 //!   ([`RateControl::padding_kbps`]), so an app-limited sender keeps measuring the link; at
 //!   0.9 of the configured rate and above nothing is padded;
@@ -74,11 +99,30 @@ pub(crate) const COLLAPSE_SHARE: f64 = 0.5;
 pub(crate) const HOLD_AFTER_COLLAPSE: Duration = Duration::from_secs(8);
 /// A second with at most this share of packets lost is lossless (str0m's TWCC figure).
 pub(crate) const LOSSLESS: f64 = 0.02;
-/// The estimator's figure at this multiple of its 3 s average or more is a probe's result,
-/// which the target follows (still at most [`RAISE_PER_SECOND`]) without waiting for the
-/// average: after 10 → 1 → 10 Mbit/s the estimate said 9 Mbit/s ~4 s after the lift, and the
-/// target, following the average, took 5 s more to reach the configured rate.
+/// The estimator's figure at this multiple of the lower quartile of its figures
+/// ([`FIGURES_OVER`]) or more is a probe's result, which the target follows (still at most
+/// [`RAISE_PER_SECOND`]) at once: after 10 → 1 → 10 Mbit/s the estimate said 9 Mbit/s ~4 s
+/// after the lift, and the target, following str0m's averaged events, took 5 s more to reach
+/// the configured rate.
 pub(crate) const PROBE_JUMP: f64 = 2.0;
+/// The window of the estimator's figures whose lower quartile the target follows (module docs).
+pub(crate) const FIGURES_OVER: Duration = Duration::from_secs(3);
+/// A probe's lead fails when the share of the newest packets lost is this much over the last
+/// second's when the lead began (random loss of 5 % varies by ~2 % a quarter of a second at
+/// 5 Mbit/s; a target 10 % over the link loses about that once the queue is full).
+pub(crate) const PROBE_FAILED_LOSS: f64 = 0.08;
+/// The fewest newest packets lost for a probe's lead to fail.
+pub(crate) const PROBE_FAILED_PACKETS: f64 = 3.0;
+/// After a failed lead, the target stays under where it was when the lead began this long.
+pub(crate) const FAILED_LEAD_HOLD: Duration = Duration::from_secs(3);
+/// Runs of loss outside a lead or a collapse ask for a keyframe at most this often.
+pub(crate) const BURST_KEYFRAME_EVERY: Duration = Duration::from_secs(2);
+/// After a failed lead, probe results do not lead for this long at first.
+pub(crate) const DISTRUST_PROBES: Duration = Duration::from_secs(20);
+/// The longest a failed lead's distrust grows to (doubling).
+pub(crate) const DISTRUST_PROBES_MAX: Duration = Duration::from_secs(160);
+/// A lead that lasted this long without failing was the link's: distrust starts over.
+pub(crate) const PROBE_TRUSTED_AFTER: Duration = Duration::from_secs(3);
 /// A share of the newest packets lost at or above this is a collapse seen at once (module docs).
 pub(crate) const FAST_COLLAPSE_LOSS: f64 = 0.5;
 /// The least share of the whole last second's packets lost for a collapse seen at once: a
@@ -140,6 +184,19 @@ pub(crate) fn audio_kbps_for(video_target_kbps: u32, configured_kbps: u32) -> u3
 /// save ~60 kbit/s there, at the cost of the repeat that hid a lost packet.
 pub(crate) const AUDIO_PAIRED_UNDER_KBPS: u32 = 500;
 
+/// A run of packets the link lost under the picture, seen by [`RateControl::on_loss`]: the
+/// frames in it are past (their resends would only fill the link) and the page needs a
+/// keyframe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LossRun {
+    /// The link fell under the picture (see the module docs).
+    Collapse,
+    /// A probe's result led the target over what the link carried (see the module docs).
+    FailedLead,
+    /// Any other large run of loss (see the module docs).
+    Burst,
+}
+
 /// One peer's encoder target, in kbit/s.
 #[derive(Debug, Clone)]
 pub(crate) struct RateControl {
@@ -154,6 +211,8 @@ pub(crate) struct RateControl {
     /// The estimator's last own figure and when it came.
     raw_kbps: Option<f64>,
     raw_at: Instant,
+    /// The estimator's figures of the last [`FIGURES_OVER`], oldest first.
+    raw_window: std::collections::VecDeque<(Instant, f64)>,
     sent_kbps: f64,
     /// While the screen is idle: the target when it went idle, which the target keeps.
     held_kbps: Option<f64>,
@@ -168,6 +227,16 @@ pub(crate) struct RateControl {
     loss_sample: Option<(Instant, f64, u64)>,
     /// After a collapse seen at once: the target's cap (what got through) and since when.
     fast_cap: Option<(f64, Instant)>,
+    /// While a probe's result leads: since when, the last second's loss share and the target
+    /// then.
+    probe_lead: Option<(Instant, f64, f64)>,
+    /// After a failed lead: the target's cap (where it was when the lead began) and until when.
+    lead_cap: Option<(f64, Instant)>,
+    /// No probe's result leads until then (after a failed lead), and the next distrust's length.
+    distrust_until: Option<Instant>,
+    distrust_for: Duration,
+    /// When the last [`LossRun::Burst`] was told.
+    burst_at: Option<Instant>,
     last: Instant,
 }
 
@@ -187,6 +256,7 @@ impl RateControl {
             event_at: now,
             raw_kbps: None,
             raw_at: now,
+            raw_window: std::collections::VecDeque::new(),
             sent_kbps: 0.0,
             held_kbps: None,
             earned: false,
@@ -194,12 +264,18 @@ impl RateControl {
             collapse_floor: None,
             loss_sample: None,
             fast_cap: None,
+            probe_lead: None,
+            lead_cap: None,
+            distrust_until: None,
+            distrust_for: DISTRUST_PROBES,
+            burst_at: None,
             last: now,
         }
     }
 
-    /// The bandwidth estimate, kbit/s (str0m's estimate event: the estimator's figures of the
-    /// last 3 s averaged, told when the average moves by 5 %).
+    /// The bandwidth estimate, kbit/s (str0m's estimate event: the distinct figures of the
+    /// estimator's last 3 s averaged, told when that moves by 5 %); followed only while the
+    /// estimator's own figure is not sampled (see [`RateControl::follow`]).
     pub(crate) fn on_estimate(&mut self, now: Instant, kbps: f64) {
         if kbps.is_finite() && kbps > 0.0 {
             self.event_kbps = Some(kbps);
@@ -214,19 +290,31 @@ impl RateControl {
         if kbps.is_finite() && kbps > 0.0 {
             self.raw_kbps = Some(kbps);
             self.raw_at = now;
+            // A fall to under half the quartile starts the window over: the rise that follows
+            // is measured from there, not against the figures of the wider link before.
+            if self.raw_quartile().is_some_and(|q| kbps < q / 2.0) {
+                self.raw_window.clear();
+            }
+            self.raw_window.push_back((now, kbps));
+        }
+        while self
+            .raw_window
+            .front()
+            .is_some_and(|&(t, _)| now.saturating_duration_since(t) > FIGURES_OVER)
+        {
+            self.raw_window.pop_front();
         }
         self.follow(now);
     }
 
-    /// The estimate the target follows: the lower of the estimator's current figure and its
-    /// 3 s average, so a fall is followed at once (the average crept down 5 % at a time on the
-    /// link bench while a 10 → 1 Mbit/s step overflowed the queue) and a rise at the
-    /// average's pace (the current figure overshoots the link while the estimator feels for
-    /// it: 0.85 of it froze a 400 kbit/s link on virtual time). Without an event for
-    /// [`STALE_ESTIMATE`] the current figure alone: str0m tells no event while the link cannot
-    /// be probed, however far the estimator has moved (events stuck at ~150 kbit/s while the
-    /// estimator said 8 Mbit/s for 10 s after a 1 → 10 Mbit/s step). A current figure of
-    /// [`PROBE_JUMP`] times the average or more is a probe's result, and leads at once.
+    /// The estimate the target follows: the lower of the estimator's current figure and the
+    /// lower quartile of its figures over [`FIGURES_OVER`], so a fall is followed at once (an
+    /// average crept down 5 % at a time on the link bench while a 10 → 1 Mbit/s step
+    /// overflowed the queue) and a rise once held (the current figure overshoots the link while
+    /// the estimator feels for it: 0.85 of it froze a 400 kbit/s link on virtual time). A
+    /// current figure of [`PROBE_JUMP`] times the quartile or more is a probe's result, and
+    /// leads at once unless a lead failed lately (see the module docs). Without a figure for
+    /// [`STALE_ESTIMATE`], str0m's estimate event.
     fn follow(&mut self, now: Instant) {
         let raw = self
             .raw_kbps
@@ -234,15 +322,62 @@ impl RateControl {
         let event = self
             .event_kbps
             .filter(|_| now.saturating_duration_since(self.event_at) < STALE_ESTIMATE);
-        self.estimate_kbps = match (raw, event) {
-            // AIMD cannot double the figure between two samples: a probe measured the link.
-            (Some(r), Some(e)) if r >= e * PROBE_JUMP => Some(r),
-            (Some(r), Some(e)) => Some(r.min(e)),
-            (Some(r), None) => Some(r),
-            (None, Some(e)) => Some(e),
-            (None, None) => self.estimate_kbps.or(self.event_kbps).or(self.raw_kbps),
+        let quartile = self.raw_quartile();
+        let trusted = self.distrust_until.is_none_or(|until| now >= until);
+        if let Some((since, ..)) = self.probe_lead {
+            if now.saturating_duration_since(since) >= PROBE_TRUSTED_AFTER {
+                self.probe_lead = None;
+                self.distrust_for = DISTRUST_PROBES;
+            }
+        }
+        self.estimate_kbps = match (raw, quartile, event) {
+            // AIMD cannot double the figure within the window: a probe measured the link.
+            (Some(r), Some(a), _) if r >= a * PROBE_JUMP && trusted => {
+                if self.probe_lead.is_none() {
+                    self.probe_lead = Some((now, self.loss, self.target_kbps));
+                }
+                Some(r)
+            }
+            (Some(r), Some(a), _) => Some(r.min(a)),
+            (Some(r), None, _) => Some(r),
+            (None, _, Some(e)) => Some(e),
+            (None, _, None) => self.estimate_kbps.or(self.event_kbps).or(self.raw_kbps),
         };
         self.update(now);
+    }
+
+    /// The lower quartile of the estimator's figures in the window, kbit/s (sampled evenly:
+    /// a figure held less than three quarters of the window does not raise it).
+    fn raw_quartile(&self) -> Option<f64> {
+        let mut figures: Vec<f64> = self.raw_window.iter().map(|&(_, k)| k).collect();
+        figures.sort_by(f64::total_cmp);
+        figures.get(figures.len().saturating_sub(1) / 4).copied()
+    }
+
+    /// Whether the probe's result that leads the target failed: the newest packets (`newest`
+    /// of them lost, about `packets` in all) lose [`PROBE_FAILED_LOSS`] more than the last
+    /// second did when the lead began. A failed lead ends, the target is capped where it was
+    /// when the lead began, and probes are distrusted (see the module docs).
+    fn probe_failed(&mut self, now: Instant, newest: f64, packets: f64) -> bool {
+        let Some((since, loss_before, target_before)) = self.probe_lead else {
+            return false;
+        };
+        if newest < loss_before + PROBE_FAILED_LOSS || newest * packets < PROBE_FAILED_PACKETS {
+            return false;
+        }
+        tracing::debug!(
+            newest_loss = newest,
+            led_for_ms = now.saturating_duration_since(since).as_millis() as u64,
+            target_kbps = self.target_kbps,
+            back_to_kbps = target_before,
+            distrust_s = self.distrust_for.as_secs(),
+            "a probe's result the link did not carry"
+        );
+        self.probe_lead = None;
+        self.lead_cap = Some((target_before, now + FAILED_LEAD_HOLD));
+        self.distrust_until = Some(now + self.distrust_for);
+        self.distrust_for = (self.distrust_for * 2).min(DISTRUST_PROBES_MAX);
+        true
     }
 
     /// The rate the peer's encoded video went out at lately (payloads only: no padding,
@@ -256,18 +391,26 @@ impl RateControl {
 
     /// The share of the packets sent over the last second that were lost, 0–1 (str0m's
     /// `egress_loss_fraction`, from TWCC feedback), and the bytes sent to the peer so far
-    /// (every packet: media, retransmissions, padding, channels). Whether the link collapsed
-    /// now, seen before the estimator saw it (see the module docs): the caller drops the
-    /// resends of what was lost and asks for a keyframe.
-    pub(crate) fn on_loss(&mut self, now: Instant, fraction: f64, bytes_sent: u64) -> bool {
+    /// (every packet: media, retransmissions, padding, channels). Whether the link lost a run
+    /// of packets now (it collapsed, seen before the estimator saw it, or a probe's lead
+    /// failed: see the module docs): the caller drops the resends of what was lost and asks
+    /// for a keyframe.
+    pub(crate) fn on_loss(
+        &mut self,
+        now: Instant,
+        fraction: f64,
+        bytes_sent: u64,
+    ) -> Option<LossRun> {
         if !fraction.is_finite() {
             self.update(now);
-            return false;
+            return None;
         }
         let fraction = fraction.clamp(0.0, 1.0);
         self.loss = fraction;
         let before = self.loss_sample.replace((now, fraction, bytes_sent));
         let mut collapsed = false;
+        let mut lead_failed = false;
+        let mut burst = false;
         if let Some((at, loss_before, bytes_before)) = before {
             let dt = now.saturating_duration_since(at).as_secs_f64();
             let bytes = bytes_sent.saturating_sub(bytes_before) as f64;
@@ -278,6 +421,12 @@ impl RateControl {
                 // 8 Mbit/s lost is 2.5 times apart): no deeper than MAX_FAST_CUT at once.
                 let floor = (self.target_kbps / MAX_FAST_CUT).max(self.min_kbps);
                 let cap = (sent_kbps * (1.0 - newest) * HEADROOM).clamp(floor, self.max_kbps);
+                lead_failed = self.probe_failed(now, newest, bytes / PACKET_BYTES);
+                burst = newest >= loss_before + PROBE_FAILED_LOSS
+                    && newest * bytes / PACKET_BYTES >= FAST_COLLAPSE_PACKETS
+                    && self
+                        .burst_at
+                        .is_none_or(|t| now.saturating_duration_since(t) >= BURST_KEYFRAME_EVERY);
                 if self.fast_cap.is_none()
                     && newest >= FAST_COLLAPSE_LOSS
                     && fraction >= FAST_COLLAPSE_SECOND
@@ -296,8 +445,21 @@ impl RateControl {
                 }
             }
         }
-        self.update(now);
-        collapsed
+        if lead_failed {
+            self.follow(now);
+        } else {
+            self.update(now);
+        }
+        if collapsed {
+            Some(LossRun::Collapse)
+        } else if lead_failed {
+            Some(LossRun::FailedLead)
+        } else if burst {
+            self.burst_at = Some(now);
+            Some(LossRun::Burst)
+        } else {
+            None
+        }
     }
 
     /// Moves the target towards the estimate (see the module docs); call as time passes.
@@ -315,6 +477,13 @@ impl RateControl {
                 self.fast_cap = None;
             } else {
                 wanted = cap;
+            }
+        }
+        if let Some((cap, until)) = self.lead_cap {
+            if now >= until {
+                self.lead_cap = None;
+            } else {
+                wanted = wanted.min(cap);
             }
         }
         // Sending more than the estimate affords is never idle, however little it is.

@@ -71,8 +71,10 @@ fn a_still_screen_keeps_the_rate_its_link_earned_and_motion_gets_it_at_once() {
         high <= 2000,
         "the target rose to {high} kbit/s above the link while nothing measured it"
     );
+    // The target follows the lower quartile of the estimator's figures of the last 3 s (the
+    // saw's lows: 0.86 of the rate earned here): within 0.85 of it, on no lower a rung.
     assert!(
-        after * 10 >= earned * 9 && h.rung <= rung,
+        after * 100 >= earned * 85 && h.rung <= rung,
         "2 s after motion: {after} kbit/s at rung {} (earned {earned} at rung {rung})",
         h.rung
     );

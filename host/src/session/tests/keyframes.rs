@@ -59,3 +59,40 @@ fn a_storm_of_keyframe_requests_is_throttled() {
     assert!(honoured >= 5, "only {honoured} keyframes honoured");
     assert_eq!(h.counters.keyframe_requests.get() as usize, honoured);
 }
+
+/// A page whose decoder is stuck asks on `control` (`channels::KEYFRAME_REQUEST`): a keyframe
+/// follows, through the same gate as a PLI, and nothing is refused; other data on `control`
+/// still is.
+#[test]
+fn a_pages_keyframe_request_on_control_gets_a_keyframe_through_the_pli_gate() {
+    let mut h = Harness::new(delay(5, 6));
+    h.add_client(delay(5, 7), &[("control", false)]);
+    assert!(h.connect_all(Duration::from_secs(3)));
+    assert!(h.run_until(Duration::from_secs(3), |h| h.clients[0]
+        .channel("control")
+        .is_some()));
+    h.run_for(Duration::from_millis(500));
+    let before = h.keyframe_commands;
+    assert!(h.clients[0].send("control", crate::session::channels::KEYFRAME_REQUEST));
+    h.run_for(Duration::from_millis(100));
+    assert_eq!(
+        h.keyframe_commands - before,
+        1,
+        "no keyframe for the request"
+    );
+    // A storm: 200 requests in 2 s, at most one keyframe per 300 ms.
+    for _ in 0..200 {
+        h.clients[0].send("control", b"keyframe");
+        h.run_for(Duration::from_millis(10));
+    }
+    let honoured = h.keyframe_commands - before;
+    assert!((3..=9).contains(&honoured), "{honoured} keyframes");
+    assert_eq!(h.counters.channel_bad_data.get(), 0);
+    h.clients[0].send("control", b"keyframes");
+    h.run_for(Duration::from_millis(100));
+    assert_eq!(
+        h.counters.channel_bad_data.get(),
+        1,
+        "other data on control is refused"
+    );
+}

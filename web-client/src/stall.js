@@ -1,0 +1,45 @@
+// A stuck decoder, noticed by the page: it keeps asking for lost packets (NACKs, RFC 4585
+// §6.2.1) but decodes no frame. A frame lost for good (its retransmissions lost too, as when a
+// link's queue overflows) leaves every later frame without its reference; Chromium asks for a
+// keyframe only after 3 s without a decodable frame, so the page asks the host itself, as a
+// Moonlight client asks for an IDR frame after a loss.
+
+/** No frame decoded for this long (ms), with NACKs sent meanwhile: stuck. */
+export const STALL_MS = 500;
+/** At most one keyframe request this often (ms): the host's answer needs a round trip. */
+export const ASK_EVERY_MS = 1000;
+
+/**
+ * Samples of the inbound video's `framesDecoded` and `nackCount` (getStats), taken every
+ * few hundred ms; `sample` says when to ask the host for a keyframe.
+ */
+export class StallWatch {
+  constructor() {
+    this.frames = null;
+    this.frameAt = 0;
+    this.nacksBefore = null;
+    this.lastNacks = null;
+    this.askedAt = -Infinity;
+  }
+
+  /**
+   * A sample at `now` (ms): the frames decoded and the NACKs sent so far. True when the
+   * decoder has been stuck for STALL_MS with NACKs sent since the sample before its last
+   * frame, at most once every ASK_EVERY_MS.
+   */
+  sample(now, framesDecoded, nackCount) {
+    const nacks = nackCount ?? 0;
+    if (framesDecoded !== this.frames) {
+      this.frames = framesDecoded;
+      this.frameAt = now;
+      this.nacksBefore = this.lastNacks ?? nacks;
+      this.lastNacks = nacks;
+      return false;
+    }
+    this.lastNacks = nacks;
+    const stuck = now - this.frameAt >= STALL_MS && nacks > this.nacksBefore;
+    if (!stuck || now - this.askedAt < ASK_EVERY_MS) return false;
+    this.askedAt = now;
+    return true;
+  }
+}

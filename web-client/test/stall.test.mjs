@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { StallWatch, STALL_MS, ASK_EVERY_MS } from '../src/stall.js';
+
+/** Feeds samples every `step` ms from `from` to `to`; returns the times it asked. */
+function run(w, from, to, step, at) {
+  const asked = [];
+  for (let t = from; t <= to; t += step) {
+    const [frames, nacks] = at(t);
+    if (w.sample(t, frames, nacks)) asked.push(t);
+  }
+  return asked;
+}
+
+test('a decoder stuck after a loss is noticed in about half a second, and asked for at most once a second', () => {
+  const w = new StallWatch();
+  // Playing: a frame or more every sample, a NACK now and then (recovered).
+  assert.deepEqual(run(w, 0, 5000, 250, (t) => [t / 10, Math.floor(t / 2000)]), []);
+  // At 5 s a frame is lost for good: no frame decodes, the page NACKs for a while.
+  const asked = run(w, 5250, 8000, 250, (t) => [500, 2 + Math.min(10, Math.floor((t - 5000) / 50))]);
+  assert.equal(asked[0], 5000 + STALL_MS, 'the first request');
+  for (let i = 1; i < asked.length; i += 1) assert.ok(asked[i] - asked[i - 1] >= ASK_EVERY_MS);
+  // The keyframe came: frames decode again, nothing asked.
+  assert.deepEqual(run(w, 8250, 10000, 250, (t) => [500 + t, 12]), []);
+});
+
+test('a still screen (no frames, no NACKs) and a picture that keeps decoding through loss ask nothing', () => {
+  const still = new StallWatch();
+  assert.deepEqual(run(still, 0, 10000, 250, () => [42, 3]), []);
+  const lossy = new StallWatch();
+  assert.deepEqual(run(lossy, 0, 10000, 250, (t) => [t / 16, t / 10]), []);
+});
+
+test('NACKs sent just before the last frame decoded count: the stall that follows asks', () => {
+  const w = new StallWatch();
+  run(w, 0, 1000, 250, (t) => [t, 0]);
+  // The loss's NACKs reach the stats in the same sample as the last decoded frame.
+  assert.equal(w.sample(1250, 2000, 4), false);
+  assert.equal(w.sample(1500, 2000, 4), false);
+  assert.equal(w.sample(1750, 2000, 4), true);
+});
