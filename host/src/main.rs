@@ -476,10 +476,10 @@ fn run(config: Config) -> Result<(), Failure> {
     });
     let metrics = Arc::new(metrics);
 
-    let url_with = |pw: &Option<String>| {
-        http::page_url(tls.is_some(), listen_addr, config.public_ip, &locals, pw)
+    let urls_with = |pw: &Option<String>| {
+        http::page_urls(tls.is_some(), listen_addr, config.public_ip, &locals, pw)
+            .join(" or, over IPv6, ")
     };
-    let url = url_with(&password);
     println!(
         "glint: streaming {source_name} (UDP port {})",
         udp_port.unwrap_or(0)
@@ -491,9 +491,9 @@ fn run(config: Config) -> Result<(), Failure> {
     if let Some(auth) = xauth.as_ref().map(|a| a.path().display()) {
         println!("glint: X clients of the virtual display need XAUTHORITY={auth}");
     }
-    println!("glint: open {url}");
+    println!("glint: open {}", urls_with(&password));
     if config.viewer_password.is_some() {
-        println!("glint: viewers open {}", url_with(&config.viewer_password));
+        println!("glint: viewers open {}", urls_with(&config.viewer_password));
     }
     if let Some(tls) = &tls {
         println!(

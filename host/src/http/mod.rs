@@ -161,6 +161,31 @@ pub fn page_url(
     }
 }
 
+/// The addresses a user opens, [`page_url`]'s first: on `[::]` with no `public_ip`, when that
+/// names an IPv4 address, also one on the host's first IPv6 address in `locals` (loopback
+/// aside), for a browser on an IPv6-only network.
+pub fn page_urls(
+    tls: bool,
+    listen: SocketAddr,
+    public_ip: Option<IpAddr>,
+    locals: &[SocketAddr],
+    password: &Option<String>,
+) -> Vec<String> {
+    let mut urls = vec![page_url(tls, listen, public_ip, locals, password)];
+    let any_ipv6 = listen.is_ipv6() && listen.ip().is_unspecified() && public_ip.is_none();
+    let ipv6 = locals
+        .iter()
+        .map(|a| a.ip())
+        .find(|ip| ip.is_ipv6() && !ip.is_loopback());
+    if let (true, Some(ip)) = (any_ipv6, ipv6) {
+        let other = page_url(tls, listen, Some(ip), locals, password);
+        if other != urls[0] {
+            urls.push(other);
+        }
+    }
+    urls
+}
+
 /// Serves every route on `listener` through `door` until `stop` resolves; requests under way
 /// finish first.
 pub async fn serve(
@@ -197,6 +222,19 @@ mod tests {
         assert_eq!(
             page_url(true, at("[::1]:8080"), None, &[], &None),
             "https://[::1]:8080/"
+        );
+        // On [::] an IPv6 address too, for an IPv6-only network.
+        let both = [at("10.1.2.3:5000"), at("[fd00::2]:5000"), at("[::1]:5000")];
+        assert_eq!(
+            page_urls(true, at("[::]:8443"), None, &both, &pw),
+            [
+                "https://10.1.2.3:8443/#password=abc",
+                "https://[fd00::2]:8443/#password=abc"
+            ]
+        );
+        assert_eq!(
+            page_urls(true, at("0.0.0.0:8443"), None, &both, &pw).len(),
+            1
         );
         let odd = Some("p+q w&x%41/é".to_owned());
         assert_eq!(
