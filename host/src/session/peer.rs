@@ -204,6 +204,20 @@ impl Peer {
         }
     }
 
+    /// The page asked for a keyframe (a PLI or FIR, or its `control` channel's request):
+    /// honoured and counted when the peer's gate lets it through.
+    fn keyframe_requested(
+        &mut self,
+        now: Instant,
+        counters: &SessionCounters,
+        out: &mut VecDeque<Output>,
+    ) {
+        if let (true, Some(keyframe)) = (self.keyframes.request(now), self.keyframe()) {
+            counters.keyframe_requests.inc();
+            out.push_back(keyframe);
+        }
+    }
+
     /// A keyframe of this peer's tier in its codec, for the encoder (none before an answer
     /// named the codec).
     fn keyframe(&self) -> Option<Output> {
@@ -276,12 +290,7 @@ impl Peer {
                     tracing::info!(peer = %self.id, "ICE found a path again");
                 }
             }
-            Event::KeyframeRequest(_) => {
-                if let (true, Some(keyframe)) = (self.keyframes.request(now), self.keyframe()) {
-                    counters.keyframe_requests.inc();
-                    out.push_back(keyframe);
-                }
-            }
+            Event::KeyframeRequest(_) => self.keyframe_requested(now, counters, out),
             Event::PeerStats(s) => {
                 let sn = &mut self.snapshot;
                 // Rates over about a second, though str0m reports every RTC_STATS_INTERVAL.
@@ -386,10 +395,7 @@ impl Peer {
                 let routed = self.channels.route(self.id, now, d.id, d.data);
                 if matches!(routed, super::channels::Routed::Keyframe) {
                     // As a PLI: the same gate, the same counter.
-                    if let (true, Some(keyframe)) = (self.keyframes.request(now), self.keyframe()) {
-                        counters.keyframe_requests.inc();
-                        out.push_back(keyframe);
-                    }
+                    self.keyframe_requested(now, counters, out);
                 }
                 super::channels::deliver(self.id, routed, counters, out);
             }
