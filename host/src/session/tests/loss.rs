@@ -23,9 +23,12 @@ fn at_five_percent_loss_nack_and_rtx_leave_no_picture_decoded_over_a_gap() {
     let frames = &h.clients[0].frames;
     // A frame after a gap is shown only once a keyframe repaired it (the client asks, as a
     // browser does). NACK and RTX make that rare: at most 1 % of frames, each repaired within
-    // the keyframe throttle (a gap soon after the last keyframe waits for it) plus a round
-    // trip and a frame: 300 + 30 + 17 ms.
-    let repair_bound = KEYFRAME_MIN_INTERVAL + Duration::from_millis(30 + 17);
+    // the keyframe throttle (a gap soon after the last keyframe waits for it), a round trip for
+    // the ask, one or two more for lost packets of the keyframe itself (NACK and RTX: a
+    // keyframe is tens of packets, so at 5 % loss one is often lost, sometimes its NACK too)
+    // and a frame: 300 + 3 × 30 + 17 ms. (With one round trip, 1 run in about 60 failed at
+    // 374 ms; 120 runs had 317 and 374 ms at most.)
+    let repair_bound = KEYFRAME_MIN_INTERVAL + Duration::from_millis(3 * 30 + 17);
     let gaps: Vec<usize> = (1..frames.len())
         .filter(|&i| !frames[i].contiguous)
         .collect();
@@ -35,9 +38,11 @@ fn at_five_percent_loss_nack_and_rtx_leave_no_picture_decoded_over_a_gap() {
         gaps.len(),
         frames.len()
     );
+    let mut longest_repair = Duration::ZERO;
     for &i in &gaps {
         let healed = frames[i..].iter().find(|f| f.keyframe).map(|f| f.at);
         let late = healed.map(|t| t.duration_since(frames[i].at));
+        longest_repair = longest_repair.max(late.unwrap_or_default());
         assert!(
             late.is_some_and(|d| d <= repair_bound),
             "the gap at frame {i} was repaired after {late:?}"
@@ -76,7 +81,7 @@ fn at_five_percent_loss_nack_and_rtx_leave_no_picture_decoded_over_a_gap() {
     );
     eprintln!(
         "10 s of 60 fps at 5 % loss: {} frames, {} after a gap, {shown} decodable, {nacks} \
-         NACKs, {} keyframes asked, {wall:?} of wall time",
+         NACKs, {} keyframes asked, longest repair {longest_repair:?}, {wall:?} of wall time",
         frames.len(),
         gaps.len(),
         h.keyframe_commands
