@@ -439,7 +439,7 @@ fn run(config: Config) -> Result<(), Failure> {
             room: room_rx.clone(),
             counters: net_counters,
             stats: stats.clone(),
-            stun_server: glint::proto::ice::binding_server(&config.ice_servers),
+            ice_servers: config.ice_servers.clone(),
         },
     )
     .map_err(spawn_err)?;

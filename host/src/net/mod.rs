@@ -103,9 +103,9 @@ pub struct RtcParts {
     pub room: tokio::sync::watch::Receiver<crate::proto::signaling::RoomView>,
     pub counters: NetCounters,
     pub stats: Arc<Stats>,
-    /// The STUN server (`(host, port)`, [`crate::proto::ice::binding_server`]) to learn the
-    /// public address from, if any.
-    pub stun_server: Option<(String, u16)>,
+    /// The pages' STUN and TURN servers (`--ice-server`): the host learns its public address
+    /// from the one [`crate::proto::ice::binding_server`] picks, if any.
+    pub ice_servers: Vec<crate::proto::ice::IceUrl>,
 }
 
 struct Datagram {
@@ -177,7 +177,14 @@ pub fn local_addrs(sockets: &[UdpSocket]) -> std::io::Result<Vec<SocketAddr>> {
 /// Starts the UDP readers and the rtc thread; the handle is the rtc thread's.
 pub fn spawn(sockets: Vec<UdpSocket>, parts: RtcParts) -> std::io::Result<JoinHandle<()>> {
     let (dg_tx, dg_rx) = bounded::<Datagram>(DATAGRAM_QUEUE);
-    let servers = match parts.stun_server.clone() {
+    let binding = crate::proto::ice::binding_server(&parts.ice_servers);
+    if binding.is_none() && !parts.ice_servers.is_empty() {
+        tracing::info!(
+            "no --ice-server is STUN over UDP and IPv4 (the host asks those only): pages use \
+             them, the host learns no public address (give --public-ip behind a NAT)"
+        );
+    }
+    let servers = match binding {
         Some((host, port)) => {
             let locals = local_addrs(&sockets)?;
             let (tx, rx) = bounded(1);

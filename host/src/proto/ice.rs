@@ -64,12 +64,19 @@ pub struct IceUrl {
 pub enum IceUrlError {
     #[error("{0:?}: the scheme must be stun:, stuns:, turn: or turns:")]
     Scheme(String),
+    #[error("{0:?}: these URLs have no // after the scheme: stun:HOST[:PORT] (RFC 7064), turn:HOST[:PORT] (RFC 7065)")]
+    Slashes(String),
     #[error("{0:?}: credentials do not go in the URL; use --ice-username and --ice-credential, or --turn-secret")]
     Credentials(String),
     #[error("{0:?}: no host")]
     NoHost(String),
-    #[error("{url:?}: {host:?} is not a host name (letters, digits, '-' and '.') nor an address")]
-    BadHost { url: String, host: String },
+    /// The host is not one a browser elsewhere can reach; `why` says how (see [`host_problem`]).
+    #[error("{url:?}: {host:?} {why}")]
+    BadHost {
+        url: String,
+        host: String,
+        why: &'static str,
+    },
     #[error("{0:?}: the port must be a number from 1 to 65535")]
     Port(String),
     #[error(
@@ -92,7 +99,10 @@ impl FromStr for IceUrl {
             "turns" => Scheme::Turns,
             _ => return Err(IceUrlError::Scheme(text.into())),
         };
-        if rest.contains('@') || rest.starts_with("//") {
+        if rest.starts_with("//") {
+            return Err(IceUrlError::Slashes(text.into()));
+        }
+        if rest.contains('@') {
             return Err(IceUrlError::Credentials(text.into()));
         }
         let (authority, query) = match rest.split_once('?') {
@@ -107,20 +117,22 @@ impl FromStr for IceUrl {
             },
             Some(_) => return Err(IceUrlError::Query(text.into())),
         };
-        let (host, port) = split_host_port(authority).ok_or_else(|| port_error(text))?;
+        let (host, port) = split_host_port(authority);
         if host.is_empty() {
             return Err(IceUrlError::NoHost(text.into()));
         }
-        let host_ok = host.starts_with('[')
-            || host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-        if !host_ok {
+        if let Some(why) = host_problem(host) {
             return Err(IceUrlError::BadHost {
                 url: text.into(),
                 host: host.into(),
+                why,
             });
         }
+        let port = match port.map(str::parse::<u16>) {
+            None => None,
+            Some(Ok(n)) if n > 0 => Some(n),
+            Some(_) => return Err(IceUrlError::Port(text.into())),
+        };
         Ok(Self {
             scheme,
             host: host.to_owned(),
@@ -131,35 +143,86 @@ impl FromStr for IceUrl {
     }
 }
 
-fn port_error(text: &str) -> IceUrlError {
-    IceUrlError::Port(text.into())
+/// `host`, `host:port`, `[v6]`, `[v6]:port` into the host (brackets kept) and the port's text.
+/// An unclosed `[` is all host ([`host_problem`] says so); so is a bare IPv6 address (two
+/// colons or more), which needs brackets.
+fn split_host_port(authority: &str) -> (&str, Option<&str>) {
+    if authority.starts_with('[') {
+        return match authority.find(']') {
+            Some(end) => {
+                let (host, rest) = authority.split_at(end + 1);
+                (
+                    host,
+                    rest.strip_prefix(':')
+                        .or(Some(rest).filter(|r| !r.is_empty())),
+                )
+            }
+            None => (authority, None),
+        };
+    }
+    if authority.matches(':').count() > 1 {
+        return (authority, None);
+    }
+    match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    }
 }
 
-/// `host`, `host:port`, `[v6]`, `[v6]:port`; `None` when the port is not 1–65535.
-fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if let Some(end) = authority.find(']') {
-        let (h, rest) = authority.split_at(end + 1);
-        if !h.starts_with('[') || h[1..end].parse::<std::net::Ipv6Addr>().is_err() {
-            return Some(("", None));
+/// Why a browser elsewhere could not reach `host` (as [`split_host_port`] gives it), or
+/// `None` when it is a DNS name (RFC 1035 §2.3.1 labels: letters, digits and inner `-`, at
+/// most 63 characters each, 253 in all), an IPv4 address or an IPv6 address in brackets, not
+/// unspecified, multicast or link-local. A name whose last label is all digits must be an
+/// IPv4 address, as the URL Standard's host parser takes it (`1.2.3.4.5` is neither).
+fn host_problem(host: &str) -> Option<&'static str> {
+    const LINK_LOCAL: &str = "is link-local: it means nothing to a browser on another link; \
+                              give a global or unique-local address, or a name";
+    const NOT_UNICAST: &str = "is not a unicast address a server can have";
+    if let Some(inner) = host.strip_prefix('[') {
+        let Some(inner) = inner.strip_suffix(']') else {
+            return Some("has no closing ]");
+        };
+        if inner.contains('%') {
+            return Some(LINK_LOCAL);
         }
-        match rest.strip_prefix(':') {
-            Some(p) => (h, Some(p)),
-            None if rest.is_empty() => (h, None),
-            None => return None,
-        }
-    } else {
-        match authority.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    match port {
-        None => Some((host, None)),
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) if n > 0 => Some((host, Some(n))),
-            _ => None,
-        },
+        return match inner.parse::<std::net::Ipv6Addr>() {
+            Err(_) => Some("is not an IPv6 address"),
+            Ok(ip) if ip.is_unicast_link_local() => Some(LINK_LOCAL),
+            Ok(ip) if ip.is_unspecified() || ip.is_multicast() => Some(NOT_UNICAST),
+            Ok(_) => None,
+        };
     }
+    if host.contains(':') {
+        return Some("is an IPv6 address without brackets: write [ADDRESS]");
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let labels_ok = name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if !labels_ok {
+        return Some(
+            "is not a host name (labels of letters, digits and inner '-', split by single '.') \
+             nor an address",
+        );
+    }
+    let last = name.rsplit('.').next().unwrap_or(name);
+    if last.bytes().all(|b| b.is_ascii_digit()) {
+        return match name.parse::<std::net::Ipv4Addr>() {
+            Err(_) => Some("is not an IPv4 address (four numbers 0-255), nor a name"),
+            Ok(ip) if ip.is_link_local() => Some(LINK_LOCAL),
+            Ok(ip) if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() => {
+                Some(NOT_UNICAST)
+            }
+            Ok(_) => None,
+        };
+    }
+    None
 }
 
 impl fmt::Display for IceUrl {
@@ -181,19 +244,25 @@ impl IceUrl {
 
 /// The server the host asks for its own public address (a STUN Binding over UDP from its
 /// media port, RFC 8489 §6): the first `stun:` URL, else the first `turn:` one over UDP
-/// (coturn answers Binding on its TURN port). `(host, port)`: a name or an IP address, IPv6
-/// without brackets. Not `stuns:`/`turns:` (TLS over TCP) nor TURN over TCP, which cannot see
-/// the media port's mapping.
+/// (coturn answers Binding on its TURN port). `(host, port)`: a name or an IPv4 address. Not
+/// `stuns:`/`turns:` (TLS over TCP) nor TURN over TCP, which cannot see the media port's
+/// mapping, nor an IPv6 address: the host learns its IPv4 mapping only (its IPv6 host
+/// candidates are global addresses already, and IPv6 is seldom translated).
 pub fn binding_server(urls: &[IceUrl]) -> Option<(String, u16)> {
-    let udp = |u: &&IceUrl| match u.scheme {
-        Scheme::Stun => true,
-        Scheme::Turn => u.transport.as_deref() != Some("tcp"),
-        Scheme::Stuns | Scheme::Turns => false,
+    let usable = |u: &&IceUrl| {
+        !u.host.starts_with('[')
+            && match u.scheme {
+                Scheme::Stun => true,
+                Scheme::Turn => u.transport.as_deref() != Some("tcp"),
+                Scheme::Stuns | Scheme::Turns => false,
+            }
     };
-    let url = (urls.iter().filter(udp).find(|u| u.scheme == Scheme::Stun))
-        .or_else(|| urls.iter().find(udp))?;
-    let host = url.host.trim_start_matches('[').trim_end_matches(']');
-    Some((host.to_owned(), url.port_or_default()))
+    let url = (urls
+        .iter()
+        .filter(usable)
+        .find(|u| u.scheme == Scheme::Stun))
+    .or_else(|| urls.iter().find(usable))?;
+    Some((url.host.clone(), url.port_or_default()))
 }
 
 /// How a page authenticates to the TURN servers.
@@ -391,11 +460,14 @@ mod tests {
         );
         assert_eq!(
             of(&[
+                "stun:[2001:db8::2]",
                 "turn:t.example.org?transport=tcp",
-                "turn:[2001:db8::1]?transport=udp"
+                "turn:192.0.2.9?transport=udp"
             ]),
-            Some(("2001:db8::1".into(), 3478))
+            Some(("192.0.2.9".into(), 3478)),
+            "over IPv4 and UDP only"
         );
+        assert_eq!(of(&["stun:[2001:db8::2]"]), None);
         assert_eq!(of(&["stuns:s.example.org", "turns:t.example.org"]), None);
         assert_eq!(of(&[]), None);
         assert_eq!(url("turns:t.example.org").port_or_default(), 5349);
@@ -422,10 +494,29 @@ mod tests {
         assert!(matches!(err("stun:ho st"), IceUrlError::BadHost { .. }));
         assert_eq!(
             err("stun:exa_mple.org").to_string(),
-            "\"stun:exa_mple.org\": \"exa_mple.org\" is not a host name (letters, digits, \
-             '-' and '.') nor an address"
+            "\"stun:exa_mple.org\": \"exa_mple.org\" is not a host name (labels of letters, \
+             digits and inner '-', split by single '.') nor an address"
         );
-        assert!(matches!(err("stun:[nope]:3478"), IceUrlError::NoHost(_)));
+        assert!(matches!(err("stun://example.org"), IceUrlError::Slashes(_)));
+        let why = |s: &str| match err(s) {
+            IceUrlError::BadHost { why, .. } => why,
+            other => panic!("{s}: {other}"),
+        };
+        assert!(why("stun:[nope]:3478").contains("not an IPv6"));
+        assert!(why("stun:[2001:db8::1").contains("no closing ]"));
+        assert!(why("stun:[fe80::1%eth0]").contains("link-local"));
+        assert!(why("stun:[fe80::1]:3478").contains("link-local"));
+        assert!(why("stun:169.254.1.1").contains("link-local"));
+        assert!(why("stun:2001:db8::1").contains("brackets"));
+        assert!(why("stun:example..org").contains("not a host name"));
+        assert!(why("stun:-example.org").contains("not a host name"));
+        assert!(why("stun:1.2.3.4.5").contains("not an IPv4"));
+        assert!(why("stun:1.2.3.256").contains("not an IPv4"));
+        assert!(why("stun:0.0.0.0").contains("unicast"));
+        assert!(why("stun:[ff02::1]").contains("unicast"));
+        assert_eq!(url("stun:stun.example.org.:3478").port, Some(3478));
+        assert_eq!(url("stun:4chan.example").host, "4chan.example");
+        assert!(matches!(err("stun:[::1]x"), IceUrlError::Port(_)));
     }
 
     #[test]
