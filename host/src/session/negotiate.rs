@@ -117,11 +117,12 @@ pub struct Reflexive {
 }
 
 /// The server-reflexive address announced beside the host candidate `local`: `--public-ip`
-/// with the same port for every address but loopback, else the one learned by STUN for its
+/// with the same port for every address of its family but loopback, else the one learned by STUN for its
 /// base, unless it is the local address itself (no NAT: redundant, RFC 8445 §5.1.3).
 fn public_address(config: &SessionConfig, local: SocketAddr) -> Option<SocketAddr> {
     match (config.public_ip, config.reflexive) {
-        (Some(ip), _) => (!local.ip().is_loopback()).then(|| SocketAddr::new(ip, local.port())),
+        (Some(ip), _) => (!local.ip().is_loopback() && local.is_ipv4() == ip.is_ipv4())
+            .then(|| SocketAddr::new(ip, local.port())),
         (None, Some(r)) => (r.base == local && r.mapped != local).then_some(r.mapped),
         (None, None) => None,
     }
@@ -460,6 +461,7 @@ mod tests {
             codec: CodecChoice::Auto,
             locals: vec![
                 "10.1.2.3:5000".parse().expect("address"),
+                "[2001:db8::3]:5000".parse().expect("address"),
                 "127.0.0.1:5000".parse().expect("address"),
             ],
             public_ip: Some("203.0.113.7".parse().expect("address")),
@@ -478,7 +480,7 @@ mod tests {
             .filter(|l| l.starts_with("a=candidate:"))
             .collect();
         // The public address with the same port (RFC 8445 §5.1.1.2), once: for the LAN
-        // address, not for loopback, which no NAT forwards. (str0m writes its related address
+        // address, not for loopback, which no NAT forwards, nor beside the IPv6 one. (str0m writes its related address
         // as `raddr 0.0.0.0 rport 0`, as browsers do, so the LAN address is not told.)
         let srflx: Vec<&&str> = candidates
             .iter()

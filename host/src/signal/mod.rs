@@ -523,7 +523,7 @@ pub enum PasswordError {
 /// The owner's password: `--password`, or a fresh one (printed by the caller) when one is
 /// required and none was given, or none on a loopback listen; the viewers' one is checked.
 pub fn owner_password(config: &crate::config::Config) -> Result<Option<String>, PasswordError> {
-    config.check_secrets().map_err(PasswordError::Config)?;
+    config.check().map_err(PasswordError::Config)?;
     match (&config.password, config.password_required()) {
         (Some(p), _) if p.is_empty() => {
             Err(PasswordError::Config("--password must not be empty".into()))
