@@ -109,15 +109,40 @@ struct Loaded {
 
 impl Tls {
     /// Loads the certificate; for [`CertSource::SelfSigned`], makes and keeps one first if
-    /// there is none yet, for the names in `names` (host names or IP addresses).
+    /// there is none yet for the names in `names` (host names or IP addresses), or makes a
+    /// new one when the kept one does not cover them all (an address the host gained since).
     pub fn load(source: CertSource, names: &[String]) -> Result<Self, TlsError> {
+        let mut loaded = None;
         if let CertSource::SelfSigned { dir } = &source {
             let (cert, key) = source.paths();
-            if !cert.exists() || !key.exists() {
-                make_self_signed(dir, &cert, &key, names)?;
+            let kept = match (cert.exists() && key.exists()).then(|| read(&source)) {
+                Some(Ok(kept)) => Some(kept),
+                Some(Err(e)) => {
+                    tracing::warn!(
+                        "the kept self-signed certificate is unusable, a new one is made: {e}"
+                    );
+                    None
+                }
+                None => None,
+            };
+            let missing = kept.as_ref().map(|k| uncovered(k, names));
+            match missing {
+                Some(missing) if missing.is_empty() => loaded = kept,
+                Some(missing) => {
+                    tracing::info!(
+                        missing = missing.join(" "),
+                        "the kept self-signed certificate does not name this host's addresses: \
+                         a new one is made (a browser that trusted the old one must accept it)"
+                    );
+                    make_self_signed(dir, &cert, &key, names)?;
+                }
+                None => make_self_signed(dir, &cert, &key, names)?,
             }
         }
-        let loaded = read(&source)?;
+        let loaded = match loaded {
+            Some(loaded) => loaded,
+            None => read(&source)?,
+        };
         Ok(Self {
             source,
             current: RwLock::new(loaded),
@@ -246,6 +271,26 @@ fn read(source: &CertSource) -> Result<Loaded, TlsError> {
     })
 }
 
+/// Which of `names` (host names or IP addresses) the leaf certificate of `loaded` is not valid
+/// for, as a browser checks it (RFC 6125 by `webpki`); a name that is neither is left out.
+fn uncovered(loaded: &Loaded, names: &[String]) -> Vec<String> {
+    use rustls::pki_types::ServerName;
+    let Some(leaf) = loaded.key.cert.first() else {
+        return names.to_vec();
+    };
+    let Ok(leaf) = webpki::EndEntityCert::try_from(leaf) else {
+        return names.to_vec();
+    };
+    names
+        .iter()
+        .filter(|n| {
+            ServerName::try_from(n.as_str())
+                .is_ok_and(|name| leaf.verify_is_valid_for_subject_name(&name).is_err())
+        })
+        .cloned()
+        .collect()
+}
+
 fn sha256_hex(der: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
     digest
@@ -358,6 +403,30 @@ mod tests {
             &std::fs::metadata(key).expect("key kept").permissions(),
         );
         assert_eq!(mode & 0o077, 0, "the key is readable by others: {mode:o}");
+    }
+
+    #[test]
+    fn a_kept_certificate_that_lacks_an_address_of_the_host_is_made_again() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let source = CertSource::SelfSigned {
+            dir: dir.path().join("tls"),
+        };
+        let names = |list: &[&str]| list.iter().map(|&n| n.to_owned()).collect::<Vec<_>>();
+        let first = Tls::load(source.clone(), &names(&["localhost", "127.0.0.1"])).expect("made");
+        let grown = names(&["localhost", "127.0.0.1", "2001:db8::5", "desk.example.org"]);
+        let second = Tls::load(source.clone(), &grown).expect("made again");
+        assert_ne!(first.fingerprint(), second.fingerprint());
+        assert!(uncovered(&second.current.read().expect("lock"), &grown).is_empty());
+        assert_eq!(
+            uncovered(&first.current.read().expect("lock"), &grown),
+            names(&["2001:db8::5", "desk.example.org"])
+        );
+        // Fewer names: the kept one still covers them.
+        let third = Tls::load(source.clone(), &names(&["127.0.0.1"])).expect("kept");
+        assert_eq!(second.fingerprint(), third.fingerprint());
+        // A kept file that is not a certificate is replaced, not an error.
+        std::fs::write(dir.path().join("tls").join("cert.pem"), "junk").expect("write");
+        assert!(Tls::load(source, &grown).is_ok());
     }
 
     #[test]
