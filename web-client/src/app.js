@@ -445,7 +445,7 @@ function fail(text) {
 // Signaling first: the socket opens and the offer is made while the rest of the page is wired.
 signaling.connect();
 
-const overlay = new StatsOverlay($('overlay'), () => peer.pc, password, () => sound.channel?.stats ?? null,
+const overlay = new StatsOverlay($('overlay'), () => peer.pc, password, () => (hostHasSound && sound.channel?.stats) || null,
   () => room.me ?? null);
 const statsToggle = new StatsToggle({ button: $('stats'), overlay, refocus });
 

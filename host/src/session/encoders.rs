@@ -41,7 +41,17 @@ impl Session {
             }
             if let Some(screen) = self.screen.filter(|_| !self.config.no_ladder) {
                 let ladder = &mut self.tiers[t].ladder;
-                if let Some(rung) = ladder.update(now, target, self.config.max_kbps, screen) {
+                let reason = ladder.reason();
+                let moved = ladder.update(now, target, self.config.max_kbps, screen);
+                if moved.is_none() && ladder.reason() != reason {
+                    tracing::info!(
+                        tier = t,
+                        target_kbps = target,
+                        reason = ladder.reason().as_str(),
+                        "resolution rung, same size"
+                    );
+                }
+                if let Some(rung) = moved {
                     let (width, height) = Scale::RUNGS[rung].picture(screen.0, screen.1);
                     tracing::info!(
                         tier = t,
@@ -214,7 +224,8 @@ impl Session {
 
     /// Every peer's figures, with its tier, the tier's rung and the sound's rate.
     pub(super) fn publish_stats(&mut self) {
-        let audio_kbps = Some(self.audio_kbps);
+        // No rate for a host that sends no sound (--no-audio, or no device).
+        let audio_kbps = self.last_audio.is_some().then_some(self.audio_kbps);
         let screen = self.screen;
         let no_ladder = self.config.no_ladder;
         let tiers = &self.tiers;

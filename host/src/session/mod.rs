@@ -155,7 +155,7 @@ impl SessionCounters {
         Self {
             peers: m.gauge("peers", "Connected peers"),
             frames_sent: m.counter("frames_sent", "Frames written to peers"),
-            keyframe_requests: m.counter("keyframe_requests", "PLI/FIR honoured"),
+            keyframe_requests: m.counter("keyframe_requests", "PLI, FIR or page asks honoured"),
             unknown_datagrams: m.counter(
                 "udp_unknown_datagrams",
                 "Datagrams that belong to no peer or are not WebRTC",

@@ -171,7 +171,7 @@ impl Throttle {
         // One line per address when it starts guessing and at each wait (for fail2ban and the
         // like), never one per guess.
         if e.failures == 1 {
-            tracing::info!(client = %key, "wrong password");
+            tracing::info!(client = %shown(key), "wrong password");
         }
         if e.failures > FREE_FAILURES {
             let doublings = (e.failures - FREE_FAILURES - 1).min(20);
@@ -180,7 +180,7 @@ impl Throttle {
                 .min(MAX_BACKOFF);
             e.blocked_until = Some(now + wait);
             tracing::warn!(
-                client = %key,
+                client = %shown(key),
                 failures = e.failures,
                 wait_s = wait.as_secs(),
                 "wrong passwords from one address: it waits before its next check"
@@ -219,6 +219,14 @@ fn bucket(ip: IpAddr) -> IpAddr {
                 IpAddr::from(s)
             }
         },
+    }
+}
+
+/// A [`bucket`] as logged: an IPv6 one with its prefix length (`2001:db8:1:2::/64`).
+fn shown(bucket: IpAddr) -> String {
+    match bucket {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("{v6}/64"),
     }
 }
 
