@@ -49,6 +49,8 @@ test('at 500 kbit/s the picture is 640x360 of the 1280x720 screen, and clicks la
   assert.equal(peer?.rung, 2, JSON.stringify(peer));
   assert.deepEqual(peer.picture, [640, 360]);
   assert.equal(peer.rung_reason, '--bitrate too low for the pixels');
+  // --no-audio: no sound rate is told (it was 32 kbit/s for a host that sends none).
+  assert.equal(peer.audio_kbps, null, JSON.stringify(peer));
   // The page still fills its window with the picture (scaled up, not shown at 640x360).
   const shown = await evaluate(() => video.getBoundingClientRect().width);
   assert.ok(shown >= 1000, `the video is ${shown} px wide`);
@@ -66,4 +68,6 @@ test('at 500 kbit/s the picture is 640x360 of the 1280x720 screen, and clicks la
   }
   await page.keyboard.press('Control+Alt+Shift+KeyS');
   await waitFor('the rung in the overlay', async () => /640×360, rung 2 of 3: --bitrate too low for the pixels/.test(await page.textContent('#overlay')), 5000);
+  // A host without sound: no sound rows in the overlay.
+  assert.doesNotMatch(await page.textContent('#overlay'), /sound/);
 });
