@@ -70,7 +70,7 @@ pub enum IceUrlError {
     Credentials(String),
     #[error("{0:?}: no host")]
     NoHost(String),
-    /// The host is not one a browser elsewhere can reach; `why` says how (see [`host_problem`]).
+    /// The host is not one a browser elsewhere can reach; `why` says how.
     #[error("{url:?}: {host:?} {why}")]
     BadHost {
         url: String,

@@ -114,7 +114,7 @@ impl Session {
                     }
                     self.counters.frames_sent.inc();
                     if p.snapshot.frames_sent == 1 {
-                        p.pad_to_target();
+                        p.pad_to_target(now);
                     }
                 }
                 Err(e) => tracing::debug!(peer = %p.id, error = %e, "write failed"),

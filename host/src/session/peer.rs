@@ -170,19 +170,22 @@ impl Peer {
         Ok(())
     }
 
-    /// Tells str0m's pacer the padding rate ([`RateControl::padding_kbps`]) and the
-    /// configured rate, once the peer has had a picture: the configured rate is what starts
+    /// Tells str0m's pacer the padding rate ([`RateControl::padding_kbps`]) and the rate to
+    /// discover ([`RateControl::desired_kbps`]: the configured rate, lowered for a moment when
+    /// a probe is to be asked for), once the peer has had a picture: the configured rate is what starts
     /// str0m's initial probes (3x and 6x the start), and probes sent before any video, right
     /// after DTLS, raised nothing with Chromium (on an open link the estimate stayed at 1–2
     /// Mbit/s until a periodic probe 4.5 s in).
-    pub(super) fn pad_to_target(&mut self) {
+    pub(super) fn pad_to_target(&mut self, now: Instant) {
         self.snapshot.target_kbps = Some(f64::from(self.rate.target_kbps()));
         if self.snapshot.frames_sent == 0 {
             return;
         }
         let floor = self.rate.padding_kbps();
-        let max = Bitrate::kbps(self.rate.max_kbps() as u64);
-        self.rtc.bwe().set_bitrate(Bitrate::kbps(floor as u64), max);
+        let desired = Bitrate::kbps(self.rate.desired_kbps(now) as u64);
+        self.rtc
+            .bwe()
+            .set_bitrate(Bitrate::kbps(floor as u64), desired);
     }
 
     /// The link lost a run of packets under the picture (`RateControl::on_loss`: it
@@ -359,15 +362,18 @@ impl Peer {
                         None => {}
                     }
                 }
+                if self.connected {
+                    self.rate.on_rtt(now, self.snapshot.rtt_ms);
+                }
                 if self.connected && s.bwe_tx.is_some() {
-                    self.pad_to_target();
+                    self.pad_to_target(now);
                 }
             }
             Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
                 let kbps = estimate.as_f64() / 1000.0;
                 self.snapshot.bwe_kbps.get_or_insert(kbps);
                 self.rate.on_estimate(now, kbps);
-                self.pad_to_target();
+                self.pad_to_target(now);
             }
             Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => {
                 self.snapshot.remb_kbps = Some(estimate.as_f64() / 1000.0);

@@ -32,7 +32,7 @@
 //!   then loss-based steps), while every frame in between was mostly lost and the burst of
 //!   loss kept its loss-based half near its floor for the rest of the run. The share of
 //!   packets lost over the last second (TWCC) is sampled every [`super::RTC_STATS_INTERVAL`];
-//!   from two samples the share among the newest packets follows ([`newest_loss`]). When at
+//!   from two samples the share among the newest packets follows ([`loss::newest_loss`]). When at
 //!   least [`FAST_COLLAPSE_LOSS`] of them, and [`FAST_COLLAPSE_PACKETS`] or more, were lost,
 //!   and [`FAST_COLLAPSE_SECOND`] of the whole second (not a short burst),
 //!   what got through (the rate sent since the last sample × the share not lost) is the link:
@@ -63,7 +63,15 @@
 //!   where it was when the lead began and stays under that for [`FAILED_LEAD_HOLD`] (the
 //!   estimator still says the probe's figure until it sees the loss), and no probe's result
 //!   leads again for [`DISTRUST_PROBES`] (doubled after each failed lead, up to
-//!   [`DISTRUST_PROBES_MAX`]; back to the first after a lead the link carried);
+//!   [`DISTRUST_PROBES_MAX`]; back to the first after a lead the link carried). A lead the
+//!   link carried goes on while the figure stays over the quartile (which catches up); a new
+//!   probe's figure on top of it is checked again;
+//! - when a link that came down may have opened again (the target under half of what it
+//!   carried lately, and for a while no loss and no queue), the peer asks str0m for a probe
+//!   ([`RateControl::desired_kbps`], `recovery.rs`); that probe's result leads from a smaller
+//!   jump, even while unasked ones are distrusted, and the target climbs [`RAISE_ON_ASKED_LEAD`]
+//!   a second back to what the link carried. After 10 → 1 → 10 Mbit/s the target came back
+//!   to 7.6 Mbit/s in 5–12 s on virtual time instead of 13–20 s;
 //! - any other run of loss that large ([`PROBE_FAILED_LOSS`] over the last second's share, and
 //!   [`FAST_COLLAPSE_PACKETS`] or more) is a [`LossRun::Burst`]: the caller sends a keyframe
 //!   (at most one every [`BURST_KEYFRAME_EVERY`]), since a frame lost in it can leave the page
@@ -75,10 +83,22 @@
 
 use std::time::{Duration, Instant};
 
+mod loss;
+mod recovery;
+#[cfg(test)]
+use loss::newest_loss;
+pub(crate) use loss::LossRun;
+use recovery::RecoveryProbes;
+
 /// Share of the estimate the encoder targets.
 pub(crate) const HEADROOM: f64 = 0.85;
 /// Largest rise of the target per second (×2).
 pub(crate) const RAISE_PER_SECOND: f64 = 2.0;
+/// Largest rise of the target per second while the result of a probe asked for leads
+/// (`recovery.rs`; the link looked clear before it), up to the highest target the link
+/// carried lately: ×4. Not for every probe's lead: on
+/// virtual time the start's probes then took 2 Mbit/s links into a collapse.
+pub(crate) const RAISE_ON_ASKED_LEAD: f64 = 4.0;
 /// A peer sending under this share of its target is application-limited (an idle screen).
 pub(crate) const IDLE_SHARE: f64 = 0.4;
 /// Padding brings what goes out up to this share of the target the estimate affords (about
@@ -140,22 +160,6 @@ pub(crate) const FAST_COLLAPSE_PACKETS: f64 = 10.0;
 pub(crate) const FAST_CAP_FOR: Duration = Duration::from_secs(2);
 /// A collapse seen at once cuts the target by at most this factor (see `on_loss`).
 pub(crate) const MAX_FAST_CUT: f64 = 10.0;
-/// The window str0m's egress loss share is taken over (its TWCC register's `loss(1 s)`).
-const LOSS_WINDOW: Duration = Duration::from_secs(1);
-/// Bytes of a packet on the wire, about: the newest packets are counted from the bytes sent.
-const PACKET_BYTES: f64 = 1200.0;
-
-/// The share of the newest packets lost, 0–1: `now` is the share over the last
-/// [`LOSS_WINDOW`] of packets sent, `before` the same `dt_secs` earlier. With packets sent at
-/// an even rate, the window gained `dt` of new packets and lost as many old ones, whose share
-/// lost is taken to be the earlier window's: new = before + (now − before) × window / dt.
-pub(crate) fn newest_loss(before: f64, now: f64, dt_secs: f64) -> f64 {
-    if dt_secs <= 0.0 {
-        return now;
-    }
-    (before + (now - before) * LOSS_WINDOW.as_secs_f64() / dt_secs).clamp(0.0, 1.0)
-}
-
 /// The lowest target, kbit/s: below it a picture is not legible.
 pub(crate) const MIN_KBPS: u32 = 150;
 
@@ -184,17 +188,19 @@ pub(crate) fn audio_kbps_for(video_target_kbps: u32, configured_kbps: u32) -> u3
 /// save ~60 kbit/s there, at the cost of the repeat that hid a lost packet.
 pub(crate) const AUDIO_PAIRED_UNDER_KBPS: u32 = 500;
 
-/// A run of packets the link lost under the picture, seen by [`RateControl::on_loss`]: the
-/// frames in it are past (their resends would only fill the link) and the page needs a
-/// keyframe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LossRun {
-    /// The link fell under the picture (see the module docs).
-    Collapse,
-    /// A probe's result led the target over what the link carried (see the module docs).
-    FailedLead,
-    /// Any other large run of loss (see the module docs).
-    Burst,
+/// A probe's result leading the target (see [`RateControl::follow`]).
+#[derive(Debug, Clone, Copy)]
+struct Lead {
+    /// Since when it is checked, the last second's loss share then and the target then.
+    since: Instant,
+    loss_before: f64,
+    target_before: f64,
+    /// The probe was asked for (`recovery.rs`).
+    asked: bool,
+    /// The check passed: the link carried it for [`PROBE_TRUSTED_AFTER`].
+    carried: bool,
+    /// The estimator's last figure while it leads, kbit/s.
+    last_kbps: f64,
 }
 
 /// One peer's encoder target, in kbit/s.
@@ -221,15 +227,16 @@ pub(crate) struct RateControl {
     earned: bool,
     /// The share of packets lost over the last second (TWCC).
     loss: f64,
+    /// The share of the newest packets lost (since the sample before; [`loss::newest_loss`]).
+    newest_loss: f64,
     /// After a collapse: the lowest target a lossy second took it to, and when it collapsed.
     collapse_floor: Option<(f64, Instant)>,
     /// The last loss sample: when, the share over the last second, the bytes sent until then.
     loss_sample: Option<(Instant, f64, u64)>,
     /// After a collapse seen at once: the target's cap (what got through) and since when.
     fast_cap: Option<(f64, Instant)>,
-    /// While a probe's result leads: since when, the last second's loss share and the target
-    /// then.
-    probe_lead: Option<(Instant, f64, f64)>,
+    /// While a probe's result leads.
+    probe_lead: Option<Lead>,
     /// After a failed lead: the target's cap (where it was when the lead began) and until when.
     lead_cap: Option<(f64, Instant)>,
     /// No probe's result leads until then (after a failed lead), and the next distrust's length.
@@ -237,6 +244,8 @@ pub(crate) struct RateControl {
     distrust_for: Duration,
     /// When the last [`LossRun::Burst`] was told.
     burst_at: Option<Instant>,
+    /// When to ask the estimator for a probe (`recovery.rs`).
+    recovery: RecoveryProbes,
     last: Instant,
 }
 
@@ -261,6 +270,7 @@ impl RateControl {
             held_kbps: None,
             earned: false,
             loss: 0.0,
+            newest_loss: 0.0,
             collapse_floor: None,
             loss_sample: None,
             fast_cap: None,
@@ -269,6 +279,7 @@ impl RateControl {
             distrust_until: None,
             distrust_for: DISTRUST_PROBES,
             burst_at: None,
+            recovery: RecoveryProbes::default(),
             last: now,
         }
     }
@@ -290,6 +301,7 @@ impl RateControl {
         if kbps.is_finite() && kbps > 0.0 {
             self.raw_kbps = Some(kbps);
             self.raw_at = now;
+            self.recovery.on_estimate(now, kbps);
             // A fall to under half the quartile starts the window over: the rise that follows
             // is measured from there, not against the figures of the wider link before.
             if self.raw_quartile().is_some_and(|q| kbps < q / 2.0) {
@@ -323,22 +335,61 @@ impl RateControl {
             .event_kbps
             .filter(|_| now.saturating_duration_since(self.event_at) < STALE_ESTIMATE);
         let quartile = self.raw_quartile();
-        let trusted = self.distrust_until.is_none_or(|until| now >= until);
-        if let Some((since, ..)) = self.probe_lead {
-            if now.saturating_duration_since(since) >= PROBE_TRUSTED_AFTER {
-                self.probe_lead = None;
-                self.distrust_for = DISTRUST_PROBES;
+        let trusted =
+            self.distrust_until.is_none_or(|until| now >= until) || self.recovery.awaiting(now);
+        let carried_now = self.probe_lead.as_mut().and_then(|lead| {
+            let due =
+                !lead.carried && now.saturating_duration_since(lead.since) >= PROBE_TRUSTED_AFTER;
+            lead.carried |= due;
+            due.then_some(lead.asked)
+        });
+        if let Some(asked) = carried_now {
+            // The link carried it: probes are trusted again.
+            self.distrust_for = DISTRUST_PROBES;
+            if asked {
+                self.recovery.carried();
             }
         }
+        // A probe asked for lately reports at most about twice the estimate.
+        let jump = if self.recovery.awaiting(now) {
+            recovery::ASKED_PROBE_JUMP
+        } else {
+            PROBE_JUMP
+        };
+        let leading = self.probe_lead.is_some();
         self.estimate_kbps = match (raw, quartile, event) {
-            // AIMD cannot double the figure within the window: a probe measured the link.
-            (Some(r), Some(a), _) if r >= a * PROBE_JUMP && trusted => {
-                if self.probe_lead.is_none() {
-                    self.probe_lead = Some((now, self.loss, self.target_kbps));
+            // AIMD cannot double the figure within the window: a probe measured the link. A
+            // lead goes on while the figure is over the quartile (which catches up in
+            // three quarters of the window); a new probe's figure on top of a lead the link
+            // carried is checked again.
+            (Some(r), Some(a), _) if trusted && (r >= a * jump || (leading && r > a)) => {
+                let (loss, target, asked) =
+                    (self.loss, self.target_kbps, self.recovery.awaiting(now));
+                let lead = self.probe_lead.get_or_insert(Lead {
+                    since: now,
+                    loss_before: loss,
+                    target_before: target,
+                    asked,
+                    carried: false,
+                    last_kbps: r,
+                });
+                if lead.carried && r >= lead.last_kbps * recovery::ASKED_PROBE_JUMP {
+                    *lead = Lead {
+                        since: now,
+                        loss_before: loss,
+                        target_before: target,
+                        asked: lead.asked || asked,
+                        carried: false,
+                        last_kbps: r,
+                    };
                 }
+                lead.last_kbps = r;
                 Some(r)
             }
-            (Some(r), Some(a), _) => Some(r.min(a)),
+            (Some(r), Some(a), _) => {
+                self.probe_lead = None;
+                Some(r.min(a))
+            }
             (Some(r), None, _) => Some(r),
             (None, _, Some(e)) => Some(e),
             (None, _, None) => self.estimate_kbps.or(self.event_kbps).or(self.raw_kbps),
@@ -354,32 +405,6 @@ impl RateControl {
         figures.get(figures.len().saturating_sub(1) / 4).copied()
     }
 
-    /// Whether the probe's result that leads the target failed: the newest packets (`newest`
-    /// of them lost, about `packets` in all) lose [`PROBE_FAILED_LOSS`] more than the last
-    /// second did when the lead began. A failed lead ends, the target is capped where it was
-    /// when the lead began, and probes are distrusted (see the module docs).
-    fn probe_failed(&mut self, now: Instant, newest: f64, packets: f64) -> bool {
-        let Some((since, loss_before, target_before)) = self.probe_lead else {
-            return false;
-        };
-        if newest < loss_before + PROBE_FAILED_LOSS || newest * packets < PROBE_FAILED_PACKETS {
-            return false;
-        }
-        tracing::debug!(
-            newest_loss = newest,
-            led_for_ms = now.saturating_duration_since(since).as_millis() as u64,
-            target_kbps = self.target_kbps,
-            back_to_kbps = target_before,
-            distrust_s = self.distrust_for.as_secs(),
-            "a probe's result the link did not carry"
-        );
-        self.probe_lead = None;
-        self.lead_cap = Some((target_before, now + FAILED_LEAD_HOLD));
-        self.distrust_until = Some(now + self.distrust_for);
-        self.distrust_for = (self.distrust_for * 2).min(DISTRUST_PROBES_MAX);
-        true
-    }
-
     /// The rate the peer's encoded video went out at lately (payloads only: no padding,
     /// retransmissions or headers), kbit/s.
     pub(crate) fn on_sent(&mut self, now: Instant, kbps: f64) {
@@ -387,79 +412,6 @@ impl RateControl {
             self.sent_kbps = kbps;
         }
         self.update(now);
-    }
-
-    /// The share of the packets sent over the last second that were lost, 0–1 (str0m's
-    /// `egress_loss_fraction`, from TWCC feedback), and the bytes sent to the peer so far
-    /// (every packet: media, retransmissions, padding, channels). Whether the link lost a run
-    /// of packets now (it collapsed, seen before the estimator saw it, or a probe's lead
-    /// failed: see the module docs): the caller drops the resends of what was lost and asks
-    /// for a keyframe.
-    pub(crate) fn on_loss(
-        &mut self,
-        now: Instant,
-        fraction: f64,
-        bytes_sent: u64,
-    ) -> Option<LossRun> {
-        if !fraction.is_finite() {
-            self.update(now);
-            return None;
-        }
-        let fraction = fraction.clamp(0.0, 1.0);
-        self.loss = fraction;
-        let before = self.loss_sample.replace((now, fraction, bytes_sent));
-        let mut collapsed = false;
-        let mut lead_failed = false;
-        let mut burst = false;
-        if let Some((at, loss_before, bytes_before)) = before {
-            let dt = now.saturating_duration_since(at).as_secs_f64();
-            let bytes = bytes_sent.saturating_sub(bytes_before) as f64;
-            if dt > 0.0 && dt <= LOSS_WINDOW.as_secs_f64() / 2.0 {
-                let newest = newest_loss(loss_before, fraction, dt);
-                let sent_kbps = bytes * 8.0 / 1000.0 / dt;
-                // What got through is a small difference of large figures (0.9 or 0.96 of
-                // 8 Mbit/s lost is 2.5 times apart): no deeper than MAX_FAST_CUT at once.
-                let floor = (self.target_kbps / MAX_FAST_CUT).max(self.min_kbps);
-                let cap = (sent_kbps * (1.0 - newest) * HEADROOM).clamp(floor, self.max_kbps);
-                lead_failed = self.probe_failed(now, newest, bytes / PACKET_BYTES);
-                burst = newest >= loss_before + PROBE_FAILED_LOSS
-                    && newest * bytes / PACKET_BYTES >= FAST_COLLAPSE_PACKETS
-                    && self
-                        .burst_at
-                        .is_none_or(|t| now.saturating_duration_since(t) >= BURST_KEYFRAME_EVERY);
-                if self.fast_cap.is_none()
-                    && newest >= FAST_COLLAPSE_LOSS
-                    && fraction >= FAST_COLLAPSE_SECOND
-                    && newest * bytes / PACKET_BYTES >= FAST_COLLAPSE_PACKETS
-                    && cap < self.target_kbps * COLLAPSE_SHARE
-                {
-                    tracing::debug!(
-                        newest_loss = newest,
-                        sent_kbps,
-                        target_kbps = self.target_kbps,
-                        cap_kbps = cap,
-                        "the link collapsed"
-                    );
-                    self.fast_cap = Some((cap, now));
-                    collapsed = true;
-                }
-            }
-        }
-        if lead_failed {
-            self.follow(now);
-        } else {
-            self.update(now);
-        }
-        if collapsed {
-            Some(LossRun::Collapse)
-        } else if lead_failed {
-            Some(LossRun::FailedLead)
-        } else if burst {
-            self.burst_at = Some(now);
-            Some(LossRun::Burst)
-        } else {
-            None
-        }
     }
 
     /// Moves the target towards the estimate (see the module docs); call as time passes.
@@ -511,7 +463,13 @@ impl RateControl {
                 _ => self.target_kbps = cut,
             }
         } else {
-            let cap = self.target_kbps * RAISE_PER_SECOND.powf(dt.as_secs_f64());
+            // A lead of a probe asked for once the link looked clear climbs faster.
+            let proven = self.recovery.proven_kbps(now).unwrap_or(0.0);
+            let raise = match self.probe_lead {
+                Some(Lead { asked: true, .. }) if self.target_kbps < proven => RAISE_ON_ASKED_LEAD,
+                _ => RAISE_PER_SECOND,
+            };
+            let cap = self.target_kbps * raise.powf(dt.as_secs_f64());
             self.target_kbps = wanted.min(cap);
         }
     }
@@ -532,10 +490,47 @@ impl RateControl {
         (affords * PAD_ABOVE_TARGET).min(self.max_kbps)
     }
 
-    /// A new path (ICE found one again): the target held for the old one is let go.
+    /// A new path (ICE found one again): the target held for the old one is let go, and its
+    /// round trips are forgotten.
     pub(crate) fn forget_hold(&mut self) {
         self.held_kbps = None;
         self.earned = false;
+        self.recovery.forget();
+    }
+
+    /// The round trip, ms (str0m's, from RTCP reports), sampled with the loss: whether the
+    /// link has a queue (see `recovery.rs`).
+    pub(crate) fn on_rtt(&mut self, now: Instant, rtt_ms: Option<f64>) {
+        let busy = self.sent_kbps >= self.target_kbps * IDLE_SHARE;
+        let target = self.target_kbps;
+        self.recovery
+            .on_sample(now, rtt_ms, self.newest_loss, target, busy);
+    }
+
+    /// The rate str0m is to discover, kbit/s: the configured one, or for a moment the
+    /// estimate, so that raising it again makes str0m probe (an allocation probe; see
+    /// `recovery.rs` for when).
+    pub(crate) fn desired_kbps(&mut self, now: Instant) -> f64 {
+        if let Some(lowered) = self.recovery.lowered(now) {
+            return lowered;
+        }
+        // Not while a collapse is held: the link just fell, and a probe's lead then climbed
+        // back over it (a 1.2 s freeze on virtual time).
+        let holding = self
+            .collapse_floor
+            .is_some_and(|(_, since)| now.saturating_duration_since(since) < HOLD_AFTER_COLLAPSE);
+        let estimate = self.raw_kbps.or(self.estimate_kbps).filter(|_| !holding);
+        match estimate {
+            Some(e) if self.recovery.due(now, self.target_kbps, e, self.max_kbps) => {
+                tracing::debug!(
+                    estimate_kbps = e,
+                    target_kbps = self.target_kbps,
+                    "asking for a probe"
+                );
+                e
+            }
+            _ => self.max_kbps,
+        }
     }
 
     /// The configured (highest) rate, kbit/s.

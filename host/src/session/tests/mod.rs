@@ -10,6 +10,7 @@ mod keyframes;
 mod lifecycle;
 mod loss;
 mod rate;
+mod recovery;
 mod restart;
 mod tiers;
 

@@ -1,0 +1,154 @@
+//! The link losing packets: the share among the newest ([`newest_loss`]), and what a run of
+//! loss means for the target ([`RateControl::on_loss`]: a collapse, a probe's failed lead, a
+//! burst); see the parent module's docs.
+
+use std::time::{Duration, Instant};
+
+use super::{
+    Lead, RateControl, BURST_KEYFRAME_EVERY, COLLAPSE_SHARE, DISTRUST_PROBES_MAX, FAILED_LEAD_HOLD,
+    FAST_COLLAPSE_LOSS, FAST_COLLAPSE_PACKETS, FAST_COLLAPSE_SECOND, HEADROOM, MAX_FAST_CUT,
+    PROBE_FAILED_LOSS, PROBE_FAILED_PACKETS,
+};
+
+/// The window str0m's egress loss share is taken over (its TWCC register's `loss(1 s)`).
+const LOSS_WINDOW: Duration = Duration::from_secs(1);
+/// Bytes of a packet on the wire, about: the newest packets are counted from the bytes sent.
+const PACKET_BYTES: f64 = 1200.0;
+
+/// The share of the newest packets lost, 0–1: `now` is the share over the last
+/// [`LOSS_WINDOW`] of packets sent, `before` the same `dt_secs` earlier. With packets sent at
+/// an even rate, the window gained `dt` of new packets and lost as many old ones, whose share
+/// lost is taken to be the earlier window's: new = before + (now − before) × window / dt.
+pub(crate) fn newest_loss(before: f64, now: f64, dt_secs: f64) -> f64 {
+    if dt_secs <= 0.0 {
+        return now;
+    }
+    (before + (now - before) * LOSS_WINDOW.as_secs_f64() / dt_secs).clamp(0.0, 1.0)
+}
+
+/// A run of packets the link lost under the picture, seen by [`RateControl::on_loss`]: the
+/// frames in it are past (their resends would only fill the link) and the page needs a
+/// keyframe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LossRun {
+    /// The link fell under the picture (see the module docs).
+    Collapse,
+    /// A probe's result led the target over what the link carried (see the module docs).
+    FailedLead,
+    /// Any other large run of loss (see the module docs).
+    Burst,
+}
+
+impl RateControl {
+    /// Whether the probe's result that leads the target failed: the newest packets (`newest`
+    /// of them lost, about `packets` in all) lose [`PROBE_FAILED_LOSS`] more than the last
+    /// second did when the lead began. A failed lead ends, the target is capped where it was
+    /// when the lead began, and probes are distrusted (see the module docs).
+    fn probe_failed(&mut self, now: Instant, newest: f64, packets: f64) -> bool {
+        let Some(Lead {
+            since,
+            loss_before,
+            target_before,
+            asked,
+            carried: false,
+            ..
+        }) = self.probe_lead
+        else {
+            return false;
+        };
+        if newest < loss_before + PROBE_FAILED_LOSS || newest * packets < PROBE_FAILED_PACKETS {
+            return false;
+        }
+        tracing::debug!(
+            newest_loss = newest,
+            led_for_ms = now.saturating_duration_since(since).as_millis() as u64,
+            target_kbps = self.target_kbps,
+            back_to_kbps = target_before,
+            distrust_s = self.distrust_for.as_secs(),
+            "a probe's result the link did not carry"
+        );
+        self.probe_lead = None;
+        self.lead_cap = Some((target_before, now + FAILED_LEAD_HOLD));
+        if asked {
+            self.recovery.failed();
+        } else {
+            self.distrust_until = Some(now + self.distrust_for);
+            self.distrust_for = (self.distrust_for * 2).min(DISTRUST_PROBES_MAX);
+        }
+        true
+    }
+
+    /// The share of the packets sent over the last second that were lost, 0–1 (str0m's
+    /// `egress_loss_fraction`, from TWCC feedback), and the bytes sent to the peer so far
+    /// (every packet: media, retransmissions, padding, channels). Whether the link lost a run
+    /// of packets now (it collapsed, seen before the estimator saw it, or a probe's lead
+    /// failed: see the module docs): the caller drops the resends of what was lost and asks
+    /// for a keyframe.
+    pub(crate) fn on_loss(
+        &mut self,
+        now: Instant,
+        fraction: f64,
+        bytes_sent: u64,
+    ) -> Option<LossRun> {
+        if !fraction.is_finite() {
+            self.update(now);
+            return None;
+        }
+        let fraction = fraction.clamp(0.0, 1.0);
+        self.loss = fraction;
+        let before = self.loss_sample.replace((now, fraction, bytes_sent));
+        let mut collapsed = false;
+        let mut lead_failed = false;
+        let mut burst = false;
+        if let Some((at, loss_before, bytes_before)) = before {
+            let dt = now.saturating_duration_since(at).as_secs_f64();
+            let bytes = bytes_sent.saturating_sub(bytes_before) as f64;
+            if dt > 0.0 && dt <= LOSS_WINDOW.as_secs_f64() / 2.0 {
+                let newest = newest_loss(loss_before, fraction, dt);
+                self.newest_loss = newest;
+                let sent_kbps = bytes * 8.0 / 1000.0 / dt;
+                // What got through is a small difference of large figures (0.9 or 0.96 of
+                // 8 Mbit/s lost is 2.5 times apart): no deeper than MAX_FAST_CUT at once.
+                let floor = (self.target_kbps / MAX_FAST_CUT).max(self.min_kbps);
+                let cap = (sent_kbps * (1.0 - newest) * HEADROOM).clamp(floor, self.max_kbps);
+                lead_failed = self.probe_failed(now, newest, bytes / PACKET_BYTES);
+                burst = newest >= loss_before + PROBE_FAILED_LOSS
+                    && newest * bytes / PACKET_BYTES >= FAST_COLLAPSE_PACKETS
+                    && self
+                        .burst_at
+                        .is_none_or(|t| now.saturating_duration_since(t) >= BURST_KEYFRAME_EVERY);
+                if self.fast_cap.is_none()
+                    && newest >= FAST_COLLAPSE_LOSS
+                    && fraction >= FAST_COLLAPSE_SECOND
+                    && newest * bytes / PACKET_BYTES >= FAST_COLLAPSE_PACKETS
+                    && cap < self.target_kbps * COLLAPSE_SHARE
+                {
+                    tracing::debug!(
+                        newest_loss = newest,
+                        sent_kbps,
+                        target_kbps = self.target_kbps,
+                        cap_kbps = cap,
+                        "the link collapsed"
+                    );
+                    self.fast_cap = Some((cap, now));
+                    collapsed = true;
+                }
+            }
+        }
+        if lead_failed {
+            self.follow(now);
+        } else {
+            self.update(now);
+        }
+        if collapsed {
+            Some(LossRun::Collapse)
+        } else if lead_failed {
+            Some(LossRun::FailedLead)
+        } else if burst {
+            self.burst_at = Some(now);
+            Some(LossRun::Burst)
+        } else {
+            None
+        }
+    }
+}

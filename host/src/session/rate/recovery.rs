@@ -1,0 +1,367 @@
+//! Asking the estimator to probe when a narrow link may have opened again, sans-IO.
+//!
+//! str0m's estimator climbs on its own by AIMD, about 12 % a second on virtual time: after
+//! 10 → 1 → 10 Mbit/s the target took 15 s to come back to 8 Mbit/s. Its probes, which measure
+//! the link in one burst, come only at the start, in an application-limited spell (our padding
+//! keeps it out of one), on a rise of the desired rate, or after 15 s without a change in the
+//! estimate (goog_cc's `ProbeController` as str0m ports it). So the peer asks for an
+//! allocation probe itself (the desired rate lowered to the estimate for one stats sample,
+//! then raised again: str0m then probes at twice the estimate, and goes on doubling while the
+//! link carries it) when everything says the link has room:
+//!
+//! - the target is well under the configured rate ([`WELL_UNDER`]) and under half of what the
+//!   link carried lately ([`UNDER_PROVEN`]): a link that came down may come back up;
+//! - for [`CLEAR_FOR`], every sample's newest packets were lossless ([`super::LOSSLESS`]) and
+//!   its round trip at
+//!   the path's floor ([`QUEUE_MARGIN_MS`] or [`QUEUE_MARGIN_SHARE`] over the lowest seen):
+//!   no queue at the bottleneck. A link at its edge saws (AIMD up, a queue, a cut), so that
+//!   rarely holds there for long, and when it does the probe costs a burst of a few packets
+//!   at twice the estimate;
+//! - at most every [`FIRST_EVERY`], doubling up to [`LONGEST_EVERY`] while the probes find
+//!   nothing (the estimate not [`FOUND_RISE`] higher within [`RESULT_WITHIN`]) or what they
+//!   find leads the target over the link (a failed lead, as a link at its edge makes one);
+//!   back to the first after one whose lead the link carried, or during a clear spell of
+//!   [`LONG_CLEAR`], which a link at its edge does not have.
+//!
+//! A probe's result asked for here leads the target at a lower jump than an unasked one (see
+//! [`ASKED_PROBE_JUMP`]), even while unasked ones are distrusted after a failed lead (this
+//! backoff stands in for that distrust), and is checked like every lead.
+
+use std::time::{Duration, Instant};
+
+/// Probes are asked for only while the target is under this share of the configured rate...
+pub(crate) const WELL_UNDER: f64 = 0.85;
+/// ...and under this share of the highest target the link carried lately ([`PROVEN_AFTER`]):
+/// a link that never carried more is left to str0m's own probes (asked for on a 2 Mbit/s
+/// link from the start, their leads took the target over the link on virtual time).
+pub(crate) const UNDER_PROVEN: f64 = 0.5;
+/// A target sent at (not idle) with no loss for this long is one the link carried.
+pub(crate) const PROVEN_AFTER: Duration = Duration::from_secs(3);
+/// The highest target carried is forgotten this long after it was last carried.
+pub(crate) const PROVEN_KEPT_FOR: Duration = Duration::from_secs(120);
+/// How long the link must look clear (no loss, no queue) before a probe is asked for.
+pub(crate) const CLEAR_FOR: Duration = Duration::from_millis(1500);
+/// A round trip at most this much over the path's floor, or [`QUEUE_MARGIN_SHARE`] of it if
+/// more, means no queue (str0m's RTT comes from RTCP reports: a millisecond or two of jitter).
+pub(crate) const QUEUE_MARGIN_MS: f64 = 5.0;
+/// See [`QUEUE_MARGIN_MS`].
+pub(crate) const QUEUE_MARGIN_SHARE: f64 = 0.15;
+/// The path's floor is the lowest round trip seen; one not seen again for this long is
+/// forgotten (a route that changed).
+pub(crate) const FLOOR_KEPT_FOR: Duration = Duration::from_secs(60);
+/// A clear spell this long asks again after [`FIRST_EVERY`] however the last probes went: a
+/// link at its edge is clear for a second at a time at most (AIMD fills its queue), one that
+/// opened stays clear. Without it, probes that failed at the edge of a 1 Mbit/s link made the
+/// first one after the lift wait up to 12 s on virtual time.
+pub(crate) const LONG_CLEAR: Duration = Duration::from_secs(3);
+/// The first wait between two asked probes.
+pub(crate) const FIRST_EVERY: Duration = Duration::from_secs(3);
+/// The longest wait between two asked probes (doubling from [`FIRST_EVERY`]).
+pub(crate) const LONGEST_EVERY: Duration = Duration::from_secs(24);
+/// A probe found room when the estimate rose this much within [`RESULT_WITHIN`].
+pub(crate) const FOUND_RISE: f64 = 1.3;
+/// See [`FOUND_RISE`].
+pub(crate) const RESULT_WITHIN: Duration = Duration::from_secs(2);
+/// How long the desired rate stays lowered for an asked probe: long enough for str0m to take
+/// the lower figure (its probe controller compares each desired rate with the one it last
+/// handled), short enough that nothing else notices.
+pub(crate) const LOWERED_FOR: Duration = Duration::from_millis(100);
+/// Within [`RESULT_WITHIN`] of an asked probe, an estimate this many times the lower quartile
+/// of its figures is the probe's result and leads: str0m asks for twice the estimate, so its
+/// result is at most about that (an unasked jump must be `super::PROBE_JUMP`).
+pub(crate) const ASKED_PROBE_JUMP: f64 = 1.4;
+
+/// When to ask for a probe (see the module docs).
+#[derive(Debug, Clone)]
+pub(crate) struct RecoveryProbes {
+    /// The lowest round trip seen, ms, and when a round trip was last that low.
+    floor: Option<(f64, Instant)>,
+    /// Since when every sample was clear.
+    clear_since: Option<Instant>,
+    /// Since when every sample was lossless and not idle.
+    carrying_since: Option<Instant>,
+    /// The highest target the link carried, kbit/s, and when it last carried it.
+    proven: Option<(f64, Instant)>,
+    /// The last asked probe: when, and the estimate then; `None` once judged.
+    asked: Option<(Instant, f64)>,
+    last_asked: Option<Instant>,
+    every: Duration,
+}
+
+impl Default for RecoveryProbes {
+    fn default() -> Self {
+        Self {
+            floor: None,
+            clear_since: None,
+            carrying_since: None,
+            proven: None,
+            asked: None,
+            last_asked: None,
+            every: FIRST_EVERY,
+        }
+    }
+}
+
+impl RecoveryProbes {
+    /// One stats sample: the round trip (ms, if known), the share of the newest packets lost
+    /// (the last second's share lags a link that stopped losing by up to a second), the
+    /// target (kbit/s) and whether the picture sends at it (not idle).
+    pub(crate) fn on_sample(
+        &mut self,
+        now: Instant,
+        rtt_ms: Option<f64>,
+        loss: f64,
+        target: f64,
+        busy: bool,
+    ) {
+        if loss <= super::LOSSLESS && busy {
+            let since = *self.carrying_since.get_or_insert(now);
+            let fresh = self
+                .proven
+                .filter(|&(_, at)| now.saturating_duration_since(at) < PROVEN_KEPT_FOR);
+            if now.saturating_duration_since(since) >= PROVEN_AFTER {
+                let highest = fresh.map_or(target, |(p, _)| p.max(target));
+                self.proven = Some((
+                    highest,
+                    if highest <= target {
+                        now
+                    } else {
+                        fresh.map_or(now, |f| f.1)
+                    },
+                ));
+            }
+        } else {
+            self.carrying_since = None;
+        }
+        let Some(rtt) = rtt_ms.filter(|r| r.is_finite() && *r >= 0.0) else {
+            self.clear_since = None;
+            return;
+        };
+        let floor = match self.floor {
+            Some((f, seen)) if rtt > f && now.saturating_duration_since(seen) < FLOOR_KEPT_FOR => {
+                if rtt <= f + 1.0 {
+                    self.floor = Some((f, now));
+                }
+                f
+            }
+            _ => {
+                self.floor = Some((rtt, now));
+                rtt
+            }
+        };
+        let no_queue = rtt <= floor + QUEUE_MARGIN_MS.max(floor * QUEUE_MARGIN_SHARE);
+        if no_queue && loss <= super::LOSSLESS {
+            self.clear_since.get_or_insert(now);
+        } else {
+            self.clear_since = None;
+        }
+    }
+
+    /// The estimator's figure, kbit/s: judges the last asked probe.
+    pub(crate) fn on_estimate(&mut self, now: Instant, kbps: f64) {
+        let Some((at, before)) = self.asked else {
+            return;
+        };
+        if kbps >= before * FOUND_RISE {
+            // Judged by whether the link carries it ([`Self::carried`], [`Self::failed`]).
+            self.asked = None;
+        } else if now.saturating_duration_since(at) >= RESULT_WITHIN {
+            self.asked = None;
+            self.every = (self.every * 2).min(LONGEST_EVERY);
+        }
+    }
+
+    /// Whether to ask for a probe now, with the target at `target` and the estimate at
+    /// `estimate` (kbit/s) of a configured `max`; when so, it counts as asked.
+    pub(crate) fn due(&mut self, now: Instant, target: f64, estimate: f64, max: f64) -> bool {
+        let clear_for = self
+            .clear_since
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let since_asked = self
+            .last_asked
+            .map_or(Duration::MAX, |t| now.saturating_duration_since(t));
+        let clear = clear_for >= CLEAR_FOR;
+        let waited =
+            since_asked >= self.every || (clear_for >= LONG_CLEAR && since_asked >= FIRST_EVERY);
+        let under = target < max * WELL_UNDER
+            && self
+                .proven_kbps(now)
+                .is_some_and(|p| target < p * UNDER_PROVEN);
+        if !(clear && waited && under && self.asked.is_none()) {
+            return false;
+        }
+        self.asked = Some((now, estimate));
+        self.last_asked = Some(now);
+        true
+    }
+
+    /// The estimate to give str0m as the desired rate while an asked probe lowers it
+    /// ([`LOWERED_FOR`]), kbit/s.
+    pub(crate) fn lowered(&self, now: Instant) -> Option<f64> {
+        let (at, estimate) = self.asked?;
+        (now.saturating_duration_since(at) < LOWERED_FOR).then_some(estimate)
+    }
+
+    /// The highest target the link carried lately, kbit/s (see [`PROVEN_AFTER`]).
+    pub(crate) fn proven_kbps(&self, now: Instant) -> Option<f64> {
+        self.proven
+            .filter(|&(_, at)| now.saturating_duration_since(at) < PROVEN_KEPT_FOR)
+            .map(|(p, _)| p)
+    }
+
+    /// Whether a probe asked for lately may still report (see [`ASKED_PROBE_JUMP`]).
+    pub(crate) fn awaiting(&self, now: Instant) -> bool {
+        self.last_asked
+            .is_some_and(|t| now.saturating_duration_since(t) < RESULT_WITHIN)
+    }
+
+    /// The result of an asked probe led the target and the link carried it: the next may
+    /// come soon.
+    pub(crate) fn carried(&mut self) {
+        self.every = FIRST_EVERY;
+    }
+
+    /// The result of an asked probe led the target over the link: the next waits longer.
+    pub(crate) fn failed(&mut self) {
+        self.every = (self.every * 2).min(LONGEST_EVERY);
+    }
+
+    /// A new path: its round trips start over.
+    pub(crate) fn forget(&mut self) {
+        *self = Self::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The link carried 8000 kbit/s at `t0`.
+    fn had_8000(t0: Instant) -> RecoveryProbes {
+        RecoveryProbes {
+            proven: Some((8000.0, t0)),
+            ..RecoveryProbes::default()
+        }
+    }
+
+    #[test]
+    fn only_a_link_that_carried_more_lately_is_probed_for_it() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut p = RecoveryProbes::default();
+        // 2 s lossless at 4000, then a lost packet: not carried yet. Idle: not either.
+        for i in 0..8 {
+            p.on_sample(at(i * 250), Some(40.0), 0.0, 4000.0, true);
+        }
+        p.on_sample(at(2000), Some(40.0), 0.05, 4000.0, true);
+        for i in 9..30 {
+            p.on_sample(at(i * 250), Some(40.0), 0.0, 4000.0, false);
+        }
+        assert_eq!(p.proven_kbps(at(7500)), None);
+        assert!(
+            !p.due(at(7500), 1000.0, 1200.0, 8000.0),
+            "never carried more"
+        );
+        // 3 s lossless and busy: carried.
+        for i in 30..43 {
+            p.on_sample(at(i * 250), Some(40.0), 0.0, 4000.0, true);
+        }
+        assert_eq!(p.proven_kbps(at(10_500)), Some(4000.0));
+        // Down to 1000: a clear spell asks for a probe; not at 2500 (over half of 4000).
+        for i in 43..50 {
+            p.on_sample(at(i * 250), Some(40.0), 0.0, 1000.0, true);
+        }
+        assert!(!p.due(at(12_250), 2500.0, 3000.0, 8000.0));
+        assert!(p.due(at(12_250), 1000.0, 1200.0, 8000.0));
+        // Forgotten two minutes after it was last carried.
+        assert_eq!(p.proven_kbps(at(10_500) + PROVEN_KEPT_FOR), None);
+    }
+
+    #[test]
+    fn a_probe_is_asked_for_only_after_a_clear_spell_and_less_often_while_they_find_nothing() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut p = had_8000(t0);
+        let mut ms = 0;
+        // A queue (57 ms over a 40 ms floor) or loss: never clear.
+        for rtt in [40.0, 57.0, 41.0, 57.0, 40.0, 58.0, 41.0, 57.0] {
+            p.on_sample(at(ms), Some(rtt), 0.0, 900.0, true);
+            assert!(!p.due(at(ms), 900.0, 1000.0, 8000.0), "at {ms} ms");
+            ms += 250;
+        }
+        for _ in 0..8 {
+            p.on_sample(at(ms), Some(41.0), 0.05, 900.0, true);
+            assert!(!p.due(at(ms), 900.0, 1000.0, 8000.0), "lossy, at {ms} ms");
+            ms += 250;
+        }
+        // Clear spells of 1.75 s between queues (a link at its edge): asked after 1.5 s of
+        // one, first at once, then after 6 and 12 s (each found nothing: the wait doubled).
+        let start = ms;
+        let mut asked = Vec::new();
+        for i in 0..120 {
+            let rtt = if i % 8 == 7 { 57.0 } else { 41.0 };
+            p.on_sample(at(ms), Some(rtt), 0.0, 900.0, true);
+            p.on_estimate(at(ms), 1000.0);
+            if p.due(at(ms), 900.0, 1000.0, 8000.0) {
+                asked.push(ms - start);
+            }
+            ms += 250;
+        }
+        assert_eq!(asked, [1500, 7500, 19_500]);
+        // A long clear spell asks every 3 s however little the probes found.
+        let mut c = had_8000(t0);
+        let mut asked = Vec::new();
+        for i in 0..40 {
+            c.on_sample(at(i * 250), Some(40.0), 0.0, 900.0, true);
+            c.on_estimate(at(i * 250), 1000.0);
+            if c.due(at(i * 250), 900.0, 1000.0, 8000.0) {
+                asked.push(i * 250);
+            }
+        }
+        assert_eq!(asked, [1500, 4500, 7500]);
+        // What a probe finds leads the target over the link: the next waits longer.
+        let mut f = had_8000(t0);
+        let mut asked = Vec::new();
+        for i in 0..100 {
+            let now = at(i * 250);
+            let rtt = if i % 8 == 7 { 57.0 } else { 40.0 };
+            f.on_sample(now, Some(rtt), 0.0, 900.0, true);
+            f.on_estimate(now, if asked.is_empty() { 1000.0 } else { 1500.0 });
+            if f.due(now, 900.0, 1000.0, 8000.0) {
+                asked.push(i * 250);
+                f.failed();
+            }
+        }
+        assert_eq!(asked, [1500, 7500, 19_500]);
+        // Near the configured rate: never.
+        let mut q = had_8000(t0);
+        for i in 0..40 {
+            q.on_sample(at(i * 250), Some(40.0), 0.0, 7000.0, true);
+            assert!(!q.due(at(i * 250), 7000.0, 8200.0, 8000.0));
+        }
+    }
+
+    #[test]
+    fn a_probe_that_found_room_lets_the_next_come_soon() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut p = had_8000(t0);
+        let mut estimate = 1000.0;
+        let mut asked = Vec::new();
+        for i in 0..60 {
+            let now = at(i * 250);
+            p.on_sample(now, Some(40.0), 0.0, estimate * 0.85, true);
+            p.on_estimate(now, estimate);
+            if p.due(now, estimate * 0.85, estimate, 8000.0) {
+                asked.push(i * 250);
+                estimate *= 2.0; // the link had room
+                p.carried();
+            }
+            assert_eq!(
+                p.awaiting(now),
+                asked.last().is_some_and(|&a| i * 250 - a < 2000)
+            );
+        }
+        assert_eq!(asked, [1500, 4500, 7500]);
+    }
+}
