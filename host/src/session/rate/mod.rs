@@ -69,8 +69,8 @@
 //! - when a link that came down may have opened again (the target under half of what it
 //!   carried lately, and for a while no loss and no queue), the peer asks str0m for a probe
 //!   ([`RateControl::desired_kbps`], `recovery.rs`); that probe's result leads from a smaller
-//!   jump, even while unasked ones are distrusted, and the target climbs [`RAISE_ON_ASKED_LEAD`]
-//!   a second back to what the link carried. After 10 → 1 → 10 Mbit/s the target came back
+//!   jump, even while unasked ones are distrusted, and the target climbs (after any probe)
+//!   [`RAISE_BACK_TO_CARRIED`] a second back to what the link carried. After 10 → 1 → 10 Mbit/s the target came back
 //!   to 7.6 Mbit/s in 5–12 s on virtual time instead of 13–20 s;
 //! - any other run of loss that large ([`PROBE_FAILED_LOSS`] over the last second's share, and
 //!   [`FAST_COLLAPSE_PACKETS`] or more) is a [`LossRun::Burst`]: the caller sends a keyframe
@@ -94,11 +94,10 @@ use recovery::RecoveryProbes;
 pub(crate) const HEADROOM: f64 = 0.85;
 /// Largest rise of the target per second (×2).
 pub(crate) const RAISE_PER_SECOND: f64 = 2.0;
-/// Largest rise of the target per second while the result of a probe asked for leads
-/// (`recovery.rs`; the link looked clear before it), up to the highest target the link
-/// carried lately: ×4. Not for every probe's lead: on
-/// virtual time the start's probes then took 2 Mbit/s links into a collapse.
-pub(crate) const RAISE_ON_ASKED_LEAD: f64 = 4.0;
+/// Largest rise of the target per second while a probe's result leads it back to what the
+/// link carried lately (`recovery.rs`): ×4. Not above that, nor on a link that never carried
+/// more: on virtual time the start's probes then took 2 Mbit/s links into a collapse.
+pub(crate) const RAISE_BACK_TO_CARRIED: f64 = 4.0;
 /// A peer sending under this share of its target is application-limited (an idle screen).
 pub(crate) const IDLE_SHARE: f64 = 0.4;
 /// Padding brings what goes out up to this share of the target the estimate affords (about
@@ -466,7 +465,7 @@ impl RateControl {
             // A lead of a probe asked for once the link looked clear climbs faster.
             let proven = self.recovery.proven_kbps(now).unwrap_or(0.0);
             let raise = match self.probe_lead {
-                Some(Lead { asked: true, .. }) if self.target_kbps < proven => RAISE_ON_ASKED_LEAD,
+                Some(_) if self.target_kbps < proven => RAISE_BACK_TO_CARRIED,
                 _ => RAISE_PER_SECOND,
             };
             let cap = self.target_kbps * raise.powf(dt.as_secs_f64());
@@ -501,10 +500,9 @@ impl RateControl {
     /// The round trip, ms (str0m's, from RTCP reports), sampled with the loss: whether the
     /// link has a queue (see `recovery.rs`).
     pub(crate) fn on_rtt(&mut self, now: Instant, rtt_ms: Option<f64>) {
-        let busy = self.sent_kbps >= self.target_kbps * IDLE_SHARE;
         let target = self.target_kbps;
         self.recovery
-            .on_sample(now, rtt_ms, self.newest_loss, target, busy);
+            .on_sample(now, rtt_ms, self.newest_loss, target);
     }
 
     /// The rate str0m is to discover, kbit/s: the configured one, or for a moment the

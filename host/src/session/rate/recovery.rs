@@ -12,7 +12,7 @@
 //! - the target is well under the configured rate ([`WELL_UNDER`]) and under half of what the
 //!   link carried lately ([`UNDER_PROVEN`]): a link that came down may come back up;
 //! - for [`CLEAR_FOR`], every sample's newest packets were lossless ([`super::LOSSLESS`]) and
-//!   its round trip at
+//!   the lowest of its last [`RTT_SAMPLES`] round trips at
 //!   the path's floor ([`QUEUE_MARGIN_MS`] or [`QUEUE_MARGIN_SHARE`] over the lowest seen):
 //!   no queue at the bottleneck. A link at its edge saws (AIMD up, a queue, a cut), so that
 //!   rarely holds there for long, and when it does the probe costs a burst of a few packets
@@ -35,7 +35,7 @@ pub(crate) const WELL_UNDER: f64 = 0.85;
 /// a link that never carried more is left to str0m's own probes (asked for on a 2 Mbit/s
 /// link from the start, their leads took the target over the link on virtual time).
 pub(crate) const UNDER_PROVEN: f64 = 0.5;
-/// A target sent at (not idle) with no loss for this long is one the link carried.
+/// A target held with no loss for this long is one the link carried.
 pub(crate) const PROVEN_AFTER: Duration = Duration::from_secs(3);
 /// The highest target carried is forgotten this long after it was last carried.
 pub(crate) const PROVEN_KEPT_FOR: Duration = Duration::from_secs(120);
@@ -46,6 +46,11 @@ pub(crate) const CLEAR_FOR: Duration = Duration::from_millis(1500);
 pub(crate) const QUEUE_MARGIN_MS: f64 = 5.0;
 /// See [`QUEUE_MARGIN_MS`].
 pub(crate) const QUEUE_MARGIN_SHARE: f64 = 0.15;
+/// Whether there is a queue is judged from the lowest of this many round trips (one per stats
+/// sample, a second's worth): the TWCC round trip of the last packet acknowledged includes
+/// the wait behind its own frame's burst, which on the link bench (1 ms paths, 10 Mbit/s)
+/// kept a single sample from ever looking clear on an open link.
+pub(crate) const RTT_SAMPLES: usize = 4;
 /// The path's floor is the lowest round trip seen; one not seen again for this long is
 /// forgotten (a route that changed).
 pub(crate) const FLOOR_KEPT_FOR: Duration = Duration::from_secs(60);
@@ -78,7 +83,9 @@ pub(crate) struct RecoveryProbes {
     floor: Option<(f64, Instant)>,
     /// Since when every sample was clear.
     clear_since: Option<Instant>,
-    /// Since when every sample was lossless and not idle.
+    /// The last [`RTT_SAMPLES`] round trips, ms.
+    recent_rtts: std::collections::VecDeque<f64>,
+    /// Since when every sample was lossless.
     carrying_since: Option<Instant>,
     /// The highest target the link carried, kbit/s, and when it last carried it.
     proven: Option<(f64, Instant)>,
@@ -93,6 +100,7 @@ impl Default for RecoveryProbes {
         Self {
             floor: None,
             clear_since: None,
+            recent_rtts: std::collections::VecDeque::new(),
             carrying_since: None,
             proven: None,
             asked: None,
@@ -104,17 +112,12 @@ impl Default for RecoveryProbes {
 
 impl RecoveryProbes {
     /// One stats sample: the round trip (ms, if known), the share of the newest packets lost
-    /// (the last second's share lags a link that stopped losing by up to a second), the
-    /// target (kbit/s) and whether the picture sends at it (not idle).
-    pub(crate) fn on_sample(
-        &mut self,
-        now: Instant,
-        rtt_ms: Option<f64>,
-        loss: f64,
-        target: f64,
-        busy: bool,
-    ) {
-        if loss <= super::LOSSLESS && busy {
+    /// (the last second's share lags a link that stopped losing by up to a second) and the
+    /// target (kbit/s). A target counts as carried whether or not the picture filled it (a
+    /// scrolling terminal sends half its target or less, in bursts): the estimator measured
+    /// the link with padding and probes before it allowed that target.
+    pub(crate) fn on_sample(&mut self, now: Instant, rtt_ms: Option<f64>, loss: f64, target: f64) {
+        if loss <= super::LOSSLESS {
             let since = *self.carrying_since.get_or_insert(now);
             let fresh = self
                 .proven
@@ -149,7 +152,14 @@ impl RecoveryProbes {
                 rtt
             }
         };
-        let no_queue = rtt <= floor + QUEUE_MARGIN_MS.max(floor * QUEUE_MARGIN_SHARE);
+        // The lowest of the last few: on an open link a frame's own burst delays the packets
+        // behind it (a 30 KiB frame is 25 ms at 10 Mbit/s), a standing queue delays them all.
+        self.recent_rtts.push_back(rtt);
+        if self.recent_rtts.len() > RTT_SAMPLES {
+            self.recent_rtts.pop_front();
+        }
+        let lowest = self.recent_rtts.iter().copied().fold(rtt, f64::min);
+        let no_queue = lowest <= floor + QUEUE_MARGIN_MS.max(floor * QUEUE_MARGIN_SHARE);
         if no_queue && loss <= super::LOSSLESS {
             self.clear_since.get_or_insert(now);
         } else {
@@ -187,6 +197,14 @@ impl RecoveryProbes {
             && self
                 .proven_kbps(now)
                 .is_some_and(|p| target < p * UNDER_PROVEN);
+        tracing::trace!(
+            clear_ms = clear_for.as_millis() as u64,
+            floor_ms = self.floor.map(|f| f.0),
+            proven_kbps = self.proven_kbps(now),
+            target_kbps = target,
+            waited,
+            "recovery probe"
+        );
         if !(clear && waited && under && self.asked.is_none()) {
             return false;
         }
@@ -249,27 +267,27 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut p = RecoveryProbes::default();
-        // 2 s lossless at 4000, then a lost packet: not carried yet. Idle: not either.
+        // 2 s lossless at 4000, then a lost packet: not carried yet.
         for i in 0..8 {
-            p.on_sample(at(i * 250), Some(40.0), 0.0, 4000.0, true);
+            p.on_sample(at(i * 250), Some(40.0), 0.0, 4000.0);
         }
-        p.on_sample(at(2000), Some(40.0), 0.05, 4000.0, true);
-        for i in 9..30 {
-            p.on_sample(at(i * 250), Some(40.0), 0.0, 4000.0, false);
-        }
-        assert_eq!(p.proven_kbps(at(7500)), None);
+        p.on_sample(at(2000), Some(40.0), 0.05, 4000.0);
+        assert_eq!(p.proven_kbps(at(2000)), None);
         assert!(
-            !p.due(at(7500), 1000.0, 1200.0, 8000.0),
+            !p.due(at(2000), 1000.0, 1200.0, 8000.0),
             "never carried more"
         );
-        // 3 s lossless and busy: carried.
+        for i in 9..30 {
+            p.on_sample(at(i * 250), Some(40.0), 0.05, 4000.0);
+        }
+        // 3 s lossless: carried.
         for i in 30..43 {
-            p.on_sample(at(i * 250), Some(40.0), 0.0, 4000.0, true);
+            p.on_sample(at(i * 250), Some(40.0), 0.0, 4000.0);
         }
         assert_eq!(p.proven_kbps(at(10_500)), Some(4000.0));
         // Down to 1000: a clear spell asks for a probe; not at 2500 (over half of 4000).
         for i in 43..50 {
-            p.on_sample(at(i * 250), Some(40.0), 0.0, 1000.0, true);
+            p.on_sample(at(i * 250), Some(40.0), 0.0, 1000.0);
         }
         assert!(!p.due(at(12_250), 2500.0, 3000.0, 8000.0));
         assert!(p.due(at(12_250), 1000.0, 1200.0, 8000.0));
@@ -283,24 +301,25 @@ mod tests {
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut p = had_8000(t0);
         let mut ms = 0;
-        // A queue (57 ms over a 40 ms floor) or loss: never clear.
-        for rtt in [40.0, 57.0, 41.0, 57.0, 40.0, 58.0, 41.0, 57.0] {
-            p.on_sample(at(ms), Some(rtt), 0.0, 900.0, true);
+        // A standing queue (57 ms over a 40 ms floor) or loss: never clear for long.
+        for rtt in [40.0, 57.0, 58.0, 57.0, 59.0, 57.0, 58.0, 57.0] {
+            p.on_sample(at(ms), Some(rtt), 0.0, 900.0);
             assert!(!p.due(at(ms), 900.0, 1000.0, 8000.0), "at {ms} ms");
             ms += 250;
         }
         for _ in 0..8 {
-            p.on_sample(at(ms), Some(41.0), 0.05, 900.0, true);
+            p.on_sample(at(ms), Some(41.0), 0.05, 900.0);
             assert!(!p.due(at(ms), 900.0, 1000.0, 8000.0), "lossy, at {ms} ms");
             ms += 250;
         }
-        // Clear spells of 1.75 s between queues (a link at its edge): asked after 1.5 s of
-        // one, first at once, then after 6 and 12 s (each found nothing: the wait doubled).
+        // Clear spells of 2.5 s between standing queues (a link at its edge; one sample in a
+        // queue is not enough, the lowest of four counts): asked after 1.5 s of one, first at
+        // once, then after 6 and 12 s (each found nothing: the wait doubled).
         let start = ms;
         let mut asked = Vec::new();
         for i in 0..120 {
-            let rtt = if i % 8 == 7 { 57.0 } else { 41.0 };
-            p.on_sample(at(ms), Some(rtt), 0.0, 900.0, true);
+            let rtt = if i % 12 >= 7 { 57.0 } else { 41.0 };
+            p.on_sample(at(ms), Some(rtt), 0.0, 900.0);
             p.on_estimate(at(ms), 1000.0);
             if p.due(at(ms), 900.0, 1000.0, 8000.0) {
                 asked.push(ms - start);
@@ -312,7 +331,7 @@ mod tests {
         let mut c = had_8000(t0);
         let mut asked = Vec::new();
         for i in 0..40 {
-            c.on_sample(at(i * 250), Some(40.0), 0.0, 900.0, true);
+            c.on_sample(at(i * 250), Some(40.0), 0.0, 900.0);
             c.on_estimate(at(i * 250), 1000.0);
             if c.due(at(i * 250), 900.0, 1000.0, 8000.0) {
                 asked.push(i * 250);
@@ -324,8 +343,8 @@ mod tests {
         let mut asked = Vec::new();
         for i in 0..100 {
             let now = at(i * 250);
-            let rtt = if i % 8 == 7 { 57.0 } else { 40.0 };
-            f.on_sample(now, Some(rtt), 0.0, 900.0, true);
+            let rtt = if i % 12 >= 7 { 57.0 } else { 40.0 };
+            f.on_sample(now, Some(rtt), 0.0, 900.0);
             f.on_estimate(now, if asked.is_empty() { 1000.0 } else { 1500.0 });
             if f.due(now, 900.0, 1000.0, 8000.0) {
                 asked.push(i * 250);
@@ -336,7 +355,7 @@ mod tests {
         // Near the configured rate: never.
         let mut q = had_8000(t0);
         for i in 0..40 {
-            q.on_sample(at(i * 250), Some(40.0), 0.0, 7000.0, true);
+            q.on_sample(at(i * 250), Some(40.0), 0.0, 7000.0);
             assert!(!q.due(at(i * 250), 7000.0, 8200.0, 8000.0));
         }
     }
@@ -350,7 +369,7 @@ mod tests {
         let mut asked = Vec::new();
         for i in 0..60 {
             let now = at(i * 250);
-            p.on_sample(now, Some(40.0), 0.0, estimate * 0.85, true);
+            p.on_sample(now, Some(40.0), 0.0, estimate * 0.85);
             p.on_estimate(now, estimate);
             if p.due(now, estimate * 0.85, estimate, 8000.0) {
                 asked.push(i * 250);
