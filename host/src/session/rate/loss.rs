@@ -71,10 +71,9 @@ impl RateControl {
         self.lead_cap = Some((target_before, now + FAILED_LEAD_HOLD));
         if asked {
             self.recovery.failed();
-        } else {
-            self.distrust_until = Some(now + self.distrust_for);
-            self.distrust_for = (self.distrust_for * 2).min(DISTRUST_PROBES_MAX);
         }
+        self.distrust_until = Some(now + self.distrust_for);
+        self.distrust_for = (self.distrust_for * 2).min(DISTRUST_PROBES_MAX);
         true
     }
 

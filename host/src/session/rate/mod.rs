@@ -68,8 +68,9 @@
 //!   probe's figure on top of it is checked again;
 //! - when a link that came down may have opened again (the target under half of what it
 //!   carried lately, and for a while no loss and no queue), the peer asks str0m for a probe
-//!   ([`RateControl::desired_kbps`], `recovery.rs`); that probe's result leads from a smaller
-//!   jump, even while unasked ones are distrusted, and the target climbs (after any probe)
+//!   ([`RateControl::desired_kbps`], `recovery.rs`; not while a collapse is held or probes
+//!   are distrusted); that probe's result leads from a smaller jump, and the target climbs
+//!   (after any probe)
 //!   [`RAISE_BACK_TO_CARRIED`] a second back to what the link carried. After 10 → 1 → 10 Mbit/s the target came back
 //!   to 7.6 Mbit/s in 5–12 s on virtual time instead of 13–20 s;
 //! - any other run of loss that large ([`PROBE_FAILED_LOSS`] over the last second's share, and
@@ -500,7 +501,10 @@ impl RateControl {
     /// The round trip, ms (str0m's, from RTCP reports), sampled with the loss: whether the
     /// link has a queue (see `recovery.rs`).
     pub(crate) fn on_rtt(&mut self, now: Instant, rtt_ms: Option<f64>) {
-        let target = self.target_kbps;
+        // A target a probe's result holds is not carried until its check passed: behind a
+        // router's large token bucket probes measure over the link.
+        let unchecked = self.probe_lead.is_some_and(|lead| !lead.carried);
+        let target = (!unchecked).then_some(self.target_kbps);
         self.recovery
             .on_sample(now, rtt_ms, self.newest_loss, target);
     }
@@ -517,7 +521,11 @@ impl RateControl {
         let holding = self
             .collapse_floor
             .is_some_and(|(_, since)| now.saturating_duration_since(since) < HOLD_AFTER_COLLAPSE);
-        let estimate = self.raw_kbps.or(self.estimate_kbps).filter(|_| !holding);
+        // Nor while probes are distrusted after a failed lead: behind a router's large token
+        // bucket every probe measures over the link, and asked ones took the target into
+        // collapses on the link bench.
+        let trusted = self.distrust_until.is_none_or(|until| now >= until);
+        let estimate = (self.raw_kbps.or(self.estimate_kbps)).filter(|_| trusted && !holding);
         match estimate {
             Some(e) if self.recovery.due(now, self.target_kbps, e, self.max_kbps) => {
                 tracing::debug!(

@@ -24,8 +24,9 @@
 //!   [`LONG_CLEAR`], which a link at its edge does not have.
 //!
 //! A probe's result asked for here leads the target at a lower jump than an unasked one (see
-//! [`ASKED_PROBE_JUMP`]), even while unasked ones are distrusted after a failed lead (this
-//! backoff stands in for that distrust), and is checked like every lead.
+//! [`ASKED_PROBE_JUMP`]) and is checked like every lead; none is asked while probes are
+//! distrusted after a failed lead (behind a router's large token bucket every probe measures
+//! over the link).
 
 use std::time::{Duration, Instant};
 
@@ -113,11 +114,17 @@ impl Default for RecoveryProbes {
 impl RecoveryProbes {
     /// One stats sample: the round trip (ms, if known), the share of the newest packets lost
     /// (the last second's share lags a link that stopped losing by up to a second) and the
-    /// target (kbit/s). A target counts as carried whether or not the picture filled it (a
+    /// target (kbit/s; `None` while a probe's unchecked result holds it). A target counts as carried whether or not the picture filled it (a
     /// scrolling terminal sends half its target or less, in bursts): the estimator measured
     /// the link with padding and probes before it allowed that target.
-    pub(crate) fn on_sample(&mut self, now: Instant, rtt_ms: Option<f64>, loss: f64, target: f64) {
-        if loss <= super::LOSSLESS {
+    pub(crate) fn on_sample(
+        &mut self,
+        now: Instant,
+        rtt_ms: Option<f64>,
+        loss: f64,
+        target: Option<f64>,
+    ) {
+        if let Some(target) = target.filter(|_| loss <= super::LOSSLESS) {
             let since = *self.carrying_since.get_or_insert(now);
             let fresh = self
                 .proven
@@ -269,25 +276,25 @@ mod tests {
         let mut p = RecoveryProbes::default();
         // 2 s lossless at 4000, then a lost packet: not carried yet.
         for i in 0..8 {
-            p.on_sample(at(i * 250), Some(40.0), 0.0, 4000.0);
+            p.on_sample(at(i * 250), Some(40.0), 0.0, Some(4000.0));
         }
-        p.on_sample(at(2000), Some(40.0), 0.05, 4000.0);
+        p.on_sample(at(2000), Some(40.0), 0.05, Some(4000.0));
         assert_eq!(p.proven_kbps(at(2000)), None);
         assert!(
             !p.due(at(2000), 1000.0, 1200.0, 8000.0),
             "never carried more"
         );
         for i in 9..30 {
-            p.on_sample(at(i * 250), Some(40.0), 0.05, 4000.0);
+            p.on_sample(at(i * 250), Some(40.0), 0.05, Some(4000.0));
         }
         // 3 s lossless: carried.
         for i in 30..43 {
-            p.on_sample(at(i * 250), Some(40.0), 0.0, 4000.0);
+            p.on_sample(at(i * 250), Some(40.0), 0.0, Some(4000.0));
         }
         assert_eq!(p.proven_kbps(at(10_500)), Some(4000.0));
         // Down to 1000: a clear spell asks for a probe; not at 2500 (over half of 4000).
         for i in 43..50 {
-            p.on_sample(at(i * 250), Some(40.0), 0.0, 1000.0);
+            p.on_sample(at(i * 250), Some(40.0), 0.0, Some(1000.0));
         }
         assert!(!p.due(at(12_250), 2500.0, 3000.0, 8000.0));
         assert!(p.due(at(12_250), 1000.0, 1200.0, 8000.0));
@@ -303,12 +310,12 @@ mod tests {
         let mut ms = 0;
         // A standing queue (57 ms over a 40 ms floor) or loss: never clear for long.
         for rtt in [40.0, 57.0, 58.0, 57.0, 59.0, 57.0, 58.0, 57.0] {
-            p.on_sample(at(ms), Some(rtt), 0.0, 900.0);
+            p.on_sample(at(ms), Some(rtt), 0.0, Some(900.0));
             assert!(!p.due(at(ms), 900.0, 1000.0, 8000.0), "at {ms} ms");
             ms += 250;
         }
         for _ in 0..8 {
-            p.on_sample(at(ms), Some(41.0), 0.05, 900.0);
+            p.on_sample(at(ms), Some(41.0), 0.05, Some(900.0));
             assert!(!p.due(at(ms), 900.0, 1000.0, 8000.0), "lossy, at {ms} ms");
             ms += 250;
         }
@@ -319,7 +326,7 @@ mod tests {
         let mut asked = Vec::new();
         for i in 0..120 {
             let rtt = if i % 12 >= 7 { 57.0 } else { 41.0 };
-            p.on_sample(at(ms), Some(rtt), 0.0, 900.0);
+            p.on_sample(at(ms), Some(rtt), 0.0, Some(900.0));
             p.on_estimate(at(ms), 1000.0);
             if p.due(at(ms), 900.0, 1000.0, 8000.0) {
                 asked.push(ms - start);
@@ -331,7 +338,7 @@ mod tests {
         let mut c = had_8000(t0);
         let mut asked = Vec::new();
         for i in 0..40 {
-            c.on_sample(at(i * 250), Some(40.0), 0.0, 900.0);
+            c.on_sample(at(i * 250), Some(40.0), 0.0, Some(900.0));
             c.on_estimate(at(i * 250), 1000.0);
             if c.due(at(i * 250), 900.0, 1000.0, 8000.0) {
                 asked.push(i * 250);
@@ -344,7 +351,7 @@ mod tests {
         for i in 0..100 {
             let now = at(i * 250);
             let rtt = if i % 12 >= 7 { 57.0 } else { 40.0 };
-            f.on_sample(now, Some(rtt), 0.0, 900.0);
+            f.on_sample(now, Some(rtt), 0.0, Some(900.0));
             f.on_estimate(now, if asked.is_empty() { 1000.0 } else { 1500.0 });
             if f.due(now, 900.0, 1000.0, 8000.0) {
                 asked.push(i * 250);
@@ -355,7 +362,7 @@ mod tests {
         // Near the configured rate: never.
         let mut q = had_8000(t0);
         for i in 0..40 {
-            q.on_sample(at(i * 250), Some(40.0), 0.0, 7000.0);
+            q.on_sample(at(i * 250), Some(40.0), 0.0, Some(7000.0));
             assert!(!q.due(at(i * 250), 7000.0, 8200.0, 8000.0));
         }
     }
@@ -369,7 +376,7 @@ mod tests {
         let mut asked = Vec::new();
         for i in 0..60 {
             let now = at(i * 250);
-            p.on_sample(now, Some(40.0), 0.0, estimate * 0.85);
+            p.on_sample(now, Some(40.0), 0.0, Some(estimate * 0.85));
             p.on_estimate(now, estimate);
             if p.due(now, estimate * 0.85, estimate, 8000.0) {
                 asked.push(i * 250);
