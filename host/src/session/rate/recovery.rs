@@ -5,15 +5,15 @@
 //! the link in one burst, come only at the start, in an application-limited spell (our padding
 //! keeps it out of one), on a rise of the desired rate, or after 15 s without a change in the
 //! estimate (goog_cc's `ProbeController` as str0m ports it). So the peer asks for an
-//! allocation probe itself (the desired rate lowered to the estimate for one stats sample,
+//! allocation probe itself (the desired rate lowered to the estimate for [`LOWERED_FOR`],
 //! then raised again: str0m then probes at twice the estimate, and goes on doubling while the
 //! link carries it) when everything says the link has room:
 //!
 //! - the target is well under the configured rate ([`WELL_UNDER`]) and under half of what the
 //!   link carried lately ([`UNDER_PROVEN`]): a link that came down may come back up;
 //! - for [`CLEAR_FOR`], every sample's newest packets were lossless ([`super::LOSSLESS`]) and
-//!   the lowest of its last [`RTT_SAMPLES`] round trips at
-//!   the path's floor ([`QUEUE_MARGIN_MS`] or [`QUEUE_MARGIN_SHARE`] over the lowest seen):
+//!   the lowest of its last [`RTT_SAMPLES`] round trips at the path's floor
+//!   ([`QUEUE_MARGIN_MS`] or [`QUEUE_MARGIN_SHARE`] over the lowest seen):
 //!   no queue at the bottleneck. A link at its edge saws (AIMD up, a queue, a cut), so that
 //!   rarely holds there for long, and when it does the probe costs a burst of a few packets
 //!   at twice the estimate;
@@ -24,9 +24,9 @@
 //!   [`LONG_CLEAR`], which a link at its edge does not have.
 //!
 //! A probe's result asked for here leads the target at a lower jump than an unasked one (see
-//! [`ASKED_PROBE_JUMP`]) and is checked like every lead; none is asked while probes are
-//! distrusted after a failed lead (behind a router's large token bucket every probe measures
-//! over the link).
+//! [`ASKED_PROBE_JUMP`]) and is checked like every lead. The rate controller asks none while
+//! a collapse is held or probes are distrusted after a failed lead (behind a router's large
+//! token bucket every probe measures over the link).
 
 use std::time::{Duration, Instant};
 
@@ -43,7 +43,7 @@ pub(crate) const PROVEN_KEPT_FOR: Duration = Duration::from_secs(120);
 /// How long the link must look clear (no loss, no queue) before a probe is asked for.
 pub(crate) const CLEAR_FOR: Duration = Duration::from_millis(1500);
 /// A round trip at most this much over the path's floor, or [`QUEUE_MARGIN_SHARE`] of it if
-/// more, means no queue (str0m's RTT comes from RTCP reports: a millisecond or two of jitter).
+/// more, means no queue (str0m's round trip, from TWCC feedback, has a millisecond or two of jitter).
 pub(crate) const QUEUE_MARGIN_MS: f64 = 5.0;
 /// See [`QUEUE_MARGIN_MS`].
 pub(crate) const QUEUE_MARGIN_SHARE: f64 = 0.15;
