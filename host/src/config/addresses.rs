@@ -39,7 +39,12 @@ pub(super) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
         Ok(addr) => addr,
         Err(_) => {
             let bare = s.trim_start_matches('[').trim_end_matches(']');
-            return Err(if bare.parse::<IpAddr>().is_ok() {
+            return Err(if !s.starts_with('[') && s.matches(':').count() > 1 {
+                format!(
+                    "`{s}`: an IPv6 address goes in brackets before its port, [ADDRESS]:PORT, \
+                     like [::]:8443"
+                )
+            } else if bare.parse::<IpAddr>().is_ok() {
                 format!("`{s}` has no port: IP:PORT, like {FORMS}")
             } else {
                 format!("`{s}` is not IP:PORT (IPv6 in brackets), like {FORMS}")
@@ -62,7 +67,18 @@ pub(super) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 /// `--public-ip`: an address a browser elsewhere can send to (not unspecified, loopback,
 /// link-local, multicast or broadcast, which no NAT forwards); an IPv4-mapped one as IPv4.
 pub(super) fn parse_public_ip(s: &str) -> Result<IpAddr, String> {
-    let ip: IpAddr = s
+    if s.contains('%') {
+        return Err(format!(
+            "{s}: a zone (%…) marks a link-local address, which no NAT forwards to; give the \
+             address the NAT's outside has"
+        ));
+    }
+    // An address, not a URL's host: brackets are let go.
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|b| b.strip_suffix(']'))
+        .unwrap_or(s);
+    let ip: IpAddr = bare
         .parse()
         .map_err(|_| format!("{s:?} is not an IPv4 or IPv6 address"))?;
     let ip = unmapped(ip);
@@ -97,10 +113,17 @@ mod tests {
         assert_eq!(listen("[::]:8443"), Ok("[::]:8443".into()));
         let err = |s: &str| parse_listen(s).expect_err(s);
         assert!(err("[::1]").contains("has no port"), "{}", err("[::1]"));
+        assert!(err("fe80::1:8443").contains("brackets"));
         assert!(err("192.0.2.2").contains("has no port"));
         assert!(err("desk.example.org:8443").contains("is not IP:PORT"));
         assert!(err("[fe80::1]:8443").contains("link-local"));
         assert!(err("[fe80::1%eth0]:8443").contains("zone"));
+        assert!(err("::1:8080").contains("brackets"), "{}", err("::1:8080"));
+        assert!(parse_public_ip("fe80::1%eth0").is_err_and(|e| e.contains("zone")));
+        assert_eq!(
+            parse_public_ip("[2001:db8::7]"),
+            Ok("2001:db8::7".parse().expect("address"))
+        );
         assert_eq!(
             parse_public_ip("::ffff:203.0.113.5"),
             Ok("203.0.113.5".parse().expect("address"))

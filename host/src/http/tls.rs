@@ -131,10 +131,20 @@ impl Tls {
                 Some(missing) => {
                     tracing::info!(
                         missing = missing.join(" "),
-                        "the kept self-signed certificate does not name this host's addresses: \
-                         a new one is made (a browser that trusted the old one must accept it)"
+                        "the kept self-signed certificate does not name all of this host's \
+                         names and addresses: a new one is made for them and the ones it had \
+                         (a browser that trusted the old one must accept it)"
                     );
-                    make_self_signed(dir, &cert, &key, names)?;
+                    // The names it was made for too, so that two setups used in turn do not
+                    // remake it on every start (past MAX_KEPT_NAMES, this start's only).
+                    let mut all = names.to_vec();
+                    all.extend(kept_names(dir));
+                    all.sort();
+                    all.dedup();
+                    if all.len() > MAX_KEPT_NAMES {
+                        all = names.to_vec();
+                    }
+                    make_self_signed(dir, &cert, &key, &all)?;
                 }
                 None => make_self_signed(dir, &cert, &key, names)?,
             }
@@ -301,6 +311,22 @@ fn sha256_hex(der: &[u8]) -> String {
         .join(":")
 }
 
+/// The most names a remade certificate keeps (its own and the previous one's).
+const MAX_KEPT_NAMES: usize = 64;
+/// Beside the kept certificate: the names it was made for, one a line.
+const NAMES_FILE: &str = "names.txt";
+
+/// The names the kept certificate in `dir` was made for (none if unknown).
+fn kept_names(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join(NAMES_FILE)).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && n.len() <= 253)
+        .map(str::to_owned)
+        .take(MAX_KEPT_NAMES)
+        .collect()
+}
+
 fn make_self_signed(dir: &Path, cert: &Path, key: &Path, names: &[String]) -> Result<(), TlsError> {
     let made = rcgen::generate_simple_self_signed(names.to_vec())
         .map_err(|e| TlsError::Generate(e.to_string()))?;
@@ -310,9 +336,11 @@ fn make_self_signed(dir: &Path, cert: &Path, key: &Path, names: &[String]) -> Re
     };
     std::fs::create_dir_all(dir).map_err(write_err(dir))?;
     // The key first, private from the start (a temp file is 0600), then moved into place.
+    let names_path = dir.join(NAMES_FILE);
     for (path, text) in [
         (key, made.signing_key.serialize_pem()),
         (cert, made.cert.pem()),
+        (names_path.as_path(), names.join("\n") + "\n"),
     ] {
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(write_err(dir))?;
         tmp.write_all(text.as_bytes()).map_err(write_err(path))?;
@@ -421,6 +449,14 @@ mod tests {
             uncovered(&first.current.read().expect("lock"), &grown),
             names(&["2001:db8::5", "desk.example.org"])
         );
+        // Two setups in turn: the second remake keeps the first's names, the third start
+        // keeps the certificate.
+        let other = names(&["localhost", "127.0.0.1", "203.0.113.5"]);
+        let fourth = Tls::load(source.clone(), &other).expect("made again");
+        assert!(uncovered(&fourth.current.read().expect("lock"), &grown).is_empty());
+        let fifth = Tls::load(source.clone(), &grown).expect("kept");
+        assert_eq!(fourth.fingerprint(), fifth.fingerprint());
+        let second = fifth;
         // Fewer names: the kept one still covers them.
         let third = Tls::load(source.clone(), &names(&["127.0.0.1"])).expect("kept");
         assert_eq!(second.fingerprint(), third.fingerprint());

@@ -114,7 +114,9 @@ fn log_bad(client: IpAddr, peer: PeerId, msg: &ServerMsg, last: &mut Option<Inst
     let now = Instant::now();
     if bad && last.is_none_or(|t| now.duration_since(t) >= LOG_BAD_EVERY) {
         *last = Some(now);
-        tracing::info!(%client, %peer, ?code, %message, "bad input from a page");
+        // `?`: the message can quote the page's own text, whose line breaks must not forge
+        // log lines (fail2ban reads them).
+        tracing::info!(%client, %peer, ?code, ?message, "bad input from a page");
     }
 }
 

@@ -180,8 +180,9 @@ pub fn spawn(sockets: Vec<UdpSocket>, parts: RtcParts) -> std::io::Result<JoinHa
     let binding = crate::proto::ice::binding_server(&parts.ice_servers);
     if binding.is_none() && !parts.ice_servers.is_empty() {
         tracing::info!(
-            "no --ice-server is STUN over UDP and IPv4 (the host asks those only): pages use \
-             them, the host learns no public address (give --public-ip behind a NAT)"
+            "no --ice-server is one the host can ask for its public address (stun:, or turn: \
+             over UDP, by name or IPv4 address): pages use them, the host learns no public \
+             address (give --public-ip behind a NAT)"
         );
     }
     let servers = match binding {

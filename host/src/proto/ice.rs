@@ -176,7 +176,7 @@ fn split_host_port(authority: &str) -> (&str, Option<&str>) {
 /// IPv4 address, as the URL Standard's host parser takes it (`1.2.3.4.5` is neither).
 fn host_problem(host: &str) -> Option<&'static str> {
     const LINK_LOCAL: &str = "is link-local: it means nothing to a browser on another link; \
-                              give a global or unique-local address, or a name";
+                              give another address, or a name";
     const NOT_UNICAST: &str = "is not a unicast address a server can have";
     if let Some(inner) = host.strip_prefix('[') {
         let Some(inner) = inner.strip_suffix(']') else {

@@ -206,13 +206,15 @@ impl Throttle {
     }
 }
 
-/// The address a client is counted under: itself for IPv4, its /64 for IPv6 (an IPv4-mapped
-/// IPv6 address counts as the IPv4 one).
+/// The address a client is counted under: itself for IPv4 and IPv6 loopback, its /64 for
+/// other IPv6 (an IPv4-mapped IPv6 address counts as the IPv4 one).
 fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
+            // This machine: one host, not a /64 (and `::/64` read as unspecified in the log).
+            None if v6.is_loopback() => ip,
             None => {
                 let mut s = v6.segments();
                 s[4..].fill(0);
@@ -225,8 +227,8 @@ fn bucket(ip: IpAddr) -> IpAddr {
 /// A [`bucket`] as logged: an IPv6 one with its prefix length (`2001:db8:1:2::/64`).
 fn shown(bucket: IpAddr) -> String {
     match bucket {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("{v6}/64"),
+        IpAddr::V6(v6) if !v6.is_loopback() => format!("{v6}/64"),
+        ip => ip.to_string(),
     }
 }
 
