@@ -23,15 +23,17 @@ fn is_link_local(ip: IpAddr) -> bool {
 /// `--listen`: `IP:PORT` (IPv6 in brackets; `localhost:PORT` is 127.0.0.1), an IPv4-mapped
 /// address as IPv4. Refused, each with the form to use: no port, a name, a zone or IPv6
 /// link-local address (a page's URL cannot carry the zone), multicast.
-pub(super) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+pub(super) fn parse_listen(given: &str) -> Result<SocketAddr, String> {
     const FORMS: &str = "127.0.0.1:8080, 0.0.0.0:8443 or [::]:8443";
-    let s = match s.strip_prefix("localhost:") {
-        Some(port) => &format!("127.0.0.1:{port}"),
-        None => s,
+    let s = match given.split_once(':') {
+        Some((host, port)) if host.eq_ignore_ascii_case("localhost") => {
+            &format!("127.0.0.1:{port}")
+        }
+        _ => given,
     };
     if s.contains('%') {
         return Err(format!(
-            "`{s}`: a zone (%…) marks a link-local address, which a page's URL cannot carry: \
+            "`{given}`: a zone (%…) marks a link-local address, which a page's URL cannot carry: \
              listen on [::]:PORT or a global address"
         ));
     }
@@ -41,13 +43,13 @@ pub(super) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
             let bare = s.trim_start_matches('[').trim_end_matches(']');
             return Err(if !s.starts_with('[') && s.matches(':').count() > 1 {
                 format!(
-                    "`{s}`: an IPv6 address goes in brackets before its port, [ADDRESS]:PORT, \
+                    "`{given}`: an IPv6 address goes in brackets before its port, [ADDRESS]:PORT, \
                      like [::]:8443"
                 )
-            } else if bare.parse::<IpAddr>().is_ok() {
-                format!("`{s}` has no port: IP:PORT, like {FORMS}")
+            } else if bare.parse::<IpAddr>().is_ok() || given.eq_ignore_ascii_case("localhost") {
+                format!("`{given}` has no port: IP:PORT, like {FORMS}")
             } else {
-                format!("`{s}` is not IP:PORT (IPv6 in brackets), like {FORMS}")
+                format!("`{given}` is not IP:PORT (IPv6 in brackets), like {FORMS}")
             });
         }
     };
@@ -110,6 +112,8 @@ mod tests {
             Ok("192.0.2.2:8443".into())
         );
         assert_eq!(listen("localhost:8080"), Ok("127.0.0.1:8080".into()));
+        assert_eq!(listen("LocalHost:8080"), Ok("127.0.0.1:8080".into()));
+        assert!(listen("localhost:abc").is_err_and(|e| e.contains("`localhost:abc`")));
         assert_eq!(listen("[::]:8443"), Ok("[::]:8443".into()));
         let err = |s: &str| parse_listen(s).expect_err(s);
         assert!(err("[::1]").contains("has no port"), "{}", err("[::1]"));

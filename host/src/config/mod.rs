@@ -320,12 +320,16 @@ fn parse_host_name(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    if ok {
-        Ok(s.to_ascii_lowercase())
-    } else {
-        Err(format!(
+    if !ok {
+        return Err(format!(
             "`{s}` is not a host name (letters, digits, dots and dashes; no port, no scheme)"
-        ))
+        ));
+    }
+    // Labels as DNS has them (no `..`, no leading `-`, 63 at most): the name goes into the
+    // kept certificate too.
+    match crate::proto::ice::host_problem(s) {
+        Some(why) => Err(format!("`{s}` {why}")),
+        None => Ok(s.to_ascii_lowercase()),
     }
 }
 
@@ -528,6 +532,9 @@ mod tests {
             &["glint", "--max-peers", "0"],
             &["glint", "--allowed-host", "desk.example.com:443"],
             &["glint", "--allowed-host", "https://desk.example.com"],
+            &["glint", "--allowed-host", ".."],
+            &["glint", "--allowed-host", "-"],
+            &["glint", "--allowed-host", &"a".repeat(300)],
             &["glint", "--public-ip", "fe80::1"],
             &["glint", "--public-ip", "169.254.3.4"],
             &["glint", "--listen", "[fe80::1]:8443"],

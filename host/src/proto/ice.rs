@@ -174,7 +174,7 @@ fn split_host_port(authority: &str) -> (&str, Option<&str>) {
 /// most 63 characters each, 253 in all), an IPv4 address or an IPv6 address in brackets, not
 /// unspecified, multicast or link-local. A name whose last label is all digits must be an
 /// IPv4 address, as the URL Standard's host parser takes it (`1.2.3.4.5` is neither).
-fn host_problem(host: &str) -> Option<&'static str> {
+pub(crate) fn host_problem(host: &str) -> Option<&'static str> {
     const LINK_LOCAL: &str = "is link-local: it means nothing to a browser on another link; \
                               give another address, or a name";
     const NOT_UNICAST: &str = "is not a unicast address a server can have";
