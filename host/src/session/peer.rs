@@ -193,13 +193,21 @@ impl Peer {
     /// (the RTX cache is emptied: those frames are past, and their resends would fill the
     /// narrow link ahead of the new picture), and a keyframe at the new rate follows. Without
     /// it, after a failed lead on the link bench the page showed nothing for 3 s, until its
-    /// own keyframe request.
-    fn resync(&mut self, now: Instant, out: &mut VecDeque<Output>) {
+    /// own keyframe request. After any other run of loss ([`LossRun::Burst`]: the target is
+    /// not over the link) only the keyframe: NACK and RTX still repair what they can (a
+    /// client dropping every seventh packet on purpose got a picture with a gap when the
+    /// cache was emptied under its NACKs).
+    fn resync(&mut self, now: Instant, out: &mut VecDeque<Output>, drop_resends: bool) {
         let Some((mid, ..)) = self.video else {
             return;
         };
         let max_kbps = self.rate.max_kbps() as u32;
-        if let Some(tx) = self.rtc.direct_api().stream_tx_by_mid(mid, None) {
+        if let Some(tx) = self
+            .rtc
+            .direct_api()
+            .stream_tx_by_mid(mid, None)
+            .filter(|_| drop_resends)
+        {
             negotiate::reset_rtx_cache(tx, max_kbps);
         }
         if self.keyframes.request(now) {
@@ -349,15 +357,15 @@ impl Peer {
                         Some(LossRun::Collapse) => {
                             counters.collapses.inc();
                             self.snapshot.collapses += 1;
-                            self.resync(now, out);
+                            self.resync(now, out, true);
                         }
                         Some(LossRun::FailedLead) => {
                             counters.failed_probe_leads.inc();
-                            self.resync(now, out);
+                            self.resync(now, out, true);
                         }
                         Some(LossRun::Burst) => {
                             counters.loss_bursts.inc();
-                            self.resync(now, out);
+                            self.resync(now, out, false);
                         }
                         None => {}
                     }
