@@ -165,8 +165,7 @@ pub fn bind_sockets(port: u16, listen_ip: IpAddr) -> std::io::Result<Vec<UdpSock
 /// An IPv6 address a browser elsewhere can send to: global or unique-local (RFC 4193), not
 /// loopback, unspecified, multicast or link-local (fe80::/10).
 fn reachable_ipv6(ip: &std::net::Ipv6Addr) -> bool {
-    let link_local = ip.segments()[0] & 0xffc0 == 0xfe80;
-    !(ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || link_local)
+    !(ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || ip.is_unicast_link_local())
 }
 
 /// The local addresses of `sockets`, for the session's host candidates.

@@ -335,7 +335,7 @@ impl RateControl {
             .event_kbps
             .filter(|_| now.saturating_duration_since(self.event_at) < STALE_ESTIMATE);
         let quartile = self.raw_quartile();
-        let trusted = self.distrust_until.is_none_or(|until| now >= until);
+        let trusted = self.probes_trusted(now);
         let carried_now = self.probe_lead.as_mut().and_then(|lead| {
             let due =
                 !lead.carried && now.saturating_duration_since(lead.since) >= PROBE_TRUSTED_AFTER;
@@ -362,27 +362,26 @@ impl RateControl {
             // three quarters of the window); a new probe's figure on top of a lead the link
             // carried is checked again.
             (Some(r), Some(a), _) if trusted && (r >= a * jump || (leading && r > a)) => {
-                let (loss, target, asked) =
-                    (self.loss, self.target_kbps, self.recovery.awaiting(now));
-                let lead = self.probe_lead.get_or_insert(Lead {
+                let new = Lead {
                     since: now,
-                    loss_before: loss,
-                    target_before: target,
-                    asked,
+                    loss_before: self.loss,
+                    target_before: self.target_kbps,
+                    asked: self.recovery.awaiting(now),
                     carried: false,
                     last_kbps: r,
-                });
-                if lead.carried && r >= lead.last_kbps * recovery::ASKED_PROBE_JUMP {
-                    *lead = Lead {
-                        since: now,
-                        loss_before: loss,
-                        target_before: target,
-                        asked: lead.asked || asked,
-                        carried: false,
-                        last_kbps: r,
-                    };
+                };
+                match &mut self.probe_lead {
+                    Some(lead)
+                        if lead.carried && r >= lead.last_kbps * recovery::ASKED_PROBE_JUMP =>
+                    {
+                        *lead = Lead {
+                            asked: lead.asked || new.asked,
+                            ..new
+                        };
+                    }
+                    Some(lead) => lead.last_kbps = r,
+                    None => self.probe_lead = Some(new),
                 }
-                lead.last_kbps = r;
                 Some(r)
             }
             (Some(r), Some(a), _) => {
@@ -394,6 +393,11 @@ impl RateControl {
             (None, _, None) => self.estimate_kbps.or(self.event_kbps).or(self.raw_kbps),
         };
         self.update(now);
+    }
+
+    /// No failed lead distrusts probes now (see the module docs).
+    fn probes_trusted(&self, now: Instant) -> bool {
+        self.distrust_until.is_none_or(|until| now >= until)
     }
 
     /// The lower quartile of the estimator's figures in the window, kbit/s (sampled evenly:
@@ -523,7 +527,7 @@ impl RateControl {
         // Nor while probes are distrusted after a failed lead: behind a router's large token
         // bucket every probe measures over the link, and asked ones took the target into
         // collapses on the link bench.
-        let trusted = self.distrust_until.is_none_or(|until| now >= until);
+        let trusted = self.probes_trusted(now);
         let estimate = (self.raw_kbps.or(self.estimate_kbps)).filter(|_| trusted && !holding);
         match estimate {
             Some(e) if self.recovery.due(now, self.target_kbps, e, self.max_kbps) => {

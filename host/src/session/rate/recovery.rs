@@ -126,19 +126,12 @@ impl RecoveryProbes {
     ) {
         if let Some(target) = target.filter(|_| loss <= super::LOSSLESS) {
             let since = *self.carrying_since.get_or_insert(now);
-            let fresh = self
-                .proven
-                .filter(|&(_, at)| now.saturating_duration_since(at) < PROVEN_KEPT_FOR);
             if now.saturating_duration_since(since) >= PROVEN_AFTER {
-                let highest = fresh.map_or(target, |(p, _)| p.max(target));
-                self.proven = Some((
-                    highest,
-                    if highest <= target {
-                        now
-                    } else {
-                        fresh.map_or(now, |f| f.1)
-                    },
-                ));
+                // A higher one carried lately stays (with when it was carried); else this one.
+                let higher = self.proven.filter(|&(p, at)| {
+                    p > target && now.saturating_duration_since(at) < PROVEN_KEPT_FOR
+                });
+                self.proven = higher.or(Some((target, now)));
             }
         } else {
             self.carrying_since = None;
