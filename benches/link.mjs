@@ -45,7 +45,8 @@
 //        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss: the e2e
 //                                         suite runs this to check the bench itself)
 // Default: rate:2mbit rate:400kbit loss:5 steps:10mbit:10,1mbit:15,10mbit:10 pair:1mbit, 20 s
-// phases. `pair:R`: a viewer on an unshaped link watches, then a second one behind R joins;
+// phases. `pair:R`: a viewer on an unshaped link watches (until it has the full picture), then a
+// second one behind R joins;
 // the table gives the second one's row, then the first one's (fps, freezes, target, picture).
 // Needs root (ip netns, tc, nft). Prints one JSON line per scenario, then a table; with
 // LINK_TRACE=1 also each second's sample (stderr); with LINK_LOG=F glint's log goes to
@@ -163,10 +164,31 @@ async function run(scenario) {
     glint = await startGlint([...source, ...(withSound ? [] : ['--no-audio']), ...extraArgs,
       '--listen', `${lan.hostIp}:8443`], { netns: lan.host, env: { HOME: home } });
     if (withSound) tone = playTone(glint.pulseServer, 440, 600);
+    const password = new URL(glint.url).hash.slice('#password='.length);
+    // The host's figures, asked from glint's own namespace: through the shaped link, ~8 KB a
+    // second of /api/stats took a fifth of a 400 kbit/s link and came seconds late. If a
+    // request fails, the last figures stand.
+    let lastPeers = [];
+    let lastHost = {};
+    const statsUrl = new URL('/api/stats', glint.url).toString();
+    const hostPeers = async () => {
+      try {
+        const { stdout } = await promisify(execFile)('ip', ['netns', 'exec', lan.host, 'curl', '-skf', '--max-time', '2',
+          '-H', `Authorization: Bearer ${password}`, statsUrl]);
+        lastHost = JSON.parse(stdout);
+        lastPeers = lastHost.peers ?? lastPeers;
+      } catch (e) {
+        console.error(`stats: ${e.message.split('\n')[0]}`);
+      }
+      return lastPeers;
+    };
     if (scenario.pair) {
       fast = await startChromium({ executablePath: lan.hostChromium, contextOptions: { ignoreHTTPSErrors: true } });
       await fast.page.goto(glint.url);
       await waitFor('the fast viewer\'s first frame', () => fast.page.evaluate(() => window.glint?.state === 'playing'), 60000);
+      // The second viewer joins one that already watches the whole screen: a new peer starts
+      // low and climbs the ladder, and "keeps its full picture" needs it to have had it.
+      await waitFor('the fast viewer\'s full picture', async () => (await hostPeers())[0]?.rung === 0, 30000, 200);
     }
     browser = await startChromium({ executablePath: lan.chromium, contextOptions: { ignoreHTTPSErrors: true } });
     const page = browser.page;
@@ -192,28 +214,10 @@ async function run(scenario) {
       video.requestVideoFrameCallback(frame);
       window.longestGap = () => { const m = gap.max; gap.max = 0; return Math.round(m); };
     });
-    const password = new URL(glint.url).hash.slice('#password='.length);
     const phases = [];
     let lastSample = null;
     let last = await page.evaluate(() => window.glint.inboundVideo());
     let lastFast = fast && await fast.page.evaluate(() => window.glint.inboundVideo());
-    // The host's figures, asked from glint's own namespace: through the shaped link, ~8 KB a
-    // second of /api/stats took a fifth of a 400 kbit/s link and came seconds late. If a
-    // request fails, the last figures stand.
-    let lastPeers = [];
-    let lastHost = {};
-    const statsUrl = new URL('/api/stats', glint.url).toString();
-    const hostPeers = async () => {
-      try {
-        const { stdout } = await promisify(execFile)('ip', ['netns', 'exec', lan.host, 'curl', '-skf', '--max-time', '2',
-          '-H', `Authorization: Bearer ${password}`, statsUrl]);
-        lastHost = JSON.parse(stdout);
-        lastPeers = lastHost.peers ?? lastPeers;
-      } catch (e) {
-        console.error(`stats: ${e.message.split('\n')[0]}`);
-      }
-      return lastPeers;
-    };
     for (const [i, phase] of scenario.phases.entries()) {
       if (i > 0 && phase.rate) shape('change', phase.rate);
       if (phase.still) rmSync(go);
