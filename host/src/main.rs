@@ -96,8 +96,8 @@ fn run(config: Config) -> Result<(), Failure> {
         PasswordError::Config(m) => cfg(m),
         e => rt_err(e.to_string()),
     })?;
-    if config.app.is_some() && config.display.is_some() {
-        return Err(cfg("--app needs the virtual display; drop --display".into()));
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
     }
 
     // The virtual display gets its own PulseAudio (a null sink the app plays into), started
@@ -477,8 +477,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let metrics = Arc::new(metrics);
 
     let urls_with = |pw: &Option<String>| {
-        http::page_urls(tls.is_some(), listen_addr, config.public_ip, &locals, pw)
-            .join(" or, over IPv6, ")
+        http::page_urls(tls.is_some(), listen_addr, config.public_ip, &locals, pw).join(" or, ")
     };
     println!(
         "glint: streaming {source_name} (UDP port {})",

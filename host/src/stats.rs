@@ -116,7 +116,7 @@ pub struct PeerSnapshot {
     /// (`session::rate::AUDIO_PAIRED_UNDER_KBPS`) and counted when it is held for it.
     pub audio_frames_sent: u64,
     /// Where this peer's sound goes: "track" (its Opus RTP track), "channel" (the `audio` data
-    /// channel, played by the page itself) or "none".
+    /// channel, played by the page itself) or "none" (also when the host sends no sound).
     pub audio_path: &'static str,
     /// Frames sent per second over the last stats interval.
     pub fps: f64,
@@ -324,7 +324,7 @@ impl Stats {
             fps_target: self.fps_target,
             rates: lock(&self.rates).rates,
             bitrate_kbps: peers.iter().fold(0.0, |a, p| a + p.bitrate_kbps),
-            peers_connected: counters.get("peers").copied().unwrap_or(0).max(0) as u64,
+            peers_connected: peers.iter().filter(|p| p.connected).count() as u64,
             public_address: *lock(&self.public_address),
             counters,
             stages_ms: Stage::ALL
@@ -360,6 +360,8 @@ pub struct StatsJson {
     pub bitrate_kbps: f64,
     /// Every counter and gauge of [`Metrics`], by name.
     pub counters: BTreeMap<&'static str, i64>,
+    /// The peers of `peers` that are connected (the same instant's figures; the `peers` gauge
+    /// of `counters` moves at once and may be ahead of them by up to a stats interval).
     pub peers_connected: u64,
     /// The host's public address and port as a STUN server saw the media port
     /// (`"203.0.113.9:10777"`), announced as a server-reflexive candidate; `null` without

@@ -1,5 +1,6 @@
 //! The command line's addresses: `--listen` and `--public-ip`, each checked for a form a
-//! browser elsewhere can use, with the form to give instead when it cannot.
+//! browser elsewhere can use, with the form to give instead when it cannot; whether they fit
+//! together, and what to warn about at start.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -41,11 +42,20 @@ pub(super) fn parse_listen(given: &str) -> Result<SocketAddr, String> {
         Ok(addr) => addr,
         Err(_) => {
             let bare = s.trim_start_matches('[').trim_end_matches(']');
+            // An address and a number too large for a port (a u16).
+            let port_over = s.rsplit_once(':').is_some_and(|(host, port)| {
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                host.parse::<IpAddr>().is_ok()
+                    && !port.is_empty()
+                    && port.bytes().all(|b| b.is_ascii_digit())
+            });
             return Err(if !s.starts_with('[') && s.matches(':').count() > 1 {
                 format!(
                     "`{given}`: an IPv6 address goes in brackets before its port, [ADDRESS]:PORT, \
                      like [::]:8443"
                 )
+            } else if port_over {
+                format!("`{given}`: a port is a number from 0 to 65535")
             } else if bare.parse::<IpAddr>().is_ok() || given.eq_ignore_ascii_case("localhost") {
                 format!("`{given}` has no port: IP:PORT, like {FORMS}")
             } else {
@@ -98,6 +108,45 @@ pub(super) fn parse_public_ip(s: &str) -> Result<IpAddr, String> {
     Ok(ip)
 }
 
+impl super::Config {
+    /// Flags that work together but likely not as meant, one sentence each (logged at start).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let (Some(ip), 0) = (self.public_ip, self.udp_port) {
+            warnings.push(format!(
+                "--public-ip {ip} without --udp-port: the media port is a random one each \
+                 start, which only a NAT forwarding every port passes on; give --udp-port PORT \
+                 and forward that UDP port"
+            ));
+        }
+        warnings
+    }
+
+    /// `--public-ip` is of a family media is served on (see [`crate::net::bind_sockets`]):
+    /// IPv4 unless `--listen` is one IPv6 address, IPv6 with an IPv6 or loopback listen.
+    pub fn check_addresses(&self) -> Result<(), String> {
+        let Some(public) = self.public_ip else {
+            return Ok(());
+        };
+        let listen = self.listen.ip();
+        let served = match public {
+            IpAddr::V4(_) => listen.is_ipv4() || listen.is_unspecified() || listen.is_loopback(),
+            IpAddr::V6(_) => listen.is_ipv6() || listen.is_loopback(),
+        };
+        if served {
+            return Ok(());
+        }
+        let family = if public.is_ipv6() { "IPv6" } else { "IPv4" };
+        Err(format!(
+            "--public-ip {public} is {family}, but --listen {} serves media on {} only: listen \
+             on [::]:{} for both",
+            self.listen,
+            if listen.is_ipv6() { "IPv6" } else { "IPv4" },
+            self.listen.port()
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +172,9 @@ mod tests {
         assert!(err("[fe80::1]:8443").contains("link-local"));
         assert!(err("[fe80::1%eth0]:8443").contains("zone"));
         assert!(err("::1:8080").contains("brackets"), "{}", err("::1:8080"));
+        for over in ["0.0.0.0:99999", "[::]:70000", "localhost:65536"] {
+            assert!(err(over).contains("0 to 65535"), "{over}: {}", err(over));
+        }
         assert!(parse_public_ip("fe80::1%eth0").is_err_and(|e| e.contains("zone")));
         assert_eq!(
             parse_public_ip("[2001:db8::7]"),
@@ -151,6 +203,20 @@ mod tests {
                 "{listen}"
             );
         }
+        // A random media port behind --public-ip is warned about, not refused (a 1:1 NAT
+        // forwards every port).
+        let warnings = |args: &[&str]| {
+            let mut all = vec!["glint"];
+            all.extend(args);
+            Config::try_parse_from(all).expect("parses").warnings()
+        };
+        assert!(
+            warnings(&v4)[0].contains("--udp-port"),
+            "{:?}",
+            warnings(&v4)
+        );
+        assert!(warnings(&[&v4[..], &["--udp-port", "10777"]].concat()).is_empty());
+        assert!(warnings(&[]).is_empty());
         for listen in ["[::]:8443", "0.0.0.0:8443", "[::1]:8080"] {
             assert_eq!(
                 check(&[&v4[..], &["--listen", listen]].concat()),

@@ -421,34 +421,14 @@ impl Config {
         }
     }
 
-    /// The flags fit together: [`Config::check_secrets`] and [`Config::check_addresses`].
+    /// The flags fit together: [`Config::check_secrets`], [`Config::check_addresses`], and
+    /// `--app` runs on the virtual display (not with `--display`).
     pub fn check(&self) -> Result<(), String> {
+        if self.app.is_some() && self.display.is_some() {
+            return Err("--app needs the virtual display; drop --display".into());
+        }
         self.check_secrets()?;
         self.check_addresses()
-    }
-
-    /// `--public-ip` is of a family media is served on (see [`crate::net::bind_sockets`]):
-    /// IPv4 unless `--listen` is one IPv6 address, IPv6 with an IPv6 or loopback listen.
-    pub fn check_addresses(&self) -> Result<(), String> {
-        let Some(public) = self.public_ip else {
-            return Ok(());
-        };
-        let listen = self.listen.ip();
-        let served = match public {
-            IpAddr::V4(_) => listen.is_ipv4() || listen.is_unspecified() || listen.is_loopback(),
-            IpAddr::V6(_) => listen.is_ipv6() || listen.is_loopback(),
-        };
-        if served {
-            return Ok(());
-        }
-        let family = if public.is_ipv6() { "IPv6" } else { "IPv4" };
-        Err(format!(
-            "--public-ip {public} is {family}, but --listen {} serves media on {} only: listen \
-             on [::]:{} for both",
-            self.listen,
-            if listen.is_ipv6() { "IPv6" } else { "IPv4" },
-            self.listen.port()
-        ))
     }
 
     /// True when the listen address is reachable only from this machine.

@@ -161,9 +161,11 @@ pub fn page_url(
     }
 }
 
-/// The addresses a user opens, [`page_url`]'s first: on `[::]` with no `public_ip`, when that
-/// names an IPv4 address, also one on the host's first IPv6 address in `locals` (loopback
-/// aside), for a browser on an IPv6-only network.
+/// The addresses a user opens, [`page_url`]'s first; each other one comes with what it is for
+/// ("on this network, URL", "over IPv6, URL"). On an unspecified listen address: with
+/// `public_ip`, also the host's own address in `locals`, which a browser on the host's network
+/// reaches without the NAT; on `[::]`, also the host's first IPv6 address in `locals` (loopback
+/// aside), for a browser on an IPv6-only network. No address is given twice.
 pub fn page_urls(
     tls: bool,
     listen: SocketAddr,
@@ -172,16 +174,29 @@ pub fn page_urls(
     password: &Option<String>,
 ) -> Vec<String> {
     let mut urls = vec![page_url(tls, listen, public_ip, locals, password)];
-    let any_ipv6 = listen.is_ipv6() && listen.ip().is_unspecified() && public_ip.is_none();
+    if !listen.ip().is_unspecified() {
+        return urls;
+    }
+    let mut add = |what: &str, url: String| {
+        if !urls.iter().any(|u| u.ends_with(&url)) {
+            urls.push(format!("{what}, {url}"));
+        }
+    };
+    if public_ip.is_some() {
+        add(
+            "on this network",
+            page_url(tls, listen, None, locals, password),
+        );
+    }
     let ipv6 = locals
         .iter()
         .map(|a| a.ip())
         .find(|ip| ip.is_ipv6() && !ip.is_loopback());
-    if let (true, Some(ip)) = (any_ipv6, ipv6) {
-        let other = page_url(tls, listen, Some(ip), locals, password);
-        if other != urls[0] {
-            urls.push(other);
-        }
+    if let (true, Some(ip)) = (listen.is_ipv6(), ipv6) {
+        add(
+            "over IPv6",
+            page_url(tls, listen, Some(ip), locals, password),
+        );
     }
     urls
 }
@@ -229,8 +244,31 @@ mod tests {
             page_urls(true, at("[::]:8443"), None, &both, &pw),
             [
                 "https://10.1.2.3:8443/#password=abc",
-                "https://[fd00::2]:8443/#password=abc"
+                "over IPv6, https://[fd00::2]:8443/#password=abc"
             ]
+        );
+        // With --public-ip, the host's own address for its own network.
+        assert_eq!(
+            page_urls(true, at("0.0.0.0:8443"), public, &both, &None),
+            [
+                "https://203.0.113.9:8443/",
+                "on this network, https://10.1.2.3:8443/"
+            ]
+        );
+        let public6 = Some("2001:db8::7".parse().expect("ip"));
+        assert_eq!(
+            page_urls(true, at("[::]:8443"), public6, &both, &None),
+            [
+                "https://[2001:db8::7]:8443/",
+                "on this network, https://10.1.2.3:8443/",
+                "over IPv6, https://[fd00::2]:8443/"
+            ]
+        );
+        // A public address the host has itself is not given twice.
+        let own = [at("[2001:db8::7]:5000")];
+        assert_eq!(
+            page_urls(true, at("[::]:8443"), public6, &own, &None).len(),
+            1
         );
         assert_eq!(
             page_urls(true, at("0.0.0.0:8443"), None, &both, &pw).len(),

@@ -115,6 +115,13 @@ impl Tls {
         let mut loaded = None;
         if let CertSource::SelfSigned { dir } = &source {
             let (cert, key) = source.paths();
+            if cert.exists() != key.exists() {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "the kept self-signed certificate has lost its {}: a new pair is made",
+                    if key.exists() { "cert.pem" } else { "key.pem" }
+                );
+            }
             let kept = match (cert.exists() && key.exists()).then(|| read(&source)) {
                 Some(Ok(kept)) => Some(kept),
                 Some(Err(e)) => {
@@ -253,7 +260,7 @@ fn read(source: &CertSource) -> Result<Loaded, TlsError> {
         .map_err(|e| TlsError::Pem {
             path: cert_path.clone(),
             what: "certificate",
-            detail: e.to_string(),
+            detail: pem_detail(&e),
         })?;
     let Some(first) = chain.first() else {
         return Err(TlsError::Pem {
@@ -266,7 +273,7 @@ fn read(source: &CertSource) -> Result<Loaded, TlsError> {
     let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsError::Pem {
         path: key_path.clone(),
         what: "private key",
-        detail: e.to_string(),
+        detail: pem_detail(&e),
     })?;
     let provider = rustls::crypto::aws_lc_rs::default_provider();
     let key = CertifiedKey::from_der(chain, key, &provider).map_err(|e| TlsError::Key {
@@ -279,6 +286,23 @@ fn read(source: &CertSource) -> Result<Loaded, TlsError> {
         fingerprint,
         stamp,
     })
+}
+
+/// A PEM parse error in words: rustls-pki-types shows the marker lines it names as byte lists.
+fn pem_detail(e: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error;
+    match e {
+        Error::MissingSectionEnd { end_marker } => format!(
+            "no `-----END {}-----` line: the file is cut short",
+            String::from_utf8_lossy(end_marker).trim().escape_debug()
+        ),
+        Error::IllegalSectionStart { line } => {
+            let line = String::from_utf8_lossy(line);
+            format!("a bad BEGIN line: `{}`", line.trim().escape_debug())
+        }
+        Error::NoItemsFound => "no BEGIN line".into(),
+        other => other.to_string(),
+    }
 }
 
 /// Which of `names` (host names or IP addresses) the leaf certificate of `loaded` is not valid
@@ -491,6 +515,14 @@ mod tests {
         let new = tls.fingerprint();
         std::fs::write(&key, "not a key").expect("write");
         assert!(tls.reload(true).is_err());
+        // A file cut short says so in words (rustls-pki-types names the marker in bytes).
+        let good = std::fs::read_to_string(&cert).expect("read");
+        std::fs::write(&cert, &good[..good.len() / 2]).expect("write");
+        let cut = tls.reload(true).expect_err("cut short").to_string();
+        assert!(
+            cut.contains("no `-----END CERTIFICATE-----` line: the file is cut short"),
+            "{cut}"
+        );
         assert_eq!(
             tls.fingerprint(),
             new,

@@ -109,7 +109,8 @@ impl FromStr for IceUrl {
             Some((a, q)) => (a, Some(q)),
             None => (rest, None),
         };
-        let transport = match query {
+        // The query in any case (`?transport=UDP`), passed on in lower case as RFC 7065 writes it.
+        let transport = match query.map(str::to_ascii_lowercase) {
             None => None,
             Some(q) if scheme.is_turn() => match q.strip_prefix("transport=") {
                 Some(t @ ("udp" | "tcp")) => Some(t.to_owned()),
@@ -117,13 +118,17 @@ impl FromStr for IceUrl {
             },
             Some(_) => return Err(IceUrlError::Query(text.into())),
         };
+        let text = match (&transport, text.split_once('?')) {
+            (Some(t), Some((before, _))) => format!("{before}?transport={t}"),
+            _ => text.to_owned(),
+        };
         let (host, port) = split_host_port(authority);
         if host.is_empty() {
-            return Err(IceUrlError::NoHost(text.into()));
+            return Err(IceUrlError::NoHost(text));
         }
         if let Some(why) = host_problem(host) {
             return Err(IceUrlError::BadHost {
-                url: text.into(),
+                url: text,
                 host: host.into(),
                 why,
             });
@@ -131,14 +136,14 @@ impl FromStr for IceUrl {
         let port = match port.map(str::parse::<u16>) {
             None => None,
             Some(Ok(n)) if n > 0 => Some(n),
-            Some(_) => return Err(IceUrlError::Port(text.into())),
+            Some(_) => return Err(IceUrlError::Port(text)),
         };
         Ok(Self {
             scheme,
             host: host.to_owned(),
             port,
             transport,
-            text: text.to_owned(),
+            text,
         })
     }
 }
@@ -430,170 +435,4 @@ pub struct IceServer {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn url(s: &str) -> IceUrl {
-        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
-    }
-
-    #[test]
-    fn stun_and_turn_urls_are_taken_as_browsers_take_them() {
-        let u = url("turn:turn.example.org:3478?transport=udp");
-        assert_eq!(u.scheme, Scheme::Turn);
-        assert_eq!(u.host, "turn.example.org");
-        assert_eq!(u.port, Some(3478));
-        assert_eq!(u.transport.as_deref(), Some("udp"));
-        assert_eq!(u.to_string(), "turn:turn.example.org:3478?transport=udp");
-        assert_eq!(url("stun:192.0.2.7").port, None);
-        assert_eq!(url("turns:[2001:db8::1]:5349").host, "[2001:db8::1]");
-        assert_eq!(url("stuns:stun.example.org:443").scheme, Scheme::Stuns);
-    }
-
-    #[test]
-    fn the_host_asks_the_first_stun_server_else_a_turn_server_over_udp() {
-        let urls = |list: &[&str]| list.iter().map(|s| url(s)).collect::<Vec<_>>();
-        let of = |list: &[&str]| binding_server(&urls(list));
-        assert_eq!(
-            of(&["turn:t.example.org", "stun:s.example.org:3479"]),
-            Some(("s.example.org".into(), 3479))
-        );
-        assert_eq!(
-            of(&[
-                "stun:[2001:db8::2]",
-                "turn:t.example.org?transport=tcp",
-                "turn:192.0.2.9?transport=udp"
-            ]),
-            Some(("192.0.2.9".into(), 3478)),
-            "over IPv4 and UDP only"
-        );
-        assert_eq!(of(&["stun:[2001:db8::2]"]), None);
-        assert_eq!(of(&["stuns:s.example.org", "turns:t.example.org"]), None);
-        assert_eq!(of(&[]), None);
-        assert_eq!(url("turns:t.example.org").port_or_default(), 5349);
-    }
-
-    #[test]
-    fn bad_urls_say_what_is_wrong() {
-        let err = |s: &str| s.parse::<IceUrl>().expect_err(s);
-        assert!(matches!(err("http://x"), IceUrlError::Scheme(_)));
-        assert!(matches!(err("turn.example.org"), IceUrlError::Scheme(_)));
-        assert!(matches!(err("turn:u:p@host"), IceUrlError::Credentials(_)));
-        assert!(matches!(err("turn:host:0"), IceUrlError::Port(_)));
-        assert!(matches!(err("turn:host:70000"), IceUrlError::Port(_)));
-        assert!(matches!(err("turn:host:x"), IceUrlError::Port(_)));
-        assert!(matches!(
-            err("stun:host?transport=udp"),
-            IceUrlError::Query(_)
-        ));
-        assert!(matches!(
-            err("turn:host?transport=sctp"),
-            IceUrlError::Query(_)
-        ));
-        assert!(matches!(err("stun:"), IceUrlError::NoHost(_)));
-        assert!(matches!(err("stun:ho st"), IceUrlError::BadHost { .. }));
-        assert_eq!(
-            err("stun:exa_mple.org").to_string(),
-            "\"stun:exa_mple.org\": \"exa_mple.org\" is not a host name (labels of letters, \
-             digits and inner '-', split by single '.') nor an address"
-        );
-        assert!(matches!(err("stun://example.org"), IceUrlError::Slashes(_)));
-        let why = |s: &str| match err(s) {
-            IceUrlError::BadHost { why, .. } => why,
-            other => panic!("{s}: {other}"),
-        };
-        assert!(why("stun:[nope]:3478").contains("not an IPv6"));
-        assert!(why("stun:[2001:db8::1").contains("no closing ]"));
-        assert!(why("stun:[fe80::1%eth0]").contains("link-local"));
-        assert!(why("stun:[fe80::1]:3478").contains("link-local"));
-        assert!(why("stun:169.254.1.1").contains("link-local"));
-        assert!(why("stun:2001:db8::1").contains("brackets"));
-        assert!(why("stun:example..org").contains("not a host name"));
-        assert!(why("stun:-example.org").contains("not a host name"));
-        assert!(why("stun:1.2.3.4.5").contains("not an IPv4"));
-        assert!(why("stun:1.2.3.256").contains("not an IPv4"));
-        assert!(why("stun:0.0.0.0").contains("unicast"));
-        assert!(why("stun:[ff02::1]").contains("unicast"));
-        assert_eq!(url("stun:stun.example.org.:3478").port, Some(3478));
-        assert_eq!(url("stun:4chan.example").host, "4chan.example");
-        assert!(matches!(err("stun:[::1]x"), IceUrlError::Port(_)));
-    }
-
-    #[test]
-    fn turn_needs_credentials_and_credentials_need_turn() {
-        let ttl = DEFAULT_TURN_TTL;
-        let turn = || vec![url("turn:t.example.org")];
-        let stun = || vec![url("stun:s.example.org")];
-        let some = |s: &str| Some(s.to_owned());
-        assert!(matches!(
-            IceServers::new(turn(), None, None, None, ttl),
-            Err(IceConfigError::TurnWithoutCredentials(_))
-        ));
-        assert_eq!(
-            IceServers::new(stun(), None, None, some("s"), ttl),
-            Err(IceConfigError::CredentialsWithoutTurn)
-        );
-        assert_eq!(
-            IceServers::new(turn(), some("u"), None, None, ttl),
-            Err(IceConfigError::HalfCredentials)
-        );
-        assert_eq!(
-            IceServers::new(turn(), None, None, some(""), ttl),
-            Err(IceConfigError::Empty)
-        );
-        assert!(IceServers::new(stun(), None, None, None, ttl).is_ok());
-        assert!(IceServers::new(turn(), some("u"), some("p"), None, ttl).is_ok());
-    }
-
-    #[test]
-    fn a_page_gets_stun_bare_and_turn_with_fixed_credentials() {
-        let servers = IceServers::new(
-            vec![
-                url("stun:s.example.org"),
-                url("turn:t.example.org?transport=udp"),
-            ],
-            Some("u".into()),
-            Some("p".into()),
-            None,
-            DEFAULT_TURN_TTL,
-        )
-        .expect("valid");
-        let page = servers.for_page("peer1", SystemTime::now());
-        let json = serde_json::to_value(&page).expect("json");
-        assert_eq!(
-            json,
-            serde_json::json!([
-                { "urls": ["stun:s.example.org"] },
-                { "urls": ["turn:t.example.org?transport=udp"], "username": "u", "credential": "p" }
-            ])
-        );
-    }
-
-    #[test]
-    fn minted_credentials_follow_coturns_rest_scheme() {
-        // What coturn computes for user "1700000000:peer3" with static-auth-secret "north":
-        // printf '1700000000:peer3' | openssl dgst -sha1 -hmac north -binary | base64
-        assert_eq!(
-            rest_credential(b"north", "1700000000:peer3"),
-            "N0/OmPqseVw9jQrWtefTDUy8mx8="
-        );
-        let servers = IceServers::new(
-            vec![url("turn:t.example.org")],
-            None,
-            None,
-            Some("north".into()),
-            Duration::from_secs(600),
-        )
-        .expect("valid");
-        let now = UNIX_EPOCH + Duration::from_secs(1_699_999_400);
-        let page = servers.for_page("peer3", now);
-        assert_eq!(page.len(), 1);
-        assert_eq!(page[0].username.as_deref(), Some("1700000000:peer3"));
-        assert_eq!(
-            page[0].credential.as_deref(),
-            Some("N0/OmPqseVw9jQrWtefTDUy8mx8=")
-        );
-        // The secret never reaches a page, nor a log line.
-        assert!(!format!("{servers:?}").contains("north"));
-    }
-}
+mod tests;

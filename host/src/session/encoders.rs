@@ -81,7 +81,9 @@ impl Session {
             && now.saturating_duration_since(self.audio_wanted.1) >= rate::AUDIO_RAISE_AFTER;
         if audio < self.audio_kbps || raise {
             self.audio_kbps = audio;
-            tracing::debug!(audio_kbps = audio, "sound rate");
+            if self.last_audio.is_some() {
+                tracing::debug!(audio_kbps = audio, "sound rate");
+            }
             self.outputs
                 .push_back(Output::Encoder(EncoderCommand::AudioBitrate(audio)));
         }
@@ -235,8 +237,14 @@ impl Session {
             .map(|p| {
                 let ladder = &tiers[p.tier.min(MAX_TIERS - 1)].ladder;
                 let rung = ladder.rung();
+                let own = p.snapshot();
                 PeerSnapshot {
                     audio_kbps,
+                    audio_path: if audio_kbps.is_some() {
+                        own.audio_path
+                    } else {
+                        "none"
+                    },
                     tier: Some(p.tier),
                     picture: screen.map(|(w, h)| Scale::RUNGS[rung].picture(w, h)),
                     rung: Some(rung),
@@ -245,7 +253,7 @@ impl Session {
                     } else {
                         ladder.reason().as_str()
                     }),
-                    ..p.snapshot()
+                    ..own
                 }
             })
             .collect();

@@ -51,6 +51,7 @@ test('at 500 kbit/s the picture is 640x360 of the 1280x720 screen, and clicks la
   assert.equal(peer.rung_reason, '--bitrate too low for the pixels');
   // --no-audio: no sound rate is told (it was 32 kbit/s for a host that sends none).
   assert.equal(peer.audio_kbps, null, JSON.stringify(peer));
+  assert.equal(peer.audio_path, 'none', JSON.stringify(peer));
   // The page still fills its window with the picture (scaled up, not shown at 640x360).
   const shown = await evaluate(() => video.getBoundingClientRect().width);
   assert.ok(shown >= 1000, `the video is ${shown} px wide`);
