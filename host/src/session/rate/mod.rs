@@ -520,10 +520,14 @@ impl RateControl {
             return lowered;
         }
         // Not while a collapse is held: the link just fell, and a probe's lead then climbed
-        // back over it (a 1.2 s freeze on virtual time).
+        // back over it (a 1.2 s freeze on virtual time). Unless the link has been clear (no
+        // loss, no queue) for LONG_CLEAR since: one that opened again right after its collapse
+        // (a lift that came as the target sawed over a 1 Mbit/s link) waited out the whole
+        // hold, up to 16 s back to the configured rate on virtual time.
         let holding = self
             .collapse_floor
-            .is_some_and(|(_, since)| now.saturating_duration_since(since) < HOLD_AFTER_COLLAPSE);
+            .is_some_and(|(_, since)| now.saturating_duration_since(since) < HOLD_AFTER_COLLAPSE)
+            && self.recovery.clear_for(now) < super::rate::recovery::LONG_CLEAR;
         // Nor while probes are distrusted after a failed lead: behind a router's large token
         // bucket every probe measures over the link, and asked ones took the target into
         // collapses on the link bench.

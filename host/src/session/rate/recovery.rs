@@ -25,8 +25,9 @@
 //!
 //! A probe's result asked for here leads the target at a lower jump than an unasked one (see
 //! [`ASKED_PROBE_JUMP`]) and is checked like every lead. The rate controller asks none while
-//! a collapse is held or probes are distrusted after a failed lead (behind a router's large
-//! token bucket every probe measures over the link).
+//! a collapse is held, unless the link has been clear for [`LONG_CLEAR`] since, or while
+//! probes are distrusted after a failed lead (behind a router's large token bucket every probe
+//! measures over the link).
 
 use std::time::{Duration, Instant};
 
@@ -181,12 +182,16 @@ impl RecoveryProbes {
         }
     }
 
+    /// How long every sample has been clear (no loss, no queue).
+    pub(crate) fn clear_for(&self, now: Instant) -> Duration {
+        self.clear_since
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+    }
+
     /// Whether to ask for a probe now, with the target at `target` and the estimate at
     /// `estimate` (kbit/s) of a configured `max`; when so, it counts as asked.
     pub(crate) fn due(&mut self, now: Instant, target: f64, estimate: f64, max: f64) -> bool {
-        let clear_for = self
-            .clear_since
-            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let clear_for = self.clear_for(now);
         let since_asked = self
             .last_asked
             .map_or(Duration::MAX, |t| now.saturating_duration_since(t));

@@ -10,8 +10,11 @@ use super::{delay, Harness};
 /// is back near the configured rate soon after each lift (the probe asked for once the link
 /// looks clear, `rate/recovery.rs`), and the picture does not stop for it. Without the asked
 /// probes: 12.6, over 20, 13.3, 14.4 and 12.9 s (AIMD alone, ~12 % a second); with them 9.9,
-/// 6.4, 16.4, 6.9–7.2 and 6.9 s (in the slow ones a probe's lead had failed at the edge of the
-/// 1 Mbit/s link, and probes were distrusted at the lift).
+/// 6.4, 16.4, 6.9–7.2 and 6.9 s while a collapse's hold kept them back (the 40 s dip's lift
+/// came as the target sawed over the 1 Mbit/s link: 8 s of hold); asked once the link is clear
+/// for `LONG_CLEAR` even in the hold, 6.9, 5.6–5.9, 5.1–8.4, 5.9–6.4 and 5.4 s in most runs;
+/// in one run of six the 40 s dip had a probe's lead fail at the edge of the 1 Mbit/s link,
+/// and with probes distrusted at the lift took 18.6 s.
 #[test]
 fn after_a_dip_to_1_mbits_the_configured_rate_comes_back_soon_after_the_lift() {
     let mut took = Vec::new();
@@ -52,7 +55,7 @@ fn after_a_dip_to_1_mbits_the_configured_rate_comes_back_soon_after_the_lift() {
     }
     took.sort();
     assert!(
-        took[took.len() / 2] <= Duration::from_secs(8),
+        took[took.len() / 2] <= Duration::from_secs(7),
         "back after {took:?}"
     );
 }
