@@ -1,5 +1,6 @@
 //! The frame echo: one message per frame on the frames that follow new input from the page
-//! (`session::fanout::ECHO_FRAMES`), on the `control` data channel (host → page).
+//! (`session::fanout::ECHO_FRAMES`; fewer and spaced on a narrow link), on the `control` data
+//! channel (host → page).
 //! It tells the page which of its input packets the frame's picture already shows, for
 //! click-to-photon measured in the page. Layout (little-endian, 18 bytes):
 //!

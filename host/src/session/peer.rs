@@ -59,10 +59,12 @@ pub(super) struct Peer {
     pub(super) screen_told: Option<(u32, u32)>,
     /// The quality tier whose frames it receives (`tiers.rs`).
     pub(super) tier: usize,
-    /// The newest input packet of this page that a frame echo told it about, and how many
-    /// more frames get an echo (see [`super::fanout::ECHO_FRAMES`]).
+    /// The newest input packet of this page that the last frame sent showed, how many more
+    /// frames get an echo, and when the last run of echoes began (see
+    /// [`super::fanout::ECHO_FRAMES`]).
     pub(super) echo_seq: Option<u32>,
     pub(super) echoes_left: u32,
+    pub(super) echoes_began: Option<Instant>,
     /// The last Opus frame waits for the next packet on the `audio` channel (a narrow link:
     /// [`super::rate::AUDIO_PAIRED_UNDER_KBPS`]).
     pub(super) audio_held: bool,
@@ -116,6 +118,7 @@ impl Peer {
             tier: 0,
             echo_seq: None,
             echoes_left: 0,
+            echoes_began: None,
             audio_held: false,
         }
     }

@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
+use super::rate::capped;
 use super::{delay, Harness};
 use crate::input::InputMsg;
 use crate::peer::Notice;
 use crate::proto::echo::FrameEcho;
 use crate::proto::signaling::ErrorCode;
-use crate::session::fanout::ECHO_FRAMES;
+use crate::session::fanout::{ECHO_EVERY_NARROW, ECHO_FRAMES, ECHO_FRAMES_NARROW};
 
 #[test]
 fn bad_data_on_a_host_to_page_channel_is_counted_and_told_once() {
@@ -78,6 +79,40 @@ fn frames_after_new_input_carry_the_echo_and_others_none() {
     let got = echoes(&h);
     assert_eq!(got.len(), 2 * ECHO_FRAMES as usize);
     assert!(got[ECHO_FRAMES as usize..].iter().all(|s| *s == Some(42)));
+}
+
+/// On a narrow link (a target under the sound-pairing threshold) input that changes every
+/// frame, as a moving mouse does, gets a short run of echoes at most every
+/// [`ECHO_EVERY_NARROW`]: on a 400 kbit/s link one per frame was a tenth of it.
+#[test]
+fn on_a_narrow_link_echoes_are_few_and_spaced() {
+    let mut h = Harness::new(delay(20, 27));
+    h.follow_rate = true;
+    h.add_client(capped(400, 28), &[("control", false)]);
+    assert!(h.run_until(Duration::from_secs(5), |h| h.clients[0]
+        .channel("control")
+        .is_some()));
+    h.run_for(Duration::from_secs(3));
+    assert!(h.rate_kbps < 500, "target {}", h.rate_kbps);
+    let step = Duration::from_millis(20);
+    let moves = 100;
+    for k in 0..moves {
+        h.input_seq = Some(100 + k);
+        h.run_for(step);
+    }
+    h.run_for(Duration::from_millis(200));
+    let got = echoes(&h);
+    let runs = (step * moves).as_millis() / ECHO_EVERY_NARROW.as_millis() + 1;
+    assert!(!got.is_empty(), "no echo at all");
+    assert!(
+        got.len() as u128 <= runs * u128::from(ECHO_FRAMES_NARROW),
+        "{} echoes for {moves} moves: {got:?}",
+        got.len()
+    );
+    // Each echo names its own frame's newest input, which that frame was the first to show
+    // (it changed every frame): strictly increasing, spread over the 2 s.
+    assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    assert!(got.len() >= 5 && got.last() > Some(&Some(150)), "{got:?}");
 }
 
 #[test]
