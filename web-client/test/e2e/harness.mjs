@@ -203,6 +203,34 @@ export async function startChromium({ args = [], contextOptions = {}, executable
 }
 
 /**
+ * Glint on a LAN ([`startLan`]) with a fresh, empty HOME (its kept certificate goes there),
+ * listening on the host's address at port 8443 with `args`, and headless Chromium on the
+ * client's side (certificate errors accepted, as a user accepts them). Returns
+ * `{ lan, home, glint, browser, stop }`; `stop()` ends all of it, and the HOME. A test may
+ * restart glint into `parts.glint` (the same HOME): `stop()` stops whichever runs.
+ */
+export async function startOnLan(args, { ipv6 = false } = {}) {
+  const lan = await startLan({ ipv6 });
+  const home = mkdtempSync(join(tmpdir(), 'glint-home-'));
+  const parts = { lan, home, glint: null, browser: null };
+  parts.stop = async () => {
+    await parts.browser?.stop();
+    await parts.glint?.stop();
+    lan.stop();
+    rmSync(home, { recursive: true, force: true });
+  };
+  try {
+    const at = ipv6 ? `[${lan.hostIp}]` : lan.hostIp;
+    parts.glint = await startGlint([...args, '--listen', `${at}:8443`], { netns: lan.host, env: { HOME: home } });
+    parts.browser = await startChromium({ executablePath: lan.chromium, contextOptions: { ignoreHTTPSErrors: true } });
+  } catch (e) {
+    await parts.stop();
+    throw e;
+  }
+  return parts;
+}
+
+/**
  * Two network namespaces joined by a veth pair, as two machines on one LAN: `host` at
  * `hostIp`, `client` at `clientIp`. With `ipv6`, an IPv6-only LAN (unique-local addresses, no
  * IPv4 beyond loopback), as a mobile network without IPv4 would be. Unique names per call;

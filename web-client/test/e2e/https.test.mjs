@@ -12,27 +12,22 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import tls from 'node:tls';
-import { startGlint, startChromium, startLan, waitFor, freePort } from './harness.mjs';
+import { startGlint, startOnLan, waitFor, freePort } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+let parts;
 let lan;
 let glint;
 let browser;
 let home;
 
 before(async () => {
-  lan = await startLan();
-  home = mkdtempSync(join(tmpdir(), 'glint-home-'));
-  glint = await startGlint(['--fps', '30', '--listen', `${lan.hostIp}:8443`],
-    { netns: lan.host, env: { HOME: home } });
-  browser = await startChromium({ executablePath: lan.chromium, contextOptions: { ignoreHTTPSErrors: true } });
+  parts = await startOnLan(['--fps', '30']);
+  ({ lan, glint, browser, home } = parts);
 });
 
 after(async () => {
-  await browser?.stop();
-  await glint?.stop();
-  lan?.stop();
-  if (home) rmSync(home, { recursive: true, force: true });
+  await parts?.stop();
 });
 
 test('over the LAN the page comes over https, plays, and its sound takes the page\'s own path', async () => {

@@ -5,29 +5,20 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startGlint, startChromium, startLan, waitFor, apiStats, framesOver } from './harness.mjs';
+import { startOnLan, waitFor, apiStats, framesOver } from './harness.mjs';
 
+let parts;
 let lan;
 let glint;
 let browser;
-let home;
 
 before(async () => {
-  lan = await startLan({ ipv6: true });
-  home = mkdtempSync(join(tmpdir(), 'glint-home-'));
-  glint = await startGlint(['--source', 'testpattern', '--fps', '30', '--no-audio', '--listen', `[${lan.hostIp}]:8443`],
-    { netns: lan.host, env: { HOME: home } });
-  browser = await startChromium({ executablePath: lan.chromium, contextOptions: { ignoreHTTPSErrors: true } });
+  parts = await startOnLan(['--source', 'testpattern', '--fps', '30', '--no-audio'], { ipv6: true });
+  ({ lan, glint, browser } = parts);
 });
 
 after(async () => {
-  await browser?.stop();
-  await glint?.stop();
-  lan?.stop();
-  if (home) rmSync(home, { recursive: true, force: true });
+  await parts?.stop();
 });
 
 test('on an IPv6-only LAN the page loads from an IPv6 address and the picture plays over IPv6', async () => {
