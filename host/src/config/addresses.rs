@@ -108,13 +108,52 @@ pub(super) fn parse_public_ip(s: &str) -> Result<IpAddr, String> {
     Ok(ip)
 }
 
+/// `--allowed-origin`: an origin as a browser sends it (RFC 6454 §6.1): `http` or `https`,
+/// `://`, a host name or an IP address (IPv6 in brackets), and a port only when it is not the
+/// scheme's default, in lower case. A trailing `/` is let go and a default port dropped
+/// (`https://Desk.example.com:443/` is `https://desk.example.com`); a path, a missing scheme
+/// or a bad name is refused: such an origin would never match a page's.
+pub(super) fn parse_origin(given: &str) -> Result<String, String> {
+    const FORM: &str = "an origin is http(s)://HOST[:PORT], like https://desk.example.com";
+    let lower = given.trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, rest) = lower
+        .split_once("://")
+        .ok_or_else(|| format!("`{given}`: no scheme; {FORM}"))?;
+    let default_port = match scheme {
+        "https" => 443,
+        "http" => 80,
+        _ => return Err(format!("`{given}`: pages come over http or https; {FORM}")),
+    };
+    if rest.contains(['/', '?', '#', '@']) {
+        return Err(format!(
+            "`{given}`: an origin has no path, query or user; {FORM}"
+        ));
+    }
+    let (host, port) = match rest.rsplit_once(':').filter(|(h, _)| !h.ends_with(':')) {
+        Some((h, p)) if !h.contains(':') || h.ends_with(']') => (h, Some(p)),
+        _ => (rest, None),
+    };
+    let port = match port.map(str::parse::<u16>) {
+        None => None,
+        Some(Ok(p)) if p > 0 => Some(p),
+        Some(_) => return Err(format!("`{given}`: a port is a number from 1 to 65535")),
+    };
+    if let Some(why) = crate::proto::ice::host_problem(host) {
+        return Err(format!("`{given}`: `{host}` {why}"));
+    }
+    Ok(match port.filter(|&p| p != default_port) {
+        Some(p) => format!("{scheme}://{host}:{p}"),
+        None => format!("{scheme}://{host}"),
+    })
+}
+
 impl super::Config {
     /// Flags that work together but likely not as meant, one sentence each (logged at start).
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         if let (Some(ip), 0) = (self.public_ip, self.udp_port) {
             warnings.push(format!(
-                "--public-ip {ip} without --udp-port: the media port is a random one each \
+                "--public-ip {ip} with no fixed --udp-port: the media port is a random one each \
                  start, which only a NAT forwarding every port passes on; give --udp-port PORT \
                  and forward that UDP port"
             ));
@@ -176,6 +215,39 @@ mod tests {
             assert!(err(over).contains("0 to 65535"), "{over}: {}", err(over));
         }
         assert!(parse_public_ip("fe80::1%eth0").is_err_and(|e| e.contains("zone")));
+        // Origins as browsers send them; ones no page could have are refused.
+        let origin = |s: &str| parse_origin(s);
+        assert_eq!(
+            origin("https://Desk.example.com:443/"),
+            Ok("https://desk.example.com".into())
+        );
+        assert_eq!(
+            origin("http://desk.example.com:80"),
+            Ok("http://desk.example.com".into())
+        );
+        assert_eq!(
+            origin("https://desk.example.com:8443"),
+            Ok("https://desk.example.com:8443".into())
+        );
+        assert_eq!(
+            origin("https://[2001:db8::5]:8443"),
+            Ok("https://[2001:db8::5]:8443".into())
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:3000"),
+            Ok("http://127.0.0.1:3000".into())
+        );
+        for bad in [
+            "desk.example.com",
+            "ftp://desk.example.com",
+            "https://desk.example.com/app",
+            "https://desk..example.com",
+            "https://desk.example.com:99999",
+            "https://u@desk.example.com",
+        ] {
+            assert!(origin(bad).is_err(), "{bad} accepted");
+        }
+        assert!(origin("desk.example.com").is_err_and(|e| e.contains("no scheme")));
         assert_eq!(
             parse_public_ip("[2001:db8::7]"),
             Ok("2001:db8::7".parse().expect("address"))

@@ -7,7 +7,7 @@ use clap::{Parser, ValueEnum};
 use crate::proto::signaling::Role;
 
 mod addresses;
-use addresses::{parse_listen, parse_public_ip};
+use addresses::{parse_listen, parse_origin, parse_public_ip};
 
 /// Which codec to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,7 +91,7 @@ pub struct Config {
     #[arg(long, value_name = "FILE", requires = "core")]
     pub rom: Option<std::path::PathBuf>,
 
-    /// Where games' saved states go (`<rom name>.state`). Default:
+    /// Where games' saved states go (`<rom name>.<core>.state`). Default:
     /// `$XDG_DATA_HOME/glint/saves`, else `~/.local/share/glint/saves`.
     #[arg(long, value_name = "DIR")]
     pub save_dir: Option<std::path::PathBuf>,
@@ -107,8 +107,8 @@ pub struct Config {
 
     /// Keyboard layout of the virtual display, as XKB names it: `fr`, `de`, `us:intl`
     /// (layout:variant). Keys travel as physical positions, so the host's layout decides the
-    /// characters: set it to the players' layout (default: the X server's, `us`). Not with
-    /// --display, whose layout is its owner's.
+    /// characters: set it to the players' layout (default: the first page's, as its browser
+    /// tells it; `us` until then). Not with --display, whose layout is its owner's.
     #[arg(long, env = "GLINT_KEYBOARD_LAYOUT", value_name = "LAYOUT[:VARIANT]", value_parser = parse_layout, conflicts_with = "display")]
     pub keyboard_layout: Option<KeyboardLayout>,
 
@@ -225,8 +225,9 @@ pub struct Config {
     pub tls_key: Option<std::path::PathBuf>,
 
     /// Another origin whose pages may use signaling and the API (`https://desk.example.com`,
-    /// a reverse proxy's public address). Repeatable.
-    #[arg(long, value_name = "ORIGIN")]
+    /// a reverse proxy's public address: scheme, host and a port that is not the default).
+    /// Repeatable.
+    #[arg(long, value_name = "ORIGIN", value_parser = parse_origin)]
     pub allowed_origin: Vec<String>,
 
     /// Another host name taken in the `Host` header on a loopback listen (besides `localhost`,

@@ -340,12 +340,20 @@ const MAX_KEPT_NAMES: usize = 64;
 /// Beside the kept certificate: the names it was made for, one a line.
 const NAMES_FILE: &str = "names.txt";
 
-/// The names the kept certificate in `dir` was made for (none if unknown).
+/// The names the kept certificate in `dir` was made for (none if unknown); a line that is
+/// neither an IP address nor a host name (a damaged file) is left out.
 fn kept_names(dir: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join(NAMES_FILE)).unwrap_or_default();
+    let usable = |n: &&str| {
+        n.parse::<std::net::IpAddr>().is_ok()
+            || (!n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                && crate::proto::ice::host_problem(n).is_none())
+    };
     text.lines()
         .map(str::trim)
-        .filter(|n| !n.is_empty() && n.len() <= 253)
+        .filter(usable)
         .map(str::to_owned)
         .take(MAX_KEPT_NAMES)
         .collect()
@@ -484,6 +492,18 @@ mod tests {
         // Fewer names: the kept one still covers them.
         let third = Tls::load(source.clone(), &names(&["127.0.0.1"])).expect("kept");
         assert_eq!(second.fingerprint(), third.fingerprint());
+        // A damaged list of names is read for what is usable in it.
+        let list = dir.path().join("tls").join(NAMES_FILE);
+        std::fs::write(
+            &list,
+            "h\u{e9}llo\nbad..name\n198.51.100.7\n2001:db8::9\nok.example\n",
+        )
+        .expect("write");
+        assert_eq!(
+            kept_names(&dir.path().join("tls")),
+            names(&["198.51.100.7", "2001:db8::9", "ok.example"])
+        );
+        assert!(Tls::load(source.clone(), &names(&["203.0.113.8"])).is_ok());
         // A kept file that is not a certificate is replaced, not an error.
         std::fs::write(dir.path().join("tls").join("cert.pem"), "junk").expect("write");
         assert!(Tls::load(source, &grown).is_ok());

@@ -232,7 +232,9 @@ fn look_up(host: &str, port: u16, locals: &[SocketAddr], tx: &Sender<Server>, fa
                 return;
             }
             Ok(None) => tracing::warn!(host, "the STUN server has no IPv4 address"),
-            Err(e) => tracing::warn!(host, error = %e, "cannot look the STUN server up"),
+            Err(e) => {
+                tracing::warn!(host, error = %e, "cannot look the STUN or TURN server up (the host asks it for its public address)")
+            }
         }
         failures.inc();
         thread::sleep(reflexive::RETRY);
