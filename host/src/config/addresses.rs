@@ -216,27 +216,18 @@ mod tests {
         }
         assert!(parse_public_ip("fe80::1%eth0").is_err_and(|e| e.contains("zone")));
         // Origins as browsers send them; ones no page could have are refused.
-        let origin = |s: &str| parse_origin(s);
-        assert_eq!(
-            origin("https://Desk.example.com:443/"),
-            Ok("https://desk.example.com".into())
-        );
-        assert_eq!(
-            origin("http://desk.example.com:80"),
-            Ok("http://desk.example.com".into())
-        );
-        assert_eq!(
-            origin("https://desk.example.com:8443"),
-            Ok("https://desk.example.com:8443".into())
-        );
-        assert_eq!(
-            origin("https://[2001:db8::5]:8443"),
-            Ok("https://[2001:db8::5]:8443".into())
-        );
-        assert_eq!(
-            origin("http://127.0.0.1:3000"),
-            Ok("http://127.0.0.1:3000".into())
-        );
+        for (given, taken) in [
+            ("https://Desk.example.com:443/", "https://desk.example.com"),
+            ("http://desk.example.com:80", "http://desk.example.com"),
+            (
+                "https://desk.example.com:8443",
+                "https://desk.example.com:8443",
+            ),
+            ("https://[2001:db8::5]:8443", "https://[2001:db8::5]:8443"),
+            ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
+        ] {
+            assert_eq!(parse_origin(given), Ok(taken.into()), "{given}");
+        }
         for bad in [
             "desk.example.com",
             "ftp://desk.example.com",
@@ -245,9 +236,9 @@ mod tests {
             "https://desk.example.com:99999",
             "https://u@desk.example.com",
         ] {
-            assert!(origin(bad).is_err(), "{bad} accepted");
+            assert!(parse_origin(bad).is_err(), "{bad} accepted");
         }
-        assert!(origin("desk.example.com").is_err_and(|e| e.contains("no scheme")));
+        assert!(parse_origin("desk.example.com").is_err_and(|e| e.contains("no scheme")));
         assert_eq!(
             parse_public_ip("[2001:db8::7]"),
             Ok("2001:db8::7".parse().expect("address"))

@@ -93,7 +93,7 @@ pub struct Config {
 
     /// Where games' saved states go (`<rom name>.<core>.state`). Default:
     /// `$XDG_DATA_HOME/glint/saves`, else `~/.local/share/glint/saves`.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", requires = "core")]
     pub save_dir: Option<std::path::PathBuf>,
 
     /// Capture this existing X display (e.g. `:0`). Without it Glint starts its own Xvfb.
@@ -187,7 +187,7 @@ pub struct Config {
     pub turn_secret: Option<String>,
 
     /// How long credentials minted with --turn-secret stay good, seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = crate::proto::ice::DEFAULT_TURN_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(60..))]
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::proto::ice::DEFAULT_TURN_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(60..), requires = "turn_secret")]
     pub turn_ttl: u64,
 
     /// Audio capture device: a PulseAudio source name (`pactl list short sources`). Default:
@@ -253,7 +253,7 @@ pub struct Config {
     /// Who shares the host's clipboard: `control` (owners and the member in control get the
     /// host's text; the controller's copies become the host's), `owners` (owners only, both
     /// ways) or `everyone` (viewers get the host's text too).
-    #[arg(long, value_enum, default_value_t = crate::proto::signaling::Who::Control, value_name = "WHO")]
+    #[arg(long, value_enum, default_value_t = crate::proto::signaling::Who::Control, value_name = "WHO", conflicts_with = "no_clipboard")]
     pub clipboard_for: crate::proto::signaling::Who,
 
     /// Bearer token of the HTTP API (`/api/...`, `/metrics`), besides the owner's password: for
@@ -268,7 +268,7 @@ pub struct Config {
 
     /// With no password (a loopback listen): the role of pages that join while an owner is
     /// there. The first page is the owner.
-    #[arg(long, value_enum, default_value_t = Role::Viewer)]
+    #[arg(long, value_enum, default_value_t = Role::Viewer, conflicts_with = "password")]
     pub guests: Role,
 
     /// Do not show members the controller's pointer or each other's "look here".
@@ -507,6 +507,11 @@ mod tests {
                 ":0",
             ],
             &["glint", "--source", "emulator"],
+            // Flags that would have no effect with the others given.
+            &["glint", "--save-dir", "/tmp/saves"],
+            &["glint", "--turn-ttl", "600"],
+            &["glint", "--no-clipboard", "--clipboard-for", "everyone"],
+            &["glint", "--guests", "owner", "--password", "p"],
             &["glint", "--tls-cert", "c.pem"],
             &["glint", "--tls-key", "k.pem"],
             &["glint", "--tls", "maybe"],

@@ -537,7 +537,7 @@ impl RateControl {
         let holding = self
             .collapse_floor
             .is_some_and(|(_, since)| now.saturating_duration_since(since) < HOLD_AFTER_COLLAPSE)
-            && self.recovery.clear_for(now) < super::rate::recovery::LONG_CLEAR;
+            && self.recovery.clear_for(now) < recovery::LONG_CLEAR;
         // Nor while probes are distrusted after a failed lead: behind a router's large token
         // bucket every probe measures over the link, and asked ones took the target into
         // collapses on the link bench.
