@@ -58,6 +58,10 @@ test('text typed in the page arrives in the terminal on the host', async () => {
   // Focus follows the pointer on a bare X server: put it over the terminal first.
   const [x, y] = await clientPoint(100, 60);
   await browser.page.mouse.click(x, y);
+  // A still screen first: a capture goes out before its tick only for the first change after
+  // a quiet tick, and the click's own redraw (focus) followed at once by keys 15 ms apart at
+  // 30 fps left no quiet tick (CI once counted no early capture). 300 ms is nine ticks still.
+  await new Promise((r) => setTimeout(r, 300));
   await browser.page.keyboard.type('hello glint 42', { delay: 15 });
   await browser.page.keyboard.press('Enter');
   const got = await waitFor('the typed line in the terminal',
