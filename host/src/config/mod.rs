@@ -317,7 +317,7 @@ impl Config {
     }
 }
 
-fn parse_host_name(s: &str) -> Result<String, String> {
+pub(crate) fn parse_host_name(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');

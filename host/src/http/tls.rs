@@ -115,14 +115,15 @@ impl Tls {
         let mut loaded = None;
         if let CertSource::SelfSigned { dir } = &source {
             let (cert, key) = source.paths();
-            if cert.exists() != key.exists() {
+            let (has_cert, has_key) = (cert.exists(), key.exists());
+            if has_cert != has_key {
                 tracing::warn!(
                     dir = %dir.display(),
                     "the kept self-signed certificate has lost its {}: a new pair is made",
-                    if key.exists() { "cert.pem" } else { "key.pem" }
+                    if has_key { "cert.pem" } else { "key.pem" }
                 );
             }
-            let kept = match (cert.exists() && key.exists()).then(|| read(&source)) {
+            let kept = match (has_cert && has_key).then(|| read(&source)) {
                 Some(Ok(kept)) => Some(kept),
                 Some(Err(e)) => {
                     tracing::warn!(
@@ -345,11 +346,7 @@ const NAMES_FILE: &str = "names.txt";
 fn kept_names(dir: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join(NAMES_FILE)).unwrap_or_default();
     let usable = |n: &&str| {
-        n.parse::<std::net::IpAddr>().is_ok()
-            || (!n.is_empty()
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-                && crate::proto::ice::host_problem(n).is_none())
+        n.parse::<std::net::IpAddr>().is_ok() || crate::config::parse_host_name(n).is_ok()
     };
     text.lines()
         .map(str::trim)

@@ -132,15 +132,16 @@ impl Session {
                 .map(|&(_, s)| s);
             if seq != p.echo_seq {
                 p.echo_seq = seq;
-                let narrow = p.rate.target_kbps() < AUDIO_PAIRED_UNDER_KBPS;
-                let spaced = p
-                    .echoes_began
-                    .is_none_or(|t| now.saturating_duration_since(t) >= ECHO_EVERY_NARROW);
-                if !narrow {
-                    p.echoes_left = ECHO_FRAMES;
-                    p.echoes_began = Some(now);
-                } else if spaced {
-                    p.echoes_left = ECHO_FRAMES_NARROW;
+                let spaced = |t: Instant| now.saturating_duration_since(t) >= ECHO_EVERY_NARROW;
+                let frames = if p.rate.target_kbps() >= AUDIO_PAIRED_UNDER_KBPS {
+                    Some(ECHO_FRAMES)
+                } else {
+                    p.echoes_began
+                        .is_none_or(spaced)
+                        .then_some(ECHO_FRAMES_NARROW)
+                };
+                if let Some(frames) = frames {
+                    p.echoes_left = frames;
                     p.echoes_began = Some(now);
                 }
             }
