@@ -175,9 +175,27 @@ fn on_an_open_link_the_configured_rate_stays() {
     h.follow_rate = true;
     h.add_client(delay(20, 54), &[]);
     assert!(h.connect_all(Duration::from_secs(5)));
+    let t0 = h.now;
     h.run_for(Duration::from_secs(10));
-    eprintln!("open link: rate changes {:?}", h.rate_log);
+    let ms = |t: Instant| t.saturating_duration_since(t0).as_millis();
+    let rungs: Vec<_> = h.rung_log.iter().map(|&(t, r)| (ms(t), r)).collect();
+    eprintln!(
+        "open link: rate changes {:?}; rungs {rungs:?}",
+        h.rate_log
+            .iter()
+            .map(|&(t, k)| (ms(t), k))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(h.rate_kbps, 8000);
+    // The start's 850 kbit/s gets 640x360; the ladder climbs once, to the full screen, when
+    // 960x540 has been affordable for its UP_AFTER (2.88 s after connecting here).
+    assert_eq!(h.rung, 0);
+    let ups: Vec<_> = rungs.windows(2).filter(|w| w[1].1 < w[0].1).collect();
+    assert_eq!(ups.len(), 1, "{rungs:?}");
+    assert!(
+        rungs.last().is_some_and(|&(t, r)| r == 0 && t <= 3000),
+        "full screen late: {rungs:?}"
+    );
     assert_eq!(h.audio_kbps, 96, "sound lost its rate on an open link");
 }
 
