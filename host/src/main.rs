@@ -151,19 +151,24 @@ fn run(config: Config) -> Result<(), Failure> {
         None
     };
 
-    // Bind the sockets first: a taken port is a config error and nothing has started yet.
+    // Bind the sockets first: a taken port ends glint before anything has started.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("glint-control")
         .enable_all()
         .build()
         .map_err(|e| rt_err(format!("cannot start the control runtime: {e}")))?;
+    let bind_err = |what: String, flag: &str, e: std::io::Error| {
+        let (message, usage) = net::bind_failure(&what, flag, &e);
+        (if usage { EXIT_CONFIG } else { EXIT_RUNTIME }, message)
+    };
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(config.listen))
-        .map_err(|e| cfg(format!("cannot listen on {}: {e}", config.listen)))?;
+        .map_err(|e| bind_err(format!("listen on {}", config.listen), "--listen", e))?;
     let listen_addr: SocketAddr = listener.local_addr().map_err(|e| rt_err(e.to_string()))?;
+    let udp = format!("bind UDP port {}", config.udp_port);
     let sockets = net::bind_sockets(config.udp_port, config.listen.ip())
-        .map_err(|e| cfg(format!("cannot bind UDP port {}: {e}", config.udp_port)))?;
+        .map_err(|e| bind_err(udp, "--udp-port", e))?;
     let udp_port = sockets
         .first()
         .and_then(|s| s.local_addr().ok())
@@ -479,10 +484,8 @@ fn run(config: Config) -> Result<(), Failure> {
     let urls_with = |pw: &Option<String>| {
         http::page_urls(tls.is_some(), listen_addr, config.public_ip, &locals, pw).join(" or, ")
     };
-    println!(
-        "glint: streaming {source_name} (UDP port {})",
-        udp_port.unwrap_or(0)
-    );
+    let port = udp_port.unwrap_or(0);
+    println!("glint: streaming {source_name} (UDP port {port})");
     println!("glint: sound: {sound}");
     if let Some(server) = private_pulse.as_ref().map(|p| &p.server) {
         println!("glint: the virtual display plays into PULSE_SERVER={server}");

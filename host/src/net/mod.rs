@@ -115,6 +115,35 @@ struct Datagram {
     at: Instant,
 }
 
+/// Why a socket could not be bound, in words for the user: `what` names the socket ("listen
+/// on 0.0.0.0:8443"), `flag` the option that chooses it. Returns the message and whether the
+/// address given is itself wrong (a usage error, exit code 2) rather than taken or refused by
+/// the system at run time (1): a port in use, a port under 1024 without the right.
+pub fn bind_failure(what: &str, flag: &str, e: &std::io::Error) -> (String, bool) {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::AddrInUse => (
+            format!("cannot {what}: the port is in use (another glint or server?); choose another with {flag}"),
+            false,
+        ),
+        ErrorKind::PermissionDenied => (
+            format!(
+                "cannot {what}: not allowed ({e}); ports under 1024 need root or \
+                 CAP_NET_BIND_SERVICE, so choose one from 1024 with {flag}"
+            ),
+            false,
+        ),
+        ErrorKind::AddrNotAvailable => (
+            format!(
+                "cannot {what}: that address is not one of this machine's ({e}); {flag} takes \
+                 one of them, or 0.0.0.0 / [::] for all"
+            ),
+            true,
+        ),
+        _ => (format!("cannot {what}: {e}"), false),
+    }
+}
+
 /// Binds one UDP socket per local address, all on the same port: every IPv4 address, and the
 /// IPv6 ones a browser can reach (not loopback, which Chromium never gathers on, nor
 /// link-local, which needs an interface's scope) unless the listen address is an IPv4 one
@@ -531,7 +560,26 @@ pub fn clock_anchor() -> (Instant, SystemTime) {
 
 #[cfg(test)]
 mod tests {
-    use super::reachable_ipv6;
+    use super::{bind_failure, reachable_ipv6};
+
+    #[test]
+    fn a_port_in_use_is_said_plainly_and_is_not_a_usage_error() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let addr = taken.local_addr().expect("its address");
+        let e = std::net::TcpListener::bind(addr).expect_err("the same port twice");
+        let (message, usage) = bind_failure(&format!("listen on {addr}"), "--listen", &e);
+        assert!(!usage);
+        assert!(message.contains("the port is in use"), "{message}");
+        assert!(message.contains("--listen"), "{message}");
+        let e = std::io::Error::from(std::io::ErrorKind::AddrNotAvailable);
+        let (message, usage) = bind_failure("listen on 10.9.9.9:8443", "--listen", &e);
+        assert!(usage, "{message}");
+        assert!(message.contains("not one of this machine's"), "{message}");
+        let e = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let (message, usage) = bind_failure("bind UDP port 443", "--udp-port", &e);
+        assert!(!usage);
+        assert!(message.contains("from 1024 with --udp-port"), "{message}");
+    }
 
     #[test]
     fn only_ipv6_addresses_a_browser_elsewhere_can_reach_are_bound() {
