@@ -7,7 +7,9 @@ use clap::{Parser, ValueEnum};
 use crate::proto::signaling::Role;
 
 mod addresses;
+mod values;
 use addresses::{parse_listen, parse_origin, parse_public_ip};
+use values::in_range;
 
 /// Which codec to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -134,7 +136,7 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Capture and encode rate, frames per second (1-240).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=240))]
+    #[arg(long, default_value_t = 60, value_parser = |s: &str| in_range(s, 1u32, Some(240), "frames a second"))]
     pub fps: u32,
 
     /// Video codec: `auto` picks H.264 if the browser can take it, else VP8.
@@ -143,7 +145,7 @@ pub struct Config {
 
     /// The highest video bitrate in kbit/s (100-100000): each viewer's encode follows its
     /// link's bandwidth estimate below it (never under 150, or under this when lower).
-    #[arg(long, default_value_t = 8000, value_parser = clap::value_parser!(u32).range(100..=100_000))]
+    #[arg(long, default_value_t = 8000, value_parser = |s: &str| in_range(s, 100u32, Some(100_000), "kbit/s"))]
     pub bitrate: u32,
 
     /// Keep the screen's full size on a narrow link: no resolution ladder (by default the
@@ -152,7 +154,7 @@ pub struct Config {
     pub no_ladder: bool,
 
     /// The one UDP port all peers share for WebRTC media (0 picks a free one).
-    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    #[arg(long, default_value_t = 0, value_name = "PORT", value_parser = |s: &str| in_range(s, 0u16, Some(u16::MAX), ""))]
     pub udp_port: u16,
 
     /// The host's public address (behind a NAT that forwards `--udp-port` to it): announced,
@@ -187,7 +189,7 @@ pub struct Config {
     pub turn_secret: Option<String>,
 
     /// How long credentials minted with --turn-secret stay good, seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = crate::proto::ice::DEFAULT_TURN_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(60..), requires = "turn_secret")]
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::proto::ice::DEFAULT_TURN_TTL.as_secs(), value_parser = |s: &str| in_range(s, 60u64, None, "seconds"), requires = "turn_secret")]
     pub turn_ttl: u64,
 
     /// Audio capture device: a PulseAudio source name (`pactl list short sources`). Default:
@@ -207,7 +209,7 @@ pub struct Config {
     pub av_sync: bool,
 
     /// Opus bitrate in kbit/s (16-510).
-    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(16..=510))]
+    #[arg(long, default_value_t = 128, value_parser = |s: &str| in_range(s, 16u32, Some(510), "kbit/s"))]
     pub audio_bitrate: u32,
 
     /// HTTPS and WSS: `auto` (on beyond loopback), `on`, or `off` (only behind a reverse proxy
@@ -236,7 +238,7 @@ pub struct Config {
     pub allowed_host: Vec<String>,
 
     /// Most pages connected at once; more get a `full` error.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, default_value_t = 32, value_parser = |s: &str| in_range(s, 1u32, Some(1000), "pages"))]
     pub max_peers: u32,
 
     /// Password the page must give before any signaling. Required (or generated and printed)
@@ -291,7 +293,7 @@ pub struct Config {
     pub download_dir: Option<std::path::PathBuf>,
 
     /// Largest upload, MiB.
-    #[arg(long, default_value_t = 4096, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    #[arg(long, default_value_t = 4096, value_name = "MIB", value_parser = |s: &str| in_range(s, 1u64, Some(1_048_576), "MiB"))]
     pub upload_max_mib: u64,
 
     /// Which members may upload and download: `owners`, `control` (owners and the member in

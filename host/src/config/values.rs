@@ -1,0 +1,59 @@
+//! Numbers from the command line, checked against their range and refused in words ("500 is
+//! out of range: from 1 to 240 frames a second"), where clap's own range parser prints Rust's
+//! range syntax (`1..=240`).
+
+use std::fmt::Display;
+
+/// A whole number from `s` within `min..=max` (no upper bound when `max` is `None`); `unit`
+/// says what it counts ("frames a second", or empty). The error is the sentence clap shows
+/// after the flag's name.
+pub(super) fn in_range<T>(s: &str, min: T, max: Option<T>, unit: &str) -> Result<T, String>
+where
+    T: Into<i128> + TryFrom<i128> + Display + Copy,
+{
+    let unit = if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {unit}")
+    };
+    let range = match max {
+        Some(max) => format!("from {min} to {max}{unit}"),
+        None => format!("{min}{unit} or more"),
+    };
+    let n: i128 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number ({range})"))?;
+    let out = || format!("{n} is out of range: {range}");
+    if n < min.into() || max.is_some_and(|max| n > max.into()) {
+        return Err(out());
+    }
+    T::try_from(n).map_err(|_| out())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_range;
+
+    #[test]
+    fn a_number_out_of_range_is_refused_in_words() {
+        assert_eq!(in_range("60", 1u32, Some(240), "frames a second"), Ok(60));
+        assert_eq!(
+            in_range("500", 1u32, Some(240), "frames a second"),
+            Err("500 is out of range: from 1 to 240 frames a second".into())
+        );
+        assert_eq!(
+            in_range("70000", 0u16, Some(u16::MAX), ""),
+            Err("70000 is out of range: from 0 to 65535".into())
+        );
+        assert_eq!(
+            in_range("30", 60u64, None, "seconds"),
+            Err("30 is out of range: 60 seconds or more".into())
+        );
+        assert_eq!(
+            in_range("-1", 1u32, Some(9), "x"),
+            Err("-1 is out of range: from 1 to 9 x".into())
+        );
+        assert!(in_range("1.5", 1u32, Some(9), "x").is_err_and(|e| e.contains("not a whole")));
+    }
+}
