@@ -277,11 +277,33 @@ fn read(source: &CertSource) -> Result<Loaded, TlsError> {
         detail: pem_detail(&e),
     })?;
     let provider = rustls::crypto::aws_lc_rs::default_provider();
-    let key = CertifiedKey::from_der(chain, key, &provider).map_err(|e| TlsError::Key {
-        cert: cert_path,
-        key: key_path,
-        detail: e.to_string(),
-    })?;
+    // The key is loaded on its own first: a damaged key is the key file's fault, not a
+    // mismatch with the certificate.
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| TlsError::Pem {
+            path: key_path.clone(),
+            what: "private key this host can use",
+            detail: format!("its PRIVATE KEY block is damaged or of an unknown kind ({e})"),
+        })?;
+    let key = CertifiedKey::new(chain, signing);
+    match key.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
+        Err(e) => {
+            let detail = match e {
+                rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                    "its public half is not the certificate's (a key of another pair?)".into()
+                }
+                e => e.to_string(),
+            };
+            return Err(TlsError::Key {
+                cert: cert_path,
+                key: key_path,
+                detail,
+            });
+        }
+    }
     Ok(Loaded {
         key: Arc::new(key),
         fingerprint,
@@ -547,5 +569,28 @@ mod tests {
         );
         // The watcher does not try the same broken files again (one warning, not one a poll).
         assert!(!tls.reload(false).expect("not tried again"));
+        // A key whose body is damaged (still a PEM block) is the key file's fault; a whole key
+        // of another pair is a mismatch.
+        std::fs::write(&cert, &good).expect("write");
+        let other = rcgen::generate_simple_self_signed(vec!["c.example".into()]).expect("cert");
+        let pem = other.signing_key.serialize_pem();
+        let mut lines: Vec<String> = pem.lines().map(str::to_owned).collect();
+        lines[1] = "A".repeat(lines[1].len());
+        std::fs::write(&key, lines.join("\n") + "\n").expect("write");
+        let damaged = tls.reload(true).expect_err("damaged key").to_string();
+        assert!(
+            damaged.contains("PRIVATE KEY block is damaged"),
+            "{damaged}"
+        );
+        assert!(!damaged.contains("does not go with"), "{damaged}");
+        std::fs::write(&key, pem).expect("write");
+        let mismatch = tls
+            .reload(true)
+            .expect_err("another pair's key")
+            .to_string();
+        assert!(
+            mismatch.contains("does not go with the certificate"),
+            "{mismatch}"
+        );
     }
 }
