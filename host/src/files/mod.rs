@@ -185,10 +185,7 @@ impl Files {
         if config.upload_dir.is_none() && config.download_dir.is_none() {
             return Ok(None);
         }
-        if let Some(dir) = &config.upload_dir {
-            std::fs::create_dir_all(dir)?;
-            remove_stale(dir);
-        }
+        // The download directory is checked first: a start refused for it makes nothing.
         if let Some(dir) = &config.download_dir {
             if !dir.is_dir() {
                 return Err(FileError::Io(std::io::Error::new(
@@ -196,6 +193,10 @@ impl Files {
                     format!("--download-dir {} is not a directory", dir.display()),
                 )));
             }
+        }
+        if let Some(dir) = &config.upload_dir {
+            std::fs::create_dir_all(dir)?;
+            remove_stale(dir);
         }
         Ok(Some(Self {
             config,

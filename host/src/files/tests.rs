@@ -239,3 +239,23 @@ fn who_may_transfer_follows_role_and_control() {
     assert!(!FilesFor::Owners.allows(&m(Role::Viewer, true)));
     assert!(FilesFor::Everyone.allows(&m(Role::Viewer, false)));
 }
+
+#[test]
+fn a_missing_download_directory_refuses_the_start_and_makes_no_upload_directory() {
+    let base = tempfile::tempdir().expect("temp dir");
+    let up = base.path().join("up");
+    let config = FilesConfig {
+        upload_dir: Some(up.clone()),
+        download_dir: Some(base.path().join("missing")),
+        max_upload: 1,
+        who: FilesFor::Owners,
+    };
+    let e = Files::new(config, FileCounters::default())
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("is not a directory"), "{e}");
+    assert!(
+        !up.exists(),
+        "the upload directory was made for a refused start"
+    );
+}
