@@ -16,6 +16,7 @@
 //!   rung; `tiers.rs`: which peers share an encode; `rate/`: one peer's target from its
 //!   bandwidth estimate; `ladder.rs`: the picture's size a tier's rate carries.
 
+mod candidates;
 mod channels;
 mod encoders;
 mod fanout;
@@ -43,11 +44,11 @@ use crate::metrics::{Counter, Gauge, Metrics};
 use crate::peer::{Notice, PeerId};
 use crate::stats::PeerSnapshot;
 
+pub use candidates::Reflexive;
 pub use channels::{
     AUDIO_CHANNEL, CLIPBOARD_CHANNEL, CONTROL_CHANNEL, INPUT_CHANNEL, TEXT_CHANNEL,
 };
 pub use ladder::RungReason;
-pub use negotiate::Reflexive;
 use peer::Peer;
 
 /// How often the session publishes every peer's figures (rates are over this interval).
@@ -346,14 +347,9 @@ impl Session {
             return Err(SessionError::Full(self.config.max_peers));
         }
         // An offer that cannot be answered leaves the peer it would replace as it was.
-        let negotiate::Answered {
-            rtc,
-            media,
-            sdp: answer,
-            shape,
-        } = negotiate::answer(&self.config, now, sdp)?;
+        let answered = negotiate::answer(&self.config, now, sdp)?;
         self.remove_peer(now, id);
-        let peer = Peer::new(id, rtc, media, shape, now, self.config.max_kbps);
+        let (peer, answer) = Peer::answered(id, answered, now, self.config.max_kbps);
         tracing::info!(
             peer = %id,
             codec = peer.video_codec().map_or("none", Codec::name),
@@ -372,7 +368,7 @@ impl Session {
         sdp: &str,
     ) -> Result<String, SessionError> {
         let p = &mut self.peers[i];
-        let answer = negotiate::reanswer(&self.config, &mut p.rtc, &p.shape, offered, sdp);
+        let answer = p.reanswer(&self.config, offered, sdp);
         match &answer {
             Ok(_) => {
                 p.restarted();
@@ -444,7 +440,7 @@ impl Session {
     }
 
     /// The public address learned by STUN changed (`None`: forgotten): answers from now on
-    /// announce it; peers already connected keep the candidates they were given.
+    /// announce it, a connected page's next ICE restart too (`candidates.rs`).
     pub fn handle_reflexive(&mut self, _now: Instant, reflexive: Option<Reflexive>) {
         self.config.reflexive = reflexive;
     }

@@ -2,7 +2,6 @@
 //! party that answers (a WHIP endpoint, RFC 9725), with the codec choice and the header
 //! extensions Glint relies on.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use str0m::bwe::Bitrate;
@@ -10,9 +9,9 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec as RtcCodec;
 use str0m::media::{Direction, MediaKind, Mid, Pt};
 use str0m::rtp::Extension;
-use str0m::{Candidate, Rtc, RtcConfig};
+use str0m::{Rtc, RtcConfig};
 
-use super::{SessionConfig, SessionError, RTC_STATS_INTERVAL};
+use super::{candidates, SessionConfig, SessionError, RTC_STATS_INTERVAL};
 use crate::config::CodecChoice;
 use crate::encode::Codec;
 
@@ -41,6 +40,8 @@ pub(super) struct Answered {
     pub(super) media: Media,
     pub(super) sdp: String,
     pub(super) shape: Shape,
+    /// The server-reflexive candidates the answer announced.
+    pub(super) reflexive: Vec<str0m::Candidate>,
 }
 
 /// An offer of ours, waiting for its answer.
@@ -93,39 +94,8 @@ fn new_rtc(config: &SessionConfig, now: Instant) -> Rtc {
         .build(now);
     // Keep probing up to the configured rate, so that an idle screen does not lose it.
     rtc.bwe().set_bitrate(Bitrate::ZERO, max);
-    for local in &config.locals {
-        if let Ok(c) = Candidate::host(*local, "udp") {
-            rtc.add_local_candidate(c);
-        }
-        if let Some(addr) = public_address(config, *local) {
-            if let Ok(c) = Candidate::server_reflexive(addr, *local, "udp") {
-                rtc.add_local_candidate(c);
-            }
-        }
-    }
+    candidates::add(config, &mut rtc);
     rtc
-}
-
-/// The host's public address as a NAT maps it: the address and port a server-reflexive
-/// candidate announces for the local address `base` (RFC 8445 §5.1.1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reflexive {
-    /// One of the media port's local addresses.
-    pub base: SocketAddr,
-    /// What the NAT maps it to, as a STUN server saw it (XOR-MAPPED-ADDRESS).
-    pub mapped: SocketAddr,
-}
-
-/// The server-reflexive address announced beside the host candidate `local`: `--public-ip`
-/// with the same port for every address of its family but loopback, else the one learned by STUN for its
-/// base, unless it is the local address itself (no NAT: redundant, RFC 8445 §5.1.3).
-fn public_address(config: &SessionConfig, local: SocketAddr) -> Option<SocketAddr> {
-    match (config.public_ip, config.reflexive) {
-        (Some(ip), _) => (!local.ip().is_loopback() && local.is_ipv4() == ip.is_ipv4())
-            .then(|| SocketAddr::new(ip, local.port())),
-        (None, Some(r)) => (r.base == local && r.mapped != local).then_some(r.mapped),
-        (None, None) => None,
-    }
 }
 
 fn no_codec(choice: CodecChoice) -> SessionError {
@@ -163,6 +133,7 @@ pub(super) fn answer(
         media,
         sdp: answer_text(config, &answer),
         shape: Shape::of(sdp),
+        reflexive: candidates::reflexive(config),
     })
 }
 
@@ -212,11 +183,14 @@ impl Shape {
 
 /// Answers a new offer `sdp` (of shape `offered`) from a connection already answered (`shape`
 /// is its first offer's): an ICE restart (new `ice-ufrag`/`ice-pwd`, RFC 8445 §9), or the same
-/// session offered again. The media must stay as they were. An offer refused before str0m
-/// takes it (unreadable, other media, no ICE credentials) leaves `rtc` as it was.
+/// session offered again. The media must stay as they were. The server-reflexive candidates
+/// become those of the host's mapping now ([`candidates::refresh`]; `reflexive` holds those
+/// announced). An offer refused before str0m takes it (unreadable, other media, no ICE
+/// credentials) leaves `rtc` as it was.
 pub(super) fn reanswer(
     config: &SessionConfig,
     rtc: &mut Rtc,
+    reflexive: &mut Vec<str0m::Candidate>,
     shape: &Shape,
     offered: &Shape,
     sdp: &str,
@@ -232,6 +206,9 @@ pub(super) fn reanswer(
     let has = |attr: &str| sdp.lines().any(|l| l.trim().starts_with(attr));
     if !has("a=ice-ufrag:") || !has("a=ice-pwd:") {
         return Err(SessionError::Rejected("missing a=ice-ufrag/pwd".into()));
+    }
+    if candidates::refresh(config, rtc, reflexive) {
+        tracing::info!("the host's public address changed: the restart's answer announces it");
     }
     let answer = rtc
         .sdp_api()
@@ -419,7 +396,10 @@ fn pick_codec<'a>(
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
+
     use super::*;
+    use crate::session::Reflexive;
 
     #[test]
     fn the_rtx_cache_holds_a_second_at_any_configured_rate() {

@@ -49,6 +49,8 @@ pub(super) struct Peer {
     /// The first offer's fingerprint and m-lines: a later offer of the same shape renegotiates
     /// this connection (an ICE restart).
     pub(super) shape: Shape,
+    /// The server-reflexive candidates announced to this page (`candidates.rs`).
+    pub(super) reflexive: Vec<str0m::Candidate>,
     /// DTLS came up once: media keys exist, and a new ICE path only needs a keyframe.
     dtls_up: bool,
     /// ICE restarted or lost its path after DTLS came up: a keyframe follows the new path.
@@ -71,18 +73,33 @@ pub(super) struct Peer {
 }
 
 impl Peer {
-    /// A peer whose offer was answered.
-    pub(super) fn new(
+    /// A peer whose offer was answered, and the answer for its page.
+    pub(super) fn answered(
         id: PeerId,
-        rtc: Rtc,
-        media: Media,
-        shape: Shape,
+        answered: negotiate::Answered,
         now: Instant,
         max_kbps: u32,
-    ) -> Self {
-        let mut peer = Self::pending(id, rtc, None, media, now, max_kbps);
-        peer.shape = shape;
-        peer
+    ) -> (Self, String) {
+        let mut peer = Self::pending(id, answered.rtc, None, answered.media, now, max_kbps);
+        peer.shape = answered.shape;
+        peer.reflexive = answered.reflexive;
+        (peer, answered.sdp)
+    }
+
+    /// Answers a new offer on this peer's connection ([`negotiate::reanswer`]).
+    pub(super) fn reanswer(
+        &mut self,
+        config: &super::SessionConfig,
+        offered: &Shape,
+        sdp: &str,
+    ) -> Result<String, super::SessionError> {
+        let Self {
+            rtc,
+            reflexive,
+            shape,
+            ..
+        } = self;
+        negotiate::reanswer(config, rtc, reflexive, shape, offered, sdp)
     }
 
     /// A peer we offered to, waiting for its answer (or answered, when `pending` is `None`).
@@ -111,6 +128,7 @@ impl Peer {
             last_bytes: None,
             rate: RateControl::new(now, max_kbps.min(negotiate::START_KBPS), max_kbps),
             shape: Shape::default(),
+            reflexive: Vec::new(),
             dtls_up: false,
             recovering: false,
             give_up_at: None,

@@ -115,6 +115,10 @@ pub(super) struct Harness {
     pub rung_log: Vec<(Instant, usize)>,
     /// The Opus rate the session asked for last, kbit/s.
     pub audio_kbps: u32,
+    /// The host behind a NAT: (its local address, the public address the NAT maps it to).
+    /// Only datagrams to the public address reach it (rewritten to the local one), and its
+    /// datagrams leave from the public one; its local address is unreachable.
+    pub nat: Option<(SocketAddr, SocketAddr)>,
 }
 
 impl Harness {
@@ -174,6 +178,7 @@ impl Harness {
             rung: 0,
             rung_log: Vec::new(),
             audio_kbps: 96,
+            nat: None,
         }
     }
 
@@ -226,8 +231,9 @@ impl Harness {
     }
 
     /// Client `n` restarts ICE (new credentials, same connection) and offers again on its
-    /// signaling; the host's answer is taken. The host's refusal is returned as is.
-    pub(crate) fn restart_ice(&mut self, n: usize) -> Result<(), crate::session::SessionError> {
+    /// signaling; the host's answer is taken and returned. The host's refusal is returned as
+    /// is.
+    pub(crate) fn restart_ice(&mut self, n: usize) -> Result<String, crate::session::SessionError> {
         let c = &mut self.clients[n];
         let mut api = c.rtc.sdp_api();
         api.ice_restart(true);
@@ -235,6 +241,7 @@ impl Harness {
         let answer = self
             .session
             .handle_offer(self.now, c.id, &offer.to_sdp_string())?;
+        let sdp = answer.clone();
         let answer = SdpAnswer::from_sdp_string(&answer).expect("a valid answer");
         c.rtc
             .sdp_api()
@@ -242,7 +249,7 @@ impl Harness {
             .expect("the client takes the answer");
         c.timeout = self.now;
         self.drain_session();
-        Ok(())
+        Ok(sdp)
     }
 
     /// A party the host offers to (as to a WHIP endpoint), which answers; returns its index.
@@ -301,7 +308,13 @@ impl Harness {
         let now = self.now;
         // Datagrams that reach the host.
         self.host_inbox.handle_input(NetInput::Timeout(now));
-        while let Some(NetOutput::Packet(p)) = self.host_inbox.poll_output() {
+        while let Some(NetOutput::Packet(mut p)) = self.host_inbox.poll_output() {
+            if let Some((local, public)) = self.nat {
+                if p.destination != public {
+                    continue;
+                }
+                p.destination = local;
+            }
             self.session
                 .handle_datagram(now, p.source, p.destination, &p.contents);
             self.drain_session();
@@ -426,11 +439,15 @@ impl Harness {
                     return;
                 }
                 Output::Transmit(t) => {
+                    let source = match self.nat {
+                        Some((local, public)) if t.source == local => public,
+                        _ => t.source,
+                    };
                     if let Some(c) = self.clients.iter_mut().find(|c| c.addr == t.destination) {
                         c.inbox.handle_input(NetInput::Packet(
                             self.now,
                             Packet {
-                                source: t.source,
+                                source,
                                 destination: t.destination,
                                 contents: t.contents.to_vec(),
                             },

@@ -3,13 +3,14 @@
 //! resumes on a keyframe. A peer that never restarts goes after the grace; a bad re-offer
 //! changes nothing.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{delay, Harness};
 use crate::input::InputMsg;
 use crate::peer::PeerId;
 use crate::session::peer::RESTART_GRACE;
-use crate::session::SessionError;
+use crate::session::{Reflexive, SessionError};
 
 /// A harness with one client playing, its `input` channel open.
 fn playing() -> Harness {
@@ -150,4 +151,88 @@ fn a_bad_re_offer_is_refused_and_changes_nothing() {
     assert!(h.left.is_empty());
     assert_eq!(h.joined, [PeerId(1)]);
     assert_eq!(h.counters.ice_restarts.get(), 0);
+}
+
+/// The host behind a NAT (`local` mapped to `first`), announced by the server-reflexive
+/// candidate of the mapping a STUN server told it; one client playing, its `input` channel
+/// open.
+fn behind_a_nat(local: SocketAddr, first: SocketAddr) -> Harness {
+    let mut h = Harness::new(delay(5, 71));
+    h.nat = Some((local, first));
+    let mapped = Some(Reflexive {
+        base: local,
+        mapped: first,
+    });
+    h.session.handle_reflexive(h.now, mapped);
+    h.add_client(delay(5, 72), &[("input", false)]);
+    assert!(
+        h.run_until(Duration::from_secs(5), |h| h.clients[0].frames.len() > 30
+            && h.clients[0].channel("input").is_some()),
+        "never played through the NAT's mapping"
+    );
+    assert!(
+        input_arrives(&mut h),
+        "input lost through the NAT's mapping"
+    );
+    h
+}
+
+/// Whether input the client sends now reaches the host within 500 ms.
+fn input_arrives(h: &mut Harness) -> bool {
+    let before = h.inputs.len();
+    h.clients[0].send("input", &[7; 20])
+        && h.run_until(Duration::from_millis(500), |h| h.inputs.len() > before)
+}
+
+fn at(s: &str) -> SocketAddr {
+    s.parse().expect("address")
+}
+
+/// The NAT maps the host anew (a NAT reboots, an ISP hands out another address) while the page
+/// plays: the host's own checks go out through the new mapping, so the page learns it as a
+/// peer-reflexive candidate (RFC 8445 §7.3.1.3) and its input reaches the host again without
+/// a restart.
+#[test]
+fn when_the_nat_maps_the_host_anew_the_path_heals_through_the_hosts_own_checks() {
+    let (local, second) = (at("10.0.0.1:5000"), at("203.0.113.9:20888"));
+    let mut h = behind_a_nat(local, at("203.0.113.9:10777"));
+    h.nat = Some((local, second));
+    // Within 10 s: a try every 500 ms.
+    assert!(
+        (0..20).any(|_| input_arrives(&mut h)),
+        "the path never healed through the new mapping"
+    );
+}
+
+/// The page was away (a phone asleep) while the NAT mapped the host anew; the host's next STUN
+/// query learned the new mapping. The page's ICE restart is answered with the new mapping, not
+/// the old one (whose checks would go nowhere), and the picture and input resume.
+#[test]
+fn after_the_nat_maps_the_host_anew_a_restart_announces_its_new_address() {
+    let (local, second) = (at("10.0.0.1:5000"), at("203.0.113.9:20888"));
+    let mut h = behind_a_nat(local, at("203.0.113.9:10777"));
+    h.clients[0].cut = true;
+    h.nat = Some((local, second));
+    let mapped = Some(Reflexive {
+        base: local,
+        mapped: second,
+    });
+    h.session.handle_reflexive(h.now, mapped);
+    assert!(h.run_until(Duration::from_secs(30), |h| !host_connected(h)));
+    h.clients[0].cut = false;
+    let frames_before = h.clients[0].frames.len();
+    let sdp = h.restart_ice(0).expect("the restart is answered");
+    assert!(sdp.contains(" 203.0.113.9 20888 typ srflx"), "{sdp}");
+    assert!(
+        !sdp.contains(" 10777 typ"),
+        "the old mapping announced: {sdp}"
+    );
+    assert!(
+        h.run_until(Duration::from_secs(3), |h| h.clients[0].frames.len()
+            > frames_before + 30),
+        "no picture after the restart"
+    );
+    assert!(input_arrives(&mut h), "input lost after the restart");
+    assert_eq!(h.joined, [PeerId(1)]);
+    assert!(h.left.is_empty(), "the peer left: {:?}", h.left);
 }
