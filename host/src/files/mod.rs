@@ -19,7 +19,7 @@ pub use download::{Block, Listed};
 pub use upload::{ContentHash, Finished, Upload, TEMP_PREFIX};
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,9 @@ pub enum FileError {
     Changed,
     #[error("file system: {0}")]
     Io(#[from] std::io::Error),
+    /// `--upload-dir` or `--download-dir` cannot be used (at start).
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl FileError {
@@ -111,7 +114,7 @@ impl FileError {
             Self::NoSuchFile(_) => "no-such-file",
             Self::OutOfRange { .. } => "out-of-range",
             Self::Changed => "changed",
-            Self::Io(_) => "io",
+            Self::Io(_) | Self::Setup(_) => "io",
         }
     }
 }
@@ -186,16 +189,23 @@ impl Files {
             return Ok(None);
         }
         // The download directory is checked first: a start refused for it makes nothing.
+        let setup = |flag: &str, dir: &Path, what: &str| {
+            FileError::Setup(format!("{flag} {}: {what}", dir.display()))
+        };
         if let Some(dir) = &config.download_dir {
+            if !dir.exists() {
+                return Err(setup("--download-dir", dir, "no such directory"));
+            }
             if !dir.is_dir() {
-                return Err(FileError::Io(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!("--download-dir {} is not a directory", dir.display()),
-                )));
+                return Err(setup("--download-dir", dir, "a file, not a directory"));
             }
         }
         if let Some(dir) = &config.upload_dir {
-            std::fs::create_dir_all(dir)?;
+            if dir.exists() && !dir.is_dir() {
+                return Err(setup("--upload-dir", dir, "a file, not a directory"));
+            }
+            std::fs::create_dir_all(dir)
+                .map_err(|e| setup("--upload-dir", dir, &format!("cannot make it: {e}")))?;
             remove_stale(dir);
         }
         Ok(Some(Self {

@@ -250,12 +250,30 @@ fn a_missing_download_directory_refuses_the_start_and_makes_no_upload_directory(
         max_upload: 1,
         who: FilesFor::Owners,
     };
-    let e = Files::new(config, FileCounters::default())
+    let e = Files::new(config.clone(), FileCounters::default())
         .err()
         .expect("refused");
-    assert!(e.to_string().contains("is not a directory"), "{e}");
+    assert!(e.to_string().ends_with("missing: no such directory"), "{e}");
     assert!(
         !up.exists(),
         "the upload directory was made for a refused start"
     );
+    // A file where a directory should be, either way.
+    let file = base.path().join("a-file");
+    std::fs::write(&file, "x").expect("write");
+    for (upload_dir, download_dir, flag) in [
+        (Some(file.clone()), None, "--upload-dir"),
+        (None, Some(file.clone()), "--download-dir"),
+    ] {
+        let config = FilesConfig {
+            upload_dir,
+            download_dir,
+            ..config.clone()
+        };
+        let e = Files::new(config, FileCounters::default())
+            .err()
+            .expect("refused");
+        let told = format!("{flag} {}: a file, not a directory", file.display());
+        assert_eq!(e.to_string(), told);
+    }
 }

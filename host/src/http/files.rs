@@ -48,7 +48,7 @@ fn status(e: &FileError) -> StatusCode {
         FileError::Checksum { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         FileError::OutOfRange { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
         FileError::Changed => StatusCode::PRECONDITION_FAILED,
-        FileError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        FileError::Io(_) | FileError::Setup(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -62,6 +62,10 @@ fn failed(files: &Files, e: &FileError) -> warp::reply::Response {
             let message = "the upload directory's disk is full";
             return error(StatusCode::INSUFFICIENT_STORAGE, "no-space", message);
         }
+        let message = "a file system error on the host (its log has the details)";
+        return error(status(e), e.code(), message);
+    }
+    if let FileError::Setup(_) = e {
         let message = "a file system error on the host (its log has the details)";
         return error(status(e), e.code(), message);
     }

@@ -128,15 +128,15 @@ pub fn bind_failure(what: &str, flag: &str, e: &std::io::Error) -> (String, bool
         ),
         ErrorKind::PermissionDenied => (
             format!(
-                "cannot {what}: not allowed ({e}); ports under 1024 need root or \
+                "cannot {what}: not allowed; ports under 1024 need root or \
                  CAP_NET_BIND_SERVICE, so choose one from 1024 with {flag}"
             ),
             false,
         ),
         ErrorKind::AddrNotAvailable => (
             format!(
-                "cannot {what}: that address is not one of this machine's ({e}); {flag} takes \
-                 one of them, or 0.0.0.0 / [::] for all"
+                "cannot {what}: that address is not one of this machine's; {flag} takes one \
+                 of them, or 0.0.0.0 / [::] for all"
             ),
             true,
         ),
