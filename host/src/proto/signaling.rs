@@ -272,8 +272,26 @@ impl ServerMsg {
 
 impl ClientMsg {
     /// Parses one text message; the error says why, for the page.
+    /// A message from its JSON text, or why it is not one, in words for the page (serde's
+    /// own names for what it expected are put in JSON's terms).
     pub fn parse(text: &str) -> Result<Self, String> {
-        serde_json::from_str(text).map_err(|e| e.to_string())
+        serde_json::from_str(text).map_err(|e| {
+            let mut said = e.to_string();
+            for (serde, words) in [
+                (
+                    "internally tagged enum ClientMsg",
+                    "a JSON object with a \"type\"",
+                ),
+                ("variant identifier", "the name of a message type"),
+                ("u8", "a whole number from 0 to 255"),
+                ("u16", "a whole number from 0 to 65535"),
+                ("u64", "a whole number from 0"),
+                ("f64", "a number"),
+            ] {
+                said = said.replace(&format!("expected {serde}"), &format!("expected {words}"));
+            }
+            said
+        })
     }
 }
 
@@ -302,6 +320,24 @@ mod tests {
             let text = bad.as_str().expect("a string");
             assert!(ClientMsg::parse(text).is_err(), "{text} accepted");
         }
+        // Told in JSON's terms, not Rust's.
+        let told = |text: &str| ClientMsg::parse(text).err().unwrap_or_default();
+        let number = told("42");
+        assert!(
+            number.contains("expected a JSON object with a \"type\""),
+            "{number}"
+        );
+        let list = told("[1]");
+        assert!(
+            list.contains("expected the name of a message type"),
+            "{list}"
+        );
+        let point = told(r#"{"type":"point","x":"a","y":1}"#);
+        assert!(
+            point.contains("expected a whole number from 0 to 65535"),
+            "{point}"
+        );
+        assert!(!point.contains("u16"), "{point}");
     }
 
     #[test]
