@@ -34,6 +34,30 @@ export function codeForChar(ch) {
   return punctuation[ch] ?? null;
 }
 
+/** A click this soon after a touch's pointerup on the same button is that tap's, already acted on. */
+const TAP_CLICK_MS = 1000;
+
+/**
+ * Runs `action` when `button` is tapped or clicked. A finger acts on its pointerup: Chromium
+ * eats the click of a tap that comes right after a drag (it takes the tap as the end of a
+ * fling), and these buttons are tapped right after using the picture. The click that follows
+ * such a tap is skipped; a mouse or the keyboard (Enter, Space) acts on the click. The finger
+ * does not take the focus (the text field keeps it, and the phone its keyboard).
+ */
+export function onTap(button, action) {
+  let tappedAt = -Infinity;
+  button.addEventListener('pointerdown', (e) => { if (e.pointerType === 'touch') e.preventDefault(); });
+  button.addEventListener('pointerup', (e) => {
+    if (e.pointerType !== 'touch') return;
+    tappedAt = e.timeStamp;
+    action();
+  });
+  button.addEventListener('click', (e) => {
+    if (e.timeStamp - tappedAt < TAP_CLICK_MS) return;
+    action();
+  });
+}
+
 export class TouchInput {
   /**
    * @param {object} o
@@ -202,10 +226,10 @@ export class TouchInput {
     video.addEventListener('pointermove', (e) => { if (touch(e)) this.gestures.move(e.pointerId, e.clientX, e.clientY); });
     video.addEventListener('pointerup', (e) => { if (touch(e)) this.gestures.up(e.pointerId, e.clientX, e.clientY, e.timeStamp); });
     video.addEventListener('pointercancel', (e) => { if (touch(e)) this.gestures.cancelAll(); });
-    this.trackpadButton.addEventListener('click', () => this.setMode(this.mode === 'trackpad' ? 'direct' : 'trackpad'));
-    this.keyboardButton.addEventListener('click', () => {
+    onTap(this.trackpadButton, () => this.setMode(this.mode === 'trackpad' ? 'direct' : 'trackpad'));
+    onTap(this.keyboardButton, () => {
       this.keyRow.hidden = !this.keyRow.hidden;
-      // Focus in the click: phones raise their keyboard only for a user's gesture.
+      // Focus in the tap: phones raise their keyboard only for a user's gesture.
       if (!this.keyRow.hidden) this.controls.textInput?.focus({ preventScroll: true });
       else this.controls.textInput?.blur();
     });

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TouchGestures, View, LONG_PRESS_MS, WHEEL_STEP_PX, TAP_DRAG_MS } from '../src/touch.js';
+import { onTap } from '../src/phone.js';
 
 function setup(mode = 'direct', zoomed = false) {
   const out = [];
@@ -173,4 +174,25 @@ test('with Ctrl held from the key row, a letter from the phone keyboard is Ctrl+
   controls.onKeyTyped('Backspace');
   assert.deepEqual(log, ['-ControlLeft', 'aria-pressed=false']);
   assert.equal(controls.pinned.size, 0);
+});
+
+test('a bar button acts on a finger\'s pointerup once, and on a click from a mouse or the keyboard', () => {
+  const handlers = {};
+  const button = { addEventListener: (type, fn) => { handlers[type] = fn; } };
+  let acted = 0;
+  onTap(button, () => { acted += 1; });
+  let prevented = false;
+  handlers.pointerdown({ pointerType: 'touch', preventDefault: () => { prevented = true; } });
+  assert.equal(prevented, true, 'a finger took the focus from the text field');
+  handlers.pointerup({ pointerType: 'touch', timeStamp: 1000 });
+  assert.equal(acted, 1, 'the tap did not act on its pointerup');
+  // The tap's own click (when Chromium sends one) is skipped...
+  handlers.click({ timeStamp: 1040 });
+  assert.equal(acted, 1, 'the tap acted twice');
+  // ...a mouse's click acts, and its pointerup does not.
+  handlers.pointerdown({ pointerType: 'mouse', preventDefault: () => assert.fail('a mouse press prevented') });
+  handlers.pointerup({ pointerType: 'mouse', timeStamp: 5000 });
+  assert.equal(acted, 1);
+  handlers.click({ timeStamp: 5010 });
+  assert.equal(acted, 2);
 });
