@@ -62,10 +62,8 @@ fn failed(files: &Files, e: &FileError) -> warp::reply::Response {
             let message = "the upload directory's disk is full";
             return error(StatusCode::INSUFFICIENT_STORAGE, "no-space", message);
         }
-        let message = "a file system error on the host (its log has the details)";
-        return error(status(e), e.code(), message);
     }
-    if let FileError::Setup(_) = e {
+    if matches!(e, FileError::Io(_) | FileError::Setup(_)) {
         let message = "a file system error on the host (its log has the details)";
         return error(status(e), e.code(), message);
     }

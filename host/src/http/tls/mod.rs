@@ -452,13 +452,13 @@ pub fn from_config(config: &Config, locals: &[SocketAddr]) -> Result<Option<Arc<
     };
     // The user's own files: the error names the option to look at.
     let given = |e: TlsError| {
-        let flag = match (&e, &config.tls_cert, &config.tls_key) {
-            (TlsError::Read { path, .. } | TlsError::Pem { path, .. }, Some(cert), _)
-                if path == cert =>
+        let flag = match &e {
+            TlsError::Read { path, .. } | TlsError::Pem { path, .. }
+                if Some(path) == config.tls_cert.as_ref() =>
             {
                 "--tls-cert"
             }
-            (TlsError::Read { .. } | TlsError::Pem { .. }, _, Some(_)) => "--tls-key",
+            TlsError::Read { .. } | TlsError::Pem { .. } => "--tls-key",
             _ => "--tls-cert and --tls-key",
         };
         TlsError::Given {
@@ -473,11 +473,8 @@ pub fn from_config(config: &Config, locals: &[SocketAddr]) -> Result<Option<Arc<
     names.extend(config.allowed_host.iter().cloned());
     names.sort();
     names.dedup();
-    match Tls::load(source, &names) {
-        Ok(t) => Ok(Some(Arc::new(t))),
-        Err(e) if files => Err(given(e)),
-        Err(e) => Err(e),
-    }
+    let tls = Tls::load(source, &names).map_err(|e| if files { given(e) } else { e })?;
+    Ok(Some(Arc::new(tls)))
 }
 
 /// Re-reads `--tls-cert`/`--tls-key` when they change or on SIGHUP, until `stop` resolves.
