@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
 use crossbeam_channel::bounded;
 
 use glint::audio::capture as audio_capture;
@@ -58,7 +57,7 @@ fn main() -> ExitCode {
     let config = if worker.is_some() {
         None
     } else {
-        Some(Config::parse())
+        Some(Config::from_command_line())
     };
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -1,7 +1,8 @@
 //! Glint as an orchestrator sees it: a hot-path thread that dies ends the process with a
 //! non-zero code and one line saying which and why; SIGTERM drains (pages told, exit 0 within
-//! 2 s); `/readyz` answers while all is well. Each test starts its own glint on free ports and
-//! stops it by PID.
+//! 2 s); `/readyz` answers while all is well; a start-up error is a `glint: …` line naming the
+//! option, with exit 2 for a usage error and 1 for a failure at run time. Each test starts its
+//! own glint on free ports and stops it by PID.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -145,4 +146,49 @@ fn sigterm_drains_tells_the_page_and_exits_zero_within_two_seconds() {
     let took = sent.elapsed();
     assert_eq!(status.code(), Some(0));
     assert!(took < Duration::from_secs(2), "took {took:?} to drain");
+}
+
+/// Runs glint with `args` (test pattern, no sound) to its exit: the code and what it printed
+/// on stderr. It must exit within 20 s (it is killed otherwise, and the test fails).
+fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_glint"))
+        .args(["--source", "testpattern", "--no-audio"])
+        .args(args)
+        .env("RUST_LOG", "glint=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("glint starts");
+    // Dropped at the end: killed by PID if it is still running.
+    let mut host = Host { child, port: 0 };
+    let status = wait_exit(&mut host, Duration::from_secs(20));
+    let mut stderr = String::new();
+    if let Some(mut e) = host.child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    (status.expect("glint exits by itself").code(), stderr)
+}
+
+#[test]
+fn start_up_errors_begin_with_glint_name_the_option_and_exit_by_kind() {
+    // A usage error (clap's) reads like glint's own: the same prefix, exit 2.
+    let (code, said) = run_to_exit(&["--fps", "500"]);
+    assert_eq!(code, Some(2), "{said}");
+    assert!(
+        said.starts_with("glint: invalid value '500' for '--fps <FPS>': 500 is out of range"),
+        "{said}"
+    );
+    // A port another program holds is a run-time failure (exit 1) that names the option.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = taken.local_addr().expect("bound").port();
+    let (code, said) = run_to_exit(&["--listen", &format!("127.0.0.1:{port}")]);
+    assert_eq!(code, Some(1), "{said}");
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("glint: "))
+        .unwrap_or_default();
+    assert!(
+        line.contains("the port is in use") && line.contains("--listen"),
+        "{said}"
+    );
 }

@@ -308,6 +308,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// This process's command line. Help and `--version` print and exit 0, as clap does; a
+    /// usage error prints as `glint: …` like glint's other start-up errors and exits 2.
+    pub fn from_command_line() -> Config {
+        Config::try_parse().unwrap_or_else(|e| {
+            if !e.use_stderr() {
+                e.exit();
+            }
+            eprint!("{}", values::usage_error(&e.render().to_string()));
+            std::process::exit(e.exit_code());
+        })
+    }
+
     /// File transfer as the flags set it.
     pub fn files(&self) -> crate::files::FilesConfig {
         crate::files::FilesConfig {

@@ -31,9 +31,34 @@ where
     T::try_from(n).map_err(|_| out())
 }
 
+/// clap's rendering of a usage error (`error: invalid value …`) with glint's prefix, so that
+/// every start-up error begins with `glint:`.
+pub(super) fn usage_error(rendered: &str) -> String {
+    match rendered.strip_prefix("error: ") {
+        Some(rest) => format!("glint: {rest}"),
+        None => format!("glint: {rendered}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::in_range;
+    use super::{in_range, usage_error};
+    use crate::config::Config;
+    use clap::Parser;
+
+    #[test]
+    fn a_usage_error_begins_with_glint_like_the_others() {
+        let e = Config::try_parse_from(["glint", "--fps", "500"]).expect_err("refused");
+        let shown = usage_error(&e.render().to_string());
+        assert!(
+            shown.starts_with(
+                "glint: invalid value '500' for '--fps <FPS>': 500 is out of range: from 1 to 240"
+            ),
+            "{shown}"
+        );
+        assert!(shown.contains("try '--help'"), "{shown}");
+        assert_eq!(e.exit_code(), 2);
+    }
 
     #[test]
     fn a_number_out_of_range_is_refused_in_words() {
