@@ -417,11 +417,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let stats = Stats::new(
         source_name.clone(),
         fps,
-        RateSources {
-            captured: pipeline_counters.captured.clone(),
-            encoded: pipeline_counters.encoded.clone(),
-            sent: session_counters.frames_sent.clone(),
-        },
+        RateSources::new(&pipeline_counters, session_counters.frames_sent.clone()),
     );
     stats.register(&mut metrics);
     let net_counters = NetCounters::register(&mut metrics);

@@ -13,7 +13,7 @@ use crate::capture::{Capture, CaptureError, Frame};
 use crate::encode::{self, Codec, EncodedFrame, EncoderSettings, Scale, VideoEncoder, MAX_TIERS};
 use crate::health::Health;
 use crate::input::InputEcho;
-use crate::metrics::{Counter, Metrics};
+use crate::metrics::{Counter, Gauge, Metrics};
 use crate::phase::FramePhase;
 
 /// Capture → encode: one slot. When full, the capture thread takes out the stale frame and
@@ -86,6 +86,9 @@ pub struct PipelineCounters {
     pub encoded_dropped: Counter,
     pub keyframes: Counter,
     pub encode_errors: Counter,
+    /// The screen's size as last captured, pixels (0 before the first capture).
+    pub screen_width: Gauge,
+    pub screen_height: Gauge,
 }
 
 impl PipelineCounters {
@@ -107,6 +110,11 @@ impl PipelineCounters {
             ),
             keyframes: m.counter("keyframes_encoded", "Keyframes encoded"),
             encode_errors: m.counter("encode_errors", "Encoder failures"),
+            screen_width: m.gauge("screen_width_pixels", "The screen's width as last captured"),
+            screen_height: m.gauge(
+                "screen_height_pixels",
+                "The screen's height as last captured",
+            ),
         }
     }
 }
@@ -231,6 +239,8 @@ where
                     Err(e) => return CaptureEnd::Failed(e),
                 }
                 let (width, height) = capture.size();
+                counters.screen_width.set(i64::from(width));
+                counters.screen_height.set(i64::from(height));
                 let frame = Frame {
                     stride: width as usize * 4,
                     data,

@@ -87,6 +87,16 @@ fn a_hot_path_thread_that_panics_ends_glint_non_zero_and_says_which() {
     let mut host = start(Some("encode:2000"));
     let ready = get(host.port, "/readyz");
     assert_eq!(ready.map(|r| r.0), Some(200), "not ready before the fault");
+    // Before any page: the stats already give the screen's size (from the first capture).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut stats = String::new();
+    while !stats.contains(r#""width":1280,"height":720"#) && Instant::now() < deadline {
+        stats = get(host.port, "/api/stats")
+            .map(|r| r.1)
+            .unwrap_or_default();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(stats.contains(r#""width":1280,"height":720"#), "{stats}");
     assert_eq!(get(host.port, "/healthz").map(|r| r.1), Some("ok".into()));
     // A page connected meanwhile is told the host stopped, as on SIGTERM (so that it comes
     // back by itself when a supervisor restarts glint), not that the session ended.

@@ -21,8 +21,9 @@ use serde::Serialize;
 
 use crate::encode::EncodedFrame;
 use crate::lock;
-use crate::metrics::{Counter, Metrics};
+use crate::metrics::{Counter, Gauge, Metrics};
 use crate::peer::PeerId;
+use crate::pipeline::PipelineCounters;
 
 /// The stages of a frame's way through the host, in [`Stage::ALL`] order (`stage as usize`
 /// indexes per-stage tables).
@@ -164,12 +165,29 @@ pub struct PeerSnapshot {
     pub collapses: u64,
 }
 
-/// The counters the per-second rates are computed from.
+/// The counters the per-second rates are computed from, and the screen's size.
 #[derive(Debug, Clone, Default)]
 pub struct RateSources {
     pub captured: Counter,
     pub encoded: Counter,
     pub sent: Counter,
+    /// The screen's [width, height] as the capture thread last saw it, pixels (0: not yet).
+    pub screen: [Gauge; 2],
+}
+
+impl RateSources {
+    /// The pipeline's counters and the session's count of frames sent.
+    pub fn new(pipeline: &PipelineCounters, sent: Counter) -> Self {
+        Self {
+            captured: pipeline.captured.clone(),
+            encoded: pipeline.encoded.clone(),
+            sent,
+            screen: [
+                pipeline.screen_width.clone(),
+                pipeline.screen_height.clone(),
+            ],
+        }
+    }
 }
 
 /// Rates computed once a second by [`Stats::tick`].
@@ -197,7 +215,6 @@ pub struct Stats {
     histograms: Family<Vec<(&'static str, &'static str)>, Histogram>,
     peers: Mutex<Vec<PeerSnapshot>>,
     rates: Mutex<RateState>,
-    size: Mutex<(u32, u32)>,
     sources: RateSources,
     public_address: Mutex<Option<SocketAddr>>,
 }
@@ -226,7 +243,6 @@ impl Stats {
             histograms,
             peers: Mutex::new(Vec::new()),
             rates: Mutex::new(RateState::default()),
-            size: Mutex::new((0, 0)),
             sources,
             public_address: Mutex::new(None),
         })
@@ -257,7 +273,6 @@ impl Stats {
         );
         self.record(Stage::Send, d(received, sent));
         self.record(Stage::Host, d(f.captured_at, sent));
-        *lock(&self.size) = f.screen;
     }
 
     pub fn summary(&self, stage: Stage) -> Summary {
@@ -311,9 +326,14 @@ impl Stats {
     /// `GET /api/stats`: these figures and every counter of `metrics`.
     pub fn snapshot(&self, metrics: &Metrics) -> StatsJson {
         let peers = lock(&self.peers).clone();
-        let (width, height) = match *lock(&self.size) {
-            (0, _) | (_, 0) => (None, None),
-            (w, h) => (Some(w), Some(h)),
+        let [w, h] = self
+            .sources
+            .screen
+            .each_ref()
+            .map(|g| u32::try_from(g.get()));
+        let (width, height) = match (w, h) {
+            (Ok(w @ 1..), Ok(h @ 1..)) => (Some(w), Some(h)),
+            _ => (None, None),
         };
         let counters = metrics.values();
         StatsJson {
@@ -351,8 +371,8 @@ impl Stats {
 pub struct StatsJson {
     pub uptime_s: f64,
     pub source: String,
-    /// The screen's size, pixels (each peer's coded `picture` may be smaller); `null` before
-    /// the first frame sent (no page yet).
+    /// The screen's size, pixels (each peer's coded `picture` may be smaller), as the capture
+    /// thread last saw it: known from the first capture, with or without a page.
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub fps_target: u32,
@@ -512,82 +532,4 @@ pub async fn ticker(stats: std::sync::Arc<Stats>, log_every: u64) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summary_percentiles() {
-        let s = Summary::of((1..=100).map(|ms| ms * 1000));
-        assert_eq!(s.count, 100);
-        assert_eq!(s.min, 1.0);
-        assert_eq!(s.max, 100.0);
-        assert!((s.avg - 50.5).abs() < 1e-9);
-        assert_eq!(s.p50, 51.0);
-        assert_eq!(s.p95, 95.0);
-        assert_eq!(s.p99, 99.0);
-        assert_eq!(Summary::of(std::iter::empty()), Summary::default());
-    }
-
-    fn stats() -> Arc<Stats> {
-        Stats::new("test".into(), 60, RateSources::default())
-    }
-
-    #[test]
-    fn the_window_keeps_the_newest_samples() {
-        let s = stats();
-        for ms in 0..(WINDOW as u64 + 100) {
-            s.record(Stage::Encode, Duration::from_millis(ms));
-        }
-        let m = s.summary(Stage::Encode);
-        assert_eq!(m.count, WINDOW);
-        assert_eq!(m.min, 100.0);
-    }
-
-    #[test]
-    fn prometheus_text_and_json_come_from_one_list() {
-        let mut metrics = Metrics::new();
-        let captured = metrics.counter("frames_captured", "Frames captured");
-        let s = Stats::new(
-            "test".into(),
-            60,
-            RateSources {
-                captured: captured.clone(),
-                ..RateSources::default()
-            },
-        );
-        s.register(&mut metrics);
-        s.record(Stage::Host, Duration::from_millis(3));
-        captured.inc_by(7);
-        s.publish_peers(vec![PeerSnapshot {
-            id: 4,
-            rtt_ms: Some(2.0),
-            target_kbps: Some(1500.0),
-            frames_sent: 9,
-            ..PeerSnapshot::default()
-        }]);
-        let text = metrics.encode().expect("encodes");
-        assert_eq!(
-            s.snapshot(&metrics).counters.get("frames_captured"),
-            Some(&7)
-        );
-        assert!(
-            text.contains("glint_stage_seconds_count{stage=\"host\"} 1"),
-            "{text}"
-        );
-        assert!(text.contains("glint_frames_captured_total 7"), "{text}");
-        assert!(
-            text.contains("glint_peer_rtt_seconds{peer=\"peer4\"} 0.002"),
-            "{text}"
-        );
-        // Every per-peer figure of /api/stats is in /metrics too.
-        for line in [
-            "glint_peer_target_kbps{peer=\"peer4\"} 1500",
-            "glint_peer_frames_sent{peer=\"peer4\"} 9",
-            "glint_peer_firs{peer=\"peer4\"} 0",
-            "glint_peer_bytes_sent{peer=\"peer4\"} 0",
-            "glint_sent_fps 0",
-        ] {
-            assert!(text.contains(line), "{line} missing from {text}");
-        }
-    }
-}
+mod tests;
