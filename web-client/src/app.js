@@ -18,7 +18,7 @@ import { guessLayout } from './keymap.js';
 import { Room, PeoplePanel, savedName } from './people.js';
 import { Pointers, screenSize, setScreen } from './pointers.js';
 import { Transfers, FilesPanel } from './files.js';
-import { TouchInput } from './phone.js';
+import { TouchInput, tapsAsClicks } from './phone.js';
 
 // When each step of a connection happened (performance.now(), ms since navigation start): the
 // scripts ran, the attempt began, signaling opened, the welcome came, the offer went out, the
@@ -551,6 +551,7 @@ const touch = new TouchInput({
 });
 touch.start();
 glint.touch = touch;
+tapsAsClicks($('bar')); // a tap right after a drag on the picture still presses the button
 $('lock').addEventListener('click', () => controls.lockPointer());
 $('fullscreen').addEventListener('click', () => {
   if (document.fullscreenElement) document.exitFullscreen();

@@ -38,24 +38,34 @@ export function codeForChar(ch) {
 const TAP_CLICK_MS = 1000;
 
 /**
- * Runs `action` when `button` is tapped or clicked. A finger acts on its pointerup: Chromium
- * eats the click of a tap that comes right after a drag (it takes the tap as the end of a
- * fling), and these buttons are tapped right after using the picture. The click that follows
- * such a tap is skipped; a mouse or the keyboard (Enter, Space) acts on the click. The finger
- * does not take the focus (the text field keeps it, and the phone its keyboard).
+ * Makes every button in `container` act on a finger's pointerup: Chromium eats the click of a
+ * tap that comes right after a drag (it takes the tap as the end of a fling), and these buttons
+ * are tapped right after using the picture. The tap's pointerup clicks the button itself (a
+ * touch's pointerup is a user activation, so fullscreen and the phone's keyboard are allowed);
+ * the browser's own click that may follow is skipped. A mouse or the keyboard (Enter, Space)
+ * acts on the click as usual. A finger does not take the focus (the text field keeps it, and
+ * the phone its keyboard).
  */
-export function onTap(button, action) {
+export function tapsAsClicks(container) {
+  let tapped = null;
   let tappedAt = -Infinity;
-  button.addEventListener('pointerdown', (e) => { if (e.pointerType === 'touch') e.preventDefault(); });
-  button.addEventListener('pointerup', (e) => {
-    if (e.pointerType !== 'touch') return;
+  const button = (e) => e.target?.closest?.('button') ?? null;
+  container.addEventListener('pointerdown', (e) => {
+    if (e.pointerType === 'touch' && button(e)) e.preventDefault();
+  });
+  container.addEventListener('pointerup', (e) => {
+    const b = e.pointerType === 'touch' ? button(e) : null;
+    if (!b || b.disabled) return;
+    tapped = b;
     tappedAt = e.timeStamp;
-    action();
+    b.click();
   });
-  button.addEventListener('click', (e) => {
-    if (e.timeStamp - tappedAt < TAP_CLICK_MS) return;
-    action();
-  });
+  // Capture phase: the skipped click never reaches the button's own listeners.
+  container.addEventListener('click', (e) => {
+    if (!e.isTrusted || button(e) !== tapped || e.timeStamp - tappedAt >= TAP_CLICK_MS) return;
+    e.stopImmediatePropagation();
+    e.preventDefault();
+  }, true);
 }
 
 export class TouchInput {
@@ -226,8 +236,8 @@ export class TouchInput {
     video.addEventListener('pointermove', (e) => { if (touch(e)) this.gestures.move(e.pointerId, e.clientX, e.clientY); });
     video.addEventListener('pointerup', (e) => { if (touch(e)) this.gestures.up(e.pointerId, e.clientX, e.clientY, e.timeStamp); });
     video.addEventListener('pointercancel', (e) => { if (touch(e)) this.gestures.cancelAll(); });
-    onTap(this.trackpadButton, () => this.setMode(this.mode === 'trackpad' ? 'direct' : 'trackpad'));
-    onTap(this.keyboardButton, () => {
+    this.trackpadButton.addEventListener('click', () => this.setMode(this.mode === 'trackpad' ? 'direct' : 'trackpad'));
+    this.keyboardButton.addEventListener('click', () => {
       this.keyRow.hidden = !this.keyRow.hidden;
       // Focus in the tap: phones raise their keyboard only for a user's gesture.
       if (!this.keyRow.hidden) this.controls.textInput?.focus({ preventScroll: true });
@@ -239,11 +249,12 @@ export class TouchInput {
       b.textContent = label;
       b.dataset.code = code;
       if (STICKY.has(code)) b.setAttribute('aria-pressed', 'false');
-      // Keep the focus (and so the phone's keyboard) in the text field.
+      // Keep the focus (and so the phone's keyboard) in the text field (a finger: tapsAsClicks).
       b.addEventListener('pointerdown', (e) => e.preventDefault());
       b.addEventListener('click', () => this.rowKey(code, b));
       this.keyRow.append(b);
     }
+    tapsAsClicks(this.keyRow);
     const touchDevice = hasTouch(this.win ?? globalThis.window);
     this.trackpadButton.hidden = !touchDevice;
     this.keyboardButton.hidden = !touchDevice;

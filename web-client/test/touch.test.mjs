@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TouchGestures, View, LONG_PRESS_MS, WHEEL_STEP_PX, TAP_DRAG_MS } from '../src/touch.js';
-import { onTap } from '../src/phone.js';
+import { tapsAsClicks } from '../src/phone.js';
 
 function setup(mode = 'direct', zoomed = false) {
   const out = [];
@@ -177,22 +177,39 @@ test('with Ctrl held from the key row, a letter from the phone keyboard is Ctrl+
 });
 
 test('a bar button acts on a finger\'s pointerup once, and on a click from a mouse or the keyboard', () => {
+  // A container (the bar) with one button and a text node outside any button.
   const handlers = {};
-  const button = { addEventListener: (type, fn) => { handlers[type] = fn; } };
+  const bar = { addEventListener: (type, fn, capture) => { handlers[type + (capture ? '!' : '')] = fn; } };
   let acted = 0;
-  onTap(button, () => { acted += 1; });
+  const button = { disabled: false, click: () => { acted += 1; } };
+  const onButton = { closest: (sel) => (sel === 'button' ? button : null) };
+  const offButton = { closest: () => null };
+  tapsAsClicks(bar);
   let prevented = false;
-  handlers.pointerdown({ pointerType: 'touch', preventDefault: () => { prevented = true; } });
+  handlers.pointerdown({ pointerType: 'touch', target: onButton, preventDefault: () => { prevented = true; } });
   assert.equal(prevented, true, 'a finger took the focus from the text field');
-  handlers.pointerup({ pointerType: 'touch', timeStamp: 1000 });
+  handlers.pointerup({ pointerType: 'touch', target: onButton, timeStamp: 1000 });
   assert.equal(acted, 1, 'the tap did not act on its pointerup');
-  // The tap's own click (when Chromium sends one) is skipped...
-  handlers.click({ timeStamp: 1040 });
-  assert.equal(acted, 1, 'the tap acted twice');
-  // ...a mouse's click acts, and its pointerup does not.
-  handlers.pointerdown({ pointerType: 'mouse', preventDefault: () => assert.fail('a mouse press prevented') });
-  handlers.pointerup({ pointerType: 'mouse', timeStamp: 5000 });
+  // The tap's own click (when Chromium sends one) is stopped before the button's listeners...
+  let stopped = 0;
+  const click = (timeStamp, isTrusted = true) => ({
+    isTrusted, timeStamp, target: onButton,
+    stopImmediatePropagation: () => { stopped += 1; }, preventDefault: () => {},
+  });
+  handlers['click!'](click(1040));
+  assert.equal(stopped, 1, 'the tap acted twice');
+  // ...the tap's own synthetic click is not (it is the action)...
+  handlers['click!'](click(1001, false));
+  assert.equal(stopped, 1);
+  // ...a mouse's click acts, and its pointerup does not click.
+  handlers.pointerdown({ pointerType: 'mouse', target: onButton, preventDefault: () => assert.fail('a mouse press prevented') });
+  handlers.pointerup({ pointerType: 'mouse', target: onButton, timeStamp: 5000 });
   assert.equal(acted, 1);
-  handlers.click({ timeStamp: 5010 });
-  assert.equal(acted, 2);
+  handlers['click!'](click(5010));
+  assert.equal(stopped, 1, 'a mouse click was stopped');
+  // A finger between the buttons, or on a disabled one, presses nothing.
+  handlers.pointerup({ pointerType: 'touch', target: offButton, timeStamp: 6000 });
+  button.disabled = true;
+  handlers.pointerup({ pointerType: 'touch', target: onButton, timeStamp: 7000 });
+  assert.equal(acted, 1);
 });
