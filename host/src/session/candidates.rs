@@ -51,15 +51,18 @@ pub(super) fn reflexive(config: &SessionConfig) -> Vec<Candidate> {
 }
 
 /// Adds the host candidates and the server-reflexive ones of `config` to a new `rtc`.
-pub(super) fn add(config: &SessionConfig, rtc: &mut Rtc) {
+/// Returns the server-reflexive ones: what the peer's [`refresh`] starts from.
+pub(super) fn add(config: &SessionConfig, rtc: &mut Rtc) -> Vec<Candidate> {
     for local in &config.locals {
         if let Ok(c) = Candidate::host(*local, "udp") {
             rtc.add_local_candidate(c);
         }
     }
-    for c in reflexive(config) {
-        rtc.add_local_candidate(c);
+    let announced = reflexive(config);
+    for c in &announced {
+        rtc.add_local_candidate(c.clone());
     }
+    announced
 }
 
 /// Before answering an ICE restart on `rtc`: the server-reflexive candidates announced

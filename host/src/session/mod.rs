@@ -397,7 +397,8 @@ impl Session {
         }
         let (rtc, offer) = negotiate::offer(&self.config, now)?;
         let max = self.config.max_kbps;
-        let peer = Peer::pending(id, rtc, Some(offer.pending), Default::default(), now, max);
+        let mut peer = Peer::pending(id, rtc, Some(offer.pending), Default::default(), now, max);
+        peer.reflexive = offer.reflexive;
         self.add_peer(now, peer);
         Ok(offer.sdp)
     }

@@ -48,6 +48,8 @@ pub(super) struct Answered {
 pub(super) struct Offered {
     pub(super) sdp: String,
     pub(super) pending: Pending,
+    /// The server-reflexive candidates the offer announced.
+    pub(super) reflexive: Vec<str0m::Candidate>,
 }
 
 /// What an offer of ours waits with: str0m's pending change and the mids it offered.
@@ -57,13 +59,14 @@ pub(super) struct Pending {
     pub(super) audio: Mid,
 }
 
-/// An `Rtc` with Glint's codecs and extensions, its host candidates added.
+/// An `Rtc` with Glint's codecs and extensions, its host candidates added, and the
+/// server-reflexive candidates among them.
 ///
 /// A full ICE agent (RFC 8445), not ICE-lite: the page trickles its candidates, the host checks
 /// them too, and Chromium, which against a lite agent nominates a pair only one weak ping
 /// interval (48 ms) after it proved writable, nominates on its first check (about 40 ms sooner
 /// to the first picture). A full agent may also announce server-reflexive candidates.
-fn new_rtc(config: &SessionConfig, now: Instant) -> Rtc {
+fn new_rtc(config: &SessionConfig, now: Instant) -> (Rtc, Vec<str0m::Candidate>) {
     let (h264, vp8) = match config.codec {
         CodecChoice::Auto => (true, true),
         CodecChoice::H264 => (true, false),
@@ -94,8 +97,8 @@ fn new_rtc(config: &SessionConfig, now: Instant) -> Rtc {
         .build(now);
     // Keep probing up to the configured rate, so that an idle screen does not lose it.
     rtc.bwe().set_bitrate(Bitrate::ZERO, max);
-    candidates::add(config, &mut rtc);
-    rtc
+    let reflexive = candidates::add(config, &mut rtc);
+    (rtc, reflexive)
 }
 
 fn no_codec(choice: CodecChoice) -> SessionError {
@@ -114,7 +117,7 @@ pub(super) fn answer(
 ) -> Result<Answered, SessionError> {
     let offer =
         SdpOffer::from_sdp_string(sdp).map_err(|e| SessionError::BadOffer(parse_error(&e)))?;
-    let mut rtc = new_rtc(config, now);
+    let (mut rtc, reflexive) = new_rtc(config, now);
     let answer = rtc
         .sdp_api()
         .accept_offer(offer)
@@ -133,7 +136,7 @@ pub(super) fn answer(
         media,
         sdp: answer_text(config, &answer),
         shape: Shape::of(sdp),
-        reflexive: candidates::reflexive(config),
+        reflexive,
     })
 }
 
@@ -235,7 +238,7 @@ fn parse_error(e: &impl std::fmt::Display) -> String {
 
 /// Offers video and sound, send-only, to a party that answers.
 pub(super) fn offer(config: &SessionConfig, now: Instant) -> Result<(Rtc, Offered), SessionError> {
-    let mut rtc = new_rtc(config, now);
+    let (mut rtc, reflexive) = new_rtc(config, now);
     let mut api = rtc.sdp_api();
     let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
     let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
@@ -249,6 +252,7 @@ pub(super) fn offer(config: &SessionConfig, now: Instant) -> Result<(Rtc, Offere
             video,
             audio,
         },
+        reflexive,
     };
     Ok((rtc, offered))
 }
