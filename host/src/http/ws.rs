@@ -192,7 +192,14 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                         Err(()) => conn.handle_binary(&hub.counters, &mut actions),
                     }
                 }
-                Some(Err(e)) => conn.handle_unreadable(&hub.counters, unreadable(&e), &mut actions),
+                Some(Err(e)) => match unreadable(&e) {
+                    Some(u) => conn.handle_unreadable(&hub.counters, u, &mut actions),
+                    None => {
+                        tracing::debug!(%client, %peer, error = %e, "signaling socket dropped");
+                        hub.counters.dropped.inc();
+                        conn.handle_closed(&mut actions);
+                    }
+                },
                 None => conn.handle_closed(&mut actions),
             },
             Some(n) = notices.recv() => match n {
@@ -250,12 +257,21 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
 }
 
 /// What a read error from the socket says of the message: too big for [`MAX_MESSAGE`] (the
-/// frame's header is refused before its payload is read), or broken.
-fn unreadable(e: &warp::Error) -> Unreadable {
-    let cause = std::error::Error::source(e).and_then(|s| s.downcast_ref::<tungstenite::Error>());
+/// frame's header is refused before its payload is read), or broken. `None`: no message at
+/// all, the connection went (reset, or ended without a close frame: RFC 6455 §7.1.5's 1006),
+/// which is a lost network or a killed tab, not bad input.
+fn unreadable(e: &warp::Error) -> Option<Unreadable> {
+    use tungstenite::error::{Error, ProtocolError};
+    let cause = std::error::Error::source(e).and_then(|s| s.downcast_ref::<Error>());
     match cause {
-        Some(tungstenite::Error::Capacity(_)) => Unreadable::TooBig { max: MAX_MESSAGE },
-        _ => Unreadable::Protocol(e.to_string()),
+        Some(Error::Capacity(_)) => Some(Unreadable::TooBig { max: MAX_MESSAGE }),
+        Some(
+            Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+            | Error::ConnectionClosed
+            | Error::AlreadyClosed
+            | Error::Io(_),
+        ) => None,
+        _ => Some(Unreadable::Protocol(e.to_string())),
     }
 }
 

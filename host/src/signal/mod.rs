@@ -86,6 +86,9 @@ pub struct SignalCounters {
     pub hello_timeouts: Counter,
     /// Sockets refused because their address had too many open.
     pub too_many_sockets: Counter,
+    /// Sockets that went without a closing handshake (a lost network, a killed tab): no bad
+    /// input, but worth watching.
+    pub dropped: Counter,
 }
 
 impl SignalCounters {
@@ -103,6 +106,10 @@ impl SignalCounters {
             too_many_sockets: m.counter(
                 "signaling_too_many_sockets",
                 "Signaling sockets refused because their address had too many open",
+            ),
+            dropped: m.counter(
+                "signaling_dropped",
+                "Signaling sockets that went without a closing handshake",
             ),
         }
     }

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { startGlint, startChromium, waitFor, videoPoint } from './harness.mjs';
 
 let glint;
@@ -184,4 +185,28 @@ test('a signaling socket that never says hello is told and closed after 10 s', a
   assert.ok(waited >= 9000, `closed after ${waited} ms, before the 10 s were up`);
   assert.equal(await count(), before + 1);
   assert.equal(await sender.evaluate(() => window.glint.state), 'playing');
+});
+
+test('a signaling socket that vanishes (a lost network, a killed tab) is counted as dropped, not as bad input', async () => {
+  const base = glint.url.replace(/\/(#.*)?$/, '');
+  const counters = async () => (await (await fetch(`${base}/api/stats`)).json()).counters;
+  const before = await counters();
+  const { hostname, port } = new URL(base);
+  // A WebSocket upgrade, then the TCP connection ends without a close frame: once with a FIN,
+  // once with a reset.
+  for (const how of ['end', 'reset']) {
+    const socket = connect(Number(port), hostname);
+    await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    socket.write(`GET /ws HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
+      + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    let reply = '';
+    socket.on('data', (d) => { reply += d; });
+    await waitFor('the upgrade', () => reply.includes('101 Switching Protocols'), 5000);
+    if (how === 'end') socket.end();
+    else socket.resetAndDestroy();
+  }
+  await waitFor('both counted as dropped', async () => (await counters()).signaling_dropped >= before.signaling_dropped + 2);
+  const after = await counters();
+  assert.equal(after.signaling_bad_messages, before.signaling_bad_messages, 'a vanished socket counted as bad input');
+  assert.equal(await viewer.evaluate(() => window.glint.state), 'playing');
 });
