@@ -552,6 +552,12 @@ const touch = new TouchInput({
 touch.start();
 glint.touch = touch;
 tapsAsClicks($('bar')); // a tap right after a drag on the picture still presses the button
+// The People and Files panels open just above the bar and the key row, however many rows
+// those wrap to on a phone (a fixed offset covered the bar's upper row and took its taps).
+new ResizeObserver(() => {
+  const below = document.documentElement.clientHeight - stage.getBoundingClientRect().bottom;
+  document.documentElement.style.setProperty('--below-stage', `${Math.max(0, Math.round(below))}px`);
+}).observe(stage);
 $('lock').addEventListener('click', () => controls.lockPointer());
 $('fullscreen').addEventListener('click', () => {
   if (document.fullscreenElement) document.exitFullscreen();

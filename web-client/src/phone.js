@@ -43,7 +43,7 @@ const TAP_CLICK_MS = 1000;
  * are tapped right after using the picture. The tap's pointerup clicks the button itself (a
  * touch's pointerup is a user activation, so fullscreen and the phone's keyboard are allowed);
  * the browser's own click that may follow is skipped. A mouse or the keyboard (Enter, Space)
- * acts on the click as usual. A finger does not take the focus (the text field keeps it, and
+ * acts on the click as usual, even right after a tap. A finger does not take the focus (the text field keeps it, and
  * the phone its keyboard).
  */
 export function tapsAsClicks(container) {
@@ -60,9 +60,12 @@ export function tapsAsClicks(container) {
     tappedAt = e.timeStamp;
     b.click();
   });
-  // Capture phase: the skipped click never reaches the button's own listeners.
+  // Capture phase: the skipped click never reaches the button's own listeners. A click names
+  // its pointer (a PointerEvent); a mouse's or the keyboard's ('') acts even right after a tap
+  // (a laptop with a touch screen), one that does not say is taken as the tap's.
   container.addEventListener('click', (e) => {
-    if (!e.isTrusted || button(e) !== tapped || e.timeStamp - tappedAt >= TAP_CLICK_MS) return;
+    const touchClick = e.pointerType === 'touch' || e.pointerType === undefined;
+    if (!e.isTrusted || !touchClick || button(e) !== tapped || e.timeStamp - tappedAt >= TAP_CLICK_MS) return;
     e.stopImmediatePropagation();
     e.preventDefault();
   }, true);

@@ -192,8 +192,8 @@ test('a bar button acts on a finger\'s pointerup once, and on a click from a mou
   assert.equal(acted, 1, 'the tap did not act on its pointerup');
   // The tap's own click (when Chromium sends one) is stopped before the button's listeners...
   let stopped = 0;
-  const click = (timeStamp, isTrusted = true) => ({
-    isTrusted, timeStamp, target: onButton,
+  const click = (timeStamp, isTrusted = true, pointerType = 'touch') => ({
+    isTrusted, timeStamp, target: onButton, pointerType,
     stopImmediatePropagation: () => { stopped += 1; }, preventDefault: () => {},
   });
   handlers['click!'](click(1040));
@@ -201,12 +201,19 @@ test('a bar button acts on a finger\'s pointerup once, and on a click from a mou
   // ...the tap's own synthetic click is not (it is the action)...
   handlers['click!'](click(1001, false));
   assert.equal(stopped, 1);
+  // ...nor a mouse's or the keyboard's click right after the tap (a touch screen on a laptop).
+  handlers['click!'](click(1200, true, 'mouse'));
+  handlers['click!'](click(1300, true, ''));
+  assert.equal(stopped, 1, 'a mouse or keyboard click right after a tap was lost');
+  // A click that does not name its pointer is taken as the tap's.
+  handlers['click!'](click(1400, true, undefined));
+  assert.equal(stopped, 2);
   // ...a mouse's click acts, and its pointerup does not click.
   handlers.pointerdown({ pointerType: 'mouse', target: onButton, preventDefault: () => assert.fail('a mouse press prevented') });
   handlers.pointerup({ pointerType: 'mouse', target: onButton, timeStamp: 5000 });
   assert.equal(acted, 1);
-  handlers['click!'](click(5010));
-  assert.equal(stopped, 1, 'a mouse click was stopped');
+  handlers['click!'](click(5010, true, 'mouse'));
+  assert.equal(stopped, 2, 'a mouse click was stopped');
   // A finger between the buttons, or on a disabled one, presses nothing.
   handlers.pointerup({ pointerType: 'touch', target: offButton, timeStamp: 6000 });
   button.disabled = true;

@@ -395,11 +395,13 @@ fn parse_size(s: &str) -> Result<(u16, u16), String> {
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("`{s}` is not WIDTHxHEIGHT"))?;
     let parse = |v: &str| -> Result<u16, String> {
-        let n: u16 = v.parse().map_err(|_| format!("`{v}` is not a number"))?;
-        if !(16..=8192).contains(&n) || !n.is_multiple_of(2) {
-            return Err(format!("{n} must be even and between 16 and 8192"));
+        let n: u64 = v
+            .parse()
+            .map_err(|_| format!("`{v}` is not a whole number"))?;
+        match u16::try_from(n) {
+            Ok(n) if (16..=8192).contains(&n) && n.is_multiple_of(2) => Ok(n),
+            _ => Err(format!("{n} must be even and between 16 and 8192")),
         }
-        Ok(n)
     };
     Ok((parse(w)?, parse(h)?))
 }

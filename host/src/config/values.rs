@@ -61,6 +61,18 @@ mod tests {
     }
 
     #[test]
+    fn a_size_out_of_range_is_out_of_range_not_a_non_number() {
+        use crate::config::parse_size;
+        assert_eq!(parse_size("1920x1080"), Ok((1920, 1080)));
+        let range = Err("99999 must be even and between 16 and 8192".to_string());
+        assert_eq!(parse_size("99999x99999"), range);
+        assert_eq!(
+            parse_size("1280xten"),
+            Err("`ten` is not a whole number".into())
+        );
+    }
+
+    #[test]
     fn a_number_out_of_range_is_refused_in_words() {
         assert_eq!(in_range("60", 1u32, Some(240), "frames a second"), Ok(60));
         assert_eq!(

@@ -205,6 +205,25 @@ test('a bar button tapped right after a drag on the picture acts (Chromium eats 
   }
 });
 
+test('with People open on a phone, every button of the bar and the key row can still be tapped', async () => {
+  await page.tap('#keyboard'); // the key row too
+  await page.tap('#people-button');
+  assert.equal(await page.isVisible('#people'), true);
+  // What a finger at the middle of each visible button would touch: the button itself.
+  const covered = await page.evaluate(() => [...document.querySelectorAll('#bar button, #key-row button')]
+    .filter((b) => b.offsetParent !== null)
+    .filter((b) => {
+      const r = b.getBoundingClientRect();
+      return document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) !== b;
+    })
+    .map((b) => b.id || b.textContent));
+  assert.deepEqual(covered, [], 'the People panel covers them');
+  await page.tap('#keyboard');
+  assert.equal(await page.isVisible('#key-row'), false, 'the tap on Keyboard did not reach it');
+  await page.tap('#people-button');
+  assert.equal(await page.isVisible('#people'), false);
+});
+
 // What the keyboard types goes as text, like an IME's (text.test.mjs covers characters the
 // keymap lacks; xev reads those too late to name them).
 test('the on-screen keyboard types on the host, and the key row has Esc', async () => {
