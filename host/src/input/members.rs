@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::roles::{Event, Room, RoomView};
 use super::{InputCounters, NOTICE_INTERVAL, POINTER_EVERY, ROOM_REQUESTS_PER_SECOND};
 use crate::peer::{Notice, PeerId, PeerNotifier};
-use crate::proto::signaling::ErrorCode;
+use crate::proto::signaling::{ErrorCode, Who};
 
 /// At most one notice per [`NOTICE_INTERVAL`] for `last`.
 pub(super) fn notice_due(last: &mut Option<Instant>, now: Instant) -> bool {
@@ -32,8 +32,10 @@ pub(super) struct Members {
     pub(super) published: tokio::sync::watch::Sender<RoomView>,
     /// Controllers' pointers, as sent to the others.
     pub(super) pointers: HashMap<PeerId, Pointer>,
-    /// The members in control at the last change.
-    pub(super) controllers: Vec<PeerId>,
+    /// Who the host's clipboard is shared with (`--clipboard-for`).
+    pub(super) clipboard_for: Who,
+    /// The members it was shared with at the last change.
+    pub(super) sharing: Vec<PeerId>,
     /// Whether pointers are shown to the others.
     pub(super) pointers_on: bool,
 }
@@ -127,7 +129,8 @@ impl Members {
     }
 
     /// Does what the room's events say; adds the members that lost control to `lost`, and
-    /// those that gained it to `gained`.
+    /// those the host's clipboard is now shared with and was not before (they joined, became
+    /// an owner or gained control, as `--clipboard-for` says) to `gained`.
     pub(super) fn settle(
         &mut self,
         counters: &InputCounters,
@@ -177,11 +180,11 @@ impl Members {
             let now: Vec<PeerId> = view
                 .members
                 .iter()
-                .filter(|m| m.control)
+                .filter(|m| self.clipboard_for.allows(m))
                 .map(|m| PeerId(m.peer))
                 .collect();
-            gained.extend(now.iter().filter(|p| !self.controllers.contains(p)));
-            self.controllers = now;
+            gained.extend(now.iter().filter(|p| !self.sharing.contains(p)));
+            self.sharing = now;
             self.published.send_replace(view);
         }
     }

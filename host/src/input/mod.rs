@@ -278,7 +278,8 @@ pub fn run(
         events: Vec::new(),
         published: room.tx,
         pointers: HashMap::new(),
-        controllers: Vec::new(),
+        clipboard_for: room.clipboard_for,
+        sharing: Vec::new(),
         pointers_on: room.pointers,
     };
     let clipboard = room.clipboard;
@@ -293,7 +294,7 @@ pub fn run(
     let mut notices: Vec<(PeerId, Notice)> = Vec::new();
     let mut lost: Vec<PeerId> = Vec::new();
     let mut gained: Vec<PeerId> = Vec::new();
-    // The host's clipboard text as last copied: a member that gains control gets it.
+    // The host's clipboard text as last copied: a member it is newly shared with gets it.
     let mut host_text: Option<Arc<str>> = None;
     // Text waiting to be typed, each with its member; its characters in reverse order.
     let mut typing: VecDeque<(PeerId, Vec<char>)> = VecDeque::new();
@@ -366,6 +367,10 @@ pub fn run(
                 members.pointers.remove(&peer);
             }
             Some(InputMsg::Joined { peer, notify }) => {
+                // Its connection exists now: the host's clipboard can reach it.
+                if shares(&members, peer) {
+                    gained.push(peer);
+                }
                 peers.insert(
                     peer,
                     PeerInput {
@@ -484,7 +489,8 @@ pub fn run(
         // A member that lost control lets go of everything it held, before anyone else's
         // input of this batch is injected.
         members.settle(&counters, &mut lost, &mut gained);
-        gained.retain(|p| shares(&members, *p));
+        // A member without a connection yet gets the text when it has one (`Joined`).
+        gained.retain(|p| peers.contains_key(p));
         if let (Some(links), Some(text), false) = (&clipboard, &host_text, gained.is_empty()) {
             counters.clipboard_to_pages.inc();
             (links.to_pages)(std::mem::take(&mut gained), text.clone());

@@ -62,6 +62,9 @@ pub(super) struct Channels {
     opened: Vec<(ChannelId, ChannelKind)>,
     /// Whether this peer was told it sent data where none is taken.
     told_bad_channel: bool,
+    /// The host's clipboard text that came before the page's `clipboard` channel opened: it
+    /// goes when the channel opens (only the newest is kept).
+    clipboard_waiting: Option<Vec<u8>>,
 }
 
 /// Where a message from a page goes.
@@ -86,6 +89,32 @@ impl Channels {
             None => tracing::debug!(label, "ignoring data channel"),
         }
         kind
+    }
+
+    /// Sends the host's clipboard `text` on the `clipboard` channel, or keeps it until that
+    /// channel opens ([`Channels::flush_clipboard`]).
+    pub(super) fn send_clipboard(
+        &mut self,
+        rtc: &mut Rtc,
+        text: &[u8],
+        counters: &SessionCounters,
+    ) {
+        match self.id(ChannelKind::Clipboard) {
+            Some(ch) => {
+                write(rtc, ch, text, counters);
+            }
+            None => self.clipboard_waiting = Some(text.to_vec()),
+        }
+    }
+
+    /// Sends the clipboard text kept by [`Channels::send_clipboard`], once the channel is open.
+    pub(super) fn flush_clipboard(&mut self, rtc: &mut Rtc, counters: &SessionCounters) {
+        if let (Some(ch), Some(text)) = (
+            self.id(ChannelKind::Clipboard),
+            self.clipboard_waiting.take(),
+        ) {
+            write(rtc, ch, &text, counters);
+        }
     }
 
     /// The channel of `kind`, when open.

@@ -451,13 +451,13 @@ impl Session {
         self.remove_peer(now, id);
     }
 
-    /// The host's clipboard text for peer `id`, on its `clipboard` channel when that is open
-    /// (a page that cannot take it misses it; a full buffer is counted in `channel_full`).
+    /// The host's clipboard text for peer `id`, on its `clipboard` channel, kept until that
+    /// opens (only the newest; a full buffer is counted in `channel_full`).
     pub fn handle_clipboard(&mut self, _now: Instant, id: PeerId, text: &str) {
         if let Some(p) = self.peers.iter_mut().find(|p| p.id == id) {
-            if let Some(ch) = p.channels.id(channels::ChannelKind::Clipboard) {
-                channels::write(&mut p.rtc, ch, text.as_bytes(), &self.counters);
-            }
+            let rtc = &mut p.rtc;
+            p.channels
+                .send_clipboard(rtc, text.as_bytes(), &self.counters);
         }
     }
 

@@ -422,8 +422,14 @@ impl Peer {
             }
             Event::ChannelOpen(id, label) => {
                 let kind = self.channels.open(id, &label);
-                if kind == Some(ChannelKind::Audio) {
-                    tracing::debug!(peer = %self.id, "sound goes over the audio data channel");
+                match kind {
+                    Some(ChannelKind::Audio) => {
+                        tracing::debug!(peer = %self.id, "sound goes over the audio data channel");
+                    }
+                    Some(ChannelKind::Clipboard) => {
+                        self.channels.flush_clipboard(&mut self.rtc, counters);
+                    }
+                    _ => {}
                 }
             }
             Event::ChannelData(d) => {

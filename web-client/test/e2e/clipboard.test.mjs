@@ -103,7 +103,7 @@ test('a member given control gets the host clipboard as it is', async () => {
     () => viewer.evaluate((t) => window.glint.hostClipboard === t, text), 10000);
 });
 
-test('--clipboard-for everyone: viewers get the host clipboard too, and still cannot set it', async () => {
+test('--clipboard-for everyone: viewers get the host clipboard too, one who joins later as well, and still cannot set it', async () => {
   const g = await startGlint(['--fps', '30', '--clipboard-for', 'everyone']);
   const pages = [];
   const xclips = [];
@@ -123,6 +123,11 @@ test('--clipboard-for everyone: viewers get the host clipboard too, and still ca
       await waitFor('each page to get the host clipboard', () => p.evaluate((t) => window.glint.hostClipboard === t, text), 10000);
     }
     assert.equal(await pages[1].evaluate(() => window.glint.sendClipboard('from a viewer')), false);
+    // A page that joins after the copy gets the text as it is, once its channel opens.
+    const late = await browser.context.newPage();
+    pages.push(late);
+    await late.goto(g.url);
+    await waitFor('the late page to get the host clipboard', () => late.evaluate((t) => window.glint.hostClipboard === t, text), 20000);
   } finally {
     for (const x of xclips) x.kill();
     for (const p of pages) await p.close();

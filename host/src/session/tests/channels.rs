@@ -177,3 +177,24 @@ fn the_clipboard_goes_both_ways_checked_for_utf8_and_size() {
         .iter()
         .any(|(l, d)| l == "clipboard" && d == "from the host → 日本".as_bytes()));
 }
+
+#[test]
+fn the_host_clipboard_waits_for_a_page_whose_channel_is_not_open_yet() {
+    let mut h = Harness::new(delay(5, 27));
+    h.add_client(delay(5, 28), &[("clipboard", true)]);
+    // Copied on the host while the page is still connecting: only the newest text is kept.
+    let (now, id) = (h.now, h.clients[0].id);
+    h.session.handle_clipboard(now, id, "older");
+    h.session.handle_clipboard(now, id, "newest");
+    assert!(h.run_until(Duration::from_secs(3), |h| h.clients[0]
+        .channel("clipboard")
+        .is_some()));
+    h.run_for(Duration::from_millis(300));
+    let got: Vec<&[u8]> = h.clients[0]
+        .channel_data
+        .iter()
+        .filter(|(l, _)| l == "clipboard")
+        .map(|(_, d)| d.as_slice())
+        .collect();
+    assert_eq!(got, [b"newest".as_slice()]);
+}
