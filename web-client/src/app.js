@@ -18,7 +18,7 @@ import { guessLayout } from './keymap.js';
 import { Room, PeoplePanel, savedName } from './people.js';
 import { Pointers, screenSize, setScreen } from './pointers.js';
 import { Transfers, FilesPanel } from './files.js';
-import { TouchInput, tapsAsClicks } from './phone.js';
+import { TouchInput, tapsAsClicks, hasTouch } from './phone.js';
 
 // When each step of a connection happened (performance.now(), ms since navigation start): the
 // scripts ran, the attempt began, signaling opened, the welcome came, the offer went out, the
@@ -560,8 +560,14 @@ new ResizeObserver(() => {
 }).observe(stage);
 $('lock').addEventListener('click', () => controls.lockPointer());
 $('fullscreen').addEventListener('click', () => {
-  if (document.fullscreenElement) document.exitFullscreen();
-  else stage.requestFullscreen?.().then(refocus).catch(() => {}); // refused: stay windowed
+  if (document.fullscreenElement) {
+    document.exitFullscreen();
+    return;
+  }
+  // A touch screen keeps the bar and the key row (Keyboard, Trackpad) in fullscreen; with a
+  // mouse and a keyboard the picture fills the screen alone.
+  const whole = hasTouch() ? document.documentElement : stage;
+  whole.requestFullscreen?.().then(refocus).catch(() => {}); // refused: stay windowed
 });
 for (const [id, build] of [['save-state', message.saveState], ['load-state', message.loadState]]) {
   $(id).addEventListener('click', () => {

@@ -43,8 +43,8 @@ const TAP_CLICK_MS = 1000;
  * are tapped right after using the picture. The tap's pointerup clicks the button itself (a
  * touch's pointerup is a user activation, so fullscreen and the phone's keyboard are allowed);
  * the browser's own click that may follow is skipped. A mouse or the keyboard (Enter, Space)
- * acts on the click as usual, even right after a tap. A finger does not take the focus (the text field keeps it, and
- * the phone its keyboard).
+ * acts on the click as usual, even right after a tap. A finger does not take the focus (the
+ * text field keeps it, and the phone its keyboard).
  */
 export function tapsAsClicks(container) {
   let tapped = null;

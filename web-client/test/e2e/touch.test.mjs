@@ -224,6 +224,17 @@ test('with People open on a phone, every button of the bar and the key row can s
   assert.equal(await page.isVisible('#people'), false);
 });
 
+test('fullscreen on a phone keeps the bar: Keyboard and Trackpad are still there', async () => {
+  await page.tap('#fullscreen');
+  await waitFor('fullscreen', () => page.evaluate(() => document.fullscreenElement === document.documentElement), 5000);
+  for (const id of ['#keyboard', '#trackpad']) assert.equal(await page.isVisible(id), true, `${id} hidden in fullscreen`);
+  await page.tap('#keyboard');
+  assert.equal(await page.isVisible('#key-row'), true, 'Keyboard did nothing in fullscreen');
+  await page.tap('#keyboard');
+  await page.tap('#fullscreen');
+  await waitFor('fullscreen to end', () => page.evaluate(() => document.fullscreenElement === null), 5000);
+});
+
 // What the keyboard types goes as text, like an IME's (text.test.mjs covers characters the
 // keymap lacks; xev reads those too late to name them).
 test('the on-screen keyboard types on the host, and the key row has Esc', async () => {
