@@ -7,6 +7,8 @@ use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -31,11 +33,18 @@ pub enum DisplayError {
 pub struct Guarded {
     child: Child,
     what: &'static str,
+    /// Set when Glint stops it: its end is then not reported ([`watch_app`]).
+    stopping: Arc<AtomicBool>,
 }
 
 impl Guarded {
     pub(crate) fn new(child: Child, what: &'static str) -> Self {
-        Self { child, what }
+        let stopping = Arc::default();
+        Self {
+            child,
+            what,
+            stopping,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -49,6 +58,7 @@ impl Guarded {
 
 impl Drop for Guarded {
     fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: signalling our own child's process group; harmless if it is already gone.
         unsafe {
@@ -167,10 +177,7 @@ impl VirtualDisplay {
         }
         let child = cmd.spawn().map_err(DisplayError::Spawn)?;
         drop(writer);
-        let mut server = Guarded {
-            child,
-            what: "Xvfb",
-        };
+        let mut server = Guarded::new(child, "Xvfb");
         // Xvfb writes "N\n" when it accepts connections; EOF means it died.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -311,7 +318,60 @@ pub fn launch_app(
         cmd: cmd.to_owned(),
         source,
     })?;
-    Ok(Guarded { child, what: "app" })
+    let app = Guarded::new(child, "app");
+    watch_app(app.pid(), cmd, app.stopping.clone());
+    Ok(app)
+}
+
+/// What a shell's exit code says of the command it ran, as words to add (POSIX `sh`: 127 not
+/// found, 126 found but not executable).
+fn shell_says(code: i32) -> &'static str {
+    match code {
+        126 => " (found, but it cannot be run)",
+        127 => " (command not found)",
+        _ => "",
+    }
+}
+
+/// Says once, as a warning, that the app `sh -c cmd` (process `pid`) ended by itself, and how:
+/// the display stays up, without it. An end Glint caused (`stopping`) is not reported. The
+/// thread waits with `waitid(WNOWAIT)`, so the child is left for [`Guarded`] to reap.
+fn watch_app(pid: u32, cmd: &str, stopping: Arc<AtomicBool>) {
+    let cmd = cmd.to_owned();
+    let spawned = std::thread::Builder::new()
+        .name("glint-app-watch".into())
+        .spawn(move || {
+            // SAFETY: siginfo_t is plain data; waitid fills it for our own child.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let waited = unsafe {
+                libc::waitid(
+                    libc::P_PID,
+                    pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOWAIT,
+                )
+            };
+            if waited != 0 || stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            // SAFETY: waitid succeeded for an exited child: si_status is set.
+            let status = unsafe { info.si_status() };
+            if info.si_code == libc::CLD_EXITED {
+                tracing::warn!(
+                    app = %cmd,
+                    "the --app command exited with code {status}{}; the display stays up without it",
+                    shell_says(status)
+                );
+            } else {
+                tracing::warn!(
+                    app = %cmd,
+                    "the --app command was killed by signal {status}; the display stays up without it"
+                );
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::debug!(error = %e, "the app is not watched");
+    }
 }
 
 #[cfg(test)]

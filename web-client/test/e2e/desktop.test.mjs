@@ -137,3 +137,17 @@ test('reloading the page reconnects and plays again', async () => {
   const before = await evaluate(() => window.glint.framesPresented);
   await waitFor('frames after reload', async () => (await evaluate(() => window.glint.framesPresented)) > before + 10);
 });
+
+test('an --app command that is not found is a warning naming it; an app stopped with glint is not', async () => {
+  const missing = await startGlint(['--fps', '30', '--app', 'glint-no-such-command --flag']);
+  try {
+    await waitFor('the warning', () => /--app command exited with code 127 \(command not found\).*app=glint-no-such-command --flag/.test(missing.logs()), 10000);
+    // The display stays up: the host still serves its page.
+    assert.equal((await fetch(missing.url)).status, 200);
+  } finally {
+    await missing.stop();
+  }
+  const running = await startGlint(['--fps', '30', '--app', 'exec sleep 600']);
+  await running.stop();
+  assert.doesNotMatch(running.logs(), /--app command/);
+});
