@@ -46,6 +46,7 @@ test('the page plays the desktop at its native size and near the capture rate', 
   await playing();
   const size = await evaluate(() => [video.videoWidth, video.videoHeight]);
   assert.deepEqual(size, [1280, 720]);
+  assert.equal(await browser.page.isVisible('#lock'), true, 'no Lock mouse with a mouse');
   const a = await waitFor('inbound video stats', () => evaluate(() => window.glint.inboundVideo()));
   await new Promise((r) => setTimeout(r, 3000));
   const b = await evaluate(() => window.glint.inboundVideo());

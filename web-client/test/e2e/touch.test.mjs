@@ -235,6 +235,17 @@ test('fullscreen on a phone keeps the bar: Keyboard and Trackpad are still there
   await waitFor('fullscreen to end', () => page.evaluate(() => document.fullscreenElement === null), 5000);
 });
 
+test('a phone shows no Lock mouse, and the sound prompt does not cover the stats overlay', async () => {
+  assert.equal(await page.isVisible('#lock'), false, 'Lock mouse shown without a mouse');
+  await waitFor('the sound prompt', () => page.isVisible('#sound-prompt'), 10000);
+  if (await page.getAttribute('#stats', 'aria-pressed') !== 'true') await page.tap('#stats');
+  await waitFor('the stats overlay', () => page.isVisible('#overlay'));
+  const [a, b] = [await page.locator('#sound-prompt').boundingBox(), await page.locator('#overlay').boundingBox()];
+  const apart = a.x >= b.x + b.width || b.x >= a.x + a.width || a.y >= b.y + b.height || b.y >= a.y + a.height;
+  assert.ok(apart, `the prompt ${JSON.stringify(a)} covers the overlay ${JSON.stringify(b)}`);
+  await page.tap('#stats');
+});
+
 // What the keyboard types goes as text, like an IME's (text.test.mjs covers characters the
 // keymap lacks; xev reads those too late to name them).
 test('the on-screen keyboard types on the host, and the key row has Esc', async () => {
