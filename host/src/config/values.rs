@@ -32,12 +32,21 @@ where
 }
 
 /// clap's rendering of a usage error (`error: invalid value …`) with glint's prefix, so that
-/// every start-up error begins with `glint:`.
+/// every start-up error begins with `glint:`. Its `Usage:` line is always the general one:
+/// after a "similar argument" tip clap shows that argument as if it were required.
 pub(super) fn usage_error(rendered: &str) -> String {
-    match rendered.strip_prefix("error: ") {
-        Some(rest) => format!("glint: {rest}"),
-        None => format!("glint: {rendered}"),
-    }
+    let rest = rendered.strip_prefix("error: ").unwrap_or(rendered);
+    let lines: Vec<&str> = rest
+        .split_inclusive('\n')
+        .map(|l| {
+            if l.starts_with("Usage: ") {
+                "Usage: glint [OPTIONS]\n"
+            } else {
+                l
+            }
+        })
+        .collect();
+    format!("glint: {}", lines.concat())
 }
 
 #[cfg(test)]
@@ -57,6 +66,19 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("try '--help'"), "{shown}");
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn an_unknown_flag_gets_the_general_usage_line() {
+        let e = Config::try_parse_from(["glint", "--frobnicate"]).expect_err("refused");
+        let shown = usage_error(&e.render().to_string());
+        assert!(
+            shown.starts_with("glint: unexpected argument '--frobnicate' found"),
+            "{shown}"
+        );
+        assert!(shown.contains("\nUsage: glint [OPTIONS]\n"), "{shown}");
+        assert!(!shown.contains("Usage: glint --"), "{shown}");
         assert_eq!(e.exit_code(), 2);
     }
 
