@@ -24,8 +24,12 @@ pub enum DisplayError {
     NotReady(String),
     #[error("cannot start the app `{cmd}`: {source}")]
     App { cmd: String, source: std::io::Error },
-    #[error("cannot set the keyboard layout `{layout}` (is the `x11-xkb-utils` package installed, and is it an XKB layout?): {why}")]
+    /// `setxkbmap` could not run.
+    #[error("cannot set the keyboard layout `{layout}` (is the `x11-xkb-utils` package installed?): {why}")]
     Keyboard { layout: String, why: String },
+    /// `setxkbmap` ran and refused the layout: XKB has no such layout or variant.
+    #[error("--keyboard-layout {layout}: XKB has no such layout or variant (/usr/share/X11/xkb/rules/evdev.lst lists them): setxkbmap said: {why}")]
+    UnknownLayout { layout: String, why: String },
 }
 
 /// A child process killed (with its process group) when this is dropped.
@@ -231,9 +235,13 @@ fn set_layout(
     let out = cmd.output().map_err(|e| fail(e.to_string()))?;
     if !out.status.success() {
         let said = String::from_utf8_lossy(&out.stderr);
-        return Err(fail(
-            said.lines().next().unwrap_or("setxkbmap failed").to_owned(),
-        ));
+        let why = said.lines().next().unwrap_or("setxkbmap failed").to_owned();
+        // What setxkbmap 1.3 says of a layout or variant XKB lacks (exit code 5).
+        if said.contains("Error loading new keyboard description") {
+            let layout = k.to_string();
+            return Err(DisplayError::UnknownLayout { layout, why });
+        }
+        return Err(fail(why));
     }
     Ok(())
 }
@@ -323,6 +331,23 @@ pub fn launch_app(
     Ok(app)
 }
 
+/// A signal that ends a process, in words: `SIGSEGV, a bad memory access`; `a signal` for
+/// one not named here.
+pub fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGSEGV => "SIGSEGV, a bad memory access",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL, an illegal instruction",
+        libc::SIGFPE => "SIGFPE, an arithmetic fault",
+        libc::SIGABRT => "SIGABRT, an abort",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
 /// What a shell's exit code says of the command it ran, as words to add (POSIX `sh`: 127 not
 /// found, 126 found but not executable).
 fn shell_says(code: i32) -> &'static str {
@@ -333,7 +358,8 @@ fn shell_says(code: i32) -> &'static str {
     }
 }
 
-/// Says once, as a warning, that the app `sh -c cmd` (process `pid`) ended by itself, and how:
+/// Says once that the app `sh -c cmd` (process `pid`) ended by itself, and how (a warning but
+/// for exit code 0):
 /// the display stays up, without it. An end Glint caused (`stopping`) is not reported. The
 /// thread waits with `waitid(WNOWAIT)`, so the child is left for [`Guarded`] to reap.
 fn watch_app(pid: u32, cmd: &str, stopping: Arc<AtomicBool>) {
@@ -356,16 +382,20 @@ fn watch_app(pid: u32, cmd: &str, stopping: Arc<AtomicBool>) {
             }
             // SAFETY: waitid succeeded for an exited child: si_status is set.
             let status = unsafe { info.si_status() };
-            if info.si_code == libc::CLD_EXITED {
+            if info.si_code != libc::CLD_EXITED {
+                tracing::warn!(
+                    app = %cmd,
+                    "the --app command was killed by signal {status} ({}); the display stays up without it",
+                    signal_name(status)
+                );
+            } else if status == 0 {
+                // Quit by its user, say: worth a line, not a warning.
+                tracing::info!(app = %cmd, "the --app command exited (code 0); the display stays up");
+            } else {
                 tracing::warn!(
                     app = %cmd,
                     "the --app command exited with code {status}{}; the display stays up without it",
                     shell_says(status)
-                );
-            } else {
-                tracing::warn!(
-                    app = %cmd,
-                    "the --app command was killed by signal {status}; the display stays up without it"
                 );
             }
         });

@@ -17,7 +17,7 @@ use glint::capture::x11::X11Capture;
 use glint::capture::CaptureError;
 use glint::clipboard;
 use glint::config::{Config, FaultThread, Source};
-use glint::display::{launch_app, Guarded, Keyboard, VirtualDisplay, XAuthority};
+use glint::display::{launch_app, DisplayError, Guarded, Keyboard, VirtualDisplay, XAuthority};
 use glint::emulator::process::{CoreLinks, CoreProcessError};
 use glint::emulator::{self, PadInjector, Pads};
 use glint::files::FileCounters;
@@ -274,7 +274,10 @@ fn run(config: Config) -> Result<(), Failure> {
                     let (w, h) = config.size;
                     let auth = xauth.as_ref().ok_or_else(|| rt_err("no X cookie".into()))?;
                     let v = VirtualDisplay::start(w, h, auth, config.keyboard_layout.as_ref())
-                        .map_err(|e| rt_err(e.to_string()))?;
+                        .map_err(|e| match e {
+                            DisplayError::UnknownLayout { .. } => cfg(e.to_string()),
+                            e => rt_err(e.to_string()),
+                        })?;
                     tracing::info!(display = %v.name, pid = v.pid(), "virtual display started");
                     let name = v.name.clone();
                     _xvfb = Some(v);

@@ -114,6 +114,7 @@ const latency = new InputToPhoton((ms) => {
 let hostHasSound = false;
 let isGame = false;
 let notice = null; // why the page is reconnecting, shown until a connection works again
+const FULL_RETRY_MS = 3000; // between tries to join a full session
 let stream = null; // this connection's tracks, on the video element
 
 // The clipboard, shared with the host (the host sends its text to the member in control and
@@ -402,7 +403,12 @@ const signaling = new Signaling({
             fail(`The host cannot stream to this browser: ${msg.message}`);
           }
           break;
-        case 'retry': signaling.reconnect(msg.message); break;
+        case 'retry':
+          // A full session: one steady line (not "Connecting…" between tries), and tries a
+          // few seconds apart until a seat frees.
+          if (msg.code === 'full') notice = 'The session is full: this page joins when someone leaves…';
+          signaling.reconnect(msg.message, msg.code === 'full' ? FULL_RETRY_MS : 0);
+          break;
         case 'wait': {
           const s = Number(msg.retry_after_s) || 1;
           notice = `Too many password attempts from this address; trying again in ${s} s…`;

@@ -49,7 +49,7 @@ pub fn start(
     let handle = thread::Builder::new()
         .name("glint-audio".into())
         .spawn(move || {
-            let opened = open(device.as_deref(), tx, counters);
+            let opened = open(device.as_deref(), tx, counters, running.clone());
             let stream = match opened {
                 Ok((stream, name)) => {
                     let _ = ready_tx.send(Ok(name));
@@ -82,6 +82,7 @@ fn open(
     device: Option<&str>,
     tx: Sender<RawAudio>,
     counters: Arc<AudioCounters>,
+    running: Arc<AtomicBool>,
 ) -> Result<(cpal::Stream, String), AudioError> {
     let host = cpal::host_from_id(cpal::HostId::PulseAudio)
         .map_err(|e| AudioError::NoServer(e.to_string()))?;
@@ -113,7 +114,14 @@ fn open(
                     counters.raw_dropped.inc();
                 }
             },
-            |e| tracing::warn!(error = %e, "audio stream error"),
+            move |e| {
+                // At shutdown glint's own PulseAudio may go before this stream: not a fault.
+                if running.load(Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "audio stream error");
+                } else {
+                    tracing::debug!(error = %e, "audio stream ended at shutdown");
+                }
+            },
             None,
         )
         .map_err(|e| AudioError::Open(e.to_string()))?;

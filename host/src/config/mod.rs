@@ -102,8 +102,8 @@ pub struct Config {
     #[arg(long, value_name = "DISPLAY")]
     pub display: Option<String>,
 
-    /// Size of the virtual display Glint starts when no --display is given, or of the test
-    /// pattern (at least 640x360).
+    /// Size of the virtual display Glint starts when no --display is given (even, 16 to 8192
+    /// each way), or of the test pattern (at least 640x360).
     #[arg(long, default_value = "1280x720", value_parser = parse_size, value_name = "WxH")]
     pub size: (u16, u16),
 

@@ -72,16 +72,7 @@ type Reply = tokio::sync::oneshot::Sender<Result<String, String>>;
 
 /// How a process ended, in words for a player.
 pub fn describe(status: std::io::Result<ExitStatus>) -> String {
-    let name = |sig: i32| match sig {
-        libc::SIGSEGV => "SIGSEGV, a bad memory access",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGILL => "SIGILL, an illegal instruction",
-        libc::SIGFPE => "SIGFPE, an arithmetic fault",
-        libc::SIGABRT => "SIGABRT, an abort",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGTERM => "SIGTERM",
-        _ => "a signal",
-    };
+    let name = crate::display::signal_name;
     match status {
         Ok(s) => match (s.signal(), s.code()) {
             (Some(sig), _) => format!("the game's core crashed (signal {sig}: {})", name(sig)),

@@ -75,7 +75,7 @@ pub enum SessionError {
     UnknownPeer,
     #[error("the host is shutting down")]
     Draining,
-    #[error("the session is full ({0} pages); try again later")]
+    #[error("the session is full ({0} {unit}); try again later", unit = if *.0 == 1 { "page" } else { "pages" })]
     Full(usize),
 }
 

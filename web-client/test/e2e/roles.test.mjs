@@ -199,3 +199,28 @@ test('the viewer password admits viewers; the owner password owners', async () =
     await g.stop();
   }
 });
+
+test('a full session (--max-peers 1): the second page says so steadily and joins when the first leaves', async () => {
+  const g = await startGlint(['--fps', '30', '--max-peers', '1']);
+  const first = await browser.context.newPage();
+  const second = await browser.context.newPage();
+  try {
+    await first.goto(g.url);
+    await playing(first);
+    await second.goto(g.url);
+    await waitFor('the full notice', () => second.evaluate(() => document.getElementById('status').textContent.startsWith('The session is full')));
+    // Between tries the line stays: it never goes back to "Connecting…".
+    const seen = await second.evaluate(() => new Promise((resolve) => {
+      const texts = new Set();
+      const el = document.getElementById('status');
+      const timer = setInterval(() => texts.add(el.textContent), 20);
+      setTimeout(() => { clearInterval(timer); resolve([...texts]); }, 4000);
+    }));
+    assert.deepEqual(seen.filter((t) => !t.startsWith('The session is full')), [], 'the notice flickered');
+    await first.close();
+    await playing(second);
+  } finally {
+    for (const p of [first, second]) await p.close().catch(() => {});
+    await g.stop();
+  }
+});
