@@ -575,6 +575,12 @@ $('fullscreen').addEventListener('click', () => {
   const whole = hasTouch() ? document.documentElement : stage;
   whole.requestFullscreen?.().then(refocus).catch(() => {}); // refused: stay windowed
 });
+// The button says whether the page is in fullscreen (Esc or the button leaves it).
+document.addEventListener('fullscreenchange', () => {
+  const on = document.fullscreenElement !== null;
+  $('fullscreen').setAttribute('aria-pressed', String(on));
+  $('fullscreen').textContent = on ? 'Exit fullscreen' : 'Fullscreen';
+});
 for (const [id, build] of [['save-state', message.saveState], ['load-state', message.loadState]]) {
   $(id).addEventListener('click', () => {
     if (signaling.open) signaling.send(build());

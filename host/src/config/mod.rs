@@ -136,7 +136,7 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Capture and encode rate, frames per second (1-240).
-    #[arg(long, default_value_t = 60, value_parser = |s: &str| in_range(s, 1u32, Some(240), "frames a second"))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 60, value_parser = |s: &str| in_range(s, 1u32, Some(240), "frames a second"))]
     pub fps: u32,
 
     /// Video codec: `auto` picks H.264 if the browser can take it, else VP8.
@@ -145,7 +145,7 @@ pub struct Config {
 
     /// The highest video bitrate in kbit/s (100-100000): each viewer's encode follows its
     /// link's bandwidth estimate below it (never under 150, or under this when lower).
-    #[arg(long, default_value_t = 8000, value_parser = |s: &str| in_range(s, 100u32, Some(100_000), "kbit/s"))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 8000, value_parser = |s: &str| in_range(s, 100u32, Some(100_000), "kbit/s"))]
     pub bitrate: u32,
 
     /// Keep the screen's full size on a narrow link: no resolution ladder (by default the
@@ -154,7 +154,7 @@ pub struct Config {
     pub no_ladder: bool,
 
     /// The one UDP port all peers share for WebRTC media (0 picks a free one).
-    #[arg(long, default_value_t = 0, value_name = "PORT", value_parser = |s: &str| in_range(s, 0u16, Some(u16::MAX), ""))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0, value_name = "PORT", value_parser = |s: &str| in_range(s, 0u16, Some(u16::MAX), ""))]
     pub udp_port: u16,
 
     /// The host's public address (behind a NAT that forwards `--udp-port` to it): announced,
@@ -189,7 +189,7 @@ pub struct Config {
     pub turn_secret: Option<String>,
 
     /// How long credentials minted with --turn-secret stay good, seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = crate::proto::ice::DEFAULT_TURN_TTL.as_secs(), value_parser = |s: &str| in_range(s, 60u64, None, "seconds"), requires = "turn_secret")]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", default_value_t = crate::proto::ice::DEFAULT_TURN_TTL.as_secs(), value_parser = |s: &str| in_range(s, 60u64, None, "seconds"), requires = "turn_secret")]
     pub turn_ttl: u64,
 
     /// Audio capture device: a PulseAudio source name (`pactl list short sources`). Default:
@@ -209,7 +209,7 @@ pub struct Config {
     pub av_sync: bool,
 
     /// Opus bitrate in kbit/s (16-510).
-    #[arg(long, default_value_t = 128, value_parser = |s: &str| in_range(s, 16u32, Some(510), "kbit/s"))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 128, value_parser = |s: &str| in_range(s, 16u32, Some(510), "kbit/s"))]
     pub audio_bitrate: u32,
 
     /// HTTPS and WSS: `auto` (on beyond loopback), `on`, or `off` (only behind a reverse proxy
@@ -238,7 +238,7 @@ pub struct Config {
     pub allowed_host: Vec<String>,
 
     /// Most pages connected at once; more get a `full` error.
-    #[arg(long, default_value_t = 32, value_parser = |s: &str| in_range(s, 1u32, Some(1000), "pages"))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 32, value_parser = |s: &str| in_range(s, 1u32, Some(1000), "pages"))]
     pub max_peers: u32,
 
     /// Password the page must give before any signaling. Required (or generated and printed)
@@ -293,7 +293,7 @@ pub struct Config {
     pub download_dir: Option<std::path::PathBuf>,
 
     /// Largest upload, MiB.
-    #[arg(long, default_value_t = 4096, value_name = "MIB", value_parser = |s: &str| in_range(s, 1u64, Some(1_048_576), "MiB"))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 4096, value_name = "MIB", value_parser = |s: &str| in_range(s, 1u64, Some(1_048_576), "MiB"))]
     pub upload_max_mib: u64,
 
     /// Which members may upload and download: `owners`, `control` (owners and the member in

@@ -70,6 +70,16 @@ mod tests {
     }
 
     #[test]
+    fn a_negative_number_is_out_of_range_not_an_unknown_flag() {
+        let e = Config::try_parse_from(["glint", "--fps", "-5"]).expect_err("refused");
+        let shown = usage_error(&e.render().to_string());
+        assert!(
+            shown.starts_with("glint: invalid value '-5' for '--fps <FPS>': -5 is out of range"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn an_unknown_flag_gets_the_general_usage_line() {
         let e = Config::try_parse_from(["glint", "--frobnicate"]).expect_err("refused");
         let shown = usage_error(&e.render().to_string());

@@ -228,11 +228,13 @@ test('fullscreen on a phone keeps the bar: Keyboard and Trackpad are still there
   await page.tap('#fullscreen');
   await waitFor('fullscreen', () => page.evaluate(() => document.fullscreenElement === document.documentElement), 5000);
   for (const id of ['#keyboard', '#trackpad']) assert.equal(await page.isVisible(id), true, `${id} hidden in fullscreen`);
+  await waitFor('the button to say Exit fullscreen', async () => (await page.textContent('#fullscreen')) === 'Exit fullscreen');
   await page.tap('#keyboard');
   assert.equal(await page.isVisible('#key-row'), true, 'Keyboard did nothing in fullscreen');
   await page.tap('#keyboard');
   await page.tap('#fullscreen');
   await waitFor('fullscreen to end', () => page.evaluate(() => document.fullscreenElement === null), 5000);
+  await waitFor('the button to say Fullscreen again', async () => (await page.textContent('#fullscreen')) === 'Fullscreen');
 });
 
 test('a phone shows no Lock mouse, and the sound prompt does not cover the stats overlay', async () => {
