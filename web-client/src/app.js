@@ -50,7 +50,11 @@ const stage = $('stage');
 const refocus = () => controls.focus();
 
 const params = new URLSearchParams(location.hash.slice(1));
-const password = params.get('password') || undefined;
+// The link's password (`#password=`, as Glint prints it), else the one typed in this tab's
+// form: kept for the tab's session, out of the URL and so out of the browser's history.
+const PASSWORD_KEY = 'glint-password';
+const tabStorage = () => { try { return globalThis.sessionStorage; } catch { return undefined; } };
+const password = params.get('password') || tabStorage()?.getItem(PASSWORD_KEY) || undefined;
 // `#audio=track` plays sound through the browser's WebRTC audio track instead of the page's
 // own low-latency playout (the default where WebCodecs and AudioWorklet exist).
 const audioOverChannel = params.get('audio') !== 'track' && channelAudioSupported();
@@ -424,8 +428,8 @@ const signaling = new Signaling({
 
 /**
  * Asks for the password in a form (as neko and Selkies do) when the link had none or a wrong
- * one; the page starts again with it in the fragment, where links carry it (never sent to the
- * server in the URL).
+ * one; the page starts again with it kept in the tab's session storage, not in the URL (the
+ * browser's history keeps URLs). A wrong password in the link is taken out of it.
  */
 function askPassword(why) {
   const form = $('login');
@@ -436,9 +440,16 @@ function askPassword(why) {
     e.preventDefault();
     const given = $('login-password').value;
     if (!given) return;
+    let kept = false;
+    try {
+      sessionStorage.setItem(PASSWORD_KEY, given);
+      kept = true;
+    } catch { /* storage blocked: the fragment has to carry it */ }
     const next = new URLSearchParams(location.hash.slice(1));
-    next.set('password', given);
-    location.hash = next.toString();
+    if (kept) next.delete('password');
+    else next.set('password', given);
+    const hash = next.toString();
+    history.replaceState(null, '', hash ? `#${hash}` : location.pathname + location.search);
     location.reload();
   };
 }

@@ -103,7 +103,7 @@ test('beyond loopback: HTTPS, a password before any signaling, and guesses throt
   }
 });
 
-test('a link without the password asks for it in the page, and a right one plays', async () => {
+test('a link without the password asks for it in the page, and a right one plays and stays out of the URL', async () => {
   const glint = await startGlint(['--source', 'testpattern', '--fps', '10', '--password', 'open sesame']);
   const browser = await startChromium();
   const page = browser.page;
@@ -119,6 +119,20 @@ test('a link without the password asks for it in the page, and a right one plays
     await page.click('#login button[type="submit"]');
     await waitFor('the stream to play', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
     assert.equal(await page.isVisible('#login'), false);
+    // The typed password stays out of the URL (and so out of the browser's history), and the
+    // tab keeps it: a reload plays without asking.
+    assert.doesNotMatch(page.url(), /sesame|password/);
+    await page.reload();
+    await waitFor('the stream to play after a reload', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+    assert.equal(await page.isVisible('#login'), false);
+    // A link with a wrong password: the form's right one replaces it, and the link's goes.
+    await page.goto('about:blank');
+    await page.goto(glint.url.replace(/#.*/, '#password=stale&relay=0'));
+    await page.waitForSelector('#login', { state: 'visible' });
+    await page.fill('#login-password', 'open sesame');
+    await page.press('#login-password', 'Enter');
+    await waitFor('the stream to play', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+    assert.match(page.url(), /#relay=0$/);
   } finally {
     await browser.stop();
     await glint.stop();
