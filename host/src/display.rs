@@ -32,6 +32,58 @@ pub enum DisplayError {
     UnknownLayout { layout: String, why: String },
 }
 
+/// The X authority file's name in the temp dir: this, Glint's PID, `-`, and a random part.
+const XAUTH_PREFIX: &str = "glint-xauth-";
+
+/// Removes what a Glint killed without its destructors (`kill -9`, a crash) left in `dir`:
+/// the entries named `{prefix}{pid}-…` whose process `pid` is gone, and that belong to this
+/// user. An entry of a live process is kept (even a PID reused by another program: left, not
+/// taken). Returns how many went; what cannot be removed is left, at debug.
+pub fn sweep_leftovers(dir: &std::path::Path, prefix: &str) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    // SAFETY: getuid cannot fail.
+    let me = unsafe { libc::getuid() };
+    let mut swept = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let path = entry.path();
+        // Not followed if a link: only the entry itself is judged, and removed.
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.uid() != me || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let removed = if meta.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match removed {
+            Ok(()) => swept += 1,
+            Err(e) => tracing::debug!(path = %path.display(), error = %e, "a leftover stays"),
+        }
+    }
+    if swept > 0 {
+        tracing::info!(
+            swept,
+            "removed what an earlier glint, killed, left in the temp dir"
+        );
+    }
+    swept
+}
+
 /// A child process killed (with its process group) when this is dropped.
 #[derive(Debug)]
 pub struct Guarded {
@@ -39,6 +91,8 @@ pub struct Guarded {
     what: &'static str,
     /// Set when Glint stops it: its end is then not reported ([`watch_app`]).
     stopping: Arc<AtomicBool>,
+    /// How an `--app` ended by itself, in words for its viewers (`Some` once it has).
+    ended: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl Guarded {
@@ -48,7 +102,15 @@ impl Guarded {
             child,
             what,
             stopping,
+            ended: tokio::sync::watch::Sender::new(None),
         }
+    }
+
+    /// Becomes `Some("the app on the host exited with code 127 (command not found)")` (or
+    /// `was killed by signal N (…)`) when an `--app` ends by itself: words for the pages,
+    /// without the command, which may hold a secret. Never for an end Glint causes.
+    pub fn ended(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.ended.subscribe()
     }
 
     pub fn pid(&self) -> u32 {
@@ -120,8 +182,10 @@ impl XAuthority {
             entry.extend_from_slice(&(field.len() as u16).to_be_bytes());
             entry.extend_from_slice(field);
         }
+        let prefix = format!("{XAUTH_PREFIX}{}-", std::process::id());
+        sweep_leftovers(&std::env::temp_dir(), XAUTH_PREFIX);
         let mut file = tempfile::Builder::new()
-            .prefix("glint-xauth-")
+            .prefix(&prefix)
             .tempfile()
             .map_err(DisplayError::Spawn)?;
         std::io::Write::write_all(&mut file, &entry).map_err(DisplayError::Spawn)?;
@@ -327,7 +391,7 @@ pub fn launch_app(
         source,
     })?;
     let app = Guarded::new(child, "app");
-    watch_app(app.pid(), cmd, app.stopping.clone());
+    watch_app(app.pid(), cmd, app.stopping.clone(), app.ended.clone());
     Ok(app)
 }
 
@@ -361,8 +425,14 @@ fn shell_says(code: i32) -> &'static str {
 /// Says once that the app `sh -c cmd` (process `pid`) ended by itself, and how (a warning but
 /// for exit code 0):
 /// the display stays up, without it. An end Glint caused (`stopping`) is not reported. The
-/// thread waits with `waitid(WNOWAIT)`, so the child is left for [`Guarded`] to reap.
-fn watch_app(pid: u32, cmd: &str, stopping: Arc<AtomicBool>) {
+/// thread waits with `waitid(WNOWAIT)`, so the child is left for [`Guarded`] to reap. `ended`
+/// gets the same news for the pages, without the command.
+fn watch_app(
+    pid: u32,
+    cmd: &str,
+    stopping: Arc<AtomicBool>,
+    ended: tokio::sync::watch::Sender<Option<String>>,
+) {
     let cmd = cmd.to_owned();
     let spawned = std::thread::Builder::new()
         .name("glint-app-watch".into())
@@ -382,22 +452,20 @@ fn watch_app(pid: u32, cmd: &str, stopping: Arc<AtomicBool>) {
             }
             // SAFETY: waitid succeeded for an exited child: si_status is set.
             let status = unsafe { info.si_status() };
-            if info.si_code != libc::CLD_EXITED {
-                tracing::warn!(
-                    app = %cmd,
-                    "the --app command was killed by signal {status} ({}); the display stays up without it",
-                    signal_name(status)
-                );
+            let how = if info.si_code != libc::CLD_EXITED {
+                format!("was killed by signal {status} ({})", signal_name(status))
             } else if status == 0 {
-                // Quit by its user, say: worth a line, not a warning.
-                tracing::info!(app = %cmd, "the --app command exited (code 0); the display stays up");
+                "exited (code 0)".to_owned()
             } else {
-                tracing::warn!(
-                    app = %cmd,
-                    "the --app command exited with code {status}{}; the display stays up without it",
-                    shell_says(status)
-                );
+                format!("exited with code {status}{}", shell_says(status))
+            };
+            if status == 0 && info.si_code == libc::CLD_EXITED {
+                // Quit by its user, say: worth a line, not a warning.
+                tracing::info!(app = %cmd, "the --app command {how}; the display stays up");
+            } else {
+                tracing::warn!(app = %cmd, "the --app command {how}; the display stays up without it");
             }
+            ended.send_replace(Some(format!("the app on the host {how}")));
         });
     if let Err(e) = spawned {
         tracing::debug!(error = %e, "the app is not watched");
@@ -410,6 +478,46 @@ mod tests {
 
     fn k(s: &str) -> KeyboardLayout {
         crate::config::parse_layout(s).expect("a layout")
+    }
+
+    #[test]
+    fn what_a_killed_glint_left_is_swept_and_nothing_else() {
+        let tmp = tempfile::tempdir().expect("a temp dir");
+        let at = |n: &str| tmp.path().join(n);
+        // PIDs stop at 2^22 on Linux: 4000000000 is no process.
+        let gone = "4000000000";
+        let me = std::process::id();
+        std::fs::write(at(&format!("glint-xauth-{gone}-a1")), b"x").expect("write");
+        std::fs::write(at(&format!("glint-xauth-{me}-b2")), b"x").expect("write");
+        std::fs::write(at("glint-xauth-x-c3"), b"x").expect("write");
+        std::fs::write(at(&format!("other-{gone}-d4")), b"x").expect("write");
+        std::fs::create_dir(at(&format!("glint-pulse-{gone}-e5"))).expect("mkdir");
+        std::fs::write(at(&format!("glint-pulse-{gone}-e5/cookie")), b"x").expect("write");
+        std::fs::create_dir(at(&format!("glint-pulse-cookie-{gone}-f6"))).expect("mkdir");
+        // A link is removed as a link: what it points at stays.
+        let kept = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(kept.path().join("precious"), b"x").expect("write");
+        std::os::unix::fs::symlink(kept.path(), at(&format!("glint-pulse-{gone}-g7")))
+            .expect("link");
+
+        assert_eq!(sweep_leftovers(tmp.path(), "glint-xauth-"), 1);
+        assert_eq!(sweep_leftovers(tmp.path(), "glint-pulse-"), 2);
+        assert_eq!(sweep_leftovers(tmp.path(), "glint-pulse-cookie-"), 1);
+        let mut left: Vec<String> = std::fs::read_dir(tmp.path())
+            .expect("read")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                format!("glint-xauth-{me}-b2"),
+                "glint-xauth-x-c3".to_owned(),
+                format!("other-{gone}-d4"),
+            ]
+        );
+        assert!(kept.path().join("precious").exists());
     }
 
     #[test]

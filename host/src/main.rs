@@ -469,6 +469,7 @@ fn run(config: Config) -> Result<(), Failure> {
         throttle: Arc::new(std::sync::Mutex::new(Throttle::new(throttle_counters))),
         sockets: PerAddress::new(http::ws::MAX_SOCKETS_PER_ADDRESS),
         files: files.map(Arc::new),
+        app_ended: _app.as_ref().map(Guarded::ended),
         keyboard: _xvfb.as_ref().zip(xauth.as_ref()).map(|(v, a)| {
             Arc::new(Keyboard::new(
                 &v.name,

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::AudioError;
-use crate::display::{detach_and_tie, Guarded};
+use crate::display::{detach_and_tie, sweep_leftovers, Guarded};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Length of a PulseAudio native-protocol cookie (`PA_NATIVE_COOKIE_LENGTH`).
@@ -36,7 +36,9 @@ impl PrivatePulse {
         let mut nonce = [0u8; 6];
         getrandom::fill(&mut nonce).map_err(|e| AudioError::Pulse(e.to_string()))?;
         let tag: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
-        let dir = std::env::temp_dir().join(format!("glint-pulse-{}-{tag}", std::process::id()));
+        let tmp = std::env::temp_dir();
+        sweep_leftovers(&tmp, "glint-pulse-");
+        let dir = tmp.join(format!("glint-pulse-{}-{tag}", std::process::id()));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
@@ -142,8 +144,9 @@ impl AnonymousCookie {
             return Ok(None);
         }
         let err = |e: std::io::Error| AudioError::Pulse(format!("cannot write a cookie: {e}"));
+        sweep_leftovers(&std::env::temp_dir(), "glint-pulse-cookie-");
         let dir = tempfile::Builder::new()
-            .prefix("glint-pulse-cookie-")
+            .prefix(&format!("glint-pulse-cookie-{}-", std::process::id()))
             .tempdir()
             .map_err(err)?;
         write_private(&dir.path().join("cookie"), &[0u8; COOKIE_LENGTH]).map_err(err)?;

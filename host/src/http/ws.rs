@@ -76,6 +76,9 @@ pub struct Hub {
     /// The keyboard layout of Glint's own display (none for a user's display, a test
     /// pattern or a game).
     pub keyboard: Option<Arc<Keyboard>>,
+    /// How the `--app` ended by itself, once it has ([`crate::display::Guarded::ended`]):
+    /// every page in the session is told, and every page that joins later.
+    pub app_ended: Option<watch::Receiver<Option<String>>>,
 }
 
 /// Tries a full rtc command queue again for a while (a burst of viewers joining at once)
@@ -151,6 +154,7 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     let mut actions = Vec::new();
     let mut logged = None;
     let mut heard = Instant::now();
+    let mut app_ended = hub.app_ended.clone();
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     // A socket opened while the host stops is told at once.
     if let Some(why) = shutdown.borrow_and_update().clone() {
@@ -166,6 +170,7 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                 if let Action::Close(code, _) = &action {
                     host_closed = Some(*code);
                 }
+                let welcome = matches!(&action, Action::Send(ServerMsg::Welcome { .. }));
                 carry_out(
                     &hub,
                     client,
@@ -176,6 +181,11 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                     &mut actions,
                 )
                 .await;
+                // Marked seen here, so the branch below does not say it twice.
+                let ended = app_ended.as_mut().filter(|_| welcome);
+                if let Some(how) = ended.and_then(|r| r.borrow_and_update().clone()) {
+                    send(&mut tx, &app_ended_info(&how)).await;
+                }
             }
         }
         if conn.is_closed() {
@@ -222,6 +232,11 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
             () = &mut hello_deadline, if hello_due => {
                 hello_due = false;
                 conn.handle_hello_timeout(&hub.counters, &mut actions);
+            }
+            how = app_end(&mut app_ended) => {
+                if conn.is_authed() {
+                    send(&mut tx, &app_ended_info(&how)).await;
+                }
             }
             Ok(()) = shutdown.changed() => {
                 if let Some(why) = shutdown.borrow_and_update().clone() {
@@ -403,6 +418,25 @@ async fn carry_out(
                 send(tx, &ServerMsg::Info { message }).await;
             }
         }
+    }
+}
+
+/// Waits for the `--app` to end by itself (once), or forever.
+async fn app_end(ended: &mut Option<watch::Receiver<Option<String>>>) -> String {
+    if let Some(rx) = ended {
+        while rx.changed().await.is_ok() {
+            if let Some(how) = rx.borrow_and_update().clone() {
+                return how;
+            }
+        }
+    }
+    std::future::pending().await
+}
+
+/// What a page is told of an `--app` that ended by itself (`how`: [`crate::display::Guarded::ended`]).
+fn app_ended_info(how: &str) -> ServerMsg {
+    ServerMsg::Info {
+        message: format!("{how}; the display stays up without it"),
     }
 }
 

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGlint, startChromium, waitFor, videoPoint } from './harness.mjs';
@@ -152,3 +152,58 @@ test('an --app command that is not found is a warning naming it; an app stopped 
   await running.stop();
   assert.doesNotMatch(running.logs(), /--app command/);
 });
+
+test('the pages are told when the --app ends by itself, and so is a page that joins later', async () => {
+  const flag = join(dir, 'app-may-end');
+  // The app waits for the test's word, then ends with code 3; its command holds a "secret".
+  const ending = await startGlint(['--fps', '30', '--app', `SECRET=hunter2; while [ ! -e ${flag} ]; do sleep 0.1; done; exit 3`]);
+  const told = (page) => page.evaluate(() => window.glint.hostInfos.find((m) => m.startsWith('the app on the host')));
+  const early = await browser.context.newPage();
+  let late;
+  try {
+    await early.goto(ending.url);
+    await waitFor('the first page to play', () => early.evaluate(() => window.glint.state === 'playing'), 20000);
+    assert.equal(await told(early), undefined, 'told before the app ended');
+    writeFileSync(flag, '');
+    const message = await waitFor('the playing page to be told', () => told(early), 10000);
+    assert.equal(message, 'the app on the host exited with code 3; the display stays up without it');
+    assert.doesNotMatch(message, /hunter2|SECRET/);
+    late = await browser.context.newPage();
+    await late.goto(ending.url);
+    assert.equal(await waitFor('the later page to be told', () => told(late), 20000), message);
+    // Once each.
+    assert.equal((await early.evaluate(() => window.glint.hostInfos)).filter((m) => m === message).length, 1);
+  } finally {
+    await early.close();
+    await late?.close();
+    await ending.stop();
+  }
+});
+
+test('what a glint killed with kill -9 left in the temp dir goes when the next glint starts', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'glint-tmpdir-'));
+  const env = { TMPDIR: tmp };
+  const mine = (pid) => readdirSync(tmp).filter((n) => n.includes(`-${pid}-`)).sort();
+  let second;
+  try {
+    const first = await startGlint(['--fps', '30', '--app', 'exec sleep 600'], { env });
+    const pid = first.child.pid;
+    // Its cookie file and its PulseAudio directory.
+    await waitFor('its private files', () => mine(pid).length === 2, 10000);
+    assert.deepEqual(mine(pid).map((n) => n.replace(/-[^-]*$/, '')), [`glint-pulse-${pid}`, `glint-xauth-${pid}`]);
+    const gone = new Promise((r) => first.child.once('exit', r));
+    first.child.kill('SIGKILL');
+    await gone;
+    assert.equal(mine(pid).length, 2, 'kill -9 runs no destructor: the files stay');
+    second = await startGlint(['--fps', '30', '--app', 'exec sleep 600'], { env });
+    assert.deepEqual(mine(pid), [], 'the next glint did not remove them');
+    await waitFor('its own files', () => mine(second.child.pid).length === 2, 10000);
+    await second.stop();
+    // A glint that stops as it should leaves nothing.
+    assert.deepEqual(readdirSync(tmp), []);
+  } finally {
+    await second?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
