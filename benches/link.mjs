@@ -219,7 +219,11 @@ async function run(scenario) {
     let last = await page.evaluate(() => window.glint.inboundVideo());
     let lastFast = fast && await fast.page.evaluate(() => window.glint.inboundVideo());
     for (const [i, phase] of scenario.phases.entries()) {
-      if (i > 0 && phase.rate) shape('change', phase.rate);
+      if (i > 0 && phase.rate) {
+        shape('change', phase.rate);
+        // The wall clock of the change, to line up with glint's log (LINK_LOG).
+        if (process.env.LINK_TRACE) console.error(JSON.stringify({ rate: phase.rate, at: new Date().toISOString() }));
+      }
       if (phase.still) rmSync(go);
       // Full quality again after the still phase: the first phase's picture (or a larger one:
       // the ladder may climb while still) and 0.9 of its target.
