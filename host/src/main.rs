@@ -243,9 +243,10 @@ fn run(config: Config) -> Result<(), Failure> {
             )
         }
         Source::Testpattern => {
-            if config.display.is_some() || config.app.is_some() {
+            if config.display.is_some() || config.app.is_some() || config.keyboard_layout.is_some()
+            {
                 return Err(cfg(
-                    "--source testpattern takes no --display or --app".into()
+                    "--source testpattern takes no --display, --app or --keyboard-layout".into(),
                 ));
             }
             let (w, h) = (u32::from(config.size.0), u32::from(config.size.1));

@@ -541,8 +541,17 @@ function shown(now) {
   mark('firstFrameMs');
   firstPlayed ??= timeline;
   status.set('playing', '');
-  // The browser names the codec once media came (not yet at "connected").
-  peer.videoCodec().then((c) => { glint.codec = c ?? glint.codec; }, () => {});
+  askCodec();
+}
+
+// The browser names the codec once media came, not yet at "connected" and often not at the
+// first frame either: asked again (one question at a time) until it does.
+let askingCodec = false;
+function askCodec() {
+  if (askingCodec || glint.codec) return;
+  askingCodec = true;
+  peer.videoCodec().then((c) => { glint.codec = c ?? glint.codec; }, () => {})
+    .finally(() => { askingCodec = false; });
 }
 
 function onFrame(now, meta) {
@@ -551,7 +560,10 @@ function onFrame(now, meta) {
   overlay.onFrame(meta);
   if (meta.rtpTimestamp !== undefined) latency.presented(meta.rtpTimestamp, meta.expectedDisplayTime ?? now);
   shown(now);
-  if (glint.framesPresented % 30 === 0) info.show(`${meta.width}×${meta.height} ${glint.codec || ''}`);
+  if (glint.framesPresented % 30 === 0) {
+    askCodec();
+    info.show(`${meta.width}×${meta.height} ${glint.codec || ''}`);
+  }
   video.requestVideoFrameCallback(onFrame);
 }
 if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {

@@ -217,6 +217,8 @@ pub struct Stats {
     rates: Mutex<RateState>,
     sources: RateSources,
     public_address: Mutex<Option<SocketAddr>>,
+    /// Frames sent when the last log line was made ([`Stats::log_line`]).
+    logged_sent: std::sync::atomic::AtomicU64,
 }
 
 fn stage_histogram() -> Histogram {
@@ -245,6 +247,7 @@ impl Stats {
             rates: Mutex::new(RateState::default()),
             sources,
             public_address: Mutex::new(None),
+            logged_sent: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -307,10 +310,15 @@ impl Stats {
         r.last = Some((now, captured, encoded, sent));
     }
 
-    /// One log line of the stages, min/avg/max in ms.
+    /// One log line of the stages, min/avg/max in ms; `None` when no frame was sent since the
+    /// last line (nobody watches: the window would only repeat the last figures).
     pub fn log_line(&self) -> Option<String> {
         let host = self.summary(Stage::Host);
-        if host.count == 0 {
+        let sent = self.sources.sent.get();
+        let before = self
+            .logged_sent
+            .swap(sent, std::sync::atomic::Ordering::Relaxed);
+        if host.count == 0 || sent == before {
             return None;
         }
         let parts: Vec<String> = Stage::ALL

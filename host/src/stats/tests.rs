@@ -18,6 +18,19 @@ fn stats() -> Arc<Stats> {
 }
 
 #[test]
+fn the_log_line_is_made_only_while_frames_go_out() {
+    let s = stats();
+    assert_eq!(s.log_line(), None, "nothing recorded");
+    s.record(Stage::Host, Duration::from_millis(12));
+    s.sources.sent.inc();
+    let line = s.log_line().expect("a frame went out");
+    assert!(line.contains("host 12.00/12.00/12.00"), "{line}");
+    assert_eq!(s.log_line(), None, "no frame since the last line");
+    s.sources.sent.inc();
+    assert!(s.log_line().is_some());
+}
+
+#[test]
 fn the_window_keeps_the_newest_samples() {
     let s = stats();
     for ms in 0..(WINDOW as u64 + 100) {

@@ -153,6 +153,12 @@ test('the stats overlay shows live, non-zero figures and toggles from the keyboa
     return figures;
   }, 10000);
   console.log('overlay figures:', JSON.stringify(f));
+  // The picture's corner line names the codec too (the browser's stats name it late).
+  await waitFor('the codec in the info line', async () => {
+    const [codec, line] = await evaluate(() => [window.glint.codec, document.querySelector('#info')?.textContent]);
+    if (codec !== 'H264' || !/1280×720 H264/.test(line ?? '')) throw new Error(JSON.stringify({ codec, line }));
+    return true;
+  }, 5000);
   // Capture-to-display comes from the host's sender reports and abs-capture-time: on one
   // machine it must be positive and well under a second.
   assert.ok(f.captureToDisplayP50 < 1000, `capture→display ${f.captureToDisplayP50} ms`);
