@@ -195,11 +195,11 @@ const peer = new PeerConnection({
     if (ev.track.kind === 'audio' && hostHasSound && !sound.channel) sound.arrived();
     video.play().catch(() => {}); // autoplay refused: the sound prompt or a click starts it
   },
-  onConnected: async () => {
+  onConnected: () => {
     notice = null;
     signaling.connected();
     glint.connects += 1;
-    glint.codec = (await peer.videoCodec()) ?? glint.codec;
+    askCodec(true);
   },
   // An ICE restart brought the connection back: the same peer, role and control.
   onRestored: () => { notice = null; },
@@ -545,10 +545,11 @@ function shown(now) {
 }
 
 // The browser names the codec once media came, not yet at "connected" and often not at the
-// first frame either: asked again (one question at a time) until it does.
+// first frame either: asked again (one question at a time) until it does; `fresh` (a new
+// connection, maybe to another host) asks even when one is known or a question is out.
 let askingCodec = false;
-function askCodec() {
-  if (askingCodec || glint.codec) return;
+function askCodec(fresh = false) {
+  if (!fresh && (askingCodec || glint.codec)) return;
   askingCodec = true;
   peer.videoCodec().then((c) => { glint.codec = c ?? glint.codec; }, () => {})
     .finally(() => { askingCodec = false; });
