@@ -230,6 +230,22 @@ export async function startOnLan(args, { ipv6 = false } = {}) {
   return parts;
 }
 
+let netnsCount = 0;
+/**
+ * A six-digit id for one call's namespaces and links: this process's PID (last four digits)
+ * and a count of the calls in it, so that namespaces alive at once in one test file never
+ * share a name (a random suffix did, 1 time in 90). An id whose host namespace is left over
+ * from a killed run is skipped.
+ */
+function netnsId() {
+  for (let tries = 0; tries < 100; tries += 1) {
+    netnsCount += 1;
+    const id = `${String(process.pid % 10000).padStart(4, '0')}${String(netnsCount % 100).padStart(2, '0')}`;
+    if (!existsSync(`/run/netns/glint-h${id}`) && !existsSync(`/run/netns/glint-nh${id}`)) return id;
+  }
+  throw new Error('no free namespace name: /run/netns holds 100 of this PID\'s (ip netns del them)');
+}
+
 /**
  * Two network namespaces joined by a veth pair, as two machines on one LAN: `host` at
  * `hostIp`, `client` at `clientIp`. With `ipv6`, an IPv6-only LAN (unique-local addresses, no
@@ -237,7 +253,7 @@ export async function startOnLan(args, { ipv6 = false } = {}) {
  * `stop()` deletes both (and the pair with them). Needs root and iproute2.
  */
 export async function startLan({ ipv6 = false } = {}) {
-  const id = `${process.pid % 10000}${Math.floor(Math.random() * 90 + 10)}`;
+  const id = netnsId();
   const subnet = Number(id) % 250 + 1;
   const host = `glint-h${id}`;
   const client = `glint-c${id}`;
@@ -317,7 +333,7 @@ export async function startLan({ ipv6 = false } = {}) {
  * and nftables.
  */
 export async function startNat({ browserNat = false, natPorts = [20000, 20999], browserNatPorts = [21000, 21999] } = {}) {
-  const id = `${process.pid % 10000}${Math.floor(Math.random() * 90 + 10)}`;
+  const id = netnsId();
   const subnet = Number(id) % 250 + 1;
   const name = (k) => `glint-n${k}${id}`;
   const [host, router, client, router2, browser] = ['h', 'r', 'c', 's', 'b'].map(name);
