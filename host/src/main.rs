@@ -30,7 +30,7 @@ use glint::net::{self, NetCounters, RtcCommand, RtcParts, COMMAND_QUEUE};
 use glint::phase::FramePhase;
 use glint::pipeline::{self, EncodeControl, EncodeParts, PipelineCounters, ENCODED_QUEUE};
 use glint::session::{Session, SessionConfig, SessionCounters};
-use glint::signal::throttle::{PerAddress, Throttle, ThrottleCounters};
+use glint::signal::throttle::{PerAddress, Seats, Throttle, ThrottleCounters};
 use glint::signal::PasswordError;
 use glint::signal::{Shutdown, SignalConfig, SignalCounters};
 use glint::stats::{RateSources, Stats};
@@ -290,8 +290,7 @@ fn run(config: Config) -> Result<(), Failure> {
                 _app =
                     Some(launch_app(cmd, &display_name, pulse).map_err(|e| rt_err(e.to_string()))?);
             }
-            // Probe the display once here so a bad --display is a clear error, not a dead
-            // thread.
+            // Probe the display once: a bad --display is a clear error, not a dead thread.
             drop(X11Capture::open(&display_name).map_err(|e| cfg(e.to_string()))?);
             let injector = XTestInjector::open(&display_name).map_err(|e| cfg(e.to_string()))?;
             let for_capture = display_name.clone();
@@ -469,6 +468,7 @@ fn run(config: Config) -> Result<(), Failure> {
         phase: phase.clone(),
         throttle: Arc::new(std::sync::Mutex::new(Throttle::new(throttle_counters))),
         sockets: PerAddress::new(http::ws::MAX_SOCKETS_PER_ADDRESS),
+        seats: Seats::new(config.max_peers as usize),
         files: files.map(Arc::new),
         app_ended: _app.as_ref().map(Guarded::ended),
         keyboard: _xvfb.as_ref().zip(xauth.as_ref()).map(|(v, a)| {

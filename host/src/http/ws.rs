@@ -20,7 +20,7 @@ use crate::net::RtcCommand;
 use crate::peer::{PeerId, PeerNotifier};
 use crate::phase::FramePhase;
 use crate::proto::signaling::{ErrorCode, ServerMsg};
-use crate::signal::throttle::{PerAddress, Throttle, Verdict};
+use crate::signal::throttle::{PerAddress, Seats, Throttle, Verdict};
 use crate::signal::{
     Action, Connection, GameError, GameRequest, OfferError, Shutdown, SignalConfig, SignalCounters,
     Unreadable, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_BIG, HELLO_TIMEOUT,
@@ -67,6 +67,8 @@ pub struct Hub {
     pub throttle: Arc<Mutex<Throttle>>,
     /// Open sockets per client address, at most [`MAX_SOCKETS_PER_ADDRESS`].
     pub sockets: PerAddress,
+    /// The session's seats (`--max-peers`), held from an accepted `hello` on.
+    pub seats: Seats,
     /// The input thread's lifecycle queue: members joining, leaving and asking the room.
     pub input: Sender<InputMsg>,
     /// The room as the input thread last published it (the API's event stream).
@@ -248,6 +250,7 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     if conn.is_authed() {
         let _ = try_send_patiently(&hub.input, InputMsg::Gone { peer }).await;
     }
+    drop(conn); // its seat frees for a page trying again
     if let Some(files) = &hub.files {
         files.forget(peer);
     }
@@ -321,6 +324,11 @@ async fn carry_out(
                     .admit(&mut t, Instant::now(), client, given.as_deref()),
                 Err(_) => (Verdict::Refused, Admission::Viewer),
             };
+            if verdict == Verdict::Accepted
+                && !conn.handle_seat(&hub.counters, hub.seats.take(), more)
+            {
+                return;
+            }
             conn.handle_verdict(&hub.config, &hub.counters, verdict, admission, more);
         }
         Action::Join { admission, name } => {

@@ -29,6 +29,9 @@ pub const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 pub const CLOSE_TOO_BIG: u16 = 1009;
 /// WebSocket close code for a frame that breaks the protocol (RFC 6455 §7.4.1).
 pub const CLOSE_PROTOCOL: u16 = 1002;
+/// WebSocket close code "try again later" (IANA's WebSocket close code registry): the session
+/// is full.
+pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 /// WebSocket close code "going away" (RFC 6455 §7.4.1): the session ended or the host stops.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 
@@ -89,6 +92,8 @@ pub struct SignalCounters {
     /// Sockets that went without a closing handshake (a lost network, a killed tab): no bad
     /// input, but worth watching.
     pub dropped: Counter,
+    /// Pages refused at `hello` because every seat (`--max-peers`) was taken.
+    pub full: Counter,
 }
 
 impl SignalCounters {
@@ -110,6 +115,10 @@ impl SignalCounters {
             dropped: m.counter(
                 "signaling_dropped",
                 "Signaling sockets that went without a closing handshake",
+            ),
+            full: m.counter(
+                "signaling_full",
+                "Pages refused at hello because the session had --max-peers pages",
             ),
         }
     }
@@ -175,6 +184,8 @@ pub struct Connection {
     /// Whether the room's last member list made this page an owner or gave it control (it
     /// may then save and load a game's state).
     manages: bool,
+    /// The page's seat in the session, from its accepted `hello` on.
+    seat: Option<throttle::Seat>,
 }
 
 impl Connection {
@@ -189,6 +200,7 @@ impl Connection {
             closed: false,
             name: None,
             manages: false,
+            seat: None,
         }
     }
 
@@ -367,6 +379,35 @@ impl Connection {
                 }));
                 out.push(Action::Close(CLOSE_TOO_MANY_ATTEMPTS, "too many attempts"));
                 self.closed = true;
+            }
+        }
+    }
+
+    /// A seat for a page whose password was accepted, taken before its verdict goes to
+    /// [`Connection::handle_verdict`]: with it the page goes on to join; with `Err(max)`, all
+    /// seats taken, it is told `full` (it tries again later), counted, and the socket closes:
+    /// it never joins the room. Returns whether the page goes on.
+    pub fn handle_seat(
+        &mut self,
+        counters: &SignalCounters,
+        seat: Result<throttle::Seat, usize>,
+        out: &mut Vec<Action>,
+    ) -> bool {
+        if self.closed {
+            return false;
+        }
+        match seat {
+            Ok(seat) => {
+                self.seat = Some(seat);
+                true
+            }
+            Err(max) => {
+                counters.full.inc();
+                let e = SessionError::Full(max).to_string();
+                out.push(Action::Send(ServerMsg::error(ErrorCode::Full, e)));
+                out.push(Action::Close(CLOSE_TRY_AGAIN_LATER, "full"));
+                self.closed = true;
+                false
             }
         }
     }

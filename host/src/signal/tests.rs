@@ -470,3 +470,28 @@ fn a_full_session_is_told_as_full() {
     );
     assert_eq!(error_code(&out[0]), Some(ErrorCode::Full));
 }
+
+#[test]
+fn a_page_beyond_the_seats_is_told_full_and_never_joins() {
+    let (cfg, c) = (config(None), SignalCounters::default());
+    let seats = throttle::Seats::new(1);
+    let mut first = Connection::new(PeerId(1));
+    let mut out = Vec::new();
+    assert!(first.handle_seat(&c, seats.take(), &mut out));
+    first.handle_verdict(&cfg, &c, Verdict::Accepted, Admission::Open, &mut out);
+    assert!(matches!(out[0], Action::Join { .. }), "{out:?}");
+
+    let mut second = Connection::new(PeerId(2));
+    let mut out = Vec::new();
+    assert!(!second.handle_seat(&c, seats.take(), &mut out));
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::Full), "{out:?}");
+    assert_eq!(out[1], Action::Close(CLOSE_TRY_AGAIN_LATER, "full"));
+    assert_eq!(out.len(), 2, "no join, no welcome: {out:?}");
+    assert!(second.is_closed());
+    assert_eq!(c.full.get(), 1);
+
+    // The first page's socket closes: its seat is free for the next try.
+    drop(first);
+    let mut third = Connection::new(PeerId(3));
+    assert!(third.handle_seat(&c, seats.take(), &mut Vec::new()));
+}

@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -289,6 +290,48 @@ impl Drop for AddressSlot {
     }
 }
 
+/// The session's seats (`--max-peers`): a page holds one from its accepted `hello` until its
+/// socket closes, so a page refused as full never joins the room (the session refuses an
+/// offer beyond the same number, `crate::session::SessionError::Full`, as a second check).
+#[derive(Debug)]
+pub struct Seats {
+    max: usize,
+    taken: Arc<AtomicUsize>,
+}
+
+/// One page's seat, given back when dropped.
+#[derive(Debug)]
+pub struct Seat {
+    taken: Arc<AtomicUsize>,
+}
+
+impl Seats {
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            taken: Arc::default(),
+        }
+    }
+
+    /// A seat, or `Err(max)` when all `max` are taken.
+    pub fn take(&self) -> Result<Seat, usize> {
+        self.taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .map(|_| Seat {
+                taken: self.taken.clone(),
+            })
+            .map_err(|_| self.max)
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.taken.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,5 +477,18 @@ mod tests {
             t.check(now, sixth, RIGHT, RIGHT),
             Verdict::Wait(_)
         ));
+    }
+
+    #[test]
+    fn seats_run_out_at_max_and_come_back_when_dropped() {
+        let seats = Seats::new(2);
+        let a = seats.take().expect("first");
+        let b = seats.take().expect("second");
+        assert_eq!(seats.take().map(|_| ()), Err(2));
+        drop(a);
+        let c = seats.take().expect("a freed seat");
+        assert_eq!(seats.take().map(|_| ()), Err(2));
+        drop((b, c));
+        assert!(seats.take().is_ok());
     }
 }

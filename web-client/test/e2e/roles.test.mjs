@@ -210,6 +210,13 @@ test('a full session (--max-peers 1): the second page says so steadily and joins
     await second.goto(g.url);
     await waitFor('the full notice', () => second.evaluate(() => document.getElementById('status').textContent.startsWith('The session is full')));
     // Between tries the line stays: it never goes back to "Connecting…".
+    // Meanwhile the first page's room never holds the refused one, not even between tries
+    // (it was told "Guest 2 joined", then "left", every 3 s).
+    const counts = first.evaluate(() => new Promise((resolve) => {
+      const n = new Set();
+      const timer = setInterval(() => n.add(window.glint.room.members.length), 20);
+      setTimeout(() => { clearInterval(timer); resolve([...n]); }, 4000);
+    }));
     const seen = await second.evaluate(() => new Promise((resolve) => {
       const texts = new Set();
       const el = document.getElementById('status');
@@ -217,6 +224,9 @@ test('a full session (--max-peers 1): the second page says so steadily and joins
       setTimeout(() => { clearInterval(timer); resolve([...texts]); }, 4000);
     }));
     assert.deepEqual(seen.filter((t) => !t.startsWith('The session is full')), [], 'the notice flickered');
+    assert.deepEqual(await counts, [1], 'the refused page joined the first page\'s room');
+    const refused = await fetch(new URL('/metrics', g.url)).then((r) => r.text());
+    assert.match(refused, /^glint_signaling_full_total [1-9]/m, 'refusals at hello are counted');
     await first.close();
     await playing(second);
   } finally {
