@@ -256,7 +256,7 @@ function playChannel(channel) {
 function teardown() {
   peer.close();
   stream = null;
-  latency.presses = [];
+  latency.forget();
   controls.reset();
 }
 
@@ -464,7 +464,7 @@ signaling.connect();
 
 const overlay = new StatsOverlay($('overlay'), () => peer.pc, password, () => (hostHasSound && sound.channel?.stats) || null,
   () => room.me ?? null);
-const statsToggle = new StatsToggle({ button: $('stats'), overlay, refocus });
+const statsToggle = new StatsToggle({ button: $('stats'), overlay, refocus, onShortcut: () => latency.forget() });
 
 // ---- what tests and benches read ----
 

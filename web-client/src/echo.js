@@ -40,6 +40,12 @@ export class InputToPhoton {
     if (this.presses.length > KEEP_PRESSES) this.presses.shift();
   }
 
+  /** Presses not yet on screen are timed no more (a new connection, or keys that were not
+   * the user's input to the picture, as the stats shortcut's Ctrl, Alt and Shift). */
+  forget() {
+    this.presses = [];
+  }
+
   echo(e) {
     this.echoes.set(e.rtpTimestamp, e);
     if (this.echoes.size > KEEP_ECHOES) this.echoes.delete(this.echoes.keys().next().value);

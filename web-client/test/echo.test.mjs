@@ -45,6 +45,18 @@ test('a press is timed to the first presented frame whose echo covers it', () =>
   assert.deepEqual(samples, [30, 25]);
 });
 
+test('forgotten presses are not timed; later ones are', () => {
+  const samples = [];
+  const t = new InputToPhoton((ms) => samples.push(ms));
+  t.press(1, 1000);
+  t.press(2, 1001);
+  t.forget();
+  t.press(3, 1010);
+  t.echo({ rtpTimestamp: 7, inputSeq: 3 });
+  t.presented(7, 1040);
+  assert.deepEqual(samples, [30]);
+});
+
 test('sequence numbers wrap', () => {
   assert.ok(seqAtOrAfter(2, 0xfffffffe));
   assert.ok(!seqAtOrAfter(0xfffffffe, 2));

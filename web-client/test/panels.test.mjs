@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InfoLine, KeysPanel, StatusLine, isStatsShortcut } from '../src/panels.js';
+import { InfoLine, KeysPanel, StatsToggle, StatusLine, isStatsShortcut } from '../src/panels.js';
 import { KeyBindings } from '../src/keybind.js';
 import { PadBindings } from '../src/gamepads.js';
 
@@ -72,6 +72,28 @@ test('the stats shortcut is Ctrl+Alt+Shift+S only', () => {
   assert.ok(isStatsShortcut({ code: 'KeyS', ctrlKey: true, altKey: true, shiftKey: true }));
   assert.ok(!isStatsShortcut({ code: 'KeyS', ctrlKey: true, altKey: true, shiftKey: false }));
   assert.ok(!isStatsShortcut({ code: 'KeyD', ctrlKey: true, altKey: true, shiftKey: true }));
+});
+
+test('the stats shortcut toggles the overlay, is not passed on, and says so before its modifiers are timed', () => {
+  const overlay = { visible: false, toggle() { this.visible = !this.visible; } };
+  let told = 0;
+  const button = Object.assign(element(), { setAttribute(k, v) { this[k] = v; } });
+  const toggle = new StatsToggle({ button, overlay, onShortcut: () => { told += 1; } });
+  const win = new EventTarget();
+  toggle.start(win);
+  let reachedStage = false;
+  win.addEventListener('keydown', () => { reachedStage = true; });
+  const shortcut = () => Object.assign(new Event('keydown', { cancelable: true }),
+    { code: 'KeyS', ctrlKey: true, altKey: true, shiftKey: true });
+  const e = shortcut();
+  win.dispatchEvent(e);
+  assert.ok(e.defaultPrevented && !reachedStage);
+  assert.equal(overlay.visible, true);
+  assert.equal(button['aria-pressed'], 'true');
+  assert.equal(told, 1);
+  win.dispatchEvent(Object.assign(new Event('keydown'), { code: 'KeyS', ctrlKey: true }));
+  assert.ok(reachedStage, 'a plain Ctrl+S goes on');
+  assert.equal(told, 1);
 });
 
 test('the Keys panel binds a pad it does not know, step by step, and pauses it meanwhile', () => {

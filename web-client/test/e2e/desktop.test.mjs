@@ -126,6 +126,18 @@ test('the mouse\'s back and forward buttons reach the host and do not take the p
   assert.equal(await evaluate(() => window.glint.state), 'playing');
 });
 
+test('the stats shortcut opens the overlay; its Ctrl, Alt and Shift are not timed as input→photon', async () => {
+  await evaluate(() => { window.glint.inputToPhotonMs.length = 0; });
+  await browser.page.keyboard.press('Control+Alt+Shift+KeyS');
+  await waitFor('the overlay', () => browser.page.isVisible('#overlay'));
+  // On this still desktop the modifiers' echoes came with whatever frame went next (113–121
+  // ms later): no input of the user's on the picture.
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.deepEqual(await evaluate(() => window.glint.inputToPhotonMs), []);
+  await browser.page.keyboard.press('Control+Alt+Shift+KeyS');
+  await waitFor('the overlay gone', async () => !(await browser.page.isVisible('#overlay')));
+});
+
 test('reloading the page reconnects and plays again', async () => {
   // The browser asks whether the page changed (its ETag); it did not: the host answers 304
   // with no body (Playwright reports the cached 200 it revalidated).
