@@ -243,12 +243,6 @@ fn run(config: Config) -> Result<(), Failure> {
             )
         }
         Source::Testpattern => {
-            if config.display.is_some() || config.app.is_some() || config.keyboard_layout.is_some()
-            {
-                return Err(cfg(
-                    "--source testpattern takes no --display, --app or --keyboard-layout".into(),
-                ));
-            }
             let (w, h) = (u32::from(config.size.0), u32::from(config.size.1));
             let presses = Presses::default();
             drop(TestPattern::new(w, h, presses.clone()).map_err(|e| cfg(e.to_string()))?);

@@ -438,11 +438,18 @@ impl Config {
         }
     }
 
-    /// The flags fit together: [`Config::check_secrets`], [`Config::check_addresses`], and
-    /// `--app` runs on the virtual display (not with `--display`).
+    /// The flags fit together: [`Config::check_secrets`], [`Config::check_addresses`],
+    /// `--app` runs on the virtual display (not with `--display`), and the test pattern has no
+    /// display at all.
     pub fn check(&self) -> Result<(), String> {
         if self.app.is_some() && self.display.is_some() {
             return Err("--app needs the virtual display; drop --display".into());
+        }
+        let display = self.display.is_some() || self.app.is_some();
+        if self.source == Source::Testpattern && (display || self.keyboard_layout.is_some()) {
+            return Err(
+                "--source testpattern takes no --display, --app or --keyboard-layout".into(),
+            );
         }
         self.check_secrets()?;
         self.check_addresses()
@@ -471,116 +478,4 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_match_the_documented_contract() {
-        let c = Config::try_parse_from(["glint"]).expect("defaults parse");
-        assert_eq!(c.size, (1280, 720));
-        assert_eq!(c.fps, 60);
-        assert_eq!(c.codec, CodecChoice::Auto);
-        assert_eq!(c.source, Source::X11);
-        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert!(c.loopback_only());
-        assert!(
-            !c.tls_enabled(),
-            "loopback needs no flag and no certificate"
-        );
-        let wide = Config::try_parse_from(["glint", "--listen", "0.0.0.0:8080"]).expect("parses");
-        assert!(wide.tls_enabled(), "beyond loopback HTTPS is the default");
-        let off = Config::try_parse_from(["glint", "--listen", "0.0.0.0:8080", "--tls", "off"])
-            .expect("parses");
-        assert!(!off.tls_enabled());
-    }
-
-    #[test]
-    fn bad_values_are_refused() {
-        for args in [
-            &["glint", "--fps", "0"][..],
-            &["glint", "--size", "1281x720"],
-            &["glint", "--size", "big"],
-            &["glint", "--codec", "mpeg2"],
-            &["glint", "--listen", "nowhere"],
-            &["glint", "--bitrate", "5"],
-            &["glint", "--source", "webcam"],
-            &["glint", "--audio", "x", "--no-audio"],
-            &["glint", "--audio-bitrate", "5"],
-            &["glint", "--public-ip", "0.0.0.0"],
-            &["glint", "--public-ip", "127.0.0.1"],
-            &["glint", "--public-ip", "::1"],
-            &["glint", "--public-ip", "239.1.2.3"],
-            &["glint", "--public-ip", "notanip"],
-            &["glint", "--core", "nestopia"],
-            &["glint", "--rom", "x.nes"],
-            &[
-                "glint",
-                "--core",
-                "nestopia",
-                "--rom",
-                "x.nes",
-                "--display",
-                ":0",
-            ],
-            &["glint", "--source", "emulator"],
-            // Flags that would have no effect with the others given.
-            &["glint", "--save-dir", "/tmp/saves"],
-            &["glint", "--turn-ttl", "600"],
-            &["glint", "--no-clipboard", "--clipboard-for", "everyone"],
-            &["glint", "--guests", "owner", "--password", "p"],
-            &["glint", "--tls-cert", "c.pem"],
-            &["glint", "--tls-key", "k.pem"],
-            &["glint", "--tls", "maybe"],
-            &["glint", "--max-peers", "0"],
-            &["glint", "--allowed-host", "desk.example.com:443"],
-            &["glint", "--allowed-host", "https://desk.example.com"],
-            &["glint", "--allowed-host", ".."],
-            &["glint", "--allowed-host", "-"],
-            &["glint", "--allowed-host", &"a".repeat(300)],
-            &["glint", "--public-ip", "fe80::1"],
-            &["glint", "--public-ip", "169.254.3.4"],
-            &["glint", "--listen", "[fe80::1]:8443"],
-            &["glint", "--listen", "[fe80::1%eth0]:8443"],
-            &["glint", "--listen", "[::1]"],
-            &["glint", "--listen", "[ff02::1]:8443"],
-        ] {
-            assert!(Config::try_parse_from(args).is_err(), "{args:?} accepted");
-        }
-    }
-
-    #[test]
-    fn keyboard_layouts_are_xkb_names_and_not_for_a_users_display() {
-        assert_eq!(
-            parse_layout("fr"),
-            Ok(KeyboardLayout {
-                layout: "fr".into(),
-                variant: None
-            })
-        );
-        assert_eq!(
-            parse_layout("us:intl"),
-            Ok(KeyboardLayout {
-                layout: "us".into(),
-                variant: Some("intl".into())
-            })
-        );
-        for bad in [
-            "",
-            "FR",
-            "fr:",
-            "fr;rm -rf",
-            "-layout",
-            "fr:-x",
-            ":x",
-            "a b",
-        ] {
-            assert!(parse_layout(bad).is_err(), "{bad}");
-        }
-        let long = parse_layout(&"x".repeat(5000)).expect_err("too long");
-        assert!(long.len() < 200, "{long}");
-        assert!(
-            Config::try_parse_from(["glint", "--keyboard-layout", "fr", "--display", ":0"])
-                .is_err()
-        );
-    }
-}
+mod tests;
