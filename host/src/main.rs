@@ -254,6 +254,7 @@ fn run(config: Config) -> Result<(), Failure> {
                 pipeline_counters.clone(),
                 echo.clone(),
                 phase.clone(),
+                control.clone(),
             )
             .map_err(spawn_err)?;
             (
@@ -296,6 +297,7 @@ fn run(config: Config) -> Result<(), Failure> {
                 pipeline_counters.clone(),
                 echo.clone(),
                 phase.clone(),
+                control.clone(),
             )
             .map_err(spawn_err)?;
             (
@@ -377,6 +379,7 @@ fn run(config: Config) -> Result<(), Failure> {
                 raw_tx,
                 running.clone(),
                 audio_counters.clone(),
+                control.clone(),
             )
             .map(|_| match (&config.audio, &private_pulse) {
                 (Some(device), _) => device.clone(),

@@ -26,6 +26,14 @@ const BUFFER_POOL: usize = 3;
 /// captures' worth of every tier's frames.
 pub const ENCODED_QUEUE: usize = 4 * MAX_TIERS;
 
+/// With nobody watching (no tier wanted: no peer, not even one still connecting), the screen is
+/// captured this often: enough to notice a lost display or a new size, at a sixtieth of the
+/// work of 60 fps (a 720p grab and its copy cost ~8 % of a core at 60 fps on the CI machine).
+pub const STANDBY_EVERY: Duration = Duration::from_secs(1);
+/// In standby the capture looks this often whether someone started watching. A peer is
+/// wanted from its offer on, so it is back at its rate long before that peer connects.
+const STANDBY_LOOK_EVERY: Duration = Duration::from_millis(10);
+
 /// An encoder that cannot take a new rate in place (libvpx) is reopened for one, which costs a
 /// keyframe, at most this often; between reopens it keeps its rate.
 pub const REOPEN_FOR_RATE_EVERY: Duration = Duration::from_secs(3);
@@ -66,6 +74,13 @@ impl EncodeControl {
     /// Tier `tier` (the last one for an index past it).
     pub fn tier(&self, tier: usize) -> &TierControl {
         &self.tiers[tier.min(MAX_TIERS - 1)]
+    }
+
+    /// Whether any tier is wanted: some peer receives (or is about to receive) the frames.
+    pub fn watched(&self) -> bool {
+        self.tiers
+            .iter()
+            .any(|t| t.wanted.load(Ordering::Relaxed) != 0)
     }
 
     pub fn request_keyframe(&self, tier: usize, codec: Codec) {
@@ -153,7 +168,8 @@ pub fn post_frame(
 }
 
 /// Starts the capture thread. `open` builds the capture on that thread (X11 captures are
-/// not `Send`) and again after a [`CaptureError::Reinit`].
+/// not `Send`) and again after a [`CaptureError::Reinit`]. While `control` wants no tier,
+/// the capture stands by ([`STANDBY_EVERY`]).
 pub fn spawn_capture<C, F>(
     fps: u32,
     open: F,
@@ -161,6 +177,7 @@ pub fn spawn_capture<C, F>(
     counters: Arc<PipelineCounters>,
     echo: Arc<InputEcho>,
     phase: Arc<FramePhase>,
+    control: Arc<EncodeControl>,
 ) -> std::io::Result<CaptureThread>
 where
     C: Capture,
@@ -183,6 +200,11 @@ where
             // Whether the source stood still up to the last capture (nothing changed in its wait).
             let mut quiet = true;
             while running.load(Ordering::Relaxed) {
+                if !control.watched() {
+                    standby(&control, &running);
+                    // Whoever came wants a frame now; the next change is news to them.
+                    (next, quiet) = (Instant::now(), true);
+                }
                 // Never closer than half a period to the previous capture...
                 if let Some(earliest) = last.map(|l| l + period / 2) {
                     let now = Instant::now();
@@ -261,6 +283,18 @@ where
         pool: pool_tx,
         handle,
     })
+}
+
+/// Waits up to [`STANDBY_EVERY`], less once a tier is wanted or glint stops.
+fn standby(control: &EncodeControl, running: &AtomicBool) {
+    let until = Instant::now() + STANDBY_EVERY;
+    while !control.watched() && running.load(Ordering::Relaxed) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        thread::sleep(left.min(STANDBY_LOOK_EVERY));
+    }
 }
 
 /// What the encode thread needs besides its queues.
@@ -439,11 +473,13 @@ mod tests {
         }
     }
 
-    /// Captures in `for_` with the source changing all the time, then standing still, then
-    /// changing again: (captured while changing, early captures in all).
-    fn run(fps: u32, for_: Duration) -> (u64, u64) {
-        let changing = Arc::new(AtomicBool::new(true));
-        let running = Arc::new(AtomicBool::new(true));
+    /// A capture thread of [`Fake`] at `fps`, its counters, and what it was given.
+    fn start(
+        fps: u32,
+        changing: &Arc<AtomicBool>,
+        running: &Arc<AtomicBool>,
+        control: &Arc<EncodeControl>,
+    ) -> (CaptureThread, Arc<PipelineCounters>) {
         let counters = Arc::new(PipelineCounters::default());
         let c = changing.clone();
         let t = spawn_capture(
@@ -457,8 +493,25 @@ mod tests {
             counters.clone(),
             Arc::new(InputEcho::default()),
             Arc::new(FramePhase::default()),
+            control.clone(),
         )
         .expect("capture thread");
+        (t, counters)
+    }
+
+    /// A control whose first tier is wanted (someone watches).
+    fn watched() -> Arc<EncodeControl> {
+        let control = Arc::new(EncodeControl::new(1000));
+        control.tiers[0].wanted.store(1, Ordering::Relaxed);
+        control
+    }
+
+    /// Captures in `for_` with the source changing all the time, then standing still, then
+    /// changing again: (captured while changing, early captures in all).
+    fn run(fps: u32, for_: Duration) -> (u64, u64) {
+        let changing = Arc::new(AtomicBool::new(true));
+        let running = Arc::new(AtomicBool::new(true));
+        let (t, counters) = start(fps, &changing, &running, &watched());
         // Frames go back to the pool as they come, as the encoder would.
         let started = Instant::now();
         while started.elapsed() < for_ {
@@ -490,5 +543,40 @@ mod tests {
         );
         // The first change after standing still still goes out before its tick.
         assert!(early >= 1, "no early capture after the source stood still");
+    }
+
+    #[test]
+    fn with_nobody_watching_the_capture_stands_by_and_resumes_when_someone_does() {
+        let changing = Arc::new(AtomicBool::new(true));
+        let running = Arc::new(AtomicBool::new(true));
+        let control = Arc::new(EncodeControl::new(1000));
+        let (t, counters) = start(60, &changing, &running, &control);
+        let take = |for_: Duration| {
+            let started = Instant::now();
+            while started.elapsed() < for_ {
+                if let Ok(f) = t.frames.recv_timeout(Duration::from_millis(5)) {
+                    let _ = t.pool.try_send(f.data);
+                }
+            }
+        };
+        // 2.5 s of a changing screen with nobody watching: a capture a second (150 at 60 fps).
+        take(Duration::from_millis(2500));
+        let standing_by = counters.captured.get();
+        assert!(
+            (1..=4).contains(&standing_by),
+            "{standing_by} captures in 2.5 s with nobody watching"
+        );
+        // Someone watches: the capture is back at its rate (a busy machine may capture
+        // fewer, never as few as in standby).
+        control.tiers[1].wanted.store(1, Ordering::Relaxed);
+        take(Duration::from_secs(1));
+        let watched = counters.captured.get() - standing_by;
+        assert!(
+            watched >= 20,
+            "{watched} captures in 1 s at 60 fps once watched"
+        );
+        running.store(false, Ordering::Relaxed);
+        while t.frames.recv_timeout(Duration::from_millis(50)).is_ok() {}
+        let _ = t.handle.join();
     }
 }

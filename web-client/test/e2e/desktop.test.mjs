@@ -41,6 +41,19 @@ async function playing() {
 /** Client coordinates of remote pixel (x, y) on the video. */
 const clientPoint = (x, y) => videoPoint(browser.page, x, y);
 
+test('with nobody watching, the capture stands by and no sound is recorded', async () => {
+  const stats = async () => (await fetch(glint.url.replace(/\/(#.*)?$/, '') + '/api/stats')).json();
+  // The rates are per second, from the stats' own tick: two ticks with nobody watching.
+  await new Promise((r) => setTimeout(r, 2500));
+  const a = await stats();
+  await new Promise((r) => setTimeout(r, 1500));
+  const b = await stats();
+  assert.ok(b.rates.captured_fps <= 2, `captured ${b.rates.captured_fps} fps with nobody watching`);
+  assert.ok(b.counters.frames_captured - a.counters.frames_captured <= 3, JSON.stringify([a.counters, b.counters]));
+  assert.equal(typeof a.counters.audio_frames_encoded, 'number', 'glint has sound here');
+  assert.equal(b.counters.audio_frames_encoded, a.counters.audio_frames_encoded, 'sound encoded for nobody');
+});
+
 test('the page plays the desktop at its native size and near the capture rate', async () => {
   await browser.page.goto(glint.url);
   await playing();
