@@ -51,10 +51,22 @@ const refocus = () => controls.focus();
 
 const params = new URLSearchParams(location.hash.slice(1));
 // The link's password (`#password=`, as Glint prints it), else the one typed in this tab's
-// form: kept for the tab's session, out of the URL and so out of the browser's history.
+// form: kept for the tab's session, out of the URL. The link's is taken out of the address at
+// once (the history entry, the address bar, a copied link no longer show it), unless the tab
+// has no storage to keep it in.
 const PASSWORD_KEY = 'glint-password';
 const tabStorage = () => { try { return globalThis.sessionStorage; } catch { return undefined; } };
-const password = params.get('password') || tabStorage()?.getItem(PASSWORD_KEY) || undefined;
+const linkPassword = params.get('password');
+if (linkPassword) {
+  try {
+    sessionStorage.setItem(PASSWORD_KEY, linkPassword);
+    const rest = new URLSearchParams(params);
+    rest.delete('password');
+    const hash = rest.toString();
+    history.replaceState(null, '', hash ? `#${hash}` : location.pathname + location.search);
+  } catch { /* storage blocked: the link keeps it */ }
+}
+const password = linkPassword || tabStorage()?.getItem(PASSWORD_KEY) || undefined;
 // `#audio=track` plays sound through the browser's WebRTC audio track instead of the page's
 // own low-latency playout (the default where WebCodecs and AudioWorklet exist).
 const audioOverChannel = params.get('audio') !== 'track' && channelAudioSupported();

@@ -125,6 +125,16 @@ test('a link without the password asks for it in the page, and a right one plays
     await page.reload();
     await waitFor('the stream to play after a reload', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
     assert.equal(await page.isVisible('#login'), false);
+    // The printed link's password leaves the address too (the other fragment parameters
+    // stay), and the tab plays with it, after a reload as well.
+    await page.evaluate(() => sessionStorage.clear());
+    await page.goto('about:blank');
+    await page.goto(glint.url.replace(/#.*/, `#relay=0&password=${encodeURIComponent('open sesame')}`));
+    await waitFor('the stream to play from the link', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+    assert.match(page.url(), /#relay=0$/);
+    await page.reload();
+    await waitFor('the stream to play after a reload', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+    assert.equal(await page.isVisible('#login'), false);
     // A link with a wrong password: the form's right one replaces it, and the link's goes.
     await page.goto('about:blank');
     await page.goto(glint.url.replace(/#.*/, '#password=stale&relay=0'));

@@ -38,7 +38,8 @@ export function freePort() {
  */
 /** The host's figures (`/api/stats`), as the page's owner reads them (its password). */
 export const apiStats = (page) => page.evaluate(async () => {
-  const password = new URLSearchParams(location.hash.slice(1)).get('password');
+  // The page moves the link's password into the tab's session storage.
+  const password = new URLSearchParams(location.hash.slice(1)).get('password') ?? sessionStorage.getItem('glint-password');
   const r = await fetch('/api/stats', { headers: { Authorization: `Bearer ${password}` } });
   return r.json();
 });
