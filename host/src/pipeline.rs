@@ -90,6 +90,12 @@ impl EncodeControl {
     }
 }
 
+impl crate::audio::Audience for EncodeControl {
+    fn any(&self) -> bool {
+        self.watched()
+    }
+}
+
 /// Counters of the pipeline, registered in [`Metrics`].
 #[derive(Debug, Default, Clone)]
 pub struct PipelineCounters {

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use crossbeam_channel::Sender;
 
-use super::{AudioCounters, AudioError, RawAudio, CHANNELS, FRAME_SAMPLES, SAMPLE_RATE};
-use crate::pipeline::EncodeControl;
+use super::{Audience, AudioCounters, AudioError, RawAudio, CHANNELS, FRAME_SAMPLES, SAMPLE_RATE};
 
 /// Finds the device: `name` is a PulseAudio source name (`pactl list short sources`) or a
 /// description; `None` is the monitor of the default sink.
@@ -43,15 +42,15 @@ fn find_device(host: &cpal::Host, name: Option<&str>) -> Result<cpal::Device, Au
 const WATCH_LOOK_EVERY: Duration = Duration::from_millis(20);
 
 /// Opens the device and starts a named thread that owns the stream until `running` is false.
-/// Buffers go to `tx`; a full queue drops the new buffer. While nobody watches
-/// ([`EncodeControl::watched`]) the stream is paused: PulseAudio then records nothing and
+/// Buffers go to `tx`; a full queue drops the new buffer. While `audience` has nobody the
+/// stream is paused: PulseAudio then records nothing and
 /// nothing is encoded (with no page, sound capture and Opus cost ~10 % of a core here).
 pub fn start(
     device: Option<String>,
     tx: Sender<RawAudio>,
     running: Arc<AtomicBool>,
     counters: Arc<AudioCounters>,
-    control: Arc<EncodeControl>,
+    audience: Arc<dyn Audience>,
 ) -> Result<JoinHandle<()>, AudioError> {
     let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
     let handle = thread::Builder::new()
@@ -70,7 +69,7 @@ pub fn start(
             };
             let mut paused = false;
             while running.load(Ordering::Relaxed) {
-                let pause = !control.watched();
+                let pause = !audience.any();
                 if pause != paused {
                     paused = pause;
                     let done = if pause { stream.pause() } else { stream.play() };

@@ -28,6 +28,12 @@ pub const RAW_QUEUE: usize = 16;
 /// Encoder → rtc: 4 frames = 40 ms. Full: the oldest frame is dropped.
 pub const ENCODED_AUDIO_QUEUE: usize = 4;
 
+/// Whoever the sound goes to: the source pauses while there is nobody
+/// (`crate::pipeline::EncodeControl` answers: a page is in the audience from its offer on).
+pub trait Audience: Send + Sync {
+    fn any(&self) -> bool;
+}
+
 /// Interleaved stereo f32 samples and the instant their first sample was captured.
 #[derive(Debug, Clone)]
 pub struct RawAudio {
