@@ -1,0 +1,37 @@
+// A warm browser's way to the first frame: glint (its own Xvfb, --fps 60) and one headless
+// Chromium, which opens the page RUNS times (about:blank between), each load a new peer. Prints,
+// per load and as medians, the page's own timeline (glint.timeline, ms from navigation start):
+// offer sent → ICE and DTLS connected, connected → first presented frame, and the total.
+// The first load pays Chromium's cold start; the medians leave it out.
+// Usage: cd web-client && GLINT_BIN=../target/release/glint node ../benches/first-frame.mjs [--runs 12]
+import { startGlint, startChromium, waitFor } from '../web-client/test/e2e/harness.mjs';
+
+const at = process.argv.indexOf('--runs');
+const runs = at > 0 ? Number(process.argv[at + 1]) : 12;
+const median = (v) => { const s = [...v].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
+
+const glint = await startGlint(['--fps', '60']);
+const browser = await startChromium();
+const loads = [];
+try {
+  for (let i = 0; i < runs; i += 1) {
+    await browser.page.goto('about:blank');
+    await browser.page.goto(glint.url);
+    const t = await waitFor('the first frame', () => browser.page.evaluate(
+      () => window.glint.state === 'playing' && window.glint.timeline.firstFrameMs && window.glint.timeline), 20000);
+    loads.push({
+      connect_ms: Math.round(t.connectedMs - t.offerSentMs),
+      frame_after_connect_ms: Math.round(t.firstFrameMs - t.connectedMs),
+      first_frame_ms: Math.round(t.firstFrameMs),
+    });
+  }
+} finally {
+  await browser.stop();
+  await glint.stop();
+}
+const warm = loads.slice(1);
+const keys = ['connect_ms', 'frame_after_connect_ms', 'first_frame_ms'];
+const medians = Object.fromEntries(keys.map((k) => [k, median(warm.map((l) => l[k]))]));
+console.log(JSON.stringify({ bench: 'first-frame', runs, medians, loads }));
+console.log(`\nmetric                   median (of ${warm.length} warm loads)   all loads`);
+for (const k of keys) console.log(`${k.padEnd(24)} ${String(medians[k]).padEnd(28)} ${loads.map((l) => l[k]).join(' ')}`);
