@@ -5,7 +5,9 @@
 //!   without a check.
 //! - After [`FREE_FAILURES`] wrong passwords from one address, each further failure makes it
 //!   wait [`FIRST_BACKOFF`] doubled per failure, up to [`MAX_BACKOFF`]; the right password
-//!   still gets in once the wait is over, and a success forgets the address's failures.
+//!   still gets in once the wait is over. A success with the first secret (the owner's)
+//!   forgets the address's failures; one with a lesser secret (the viewers') forgets nothing,
+//!   or a viewer could clear its own backoff between guesses at the owner's password.
 //! - An IPv6 client is counted by its /64 (one host usually holds a whole /64).
 //! - The comparison is constant-time (`subtle`), so the time of an answer says nothing about
 //!   how much of a guess was right.
@@ -159,12 +161,16 @@ impl Throttle {
         }
         e.recent[e.next] = Some(now);
         e.next = (e.next + 1) % e.recent.len();
-        let ok = wants.iter().fold(subtle::Choice::from(0), |ok, w| {
-            ok | w.as_bytes().ct_eq(given.as_bytes())
-        });
-        let ok = bool::from(ok);
-        if ok {
+        let matches: Vec<subtle::Choice> = wants
+            .iter()
+            .map(|w| w.as_bytes().ct_eq(given.as_bytes()))
+            .collect();
+        let first = matches.first().is_some_and(|&m| bool::from(m));
+        if first {
             self.entries.remove(&key);
+            return Verdict::Accepted;
+        }
+        if matches.iter().any(|&m| bool::from(m)) {
             return Verdict::Accepted;
         }
         self.counters.failures.inc();
@@ -428,6 +434,37 @@ mod tests {
         assert_eq!(t.check(now, ME, RIGHT, RIGHT), Verdict::Accepted);
         assert_eq!(t.check(now, ME, RIGHT, Some("typo")), Verdict::Refused);
         assert_eq!(t.check(now + ms(1), ME, RIGHT, RIGHT), Verdict::Accepted);
+    }
+
+    #[test]
+    fn a_viewers_password_clears_no_backoff_for_guesses_at_the_owners() {
+        let mut t = Throttle::new(ThrottleCounters::default());
+        let wants = ["owner-secret", "viewer"];
+        let mut now = Instant::now();
+        let mut waited = false;
+        // Three guesses at the owner's password, then the viewers' (which gets in), over and
+        // over, within the rate limit: the guesses still run into the backoff.
+        for _ in 0..10 {
+            for _ in 0..3 {
+                let (v, _) = t.check_any(now, ME, &wants, Some("guess"));
+                waited |= matches!(v, Verdict::Wait(_));
+                now += ms(250);
+            }
+            let (v, matched) = t.check_any(now, ME, &wants, Some("viewer"));
+            assert!(v == Verdict::Accepted && matched == Some(1) || matches!(v, Verdict::Wait(_)));
+            now += ms(250);
+        }
+        assert!(waited, "30 wrong guesses and never a wait");
+        // The owner's password, once the wait is over, forgets the failures.
+        now += MAX_BACKOFF;
+        assert_eq!(
+            t.check_any(now, ME, &wants, Some("owner-secret")).0,
+            Verdict::Accepted
+        );
+        assert_eq!(
+            t.check_any(now, ME, &wants, Some("guess")).0,
+            Verdict::Refused
+        );
     }
 
     #[test]
