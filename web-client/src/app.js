@@ -19,6 +19,7 @@ import { Room, PeoplePanel, savedName } from './people.js';
 import { Pointers, screenSize, setScreen } from './pointers.js';
 import { Transfers, FilesPanel } from './files.js';
 import { TouchInput, tapsAsClicks, hasTouch } from './phone.js';
+import { sessionStore } from './storage.js';
 
 // When each step of a connection happened (performance.now(), ms since navigation start): the
 // scripts ran, the attempt began, signaling opened, the welcome came, the offer went out, the
@@ -55,7 +56,6 @@ const params = new URLSearchParams(location.hash.slice(1));
 // once (the history entry, the address bar, a copied link no longer show it), unless the tab
 // has no storage to keep it in.
 const PASSWORD_KEY = 'glint-password';
-const tabStorage = () => { try { return globalThis.sessionStorage; } catch { return undefined; } };
 const linkPassword = params.get('password');
 if (linkPassword) {
   try {
@@ -66,7 +66,7 @@ if (linkPassword) {
     history.replaceState(null, '', hash ? `#${hash}` : location.pathname + location.search);
   } catch { /* storage blocked: the link keeps it */ }
 }
-const password = linkPassword || tabStorage()?.getItem(PASSWORD_KEY) || undefined;
+const password = linkPassword || sessionStore()?.getItem(PASSWORD_KEY) || undefined;
 // `#audio=track` plays sound through the browser's WebRTC audio track instead of the page's
 // own low-latency playout (the default where WebCodecs and AudioWorklet exist).
 const audioOverChannel = params.get('audio') !== 'track' && channelAudioSupported();

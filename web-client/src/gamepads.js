@@ -6,6 +6,8 @@
 // 8 back/select, 9 start, 10 left stick, 11 right stick, 12 up, 13 down, 14 left, 15 right,
 // 16 guide; axes 0/1 left stick x/y, 2/3 right stick x/y.
 
+import { localStore } from './storage.js';
+
 /**
  * Known raw layouts, by USB vendor id (Firefox's `id` begins `vvvv-pppp-`):
  * `buttons[raw] = standard`, trigger axes (rest at -1, full at 1; some drivers report 0 until
@@ -204,7 +206,7 @@ const PADS_KEY = 'glint.pads';
 
 /** The user's pad bindings, by pad id, kept in localStorage for this browser. */
 export class PadBindings {
-  constructor(storage = globalThis.localStorage) {
+  constructor(storage = localStore()) {
     this.storage = storage;
     this.byId = new Map();
     try {

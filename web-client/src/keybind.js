@@ -3,6 +3,8 @@
 // key act as one of those: the page sends the action's default key code instead. Bindings
 // live in localStorage, so they persist across sessions on this browser.
 
+import { localStore } from './storage.js';
+
 export const ACTIONS = [
   ['Up', 'ArrowUp'], ['Down', 'ArrowDown'], ['Left', 'ArrowLeft'], ['Right', 'ArrowRight'],
   ['A', 'KeyX'], ['B', 'KeyZ'], ['X', 'KeyS'], ['Y', 'KeyA'],
@@ -11,7 +13,7 @@ export const ACTIONS = [
 const STORAGE_KEY = 'glint.keys';
 
 export class KeyBindings {
-  constructor(storage = globalThis.localStorage) {
+  constructor(storage = localStore()) {
     this.storage = storage;
     /** action name → the key code the user chose */
     this.bound = new Map();

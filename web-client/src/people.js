@@ -7,6 +7,8 @@
 //
 // Nothing runs at import; the DOM parts take their elements and `document` as arguments.
 
+import { localStore } from './storage.js';
+
 const NAME_KEY = 'glint.name';
 export const MAX_NAME = 32;
 
@@ -84,7 +86,7 @@ export function notices(before, after, me) {
 }
 
 /** The name this browser chose, or undefined. */
-export function savedName(storage = globalThis.localStorage) {
+export function savedName(storage = localStore()) {
   try {
     return storage?.getItem(NAME_KEY) || undefined;
   } catch {
@@ -93,7 +95,7 @@ export function savedName(storage = globalThis.localStorage) {
 }
 
 /** Keeps `name` for this browser's next visits. */
-export function saveName(name, storage = globalThis.localStorage) {
+export function saveName(name, storage = localStore()) {
   try { storage?.setItem(NAME_KEY, name); } catch { /* not kept: it still goes to the host */ }
 }
 

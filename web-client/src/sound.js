@@ -5,6 +5,8 @@
 // The elements, the storage and the ChannelAudio constructor are arguments; nothing runs at
 // import.
 
+import { sessionStore } from './storage.js';
+
 export const SOUND_KEY = 'glint.sound';
 
 export class Sound {
@@ -19,7 +21,7 @@ export class Sound {
    * @param {Function} [o.ChannelAudio] audio.js's ChannelAudio
    */
   constructor({
-    video, button, volume, prompt, refocus = () => {}, storage = globalThis.sessionStorage,
+    video, button, volume, prompt, refocus = () => {}, storage = sessionStore(),
     ChannelAudio = null, win = globalThis.window, log = console,
   }) {
     Object.assign(this, { video, button, volume, prompt, refocus, storage, ChannelAudio, win, log });
@@ -67,7 +69,7 @@ export class Sound {
   /** Sound has arrived: show the controls, and unmute if this tab chose sound before. */
   arrived() {
     this.available = true;
-    if (this.storage.getItem(SOUND_KEY) === 'on') this.enable(false);
+    if (this.choice() === 'on') this.enable(false);
     else this.render();
   }
 
@@ -81,7 +83,7 @@ export class Sound {
     this.setMuted(false);
     const started = this.channel ? this.channel.start() : this.video.play().then(() => true, () => false);
     started.then((ok) => {
-      if (ok) this.storage.setItem(SOUND_KEY, 'on');
+      if (ok) this.remember('on');
       else {
         this.setMuted(true);
         if (fromGesture) this.log.warn('glint: the browser refused to play sound');
@@ -93,8 +95,22 @@ export class Sound {
 
   mute() {
     this.setMuted(true);
-    this.storage.setItem(SOUND_KEY, 'off');
+    this.remember('off');
     this.render();
+  }
+
+  /** The tab's choice ('on', 'off' or null): in its session storage, else this page's. */
+  choice() {
+    try {
+      return this.storage?.getItem(SOUND_KEY) ?? this.chosen ?? null;
+    } catch {
+      return this.chosen ?? null;
+    }
+  }
+
+  remember(choice) {
+    this.chosen = choice;
+    try { this.storage?.setItem(SOUND_KEY, choice); } catch { /* refused: this page keeps it */ }
   }
 
   render() {
@@ -102,7 +118,7 @@ export class Sound {
     this.volume.hidden = !this.available;
     this.button.textContent = this.muted ? 'Sound off' : 'Sound on';
     this.button.setAttribute('aria-pressed', String(!this.muted));
-    this.prompt.hidden = !(this.available && this.muted && this.storage.getItem(SOUND_KEY) !== 'off');
+    this.prompt.hidden = !(this.available && this.muted && this.choice() !== 'off');
   }
 
   /** The current volume (0..1). */

@@ -148,3 +148,23 @@ test('a link without the password asks for it in the page, and a right one plays
     await glint.stop();
   }
 });
+
+test('with cookies and site data blocked, the page still plays from the printed link', async () => {
+  const glint = await startGlint(['--source', 'testpattern', '--fps', '10', '--password', 'open sesame']);
+  // Chromium's "Block all cookies" (chrome://settings/cookies): even reading localStorage or
+  // sessionStorage throws, which stopped the page as its modules loaded.
+  const browser = await startChromium({ preferences: { profile: { default_content_setting_values: { cookies: 2 } } } });
+  const page = browser.page;
+  try {
+    await page.goto(glint.url);
+    const blocked = await page.evaluate(() => { try { return !localStorage; } catch { return true; } });
+    assert.ok(blocked, 'storage is refused in this profile');
+    await waitFor('the stream to play', () => page.evaluate(() => window.glint?.state === 'playing'), 20000);
+    // With no storage to keep it in, the link keeps its password (a reload needs it).
+    assert.match(page.url(), /#password=/);
+    assert.doesNotMatch(browser.console(), /pageerror/);
+  } finally {
+    await browser.stop();
+    await glint.stop();
+  }
+});

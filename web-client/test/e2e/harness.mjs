@@ -3,7 +3,7 @@
 // when the test fails.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,9 +182,14 @@ export async function startGlint(args, { netns, env = {} } = {}) {
  * to the command line; `contextOptions` go to playwright (`ignoreHTTPSErrors`, say);
  * `executablePath` replaces /usr/bin/chromium (a wrapper that starts it in a namespace).
  */
-export async function startChromium({ args = [], contextOptions = {}, executablePath = '/usr/bin/chromium' } = {}) {
+export async function startChromium({ args = [], contextOptions = {}, executablePath = '/usr/bin/chromium', preferences } = {}) {
   const { chromium } = await import('playwright-core');
   const dir = mkdtempSync(join(tmpdir(), 'glint-chromium-'));
+  // The profile's settings as a user sets them (chrome://settings writes the same file).
+  if (preferences) {
+    mkdirSync(join(dir, 'Default'));
+    writeFileSync(join(dir, 'Default', 'Preferences'), JSON.stringify(preferences));
+  }
   const context = await chromium.launchPersistentContext(dir, {
     executablePath,
     headless: true,
