@@ -56,17 +56,28 @@ const params = new URLSearchParams(location.hash.slice(1));
 // once (the history entry, the address bar, a copied link no longer show it), unless the tab
 // has no storage to keep it in.
 const PASSWORD_KEY = 'glint-password';
-const linkPassword = params.get('password');
-if (linkPassword) {
+/** Moves the password of fragment `fields` (if any) into the tab's storage; returns it. */
+function takeLinkPassword(fields) {
+  const given = fields.get('password');
+  if (!given) return null;
   try {
-    sessionStorage.setItem(PASSWORD_KEY, linkPassword);
-    const rest = new URLSearchParams(params);
+    sessionStorage.setItem(PASSWORD_KEY, given);
+    const rest = new URLSearchParams(fields);
     rest.delete('password');
     const hash = rest.toString();
     history.replaceState(null, '', hash ? `#${hash}` : location.pathname + location.search);
   } catch { /* storage blocked: the link keeps it */ }
+  return given;
 }
+const linkPassword = takeLinkPassword(params);
 const password = linkPassword || sessionStore()?.getItem(PASSWORD_KEY) || undefined;
+// A link opened in a tab already on this page changes only the fragment, which loads nothing:
+// its password leaves the address as at a load, and the page starts again with it (and with the
+// fragment's other settings, which are read at a load).
+addEventListener('hashchange', () => {
+  takeLinkPassword(new URLSearchParams(location.hash.slice(1)));
+  location.reload();
+});
 // `#audio=track` plays sound through the browser's WebRTC audio track instead of the page's
 // own low-latency playout (the default where WebCodecs and AudioWorklet exist).
 const audioOverChannel = params.get('audio') !== 'track' && channelAudioSupported();

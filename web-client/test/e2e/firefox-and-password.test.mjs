@@ -81,8 +81,8 @@ test('beyond loopback: HTTPS, a password before any signaling, and guesses throt
     assert.ok(waits.every((a) => a.retry_after_s >= 1), JSON.stringify(waits[0]));
 
     // The right password gets in once the wait is over: the page waits as told, then plays.
+    // (The link differs from the open page only in its fragment: the page starts again itself.)
     await browser.page.goto(withPassword.href);
-    await browser.page.reload();
     await waitFor('the stream to play', () => browser.page.evaluate(() => window.glint.state === 'playing'), 30000);
     const counters = await browser.page.evaluate(async (pw) => (await (await fetch('/api/stats', {
       headers: { Authorization: `Bearer ${pw}` } })).json()).counters, password);
@@ -135,6 +135,12 @@ test('a link without the password asks for it in the page, and a right one plays
     await page.reload();
     await waitFor('the stream to play after a reload', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
     assert.equal(await page.isVisible('#login'), false);
+    // A link opened in this tab changes only the fragment: its password leaves the address
+    // too, and the page starts again (a new peer) and plays.
+    const peer = await page.evaluate(() => window.glint.room.me);
+    await page.evaluate(() => { location.hash = `password=${encodeURIComponent('open sesame')}&relay=0&x=1`; });
+    await waitFor('the page started again', () => page.evaluate((old) => window.glint?.state === 'playing' && window.glint.room.me !== old, peer), 20000);
+    assert.match(page.url(), /#relay=0&x=1$/);
     // A link with a wrong password: the form's right one replaces it, and the link's goes.
     await page.goto('about:blank');
     await page.goto(glint.url.replace(/#.*/, '#password=stale&relay=0'));
