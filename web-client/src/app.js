@@ -137,6 +137,18 @@ const latency = new InputToPhoton((ms) => {
   glint.inputToPhotonMs.push(ms);
   if (glint.inputToPhotonMs.length > KEEP_SAMPLES) glint.inputToPhotonMs.shift();
 });
+/**
+ * Input-to-photon samples taken from `since` on (performance.now()) are no input to the
+ * picture: gone from the overlay's window and, as many, from the newest of glint's list (which
+ * tests and benches read and empty themselves).
+ */
+function unsample(since) {
+  latency.forget();
+  const before = overlay.inputToPhoton.samples.length;
+  overlay.inputToPhoton.dropSince(since);
+  const dropped = before - overlay.inputToPhoton.samples.length;
+  if (dropped > 0) glint.inputToPhotonMs.splice(Math.max(0, glint.inputToPhotonMs.length - dropped));
+}
 
 let hostHasSound = false;
 let isGame = false;
@@ -487,7 +499,7 @@ signaling.connect();
 
 const overlay = new StatsOverlay($('overlay'), () => peer.pc, password, () => (hostHasSound && sound.channel?.stats) || null,
   () => room.me ?? null);
-const statsToggle = new StatsToggle({ button: $('stats'), overlay, refocus, onShortcut: () => latency.forget() });
+const statsToggle = new StatsToggle({ button: $('stats'), overlay, refocus, onShortcut: unsample });
 
 // ---- what tests and benches read ----
 

@@ -16,6 +16,11 @@ export class Window {
     while (this.samples.length && this.samples[0][0] < now - this.spanMs) this.samples.shift();
   }
 
+  /** Drops the samples added at or after `at`. */
+  dropSince(at) {
+    this.samples = this.samples.filter(([t]) => t < at);
+  }
+
   percentile(q) {
     this.trim();
     if (!this.samples.length) return null;

@@ -235,15 +235,19 @@ export class KeysPanel {
 /** Whether a key event is the stats overlay's shortcut, Ctrl+Alt+Shift+S. */
 export const isStatsShortcut = (e) => e.code === 'KeyS' && e.ctrlKey && e.altKey && e.shiftKey;
 
+const SHORTCUT_MODIFIERS = new Set(['ControlLeft', 'ControlRight', 'AltLeft', 'AltRight', 'ShiftLeft', 'ShiftRight']);
+
 /**
  * The stats button and its shortcut, whose S is not sent to the host. Its Ctrl, Alt and Shift
- * went out before the S was known: `onShortcut` is told, so that their presses are not timed
- * as input-to-photon (on an idle desktop they read 113–121 ms, the wait for whatever changed
- * next, and made the overlay's first figure high).
+ * went out before the S was known: `onShortcut(since)` is told when the first of them went
+ * down (performance.now()), so that their presses are not timed as input-to-photon (they
+ * are no input to the picture, and on a still desktop read up to 121 ms).
  */
 export class StatsToggle {
-  constructor({ button, overlay, refocus = () => {}, onShortcut = () => {} }) {
-    Object.assign(this, { button, overlay, refocus, onShortcut });
+  constructor({ button, overlay, refocus = () => {}, onShortcut = () => {}, now = () => performance.now() }) {
+    Object.assign(this, { button, overlay, refocus, onShortcut, now });
+    this.held = new Set(); // the shortcut's modifiers held now
+    this.since = null; // when the first of them went down
   }
 
   toggle() {
@@ -254,11 +258,17 @@ export class StatsToggle {
   start(win = globalThis.window) {
     this.button.addEventListener('click', () => { this.toggle(); this.refocus(); });
     win.addEventListener('keydown', (e) => {
+      if (SHORTCUT_MODIFIERS.has(e.code)) {
+        if (!this.held.size) this.since = this.now();
+        this.held.add(e.code);
+      }
       if (!isStatsShortcut(e)) return;
       e.preventDefault();
       e.stopImmediatePropagation();
-      this.onShortcut();
+      this.onShortcut(this.since ?? this.now());
       if (!e.repeat) this.toggle();
     }, { capture: true });
+    win.addEventListener('keyup', (e) => { this.held.delete(e.code); }, { capture: true });
+    win.addEventListener('blur', () => { this.held.clear(); });
   }
 }

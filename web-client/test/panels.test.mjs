@@ -77,20 +77,30 @@ test('the stats shortcut is Ctrl+Alt+Shift+S only', () => {
 test('the stats shortcut toggles the overlay, is not passed on, and says so before its modifiers are timed', () => {
   const overlay = { visible: false, toggle() { this.visible = !this.visible; } };
   let told = 0;
+  let since = null;
+  let now = 1000;
   const button = Object.assign(element(), { setAttribute(k, v) { this[k] = v; } });
-  const toggle = new StatsToggle({ button, overlay, onShortcut: () => { told += 1; } });
+  const toggle = new StatsToggle({ button, overlay, now: () => now, onShortcut: (t) => { told += 1; since = t; } });
   const win = new EventTarget();
   toggle.start(win);
   let reachedStage = false;
   win.addEventListener('keydown', () => { reachedStage = true; });
   const shortcut = () => Object.assign(new Event('keydown', { cancelable: true }),
     { code: 'KeyS', ctrlKey: true, altKey: true, shiftKey: true });
+  // Typed at human speed: the modifiers go down one after another, and go out to the host.
+  for (const code of ['ControlLeft', 'AltLeft', 'ShiftLeft']) {
+    win.dispatchEvent(Object.assign(new Event('keydown'), { code }));
+    now += 100;
+  }
+  reachedStage = false;
   const e = shortcut();
   win.dispatchEvent(e);
   assert.ok(e.defaultPrevented && !reachedStage);
   assert.equal(overlay.visible, true);
   assert.equal(button['aria-pressed'], 'true');
   assert.equal(told, 1);
+  assert.equal(since, 1000, 'told from when the first modifier went down');
+  for (const code of ['ControlLeft', 'AltLeft', 'ShiftLeft']) win.dispatchEvent(Object.assign(new Event('keyup'), { code }));
   win.dispatchEvent(Object.assign(new Event('keydown'), { code: 'KeyS', ctrlKey: true }));
   assert.ok(reachedStage, 'a plain Ctrl+S goes on');
   assert.equal(told, 1);
