@@ -67,8 +67,9 @@ impl SignalConfig {
             .flatten()
             .map(String::as_str)
             .collect();
-        let (verdict, matched) = throttle.check_any(now, client, &wants, given);
         let owner = self.password.is_some();
+        // The owner's password clears an address's failures, the viewers' does not.
+        let (verdict, matched) = throttle.check_ranked(now, client, &wants, owner.into(), given);
         let admission = match matched {
             None => Admission::Open,
             Some(0) if owner => Admission::Owner,

@@ -5,9 +5,10 @@
 //!   without a check.
 //! - After [`FREE_FAILURES`] wrong passwords from one address, each further failure makes it
 //!   wait [`FIRST_BACKOFF`] doubled per failure, up to [`MAX_BACKOFF`]; the right password
-//!   still gets in once the wait is over. A success with the first secret (the owner's)
-//!   forgets the address's failures; one with a lesser secret (the viewers') forgets nothing,
-//!   or a viewer could clear its own backoff between guesses at the owner's password.
+//!   still gets in once the wait is over. A success with a full secret (the owner's password,
+//!   the API token) forgets the address's failures; one with a lesser secret (the viewers')
+//!   forgets nothing and is not counted, or a viewer could clear its own backoff between
+//!   guesses at the owner's password ([`Throttle::check_ranked`]).
 //! - An IPv6 client is counted by its /64 (one host usually holds a whole /64).
 //! - The comparison is constant-time (`subtle`), so the time of an answer says nothing about
 //!   how much of a guess was right.
@@ -109,10 +110,24 @@ impl Throttle {
         wants: &[&str],
         given: Option<&str>,
     ) -> (Verdict, Option<usize>) {
+        self.check_ranked(now, client, wants, wants.len(), given)
+    }
+
+    /// [`Throttle::check_any`] where only the first `full` of `wants` are full secrets: a
+    /// match with one of them forgets the address's failures; a match with a later (lesser)
+    /// one forgets nothing and takes no place in the rate window.
+    pub fn check_ranked(
+        &mut self,
+        now: Instant,
+        client: IpAddr,
+        wants: &[&str],
+        full: usize,
+        given: Option<&str>,
+    ) -> (Verdict, Option<usize>) {
         if wants.is_empty() {
             return (Verdict::Accepted, None);
         }
-        let verdict = self.check_one(now, client, wants, given);
+        let verdict = self.check_one(now, client, wants, full, given);
         let matched = (verdict == Verdict::Accepted)
             .then(|| {
                 let g = given.unwrap_or_default().as_bytes();
@@ -127,6 +142,7 @@ impl Throttle {
         now: Instant,
         client: IpAddr,
         wants: &[&str],
+        full: usize,
         given: Option<&str>,
     ) -> Verdict {
         // No password at all is no guess: refused, and nothing counted (a page opened without
@@ -159,20 +175,19 @@ impl Throttle {
                 return Verdict::Wait(free_at - now);
             }
         }
-        e.recent[e.next] = Some(now);
-        e.next = (e.next + 1) % e.recent.len();
-        let matches: Vec<subtle::Choice> = wants
+        let matches: Vec<bool> = wants
             .iter()
-            .map(|w| w.as_bytes().ct_eq(given.as_bytes()))
+            .map(|w| bool::from(w.as_bytes().ct_eq(given.as_bytes())))
             .collect();
-        let first = matches.first().is_some_and(|&m| bool::from(m));
-        if first {
+        if matches.iter().take(full).any(|&m| m) {
             self.entries.remove(&key);
             return Verdict::Accepted;
         }
-        if matches.iter().any(|&m| bool::from(m)) {
+        if matches.iter().any(|&m| m) {
             return Verdict::Accepted;
         }
+        e.recent[e.next] = Some(now);
+        e.next = (e.next + 1) % e.recent.len();
         self.counters.failures.inc();
         e.failures += 1;
         // One line per address when it starts guessing and at each wait (for fail2ban and the
@@ -440,31 +455,32 @@ mod tests {
     fn a_viewers_password_clears_no_backoff_for_guesses_at_the_owners() {
         let mut t = Throttle::new(ThrottleCounters::default());
         let wants = ["owner-secret", "viewer"];
+        let check = |t: &mut Throttle, now, given| t.check_ranked(now, ME, &wants, 1, Some(given));
         let mut now = Instant::now();
         let mut waited = false;
         // Three guesses at the owner's password, then the viewers' (which gets in), over and
         // over, within the rate limit: the guesses still run into the backoff.
         for _ in 0..10 {
             for _ in 0..3 {
-                let (v, _) = t.check_any(now, ME, &wants, Some("guess"));
-                waited |= matches!(v, Verdict::Wait(_));
+                waited |= matches!(check(&mut t, now, "guess").0, Verdict::Wait(_));
                 now += ms(250);
             }
-            let (v, matched) = t.check_any(now, ME, &wants, Some("viewer"));
+            let (v, matched) = check(&mut t, now, "viewer");
             assert!(v == Verdict::Accepted && matched == Some(1) || matches!(v, Verdict::Wait(_)));
             now += ms(250);
         }
         assert!(waited, "30 wrong guesses and never a wait");
         // The owner's password, once the wait is over, forgets the failures.
         now += MAX_BACKOFF;
-        assert_eq!(
-            t.check_any(now, ME, &wants, Some("owner-secret")).0,
-            Verdict::Accepted
-        );
-        assert_eq!(
-            t.check_any(now, ME, &wants, Some("guess")).0,
-            Verdict::Refused
-        );
+        assert_eq!(check(&mut t, now, "owner-secret").0, Verdict::Accepted);
+        assert_eq!(check(&mut t, now, "guess").0, Verdict::Refused);
+        // Full secrets alike (the API's owner password and token), and successes take no
+        // place in the rate window: many in a second all get in.
+        now += MAX_BACKOFF;
+        for n in 0..20 {
+            let (v, _) = t.check_any(now + ms(n), ME, &wants, Some("viewer"));
+            assert_eq!(v, Verdict::Accepted, "check {n}");
+        }
     }
 
     #[test]
