@@ -144,9 +144,7 @@ const latency = new InputToPhoton((ms) => {
  */
 function unsample(since) {
   latency.forget();
-  const before = overlay.inputToPhoton.samples.length;
-  overlay.inputToPhoton.dropSince(since);
-  const dropped = before - overlay.inputToPhoton.samples.length;
+  const dropped = overlay.inputToPhoton.dropSince(since);
   if (dropped > 0) glint.inputToPhotonMs.splice(Math.max(0, glint.inputToPhotonMs.length - dropped));
 }
 

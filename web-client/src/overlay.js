@@ -16,9 +16,11 @@ export class Window {
     while (this.samples.length && this.samples[0][0] < now - this.spanMs) this.samples.shift();
   }
 
-  /** Drops the samples added at or after `at`. */
+  /** Drops the samples added at or after `at`; returns how many. */
   dropSince(at) {
+    const before = this.samples.length;
     this.samples = this.samples.filter(([t]) => t < at);
+    return before - this.samples.length;
   }
 
   percentile(q) {

@@ -67,6 +67,6 @@ test('the overlay\'s window drops the samples taken from a moment on', async () 
   const { Window } = await import('../src/overlay.js');
   const w = new Window(5000);
   for (const [at, v] of [[1000, 10], [1100, 20], [1200, 30]]) w.add(v, at);
-  w.dropSince(1100);
+  assert.equal(w.dropSince(1100), 2);
   assert.deepEqual(w.samples, [[1000, 10]]);
 });

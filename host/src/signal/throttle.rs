@@ -127,14 +127,7 @@ impl Throttle {
         if wants.is_empty() {
             return (Verdict::Accepted, None);
         }
-        let verdict = self.check_one(now, client, wants, full, given);
-        let matched = (verdict == Verdict::Accepted)
-            .then(|| {
-                let g = given.unwrap_or_default().as_bytes();
-                wants.iter().position(|w| bool::from(w.as_bytes().ct_eq(g)))
-            })
-            .flatten();
-        (verdict, matched)
+        self.check_one(now, client, wants, full, given)
     }
 
     fn check_one(
@@ -144,11 +137,11 @@ impl Throttle {
         wants: &[&str],
         full: usize,
         given: Option<&str>,
-    ) -> Verdict {
+    ) -> (Verdict, Option<usize>) {
         // No password at all is no guess: refused, and nothing counted (a page opened without
         // its `#password`, a scraper without its token).
         let Some(given) = given else {
-            return Verdict::Refused;
+            return (Verdict::Refused, None);
         };
         let key = bucket(client);
         if !self.entries.contains_key(&key) && self.entries.len() >= MAX_TRACKED {
@@ -165,26 +158,26 @@ impl Throttle {
         if let Some(until) = e.blocked_until {
             if now < until {
                 self.counters.throttled.inc();
-                return Verdict::Wait(until - now);
+                return (Verdict::Wait(until - now), None);
             }
         }
         if let Some(oldest) = e.recent[e.next] {
             let free_at = oldest + Duration::from_secs(1);
             if now < free_at {
                 self.counters.throttled.inc();
-                return Verdict::Wait(free_at - now);
+                return (Verdict::Wait(free_at - now), None);
             }
         }
+        // Every secret is compared (each in constant time) before the first match is taken.
         let matches: Vec<bool> = wants
             .iter()
             .map(|w| bool::from(w.as_bytes().ct_eq(given.as_bytes())))
             .collect();
-        if matches.iter().take(full).any(|&m| m) {
-            self.entries.remove(&key);
-            return Verdict::Accepted;
-        }
-        if matches.iter().any(|&m| m) {
-            return Verdict::Accepted;
+        if let Some(i) = matches.iter().position(|&m| m) {
+            if i < full {
+                self.entries.remove(&key);
+            }
+            return (Verdict::Accepted, Some(i));
         }
         e.recent[e.next] = Some(now);
         e.next = (e.next + 1) % e.recent.len();
@@ -208,7 +201,7 @@ impl Throttle {
                 "wrong passwords from one address: it waits before its next check"
             );
         }
-        Verdict::Refused
+        (Verdict::Refused, None)
     }
 
     /// How many addresses are tracked.
