@@ -24,6 +24,7 @@ use crate::signal::throttle::{PerAddress, Seats, Throttle, Verdict};
 use crate::signal::{
     Action, Connection, GameError, GameRequest, OfferError, Shutdown, SignalConfig, SignalCounters,
     Unreadable, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_BIG, HELLO_TIMEOUT,
+    OFFER_TIMEOUT,
 };
 
 /// A full rtc command queue is tried again this often, this many times, before "busy".
@@ -142,13 +143,17 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     };
     let peer = PeerId(hub.next_peer.fetch_add(1, Ordering::Relaxed));
     let mut conn = Connection::new(peer);
-    let hello_deadline = tokio::time::sleep(HELLO_TIMEOUT);
-    tokio::pin!(hello_deadline);
-    // Whether the hello deadline is still to be told to the connection. Not
-    // `!hello_deadline.is_elapsed()`: the timer marks it elapsed when it fires, and when
+    // `hello` within HELLO_TIMEOUT of the socket opening, then the first offer within
+    // OFFER_TIMEOUT of the page being let in (a socket that says hello and nothing more would
+    // hold a seat for good).
+    let deadline = tokio::time::sleep(HELLO_TIMEOUT);
+    tokio::pin!(deadline);
+    // Whether the deadline is still to be told to the connection. Not
+    // `!deadline.is_elapsed()`: the timer marks it elapsed when it fires, and when
     // another branch (the first ping, due at the same 10 s) won that wake-up, the guard
     // turned the branch off before it ever ran: a silent socket stayed open for good.
-    let mut hello_due = true;
+    let mut deadline_due = true;
+    let mut offer_deadline_set = false;
     // The code the host closed the socket with, if it closed first.
     let mut host_closed = None;
     let (notifier, mut notices) = PeerNotifier::channel();
@@ -193,6 +198,13 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
         if conn.is_closed() {
             continue;
         }
+        if conn.is_authed() && !offer_deadline_set {
+            offer_deadline_set = true;
+            deadline_due = true;
+            deadline
+                .as_mut()
+                .reset(tokio::time::Instant::now() + OFFER_TIMEOUT);
+        }
         tokio::select! {
             m = rx.next() => match m {
                 Some(Ok(m)) if m.is_close() => conn.handle_closed(&mut actions),
@@ -231,9 +243,9 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                     let _ = tx.send(Message::ping(Vec::new())).await;
                 }
             }
-            () = &mut hello_deadline, if hello_due => {
-                hello_due = false;
-                conn.handle_hello_timeout(&hub.counters, &mut actions);
+            () = &mut deadline, if deadline_due => {
+                deadline_due = false;
+                conn.handle_deadline(&hub.counters, &mut actions);
             }
             how = app_end(&mut app_ended) => {
                 if conn.is_authed() {

@@ -233,6 +233,8 @@ pub enum ErrorCode {
     TooManySockets,
     /// No `hello` within the time allowed; the socket closes.
     HelloTimeout,
+    /// Let in, but no offer within the time allowed; the socket closes and its seat frees.
+    OfferTimeout,
     /// Input from a member without control, dropped: ask for control first.
     NotInControl,
     /// A room request this member's role does not allow, or that cannot be done now.
@@ -240,7 +242,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::Unauthorized,
         ErrorCode::BadMessage,
         ErrorCode::Busy,
@@ -254,6 +256,7 @@ impl ErrorCode {
         ErrorCode::Full,
         ErrorCode::TooManySockets,
         ErrorCode::HelloTimeout,
+        ErrorCode::OfferTimeout,
         ErrorCode::NotInControl,
         ErrorCode::Forbidden,
     ];

@@ -13,7 +13,10 @@ use crate::peer::PeerId;
 use crate::proto::signaling::{ClientMsg, ErrorCode, ServerMsg};
 use crate::session::SessionError;
 
+mod password;
 pub mod throttle;
+
+pub use password::{generate_password, owner_password, PasswordError};
 
 use throttle::Verdict;
 
@@ -21,10 +24,14 @@ use throttle::Verdict;
 pub const CLOSE_UNAUTHORIZED: u16 = 4001;
 /// WebSocket close code when a client must wait before its next password check.
 pub const CLOSE_TOO_MANY_ATTEMPTS: u16 = 4029;
-/// WebSocket close code for a socket that said no `hello` in time, or one too many.
+/// WebSocket close code for a socket that said no `hello` in time (or no offer after it), or
+/// one too many.
 pub const CLOSE_POLICY: u16 = 1008;
 /// A socket that has not said `hello` within this time is closed.
 pub const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// A page let in must make its first offer within this time of being let in, or its socket
+/// closes and its seat frees (the page makes its offer while its socket opens).
+pub const OFFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 /// WebSocket close code for a message too big to take (RFC 6455 §7.4.1).
 pub const CLOSE_TOO_BIG: u16 = 1009;
 /// WebSocket close code for a frame that breaks the protocol (RFC 6455 §7.4.1).
@@ -88,6 +95,8 @@ pub struct SignalCounters {
     pub refused: Counter,
     /// Sockets closed for saying no `hello` in time.
     pub hello_timeouts: Counter,
+    /// Sockets let in and closed for making no offer in time ([`OFFER_TIMEOUT`]).
+    pub offer_timeouts: Counter,
     /// Sockets refused because their address had too many open.
     pub too_many_sockets: Counter,
     /// Sockets that went without a closing handshake (a lost network, a killed tab): no bad
@@ -108,6 +117,10 @@ impl SignalCounters {
             hello_timeouts: m.counter(
                 "signaling_hello_timeouts",
                 "Signaling sockets closed for saying no hello in time",
+            ),
+            offer_timeouts: m.counter(
+                "signaling_offer_timeouts",
+                "Signaling sockets let in and closed for making no offer in time",
             ),
             too_many_sockets: m.counter(
                 "signaling_too_many_sockets",
@@ -413,17 +426,25 @@ impl Connection {
         }
     }
 
-    /// [`HELLO_TIMEOUT`] has passed since the socket opened: closes it unless `hello` came.
-    pub fn handle_hello_timeout(&mut self, counters: &SignalCounters, out: &mut Vec<Action>) {
-        if self.closed || self.hello {
+    /// The socket's deadline passed: [`HELLO_TIMEOUT`] since it opened, or [`OFFER_TIMEOUT`]
+    /// since the page was let in. Closes it unless `hello` came, or the offer after it.
+    pub fn handle_deadline(&mut self, counters: &SignalCounters, out: &mut Vec<Action>) {
+        let (counter, code, reason, within) = if !self.hello {
+            let c = &counters.hello_timeouts;
+            (c, ErrorCode::HelloTimeout, "no hello", HELLO_TIMEOUT)
+        } else if self.authed && !self.offered {
+            let c = &counters.offer_timeouts;
+            (c, ErrorCode::OfferTimeout, "no offer", OFFER_TIMEOUT)
+        } else {
+            return;
+        };
+        if self.closed {
             return;
         }
-        counters.hello_timeouts.inc();
-        out.push(Action::Send(ServerMsg::error(
-            ErrorCode::HelloTimeout,
-            format!("no hello within {} s", HELLO_TIMEOUT.as_secs()),
-        )));
-        out.push(Action::Close(CLOSE_POLICY, "no hello"));
+        counter.inc();
+        let message = format!("{reason} within {} s", within.as_secs());
+        out.push(Action::Send(ServerMsg::error(code, message)));
+        out.push(Action::Close(CLOSE_POLICY, reason));
         self.closed = true;
     }
 
@@ -557,42 +578,6 @@ pub enum OfferError {
 pub enum GameError {
     Busy,
     Failed(String),
-}
-
-/// Why the passwords cannot be had.
-#[derive(Debug, thiserror::Error)]
-pub enum PasswordError {
-    /// A setting is wrong (exit code 2).
-    #[error("{0}")]
-    Config(String),
-    #[error("no randomness for a password: {0}")]
-    Random(getrandom::Error),
-}
-
-/// The owner's password: `--password`, or a fresh one (printed by the caller) when one is
-/// required and none was given, or none on a loopback listen; the viewers' one is checked.
-pub fn owner_password(config: &crate::config::Config) -> Result<Option<String>, PasswordError> {
-    config.check().map_err(PasswordError::Config)?;
-    match (&config.password, config.password_required()) {
-        (Some(p), _) if p.is_empty() => {
-            Err(PasswordError::Config("--password must not be empty".into()))
-        }
-        (Some(p), _) => Ok(Some(p.clone())),
-        (None, false) => Ok(None),
-        (None, true) => generate_password().map(Some).map_err(PasswordError::Random),
-    }
-}
-
-/// A fresh password for a host that listens beyond loopback without one: 12 characters from
-/// 31 that cannot be mistaken for each other (about 59 bits), from the OS's randomness.
-pub fn generate_password() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes)?;
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    Ok(bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect())
 }
 
 #[cfg(test)]

@@ -447,15 +447,36 @@ fn a_second_hello_is_a_bad_message_and_a_silent_socket_is_closed() {
     run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
     let out = run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
     assert_eq!(error_code(&out[0]), Some(ErrorCode::BadMessage));
-    // After hello, the timeout changes nothing.
-    let mut out = Vec::new();
-    conn.handle_hello_timeout(&c, &mut out);
-    assert!(out.is_empty() && !conn.is_closed());
     let mut silent = Connection::new(PeerId(2));
-    silent.handle_hello_timeout(&c, &mut out);
+    let mut out = Vec::new();
+    silent.handle_deadline(&c, &mut out);
     assert_eq!(error_code(&out[0]), Some(ErrorCode::HelloTimeout));
     assert_eq!(out[1], Action::Close(CLOSE_POLICY, "no hello"));
     assert!(silent.is_closed());
+    assert_eq!((c.hello_timeouts.get(), c.offer_timeouts.get()), (1, 0));
+}
+
+#[test]
+fn a_page_let_in_that_never_offers_is_closed_at_its_deadline_and_one_that_offered_is_not() {
+    let (cfg, c) = (config(None), SignalCounters::default());
+    // Let in, no offer: told, closed (its seat goes with the connection), counted.
+    let mut idle = Connection::new(PeerId(1));
+    run(&mut idle, &cfg, &c, r#"{"type":"hello"}"#);
+    assert!(idle.is_authed());
+    let mut out = Vec::new();
+    idle.handle_deadline(&c, &mut out);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::OfferTimeout));
+    assert_eq!(out[1], Action::Close(CLOSE_POLICY, "no offer"));
+    assert!(idle.is_closed());
+    assert_eq!((c.hello_timeouts.get(), c.offer_timeouts.get()), (0, 1));
+    // One that offered: the deadline changes nothing.
+    let mut page = Connection::new(PeerId(2));
+    run(&mut page, &cfg, &c, r#"{"type":"hello"}"#);
+    run(&mut page, &cfg, &c, r#"{"type":"offer","sdp":"v=0"}"#);
+    let mut out = Vec::new();
+    page.handle_deadline(&c, &mut out);
+    assert!(out.is_empty() && !page.is_closed());
+    assert_eq!(c.offer_timeouts.get(), 1);
 }
 
 #[test]
