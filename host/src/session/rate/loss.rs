@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    Lead, RateControl, BURST_KEYFRAME_EVERY, COLLAPSE_SHARE, DISTRUST_PROBES_MAX, FAILED_LEAD_HOLD,
-    FAST_COLLAPSE_LOSS, FAST_COLLAPSE_PACKETS, FAST_COLLAPSE_SECOND, HEADROOM, MAX_FAST_CUT,
-    PROBE_FAILED_LOSS, PROBE_FAILED_PACKETS,
+    Cap, Lead, RateControl, BURST_KEYFRAME_EVERY, COLLAPSE_SHARE, DISTRUST_PROBES_MAX,
+    FAILED_LEAD_HOLD, FAST_CAP_FOR, FAST_COLLAPSE_LOSS, FAST_COLLAPSE_PACKETS,
+    FAST_COLLAPSE_SECOND, HEADROOM, MAX_FAST_CUT, PROBE_FAILED_LOSS, PROBE_FAILED_PACKETS,
 };
 
 /// The window str0m's egress loss share is taken over (its TWCC register's `loss(1 s)`).
@@ -68,7 +68,11 @@ impl RateControl {
             "a probe's result the link did not carry"
         );
         self.probe_lead = None;
-        self.lead_cap = Some((target_before, now + FAILED_LEAD_HOLD));
+        self.lead_cap = Some(Cap {
+            kbps: target_before,
+            until: now + FAILED_LEAD_HOLD,
+            lifts_under: false,
+        });
         if asked {
             self.recovery.failed();
         }
@@ -129,7 +133,11 @@ impl RateControl {
                         cap_kbps = cap,
                         "the link collapsed"
                     );
-                    self.fast_cap = Some((cap, now));
+                    self.fast_cap = Some(Cap {
+                        kbps: cap,
+                        until: now + FAST_CAP_FOR,
+                        lifts_under: true,
+                    });
                     collapsed = true;
                 }
             }

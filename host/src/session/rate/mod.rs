@@ -233,12 +233,14 @@ pub(crate) struct RateControl {
     collapse_floor: Option<(f64, Instant)>,
     /// The last loss sample: when, the share over the last second, the bytes sent until then.
     loss_sample: Option<(Instant, f64, u64)>,
-    /// After a collapse seen at once: the target's cap (what got through) and since when.
-    fast_cap: Option<(f64, Instant)>,
+    /// After a collapse seen at once: the target's cap (what got through), for
+    /// [`FAST_CAP_FOR`] or until the estimator says as little.
+    fast_cap: Option<Cap>,
     /// While a probe's result leads.
     probe_lead: Option<Lead>,
-    /// After a failed lead: the target's cap (where it was when the lead began) and until when.
-    lead_cap: Option<(f64, Instant)>,
+    /// After a failed lead: the target's cap (where it was when the lead began), for
+    /// [`FAILED_LEAD_HOLD`].
+    lead_cap: Option<Cap>,
     /// No probe's result leads until then (after a failed lead), and the next distrust's length.
     distrust_until: Option<Instant>,
     distrust_for: Duration,
@@ -247,6 +249,29 @@ pub(crate) struct RateControl {
     /// When to ask the estimator for a probe (`recovery.rs`).
     recovery: RecoveryProbes,
     last: Instant,
+}
+
+/// A ceiling on the target for a while, kbit/s: until `until`, or, with `lifts_under`, until
+/// the estimate alone asks for no more than it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Cap {
+    pub(super) kbps: f64,
+    pub(super) until: Instant,
+    pub(super) lifts_under: bool,
+}
+
+impl Cap {
+    /// `wanted` under the cap in `slot` at `now`; a cap that is over is taken out of `slot`.
+    fn apply(slot: &mut Option<Cap>, now: Instant, wanted: f64) -> f64 {
+        match *slot {
+            Some(c) if now < c.until && !(c.lifts_under && wanted <= c.kbps) => wanted.min(c.kbps),
+            Some(_) => {
+                *slot = None;
+                wanted
+            }
+            None => wanted,
+        }
+    }
 }
 
 impl RateControl {
@@ -427,19 +452,8 @@ impl RateControl {
             return;
         };
         let mut wanted = (estimate * HEADROOM).clamp(self.min_kbps, self.max_kbps);
-        if let Some((cap, since)) = self.fast_cap {
-            if wanted <= cap || now.saturating_duration_since(since) >= FAST_CAP_FOR {
-                self.fast_cap = None;
-            } else {
-                wanted = cap;
-            }
-        }
-        if let Some((cap, until)) = self.lead_cap {
-            if now >= until {
-                self.lead_cap = None;
-            } else {
-                wanted = wanted.min(cap);
-            }
+        for cap in [&mut self.fast_cap, &mut self.lead_cap] {
+            wanted = Cap::apply(cap, now, wanted);
         }
         // Sending more than the estimate affords is never idle, however little it is.
         let idle = self.sent_kbps < self.target_kbps * IDLE_SHARE && self.sent_kbps < wanted;
