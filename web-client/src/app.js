@@ -19,7 +19,7 @@ import { Room, PeoplePanel, savedName } from './people.js';
 import { Pointers, screenSize, setScreen } from './pointers.js';
 import { Transfers, FilesPanel } from './files.js';
 import { TouchInput, tapsAsClicks, hasTouch } from './phone.js';
-import { sessionStore } from './storage.js';
+import { localStore, sessionStore } from './storage.js';
 
 // When each step of a connection happened (performance.now(), ms since navigation start): the
 // scripts ran, the attempt began, signaling opened, the welcome came, the offer went out, the
@@ -326,10 +326,15 @@ const startHeld = () => {
   start?.();
 };
 
+// This browser's device token, given by the host to a page let in with the owner's password:
+// sent in every `hello`, it makes the host count this browser's password checks apart from its
+// address's, so someone guessing from the same address never makes the owner wait.
+const DEVICE_KEY = 'glint.device';
 const signaling = new Signaling({
   url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
   password,
   name: () => savedName(),
+  device: () => localStore()?.getItem(DEVICE_KEY) || undefined,
   // The offer is made while the socket opens and goes out right behind `hello`, without
   // waiting for `welcome`.
   onConnecting: () => {
@@ -387,6 +392,11 @@ const signaling = new Signaling({
       filesPanel.render();
     },
     files: (msg) => transfers.configure(msg),
+    device: (msg) => {
+      try {
+        localStore()?.setItem(DEVICE_KEY, msg.token);
+      } catch { /* storage refused: this browser's checks count with its address's */ }
+    },
     // The host's STUN and TURN servers, for this connection (which gathers again with them)
     // and the next ones.
     'ice-servers': (msg) => {

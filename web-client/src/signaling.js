@@ -36,15 +36,17 @@ export const ERROR_REACTIONS = Object.freeze({
 export const ERROR_CODES = Object.freeze(Object.keys(ERROR_REACTIONS));
 
 /** Every message type the host sends; a `Signaling` needs a handler for each. */
-export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info', 'player', 'ended', 'draining', 'members', 'pointer', 'files', 'ice-servers', 'screen']);
+export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info', 'player', 'ended', 'draining', 'members', 'pointer', 'files', 'ice-servers', 'screen', 'device']);
 
 /** Page → host messages, as plain objects (`Signaling.send` serialises them). */
 export const message = Object.freeze({
-  /** The first message; `password` and `name` (shown to the others) are left out when unset. */
-  hello: (password, name) => ({
+  /** The first message; `password`, `name` (shown to the others) and `device` (this
+   * browser's token from an earlier `device` message) are left out when unset. */
+  hello: (password, name, device) => ({
     type: 'hello',
     ...(password === undefined ? {} : { password }),
     ...(name === undefined ? {} : { name }),
+    ...(device === undefined ? {} : { device }),
   }),
   offer: (sdp) => ({ type: 'offer', sdp }),
   /** One trickled ICE candidate (the `candidate:` attribute value) and its media's mid. */
@@ -121,6 +123,7 @@ export class Signaling {
    * @param {string} o.url the /ws URL
    * @param {string|undefined} o.password sent in `hello`
    * @param {() => string|undefined} [o.name] the page's name, sent in `hello`
+   * @param {() => string|undefined} [o.device] this browser's device token, sent in `hello`
    * @param {object} o.handlers one function per SERVER_TYPES entry, called with the message
    * @param {() => void} [o.onConnecting] a socket is being opened (start the peer connection
    *   now: its offer is queued behind `hello`)
@@ -131,7 +134,7 @@ export class Signaling {
    * @param {{setTimeout: Function, clearTimeout: Function}} [o.timers]
    */
   constructor({
-    url, password, name, handlers, onConnecting = () => {}, onOpen = () => {}, onDown = () => {},
+    url, password, name, device, handlers, onConnecting = () => {}, onOpen = () => {}, onDown = () => {},
     WebSocket = globalThis.WebSocket, timers = globalThis, backoff = new Backoff(), log = console,
   }) {
     const missing = SERVER_TYPES.filter((t) => typeof handlers[t] !== 'function');
@@ -139,6 +142,7 @@ export class Signaling {
     this.url = url;
     this.password = password;
     this.name = name; // () => the name to give in hello, or undefined
+    this.device = device; // () => the device token to give in hello, or undefined
     this.handlers = handlers;
     this.onConnecting = onConnecting;
     this.onOpen = onOpen;
@@ -164,7 +168,7 @@ export class Signaling {
     this.close();
     const ws = new this.WebSocket(this.url);
     this.ws = ws;
-    this.queue = [JSON.stringify(message.hello(this.password, this.name?.()))];
+    this.queue = [JSON.stringify(message.hello(this.password, this.name?.(), this.device?.()))];
     ws.onopen = () => {
       for (const text of this.queue.splice(0)) ws.send(text);
       this.onOpen();

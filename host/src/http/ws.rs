@@ -20,7 +20,7 @@ use crate::net::RtcCommand;
 use crate::peer::{PeerId, PeerNotifier};
 use crate::phase::FramePhase;
 use crate::proto::signaling::{ErrorCode, ServerMsg};
-use crate::signal::throttle::{PerAddress, Seats, Throttle, Verdict};
+use crate::signal::throttle::{Client, PerAddress, Seats, Throttle, Verdict};
 use crate::signal::{
     Action, Connection, GameError, GameRequest, OfferError, Shutdown, SignalConfig, SignalCounters,
     Unreadable, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_BIG, HELLO_TIMEOUT,
@@ -330,11 +330,22 @@ async fn carry_out(
             }
         }
         Action::Authenticate(given) => {
-            let (verdict, admission) = match hub.throttle.lock() {
-                Ok(mut t) => hub
-                    .config
-                    .admit(&mut t, Instant::now(), client, given.as_deref()),
-                Err(_) => (Verdict::Refused, Admission::Viewer),
+            let now = Instant::now();
+            let (verdict, admission, device) = match hub.throttle.lock() {
+                Ok(mut t) => {
+                    let who = t.client(now, client, conn.device());
+                    let (v, a) = hub.config.admit(&mut t, now, who, given.as_deref());
+                    // A browser let in as the owner gets a device token, unless it has one.
+                    let new = v == Verdict::Accepted
+                        && a == Admission::Owner
+                        && matches!(who, Client::Address(_));
+                    let device = new.then(|| t.remember_device(now)).and_then(|r| {
+                        r.inspect_err(|e| tracing::warn!(error = %e, "no device token"))
+                            .ok()
+                    });
+                    (v, a, device)
+                }
+                Err(_) => (Verdict::Refused, Admission::Viewer, None),
             };
             if verdict == Verdict::Accepted
                 && !conn.handle_seat(&hub.counters, hub.seats.take(), more)
@@ -342,6 +353,9 @@ async fn carry_out(
                 return;
             }
             conn.handle_verdict(&hub.config, &hub.counters, verdict, admission, more);
+            if let Some(token) = device.filter(|_| conn.is_authed()) {
+                more.push(Action::Send(ServerMsg::Device { token }));
+            }
         }
         Action::Join { admission, name } => {
             let msg = InputMsg::Member {

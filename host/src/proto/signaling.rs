@@ -76,6 +76,9 @@ pub enum ClientMsg {
         /// The name the page shows to the others (1–32 characters; a default when absent).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
+        /// The device token this browser was given (`device`), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
     },
     /// An SDP offer (RFC 8829). A second one on the same socket renegotiates the page's
     /// connection (an ICE restart: same peer, role and control), or replaces the peer when it
@@ -135,6 +138,13 @@ pub enum ServerMsg {
     /// ICE restart, RFC 8445 §9: the page's peer, role and control stay).
     Answer {
         sdp: String,
+    },
+    /// Sent after `welcome` to a page let in with the owner's password: a token for this
+    /// browser (32 hex digits) to give back in its later `hello`s. Its password checks then
+    /// count apart from its address's, so guesses by others at that address never make it wait
+    /// (`crate::signal::throttle`). Good until glint stops.
+    Device {
+        token: String,
     },
     /// The STUN and TURN servers for the page's `RTCPeerConnection` (its `iceServers`), sent
     /// after `welcome` when the host has any (`--ice-server`). TURN credentials minted from

@@ -13,6 +13,7 @@ use crate::peer::PeerId;
 use crate::proto::signaling::{ClientMsg, ErrorCode, ServerMsg};
 use crate::session::SessionError;
 
+mod limits;
 mod password;
 pub mod throttle;
 
@@ -66,7 +67,7 @@ impl SignalConfig {
         &self,
         throttle: &mut throttle::Throttle,
         now: std::time::Instant,
-        client: std::net::IpAddr,
+        client: impl Into<throttle::Client>,
         given: Option<&str>,
     ) -> (Verdict, Admission) {
         let wants: Vec<&str> = [&self.password, &self.viewer_password]
@@ -200,6 +201,8 @@ pub struct Connection {
     manages: bool,
     /// The page's seat in the session, from its accepted `hello` on.
     seat: Option<throttle::Seat>,
+    /// The device token from `hello` ([`throttle::Throttle::client`]).
+    device: Option<String>,
 }
 
 impl Connection {
@@ -215,7 +218,13 @@ impl Connection {
             name: None,
             manages: false,
             seat: None,
+            device: None,
         }
+    }
+
+    /// The device token the page gave in `hello`, if any.
+    pub fn device(&self) -> Option<&str> {
+        self.device.as_deref()
     }
 
     /// A message for the page from another part of the host, on its way out: the member list
@@ -258,11 +267,16 @@ impl Connection {
             Ok(m) => m,
             Err(e) => return self.handle_bad(counters, format!("malformed message: {e}"), out),
         };
-        if let ClientMsg::Hello { password, name } = msg {
+        if let ClientMsg::Hello {
+            password,
+            name,
+            device,
+        } = msg
+        {
             if std::mem::replace(&mut self.hello, true) {
                 return self.handle_bad(counters, "hello was already said".into(), out);
             }
-            self.name = name;
+            (self.name, self.device) = (name, device);
             return out.push(Action::Authenticate(password));
         }
         if !self.authed {

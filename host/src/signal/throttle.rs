@@ -10,6 +10,11 @@
 //!   forgets nothing and is not counted, or a viewer could clear its own backoff between
 //!   guesses at the owner's password ([`Throttle::check_ranked`]).
 //! - An IPv6 client is counted by its /64 (one host usually holds a whole /64).
+//! - A browser that got in with a full secret is given a device token
+//!   ([`Throttle::remember_device`]); given back, its checks count against that token instead
+//!   of its address ([`Client::Device`]), so guesses by others at the same address never make
+//!   the owner wait (OWASP's "device cookies" against lockout attacks). Tokens live until glint
+//!   stops.
 //! - The comparison is constant-time (`subtle`), so the time of an answer says nothing about
 //!   how much of a guess was right.
 //!
@@ -17,12 +22,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use subtle::ConstantTimeEq;
 
+pub use super::limits::{AddressSlot, PerAddress, Seat, Seats};
 use crate::metrics::{Counter, Metrics};
 
 pub const CHECKS_PER_SECOND: u32 = 5;
@@ -70,10 +74,27 @@ struct Entry {
     last: Instant,
 }
 
-/// Per-address state of password checks.
+/// Who a password check counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Client {
+    /// A client address (an IPv6 one by its /64).
+    Address(IpAddr),
+    /// A browser that got in with a full secret before: its device token's value.
+    Device(u128),
+}
+
+impl From<IpAddr> for Client {
+    fn from(ip: IpAddr) -> Self {
+        Client::Address(ip)
+    }
+}
+
+/// Per-client state of password checks.
 #[derive(Debug)]
 pub struct Throttle {
-    entries: HashMap<IpAddr, Entry>,
+    entries: HashMap<Client, Entry>,
+    /// Device tokens given out, and when each was last given or used.
+    devices: HashMap<u128, Instant>,
     counters: ThrottleCounters,
 }
 
@@ -81,7 +102,42 @@ impl Throttle {
     pub fn new(counters: ThrottleCounters) -> Self {
         Self {
             entries: HashMap::new(),
+            devices: HashMap::new(),
             counters,
+        }
+    }
+
+    /// A new device token for a browser that just got in with a full secret: 32 hex digits
+    /// (128 bits from the OS's randomness). At most [`MAX_TRACKED`] are kept; past that, the
+    /// one unused longest is forgotten.
+    pub fn remember_device(&mut self, now: Instant) -> Result<String, getrandom::Error> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes)?;
+        let id = u128::from_le_bytes(bytes);
+        if self.devices.len() >= MAX_TRACKED {
+            let oldest = self
+                .devices
+                .iter()
+                .min_by_key(|(_, t)| **t)
+                .map(|(k, _)| *k);
+            oldest.map(|k| self.devices.remove(&k));
+        }
+        self.devices.insert(id, now);
+        Ok(format!("{id:032x}"))
+    }
+
+    /// Whom a check from `ip` counts against: the device of `token` when it is one this
+    /// throttle gave out, else the address.
+    pub fn client(&mut self, now: Instant, ip: IpAddr, token: Option<&str>) -> Client {
+        let id = token
+            .filter(|t| t.len() == 32)
+            .and_then(|t| u128::from_str_radix(t, 16).ok());
+        match id.and_then(|id| self.devices.get_mut(&id).map(|t| (id, t))) {
+            Some((id, used)) => {
+                *used = now;
+                Client::Device(id)
+            }
+            None => Client::Address(ip),
         }
     }
 
@@ -90,7 +146,7 @@ impl Throttle {
     pub fn check(
         &mut self,
         now: Instant,
-        client: IpAddr,
+        client: impl Into<Client>,
         want: Option<&str>,
         given: Option<&str>,
     ) -> Verdict {
@@ -106,7 +162,7 @@ impl Throttle {
     pub fn check_any(
         &mut self,
         now: Instant,
-        client: IpAddr,
+        client: impl Into<Client>,
         wants: &[&str],
         given: Option<&str>,
     ) -> (Verdict, Option<usize>) {
@@ -119,7 +175,7 @@ impl Throttle {
     pub fn check_ranked(
         &mut self,
         now: Instant,
-        client: IpAddr,
+        client: impl Into<Client>,
         wants: &[&str],
         full: usize,
         given: Option<&str>,
@@ -127,13 +183,13 @@ impl Throttle {
         if wants.is_empty() {
             return (Verdict::Accepted, None);
         }
-        self.check_one(now, client, wants, full, given)
+        self.check_one(now, client.into(), wants, full, given)
     }
 
     fn check_one(
         &mut self,
         now: Instant,
-        client: IpAddr,
+        client: Client,
         wants: &[&str],
         full: usize,
         given: Option<&str>,
@@ -143,7 +199,10 @@ impl Throttle {
         let Some(given) = given else {
             return (Verdict::Refused, None);
         };
-        let key = bucket(client);
+        let key = match client {
+            Client::Address(ip) => Client::Address(bucket(ip)),
+            device => device,
+        };
         if !self.entries.contains_key(&key) && self.entries.len() >= MAX_TRACKED {
             self.evict_idlest();
         }
@@ -223,7 +282,7 @@ impl Throttle {
 
 /// The address a client is counted under: itself for IPv4 and IPv6 loopback, its /64 for
 /// other IPv6 (an IPv4-mapped IPv6 address counts as the IPv4 one).
-fn bucket(ip: IpAddr) -> IpAddr {
+pub(super) fn bucket(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -239,111 +298,19 @@ fn bucket(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// A [`bucket`] as logged: an IPv6 one with its prefix length (`2001:db8:1:2::/64`).
-fn shown(bucket: IpAddr) -> String {
-    match bucket {
-        IpAddr::V6(v6) if !v6.is_loopback() => format!("{v6}/64"),
-        ip => ip.to_string(),
+/// A throttled client as logged: an address [`bucket`], an IPv6 one with its prefix length
+/// (`2001:db8:1:2::/64`); a device by the start of its token.
+fn shown(client: Client) -> String {
+    match client {
+        Client::Address(IpAddr::V6(v6)) if !v6.is_loopback() => format!("{v6}/64"),
+        Client::Address(ip) => ip.to_string(),
+        Client::Device(id) => format!("device {:08x}…", id >> 96),
     }
 }
 
 /// Whole seconds to wait for `wait` (rounded up), as told to a client.
 pub fn wait_secs(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-}
-
-/// Things open at once per client address (an IPv6 client by its /64, as in [`Throttle`]), up
-/// to a limit: the front door's connections, signaling's sockets.
-#[derive(Debug)]
-pub struct PerAddress {
-    limit: usize,
-    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
-}
-
-/// One thing open, counted against its address until dropped.
-#[derive(Debug)]
-pub struct AddressSlot {
-    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    key: IpAddr,
-}
-
-impl PerAddress {
-    pub fn new(limit: usize) -> Self {
-        Self {
-            limit,
-            open: Arc::default(),
-        }
-    }
-
-    /// A slot for one more thing from `ip`, or `None` when that address has `limit` open.
-    pub fn take(&self, ip: IpAddr) -> Option<AddressSlot> {
-        let key = bucket(ip);
-        let mut open = self.open.lock().ok()?;
-        let n = open.entry(key).or_insert(0);
-        if *n >= self.limit {
-            return None;
-        }
-        *n += 1;
-        Some(AddressSlot {
-            open: self.open.clone(),
-            key,
-        })
-    }
-}
-
-impl Drop for AddressSlot {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.open.lock() {
-            if let Some(n) = open.get_mut(&self.key) {
-                *n -= 1;
-                if *n == 0 {
-                    open.remove(&self.key);
-                }
-            }
-        }
-    }
-}
-
-/// The session's seats (`--max-peers`): a page holds one from its accepted `hello` until its
-/// socket closes, so a page refused as full never joins the room (the session refuses an
-/// offer beyond the same number, `crate::session::SessionError::Full`, as a second check).
-#[derive(Debug)]
-pub struct Seats {
-    max: usize,
-    taken: Arc<AtomicUsize>,
-}
-
-/// One page's seat, given back when dropped.
-#[derive(Debug)]
-pub struct Seat {
-    taken: Arc<AtomicUsize>,
-}
-
-impl Seats {
-    pub fn new(max: usize) -> Self {
-        Self {
-            max,
-            taken: Arc::default(),
-        }
-    }
-
-    /// A seat, or `Err(max)` when all `max` are taken.
-    pub fn take(&self) -> Result<Seat, usize> {
-        self.taken
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max).then_some(n + 1)
-            })
-            .map(|_| Seat {
-                taken: self.taken.clone(),
-            })
-            .map_err(|_| self.max)
-    }
-}
-
-impl Drop for Seat {
-    fn drop(&mut self) {
-        self.taken.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 #[cfg(test)]
@@ -368,6 +335,43 @@ mod tests {
         }
         assert_eq!(c.failures.get(), 0);
         assert_eq!(t.check(now, ME, RIGHT, RIGHT), Verdict::Accepted);
+    }
+
+    #[test]
+    fn a_browser_given_a_device_token_is_not_locked_out_by_guesses_from_its_address() {
+        let mut t = Throttle::new(ThrottleCounters::default());
+        let mut now = Instant::now();
+        let token = t.remember_device(now).expect("randomness");
+        assert_eq!(token.len(), 32);
+        // Someone at the owner's address guesses until that address must wait.
+        while t.check(now, ME, RIGHT, Some("guess")) == Verdict::Refused {
+            now += ms(250);
+        }
+        assert!(matches!(t.check(now, ME, RIGHT, RIGHT), Verdict::Wait(_)));
+        // The owner's browser, with its token, still gets in at once.
+        let device = t.client(now, ME, Some(&token));
+        assert!(matches!(device, Client::Device(_)));
+        assert_eq!(t.check(now, device, RIGHT, RIGHT), Verdict::Accepted);
+        // A token not given out, or malformed, counts as the address.
+        for junk in ["0123456789abcdef0123456789abcdef", "nope", "", &token[..31]] {
+            let who = t.client(now, ME, Some(junk));
+            assert_eq!(who, Client::Address(ME), "{junk}");
+            assert!(matches!(t.check(now, who, RIGHT, RIGHT), Verdict::Wait(_)));
+        }
+        // Wrong passwords with a token count against that token, not the address's.
+        let other = t.remember_device(now).expect("randomness");
+        let holder = t.client(now, OTHER, Some(&other));
+        for _ in 0..FREE_FAILURES {
+            now += ms(250);
+            assert_eq!(t.check(now, holder, RIGHT, Some("typo")), Verdict::Refused);
+        }
+        now += ms(250);
+        assert_eq!(t.check(now, holder, RIGHT, Some("typo")), Verdict::Refused);
+        assert!(matches!(
+            t.check(now, holder, RIGHT, RIGHT),
+            Verdict::Wait(_)
+        ));
+        assert_eq!(t.check(now, OTHER, RIGHT, RIGHT), Verdict::Accepted);
     }
 
     #[test]
@@ -496,21 +500,6 @@ mod tests {
     }
 
     #[test]
-    fn open_things_are_counted_per_address_until_dropped() {
-        let per = PerAddress::new(2);
-        let a = per.take(ME).expect("first");
-        let _b = per.take(ME).expect("second");
-        assert!(per.take(ME).is_none(), "a third one from the same address");
-        assert!(per.take(OTHER).is_some(), "another address is not held up");
-        drop(a);
-        assert!(per.take(ME).is_some(), "a dropped slot is free again");
-        let v6 = |last| IpAddr::from([0x2001, 0xdb8, 1, 2, 0, 0, 0, last]);
-        let per = PerAddress::new(1);
-        let _c = per.take(v6(1)).expect("first of the /64");
-        assert!(per.take(v6(2)).is_none(), "another address of the same /64");
-    }
-
-    #[test]
     fn an_ipv6_client_is_counted_by_its_64() {
         let mut t = Throttle::new(ThrottleCounters::default());
         let now = Instant::now();
@@ -523,18 +512,5 @@ mod tests {
             t.check(now, sixth, RIGHT, RIGHT),
             Verdict::Wait(_)
         ));
-    }
-
-    #[test]
-    fn seats_run_out_at_max_and_come_back_when_dropped() {
-        let seats = Seats::new(2);
-        let a = seats.take().expect("first");
-        let b = seats.take().expect("second");
-        assert_eq!(seats.take().map(|_| ()), Err(2));
-        drop(a);
-        let c = seats.take().expect("a freed seat");
-        assert_eq!(seats.take().map(|_| ()), Err(2));
-        drop((b, c));
-        assert!(seats.take().is_ok());
     }
 }

@@ -174,3 +174,40 @@ test('with cookies and site data blocked, the page still plays from the printed 
     await glint.stop();
   }
 });
+
+test('someone guessing from the owner\'s address never makes the owner\'s browser wait', async () => {
+  const glint = await startGlint(['--source', 'testpattern', '--fps', '10', '--password', 'open sesame']);
+  const owner = await startChromium();
+  const other = await startChromium(); // the same address (loopback), a browser of its own
+  const link = glint.url.replace(/#.*/, `#password=${encodeURIComponent('open sesame')}`);
+  const hello = (page, password) => page.evaluate((pw) => new Promise((resolve) => {
+    const ws = new WebSocket(`ws://${location.host}/ws`);
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', password: pw }));
+    ws.onmessage = (ev) => { resolve(JSON.parse(ev.data)); ws.close(); };
+    ws.onclose = () => resolve({ code: 'closed' });
+  }), password);
+  try {
+    await owner.page.goto(link);
+    await waitFor('the owner to play', () => owner.page.evaluate(() => window.glint.state === 'playing'), 20000);
+    const token = await waitFor('the device token kept', () => owner.page.evaluate(() => localStorage.getItem('glint.device')));
+    assert.match(token, /^[0-9a-f]{32}$/);
+    // The other browser guesses, waiting as told, until its address must wait 8 s or more.
+    await other.page.goto(new URL('/favicon.ico', glint.url).href);
+    for (let i = 0; ; i += 1) {
+      const a = await hello(other.page, `guess${i}`);
+      if (a.code === 'too-many-attempts' && a.retry_after_s >= 8) break;
+      if (a.code === 'too-many-attempts') await new Promise((r) => setTimeout(r, a.retry_after_s * 1000));
+      else assert.equal(a.code, 'unauthorized', JSON.stringify(a));
+    }
+    // The owner's browser, reloaded (a new socket, a new check), plays at once.
+    await owner.page.reload();
+    await waitFor('the owner to play again', () => owner.page.evaluate(() => window.glint.state === 'playing'), 20000);
+    // All along, the address was made to wait: even the right password without the token is.
+    const after = await hello(other.page, 'open sesame');
+    assert.equal(after.code, 'too-many-attempts', JSON.stringify(after));
+  } finally {
+    await owner.stop();
+    await other.stop();
+    await glint.stop();
+  }
+});
