@@ -27,7 +27,7 @@ export const ERROR_REACTIONS = Object.freeze({
   full: 'retry',
   'too-many-sockets': 'retry',
   'hello-timeout': 'log',
-  'offer-timeout': 'log',
+  'connect-timeout': 'log',
   'not-in-control': 'tell',
   forbidden: 'tell',
 });

@@ -23,8 +23,8 @@ use crate::proto::signaling::{ErrorCode, ServerMsg};
 use crate::signal::throttle::{Client, PerAddress, Seats, Throttle, Verdict};
 use crate::signal::{
     Action, Connection, GameError, GameRequest, OfferError, Shutdown, SignalConfig, SignalCounters,
-    Unreadable, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_BIG, HELLO_TIMEOUT,
-    OFFER_TIMEOUT,
+    Unreadable, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_BIG, CONNECT_TIMEOUT,
+    HELLO_TIMEOUT,
 };
 
 /// A full rtc command queue is tried again this often, this many times, before "busy".
@@ -143,9 +143,9 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     };
     let peer = PeerId(hub.next_peer.fetch_add(1, Ordering::Relaxed));
     let mut conn = Connection::new(peer);
-    // `hello` within HELLO_TIMEOUT of the socket opening, then the first offer within
-    // OFFER_TIMEOUT of the page being let in (a socket that says hello and nothing more would
-    // hold a seat for good).
+    // `hello` within HELLO_TIMEOUT of the socket opening, then the picture within
+    // CONNECT_TIMEOUT of the page being let in (a socket that says hello and offers nothing
+    // that connects would hold a seat for good).
     let deadline = tokio::time::sleep(HELLO_TIMEOUT);
     tokio::pin!(deadline);
     // Whether the deadline is still to be told to the connection. Not
@@ -153,7 +153,7 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     // another branch (the first ping, due at the same 10 s) won that wake-up, the guard
     // turned the branch off before it ever ran: a silent socket stayed open for good.
     let mut deadline_due = true;
-    let mut offer_deadline_set = false;
+    let mut picture_deadline_set = false;
     // The code the host closed the socket with, if it closed first.
     let mut host_closed = None;
     let (notifier, mut notices) = PeerNotifier::channel();
@@ -198,12 +198,12 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
         if conn.is_closed() {
             continue;
         }
-        if conn.is_authed() && !offer_deadline_set {
-            offer_deadline_set = true;
+        if conn.is_authed() && !picture_deadline_set {
+            picture_deadline_set = true;
             deadline_due = true;
             deadline
                 .as_mut()
-                .reset(tokio::time::Instant::now() + OFFER_TIMEOUT);
+                .reset(tokio::time::Instant::now() + CONNECT_TIMEOUT);
         }
         tokio::select! {
             m = rx.next() => match m {

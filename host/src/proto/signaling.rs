@@ -243,8 +243,9 @@ pub enum ErrorCode {
     TooManySockets,
     /// No `hello` within the time allowed; the socket closes.
     HelloTimeout,
-    /// Let in, but no offer within the time allowed; the socket closes and its seat frees.
-    OfferTimeout,
+    /// Let in, but no picture within the time allowed (no offer, a refused one, or no
+    /// connection); the socket closes and its seat frees.
+    ConnectTimeout,
     /// Input from a member without control, dropped: ask for control first.
     NotInControl,
     /// A room request this member's role does not allow, or that cannot be done now.
@@ -266,7 +267,7 @@ impl ErrorCode {
         ErrorCode::Full,
         ErrorCode::TooManySockets,
         ErrorCode::HelloTimeout,
-        ErrorCode::OfferTimeout,
+        ErrorCode::ConnectTimeout,
         ErrorCode::NotInControl,
         ErrorCode::Forbidden,
     ];

@@ -8,15 +8,16 @@
 
 use crate::config::KeyboardLayout;
 use crate::input::roles::{Admission, Request};
-use crate::metrics::{Counter, Metrics};
 use crate::peer::PeerId;
 use crate::proto::signaling::{ClientMsg, ErrorCode, ServerMsg};
 use crate::session::SessionError;
 
+mod counters;
 mod limits;
 mod password;
 pub mod throttle;
 
+pub use counters::SignalCounters;
 pub use password::{generate_password, owner_password, PasswordError};
 
 use throttle::Verdict;
@@ -25,14 +26,15 @@ use throttle::Verdict;
 pub const CLOSE_UNAUTHORIZED: u16 = 4001;
 /// WebSocket close code when a client must wait before its next password check.
 pub const CLOSE_TOO_MANY_ATTEMPTS: u16 = 4029;
-/// WebSocket close code for a socket that said no `hello` in time (or no offer after it), or
-/// one too many.
+/// WebSocket close code for a socket that said no `hello` in time (or got no picture after
+/// it), or one too many.
 pub const CLOSE_POLICY: u16 = 1008;
 /// A socket that has not said `hello` within this time is closed.
 pub const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-/// A page let in must make its first offer within this time of being let in, or its socket
-/// closes and its seat frees (the page makes its offer while its socket opens).
-pub const OFFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// A page let in must have its picture within this time (its first `screen` notice, which
+/// goes out before its first frame), or its socket closes and its seat frees: a socket that
+/// never offers, whose offer is refused, or whose connection never comes up holds no seat.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// WebSocket close code for a message too big to take (RFC 6455 §7.4.1).
 pub const CLOSE_TOO_BIG: u16 = 1009;
 /// WebSocket close code for a frame that breaks the protocol (RFC 6455 §7.4.1).
@@ -84,58 +86,6 @@ impl SignalConfig {
             Some(_) => Admission::Viewer,
         };
         (verdict, admission)
-    }
-}
-
-/// Counters of signaling, registered in [`Metrics`].
-#[derive(Debug, Clone, Default)]
-pub struct SignalCounters {
-    /// Malformed or unexpected messages.
-    pub bad_messages: Counter,
-    /// Sockets refused for a wrong or missing password.
-    pub refused: Counter,
-    /// Sockets closed for saying no `hello` in time.
-    pub hello_timeouts: Counter,
-    /// Sockets let in and closed for making no offer in time ([`OFFER_TIMEOUT`]).
-    pub offer_timeouts: Counter,
-    /// Sockets refused because their address had too many open.
-    pub too_many_sockets: Counter,
-    /// Sockets that went without a closing handshake (a lost network, a killed tab): no bad
-    /// input, but worth watching.
-    pub dropped: Counter,
-    /// Pages refused at `hello` because every seat (`--max-peers`) was taken.
-    pub full: Counter,
-}
-
-impl SignalCounters {
-    pub fn register(m: &mut Metrics) -> Self {
-        Self {
-            bad_messages: m.counter("signaling_bad_messages", "Malformed signaling messages"),
-            refused: m.counter(
-                "signaling_refused",
-                "Signaling sockets refused for a wrong password",
-            ),
-            hello_timeouts: m.counter(
-                "signaling_hello_timeouts",
-                "Signaling sockets closed for saying no hello in time",
-            ),
-            offer_timeouts: m.counter(
-                "signaling_offer_timeouts",
-                "Signaling sockets let in and closed for making no offer in time",
-            ),
-            too_many_sockets: m.counter(
-                "signaling_too_many_sockets",
-                "Signaling sockets refused because their address had too many open",
-            ),
-            dropped: m.counter(
-                "signaling_dropped",
-                "Signaling sockets that went without a closing handshake",
-            ),
-            full: m.counter(
-                "signaling_full",
-                "Pages refused at hello because the session had --max-peers pages",
-            ),
-        }
     }
 }
 
@@ -203,6 +153,8 @@ pub struct Connection {
     seat: Option<throttle::Seat>,
     /// The device token from `hello` ([`throttle::Throttle::client`]).
     device: Option<String>,
+    /// The page's picture started (a `screen` notice went out: [`CONNECT_TIMEOUT`]).
+    pictured: bool,
 }
 
 impl Connection {
@@ -219,6 +171,7 @@ impl Connection {
             manages: false,
             seat: None,
             device: None,
+            pictured: false,
         }
     }
 
@@ -228,8 +181,10 @@ impl Connection {
     }
 
     /// A message for the page from another part of the host, on its way out: the member list
-    /// tells this connection the page's role and whether it has control.
+    /// tells this connection the page's role and whether it has control; the screen's size,
+    /// that its picture started.
     pub fn handle_notice(&mut self, notice: &ServerMsg) {
+        self.pictured |= matches!(notice, ServerMsg::Screen { .. });
         if let ServerMsg::Members { members, .. } = notice {
             self.manages = members
                 .iter()
@@ -440,15 +395,15 @@ impl Connection {
         }
     }
 
-    /// The socket's deadline passed: [`HELLO_TIMEOUT`] since it opened, or [`OFFER_TIMEOUT`]
-    /// since the page was let in. Closes it unless `hello` came, or the offer after it.
+    /// The socket's deadline passed: [`HELLO_TIMEOUT`] since it opened, or [`CONNECT_TIMEOUT`]
+    /// since the page was let in. Closes it unless `hello` came, or the picture after it.
     pub fn handle_deadline(&mut self, counters: &SignalCounters, out: &mut Vec<Action>) {
         let (counter, code, reason, within) = if !self.hello {
             let c = &counters.hello_timeouts;
             (c, ErrorCode::HelloTimeout, "no hello", HELLO_TIMEOUT)
-        } else if self.authed && !self.offered {
-            let c = &counters.offer_timeouts;
-            (c, ErrorCode::OfferTimeout, "no offer", OFFER_TIMEOUT)
+        } else if self.authed && !self.pictured {
+            let c = &counters.connect_timeouts;
+            (c, ErrorCode::ConnectTimeout, "no picture", CONNECT_TIMEOUT)
         } else {
             return;
         };

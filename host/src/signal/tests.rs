@@ -453,30 +453,48 @@ fn a_second_hello_is_a_bad_message_and_a_silent_socket_is_closed() {
     assert_eq!(error_code(&out[0]), Some(ErrorCode::HelloTimeout));
     assert_eq!(out[1], Action::Close(CLOSE_POLICY, "no hello"));
     assert!(silent.is_closed());
-    assert_eq!((c.hello_timeouts.get(), c.offer_timeouts.get()), (1, 0));
+    assert_eq!((c.hello_timeouts.get(), c.connect_timeouts.get()), (1, 0));
 }
 
 #[test]
-fn a_page_let_in_that_never_offers_is_closed_at_its_deadline_and_one_that_offered_is_not() {
+fn a_page_let_in_whose_picture_never_starts_is_closed_at_its_deadline() {
     let (cfg, c) = (config(None), SignalCounters::default());
-    // Let in, no offer: told, closed (its seat goes with the connection), counted.
-    let mut idle = Connection::new(PeerId(1));
-    run(&mut idle, &cfg, &c, r#"{"type":"hello"}"#);
-    assert!(idle.is_authed());
-    let mut out = Vec::new();
-    idle.handle_deadline(&c, &mut out);
-    assert_eq!(error_code(&out[0]), Some(ErrorCode::OfferTimeout));
-    assert_eq!(out[1], Action::Close(CLOSE_POLICY, "no offer"));
-    assert!(idle.is_closed());
-    assert_eq!((c.hello_timeouts.get(), c.offer_timeouts.get()), (0, 1));
-    // One that offered: the deadline changes nothing.
-    let mut page = Connection::new(PeerId(2));
+    // Let in with no offer; with an offer refused; with one answered that never connects:
+    // each is told, closed (its seat goes with the connection) and counted.
+    let offer = r#"{"type":"offer","sdp":"v=0"}"#;
+    let refused = Err(OfferError::Session(SessionError::BadOffer("v=0".into())));
+    let answered = Ok("v=0".to_owned());
+    for (n, result) in [None, Some(refused), Some(answered)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut page = Connection::new(PeerId(n as u64));
+        run(&mut page, &cfg, &c, r#"{"type":"hello"}"#);
+        assert!(page.is_authed());
+        if let Some(result) = result {
+            run(&mut page, &cfg, &c, offer);
+            page.handle_offer_result(&c, result, &mut Vec::new());
+        }
+        let mut out = Vec::new();
+        page.handle_deadline(&c, &mut out);
+        assert_eq!(error_code(&out[0]), Some(ErrorCode::ConnectTimeout), "{n}");
+        assert_eq!(out[1], Action::Close(CLOSE_POLICY, "no picture"));
+        assert!(page.is_closed());
+    }
+    assert_eq!((c.hello_timeouts.get(), c.connect_timeouts.get()), (0, 3));
+    // One whose picture started (the screen's size went out before its first frame): the
+    // deadline changes nothing.
+    let mut page = Connection::new(PeerId(9));
     run(&mut page, &cfg, &c, r#"{"type":"hello"}"#);
-    run(&mut page, &cfg, &c, r#"{"type":"offer","sdp":"v=0"}"#);
+    run(&mut page, &cfg, &c, offer);
+    page.handle_notice(&ServerMsg::Screen {
+        width: 1280,
+        height: 720,
+    });
     let mut out = Vec::new();
     page.handle_deadline(&c, &mut out);
     assert!(out.is_empty() && !page.is_closed());
-    assert_eq!(c.offer_timeouts.get(), 1);
+    assert_eq!(c.connect_timeouts.get(), 3);
 }
 
 #[test]
