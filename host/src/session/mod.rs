@@ -22,6 +22,7 @@ mod encoders;
 mod fanout;
 mod ladder;
 mod negotiate;
+pub(crate) mod offers;
 mod peer;
 mod rate;
 #[cfg(test)]
@@ -77,6 +78,8 @@ pub enum SessionError {
     Draining,
     #[error("the session is full ({0} {unit}); try again later", unit = if *.0 == 1 { "page" } else { "pages" })]
     Full(usize),
+    #[error("too many offers from this page (at most {0} in {1} s); try again later")]
+    TooManyOffers(usize, u64),
 }
 
 /// What the session is set up with, once.
@@ -275,6 +278,8 @@ pub struct Session {
     audio_wanted: (u32, Instant),
     /// The screen's size, from the last encoded frame.
     screen: Option<(u32, u32)>,
+    /// Each peer's recent offers (`offers.rs`).
+    offers: offers::OfferLimit,
     draining: bool,
 }
 
@@ -307,6 +312,7 @@ impl Session {
             last_audio: None,
             outputs: VecDeque::new(),
             next_stats: now + STATS_INTERVAL,
+            offers: offers::OfferLimit::default(),
             draining: false,
         }
     }
@@ -337,6 +343,7 @@ impl Session {
         if self.draining {
             return Err(SessionError::Draining);
         }
+        self.offers.admit(now, id)?;
         let existing = self.index(id);
         if let Some(i) = existing {
             let offered = negotiate::Shape::of(sdp);
@@ -357,28 +364,6 @@ impl Session {
         );
         self.add_peer(now, peer);
         Ok(answer)
-    }
-
-    /// A new offer on peer `i`'s connection (see [`Session::handle_offer`]).
-    fn handle_reoffer(
-        &mut self,
-        now: Instant,
-        i: usize,
-        offered: &negotiate::Shape,
-        sdp: &str,
-    ) -> Result<String, SessionError> {
-        let p = &mut self.peers[i];
-        let answer = p.reanswer(&self.config, offered, sdp);
-        match &answer {
-            Ok(_) => {
-                p.restarted();
-                self.counters.ice_restarts.inc();
-                tracing::info!(peer = %p.id, "ICE restarted by the page");
-            }
-            Err(e) => tracing::info!(peer = %p.id, error = %e, "re-offer refused"),
-        }
-        self.drive(i, now, Input::Timeout(now));
-        answer
     }
 
     /// Offers to a remote party that answers (a WHIP endpoint): adds peer `id` and returns the

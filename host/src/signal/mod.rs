@@ -430,6 +430,11 @@ impl Connection {
             Err(OfferError::Session(e @ SessionError::Full(_))) => {
                 ServerMsg::error(ErrorCode::Full, e.to_string())
             }
+            // Told as busy: the page tries again later, on a new socket.
+            Err(OfferError::Session(e @ SessionError::TooManyOffers(..))) => {
+                counters.bad_messages.inc();
+                ServerMsg::error(ErrorCode::Busy, e.to_string())
+            }
             Err(OfferError::Session(SessionError::Draining)) => ServerMsg::Draining {
                 message: SessionError::Draining.to_string(),
             },

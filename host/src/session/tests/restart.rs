@@ -236,3 +236,50 @@ fn after_the_nat_maps_the_host_anew_a_restart_announces_its_new_address() {
     assert_eq!(h.joined, [PeerId(1)]);
     assert!(h.left.is_empty(), "the peer left: {:?}", h.left);
 }
+
+#[test]
+fn a_page_flooding_offers_is_refused_past_the_limit_and_the_other_viewer_plays_on() {
+    use crate::session::offers::{OFFERS_PER_WINDOW, OFFER_WINDOW};
+    let mut h = Harness::new(delay(5, 81));
+    h.add_client(delay(5, 82), &[]);
+    h.add_client(delay(5, 83), &[]);
+    assert!(
+        h.run_until(Duration::from_secs(5), |h| h
+            .clients
+            .iter()
+            .all(|c| c.frames.len() > 30)),
+        "never played"
+    );
+    let start = h.now;
+    let watcher_before = h.clients[0].frames.len();
+    // The second page offers as fast as it can: the limit's worth are answered (its first
+    // offer, a few seconds ago, among them), the rest refused before they are read,
+    // well-formed or not.
+    for _ in 1..OFFERS_PER_WINDOW {
+        h.restart_ice(1)
+            .expect("an offer within the limit is answered");
+        h.run_for(Duration::from_millis(20));
+    }
+    let id = h.clients[1].id;
+    for _ in 0..200 {
+        let refused = h.session.handle_offer(h.now, id, "v=0\r\n");
+        assert!(
+            matches!(refused, Err(SessionError::TooManyOffers(..))),
+            "{refused:?}"
+        );
+        h.run_for(Duration::from_millis(5));
+    }
+    // The other viewer played on at its rate, no keyframe storm; nobody left.
+    h.run_for(Duration::from_secs(1));
+    let seconds = (h.now - start).as_secs_f64();
+    let watched = h.clients[0].frames.len() - watcher_before;
+    assert!(
+        watched as f64 > 50.0 * seconds,
+        "{watched} frames in {seconds:.1} s"
+    );
+    assert!(h.left.is_empty(), "{:?}", h.left);
+    // Once the window has passed, the page's offers are answered again.
+    h.run_for(OFFER_WINDOW);
+    h.restart_ice(1)
+        .expect("an offer after the window is answered");
+}
