@@ -22,6 +22,7 @@ pub mod session;
 pub mod signal;
 pub mod stats;
 pub mod supervise;
+pub mod window;
 
 /// Locks `m`, taking the data even when a thread panicked while holding it: every mutex in
 /// glint guards plain values (numbers, queues, snapshots) that stay usable, so serving them

@@ -152,8 +152,18 @@ fn carry_out(
                     let want = config.password.as_deref();
                     let viewer = config.viewer_password.as_deref();
                     let client = IpAddr::from([10, 0, 0, 9]);
-                    let (v, admission) =
-                        config.admit(&mut model.throttle, model.now, client, given.as_deref());
+                    let admitted = config.admit(
+                        &mut model.throttle,
+                        model.now,
+                        client,
+                        conn.device(),
+                        given.as_deref(),
+                    );
+                    let (v, admission) = (admitted.verdict, admitted.admission);
+                    assert!(
+                        admitted.device.is_none() || admission == Admission::Owner,
+                        "a device token for {admission:?}"
+                    );
                     let owner = want.is_none() || given.as_deref() == want;
                     let right = owner || (viewer.is_some() && given.as_deref() == viewer);
                     if !right {

@@ -20,11 +20,11 @@ use crate::net::RtcCommand;
 use crate::peer::{PeerId, PeerNotifier};
 use crate::phase::FramePhase;
 use crate::proto::signaling::{ErrorCode, ServerMsg};
-use crate::signal::throttle::{Client, PerAddress, Seats, Throttle, Verdict};
+use crate::signal::throttle::{PerAddress, Seats, Throttle, Verdict};
 use crate::signal::{
-    Action, Connection, GameError, GameRequest, OfferError, Shutdown, SignalConfig, SignalCounters,
-    Unreadable, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_BIG, CONNECT_TIMEOUT,
-    HELLO_TIMEOUT,
+    Action, Admitted, Connection, GameError, GameRequest, OfferError, Shutdown, SignalConfig,
+    SignalCounters, Unreadable, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TOO_BIG,
+    CONNECT_TIMEOUT, HELLO_TIMEOUT,
 };
 
 /// A full rtc command queue is tried again this often, this many times, before "busy".
@@ -331,21 +331,19 @@ async fn carry_out(
         }
         Action::Authenticate(given) => {
             let now = Instant::now();
-            let (verdict, admission, device) = match hub.throttle.lock() {
-                Ok(mut t) => {
-                    let who = t.client(now, client, conn.device());
-                    let (v, a) = hub.config.admit(&mut t, now, who, given.as_deref());
-                    // A browser let in as the owner gets a device token, unless it has one.
-                    let new = v == Verdict::Accepted
-                        && a == Admission::Owner
-                        && matches!(who, Client::Address(_));
-                    let device = new.then(|| t.remember_device(now)).and_then(|r| {
-                        r.inspect_err(|e| tracing::warn!(error = %e, "no device token"))
-                            .ok()
-                    });
-                    (v, a, device)
-                }
-                Err(_) => (Verdict::Refused, Admission::Viewer, None),
+            let Admitted {
+                verdict,
+                admission,
+                device,
+            } = match hub.throttle.lock() {
+                Ok(mut t) => hub
+                    .config
+                    .admit(&mut t, now, client, conn.device(), given.as_deref()),
+                Err(_) => Admitted {
+                    verdict: Verdict::Refused,
+                    admission: Admission::Viewer,
+                    device: None,
+                },
             };
             if verdict == Verdict::Accepted
                 && !conn.handle_seat(&hub.counters, hub.seats.take(), more)

@@ -5,11 +5,12 @@
 //! than a page ever makes (its first offer, one restart when the host's ICE servers come, one
 //! for each loss of its path, a new connection when a restart fails).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::{negotiate, Session, SessionError};
 use crate::peer::PeerId;
+use crate::window::SlidingWindow;
 use str0m::Input;
 
 /// The most offers taken from one peer in any [`OFFER_WINDOW`].
@@ -20,30 +21,25 @@ pub(crate) const OFFER_WINDOW: Duration = Duration::from_secs(10);
 /// Each peer's offers of the last [`OFFER_WINDOW`] (peers that made none are forgotten).
 #[derive(Debug, Default)]
 pub(super) struct OfferLimit {
-    recent: HashMap<PeerId, VecDeque<Instant>>,
+    recent: HashMap<PeerId, SlidingWindow>,
 }
 
 impl OfferLimit {
     /// Counts an offer from peer `id` at `now`, or refuses it (uncounted) when that peer made
     /// [`OFFERS_PER_WINDOW`] in the last [`OFFER_WINDOW`].
     pub(super) fn admit(&mut self, now: Instant, id: PeerId) -> Result<(), SessionError> {
-        self.recent.retain(|_, times| {
-            while times
-                .front()
-                .is_some_and(|t| now.saturating_duration_since(*t) >= OFFER_WINDOW)
-            {
-                times.pop_front();
-            }
-            !times.is_empty()
-        });
-        let times = self.recent.entry(id).or_default();
-        if times.len() >= OFFERS_PER_WINDOW {
+        self.recent.retain(|_, w| !w.is_idle(now));
+        let w = self
+            .recent
+            .entry(id)
+            .or_insert_with(|| SlidingWindow::new(OFFERS_PER_WINDOW, OFFER_WINDOW));
+        if w.wait(now).is_some() {
             return Err(SessionError::TooManyOffers(
                 OFFERS_PER_WINDOW,
                 OFFER_WINDOW.as_secs(),
             ));
         }
-        times.push_back(now);
+        w.record(now);
         Ok(())
     }
 }

@@ -39,8 +39,8 @@ fn run_at(
         match action {
             Action::Authenticate(given) => {
                 let client = IpAddr::from([10, 0, 0, 9]);
-                let (v, admission) = cfg.admit(throttle, now, client, given.as_deref());
-                conn.handle_verdict(cfg, c, v, admission, &mut done);
+                let a = cfg.admit(throttle, now, client, conn.device(), given.as_deref());
+                conn.handle_verdict(cfg, c, a.verdict, a.admission, &mut done);
             }
             other => done.push(other),
         }
@@ -398,6 +398,50 @@ fn the_viewer_password_admits_viewers_and_the_owner_password_owners() {
     assert_eq!(admitted(&mut throttle, "look"), Some(Admission::Viewer));
     assert_eq!(admitted(&mut throttle, "lookx"), None);
     assert_eq!(admitted(&mut throttle, ""), None);
+}
+
+#[test]
+fn only_the_owners_password_earns_a_device_token() {
+    let me = IpAddr::from([10, 0, 0, 9]);
+    let both = SignalConfig {
+        viewer_password: Some("look".into()),
+        ..config(Some("drive"))
+    };
+    let mut throttle = Throttle::new(ThrottleCounters::default());
+    let now = Instant::now();
+    let owner = both.admit(&mut throttle, now, me, None, Some("drive"));
+    assert_eq!(
+        (owner.verdict, owner.admission),
+        (Verdict::Accepted, Admission::Owner)
+    );
+    let token = owner.device.expect("the owner's browser gets a token");
+    assert_eq!(token.len(), 32);
+    // Given back, it is known: no second token.
+    let again = both.admit(&mut throttle, now, me, Some(&token), Some("drive"));
+    assert_eq!((again.verdict, again.device), (Verdict::Accepted, None));
+    // A viewer gets none, even with a token it made up, nor does a wrong password.
+    for device in [None, Some("0123456789abcdef0123456789abcdef")] {
+        let viewer = both.admit(&mut throttle, now, me, device, Some("look"));
+        assert_eq!(
+            (viewer.verdict, viewer.admission, viewer.device),
+            (Verdict::Accepted, Admission::Viewer, None)
+        );
+        let wrong = both.admit(&mut throttle, now, me, device, Some("guess"));
+        assert_eq!((wrong.verdict, wrong.device), (Verdict::Refused, None));
+    }
+    // Without an owner's password there is nothing to guess and no token: the viewers'
+    // password alone, or none at all.
+    let viewers_only = SignalConfig {
+        viewer_password: Some("look".into()),
+        ..config(None)
+    };
+    let v = viewers_only.admit(&mut throttle, now, me, None, Some("look"));
+    assert_eq!((v.admission, v.device), (Admission::Viewer, None));
+    let open = config(None).admit(&mut throttle, now, me, None, None);
+    assert_eq!(
+        (open.verdict, open.admission, open.device),
+        (Verdict::Accepted, Admission::Open, None)
+    );
 }
 
 #[test]

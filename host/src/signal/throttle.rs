@@ -28,6 +28,7 @@ use subtle::ConstantTimeEq;
 
 pub use super::limits::{AddressSlot, PerAddress, Seat, Seats};
 use crate::metrics::{Counter, Metrics};
+use crate::window::SlidingWindow;
 
 pub const CHECKS_PER_SECOND: u32 = 5;
 pub const FREE_FAILURES: u32 = 10;
@@ -63,12 +64,10 @@ impl ThrottleCounters {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Entry {
-    /// The last checks' times, oldest first once full.
-    recent: [Option<Instant>; CHECKS_PER_SECOND as usize],
-    /// Where the next check's time goes in `recent` (and so, the oldest one).
-    next: usize,
+    /// The last wrong passwords' times ([`CHECKS_PER_SECOND`] in any second).
+    recent: SlidingWindow,
     failures: u32,
     blocked_until: Option<Instant>,
     last: Instant,
@@ -115,12 +114,7 @@ impl Throttle {
         getrandom::fill(&mut bytes)?;
         let id = u128::from_le_bytes(bytes);
         if self.devices.len() >= MAX_TRACKED {
-            let oldest = self
-                .devices
-                .iter()
-                .min_by_key(|(_, t)| **t)
-                .map(|(k, _)| *k);
-            oldest.map(|k| self.devices.remove(&k));
+            remove_least(&mut self.devices, |used| *used);
         }
         self.devices.insert(id, now);
         Ok(format!("{id:032x}"))
@@ -204,11 +198,10 @@ impl Throttle {
             device => device,
         };
         if !self.entries.contains_key(&key) && self.entries.len() >= MAX_TRACKED {
-            self.evict_idlest();
+            remove_least(&mut self.entries, |e| e.last);
         }
-        let e = self.entries.entry(key).or_insert(Entry {
-            recent: [None; CHECKS_PER_SECOND as usize],
-            next: 0,
+        let e = self.entries.entry(key).or_insert_with(|| Entry {
+            recent: SlidingWindow::new(CHECKS_PER_SECOND as usize, Duration::from_secs(1)),
             failures: 0,
             blocked_until: None,
             last: now,
@@ -220,12 +213,9 @@ impl Throttle {
                 return (Verdict::Wait(until - now), None);
             }
         }
-        if let Some(oldest) = e.recent[e.next] {
-            let free_at = oldest + Duration::from_secs(1);
-            if now < free_at {
-                self.counters.throttled.inc();
-                return (Verdict::Wait(free_at - now), None);
-            }
+        if let Some(wait) = e.recent.wait(now) {
+            self.counters.throttled.inc();
+            return (Verdict::Wait(wait), None);
         }
         // Every secret is compared (each in constant time) before the first match is taken.
         let matches: Vec<bool> = wants
@@ -238,8 +228,7 @@ impl Throttle {
             }
             return (Verdict::Accepted, Some(i));
         }
-        e.recent[e.next] = Some(now);
-        e.next = (e.next + 1) % e.recent.len();
+        e.recent.record(now);
         self.counters.failures.inc();
         e.failures += 1;
         // One line per address when it starts guessing and at each wait (for fail2ban and the
@@ -267,16 +256,17 @@ impl Throttle {
     pub fn tracked(&self) -> usize {
         self.entries.len()
     }
+}
 
-    fn evict_idlest(&mut self) {
-        let idlest = self
-            .entries
-            .iter()
-            .min_by_key(|(_, e)| e.last)
-            .map(|(k, _)| *k);
-        if let Some(k) = idlest {
-            self.entries.remove(&k);
-        }
+/// Removes the entry of `map` whose `key` is least (the one unused longest), if any.
+fn remove_least<K, V, T>(map: &mut HashMap<K, V>, key: impl Fn(&V) -> T)
+where
+    K: Copy + Eq + std::hash::Hash,
+    T: Ord,
+{
+    let least = map.iter().min_by_key(|(_, v)| key(v)).map(|(k, _)| *k);
+    if let Some(k) = least {
+        map.remove(&k);
     }
 }
 
