@@ -27,7 +27,7 @@ export const ERROR_REACTIONS = Object.freeze({
   full: 'retry',
   'too-many-sockets': 'retry',
   'hello-timeout': 'log',
-  'connect-timeout': 'log',
+  'connect-timeout': 'retry',
   'not-in-control': 'tell',
   forbidden: 'tell',
 });
