@@ -377,4 +377,58 @@ mod tests {
             Err(EncodeError::Size { .. })
         ));
     }
+
+    /// A 320x240 frame of noise (a different one for each `n`): no encoder codes it small.
+    fn noise(n: u64) -> Frame {
+        let mut f = frame(n);
+        let mut s = n.wrapping_add(1);
+        for b in f.data.iter_mut() {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            *b = (s >> 56) as u8;
+        }
+        f
+    }
+
+    /// x264 follows a new rate from the next frame on, without a reopen or a keyframe (FFmpeg's
+    /// wrapper calls `x264_encoder_reconfig`). FFmpeg 5.1's libvpx wrapper reads its rate only
+    /// when it opens (measured: still ~2000 kbit/s 60 frames after 200 was written), so VP8
+    /// says no and the pipeline reopens it (a keyframe, at most once per
+    /// `REOPEN_FOR_RATE_EVERY`).
+    #[test]
+    fn x264_takes_a_new_rate_between_frames_without_a_keyframe() {
+        let fps = settings().fps as usize;
+        let kbps = |sizes: &[(usize, bool)]| {
+            let bytes: usize = sizes.iter().map(|(n, _)| n).sum();
+            bytes * 8 * fps / sizes.len() / 1000
+        };
+        let mut enc = open(Codec::H264, settings()).expect("opens");
+        assert!(enc.set_bitrate(2000));
+        let mut sizes = vec![];
+        for n in 0..180u64 {
+            match n {
+                60 => assert!(enc.set_bitrate(200)),
+                120 => assert!(enc.set_bitrate(2000)),
+                _ => {}
+            }
+            let unit = enc.encode(&noise(n), n == 0).expect("encodes");
+            sizes.push((unit.data.len(), unit.keyframe));
+        }
+        assert!(
+            sizes[1..].iter().all(|(_, key)| !key),
+            "a keyframe after a rate change"
+        );
+        let (high, low, again) = (
+            kbps(&sizes[30..60]),
+            kbps(&sizes[75..120]),
+            kbps(&sizes[135..180]),
+        );
+        // Noise at 2000 kbit/s fills most of it; at 200 the frames are a tenth of that.
+        assert!(high > 1000 && again > 1000, "{high} {again} kbit/s at 2000");
+        assert!(low < 300, "{low} kbit/s at 200 (from {high})");
+        assert_eq!(enc.settings().bitrate_kbps, 2000);
+        let mut vp8 = open(Codec::Vp8, settings()).expect("opens");
+        assert!(!vp8.set_bitrate(200), "VP8 would keep its rate");
+    }
 }
