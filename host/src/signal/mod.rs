@@ -440,7 +440,9 @@ impl Connection {
         let message = format!("{reason} within {} s", within.as_secs());
         out.push(Action::Send(ServerMsg::error(code, message)));
         out.push(Action::Close(CLOSE_POLICY, reason));
-        self.closed = true;
+        // Its peer goes too: an answered offer that never connects would hold a place in the
+        // session (its `--max-peers`) until glint stops.
+        self.handle_closed(out);
     }
 
     /// The session's answer to an offer, or why not.

@@ -524,6 +524,10 @@ fn a_page_let_in_whose_picture_never_starts_is_closed_at_its_deadline() {
         assert_eq!(error_code(&out[0]), Some(ErrorCode::ConnectTimeout), "{n}");
         assert_eq!(out[1], Action::Close(CLOSE_POLICY, "no picture"));
         assert!(page.is_closed());
+        // A page that offered: its peer leaves the session with the socket (a fresh-user pass
+        // filled every place of `--max-peers` with answered offers that never connected).
+        let left = out.contains(&Action::Leave(PeerId(n as u64)));
+        assert_eq!(left, n > 0, "{n}: {out:?}");
     }
     assert_eq!((c.hello_timeouts.get(), c.connect_timeouts.get()), (0, 3));
     // One whose picture started (the screen's size went out before its first frame): the

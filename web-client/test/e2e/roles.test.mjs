@@ -240,16 +240,22 @@ test('a socket whose picture never starts holds the only seat for 30 s at most: 
   const squatter = await browser.context.newPage();
   const page = await browser.context.newPage();
   try {
-    // A plain socket from the host's own origin: let in, it takes the seat and makes an
-    // offer that is refused (one that is answered and never connects is held the same way).
+    // A plain socket from the host's own origin: let in, it takes the seat and makes a real
+    // offer, which is answered, but never connects (the answer is never applied). Its peer
+    // held the session's only place after its socket closed, until glint stopped.
     await squatter.goto(new URL('/api/stats', g.url).href);
     const started = Date.now();
     const told = squatter.evaluate(() => new Promise((resolve) => {
       const ws = new WebSocket(`ws://${location.host}/ws`);
       const got = [];
-      ws.onopen = () => {
+      ws.onopen = async () => {
         ws.send(JSON.stringify({ type: 'hello' }));
-        ws.send(JSON.stringify({ type: 'offer', sdp: 'v=0\r\n' }));
+        const pc = new RTCPeerConnection();
+        pc.addTransceiver('video', { direction: 'recvonly' });
+        pc.addTransceiver('audio', { direction: 'recvonly' });
+        pc.createDataChannel('input');
+        const offer = await pc.createOffer();
+        ws.send(JSON.stringify({ type: 'offer', sdp: offer.sdp }));
       };
       ws.onmessage = (m) => got.push(JSON.parse(m.data));
       ws.onclose = (e) => resolve({ types: got.map((m) => m.code ?? m.type), code: e.code });
@@ -260,12 +266,13 @@ test('a socket whose picture never starts holds the only seat for 30 s at most: 
     const seen = await told;
     const waited = Date.now() - started;
     assert.equal(seen.code, 1008, JSON.stringify(seen));
-    assert.ok(seen.types.includes('offer-rejected') && seen.types.at(-1) === 'connect-timeout', JSON.stringify(seen));
+    assert.ok(seen.types.includes('answer') && seen.types.at(-1) === 'connect-timeout', JSON.stringify(seen));
     assert.ok(waited >= 29000, `closed after ${waited} ms, before its 30 s were up`);
-    // The seat is free: the page waiting for it gets in and plays.
+    // The seat and the session's place are free: the page waiting for them gets in and plays.
     await playing(page);
     const metrics = await fetch(new URL('/metrics', g.url)).then((r) => r.text());
     assert.match(metrics, /^glint_signaling_connect_timeouts_total 1$/m);
+    assert.match(metrics, /^glint_peers 1$/m);
   } finally {
     for (const p of [squatter, page]) await p.close().catch(() => {});
     await g.stop();
