@@ -236,7 +236,11 @@ const peer = new PeerConnection({
   },
   // An ICE restart brought the connection back: the same peer, role and control.
   onRestored: () => { notice = null; },
-  onLost: (_state, why) => signaling.reconnect(why ?? 'connection lost'),
+  // A path that could not be found is said until one is (not just between two tries).
+  onLost: (_state, why) => {
+    if (why?.startsWith('no path')) notice = `Disconnected (${why}). Reconnecting…`;
+    signaling.reconnect(why ?? 'connection lost');
+  },
   relay,
 });
 // A new network (back online, Wi-Fi to mobile): the old path may be dead before the browser
@@ -358,6 +362,11 @@ const signaling = new Signaling({
   handlers: {
     welcome: (msg) => {
       mark('welcomeMs');
+      // Relays only, and the host has none to give: no path can ever be found.
+      if (relay && msg.ice_servers !== true) {
+        fail('This link connects through a TURN relay only (#relay=1), but the host offers none (glint --ice-server turn:…).');
+        return;
+      }
       rememberIceServers(msg.ice_servers === true);
       if (msg.ice_servers !== true) startHeld();
       room.reset(msg.peer);

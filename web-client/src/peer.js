@@ -55,7 +55,7 @@ export function noPathReason(errors) {
   if (answered) return `no path to the host: ${answered.url} said ${answered.code} ${answered.text}`.trim();
   const silent = errors.at(-1);
   if (silent) return `no path to the host: no answer from ${silent.url}`;
-  return `no path to the host within ${CONNECT_GIVE_UP_MS / 1000} s: UDP to it may be blocked (a TURN relay gets through)`;
+  return `no path to the host within ${CONNECT_GIVE_UP_MS / 1000} s: UDP to it may be blocked, and a TURN relay gets through`;
 }
 
 /** The `iceServers` entries as one comparable string. */

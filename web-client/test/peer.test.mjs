@@ -272,7 +272,7 @@ test('a first connection that never connects gives way to a new one, saying what
 });
 
 test('the reason a connection found no path: an error answer, else a silent server, else none', () => {
-  assert.equal(noPathReason([]), 'no path to the host within 20 s: UDP to it may be blocked (a TURN relay gets through)');
+  assert.equal(noPathReason([]), 'no path to the host within 20 s: UDP to it may be blocked, and a TURN relay gets through');
   assert.equal(noPathReason([{ url: 'stun:s.example:3478', code: 701, text: 'timeout' }]),
     'no path to the host: no answer from stun:s.example:3478');
   assert.equal(noPathReason([

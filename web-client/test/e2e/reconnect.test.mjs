@@ -87,3 +87,21 @@ test('a host killed and started again: the page plays again and says so', async 
     await first.stop();
   }
 });
+
+test('a relay-only link to a host with no TURN server says so at once and stops trying', async () => {
+  const page = await browser.context.newPage();
+  await page.addInitScript(keepSockets);
+  try {
+    await page.goto(`${glint.url}#relay=1`);
+    const said = await waitFor('the page to give up', () => page.evaluate(
+      () => window.glint.state === 'failed' && document.getElementById('status').textContent,
+    ), 10000);
+    assert.match(said, /TURN relay only \(#relay=1\), but the host offers none/);
+    // It does not come back: no new socket in the next seconds (a page that tried again
+    // would open one within its backoff's first delays).
+    await new Promise((r) => { setTimeout(r, 3000); });
+    assert.equal(await page.evaluate(() => window.__sockets.length), 1);
+  } finally {
+    await page.close();
+  }
+});
