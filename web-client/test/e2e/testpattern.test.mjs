@@ -52,8 +52,12 @@ test('the block code decodes to increasing frame numbers in the browser', async 
     assert.ok(age < 2000, `a frame presented ${age} ms after its capture time`);
   }
   // Nothing was pressed: the flip region is black. The very first frame read is left out:
-  // twice in CI (0 of 12 runs here) it read white and the next ones black, with no press.
-  if (seen.slice(1, 4).some((s) => s.flip !== false)) {
+  // twice in CI (0 of 12 runs here) it read white and the next ones black, with no press. So
+  // are frames whose flip pixel reads neither black nor white (null: a CI run read two such
+  // among the first small, soft pictures before the ladder's first climb): the next three
+  // that read either must read black.
+  const flips = seen.slice(1).map((s) => s.flip).filter((f) => f !== null).slice(0, 3);
+  if (flips.length < 3 || flips.some((f) => f !== false)) {
     // Say what the host had taken by then, to tell a press from a misread picture.
     const stats = await (await fetch(`${glint.url.replace(/\/(#.*)?$/, '')}/api/stats`)).json();
     const input = Object.fromEntries(Object.entries(stats.counters).filter(([k]) => /input|text/.test(k)));
