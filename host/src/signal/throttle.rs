@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use subtle::ConstantTimeEq;
 
-pub use super::limits::{AddressSlot, Full, PerAddress, Seat, Seats, TICKET_KEPT};
+pub use super::limits::{AddressSlot, PerAddress, Seat, Seats};
 use crate::metrics::{Counter, Metrics};
 use crate::window::SlidingWindow;
 
