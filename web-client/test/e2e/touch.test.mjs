@@ -48,14 +48,21 @@ const presses = () => {
 /** Every key press and release on the host, in order: [kind, keysym name]. */
 const keyEvents = () => xevEvents(log).filter((e) => e.kind === 'KeyPress' || e.kind === 'KeyRelease').map((e) => [e.kind, e.keysym ?? undefined]);
 
-/** The host pixel under client point (cx, cy), from the video's box (object-fit: contain). */
+/**
+ * The host screen pixel under client point (cx, cy), from the video's box (object-fit: contain),
+ * and the CSS px per screen px. The picture may be a smaller one of the screen (the host's
+ * ladder steps down on a loaded machine too), so it maps through the `screen` notice's size.
+ */
 const hostPixel = (cx, cy) => page.evaluate(([x, y]) => {
   const v = document.getElementById('video');
   const r = v.getBoundingClientRect();
   const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
   const offX = (r.width - v.videoWidth * s) / 2;
   const offY = (r.height - v.videoHeight * s) / 2;
-  return [(x - r.left - offX) / s, (y - r.top - offY) / s, s];
+  const per = (video, screen) => (!screen || video === screen || video === screen + 1 ? 1 : screen / video);
+  const kx = per(v.videoWidth, Number(v.dataset.screenWidth));
+  const ky = per(v.videoHeight, Number(v.dataset.screenHeight));
+  return [((x - r.left - offX) / s) * kx, ((y - r.top - offY) / s) * ky, s / kx];
 }, [cx, cy]);
 
 /** A point of the picture at fractions (fx, fy) of it, in client px. */
