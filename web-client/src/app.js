@@ -362,6 +362,7 @@ const signaling = new Signaling({
   handlers: {
     welcome: (msg) => {
       mark('welcomeMs');
+      signaling.ticket = undefined;
       // Relays only, and the host has none to give: no path can ever be found.
       if (relay && msg.ice_servers !== true) {
         fail('This link connects through a TURN relay only (#relay=1), but the host offers none (glint --ice-server turn:…).');
@@ -462,7 +463,11 @@ const signaling = new Signaling({
         case 'retry':
           // A full session: one steady line (not "Connecting…" between tries), and tries a
           // few seconds apart until a seat frees.
-          if (msg.code === 'full') notice = 'The session is full: this page joins when someone leaves…';
+          if (msg.code === 'full') {
+            notice = 'The session is full: this page joins when someone leaves…';
+            // Its place in line: a freed seat goes to the page waiting longest.
+            if (Number.isSafeInteger(msg.ticket)) signaling.ticket = msg.ticket;
+          }
           signaling.reconnect(msg.message, msg.code === 'full' ? FULL_RETRY_MS : 0);
           break;
         case 'wait': {

@@ -40,13 +40,15 @@ export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info',
 
 /** Page → host messages, as plain objects (`Signaling.send` serialises them). */
 export const message = Object.freeze({
-  /** The first message; `password`, `name` (shown to the others) and `device` (this
-   * browser's token from an earlier `device` message) are left out when unset. */
-  hello: (password, name, device) => ({
+  /** The first message; `password`, `name` (shown to the others), `device` (this
+   * browser's token from an earlier `device` message) and `ticket` (the page's place in line
+   * from its last `full` error) are left out when unset. */
+  hello: (password, name, device, ticket) => ({
     type: 'hello',
     ...(password === undefined ? {} : { password }),
     ...(name === undefined ? {} : { name }),
     ...(device === undefined ? {} : { device }),
+    ...(ticket === undefined ? {} : { ticket }),
   }),
   offer: (sdp) => ({ type: 'offer', sdp }),
   /** One trickled ICE candidate (the `candidate:` attribute value) and its media's mid. */
@@ -155,6 +157,8 @@ export class Signaling {
     this.queue = []; // texts waiting for the socket to open, in order
     this.timer = null; // the pending reconnect
     this.stopped = false;
+    /** The page's place in line for a seat (a `full` error's `ticket`), sent in `hello`. */
+    this.ticket = undefined;
   }
 
   /** Whether the socket is open. */
@@ -168,7 +172,7 @@ export class Signaling {
     this.close();
     const ws = new this.WebSocket(this.url);
     this.ws = ws;
-    this.queue = [JSON.stringify(message.hello(this.password, this.name?.(), this.device?.()))];
+    this.queue = [JSON.stringify(message.hello(this.password, this.name?.(), this.device?.(), this.ticket))];
     ws.onopen = () => {
       for (const text of this.queue.splice(0)) ws.send(text);
       this.onOpen();

@@ -346,7 +346,7 @@ async fn carry_out(
                 },
             };
             if verdict == Verdict::Accepted
-                && !conn.handle_seat(&hub.counters, hub.seats.take(), more)
+                && !conn.handle_seat(&hub.counters, hub.seats.take(now, conn.ticket()), more)
             {
                 return;
             }

@@ -79,6 +79,9 @@ pub enum ClientMsg {
         /// The device token this browser was given (`device`), if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         device: Option<String>,
+        /// The page's place in line for a seat, from its last `full` error, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<u64>,
     },
     /// An SDP offer (RFC 8829). A second one on the same socket renegotiates the page's
     /// connection (an ICE restart: same peer, role and control), or replaces the peer when it
@@ -158,6 +161,11 @@ pub enum ServerMsg {
         /// With `too-many-attempts`: whole seconds to wait before the next try.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_s: Option<u64>,
+        /// With `full`: the page's place in line (an opaque number under 2^53), to give back
+        /// in its next `hello` (a freed seat goes to the page waiting longest:
+        /// `signal::throttle::Seats`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<u64>,
     },
     Info {
         message: String,
@@ -280,6 +288,7 @@ impl ServerMsg {
             code,
             message: message.into(),
             retry_after_s: None,
+            ticket: None,
         }
     }
 }

@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::time::{Duration, Instant};
+
 use super::throttle::bucket;
 
 /// Things open at once per client address (an IPv6 client by its /64, as in
@@ -64,10 +66,46 @@ impl Drop for AddressSlot {
 /// The session's seats (`--max-peers`): a page holds one from its accepted `hello` until its
 /// socket closes, so a page refused as full never joins the room (the session refuses an
 /// offer beyond the same number, `crate::session::SessionError::Full`, as a second check).
+///
+/// A page refused as full is given a ticket, its place in a line, which it gives back in its
+/// next `hello` (Glint's page tries every few seconds): a free seat goes to a page only when
+/// no page in line before it is still waiting (seen within [`TICKET_KEPT`]), so it goes to the
+/// page waiting longest, not to whoever asks first. Without the line a client that reconnected
+/// the moment it was closed took every freed seat before the page waiting for it.
 #[derive(Debug)]
 pub struct Seats {
     max: usize,
     taken: Arc<AtomicUsize>,
+    line: Mutex<Line>,
+}
+
+/// The pages waiting for a seat: ticket → its place (lower came first) and when it was last
+/// shown. A ticket is 53 random bits (a JavaScript number holds it exactly), so a newcomer
+/// cannot name a place before its own.
+#[derive(Debug, Default)]
+struct Line {
+    next: u64,
+    waiting: HashMap<u64, (u64, Instant)>,
+}
+
+/// A new ticket: 53 bits from the OS's randomness (`fallback` if it fails).
+fn new_ticket(fallback: u64) -> u64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes) & ((1 << 53) - 1),
+        Err(_) => fallback,
+    }
+}
+
+/// A ticket not shown again within this long is forgotten (its page gave up).
+pub const TICKET_KEPT: Duration = Duration::from_secs(10);
+
+/// No seat for a page: all `max` are taken or kept for pages waiting longer; `ticket` is its
+/// place in line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full {
+    pub max: usize,
+    pub ticket: u64,
 }
 
 /// One page's seat, given back when dropped.
@@ -81,19 +119,49 @@ impl Seats {
         Self {
             max,
             taken: Arc::default(),
+            line: Mutex::default(),
         }
     }
 
-    /// A seat, or `Err(max)` when all `max` are taken.
-    pub fn take(&self) -> Result<Seat, usize> {
-        self.taken
+    /// A seat at `now` for a page with `ticket` (from its last `full`, if any), or its place
+    /// in line when every free seat is taken or kept for pages waiting longer.
+    pub fn take(&self, now: Instant, ticket: Option<u64>) -> Result<Seat, Full> {
+        let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
+        line.waiting
+            .retain(|_, (_, seen)| now.saturating_duration_since(*seen) < TICKET_KEPT);
+        let mine = ticket.and_then(|t| line.waiting.get(&t).map(|&(place, _)| (t, place)));
+        let ahead = match mine {
+            Some((_, place)) => line.waiting.values().filter(|(p, _)| *p < place).count(),
+            None => line.waiting.len(),
+        };
+        let seat = self
+            .taken
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max).then_some(n + 1)
-            })
-            .map(|_| Seat {
-                taken: self.taken.clone(),
-            })
-            .map_err(|_| self.max)
+                (n + ahead < self.max).then_some(n + 1)
+            });
+        match seat {
+            Ok(_) => {
+                if let Some((t, _)) = mine {
+                    line.waiting.remove(&t);
+                }
+                Ok(Seat {
+                    taken: self.taken.clone(),
+                })
+            }
+            Err(_) => {
+                let (ticket, place) = mine.unwrap_or_else(|| {
+                    line.next += 1;
+                    (new_ticket(line.next), line.next)
+                });
+                if line.waiting.len() < super::throttle::MAX_TRACKED || mine.is_some() {
+                    line.waiting.insert(ticket, (place, now));
+                }
+                Err(Full {
+                    max: self.max,
+                    ticket,
+                })
+            }
+        }
     }
 }
 
@@ -128,13 +196,61 @@ mod tests {
     #[test]
     fn seats_run_out_at_max_and_come_back_when_dropped() {
         let seats = Seats::new(2);
-        let a = seats.take().expect("first");
-        let b = seats.take().expect("second");
-        assert_eq!(seats.take().map(|_| ()), Err(2));
+        let now = Instant::now();
+        let a = seats.take(now, None).expect("first");
+        let b = seats.take(now, None).expect("second");
+        let full = seats.take(now, None).map(|_| ()).expect_err("a third");
+        assert_eq!(full.max, 2);
         drop(a);
-        let c = seats.take().expect("a freed seat");
-        assert_eq!(seats.take().map(|_| ()), Err(2));
+        // The seat freed is kept for the page in line; with its ticket, it gets it.
+        assert!(seats.take(now, None).is_err(), "one that did not wait");
+        let c = seats
+            .take(now, Some(full.ticket))
+            .expect("the page in line");
         drop((b, c));
-        assert!(seats.take().is_ok());
+        assert!(seats.take(now, None).is_ok());
+    }
+
+    #[test]
+    fn a_freed_seat_goes_to_the_page_waiting_longest() {
+        let seats = Seats::new(1);
+        let t0 = Instant::now();
+        let squatter = seats.take(t0, None).expect("the only seat");
+        // Two pages wait, trying every 3 s.
+        let first = seats.take(t0, None).map(|_| ()).expect_err("full").ticket;
+        let second = seats.take(t0, None).map(|_| ()).expect_err("full").ticket;
+        let t1 = t0 + Duration::from_secs(3);
+        assert_eq!(
+            seats
+                .take(t1, Some(first))
+                .map(|_| ())
+                .expect_err("full")
+                .ticket,
+            first
+        );
+        assert!(seats.take(t1, Some(second)).is_err());
+        // The squatter is closed and comes straight back: the seat is kept for the line.
+        drop(squatter);
+        let again = seats
+            .take(t1, None)
+            .map(|_| ())
+            .expect_err("behind the line");
+        assert!(![first, second].contains(&again.ticket));
+        assert!(
+            seats.take(t1, Some(second)).is_err(),
+            "the second page is behind the first"
+        );
+        // A ticket it made up puts it nowhere (a new place, at the back).
+        assert!(seats.take(t1, Some(first ^ 1)).is_err());
+        let seat = seats
+            .take(t1, Some(first))
+            .expect("the page waiting longest");
+        drop(seat);
+        // A page that stopped trying loses its place: the next in line is not held up for good.
+        let t2 = t1 + TICKET_KEPT;
+        assert!(
+            seats.take(t2, Some(again.ticket)).is_ok(),
+            "the line went quiet"
+        );
     }
 }

@@ -179,6 +179,8 @@ pub struct Connection {
     seat: Option<throttle::Seat>,
     /// The device token from `hello` ([`throttle::Throttle::client`]).
     device: Option<String>,
+    /// The page's place in line for a seat, from `hello`.
+    ticket: Option<u64>,
     /// The page's picture started (a `screen` notice went out: [`CONNECT_TIMEOUT`]).
     pictured: bool,
 }
@@ -197,6 +199,7 @@ impl Connection {
             manages: false,
             seat: None,
             device: None,
+            ticket: None,
             pictured: false,
         }
     }
@@ -204,6 +207,11 @@ impl Connection {
     /// The device token the page gave in `hello`, if any.
     pub fn device(&self) -> Option<&str> {
         self.device.as_deref()
+    }
+
+    /// The page's place in line for a seat, from its `hello` (see [`throttle::Seats`]).
+    pub fn ticket(&self) -> Option<u64> {
+        self.ticket
     }
 
     /// A message for the page from another part of the host, on its way out: the member list
@@ -252,12 +260,13 @@ impl Connection {
             password,
             name,
             device,
+            ticket,
         } = msg
         {
             if std::mem::replace(&mut self.hello, true) {
                 return self.handle_bad(counters, "hello was already said".into(), out);
             }
-            (self.name, self.device) = (name, device);
+            (self.name, self.device, self.ticket) = (name, device, ticket);
             return out.push(Action::Authenticate(password));
         }
         if !self.authed {
@@ -385,6 +394,7 @@ impl Connection {
                         "too many password attempts from this address; try again in {secs} s"
                     ),
                     retry_after_s: Some(secs),
+                    ticket: None,
                 }));
                 out.push(Action::Close(CLOSE_TOO_MANY_ATTEMPTS, "too many attempts"));
                 self.closed = true;
@@ -393,13 +403,13 @@ impl Connection {
     }
 
     /// A seat for a page whose password was accepted, taken before its verdict goes to
-    /// [`Connection::handle_verdict`]: with it the page goes on to join; with `Err(max)`, all
-    /// seats taken, it is told `full` (it tries again later), counted, and the socket closes:
-    /// it never joins the room. Returns whether the page goes on.
+    /// [`Connection::handle_verdict`]: with it the page goes on to join; with `Err(Full)`, no
+    /// seat for it, it is told `full` with its place in line (it tries again later), counted,
+    /// and the socket closes: it never joins the room. Returns whether the page goes on.
     pub fn handle_seat(
         &mut self,
         counters: &SignalCounters,
-        seat: Result<throttle::Seat, usize>,
+        seat: Result<throttle::Seat, throttle::Full>,
         out: &mut Vec<Action>,
     ) -> bool {
         if self.closed {
@@ -410,10 +420,14 @@ impl Connection {
                 self.seat = Some(seat);
                 true
             }
-            Err(max) => {
+            Err(full) => {
                 counters.full.inc();
-                let e = SessionError::Full(max).to_string();
-                out.push(Action::Send(ServerMsg::error(ErrorCode::Full, e)));
+                out.push(Action::Send(ServerMsg::Error {
+                    code: ErrorCode::Full,
+                    message: SessionError::Full(full.max).to_string(),
+                    retry_after_s: None,
+                    ticket: Some(full.ticket),
+                }));
                 out.push(Action::Close(CLOSE_TRY_AGAIN_LATER, "full"));
                 self.closed = true;
                 false

@@ -564,21 +564,38 @@ fn a_page_beyond_the_seats_is_told_full_and_never_joins() {
     let seats = throttle::Seats::new(1);
     let mut first = Connection::new(PeerId(1));
     let mut out = Vec::new();
-    assert!(first.handle_seat(&c, seats.take(), &mut out));
+    assert!(first.handle_seat(&c, seats.take(Instant::now(), None), &mut out));
     first.handle_verdict(&cfg, &c, Verdict::Accepted, Admission::Open, &mut out);
     assert!(matches!(out[0], Action::Join { .. }), "{out:?}");
 
     let mut second = Connection::new(PeerId(2));
     let mut out = Vec::new();
-    assert!(!second.handle_seat(&c, seats.take(), &mut out));
+    assert!(!second.handle_seat(&c, seats.take(Instant::now(), None), &mut out));
     assert_eq!(error_code(&out[0]), Some(ErrorCode::Full), "{out:?}");
     assert_eq!(out[1], Action::Close(CLOSE_TRY_AGAIN_LATER, "full"));
     assert_eq!(out.len(), 2, "no join, no welcome: {out:?}");
     assert!(second.is_closed());
     assert_eq!(c.full.get(), 1);
 
-    // The first page's socket closes: its seat is free for the next try.
+    // It is told its place in line, and gives it back in its next hello.
+    let Action::Send(ServerMsg::Error {
+        ticket: Some(ticket),
+        ..
+    }) = out[0]
+    else {
+        panic!("no ticket: {out:?}");
+    };
+    let mut again = Connection::new(PeerId(3));
+    let hello = format!(r#"{{"type":"hello","ticket":{ticket}}}"#);
+    again.handle_text(&cfg, &c, &hello, &mut Vec::new());
+    assert_eq!(again.ticket(), Some(ticket));
+    // The first page's socket closes: its seat goes to the page in line, not to a newcomer.
     drop(first);
-    let mut third = Connection::new(PeerId(3));
-    assert!(third.handle_seat(&c, seats.take(), &mut Vec::new()));
+    let mut newcomer = Connection::new(PeerId(4));
+    assert!(!newcomer.handle_seat(&c, seats.take(Instant::now(), None), &mut Vec::new()));
+    assert!(again.handle_seat(
+        &c,
+        seats.take(Instant::now(), again.ticket()),
+        &mut Vec::new()
+    ));
 }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use subtle::ConstantTimeEq;
 
-pub use super::limits::{AddressSlot, PerAddress, Seat, Seats};
+pub use super::limits::{AddressSlot, Full, PerAddress, Seat, Seats, TICKET_KEPT};
 use crate::metrics::{Counter, Metrics};
 use crate::window::SlidingWindow;
 

@@ -235,7 +235,7 @@ test('a full session (--max-peers 1): the second page says so steadily and joins
   }
 });
 
-test('a socket whose picture never starts holds the only seat for 30 s at most: it is told, closed, and a waiting page plays', async () => {
+test('a socket whose picture never starts holds the only seat for 30 s at most: it is told, closed, and the seat goes to the page waiting, not back to it', async () => {
   const g = await startGlint(['--fps', '30', '--max-peers', '1']);
   const squatter = await browser.context.newPage();
   const page = await browser.context.newPage();
@@ -258,7 +258,15 @@ test('a socket whose picture never starts holds the only seat for 30 s at most: 
         ws.send(JSON.stringify({ type: 'offer', sdp: offer.sdp }));
       };
       ws.onmessage = (m) => got.push(JSON.parse(m.data));
-      ws.onclose = (e) => resolve({ types: got.map((m) => m.code ?? m.type), code: e.code });
+      // Closed, it comes straight back for the seat, before the waiting page's next try.
+      ws.onclose = (e) => {
+        const again = new WebSocket(`ws://${location.host}/ws`);
+        again.onopen = () => again.send(JSON.stringify({ type: 'hello' }));
+        again.onmessage = (m) => {
+          const first = JSON.parse(m.data);
+          resolve({ types: got.map((g) => g.code ?? g.type), code: e.code, again: first.code ?? first.type });
+        };
+      };
       setTimeout(() => resolve({ types: got.map((m) => m.code ?? m.type), code: 'still open' }), 60000);
     }));
     await page.goto(g.url);
@@ -268,6 +276,8 @@ test('a socket whose picture never starts holds the only seat for 30 s at most: 
     assert.equal(seen.code, 1008, JSON.stringify(seen));
     assert.ok(seen.types.includes('answer') && seen.types.at(-1) === 'connect-timeout', JSON.stringify(seen));
     assert.ok(waited >= 29000, `closed after ${waited} ms, before its 30 s were up`);
+    // Coming straight back, it is behind the page that waited (its place in line).
+    assert.equal(seen.again, 'full', JSON.stringify(seen));
     // The seat and the session's place are free: the page waiting for them gets in and plays.
     await playing(page);
     const metrics = await fetch(new URL('/metrics', g.url)).then((r) => r.text());
