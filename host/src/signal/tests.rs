@@ -576,15 +576,13 @@ fn a_page_beyond_the_seats_is_told_full_and_never_joins() {
     assert_eq!(out.len(), 2, "no join, no welcome: {out:?}");
     assert!(second.is_closed());
     assert_eq!(c.full.get(), 1);
-
-    // It is told its place in line, and gives it back in its next hello.
-    let Action::Send(ServerMsg::Error {
-        ticket: Some(ticket),
-        ..
-    }) = out[0]
-    else {
-        panic!("no ticket: {out:?}");
+    let ticket = match &out[0] {
+        Action::Send(ServerMsg::Error {
+            ticket: Some(t), ..
+        }) => *t,
+        other => panic!("no ticket: {other:?}"),
     };
+    // Told its place in line, it gives it back in its next hello.
     let mut again = Connection::new(PeerId(3));
     let hello = format!(r#"{{"type":"hello","ticket":{ticket}}}"#);
     again.handle_text(&cfg, &c, &hello, &mut Vec::new());
