@@ -472,7 +472,7 @@ const signaling = new Signaling({
           break;
         case 'wait': {
           const s = Number(msg.retry_after_s) || 1;
-          notice = `Too many password attempts from this address; trying again in ${s} s…`;
+          notice = `Too many password attempts; trying again in ${s} s…`;
           signaling.reconnect('too many password attempts', s * 1000);
           break;
         }

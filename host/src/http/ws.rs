@@ -346,7 +346,11 @@ async fn carry_out(
                 },
             };
             if verdict == Verdict::Accepted
-                && !conn.handle_seat(&hub.counters, hub.seats.take(now, conn.ticket()), more)
+                && !conn.handle_seat(
+                    &hub.counters,
+                    hub.seats.take(now, client, conn.ticket()),
+                    more,
+                )
             {
                 return;
             }

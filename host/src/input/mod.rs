@@ -329,21 +329,31 @@ pub fn run(
                 tracing::info!(%peer, ?role, "member joined");
             }
             Some(InputMsg::Request { peer, request }) => {
-                let r = if !members.pointers_on && matches!(request, roles::Request::Point(..)) {
-                    Err(roles::Refusal::PointersOff)
-                } else if members.admit_request(peer, now) {
-                    members
-                        .room
-                        .handle_request(peer, request.clone(), &mut members.events)
+                let (r, tell) = if !members.pointers_on
+                    && matches!(request, roles::Request::Point(..))
+                {
+                    (Err(roles::Refusal::PointersOff), true)
                 } else {
-                    Err(roles::Refusal::TooMany(ROOM_REQUESTS_PER_SECOND))
+                    match members.admit_request(peer, now) {
+                        members::Admit::Yes => (
+                            members
+                                .room
+                                .handle_request(peer, request.clone(), &mut members.events),
+                            true,
+                        ),
+                        members::Admit::Refused { tell } => {
+                            (Err(roles::Refusal::TooMany(ROOM_REQUESTS_PER_SECOND)), tell)
+                        }
+                    }
                 };
                 match r {
                     Ok(()) => tracing::info!(%peer, ?request, "room request"),
                     Err(e) => {
                         counters.room_refused.inc();
                         tracing::debug!(%peer, ?request, error = %e, "room request refused");
-                        members.tell(peer, Notice::error(ErrorCode::Forbidden, e.to_string()));
+                        if tell {
+                            members.tell(peer, Notice::error(ErrorCode::Forbidden, e.to_string()));
+                        }
                     }
                 }
             }

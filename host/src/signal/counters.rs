@@ -20,6 +20,9 @@ pub struct SignalCounters {
     pub dropped: Counter,
     /// Pages refused at `hello` because every seat (`--max-peers`) was taken.
     pub full: Counter,
+    /// Offers told `busy`: more from one page than the session takes in a while
+    /// (`crate::session::SessionError::TooManyOffers`).
+    pub offers_busy: Counter,
 }
 
 impl SignalCounters {
@@ -49,6 +52,10 @@ impl SignalCounters {
             full: m.counter(
                 "signaling_full",
                 "Pages refused at hello because the session had --max-peers pages",
+            ),
+            offers_busy: m.counter(
+                "signaling_offers_busy",
+                "Offers told busy: more from one page than the session takes in 10 s",
             ),
         }
     }

@@ -390,9 +390,8 @@ impl Connection {
                 let secs = throttle::wait_secs(wait);
                 out.push(Action::Send(ServerMsg::Error {
                     code: ErrorCode::TooManyAttempts,
-                    message: format!(
-                        "too many password attempts from this address; try again in {secs} s"
-                    ),
+                    // Per address, or per device token: the message names neither.
+                    message: format!("too many password attempts; try again in {secs} s"),
                     retry_after_s: Some(secs),
                     ticket: None,
                 }));
@@ -474,7 +473,7 @@ impl Connection {
             }
             // Told as busy: the page tries again later, on a new socket.
             Err(OfferError::Session(e @ SessionError::TooManyOffers(..))) => {
-                counters.bad_messages.inc();
+                counters.offers_busy.inc();
                 ServerMsg::error(ErrorCode::Busy, e.to_string())
             }
             Err(OfferError::Session(SessionError::Draining)) => ServerMsg::Draining {

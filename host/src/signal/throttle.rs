@@ -41,7 +41,7 @@ pub const MAX_TRACKED: usize = 4096;
 pub enum Verdict {
     Accepted,
     Refused,
-    /// Not checked: this address must wait this long first.
+    /// Not checked: this address (or device token) must wait this long first.
     Wait(Duration),
 }
 

@@ -164,6 +164,9 @@ test('a signaling message before hello, or one too big, gets a clear error and a
 });
 
 test('a socket flooding offers is told busy past the limit, and the other viewer plays on', async () => {
+  const base = glint.url.replace(/\/(#.*)?$/, '');
+  const counters = async () => (await (await fetch(`${base}/api/stats`)).json()).counters;
+  const was = await counters();
   const before = await frames(viewer);
   const started = Date.now();
   const seen = await sender.evaluate(() => new Promise((resolve) => {
@@ -189,7 +192,12 @@ test('a socket flooding offers is told busy past the limit, and the other viewer
   }));
   const answers = seen.filter((t) => t === 'answer').length;
   assert.equal(answers, 8, JSON.stringify(seen));
-  assert.ok(seen.filter((t) => t === 'busy').length >= 30, JSON.stringify(seen));
+  const busy = seen.filter((t) => t === 'busy').length;
+  assert.ok(busy >= 30, JSON.stringify(seen));
+  // Counted as busy offers, not as malformed messages.
+  const now = await counters();
+  assert.equal(now.signaling_offers_busy - was.signaling_offers_busy, busy);
+  assert.equal(now.signaling_bad_messages, was.signaling_bad_messages);
   // The other viewer kept its picture (glint runs at 30 fps here) through the flood and after.
   await new Promise((r) => setTimeout(r, 1000));
   const fps = (await frames(viewer) - before) / ((Date.now() - started) / 1000);

@@ -18,7 +18,20 @@ fn spawn_loop(
     Recorder,
     std::thread::JoinHandle<()>,
 ) {
-    use crate::input::{InputCounters, InputEcho, INPUT_QUEUE, LIFECYCLE_QUEUE};
+    spawn_counted(room, std::sync::Arc::default())
+}
+
+/// [`spawn_loop`] with counters the test reads.
+fn spawn_counted(
+    room: crate::input::roles::RoomConfig,
+    counters: std::sync::Arc<crate::input::InputCounters>,
+) -> (
+    crossbeam_channel::Sender<crate::input::InputMsg>,
+    crossbeam_channel::Sender<crate::input::InputMsg>,
+    Recorder,
+    std::thread::JoinHandle<()>,
+) {
+    use crate::input::{InputEcho, INPUT_QUEUE, LIFECYCLE_QUEUE};
     let (life_tx, life_rx) = crossbeam_channel::bounded(LIFECYCLE_QUEUE);
     let (data_tx, data_rx) = crossbeam_channel::bounded(INPUT_QUEUE);
     let recorder = Recorder::default();
@@ -28,7 +41,7 @@ fn spawn_loop(
             life_rx,
             data_rx,
             injector,
-            std::sync::Arc::new(InputCounters::default()),
+            counters,
             std::sync::Arc::new(InputEcho::default()),
             crate::input::room(room).0,
         )
@@ -142,13 +155,15 @@ fn a_viewer_never_drives_and_a_hand_off_releases_what_the_old_controller_held() 
 #[test]
 fn a_member_that_floods_the_room_with_requests_is_refused_past_the_limit() {
     use crate::input::roles::{Admission, Request, Role, RoomConfig};
-    use crate::input::{InputMsg, ROOM_REQUESTS_PER_SECOND};
+    use crate::input::{InputCounters, InputMsg, ROOM_REQUESTS_PER_SECOND};
     use crate::proto::signaling::{ErrorCode, ServerMsg};
-    let (life, data, _recorder, thread) = spawn_loop(RoomConfig {
+    let counters = std::sync::Arc::new(InputCounters::default());
+    let room = RoomConfig {
         seats: 1,
         implicit: false,
         guests: Role::Viewer,
-    });
+    };
+    let (life, data, _recorder, thread) = spawn_counted(room, counters.clone());
     let mut rx = Vec::new();
     for peer in [PeerId(1), PeerId(2)] {
         let (notify, r) = crate::peer::PeerNotifier::channel();
@@ -172,18 +187,21 @@ fn a_member_that_floods_the_room_with_requests_is_refused_past_the_limit() {
     }
     drop((life, data));
     thread.join().expect("the input thread ends cleanly");
-    let mut refused = 0;
+    let mut told = 0;
     while let Ok(n) = rx[1].try_recv() {
         if let ServerMsg::Error { code, .. } = n {
             assert_eq!(code, ErrorCode::Forbidden);
-            refused += 1;
+            told += 1;
         }
     }
-    // The flood ran within a second or two: most of it was refused.
+    // The flood ran within a second or two: most of it was refused and counted, and the
+    // flooder was told once a second, not once a request.
+    let refused = counters.room_refused.get();
     assert!(
-        refused >= flood - 2 * ROOM_REQUESTS_PER_SECOND,
+        refused >= u64::from(flood - 2 * ROOM_REQUESTS_PER_SECOND),
         "{refused} refused"
     );
+    assert!((1..=2).contains(&told), "told {told} times");
     // The other page's queue holds at most the member lists of the allowed renames.
     let mut lists = 0;
     while let Ok(n) = rx[0].try_recv() {
