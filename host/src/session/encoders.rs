@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::ladder::Ladder;
+use super::ladder::{Ladder, YOUNG_FOR};
 use super::tiers::{self, MAX_TIERS};
 use super::{rate, EncoderCommand, Output, Peer, Session};
 use crate::encode::{EncodedFrame, Scale};
@@ -16,6 +16,9 @@ impl Session {
     /// reached the configured rate), its rung of the resolution ladder and its codecs; then
     /// the sound's rate, for the slowest peer.
     pub(super) fn update_rate(&mut self, now: Instant) {
+        for p in self.peers.iter_mut().filter(|p| p.connected) {
+            p.sustained.record(now, p.rate.target_kbps());
+        }
         self.regroup(now);
         let mut lowest = None::<u32>;
         for t in 0..MAX_TIERS {
@@ -106,12 +109,18 @@ impl Session {
             .iter()
             .map(|&i| self.peers[i].rate.target_kbps())
             .collect();
+        // A move up goes by the lowest target of the peer's window (`tiers::Sustained`).
+        let floors: Vec<u32> = live
+            .iter()
+            .zip(&targets)
+            .map(|(&i, &t)| self.peers[i].sustained.floor().unwrap_or(t))
+            .collect();
         let priority: Vec<bool> = live
             .iter()
             .map(|&i| self.controllers.contains(&self.peers[i].id))
             .collect();
         let current: Vec<usize> = live.iter().map(|&i| self.peers[i].tier).collect();
-        let grouping = tiers::group(&targets, &priority, &current);
+        let grouping = tiers::group_sustained(&targets, &floors, &priority, &current);
         let mut moved = false;
         for (&i, &tier) in live.iter().zip(&grouping) {
             let p = &mut self.peers[i];
@@ -190,6 +199,14 @@ impl Session {
                 if mask == 0 {
                     // Nobody left on it: the next peer starts from the full size.
                     self.reset_ladder(t, now);
+                } else if self.tiers[t].wanted == 0
+                    && self.peers.iter().any(|p| {
+                        p.tier == t && now.saturating_duration_since(p.added_at) < YOUNG_FOR
+                    })
+                {
+                    // A new peer's encode: its rate starts low and climbs, and so may the
+                    // picture (not one a peer moved to: its rate is where its link put it).
+                    self.tiers[t].ladder.start(now);
                 }
                 self.tiers[t].wanted = mask;
                 self.outputs

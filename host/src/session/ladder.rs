@@ -16,7 +16,13 @@
 //!   estimate down further; coding over [`OVER_SHARE`] × the target for [`OVER_FOR`] steps down
 //!   one rung, and the ladder stays there at least [`HOLD_AFTER_OVER`];
 //! - **up**: once a higher rung has had [`UP_BPP`] (above [`DOWN_BPP`]: hysteresis) for
-//!   [`UP_AFTER`], the ladder climbs to the highest rung the target gives that.
+//!   [`UP_AFTER`], the ladder climbs to the highest rung the target gives that. For
+//!   [`YOUNG_FOR`] after its encode gets a new peer ([`Ladder::start`]), until it first
+//!   reaches the full size, a ladder waits only [`UP_AFTER_YOUNG`]: a new peer's rate starts
+//!   at 1 Mbit/s (640x360 at 720p60) and climbs at most twice a second, so the wait that keeps
+//!   a settled rate from going to and fro over a line only held the first picture small. On
+//!   loopback the full screen came 2.9 s after the first frame with it, 2.1 s without
+//!   (`benches/first-frame.mjs`; one more reopen on the way, at 960x540).
 //!
 //! Each step reopens the encoder, which costs a keyframe (a few KiB at these rates).
 
@@ -31,6 +37,11 @@ pub(crate) const DOWN_BPP: f64 = 0.03;
 pub(crate) const UP_BPP: f64 = 0.045;
 /// How long a higher rung must be affordable before the ladder climbs.
 pub(crate) const UP_AFTER: Duration = Duration::from_secs(2);
+/// [`UP_AFTER`] for a young ladder (see the module docs).
+pub(crate) const UP_AFTER_YOUNG: Duration = Duration::from_millis(400);
+/// A ladder is young this long after its encode got its first peer, until it first reaches
+/// the full size or steps down for coding over target.
+pub(crate) const YOUNG_FOR: Duration = Duration::from_secs(5);
 /// Coding over this share of the target counts as over target.
 pub(crate) const OVER_SHARE: f64 = 1.3;
 /// How long the encoder must be over target before the ladder steps down for it.
@@ -88,6 +99,8 @@ pub(crate) struct Ladder {
     hold_until: Instant,
     /// When the rung last changed (the meter counts from then).
     changed_at: Instant,
+    /// Until when the ladder is young (see the module docs): `None` once it is not.
+    young_until: Option<Instant>,
 }
 
 impl Ladder {
@@ -102,7 +115,13 @@ impl Ladder {
             up_since: None,
             hold_until: now,
             changed_at: now,
+            young_until: None,
         }
+    }
+
+    /// The encode got its first peer at `now`: the ladder is young (see the module docs).
+    pub(crate) fn start(&mut self, now: Instant) {
+        self.young_until = Some(now + YOUNG_FOR);
     }
 
     /// The current rung: an index into [`Scale::RUNGS`].
@@ -150,6 +169,9 @@ impl Ladder {
     fn step(&mut self, now: Instant, index: usize, reason: RungReason) {
         self.index = index;
         self.reason = if index == 0 { RungReason::Full } else { reason };
+        if index == 0 || reason == RungReason::OverTarget {
+            self.young_until = None;
+        }
         self.changed_at = now;
         self.coded.clear();
         self.over_since = None;
@@ -217,7 +239,11 @@ impl Ladder {
         match highest {
             Some(up) if now >= self.hold_until && !over => {
                 let since = *self.up_since.get_or_insert(now);
-                if now.saturating_duration_since(since) >= UP_AFTER {
+                let wait = match self.young_until {
+                    Some(until) if now < until => UP_AFTER_YOUNG,
+                    _ => UP_AFTER,
+                };
+                if now.saturating_duration_since(since) >= wait {
                     self.step(now, up, rate_reason);
                 }
             }
@@ -335,5 +361,30 @@ mod tests {
             l.update(t, 700, 8000, SCREEN);
         }
         assert_eq!(l.rung(), 2);
+    }
+
+    #[test]
+    fn a_new_peers_ladder_climbs_sooner_until_it_first_reaches_the_full_size() {
+        let mut t = Instant::now();
+        let mut l = Ladder::new(t, 60);
+        l.start(t);
+        let follows = |_| 0.0;
+        // The start's 850 kbit/s: 640x360; 1.5 Mbit/s affords 960x540 (0.048 bits per pixel).
+        assert_eq!(l.update(t, 850, 8000, SCREEN), Some(2));
+        assert_eq!(run(&mut l, &mut t, 0.3, 1500, follows), 2);
+        assert_eq!(
+            run(&mut l, &mut t, 0.15, 1500, follows),
+            1,
+            "not after UP_AFTER_YOUNG"
+        );
+        assert_eq!(run(&mut l, &mut t, 0.45, 2600, follows), 0);
+        // Once at the full size it is young no more: the next climb waits UP_AFTER.
+        assert_eq!(l.update(t, 850, 8000, SCREEN), Some(2));
+        assert_eq!(run(&mut l, &mut t, 1.0, 2600, follows), 2);
+        assert_eq!(run(&mut l, &mut t, 1.1, 2600, follows), 0);
+        // Nor is a ladder whose encode did not just get a new peer.
+        let mut old = Ladder::new(t, 60);
+        assert_eq!(old.update(t, 850, 8000, SCREEN), Some(2));
+        assert_eq!(run(&mut old, &mut t, 1.0, 2600, follows), 2);
     }
 }

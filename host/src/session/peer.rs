@@ -61,6 +61,10 @@ pub(super) struct Peer {
     pub(super) screen_told: Option<(u32, u32)>,
     /// The quality tier whose frames it receives (`tiers.rs`).
     pub(super) tier: usize,
+    /// When its offer was answered (or ours made): a new peer's rate starts low.
+    pub(super) added_at: Instant,
+    /// Its targets over the last while, by which its tier is chosen.
+    pub(super) sustained: super::tiers::Sustained,
     /// The newest input packet of this page that the last frame sent showed, how many more
     /// frames get an echo, and when the last run of echoes began (see
     /// [`super::fanout::ECHO_FRAMES`]).
@@ -134,6 +138,8 @@ impl Peer {
             give_up_at: None,
             screen_told: None,
             tier: 0,
+            added_at: now,
+            sustained: Default::default(),
             echo_seq: None,
             echoes_left: 0,
             echoes_began: None,

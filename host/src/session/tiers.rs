@@ -16,7 +16,15 @@
 //! encode. A peer that changes tier gets a keyframe of its new tier before any other frame of
 //! it; regrouping (other than for a peer joining or leaving) waits [`REGROUP_AFTER`] after the
 //! previous one, so targets wobbling around a boundary do not cost a keyframe each time.
+//!
+//! A peer moves up to a faster tier only when its [`Sustained`] target, the lowest of the last
+//! [`SUSTAINED_OVER`], would share it ([`group_sustained`]): a rise moves it up once its link
+//! has held it; a fall moves it down at once. Grouped by the target of the moment, two viewers behind 5 Mbit/s (whose estimates
+//! saw between ~2 and ~5 Mbit/s) joined the fast viewers' tier at each peak, as the estimator
+//! overshot their link, and left it three seconds later at the fall: 8 to 20 moves a minute,
+//! each a keyframe, on virtual time with link delays a millisecond apart.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::ladder::Ladder;
@@ -30,6 +38,60 @@ pub(crate) const JOIN_SHARE: f64 = 0.6;
 pub(crate) const STAY_SHARE: f64 = 0.45;
 /// The least time between two regroupings that no peer joining or leaving asked for.
 pub(crate) const REGROUP_AFTER: Duration = Duration::from_secs(3);
+/// A peer is grouped by the lowest of its targets over this long.
+pub(crate) const SUSTAINED_OVER: Duration = Duration::from_secs(8);
+
+/// The lowest of one peer's targets over the last [`SUSTAINED_OVER`], kbit/s, once its
+/// target has stopped climbing from its start (a fall, or no rise for [`SETTLED_AFTER`]): a
+/// new peer climbing to the rate of the peers already there joins their tier as it reaches it
+/// (and does not keep an encode of its own for the window's length).
+#[derive(Debug, Default)]
+pub(crate) struct Sustained {
+    /// Each target as it was set: (when, kbit/s), oldest first; the first one may be older
+    /// than the window (it held at the window's start).
+    set: VecDeque<(Instant, u32)>,
+    /// While the target climbs from its start: when it last rose, and to what.
+    climb: Option<(Instant, u32)>,
+    settled: bool,
+}
+
+/// A target that has not risen for this long has stopped climbing from its start.
+pub(crate) const SETTLED_AFTER: Duration = Duration::from_secs(1);
+
+impl Sustained {
+    /// The target is `kbps` at `now`.
+    pub(crate) fn record(&mut self, now: Instant, kbps: u32) {
+        if !self.settled {
+            match self.climb {
+                Some((at, k))
+                    if kbps < k
+                        || (kbps == k && now.saturating_duration_since(at) >= SETTLED_AFTER) =>
+                {
+                    self.settled = true;
+                }
+                Some((_, k)) if kbps == k => return,
+                _ => return self.climb = Some((now, kbps)),
+            }
+        }
+        if self.set.back().is_none_or(|&(_, k)| k != kbps) {
+            self.set.push_back((now, kbps));
+        }
+        // The oldest is dropped once the one after it held from before the window.
+        while self.set.len() > 1
+            && self
+                .set
+                .get(1)
+                .is_some_and(|&(t, _)| now.saturating_duration_since(t) >= SUSTAINED_OVER)
+        {
+            self.set.pop_front();
+        }
+    }
+
+    /// The lowest target of the window (`None` while the target climbs from its start).
+    pub(crate) fn floor(&self) -> Option<u32> {
+        self.set.iter().map(|&(_, k)| k).min()
+    }
+}
 
 /// Each peer's tier (0 the highest, below [`MAX_TIERS`]), by the rule of the module docs.
 /// `targets` are the peers' targets in kbit/s, in any order; `priority` says which peers are
@@ -38,7 +100,20 @@ pub(crate) const REGROUP_AFTER: Duration = Duration::from_secs(3);
 /// controller's tier drop under [`STAY_SHARE`] of the controller's own target: a viewer that
 /// finds no tier it can share and no tier left to open goes to the slowest tier
 /// without a controller, if any (else the slowest). The result is in `targets`' order.
+#[cfg(test)]
 pub(crate) fn group(targets: &[u32], priority: &[bool], current: &[usize]) -> Vec<usize> {
+    group_sustained(targets, &[], priority, current)
+}
+
+/// [`group`], where a peer moves up to a tier faster than its current one only when its
+/// `floors` figure ([`Sustained::floor`], in `targets`' order; its target where missing)
+/// shares that tier too.
+pub(crate) fn group_sustained(
+    targets: &[u32],
+    floors: &[u32],
+    priority: &[bool],
+    current: &[usize],
+) -> Vec<usize> {
     let mut order: Vec<usize> = (0..targets.len()).collect();
     let first = |i: usize| priority.get(i).copied().unwrap_or(false);
     let now_in = |i: usize| current.get(i).copied().filter(|&t| t < MAX_TIERS);
@@ -59,6 +134,13 @@ pub(crate) fn group(targets: &[u32], priority: &[bool], current: &[usize]) -> Ve
                 STAY_SHARE
             } else {
                 JOIN_SHARE
+            };
+            // Up to a faster tier, by the lowest target of its window.
+            let up = matches!((origin, now_in(i)), (Some(o), Some(c)) if o < c);
+            let t = if up {
+                floors.get(i).map_or(t, |&f| f.min(t))
+            } else {
+                t
             };
             f64::from(t.min(lo)) >= f64::from(t.max(hi)) * share
         };
@@ -169,5 +251,57 @@ mod tests {
             group(&[8000, 4000, 2000, 500], &[true, true, true, false], &[]),
             [0, 1, 2, 2]
         );
+    }
+
+    #[test]
+    fn a_peer_moves_up_by_its_lowest_target_of_the_window() {
+        // 4800 of 8000 joins the tier above, unless its window holds 2000; it falls at once.
+        assert_eq!(
+            group_sustained(&[8000, 4800], &[8000, 2000], &[], &[0, 1]),
+            [0, 1]
+        );
+        assert_eq!(
+            group_sustained(&[8000, 4800], &[8000, 4800], &[], &[0, 1]),
+            [0, 0]
+        );
+        assert_eq!(
+            group_sustained(&[8000, 3000], &[8000, 3000], &[], &[0, 0]),
+            [0, 1]
+        );
+        // Staying is by its target of the moment (its window's low is behind it).
+        assert_eq!(
+            group_sustained(&[8000, 4400], &[8000, 2000], &[], &[0, 0]),
+            [0, 0]
+        );
+    }
+
+    #[test]
+    fn the_window_holds_the_lowest_target_once_the_start_has_climbed() {
+        let t0 = Instant::now();
+        let at = |s: f64| t0 + Duration::from_secs_f64(s);
+        let mut sustained = Sustained::default();
+        // The start's climb counts for nothing: a new peer joins the tier it reaches.
+        for (i, k) in [850, 1200, 2400, 4800, 8000].into_iter().enumerate() {
+            sustained.record(at(i as f64 * 0.25), k);
+            assert_eq!(sustained.floor(), None);
+        }
+        sustained.record(at(1.5), 8000);
+        assert_eq!(sustained.floor(), None, "not settled before SETTLED_AFTER");
+        sustained.record(at(2.0), 8000);
+        assert_eq!(sustained.floor(), Some(8000));
+        // Then a fall counts at once, and a rise once the window no longer holds the fall.
+        sustained.record(at(3.0), 2000);
+        sustained.record(at(4.0), 4800);
+        assert_eq!(sustained.floor(), Some(2000));
+        sustained.record(at(11.9), 4800);
+        assert_eq!(sustained.floor(), Some(2000));
+        sustained.record(at(12.0), 4800);
+        assert_eq!(sustained.floor(), Some(4800));
+        // A climb that ends in a fall has settled too.
+        let mut fell = Sustained::default();
+        fell.record(at(0.0), 850);
+        fell.record(at(0.25), 1200);
+        fell.record(at(0.5), 900);
+        assert_eq!(fell.floor(), Some(900));
     }
 }
