@@ -19,10 +19,11 @@
 //!
 //! A peer moves up to a faster tier only when its [`Sustained`] target, the lowest of the last
 //! [`SUSTAINED_OVER`], would share it ([`group_sustained`]): a rise moves it up once its link
-//! has held it; a fall moves it down at once. Grouped by the target of the moment, two viewers behind 5 Mbit/s (whose estimates
-//! saw between ~2 and ~5 Mbit/s) joined the fast viewers' tier at each peak, as the estimator
-//! overshot their link, and left it three seconds later at the fall: 8 to 20 moves a minute,
-//! each a keyframe, on virtual time with link delays a millisecond apart.
+//! has held it; a fall moves it down at once. Grouped by the target of the moment, two viewers
+//! behind 5 Mbit/s (whose estimates saw between ~2 and ~5 Mbit/s) joined the fast viewers'
+//! tier at each peak, as the estimator overshot their link, and left it three seconds later at
+//! the fall: 4 to 20 moves a minute, each a keyframe, on virtual time with link delays a
+//! fraction of a millisecond apart (`benches/RESULTS.md`).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -70,7 +71,10 @@ impl Sustained {
                     self.settled = true;
                 }
                 Some((_, k)) if kbps == k => return,
-                _ => return self.climb = Some((now, kbps)),
+                _ => {
+                    self.climb = Some((now, kbps));
+                    return;
+                }
             }
         }
         if self.set.back().is_none_or(|&(_, k)| k != kbps) {
