@@ -346,11 +346,7 @@ async fn carry_out(
                 },
             };
             if verdict == Verdict::Accepted
-                && !conn.handle_seat(
-                    &hub.counters,
-                    hub.seats.take(now, client, conn.ticket()),
-                    more,
-                )
+                && !conn.handle_seat(&hub.counters, hub.seats.take(now, conn.ticket()), more)
             {
                 return;
             }

@@ -79,20 +79,13 @@ pub struct Seats {
     line: Mutex<Line>,
 }
 
-/// The pages waiting for a seat: ticket → its place (lower came first), when it was last
-/// shown and its client's address ([`bucket`]). A ticket is 53 random bits (a JavaScript
-/// number holds it exactly), so a newcomer cannot name a place before its own.
+/// The pages waiting for a seat: ticket → its place (lower came first) and when it was last
+/// shown. A ticket is 53 random bits (a JavaScript number holds it exactly), so a newcomer
+/// cannot name a place before its own.
 #[derive(Debug, Default)]
 struct Line {
     next: u64,
-    waiting: HashMap<u64, Waiting>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Waiting {
-    place: u64,
-    seen: Instant,
-    from: IpAddr,
+    waiting: HashMap<u64, (u64, Instant)>,
 }
 
 /// A new ticket: 53 bits from the OS's randomness (`fallback` if it fails).
@@ -106,11 +99,6 @@ fn new_ticket(fallback: u64) -> u64 {
 
 /// A ticket not shown again within this long is forgotten (its page gave up).
 pub const TICKET_KEPT: Duration = Duration::from_secs(10);
-
-/// At most this many places in line per client address (its signaling sockets' limit): past
-/// it a page is given a ticket that holds no place, so one client cannot stand ahead of every
-/// later page with a ticket per refused `hello`.
-pub(crate) const TICKETS_PER_ADDRESS: usize = 16;
 
 /// No seat for a page: all `max` are taken or kept for pages waiting longer; `ticket` is its
 /// place in line.
@@ -135,16 +123,15 @@ impl Seats {
         }
     }
 
-    /// A seat at `now` for a page from `ip` with `ticket` (from its last `full`, if any), or
-    /// its place in line when every free seat is taken or kept for pages waiting longer.
-    pub fn take(&self, now: Instant, ip: IpAddr, ticket: Option<u64>) -> Result<Seat, Full> {
-        let from = bucket(ip);
+    /// A seat at `now` for a page with `ticket` (from its last `full`, if any), or its place
+    /// in line when every free seat is taken or kept for pages waiting longer.
+    pub fn take(&self, now: Instant, ticket: Option<u64>) -> Result<Seat, Full> {
         let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
         line.waiting
-            .retain(|_, w| now.saturating_duration_since(w.seen) < TICKET_KEPT);
-        let mine = ticket.and_then(|t| line.waiting.get(&t).map(|w| (t, w.place)));
+            .retain(|_, (_, seen)| now.saturating_duration_since(*seen) < TICKET_KEPT);
+        let mine = ticket.and_then(|t| line.waiting.get(&t).map(|&(place, _)| (t, place)));
         let ahead = match mine {
-            Some((_, place)) => line.waiting.values().filter(|w| w.place < place).count(),
+            Some((_, place)) => line.waiting.values().filter(|(p, _)| *p < place).count(),
             None => line.waiting.len(),
         };
         let seat = self
@@ -166,18 +153,8 @@ impl Seats {
                     line.next += 1;
                     (new_ticket(line.next), line.next)
                 });
-                let held = line.waiting.values().filter(|w| w.from == from).count();
-                let room =
-                    line.waiting.len() < super::throttle::MAX_TRACKED && held < TICKETS_PER_ADDRESS;
-                if room || mine.is_some() {
-                    line.waiting.insert(
-                        ticket,
-                        Waiting {
-                            place,
-                            seen: now,
-                            from,
-                        },
-                    );
+                if line.waiting.len() < super::throttle::MAX_TRACKED || mine.is_some() {
+                    line.waiting.insert(ticket, (place, now));
                 }
                 Err(Full {
                     max: self.max,
@@ -220,84 +197,85 @@ mod tests {
     fn seats_run_out_at_max_and_come_back_when_dropped() {
         let seats = Seats::new(2);
         let now = Instant::now();
-        let a = seats.take(now, ME, None).expect("first");
-        let b = seats.take(now, ME, None).expect("second");
-        let full = seats.take(now, ME, None).map(|_| ()).expect_err("a third");
+        let a = seats.take(now, None).expect("first");
+        let b = seats.take(now, None).expect("second");
+        let full = seats.take(now, None).map(|_| ()).expect_err("a third");
         assert_eq!(full.max, 2);
         drop(a);
         // The seat freed is kept for the page in line; with its ticket, it gets it.
-        assert!(seats.take(now, ME, None).is_err(), "one that did not wait");
+        assert!(seats.take(now, None).is_err(), "one that did not wait");
         let c = seats
-            .take(now, ME, Some(full.ticket))
+            .take(now, Some(full.ticket))
             .expect("the page in line");
         drop((b, c));
-        assert!(seats.take(now, ME, None).is_ok());
+        assert!(seats.take(now, None).is_ok());
     }
 
     #[test]
     fn a_freed_seat_goes_to_the_page_waiting_longest() {
         let seats = Seats::new(1);
         let t0 = Instant::now();
-        let squatter = seats.take(t0, ME, None).expect("the only seat");
+        let squatter = seats.take(t0, None).expect("the only seat");
         // Two pages wait, trying every 3 s.
-        let first = seats
-            .take(t0, ME, None)
-            .map(|_| ())
-            .expect_err("full")
-            .ticket;
-        let second = seats
-            .take(t0, ME, None)
-            .map(|_| ())
-            .expect_err("full")
-            .ticket;
+        let first = seats.take(t0, None).map(|_| ()).expect_err("full").ticket;
+        let second = seats.take(t0, None).map(|_| ()).expect_err("full").ticket;
         let t1 = t0 + Duration::from_secs(3);
         assert_eq!(
             seats
-                .take(t1, ME, Some(first))
+                .take(t1, Some(first))
                 .map(|_| ())
                 .expect_err("full")
                 .ticket,
             first
         );
-        assert!(seats.take(t1, ME, Some(second)).is_err());
+        assert!(seats.take(t1, Some(second)).is_err());
         // The squatter is closed and comes straight back: the seat is kept for the line.
         drop(squatter);
         let again = seats
-            .take(t1, ME, None)
+            .take(t1, None)
             .map(|_| ())
             .expect_err("behind the line");
         assert!(![first, second].contains(&again.ticket));
         assert!(
-            seats.take(t1, ME, Some(second)).is_err(),
+            seats.take(t1, Some(second)).is_err(),
             "the second page is behind the first"
         );
         // A ticket it made up puts it nowhere (a new place, at the back).
-        assert!(seats.take(t1, ME, Some(first ^ 1)).is_err());
+        assert!(seats.take(t1, Some(first ^ 1)).is_err());
         let seat = seats
-            .take(t1, ME, Some(first))
+            .take(t1, Some(first))
             .expect("the page waiting longest");
         drop(seat);
         // A page that stopped trying loses its place: the next in line is not held up for good.
         let t2 = t1 + TICKET_KEPT;
         assert!(
-            seats.take(t2, ME, Some(again.ticket)).is_ok(),
+            seats.take(t2, Some(again.ticket)).is_ok(),
             "the line went quiet"
         );
     }
 
     #[test]
-    fn one_address_holds_at_most_its_share_of_the_line() {
+    fn a_page_behind_many_tickets_of_one_client_keeps_its_place() {
+        // A client collects tickets (one per refused hello) before a page comes, and asks for
+        // new ones as it uses them: the page is served once those ahead of it are used, never
+        // after the ones asked for later. (A cap on places per address, tried, kept a page at
+        // the same address out of the line for good while the client's places came back.)
         let seats = Seats::new(1);
         let now = Instant::now();
-        let _taken = seats.take(now, OTHER, None).expect("the only seat");
-        let ticket = |ip, t| seats.take(now, ip, t).map(|_| ()).expect_err("full").ticket;
-        let held: Vec<u64> = (0..TICKETS_PER_ADDRESS).map(|_| ticket(ME, None)).collect();
-        let past = ticket(ME, None);
-        let later = ticket(OTHER, None);
-        // Places in line are kept (the ticket comes back the same); past its share, a ticket
-        // holds none (shown again, it is a new one), and a page from elsewhere still gets one.
-        assert_eq!(ticket(ME, Some(held[0])), held[0]);
-        assert_ne!(ticket(ME, Some(past)), past);
-        assert_eq!(ticket(OTHER, Some(later)), later);
+        let held = seats.take(now, None).expect("the only seat");
+        let ticket = |t| seats.take(now, t).map(|_| ()).expect_err("full").ticket;
+        let ahead: Vec<u64> = (0..20).map(|_| ticket(None)).collect();
+        let page = ticket(None);
+        drop(held);
+        for t in ahead {
+            let later = ticket(None);
+            assert_eq!(ticket(Some(page)), page, "the page lost its place");
+            drop(seats.take(now, Some(t)).expect("next in line"));
+            assert!(
+                seats.take(now, Some(later)).is_err(),
+                "a later ticket went first"
+            );
+        }
+        assert!(seats.take(now, Some(page)).is_ok());
     }
 }

@@ -562,16 +562,15 @@ fn a_full_session_is_told_as_full() {
 fn a_page_beyond_the_seats_is_told_full_and_never_joins() {
     let (cfg, c) = (config(None), SignalCounters::default());
     let seats = throttle::Seats::new(1);
-    let take = |ticket| seats.take(Instant::now(), IpAddr::from([10, 0, 0, 9]), ticket);
     let mut first = Connection::new(PeerId(1));
     let mut out = Vec::new();
-    assert!(first.handle_seat(&c, take(None), &mut out));
+    assert!(first.handle_seat(&c, seats.take(Instant::now(), None), &mut out));
     first.handle_verdict(&cfg, &c, Verdict::Accepted, Admission::Open, &mut out);
     assert!(matches!(out[0], Action::Join { .. }), "{out:?}");
 
     let mut second = Connection::new(PeerId(2));
     let mut out = Vec::new();
-    assert!(!second.handle_seat(&c, take(None), &mut out));
+    assert!(!second.handle_seat(&c, seats.take(Instant::now(), None), &mut out));
     assert_eq!(error_code(&out[0]), Some(ErrorCode::Full), "{out:?}");
     assert_eq!(out[1], Action::Close(CLOSE_TRY_AGAIN_LATER, "full"));
     assert_eq!(out.len(), 2, "no join, no welcome: {out:?}");
@@ -591,6 +590,10 @@ fn a_page_beyond_the_seats_is_told_full_and_never_joins() {
     // The first page's socket closes: its seat goes to the page in line, not to a newcomer.
     drop(first);
     let mut newcomer = Connection::new(PeerId(4));
-    assert!(!newcomer.handle_seat(&c, take(None), &mut Vec::new()));
-    assert!(again.handle_seat(&c, take(again.ticket()), &mut Vec::new()));
+    assert!(!newcomer.handle_seat(&c, seats.take(Instant::now(), None), &mut Vec::new()));
+    assert!(again.handle_seat(
+        &c,
+        seats.take(Instant::now(), again.ticket()),
+        &mut Vec::new()
+    ));
 }
