@@ -491,7 +491,10 @@ impl Harness {
 
 /// A link with `ms` of one-way delay and nothing else, seeded.
 pub(super) fn delay(ms: u64, seed: u64) -> NetemConfig {
-    NetemConfig::new()
-        .latency(Duration::from_millis(ms))
-        .seed(seed)
+    delay_of(Duration::from_millis(ms), seed)
+}
+
+/// [`delay`] of any `latency`, not only whole milliseconds.
+pub(super) fn delay_of(latency: Duration, seed: u64) -> NetemConfig {
+    NetemConfig::new().latency(latency).seed(seed)
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use str0m_netem::{Bitrate, DataSize};
 
-use super::{delay, Harness};
+use super::{delay, delay_of, Harness};
 use crate::encode::Scale;
 
 /// When the client got each frame it could show, from `from` on.
@@ -57,10 +57,7 @@ pub(super) fn capped(kbps: u64, seed: u64) -> str0m_netem::NetemConfig {
 pub(super) fn capped_after(kbps: u64, seed: u64, latency: Duration) -> str0m_netem::NetemConfig {
     // 50 ms of queue at the link's rate.
     let queue = DataSize::bytes((kbps * 1000 / 8 / 20) as i64);
-    str0m_netem::NetemConfig::new()
-        .latency(latency)
-        .seed(seed)
-        .link(Bitrate::kbps(kbps), queue)
+    delay_of(latency, seed).link(Bitrate::kbps(kbps), queue)
 }
 
 #[test]

@@ -16,9 +16,9 @@ use super::{delay, Harness};
 /// in one run of six the 40 s dip had a probe's lead fail at the edge of the 1 Mbit/s link,
 /// and with probes distrusted at the lift took 18.6 s.
 /// One run: 10 s at 10 Mbit/s, a dip to 1 Mbit/s for `dip_s`, then 10 Mbit/s again (netem
-/// seeds from `seed`, the client's link `latency` one way). Returns the harness at 3 s after the target was back at 7600 kbit/s (or
-/// after 20 s), the instant of the lift, and how long after the lift the target was back
-/// (`None`: not within 20 s).
+/// seeds from `seed`, the client's link `latency` one way). Returns the harness at 3 s after
+/// the target was back at 7600 kbit/s (or after 20 s), the instant of the lift, and how long
+/// after the lift the target was back (`None`: not within 20 s).
 fn dip_and_lift(
     seed: u64,
     dip_s: u64,
