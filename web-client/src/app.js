@@ -151,6 +151,7 @@ function unsample(since) {
 let hostHasSound = false;
 let isGame = false;
 let notice = null; // why the page is reconnecting, shown until a connection works again
+let waitingForSeat = false; // told `full`: the status line's state is `waiting` until a welcome
 const FULL_RETRY_MS = 3000; // between tries to join a full session
 let stream = null; // this connection's tracks, on the video element
 
@@ -345,7 +346,7 @@ const signaling = new Signaling({
     if (timelines.length > 0) timeline = newTimeline(timeline.attempt + 1);
     timelines.push(timeline);
     if (timelines.length > KEEP_TIMELINES) timelines.shift();
-    status.set('connecting', notice ?? 'Connecting…');
+    status.set(waitingForSeat ? 'waiting' : 'connecting', notice ?? 'Connecting…');
     // Sound: the page plays the `audio` channel itself where it can (a host without sound
     // sends nothing on it); else the Opus track.
     const start = () => peer.start({ audio: audioOverChannel ? playChannel : null })
@@ -357,12 +358,15 @@ const signaling = new Signaling({
   onDown: (reason) => {
     heldStart = null;
     teardown();
-    status.set('disconnected', notice ?? `Disconnected (${reason}). Reconnecting…`);
+    status.set(waitingForSeat ? 'waiting' : 'disconnected', notice ?? `Disconnected (${reason}). Reconnecting…`);
   },
   handlers: {
     welcome: (msg) => {
       mark('welcomeMs');
       signaling.ticket = undefined;
+      // A seat: this connection's first frame takes the line from `connecting` to `playing`.
+      if (waitingForSeat) status.set('connecting', 'Connecting…');
+      waitingForSeat = false;
       // Relays only, and the host has none to give: no path can ever be found.
       if (relay && msg.ice_servers !== true) {
         fail('This link connects through a TURN relay only (#relay=1), but the host offers none (glint --ice-server turn:…).');
@@ -439,6 +443,7 @@ const signaling = new Signaling({
     draining: (msg) => {
       glint.draining = msg.message;
       notice = 'The host is restarting or shutting down…';
+      waitingForSeat = false;
       signaling.reconnect('the host is shutting down');
     },
     error: (msg) => {
@@ -463,7 +468,8 @@ const signaling = new Signaling({
         case 'retry':
           // A full session: one steady line (not "Connecting…" between tries), and tries a
           // few seconds apart until a seat frees.
-          if (msg.code === 'full') {
+          waitingForSeat = msg.code === 'full';
+          if (waitingForSeat) {
             notice = 'The session is full: this page joins when someone leaves…';
             // Its place in line: a freed seat goes to the page waiting longest.
             if (Number.isSafeInteger(msg.ticket)) signaling.ticket = msg.ticket;
@@ -473,6 +479,7 @@ const signaling = new Signaling({
         case 'wait': {
           const s = Number(msg.retry_after_s) || 1;
           notice = `Too many password attempts; trying again in ${s} s…`;
+          waitingForSeat = false;
           signaling.reconnect('too many password attempts', s * 1000);
           break;
         }

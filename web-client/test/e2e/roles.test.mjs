@@ -220,10 +220,11 @@ test('a full session (--max-peers 1): the second page says so steadily and joins
     const seen = await second.evaluate(() => new Promise((resolve) => {
       const texts = new Set();
       const el = document.getElementById('status');
-      const timer = setInterval(() => texts.add(el.textContent), 20);
+      const timer = setInterval(() => texts.add(`${el.dataset.state}: ${el.textContent}`), 20);
       setTimeout(() => { clearInterval(timer); resolve([...texts]); }, 4000);
     }));
-    assert.deepEqual(seen.filter((t) => !t.startsWith('The session is full')), [], 'the notice flickered');
+    // Its state says so too (for styles and scripts): `waiting`, not `disconnected`.
+    assert.deepEqual(seen.filter((t) => !t.startsWith('waiting: The session is full')), [], 'the notice flickered');
     assert.deepEqual(await counts, [1], 'the refused page joined the first page\'s room');
     const refused = await fetch(new URL('/metrics', g.url)).then((r) => r.text());
     assert.match(refused, /^glint_signaling_full_total [1-9]/m, 'refusals at hello are counted');
