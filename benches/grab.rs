@@ -1,0 +1,141 @@
+//! The X11 capture's grab beside an application that floods the X server: glint's own Xvfb
+//! (1280x720), an xterm printing random text as fast as it can (the link bench's `text`
+//! content), and glint's capture grabbing the whole screen at 60 fps. Rounds alternate between
+//! a capture at the server's default priority (the baseline) and one at `CAPTURE_PRIORITY`
+//! (what glint opens), so the machine's load falls on both alike.
+//!
+//! A grab's time is `captured_at` → `grabbed_at` of the pipeline: the `GetImage` round trip
+//! through MIT-SHM plus the copy out of the segment (the `capture` stage of `/api/stats`).
+//!
+//! Usage: `cargo run --release -p glint-benches --bin grab -- [--seconds 10] [--rounds 2]
+//! [--quiet] [--json FILE]` (`--quiet`: no xterm, an idle screen). Prints JSON, then a table.
+
+use std::time::{Duration, Instant};
+
+use glint::capture::x11::{X11Capture, CAPTURE_PRIORITY};
+use glint::capture::Capture;
+use glint::display::{launch_app, VirtualDisplay, XAuthority};
+
+const FLOOD: &str = "xterm -geometry 200x60+0+0 -e sh -c \
+                     'while :; do head -c 30000 /dev/urandom | base64; done'";
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn pct(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+/// Grabs at 60 fps for `seconds`: each grab's time in ms.
+fn round(display: &str, priority: Option<i32>, seconds: u64) -> Vec<f64> {
+    let mut capture = match X11Capture::open_at(display, priority) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("grab: {e}");
+            std::process::exit(1);
+        }
+    };
+    let period = Duration::from_micros(16_667);
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let mut next = Instant::now();
+    let mut data = Vec::new();
+    let mut ms = Vec::new();
+    while Instant::now() < end {
+        let start = Instant::now();
+        if let Err(e) = capture.grab(&mut data) {
+            eprintln!("grab: {e}");
+            std::process::exit(1);
+        }
+        ms.push(start.elapsed().as_secs_f64() * 1000.0);
+        next += period;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            next = now;
+        }
+    }
+    ms
+}
+
+fn main() {
+    let seconds: u64 = arg("--seconds").and_then(|s| s.parse().ok()).unwrap_or(10);
+    let rounds: usize = arg("--rounds").and_then(|s| s.parse().ok()).unwrap_or(2);
+    let quiet = std::env::args().any(|a| a == "--quiet");
+    // Before any thread: the capture and the xterm find the cookie through XAUTHORITY.
+    let auth = XAuthority::install().unwrap_or_else(|e| {
+        eprintln!("grab: {e}");
+        std::process::exit(1);
+    });
+    let display = VirtualDisplay::start(1280, 720, &auth, None).unwrap_or_else(|e| {
+        eprintln!("grab: {e}");
+        std::process::exit(1);
+    });
+    let _flood = (!quiet).then(|| {
+        launch_app(FLOOD, &display.name, None).unwrap_or_else(|e| {
+            eprintln!("grab: {e} (scripts/setup installs xterm)");
+            std::process::exit(1);
+        })
+    });
+    // The xterm's window up and printing.
+    std::thread::sleep(Duration::from_secs(2));
+    let mut base = Vec::new();
+    let mut first = Vec::new();
+    for _ in 0..rounds {
+        base.extend(round(&display.name, None, seconds));
+        first.extend(round(&display.name, Some(CAPTURE_PRIORITY), seconds));
+    }
+    let figures = |v: &mut Vec<f64>| {
+        serde_json::json!({
+            "grabs": v.len(),
+            "p50": pct(v, 0.5), "p95": pct(v, 0.95), "p99": pct(v, 0.99), "max": pct(v, 1.0),
+        })
+    };
+    let json = serde_json::json!({
+        "bench": "grab",
+        "screen": "1280x720",
+        "flood": !quiet,
+        "seconds_per_round": seconds,
+        "rounds": rounds,
+        "default_priority_ms": figures(&mut base),
+        "capture_priority_ms": figures(&mut first),
+    });
+    println!("{json}");
+    if let Some(path) = arg("--json") {
+        let _ = std::fs::write(path, format!("{json}\n"));
+    }
+    println!(
+        "\n| capture priority | grabs | p50 | p95 | p99 | max (ms) |\n|---|---|---|---|---|---|"
+    );
+    for (name, key) in [
+        ("0 (server default)", "default_priority_ms"),
+        ("CAPTURE_PRIORITY", "capture_priority_ms"),
+    ] {
+        let f = &json[key];
+        let v = |k: &str| f[k].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "| {name} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            f["grabs"],
+            v("p50"),
+            v("p95"),
+            v("p99"),
+            v("max")
+        );
+    }
+    let ratio = |k: &str| {
+        json["capture_priority_ms"][k].as_f64().unwrap_or(f64::NAN)
+            / json["default_priority_ms"][k].as_f64().unwrap_or(f64::NAN)
+    };
+    println!(
+        "\nCAPTURE_PRIORITY / default: p50 {:.2}, p95 {:.2}",
+        ratio("p50"),
+        ratio("p95")
+    );
+}
