@@ -44,10 +44,13 @@ const UNREAD_LINGER: Duration = Duration::from_secs(1);
 const CLOSE_FLUSH: Duration = Duration::from_millis(500);
 
 /// A ping goes to the page this often; browsers answer pings by themselves.
-const PING_EVERY: Duration = Duration::from_secs(10);
+const PING_EVERY: Duration = Duration::from_secs(5);
 /// A page heard nothing from (no message, no pong) for this long is gone (a laptop that slept,
-/// a network that vanished): its socket closes, so it leaves the room and frees control.
-const SILENT_FOR: Duration = Duration::from_secs(30);
+/// a network that vanished): its socket closes, so it leaves the room, frees control and its
+/// seat. At 30 s (pings every 10 s) a phone that changed networks found its own old seat
+/// taken for 30–40 s under `--max-peers`; three pings unanswered is still far beyond what a
+/// congested link delays a pong by.
+const SILENT_FOR: Duration = Duration::from_secs(15);
 
 /// Most signaling sockets open at once from one client address.
 pub const MAX_SOCKETS_PER_ADDRESS: usize = 16;

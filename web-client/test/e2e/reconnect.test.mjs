@@ -6,7 +6,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGlint, startChromium, waitFor } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { startGlint, startChromium, startOnLan, waitFor } from './harness.mjs';
 
 let glint;
 let browser;
@@ -103,5 +104,31 @@ test('a relay-only link to a host with no TURN server says so at once and stops 
     assert.equal(await page.evaluate(() => window.__sockets.length), 1);
   } finally {
     await page.close();
+  }
+});
+
+test('a page whose network goes away is let go within 20 s: it leaves the session', async () => {
+  const parts = await startOnLan(['--source', 'testpattern', '--fps', '30', '--max-peers', '1']);
+  try {
+    const { lan, glint: g, browser: b } = parts;
+    await b.page.goto(g.url);
+    await waitFor('the stream to play', () => b.page.evaluate(() => window.glint.state === 'playing'), 30000);
+    // The host's view, from its own namespace.
+    const password = new URL(g.url).hash.slice('#password='.length);
+    const statsUrl = new URL('/api/stats', g.url).toString();
+    const peers = () => JSON.parse(execFileSync('ip', ['netns', 'exec', lan.host, 'curl', '-skf', '--max-time', '2',
+      '-H', `Authorization: Bearer ${password}`, statsUrl]).toString()).peers.length;
+    assert.equal(peers(), 1);
+    // The client's network goes away (Wi-Fi gone): no close, no reset reaches the host.
+    const dev = /(gc\d+)@/.exec(execFileSync('ip', ['-n', lan.client, '-o', 'link', 'show']).toString())[1];
+    const cut = Date.now();
+    execFileSync('ip', ['-n', lan.client, 'link', 'set', dev, 'down']);
+    await waitFor('the host to let the page go', () => peers() === 0, 40000, 250);
+    const took = Date.now() - cut;
+    // 15 s unheard, judged at a ping every 5 s (it was 30 s at one every 10 s: 30-40 s).
+    assert.ok(took <= 21000, `the page was let go ${took} ms after its network went away`);
+    assert.ok(took >= 10000, `let go after ${took} ms: a page is given 15 s to be heard from`);
+  } finally {
+    await parts.stop();
   }
 });
