@@ -9,6 +9,10 @@
 //! [--seconds 5] [--json FILE]` (glint from `GLINT_BIN` or `target/release/glint`).
 //! Prints JSON, then a table.
 
+#[path = "cli.rs"]
+mod cli;
+use cli::arg;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};
@@ -210,13 +214,6 @@ struct Step {
     median_share: f64,
     host_cpu_pct: f64,
     bench_cpu_pct: f64,
-}
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn main() {

@@ -10,6 +10,10 @@
 //! Usage: `cargo run --release -p glint-benches --bin grab -- [--seconds 10] [--rounds 2]
 //! [--quiet] [--json FILE]` (`--quiet`: no xterm, an idle screen). Prints JSON, then a table.
 
+#[path = "cli.rs"]
+mod cli;
+use cli::{arg, pct};
+
 use std::time::{Duration, Instant};
 
 use glint::capture::x11::{X11Capture, CAPTURE_PRIORITY};
@@ -18,20 +22,6 @@ use glint::display::{launch_app, VirtualDisplay, XAuthority};
 
 const FLOOD: &str = "xterm -geometry 200x60+0+0 -e sh -c \
                      'while :; do head -c 30000 /dev/urandom | base64; done'";
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn pct(v: &mut [f64], q: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
-        .copied()
-        .unwrap_or(f64::NAN)
-}
 
 /// Grabs at 60 fps for `seconds`: each grab's time in ms.
 fn round(display: &str, priority: Option<i32>, seconds: u64) -> Vec<f64> {

@@ -5,22 +5,14 @@
 //! Usage: `cargo run --release -p glint-benches --bin pacing -- [--frames 1800] [--json FILE]`
 //! Prints JSON, then a table.
 
+#[path = "cli.rs"]
+mod cli;
+use cli::{arg, pct};
+
 use std::path::Path;
 use std::time::Instant;
 
 use glint_emulators::{resolve_core, Core, Pacer};
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn pct(v: &mut [f64], q: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() - 1) as f64 * q).round() as usize]
-}
 
 fn main() {
     let frames: usize = arg("--frames").and_then(|s| s.parse().ok()).unwrap_or(1800);
