@@ -236,7 +236,14 @@ const peer = new PeerConnection({
     askCodec(true);
   },
   // An ICE restart brought the connection back: the same peer, role and control.
-  onRestored: () => { notice = null; },
+  onRestored: () => {
+    notice = null;
+    if (status.state === 'reconnecting') status.set('playing', '');
+  },
+  // The picture stopped with its path: say so over it rather than show a still as if live.
+  onInterrupted: () => {
+    if (status.state === 'playing') status.set('reconnecting', 'Connection lost: reconnecting…');
+  },
   // A path that could not be found is said until one is (not just between two tries).
   onLost: (_state, why) => {
     if (why?.startsWith('no path')) notice = `Disconnected (${why}). Reconnecting…`;

@@ -74,6 +74,8 @@ export class PeerConnection {
    *   (and an ICE restart did not bring it back), or never connected (`no-path`, with why,
    *   after CONNECT_GIVE_UP_MS): a new connection is needed
    * @param {() => void} [o.onRestored] the connection found a path again after it was lost
+   * @param {(why: string) => void} [o.onInterrupted] the connection lost its path (disconnected
+   *   for RESTART_AFTER_DISCONNECTED_MS, or failed) and an ICE restart looks for a new one
    * @param {(step: string) => void} [o.mark] records a step of the connection's timeline
    * @param {boolean} [o.relay] use TURN relays only (`iceTransportPolicy: 'relay'`)
    * @param {typeof RTCPeerConnection} [o.RTCPeerConnection]
@@ -81,10 +83,11 @@ export class PeerConnection {
    */
   constructor({
     signal, message, onTrack, onControl, onClipboard = () => {}, onConnected, onLost, onRestored = () => {},
-    mark = () => {}, relay = false, RTCPeerConnection = globalThis.RTCPeerConnection, log = console, timers = globalThis,
+    onInterrupted = () => {}, mark = () => {}, relay = false, RTCPeerConnection = globalThis.RTCPeerConnection, log = console, timers = globalThis,
   }) {
     Object.assign(this, {
-      signal, message, onTrack, onControl, onClipboard, onConnected, onLost, onRestored, mark, relay, RTCPeerConnection, log, timers,
+      signal, message, onTrack, onControl, onClipboard, onConnected, onLost, onRestored, onInterrupted, mark, relay,
+      RTCPeerConnection, log, timers,
     });
     this.pc = null;
     this.channels = {};
@@ -174,12 +177,14 @@ export class PeerConnection {
       } else if (state === 'disconnected') {
         // Often back by itself within a moment; if not, find a new path.
         this.disconnectedTimer = this.timers.setTimeout(() => {
+          this.onInterrupted('disconnected');
           if (!this.restarting) this.restart('disconnected');
         }, RESTART_AFTER_DISCONNECTED_MS);
       } else if (state === 'failed' && (this.restarting || this.restartWanted)) {
         // The path of before is gone; the restart under way looks for a new one.
       } else if (state === 'failed' && this.wasConnected && !this.giveUpTimer) {
         this.log.warn('glint: peer connection failed; restarting ICE');
+        this.onInterrupted('failed');
         this.restart('failed');
       } else if (state === 'failed' || state === 'closed') {
         this.log.warn('glint: peer connection', state);

@@ -84,6 +84,7 @@ function rig(options = {}) {
     onControl: (d) => events.push(['control', d]),
     onConnected: () => events.push(['connected']),
     onRestored: () => events.push(['restored']),
+    onInterrupted: (why) => events.push(['interrupted', why]),
     onLost: (s, why) => events.push(why ? ['lost', s, why] : ['lost', s]),
     log: { warn() {}, debug() {} },
     timers,
@@ -221,7 +222,8 @@ test('a connection disconnected for 2 s restarts ICE on the same connection; a s
   await r.peer.answer('v=0\r\n');
   assert.equal(r.peer.restarting, false);
   pc.state('connected');
-  assert.deepEqual(r.events, [['connected'], ['restored'], ['restored']]);
+  // The blip is not told; the loss is, before the restart.
+  assert.deepEqual(r.events, [['connected'], ['restored'], ['interrupted', 'disconnected'], ['restored']]);
   r.timers.advance(RESTART_GIVE_UP_MS);
   assert.ok(!r.events.some(([e]) => e === 'lost'));
 });
@@ -235,14 +237,14 @@ test('a failed connection restarts ICE; one that does not come back gives way to
   pc.state('failed');
   await settle();
   assert.equal(pc.restartsAsked, 1);
-  assert.deepEqual(r.events, [['connected']], 'not lost yet');
+  assert.deepEqual(r.events, [['connected'], ['interrupted', 'failed']], 'told, not lost yet');
   // Still failing while the restart's offer waits: no second restart, not lost.
   pc.state('failed');
   assert.equal(pc.restartsAsked, 1);
   await r.peer.answer('v=0\r\n');
   pc.state('connecting');
   r.timers.advance(RESTART_GIVE_UP_MS);
-  assert.deepEqual(r.events, [['connected'], ['lost', 'failed']]);
+  assert.deepEqual(r.events, [['connected'], ['interrupted', 'failed'], ['lost', 'failed']]);
 });
 
 test('a first connection that never connects gives way to a new one, saying what the relay said', async () => {

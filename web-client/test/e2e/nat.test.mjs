@@ -112,6 +112,9 @@ test('a link cut for a few seconds: the page restarts ICE and the picture resume
       try {
         // The page notices (the browser says `disconnected`) and restarts ICE.
         await waitFor('the page to restart ICE', () => page.evaluate((n) => window.glint.iceRestarts > n, restartsBefore), 20000);
+        // Over the still picture the status line says the connection is being looked for.
+        assert.deepEqual(await page.evaluate(() => [window.glint.state, document.getElementById('status').textContent]),
+          ['reconnecting', 'Connection lost: reconnecting…']);
       } finally {
         nft('delete', 'table', 'inet', table);
       }
@@ -133,6 +136,9 @@ test('a link cut for a few seconds: the page restarts ICE and the picture resume
       assert.deepEqual([meAfter.peer, meAfter.role, meAfter.control], [me.peer, 'owner', true]);
       assert.equal(await page.evaluate(() => window.glint.connects), 1, 'no new connection was made');
       assert.deepEqual(await page.evaluate(() => window.glint.timelines.length), 1, 'no new signaling attempt');
+      // And the line is gone again over the moving picture.
+      assert.deepEqual(await page.evaluate(() => [window.glint.state, document.getElementById('status').textContent]),
+        ['playing', '']);
     });
 });
 
