@@ -342,6 +342,8 @@ const startHeld = () => {
 // sent in every `hello`, it makes the host count this browser's password checks apart from its
 // address's, so someone guessing from the same address never makes the owner wait.
 const DEVICE_KEY = 'glint.device';
+// This tab's place in line for a seat (`full`), kept in sessionStorage across a reload.
+const TICKET_KEY = 'glint.ticket';
 const signaling = new Signaling({
   url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
   password,
@@ -371,6 +373,7 @@ const signaling = new Signaling({
     welcome: (msg) => {
       mark('welcomeMs');
       signaling.ticket = undefined;
+      sessionStore()?.removeItem(TICKET_KEY);
       // A seat: this connection's first frame takes the line from `connecting` to `playing`.
       if (waitingForSeat) status.set('connecting', 'Connecting…');
       waitingForSeat = false;
@@ -479,7 +482,11 @@ const signaling = new Signaling({
           if (waitingForSeat) {
             notice = 'The session is full: this page joins when someone leaves…';
             // Its place in line: a freed seat goes to the page waiting longest.
-            if (Number.isSafeInteger(msg.ticket)) signaling.ticket = msg.ticket;
+            if (Number.isSafeInteger(msg.ticket)) {
+              signaling.ticket = msg.ticket;
+              // A reload of this tab keeps its place too.
+              sessionStore()?.setItem(TICKET_KEY, String(msg.ticket));
+            }
           }
           signaling.reconnect(msg.message, msg.code === 'full' ? FULL_RETRY_MS : 0);
           break;
@@ -531,6 +538,9 @@ function fail(text) {
 }
 
 // Signaling first: the socket opens and the offer is made while the rest of the page is wired.
+// A place in line this tab was given before a reload (see `full` below).
+const keptTicket = Number(sessionStore()?.getItem(TICKET_KEY) ?? NaN);
+if (Number.isSafeInteger(keptTicket)) signaling.ticket = keptTicket;
 signaling.connect();
 
 const overlay = new StatsOverlay($('overlay'), () => peer.pc, password, () => (hostHasSound && sound.channel?.stats) || null,

@@ -69,7 +69,7 @@ impl Drop for AddressSlot {
 ///
 /// A page refused as full is given a ticket, its place in a line, which it gives back in its
 /// next `hello` (Glint's page tries every few seconds): a free seat goes to a page only when
-/// no page in line before it is still waiting (seen within [`TICKET_KEPT`]), so it goes to the
+/// no page in line before it is still waiting (seen within [`TICKET_HOLDS`]), so it goes to the
 /// page waiting longest, not to whoever asks first. Without the line a client that reconnected
 /// the moment it was closed took every freed seat before the page waiting for it.
 #[derive(Debug)]
@@ -99,6 +99,11 @@ fn new_ticket(fallback: u64) -> u64 {
 
 /// A ticket not shown again within this long is forgotten (its page gave up).
 pub const TICKET_KEPT: Duration = Duration::from_secs(10);
+/// A ticket keeps a free seat for its page only while shown within this long (Glint's page
+/// shows it every 3 s); one shown less lately keeps its place in line until [`TICKET_KEPT`]
+/// but holds no seat. Before, a page that had left (a closed tab, a client that took a ticket
+/// and went) kept a freed seat empty for up to 10 s while a page behind it waited.
+pub(super) const TICKET_HOLDS: Duration = Duration::from_secs(5);
 
 /// No seat for a page: all `max` are taken or kept for pages waiting longer; `ticket` is its
 /// place in line.
@@ -130,9 +135,18 @@ impl Seats {
         line.waiting
             .retain(|_, (_, seen)| now.saturating_duration_since(*seen) < TICKET_KEPT);
         let mine = ticket.and_then(|t| line.waiting.get(&t).map(|&(place, _)| (t, place)));
+        let holds = |seen: &Instant| now.saturating_duration_since(*seen) < TICKET_HOLDS;
         let ahead = match mine {
-            Some((_, place)) => line.waiting.values().filter(|(p, _)| *p < place).count(),
-            None => line.waiting.len(),
+            Some((_, place)) => line
+                .waiting
+                .values()
+                .filter(|(p, seen)| *p < place && holds(seen))
+                .count(),
+            None => line
+                .waiting
+                .values()
+                .filter(|(_, seen)| holds(seen))
+                .count(),
         };
         let seat = self
             .taken
@@ -252,6 +266,37 @@ mod tests {
             seats.take(t2, Some(again.ticket)).is_ok(),
             "the line went quiet"
         );
+    }
+
+    #[test]
+    fn a_page_that_left_the_line_holds_no_freed_seat() {
+        let seats = Seats::new(1);
+        let t0 = Instant::now();
+        let held = seats.take(t0, None).expect("the only seat");
+        let gone = seats.take(t0, None).map(|_| ()).expect_err("full").ticket;
+        let page = seats.take(t0, None).map(|_| ()).expect_err("full").ticket;
+        drop(held);
+        // Shown 4 s ago, the first ticket's page may still come back: the seat is kept for it.
+        let t4 = t0 + TICKET_HOLDS - Duration::from_secs(1);
+        assert!(
+            seats.take(t4, Some(page)).is_err(),
+            "kept for the page before"
+        );
+        // Not shown for TICKET_HOLDS: the page behind it, showing its own, gets the seat.
+        let seat = seats
+            .take(t0 + TICKET_HOLDS, Some(page))
+            .expect("the seat, not kept for a page that left");
+        // Back within TICKET_KEPT, the first ticket has its place in line for the next seat.
+        let t6 = t0 + TICKET_HOLDS + Duration::from_secs(1);
+        let back = seats.take(t6, Some(gone)).map(|_| ()).expect_err("full");
+        assert_eq!(back.ticket, gone, "its own place, not a new one");
+        let newcomer = seats.take(t6, None).map(|_| ()).expect_err("full").ticket;
+        drop(seat);
+        assert!(
+            seats.take(t6, Some(newcomer)).is_err(),
+            "behind the kept place"
+        );
+        assert!(seats.take(t6, Some(gone)).is_ok(), "the next seat");
     }
 
     #[test]

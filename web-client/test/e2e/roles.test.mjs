@@ -226,6 +226,12 @@ test('a full session (--max-peers 1): the second page says so steadily and joins
     // Its state says so too (for styles and scripts): `waiting`, not `disconnected`.
     assert.deepEqual(seen.filter((t) => !t.startsWith('waiting: The session is full')), [], 'the notice flickered');
     assert.deepEqual(await counts, [1], 'the refused page joined the first page\'s room');
+    // A reload keeps the tab's place in line: the host answers with the same ticket.
+    const ticket = await second.evaluate(() => sessionStorage.getItem('glint.ticket'));
+    assert.match(ticket ?? '', /^\d+$/);
+    await second.reload();
+    await waitFor('the full notice after the reload', () => second.evaluate(() => document.getElementById('status').textContent.startsWith('The session is full')));
+    assert.equal(await second.evaluate(() => sessionStorage.getItem('glint.ticket')), ticket);
     const refused = await fetch(new URL('/metrics', g.url)).then((r) => r.text());
     assert.match(refused, /^glint_signaling_full_total [1-9]/m, 'refusals at hello are counted');
     await first.close();
