@@ -1,5 +1,6 @@
 //! What the bench binaries share: their one-value options and percentiles. Included by each
-//! with `#[path = "cli.rs"] mod cli;`.
+//! with `#[path = "cli.rs"] mod cli;`; each uses part of it.
+#![allow(dead_code)]
 
 /// The value after `--name` on the command line, if given.
 pub(crate) fn arg(name: &str) -> Option<String> {
@@ -10,7 +11,6 @@ pub(crate) fn arg(name: &str) -> Option<String> {
 }
 
 /// The `q` quantile (0 to 1, nearest rank) of `v`, sorting it; NaN when `v` is empty.
-#[allow(dead_code)] // fanout has no use for it
 pub(crate) fn pct(v: &mut [f64], q: f64) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)

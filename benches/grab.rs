@@ -8,11 +8,14 @@
 //! through MIT-SHM plus the copy out of the segment (the `capture` stage of `/api/stats`).
 //!
 //! Usage: `cargo run --release -p glint-benches --bin grab -- [--seconds 10] [--rounds 2]
-//! [--quiet] [--json FILE]` (`--quiet`: no xterm, an idle screen). Prints JSON, then a table.
+//! [--quiet] [--json FILE]` (`--quiet`: no xterm, an idle screen; `--help`). Prints JSON, then
+//! a table. The flood needs the X server to be the busy part: on a machine already loaded by
+//! other work the xterm prints less and both priorities come out alike.
 
 #[path = "cli.rs"]
 mod cli;
-use cli::{arg, pct};
+use clap::Parser;
+use cli::pct;
 
 use std::time::{Duration, Instant};
 
@@ -55,10 +58,31 @@ fn round(display: &str, priority: Option<i32>, seconds: u64) -> Vec<f64> {
     ms
 }
 
+/// The grab bench's options.
+#[derive(Parser)]
+#[command(about = "The X11 capture's grab time beside an xterm that floods the X server")]
+struct Options {
+    /// Seconds per round (each round: one capture at each priority).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    seconds: u64,
+    /// Rounds.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    rounds: u64,
+    /// No xterm: an idle screen.
+    #[arg(long)]
+    quiet: bool,
+    /// Also write the JSON line to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
 fn main() {
-    let seconds: u64 = arg("--seconds").and_then(|s| s.parse().ok()).unwrap_or(10);
-    let rounds: usize = arg("--rounds").and_then(|s| s.parse().ok()).unwrap_or(2);
-    let quiet = std::env::args().any(|a| a == "--quiet");
+    let Options {
+        seconds,
+        rounds,
+        quiet,
+        json: json_file,
+    } = Options::parse();
     // Before any thread: the capture and the xterm find the cookie through XAUTHORITY.
     let auth = XAuthority::install().unwrap_or_else(|e| {
         eprintln!("grab: {e}");
@@ -98,7 +122,7 @@ fn main() {
         "capture_priority_ms": figures(&mut first),
     });
     println!("{json}");
-    if let Some(path) = arg("--json") {
+    if let Some(path) = json_file {
         let _ = std::fs::write(path, format!("{json}\n"));
     }
     println!(
