@@ -135,19 +135,15 @@ impl Seats {
         line.waiting
             .retain(|_, (_, seen)| now.saturating_duration_since(*seen) < TICKET_KEPT);
         let mine = ticket.and_then(|t| line.waiting.get(&t).map(|&(place, _)| (t, place)));
-        let holds = |seen: &Instant| now.saturating_duration_since(*seen) < TICKET_HOLDS;
-        let ahead = match mine {
-            Some((_, place)) => line
-                .waiting
-                .values()
-                .filter(|(p, seen)| *p < place && holds(seen))
-                .count(),
-            None => line
-                .waiting
-                .values()
-                .filter(|(_, seen)| holds(seen))
-                .count(),
-        };
+        // The tickets before this one (every one, for a page with none) still holding a seat.
+        let ahead = line
+            .waiting
+            .values()
+            .filter(|&&(p, seen)| {
+                mine.is_none_or(|(_, place)| p < place)
+                    && now.saturating_duration_since(seen) < TICKET_HOLDS
+            })
+            .count();
         let seat = self
             .taken
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
