@@ -81,6 +81,21 @@ impl RateControl {
         true
     }
 
+    /// Ends the distrust of probes when the link looks opened again (`recovery.rs`): a lead
+    /// that failed at a narrow link's edge kept the target on str0m's own climb for up to
+    /// 20 s after a 1 → 10 Mbit/s lift on the link bench. The next distrust still doubles.
+    pub(super) fn trust_opened_link(&mut self, now: Instant) {
+        if self.distrust_until.is_some_and(|until| now < until)
+            && self.recovery.opened(now, self.target_kbps)
+        {
+            tracing::debug!(
+                target_kbps = self.target_kbps,
+                "the link opened: probes are trusted again"
+            );
+            self.distrust_until = None;
+        }
+    }
+
     /// The share of the packets sent over the last second that were lost, 0–1 (str0m's
     /// `egress_loss_fraction`, from TWCC feedback), and the bytes sent to the peer so far
     /// (every packet: media, retransmissions, padding, channels). Whether the link lost a run

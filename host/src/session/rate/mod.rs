@@ -69,7 +69,9 @@
 //! - when a link that came down may have opened again (the target under half of what it
 //!   carried lately, and for a while no loss and no queue), the peer asks str0m for a probe
 //!   ([`RateControl::desired_kbps`], `recovery.rs`; not while a collapse is held or probes
-//!   are distrusted); that probe's result leads from a smaller jump, and after any probe the
+//!   are distrusted, unless the link looks opened: clear for `recovery::LONG_CLEAR`, which
+//!   also ends the distrust); that probe's result leads from a smaller jump (any rise of
+//!   `recovery::OPENED_JUMP` while the link looks opened), and after any probe the
 //!   target climbs [`RAISE_BACK_TO_CARRIED`] a second back to what the link carried. After
 //!   10 → 1 → 10 Mbit/s on virtual time the target was back at 7.6 Mbit/s in a median 7.3 s
 //!   (6.4–14.4) instead of 13.3 s (12.6 to over 20);
@@ -360,6 +362,7 @@ impl RateControl {
             .event_kbps
             .filter(|_| now.saturating_duration_since(self.event_at) < STALE_ESTIMATE);
         let quartile = self.raw_quartile();
+        self.trust_opened_link(now);
         let trusted = self.probes_trusted(now);
         let carried_now = self.probe_lead.as_mut().and_then(|lead| {
             let due =
@@ -374,8 +377,11 @@ impl RateControl {
                 self.recovery.carried();
             }
         }
-        // A probe asked for lately reports at most about twice the estimate.
-        let jump = if self.recovery.awaiting(now) {
+        // A probe asked for lately reports at most about twice the estimate; on a link that
+        // looks opened, str0m's loss-based climb rises 1.5 times a step at most.
+        let jump = if self.recovery.opened(now, self.target_kbps) {
+            recovery::OPENED_JUMP
+        } else if self.recovery.awaiting(now) {
             recovery::ASKED_PROBE_JUMP
         } else {
             PROBE_JUMP
@@ -554,7 +560,8 @@ impl RateControl {
             && self.recovery.clear_for(now) < recovery::LONG_CLEAR;
         // Nor while probes are distrusted after a failed lead: behind a router's large token
         // bucket every probe measures over the link, and asked ones took the target into
-        // collapses on the link bench.
+        // collapses on the link bench. A link that looks opened ends the distrust.
+        self.trust_opened_link(now);
         let trusted = self.probes_trusted(now);
         let estimate = (self.raw_kbps.or(self.estimate_kbps)).filter(|_| trusted && !holding);
         match estimate {

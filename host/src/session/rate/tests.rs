@@ -510,3 +510,60 @@ fn a_probes_result_the_link_does_not_carry_is_dropped_and_distrusted() {
         "the opened link's probe did not lead"
     );
 }
+
+/// The estimator's figure, a lossless loss sample and a round trip (`rtt` ms) every 0.25 s
+/// from `from` to `to` s, the peer sending its target and asking for what `desired_kbps`
+/// says. Returns the instants (s) a probe was asked for.
+fn drive_clear(
+    r: &mut RateControl,
+    t0: Instant,
+    bytes: &mut u64,
+    (from, to): (f64, f64),
+    raw: f64,
+    rtt: f64,
+) -> Vec<f64> {
+    let mut asked = Vec::new();
+    let mut t = from;
+    while t < to - 1e-9 {
+        t += 0.25;
+        let now = t0 + secs(t);
+        r.on_sent(now, f64::from(r.target_kbps()));
+        r.on_raw_estimate(now, raw);
+        *bytes += (f64::from(r.target_kbps()) * 1000.0 / 8.0 * 0.25) as u64;
+        r.on_loss(now, 0.0, *bytes);
+        r.on_rtt(now, Some(rtt));
+        if r.desired_kbps(now) < r.max_kbps() {
+            asked.push(t);
+        }
+    }
+    asked
+}
+
+/// A probe's lead failed at the edge of a narrow link (probes distrusted for 20 s), then the
+/// link opened: once it has been clear for `LONG_CLEAR` with the target under half of what
+/// it carried, probes are asked for and lead again, and a rise of the estimator's figure
+/// short of a probe's jump leads too (str0m's loss-based climb after a narrow link's loss).
+#[test]
+fn a_link_that_opened_ends_the_distrust_of_probes() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 1000, 8000);
+    let mut bytes = 0;
+    drive_clear(&mut r, t0, &mut bytes, (0.0, 6.0), 10_000.0, 40.0);
+    assert_eq!(r.target_kbps(), 8000);
+    // 1 Mbit/s: a queue, and the estimator follows it down.
+    drive_clear(&mut r, t0, &mut bytes, (6.0, 12.0), 1000.0, 90.0);
+    assert_eq!(r.target_kbps(), 850);
+    r.distrust_until = Some(t0 + secs(32.0));
+    // The queue drains (the lift): no probe asked for until it has been clear for 3 s.
+    let asked = drive_clear(&mut r, t0, &mut bytes, (12.0, 14.75), 1000.0, 40.0);
+    assert!(asked.is_empty(), "asked at {asked:?} while distrusted");
+    assert!(!r.probes_trusted(t0 + secs(14.75)));
+    let asked = drive_clear(&mut r, t0, &mut bytes, (14.75, 15.5), 1000.0, 40.0);
+    assert!(!asked.is_empty(), "no probe asked for once the link opened");
+    assert!(r.probes_trusted(t0 + secs(15.5)));
+    // The estimator climbs (1.5 times a step at most): a rise short of an asked probe's jump
+    // leads.
+    drive_clear(&mut r, t0, &mut bytes, (15.5, 16.5), 1300.0, 40.0);
+    assert!(r.probe_lead.is_some(), "a 1.3 times rise did not lead");
+    assert_eq!(r.target_kbps(), 1105);
+}

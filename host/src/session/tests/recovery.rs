@@ -97,14 +97,24 @@ fn after_a_dip_to_1_mbits_the_configured_rate_comes_back_soon_after_the_lift() {
 /// A benchmark on virtual time, not a check: the scenario above for dips of 9 to 37 s (where
 /// the lift falls in the estimator's saw differs, so this is the spread a change moves), one
 /// JSON line and a table of seconds from the lift to a 7600 kbit/s target. Run with
-/// `cargo test --release -p glint --lib recovery_over_many_dips -- --ignored --nocapture`.
+/// `cargo test --release -p glint --lib recovery_over_many_dips -- --ignored --nocapture`;
+/// with `DIP_LOG=1` also each dip's target changes after the lift (s:kbit/s).
 #[test]
 #[ignore = "a benchmark: prints figures, asserts nothing"]
 fn recovery_over_many_dips() {
     let dips: Vec<u64> = (9..=37).step_by(2).collect();
     let mut took: Vec<(u64, Option<f64>)> = Vec::new();
     for &dip_s in &dips {
-        let (_, _, back) = dip_and_lift(71, dip_s, Duration::from_millis(20));
+        let (h, lift, back) = dip_and_lift(71, dip_s, Duration::from_millis(20));
+        if std::env::var_os("DIP_LOG").is_some() {
+            let mut changes: Vec<_> = h.rate_log.iter().filter(|(t, _)| *t >= lift).collect();
+            changes.dedup_by_key(|(_, k)| *k);
+            let changes: Vec<String> = changes
+                .iter()
+                .map(|(t, k)| format!("{:.2}:{k}", (*t - lift).as_secs_f64()))
+                .collect();
+            eprintln!("dip {dip_s}: {}", changes.join(" "));
+        }
         took.push((dip_s, back.map(|d| d.as_secs_f64())));
     }
     let mut secs: Vec<f64> = took.iter().map(|(_, t)| t.unwrap_or(20.0)).collect();
