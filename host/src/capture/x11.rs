@@ -162,9 +162,12 @@ impl X11Capture {
     }
 }
 
-/// Sets this connection's scheduling priority in the server; an error when the server has no
-/// SYNC 3.1 or refuses.
-fn set_priority(conn: &RustConnection, priority: i32) -> Result<(), x11rb::errors::ReplyError> {
+/// Sets this connection's scheduling priority in the server (the capture's, and the input
+/// injector's); an error when the server has no SYNC 3.1 or refuses.
+pub(crate) fn set_priority(
+    conn: &RustConnection,
+    priority: i32,
+) -> Result<(), x11rb::errors::ReplyError> {
     conn.sync_initialize(3, 1)?.reply()?;
     // `NONE`: the client making the request.
     conn.sync_set_priority(x11rb::NONE, priority)?.check()?;

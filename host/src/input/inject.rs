@@ -1,12 +1,26 @@
-//! Where input goes: XTest into an X display through enigo, or the test pattern's flip counter.
+//! Where input goes: XTest into an X display, or the test pattern's flip counter.
+//!
+//! Keys, buttons, motion and the wheel go out as XTest `FakeInput` requests (XTEST Extension
+//! Protocol 2.2) on a connection of glint's own that the X server serves before ordinary
+//! clients (SYNC `SetPriority`, as the capture's is: `capture::x11`). enigo's connection
+//! stays at the server's default, and beside an application that floods the server its
+//! events waited their turn: a pointer move took 7 ms at p50 and 67 ms at p95 to reach the
+//! server (`target/release/inject`, benches/RESULTS.md). enigo keeps the one thing it adds:
+//! text, each character mapped to a keysym (a spare keycode remapped for those the layout
+//! lacks).
 
-use enigo::{Axis, Button, Coordinate, Direction, Enigo, Keyboard, Mouse, Settings};
+use enigo::{Enigo, Keyboard, Settings};
 use thiserror::Error;
+use x11rb::connection::Connection;
+use x11rb::protocol::xproto::{self, ConnectionExt as _, KeyButMask, Window};
+use x11rb::protocol::xtest::ConnectionExt as _;
+use x11rb::rust_connection::RustConnection;
 
 use super::keymap::hid_to_x11_keycode;
 use super::reconcile::{Action, Control};
 use super::Injector;
 use crate::capture::testpattern::Presses;
+use crate::capture::x11::{set_priority, CAPTURE_PRIORITY};
 use crate::peer::PeerId;
 use crate::proto::input::Locks;
 
@@ -22,14 +36,28 @@ pub enum InjectError {
     Xtest(String),
 }
 
+/// A press held through XTest: its release event type and detail (keycode or button).
+type Held = (u8, u8);
+
 pub struct XTestInjector {
+    /// Text only (see the module docs).
     enigo: Enigo,
-    /// A connection of our own for reading the lock states (enigo has no query), and the root.
-    x: Option<(x11rb::rust_connection::RustConnection, u32)>,
+    /// XTest, and the lock-state query, on glint's own prioritized connection.
+    conn: RustConnection,
+    root: Window,
+    /// What this injector pressed and has not released: released when it is dropped.
+    held: Vec<Held>,
 }
 
 impl XTestInjector {
+    /// Opens enigo's connection and glint's own on `display`; the latter asks for
+    /// [`CAPTURE_PRIORITY`] (without SYNC it goes on at the default, with a log line). Errors:
+    /// the display cannot be opened, or it has no XTest extension.
     pub fn open(display: &str) -> Result<Self, InjectError> {
+        let open = |reason: String| InjectError::Open {
+            display: display.to_owned(),
+            reason,
+        };
         let settings = Settings {
             x11_display: Some(display.to_owned()),
             // The default 12 ms delay makes every click block for ~25 ms (PITFALLS.md).
@@ -37,81 +65,124 @@ impl XTestInjector {
             release_keys_when_dropped: true,
             ..Settings::default()
         };
-        let enigo = Enigo::new(&settings).map_err(|e| InjectError::Open {
-            display: display.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let x = match x11rb::connect(Some(display)) {
-            Ok((conn, screen)) => {
-                use x11rb::connection::Connection;
-                let root = conn.setup().roots.get(screen).map(|s| s.root);
-                root.map(|r| (conn, r))
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "no lock-state queries: Caps Lock and Num Lock will not follow pages");
-                None
-            }
-        };
-        Ok(Self { enigo, x })
+        let enigo = Enigo::new(&settings).map_err(|e| open(e.to_string()))?;
+        let (conn, screen) = x11rb::connect(Some(display)).map_err(|e| open(e.to_string()))?;
+        let root = conn
+            .setup()
+            .roots
+            .get(screen)
+            .map(|s| s.root)
+            .ok_or_else(|| open(format!("no screen {screen}")))?;
+        conn.xtest_get_version(2, 2)
+            .map_err(|e| open(e.to_string()))?
+            .reply()
+            .map_err(|e| open(format!("no XTest extension: {e}")))?;
+        if let Err(e) = set_priority(&conn, CAPTURE_PRIORITY) {
+            tracing::info!(error = %e, "no SYNC priority: input waits its turn behind other X clients");
+        }
+        Ok(Self {
+            enigo,
+            conn,
+            root,
+            held: Vec::new(),
+        })
+    }
+
+    /// This injector's scheduling priority as the X server holds it (SYNC `GetPriority`).
+    pub fn priority(&self) -> Result<i32, InjectError> {
+        use x11rb::protocol::sync::ConnectionExt as _;
+        let xerr = |e: &dyn std::fmt::Display| InjectError::Xtest(e.to_string());
+        let reply = self
+            .conn
+            .sync_get_priority(x11rb::NONE)
+            .map_err(|e| xerr(&e))?
+            .reply()
+            .map_err(|e| xerr(&e))?;
+        Ok(reply.priority)
+    }
+
+    /// One core event through XTest (`type_`: `KeyPress` … `MotionNotify`; for motion,
+    /// `detail` 1 is relative), waited for: a frame captured after it shows it.
+    fn fake(&self, type_: u8, detail: u8, x: i16, y: i16) -> Result<(), InjectError> {
+        let xerr = |e: &dyn std::fmt::Display| InjectError::Xtest(e.to_string());
+        self.conn
+            .xtest_fake_input(type_, detail, x11rb::CURRENT_TIME, x11rb::NONE, x, y, 0)
+            .map_err(|e| xerr(&e))?
+            .check()
+            .map_err(|e| xerr(&e))
+    }
+
+    /// A press or release of a key (keycode) or button, kept in [`Self::held`].
+    fn press(&mut self, press: u8, release: u8, detail: u8, down: bool) -> Result<(), InjectError> {
+        let held = (release, detail);
+        self.fake(if down { press } else { release }, detail, 0, 0)?;
+        self.held.retain(|&h| h != held);
+        if down {
+            self.held.push(held);
+        }
+        Ok(())
+    }
+
+    /// A wheel button pressed and released `n` times.
+    fn clicks(&mut self, button: u8, n: u16) -> Result<(), InjectError> {
+        for _ in 0..n {
+            self.fake(xproto::BUTTON_PRESS_EVENT, button, 0, 0)?;
+            self.fake(xproto::BUTTON_RELEASE_EVENT, button, 0, 0)?;
+        }
+        Ok(())
     }
 }
 
-fn button(b: u8) -> Result<Button, InjectError> {
+impl Drop for XTestInjector {
+    fn drop(&mut self) {
+        for (release, detail) in std::mem::take(&mut self.held) {
+            let _ = self.fake(release, detail, 0, 0);
+        }
+    }
+}
+
+/// The X button of a page's (DOM `MouseEvent.button`): left, middle, right, back, forward.
+fn button(b: u8) -> Result<u8, InjectError> {
     Ok(match b {
-        0 => Button::Left,
-        1 => Button::Middle,
-        2 => Button::Right,
-        3 => Button::Back,
-        4 => Button::Forward,
+        0 => 1,
+        1 => 2,
+        2 => 3,
+        3 => 8,
+        4 => 9,
         other => return Err(InjectError::UnknownButton(other)),
     })
 }
 
-fn direction(down: bool) -> Direction {
-    if down {
-        Direction::Press
-    } else {
-        Direction::Release
-    }
-}
-
 impl Injector for XTestInjector {
     fn apply(&mut self, _peer: PeerId, action: Action) -> Result<(), InjectError> {
-        let xerr = |e: enigo::InputError| InjectError::Xtest(e.to_string());
+        use xproto::{
+            BUTTON_PRESS_EVENT, BUTTON_RELEASE_EVENT, KEY_PRESS_EVENT, KEY_RELEASE_EVENT,
+        };
         match action {
             Action::Press(c) | Action::Release(c) => {
                 let down = matches!(action, Action::Press(_));
                 match c {
                     Control::Key(usage) => {
-                        let code =
-                            hid_to_x11_keycode(usage).ok_or(InjectError::UnknownKey(usage))?;
-                        self.enigo.raw(code, direction(down)).map_err(xerr)
+                        let code = hid_to_x11_keycode(usage)
+                            .and_then(|c| u8::try_from(c).ok())
+                            .ok_or(InjectError::UnknownKey(usage))?;
+                        self.press(KEY_PRESS_EVENT, KEY_RELEASE_EVENT, code, down)
                     }
                     Control::Button(b) => {
-                        self.enigo.button(button(b)?, direction(down)).map_err(xerr)
+                        self.press(BUTTON_PRESS_EVENT, BUTTON_RELEASE_EVENT, button(b)?, down)
                     }
                 }
             }
-            Action::MoveTo { x, y } => self
-                .enigo
-                .move_mouse(i32::from(x), i32::from(y), Coordinate::Abs)
-                .map_err(xerr),
-            Action::MoveBy { dx, dy } => self
-                .enigo
-                .move_mouse(i32::from(dx), i32::from(dy), Coordinate::Rel)
-                .map_err(xerr),
+            // Coordinates past i16 (no X screen is that large) are clamped.
+            Action::MoveTo { x, y } => {
+                let at = |v: u16| i16::try_from(v).unwrap_or(i16::MAX);
+                self.fake(xproto::MOTION_NOTIFY_EVENT, 0, at(x), at(y))
+            }
+            Action::MoveBy { dx, dy } => self.fake(xproto::MOTION_NOTIFY_EVENT, 1, dx, dy),
+            // Buttons 4/5 scroll up/down, 6/7 left/right, one step a click.
             Action::Wheel { dx, dy } => {
-                if dy != 0 {
-                    self.enigo
-                        .scroll(i32::from(dy), Axis::Vertical)
-                        .map_err(xerr)?;
-                }
-                if dx != 0 {
-                    self.enigo
-                        .scroll(i32::from(dx), Axis::Horizontal)
-                        .map_err(xerr)?;
-                }
-                Ok(())
+                self.clicks(if dy > 0 { 5 } else { 4 }, dy.unsigned_abs())?;
+                self.clicks(if dx > 0 { 7 } else { 6 }, dx.unsigned_abs())
             }
             // No gamepads on an X display.
             Action::Pad { .. } => Ok(()),
@@ -127,9 +198,7 @@ impl Injector for XTestInjector {
     /// Caps Lock and Num Lock from the core pointer query's modifier mask: Lock, and Mod2
     /// (where every XKB keymap Glint's displays use puts Num Lock). One round trip.
     fn locks(&mut self) -> Option<Locks> {
-        use x11rb::protocol::xproto::{ConnectionExt, KeyButMask};
-        let (conn, root) = self.x.as_ref()?;
-        let mask = conn.query_pointer(*root).ok()?.reply().ok()?.mask;
+        let mask = self.conn.query_pointer(self.root).ok()?.reply().ok()?.mask;
         Some(Locks {
             caps: mask.contains(KeyButMask::LOCK),
             num: mask.contains(KeyButMask::MOD2),
