@@ -14,27 +14,20 @@
 
 #[path = "cli.rs"]
 mod cli;
+#[path = "flood.rs"]
+mod flood;
 use clap::Parser;
 use cli::pct;
+use flood::{fail, FloodOptions};
 
 use std::time::{Duration, Instant};
 
 use glint::capture::x11::{X11Capture, CAPTURE_PRIORITY};
 use glint::capture::Capture;
-use glint::display::{launch_app, VirtualDisplay, XAuthority};
-
-const FLOOD: &str = "xterm -geometry 200x60+0+0 -e sh -c \
-                     'while :; do head -c 30000 /dev/urandom | base64; done'";
 
 /// Grabs at 60 fps for `seconds`: each grab's time in ms.
 fn round(display: &str, priority: Option<i32>, seconds: u64) -> Vec<f64> {
-    let mut capture = match X11Capture::open_at(display, priority) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("grab: {e}");
-            std::process::exit(1);
-        }
-    };
+    let mut capture = X11Capture::open_at(display, priority).unwrap_or_else(|e| fail("grab", e));
     let period = Duration::from_micros(16_667);
     let end = Instant::now() + Duration::from_secs(seconds);
     let mut next = Instant::now();
@@ -43,8 +36,7 @@ fn round(display: &str, priority: Option<i32>, seconds: u64) -> Vec<f64> {
     while Instant::now() < end {
         let start = Instant::now();
         if let Err(e) = capture.grab(&mut data) {
-            eprintln!("grab: {e}");
-            std::process::exit(1);
+            fail("grab", e);
         }
         ms.push(start.elapsed().as_secs_f64() * 1000.0);
         next += period;
@@ -62,44 +54,19 @@ fn round(display: &str, priority: Option<i32>, seconds: u64) -> Vec<f64> {
 #[derive(Parser)]
 #[command(about = "The X11 capture's grab time beside an xterm that floods the X server")]
 struct Options {
-    /// Seconds per round (each round: one capture at each priority).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
-    seconds: u64,
-    /// Rounds.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
-    rounds: u64,
-    /// No xterm: an idle screen.
-    #[arg(long)]
-    quiet: bool,
-    /// Also write the JSON line to this file.
-    #[arg(long)]
-    json: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    flood: FloodOptions,
 }
 
 fn main() {
-    let Options {
+    let FloodOptions {
         seconds,
         rounds,
         quiet,
         json: json_file,
-    } = Options::parse();
-    // Before any thread: the capture and the xterm find the cookie through XAUTHORITY.
-    let auth = XAuthority::install().unwrap_or_else(|e| {
-        eprintln!("grab: {e}");
-        std::process::exit(1);
-    });
-    let display = VirtualDisplay::start(1280, 720, &auth, None).unwrap_or_else(|e| {
-        eprintln!("grab: {e}");
-        std::process::exit(1);
-    });
-    let _flood = (!quiet).then(|| {
-        launch_app(FLOOD, &display.name, None).unwrap_or_else(|e| {
-            eprintln!("grab: {e} (scripts/setup installs xterm)");
-            std::process::exit(1);
-        })
-    });
-    // The xterm's window up and printing.
-    std::thread::sleep(Duration::from_secs(2));
+    } = Options::parse().flood;
+    let flooded = flood::start("grab", quiet);
+    let display = &flooded.display;
     let mut base = Vec::new();
     let mut first = Vec::new();
     for _ in 0..rounds {

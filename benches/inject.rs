@@ -15,14 +15,16 @@
 
 #[path = "cli.rs"]
 mod cli;
+#[path = "flood.rs"]
+mod flood;
 use clap::Parser;
 use cli::pct;
+use flood::FloodOptions;
 
 use std::time::{Duration, Instant};
 
 use enigo::{Coordinate, Enigo, Mouse, Settings};
 use glint::capture::x11::CAPTURE_PRIORITY;
-use glint::display::{launch_app, VirtualDisplay, XAuthority};
 use glint::input::inject::XTestInjector;
 use glint::input::reconcile::Action;
 use glint::input::Injector;
@@ -32,15 +34,11 @@ use x11rb::protocol::sync::ConnectionExt as _;
 use x11rb::protocol::xproto::ConnectionExt as _;
 use x11rb::rust_connection::RustConnection;
 
-const FLOOD: &str = "xterm -geometry 200x60+0+0 -e sh -c \
-                     'while :; do head -c 30000 /dev/urandom | base64; done'";
-
 /// The longest a move is waited for before it counts as missed.
 const GIVE_UP: Duration = Duration::from_secs(1);
 
 fn fail(what: impl std::fmt::Display) -> ! {
-    eprintln!("inject: {what}");
-    std::process::exit(1);
+    flood::fail("inject", what)
 }
 
 /// The pointer mover under test.
@@ -135,36 +133,19 @@ fn round(
 #[derive(Parser)]
 #[command(about = "Pointer injection beside an xterm that floods the X server")]
 struct Options {
-    /// Seconds per round (each round: enigo, then glint's injector).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
-    seconds: u64,
-    /// Rounds.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
-    rounds: u64,
-    /// No xterm: an idle screen.
-    #[arg(long)]
-    quiet: bool,
-    /// Also write the JSON line to this file.
-    #[arg(long)]
-    json: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    flood: FloodOptions,
 }
 
 fn main() {
-    let Options {
+    let FloodOptions {
         seconds,
         rounds,
         quiet,
         json: json_file,
-    } = Options::parse();
-    // Before any thread: the injectors and the xterm find the cookie through XAUTHORITY.
-    let auth = XAuthority::install().unwrap_or_else(|e| fail(e));
-    let display = VirtualDisplay::start(1280, 720, &auth, None).unwrap_or_else(|e| fail(e));
-    let _flood = (!quiet).then(|| {
-        launch_app(FLOOD, &display.name, None)
-            .unwrap_or_else(|e| fail(format!("{e} (scripts/setup installs xterm)")))
-    });
-    // The xterm's window up and printing.
-    std::thread::sleep(Duration::from_secs(2));
+    } = Options::parse().flood;
+    let flooded = flood::start("inject", quiet);
+    let display = &flooded.display;
     let obs = observer(&display.name);
     let settings = Settings {
         x11_display: Some(display.name.clone()),
