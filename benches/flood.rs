@@ -2,7 +2,7 @@
 //! glint's own Xvfb (1280x720) with an xterm printing random text as fast as it can (the link
 //! bench's `text` content). Included by each with `#[path = "flood.rs"] mod flood;`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use glint::display::{launch_app, Guarded, VirtualDisplay, XAuthority};
 
@@ -58,5 +58,22 @@ pub(crate) fn start(bench: &str, quiet: bool) -> Flooded {
         _flood: flood,
         display,
         _auth: auth,
+    }
+}
+
+/// Calls `tick` 60 times a second for `seconds` (a late tick starts the next at once).
+pub(crate) fn at_60_hz(seconds: u64, mut tick: impl FnMut()) {
+    let period = Duration::from_micros(16_667);
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let mut next = Instant::now();
+    while Instant::now() < end {
+        tick();
+        next += period;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            next = now;
+        }
     }
 }

@@ -20,7 +20,7 @@ use clap::Parser;
 use cli::pct;
 use flood::{fail, FloodOptions};
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use glint::capture::x11::{X11Capture, CAPTURE_PRIORITY};
 use glint::capture::Capture;
@@ -28,25 +28,15 @@ use glint::capture::Capture;
 /// Grabs at 60 fps for `seconds`: each grab's time in ms.
 fn round(display: &str, priority: Option<i32>, seconds: u64) -> Vec<f64> {
     let mut capture = X11Capture::open_at(display, priority).unwrap_or_else(|e| fail("grab", e));
-    let period = Duration::from_micros(16_667);
-    let end = Instant::now() + Duration::from_secs(seconds);
-    let mut next = Instant::now();
     let mut data = Vec::new();
     let mut ms = Vec::new();
-    while Instant::now() < end {
+    flood::at_60_hz(seconds, || {
         let start = Instant::now();
         if let Err(e) = capture.grab(&mut data) {
             fail("grab", e);
         }
         ms.push(start.elapsed().as_secs_f64() * 1000.0);
-        next += period;
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
-        } else {
-            next = now;
-        }
-    }
+    });
     ms
 }
 

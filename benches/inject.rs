@@ -92,12 +92,9 @@ fn round(
     seconds: u64,
 ) -> (Vec<f64>, Vec<Option<f64>>) {
     let (conn, root) = obs;
-    let period = Duration::from_micros(16_667);
-    let end = Instant::now() + Duration::from_secs(seconds);
-    let mut next = Instant::now();
     let (mut calls, mut seen) = (Vec::new(), Vec::new());
     let mut i = 0u16;
-    while Instant::now() < end {
+    flood::at_60_hz(seconds, || {
         i = i.wrapping_add(1);
         let (x, y) = (200 + (i % 2) * 700, 150 + (i % 3) * 200);
         let start = Instant::now();
@@ -118,14 +115,7 @@ fn round(
             std::thread::sleep(Duration::from_micros(200));
         };
         seen.push(shown);
-        next += period;
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
-        } else {
-            next = now;
-        }
-    }
+    });
     (calls, seen)
 }
 
