@@ -2,7 +2,8 @@
 //
 // For each source (the test pattern, and X11 capture of a real app: an xterm that flips the
 // whole window between black and white on every key, through reverse video) at 1280x720 and
-// 1920x1080, 60 fps, and for the project's NES test ROM in nestopia (256x240 at the core's
+// 1920x1080, 60 fps, the same xterm at 1280x720 beside another that floods the X server
+// (x11-xterm-flood), and for the project's NES test ROM in nestopia (256x240 at the core's
 // rate; key X holds the A button, which lights the ROM's background), it reports:
 // - click-to-photon p50/p95/p99: a key pressed in the page (KeyboardEvent.timeStamp) → the
 //   expected display time of the first presented frame whose pixels show the flip;
@@ -47,6 +48,12 @@ const FLIPPER = "xterm -geometry 400x120+0+0 -e sh -c 'stty raw -echo; s=0; " +
   'while dd bs=1 count=1 of=/dev/null 2>/dev/null; do ' +
   'if [ $s = 0 ]; then printf "\\033[?5h"; s=1; else printf "\\033[?5l"; s=0; fi; done\'';
 
+// Beside it, for the x11-xterm-flood source: an xterm printing random text as fast as it can
+// (the link bench's `text` content) in the top-left corner, mapped after the flipper so it is
+// on top, clear of the flip region (the bottom-right quarter) and of the pointer (the
+// centre). It floods the X server with drawing requests and the encoder with changes.
+const FLOOD = "xterm -geometry 100x30+0+0 -e sh -c 'while :; do head -c 30000 /dev/urandom | base64; done'";
+
 const NES_ROM = new URL('../emulators/testrom/joypad.nes', import.meta.url).pathname;
 
 const configs = short
@@ -56,6 +63,7 @@ const configs = short
     { source: 'testpattern', size: '1920x1080' },
     { source: 'x11-xterm', size: '1280x720' },
     { source: 'x11-xterm', size: '1920x1080' },
+    { source: 'x11-xterm-flood', size: '1280x720' },
     { source: 'nes', size: '256x240' },
   ];
 
@@ -91,7 +99,8 @@ async function runConfig({ source, size }) {
     ? ['--source', 'testpattern', '--size', size, '--fps', String(FPS)]
     : source === 'nes'
       ? ['--core', 'nestopia', '--rom', NES_ROM]
-      : ['--size', size, '--fps', String(FPS), '--app', FLIPPER];
+      : ['--size', size, '--fps', String(FPS), '--app',
+        source === 'x11-xterm-flood' ? `${FLIPPER} & sleep 1; exec ${FLOOD}` : FLIPPER];
   // The NES test ROM lights its background while A (key X) is held: hold the key a while.
   const key = source === 'nes' ? 'KeyX' : 'KeyZ';
   const glint = await startGlint(args);

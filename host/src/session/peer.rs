@@ -74,6 +74,10 @@ pub(super) struct Peer {
     /// The last Opus frame waits for the next packet on the `audio` channel (a narrow link:
     /// [`super::rate::AUDIO_PAIRED_UNDER_KBPS`]).
     pub(super) audio_held: bool,
+    /// Whether str0m's estimator could probe at its last estimate event (`BweKind::Twcc`): it
+    /// holds its estimate while it cannot, which is logged (a stuck estimate seen on the link
+    /// bench).
+    can_probe: Option<bool>,
 }
 
 impl Peer {
@@ -144,6 +148,7 @@ impl Peer {
             echoes_left: 0,
             echoes_began: None,
             audio_held: false,
+            can_probe: None,
         }
     }
 
@@ -404,8 +409,19 @@ impl Peer {
                     self.pad_to_target(now);
                 }
             }
-            Event::EgressBitrateEstimate(BweKind::Twcc { estimate, .. }) => {
+            Event::EgressBitrateEstimate(BweKind::Twcc {
+                estimate,
+                can_probe,
+            }) => {
                 let kbps = estimate.as_f64() / 1000.0;
+                if self.can_probe.replace(can_probe) != Some(can_probe) {
+                    tracing::info!(
+                        peer = %self.id,
+                        can_probe,
+                        estimate_kbps = kbps,
+                        "the estimator's probing changed (it holds its estimate while it cannot)"
+                    );
+                }
                 self.snapshot.bwe_kbps.get_or_insert(kbps);
                 self.rate.on_estimate(now, kbps);
                 self.pad_to_target(now);
