@@ -123,14 +123,37 @@ impl XTestInjector {
         Ok(())
     }
 
-    /// A wheel button pressed and released `n` times.
-    fn clicks(&mut self, button: u8, n: u16) -> Result<(), InjectError> {
-        for _ in 0..n {
-            self.fake(xproto::BUTTON_PRESS_EVENT, button, 0, 0)?;
-            self.fake(xproto::BUTTON_RELEASE_EVENT, button, 0, 0)?;
+    /// A wheel's steps on one axis: [`wheel_clicks`] of its button, pressed and released,
+    /// waited for once.
+    fn wheel(&mut self, steps: i16, down: u8, up: u8) -> Result<(), InjectError> {
+        let (button, n) = wheel_clicks(steps, down, up);
+        if n == 0 {
+            return Ok(());
         }
-        Ok(())
+        let xerr = |e: &dyn std::fmt::Display| InjectError::Xtest(e.to_string());
+        for type_ in [xproto::BUTTON_PRESS_EVENT, xproto::BUTTON_RELEASE_EVENT]
+            .into_iter()
+            .cycle()
+            .take(usize::from(n) * 2 - 1)
+        {
+            self.conn
+                .xtest_fake_input(type_, button, x11rb::CURRENT_TIME, x11rb::NONE, 0, 0, 0)
+                .map_err(|e| xerr(&e))?;
+        }
+        self.fake(xproto::BUTTON_RELEASE_EVENT, button, 0, 0)
     }
+}
+
+/// The most clicks one wheel event scrolls on each axis. A notch is one click, and a fast
+/// spin or fling gives a few per event; a page asking for 32767 would keep the input thread
+/// busy for seconds a packet (two XTest requests a click), and everyone's input behind it.
+pub const WHEEL_CLICKS_MAX: u16 = 16;
+
+/// The X button and click count for `steps` of a wheel axis (`down` for positive steps, `up`
+/// for negative), at most [`WHEEL_CLICKS_MAX`].
+fn wheel_clicks(steps: i16, down: u8, up: u8) -> (u8, u16) {
+    let button = if steps > 0 { down } else { up };
+    (button, steps.unsigned_abs().min(WHEEL_CLICKS_MAX))
 }
 
 impl Drop for XTestInjector {
@@ -181,8 +204,8 @@ impl Injector for XTestInjector {
             Action::MoveBy { dx, dy } => self.fake(xproto::MOTION_NOTIFY_EVENT, 1, dx, dy),
             // Buttons 4/5 scroll up/down, 6/7 left/right, one step a click.
             Action::Wheel { dx, dy } => {
-                self.clicks(if dy > 0 { 5 } else { 4 }, dy.unsigned_abs())?;
-                self.clicks(if dx > 0 { 7 } else { 6 }, dx.unsigned_abs())
+                self.wheel(dy, 5, 4)?;
+                self.wheel(dx, 7, 6)
             }
             // No gamepads on an X display.
             Action::Pad { .. } => Ok(()),
@@ -222,5 +245,19 @@ impl Injector for PatternInjector {
     fn text(&mut self, _text: &str) -> Result<(), InjectError> {
         self.presses.press();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wheel_event_scrolls_a_bounded_number_of_clicks() {
+        assert_eq!(wheel_clicks(3, 5, 4), (5, 3));
+        assert_eq!(wheel_clicks(-2, 5, 4), (4, 2));
+        assert_eq!(wheel_clicks(0, 7, 6).1, 0);
+        assert_eq!(wheel_clicks(i16::MAX, 5, 4), (5, WHEEL_CLICKS_MAX));
+        assert_eq!(wheel_clicks(i16::MIN, 7, 6), (6, WHEEL_CLICKS_MAX));
     }
 }

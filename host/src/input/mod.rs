@@ -212,6 +212,7 @@ struct PeerInput {
     reconciler: Reconciler,
     notify: Option<PeerNotifier>,
     last_notice: Option<Instant>,
+    last_inject_notice: Option<Instant>,
 }
 
 /// Where clipboard texts go: to the host's clipboard, and to pages (these peers).
@@ -249,11 +250,36 @@ pub fn room(config: roles::RoomConfig) -> (PublishedRoom, tokio::sync::watch::Re
     )
 }
 
-/// Injects `a` for `peer`; a failure is counted and logged, and the loop goes on.
-fn apply_counted(injector: &mut impl Injector, counters: &InputCounters, peer: PeerId, a: Action) {
-    if let Err(e) = injector.apply(peer, a) {
-        counters.inject_errors.inc();
-        tracing::warn!(error = %e, ?a, "injection failed");
+/// Injects `a` for `peer`; a failure (a key with no keycode, say) is counted, logged and told
+/// to the page at most once a second per peer, and the loop goes on.
+fn apply_counted(
+    injector: &mut impl Injector,
+    counters: &InputCounters,
+    peers: &mut HashMap<PeerId, PeerInput>,
+    (peer, a): (PeerId, Action),
+    now: Instant,
+) {
+    let Err(e) = injector.apply(peer, a) else {
+        return;
+    };
+    counters.inject_errors.inc();
+    tracing::debug!(%peer, error = %e, ?a, "injection failed");
+    let Some(entry) = peers.get_mut(&peer) else {
+        return;
+    };
+    if notice_due(&mut entry.last_inject_notice, now) {
+        tracing::warn!(
+            %peer,
+            error = %e,
+            total = counters.inject_errors.get(),
+            "injection failed (logged at most once a second per peer)"
+        );
+        if let Some(n) = &entry.notify {
+            n.notify(Notice::error(
+                ErrorCode::BadInput,
+                format!("input not injected: {e}"),
+            ));
+        }
     }
 }
 
@@ -387,6 +413,7 @@ pub fn run(
                         reconciler: Reconciler::new(),
                         notify: Some(notify),
                         last_notice: None,
+                        last_inject_notice: None,
                     },
                 );
             }
@@ -518,7 +545,7 @@ pub fn run(
             tagged.extend(actions.drain(..).map(|a| (*id, a)));
         }
         for (peer, a) in tagged.drain(..) {
-            apply_counted(&mut injector, &counters, peer, a);
+            apply_counted(&mut injector, &counters, &mut peers, (peer, a), now);
             if let Action::MoveTo { x, y } = a {
                 members.pointer_moved(peer, x, y, now);
             }
@@ -532,7 +559,14 @@ pub fn run(
         if let Some((peer, seq)) = applied {
             echo.set(peer, seq);
         }
-        typing::type_some(&mut typing, &members.room, &peers, &mut injector, &counters);
+        typing::type_some(
+            &mut typing,
+            &members.room,
+            &mut peers,
+            &mut injector,
+            &counters,
+            now,
+        );
         injector.settle(&mut notices);
         for (peer, n) in notices.drain(..) {
             if let Some(notify) = peers.get(&peer).and_then(|p| p.notify.as_ref()) {

@@ -1,6 +1,7 @@
 //! Text typed on the host a few characters at a time, between the input loop's other work.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
 
 use super::reconcile::{self, Action};
 use super::roles::Room;
@@ -18,9 +19,10 @@ pub(super) const MAX_TYPING_QUEUED: usize = 8192;
 pub(super) fn type_some(
     typing: &mut VecDeque<(PeerId, Vec<char>)>,
     room: &Room,
-    peers: &HashMap<PeerId, PeerInput>,
+    peers: &mut HashMap<PeerId, PeerInput>,
     injector: &mut impl Injector,
     counters: &InputCounters,
+    now: Instant,
 ) {
     let Some((peer, rest)) = typing.front_mut() else {
         return;
@@ -42,14 +44,14 @@ pub(super) fn type_some(
         .filter(|c| matches!(c, reconcile::Control::Key(0xe0..=0xe7)))
         .collect();
     for m in &mods {
-        apply_counted(injector, counters, peer, Action::Release(*m));
+        apply_counted(injector, counters, peers, (peer, Action::Release(*m)), now);
     }
     if let Err(e) = injector.text(&chunk) {
         counters.inject_errors.inc();
         tracing::warn!(%peer, error = %e, "text injection failed");
     }
     for m in &mods {
-        apply_counted(injector, counters, peer, Action::Press(*m));
+        apply_counted(injector, counters, peers, (peer, Action::Press(*m)), now);
     }
 }
 
@@ -83,12 +85,13 @@ mod tests {
         let mut ev = Vec::new();
         let a = PeerId(1);
         room.handle_join(a, Admission::Owner, None, &mut ev);
-        let peers: HashMap<PeerId, PeerInput> = [(
+        let mut peers: HashMap<PeerId, PeerInput> = [(
             a,
             PeerInput {
                 reconciler: Reconciler::new(),
                 notify: None,
                 last_notice: None,
+                last_inject_notice: None,
             },
         )]
         .into();
@@ -97,13 +100,27 @@ mod tests {
         let counters = InputCounters::default();
         let mut typed = Typed::default();
         for _ in 0..2 {
-            type_some(&mut typing, &room, &peers, &mut typed, &counters);
+            type_some(
+                &mut typing,
+                &room,
+                &mut peers,
+                &mut typed,
+                &counters,
+                Instant::now(),
+            );
         }
         assert_eq!(typed.0, ["héllo wö", "rld, a l"]);
         // Control gone: the rest is dropped, not typed.
         room.handle_request(a, Request::Release, &mut ev)
             .expect("release");
-        type_some(&mut typing, &room, &peers, &mut typed, &counters);
+        type_some(
+            &mut typing,
+            &room,
+            &mut peers,
+            &mut typed,
+            &counters,
+            Instant::now(),
+        );
         assert!(typing.is_empty());
         assert_eq!(typed.0.len(), 2);
     }

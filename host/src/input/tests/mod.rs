@@ -483,6 +483,7 @@ fn gamepads_follow_the_newest_state_and_are_released_on_silence() {
     assert_eq!(actions, vec![pad(0b100), pad(0)]);
 }
 
+mod errors;
 mod room;
 
 /// An injector that records what it is asked, shared with the test.
