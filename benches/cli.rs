@@ -17,3 +17,11 @@ pub(crate) fn pct(v: &mut [f64], q: f64) -> f64 {
         .copied()
         .unwrap_or(f64::NAN)
 }
+
+/// Prints the bench's JSON line, and writes it to `path` too when given.
+pub(crate) fn emit_json(json: &serde_json::Value, path: Option<impl AsRef<std::path::Path>>) {
+    println!("{json}");
+    if let Some(path) = path {
+        let _ = std::fs::write(path, format!("{json}\n"));
+    }
+}

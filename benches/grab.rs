@@ -78,10 +78,7 @@ fn main() {
         "default_priority_ms": figures(&mut base),
         "capture_priority_ms": figures(&mut first),
     });
-    println!("{json}");
-    if let Some(path) = json_file {
-        let _ = std::fs::write(path, format!("{json}\n"));
-    }
+    cli::emit_json(&json, json_file);
     println!(
         "\n| capture priority | grabs | p50 | p95 | p99 | max (ms) |\n|---|---|---|---|---|---|"
     );

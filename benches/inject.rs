@@ -174,10 +174,7 @@ fn main() {
         "enigo_ms": figures(&mut base),
         "glint_ms": figures(&mut ours),
     });
-    println!("{json}");
-    if let Some(path) = json_file {
-        let _ = std::fs::write(path, format!("{json}\n"));
-    }
+    cli::emit_json(&json, json_file);
     println!(
         "\n| injector | moves | missed | call p50 / p95 | seen p50 | p95 | p99 | max (ms) |\n\
          |---|---|---|---|---|---|---|---|"

@@ -63,10 +63,7 @@ fn main() {
         "run_frame_ms": {"p50": pct(&mut run_ms, 0.5), "p99": pct(&mut run_ms, 0.99)},
         "skipped": pacer.skipped,
     });
-    println!("{json}");
-    if let Some(path) = arg("--json") {
-        let _ = std::fs::write(path, format!("{json}\n"));
-    }
+    cli::emit_json(&json, arg("--json"));
     println!(
         "\n{} frames of {} at {fps:.4} fps (period {period:.3} ms): measured {measured_fps:.4} fps",
         frames,

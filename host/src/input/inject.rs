@@ -12,6 +12,7 @@
 use enigo::{Enigo, Keyboard, Settings};
 use thiserror::Error;
 use x11rb::connection::Connection;
+use x11rb::cookie::VoidCookie;
 use x11rb::protocol::xproto::{self, ConnectionExt as _, KeyButMask, Window};
 use x11rb::protocol::xtest::ConnectionExt as _;
 use x11rb::rust_connection::RustConnection;
@@ -102,14 +103,24 @@ impl XTestInjector {
     }
 
     /// One core event through XTest (`type_`: `KeyPress` … `MotionNotify`; for motion,
-    /// `detail` 1 is relative), waited for: a frame captured after it shows it.
-    fn fake(&self, type_: u8, detail: u8, x: i16, y: i16) -> Result<(), InjectError> {
-        let xerr = |e: &dyn std::fmt::Display| InjectError::Xtest(e.to_string());
+    /// `detail` 1 is relative), sent but not waited for.
+    fn send(
+        &self,
+        type_: u8,
+        detail: u8,
+        (x, y): (i16, i16),
+    ) -> Result<VoidCookie<'_, RustConnection>, InjectError> {
         self.conn
             .xtest_fake_input(type_, detail, x11rb::CURRENT_TIME, x11rb::NONE, x, y, 0)
-            .map_err(|e| xerr(&e))?
+            .map_err(|e| InjectError::Xtest(e.to_string()))
+    }
+
+    /// One core event through XTest ([`Self::send`]), waited for: a frame captured after it
+    /// shows it.
+    fn fake(&self, type_: u8, detail: u8, x: i16, y: i16) -> Result<(), InjectError> {
+        self.send(type_, detail, (x, y))?
             .check()
-            .map_err(|e| xerr(&e))
+            .map_err(|e| InjectError::Xtest(e.to_string()))
     }
 
     /// A press or release of a key (keycode) or button, kept in [`Self::held`].
@@ -130,15 +141,12 @@ impl XTestInjector {
         if n == 0 {
             return Ok(());
         }
-        let xerr = |e: &dyn std::fmt::Display| InjectError::Xtest(e.to_string());
         for type_ in [xproto::BUTTON_PRESS_EVENT, xproto::BUTTON_RELEASE_EVENT]
             .into_iter()
             .cycle()
             .take(usize::from(n) * 2 - 1)
         {
-            self.conn
-                .xtest_fake_input(type_, button, x11rb::CURRENT_TIME, x11rb::NONE, 0, 0, 0)
-                .map_err(|e| xerr(&e))?;
+            self.send(type_, button, (0, 0))?;
         }
         self.fake(xproto::BUTTON_RELEASE_EVENT, button, 0, 0)
     }

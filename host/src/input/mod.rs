@@ -264,22 +264,46 @@ fn apply_counted(
     };
     counters.inject_errors.inc();
     tracing::debug!(%peer, error = %e, ?a, "injection failed");
-    let Some(entry) = peers.get_mut(&peer) else {
-        return;
-    };
-    if notice_due(&mut entry.last_inject_notice, now) {
-        tracing::warn!(
-            %peer,
-            error = %e,
-            total = counters.inject_errors.get(),
-            "injection failed (logged at most once a second per peer)"
+    if let Some(entry) = peers.get_mut(&peer) {
+        let total = counters.inject_errors.get();
+        let notify = entry.notify.as_ref();
+        let what = ("injection failed", "input not injected");
+        tell_bad_input(
+            &mut entry.last_inject_notice,
+            notify,
+            (peer, now),
+            &e,
+            total,
+            what,
         );
-        if let Some(n) = &entry.notify {
-            n.notify(Notice::error(
-                ErrorCode::BadInput,
-                format!("input not injected: {e}"),
-            ));
-        }
+    }
+}
+
+/// A page's bad input, logged and told to it at most once a second per peer for each kind
+/// (`last`): `what` is the log's words and the start of the page's message (an `error`
+/// notice, `bad-input`), `total` the kind's count so far.
+fn tell_bad_input(
+    last: &mut Option<Instant>,
+    notify: Option<&PeerNotifier>,
+    (peer, now): (PeerId, Instant),
+    error: &dyn std::fmt::Display,
+    total: u64,
+    (logged, told): (&str, &str),
+) {
+    if !notice_due(last, now) {
+        return;
+    }
+    tracing::warn!(
+        %peer,
+        %error,
+        total,
+        "{logged} (logged at most once a second per peer)"
+    );
+    if let Some(n) = notify {
+        n.notify(Notice::error(
+            ErrorCode::BadInput,
+            format!("{told}: {error}"),
+        ));
     }
 }
 
@@ -444,20 +468,14 @@ pub fn run(
                     Err(e) => {
                         counters.malformed.inc();
                         tracing::debug!(%peer, error = %e, "malformed input packet dropped");
-                        if notice_due(&mut entry.last_notice, now) {
-                            tracing::warn!(
-                                %peer,
-                                error = %e,
-                                total = counters.malformed.get(),
-                                "malformed input dropped (logged at most once a second per peer)"
-                            );
-                            if let Some(n) = &entry.notify {
-                                n.notify(Notice::error(
-                                    ErrorCode::BadInput,
-                                    format!("input packet dropped: {e}"),
-                                ));
-                            }
-                        }
+                        tell_bad_input(
+                            &mut entry.last_notice,
+                            entry.notify.as_ref(),
+                            (peer, now),
+                            &e,
+                            counters.malformed.get(),
+                            ("malformed input dropped", "input packet dropped"),
+                        );
                     }
                 }
             }

@@ -5,14 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::bounded;
-
 use super::super::inject::InjectError;
 use super::super::reconcile::{Action, Control};
 use super::super::roles::{Admission, Role, RoomConfig};
-use super::super::{
-    room, run, wire, Injector, InputCounters, InputEcho, InputMsg, INPUT_QUEUE, LIFECYCLE_QUEUE,
-};
+use super::super::{wire, Injector, InputCounters, InputMsg};
 use super::Sender;
 use crate::peer::{Notice, PeerId, PeerNotifier};
 use crate::proto::signaling::ErrorCode;
@@ -36,25 +32,13 @@ impl Injector for NoKeys {
 
 #[test]
 fn failed_injections_are_counted_and_told_to_the_page_at_most_once_a_second() {
-    let (life_tx, life_rx) = bounded(LIFECYCLE_QUEUE);
-    let (data_tx, data_rx) = bounded(INPUT_QUEUE);
     let counters = Arc::new(InputCounters::default());
-    let c = counters.clone();
-    let input = std::thread::spawn(move || {
-        let config = RoomConfig {
-            seats: 1,
-            implicit: false,
-            guests: Role::Viewer,
-        };
-        run(
-            life_rx,
-            data_rx,
-            NoKeys,
-            c,
-            Arc::new(InputEcho::default()),
-            room(config).0,
-        )
-    });
+    let config = RoomConfig {
+        seats: 1,
+        implicit: false,
+        guests: Role::Viewer,
+    };
+    let (life_tx, data_tx, input) = super::room::spawn_injecting(config, counters.clone(), NoKeys);
     let peer = PeerId(3);
     let (notify, mut notices) = PeerNotifier::channel();
     let member = InputMsg::Member {

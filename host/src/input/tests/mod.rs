@@ -506,26 +506,12 @@ impl super::Injector for Recorder {
 
 #[test]
 fn a_peer_that_floods_its_input_still_leaves_and_releases_what_it_held() {
-    use super::{InputCounters, InputEcho, InputMsg, INPUT_QUEUE, LIFECYCLE_QUEUE};
-    use crossbeam_channel::{bounded, TrySendError};
-    let (life_tx, life_rx) = bounded(LIFECYCLE_QUEUE);
-    let (data_tx, data_rx) = bounded(INPUT_QUEUE);
-    let recorder = Recorder::default();
-    let injector = recorder.clone();
-    let input = std::thread::spawn(move || {
-        super::run(
-            life_rx,
-            data_rx,
-            injector,
-            std::sync::Arc::new(InputCounters::default()),
-            std::sync::Arc::new(InputEcho::default()),
-            super::room(super::roles::RoomConfig {
-                seats: 1,
-                implicit: false,
-                guests: super::roles::Role::Viewer,
-            })
-            .0,
-        )
+    use super::InputMsg;
+    use crossbeam_channel::TrySendError;
+    let (life_tx, data_tx, recorder, input) = room::spawn_loop(super::roles::RoomConfig {
+        seats: 1,
+        implicit: false,
+        guests: super::roles::Role::Viewer,
     });
     let peer = PeerId(3);
     let (notify, _notices) = crate::peer::PeerNotifier::channel();

@@ -10,7 +10,7 @@ use crate::peer::PeerId;
 /// Runs the input loop on a thread with a recorder; returns the queues, the recorder and the
 /// thread.
 #[allow(clippy::type_complexity)]
-fn spawn_loop(
+pub(super) fn spawn_loop(
     room: crate::input::roles::RoomConfig,
 ) -> (
     crossbeam_channel::Sender<crate::input::InputMsg>,
@@ -31,11 +31,25 @@ fn spawn_counted(
     Recorder,
     std::thread::JoinHandle<()>,
 ) {
+    let recorder = Recorder::default();
+    let (life_tx, data_tx, thread) = spawn_injecting(room, counters, recorder.clone());
+    (life_tx, data_tx, recorder, thread)
+}
+
+/// Runs the input loop on a thread with `injector` and counters the test reads; returns the
+/// lifecycle and data queues and the thread.
+pub(super) fn spawn_injecting(
+    room: crate::input::roles::RoomConfig,
+    counters: std::sync::Arc<crate::input::InputCounters>,
+    injector: impl crate::input::Injector + Send + 'static,
+) -> (
+    crossbeam_channel::Sender<crate::input::InputMsg>,
+    crossbeam_channel::Sender<crate::input::InputMsg>,
+    std::thread::JoinHandle<()>,
+) {
     use crate::input::{InputEcho, INPUT_QUEUE, LIFECYCLE_QUEUE};
     let (life_tx, life_rx) = crossbeam_channel::bounded(LIFECYCLE_QUEUE);
     let (data_tx, data_rx) = crossbeam_channel::bounded(INPUT_QUEUE);
-    let recorder = Recorder::default();
-    let injector = recorder.clone();
     let thread = std::thread::spawn(move || {
         crate::input::run(
             life_rx,
@@ -46,7 +60,7 @@ fn spawn_counted(
             crate::input::room(room).0,
         )
     });
-    (life_tx, data_tx, recorder, thread)
+    (life_tx, data_tx, thread)
 }
 
 #[test]

@@ -212,10 +212,13 @@ impl RecoveryProbes {
     /// clear that long, and behind a router's large token bucket the target stays near what
     /// was carried.
     pub(crate) fn opened(&self, now: Instant, target: f64) -> bool {
-        self.clear_for(now) >= LONG_CLEAR
-            && self
-                .proven_kbps(now)
-                .is_some_and(|p| target < p * UNDER_PROVEN)
+        self.clear_for(now) >= LONG_CLEAR && self.under_proven(now, target)
+    }
+
+    /// Whether `target` (kbit/s) is under [`UNDER_PROVEN`] of what the link carried lately.
+    fn under_proven(&self, now: Instant, target: f64) -> bool {
+        self.proven_kbps(now)
+            .is_some_and(|p| target < p * UNDER_PROVEN)
     }
 
     /// Whether to ask for a probe now, with the target at `target` and the estimate at
@@ -228,10 +231,7 @@ impl RecoveryProbes {
         let clear = clear_for >= CLEAR_FOR;
         let waited =
             since_asked >= self.every || (clear_for >= LONG_CLEAR && since_asked >= CLEAR_EVERY);
-        let under = target < max * WELL_UNDER
-            && self
-                .proven_kbps(now)
-                .is_some_and(|p| target < p * UNDER_PROVEN);
+        let under = target < max * WELL_UNDER && self.under_proven(now, target);
         tracing::trace!(
             clear_ms = clear_for.as_millis() as u64,
             floor_ms = self.floor.map(|f| f.0),
