@@ -18,6 +18,34 @@ pub(super) fn notice_due(last: &mut Option<Instant>, now: Instant) -> bool {
     due
 }
 
+/// A page's bad input, logged and told to it at most once a second per peer for each kind
+/// (`last`): `what` is the log's words and the start of the page's message (an `error`
+/// notice, `bad-input`), `total` the kind's count so far.
+pub(super) fn tell_bad_input(
+    last: &mut Option<Instant>,
+    notify: Option<&PeerNotifier>,
+    (peer, now): (PeerId, Instant),
+    error: &dyn std::fmt::Display,
+    total: u64,
+    (logged, told): (&str, &str),
+) {
+    if !notice_due(last, now) {
+        return;
+    }
+    tracing::warn!(
+        %peer,
+        %error,
+        total,
+        "{logged} (logged at most once a second per peer)"
+    );
+    if let Some(n) = notify {
+        n.notify(Notice::error(
+            ErrorCode::BadInput,
+            format!("{told}: {error}"),
+        ));
+    }
+}
+
 /// The room and the pages it tells: the input thread's share of the session's members.
 pub(super) struct Members {
     pub(super) room: Room,

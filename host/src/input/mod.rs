@@ -24,7 +24,7 @@ use crossbeam_channel::{select_biased, Receiver};
 
 use crate::peer::{Notice, PeerId, PeerNotifier};
 use crate::proto::signaling::ErrorCode;
-use members::{notice_due, Members};
+use members::{tell_bad_input, Members};
 use reconcile::{Action, Reconciler};
 use roles::{Admission, ApiRequest, Refusal, Request, Room, RoomView};
 
@@ -276,34 +276,6 @@ fn apply_counted(
             total,
             what,
         );
-    }
-}
-
-/// A page's bad input, logged and told to it at most once a second per peer for each kind
-/// (`last`): `what` is the log's words and the start of the page's message (an `error`
-/// notice, `bad-input`), `total` the kind's count so far.
-fn tell_bad_input(
-    last: &mut Option<Instant>,
-    notify: Option<&PeerNotifier>,
-    (peer, now): (PeerId, Instant),
-    error: &dyn std::fmt::Display,
-    total: u64,
-    (logged, told): (&str, &str),
-) {
-    if !notice_due(last, now) {
-        return;
-    }
-    tracing::warn!(
-        %peer,
-        %error,
-        total,
-        "{logged} (logged at most once a second per peer)"
-    );
-    if let Some(n) = notify {
-        n.notify(Notice::error(
-            ErrorCode::BadInput,
-            format!("{told}: {error}"),
-        ));
     }
 }
 
