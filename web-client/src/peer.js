@@ -46,11 +46,14 @@ export const RESTART_GIVE_UP_MS = 15000;
 export const CONNECT_GIVE_UP_MS = 20000;
 
 /**
- * Why a connection found no path, for the page's status: a TURN or STUN server's error answer
- * (RFC 8489 §14.8 codes under 700: 401 Unauthorized, 403, 437, 441, 486...) if any came,
+ * Why a connection found no path, for the page's status: the host's answer to the offer never
+ * came (`hostAnswered` false: the signaling socket may look open long after the network to the
+ * host is gone, so this is said before anything about UDP), else a TURN or STUN server's error
+ * answer (RFC 8489 §14.8 codes under 700: 401 Unauthorized, 403, 437, 441, 486...) if any came,
  * else a server that never answered (the browser's 701), else no path at all.
  */
-export function noPathReason(errors) {
+export function noPathReason(errors, hostAnswered = true) {
+  if (!hostAnswered) return `no path to the host: it did not answer within ${CONNECT_GIVE_UP_MS / 1000} s (the network to it, or the host, may be down)`;
   const answered = errors.filter((e) => e.code > 0 && e.code < 700).at(-1);
   if (answered) return `no path to the host: ${answered.url} said ${answered.code} ${answered.text}`.trim();
   const silent = errors.at(-1);
@@ -149,7 +152,7 @@ export class PeerConnection {
     };
     this.connectTimer = this.timers.setTimeout(() => {
       if (this.pc !== pc || this.wasConnected) return;
-      const why = noPathReason(this.iceErrors);
+      const why = noPathReason(this.iceErrors, pc.remoteDescription != null);
       this.log.warn(`glint: ${why}`);
       this.onLost('no-path', why);
     }, CONNECT_GIVE_UP_MS);

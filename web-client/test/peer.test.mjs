@@ -260,6 +260,13 @@ test('a first connection that never connects gives way to a new one, saying what
   r.timers.advance(1);
   assert.deepEqual(r.events, [['lost', 'no-path', 'no path to the host: turn:192.0.2.2:3478?transport=udp said 401 Unauthorized']]);
 
+  // An offer the host never answered (the socket looked open, the network was gone).
+  const unanswered = rig();
+  await unanswered.peer.start();
+  unanswered.timers.advance(CONNECT_GIVE_UP_MS);
+  assert.deepEqual(unanswered.events,
+    [['lost', 'no-path', 'no path to the host: it did not answer within 20 s (the network to it, or the host, may be down)']]);
+
   // One that connects in time is never given up; nor is one replaced meanwhile.
   const ok = rig();
   await ok.peer.start();
@@ -273,8 +280,11 @@ test('a first connection that never connects gives way to a new one, saying what
   assert.deepEqual(replaced.events, []);
 });
 
-test('the reason a connection found no path: an error answer, else a silent server, else none', () => {
+test('the reason a connection found no path: no answer from the host, else an error answer, else a silent server, else none', () => {
   assert.equal(noPathReason([]), 'no path to the host within 20 s: UDP to it may be blocked, and a TURN relay gets through');
+  // No answer to the offer: the network to the host is down, whatever the servers said.
+  assert.equal(noPathReason([{ url: 'stun:s.example:3478', code: 701, text: 'timeout' }], false),
+    'no path to the host: it did not answer within 20 s (the network to it, or the host, may be down)');
   assert.equal(noPathReason([{ url: 'stun:s.example:3478', code: 701, text: 'timeout' }]),
     'no path to the host: no answer from stun:s.example:3478');
   assert.equal(noPathReason([
