@@ -17,11 +17,14 @@
 //!   no queue at the bottleneck. A link at its edge saws (AIMD up, a queue, a cut), so that
 //!   rarely holds there for long, and when it does the probe costs a burst of a few packets
 //!   at twice the estimate;
-//! - at most every [`FIRST_EVERY`], doubling up to [`LONGEST_EVERY`] while the probes find
-//!   nothing (the estimate not [`FOUND_RISE`] higher within [`RESULT_WITHIN`]) or what they
-//!   find leads the target over the link (a failed lead, as a link at its edge makes one);
-//!   back to the first after one whose lead the link carried, or during a clear spell of
-//!   [`LONG_CLEAR`], which a link at its edge does not have.
+//! - at most every [`FIRST_EVERY`], and one at a time (the last judged: the estimate
+//!   [`FOUND_RISE`] higher, or [`RESULT_WITHIN`] passed), doubling up to [`LONGEST_EVERY`]
+//!   while what they find leads the target over the link (a failed lead, as a link at its
+//!   edge makes one); back to the first after one whose lead the link carried, or during a
+//!   clear spell of [`LONG_CLEAR`], which a link at its edge does not have. A probe that
+//!   finds nothing costs a burst of a few packets at twice the estimate and no longer doubles
+//!   the wait: on the link bench (10 → 1 → 10 Mbit/s) the wait those doubled to 6 s kept the
+//!   first probe after the lift up to 3 s late.
 //!
 //! A probe's result asked for here leads the target at a lower jump than an unasked one (see
 //! [`ASKED_PROBE_JUMP`]) and is checked like every lead. The rate controller asks none while
@@ -187,17 +190,14 @@ impl RecoveryProbes {
         }
     }
 
-    /// The estimator's figure, kbit/s: judges the last asked probe.
+    /// The estimator's figure, kbit/s: judges the last asked probe (it found room, or
+    /// [`RESULT_WITHIN`] passed). What it found is judged by whether the link carries it
+    /// ([`Self::carried`], [`Self::failed`]).
     pub(crate) fn on_estimate(&mut self, now: Instant, kbps: f64) {
-        let Some((at, before)) = self.asked else {
-            return;
-        };
-        if kbps >= before * FOUND_RISE {
-            // Judged by whether the link carries it ([`Self::carried`], [`Self::failed`]).
+        if self.asked.is_some_and(|(at, before)| {
+            kbps >= before * FOUND_RISE || now.saturating_duration_since(at) >= RESULT_WITHIN
+        }) {
             self.asked = None;
-        } else if now.saturating_duration_since(at) >= RESULT_WITHIN {
-            self.asked = None;
-            self.every = (self.every * 2).min(LONGEST_EVERY);
         }
     }
 
@@ -331,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn a_probe_is_asked_for_only_after_a_clear_spell_and_less_often_while_they_find_nothing() {
+    fn a_probe_is_asked_for_only_after_a_clear_spell_and_less_often_after_failed_leads() {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut p = had_8000(t0);
@@ -348,8 +348,10 @@ mod tests {
             ms += 250;
         }
         // Clear spells of 2.5 s between standing queues (a link at its edge; one sample in a
-        // queue is not enough, the lowest of four counts): asked after 1.5 s of one, first at
-        // once, then after 6 and 12 s (each found nothing: the wait doubled).
+        // queue is not enough, the lowest of four counts): asked after 1.5 s of each, at most
+        // every `FIRST_EVERY` however little the probes found (a probe that finds nothing
+        // costs a burst of a few packets; the wait it doubled to kept the first probe after a
+        // lift 6 s back on the link bench).
         let start = ms;
         let mut asked = Vec::new();
         for i in 0..120 {
@@ -361,7 +363,10 @@ mod tests {
             }
             ms += 250;
         }
-        assert_eq!(asked, [1500, 7500, 19_500]);
+        assert_eq!(
+            asked,
+            [1500, 4500, 7500, 10_500, 13_500, 16_500, 19_500, 22_500, 25_500, 28_500]
+        );
         // A long clear spell asks as soon as the last probe is judged (its result waited for
         // `RESULT_WITHIN`), every `CLEAR_EVERY` at most, however little the probes found.
         let mut c = had_8000(t0);
