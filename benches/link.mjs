@@ -22,7 +22,9 @@
 // freezes in the phase (freezeCount, totalFreezesDuration of the inbound video) and the longest
 // wait between two presented frames (requestVideoFrameCallback in the page), and the host's
 // estimate, encoder target and send rate (/api/stats), as medians of the per-second samples;
-// after a step up, how long until a second decodes 50 frames again (`recovered_s`); the
+// after a step up, how long until a second decodes 50 frames again (`recovered_s`), and
+// until the target is 0.9 of --bitrate (`lift_full_rate_s`) and the picture is at its top rung
+// (`lift_full_picture_s`; both polled every 100 ms, from the rate change on); the
 // packets the link's queue dropped (tbf's count: what the host sent beyond the link); and
 // input→photon p50/p95 (`photon_ms`): the page presses Shift four times a second and reports,
 // from the host's frame echoes, the time from each press leaving the page to the first
@@ -108,6 +110,15 @@ const scenarios = arg('--scenarios', short
   ? 'steps:2mbit:6,loss:2,pair:1mbit'
   : 'rate:2mbit,rate:400kbit,loss:5,steps:10mbit:10,1mbit:15,10mbit:10,pair:1mbit')
   .split(/,(?=rate:|loss:|steps:|pair:|idle:)/).map(parse);
+
+/** A rate in tc's syntax (`10mbit`, `400kbit`, `2000000bit`) in bit/s. */
+const bits = (rate) => {
+  const m = /^([\d.]+)(k|m|g)?bit$/i.exec(rate);
+  if (!m) throw new Error(`rate ${rate}: not in tc's syntax (e.g. 400kbit, 10mbit)`);
+  return Number(m[1]) * ({ k: 1e3, m: 1e6, g: 1e9 }[m[2]?.toLowerCase()] ?? 1);
+};
+// Glint's highest video rate: its default, or --bitrate in --glint-args.
+const configuredKbps = Number(/--bitrate[ =](\d+)/.exec(arg('--glint-args', '') || '')?.[1] ?? 8000);
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -230,6 +241,24 @@ async function run(scenario) {
       // the ladder may climb while still) and 0.9 of its target.
       const pixels = (wxh) => wxh.split('x').reduce((a, b) => a * Number(b), 1);
       let full = null;
+      // After a step up (a lift): how long until the full rate (0.9 of --bitrate) and the
+      // full picture (the capture's size, the top rung) are back, polled every 100 ms.
+      let lift = null;
+      const previous = scenario.phases[i - 1];
+      if (i > 0 && phase.rate && previous?.rate && bits(phase.rate) > bits(previous.rate)) {
+        const lifted = Date.now();
+        lift = (async () => {
+          const found = { rate_s: null, picture_s: null };
+          while (Date.now() - lifted < phase.seconds * 1000 && (found.rate_s === null || found.picture_s === null)) {
+            const p = (await hostPeers())[scenario.pair ? 1 : 0];
+            const at = Math.round((Date.now() - lifted) / 100) / 10;
+            if (found.rate_s === null && (p?.target_kbps ?? 0) >= 0.9 * configuredKbps) found.rate_s = at;
+            if (found.picture_s === null && p?.rung === 0) found.picture_s = at;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          return found;
+        })();
+      }
       if (phase.afterIdle) {
         writeFileSync(go, '');
         const moved = Date.now();
@@ -306,6 +335,7 @@ async function run(scenario) {
         sent_kbps: Math.round(median(steady.map((x) => x.sent))),
         recovered_s: i > 0 ? (back?.s ?? null) : undefined,
         full_s: full ? await full : undefined,
+        ...(lift ? { lift_full_rate_s: (await lift).rate_s, lift_full_picture_s: (await lift).picture_s } : {}),
         still: phase.still || undefined,
         tbf_drops: phase.rate ? drops() - dropsBefore : 0,
         keyframes: end.keyframes - before.keyframes,
@@ -344,7 +374,7 @@ for (const scenario of scenarios) {
   console.log(JSON.stringify(r));
   results.push(r);
 }
-console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total), longest | back to 50 fps | input→photon p50 / p95 | target | estimate | sent | link drops | keyframes (PLIs, page asks), largest | picture |' +
+console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total), longest | back to 50 fps; full quality | input→photon p50 / p95 | target | estimate | sent | link drops | keyframes (PLIs, page asks), largest | picture |' +
   (withSound ? ' sound |' : ''));
 console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|---|${withSound ? '---|' : ''}`);
 for (const r of results) {
@@ -352,7 +382,8 @@ for (const r of results) {
     const first = i === 0 ? `${r.first_frame_ms} ms` : '';
     const loss = r.loss_pct ? `, ${r.loss_pct} % loss` : '';
     const back = p.recovered_s === undefined ? '' : `${p.recovered_s ?? 'never'} s`;
-    const full = p.full_s === undefined ? '' : `; full quality ${p.full_s ?? 'never'} s`;
+    const full = (p.full_s === undefined ? '' : `; full quality ${p.full_s ?? 'never'} s`) +
+      (p.lift_full_rate_s === undefined ? '' : `; full rate ${p.lift_full_rate_s ?? 'never'} s, full picture ${p.lift_full_picture_s ?? 'never'} s`);
     console.log(`| ${i === 0 ? r.scenario : ''} | ${first} | ${p.rate}${loss}${p.still ? ', still' : ''}, ${p.seconds} s | ` +
       `${p.fps_median} / ${p.fps_min} | ${p.freezes} (${p.freeze_total_ms} ms), ${p.longest_freeze_ms} ms | ${back}${full} | ` +
       `${p.photon_ms.p50 ?? '–'} / ${p.photon_ms.p95 ?? '–'} ms | ` +
