@@ -215,6 +215,9 @@ impl Peer {
         }
         let floor = self.rate.padding_kbps();
         let desired = Bitrate::kbps(self.rate.desired_kbps(now) as u64);
+        if let Some(kbps) = self.rate.take_restart() {
+            self.rtc.bwe().reset(Bitrate::kbps(kbps as u64));
+        }
         self.rtc
             .bwe()
             .set_bitrate(Bitrate::kbps(floor as u64), desired);

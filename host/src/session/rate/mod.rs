@@ -542,41 +542,6 @@ impl RateControl {
             .on_sample(now, rtt_ms, self.newest_loss, target);
     }
 
-    /// The rate str0m is to discover, kbit/s: the configured one, or for a moment the
-    /// estimate, so that raising it again makes str0m probe (an allocation probe; see
-    /// `recovery.rs` for when).
-    pub(crate) fn desired_kbps(&mut self, now: Instant) -> f64 {
-        if let Some(lowered) = self.recovery.lowered(now) {
-            return lowered;
-        }
-        // Not while a collapse is held: the link just fell, and a probe's lead then climbed
-        // back over it (a 1.2 s freeze on virtual time). Unless the link has been clear (no
-        // loss, no queue) for LONG_CLEAR since: one that opened again right after its collapse
-        // (a lift that came as the target sawed over a 1 Mbit/s link) waited out the whole
-        // hold, up to 16 s back to the configured rate on virtual time.
-        let holding = self
-            .collapse_floor
-            .is_some_and(|(_, since)| now.saturating_duration_since(since) < HOLD_AFTER_COLLAPSE)
-            && self.recovery.clear_for(now) < recovery::LONG_CLEAR;
-        // Nor while probes are distrusted after a failed lead: behind a router's large token
-        // bucket every probe measures over the link, and asked ones took the target into
-        // collapses on the link bench. A link that looks opened ends the distrust.
-        self.trust_opened_link(now);
-        let trusted = self.probes_trusted(now);
-        let estimate = (self.raw_kbps.or(self.estimate_kbps)).filter(|_| trusted && !holding);
-        match estimate {
-            Some(e) if self.recovery.due(now, self.target_kbps, e, self.max_kbps) => {
-                tracing::debug!(
-                    estimate_kbps = e,
-                    target_kbps = self.target_kbps,
-                    "asking for a probe"
-                );
-                e
-            }
-            _ => self.max_kbps,
-        }
-    }
-
     /// The configured (highest) rate, kbit/s.
     pub(crate) fn max_kbps(&self) -> f64 {
         self.max_kbps

@@ -10,7 +10,10 @@
 //! link carries it) when everything says the link has room:
 //!
 //! - the target is well under the configured rate ([`WELL_UNDER`]) and under half of what the
-//!   link carried lately ([`UNDER_PROVEN`]): a link that came down may come back up;
+//!   link carried lately ([`UNDER_PROVEN`]): a link that came down may come back up; or the
+//!   estimator's figure has stood still for [`STUCK_AFTER`] (str0m's estimate has been seen
+//!   to stop moving for the rest of a run, holding the target at 5.3–5.6 Mbit/s on an open
+//!   10 Mbit/s link);
 //! - for [`CLEAR_FOR`], every sample's newest packets were lossless ([`super::LOSSLESS`]) and
 //!   the lowest of its last [`RTT_SAMPLES`] round trips at the path's floor
 //!   ([`QUEUE_MARGIN_MS`] or [`QUEUE_MARGIN_SHARE`] over the lowest seen):
@@ -25,6 +28,10 @@
 //!   finds nothing costs a burst of a few packets at twice the estimate and no longer doubles
 //!   the wait: on the link bench (10 → 1 → 10 Mbit/s) the wait those doubled to 6 s kept the
 //!   first probe after the lift up to 3 s late.
+//!
+//! When the figure is stuck, the asked probe also starts str0m's estimator over from its
+//! estimate ([`Ask::Restart`]): a stuck one let allocation probes pass without a move (5451
+//! kbit/s for 7 s through two of them on the link bench), a fresh one follows them.
 //!
 //! A probe's result asked for here leads the target at a lower jump than an unasked one (see
 //! [`ASKED_PROBE_JUMP`]) and is checked like every lead. The rate controller asks none while
@@ -99,6 +106,30 @@ pub(crate) const LOWERED_FOR: Duration = Duration::from_millis(100);
 /// of its figures is the probe's result and leads: str0m asks for twice the estimate, so its
 /// result is at most about that (an unasked jump must be `super::PROBE_JUMP`).
 pub(crate) const ASKED_PROBE_JUMP: f64 = 1.4;
+/// An estimate that has not moved by [`HELD_WITHIN`] for this long is stuck: on the link
+/// bench str0m's estimate stood at exactly 6565 kbit/s for the last 8 s after a lift to
+/// 10 Mbit/s (and at 6249 for 17 s for a viewer on an open link), the target at 0.85 of it,
+/// with no loss, no queue and its probing allowed. AIMD moves it every few hundred ms on
+/// any link it measures, and a link at its edge saws. At 2 s, on virtual time the 15-dip
+/// median went from 6.19 to 6.38 s and a viewer on a 1 Mbit/s link lowered the picture of
+/// one on an open link (the tiers test failed).
+pub(crate) const STUCK_AFTER: Duration = Duration::from_secs(4);
+/// See [`STUCK_AFTER`], kbit/s.
+pub(crate) const HELD_WITHIN: f64 = 1.0;
+
+/// How an asked probe is made (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ask {
+    /// The desired rate lowered to the estimate for [`LOWERED_FOR`], then raised again:
+    /// str0m's allocation probe, at twice the estimate.
+    Allocation,
+    /// The same, with str0m's estimator started over from its estimate (`Bwe::reset`)
+    /// first, when the figure is stuck ([`STUCK_AFTER`]). Its initial probes (3 and 6 times the
+    /// estimate) are held to twice it by the lowered desired rate: unheld, on virtual time
+    /// they took a 1 Mbit/s link that had not opened (the ladder's low rung sent under it)
+    /// into loss, and the new estimator, knowing no better, down to 300 kbit/s.
+    Restart,
+}
 
 /// When to ask for a probe (see the module docs).
 #[derive(Debug, Clone)]
@@ -116,6 +147,11 @@ pub(crate) struct RecoveryProbes {
     /// The last asked probe: when, and the estimate then; `None` once judged.
     asked: Option<(Instant, f64)>,
     last_asked: Option<Instant>,
+    /// An [`Ask::Restart`] not yet carried out: the estimate to start over from, kbit/s.
+    restart: Option<f64>,
+    /// The estimator's figure, kbit/s, and since when it has stood there (within
+    /// [`HELD_WITHIN`]).
+    held: Option<(f64, Instant)>,
     every: Duration,
 }
 
@@ -129,6 +165,8 @@ impl Default for RecoveryProbes {
             proven: None,
             asked: None,
             last_asked: None,
+            restart: None,
+            held: None,
             every: FIRST_EVERY,
         }
     }
@@ -191,9 +229,16 @@ impl RecoveryProbes {
     }
 
     /// The estimator's figure, kbit/s: judges the last asked probe (it found room, or
-    /// [`RESULT_WITHIN`] passed). What it found is judged by whether the link carries it
-    /// ([`Self::carried`], [`Self::failed`]).
+    /// [`RESULT_WITHIN`] passed; what it found is judged by whether the link carries it,
+    /// [`Self::carried`], [`Self::failed`]), and whether the figure is stuck
+    /// ([`STUCK_AFTER`]).
     pub(crate) fn on_estimate(&mut self, now: Instant, kbps: f64) {
+        if self
+            .held
+            .is_none_or(|(k, _)| (kbps - k).abs() > HELD_WITHIN)
+        {
+            self.held = Some((kbps, now));
+        }
         if self.asked.is_some_and(|(at, before)| {
             kbps >= before * FOUND_RISE || now.saturating_duration_since(at) >= RESULT_WITHIN
         }) {
@@ -221,9 +266,21 @@ impl RecoveryProbes {
             .is_some_and(|p| target < p * UNDER_PROVEN)
     }
 
-    /// Whether to ask for a probe now, with the target at `target` and the estimate at
-    /// `estimate` (kbit/s) of a configured `max`; when so, it counts as asked.
-    pub(crate) fn due(&mut self, now: Instant, target: f64, estimate: f64, max: f64) -> bool {
+    /// Whether the estimator's figure has stood still for [`STUCK_AFTER`].
+    fn stuck(&self, now: Instant) -> bool {
+        self.held
+            .is_some_and(|(_, since)| now.saturating_duration_since(since) >= STUCK_AFTER)
+    }
+
+    /// Whether to ask for a probe now, and how, with the target at `target` and the estimate
+    /// at `estimate` (kbit/s) of a configured `max`; when so, it counts as asked.
+    pub(crate) fn due(
+        &mut self,
+        now: Instant,
+        target: f64,
+        estimate: f64,
+        max: f64,
+    ) -> Option<Ask> {
         let clear_for = self.clear_for(now);
         let since_asked = self
             .last_asked
@@ -231,21 +288,31 @@ impl RecoveryProbes {
         let clear = clear_for >= CLEAR_FOR;
         let waited =
             since_asked >= self.every || (clear_for >= LONG_CLEAR && since_asked >= CLEAR_EVERY);
-        let under = target < max * WELL_UNDER && self.under_proven(now, target);
+        let stuck = self.stuck(now);
+        let under = target < max * WELL_UNDER && (self.under_proven(now, target) || stuck);
         tracing::trace!(
             clear_ms = clear_for.as_millis() as u64,
             floor_ms = self.floor.map(|f| f.0),
             proven_kbps = self.proven_kbps(now),
             target_kbps = target,
             waited,
+            stuck,
             "recovery probe"
         );
         if !(clear && waited && under && self.asked.is_none()) {
-            return false;
+            return None;
         }
         self.asked = Some((now, estimate));
         self.last_asked = Some(now);
-        true
+        let ask = if stuck { Ask::Restart } else { Ask::Allocation };
+        self.restart = (ask == Ask::Restart).then_some(estimate);
+        Some(ask)
+    }
+
+    /// The estimate to start str0m's estimator over from (kbit/s), once, after an
+    /// [`Ask::Restart`].
+    pub(crate) fn take_restart(&mut self) -> Option<f64> {
+        self.restart.take()
     }
 
     /// The estimate to give str0m as the desired rate while an asked probe lowers it
@@ -285,168 +352,49 @@ impl RecoveryProbes {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The link carried 8000 kbit/s at `t0`.
-    fn had_8000(t0: Instant) -> RecoveryProbes {
-        RecoveryProbes {
-            proven: Some((8000.0, t0)),
-            ..RecoveryProbes::default()
+impl super::RateControl {
+    /// The rate str0m is to discover, kbit/s: the configured one, or for a moment the
+    /// estimate, so that raising it again makes str0m probe (an allocation probe; see
+    /// `recovery.rs` for when).
+    pub(crate) fn desired_kbps(&mut self, now: Instant) -> f64 {
+        if let Some(lowered) = self.recovery.lowered(now) {
+            return lowered;
+        }
+        // Not while a collapse is held: the link just fell, and a probe's lead then climbed
+        // back over it (a 1.2 s freeze on virtual time). Unless the link has been clear (no
+        // loss, no queue) for LONG_CLEAR since: one that opened again right after its collapse
+        // (a lift that came as the target sawed over a 1 Mbit/s link) waited out the whole
+        // hold, up to 16 s back to the configured rate on virtual time.
+        let holding = self.collapse_floor.is_some_and(|(_, since)| {
+            now.saturating_duration_since(since) < super::HOLD_AFTER_COLLAPSE
+        }) && self.recovery.clear_for(now) < LONG_CLEAR;
+        // Nor while probes are distrusted after a failed lead: behind a router's large token
+        // bucket every probe measures over the link, and asked ones took the target into
+        // collapses on the link bench. A link that looks opened ends the distrust.
+        self.trust_opened_link(now);
+        let trusted = self.probes_trusted(now);
+        let estimate = (self.raw_kbps.or(self.estimate_kbps)).filter(|_| trusted && !holding);
+        let target = self.target_kbps;
+        match estimate.map(|e| (e, self.recovery.due(now, target, e, self.max_kbps))) {
+            Some((e, Some(ask))) => {
+                tracing::debug!(
+                    estimate_kbps = e,
+                    target_kbps = target,
+                    ?ask,
+                    "asking for a probe"
+                );
+                e
+            }
+            _ => self.max_kbps,
         }
     }
 
-    #[test]
-    fn only_a_link_that_carried_more_lately_is_probed_for_it() {
-        let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut p = RecoveryProbes::default();
-        // 2 s lossless at 4000, then a lost packet: not carried yet.
-        for i in 0..8 {
-            p.on_sample(at(i * 250), Some(40.0), 0.0, Some(4000.0));
-        }
-        p.on_sample(at(2000), Some(40.0), 0.05, Some(4000.0));
-        assert_eq!(p.proven_kbps(at(2000)), None);
-        assert!(
-            !p.due(at(2000), 1000.0, 1200.0, 8000.0),
-            "never carried more"
-        );
-        for i in 9..30 {
-            p.on_sample(at(i * 250), Some(40.0), 0.05, Some(4000.0));
-        }
-        // 3 s lossless: carried.
-        for i in 30..43 {
-            p.on_sample(at(i * 250), Some(40.0), 0.0, Some(4000.0));
-        }
-        assert_eq!(p.proven_kbps(at(10_500)), Some(4000.0));
-        // Down to 1000: a clear spell asks for a probe; not at 2500 (over half of 4000).
-        for i in 43..50 {
-            p.on_sample(at(i * 250), Some(40.0), 0.0, Some(1000.0));
-        }
-        assert!(!p.due(at(12_250), 2500.0, 3000.0, 8000.0));
-        assert!(p.due(at(12_250), 1000.0, 1200.0, 8000.0));
-        // Forgotten two minutes after it was last carried.
-        assert_eq!(p.proven_kbps(at(10_500) + PROVEN_KEPT_FOR), None);
-    }
-
-    #[test]
-    fn a_probe_is_asked_for_only_after_a_clear_spell_and_less_often_after_failed_leads() {
-        let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut p = had_8000(t0);
-        let mut ms = 0;
-        // A standing queue (57 ms over a 40 ms floor) or loss: never clear for long.
-        for rtt in [40.0, 57.0, 58.0, 57.0, 59.0, 57.0, 58.0, 57.0] {
-            p.on_sample(at(ms), Some(rtt), 0.0, Some(900.0));
-            assert!(!p.due(at(ms), 900.0, 1000.0, 8000.0), "at {ms} ms");
-            ms += 250;
-        }
-        for _ in 0..8 {
-            p.on_sample(at(ms), Some(41.0), 0.05, Some(900.0));
-            assert!(!p.due(at(ms), 900.0, 1000.0, 8000.0), "lossy, at {ms} ms");
-            ms += 250;
-        }
-        // Clear spells of 2.5 s between standing queues (a link at its edge; one sample in a
-        // queue is not enough, the lowest of four counts): asked after 1.5 s of each, at most
-        // every `FIRST_EVERY` however little the probes found (a probe that finds nothing
-        // costs a burst of a few packets; the wait it doubled to kept the first probe after a
-        // lift 6 s back on the link bench).
-        let start = ms;
-        let mut asked = Vec::new();
-        for i in 0..120 {
-            let rtt = if i % 12 >= 7 { 57.0 } else { 41.0 };
-            p.on_sample(at(ms), Some(rtt), 0.0, Some(900.0));
-            p.on_estimate(at(ms), 1000.0);
-            if p.due(at(ms), 900.0, 1000.0, 8000.0) {
-                asked.push(ms - start);
-            }
-            ms += 250;
-        }
-        assert_eq!(
-            asked,
-            [1500, 4500, 7500, 10_500, 13_500, 16_500, 19_500, 22_500, 25_500, 28_500]
-        );
-        // A long clear spell asks as soon as the last probe is judged (its result waited for
-        // `RESULT_WITHIN`), every `CLEAR_EVERY` at most, however little the probes found.
-        let mut c = had_8000(t0);
-        let mut asked = Vec::new();
-        for i in 0..40 {
-            c.on_sample(at(i * 250), Some(40.0), 0.0, Some(900.0));
-            c.on_estimate(at(i * 250), 1000.0);
-            if c.due(at(i * 250), 900.0, 1000.0, 8000.0) {
-                asked.push(i * 250);
-            }
-        }
-        assert_eq!(asked, [1500, 3500, 5500, 7500, 9500]);
-        // What a probe finds leads the target over the link: the next waits longer.
-        let mut f = had_8000(t0);
-        let mut asked = Vec::new();
-        for i in 0..100 {
-            let now = at(i * 250);
-            let rtt = if i % 12 >= 7 { 57.0 } else { 40.0 };
-            f.on_sample(now, Some(rtt), 0.0, Some(900.0));
-            f.on_estimate(now, if asked.is_empty() { 1000.0 } else { 1500.0 });
-            if f.due(now, 900.0, 1000.0, 8000.0) {
-                asked.push(i * 250);
-                f.failed();
-            }
-        }
-        assert_eq!(asked, [1500, 7500, 19_500]);
-        // Near the configured rate: never.
-        let mut q = had_8000(t0);
-        for i in 0..40 {
-            q.on_sample(at(i * 250), Some(40.0), 0.0, Some(7000.0));
-            assert!(!q.due(at(i * 250), 7000.0, 8200.0, 8000.0));
-        }
-    }
-
-    #[test]
-    fn a_probe_that_found_room_lets_the_next_come_soon() {
-        let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut p = had_8000(t0);
-        let mut estimate = 1000.0;
-        let mut asked = Vec::new();
-        for i in 0..60 {
-            let now = at(i * 250);
-            p.on_sample(now, Some(40.0), 0.0, Some(estimate * 0.85));
-            p.on_estimate(now, estimate);
-            if p.due(now, estimate * 0.85, estimate, 8000.0) {
-                asked.push(i * 250);
-                estimate *= 2.0; // the link had room
-                p.carried();
-            }
-            assert_eq!(
-                p.awaiting(now),
-                asked.last().is_some_and(|&a| i * 250 - a < 2000)
-            );
-        }
-        // Every `CLEAR_EVERY` on the clear link, until the target is half of what was carried.
-        assert_eq!(asked, [1500, 3000, 4500]);
-    }
-
-    #[test]
-    fn a_link_looks_opened_after_a_long_clear_spell_under_half_of_what_it_carried() {
-        let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut p = had_8000(t0);
-        for i in 0..11 {
-            p.on_sample(at(i * 250), Some(40.0), 0.0, Some(900.0));
-        }
-        assert!(!p.opened(at(2500), 900.0), "clear for 2.5 s only");
-        p.on_sample(at(2750), Some(40.0), 0.0, Some(900.0));
-        p.on_sample(at(3000), Some(40.0), 0.0, Some(900.0));
-        assert!(p.opened(at(3000), 900.0));
-        assert!(!p.opened(at(3000), 4000.0), "half of what was carried");
-        // A lost packet, and a new clear spell starts.
-        p.on_sample(at(3250), Some(40.0), 0.05, Some(900.0));
-        assert!(!p.opened(at(3250), 900.0));
-        // A link that never carried more does not look opened.
-        let mut n = RecoveryProbes::default();
-        for i in 0..40 {
-            n.on_sample(at(i * 250), Some(40.0), 0.0, Some(900.0));
-        }
-        assert!(!n.opened(at(9750), 900.0));
+    /// After an [`Ask::Restart`]: the estimate (kbit/s) str0m's estimator is to
+    /// start over from (`Bwe::reset`), once.
+    pub(crate) fn take_restart(&mut self) -> Option<f64> {
+        self.recovery.take_restart()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -532,7 +532,8 @@ fn drive_clear(
         *bytes += (f64::from(r.target_kbps()) * 1000.0 / 8.0 * 0.25) as u64;
         r.on_loss(now, 0.0, *bytes);
         r.on_rtt(now, Some(rtt));
-        if r.desired_kbps(now) < r.max_kbps() {
+        // An allocation probe lowers the desired rate; a restart starts str0m's estimator over.
+        if r.desired_kbps(now) < r.max_kbps() || r.take_restart().is_some() {
             asked.push(t);
         }
     }

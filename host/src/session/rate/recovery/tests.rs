@@ -1,0 +1,243 @@
+//! Unit tests of `recovery.rs`: when probes are asked for, and how.
+
+use super::*;
+
+/// The link carried 8000 kbit/s at `t0`.
+fn had_8000(t0: Instant) -> RecoveryProbes {
+    RecoveryProbes {
+        proven: Some((8000.0, t0)),
+        ..RecoveryProbes::default()
+    }
+}
+
+#[test]
+fn only_a_link_that_carried_more_lately_is_probed_for_it() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut p = RecoveryProbes::default();
+    // 2 s lossless at 4000, then a lost packet: not carried yet.
+    for i in 0..8 {
+        p.on_sample(at(i * 250), Some(40.0), 0.0, Some(4000.0));
+    }
+    p.on_sample(at(2000), Some(40.0), 0.05, Some(4000.0));
+    assert_eq!(p.proven_kbps(at(2000)), None);
+    assert!(
+        p.due(at(2000), 1000.0, 1200.0, 8000.0).is_none(),
+        "never carried more"
+    );
+    for i in 9..30 {
+        p.on_sample(at(i * 250), Some(40.0), 0.05, Some(4000.0));
+    }
+    // 3 s lossless: carried.
+    for i in 30..43 {
+        p.on_sample(at(i * 250), Some(40.0), 0.0, Some(4000.0));
+    }
+    assert_eq!(p.proven_kbps(at(10_500)), Some(4000.0));
+    // Down to 1000: a clear spell asks for a probe; not at 2500 (over half of 4000).
+    for i in 43..50 {
+        p.on_sample(at(i * 250), Some(40.0), 0.0, Some(1000.0));
+    }
+    assert!(p.due(at(12_250), 2500.0, 3000.0, 8000.0).is_none());
+    assert!(p.due(at(12_250), 1000.0, 1200.0, 8000.0).is_some());
+    // Forgotten two minutes after it was last carried.
+    assert_eq!(p.proven_kbps(at(10_500) + PROVEN_KEPT_FOR), None);
+}
+
+#[test]
+fn a_probe_is_asked_for_only_after_a_clear_spell_and_less_often_after_failed_leads() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut p = had_8000(t0);
+    let mut ms = 0;
+    // A standing queue (57 ms over a 40 ms floor) or loss: never clear for long.
+    for rtt in [40.0, 57.0, 58.0, 57.0, 59.0, 57.0, 58.0, 57.0] {
+        p.on_sample(at(ms), Some(rtt), 0.0, Some(900.0));
+        assert!(p.due(at(ms), 900.0, 1000.0, 8000.0).is_none(), "at {ms} ms");
+        ms += 250;
+    }
+    for _ in 0..8 {
+        p.on_sample(at(ms), Some(41.0), 0.05, Some(900.0));
+        assert!(
+            p.due(at(ms), 900.0, 1000.0, 8000.0).is_none(),
+            "lossy, at {ms} ms"
+        );
+        ms += 250;
+    }
+    // Clear spells of 2.5 s between standing queues (a link at its edge; one sample in a
+    // queue is not enough, the lowest of four counts): asked after 1.5 s of each, at most
+    // every `FIRST_EVERY` however little the probes found (a probe that finds nothing
+    // costs a burst of a few packets; the wait it doubled to kept the first probe after a
+    // lift 6 s back on the link bench).
+    let start = ms;
+    let mut asked = Vec::new();
+    for i in 0..120 {
+        let rtt = if i % 12 >= 7 { 57.0 } else { 41.0 };
+        p.on_sample(at(ms), Some(rtt), 0.0, Some(900.0));
+        p.on_estimate(at(ms), 1000.0);
+        if p.due(at(ms), 900.0, 1000.0, 8000.0).is_some() {
+            asked.push(ms - start);
+        }
+        ms += 250;
+    }
+    assert_eq!(
+        asked,
+        [1500, 4500, 7500, 10_500, 13_500, 16_500, 19_500, 22_500, 25_500, 28_500]
+    );
+    // A long clear spell asks as soon as the last probe is judged (its result waited for
+    // `RESULT_WITHIN`), every `CLEAR_EVERY` at most, however little the probes found.
+    let mut c = had_8000(t0);
+    let mut asked = Vec::new();
+    for i in 0..40 {
+        c.on_sample(at(i * 250), Some(40.0), 0.0, Some(900.0));
+        c.on_estimate(at(i * 250), 1000.0);
+        if c.due(at(i * 250), 900.0, 1000.0, 8000.0).is_some() {
+            asked.push(i * 250);
+        }
+    }
+    assert_eq!(asked, [1500, 3500, 5500, 7500, 9500]);
+    // What a probe finds leads the target over the link: the next waits longer.
+    let mut f = had_8000(t0);
+    let mut asked = Vec::new();
+    for i in 0..100 {
+        let now = at(i * 250);
+        let rtt = if i % 12 >= 7 { 57.0 } else { 40.0 };
+        f.on_sample(now, Some(rtt), 0.0, Some(900.0));
+        f.on_estimate(now, if asked.is_empty() { 1000.0 } else { 1500.0 });
+        if f.due(now, 900.0, 1000.0, 8000.0).is_some() {
+            asked.push(i * 250);
+            f.failed();
+        }
+    }
+    assert_eq!(asked, [1500, 7500, 19_500]);
+    // Near the configured rate: never.
+    let mut q = had_8000(t0);
+    for i in 0..40 {
+        q.on_sample(at(i * 250), Some(40.0), 0.0, Some(7000.0));
+        assert!(q.due(at(i * 250), 7000.0, 8200.0, 8000.0).is_none());
+    }
+}
+
+#[test]
+fn a_probe_that_found_room_lets_the_next_come_soon() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut p = had_8000(t0);
+    let mut estimate = 1000.0;
+    let mut asked = Vec::new();
+    for i in 0..60 {
+        let now = at(i * 250);
+        p.on_sample(now, Some(40.0), 0.0, Some(estimate * 0.85));
+        p.on_estimate(now, estimate);
+        if p.due(now, estimate * 0.85, estimate, 8000.0).is_some() {
+            asked.push(i * 250);
+            estimate *= 2.0; // the link had room
+            p.carried();
+        }
+        assert_eq!(
+            p.awaiting(now),
+            asked.last().is_some_and(|&a| i * 250 - a < 2000)
+        );
+    }
+    // Every `CLEAR_EVERY` on the clear link, until the target is half of what was carried.
+    assert_eq!(asked, [1500, 3000, 4500]);
+}
+
+#[test]
+fn a_link_looks_opened_after_a_long_clear_spell_under_half_of_what_it_carried() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut p = had_8000(t0);
+    for i in 0..11 {
+        p.on_sample(at(i * 250), Some(40.0), 0.0, Some(900.0));
+    }
+    assert!(!p.opened(at(2500), 900.0), "clear for 2.5 s only");
+    p.on_sample(at(2750), Some(40.0), 0.0, Some(900.0));
+    p.on_sample(at(3000), Some(40.0), 0.0, Some(900.0));
+    assert!(p.opened(at(3000), 900.0));
+    assert!(!p.opened(at(3000), 4000.0), "half of what was carried");
+    // A lost packet, and a new clear spell starts.
+    p.on_sample(at(3250), Some(40.0), 0.05, Some(900.0));
+    assert!(!p.opened(at(3250), 900.0));
+    // A link that never carried more does not look opened.
+    let mut n = RecoveryProbes::default();
+    for i in 0..40 {
+        n.on_sample(at(i * 250), Some(40.0), 0.0, Some(900.0));
+    }
+    assert!(!n.opened(at(9750), 900.0));
+}
+
+#[test]
+fn an_allocation_probe_lowers_the_desired_rate_for_a_moment_and_restarts_nothing() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut p = had_8000(t0);
+    let mut asks = Vec::new();
+    for i in 0..13 {
+        p.on_sample(at(i * 250), Some(40.0), 0.0, Some(900.0));
+        p.on_estimate(at(i * 250), 900.0 + i as f64 * 20.0);
+        p.asked = None; // each probe judged at once: every ask shows
+        asks.extend(
+            p.due(at(i * 250), 900.0, 1000.0, 8000.0)
+                .map(|a| (i * 250, a)),
+        );
+    }
+    // After 1.5 s clear, and after 3 s (a link that looks opened: every `CLEAR_EVERY`).
+    assert_eq!(asks, [(1500, Ask::Allocation), (3000, Ask::Allocation)]);
+    assert_eq!(p.take_restart(), None);
+    assert_eq!(
+        p.lowered(at(3000)),
+        Some(1000.0),
+        "the desired rate is lowered"
+    );
+    assert_eq!(p.lowered(at(3000) + LOWERED_FOR), None, "for a moment");
+}
+
+#[test]
+fn an_estimate_that_stands_still_on_a_clear_link_is_probed_though_it_is_not_low() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    // The link carried 7000; the estimate then stands at exactly 6565 (target 5580: over
+    // half of what was carried, so no probe for a link that came down).
+    let mut p = RecoveryProbes {
+        proven: Some((7000.0, t0)),
+        ..RecoveryProbes::default()
+    };
+    let mut asked = Vec::new();
+    for i in 0..24 {
+        p.on_sample(at(i * 250), Some(40.0), 0.0, Some(5580.0));
+        p.on_estimate(at(i * 250), 6565.0);
+        if let Some(ask) = p.due(at(i * 250), 5580.0, 6565.0, 8000.0) {
+            asked.push((i * 250, ask));
+        }
+    }
+    assert_eq!(asked, [(STUCK_AFTER.as_millis() as u64, Ask::Restart)]);
+    assert_eq!(
+        p.take_restart(),
+        Some(6565.0),
+        "started over from the estimate"
+    );
+    assert_eq!(p.take_restart(), None, "once");
+    // An estimate that moves (AIMD, or sawing at a link's edge) is not stuck.
+    let mut m = RecoveryProbes {
+        proven: Some((7000.0, t0)),
+        ..RecoveryProbes::default()
+    };
+    for i in 0..24 {
+        let kbps = 6565.0 + (i % 3) as f64 * 40.0;
+        m.on_sample(at(i * 250), Some(40.0), 0.0, Some(5580.0));
+        m.on_estimate(at(i * 250), kbps);
+        assert_eq!(
+            m.due(at(i * 250), 5580.0, kbps, 8000.0),
+            None,
+            "at {} ms",
+            i * 250
+        );
+    }
+    // Nor near the configured rate.
+    let mut q = RecoveryProbes::default();
+    for i in 0..24 {
+        q.on_sample(at(i * 250), Some(40.0), 0.0, Some(7000.0));
+        q.on_estimate(at(i * 250), 8235.0);
+        assert_eq!(q.due(at(i * 250), 7000.0, 8235.0, 8000.0), None);
+    }
+}
