@@ -40,11 +40,20 @@ fn find_device(host: &cpal::Host, name: Option<&str>) -> Result<cpal::Device, Au
 /// The stream is paused (corked) or resumed within this time of the last page going or the
 /// first coming (a page is watched from its offer on, before it connects).
 const WATCH_LOOK_EVERY: Duration = Duration::from_millis(20);
+/// A stream the sound server dropped is reopened after this wait, doubling up to
+/// [`REOPEN_AFTER_MAX`] while it cannot be. PulseAudio drops a client that did not read for
+/// some seconds: a host stopped for 12 s (`kill -STOP`, a suspended terminal job) lost its
+/// stream, and with it the Opus thread's input, which ended glint.
+const REOPEN_AFTER: Duration = Duration::from_millis(200);
+/// See [`REOPEN_AFTER`].
+const REOPEN_AFTER_MAX: Duration = Duration::from_secs(5);
 
 /// Opens the device and starts a named thread that owns the stream until `running` is false.
 /// Buffers go to `tx`; a full queue drops the new buffer. While `audience` has nobody the
 /// stream is paused: PulseAudio then records nothing and
-/// nothing is encoded (with no page, sound capture and Opus cost ~10 % of a core here).
+/// nothing is encoded (with no page, sound capture and Opus cost ~10 % of a core here). A
+/// stream that fails (its server dropped it) is reopened ([`REOPEN_AFTER`]); the thread
+/// keeps `tx` meanwhile, so the encoder waits instead of ending.
 pub fn start(
     device: Option<String>,
     tx: Sender<RawAudio>,
@@ -56,8 +65,18 @@ pub fn start(
     let handle = thread::Builder::new()
         .name("glint-audio".into())
         .spawn(move || {
-            let opened = open(device.as_deref(), tx, counters, running.clone());
-            let stream = match opened {
+            // Each stream has its own flag: the old one's error at its end sets none.
+            let reopen = |failed: &Arc<AtomicBool>| {
+                open(
+                    device.as_deref(),
+                    tx.clone(),
+                    counters.clone(),
+                    running.clone(),
+                    failed.clone(),
+                )
+            };
+            let mut failed = Arc::new(AtomicBool::new(false));
+            let mut stream = match reopen(&failed) {
                 Ok((stream, name)) => {
                     let _ = ready_tx.send(Ok(name));
                     stream
@@ -68,7 +87,27 @@ pub fn start(
                 }
             };
             let mut paused = false;
+            let mut wait = REOPEN_AFTER;
             while running.load(Ordering::Relaxed) {
+                if failed.load(Ordering::Relaxed) {
+                    thread::sleep(wait);
+                    let fresh = Arc::new(AtomicBool::new(false));
+                    match reopen(&fresh) {
+                        Ok((s, name)) => {
+                            failed = fresh;
+                            stream = s;
+                            paused = false;
+                            wait = REOPEN_AFTER;
+                            counters.stream_reopens.inc();
+                            tracing::info!(device = %name, "sound capture reopened its stream");
+                        }
+                        Err(e) => {
+                            wait = (wait * 2).min(REOPEN_AFTER_MAX);
+                            tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "sound capture could not reopen its stream");
+                        }
+                    }
+                    continue;
+                }
                 let pause = !audience.any();
                 if pause != paused {
                     paused = pause;
@@ -95,11 +134,13 @@ pub fn start(
     }
 }
 
+/// Opens the stream: buffers to `tx`; an error while `running` sets `failed`.
 fn open(
     device: Option<&str>,
     tx: Sender<RawAudio>,
     counters: Arc<AudioCounters>,
     running: Arc<AtomicBool>,
+    failed: Arc<AtomicBool>,
 ) -> Result<(cpal::Stream, String), AudioError> {
     let host = cpal::host_from_id(cpal::HostId::PulseAudio)
         .map_err(|e| AudioError::NoServer(e.to_string()))?;
@@ -134,7 +175,10 @@ fn open(
             move |e| {
                 // At shutdown glint's own PulseAudio may go before this stream: not a fault.
                 if running.load(Ordering::Relaxed) {
-                    tracing::warn!(error = %e, "audio stream error");
+                    // Logged once per stream: the capture thread reopens it.
+                    if !failed.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(error = %e, "audio stream error: reopening it");
+                    }
                 } else {
                     tracing::debug!(error = %e, "audio stream ended at shutdown");
                 }

@@ -60,6 +60,8 @@ pub struct AudioCounters {
     pub encode_errors: Counter,
     /// Times the sample clock was re-anchored to the capture instants (gap or drift).
     pub reanchors: Counter,
+    /// Times the capture reopened its stream after the sound server dropped it.
+    pub stream_reopens: Counter,
 }
 
 impl AudioCounters {
@@ -79,6 +81,10 @@ impl AudioCounters {
             reanchors: m.counter(
                 "audio_reanchors",
                 "Times the sound's sample clock was re-anchored to capture (gap or drift)",
+            ),
+            stream_reopens: m.counter(
+                "audio_stream_reopens",
+                "Times sound capture reopened its stream after the sound server dropped it",
             ),
         }
     }

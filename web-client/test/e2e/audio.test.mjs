@@ -1,6 +1,7 @@
 // Sound end to end: glint's virtual display gets a private PulseAudio with a null sink; a tone
 // played into it (pacat) reaches the page at its frequency, silence stays silence, the page
-// asks for a click before playing sound and remembers it. A missing device is a warning only.
+// asks for a click before playing sound and remembers it. A missing device is a warning only; a
+// stream the sound server dropped (glint stopped for 15 s) is reopened and glint plays on.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -123,6 +124,44 @@ test('no such audio device: a warning, and the video plays without sound', async
     assert.equal(await b.page.isVisible('#sound-prompt'), false);
   } finally {
     await b.stop();
+    await g.stop();
+  }
+});
+
+test('a host stopped for 15 s, whose sound server dropped its stream, reopens it and plays on', async () => {
+  const g = await startGlint(['--fps', '30']);
+  const statsUrl = g.url.replace(/\/(#.*)?$/, '') + '/api/stats';
+  const counters = async () => (await (await fetch(statsUrl)).json()).counters;
+  let stopped = false;
+  let b;
+  try {
+    // Glint's PulseAudio drops a client that has read nothing for some seconds (a suspended
+    // terminal job, a long stall): the capture loses its stream. Before, that ended glint.
+    process.kill(g.child.pid, 'SIGSTOP');
+    stopped = true;
+    await new Promise((r) => setTimeout(r, 15000));
+    process.kill(g.child.pid, 'SIGCONT');
+    stopped = false;
+    let last;
+    await waitFor('the capture to reopen its stream', async () => {
+      last = await counters();
+      return last.audio_stream_reopens >= 1;
+    }, 15000, 200).catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(last)}\n${g.logs().slice(-1500)}`); });
+    assert.equal(g.child.exitCode, null, `glint ended: ${g.logs().slice(-1500)}`);
+    // A page plays, and a tone played now is encoded for it.
+    b = await startChromium();
+    await b.page.goto(g.url);
+    await waitFor('the stream to play', () => b.page.evaluate(() => window.glint.state === 'playing'), 20000);
+    const before = (await counters()).audio_frames_encoded;
+    const tone = playTone(g.pulseServer, TONE_HZ, 10);
+    try {
+      await waitFor('Opus frames of the tone', async () => (await counters()).audio_frames_encoded > before + 100, 10000, 200);
+    } finally {
+      tone.kill();
+    }
+  } finally {
+    if (stopped) process.kill(g.child.pid, 'SIGCONT');
+    await b?.stop();
     await g.stop();
   }
 });
