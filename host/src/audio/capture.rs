@@ -88,9 +88,17 @@ pub fn start(
             };
             let mut paused = false;
             let mut wait = REOPEN_AFTER;
+            // When the next reopen is due; the wait is slept in WATCH_LOOK_EVERY steps, so
+            // glint ends within that time of `running` going false, not after up to 5 s.
+            let mut retry_at: Option<Instant> = None;
             while running.load(Ordering::Relaxed) {
                 if failed.load(Ordering::Relaxed) {
-                    thread::sleep(wait);
+                    let due = *retry_at.get_or_insert_with(|| Instant::now() + wait);
+                    if Instant::now() < due {
+                        thread::sleep(WATCH_LOOK_EVERY);
+                        continue;
+                    }
+                    retry_at = None;
                     let fresh = Arc::new(AtomicBool::new(false));
                     match reopen(&fresh) {
                         Ok((s, name)) => {
