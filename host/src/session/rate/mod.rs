@@ -250,6 +250,8 @@ pub(crate) struct RateControl {
     burst_at: Option<Instant>,
     /// When to ask the estimator for a probe (`recovery.rs`).
     recovery: RecoveryProbes,
+    /// An [`recovery::Ask::Restart`] the peer has not carried out yet: the estimate, kbit/s.
+    restart: Option<f64>,
     last: Instant,
 }
 
@@ -307,6 +309,7 @@ impl RateControl {
             distrust_for: DISTRUST_PROBES,
             burst_at: None,
             recovery: RecoveryProbes::default(),
+            restart: None,
             last: now,
         }
     }

@@ -118,7 +118,7 @@ pub(crate) const STUCK_AFTER: Duration = Duration::from_secs(4);
 pub(crate) const HELD_WITHIN: f64 = 1.0;
 
 /// How an asked probe is made (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Ask {
     /// The desired rate lowered to the estimate for [`LOWERED_FOR`], then raised again:
     /// str0m's allocation probe, at twice the estimate.
@@ -128,7 +128,10 @@ pub(crate) enum Ask {
     /// estimate) are held to twice it by the lowered desired rate: unheld, on virtual time
     /// they took a 1 Mbit/s link that had not opened (the ladder's low rung sent under it)
     /// into loss, and the new estimator, knowing no better, down to 300 kbit/s.
-    Restart,
+    Restart {
+        /// The estimate to start over from, kbit/s.
+        from_kbps: f64,
+    },
 }
 
 /// When to ask for a probe (see the module docs).
@@ -147,8 +150,6 @@ pub(crate) struct RecoveryProbes {
     /// The last asked probe: when, and the estimate then; `None` once judged.
     asked: Option<(Instant, f64)>,
     last_asked: Option<Instant>,
-    /// An [`Ask::Restart`] not yet carried out: the estimate to start over from, kbit/s.
-    restart: Option<f64>,
     /// The estimator's figure, kbit/s, and since when it has stood there (within
     /// [`HELD_WITHIN`]).
     held: Option<(f64, Instant)>,
@@ -165,7 +166,6 @@ impl Default for RecoveryProbes {
             proven: None,
             asked: None,
             last_asked: None,
-            restart: None,
             held: None,
             every: FIRST_EVERY,
         }
@@ -304,15 +304,13 @@ impl RecoveryProbes {
         }
         self.asked = Some((now, estimate));
         self.last_asked = Some(now);
-        let ask = if stuck { Ask::Restart } else { Ask::Allocation };
-        self.restart = (ask == Ask::Restart).then_some(estimate);
-        Some(ask)
-    }
-
-    /// The estimate to start str0m's estimator over from (kbit/s), once, after an
-    /// [`Ask::Restart`].
-    pub(crate) fn take_restart(&mut self) -> Option<f64> {
-        self.restart.take()
+        Some(if stuck {
+            Ask::Restart {
+                from_kbps: estimate,
+            }
+        } else {
+            Ask::Allocation
+        })
     }
 
     /// The estimate to give str0m as the desired rate while an asked probe lowers it
@@ -377,6 +375,9 @@ impl super::RateControl {
         let target = self.target_kbps;
         match estimate.map(|e| (e, self.recovery.due(now, target, e, self.max_kbps))) {
             Some((e, Some(ask))) => {
+                if let Ask::Restart { from_kbps } = ask {
+                    self.restart = Some(from_kbps);
+                }
                 tracing::debug!(
                     estimate_kbps = e,
                     target_kbps = target,
@@ -392,7 +393,7 @@ impl super::RateControl {
     /// After an [`Ask::Restart`]: the estimate (kbit/s) str0m's estimator is to
     /// start over from (`Bwe::reset`), once.
     pub(crate) fn take_restart(&mut self) -> Option<f64> {
-        self.recovery.take_restart()
+        self.restart.take()
     }
 }
 
