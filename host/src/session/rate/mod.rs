@@ -390,12 +390,20 @@ impl RateControl {
             PROBE_JUMP
         };
         let leading = self.probe_lead.is_some();
+        // On a clear link (no loss, no queue for `CLEAR_FOR`) a lead also goes on at the
+        // quartile: str0m's figure stands still after a probe until the quartile has caught
+        // up, and a lead that ended there left the climb after it 2–3 s behind the quartile
+        // (on the link bench a lift's probe found 7466 kbit/s, str0m climbed to 10943 in
+        // 5 s, and the target stood at 0.85 of 7466 for 4 s of it).
+        let clear = self.recovery.clear_for(now) >= recovery::CLEAR_FOR;
         self.estimate_kbps = match (raw, quartile, event) {
             // AIMD cannot double the figure within the window: a probe measured the link. A
             // lead goes on while the figure is over the quartile (which catches up in
             // three quarters of the window); a new probe's figure on top of a lead the link
             // carried is checked again.
-            (Some(r), Some(a), _) if trusted && (r >= a * jump || (leading && r > a)) => {
+            (Some(r), Some(a), _)
+                if trusted && (r >= a * jump || (leading && (r > a || (clear && r >= a)))) =>
+            {
                 let new = Lead {
                     since: now,
                     loss_before: self.loss,

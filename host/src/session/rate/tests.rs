@@ -568,3 +568,25 @@ fn a_link_that_opened_ends_the_distrust_of_probes() {
     assert!(r.probe_lead.is_some(), "a 1.3 times rise did not lead");
     assert_eq!(r.target_kbps(), 1105);
 }
+
+/// After a lift a probe's figure stands still until the quartile catches up with it, then
+/// str0m climbs slowly: on a clear link the lead goes on, and the target follows the climb.
+#[test]
+fn a_lead_on_a_clear_link_follows_the_climb_after_it() {
+    let t0 = Instant::now();
+    let mut r = RateControl::new(t0, 1000, 8000);
+    let mut bytes = 0;
+    drive_clear(&mut r, t0, &mut bytes, (0.0, 6.0), 10_000.0, 40.0);
+    drive_clear(&mut r, t0, &mut bytes, (6.0, 12.0), 1000.0, 90.0);
+    drive_clear(&mut r, t0, &mut bytes, (12.0, 16.0), 1000.0, 40.0);
+    // The probe's figure, held past the quartile's catching up.
+    drive_clear(&mut r, t0, &mut bytes, (16.0, 20.0), 6000.0, 40.0);
+    assert_eq!(r.target_kbps(), 5100);
+    // A climb of 1.25 times: short of a new probe's jump.
+    drive_clear(&mut r, t0, &mut bytes, (20.0, 21.0), 7500.0, 40.0);
+    assert_eq!(
+        r.target_kbps(),
+        6375,
+        "the target stayed behind the quartile"
+    );
+}
