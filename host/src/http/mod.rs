@@ -67,6 +67,17 @@ pub fn routes(
                 .max_frame_size(ws::MAX_MESSAGE)
                 .on_upgrade(move |socket| ws::connection(socket, hub, ip))
         });
+    // What reaches /ws without a WebSocket upgrade (a browser tab opened on it, a proxy that
+    // drops the Upgrade header): 426, saying what the route is, not warp's rejection text.
+    let not_upgraded = warp::path("ws").and(warp::path::end()).map(|| {
+        control::error(
+            StatusCode::UPGRADE_REQUIRED,
+            "not-websocket",
+            "/ws is glint's signaling WebSocket: open it as a WebSocket (Connection: Upgrade, \
+             Upgrade: websocket, Sec-WebSocket-Version: 13); a proxy in front of glint must pass \
+             the upgrade on",
+        )
+    });
     let health = warp::path("healthz").and(warp::path::end()).map(|| "ok");
     let h = s.health;
     let ready = warp::path("readyz")
@@ -81,6 +92,7 @@ pub fn routes(
     // Health answers reads only: a POST to it is not a probe.
     let probes = warp::get().or(warp::head()).unify().and(health.or(ready));
     signaling
+        .or(not_upgraded)
         .or(probes)
         .or(api::routes(s.stats, s.metrics, auth))
         .or(room)

@@ -118,6 +118,8 @@ test('errors are JSON with a code, and the API needs the token or the owner pass
     [await api('GET', '/api/nope'), 404, 'not-found'],
     [await api('PATCH', '/api/control'), 405, 'method-not-allowed'],
     [await api('POST', '/api/control', { body: 'x'.repeat(10000) }), 413, 'too-big'],
+    // The signaling route asked without a WebSocket upgrade says what it is.
+    [await api('GET', '/ws'), 426, 'not-websocket'],
   ];
   for (const [r, status, code] of cases) {
     assert.equal(r.status, status, r.text);
