@@ -194,6 +194,19 @@ async function run(scenario) {
       }
       return lastPeers;
     };
+    // For up to `seconds` from now, the host's peers every 100 ms: for each named test, the
+    // seconds (to 0.1) until it first held, or null if it never did.
+    const secondsUntil = async (seconds, tests) => {
+      const start = Date.now();
+      const found = Object.fromEntries(Object.keys(tests).map((k) => [k, null]));
+      while (Date.now() - start < seconds * 1000 && Object.values(found).includes(null)) {
+        const peers = await hostPeers();
+        const at = Math.round((Date.now() - start) / 100) / 10;
+        for (const [k, held] of Object.entries(tests)) if (found[k] === null && held(peers)) found[k] = at;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return found;
+    };
     // Started before the fast viewer connects: on the bench's one machine a starting Chromium
     // takes both cores for a second or two, which a viewer joining from its own device does not.
     browser = await startChromium({ executablePath: lan.chromium, contextOptions: { ignoreHTTPSErrors: true } });
@@ -248,33 +261,19 @@ async function run(scenario) {
       let lift = null;
       const previous = scenario.phases[i - 1];
       if (i > 0 && phase.rate && previous?.rate && bits(phase.rate) > bits(previous.rate)) {
-        const lifted = Date.now();
-        lift = (async () => {
-          const found = { rate_s: null, picture_s: null };
-          while (Date.now() - lifted < phase.seconds * 1000 && (found.rate_s === null || found.picture_s === null)) {
-            const p = (await hostPeers())[scenario.pair ? 1 : 0];
-            const at = Math.round((Date.now() - lifted) / 100) / 10;
-            if (found.rate_s === null && (p?.target_kbps ?? 0) >= 0.9 * configuredKbps) found.rate_s = at;
-            if (found.picture_s === null && p?.rung === 0) found.picture_s = at;
-            await new Promise((r) => setTimeout(r, 100));
-          }
-          return found;
-        })();
+        const measured = (peers) => peers[scenario.pair ? 1 : 0];
+        lift = secondsUntil(phase.seconds, {
+          rate_s: (peers) => (measured(peers)?.target_kbps ?? 0) >= 0.9 * configuredKbps,
+          picture_s: (peers) => measured(peers)?.rung === 0,
+        });
       }
       if (phase.afterIdle) {
         writeFileSync(go, '');
-        const moved = Date.now();
         const first = phases[0];
-        full = (async () => {
-          while (Date.now() - moved < phase.seconds * 1000) {
-            const p = (await hostPeers())[0];
-            if (p?.picture && p.picture[0] * p.picture[1] >= pixels(first.picture) && p.target_kbps >= 0.9 * first.target_kbps) {
-              return (Date.now() - moved) / 1000;
-            }
-            await new Promise((r) => setTimeout(r, 100));
-          }
-          return null;
-        })();
+        full = secondsUntil(phase.seconds, {
+          full: ([p]) => p?.picture && p.picture[0] * p.picture[1] >= pixels(first.picture)
+            && p.target_kbps >= 0.9 * first.target_kbps,
+        }).then((found) => found.full);
       }
       const dropsBefore = drops();
       const samples = [];
