@@ -355,7 +355,8 @@ impl RateControl {
     /// overflowed the queue) and a rise once held (the current figure overshoots the link while
     /// the estimator feels for it: 0.85 of it froze a 400 kbit/s link on virtual time). A
     /// current figure of [`PROBE_JUMP`] times the quartile or more is a probe's result, and
-    /// leads at once unless a lead failed lately (see the module docs). Without a figure for
+    /// leads at once unless a lead failed lately (see the module docs), and goes on leading
+    /// while the figure is over the quartile, or at it on a clear link. Without a figure for
     /// [`STALE_ESTIMATE`], str0m's estimate event.
     fn follow(&mut self, now: Instant) {
         let raw = self
