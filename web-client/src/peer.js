@@ -58,7 +58,7 @@ export function noPathReason(errors, hostAnswered = true) {
   if (answered) return `no path to the host: ${answered.url} said ${answered.code} ${answered.text}`.trim();
   const silent = errors.at(-1);
   if (silent) return `no path to the host: no answer from ${silent.url}`;
-  return `no path to the host within ${CONNECT_GIVE_UP_MS / 1000} s: UDP to it may be blocked, and a TURN relay gets through`;
+  return 'no path to the host: UDP to it may be blocked, and a TURN relay gets through';
 }
 
 /** The `iceServers` entries as one comparable string. */
@@ -75,7 +75,7 @@ export class PeerConnection {
    * @param {() => void} o.onConnected the connection is up (after DTLS)
    * @param {(state: string, why?: string) => void} o.onLost the connection failed or closed
    *   (and an ICE restart did not bring it back), or never connected (`no-path`, with why,
-   *   after CONNECT_GIVE_UP_MS): a new connection is needed
+   *   when its ICE checks all failed or after CONNECT_GIVE_UP_MS): a new connection is needed
    * @param {() => void} [o.onRestored] the connection found a path again after it was lost
    * @param {(why: string) => void} [o.onInterrupted] the connection lost its path (disconnected
    *   for RESTART_AFTER_DISCONNECTED_MS, or failed) and an ICE restart looks for a new one
@@ -189,6 +189,14 @@ export class PeerConnection {
         this.log.warn('glint: peer connection failed; restarting ICE');
         this.onInterrupted('failed');
         this.restart('failed');
+      } else if (state === 'failed' && !this.wasConnected) {
+        // The browser tried every pair and none answered (Chromium says so after ~15 s,
+        // before CONNECT_GIVE_UP_MS): the same reason as a connection that never got that far.
+        this.timers.clearTimeout(this.connectTimer);
+        this.connectTimer = null;
+        const why = noPathReason(this.iceErrors, pc.remoteDescription != null);
+        this.log.warn(`glint: ${why}`);
+        this.onLost('no-path', why);
       } else if (state === 'failed' || state === 'closed') {
         this.log.warn('glint: peer connection', state);
         this.onLost(state);

@@ -187,7 +187,7 @@ test('connected and lost are reported; a replaced or closed connection is silent
   second.state('failed');
   r.peer.close();
   second.state('closed');
-  assert.deepEqual(r.events, [['connected'], ['lost', 'failed']]);
+  assert.deepEqual(r.events.map((e) => e.slice(0, 2)), [['connected'], ['lost', 'no-path']]);
   assert.equal(r.peer.pc, null);
 });
 
@@ -281,7 +281,7 @@ test('a first connection that never connects gives way to a new one, saying what
 });
 
 test('the reason a connection found no path: no answer from the host, else an error answer, else a silent server, else none', () => {
-  assert.equal(noPathReason([]), 'no path to the host within 20 s: UDP to it may be blocked, and a TURN relay gets through');
+  assert.equal(noPathReason([]), 'no path to the host: UDP to it may be blocked, and a TURN relay gets through');
   // No answer to the offer: the network to the host is down, whatever the servers said.
   assert.equal(noPathReason([{ url: 'stun:s.example:3478', code: 701, text: 'timeout' }], false),
     'no path to the host: it did not answer within 20 s (the network to it, or the host, may be down)');
@@ -351,4 +351,17 @@ test('candidates of a restart follow its offer', async () => {
   pc.onicecandidate({ candidate: { candidate: 'candidate:9 1 udp 1 10.0.0.9 9 typ host', sdpMid: '0' } });
   await restarting;
   assert.deepEqual(r.signals.map((m) => m.type), ['offer', 'offer', 'candidate']);
+});
+
+test('a first connection whose ICE checks all fail says no path was found, not just "connection lost"', async () => {
+  const r = rig();
+  await r.peer.start();
+  const pc = r.pc();
+  await r.peer.answer('v=0\r\n');
+  pc.state('checking');
+  pc.state('failed');
+  assert.deepEqual(r.events, [['lost', 'no-path', 'no path to the host: UDP to it may be blocked, and a TURN relay gets through']]);
+  // Said once: the give-up timer does not say it again later.
+  r.timers.advance(CONNECT_GIVE_UP_MS);
+  assert.equal(r.events.length, 1);
 });

@@ -11,6 +11,8 @@
 //    resumes on the same peer with the same role.
 // 3. The same coturn and a wrong password: the relay-only page has no path; it says what the
 //    relay answered and tries again, instead of "Connecting…" for good.
+// 4. No TURN and every UDP datagram dropped from the start: the page says that no path was
+//    found and that UDP may be blocked, and tries again; the host is not left with peers.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -154,4 +156,39 @@ test('a relay that refuses its credentials: the page says so and tries again', a
       assert.match(said, new RegExp(`${turn.url.replace(/[?.]/g, '\\$&')} said 401`), said);
       assert.match(said, /Reconnecting/);
     });
+});
+
+test('UDP blocked from the start and no relay: the page says UDP may be blocked and tries again', async () => {
+  const nft = (...a) => execFileSync('ip', ['netns', 'exec', lan.client, 'nft', ...a]);
+  const table = `udpcut${process.pid}`;
+  nft('add', 'table', 'inet', table);
+  let glint;
+  let browser;
+  try {
+    nft('add', 'chain', 'inet', table, 'out', '{ type filter hook output priority 0 ; }');
+    nft('add', 'chain', 'inet', table, 'in', '{ type filter hook input priority 0 ; }');
+    nft('add', 'rule', 'inet', table, 'out', 'meta l4proto udp drop');
+    nft('add', 'rule', 'inet', table, 'in', 'meta l4proto udp drop');
+    glint = await startGlint(['--source', 'testpattern', '--fps', '30', '--listen', `${lan.hostIp}:0`],
+      { netns: lan.host, env: { HOME: home } });
+    browser = await startChromium({ executablePath: lan.chromium, contextOptions: { ignoreHTTPSErrors: true } });
+    const { page } = browser;
+    await page.goto(glint.url);
+    const said = await waitFor('the page to say why it has no picture', async () => {
+      const text = await page.textContent('#status');
+      return /no path to the host/.test(text) && text;
+    }, 45000);
+    assert.match(said, /UDP to it may be blocked, and a TURN relay gets through/, said);
+    assert.match(said, /Reconnecting/);
+    // It stays said while the page tries again (not replaced by "Connecting…").
+    await waitFor('a second try', () => page.evaluate(() => window.glint.timelines.length >= 2), 20000);
+    assert.match(await page.textContent('#status'), /UDP to it may be blocked/);
+  } catch (e) {
+    console.log('--- glint\n', glint?.logs().slice(-3000), '\n--- page\n', browser?.console().slice(-3000));
+    throw e;
+  } finally {
+    await browser?.stop();
+    await glint?.stop();
+    nft('delete', 'table', 'inet', table);
+  }
 });
