@@ -156,7 +156,7 @@ fn viewer(port: u16, frames: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
         match v["type"].as_str() {
             Some("answer") => break v["sdp"].as_str().unwrap_or_default().to_owned(),
             // The member list comes at each join: not part of the answer.
-            Some("welcome" | "members" | "info") => continue,
+            Some("welcome" | "members" | "info" | "rejoin") => continue,
             _ => panic!("unexpected signaling reply: {v}"),
         }
     };

@@ -181,7 +181,7 @@ fn a_rust_peer_receives_decodable_video_and_drives_the_pointer() {
         match v["type"].as_str() {
             Some("answer") => break v["sdp"].as_str().expect("sdp").to_owned(),
             // The member list comes at each join: not part of the answer.
-            Some("welcome" | "members") => continue,
+            Some("welcome" | "members" | "rejoin") => continue,
             other => panic!("unexpected signaling reply {other:?}: {v}"),
         }
     };

@@ -344,6 +344,11 @@ const startHeld = () => {
 const DEVICE_KEY = 'glint.device';
 // This tab's place in line for a seat (`full`), kept in sessionStorage across a reload.
 const TICKET_KEY = 'glint.ticket';
+// This tab's rejoin token: given back in the next socket's `hello`, it gets the page its role
+// and seat back (a reload, a lost socket). It is in sessionStorage only while the page is
+// unloaded: read and removed as the page loads, written back as it goes, so that a duplicated
+// tab (which copies sessionStorage) does not come in as this one.
+const REJOIN_KEY = 'glint.rejoin';
 const signaling = new Signaling({
   url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
   password,
@@ -416,6 +421,7 @@ const signaling = new Signaling({
       filesPanel.render();
     },
     files: (msg) => transfers.configure(msg),
+    rejoin: (msg) => { signaling.rejoin = msg.token; },
     device: (msg) => {
       try {
         localStore()?.setItem(DEVICE_KEY, msg.token);
@@ -539,6 +545,19 @@ function fail(text) {
 
 // Signaling first: the socket opens and the offer is made while the rest of the page is wired.
 // A place in line this tab was given before a reload (see `full` below).
+try {
+  signaling.rejoin = sessionStore()?.getItem(REJOIN_KEY) ?? undefined;
+  sessionStore()?.removeItem(REJOIN_KEY);
+} catch { /* storage refused: a reload joins as a new page */ }
+window.addEventListener('pagehide', () => {
+  try {
+    if (signaling.rejoin) sessionStore()?.setItem(REJOIN_KEY, signaling.rejoin);
+  } catch { /* as above */ }
+});
+window.addEventListener('pageshow', (ev) => {
+  // Back from the back/forward cache: the token is this page's again.
+  if (ev.persisted) sessionStore()?.removeItem(REJOIN_KEY);
+});
 const keptTicket = Number(sessionStore()?.getItem(TICKET_KEY) ?? NaN);
 if (Number.isSafeInteger(keptTicket)) signaling.ticket = keptTicket;
 signaling.connect();

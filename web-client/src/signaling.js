@@ -36,19 +36,21 @@ export const ERROR_REACTIONS = Object.freeze({
 export const ERROR_CODES = Object.freeze(Object.keys(ERROR_REACTIONS));
 
 /** Every message type the host sends; a `Signaling` needs a handler for each. */
-export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info', 'player', 'ended', 'draining', 'members', 'pointer', 'files', 'ice-servers', 'screen', 'device']);
+export const SERVER_TYPES = Object.freeze(['welcome', 'answer', 'error', 'info', 'player', 'ended', 'draining', 'members', 'pointer', 'files', 'ice-servers', 'screen', 'device', 'rejoin']);
 
 /** Page → host messages, as plain objects (`Signaling.send` serialises them). */
 export const message = Object.freeze({
   /** The first message; `password`, `name` (shown to the others), `device` (this
-   * browser's token from an earlier `device` message) and `ticket` (the page's place in line
-   * from its last `full` error) are left out when unset. */
-  hello: (password, name, device, ticket) => ({
+   * browser's token from an earlier `device` message), `ticket` (the page's place in line
+   * from its last `full` error) and `rejoin` (this tab's token from its last socket's
+   * `rejoin` message: the host gives back its role and seat) are left out when unset. */
+  hello: (password, name, device, ticket, rejoin) => ({
     type: 'hello',
     ...(password === undefined ? {} : { password }),
     ...(name === undefined ? {} : { name }),
     ...(device === undefined ? {} : { device }),
     ...(ticket === undefined ? {} : { ticket }),
+    ...(rejoin === undefined ? {} : { rejoin }),
   }),
   offer: (sdp) => ({ type: 'offer', sdp }),
   /** One trickled ICE candidate (the `candidate:` attribute value) and its media's mid. */
@@ -159,6 +161,8 @@ export class Signaling {
     this.stopped = false;
     /** The page's place in line for a seat (a `full` error's `ticket`), sent in `hello`. */
     this.ticket = undefined;
+    /** This tab's rejoin token (the last `rejoin` message's), sent in `hello`. */
+    this.rejoin = undefined;
   }
 
   /** Whether the socket is open. */
@@ -172,7 +176,7 @@ export class Signaling {
     this.close();
     const ws = new this.WebSocket(this.url);
     this.ws = ws;
-    this.queue = [JSON.stringify(message.hello(this.password, this.name?.(), this.device?.(), this.ticket))];
+    this.queue = [JSON.stringify(message.hello(this.password, this.name?.(), this.device?.(), this.ticket, this.rejoin))];
     ws.onopen = () => {
       for (const text of this.queue.splice(0)) ws.send(text);
       this.onOpen();

@@ -358,11 +358,20 @@ async fn carry_out(
                 more.push(Action::Send(ServerMsg::Device { token }));
             }
         }
-        Action::Join { admission, name } => {
+        Action::Join {
+            admission,
+            name,
+            rejoin,
+        } => {
+            let token = rejoin_token()
+                .inspect_err(|e| tracing::warn!(error = %e, "no rejoin token"))
+                .ok();
             let msg = InputMsg::Member {
                 peer: conn.peer(),
                 admission,
                 name,
+                rejoin,
+                token: token.clone(),
                 notify: notifier.clone(),
             };
             if try_send_patiently(&hub.input, msg).await.is_err() {
@@ -372,6 +381,8 @@ async fn carry_out(
                 )
                 .await;
                 more.push(Action::Close(CLOSE_GOING_AWAY, "busy"));
+            } else if let Some(token) = token {
+                more.push(Action::Send(ServerMsg::Rejoin { token }));
             }
         }
         Action::Room(request) => {
@@ -506,6 +517,13 @@ pub(super) async fn game_request(
         Ok(Err(message)) => Err(GameError::Failed(message)),
         Err(_) => Err(GameError::Failed("the game stopped".into())),
     }
+}
+
+/// A new rejoin token (`crate::input::roles::Joining`): 128 random bits, 32 hex digits.
+fn rejoin_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    Ok(format!("{:032x}", u128::from_le_bytes(bytes)))
 }
 
 #[cfg(test)]

@@ -196,6 +196,13 @@ impl Members {
                         });
                     }
                 }
+                Event::Replaced(peer) => {
+                    if let Some(n) = self.notify.remove(&peer) {
+                        n.notify(Notice::Ended {
+                            message: "this page joined again on a new connection".into(),
+                        });
+                    }
+                }
                 Event::Pointed(peer, x, y) => {
                     let look = true;
                     self.tell_others(

@@ -56,6 +56,9 @@ pub enum InputMsg {
         peer: PeerId,
         admission: Admission,
         name: Option<String>,
+        /// The rejoin token its `hello` gave back, and its own new one (`roles::Joining`).
+        rejoin: Option<String>,
+        token: Option<String>,
         notify: PeerNotifier,
     },
     /// A member asks something of the room; a refusal goes back through its notifier.
@@ -325,6 +328,7 @@ pub fn run(
             .values()
             .filter_map(|p| p.reconciler.lease_deadline())
             .chain(members.pointer_deadline())
+            .chain(members.room.held_deadline())
             .chain((!typing.is_empty()).then(Instant::now))
             .min();
         let msg = match next_message(&lifecycle, &rx, deadline) {
@@ -333,6 +337,7 @@ pub fn run(
             Next::Closed => break,
         };
         let now = Instant::now();
+        members.room.handle_tick(now, &mut members.events);
         let mut applied: Option<(PeerId, u32)> = None;
         let mut left: Option<PeerId> = None;
         match msg {
@@ -341,13 +346,19 @@ pub fn run(
                 peer,
                 admission,
                 name,
+                rejoin,
+                token,
                 notify,
             }) => {
                 members.notify.insert(peer, notify);
-                let role =
-                    members
-                        .room
-                        .handle_join(peer, admission, name.as_deref(), &mut members.events);
+                let join = roles::Joining {
+                    peer,
+                    admission,
+                    name: name.as_deref(),
+                    rejoin: rejoin.as_deref(),
+                    token: token.as_deref(),
+                };
+                let role = members.room.handle_join_at(join, now, &mut members.events);
                 tracing::info!(%peer, ?role, "member joined");
             }
             Some(InputMsg::Request { peer, request }) => {
@@ -392,7 +403,7 @@ pub fn run(
                 let _ = reply.send(r.map(|()| members.room.view()));
             }
             Some(InputMsg::Gone { peer }) => {
-                members.room.handle_leave(peer, &mut members.events);
+                members.room.handle_gone(peer, now, &mut members.events);
                 members.notify.remove(&peer);
                 members.told_watching.remove(&peer);
                 members.requests.remove(&peer);

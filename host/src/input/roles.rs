@@ -120,6 +120,9 @@ pub enum Event {
     Released(PeerId),
     /// This member was removed: tell it and close its socket.
     Removed(PeerId),
+    /// This member's page came back on a new socket (its rejoin token, [`held`]): end the old
+    /// one.
+    Replaced(PeerId),
     /// This member points here ("look here"): tell the others.
     Pointed(PeerId, u16, u16),
 }
@@ -131,6 +134,8 @@ struct Member {
     asked: bool,
     /// Admitted with no password (it may be made the owner when the last one leaves).
     open: bool,
+    /// Its rejoin token ([`held`]).
+    token: Option<String>,
 }
 
 impl RoomConfig {
@@ -152,6 +157,8 @@ pub struct Room {
     /// By peer id, which is also the order they joined in.
     members: BTreeMap<PeerId, Member>,
     seats: Vec<Option<PeerId>>,
+    /// Members whose socket closed, held for their page to come back ([`held`]).
+    held: Vec<held::Held>,
 }
 
 /// A name as given, trimmed; `None` when empty, too long or with control characters.
@@ -174,6 +181,7 @@ impl Room {
             seats: vec![None; config.seats.max(1)],
             config,
             members: BTreeMap::new(),
+            held: Vec::new(),
         }
     }
 
@@ -252,7 +260,7 @@ impl Room {
     /// Makes sure a seat is free: when none is, on a one-seat desktop the controller's is
     /// taken (and it is released); with more seats nobody's is.
     fn free_one(&mut self, out: &mut Vec<Event>) -> Result<(), Refusal> {
-        if self.free_seat().is_some() {
+        if self.free_seat().is_some() || self.free_held_seat() {
             return Ok(());
         }
         match self.controllers().as_slice() {
@@ -310,8 +318,9 @@ impl Room {
         self.members.values().any(|m| m.role == Role::Owner)
     }
 
+    /// A seat nobody holds and none is kept for ([`held`]).
     fn free_seat(&self) -> Option<usize> {
-        self.seats.iter().position(Option::is_none)
+        (0..self.seats.len()).find(|&i| self.seats[i].is_none() && !self.seat_held(i))
     }
 
     fn seat(&mut self, peer: PeerId, out: &mut Vec<Event>) -> bool {
@@ -354,7 +363,8 @@ impl Room {
     }
 
     /// A page joins as `peer`, named `name` (cleaned; a default when unusable). An owner takes
-    /// a free seat at once, so a lone user drives as before. Returns the role it got.
+    /// a free seat at once, so a lone user drives as before. Returns the role it got. (With a
+    /// rejoin token and the time: [`Room::handle_join_at`].)
     pub fn handle_join(
         &mut self,
         peer: PeerId,
@@ -362,31 +372,54 @@ impl Room {
         name: Option<&str>,
         out: &mut Vec<Event>,
     ) -> Role {
-        let role = match admission {
+        let role = self.role_for(admission);
+        self.insert(peer, role, admission == Admission::Open, name, out);
+        self.seat_owner(peer, role, out);
+        role
+    }
+
+    /// The role a page admitted so gets: an open page owns a session with no owner (nor one
+    /// held, [`held`]).
+    fn role_for(&self, admission: Admission) -> Role {
+        match admission {
             Admission::Owner => Role::Owner,
             Admission::Viewer => Role::Viewer,
-            Admission::Open if self.has_owner() => self.config.guests,
+            Admission::Open if self.has_owner() || self.owner_held() => self.config.guests,
             Admission::Open => Role::Owner,
-        };
+        }
+    }
+
+    fn insert(
+        &mut self,
+        peer: PeerId,
+        role: Role,
+        open: bool,
+        name: Option<&str>,
+        out: &mut Vec<Event>,
+    ) {
         let name = name
             .and_then(clean_name)
             .unwrap_or_else(|| format!("Guest {}", peer.0));
         let name = self.unique_name(peer, name);
+        let token = None;
         self.members.insert(
             peer,
             Member {
                 name,
                 role,
                 asked: false,
-                open: admission == Admission::Open,
+                open,
+                token,
             },
         );
         out.push(Event::Changed);
-        // A lone user drives at once; with implicit control, whoever acts first does.
+    }
+
+    /// A lone user drives at once; with implicit control, whoever acts first does.
+    fn seat_owner(&mut self, peer: PeerId, role: Role, out: &mut Vec<Event>) {
         if role == Role::Owner && !self.config.implicit {
             self.seat(peer, out);
         }
-        role
     }
 
     /// A page left (its socket closed): its seat, if any, is freed. When the last owner of a
@@ -396,16 +429,24 @@ impl Room {
         if self.members.remove(&peer).is_some() {
             self.unseat(peer, out);
             out.push(Event::Changed);
-            if !self.has_owner() {
-                let heir = self.members.iter_mut().find(|(_, m)| m.open);
-                if let Some((&heir, m)) = heir {
-                    m.role = Role::Owner;
-                    if !self.config.implicit && self.controllers().is_empty() {
-                        self.seat(heir, out);
-                    }
-                }
-            }
+            self.inherit(out);
             out.dedup();
+        }
+    }
+
+    /// A session without a password that has no owner (nor one held, [`held`]): the member
+    /// there longest becomes the owner, and drives when nobody does.
+    fn inherit(&mut self, out: &mut Vec<Event>) {
+        if self.has_owner() || self.owner_held() {
+            return;
+        }
+        let heir = self.members.iter_mut().find(|(_, m)| m.open);
+        if let Some((&heir, m)) = heir {
+            m.role = Role::Owner;
+            out.push(Event::Changed);
+            if !self.config.implicit && self.controllers().is_empty() {
+                self.seat(heir, out);
+            }
         }
     }
 
@@ -515,6 +556,9 @@ impl Room {
         }
     }
 }
+
+mod held;
+pub use held::{Joining, REJOIN_GRACE};
 
 #[cfg(test)]
 mod tests;

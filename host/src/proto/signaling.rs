@@ -82,6 +82,11 @@ pub enum ClientMsg {
         /// The page's place in line for a seat, from its last `full` error, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ticket: Option<u64>,
+        /// The rejoin token this tab was given on its last socket (`rejoin`), if any: within
+        /// `crate::input::roles::REJOIN_GRACE` of that socket closing, the page gets back its
+        /// role and seat.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rejoin: Option<String>,
     },
     /// An SDP offer (RFC 8829). A second one on the same socket renegotiates the page's
     /// connection (an ICE restart: same peer, role and control), or replaces the peer when it
@@ -147,6 +152,13 @@ pub enum ServerMsg {
     /// count apart from its address's, so guesses by others at that address never make it wait
     /// (`crate::signal::throttle`). Good until glint stops.
     Device {
+        token: String,
+    },
+    /// Sent after `welcome`: this page's rejoin token (32 hex digits), for its tab to give
+    /// back in the `hello` of its next socket (a reload, a lost socket), which then gets back
+    /// its role and seat (`crate::input::roles::Joining`). Good for one socket's life plus
+    /// `crate::input::roles::REJOIN_GRACE`.
+    Rejoin {
         token: String,
     },
     /// The STUN and TURN servers for the page's `RTCPeerConnection` (its `iceServers`), sent

@@ -12,11 +12,13 @@ use crate::peer::PeerId;
 use crate::proto::signaling::{ClientMsg, ErrorCode, ServerMsg};
 use crate::session::SessionError;
 
+mod admit;
 mod counters;
 mod limits;
 mod password;
 pub mod throttle;
 
+pub use admit::Admitted;
 pub use counters::SignalCounters;
 pub use password::{generate_password, owner_password, PasswordError};
 
@@ -62,59 +64,6 @@ pub struct SignalConfig {
     pub ice: crate::proto::ice::IceServers,
 }
 
-impl SignalConfig {
-    /// Checks the password from `hello` against the owner's and the viewers' (one throttled
-    /// check, counted against the browser's `device` token when the throttle gave it out, else
-    /// against the client address `ip`): the verdict, how the page is admitted and, for a
-    /// browser let in with the owner's password that brought no known token, a new token.
-    /// Only the owner's password earns one: a viewer's token would let a viewer reset its own
-    /// backoff between guesses at the owner's password.
-    pub fn admit(
-        &self,
-        throttle: &mut throttle::Throttle,
-        now: std::time::Instant,
-        ip: std::net::IpAddr,
-        device: Option<&str>,
-        given: Option<&str>,
-    ) -> Admitted {
-        let wants: Vec<&str> = [&self.password, &self.viewer_password]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
-        let owner = self.password.is_some();
-        let client = throttle.client(now, ip, device);
-        // The owner's password clears an address's failures, the viewers' does not.
-        let (verdict, matched) = throttle.check_ranked(now, client, &wants, owner.into(), given);
-        let admission = match matched {
-            None => Admission::Open,
-            Some(0) if owner => Admission::Owner,
-            Some(_) => Admission::Viewer,
-        };
-        let earns = verdict == Verdict::Accepted
-            && admission == Admission::Owner
-            && matches!(client, throttle::Client::Address(_));
-        let device = earns.then(|| throttle.remember_device(now)).and_then(|r| {
-            r.inspect_err(|e| tracing::warn!(error = %e, "no device token"))
-                .ok()
-        });
-        Admitted {
-            verdict,
-            admission,
-            device,
-        }
-    }
-}
-
-/// The answer to a `hello`'s password ([`SignalConfig::admit`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Admitted {
-    pub verdict: Verdict,
-    pub admission: Admission,
-    /// A new device token (32 hex digits) to send the page after its `welcome`.
-    pub device: Option<String>,
-}
-
 /// A game's state request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GameRequest {
@@ -143,10 +92,12 @@ pub enum Action {
     FramePhase(f64),
     /// The page's keyboard layout, for the host's display to follow.
     KeyboardLayout(KeyboardLayout),
-    /// The page joins the room (who may drive), before its `welcome` goes out.
+    /// The page joins the room (who may drive), before its `welcome` goes out; `rejoin` is
+    /// the rejoin token its `hello` gave back (32 hex digits).
     Join {
         admission: Admission,
         name: Option<String>,
+        rejoin: Option<String>,
     },
     /// A request to the room.
     Room(Request),
@@ -181,6 +132,8 @@ pub struct Connection {
     device: Option<String>,
     /// The page's place in line for a seat, from `hello`.
     ticket: Option<u64>,
+    /// The rejoin token from `hello`, until the page joins.
+    rejoin: Option<String>,
     /// The page's picture started (a `screen` notice went out: [`CONNECT_TIMEOUT`]).
     pictured: bool,
 }
@@ -200,6 +153,7 @@ impl Connection {
             seat: None,
             device: None,
             ticket: None,
+            rejoin: None,
             pictured: false,
         }
     }
@@ -261,12 +215,20 @@ impl Connection {
             name,
             device,
             ticket,
+            rejoin,
         } = msg
         {
             if std::mem::replace(&mut self.hello, true) {
                 return self.handle_bad(counters, "hello was already said".into(), out);
             }
-            (self.name, self.device, self.ticket) = (name, device, ticket);
+            if rejoin
+                .as_ref()
+                .is_some_and(|t| t.len() != 32 || !t.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                self.hello = false;
+                return self.handle_bad(counters, "a rejoin token is 32 hex digits".into(), out);
+            }
+            (self.name, self.device, self.ticket, self.rejoin) = (name, device, ticket, rejoin);
             return out.push(Action::Authenticate(password));
         }
         if !self.authed {
@@ -367,6 +329,7 @@ impl Connection {
                 out.push(Action::Join {
                     admission,
                     name: self.name.take(),
+                    rejoin: self.rejoin.take(),
                 });
                 out.push(Action::Send(ServerMsg::Welcome {
                     peer: self.peer.0,

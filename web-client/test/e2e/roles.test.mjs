@@ -1,9 +1,9 @@
 // Watching and driving together: three Chromium pages on one desktop (Xvfb + an xterm running
 // `cat` into a file). The first page is the owner and drives; the others watch, and whatever
 // they send anyway is dropped by the host. Control goes to a viewer that asks and is given it,
-// the owner takes it back, a hand-off lets go of the keys the old controller held, a page that
-// leaves with control frees it, and the owner can remove a member. The file is what a user
-// would see typed in the terminal.
+// the owner takes it back, a hand-off lets go of the keys the old controller held, the owner's
+// reloaded page comes back as the owner, a page that leaves with control frees it, and the
+// owner can remove a member. The file is what a user would see typed in the terminal.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -153,6 +153,25 @@ test('the owner takes control back, and the keys the viewer held are let go', as
   } finally {
     await viewer.keyboard.up('Shift');
   }
+});
+
+test('the owner reloads its page: it comes back as the owner, in control, and the viewers still watch', async () => {
+  await owner.reload();
+  await playing(owner);
+  await waitFor('three members again, the reloaded page the owner', async () => {
+    const r = await room(viewer);
+    return r.members.length === 3 && r.members.filter((m) => m.role === 'owner').length === 1 && r;
+  });
+  const o = await room(owner);
+  const me = o.members.find((m) => m.peer === o.me);
+  assert.deepEqual([me.role, me.control, o.inControl], ['owner', true, true]);
+  for (const p of [viewer, third]) {
+    const r = await room(p);
+    assert.deepEqual(r.members.find((m) => m.peer === r.me).role, 'viewer');
+    assert.equal(r.inControl, false);
+  }
+  await typeLine(owner, 'reloaded');
+  await typedEndsWith('reloaded\n');
 });
 
 test('a page that leaves with control frees it', async () => {

@@ -45,6 +45,8 @@ fn failed_injections_are_counted_and_told_to_the_page_at_most_once_a_second() {
         peer,
         admission: Admission::Owner,
         name: None,
+        rejoin: None,
+        token: None,
         notify: notify.clone(),
     };
     life_tx.send(member).expect("input thread");

@@ -520,6 +520,8 @@ fn a_peer_that_floods_its_input_still_leaves_and_releases_what_it_held() {
         peer,
         admission: super::roles::Admission::Owner,
         name: None,
+        rejoin: None,
+        token: None,
         notify: notify.clone(),
     };
     life_tx.send(member).expect("input thread");

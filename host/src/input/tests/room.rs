@@ -81,6 +81,8 @@ fn a_viewer_never_drives_and_a_hand_off_releases_what_the_old_controller_held() 
             peer,
             admission,
             name: None,
+            rejoin: None,
+            token: None,
             notify: notify.clone(),
         };
         life.send(member).expect("input thread");
@@ -186,6 +188,8 @@ fn a_member_that_floods_the_room_with_requests_is_refused_past_the_limit() {
             peer,
             admission: Admission::Open,
             name: None,
+            rejoin: None,
+            token: None,
             notify,
         })
         .expect("input thread");

@@ -1,0 +1,43 @@
+//! A `hello` that gives back a rejoin token (`crate::input::roles::Joining`).
+
+use super::*;
+
+#[test]
+fn a_rejoin_token_goes_to_the_room_and_a_malformed_one_is_refused_without_spending_hello() {
+    let (cfg, c) = (config(None), SignalCounters::default());
+    let token = "fedcba9876543210fedcba9876543210";
+    for bad in [
+        "",
+        "xyz",
+        &token[1..],
+        "g".repeat(32).as_str(),
+        "é".repeat(16).as_str(),
+    ] {
+        let mut conn = Connection::new(PeerId(7));
+        let hello = format!(r#"{{"type":"hello","rejoin":{}}}"#, serde_json::json!(bad));
+        let out = run(&mut conn, &cfg, &c, &hello);
+        assert_eq!(
+            error_code(&out[0]),
+            Some(ErrorCode::BadMessage),
+            "{bad:?}: {out:?}"
+        );
+        assert!(!conn.is_authed() && !conn.is_closed());
+        // A good hello after it is taken: the bad one did not count as the hello.
+        let out = run(
+            &mut conn,
+            &cfg,
+            &c,
+            &format!(r#"{{"type":"hello","rejoin":"{token}"}}"#),
+        );
+        assert_eq!(
+            out[0],
+            Action::Join {
+                admission: Admission::Open,
+                name: None,
+                rejoin: Some(token.into())
+            },
+            "{out:?}"
+        );
+    }
+    assert_eq!(c.bad_messages.get(), 5);
+}
