@@ -13,7 +13,7 @@ import { KeyBindings } from './keybind.js';
 import { PadBindings } from './gamepads.js';
 import { ChannelAudio, channelAudioSupported } from './audio.js';
 import { FrameLead, watchDisplayPeriod } from './phase.js';
-import { StallWatch } from './stall.js';
+import { StallWatch, HostSilence } from './stall.js';
 import { guessLayout } from './keymap.js';
 import { Room, PeoplePanel, savedName } from './people.js';
 import { Pointers, screenSize, setScreen } from './pointers.js';
@@ -120,6 +120,7 @@ const glint = {
   codec: null,
   framesPresented: 0,
   keyframeAsks: 0, // keyframes asked of the host for a stuck decoder (stall.js)
+  hostQuiet: 0, // times the host went quiet on `control` while playing (stall.js HostSilence)
   firstFrameMs: null,
   connects: 0,
   inputToPhotonMs: [], // the last few live input-to-photon samples
@@ -213,12 +214,18 @@ window.addEventListener('focus', async () => {
   } catch { /* no clipboard access: pastes still go */ }
 });
 
+// The host's word on `control` (stall.js HostSilence); `hostQuiet`: the status says it went quiet.
+const silence = new HostSilence();
+let hostQuiet = false;
 const peer = new PeerConnection({
   signal: (msg) => signaling.send(msg),
   message,
   mark,
   onClipboard: takeHostClipboard,
   onControl: (data) => {
+    silence.heard(performance.now());
+    if (hostQuiet && status.state === 'reconnecting') status.set('playing', '');
+    hostQuiet = false;
     const e = parseFrameEcho(data);
     if (e) { glint.echoes += 1; latency.echo(e); }
   },
@@ -230,6 +237,7 @@ const peer = new PeerConnection({
     video.play().catch(() => {}); // autoplay refused: the sound prompt or a click starts it
   },
   onConnected: () => {
+    silence.reset();
     notice = null;
     signaling.connected();
     glint.connects += 1;
@@ -242,7 +250,8 @@ const peer = new PeerConnection({
   },
   // The picture stopped with its path: say so over it rather than show a still as if live.
   onInterrupted: () => {
-    if (status.state === 'playing') status.set('reconnecting', 'Connection lost: reconnecting…');
+    if (status.state === 'playing' || hostQuiet) status.set('reconnecting', 'Connection lost: reconnecting…');
+    hostQuiet = false;
   },
   // A path that could not be found is said until one is (not just between two tries).
   onLost: (_state, why) => {
@@ -625,6 +634,13 @@ setInterval(() => {
 // keyframe on `control` (stall.js) instead of waiting for the browser's own request (3 s).
 const stall = new StallWatch();
 setInterval(async () => {
+  // A host gone quiet on `control` (it says it is alive every 500 ms): said over the still
+  // picture at once, rather than after the browser's ICE gives up on the path (5–10 s).
+  if (status.state === 'playing' && document.visibilityState === 'visible' && silence.silent(performance.now())) {
+    hostQuiet = true;
+    glint.hostQuiet += 1;
+    status.set('reconnecting', 'No word from the host: waiting for it…');
+  }
   if (status.state !== 'playing' || document.visibilityState !== 'visible' || !peer.pc) return;
   const v = await peer.stats('inbound-rtp', 'video').catch(() => null);
   if (v && stall.sample(performance.now(), v.framesDecoded, v.nackCount) && peer.sendOn('control', 'keyframe')) {

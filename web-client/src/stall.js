@@ -4,6 +4,26 @@
 // keyframe only after 3 s without a decodable frame, so the page asks the host itself, as a
 // Moonlight client asks for an IDR frame after a loss.
 
+/**
+ * Nothing heard on `control` for this long (ms) from a host that says it is alive every 500 ms
+ * (echo.js MSG_ALIVE): it stalled, or the link is gone. The browser's ICE takes 5–10 s more.
+ */
+export const HOST_SILENT_MS = 2000;
+
+/** When the host was last heard on `control`; `silent` once it has been quiet too long. */
+export class HostSilence {
+  constructor() { this.heardAt = null; }
+
+  /** Anything came on `control` at `now` (ms). */
+  heard(now) { this.heardAt = now; }
+
+  /** A new connection: nothing heard on it yet, so nothing to miss. */
+  reset() { this.heardAt = null; }
+
+  /** Whether the host, heard on this connection, has been quiet for HOST_SILENT_MS at `now`. */
+  silent(now) { return this.heardAt !== null && now - this.heardAt >= HOST_SILENT_MS; }
+}
+
 /** No frame decoded for this long (ms), with NACKs sent meanwhile: stuck. */
 export const STALL_MS = 500;
 /** At most one keyframe request this often (ms): the host's answer needs a round trip. */

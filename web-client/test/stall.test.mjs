@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StallWatch, STALL_MS, ASK_EVERY_MS } from '../src/stall.js';
+import { StallWatch, STALL_MS, ASK_EVERY_MS, HostSilence, HOST_SILENT_MS } from '../src/stall.js';
 
 /** Feeds samples every `step` ms from `from` to `to`; returns the times it asked. */
 function run(w, from, to, step, at) {
@@ -38,4 +38,16 @@ test('NACKs sent just before the last frame decoded count: the stall that follow
   assert.equal(w.sample(1250, 2000, 4), false);
   assert.equal(w.sample(1500, 2000, 4), false);
   assert.equal(w.sample(1750, 2000, 4), true);
+});
+
+test('a host heard on control and then quiet for 2 s is silent; one never heard, or heard again, is not', () => {
+  const s = new HostSilence();
+  assert.equal(s.silent(10000), false, 'nothing heard yet on this connection');
+  s.heard(1000);
+  assert.equal(s.silent(1000 + HOST_SILENT_MS - 1), false);
+  assert.equal(s.silent(1000 + HOST_SILENT_MS), true);
+  s.heard(3500);
+  assert.equal(s.silent(4000), false);
+  s.reset();
+  assert.equal(s.silent(60000), false, 'a new connection starts unheard');
 });

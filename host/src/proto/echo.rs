@@ -12,11 +12,20 @@
 //! | 6 | 4 | the newest input packet of this peer injected before the capture |
 //! | 10 | 4 | host time from capture start to this write, µs (saturating) |
 //! | 14 | 4 | capture wall-clock time, Unix ms, low 32 bits |
+//!
+//! The host also says it is alive on `control` every [`ALIVE_EVERY`], whether or not frames
+//! go out (a still screen sends none): one byte, [`MSG_ALIVE`]. A page that hears nothing for
+//! a few of these says so over its still picture, long before its browser's ICE calls the
+//! connection `disconnected` (a host that stalled, a link gone).
 
 use std::time::Duration;
 
 /// Message type of the frame echo on the control channel.
 pub const MSG_FRAME_ECHO: u8 = 1;
+/// Message type of the host's word that it is alive (the whole message).
+pub const MSG_ALIVE: u8 = 2;
+/// How often the host says it is alive to each connected page.
+pub const ALIVE_EVERY: Duration = Duration::from_millis(500);
 /// Length of an encoded echo.
 pub const LEN: usize = 18;
 

@@ -499,7 +499,7 @@ impl Session {
                 tracing::info!(peer = %p.id, "no ICE restart came; the peer goes");
                 p.rtc.disconnect();
             }
-            if self.peers[i].timeout <= now {
+            if self.peers[i].say_alive(now, &self.counters) || self.peers[i].timeout <= now {
                 self.drive(i, now, Input::Timeout(now));
             }
         }
@@ -519,7 +519,7 @@ impl Session {
         let next = self
             .peers
             .iter()
-            .map(|p| p.timeout)
+            .map(|p| p.timeout.min(p.next_alive))
             .min()
             .unwrap_or(self.next_stats + IDLE_TIMEOUT)
             .min(self.next_stats);

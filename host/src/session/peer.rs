@@ -40,6 +40,8 @@ pub(super) struct Peer {
     pub(super) keyframes: KeyframeGate,
     /// When str0m wants its next timeout.
     pub(super) timeout: Instant,
+    /// When the host next says it is alive on `control` (`proto::echo::MSG_ALIVE`).
+    pub(super) next_alive: Instant,
     pub(super) snapshot: PeerSnapshot,
     /// When the per-second figures were last taken: (time, bytes sent, frames sent, video
     /// bytes sent).
@@ -129,6 +131,7 @@ impl Peer {
             connected: false,
             keyframes: KeyframeGate::default(),
             timeout: now,
+            next_alive: now,
             snapshot: PeerSnapshot {
                 id: id.0,
                 ..PeerSnapshot::default()
@@ -158,6 +161,27 @@ impl Peer {
         self.snapshot.ice_restarts += 1;
         self.recovering = self.dtls_up;
         self.give_up_at = None;
+    }
+
+    /// Says the host is alive on `control` when it is time (every `proto::echo::ALIVE_EVERY`,
+    /// connected pages only); whether it wrote.
+    pub(super) fn say_alive(&mut self, now: Instant, counters: &SessionCounters) -> bool {
+        use crate::proto::echo::{ALIVE_EVERY, MSG_ALIVE};
+        if now < self.next_alive {
+            return false;
+        }
+        self.next_alive = now + ALIVE_EVERY;
+        let Some(id) = self
+            .channels
+            .id(ChannelKind::Control)
+            .filter(|_| self.connected)
+        else {
+            return false;
+        };
+        matches!(
+            super::channels::write(&mut self.rtc, id, &[MSG_ALIVE], counters),
+            super::channels::Written::Sent
+        )
     }
 
     pub(super) fn video_codec(&self) -> Option<Codec> {

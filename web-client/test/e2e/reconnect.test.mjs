@@ -89,6 +89,38 @@ test('a host killed and started again: the page plays again and says so', async 
   }
 });
 
+test('a host that stalls: the page says so within seconds over a still desktop, and plays on when it is back', async () => {
+  // A still desktop (an empty Xvfb screen): frames go out only as its quality refines, so the
+  // host's word on `control` is what tells a quiet host from a stalled one.
+  const g = await startGlint(['--fps', '30']);
+  const page = await browser.context.newPage();
+  let stopped = false;
+  try {
+    await page.goto(g.url);
+    await waitFor('the stream to play', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+    const status = () => page.evaluate(() => [window.glint.state, document.getElementById('status').textContent]);
+    // Still, but alive: nothing said for 4 s.
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.deepEqual(await status(), ['playing', '']);
+    assert.equal(await page.evaluate(() => window.glint.hostQuiet), 0);
+    process.kill(g.child.pid, 'SIGSTOP');
+    stopped = true;
+    // Said well before the browser's ICE would call the connection `disconnected`.
+    await waitFor('the page to say the host is quiet', async () => (await status())[1].startsWith('No word from the host'), 6000);
+    process.kill(g.child.pid, 'SIGCONT');
+    stopped = false;
+    await waitFor('the line to go once the host is back', async () => {
+      const [state, text] = await status();
+      return state === 'playing' && text === '';
+    }, 10000);
+    assert.equal(await page.evaluate(() => window.glint.connects), 1, 'the same connection plays on');
+  } finally {
+    if (stopped) process.kill(g.child.pid, 'SIGCONT');
+    await page.close();
+    await g.stop();
+  }
+});
+
 test('a relay-only link to a host with no TURN server says so at once and stops trying', async () => {
   const page = await browser.context.newPage();
   await page.addInitScript(keepSockets);

@@ -109,9 +109,10 @@ fn on_a_narrow_link_echoes_are_few_and_spaced() {
         "{} echoes for {moves} moves: {got:?}",
         got.len()
     );
-    // Each echo names its own frame's newest input, which that frame was the first to show
-    // (it changed every frame): strictly increasing, spread over the 2 s.
-    assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+    // Each echo names its own frame's newest input (a new one every 20 ms, a frame every
+    // 16.7 ms: two frames of a run may show the same one): never going back, spread over the
+    // 2 s.
+    assert!(got.windows(2).all(|w| w[0] <= w[1]), "{got:?}");
     assert!(got.len() >= 5 && got.last() > Some(&Some(150)), "{got:?}");
 }
 
