@@ -37,6 +37,9 @@ pub const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 /// goes out before its first frame), or its socket closes and its seat frees: a socket that
 /// never offers, whose offer is refused, or whose connection never comes up holds no seat.
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A socket that sent this many malformed or unexpected messages is closed (1008): a page
+/// never sends one, so these are a broken or hostile client's.
+pub const MAX_BAD_MESSAGES: u32 = 32;
 /// WebSocket close code for a message too big to take (RFC 6455 §7.4.1).
 pub const CLOSE_TOO_BIG: u16 = 1009;
 /// WebSocket close code for a frame that breaks the protocol (RFC 6455 §7.4.1).
@@ -136,6 +139,8 @@ pub struct Connection {
     rejoin: Option<String>,
     /// The page's picture started (a `screen` notice went out: [`CONNECT_TIMEOUT`]).
     pictured: bool,
+    /// Malformed or unexpected messages so far ([`MAX_BAD_MESSAGES`]).
+    bad: u32,
 }
 
 impl Connection {
@@ -155,6 +160,7 @@ impl Connection {
             ticket: None,
             rejoin: None,
             pictured: false,
+            bad: 0,
         }
     }
 
@@ -473,6 +479,15 @@ impl Connection {
             ErrorCode::BadMessage,
             message,
         )));
+        self.bad += 1;
+        if self.bad >= MAX_BAD_MESSAGES && !self.closed {
+            out.push(Action::Send(ServerMsg::error(
+                ErrorCode::BadMessage,
+                format!("{MAX_BAD_MESSAGES} bad messages: closing"),
+            )));
+            out.push(Action::Close(CLOSE_POLICY, "too many bad messages"));
+            self.handle_closed(out);
+        }
     }
 
     /// The transport could not read a message: one larger than `max` bytes (`too_big`), or a

@@ -263,6 +263,19 @@ fn garbage_is_answered_counted_and_changes_nothing() {
         out,
         vec![Action::Candidate(PeerId(1), "candidate:1".into())]
     );
+    // A client that keeps at it is closed: told why, its peer gone, nothing taken after.
+    for _ in 6..MAX_BAD_MESSAGES - 1 {
+        assert_eq!(run(&mut conn, &cfg, &c, "[]").len(), 1);
+    }
+    let out = run(&mut conn, &cfg, &c, "[]");
+    assert!(
+        out.contains(&Action::Close(CLOSE_POLICY, "too many bad messages")),
+        "{out:?}"
+    );
+    assert!(out.contains(&Action::Leave(PeerId(1))), "{out:?}");
+    assert!(conn.is_closed());
+    assert!(run(&mut conn, &cfg, &c, "[]").is_empty());
+    assert_eq!(c.bad_messages.get(), u64::from(MAX_BAD_MESSAGES));
 }
 
 #[test]
