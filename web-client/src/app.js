@@ -528,6 +528,7 @@ function askPassword(why) {
   const form = $('login');
   $('login-why').textContent = why;
   form.hidden = false;
+  $('status').hidden = true; // the form says why; the line would only repeat it beneath
   $('login-password').focus();
   form.onsubmit = (e) => {
     e.preventDefault();
@@ -553,7 +554,7 @@ function fail(text) {
 }
 
 // Signaling first: the socket opens and the offer is made while the rest of the page is wired.
-// A place in line this tab was given before a reload (see `full` below).
+// This tab's rejoin token from before a reload (REJOIN_KEY above).
 try {
   signaling.rejoin = sessionStore()?.getItem(REJOIN_KEY) ?? undefined;
   sessionStore()?.removeItem(REJOIN_KEY);
@@ -567,6 +568,7 @@ window.addEventListener('pageshow', (ev) => {
   // Back from the back/forward cache: the token is this page's again.
   if (ev.persisted) sessionStore()?.removeItem(REJOIN_KEY);
 });
+// A place in line this tab was given before a reload (see `full` below).
 const keptTicket = Number(sessionStore()?.getItem(TICKET_KEY) ?? NaN);
 if (Number.isSafeInteger(keptTicket)) signaling.ticket = keptTicket;
 signaling.connect();
