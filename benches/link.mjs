@@ -120,6 +120,13 @@ const bits = (rate) => {
 // Glint's highest video rate: its default, or --bitrate in --glint-args.
 const configuredKbps = Number(/--bitrate[ =](\d+)/.exec(arg('--glint-args', '') || '')?.[1] ?? 8000);
 
+/**
+ * A count over `ms` as a rate per second, rounded. A "one second" sample takes longer than a
+ * second (the page's and the host's figures are read after it), so a count per sample runs
+ * high: 64–69 fps from a 60 fps source.
+ */
+const perSecond = (count, ms) => (ms > 0 ? Math.round((count * 1000) / ms) : 0);
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : null;
@@ -293,7 +300,7 @@ async function run(scenario) {
         const peer = peers[scenario.pair ? 1 : 0];
         if (fast) {
           const f = await fast.page.evaluate(() => window.glint.inboundVideo());
-          fastSamples.push({ s, fps: f.framesDecoded - lastFast.framesDecoded,
+          fastSamples.push({ s, fps: perSecond(f.framesDecoded - lastFast.framesDecoded, f.timestamp - lastFast.timestamp),
             freezes: (f.freezeCount ?? 0) - (lastFast.freezeCount ?? 0),
             freezeMs: ((f.totalFreezesDuration ?? 0) - (lastFast.totalFreezesDuration ?? 0)) * 1000,
             target: peers[0]?.target_kbps ?? 0, picture: peers[0]?.picture ? peers[0].picture.join('x') : '?',
@@ -302,7 +309,7 @@ async function run(scenario) {
           if (process.env.LINK_TRACE) console.error(JSON.stringify({ fast: fastSamples.at(-1) }));
           lastFast = f;
         }
-        samples.push({ s, fps: v.framesDecoded - last.framesDecoded,
+        samples.push({ s, at: Date.now(), fps: perSecond(v.framesDecoded - last.framesDecoded, v.timestamp - last.timestamp),
           freezes: (v.freezeCount ?? 0) - (last.freezeCount ?? 0),
           freezeMs: ((v.totalFreezesDuration ?? 0) - (last.totalFreezesDuration ?? 0)) * 1000,
           hostFps: peer?.fps ?? 0, target: peer?.target_kbps ?? 0, bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0, video: Math.round(peer?.video_kbps ?? 0),
@@ -346,7 +353,7 @@ async function run(scenario) {
         picture: mode(steady.map((x) => x.picture)),
         audio_kbps: median(steady.map((x) => x.audioKbps)),
         audio_frames_per_s: steady.length > 1
-          ? Math.round((steady.at(-1).audioFrames - steady[0].audioFrames) / (steady.length - 1)) : 0,
+          ? Math.round(perSecond(steady.at(-1).audioFrames - steady[0].audioFrames, steady.at(-1).at - steady[0].at)) : 0,
         photon_ms: { p50: pct(0.5), p95: pct(0.95), n: photon.length },
         fast: fast ? summary(fastSamples) : undefined,
       });
