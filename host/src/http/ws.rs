@@ -238,7 +238,12 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                     send(&mut tx, &n).await;
                 }
             },
-            _ = pings.tick() => {
+            due = pings.tick() => {
+                // A tick this late means glint itself stood still (a stall, a suspended
+                // process): the silence was its own, not the page's.
+                if due.elapsed() > PING_EVERY {
+                    heard = Instant::now();
+                }
                 if heard.elapsed() >= SILENT_FOR {
                     tracing::info!(%client, %peer, "page silent: its socket closes");
                     conn.handle_closed(&mut actions);

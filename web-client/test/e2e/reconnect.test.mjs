@@ -89,7 +89,7 @@ test('a host killed and started again: the page plays again and says so', async 
   }
 });
 
-test('a host that stalls: the page says so within seconds over a still desktop, and plays on when it is back', async () => {
+test('a host that stalls: the page says so within seconds over a still desktop, and plays on when it is back, even after 16 s', async () => {
   // A still desktop (an empty Xvfb screen): frames go out only as its quality refines, so the
   // host's word on `control` is what tells a quiet host from a stalled one.
   const g = await startGlint(['--fps', '30']);
@@ -114,6 +114,23 @@ test('a host that stalls: the page says so within seconds over a still desktop, 
       return state === 'playing' && text === '';
     }, 10000);
     assert.equal(await page.evaluate(() => window.glint.connects), 1, 'the same connection plays on');
+
+    // Stalled past the 15 s after which the host lets a silent page go: the silence was the
+    // host's own, so the page keeps its socket, its peer and its role.
+    const peers = async () => (await (await fetch(new URL('/api/stats', g.url))).json()).peers;
+    const peerBefore = (await peers())[0]?.id;
+    process.kill(g.child.pid, 'SIGSTOP');
+    stopped = true;
+    await new Promise((r) => setTimeout(r, 16000));
+    process.kill(g.child.pid, 'SIGCONT');
+    stopped = false;
+    await waitFor('the picture back after the long stall', async () => {
+      const [state, text] = await status();
+      return state === 'playing' && text === '';
+    }, 20000);
+    assert.doesNotMatch(g.logs(), /page silent/);
+    assert.equal(await page.evaluate(() => window.glint.timelines.length), 1, 'a new signaling socket was opened');
+    assert.deepEqual((await peers()).map((p) => p.id), [peerBefore]);
   } finally {
     if (stopped) process.kill(g.child.pid, 'SIGCONT');
     await page.close();
