@@ -53,12 +53,12 @@ export const CONNECT_GIVE_UP_MS = 20000;
  * else a server that never answered (the browser's 701), else no path at all.
  */
 export function noPathReason(errors, hostAnswered = true) {
-  if (!hostAnswered) return `no path to the host: it did not answer within ${CONNECT_GIVE_UP_MS / 1000} s (the network to it, or the host, may be down)`;
+  if (!hostAnswered) return 'no path to the host: it did not answer (the network to it, or the host, may be down)';
   const answered = errors.filter((e) => e.code > 0 && e.code < 700).at(-1);
   if (answered) return `no path to the host: ${answered.url} said ${answered.code} ${answered.text}`.trim();
   const silent = errors.at(-1);
   if (silent) return `no path to the host: no answer from ${silent.url}`;
-  return 'no path to the host: UDP to it may be blocked, and a TURN relay gets through';
+  return 'no path to the host: UDP to it may be blocked (a TURN relay, set up on the host with --ice-server, gets through)';
 }
 
 /** The `iceServers` entries as one comparable string. */
@@ -296,8 +296,11 @@ export class PeerConnection {
     if (this.wasConnected && !this.giveUpTimer) {
       this.giveUpTimer = this.timers.setTimeout(() => {
         if (this.pc !== pc || pc.connectionState === 'connected') return;
-        this.log.warn('glint: the ICE restart did not bring the connection back');
-        this.onLost('failed');
+        // Said as a first connection's would be: what a server said, or that UDP may be
+        // blocked (a link blocked while playing), or that the restart was never answered.
+        const why = noPathReason(this.iceErrors, !this.restarting);
+        this.log.warn(`glint: the ICE restart did not bring the connection back: ${why}`);
+        this.onLost('no-path', why);
       }, RESTART_GIVE_UP_MS);
     }
     this.held = [];

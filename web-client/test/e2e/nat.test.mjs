@@ -178,7 +178,7 @@ test('UDP blocked from the start and no relay: the page says UDP may be blocked 
       const text = await page.textContent('#status');
       return /no path to the host/.test(text) && text;
     }, 45000);
-    assert.match(said, /UDP to it may be blocked, and a TURN relay gets through/, said);
+    assert.match(said, /UDP to it may be blocked \(a TURN relay, set up on the host with --ice-server, gets through\)/, said);
     assert.match(said, /Reconnecting/);
     // It stays said while the page tries again (not replaced by "Connecting…").
     await waitFor('a second try', () => page.evaluate(() => window.glint.timelines.length >= 2), 20000);

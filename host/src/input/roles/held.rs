@@ -28,6 +28,10 @@ const MAX_HELD: usize = 64;
 #[derive(Debug, Clone)]
 pub(super) struct Held {
     token: String,
+    /// Its name, kept when the page comes back without one (a default `Guest N` stays).
+    name: String,
+    /// It had asked for control: it still has.
+    asked: bool,
     role: Role,
     /// The seat it held, kept free for it (`None` once an owner's move used it).
     seat: Option<usize>,
@@ -74,9 +78,11 @@ impl Room {
         let open = back
             .as_ref()
             .map_or(join.admission == Admission::Open, |h| h.open);
-        self.insert(join.peer, role, open, join.name, out);
+        let name = join.name.or(back.as_ref().map(|h| h.name.as_str()));
+        self.insert(join.peer, role, open, name, out);
         if let Some(m) = self.members.get_mut(&join.peer) {
             m.token = join.token.map(str::to_owned);
+            m.asked = back.as_ref().is_some_and(|h| h.asked);
         }
         match back.and_then(|h| h.seat) {
             Some(i) if self.seats.get(i) == Some(&None) => {
@@ -100,6 +106,8 @@ impl Room {
                 }
                 self.held.push(Held {
                     token,
+                    name: m.name.clone(),
+                    asked: m.asked,
                     role: m.role,
                     seat,
                     open: m.open,
@@ -152,7 +160,7 @@ impl Room {
             .members
             .iter()
             .find(|(_, m)| m.token.as_deref() == Some(token))?;
-        let (role, open) = (m.role, m.open);
+        let (role, open, name, asked) = (m.role, m.open, m.name.clone(), m.asked);
         let seat = self.seats.iter().position(|s| *s == Some(old));
         self.members.remove(&old);
         if let Some(i) = seat {
@@ -163,6 +171,8 @@ impl Room {
         out.push(Event::Changed);
         Some(Held {
             token: token.to_owned(),
+            name,
+            asked,
             role,
             seat,
             open,
@@ -299,12 +309,23 @@ mod tests {
         room.handle_request(p(1), Request::Give(p(3)), &mut ev)
             .expect("allowed");
         assert_eq!(room.controllers(), [p(3)]);
-        // ...and the member back then watches, its role kept.
+        // ...and the member back then watches, its role and name kept.
         assert_eq!(
             join(&mut room, 4, Admission::Viewer, Some("t2"), t0),
             Role::Viewer
         );
         assert_eq!(room.controllers(), [p(3)]);
+        let named = |room: &Room, n: u64| {
+            let m = room.members().into_iter().find(|m| m.peer == n)?;
+            Some((m.name, m.asked))
+        };
+        assert_eq!(named(&room, 4), Some(("Guest 2".to_owned(), false)));
+        // A viewer that asked, reloaded, has still asked.
+        room.handle_request(p(4), Request::Ask, &mut ev)
+            .expect("allowed");
+        room.handle_gone(p(4), t0, &mut ev);
+        join(&mut room, 6, Admission::Viewer, Some("t4"), t0);
+        assert_eq!(named(&room, 6), Some(("Guest 2".to_owned(), true)));
         // Removed by an owner: nothing held, the token gets nothing back.
         room.handle_request(p(1), Request::Kick(p(3)), &mut ev)
             .expect("allowed");
