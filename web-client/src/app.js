@@ -638,7 +638,7 @@ const stall = new StallWatch();
 setInterval(async () => {
   // A host gone quiet on `control` (it says it is alive every 500 ms): said over the still
   // picture at once, rather than after the browser's ICE gives up on the path (5–10 s).
-  if (status.state === 'playing' && document.visibilityState === 'visible' && silence.silent(performance.now())) {
+  if (silence.check(performance.now()) && status.state === 'playing' && document.visibilityState === 'visible') {
     hostQuiet = true;
     glint.hostQuiet += 1;
     status.set('reconnecting', 'No word from the host: waiting for it…');

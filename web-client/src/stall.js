@@ -10,9 +10,27 @@
  */
 export const HOST_SILENT_MS = 2000;
 
+/** A page's check this much later than the one before means the page stood still. */
+export const LATE_CHECK_MS = 1000;
+
 /** When the host was last heard on `control`; `silent` once it has been quiet too long. */
 export class HostSilence {
-  constructor() { this.heardAt = null; }
+  constructor() {
+    this.heardAt = null;
+    this.checkedAt = null;
+  }
+
+  /**
+   * The page's periodic check at `now` (ms): whether the host is silent. A check that comes
+   * over LATE_CHECK_MS after the one before (the page itself stood still: a frozen tab, a busy
+   * main thread, timers held while hidden) counts as hearing the host first: what it sent
+   * meanwhile is still queued in the browser.
+   */
+  check(now) {
+    if (this.checkedAt !== null && now - this.checkedAt > LATE_CHECK_MS && this.heardAt !== null) this.heardAt = now;
+    this.checkedAt = now;
+    return this.silent(now);
+  }
 
   /** Anything came on `control` at `now` (ms). */
   heard(now) { this.heardAt = now; }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StallWatch, STALL_MS, ASK_EVERY_MS, HostSilence, HOST_SILENT_MS } from '../src/stall.js';
+import { StallWatch, STALL_MS, ASK_EVERY_MS, HostSilence, HOST_SILENT_MS, LATE_CHECK_MS } from '../src/stall.js';
 
 /** Feeds samples every `step` ms from `from` to `to`; returns the times it asked. */
 function run(w, from, to, step, at) {
@@ -50,4 +50,21 @@ test('a host heard on control and then quiet for 2 s is silent; one never heard,
   assert.equal(s.silent(4000), false);
   s.reset();
   assert.equal(s.silent(60000), false, 'a new connection starts unheard');
+});
+
+test('a check that comes late (the page itself stood still) does not call the host silent', () => {
+  const s = new HostSilence();
+  s.heard(0);
+  for (let t = 250; t < HOST_SILENT_MS; t += 250) assert.equal(s.check(t), false);
+  assert.equal(s.check(HOST_SILENT_MS), true, 'checked on time: silent');
+  // Frozen for 12 s: the first check after it hears the host first.
+  const u = new HostSilence();
+  u.heard(0);
+  assert.equal(u.check(250), false);
+  const back = 250 + LATE_CHECK_MS + 12000;
+  assert.equal(u.check(back), false);
+  // Then, checked on time, the host unheard since: silent 2 s later, not before.
+  let t = back;
+  while (!u.check(t + 250)) t += 250;
+  assert.equal(t + 250, back + HOST_SILENT_MS);
 });
