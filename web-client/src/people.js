@@ -19,6 +19,7 @@ export class Room {
     this.members = [];
     this.seats = 1;
     this.implicit = false;
+    this.held = []; // names of members whose place the host keeps for them to come back
     this.known = false; // a `members` message came on this connection
   }
 
@@ -32,12 +33,14 @@ export class Room {
   /** A `members` message; returns the notices it brings (joins, leaves, asks, hand-offs). */
   update(msg) {
     const before = this.members;
+    const heldBefore = this.held;
     const wasKnown = this.known;
     this.members = Array.isArray(msg.members) ? msg.members : [];
     this.seats = Number(msg.seats) || 1;
     this.implicit = msg.implicit === true;
+    this.held = Array.isArray(msg.held) ? msg.held.filter((n) => typeof n === 'string') : [];
     this.known = true;
-    return wasKnown ? notices(before, this.members, this.me) : [];
+    return wasKnown ? notices(before, this.members, this.me, heldBefore, this.held) : [];
   }
 
   get self() { return this.members.find((m) => m.peer === this.me) ?? null; }
@@ -66,8 +69,12 @@ export class Room {
   }
 }
 
-/** Notices for the change from `before` to `after`, as this page (`me`) would want them. */
-export function notices(before, after, me) {
+/**
+ * Notices for the change from `before` to `after`, as this page (`me`) would want them;
+ * `heldBefore`, `heldAfter`: the names whose place the host kept then and keeps now (a member
+ * that left and may come back, one that came back).
+ */
+export function notices(before, after, me, heldBefore = [], heldAfter = []) {
   const out = [];
   const was = new Map(before.map((m) => [m.peer, m]));
   const now = new Map(after.map((m) => [m.peer, m]));
@@ -75,13 +82,20 @@ export function notices(before, after, me) {
   const manages = self && (self.role === 'owner' || self.control);
   for (const m of after) {
     const old = was.get(m.peer);
-    if (!old) { if (m.peer !== me) out.push(`${m.name} joined`); continue; }
+    if (!old) {
+      const back = heldBefore.includes(m.name) && !heldAfter.includes(m.name);
+      if (m.peer !== me) out.push(back ? `${m.name} is back` : `${m.name} joined`);
+      continue;
+    }
     if (m.control && !old.control) out.push(m.peer === me ? 'You have control' : `${m.name} has control`);
     if (!m.control && old.control && m.peer === me) out.push('You no longer have control');
     if (m.asked && !old.asked && manages && m.peer !== me) out.push(`${m.name} asks for control`);
     if (m.role !== old.role && m.peer === me) out.push(`You are now ${m.role === 'owner' ? 'an owner' : 'a viewer'}`);
   }
-  for (const m of before) if (!now.has(m.peer)) out.push(`${m.name} left`);
+  for (const m of before) {
+    if (now.has(m.peer)) continue;
+    out.push(heldAfter.includes(m.name) ? `${m.name} left; their place is kept for 30 s` : `${m.name} left`);
+  }
   return out;
 }
 

@@ -129,3 +129,17 @@ test('the overlay shows the rung of the host resolution ladder and why', async (
   assert.equal(ladderRung({}), null);
   assert.equal(ladderRung(null), null);
 });
+
+test('a member whose place the host keeps is said to be away, then back', () => {
+  const ann = { peer: 1, name: 'Ann', role: 'owner', control: true, asked: false };
+  const bo = { peer: 2, name: 'Bo', role: 'viewer', control: false, asked: false };
+  const room = new Room();
+  room.reset(2);
+  room.update({ members: [ann, bo], seats: 1, implicit: false });
+  assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: ['Ann'] }),
+    ['Ann left; their place is kept for 30 s']);
+  assert.deepEqual(room.held, ['Ann']);
+  assert.deepEqual(room.update({ members: [bo, { ...ann, peer: 3 }], seats: 1, implicit: false }), ['Ann is back']);
+  // One that leaves for good (nothing kept) just left; garbage in `held` is ignored.
+  assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: [7, null] }), ['Ann left']);
+});

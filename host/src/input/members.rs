@@ -224,6 +224,7 @@ impl Members {
                 members: view.members.clone(),
                 seats: view.seats,
                 implicit: view.implicit,
+                held: view.held.clone(),
             };
             for n in self.notify.values() {
                 n.notify(list.clone());

@@ -222,6 +222,7 @@ impl Room {
             members: self.members(),
             seats: u8::try_from(self.seats.len()).unwrap_or(u8::MAX),
             implicit: self.config.implicit,
+            held: self.held_names(),
         }
     }
 

@@ -63,6 +63,10 @@ pub struct RoomView {
     pub members: Vec<MemberView>,
     pub seats: u8,
     pub implicit: bool,
+    /// The names of members whose page left less than `crate::input::roles::REJOIN_GRACE`
+    /// ago as an owner or with a seat: their place is kept for them to come back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<String>,
 }
 
 /// Page → host.
@@ -205,11 +209,15 @@ pub enum ServerMsg {
     },
     /// Every member of the session, in the order they joined, sent to all of them at each
     /// change. `seats`: how many may drive at once (1 on a desktop, the players on a game).
-    /// `implicit`: whoever acts first while a seat is free takes it.
+    /// `implicit`: whoever acts first while a seat is free takes it. `held`: the names of
+    /// members whose page left less than `crate::input::roles::REJOIN_GRACE` ago as an owner
+    /// or with a seat, whose place is kept for them (absent when none).
     Members {
         members: Vec<MemberView>,
         seats: u8,
         implicit: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        held: Vec<String>,
     },
     /// The host screen's size in pixels, sent before the first frame a page gets and again
     /// when it changes. The picture may be smaller (a lower rung of the resolution ladder on a

@@ -124,9 +124,21 @@ impl Room {
         let before = self.held.len();
         self.held.retain(|h| h.until > now);
         if self.held.len() < before {
+            out.push(Event::Changed); // the list of held names changed
             self.inherit(out);
             out.dedup();
         }
+    }
+
+    /// The names of the held members that keep something (a role of owner, or a seat), for
+    /// the others to know whose place waits ([`super::RoomView::held`]).
+    pub(super) fn held_names(&self) -> Vec<String> {
+        let keeps = |h: &&Held| h.role == Role::Owner || h.seat.is_some();
+        self.held
+            .iter()
+            .filter(keeps)
+            .map(|h| h.name.clone())
+            .collect()
     }
 
     /// When the next held member is let go, if any is held.
@@ -218,7 +230,8 @@ mod tests {
         let mut ev = Vec::new();
         room.handle_gone(p(1), t0, &mut ev);
         assert!(ev.contains(&Event::Released(p(1))));
-        // Held: nobody inherits, nobody takes the seat, a newcomer is a guest.
+        // Held, and said: nobody inherits, nobody takes the seat, a newcomer is a guest.
+        assert_eq!(room.view().held, ["Guest 1"]);
         assert_eq!(room.role(p(2)), Some(Role::Viewer));
         assert!(room.controllers().is_empty());
         assert_eq!(room.held_deadline(), Some(t0 + REJOIN_GRACE));
@@ -255,6 +268,7 @@ mod tests {
         room.handle_tick(t0 + REJOIN_GRACE - Duration::from_millis(1), &mut ev);
         assert_eq!((room.role(p(2)), ev.len()), (Some(Role::Viewer), 0));
         room.handle_tick(t0 + REJOIN_GRACE, &mut ev);
+        assert!(room.view().held.is_empty());
         assert_eq!(room.role(p(2)), Some(Role::Owner));
         assert_eq!(room.controllers(), [p(2)]);
         assert!(ev.contains(&Event::Changed));

@@ -303,6 +303,7 @@ fn game_commands_need_a_game() {
         }],
         seats: 4,
         implicit: true,
+        held: Vec::new(),
     };
     use crate::input::roles::Role;
     conn.handle_notice(&members(Role::Viewer, true));
