@@ -195,18 +195,9 @@ impl Room {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{p, DESK};
     use super::super::{Request, RoomConfig};
     use super::*;
-
-    const DESK: RoomConfig = RoomConfig {
-        seats: 1,
-        implicit: false,
-        guests: Role::Viewer,
-    };
-
-    fn p(n: u64) -> PeerId {
-        PeerId(n)
-    }
 
     /// Peer `n` joins with its own token `t<n>`, giving back `rejoin`.
     fn join(room: &mut Room, n: u64, a: Admission, rejoin: Option<&str>, now: Instant) -> Role {

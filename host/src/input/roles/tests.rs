@@ -4,13 +4,13 @@ use proptest::prelude::*;
 
 use super::*;
 
-const DESK: RoomConfig = RoomConfig {
+pub(super) const DESK: RoomConfig = RoomConfig {
     seats: 1,
     implicit: false,
     guests: Role::Viewer,
 };
 
-fn p(n: u64) -> PeerId {
+pub(super) fn p(n: u64) -> PeerId {
     PeerId(n)
 }
 
