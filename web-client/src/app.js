@@ -217,15 +217,19 @@ window.addEventListener('focus', async () => {
 // The host's word on `control` (stall.js HostSilence); `hostQuiet`: the status says it went quiet.
 const silence = new HostSilence();
 let hostQuiet = false;
+/** The host was heard: its word on `control`, or a frame presented (the picture moves). */
+function hostHeard() {
+  silence.heard(performance.now());
+  if (hostQuiet && status.state === 'reconnecting') status.set('playing', '');
+  hostQuiet = false;
+}
 const peer = new PeerConnection({
   signal: (msg) => signaling.send(msg),
   message,
   mark,
   onClipboard: takeHostClipboard,
   onControl: (data) => {
-    silence.heard(performance.now());
-    if (hostQuiet && status.state === 'reconnecting') status.set('playing', '');
-    hostQuiet = false;
+    hostHeard();
     const e = parseFrameEcho(data);
     if (e) { glint.echoes += 1; latency.echo(e); }
   },
@@ -244,8 +248,11 @@ const peer = new PeerConnection({
     askCodec(true);
   },
   // An ICE restart brought the connection back: the same peer, role and control.
+  // (Its `control` channel may lag the picture after an outage: the silence window starts
+  // afresh.)
   onRestored: () => {
     notice = null;
+    silence.heard(performance.now());
     if (status.state === 'reconnecting') status.set('playing', '');
   },
   // The picture stopped with its path: say so over it rather than show a still as if live.
@@ -675,6 +682,7 @@ function askCodec(fresh = false) {
 
 function onFrame(now, meta) {
   glint.framesPresented += 1;
+  hostHeard();
   frameLead.frame(now, meta);
   overlay.onFrame(meta);
   if (meta.rtpTimestamp !== undefined) latency.presented(meta.rtpTimestamp, meta.expectedDisplayTime ?? now);
