@@ -89,11 +89,18 @@ fn run(data: &[u8]) {
         };
         if was_closed {
             assert!(out.is_empty(), "a closed connection acted: {out:?}");
-        } else if let Some(ClientMsg::Hello { password, .. }) = &sent {
-            // A first hello is a password check; a second one is refused.
+        } else if let Some(ClientMsg::Hello {
+            password, rejoin, ..
+        }) = &sent
+        {
+            // A first hello is a password check; a second one is refused, and so is one with a
+            // malformed rejoin token (which does not count as the hello).
+            let bad_rejoin = rejoin
+                .as_ref()
+                .is_some_and(|t| t.len() != 32 || !t.bytes().all(|b| b.is_ascii_hexdigit()));
             let checked = matches!(out.as_slice(), [Action::Authenticate(p)] if p == password);
-            assert_eq!(checked, !model.hello, "hello: {out:?}");
-            model.hello = true;
+            assert_eq!(checked, !model.hello && !bad_rejoin, "hello: {out:?}");
+            model.hello |= !bad_rejoin;
         }
         // Time passes between messages: sometimes within the throttle's second, sometimes not.
         model.now += Duration::from_millis(150 + 50 * (i as u64 % 8));
@@ -298,6 +305,7 @@ fn carry_out(
                             }],
                             seats: 1,
                             implicit: false,
+                            held: Vec::new(),
                         });
                     }
                 }
