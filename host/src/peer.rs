@@ -15,6 +15,19 @@ impl fmt::Display for PeerId {
     }
 }
 
+/// A bearer token given to a page (its rejoin token, its file-transfer token): 128 bits of the OS's randomness as
+/// 32 lowercase hex digits.
+pub fn random_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    Ok(format!("{:032x}", u128::from_le_bytes(bytes)))
+}
+
+/// Whether `t` has a token's shape ([`random_token`]): 32 hex digits.
+pub fn is_token(t: &str) -> bool {
+    t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A message to one peer's signaling socket, from a part of the host other than signaling
 /// (an input error, a game's player slot): any host → page signaling message.
 pub type Notice = ServerMsg;

@@ -4,8 +4,6 @@
 // press is presented, the press has reached the screen.
 
 export const MSG_FRAME_ECHO = 1;
-/** The host's word that it is alive (one byte), every 500 ms, frames or not (stall.js). */
-export const MSG_ALIVE = 2;
 
 /** Parses one control-channel message; null if it is not a well-formed frame echo. */
 export function parseFrameEcho(buffer) {

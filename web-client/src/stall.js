@@ -6,7 +6,7 @@
 
 /**
  * Nothing heard on `control` for this long (ms) from a host that says it is alive every 500 ms
- * (echo.js MSG_ALIVE): it stalled, or the link is gone. The browser's ICE takes 5–10 s more.
+ * (type 2 on `control`, host/docs/input-protocol.md): it stalled, or the link is gone. The browser's ICE takes 5–10 s more.
  */
 export const HOST_SILENT_MS = 2000;
 

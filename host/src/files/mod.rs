@@ -174,11 +174,9 @@ pub struct Files {
     uploads: Mutex<HashMap<String, Slot>>,
 }
 
-/// 128 random bits, hex.
+/// 128 random bits, hex ([`crate::peer::random_token`]).
 fn random_id() -> Result<String, FileError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| FileError::Io(std::io::Error::other(e)))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    crate::peer::random_token().map_err(|e| FileError::Io(std::io::Error::other(e)))
 }
 
 impl Files {

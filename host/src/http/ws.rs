@@ -368,7 +368,7 @@ async fn carry_out(
             name,
             rejoin,
         } => {
-            let token = rejoin_token()
+            let token = crate::peer::random_token()
                 .inspect_err(|e| tracing::warn!(error = %e, "no rejoin token"))
                 .ok();
             let msg = InputMsg::Member {
@@ -522,13 +522,6 @@ pub(super) async fn game_request(
         Ok(Err(message)) => Err(GameError::Failed(message)),
         Err(_) => Err(GameError::Failed("the game stopped".into())),
     }
-}
-
-/// A new rejoin token (`crate::input::roles::Joining`): 128 random bits, 32 hex digits.
-fn rejoin_token() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)?;
-    Ok(format!("{:032x}", u128::from_le_bytes(bytes)))
 }
 
 #[cfg(test)]

@@ -402,7 +402,6 @@ impl Room {
             .and_then(clean_name)
             .unwrap_or_else(|| format!("Guest {}", peer.0));
         let name = self.unique_name(peer, name);
-        let token = None;
         self.members.insert(
             peer,
             Member {
@@ -410,7 +409,7 @@ impl Room {
                 role,
                 asked: false,
                 open,
-                token,
+                token: None,
             },
         );
         out.push(Event::Changed);

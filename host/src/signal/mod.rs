@@ -227,10 +227,7 @@ impl Connection {
             if std::mem::replace(&mut self.hello, true) {
                 return self.handle_bad(counters, "hello was already said".into(), out);
             }
-            if rejoin
-                .as_ref()
-                .is_some_and(|t| t.len() != 32 || !t.bytes().all(|b| b.is_ascii_hexdigit()))
-            {
+            if rejoin.as_deref().is_some_and(|t| !crate::peer::is_token(t)) {
                 self.hello = false;
                 return self.handle_bad(counters, "a rejoin token is 32 hex digits".into(), out);
             }

@@ -1,6 +1,7 @@
 //! A `hello` that gives back a rejoin token (`crate::input::roles::Joining`).
 
 use super::*;
+use crate::peer::{is_token, random_token};
 
 #[test]
 fn a_rejoin_token_goes_to_the_room_and_a_malformed_one_is_refused_without_spending_hello() {
@@ -40,4 +41,15 @@ fn a_rejoin_token_goes_to_the_room_and_a_malformed_one_is_refused_without_spendi
         );
     }
     assert_eq!(c.bad_messages.get(), 5);
+}
+
+#[test]
+fn a_token_is_32_hex_digits_and_each_is_new() {
+    let (a, b) = (
+        random_token().expect("randomness"),
+        random_token().expect("randomness"),
+    );
+    assert!(is_token(&a) && is_token(&b), "{a} {b}");
+    assert_ne!(a, b);
+    assert!(!is_token(&a[1..]) && !is_token(&format!("{}g", &a[1..])));
 }
