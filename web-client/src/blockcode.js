@@ -35,8 +35,30 @@ export function decodeCode(data, width) {
 const flipOf = (green) => (green < 64 ? false : green >= 128 ? true : null);
 
 /**
- * A reader bound to one video element: `read()` returns {frame, captureMs, flip} for the
- * picture the video shows now (flip: true white, false black, null neither), or null.
+ * The picture a video element shows now, with its own size: `{ image, width, height, close }`
+ * (`image` a CanvasImageSource whose natural size is width x height), or null before the first
+ * picture. A WebCodecs `VideoFrame` where there is one: `video.videoWidth` can lag a change of
+ * resolution by a picture, and a pixel picked by the old size then lands elsewhere in the new
+ * picture (a CI run read the flip region off the colour bars, "white", at the ladder's first
+ * climb from 640x360 to 1280x720).
+ */
+function snapshot(video) {
+  if (typeof VideoFrame === 'function') {
+    try {
+      const frame = new VideoFrame(video);
+      return { image: frame, width: frame.displayWidth, height: frame.displayHeight, close: () => frame.close() };
+    } catch {
+      return null; // no picture yet
+    }
+  }
+  const { videoWidth: width, videoHeight: height } = video;
+  return width && height ? { image: video, width, height, close: () => {} } : null;
+}
+
+/**
+ * A reader bound to one video element: `read()` returns {frame, captureMs, flip, width,
+ * height} for the picture the video shows now (flip: true white, false black, null neither;
+ * width x height the picture's size), or null.
  */
 export function videoReader(video) {
   const canvas = document.createElement('canvas');
@@ -45,23 +67,30 @@ export function videoReader(video) {
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   return {
     read() {
-      const w = video.videoWidth;
-      const h = video.videoHeight;
-      if (!w || !h) return null;
-      ctx.drawImage(video, 0, 0, canvas.width, ROWS * BLOCK, 0, 0, canvas.width, ROWS * BLOCK);
-      // One pixel of the flip region, into the spare last row.
-      ctx.drawImage(video, Math.floor(w * 3 / 4), Math.floor(h * 3 / 4), 1, 1, 0, ROWS * BLOCK, 1, 1);
+      const shot = snapshot(video);
+      if (!shot) return null;
+      const { image, width: w, height: h } = shot;
+      try {
+        ctx.drawImage(image, 0, 0, canvas.width, ROWS * BLOCK, 0, 0, canvas.width, ROWS * BLOCK);
+        // One pixel of the flip region, into the spare last row.
+        ctx.drawImage(image, Math.floor(w * 3 / 4), Math.floor(h * 3 / 4), 1, 1, 0, ROWS * BLOCK, 1, 1);
+      } finally {
+        shot.close();
+      }
       const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
       const code = decodeCode(px, canvas.width);
       if (!code) return null;
-      return { ...code, flip: flipOf(px[(ROWS * BLOCK * canvas.width) * 4 + 1]) };
+      return { ...code, flip: flipOf(px[(ROWS * BLOCK * canvas.width) * 4 + 1]), width: w, height: h };
     },
     /** Only the flip region (any source whose bottom-right quarter turns black or white). */
     readFlip() {
-      const w = video.videoWidth;
-      const h = video.videoHeight;
-      if (!w || !h) return null;
-      ctx.drawImage(video, Math.floor(w * 3 / 4), Math.floor(h * 3 / 4), 1, 1, 0, 0, 1, 1);
+      const shot = snapshot(video);
+      if (!shot) return null;
+      try {
+        ctx.drawImage(shot.image, Math.floor(shot.width * 3 / 4), Math.floor(shot.height * 3 / 4), 1, 1, 0, 0, 1, 1);
+      } finally {
+        shot.close();
+      }
       return flipOf(ctx.getImageData(0, 0, 1, 1).data[1]);
     },
   };
