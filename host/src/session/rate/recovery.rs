@@ -31,7 +31,13 @@
 //!
 //! When the figure is stuck, the asked probe also starts str0m's estimator over from its
 //! estimate ([`Ask::Restart`]): a stuck one let allocation probes pass without a move (5451
-//! kbit/s for 7 s through two of them on the link bench), a fresh one follows them.
+//! kbit/s for 7 s through two of them on the link bench), a fresh one follows them. So does
+//! every asked probe that found room, at once: the link opened, and str0m's loss-based half,
+//! which still holds the narrow link's loss, keeps its own probes off (its probe controller
+//! probes only while delay-limited or loss-limited and rising) and lets the figure rise at
+//! most 1.5 times what was acknowledged a step. For [`CLIMB_WITHIN`] after one found room,
+//! the next are asked on a clear link as soon as the last is judged, up to [`WELL_UNDER`] of
+//! the configured rate.
 //!
 //! A probe's result asked for here leads the target at a lower jump than an unasked one (see
 //! [`ASKED_PROBE_JUMP`]) and is checked like every lead. The rate controller asks none while
@@ -98,6 +104,13 @@ pub(crate) const RESULT_WITHIN: Duration = Duration::from_secs(2);
 /// lead): after a narrow link's loss, str0m's loss-based estimate climbs at most 1.5 times
 /// the acknowledged rate a step, and held to the quartile each step waited seconds.
 pub(crate) const OPENED_JUMP: f64 = 1.2;
+/// After an asked probe found room, for this long the next is asked on a clear link after
+/// [`CLEAR_EVERY`] while the target is under [`WELL_UNDER`] of the configured rate (not only
+/// under [`UNDER_PROVEN`] of what the link carried): after the narrow link's loss str0m does
+/// not go on probing by itself (its loss-based half holds it), and from half of what the link
+/// had carried the target climbed at str0m's AIMD pace, ~20 % a second (4 → 8 Mbit/s in
+/// 4–5 s on the link bench). A failed lead ends it.
+pub(crate) const CLIMB_WITHIN: Duration = Duration::from_secs(6);
 /// How long the desired rate stays lowered for an asked probe: long enough for str0m to take
 /// the lower figure (its probe controller compares each desired rate with the one it last
 /// handled), short enough that nothing else notices.
@@ -153,6 +166,10 @@ pub(crate) struct RecoveryProbes {
     /// The estimator's figure, kbit/s, and since when it has stood there (within
     /// [`HELD_WITHIN`]).
     held: Option<(f64, Instant)>,
+    /// When an asked probe last found room (its estimate [`FOUND_RISE`] higher).
+    found_at: Option<Instant>,
+    /// An asked probe found room and the estimator has not been started over from it yet.
+    restart_found: bool,
     every: Duration,
 }
 
@@ -167,6 +184,8 @@ impl Default for RecoveryProbes {
             asked: None,
             last_asked: None,
             held: None,
+            found_at: None,
+            restart_found: false,
             every: FIRST_EVERY,
         }
     }
@@ -239,10 +258,14 @@ impl RecoveryProbes {
         {
             self.held = Some((kbps, now));
         }
-        if self.asked.is_some_and(|(at, before)| {
-            kbps >= before * FOUND_RISE || now.saturating_duration_since(at) >= RESULT_WITHIN
-        }) {
-            self.asked = None;
+        if let Some((at, before)) = self.asked {
+            if kbps >= before * FOUND_RISE {
+                self.found_at = Some(now);
+                self.restart_found = true;
+                self.asked = None;
+            } else if now.saturating_duration_since(at) >= RESULT_WITHIN {
+                self.asked = None;
+            }
         }
     }
 
@@ -266,6 +289,12 @@ impl RecoveryProbes {
             .is_some_and(|p| target < p * UNDER_PROVEN)
     }
 
+    /// Whether an asked probe found room within [`CLIMB_WITHIN`] (and no lead failed since).
+    fn climbing(&self, now: Instant) -> bool {
+        self.found_at
+            .is_some_and(|t| now.saturating_duration_since(t) < CLIMB_WITHIN)
+    }
+
     /// Whether the estimator's figure has stood still for [`STUCK_AFTER`].
     fn stuck(&self, now: Instant) -> bool {
         self.held
@@ -286,10 +315,12 @@ impl RecoveryProbes {
             .last_asked
             .map_or(Duration::MAX, |t| now.saturating_duration_since(t));
         let clear = clear_for >= CLEAR_FOR;
-        let waited =
-            since_asked >= self.every || (clear_for >= LONG_CLEAR && since_asked >= CLEAR_EVERY);
+        let climbing = self.climbing(now);
+        let waited = since_asked >= self.every
+            || ((clear_for >= LONG_CLEAR || climbing) && since_asked >= CLEAR_EVERY);
         let stuck = self.stuck(now);
-        let under = target < max * WELL_UNDER && (self.under_proven(now, target) || stuck);
+        let under =
+            target < max * WELL_UNDER && (self.under_proven(now, target) || stuck || climbing);
         tracing::trace!(
             clear_ms = clear_for.as_millis() as u64,
             floor_ms = self.floor.map(|f| f.0),
@@ -299,6 +330,18 @@ impl RecoveryProbes {
             stuck,
             "recovery probe"
         );
+        // An asked probe found room: the link opened. str0m's estimator starts over from what
+        // it found, at once: its loss-based half still holds the narrow link's loss, and
+        // neither its own probes nor ours then took it over 1.5 times what was acknowledged
+        // a step (~20 % a second after a lift on the link bench); a fresh one probes on,
+        // doubling from there.
+        if std::mem::take(&mut self.restart_found) && target < max * WELL_UNDER {
+            self.asked = Some((now, estimate));
+            self.last_asked = Some(now);
+            return Some(Ask::Restart {
+                from_kbps: estimate,
+            });
+        }
         if !(clear && waited && under && self.asked.is_none()) {
             return None;
         }
@@ -342,6 +385,8 @@ impl RecoveryProbes {
     /// The result of an asked probe led the target over the link: the next waits longer.
     pub(crate) fn failed(&mut self) {
         self.every = (self.every * 2).min(LONGEST_EVERY);
+        self.found_at = None;
+        self.restart_found = false;
     }
 
     /// A new path: its round trips start over.

@@ -95,17 +95,23 @@ fn a_probe_is_asked_for_only_after_a_clear_spell_and_less_often_after_failed_lea
         }
     }
     assert_eq!(asked, [1500, 3500, 5500, 7500, 9500]);
-    // What a probe finds leads the target over the link: the next waits longer.
+    // What a probe finds leads the target over the link (the lead fails a sample after its
+    // result): the next waits longer, and the estimator is not started over from it.
     let mut f = had_8000(t0);
     let mut asked = Vec::new();
+    let mut fails = false;
     for i in 0..100 {
         let now = at(i * 250);
         let rtt = if i % 12 >= 7 { 57.0 } else { 40.0 };
+        let estimate = if asked.is_empty() { 1000.0 } else { 1500.0 };
         f.on_sample(now, Some(rtt), 0.0, Some(900.0));
-        f.on_estimate(now, if asked.is_empty() { 1000.0 } else { 1500.0 });
-        if f.due(now, 900.0, 1000.0, 8000.0).is_some() {
-            asked.push(i * 250);
+        f.on_estimate(now, estimate);
+        if std::mem::take(&mut fails) {
             f.failed();
+        }
+        if f.due(now, 900.0, estimate, 8000.0).is_some() {
+            asked.push(i * 250);
+            fails = true;
         }
     }
     assert_eq!(asked, [1500, 7500, 19_500]);
@@ -138,8 +144,44 @@ fn a_probe_that_found_room_lets_the_next_come_soon() {
             asked.last().is_some_and(|&a| i * 250 - a < 2000)
         );
     }
-    // Every `CLEAR_EVERY` on the clear link, until the target is half of what was carried.
-    assert_eq!(asked, [1500, 3000, 4500]);
+    // Each probe that found room starts the estimator over from what it found at once (its
+    // loss-based half forgets the narrow link's loss), until the target is near the
+    // configured rate.
+    assert_eq!(asked, [1500, 1750, 2000]);
+}
+
+#[test]
+fn after_a_probe_found_room_the_estimator_starts_over_and_the_next_come_soon() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut p = had_8000(t0);
+    let mut estimate: f64 = 1000.0;
+    let mut asked = Vec::new();
+    for i in 0..60 {
+        let now = at(i * 250);
+        p.on_sample(now, Some(40.0), 0.0, Some(estimate * 0.85));
+        p.on_estimate(now, estimate);
+        if let Some(ask) = p.due(now, estimate * 0.85, estimate, 8000.0) {
+            asked.push((i * 250, ask));
+            // The first finds room (5000: the target over half of what was carried); the
+            // rest find nothing more.
+            estimate = estimate.max(5000.0);
+        } else if estimate >= 5000.0 {
+            estimate += 5.0; // str0m's own climb: not stuck
+        }
+    }
+    let restart = Ask::Restart { from_kbps: 5000.0 };
+    // After the one that found room, as soon as the last is judged (`RESULT_WITHIN`) on the
+    // clear link though the target is over half of what was carried, for `CLIMB_WITHIN`.
+    assert_eq!(
+        asked,
+        [
+            (1500, Ask::Allocation),
+            (1750, restart),
+            (3750, Ask::Allocation),
+            (5750, Ask::Allocation),
+        ]
+    );
 }
 
 #[test]
