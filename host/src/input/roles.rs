@@ -136,6 +136,9 @@ struct Member {
     open: bool,
     /// Its rejoin token ([`held`]).
     token: Option<String>,
+    /// When it first joined, in join order: a page that came back keeps its place in the
+    /// list and in the order of who inherits the session ([`held`]).
+    since: u64,
 }
 
 impl RoomConfig {
@@ -154,8 +157,10 @@ impl RoomConfig {
 #[derive(Debug)]
 pub struct Room {
     config: RoomConfig,
-    /// By peer id, which is also the order they joined in.
+    /// By peer id (see [`Member::since`] for the order they joined in).
     members: BTreeMap<PeerId, Member>,
+    /// How many pages joined, for [`Member::since`].
+    joins: u64,
     seats: Vec<Option<PeerId>>,
     /// Members whose socket closed, held for their page to come back ([`held`]).
     held: Vec<held::Held>,
@@ -181,6 +186,7 @@ impl Room {
             seats: vec![None; config.seats.max(1)],
             config,
             members: BTreeMap::new(),
+            joins: 0,
             held: Vec::new(),
         }
     }
@@ -202,10 +208,13 @@ impl Room {
         self.members.get(&peer).map(|m| m.role)
     }
 
-    /// Every member in the order they joined, as pages see them.
+    /// Every member in the order they joined (a page that came back in its place), as pages
+    /// see them.
     pub fn members(&self) -> Vec<MemberView> {
-        self.members
-            .iter()
+        let mut members: Vec<_> = self.members.iter().collect();
+        members.sort_by_key(|(_, m)| m.since);
+        members
+            .into_iter()
             .map(|(p, m)| MemberView {
                 peer: p.0,
                 name: m.name.clone(),
@@ -410,8 +419,10 @@ impl Room {
                 asked: false,
                 open,
                 token: None,
+                since: self.joins,
             },
         );
+        self.joins += 1;
         out.push(Event::Changed);
     }
 
@@ -440,7 +451,11 @@ impl Room {
         if self.has_owner() || self.owner_held() {
             return;
         }
-        let heir = self.members.iter_mut().find(|(_, m)| m.open);
+        let heir = self
+            .members
+            .iter_mut()
+            .filter(|(_, m)| m.open)
+            .min_by_key(|(_, m)| m.since);
         if let Some((&heir, m)) = heir {
             m.role = Role::Owner;
             out.push(Event::Changed);

@@ -36,6 +36,8 @@ pub(super) struct Held {
     /// The seat it held, kept free for it (`None` once an owner's move used it).
     seat: Option<usize>,
     open: bool,
+    /// Its place in the join order ([`super::Member::since`]).
+    since: u64,
     until: Instant,
 }
 
@@ -83,6 +85,7 @@ impl Room {
         if let Some(m) = self.members.get_mut(&join.peer) {
             m.token = join.token.map(str::to_owned);
             m.asked = back.as_ref().is_some_and(|h| h.asked);
+            m.since = back.as_ref().map_or(m.since, |h| h.since);
         }
         match back.and_then(|h| h.seat) {
             Some(i) if self.seats.get(i) == Some(&None) => {
@@ -111,6 +114,7 @@ impl Room {
                     role: m.role,
                     seat,
                     open: m.open,
+                    since: m.since,
                     until: now + REJOIN_GRACE,
                 });
             }
@@ -172,7 +176,7 @@ impl Room {
             .members
             .iter()
             .find(|(_, m)| m.token.as_deref() == Some(token))?;
-        let (role, open, name, asked) = (m.role, m.open, m.name.clone(), m.asked);
+        let (role, open, name, asked, since) = (m.role, m.open, m.name.clone(), m.asked, m.since);
         let seat = self.seats.iter().position(|s| *s == Some(old));
         self.members.remove(&old);
         if let Some(i) = seat {
@@ -188,6 +192,7 @@ impl Room {
             role,
             seat,
             open,
+            since,
             until: now,
         })
     }
@@ -269,6 +274,23 @@ mod tests {
             join(&mut room, 3, Admission::Open, Some("t1"), late),
             Role::Viewer
         );
+    }
+
+    #[test]
+    fn a_member_back_keeps_its_place_in_the_list_and_in_who_inherits() {
+        let t0 = Instant::now();
+        let mut room = Room::new(DESK);
+        for n in 1..=3 {
+            join(&mut room, n, Admission::Open, None, t0);
+        }
+        // Viewer 2 reloads (back as 4), then the owner leaves for good.
+        room.handle_gone(p(2), t0, &mut Vec::new());
+        join(&mut room, 4, Admission::Open, Some("t2"), t0);
+        let order: Vec<u64> = room.members().iter().map(|m| m.peer).collect();
+        assert_eq!(order, [1, 4, 3]);
+        room.handle_leave(p(1), &mut Vec::new());
+        assert_eq!(room.role(p(4)), Some(Role::Owner), "there longer than 3");
+        assert_eq!(room.role(p(3)), Some(Role::Viewer));
     }
 
     #[test]
