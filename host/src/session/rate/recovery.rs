@@ -32,12 +32,16 @@
 //! When the figure is stuck, the asked probe also starts str0m's estimator over from its
 //! estimate ([`Ask::Restart`]): a stuck one let allocation probes pass without a move (5451
 //! kbit/s for 7 s through two of them on the link bench), a fresh one follows them. So does
-//! every asked probe that found room, at once: the link opened, and str0m's loss-based half,
-//! which still holds the narrow link's loss, keeps its own probes off (its probe controller
-//! probes only while delay-limited or loss-limited and rising) and lets the figure rise at
-//! most 1.5 times what was acknowledged a step. For [`CLIMB_WITHIN`] after one found room,
+//! every asked probe that found room, at once, with the fresh estimator's first probes (3 and
+//! 6 times what was found) not held: the link opened, and str0m's loss-based half, which
+//! still holds the narrow link's loss, keeps its own probes off (its probe controller probes
+//! only while delay-limited or loss-limited and rising) and lets the figure rise at most 1.5
+//! times what was acknowledged a step. For [`CLIMB_WITHIN`] after one found room,
 //! the next are asked on a clear link as soon as the last is judged, up to [`WELL_UNDER`] of
-//! the configured rate.
+//! the configured rate. And an asked probe after one that found nothing starts the estimator
+//! over too (its first probes held to twice the estimate): while str0m's loss-based half is
+//! not rising its probe controller sends no probe at all, and on the link bench allocation
+//! probes asked on a link that had opened found nothing (844.7 kbit/s for 5.5 s through two).
 //!
 //! A probe's result asked for here leads the target at a lower jump than an unasked one (see
 //! [`ASKED_PROBE_JUMP`]) and is checked like every lead. The rate controller asks none while
@@ -137,13 +141,18 @@ pub(crate) enum Ask {
     /// str0m's allocation probe, at twice the estimate.
     Allocation,
     /// The same, with str0m's estimator started over from its estimate (`Bwe::reset`)
-    /// first, when the figure is stuck ([`STUCK_AFTER`]). Its initial probes (3 and 6 times the
+    /// first, when the figure is stuck ([`STUCK_AFTER`]), the last asked probe found nothing,
+    /// or (not held) one found room (see the module docs). Its initial probes (3 and 6 times the
     /// estimate) are held to twice it by the lowered desired rate: unheld, on virtual time
     /// they took a 1 Mbit/s link that had not opened (the ladder's low rung sent under it)
     /// into loss, and the new estimator, knowing no better, down to 300 kbit/s.
     Restart {
         /// The estimate to start over from, kbit/s.
         from_kbps: f64,
+        /// Whether its first probes are held to twice the estimate (the desired rate lowered
+        /// for [`LOWERED_FOR`]). Not after a probe found room: the link opened, and str0m's
+        /// first probes (3 and 6 times the estimate) measure how far in one step.
+        held: bool,
     },
 }
 
@@ -162,6 +171,8 @@ pub(crate) struct RecoveryProbes {
     proven: Option<(f64, Instant)>,
     /// The last asked probe: when, and the estimate then; `None` once judged.
     asked: Option<(Instant, f64)>,
+    /// Whether the last asked probe lowers the desired rate for [`LOWERED_FOR`].
+    lower: bool,
     last_asked: Option<Instant>,
     /// The estimator's figure, kbit/s, and since when it has stood there (within
     /// [`HELD_WITHIN`]).
@@ -170,6 +181,8 @@ pub(crate) struct RecoveryProbes {
     found_at: Option<Instant>,
     /// An asked probe found room and the estimator has not been started over from it yet.
     restart_found: bool,
+    /// The last asked probe found nothing: the next starts the estimator over.
+    missed: bool,
     every: Duration,
 }
 
@@ -182,10 +195,12 @@ impl Default for RecoveryProbes {
             carrying_since: None,
             proven: None,
             asked: None,
+            lower: false,
             last_asked: None,
             held: None,
             found_at: None,
             restart_found: false,
+            missed: false,
             every: FIRST_EVERY,
         }
     }
@@ -262,8 +277,10 @@ impl RecoveryProbes {
             if kbps >= before * FOUND_RISE {
                 self.found_at = Some(now);
                 self.restart_found = true;
+                self.missed = false;
                 self.asked = None;
             } else if now.saturating_duration_since(at) >= RESULT_WITHIN {
+                self.missed = true;
                 self.asked = None;
             }
         }
@@ -333,23 +350,27 @@ impl RecoveryProbes {
         // An asked probe found room: the link opened. str0m's estimator starts over from what
         // it found, at once: its loss-based half still holds the narrow link's loss, and
         // neither its own probes nor ours then took it over 1.5 times what was acknowledged
-        // a step (~20 % a second after a lift on the link bench); a fresh one probes on,
-        // doubling from there.
+        // a step (~20 % a second after a lift on the link bench); a fresh one's first probes
+        // (3 and 6 times what was found) measure how far the link opened.
         if std::mem::take(&mut self.restart_found) && target < max * WELL_UNDER {
             self.asked = Some((now, estimate));
+            self.lower = false;
             self.last_asked = Some(now);
             return Some(Ask::Restart {
                 from_kbps: estimate,
+                held: false,
             });
         }
         if !(clear && waited && under && self.asked.is_none()) {
             return None;
         }
         self.asked = Some((now, estimate));
+        self.lower = true;
         self.last_asked = Some(now);
-        Some(if stuck {
+        Some(if stuck || std::mem::take(&mut self.missed) {
             Ask::Restart {
                 from_kbps: estimate,
+                held: true,
             }
         } else {
             Ask::Allocation
@@ -359,7 +380,7 @@ impl RecoveryProbes {
     /// The estimate to give str0m as the desired rate while an asked probe lowers it
     /// ([`LOWERED_FOR`]), kbit/s.
     pub(crate) fn lowered(&self, now: Instant) -> Option<f64> {
-        let (at, estimate) = self.asked?;
+        let (at, estimate) = self.asked.filter(|_| self.lower)?;
         (now.saturating_duration_since(at) < LOWERED_FOR).then_some(estimate)
     }
 
@@ -420,7 +441,7 @@ impl super::RateControl {
         let target = self.target_kbps;
         match estimate.map(|e| (e, self.recovery.due(now, target, e, self.max_kbps))) {
             Some((e, Some(ask))) => {
-                if let Ask::Restart { from_kbps } = ask {
+                if let Ask::Restart { from_kbps, .. } = ask {
                     self.restart = Some(from_kbps);
                 }
                 tracing::debug!(

@@ -170,16 +170,24 @@ fn after_a_probe_found_room_the_estimator_starts_over_and_the_next_come_soon() {
             estimate += 5.0; // str0m's own climb: not stuck
         }
     }
-    let restart = Ask::Restart { from_kbps: 5000.0 };
+    let restart = Ask::Restart {
+        from_kbps: 5000.0,
+        held: false,
+    };
     // After the one that found room, as soon as the last is judged (`RESULT_WITHIN`) on the
-    // clear link though the target is over half of what was carried, for `CLIMB_WITHIN`.
+    // clear link though the target is over half of what was carried, for `CLIMB_WITHIN`;
+    // each after one that found nothing starts the estimator over (held).
+    let held = |from_kbps| Ask::Restart {
+        from_kbps,
+        held: true,
+    };
     assert_eq!(
         asked,
         [
             (1500, Ask::Allocation),
             (1750, restart),
-            (3750, Ask::Allocation),
-            (5750, Ask::Allocation),
+            (3750, held(5035.0)),
+            (5750, held(5070.0)),
         ]
     );
 }
@@ -256,7 +264,10 @@ fn an_estimate_that_stands_still_on_a_clear_link_is_probed_though_it_is_not_low(
         asked,
         [(
             STUCK_AFTER.as_millis() as u64,
-            Ask::Restart { from_kbps: 6565.0 }
+            Ask::Restart {
+                from_kbps: 6565.0,
+                held: true
+            }
         )]
     );
     // An estimate that moves (AIMD, or sawing at a link's edge) is not stuck.
