@@ -94,7 +94,7 @@ fn a_probe_is_asked_for_only_after_a_clear_spell_and_less_often_after_failed_lea
             asked.push(i * 250);
         }
     }
-    assert_eq!(asked, [1500, 3500, 5500, 7500, 9500]);
+    assert_eq!(asked, [1500, 3000, 4500, 6000, 7500, 9000]);
     // What a probe finds leads the target over the link (the lead fails a sample after its
     // result): the next waits longer, and the estimator is not started over from it.
     let mut f = had_8000(t0);
@@ -141,7 +141,9 @@ fn a_probe_that_found_room_lets_the_next_come_soon() {
         }
         assert_eq!(
             p.awaiting(now),
-            asked.last().is_some_and(|&a| i * 250 - a < 2000)
+            asked
+                .last()
+                .is_some_and(|&a| i * 250 - a < RESULT_WITHIN.as_millis() as u64)
         );
     }
     // Each probe that found room starts the estimator over from what it found at once (its
@@ -186,8 +188,9 @@ fn after_a_probe_found_room_the_estimator_starts_over_and_the_next_come_soon() {
         [
             (1500, Ask::Allocation),
             (1750, restart),
-            (3750, held(5035.0)),
-            (5750, held(5070.0)),
+            (3250, held(5025.0)),
+            (4750, held(5050.0)),
+            (6250, held(5075.0)),
         ]
     );
 }
@@ -259,17 +262,14 @@ fn an_estimate_that_stands_still_on_a_clear_link_is_probed_though_it_is_not_low(
             asked.push((i * 250, ask));
         }
     }
-    // Started over from the estimate.
-    assert_eq!(
-        asked,
-        [(
-            STUCK_AFTER.as_millis() as u64,
-            Ask::Restart {
-                from_kbps: 6565.0,
-                held: true
-            }
-        )]
-    );
+    // Started over from the estimate, and again after `CLEAR_EVERY` while it stands still.
+    let restart = Ask::Restart {
+        from_kbps: 6565.0,
+        held: true,
+    };
+    let stuck = STUCK_AFTER.as_millis() as u64;
+    let again = stuck + CLEAR_EVERY.as_millis() as u64;
+    assert_eq!(asked, [(stuck, restart), (again, restart)]);
     // An estimate that moves (AIMD, or sawing at a link's edge) is not stuck.
     let mut m = RecoveryProbes {
         proven: Some((7000.0, t0)),
