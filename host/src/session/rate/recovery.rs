@@ -36,9 +36,9 @@
 //! 6 times what was found) not held: the link opened, and str0m's loss-based half, which
 //! still holds the narrow link's loss, keeps its own probes off (its probe controller probes
 //! only while delay-limited or loss-limited and rising) and lets the figure rise at most 1.5
-//! times what was acknowledged a step. For [`CLIMB_WITHIN`] after one found room,
-//! the next are asked on a clear link as soon as the last is judged, up to [`WELL_UNDER`] of
-//! the configured rate. And an asked probe after one that found nothing starts the estimator
+//! times what was acknowledged a step. For [`CLIMB_WITHIN`] after one found room, the next
+//! are asked on a clear link every [`CLEAR_EVERY`] (once the last is judged), up to
+//! [`WELL_UNDER`] of the configured rate. And an asked probe after one that found nothing starts the estimator
 //! over too (its first probes held to twice the estimate): while str0m's loss-based half is
 //! not rising its probe controller sends no probe at all, and on the link bench allocation
 //! probes asked on a link that had opened found nothing (844.7 kbit/s for 5.5 s through two).
