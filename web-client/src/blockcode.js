@@ -56,6 +56,21 @@ function snapshot(video) {
 }
 
 /**
+ * Draws the picture `video` shows now with `draw(image, width, height)` and lets go of it;
+ * returns `{ width, height }` (the picture's size), or null before the first picture.
+ */
+function drawShown(video, draw) {
+  const shot = snapshot(video);
+  if (!shot) return null;
+  try {
+    draw(shot.image, shot.width, shot.height);
+  } finally {
+    shot.close();
+  }
+  return { width: shot.width, height: shot.height };
+}
+
+/**
  * A reader bound to one video element: `read()` returns {frame, captureMs, flip, width,
  * height} for the picture the video shows now (flip: true white, false black, null neither;
  * width x height the picture's size), or null.
@@ -65,32 +80,24 @@ export function videoReader(video) {
   canvas.width = COLS * BLOCK;
   canvas.height = ROWS * BLOCK + 1;
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  // One pixel of the flip region, to row `y` of the canvas.
+  const drawFlip = (image, w, h, y) =>
+    ctx.drawImage(image, Math.floor(w * 3 / 4), Math.floor(h * 3 / 4), 1, 1, 0, y, 1, 1);
   return {
     read() {
-      const shot = snapshot(video);
-      if (!shot) return null;
-      const { image, width: w, height: h } = shot;
-      try {
+      const size = drawShown(video, (image, w, h) => {
         ctx.drawImage(image, 0, 0, canvas.width, ROWS * BLOCK, 0, 0, canvas.width, ROWS * BLOCK);
-        // One pixel of the flip region, into the spare last row.
-        ctx.drawImage(image, Math.floor(w * 3 / 4), Math.floor(h * 3 / 4), 1, 1, 0, ROWS * BLOCK, 1, 1);
-      } finally {
-        shot.close();
-      }
+        drawFlip(image, w, h, ROWS * BLOCK); // the spare last row
+      });
+      if (!size) return null;
       const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
       const code = decodeCode(px, canvas.width);
       if (!code) return null;
-      return { ...code, flip: flipOf(px[(ROWS * BLOCK * canvas.width) * 4 + 1]), width: w, height: h };
+      return { ...code, flip: flipOf(px[(ROWS * BLOCK * canvas.width) * 4 + 1]), ...size };
     },
     /** Only the flip region (any source whose bottom-right quarter turns black or white). */
     readFlip() {
-      const shot = snapshot(video);
-      if (!shot) return null;
-      try {
-        ctx.drawImage(shot.image, Math.floor(shot.width * 3 / 4), Math.floor(shot.height * 3 / 4), 1, 1, 0, 0, 1, 1);
-      } finally {
-        shot.close();
-      }
+      if (!drawShown(video, (image, w, h) => drawFlip(image, w, h, 0))) return null;
       return flipOf(ctx.getImageData(0, 0, 1, 1).data[1]);
     },
   };

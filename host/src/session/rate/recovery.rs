@@ -158,6 +158,13 @@ pub(crate) enum Ask {
     },
 }
 
+impl Ask {
+    /// Whether it lowers the desired rate for [`LOWERED_FOR`]: all but an unheld restart.
+    fn lowers(self) -> bool {
+        !matches!(self, Ask::Restart { held: false, .. })
+    }
+}
+
 /// When to ask for a probe (see the module docs).
 #[derive(Debug, Clone)]
 pub(crate) struct RecoveryProbes {
@@ -171,10 +178,8 @@ pub(crate) struct RecoveryProbes {
     carrying_since: Option<Instant>,
     /// The highest target the link carried, kbit/s, and when it last carried it.
     proven: Option<(f64, Instant)>,
-    /// The last asked probe: when, and the estimate then; `None` once judged.
-    asked: Option<(Instant, f64)>,
-    /// Whether the last asked probe lowers the desired rate for [`LOWERED_FOR`].
-    lower: bool,
+    /// The last asked probe: when, the estimate then and how it was made; `None` once judged.
+    asked: Option<(Instant, f64, Ask)>,
     last_asked: Option<Instant>,
     /// The estimator's figure, kbit/s, and since when it has stood there (within
     /// [`HELD_WITHIN`]).
@@ -197,7 +202,6 @@ impl Default for RecoveryProbes {
             carrying_since: None,
             proven: None,
             asked: None,
-            lower: false,
             last_asked: None,
             held: None,
             found_at: None,
@@ -275,7 +279,7 @@ impl RecoveryProbes {
         {
             self.held = Some((kbps, now));
         }
-        if let Some((at, before)) = self.asked {
+        if let Some((at, before, _)) = self.asked {
             if kbps >= before * FOUND_RISE {
                 self.found_at = Some(now);
                 self.restart_found = true;
@@ -355,34 +359,40 @@ impl RecoveryProbes {
         // a step (~20 % a second after a lift on the link bench); a fresh one's first probes
         // (3 and 6 times what was found) measure how far the link opened.
         if std::mem::take(&mut self.restart_found) && target < max * WELL_UNDER {
-            self.asked = Some((now, estimate));
-            self.lower = false;
-            self.last_asked = Some(now);
-            return Some(Ask::Restart {
-                from_kbps: estimate,
-                held: false,
-            });
+            return Some(self.ask(
+                now,
+                estimate,
+                Ask::Restart {
+                    from_kbps: estimate,
+                    held: false,
+                },
+            ));
         }
         if !(clear && waited && under && self.asked.is_none()) {
             return None;
         }
-        self.asked = Some((now, estimate));
-        self.lower = true;
-        self.last_asked = Some(now);
-        Some(if stuck || std::mem::take(&mut self.missed) {
+        let ask = if stuck || std::mem::take(&mut self.missed) {
             Ask::Restart {
                 from_kbps: estimate,
                 held: true,
             }
         } else {
             Ask::Allocation
-        })
+        };
+        Some(self.ask(now, estimate, ask))
+    }
+
+    /// Records `ask`, made at `now` with the estimate `estimate` (kbit/s), and returns it.
+    fn ask(&mut self, now: Instant, estimate: f64, ask: Ask) -> Ask {
+        self.asked = Some((now, estimate, ask));
+        self.last_asked = Some(now);
+        ask
     }
 
     /// The estimate to give str0m as the desired rate while an asked probe lowers it
     /// ([`LOWERED_FOR`]), kbit/s.
     pub(crate) fn lowered(&self, now: Instant) -> Option<f64> {
-        let (at, estimate) = self.asked.filter(|_| self.lower)?;
+        let (at, estimate, _) = self.asked.filter(|&(_, _, ask)| ask.lowers())?;
         (now.saturating_duration_since(at) < LOWERED_FOR).then_some(estimate)
     }
 
