@@ -52,8 +52,12 @@ pub use channels::{
 pub use ladder::RungReason;
 use peer::Peer;
 
-/// How often the session publishes every peer's figures (rates are over this interval).
-pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the session publishes every peer's figures: as often as str0m reports them, so
+/// that `/api/stats` shows a change of target or rung within this (published once a second,
+/// the link bench read the lift's full rate up to a second late).
+pub const STATS_INTERVAL: Duration = RTC_STATS_INTERVAL;
+/// The window of a peer's rates (kbit/s, frames a second) in its figures.
+pub const RATE_WINDOW: Duration = Duration::from_secs(1);
 /// How often str0m reports a peer's figures: its bandwidth estimator's current figure and
 /// the share of packets lost are sampled this often (`rate/`: a collapse is seen from two
 /// loss samples, so this is most of how long that takes).

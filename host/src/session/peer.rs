@@ -20,7 +20,7 @@ use super::fanout::KeyframeGate;
 use super::negotiate::{self, Media, Pending, Shape};
 use super::rate::{LossRun, RateControl};
 use super::{
-    EncoderCommand, Output, SessionCounters, SessionError, RTC_STATS_INTERVAL, STATS_INTERVAL,
+    EncoderCommand, Output, SessionCounters, SessionError, RATE_WINDOW, RTC_STATS_INTERVAL,
 };
 use crate::encode::Codec;
 use crate::peer::PeerId;
@@ -366,7 +366,7 @@ impl Peer {
                 // Rates over about a second, though str0m reports every RTC_STATS_INTERVAL.
                 let due = self.last_bytes.is_none_or(|(t, ..)| {
                     s.timestamp.saturating_duration_since(t) + RTC_STATS_INTERVAL / 2
-                        >= STATS_INTERVAL
+                        >= RATE_WINDOW
                 });
                 if due {
                     if let Some((t, bytes, frames, video)) = self.last_bytes {

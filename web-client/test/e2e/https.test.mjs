@@ -44,7 +44,7 @@ test('over the LAN the page comes over https, plays, and its sound takes the pag
     const s = await page.evaluate(async (pw) => (await fetch('/api/stats', {
       headers: { Authorization: `Bearer ${pw}` } })).json(), password);
     // The host reports the track until the page's `audio` channel opens (a moment after the
-    // video plays); the stats are published once a second.
+    // video plays); the stats are published every 250 ms.
     return s.peers?.length === 1 && s.peers[0].audio_path === 'channel' && s;
   });
   assert.equal(stats.peers[0].audio_path, 'channel');

@@ -37,7 +37,7 @@ test('at 500 kbit/s the picture is 640x360 of the 1280x720 screen, and clicks la
   await waitFor('the smaller picture', () => evaluate(() => video.videoWidth === 640 && video.videoHeight === 360), 15000);
   assert.deepEqual(await evaluate(() => [video.dataset.screenWidth, video.dataset.screenHeight]), ['1280', '720'],
     'the host told the page its screen size');
-  // Peers' figures are published once a second. The first ones can come from a dip: a CI run
+  // Peers' figures are published every 250 ms. The first ones can come from a dip: a CI run
   // read rung 3 (426x240) half a second in, the estimate at 113 kbit/s on loopback under load
   // (no loss); it climbs back to the configured 500 within seconds.
   let last;

@@ -167,7 +167,7 @@ test('a page whose network goes away is let go within about 20 s: it leaves the 
     const statsUrl = new URL('/api/stats', g.url).toString();
     const peers = () => JSON.parse(execFileSync('ip', ['netns', 'exec', lan.host, 'curl', '-skf', '--max-time', '2',
       '-H', `Authorization: Bearer ${password}`, statsUrl]).toString()).peers.length;
-    // /api/stats takes its peers from a snapshot made once a second.
+    // /api/stats takes its peers from a snapshot made every 250 ms.
     await waitFor('the page in /api/stats', () => peers() === 1, 10000, 250);
     // The client's network goes away (Wi-Fi gone): no close, no reset reaches the host.
     const dev = /(gc\d+)@/.exec(execFileSync('ip', ['-n', lan.client, '-o', 'link', 'show']).toString())[1];
