@@ -15,7 +15,7 @@ import { ChannelAudio, channelAudioSupported } from './audio.js';
 import { FrameLead, watchDisplayPeriod } from './phase.js';
 import { StallWatch, HostSilence } from './stall.js';
 import { guessLayout } from './keymap.js';
-import { Room, PeoplePanel, savedName } from './people.js';
+import { Room, PeoplePanel, savedName, watchingHint } from './people.js';
 import { Pointers, screenSize, setScreen } from './pointers.js';
 import { Transfers, FilesPanel } from './files.js';
 import { TouchInput, tapsAsClicks, hasTouch } from './phone.js';
@@ -187,7 +187,7 @@ stage.addEventListener('pointerdown', (e) => {
   if (!at) return;
   lookedAt = e.timeStamp;
   signaling.send(message.point(at[0], at[1]));
-  watching('You are watching: the others see where you clicked. Ask for control to drive.');
+  watching(watchingHint(room, true));
 });
 // A member without control that types is told why nothing happens (once in a while).
 const WATCHING_HINT_MS = 4000;
@@ -198,7 +198,7 @@ function watching(text) {
   info.toast(text);
 }
 stage.addEventListener('keydown', () => {
-  if (room.known && !room.mayDrive) watching('You are watching: ask for control to drive.');
+  if (room.known && !room.mayDrive) watching(watchingHint(room));
 });
 stage.addEventListener('pointerdown', () => {
   if (clipboardPending !== null) navigator.clipboard?.writeText(clipboardPending).then(() => { clipboardPending = null; }, () => {});

@@ -96,6 +96,13 @@ export function notices(before, after, me, heldBefore = [], heldAfter = []) {
     if (now.has(m.peer)) continue;
     out.push(heldAfter.includes(m.name) ? `${m.name} left; their place is kept for 30 s` : `${m.name} left`);
   }
+  // A place no longer kept, its page not back: an owner hears of it, and that nobody drives
+  // when the one given control took it away (the control button then says "Take control").
+  for (const name of heldBefore) {
+    const back = after.some((m) => m.name === name && !was.has(m.peer));
+    if (heldAfter.includes(name) || back || self?.role !== 'owner') continue;
+    out.push(after.some((m) => m.control) ? `${name} did not come back` : `${name} did not come back: nobody has control`);
+  }
   return out;
 }
 
@@ -114,6 +121,16 @@ export function saveName(name, storage = localStore()) {
 }
 
 const LABELS = { release: 'Release control', take: 'Take control', ask: 'Ask for control' };
+
+/**
+ * What a page watching is told when it types or clicks: "You are watching", and how to drive
+ * as its control button says (an owner takes control, a viewer asks; one that asked waits).
+ */
+export function watchingHint(room, clicked = false) {
+  const how = { take: 'Take control to drive.', ask: 'Ask for control to drive.' }[room.controlAction]
+    ?? 'You asked for control: an owner gives it.';
+  return `You are watching${clicked ? ': the others see where you clicked' : ''}. ${how}`;
+}
 
 /**
  * The People panel (members, their roles, who drives, who asked; the owner's and the

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Room, notices, savedName, saveName } from '../src/people.js';
+import { Room, notices, savedName, saveName, watchingHint } from '../src/people.js';
 
 const member = (peer, role, control = false, asked = false, name = `P${peer}`) => ({ peer, name, role, control, asked });
 const msg = (members, { seats = 1, implicit = false } = {}) => ({ type: 'members', members, seats, implicit });
@@ -26,10 +26,16 @@ test('a page drives only with control, or with implicit control while a seat is 
   assert.equal(room.controlAction, 'take');
   room.update(msg([member(1, 'owner', true), member(2, 'viewer')], { implicit: true }));
   assert.equal(room.mayDrive, false);
-  // An owner without control takes it.
+  // An owner without control takes it, and is told so when it types, not to ask.
   room.reset(1);
   room.update(msg([member(1, 'owner'), member(2, 'viewer', true)]));
   assert.equal(room.controlAction, 'take');
+  assert.equal(watchingHint(room), 'You are watching. Take control to drive.');
+  room.reset(3);
+  room.update(msg([member(1, 'owner', true), member(3, 'viewer')]));
+  assert.equal(watchingHint(room, true), 'You are watching: the others see where you clicked. Ask for control to drive.');
+  room.update(msg([member(1, 'owner', true), member(3, 'viewer', false, true)]));
+  assert.match(watchingHint(room), /asked for control/);
 });
 
 test('a change of members brings the notices each page wants', () => {
@@ -142,4 +148,26 @@ test('a member whose place the host keeps is said to be away, then back', () => 
   assert.deepEqual(room.update({ members: [bo, { ...ann, peer: 3 }], seats: 1, implicit: false }), ['Ann is back']);
   // One that leaves for good (nothing kept) just left; garbage in `held` is ignored.
   assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: [7, null] }), ['Ann left']);
+});
+
+test('an owner hears when a place kept for the member given control is let go: nobody drives', () => {
+  const ann = { peer: 1, name: 'Ann', role: 'owner', control: false, asked: false };
+  const bo = { peer: 2, name: 'Bo', role: 'viewer', control: true, asked: false };
+  const owner = new Room();
+  owner.reset(1);
+  owner.update({ members: [ann, bo], seats: 1, implicit: false });
+  assert.deepEqual(owner.update({ members: [ann], seats: 1, implicit: false, held: ['Bo'] }),
+    ['Bo left; their place is kept for 30 s']);
+  assert.deepEqual(owner.update({ members: [ann], seats: 1, implicit: false, held: [] }),
+    ['Bo did not come back: nobody has control']);
+  assert.equal(owner.controlAction, 'take');
+  // A viewer is not told; nor is anyone when the page came back.
+  const cy = new Room();
+  cy.reset(3);
+  const c = { peer: 3, name: 'Cy', role: 'viewer', control: false, asked: false };
+  cy.update({ members: [ann, bo, c], seats: 1, implicit: false });
+  cy.update({ members: [ann, c], seats: 1, implicit: false, held: ['Bo'] });
+  assert.deepEqual(cy.update({ members: [ann, c], seats: 1, implicit: false, held: [] }), []);
+  owner.update({ members: [ann], seats: 1, implicit: false, held: ['Bo'] });
+  assert.deepEqual(owner.update({ members: [ann, { ...bo, peer: 4 }], seats: 1, implicit: false, held: [] }), ['Bo is back']);
 });

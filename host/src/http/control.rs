@@ -234,30 +234,46 @@ pub fn routes(
                 None => ask(&hub, ApiRequest::Revoke).await,
             }
         });
-    let role = warp::path!("api" / "members" / u64 / "role")
+    // A member id is a number: anything else names no member (404, not the 405 of a route
+    // that does not match).
+    let member = |id: &str| id.parse::<u64>().ok().map(PeerId);
+    let no_member = || {
+        error(
+            StatusCode::NOT_FOUND,
+            "no-such-member",
+            "a member is named by its number (`peer` in GET /api/members)",
+        )
+    };
+    let role = warp::path!("api" / "members" / String / "role")
         .and(warp::put())
         .and(auth.clone())
         .and(with_hub())
         .and(bytes)
         .then(
-            move |peer, v, hub: Arc<Hub>, b: hyper::body::Bytes| async move {
+            move |id: String, v, hub: Arc<Hub>, b: hyper::body::Bytes| async move {
                 if let Some(r) = refused(v) {
                     return r;
                 }
+                let Some(peer) = member(&id) else {
+                    return no_member();
+                };
                 match body::<RoleBody>(&b) {
-                    Ok(r) => ask(&hub, ApiRequest::SetRole(PeerId(peer), r.role)).await,
+                    Ok(r) => ask(&hub, ApiRequest::SetRole(peer, r.role)).await,
                     Err(why) => bad_body(why),
                 }
             },
         );
-    let kick = warp::path!("api" / "members" / u64)
+    let kick = warp::path!("api" / "members" / String)
         .and(warp::delete())
         .and(auth.clone())
         .and(with_hub())
-        .then(move |peer, v, hub: Arc<Hub>| async move {
-            match refused(v) {
-                Some(r) => r,
-                None => ask(&hub, ApiRequest::Kick(PeerId(peer))).await,
+        .then(move |id: String, v, hub: Arc<Hub>| async move {
+            if let Some(r) = refused(v) {
+                return r;
+            }
+            match member(&id) {
+                Some(peer) => ask(&hub, ApiRequest::Kick(peer)).await,
+                None => no_member(),
             }
         });
     let game = warp::path!("api" / "game" / String)

@@ -14,7 +14,7 @@ use warp::ws::{Message, WebSocket};
 
 use crate::display::{Followed, Keyboard};
 use crate::emulator::GameCommand;
-use crate::input::roles::Admission;
+use crate::input::roles::{Admission, REJOIN_GRACE};
 use crate::input::InputMsg;
 use crate::net::RtcCommand;
 use crate::peer::{PeerId, PeerNotifier};
@@ -270,7 +270,15 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     if conn.is_authed() {
         let _ = try_send_patiently(&hub.input, InputMsg::Gone { peer }).await;
     }
-    drop(conn); // its seat frees for a page trying again
+    // Its seat frees for a page trying again; a member's page that went by itself (a reload,
+    // a lost network) has it kept for the grace the room holds its role, not one the host
+    // closed (removed, replaced, timed out).
+    match conn.into_seat() {
+        Some((seat, token)) if host_closed.is_none() => {
+            hub.seats.keep(token, seat, Instant::now() + REJOIN_GRACE);
+        }
+        _ => {}
+    }
     if let Some(files) = &hub.files {
         files.forget(peer);
     }
@@ -353,9 +361,12 @@ async fn carry_out(
                     device: None,
                 },
             };
-            if verdict == Verdict::Accepted
-                && !conn.handle_seat(&hub.counters, hub.seats.take(now, conn.ticket()), more)
-            {
+            // A member's page back within the grace gets its kept seat (`Seats::keep`).
+            let seat = || match hub.seats.take_kept(now, conn.rejoin()) {
+                Some(seat) => Ok(seat),
+                None => hub.seats.take(now, conn.ticket()),
+            };
+            if verdict == Verdict::Accepted && !conn.handle_seat(&hub.counters, seat(), more) {
                 return;
             }
             conn.handle_verdict(&hub.config, &hub.counters, verdict, admission, more);
@@ -387,6 +398,7 @@ async fn carry_out(
                 .await;
                 more.push(Action::Close(CLOSE_GOING_AWAY, "busy"));
             } else if let Some(token) = token {
+                conn.given_token(token.clone());
                 more.push(Action::Send(ServerMsg::Rejoin { token }));
             }
         }

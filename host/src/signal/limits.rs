@@ -72,6 +72,14 @@ impl Drop for AddressSlot {
 /// no page in line before it is still waiting (seen within [`TICKET_HOLDS`]), so it goes to the
 /// page waiting longest, not to whoever asks first. Without the line a client that reconnected
 /// the moment it was closed took every freed seat before the page waiting for it.
+///
+/// The seat of a member whose socket closed is kept for its page to come back
+/// ([`Seats::keep`], for `crate::input::roles::REJOIN_GRACE`, as the room holds its role):
+/// the page that gives its rejoin token back gets it ([`Seats::take_kept`]), no other does.
+/// Without that a page waiting in line took the seat the moment an owner reloaded, and the
+/// owner was left outside its own session. Only a page that never waited (no ticket) finding
+/// nobody there and nobody in line lets go of every kept seat, as the room then drops its
+/// holds (a new tab after the last one closed).
 #[derive(Debug)]
 pub struct Seats {
     max: usize,
@@ -86,6 +94,8 @@ pub struct Seats {
 struct Line {
     next: u64,
     waiting: HashMap<u64, (u64, Instant)>,
+    /// Seats kept for members whose socket closed: rejoin token → its seat, kept until then.
+    kept: HashMap<String, (Seat, Instant)>,
 }
 
 /// A new ticket: 53 bits from the OS's randomness (`fallback` if it fails).
@@ -128,12 +138,39 @@ impl Seats {
         }
     }
 
+    /// Keeps `seat`, whose member's socket closed, for its page until `until`: the page
+    /// that gives `token` (the rejoin token it was given) gets it back ([`Seats::take_kept`]).
+    pub fn keep(&self, token: String, seat: Seat, until: Instant) {
+        let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
+        line.kept.insert(token, (seat, until));
+    }
+
+    /// The seat kept at `now` for the page that gives `token` (its rejoin token), if any.
+    pub fn take_kept(&self, now: Instant, token: Option<&str>) -> Option<Seat> {
+        let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
+        line.kept.retain(|_, (_, until)| now < *until);
+        token
+            .and_then(|t| line.kept.remove(t))
+            .map(|(seat, _)| seat)
+    }
+
     /// A seat at `now` for a page with `ticket` (from its last `full`, if any), or its place
-    /// in line when every free seat is taken or kept for pages waiting longer.
+    /// in line when every free seat is taken, kept for pages waiting longer or kept for a
+    /// member's page to come back ([`Seats::keep`]).
     pub fn take(&self, now: Instant, ticket: Option<u64>) -> Result<Seat, Full> {
         let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
         line.waiting
             .retain(|_, (_, seen)| now.saturating_duration_since(*seen) < TICKET_KEPT);
+        line.kept.retain(|_, (_, until)| now < *until);
+        let in_line = line
+            .waiting
+            .values()
+            .any(|&(_, seen)| now.saturating_duration_since(seen) < TICKET_HOLDS);
+        if ticket.is_none() && !in_line && line.kept.len() == self.taken.load(Ordering::Acquire) {
+            // Nobody there but kept seats, nobody waiting, and a page that never waited: a
+            // new start.
+            line.kept.clear();
+        }
         let mine = ticket.and_then(|t| line.waiting.get(&t).map(|&(place, _)| (t, place)));
         // The tickets before this one (every one, for a page with none) still holding a seat.
         let ahead = line
@@ -293,6 +330,51 @@ mod tests {
             "behind the kept place"
         );
         assert!(seats.take(t6, Some(gone)).is_ok(), "the next seat");
+    }
+
+    #[test]
+    fn a_members_seat_is_kept_for_its_page_and_no_other() {
+        let seats = Seats::new(2);
+        let t0 = Instant::now();
+        let owner = seats.take(t0, None).expect("the owner's seat");
+        let viewer = seats.take(t0, None).expect("a viewer's seat");
+        let waiting = seats.take(t0, None).map(|_| ()).expect_err("full").ticket;
+        // The owner reloads: its seat is kept for its token, not given to the page in line.
+        let until = t0 + Duration::from_secs(30);
+        seats.keep("a".repeat(32), owner, until);
+        let t1 = t0 + Duration::from_secs(3);
+        assert!(seats.take(t1, Some(waiting)).is_err(), "kept for the owner");
+        assert!(seats.take_kept(t1, Some(&"b".repeat(32))).is_none());
+        let owner = seats
+            .take_kept(t1, Some(&"a".repeat(32)))
+            .expect("the owner's page back");
+        assert!(seats.take_kept(t1, Some(&"a".repeat(32))).is_none(), "once");
+        // The owner leaves for good: the page in line gets the seat once the grace is over.
+        seats.keep("a".repeat(32), owner, t1 + Duration::from_secs(30));
+        // The page in line tries every 3 s and keeps its place.
+        for s in (3..30).step_by(3) {
+            let t = t1 + Duration::from_secs(s);
+            let full = seats.take(t, Some(waiting)).map(|_| ()).expect_err("kept");
+            assert_eq!(full.ticket, waiting);
+        }
+        let t3 = t1 + Duration::from_secs(30);
+        let _seat = seats.take(t3, Some(waiting)).expect("the grace is over");
+        drop(viewer);
+        // Nobody there but a kept seat: a page that never waited starts afresh, unless pages
+        // wait in line (the seat is theirs after the grace).
+        let one = Seats::new(1);
+        let last = one.take(t0, None).expect("the only seat");
+        one.keep("c".repeat(32), last, until);
+        let new_tab = one.take(t1, None).expect("a new tab into an empty session");
+        assert!(one.take_kept(t1, Some(&"c".repeat(32))).is_none(), "let go");
+        let line = one.take(t1, None).map(|_| ()).expect_err("full").ticket;
+        one.keep("d".repeat(32), new_tab, t1 + Duration::from_secs(30));
+        assert!(one.take(t1, Some(line)).is_err(), "kept from the line");
+        assert!(
+            one.take(t1, None).is_err(),
+            "nor given to a newcomer while one waits"
+        );
+        assert!(one.take_kept(t1, Some(&"d".repeat(32))).is_some());
     }
 
     #[test]

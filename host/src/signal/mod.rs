@@ -7,7 +7,7 @@
 //! change nothing else. Formats: `crate::proto::signaling`.
 
 use crate::config::KeyboardLayout;
-use crate::input::roles::{Admission, Request};
+use crate::input::roles::{self, Admission, Request};
 use crate::peer::PeerId;
 use crate::proto::signaling::{ClientMsg, ErrorCode, ServerMsg};
 use crate::session::SessionError;
@@ -137,6 +137,8 @@ pub struct Connection {
     ticket: Option<u64>,
     /// The rejoin token from `hello`, until the page joins.
     rejoin: Option<String>,
+    /// The rejoin token the page was given when it joined (for its next socket).
+    token: Option<String>,
     /// The page's picture started (a `screen` notice went out: [`CONNECT_TIMEOUT`]).
     pictured: bool,
     /// Malformed or unexpected messages so far ([`MAX_BAD_MESSAGES`]).
@@ -159,6 +161,7 @@ impl Connection {
             device: None,
             ticket: None,
             rejoin: None,
+            token: None,
             pictured: false,
             bad: 0,
         }
@@ -172,6 +175,20 @@ impl Connection {
     /// The page's place in line for a seat, from its `hello` (see [`throttle::Seats`]).
     pub fn ticket(&self) -> Option<u64> {
         self.ticket
+    }
+
+    /// The rejoin token the page's `hello` gave back, until it joins.
+    pub fn rejoin(&self) -> Option<&str> {
+        self.rejoin.as_deref()
+    }
+    /// The page joined and was given `token` (32 hex digits) for its next socket.
+    pub fn given_token(&mut self, token: String) {
+        self.token = Some(token);
+    }
+    /// The page's seat and the rejoin token it was given, to keep the seat for it when its
+    /// socket closes ([`throttle::Seats::keep`]); `None` for a page that never joined.
+    pub fn into_seat(self) -> Option<(throttle::Seat, String)> {
+        self.seat.zip(self.token)
     }
 
     /// A message for the page from another part of the host, on its way out: the member list
@@ -230,6 +247,15 @@ impl Connection {
             if rejoin.as_deref().is_some_and(|t| !crate::peer::is_token(t)) {
                 self.hello = false;
                 return self.handle_bad(counters, "a rejoin token is 32 hex digits".into(), out);
+            }
+            if name
+                .as_deref()
+                .is_some_and(|n| roles::clean_name(n).is_none())
+            {
+                // Not a reason to refuse the page: it joins as a guest, and is told why.
+                counters.bad_messages.inc();
+                let why = format!("{}: you join as a guest", roles::Refusal::BadName);
+                out.push(Action::Send(ServerMsg::error(ErrorCode::Forbidden, why)));
             }
             (self.name, self.device, self.ticket, self.rejoin) = (name, device, ticket, rejoin);
             return out.push(Action::Authenticate(password));

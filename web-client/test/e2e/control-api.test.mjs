@@ -111,6 +111,9 @@ test('errors are JSON with a code, and the API needs the token or the owner pass
     [await api('POST', '/api/control', { body: { peer: 9999 } }), 404, 'no-such-member'],
     [await api('POST', '/api/control', { body: '{"peer":"x"}' }), 400, 'bad-request'],
     [await api('PUT', '/api/members/1/role', { body: { role: 'admin' } }), 400, 'bad-request'],
+    // A member is named by its number: anything else names none (not a 405).
+    [await api('DELETE', '/api/members/abc'), 404, 'no-such-member'],
+    [await api('PUT', '/api/members/-1/role', { body: { role: 'owner' } }), 404, 'no-such-member'],
     [await api('POST', '/api/game/save'), 409, 'not-a-game'],
     [await api('GET', '/api/members', { token: null }), 401, 'unauthorized'],
     [await api('GET', '/api/members', { token: 'viewer-pw' }), 401, 'unauthorized'],

@@ -219,7 +219,7 @@ test('the viewer password admits viewers; the owner password owners', async () =
   }
 });
 
-test('a full session (--max-peers 1): the second page says so steadily and joins when the first leaves', async () => {
+test('a full session (--max-peers 1): the second page says so steadily, the first reloaded keeps its seat, and the second joins when the first leaves', async () => {
   const g = await startGlint(['--fps', '30', '--max-peers', '1']);
   const first = await browser.context.newPage();
   const second = await browser.context.newPage();
@@ -253,8 +253,20 @@ test('a full session (--max-peers 1): the second page says so steadily and joins
     assert.equal(await second.evaluate(() => sessionStorage.getItem('glint.ticket')), ticket);
     const refused = await fetch(new URL('/metrics', g.url)).then((r) => r.text());
     assert.match(refused, /^glint_signaling_full_total [1-9]/m, 'refusals at hello are counted');
+    // The first page reloads: its seat is kept for it, not taken by the page in line (which
+    // took it the moment the socket closed, and the owner was left outside), and it plays
+    // again as the owner while the second still waits.
+    await first.reload();
+    await playing(first);
+    const back = await room(first);
+    assert.deepEqual(back.members.map((m) => [m.peer === back.me, m.role]), [[true, 'owner']]);
+    assert.match(await second.textContent('#status'), /^The session is full/);
+    // Gone for good: the seat goes to the page in line once the first's place is no longer
+    // held (30 s).
+    const left = Date.now();
     await first.close();
-    await playing(second);
+    await waitFor('the second page to play', () => second.evaluate(() => window.glint.state === 'playing'), 45000);
+    assert.ok(Date.now() - left >= 25000, `the seat went after ${Date.now() - left} ms, not kept for the first page`);
   } finally {
     for (const p of [first, second]) await p.close().catch(() => {});
     await g.stop();

@@ -53,3 +53,24 @@ fn a_token_is_32_hex_digits_and_each_is_new() {
     assert_ne!(a, b);
     assert!(!is_token(&a[1..]) && !is_token(&format!("{}g", &a[1..])));
 }
+
+#[test]
+fn a_hello_with_a_name_the_room_cannot_take_is_told_and_joins_as_a_guest() {
+    let (cfg, c) = (config(None), SignalCounters::default());
+    for bad in ["x".repeat(60), "\u{202e}nimda".into(), "  ".into()] {
+        let mut conn = Connection::new(PeerId(7));
+        let hello = serde_json::json!({ "type": "hello", "name": bad }).to_string();
+        let out = run(&mut conn, &cfg, &c, &hello);
+        assert_eq!(error_code(&out[0]), Some(ErrorCode::Forbidden), "{out:?}");
+        assert!(
+            matches!(&out[1], Action::Join { .. }),
+            "it still joins: {out:?}"
+        );
+        assert!(conn.is_authed() && !conn.is_closed());
+    }
+    assert_eq!(c.bad_messages.get(), 3);
+    // A good name is not an error.
+    let mut conn = Connection::new(PeerId(8));
+    let out = run(&mut conn, &cfg, &c, r#"{"type":"hello","name":"Ann"}"#);
+    assert!(matches!(&out[0], Action::Join { .. }), "{out:?}");
+}
