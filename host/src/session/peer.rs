@@ -365,8 +365,7 @@ impl Peer {
                 let sn = &mut self.snapshot;
                 // Rates over about a second, though str0m reports every RTC_STATS_INTERVAL.
                 let due = self.last_bytes.is_none_or(|(t, ..)| {
-                    s.timestamp.saturating_duration_since(t) + RTC_STATS_INTERVAL / 2
-                        >= RATE_WINDOW
+                    s.timestamp.saturating_duration_since(t) + RTC_STATS_INTERVAL / 2 >= RATE_WINDOW
                 });
                 if due {
                     if let Some((t, bytes, frames, video)) = self.last_bytes {

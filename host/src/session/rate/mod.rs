@@ -71,7 +71,8 @@
 //!   ([`RateControl::desired_kbps`], `recovery.rs`; not while a collapse is held or probes
 //!   are distrusted, unless the link looks opened: clear for `recovery::LONG_CLEAR`, which
 //!   also ends the distrust); that probe's result leads from a smaller jump (any rise of
-//!   `recovery::OPENED_JUMP` while the link looks opened), and after any probe the
+//!   `recovery::OPENED_JUMP` while the link looks opened, or climbs on a clear link after
+//!   an asked probe found room), and after any probe the
 //!   target climbs [`RAISE_BACK_TO_CARRIED`] a second back to what the link carried. After
 //!   10 → 1 → 10 Mbit/s on virtual time the target was back at 7.6 Mbit/s in a median 7.3 s
 //!   (6.4–14.4) instead of 13.3 s (12.6 to over 20);
@@ -382,8 +383,9 @@ impl RateControl {
             }
         }
         // A probe asked for lately reports at most about twice the estimate; on a link that
-        // looks opened, str0m's loss-based climb rises 1.5 times a step at most.
-        let jump = if self.recovery.opened(now, self.target_kbps) {
+        // looks opened (or climbs after an asked probe found room), str0m's loss-based climb
+        // rises 1.5 times a step at most.
+        let jump = if self.recovery.rising(now, self.target_kbps) {
             recovery::OPENED_JUMP
         } else if self.recovery.awaiting(now) {
             recovery::ASKED_PROBE_JUMP

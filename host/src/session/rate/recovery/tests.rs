@@ -220,6 +220,77 @@ fn a_link_looks_opened_after_a_long_clear_spell_under_half_of_what_it_carried() 
 }
 
 #[test]
+fn a_probe_that_found_the_full_rate_asks_for_nothing_more() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut p = had_8000(t0);
+    for i in 0..7 {
+        p.on_sample(at(i * 250), Some(40.0), 0.0, Some(850.0));
+        p.on_estimate(at(i * 250), 1000.0);
+    }
+    assert_eq!(
+        p.due(at(1500), 850.0, 1000.0, 8000.0),
+        Some(Ask::Allocation)
+    );
+    // It found 9000, which affords more than WELL_UNDER of 8000: the target, still at
+    // 850, climbs there; no restart (its probes would overshoot the link) and no probe.
+    let mut ms = 1750;
+    while ms <= 9000 {
+        p.on_sample(at(ms), Some(40.0), 0.0, Some(850.0));
+        p.on_estimate(at(ms), 9000.0 + ms as f64 / 100.0);
+        assert_eq!(p.due(at(ms), 850.0, 9000.0, 8000.0), None, "at {ms} ms");
+        ms += 250;
+    }
+}
+
+#[test]
+fn a_link_climbs_after_a_probe_found_room_while_it_stays_clear() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut p = had_8000(t0);
+    for i in 0..7 {
+        p.on_sample(at(i * 250), Some(40.0), 0.0, Some(850.0));
+        p.on_estimate(at(i * 250), 1000.0);
+    }
+    assert_eq!(
+        p.due(at(1500), 850.0, 1000.0, 8000.0),
+        Some(Ask::Allocation)
+    );
+    assert!(!p.rising(at(1500), 850.0), "nothing found yet");
+    // The probe found 5300: the target at 4500 is over half of what was carried (the link
+    // never looks opened), but it climbs while it stays clear, for CLIMB_WITHIN.
+    p.on_sample(at(1750), Some(40.0), 0.0, Some(850.0));
+    p.on_estimate(at(1750), 5300.0);
+    assert!(!p.opened(at(1750), 4500.0));
+    assert!(p.rising(at(1750), 4500.0));
+    let late = 1750 + CLIMB_WITHIN.as_millis() as u64;
+    let mut ms = 2000;
+    while ms <= late {
+        p.on_sample(at(ms), Some(40.0), 0.0, Some(4500.0));
+        ms += 250;
+    }
+    assert!(!p.opened(at(late), 4500.0));
+    assert!(p.rising(at(late - 250), 4500.0));
+    assert!(!p.rising(at(late), 4500.0), "CLIMB_WITHIN passed");
+    // A lost packet ends the clear spell, and a failed lead ends the climb.
+    let mut q = had_8000(t0);
+    for i in 0..7 {
+        q.on_sample(at(i * 250), Some(40.0), 0.0, Some(850.0));
+        q.on_estimate(at(i * 250), 1000.0);
+    }
+    assert!(q.due(at(1500), 850.0, 1000.0, 8000.0).is_some());
+    q.on_estimate(at(1750), 5300.0);
+    q.on_sample(at(1750), Some(40.0), 0.05, Some(4500.0));
+    assert!(!q.rising(at(1750), 4500.0), "not clear");
+    for i in 8..15 {
+        q.on_sample(at(i * 250), Some(40.0), 0.0, Some(4500.0));
+    }
+    assert!(q.rising(at(3500), 4500.0));
+    q.failed();
+    assert!(!q.rising(at(3500), 4500.0), "a failed lead");
+}
+
+#[test]
 fn an_allocation_probe_lowers_the_desired_rate_for_a_moment_and_restarts_nothing() {
     let t0 = Instant::now();
     let at = |ms: u64| t0 + Duration::from_millis(ms);
