@@ -33,8 +33,9 @@
 //! estimate ([`Ask::Restart`]): a stuck one let allocation probes pass without a move (5451
 //! kbit/s for 7 s through two of them on the link bench), a fresh one follows them. So does
 //! every asked probe that found room, at once, with the fresh estimator's first probes (3 and
-//! 6 times what was found) not held: the link opened, and str0m's loss-based half, which
-//! still holds the narrow link's loss, keeps its own probes off (its probe controller probes
+//! 6 times what was found) not held while the first is under the configured rate
+//! ([`UNHELD_UNDER`]; held to twice it above): the link opened, and str0m's loss-based half,
+//! which still holds the narrow link's loss, keeps its own probes off (its probe controller probes
 //! only while delay-limited or loss-limited and rising) and lets the figure rise at most 1.5
 //! times what was acknowledged a step. For [`CLIMB_WITHIN`] after one found room, the next
 //! are asked on a clear link every [`CLEAR_EVERY`] (once the last is judged), up to
@@ -118,6 +119,9 @@ pub(crate) const OPENED_JUMP: f64 = 1.2;
 /// had carried the target climbed at str0m's AIMD pace, ~20 % a second (4 → 8 Mbit/s in
 /// 4–5 s on the link bench). A failed lead ends it.
 pub(crate) const CLIMB_WITHIN: Duration = Duration::from_secs(6);
+/// A restart after a probe found room leaves str0m's first probes unheld only while this
+/// many times the estimate (its first probe) is under the configured rate.
+pub(crate) const UNHELD_UNDER: f64 = 3.0;
 /// How long the desired rate stays lowered for an asked probe: long enough for str0m to take
 /// the lower figure (its probe controller compares each desired rate with the one it last
 /// handled), short enough that nothing else notices.
@@ -374,12 +378,16 @@ impl RecoveryProbes {
         // a step (~20 % a second after a lift on the link bench); a fresh one's first probes
         // (3 and 6 times what was found) measure how far the link opened.
         if std::mem::take(&mut self.restart_found) && room {
+            // Held where str0m's first probe (3 times the estimate) would go over the
+            // configured rate: from 5488 kbit/s its probes went at 16 Mbit/s into a 10 Mbit/s
+            // link, and the fresh estimator fell to 3138.
+            let held = estimate * UNHELD_UNDER > max;
             return Some(self.ask(
                 now,
                 estimate,
                 Ask::Restart {
                     from_kbps: estimate,
-                    held: false,
+                    held,
                 },
             ));
         }

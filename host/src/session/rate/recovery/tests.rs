@@ -10,6 +10,22 @@ fn had_8000(t0: Instant) -> RecoveryProbes {
     }
 }
 
+/// [`had_8000`], then 1.5 s clear at an estimate of 1000 and a target of 850: an allocation
+/// probe asked at 1500 ms.
+fn asked_at_1000(t0: Instant) -> RecoveryProbes {
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut p = had_8000(t0);
+    for i in 0..7 {
+        p.on_sample(at(i * 250), Some(40.0), 0.0, Some(850.0));
+        p.on_estimate(at(i * 250), 1000.0);
+    }
+    assert_eq!(
+        p.due(at(1500), 850.0, 1000.0, 8000.0),
+        Some(Ask::Allocation)
+    );
+    p
+}
+
 #[test]
 fn only_a_link_that_carried_more_lately_is_probed_for_it() {
     let t0 = Instant::now();
@@ -156,41 +172,50 @@ fn a_probe_that_found_room_lets_the_next_come_soon() {
 fn after_a_probe_found_room_the_estimator_starts_over_and_the_next_come_soon() {
     let t0 = Instant::now();
     let at = |ms: u64| t0 + Duration::from_millis(ms);
-    let mut p = had_8000(t0);
-    let mut estimate: f64 = 1000.0;
-    let mut asked = Vec::new();
-    for i in 0..60 {
-        let now = at(i * 250);
-        p.on_sample(now, Some(40.0), 0.0, Some(estimate * 0.85));
-        p.on_estimate(now, estimate);
-        if let Some(ask) = p.due(now, estimate * 0.85, estimate, 8000.0) {
-            asked.push((i * 250, ask));
-            // The first finds room (5000: the target over half of what was carried); the
-            // rest find nothing more.
-            estimate = estimate.max(5000.0);
-        } else if estimate >= 5000.0 {
-            estimate += 5.0; // str0m's own climb: not stuck
+    // The asks when the first finds `found` (the target over half of what was carried at
+    // 5000) and the rest find nothing more.
+    let chain = |found: f64| {
+        let mut p = had_8000(t0);
+        let mut estimate: f64 = 1000.0;
+        let mut asked = Vec::new();
+        for i in 0..60 {
+            let now = at(i * 250);
+            p.on_sample(now, Some(40.0), 0.0, Some(estimate * 0.85));
+            p.on_estimate(now, estimate);
+            if let Some(ask) = p.due(now, estimate * 0.85, estimate, 8000.0) {
+                asked.push((i * 250, ask));
+                estimate = estimate.max(found);
+            } else if estimate >= found {
+                estimate += 5.0; // str0m's own climb: not stuck
+            }
         }
-    }
-    let restart = Ask::Restart {
-        from_kbps: 5000.0,
-        held: false,
+        asked
     };
+    let restart = |from_kbps, held| Ask::Restart { from_kbps, held };
     // After the one that found room, as soon as the last is judged (`RESULT_WITHIN`) on the
     // clear link though the target is over half of what was carried, for `CLIMB_WITHIN`;
-    // each after one that found nothing starts the estimator over (held).
-    let held = |from_kbps| Ask::Restart {
-        from_kbps,
-        held: true,
-    };
+    // each after one that found nothing starts the estimator over (held). The first restart
+    // is unheld while str0m's first probe (3 times what was found) stays under the
+    // configured rate (`UNHELD_UNDER`).
+    // (Under half of what was carried, the link looks opened: asks go on after those.)
     assert_eq!(
-        asked,
+        chain(2500.0)[..5],
         [
             (1500, Ask::Allocation),
-            (1750, restart),
-            (3250, held(5025.0)),
-            (4750, held(5050.0)),
-            (6250, held(5075.0)),
+            (1750, restart(2500.0, false)),
+            (3250, restart(2525.0, true)),
+            (4750, restart(2550.0, true)),
+            (6250, restart(2575.0, true)),
+        ]
+    );
+    assert_eq!(
+        chain(5000.0),
+        [
+            (1500, Ask::Allocation),
+            (1750, restart(5000.0, true)),
+            (3250, restart(5025.0, true)),
+            (4750, restart(5050.0, true)),
+            (6250, restart(5075.0, true)),
         ]
     );
 }
@@ -223,15 +248,7 @@ fn a_link_looks_opened_after_a_long_clear_spell_under_half_of_what_it_carried() 
 fn a_probe_that_found_the_full_rate_asks_for_nothing_more() {
     let t0 = Instant::now();
     let at = |ms: u64| t0 + Duration::from_millis(ms);
-    let mut p = had_8000(t0);
-    for i in 0..7 {
-        p.on_sample(at(i * 250), Some(40.0), 0.0, Some(850.0));
-        p.on_estimate(at(i * 250), 1000.0);
-    }
-    assert_eq!(
-        p.due(at(1500), 850.0, 1000.0, 8000.0),
-        Some(Ask::Allocation)
-    );
+    let mut p = asked_at_1000(t0);
     // It found 9000, which affords more than WELL_UNDER of 8000: the target, still at
     // 850, climbs there; no restart (its probes would overshoot the link) and no probe.
     let mut ms = 1750;
@@ -247,15 +264,7 @@ fn a_probe_that_found_the_full_rate_asks_for_nothing_more() {
 fn a_link_climbs_after_a_probe_found_room_while_it_stays_clear() {
     let t0 = Instant::now();
     let at = |ms: u64| t0 + Duration::from_millis(ms);
-    let mut p = had_8000(t0);
-    for i in 0..7 {
-        p.on_sample(at(i * 250), Some(40.0), 0.0, Some(850.0));
-        p.on_estimate(at(i * 250), 1000.0);
-    }
-    assert_eq!(
-        p.due(at(1500), 850.0, 1000.0, 8000.0),
-        Some(Ask::Allocation)
-    );
+    let mut p = asked_at_1000(t0);
     assert!(!p.rising(at(1500), 850.0), "nothing found yet");
     // The probe found 5300: the target at 4500 is over half of what was carried (the link
     // never looks opened), but it climbs while it stays clear, for CLIMB_WITHIN.
@@ -273,12 +282,7 @@ fn a_link_climbs_after_a_probe_found_room_while_it_stays_clear() {
     assert!(p.rising(at(late - 250), 4500.0));
     assert!(!p.rising(at(late), 4500.0), "CLIMB_WITHIN passed");
     // A lost packet ends the clear spell, and a failed lead ends the climb.
-    let mut q = had_8000(t0);
-    for i in 0..7 {
-        q.on_sample(at(i * 250), Some(40.0), 0.0, Some(850.0));
-        q.on_estimate(at(i * 250), 1000.0);
-    }
-    assert!(q.due(at(1500), 850.0, 1000.0, 8000.0).is_some());
+    let mut q = asked_at_1000(t0);
     q.on_estimate(at(1750), 5300.0);
     q.on_sample(at(1750), Some(40.0), 0.05, Some(4500.0));
     assert!(!q.rising(at(1750), 4500.0), "not clear");
