@@ -431,7 +431,10 @@ const signaling = new Signaling({
       info.toast(msg.message);
     },
     members: (msg) => {
-      for (const n of room.update(msg)) info.toast(n);
+      // One line for all of an update's notices: one toast each, only the last was seen
+      // ("You have control", "You are now an owner", "Ann did not come back" at once).
+      const said = room.update(msg);
+      if (said.length) info.toast(said.join('; '));
       pointers.clear((peer) => room.members.some((m) => m.peer === peer));
       people.render();
       filesPanel.render();

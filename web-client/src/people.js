@@ -129,7 +129,8 @@ const LABELS = { release: 'Release control', take: 'Take control', ask: 'Ask for
 export function watchingHint(room, clicked = false) {
   const how = { take: 'Take control to drive.', ask: 'Ask for control to drive.' }[room.controlAction]
     ?? 'You asked for control: an owner gives it.';
-  return `You are watching${clicked ? ': the others see where you clicked' : ''}. ${how}`;
+  const shown = clicked && room.members.length > 1 ? ': the others see where you clicked' : '';
+  return `You are watching${shown}. ${how}`;
 }
 
 /**

@@ -31,6 +31,8 @@ test('a page drives only with control, or with implicit control while a seat is 
   room.update(msg([member(1, 'owner'), member(2, 'viewer', true)]));
   assert.equal(room.controlAction, 'take');
   assert.equal(watchingHint(room), 'You are watching. Take control to drive.');
+  room.update(msg([member(1, 'owner')]));
+  assert.equal(watchingHint(room, true), 'You are watching. Take control to drive.', 'nobody else to see a click');
   room.reset(3);
   room.update(msg([member(1, 'owner', true), member(3, 'viewer')]));
   assert.equal(watchingHint(room, true), 'You are watching: the others see where you clicked. Ask for control to drive.');
