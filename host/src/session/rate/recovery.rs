@@ -35,14 +35,15 @@
 //! every asked probe that found room, at once, with the fresh estimator's first probes (3 and
 //! 6 times what was found) not held while the first is under the configured rate
 //! ([`UNHELD_UNDER`]; held to twice it above): the link opened, and str0m's loss-based half,
-//! which still holds the narrow link's loss, keeps its own probes off (its probe controller probes
-//! only while delay-limited or loss-limited and rising) and lets the figure rise at most 1.5
-//! times what was acknowledged a step. For [`CLIMB_WITHIN`] after one found room, the next
-//! are asked on a clear link every [`CLEAR_EVERY`] (once the last is judged), up to
-//! [`WELL_UNDER`] of the configured rate. And an asked probe after one that found nothing starts the estimator
-//! over too (its first probes held to twice the estimate): while str0m's loss-based half is
-//! not rising its probe controller sends no probe at all, and on the link bench allocation
-//! probes asked on a link that had opened found nothing (844.7 kbit/s for 5.5 s through two).
+//! which still holds the narrow link's loss, keeps its own probes off (its probe controller
+//! probes only while delay-limited or loss-limited and rising) and lets the figure rise at
+//! most 1.5 times what was acknowledged a step. For [`CLIMB_WITHIN`] after one found room,
+//! the next are asked on a clear link every [`CLEAR_EVERY`] (once the last is judged), up to
+//! [`WELL_UNDER`] of the configured rate, and none once the estimate affords that. And an
+//! asked probe after one that found nothing starts the estimator over too (its first probes
+//! held to twice the estimate): while str0m's loss-based half is not rising its probe
+//! controller sends no probe at all, and on the link bench allocation probes asked on a link
+//! that had opened found nothing (844.7 kbit/s for 5.5 s through two).
 //!
 //! A probe's result asked for here leads the target at a lower jump than an unasked one (see
 //! [`ASKED_PROBE_JUMP`]) and is checked like every lead. The rate controller asks none while
@@ -149,7 +150,7 @@ pub(crate) enum Ask {
     Allocation,
     /// The same, with str0m's estimator started over from its estimate (`Bwe::reset`)
     /// first, when the figure is stuck ([`STUCK_AFTER`]), the last asked probe found nothing,
-    /// or (not held) one found room (see the module docs). Its initial probes (3 and 6 times the
+    /// or one found room (see the module docs). Its initial probes (3 and 6 times the
     /// estimate) are held to twice it by the lowered desired rate: unheld, on virtual time
     /// they took a 1 Mbit/s link that had not opened (the ladder's low rung sent under it)
     /// into loss, and the new estimator, knowing no better, down to 300 kbit/s.
@@ -157,8 +158,9 @@ pub(crate) enum Ask {
         /// The estimate to start over from, kbit/s.
         from_kbps: f64,
         /// Whether its first probes are held to twice the estimate (the desired rate lowered
-        /// for [`LOWERED_FOR`]). Not after a probe found room: the link opened, and str0m's
-        /// first probes (3 and 6 times the estimate) measure how far in one step.
+        /// for [`LOWERED_FOR`]). Not after a probe found room while the first (3 times the
+        /// estimate) is under the configured rate ([`UNHELD_UNDER`]): the link opened, and
+        /// str0m's first probes (3 and 6 times the estimate) measure how far in one step.
         held: bool,
     },
 }
