@@ -127,8 +127,9 @@ const LABELS = { release: 'Release control', take: 'Take control', ask: 'Ask for
  * as its control button says (an owner takes control, a viewer asks; one that asked waits).
  */
 export function watchingHint(room, clicked = false) {
-  const how = { take: 'Take control to drive.', ask: 'Ask for control to drive.' }[room.controlAction]
-    ?? 'You asked for control: an owner gives it.';
+  const action = room.controlAction;
+  const how = action === 'take' || action === 'ask' ? `${LABELS[action]} to drive.`
+    : 'You asked for control: an owner gives it.';
   const shown = clicked && room.members.length > 1 ? ': the others see where you clicked' : '';
   return `You are watching${shown}. ${how}`;
 }
