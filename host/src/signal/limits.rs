@@ -79,7 +79,9 @@ impl Drop for AddressSlot {
 /// Without that a page waiting in line took the seat the moment an owner reloaded, and the
 /// owner was left outside its own session. Only a page that never waited (no ticket) finding
 /// nobody there and nobody in line lets go of every kept seat, as the room then drops its
-/// holds (a new tab after the last one closed).
+/// holds (a new tab after the last one closed). A page that came back before its old socket
+/// was seen closed (a reload is often that quick) took a seat of its own: the seat of the
+/// old socket is then not kept for a token nobody will give again ([`BACK_SEEN_FOR`]).
 #[derive(Debug)]
 pub struct Seats {
     max: usize,
@@ -96,7 +98,16 @@ struct Line {
     waiting: HashMap<u64, (u64, Instant)>,
     /// Seats kept for members whose socket closed: rejoin token → its seat, kept until then.
     kept: HashMap<String, (Seat, Instant)>,
+    /// Rejoin tokens given back while nothing was kept for them (the page came back before
+    /// its old socket closed) → when; at most [`BACK_SEEN_MAX`], for [`BACK_SEEN_FOR`].
+    back: HashMap<String, Instant>,
 }
+
+/// How long a rejoin token given back with no seat kept for it is remembered: a socket whose
+/// page went without closing it (a lost network) is seen closed once its pings go unanswered.
+pub(super) const BACK_SEEN_FOR: Duration = Duration::from_secs(120);
+/// The most rejoin tokens remembered as given back (only admitted pages give one).
+pub(super) const BACK_SEEN_MAX: usize = 256;
 
 /// A new ticket: 53 bits from the OS's randomness (`fallback` if it fails).
 fn new_ticket(fallback: u64) -> u64 {
@@ -140,18 +151,30 @@ impl Seats {
 
     /// Keeps `seat`, whose member's socket closed, for its page until `until`: the page
     /// that gives `token` (the rejoin token it was given) gets it back ([`Seats::take_kept`]).
+    /// A token already given back by a page that took another seat keeps nothing: `seat`
+    /// is freed.
     pub fn keep(&self, token: String, seat: Seat, until: Instant) {
         let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
-        line.kept.insert(token, (seat, until));
+        if line.back.remove(&token).is_none() {
+            line.kept.insert(token, (seat, until));
+        }
     }
 
-    /// The seat kept at `now` for the page that gives `token` (its rejoin token), if any.
+    /// The seat kept at `now` for the page that gives `token` (its rejoin token), if any; a
+    /// token with nothing kept is remembered as given back (see [`Seats::keep`]).
     pub fn take_kept(&self, now: Instant, token: Option<&str>) -> Option<Seat> {
         let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
         line.kept.retain(|_, (_, until)| now < *until);
-        token
-            .and_then(|t| line.kept.remove(t))
-            .map(|(seat, _)| seat)
+        let token = token?;
+        if let Some((seat, _)) = line.kept.remove(token) {
+            return Some(seat);
+        }
+        line.back
+            .retain(|_, seen| now.saturating_duration_since(*seen) < BACK_SEEN_FOR);
+        if line.back.len() < BACK_SEEN_MAX {
+            line.back.insert(token.to_owned(), now);
+        }
+        None
     }
 
     /// A seat at `now` for a page with `ticket` (from its last `full`, if any), or its place
@@ -349,8 +372,9 @@ mod tests {
             .take_kept(t1, Some(&"a".repeat(32)))
             .expect("the owner's page back");
         assert!(seats.take_kept(t1, Some(&"a".repeat(32))).is_none(), "once");
-        // The owner leaves for good: the page in line gets the seat once the grace is over.
-        seats.keep("a".repeat(32), owner, t1 + Duration::from_secs(30));
+        // The owner leaves for good (its page was given a new token when it joined again):
+        // the page in line gets the seat once the grace is over.
+        seats.keep("e".repeat(32), owner, t1 + Duration::from_secs(30));
         // The page in line tries every 3 s and keeps its place.
         for s in (3..30).step_by(3) {
             let t = t1 + Duration::from_secs(s);
@@ -375,6 +399,26 @@ mod tests {
             "nor given to a newcomer while one waits"
         );
         assert!(one.take_kept(t1, Some(&"d".repeat(32))).is_some());
+    }
+
+    #[test]
+    fn a_page_back_before_its_old_socket_closed_leaves_no_seat_kept() {
+        let seats = Seats::new(2);
+        let t0 = Instant::now();
+        let old = seats.take(t0, None).expect("the owner's seat");
+        // The reloaded page's hello comes before its old socket is seen closed: nothing is
+        // kept for its token yet, so it takes the free seat.
+        assert!(seats.take_kept(t0, Some(&"a".repeat(32))).is_none());
+        let _new = seats.take(t0, None).expect("the free seat");
+        // The old socket closes: its seat is not kept for a token already given back.
+        seats.keep("a".repeat(32), old, t0 + Duration::from_secs(30));
+        assert!(seats.take(t0, None).is_ok(), "the old seat is free");
+        // A token given back long ago is forgotten: the seat of a later close is kept.
+        let t1 = t0 + BACK_SEEN_FOR;
+        let _ = seats.take_kept(t1, Some(&"b".repeat(32)));
+        let seat = seats.take(t1, None).expect("a seat");
+        seats.keep("a".repeat(32), seat, t1 + Duration::from_secs(30));
+        assert!(seats.take(t1, None).is_err(), "kept");
     }
 
     #[test]
