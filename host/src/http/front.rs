@@ -134,6 +134,12 @@ where
             Some(first.to_str().unwrap_or("<not text>").to_owned())
         };
         let (host, origin) = (text(header::HOST), text(header::ORIGIN));
+        // A target in absolute form (`GET http://name/ HTTP/1.1`) names the host itself, and
+        // its authority takes the place of `Host` (RFC 9112 §3.2.2).
+        let host = match req.uri().authority() {
+            Some(authority) => Some(authority.as_str().to_owned()),
+            None => host,
+        };
         let scheme = if self.via == Via::Http {
             "http"
         } else {

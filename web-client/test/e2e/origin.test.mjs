@@ -70,7 +70,18 @@ test('a rebinding host name is refused on loopback, even with a matching Origin'
     'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
   });
   assert.equal(ws.status, 403);
-  assert.ok((await stats()).counters.http_refused_host >= 2);
+  // A target in absolute form names its host itself (RFC 9112 §3.2.2): its name is checked,
+  // not the Host header's.
+  const absolute = await rawRequest(glint.port, `http://evil.example:${glint.port}/api/stats`, {
+    Host: `localhost:${glint.port}`,
+  });
+  assert.equal(absolute.status, 403, 'an absolute-form target under a rebinding name was served');
+  assert.equal(JSON.parse(absolute.body).error, 'bad-host');
+  const own = await rawRequest(glint.port, `http://localhost:${glint.port}/api/stats`, {
+    Host: `localhost:${glint.port}`,
+  });
+  assert.equal(own.status, 200);
+  assert.ok((await stats()).counters.http_refused_host >= 3);
   // The same upgrade under the loopback name is taken.
   const ok = await rawRequest(glint.port, '/ws', {
     Host: `localhost:${glint.port}`,
