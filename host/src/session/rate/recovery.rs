@@ -75,8 +75,12 @@ pub(crate) const PROVEN_KEPT_FOR: Duration = Duration::from_secs(120);
 /// How long the link must look clear (no loss, no queue) before a probe is asked for.
 pub(crate) const CLEAR_FOR: Duration = Duration::from_millis(1500);
 /// A round trip at most this much over the path's floor, or [`QUEUE_MARGIN_SHARE`] of it if
-/// more, means no queue (str0m's round trip, from TWCC feedback, has a millisecond or two of jitter).
-pub(crate) const QUEUE_MARGIN_MS: f64 = 5.0;
+/// more, means no queue. str0m's round trip is the last packet acknowledged's, until the
+/// TWCC feedback that acknowledged it came back, so it includes the wait from that packet to
+/// the page's next feedback: on the link bench's 1 ms path with no queue (10 Mbit/s, ~650
+/// kbit/s sent) it read 0.5–15 ms. At 5 ms the lowest of [`RTT_SAMPLES`] stayed over it for
+/// 4–5 s after a lift in some runs, and no probe was asked.
+pub(crate) const QUEUE_MARGIN_MS: f64 = 10.0;
 /// See [`QUEUE_MARGIN_MS`].
 pub(crate) const QUEUE_MARGIN_SHARE: f64 = 0.15;
 /// Whether there is a queue is judged from the lowest of this many round trips (one per stats
@@ -268,6 +272,13 @@ impl RecoveryProbes {
         }
         let lowest = self.recent_rtts.iter().copied().fold(rtt, f64::min);
         let no_queue = lowest <= floor + QUEUE_MARGIN_MS.max(floor * QUEUE_MARGIN_SHARE);
+        tracing::trace!(
+            rtt_ms = rtt,
+            lowest_ms = lowest,
+            floor_ms = floor,
+            loss,
+            "round trip"
+        );
         if no_queue && loss <= super::LOSSLESS {
             self.clear_since.get_or_insert(now);
         } else {
