@@ -414,11 +414,13 @@ mod tests {
         seats.keep("a".repeat(32), old, t0 + Duration::from_secs(30));
         assert!(seats.take(t0, None).is_ok(), "the old seat is free");
         // A token given back long ago is forgotten: the seat of a later close is kept.
+        assert!(seats.take_kept(t0, Some(&"c".repeat(32))).is_none());
         let t1 = t0 + BACK_SEEN_FOR;
-        let _ = seats.take_kept(t1, Some(&"b".repeat(32)));
+        assert!(seats.take_kept(t1, Some(&"b".repeat(32))).is_none());
         let seat = seats.take(t1, None).expect("a seat");
-        seats.keep("a".repeat(32), seat, t1 + Duration::from_secs(30));
+        seats.keep("c".repeat(32), seat, t1 + Duration::from_secs(30));
         assert!(seats.take(t1, None).is_err(), "kept");
+        assert!(seats.take_kept(t1, Some(&"c".repeat(32))).is_some());
     }
 
     #[test]
