@@ -21,7 +21,6 @@ pub mod throttle;
 pub use admit::Admitted;
 pub use counters::SignalCounters;
 pub use password::{generate_password, owner_password, PasswordError};
-
 use throttle::Verdict;
 
 /// WebSocket close code for a refused password (4000-4999: private use, RFC 6455 §7.4.2).
@@ -126,16 +125,15 @@ pub struct Connection {
     closed: bool,
     /// The name from `hello`, until the page joins.
     name: Option<String>,
-    /// Whether the room's last member list made this page an owner or gave it control (it
-    /// may then save and load a game's state).
+    /// The room's last member list made this page an owner or gave it control (a game's
+    /// state is then its to save and load, and its place is held when its socket closes).
     manages: bool,
     /// The page's seat in the session, from its accepted `hello` on.
     seat: Option<throttle::Seat>,
-    /// The device token from `hello` ([`throttle::Throttle::client`]).
+    /// From `hello`: the device token ([`throttle::Throttle::client`]), the page's place in
+    /// line for a seat, the rejoin token (until the page joins).
     device: Option<String>,
-    /// The page's place in line for a seat, from `hello`.
     ticket: Option<u64>,
-    /// The rejoin token from `hello`, until the page joins.
     rejoin: Option<String>,
     /// The rejoin token the page was given when it joined (for its next socket).
     token: Option<String>,
@@ -185,10 +183,12 @@ impl Connection {
     pub fn given_token(&mut self, token: String) {
         self.token = Some(token);
     }
-    /// The page's seat and the rejoin token it was given, to keep the seat for it when its
-    /// socket closes ([`throttle::Seats::keep`]); `None` for a page that never joined.
+    /// The seat and rejoin token of an owner's or a member in control's page, to keep the
+    /// seat for it when its socket closes ([`throttle::Seats::keep`]), as the room holds its
+    /// place; `None` for any other (its seat frees at once: nothing would show it kept).
     pub fn into_seat(self) -> Option<(throttle::Seat, String)> {
-        self.seat.zip(self.token)
+        let held = self.manages;
+        self.seat.zip(self.token).filter(|_| held)
     }
 
     /// A message for the page from another part of the host, on its way out: the member list

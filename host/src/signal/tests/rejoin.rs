@@ -74,3 +74,47 @@ fn a_hello_with_a_name_the_room_cannot_take_is_told_and_joins_as_a_guest() {
     let out = run(&mut conn, &cfg, &c, r#"{"type":"hello","name":"Ann"}"#);
     assert!(matches!(&out[0], Action::Join { .. }), "{out:?}");
 }
+
+#[test]
+fn only_an_owners_or_a_drivers_seat_is_kept_when_its_socket_closes() {
+    use crate::input::roles::{MemberView, Role};
+    let (cfg, c) = (config(None), SignalCounters::default());
+    let seats = throttle::Seats::new(1);
+    let members = |role, control| ServerMsg::Members {
+        members: vec![MemberView {
+            peer: 1,
+            name: "Ann".into(),
+            role,
+            control,
+            asked: false,
+        }],
+        seats: 1,
+        implicit: false,
+        held: Vec::new(),
+    };
+    let joined = |notice: Option<ServerMsg>| {
+        let mut conn = Connection::new(PeerId(1));
+        let mut out = Vec::new();
+        assert!(conn.handle_seat(&c, seats.take(Instant::now(), None), &mut out));
+        conn.handle_verdict(&cfg, &c, Verdict::Accepted, Admission::Open, &mut out);
+        conn.given_token("a".repeat(32));
+        if let Some(n) = &notice {
+            conn.handle_notice(n);
+        }
+        conn
+    };
+    // A viewer's page goes: the room holds nothing for it, so its seat frees at once.
+    assert!(joined(Some(members(Role::Viewer, false)))
+        .into_seat()
+        .is_none());
+    assert!(joined(None).into_seat().is_none(), "before any member list");
+    // An owner's, or the page in control: the room holds its place, and the seat with it.
+    let (seat, token) = joined(Some(members(Role::Owner, false)))
+        .into_seat()
+        .expect("an owner's seat");
+    assert_eq!(token, "a".repeat(32));
+    drop(seat);
+    assert!(joined(Some(members(Role::Viewer, true)))
+        .into_seat()
+        .is_some());
+}
