@@ -30,7 +30,9 @@
 // from the host's frame echoes, the time from each press leaving the page to the first
 // presented frame captured after the host injected it (glint.inputToPhotonMs, the overlay's
 // live figure). It includes both ways across the link and its queue: on a shaped link it
-// shows whether the queue stays short.
+// shows whether the queue stays short. Beside it (JSON only, `jitter_buffer_ms`, and each
+// second's `jitterBufferMs` with LINK_TRACE): the browser's mean jitter buffer delay over the
+// frames it emitted, to tell a queue on the way from a picture held back in the page.
 //
 // Content (--content): `pattern`, the test pattern (scrolling bars: cheap to code, ~0.5–1.2
 // Mbit/s at 720p60), or `text`, Glint's own X display with an xterm that scrolls random text
@@ -126,6 +128,17 @@ const configuredKbps = Number(/--bitrate[ =](\d+)/.exec(arg('--glint-args', '') 
  * high: 64–69 fps from a 60 fps source.
  */
 const perSecond = (count, ms) => (ms > 0 ? Math.round((count * 1000) / ms) : 0);
+
+/**
+ * The browser's mean jitter buffer delay (ms) over the frames it emitted between two
+ * inbound-rtp samples (`jitterBufferDelay` / `jitterBufferEmittedCount`, W3C webrtc-stats),
+ * or null when none was emitted.
+ */
+const jitterBufferMs = (now, before) => {
+  const n = (now.jitterBufferEmittedCount ?? 0) - (before.jitterBufferEmittedCount ?? 0);
+  const secs = (now.jitterBufferDelay ?? 0) - (before.jitterBufferDelay ?? 0);
+  return n > 0 ? Math.round((secs / n) * 10000) / 10 : null;
+};
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -318,7 +331,7 @@ async function run(scenario) {
           audioFrames: peer?.audio_frames_sent ?? 0, collapses: peer?.collapses ?? 0, asks,
           capturedFps: Math.round(lastHost.rates?.captured_fps ?? 0), encodedFps: Math.round(lastHost.rates?.encoded_fps ?? 0),
           stagesP95: Object.fromEntries(Object.entries(lastHost.stages_ms ?? {}).map(([k, v]) => [k, Math.round(v.p95 * 10) / 10])),
-          photon, gapMs });
+          photon, gapMs, jitterBufferMs: jitterBufferMs(v, last) });
         if (process.env.LINK_TRACE) console.error(JSON.stringify(samples.at(-1)));
         last = v;
       }
@@ -355,6 +368,7 @@ async function run(scenario) {
         audio_frames_per_s: steady.length > 1
           ? Math.round(perSecond(steady.at(-1).audioFrames - steady[0].audioFrames, steady.at(-1).at - steady[0].at)) : 0,
         photon_ms: { p50: pct(0.5), p95: pct(0.95), n: photon.length },
+        jitter_buffer_ms: median(steady.map((x) => x.jitterBufferMs).filter((x) => x !== null)),
         fast: fast ? summary(fastSamples) : undefined,
       });
     }
