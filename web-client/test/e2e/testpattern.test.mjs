@@ -24,6 +24,10 @@ const evaluate = (fn, arg) => browser.page.evaluate(fn, arg);
 test('the block code decodes to increasing frame numbers in the browser', async (t) => {
   await browser.page.goto(glint.url);
   await waitFor('the stream to play', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  // From the full picture on: the stream starts on the ladder's small rung (640x360) for a
+  // second or two, whose soft pictures do not always decode (a CI run read only 40 codes
+  // among frames 6..234, others read the flip region white) and say nothing of the pattern.
+  await waitFor('the full picture', () => evaluate(() => video.videoWidth === 1280), 20000);
   const seen = await evaluate(async () => {
     const { videoReader } = await import('/src/blockcode.js');
     const reader = videoReader(video);
