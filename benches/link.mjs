@@ -63,6 +63,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGlint, startChromium, startLan, waitFor, playTone } from '../web-client/test/e2e/harness.mjs';
+import { msPer } from '../web-client/src/overlay.js';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -130,14 +131,12 @@ const configuredKbps = Number(/--bitrate[ =](\d+)/.exec(arg('--glint-args', '') 
 const perSecond = (count, ms) => (ms > 0 ? Math.round((count * 1000) / ms) : 0);
 
 /**
- * The browser's mean jitter buffer delay (ms) over the frames it emitted between two
- * inbound-rtp samples (`jitterBufferDelay` / `jitterBufferEmittedCount`, W3C webrtc-stats),
- * or null when none was emitted.
+ * The browser's mean jitter buffer delay (ms, to 0.1) over the frames it emitted between two
+ * inbound-rtp samples (the overlay's figure, `msPer`), or null when none was emitted.
  */
 const jitterBufferMs = (now, before) => {
-  const n = (now.jitterBufferEmittedCount ?? 0) - (before.jitterBufferEmittedCount ?? 0);
-  const secs = (now.jitterBufferDelay ?? 0) - (before.jitterBufferDelay ?? 0);
-  return n > 0 ? Math.round((secs / n) * 10000) / 10 : null;
+  const ms = msPer(now, before, 'jitterBufferDelay', 'jitterBufferEmittedCount');
+  return ms === null ? null : Math.round(ms * 10) / 10;
 };
 
 const median = (xs) => {

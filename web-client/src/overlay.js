@@ -46,6 +46,18 @@ export function ladderRung(peer) {
   return `${size}rung ${peer.rung} of 3: ${peer.rung_reason}`;
 }
 
+/**
+ * A cumulative total's mean per unit between two stats samples of one object, in ms: e.g.
+ * `jitterBufferDelay` (s) over `jitterBufferEmittedCount` (W3C webrtc-stats, inbound-rtp) is
+ * the mean jitter buffer delay of the frames emitted in between. Null without an earlier
+ * sample or when no unit passed.
+ */
+export function msPer(now, before, total, units) {
+  if (!before) return null;
+  const n = (now[units] ?? 0) - (before[units] ?? 0);
+  return n > 0 ? (((now[total] ?? 0) - (before[total] ?? 0)) / n) * 1000 : null;
+}
+
 export class StatsOverlay {
   /**
    * @param {HTMLElement} el where the figures go
@@ -117,11 +129,6 @@ export class StatsOverlay {
     this.prev = inbound;
     const dt = prev ? (inbound.timestamp - prev.timestamp) / 1000 : 0;
     const rate = (k) => (prev && dt > 0 ? (inbound[k] - prev[k]) / dt : null);
-    const per = (num, den) => {
-      if (!prev) return null;
-      const d = inbound[den] - prev[den];
-      return d > 0 ? ((inbound[num] - prev[num]) / d) * 1000 : null;
-    };
     const lost = prev ? inbound.packetsLost - prev.packetsLost : 0;
     const received = prev ? inbound.packetsReceived - prev.packetsReceived : 0;
     const peers = this.host?.peers ?? [];
@@ -136,8 +143,8 @@ export class StatsOverlay {
       bweKbps: peer?.bwe_kbps ?? (pairStats?.availableIncomingBitrate ? pairStats.availableIncomingBitrate / 1000 : null),
       rttMs: pairStats?.currentRoundTripTime !== undefined ? pairStats.currentRoundTripTime * 1000 : (peer?.rtt_ms ?? null),
       lossPct: prev && lost + received > 0 ? (100 * lost) / (lost + received) : null,
-      jitterBufferMs: per('jitterBufferDelay', 'jitterBufferEmittedCount'),
-      decodeMs: per('totalDecodeTime', 'framesDecoded'),
+      jitterBufferMs: msPer(inbound, prev, 'jitterBufferDelay', 'jitterBufferEmittedCount'),
+      decodeMs: msPer(inbound, prev, 'totalDecodeTime', 'framesDecoded'),
       hostP50: this.host?.stages_ms?.host?.p50 ?? null,
       hostP95: this.host?.stages_ms?.host?.p95 ?? null,
       captureToDisplayP50: this.captureToDisplay.percentile(0.5),
