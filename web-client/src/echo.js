@@ -1,13 +1,14 @@
 // Input-to-photon, live: the host tells the page, for the frames it sends after new input, the
-// newest input packet of this page it had injected before capturing the frame (the frame echo
-// on the `control` channel, host/docs/input-protocol.md). When the first frame whose echo covers a
-// press is presented, the press has reached the screen.
+// newest input packet of this page it had injected before capturing the frame, and what the
+// frames before that input showed had shown (the frame echo on the `control` channel,
+// host/docs/input-protocol.md). When the first frame whose echo covers a press is presented,
+// the press has reached the screen; a press an earlier frame showed first is not timed.
 
 export const MSG_FRAME_ECHO = 1;
 
-/** Parses one control-channel message; null if it is not a well-formed frame echo. */
+/** Parses one control-channel message; null if it is not a well-formed frame echo (22 bytes). */
 export function parseFrameEcho(buffer) {
-  if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < 18) return null;
+  if (!(buffer instanceof ArrayBuffer) || buffer.byteLength !== 22) return null;
   const v = new DataView(buffer);
   if (v.getUint8(0) !== MSG_FRAME_ECHO) return null;
   return {
@@ -15,6 +16,7 @@ export function parseFrameEcho(buffer) {
     inputSeq: v.getUint8(5) & 1 ? v.getUint32(6, true) : null,
     hostMs: v.getUint32(10, true) / 1000,
     captureUnixMs: v.getUint32(14, true),
+    sinceSeq: v.getUint8(5) & 2 ? v.getUint32(18, true) : null,
   };
 }
 
@@ -57,6 +59,9 @@ export class InputToPhoton {
     if (!e || e.inputSeq === null) return e || null;
     while (this.presses.length && seqAtOrAfter(e.inputSeq, this.presses[0].seq)) {
       const p = this.presses.shift();
+      // Shown first by an earlier frame, whose echo never came (runs of echoes are spaced on
+      // a narrow link): this frame is not its photon.
+      if (e.sinceSeq !== null && seqAtOrAfter(e.sinceSeq, p.seq)) continue;
       this.onSample(at - p.at, p);
     }
     return e;

@@ -446,8 +446,12 @@ pub fn run(
                                 counters.lock_syncs.inc_by(taps.len() as u64 / 2);
                                 tagged.extend(taps.into_iter().map(|a| (peer, a)));
                             }
+                            // Only a packet that changed something is news for the echo: a
+                            // heartbeat's would start runs of echoes that show nothing.
+                            if !actions.is_empty() {
+                                applied = entry.reconciler.newest_seq().map(|s| (peer, s));
+                            }
                             tagged.extend(actions.drain(..).map(|a| (peer, a)));
-                            applied = entry.reconciler.newest_seq().map(|s| (peer, s));
                         }
                     }
                     Err(e) => {

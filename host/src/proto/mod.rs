@@ -4,7 +4,7 @@
 //! | format | carried on | golden file |
 //! |---|---|---|
 //! | [`input`] packets | data channel `input` (page → host) | `input-v1.json` |
-//! | [`echo`] (frame echo) | data channel `control` (host → page) | `echo-v1.json` |
+//! | [`echo`] (frame echo) | data channel `control` (host → page) | `echo-v2.json` |
 //! | [`audio`] packets | data channel `audio` (host → page) | `audio-v1.json` |
 //! | [`signaling`] messages | WebSocket `/ws` (both ways, JSON) | `signaling-v1.json` |
 //! | [`ice`] servers (`RTCIceServer`) | the `ice-servers` signaling message | `signaling-v1.json` |

@@ -131,7 +131,7 @@ impl Session {
                 .find(|(peer, _)| *peer == p.id)
                 .map(|&(_, s)| s);
             if seq != p.echo_seq {
-                p.echo_seq = seq;
+                p.echo_since = std::mem::replace(&mut p.echo_seq, seq);
                 let spaced = |t: Instant| now.saturating_duration_since(t) >= ECHO_EVERY_NARROW;
                 let frames = if p.rate.target_kbps() >= AUDIO_PAIRED_UNDER_KBPS {
                     Some(ECHO_FRAMES)
@@ -150,6 +150,7 @@ impl Session {
                 let msg = echo::FrameEcho {
                     rtp_timestamp: rtp_ticks as u32,
                     input_seq: seq,
+                    since_seq: p.echo_since,
                     host: now.saturating_duration_since(frame.captured_at),
                     capture_unix_ms,
                 }

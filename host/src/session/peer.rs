@@ -67,10 +67,11 @@ pub(super) struct Peer {
     pub(super) added_at: Instant,
     /// Its targets over the last while, by which its tier is chosen.
     pub(super) sustained: super::tiers::Sustained,
-    /// The newest input packet of this page that the last frame sent showed, how many more
-    /// frames get an echo, and when the last run of echoes began (see
-    /// [`super::fanout::ECHO_FRAMES`]).
+    /// The newest input packet of this page that the last frame sent showed, what the frames
+    /// before it changed had shown, how many more frames get an echo, and when the last run of
+    /// echoes began (see [`super::fanout::ECHO_FRAMES`]).
     pub(super) echo_seq: Option<u32>,
+    pub(super) echo_since: Option<u32>,
     pub(super) echoes_left: u32,
     pub(super) echoes_began: Option<Instant>,
     /// The last Opus frame waits for the next packet on the `audio` channel (a narrow link:
@@ -148,6 +149,7 @@ impl Peer {
             added_at: now,
             sustained: Default::default(),
             echo_seq: None,
+            echo_since: None,
             echoes_left: 0,
             echoes_began: None,
             audio_held: false,

@@ -47,7 +47,22 @@ pub(super) fn spawn_injecting(
     crossbeam_channel::Sender<crate::input::InputMsg>,
     std::thread::JoinHandle<()>,
 ) {
-    use crate::input::{InputEcho, INPUT_QUEUE, LIFECYCLE_QUEUE};
+    let echo = std::sync::Arc::new(crate::input::InputEcho::default());
+    spawn_echoing(room, counters, injector, echo)
+}
+
+/// [`spawn_injecting`] publishing its echo where the test reads it.
+fn spawn_echoing(
+    room: crate::input::roles::RoomConfig,
+    counters: std::sync::Arc<crate::input::InputCounters>,
+    injector: impl crate::input::Injector + Send + 'static,
+    echo: std::sync::Arc<crate::input::InputEcho>,
+) -> (
+    crossbeam_channel::Sender<crate::input::InputMsg>,
+    crossbeam_channel::Sender<crate::input::InputMsg>,
+    std::thread::JoinHandle<()>,
+) {
+    use crate::input::{INPUT_QUEUE, LIFECYCLE_QUEUE};
     let (life_tx, life_rx) = crossbeam_channel::bounded(LIFECYCLE_QUEUE);
     let (data_tx, data_rx) = crossbeam_channel::bounded(INPUT_QUEUE);
     let thread = std::thread::spawn(move || {
@@ -56,7 +71,7 @@ pub(super) fn spawn_injecting(
             data_rx,
             injector,
             counters,
-            std::sync::Arc::new(InputEcho::default()),
+            echo,
             crate::input::room(room).0,
         )
     });
@@ -229,4 +244,83 @@ fn a_member_that_floods_the_room_with_requests_is_refused_past_the_limit() {
         lists <= 2 + 2 * ROOM_REQUESTS_PER_SECOND,
         "{lists} member lists"
     );
+}
+
+/// The echo names the newest packet that changed something: a heartbeat (the same held state
+/// again) must not start a run of echoes, which on a narrow link would leave none for the
+/// next press (the link bench timed presses 150-190 ms late at 400 kbit/s).
+#[test]
+fn the_echo_moves_on_packets_that_change_something_and_not_on_heartbeats() {
+    use crate::input::roles::{Admission, Role, RoomConfig};
+    use crate::input::{InputCounters, InputEcho, InputMsg};
+    let counters = std::sync::Arc::new(InputCounters::default());
+    let echo = std::sync::Arc::new(InputEcho::default());
+    let room = RoomConfig {
+        seats: 1,
+        implicit: true,
+        guests: Role::Viewer,
+    };
+    let injector = Recorder::default();
+    let (life, data, thread) = spawn_echoing(room, counters.clone(), injector, echo.clone());
+    let peer = PeerId(1);
+    let (notify, _rx) = crate::peer::PeerNotifier::channel();
+    let member = InputMsg::Member {
+        peer,
+        admission: Admission::Open,
+        name: None,
+        rejoin: None,
+        token: None,
+        notify: notify.clone(),
+    };
+    life.send(member).expect("input thread");
+    life.send(InputMsg::Joined { peer, notify })
+        .expect("input thread");
+    let mut page = Sender::new();
+    let send = |page: &mut Sender| {
+        let packet = page.packet(0);
+        let bytes = wire::encode(&packet);
+        data.send(InputMsg::Data {
+            peer,
+            at: Instant::now(),
+            bytes,
+        })
+        .expect("input thread");
+        packet.seq
+    };
+    let echoed = || {
+        echo.snapshot()
+            .iter()
+            .find(|(p, _)| *p == peer)
+            .map(|&(_, s)| s)
+    };
+    page.key(0x04, true);
+    let press = send(&mut page);
+    // Its repeats and heartbeats: the same state, nothing new to show.
+    let mut last = press;
+    for _ in 0..6 {
+        last = send(&mut page);
+    }
+    assert_ne!(last, press);
+    // A packet of no member, counted and dropped: once it is counted, the loop (one message
+    // a turn, published at the end of it) has settled the heartbeats.
+    data.send(InputMsg::Data {
+        peer: PeerId(9),
+        at: Instant::now(),
+        bytes: wire::encode(&Sender::new().packet(0)),
+    })
+    .expect("input thread");
+    let until = |what: &str, f: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !f() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::yield_now();
+        }
+    };
+    until("the marker", &|| counters.packets.get() >= 8);
+    assert_eq!(echoed(), Some(press), "heartbeats moved the echo");
+    page.key(0x04, false);
+    let release = send(&mut page);
+    until("the release echoed", &|| echoed() == Some(release));
+    drop((life, data));
+    thread.join().expect("the input thread ends cleanly");
 }

@@ -79,6 +79,23 @@ fn frames_after_new_input_carry_the_echo_and_others_none() {
     let got = echoes(&h);
     assert_eq!(got.len(), 2 * ECHO_FRAMES as usize);
     assert!(got[ECHO_FRAMES as usize..].iter().all(|s| *s == Some(42)));
+    // Each run says what the frames before its input had shown: a press in packet 41 was
+    // first shown by the first run, not by the second.
+    let since: Vec<Option<u32>> = h.clients[0]
+        .channel_data
+        .iter()
+        .filter(|(l, _)| l == "control")
+        .filter_map(|(_, d)| FrameEcho::decode(d))
+        .map(|e| e.since_seq)
+        .collect();
+    assert!(
+        since[..ECHO_FRAMES as usize].iter().all(|s| s.is_none()),
+        "{since:?}"
+    );
+    assert!(
+        since[ECHO_FRAMES as usize..].iter().all(|s| *s == Some(41)),
+        "{since:?}"
+    );
 }
 
 /// On a narrow link (a target under the sound-pairing threshold) input that changes every
@@ -114,6 +131,22 @@ fn on_a_narrow_link_echoes_are_few_and_spaced() {
     // 2 s.
     assert!(got.windows(2).all(|w| w[0] <= w[1]), "{got:?}");
     assert!(got.len() >= 5 && got.last() > Some(&Some(150)), "{got:?}");
+    // Each after the first (which follows no input) says what the frame before its input had
+    // shown (one input per frame or fewer: the one before), also where a run began after
+    // changes that had no echo: the page must not time a press of a skipped change to it.
+    let pairs: Vec<(Option<u32>, Option<u32>)> = h.clients[0]
+        .channel_data
+        .iter()
+        .filter(|(l, _)| l == "control")
+        .filter_map(|(_, d)| FrameEcho::decode(d))
+        .map(|e| (e.input_seq, e.since_seq))
+        .collect();
+    assert!(
+        pairs[1..]
+            .iter()
+            .all(|&(s, since)| since.is_some_and(|b| Some(b + 1) == s)),
+        "{pairs:?}"
+    );
 }
 
 #[test]
