@@ -72,7 +72,6 @@ fn new_rtc(config: &SessionConfig, now: Instant) -> (Rtc, Vec<str0m::Candidate>)
         CodecChoice::H264 => (true, false),
         CodecChoice::Vp8 => (false, true),
     };
-    let max = Bitrate::kbps(u64::from(config.max_kbps));
     let start = Bitrate::kbps(u64::from(config.max_kbps.min(START_KBPS)));
     let mut rtc = RtcConfig::new()
         .set_ice_lite(false)
@@ -95,8 +94,11 @@ fn new_rtc(config: &SessionConfig, now: Instant) -> (Rtc, Vec<str0m::Candidate>)
         .enable_vp8(vp8)
         .enable_opus(true, false)
         .build(now);
-    // Keep probing up to the configured rate, so that an idle screen does not lose it.
-    rtc.bwe().set_bitrate(Bitrate::ZERO, max);
+    // Nothing to discover until the first picture has gone out (`Peer::pad_to_target` then
+    // asks for the configured rate): str0m's initial probes need no media, and sent right
+    // after DTLS (3x and 6x the start, ~17 KB in 30 ms) they filled a 400 kbit/s link's queue
+    // ahead of the first keyframe, which lost most of its packets.
+    rtc.bwe().set_bitrate(Bitrate::ZERO, Bitrate::ZERO);
     let reflexive = candidates::add(config, &mut rtc);
     (rtc, reflexive)
 }
