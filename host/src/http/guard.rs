@@ -27,6 +27,13 @@ pub enum Refusal {
     Host(String),
     #[error("a request without a Host header is not taken on loopback")]
     NoHost,
+    /// A `Host` (or absolute request target) with user information: no browser sends one
+    /// (RFC 9110 §7.2: `Host = uri-host [ ":" port ]`).
+    #[error(
+        "host {0:?} carries user information (user@), which a Host header never has \
+         (RFC 9110 §7.2): not taken on loopback"
+    )]
+    HostUserinfo(String),
     #[error("origin {0:?} is not this server's page (see --allowed-origin)")]
     Origin(String),
 }
@@ -98,6 +105,9 @@ impl Guard {
             let Some(host) = host else {
                 return Err(Refusal::NoHost);
             };
+            if host.contains('@') {
+                return Err(Refusal::HostUserinfo(host.to_owned()));
+            }
             let name = host_name(host).to_ascii_lowercase();
             let known = matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]")
                 || self.allowed_hosts.contains(&name);
@@ -155,7 +165,9 @@ impl RefusalLog {
     /// Counts `refusal`; true when it should be logged now.
     pub fn record(&mut self, now: Instant, refusal: &Refusal) -> bool {
         match refusal {
-            Refusal::Host(_) | Refusal::NoHost => self.counters.refused_host.inc(),
+            Refusal::Host(_) | Refusal::NoHost | Refusal::HostUserinfo(_) => {
+                self.counters.refused_host.inc()
+            }
             Refusal::Origin(_) => self.counters.refused_origin.inc(),
         };
         let due = self
@@ -201,6 +213,17 @@ mod tests {
             );
         }
         assert_eq!(g.check("http", None, None), Err(Refusal::NoHost));
+        // User information is named as the reason, not the name after it.
+        for host in [
+            "user@localhost",
+            "a:b@127.0.0.1:8080",
+            "evil.example@localhost",
+        ] {
+            let refused = g.check("http", Some(host), None);
+            assert_eq!(refused, Err(Refusal::HostUserinfo(host.into())), "{host}");
+            let message = refused.err().map(|r| r.to_string()).unwrap_or_default();
+            assert!(message.contains("user information"), "{message}");
+        }
     }
 
     #[test]

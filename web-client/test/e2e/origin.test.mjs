@@ -77,11 +77,16 @@ test('a rebinding host name is refused on loopback, even with a matching Origin'
   });
   assert.equal(absolute.status, 403, 'an absolute-form target under a rebinding name was served');
   assert.equal(JSON.parse(absolute.body).error, 'bad-host');
+  // User information before a loopback name is refused, and the answer says that is why.
+  const userinfo = await rawRequest(glint.port, '/api/stats', { Host: `evil.example@localhost:${glint.port}` });
+  assert.equal(userinfo.status, 403, 'a Host with user information was served');
+  assert.equal(JSON.parse(userinfo.body).error, 'bad-host');
+  assert.match(JSON.parse(userinfo.body).message, /user information/);
   const own = await rawRequest(glint.port, `http://localhost:${glint.port}/api/stats`, {
     Host: `localhost:${glint.port}`,
   });
   assert.equal(own.status, 200);
-  assert.ok((await stats()).counters.http_refused_host >= 3);
+  assert.ok((await stats()).counters.http_refused_host >= 4);
   // The same upgrade under the loopback name is taken.
   const ok = await rawRequest(glint.port, '/ws', {
     Host: `localhost:${glint.port}`,
