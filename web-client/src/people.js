@@ -38,7 +38,9 @@ export class Room {
     this.members = Array.isArray(msg.members) ? msg.members : [];
     this.seats = Number(msg.seats) || 1;
     this.implicit = msg.implicit === true;
-    this.held = Array.isArray(msg.held) ? msg.held.filter((n) => typeof n === 'string') : [];
+    // Each {peer, name, role} (the peer id it had; the API lets it go by it): the names here.
+    this.held = Array.isArray(msg.held)
+      ? msg.held.map((h) => h?.name).filter((n) => typeof n === 'string') : [];
     this.known = true;
     return wasKnown ? notices(before, this.members, this.me, heldBefore, this.held) : [];
   }

@@ -144,12 +144,12 @@ test('a member whose place the host keeps is said to be away, then back', () => 
   const room = new Room();
   room.reset(2);
   room.update({ members: [ann, bo], seats: 1, implicit: false });
-  assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: ['Ann'] }),
+  assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: [{ peer: 1, name: 'Ann', role: 'owner' }] }),
     ['Ann left; their place is kept for 30 s']);
   assert.deepEqual(room.held, ['Ann']);
   assert.deepEqual(room.update({ members: [bo, { ...ann, peer: 3 }], seats: 1, implicit: false }), ['Ann is back']);
   // One that leaves for good (nothing kept) just left; garbage in `held` is ignored.
-  assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: [7, null] }), ['Ann left']);
+  assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: [7, null, { peer: 3 }] }), ['Ann left']);
 });
 
 test('an owner hears when a place kept for the member given control is let go: nobody drives', () => {
@@ -158,7 +158,7 @@ test('an owner hears when a place kept for the member given control is let go: n
   const owner = new Room();
   owner.reset(1);
   owner.update({ members: [ann, bo], seats: 1, implicit: false });
-  assert.deepEqual(owner.update({ members: [ann], seats: 1, implicit: false, held: ['Bo'] }),
+  assert.deepEqual(owner.update({ members: [ann], seats: 1, implicit: false, held: [{ peer: 2, name: 'Bo', role: 'viewer' }] }),
     ['Bo left; their place is kept for 30 s']);
   assert.deepEqual(owner.update({ members: [ann], seats: 1, implicit: false, held: [] }),
     ['Bo did not come back: nobody has control']);
@@ -168,8 +168,8 @@ test('an owner hears when a place kept for the member given control is let go: n
   cy.reset(3);
   const c = { peer: 3, name: 'Cy', role: 'viewer', control: false, asked: false };
   cy.update({ members: [ann, bo, c], seats: 1, implicit: false });
-  cy.update({ members: [ann, c], seats: 1, implicit: false, held: ['Bo'] });
+  cy.update({ members: [ann, c], seats: 1, implicit: false, held: [{ peer: 2, name: 'Bo', role: 'viewer' }] });
   assert.deepEqual(cy.update({ members: [ann, c], seats: 1, implicit: false, held: [] }), []);
-  owner.update({ members: [ann], seats: 1, implicit: false, held: ['Bo'] });
+  owner.update({ members: [ann], seats: 1, implicit: false, held: [{ peer: 2, name: 'Bo', role: 'viewer' }] });
   assert.deepEqual(owner.update({ members: [ann, { ...bo, peer: 4 }], seats: 1, implicit: false, held: [] }), ['Bo is back']);
 });

@@ -231,7 +231,7 @@ impl Room {
             members: self.members(),
             seats: u8::try_from(self.seats.len()).unwrap_or(u8::MAX),
             implicit: self.config.implicit,
-            held: self.held_names(),
+            held: self.held_views(),
         }
     }
 
@@ -310,9 +310,13 @@ impl Room {
     }
 
     /// Removes member `whom` from the session: it leaves, and is told so.
+    /// A held member (its page gone, [`held`]) is let go instead: nothing is kept for it.
     fn remove(&mut self, whom: PeerId, out: &mut Vec<Event>) -> Result<(), Refusal> {
         if !self.is_member(whom) {
-            return Err(Refusal::NoSuchMember(whom.0));
+            return match self.let_go(whom, out) {
+                true => Ok(()),
+                false => Err(Refusal::NoSuchMember(whom.0)),
+            };
         }
         self.handle_leave(whom, out);
         out.push(Event::Removed(whom));

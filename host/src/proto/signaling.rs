@@ -24,6 +24,17 @@ pub struct MemberView {
     pub asked: bool,
 }
 
+/// A member whose page left and whose place is kept for it to come back (the `held` list of
+/// the `members` message and the API; `crate::input::roles::REJOIN_GRACE`): the peer id it
+/// had, by which the API's `DELETE /api/members/{peer}` lets it go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeldView {
+    pub peer: u64,
+    pub name: String,
+    pub role: Role,
+}
+
 /// Which members a capability is shared with: file transfer (`--files-for`), the host's
 /// clipboard (`--clipboard-for`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -63,10 +74,10 @@ pub struct RoomView {
     pub members: Vec<MemberView>,
     pub seats: u8,
     pub implicit: bool,
-    /// The names of members whose page left less than `crate::input::roles::REJOIN_GRACE`
-    /// ago as an owner or with a seat: their place is kept for them to come back.
+    /// The members whose page left less than `crate::input::roles::REJOIN_GRACE` ago as an
+    /// owner or with a seat: their place is kept for them to come back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub held: Vec<String>,
+    pub held: Vec<HeldView>,
 }
 
 /// Page → host.
@@ -209,15 +220,15 @@ pub enum ServerMsg {
     },
     /// Every member of the session, in the order they joined, sent to all of them at each
     /// change. `seats`: how many may drive at once (1 on a desktop, the players on a game).
-    /// `implicit`: whoever acts first while a seat is free takes it. `held`: the names of
-    /// members whose page left less than `crate::input::roles::REJOIN_GRACE` ago as an owner
-    /// or with a seat, whose place is kept for them (absent when none).
+    /// `implicit`: whoever acts first while a seat is free takes it. `held`: the members
+    /// whose page left less than `crate::input::roles::REJOIN_GRACE` ago as an owner or with a
+    /// seat, whose place is kept for them (absent when none; [`HeldView`]).
     Members {
         members: Vec<MemberView>,
         seats: u8,
         implicit: bool,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        held: Vec<String>,
+        held: Vec<HeldView>,
     },
     /// The host screen's size in pixels, sent before the first frame a page gets and again
     /// when it changes. The picture may be smaller (a lower rung of the resolution ladder on a

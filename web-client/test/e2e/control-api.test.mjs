@@ -106,6 +106,31 @@ test('list, give, revoke, change a role and remove through the API, followed on 
   }
 });
 
+test('a member whose page left is listed as held with its peer id, and the API lets it go', async () => {
+  const second = await browser.context.newPage();
+  try {
+    await second.goto(`${base}/#password=owner-pw`);
+    await waitFor('the second owner to play', () => second.evaluate(() => window.glint.state === 'playing'), 20000);
+    const me = await second.evaluate(() => window.glint.room.me);
+    await second.close();
+    // Its place is kept for it to come back (30 s), under the peer id it had.
+    const held = await waitFor('the page to be held', async () => {
+      const r = await api('GET', '/api/members');
+      return r.json?.held?.some((h) => h.peer === me) && r;
+    });
+    assert.deepEqual(held.json.held.find((h) => h.peer === me).role, 'owner');
+    assert.ok(!held.json.members.some((m) => m.peer === me), 'a held member is listed as present');
+    const gone = await api('DELETE', `/api/members/${me}`);
+    assert.equal(gone.status, 200, gone.text);
+    assert.ok(!(gone.json.held ?? []).some((h) => h.peer === me), 'still held after its removal');
+    const again = await api('DELETE', `/api/members/${me}`);
+    assert.equal(again.status, 404);
+    assert.equal(again.json.error, 'no-such-member');
+  } finally {
+    await second.close().catch(() => {});
+  }
+});
+
 test('errors are JSON with a code, and the API needs the token or the owner password', async () => {
   const cases = [
     [await api('POST', '/api/control', { body: { peer: 9999 } }), 404, 'no-such-member'],

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::{Admission, Event, Role, Room};
 use crate::peer::PeerId;
+use crate::proto::signaling::HeldView;
 
 /// How long a member whose socket closed is held for its page to come back.
 pub const REJOIN_GRACE: Duration = Duration::from_secs(30);
@@ -27,6 +28,8 @@ const MAX_HELD: usize = 64;
 /// A member whose socket closed, held for its page to come back.
 #[derive(Debug, Clone)]
 pub(super) struct Held {
+    /// The peer id it had (the API lets it go by it).
+    peer: PeerId,
     token: String,
     /// Its name, kept when the page comes back without one (a default `Guest N` stays).
     name: String,
@@ -108,6 +111,7 @@ impl Room {
                     self.held.remove(0);
                 }
                 self.held.push(Held {
+                    peer,
                     token,
                     name: m.name.clone(),
                     asked: m.asked,
@@ -134,15 +138,33 @@ impl Room {
         }
     }
 
-    /// The names of the held members that keep something (a role of owner, or a seat), for
-    /// the others to know whose place waits ([`super::RoomView::held`]).
-    pub(super) fn held_names(&self) -> Vec<String> {
+    /// The held members that keep something (a role of owner, or a seat), for the others to
+    /// know whose place waits ([`super::RoomView::held`]).
+    pub(super) fn held_views(&self) -> Vec<HeldView> {
         let keeps = |h: &&Held| h.role == Role::Owner || h.seat.is_some();
         self.held
             .iter()
             .filter(keeps)
-            .map(|h| h.name.clone())
+            .map(|h| HeldView {
+                peer: h.peer.0,
+                name: h.name.clone(),
+                role: h.role,
+            })
             .collect()
+    }
+
+    /// Lets go of the held member that had peer id `whom` (the API's removal): nothing is
+    /// kept for its page any more, and the session is inherited as when its grace ends.
+    /// Whether one was held.
+    pub(super) fn let_go(&mut self, whom: PeerId, out: &mut Vec<Event>) -> bool {
+        let Some(i) = self.held.iter().position(|h| h.peer == whom) else {
+            return false;
+        };
+        self.held.remove(i);
+        out.push(Event::Changed);
+        self.inherit(out);
+        out.dedup();
+        true
     }
 
     /// When the next held member is let go, if any is held.
@@ -186,6 +208,7 @@ impl Room {
         out.push(Event::Replaced(old));
         out.push(Event::Changed);
         Some(Held {
+            peer: old,
             token: token.to_owned(),
             name,
             asked,
@@ -227,7 +250,12 @@ mod tests {
         room.handle_gone(p(1), t0, &mut ev);
         assert!(ev.contains(&Event::Released(p(1))));
         // Held, and said: nobody inherits, nobody takes the seat, a newcomer is a guest.
-        assert_eq!(room.view().held, ["Guest 1"]);
+        let held = HeldView {
+            peer: 1,
+            name: "Guest 1".into(),
+            role: Role::Owner,
+        };
+        assert_eq!(room.view().held, [held]);
         assert_eq!(room.role(p(2)), Some(Role::Viewer));
         assert!(room.controllers().is_empty());
         assert_eq!(room.held_deadline(), Some(t0 + REJOIN_GRACE));
@@ -251,6 +279,35 @@ mod tests {
             Role::Owner
         );
         assert_eq!(room.controllers(), [p(6)]);
+    }
+
+    /// A program may let go of a held owner by the peer id it had (`DELETE
+    /// /api/members/{peer}`): the session is inherited at once, not 30 s later, and its token
+    /// gets nothing back.
+    #[test]
+    fn the_api_lets_go_of_a_held_owner_and_the_member_there_longest_inherits() {
+        let t0 = Instant::now();
+        let mut room = Room::new(DESK);
+        join(&mut room, 1, Admission::Open, None, t0);
+        join(&mut room, 2, Admission::Open, None, t0);
+        room.handle_gone(p(1), t0, &mut Vec::new());
+        assert_eq!(room.role(p(2)), Some(Role::Viewer));
+        let mut ev = Vec::new();
+        room.handle_api(super::super::ApiRequest::Kick(p(1)), &mut ev)
+            .expect("a held member is let go");
+        assert!(ev.contains(&Event::Changed));
+        assert!(room.view().held.is_empty());
+        assert_eq!(room.role(p(2)), Some(Role::Owner));
+        assert_eq!(room.held_deadline(), None);
+        assert_eq!(
+            join(&mut room, 3, Admission::Open, Some("t1"), t0),
+            Role::Viewer
+        );
+        // Let go once: a second time it is nobody.
+        assert_eq!(
+            room.handle_api(super::super::ApiRequest::Kick(p(1)), &mut ev),
+            Err(super::super::Refusal::NoSuchMember(1))
+        );
     }
 
     #[test]
