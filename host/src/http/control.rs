@@ -272,7 +272,14 @@ pub fn routes(
                 return r;
             }
             match member(&id) {
-                Some(peer) => ask(&hub, ApiRequest::Kick(peer)).await,
+                Some(peer) => {
+                    let answer = ask(&hub, ApiRequest::Kick(peer)).await;
+                    // A member let go while held: its place among --max-peers goes too.
+                    if answer.status() == StatusCode::OK {
+                        hub.seats.let_go(peer.0);
+                    }
+                    answer
+                }
                 None => no_member(),
             }
         });

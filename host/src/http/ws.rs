@@ -275,7 +275,8 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     // closed (removed, replaced, timed out).
     match conn.into_seat() {
         Some((seat, token)) if host_closed.is_none() => {
-            hub.seats.keep(token, seat, Instant::now() + REJOIN_GRACE);
+            hub.seats
+                .keep(token, peer.0, seat, Instant::now() + REJOIN_GRACE);
         }
         _ => {}
     }

@@ -96,8 +96,9 @@ pub struct Seats {
 struct Line {
     next: u64,
     waiting: HashMap<u64, (u64, Instant)>,
-    /// Seats kept for members whose socket closed: rejoin token → its seat, kept until then.
-    kept: HashMap<String, (Seat, Instant)>,
+    /// Seats kept for members whose socket closed: rejoin token → its seat, kept until then,
+    /// and the peer id the member had.
+    kept: HashMap<String, (Seat, Instant, u64)>,
     /// Rejoin tokens given back while nothing was kept for them (the page came back before
     /// its old socket closed) → when; at most [`BACK_SEEN_MAX`], for [`BACK_SEEN_FOR`].
     back: HashMap<String, Instant>,
@@ -152,21 +153,30 @@ impl Seats {
     /// Keeps `seat`, whose member's socket closed, for its page until `until`: the page
     /// that gives `token` (the rejoin token it was given) gets it back ([`Seats::take_kept`]).
     /// A token already given back by a page that took another seat keeps nothing: `seat`
-    /// is freed.
-    pub fn keep(&self, token: String, seat: Seat, until: Instant) {
+    /// is freed. `peer` is the peer id the member had ([`Seats::let_go`]).
+    pub fn keep(&self, token: String, peer: u64, seat: Seat, until: Instant) {
         let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
         if line.back.remove(&token).is_none() {
-            line.kept.insert(token, (seat, until));
+            line.kept.insert(token, (seat, until, peer));
         }
+    }
+
+    /// Frees the seat kept for the member that had peer id `peer` (the API let it go);
+    /// whether one was kept.
+    pub fn let_go(&self, peer: u64) -> bool {
+        let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
+        let before = line.kept.len();
+        line.kept.retain(|_, (_, _, p)| *p != peer);
+        line.kept.len() < before
     }
 
     /// The seat kept at `now` for the page that gives `token` (its rejoin token), if any; a
     /// token with nothing kept is remembered as given back (see [`Seats::keep`]).
     pub fn take_kept(&self, now: Instant, token: Option<&str>) -> Option<Seat> {
         let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
-        line.kept.retain(|_, (_, until)| now < *until);
+        line.kept.retain(|_, (_, until, _)| now < *until);
         let token = token?;
-        if let Some((seat, _)) = line.kept.remove(token) {
+        if let Some((seat, ..)) = line.kept.remove(token) {
             return Some(seat);
         }
         line.back
@@ -184,7 +194,7 @@ impl Seats {
         let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
         line.waiting
             .retain(|_, (_, seen)| now.saturating_duration_since(*seen) < TICKET_KEPT);
-        line.kept.retain(|_, (_, until)| now < *until);
+        line.kept.retain(|_, (_, until, _)| now < *until);
         let in_line = line
             .waiting
             .values()
@@ -364,7 +374,7 @@ mod tests {
         let waiting = seats.take(t0, None).map(|_| ()).expect_err("full").ticket;
         // The owner reloads: its seat is kept for its token, not given to the page in line.
         let until = t0 + Duration::from_secs(30);
-        seats.keep("a".repeat(32), owner, until);
+        seats.keep("a".repeat(32), 1, owner, until);
         let t1 = t0 + Duration::from_secs(3);
         assert!(seats.take(t1, Some(waiting)).is_err(), "kept for the owner");
         assert!(seats.take_kept(t1, Some(&"b".repeat(32))).is_none());
@@ -374,7 +384,7 @@ mod tests {
         assert!(seats.take_kept(t1, Some(&"a".repeat(32))).is_none(), "once");
         // The owner leaves for good (its page was given a new token when it joined again):
         // the page in line gets the seat once the grace is over.
-        seats.keep("e".repeat(32), owner, t1 + Duration::from_secs(30));
+        seats.keep("e".repeat(32), 2, owner, t1 + Duration::from_secs(30));
         // The page in line tries every 3 s and keeps its place.
         for s in (3..30).step_by(3) {
             let t = t1 + Duration::from_secs(s);
@@ -388,17 +398,34 @@ mod tests {
         // wait in line (the seat is theirs after the grace).
         let one = Seats::new(1);
         let last = one.take(t0, None).expect("the only seat");
-        one.keep("c".repeat(32), last, until);
+        one.keep("c".repeat(32), 3, last, until);
         let new_tab = one.take(t1, None).expect("a new tab into an empty session");
         assert!(one.take_kept(t1, Some(&"c".repeat(32))).is_none(), "let go");
         let line = one.take(t1, None).map(|_| ()).expect_err("full").ticket;
-        one.keep("d".repeat(32), new_tab, t1 + Duration::from_secs(30));
+        one.keep("d".repeat(32), 4, new_tab, t1 + Duration::from_secs(30));
         assert!(one.take(t1, Some(line)).is_err(), "kept from the line");
         assert!(
             one.take(t1, None).is_err(),
             "nor given to a newcomer while one waits"
         );
         assert!(one.take_kept(t1, Some(&"d".repeat(32))).is_some());
+    }
+
+    #[test]
+    fn a_kept_seat_frees_when_its_member_is_let_go() {
+        let seats = Seats::new(1);
+        let t0 = Instant::now();
+        let owner = seats.take(t0, None).expect("the only seat");
+        let waiting = seats.take(t0, None).map(|_| ()).expect_err("full").ticket;
+        seats.keep("a".repeat(32), 7, owner, t0 + Duration::from_secs(30));
+        assert!(seats.take(t0, Some(waiting)).is_err(), "kept");
+        assert!(!seats.let_go(8), "another member's");
+        assert!(seats.let_go(7));
+        assert!(
+            seats.take(t0, Some(waiting)).is_ok(),
+            "the page in line gets it at once"
+        );
+        assert!(seats.take_kept(t0, Some(&"a".repeat(32))).is_none());
     }
 
     #[test]
@@ -411,14 +438,14 @@ mod tests {
         assert!(seats.take_kept(t0, Some(&"a".repeat(32))).is_none());
         let _new = seats.take(t0, None).expect("the free seat");
         // The old socket closes: its seat is not kept for a token already given back.
-        seats.keep("a".repeat(32), old, t0 + Duration::from_secs(30));
+        seats.keep("a".repeat(32), 5, old, t0 + Duration::from_secs(30));
         assert!(seats.take(t0, None).is_ok(), "the old seat is free");
         // A token given back long ago is forgotten: the seat of a later close is kept.
         assert!(seats.take_kept(t0, Some(&"c".repeat(32))).is_none());
         let t1 = t0 + BACK_SEEN_FOR;
         assert!(seats.take_kept(t1, Some(&"b".repeat(32))).is_none());
         let seat = seats.take(t1, None).expect("a seat");
-        seats.keep("c".repeat(32), seat, t1 + Duration::from_secs(30));
+        seats.keep("c".repeat(32), 6, seat, t1 + Duration::from_secs(30));
         assert!(seats.take(t1, None).is_err(), "kept");
         assert!(seats.take_kept(t1, Some(&"c".repeat(32))).is_some());
     }

@@ -131,6 +131,34 @@ test('a member whose page left is listed as held with its peer id, and the API l
   }
 });
 
+test('with --max-peers, letting a held owner go gives its place to the page in line at once', async () => {
+  const g = await startGlint(['--source', 'testpattern', '--fps', '30', '--max-peers', '2',
+    '--password', 'owner-pw', '--api-token', TOKEN]);
+  const url = `http://127.0.0.1:${g.port}`;
+  const pages = [await browser.context.newPage(), await browser.context.newPage(), await browser.context.newPage()];
+  const [first, stays, third] = pages;
+  const playing = (p) => waitFor('a page to play', () => p.evaluate(() => window.glint.state === 'playing'), 20000);
+  try {
+    await first.goto(`${url}/#password=owner-pw`);
+    await playing(first);
+    await stays.goto(`${url}/#password=owner-pw`);
+    await playing(stays);
+    const me = await first.evaluate(() => window.glint.room.me);
+    await first.close();
+    const left = Date.now();
+    // Its place among the two is kept for it (30 s): the third page waits in line.
+    await third.goto(`${url}/#password=owner-pw`);
+    await waitFor('the full notice', () => third.evaluate(() => document.getElementById('status').textContent.startsWith('The session is full')), 20000);
+    const gone = await fetch(`${url}/api/members/${me}`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(gone.status, 200, await gone.text());
+    await playing(third);
+    assert.ok(Date.now() - left < 25000, `the place went after ${Date.now() - left} ms: still kept`);
+  } finally {
+    for (const p of pages) await p.close().catch(() => {});
+    await g.stop();
+  }
+});
+
 test('errors are JSON with a code, and the API needs the token or the owner password', async () => {
   const cases = [
     [await api('POST', '/api/control', { body: { peer: 9999 } }), 404, 'no-such-member'],
