@@ -78,6 +78,28 @@ fn spawn_echoing(
     (life_tx, data_tx, thread)
 }
 
+/// `peer` joins the room as `admission` and connects; returns where its notices go.
+fn join(
+    life: &crossbeam_channel::Sender<crate::input::InputMsg>,
+    peer: PeerId,
+    admission: crate::input::roles::Admission,
+) -> tokio::sync::mpsc::Receiver<crate::peer::Notice> {
+    use crate::input::InputMsg;
+    let (notify, rx) = crate::peer::PeerNotifier::channel();
+    let member = InputMsg::Member {
+        peer,
+        admission,
+        name: None,
+        rejoin: None,
+        token: None,
+        notify: notify.clone(),
+    };
+    life.send(member).expect("input thread");
+    life.send(InputMsg::Joined { peer, notify })
+        .expect("input thread");
+    rx
+}
+
 #[test]
 fn a_viewer_never_drives_and_a_hand_off_releases_what_the_old_controller_held() {
     use crate::input::roles::{Admission, Request, Role, RoomConfig};
@@ -90,19 +112,7 @@ fn a_viewer_never_drives_and_a_hand_off_releases_what_the_old_controller_held() 
     let (a, b) = (PeerId(1), PeerId(2));
     let mut notices = Vec::new();
     for (peer, admission) in [(a, Admission::Open), (b, Admission::Open)] {
-        let (notify, rx) = crate::peer::PeerNotifier::channel();
-        notices.push(rx);
-        let member = InputMsg::Member {
-            peer,
-            admission,
-            name: None,
-            rejoin: None,
-            token: None,
-            notify: notify.clone(),
-        };
-        life.send(member).expect("input thread");
-        life.send(InputMsg::Joined { peer, notify })
-            .expect("input thread");
+        notices.push(join(&life, peer, admission));
     }
     let send = |peer, client: &mut Sender| {
         let bytes = wire::encode(&client.packet(0));
@@ -263,18 +273,7 @@ fn the_echo_moves_on_packets_that_change_something_and_not_on_heartbeats() {
     let injector = Recorder::default();
     let (life, data, thread) = spawn_echoing(room, counters.clone(), injector, echo.clone());
     let peer = PeerId(1);
-    let (notify, _rx) = crate::peer::PeerNotifier::channel();
-    let member = InputMsg::Member {
-        peer,
-        admission: Admission::Open,
-        name: None,
-        rejoin: None,
-        token: None,
-        notify: notify.clone(),
-    };
-    life.send(member).expect("input thread");
-    life.send(InputMsg::Joined { peer, notify })
-        .expect("input thread");
+    let _notices = join(&life, peer, Admission::Open);
     let mut page = Sender::new();
     let send = |page: &mut Sender| {
         let packet = page.packet(0);
