@@ -64,7 +64,7 @@ pub fn api_off() -> warp::reply::Response {
 /// The status and code of a refusal.
 fn refusal(r: &Refusal) -> (StatusCode, &'static str) {
     match r {
-        Refusal::NoSuchMember(_) => (StatusCode::NOT_FOUND, "no-such-member"),
+        Refusal::NoSuchMember(_) | Refusal::Held(..) => (StatusCode::NOT_FOUND, "no-such-member"),
         Refusal::TargetInControl(_) | Refusal::NoSeat(_) => (StatusCode::CONFLICT, "conflict"),
         _ => (StatusCode::FORBIDDEN, "forbidden"),
     }

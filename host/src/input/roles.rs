@@ -91,6 +91,12 @@ pub enum Refusal {
     CannotGive,
     #[error("no member {0} in this session")]
     NoSuchMember(u64),
+    /// A member whose page left and whose place is kept ([`held`]): only removing it applies.
+    #[error(
+        "{1} (member {0}) left; its place is kept for its page to come back: removing it lets \
+         it go"
+    )]
+    Held(u64, String),
     #[error("you do not have control")]
     NotInControl,
     #[error("you already have control")]
@@ -261,7 +267,7 @@ impl Room {
     /// `to` may be given a seat: a member without one.
     fn check_target(&self, to: PeerId) -> Result<(), Refusal> {
         match self.members.get(&to) {
-            None => Err(Refusal::NoSuchMember(to.0)),
+            None => Err(self.absent(to)),
             Some(m) if self.in_control(to) => Err(Refusal::TargetInControl(m.name.clone())),
             Some(_) => Ok(()),
         }
@@ -291,10 +297,8 @@ impl Room {
             .values()
             .filter(|m| m.role == Role::Owner)
             .count();
-        let m = self
-            .members
-            .get_mut(&whom)
-            .ok_or(Refusal::NoSuchMember(whom.0))?;
+        let absent = self.absent(whom);
+        let m = self.members.get_mut(&whom).ok_or(absent)?;
         if m.role == Role::Owner && role == Role::Viewer && owners == 1 {
             return Err(Refusal::LastOwner);
         }

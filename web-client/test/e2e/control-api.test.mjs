@@ -120,6 +120,10 @@ test('a member whose page left is listed as held with its peer id, and the API l
     });
     assert.deepEqual(held.json.held.find((h) => h.peer === me).role, 'owner');
     assert.ok(!held.json.members.some((m) => m.peer === me), 'a held member is listed as present');
+    // Only removal applies to it, and the answer says why.
+    const give = await api('POST', '/api/control', { body: { peer: me } });
+    assert.equal(give.status, 404);
+    assert.match(give.json.message, /left; its place is kept/);
     const gone = await api('DELETE', `/api/members/${me}`);
     assert.equal(gone.status, 200, gone.text);
     assert.ok(!(gone.json.held ?? []).some((h) => h.peer === me), 'still held after its removal');

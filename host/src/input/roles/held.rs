@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Admission, Event, Role, Room};
+use super::{Admission, Event, Refusal, Role, Room};
 use crate::peer::PeerId;
 use crate::proto::signaling::HeldView;
 
@@ -167,6 +167,15 @@ impl Room {
         true
     }
 
+    /// Why `whom`, not a member, cannot be acted on: it is held ([`Refusal::Held`]), or
+    /// nobody.
+    pub(super) fn absent(&self, whom: PeerId) -> Refusal {
+        match self.held.iter().find(|h| h.peer == whom) {
+            Some(h) => Refusal::Held(whom.0, h.name.clone()),
+            None => Refusal::NoSuchMember(whom.0),
+        }
+    }
+
     /// When the next held member is let go, if any is held.
     pub fn held_deadline(&self) -> Option<Instant> {
         self.held.iter().map(|h| h.until).min()
@@ -293,6 +302,14 @@ mod tests {
         room.handle_gone(p(1), t0, &mut Vec::new());
         assert_eq!(room.role(p(2)), Some(Role::Viewer));
         let mut ev = Vec::new();
+        // Held, it cannot be given control or a role: the answer says why.
+        let held = Err(Refusal::Held(1, "Guest 1".into()));
+        assert_eq!(
+            room.handle_api(super::super::ApiRequest::Give(p(1)), &mut ev),
+            held
+        );
+        let viewer = super::super::ApiRequest::SetRole(p(1), Role::Viewer);
+        assert_eq!(room.handle_api(viewer, &mut ev), held);
         room.handle_api(super::super::ApiRequest::Kick(p(1)), &mut ev)
             .expect("a held member is let go");
         assert!(ev.contains(&Event::Changed));
@@ -306,7 +323,7 @@ mod tests {
         // Let go once: a second time it is nobody.
         assert_eq!(
             room.handle_api(super::super::ApiRequest::Kick(p(1)), &mut ev),
-            Err(super::super::Refusal::NoSuchMember(1))
+            Err(Refusal::NoSuchMember(1))
         );
     }
 
