@@ -49,15 +49,19 @@ fn bad_data_on_a_host_to_page_channel_is_counted_and_told_once() {
     assert!(!echoes(&h).is_empty(), "no frame echo");
 }
 
-/// The input sequence numbers of the frame echoes the first client got, in order.
-fn echoes(h: &Harness) -> Vec<Option<u32>> {
+/// The frame echoes the first client got, in order.
+fn frame_echoes(h: &Harness) -> Vec<FrameEcho> {
     h.clients[0]
         .channel_data
         .iter()
         .filter(|(l, _)| l == "control")
         .filter_map(|(_, d)| FrameEcho::decode(d))
-        .map(|e| e.input_seq)
         .collect()
+}
+
+/// The input sequence numbers of the frame echoes the first client got, in order.
+fn echoes(h: &Harness) -> Vec<Option<u32>> {
+    frame_echoes(h).iter().map(|e| e.input_seq).collect()
 }
 
 #[test]
@@ -81,13 +85,7 @@ fn frames_after_new_input_carry_the_echo_and_others_none() {
     assert!(got[ECHO_FRAMES as usize..].iter().all(|s| *s == Some(42)));
     // Each run says what the frames before its input had shown: a press in packet 41 was
     // first shown by the first run, not by the second.
-    let since: Vec<Option<u32>> = h.clients[0]
-        .channel_data
-        .iter()
-        .filter(|(l, _)| l == "control")
-        .filter_map(|(_, d)| FrameEcho::decode(d))
-        .map(|e| e.since_seq)
-        .collect();
+    let since: Vec<Option<u32>> = frame_echoes(&h).iter().map(|e| e.since_seq).collect();
     assert!(
         since[..ECHO_FRAMES as usize].iter().all(|s| s.is_none()),
         "{since:?}"
@@ -134,11 +132,8 @@ fn on_a_narrow_link_echoes_are_few_and_spaced() {
     // Each after the first (which follows no input) says what the frame before its input had
     // shown (one input per frame or fewer: the one before), also where a run began after
     // changes that had no echo: the page must not time a press of a skipped change to it.
-    let pairs: Vec<(Option<u32>, Option<u32>)> = h.clients[0]
-        .channel_data
+    let pairs: Vec<(Option<u32>, Option<u32>)> = frame_echoes(&h)
         .iter()
-        .filter(|(l, _)| l == "control")
-        .filter_map(|(_, d)| FrameEcho::decode(d))
         .map(|e| (e.input_seq, e.since_seq))
         .collect();
     assert!(
