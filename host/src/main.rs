@@ -325,6 +325,11 @@ fn run(config: Config) -> Result<(), Failure> {
     let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE);
     let (mut room, room_rx) = input::room(input::roles::RoomConfig::from_config(&config));
     (room.pointers, room.clipboard_for) = (!config.no_pointers, config.clipboard_for);
+    let seats = Seats::new(config.max_peers as usize);
+    let freed = seats.clone();
+    room.on_let_go = Some(Box::new(move |peer| {
+        freed.let_go(peer.0);
+    }));
     let linked = x_display.filter(|_| !config.no_clipboard).map(|d| {
         clipboard::link(&d, input_tx.clone(), cmd_tx.clone())
             .inspect_err(|e| tracing::warn!(error = %e, "the clipboard is not shared"))
@@ -465,7 +470,7 @@ fn run(config: Config) -> Result<(), Failure> {
         phase: phase.clone(),
         throttle: Arc::new(std::sync::Mutex::new(Throttle::new(throttle_counters))),
         sockets: PerAddress::new(http::ws::MAX_SOCKETS_PER_ADDRESS),
-        seats: Seats::new(config.max_peers as usize),
+        seats,
         files: files.map(Arc::new),
         app_ended: _app.as_ref().map(Guarded::ended),
         keyboard: _xvfb.as_ref().zip(xauth.as_ref()).map(|(v, a)| {

@@ -432,7 +432,7 @@ const signaling = new Signaling({
     },
     members: (msg) => {
       // One line for all of an update's notices: one toast each, only the last was seen
-      // ("You have control", "You are now an owner", "Ann did not come back" at once).
+      // ("You have control", "You are now an owner", "Ann's place is no longer kept" at once).
       const said = room.update(msg);
       if (said.length) info.toast(said.join('; '));
       pointers.clear((peer) => room.members.some((m) => m.peer === peer));

@@ -20,6 +20,7 @@ export class Room {
     this.seats = 1;
     this.implicit = false;
     this.held = []; // names of members whose place the host keeps for them to come back
+    this.heldMembers = []; // the same, each {peer, name, role} (the peer id it had)
     this.known = false; // a `members` message came on this connection
   }
 
@@ -38,9 +39,10 @@ export class Room {
     this.members = Array.isArray(msg.members) ? msg.members : [];
     this.seats = Number(msg.seats) || 1;
     this.implicit = msg.implicit === true;
-    // Each {peer, name, role} (the peer id it had; the API lets it go by it): the names here.
-    this.held = Array.isArray(msg.held)
-      ? msg.held.map((h) => h?.name).filter((n) => typeof n === 'string') : [];
+    // Each {peer, name, role}: the peer id it had, by which an owner (or the API) lets it go.
+    this.heldMembers = (Array.isArray(msg.held) ? msg.held : [])
+      .filter((h) => typeof h?.name === 'string' && Number.isSafeInteger(h.peer));
+    this.held = this.heldMembers.map((h) => h.name);
     this.known = true;
     return wasKnown ? notices(before, this.members, this.me, heldBefore, this.held) : [];
   }
@@ -98,12 +100,13 @@ export function notices(before, after, me, heldBefore = [], heldAfter = []) {
     if (now.has(m.peer)) continue;
     out.push(heldAfter.includes(m.name) ? `${m.name} left; their place is kept for 30 s` : `${m.name} left`);
   }
-  // A place no longer kept, its page not back: an owner hears of it, and that nobody drives
+  // A place no longer kept, its page not back (its grace ran out, or an owner or the API let
+  // it go: the page cannot tell which): an owner hears of it, and that nobody drives
   // when the one given control took it away (the control button then says "Take control").
   for (const name of heldBefore) {
     const back = after.some((m) => m.name === name && !was.has(m.peer));
     if (heldAfter.includes(name) || back || self?.role !== 'owner') continue;
-    out.push(after.some((m) => m.control) ? `${name} did not come back` : `${name} did not come back: nobody has control`);
+    out.push(after.some((m) => m.control) ? `${name}'s place is no longer kept` : `${name}'s place is no longer kept: nobody has control`);
   }
   return out;
 }
@@ -189,6 +192,18 @@ export class PeoplePanel {
       }
       return row;
     }));
+    // Members whose page left and whose place is kept (30 s): an owner may let one go at once,
+    // freeing its seat (and its place among the host's --max-peers) for someone else.
+    if (room.owner) {
+      this.list.append(...room.heldMembers.map((h) => {
+        const row = this.doc.createElement('div');
+        row.dataset.held = String(h.peer);
+        const label = this.doc.createElement('span');
+        label.textContent = `${h.name} · ${h.role} · left, place kept`;
+        row.append(label, this.button('Let go', 'let-go', () => this.send(this.message.kick(h.peer))));
+        return row;
+      }));
+    }
   }
 
   onControl() {

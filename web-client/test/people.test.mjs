@@ -150,6 +150,11 @@ test('a member whose place the host keeps is said to be away, then back', () => 
   assert.deepEqual(room.update({ members: [bo, { ...ann, peer: 3 }], seats: 1, implicit: false }), ['Ann is back']);
   // One that leaves for good (nothing kept) just left; garbage in `held` is ignored.
   assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: [7, null, { peer: 3 }] }), ['Ann left']);
+  assert.deepEqual(room.heldMembers, []);
+  // Each held member keeps the peer id it had (an owner's page lets it go by it); one without
+  // a whole number for it cannot be named, and is not listed.
+  room.update({ members: [bo], seats: 1, implicit: false, held: [{ peer: 1, name: 'Ann', role: 'owner' }, { peer: '4', name: 'Cy' }] });
+  assert.deepEqual(room.heldMembers, [{ peer: 1, name: 'Ann', role: 'owner' }]);
 });
 
 test('an owner hears when a place kept for the member given control is let go: nobody drives', () => {
@@ -161,7 +166,7 @@ test('an owner hears when a place kept for the member given control is let go: n
   assert.deepEqual(owner.update({ members: [ann], seats: 1, implicit: false, held: [{ peer: 2, name: 'Bo', role: 'viewer' }] }),
     ['Bo left; their place is kept for 30 s']);
   assert.deepEqual(owner.update({ members: [ann], seats: 1, implicit: false, held: [] }),
-    ['Bo did not come back: nobody has control']);
+    ["Bo's place is no longer kept: nobody has control"]);
   assert.equal(owner.controlAction, 'take');
   // A viewer is not told; nor is anyone when the page came back.
   const cy = new Room();

@@ -272,14 +272,9 @@ pub fn routes(
                 return r;
             }
             match member(&id) {
-                Some(peer) => {
-                    let answer = ask(&hub, ApiRequest::Kick(peer)).await;
-                    // A member let go while held: its place among --max-peers goes too.
-                    if answer.status() == StatusCode::OK {
-                        hub.seats.let_go(peer.0);
-                    }
-                    answer
-                }
+                // A member let go while held: the input thread frees its place among
+                // --max-peers (`PublishedRoom::on_let_go`).
+                Some(peer) => ask(&hub, ApiRequest::Kick(peer)).await,
                 None => no_member(),
             }
         });

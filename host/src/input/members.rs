@@ -66,6 +66,8 @@ pub(super) struct Members {
     pub(super) sharing: Vec<PeerId>,
     /// Whether pointers are shown to the others.
     pub(super) pointers_on: bool,
+    /// Told of each held member let go ([`super::PublishedRoom::on_let_go`]).
+    pub(super) on_let_go: Option<Box<dyn FnMut(PeerId) + Send>>,
 }
 
 /// One controller's pointer: when it was last sent to the others, and a newer position not
@@ -194,6 +196,11 @@ impl Members {
                         n.notify(Notice::Ended {
                             message: "an owner removed you from the session".into(),
                         });
+                    }
+                }
+                Event::LetGo(peer) => {
+                    if let Some(f) = self.on_let_go.as_mut() {
+                        f(peer);
                     }
                 }
                 Event::Replaced(peer) => {

@@ -234,6 +234,9 @@ pub struct PublishedRoom {
     pub pointers: bool,
     /// Who gets the host's clipboard text, and whose (while driving) sets it.
     pub clipboard_for: crate::proto::signaling::Who,
+    /// Called with each held member the room lets go ([`roles::Event::LetGo`]): the
+    /// signaling layer frees the `--max-peers` place kept for its page.
+    pub on_let_go: Option<Box<dyn FnMut(PeerId) + Send>>,
 }
 
 /// A room set up as `config`; the receiver follows its member list (the API's event stream).
@@ -248,6 +251,7 @@ pub fn room(config: roles::RoomConfig) -> (PublishedRoom, tokio::sync::watch::Re
             clipboard,
             pointers: true,
             clipboard_for: crate::proto::signaling::Who::Control,
+            on_let_go: None,
         },
         rx,
     )
@@ -306,6 +310,7 @@ pub fn run(
         clipboard_for: room.clipboard_for,
         sharing: Vec::new(),
         pointers_on: room.pointers,
+        on_let_go: room.on_let_go,
     };
     let clipboard = room.clipboard;
     let clipboard_for = room.clipboard_for;

@@ -126,6 +126,9 @@ pub enum Event {
     Released(PeerId),
     /// This member was removed: tell it and close its socket.
     Removed(PeerId),
+    /// This held member ([`held`]) was let go (removed by the API or an owner's page): its
+    /// page's place among the session's `--max-peers` is no longer kept either.
+    LetGo(PeerId),
     /// This member's page came back on a new socket (its rejoin token, [`held`]): end the old
     /// one.
     Replaced(PeerId),

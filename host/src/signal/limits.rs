@@ -82,11 +82,14 @@ impl Drop for AddressSlot {
 /// holds (a new tab after the last one closed). A page that came back before its old socket
 /// was seen closed (a reload is often that quick) took a seat of its own: the seat of the
 /// old socket is then not kept for a token nobody will give again ([`BACK_SEEN_FOR`]).
-#[derive(Debug)]
+///
+/// A clone shares the seats (the input thread frees a seat kept for a member the room lets
+/// go, [`Seats::let_go`]).
+#[derive(Debug, Clone)]
 pub struct Seats {
     max: usize,
     taken: Arc<AtomicUsize>,
-    line: Mutex<Line>,
+    line: Arc<Mutex<Line>>,
 }
 
 /// The pages waiting for a seat: ticket → its place (lower came first) and when it was last
@@ -146,7 +149,7 @@ impl Seats {
         Self {
             max,
             taken: Arc::default(),
-            line: Mutex::default(),
+            line: Arc::default(),
         }
     }
 
@@ -161,8 +164,8 @@ impl Seats {
         }
     }
 
-    /// Frees the seat kept for the member that had peer id `peer` (the API let it go);
-    /// whether one was kept.
+    /// Frees the seat kept for the member that had peer id `peer` (the room let it go: the
+    /// API or an owner's page removed it while held); whether one was kept.
     pub fn let_go(&self, peer: u64) -> bool {
         let mut line = self.line.lock().unwrap_or_else(|e| e.into_inner());
         let before = line.kept.len();

@@ -273,6 +273,39 @@ test('a full session (--max-peers 1): the second page says so steadily, the firs
   }
 });
 
+test('with --max-peers 2, the owner lets go of a member that left with control: the page in line gets its place at once', async () => {
+  const g = await startGlint(['--source', 'testpattern', '--fps', '30', '--max-peers', '2']);
+  const pages = [await browser.context.newPage(), await browser.context.newPage(), await browser.context.newPage()];
+  const [first, second, waiting] = pages;
+  try {
+    await first.goto(g.url);
+    await playing(first);
+    await second.goto(g.url);
+    await playing(second);
+    const secondId = (await room(second)).me;
+    await first.click('#people-button');
+    await first.click(`#people-list div[data-peer="${secondId}"] button[data-action="give"]`);
+    await waitFor('the second page to have control', async () => (await room(second)).inControl);
+    // It leaves with control: its seat and its place among the two are kept for it (30 s),
+    // and the owner sees it with a button to let it go.
+    await second.close();
+    const left = Date.now();
+    const letGo = `#people-list div[data-held="${secondId}"] button[data-action="let-go"]`;
+    await waitFor('the held member in the owner\'s list', () => first.isVisible(letGo));
+    await waiting.goto(g.url);
+    await waitFor('the full notice', () => waiting.evaluate(() => document.getElementById('status').textContent.startsWith('The session is full')), 20000);
+    await first.click(letGo);
+    await waitFor('the held row to go', async () => !(await first.isVisible(`#people-list div[data-held="${secondId}"]`)));
+    await playing(waiting);
+    assert.ok(Date.now() - left < 25000, `the place went after ${Date.now() - left} ms: still kept`);
+    // The owner may take control again: nobody holds the seat.
+    assert.equal(await first.textContent('#control'), 'Take control');
+  } finally {
+    for (const p of pages) await p.close().catch(() => {});
+    await g.stop();
+  }
+});
+
 test('a socket whose picture never starts holds the only seat for 30 s at most: it is told, closed, and the seat goes to the page waiting, not back to it', async () => {
   const g = await startGlint(['--fps', '30', '--max-peers', '1']);
   const squatter = await browser.context.newPage();

@@ -161,6 +161,7 @@ impl Room {
             return false;
         };
         self.held.remove(i);
+        out.push(Event::LetGo(whom));
         out.push(Event::Changed);
         self.inherit(out);
         out.dedup();
@@ -312,7 +313,7 @@ mod tests {
         assert_eq!(room.handle_api(viewer, &mut ev), held);
         room.handle_api(super::super::ApiRequest::Kick(p(1)), &mut ev)
             .expect("a held member is let go");
-        assert!(ev.contains(&Event::Changed));
+        assert!(ev.contains(&Event::LetGo(p(1))) && ev.contains(&Event::Changed));
         assert!(room.view().held.is_empty());
         assert_eq!(room.role(p(2)), Some(Role::Owner));
         assert_eq!(room.held_deadline(), None);

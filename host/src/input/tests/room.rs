@@ -323,3 +323,67 @@ fn the_echo_moves_on_packets_that_change_something_and_not_on_heartbeats() {
     drop((life, data));
     thread.join().expect("the input thread ends cleanly");
 }
+
+/// An owner's page removing a member whose page left (held, its place kept) lets it go, and
+/// the signaling layer is told so that its `--max-peers` place is freed too: before, only the
+/// API's removal freed it, and a page in line waited out the 30 s grace.
+#[test]
+fn an_owner_removing_a_held_member_frees_its_place() {
+    use crate::input::roles::{Admission, Request, Role, RoomConfig};
+    use crate::input::{InputMsg, INPUT_QUEUE, LIFECYCLE_QUEUE};
+    let (life_tx, life_rx) = crossbeam_channel::bounded(LIFECYCLE_QUEUE);
+    let (data_tx, data_rx) = crossbeam_channel::bounded::<InputMsg>(INPUT_QUEUE);
+    let (freed_tx, freed) = crossbeam_channel::unbounded();
+    let mut room = crate::input::room(RoomConfig {
+        seats: 1,
+        implicit: false,
+        guests: Role::Viewer,
+    })
+    .0;
+    room.on_let_go = Some(Box::new(move |peer| {
+        let _ = freed_tx.send(peer);
+    }));
+    let thread = std::thread::spawn(move || {
+        crate::input::run(
+            life_rx,
+            data_rx,
+            Recorder::default(),
+            std::sync::Arc::default(),
+            std::sync::Arc::default(),
+            room,
+        )
+    });
+    let (owner, guest) = (PeerId(1), PeerId(2));
+    let _owner_notices = join(&life_tx, owner, Admission::Open);
+    let (notify, _guest_notices) = crate::peer::PeerNotifier::channel();
+    let member = InputMsg::Member {
+        peer: guest,
+        admission: Admission::Open,
+        name: None,
+        rejoin: None,
+        token: Some("guest-token".into()),
+        notify,
+    };
+    life_tx.send(member).expect("input thread");
+    life_tx
+        .send(InputMsg::Gone { peer: guest })
+        .expect("input thread");
+    life_tx
+        .send(InputMsg::Request {
+            peer: owner,
+            request: Request::Kick(guest),
+        })
+        .expect("input thread");
+    let told = freed.recv_timeout(Duration::from_secs(5));
+    assert_eq!(told, Ok(guest), "the held member's place was not freed");
+    // A member let go is nobody: removing it again frees nothing more.
+    life_tx
+        .send(InputMsg::Request {
+            peer: owner,
+            request: Request::Kick(guest),
+        })
+        .expect("input thread");
+    drop((life_tx, data_tx));
+    thread.join().expect("the input thread ends cleanly");
+    assert!(freed.try_recv().is_err(), "freed twice");
+}
