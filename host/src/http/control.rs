@@ -199,7 +199,7 @@ pub fn routes(
         }
         (v != Verdict::Accepted).then(|| super::api::refused(v).into_response())
     };
-    let bytes = warp::body::content_length_limit(MAX_BODY).and(warp::body::bytes());
+    let bytes = super::body::within(MAX_BODY);
     let list = warp::path!("api" / "members")
         .and(warp::get())
         .and(auth.clone())

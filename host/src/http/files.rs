@@ -367,7 +367,7 @@ pub fn routes(
             }
         });
     type Asked = Result<(Arc<Files>, Principal), Box<warp::reply::Response>>;
-    let json_body = warp::body::content_length_limit(MAX_JSON).and(warp::body::bytes());
+    let json_body = super::body::within(MAX_JSON);
     let list = warp::path!("api" / "files")
         .and(warp::get())
         .and(who.clone())
@@ -401,8 +401,7 @@ pub fn routes(
     let put = warp::path!("api" / "files" / "uploads" / String / u64)
         .and(warp::put())
         .and(who.clone())
-        .and(warp::body::content_length_limit(BLOCK))
-        .and(warp::body::bytes())
+        .and(super::body::within(BLOCK))
         .then(
             |id: String, index: u64, w: Asked, b: hyper::body::Bytes| async move {
                 match w {

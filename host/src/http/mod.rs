@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod assets;
+mod body;
 pub mod control;
 pub mod files;
 pub mod front;
@@ -110,6 +111,11 @@ fn rejected(r: &warp::Rejection) -> warp::reply::Response {
             "not-found",
             "no such route".to_owned(),
         )
+    } else if let Some(e) = r.find::<body::Refused>() {
+        match e {
+            body::Refused::TooBig(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too-big", e.to_string()),
+            body::Refused::Broken => (StatusCode::BAD_REQUEST, "bad-request", e.to_string()),
+        }
     } else if let Some(e) = r.find::<why::PayloadTooLarge>() {
         (StatusCode::PAYLOAD_TOO_LARGE, "too-big", e.to_string())
     } else if let Some(e) = r.find::<why::LengthRequired>() {

@@ -5,6 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { startGlint, startChromium, waitFor } from './harness.mjs';
 
 const TOKEN = 'api-token-for-tests';
@@ -188,4 +189,43 @@ test('errors are JSON with a code, and the API needs the token or the owner pass
   }
   // The owner's password works as well as the token.
   assert.equal((await api('GET', '/api/members', { token: 'owner-pw' })).status, 200);
+});
+
+test('a body sent chunked (no Content-Length, as `curl -T -` sends one) is read as any other', async () => {
+  const chunked = async (parts) => {
+    const body = new ReadableStream({
+      start(c) { for (const p of parts) c.enqueue(new TextEncoder().encode(p)); c.close(); },
+    });
+    const r = await fetch(`${base}/api/control`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    });
+    const text = await r.text();
+    return { status: r.status, json: JSON.parse(text), text };
+  };
+  // Read and parsed: the peer it names is nobody (before, 411 length-required).
+  const read = await chunked(['{"pe', 'er": 99', '99}']);
+  assert.deepEqual([read.status, read.json.error], [404, 'no-such-member'], read.text);
+  assert.match(read.json.message, /9999/);
+  // Past the route's limit, chunk by chunk: 413, as with a Content-Length. The host answers
+  // without reading the rest and closes (which fetch reports as a failed send): a raw socket.
+  const parts = ['{"peer": 1, "pad": "', 'x'.repeat(5000), 'x'.repeat(5000), '"}'];
+  const answer = await new Promise((resolve, reject) => {
+    const socket = connect(glint.port, '127.0.0.1', () => {
+      socket.write(`POST /api/control HTTP/1.1\r\nHost: 127.0.0.1:${glint.port}\r\n`
+        + `Authorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\n`
+        + 'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n');
+      for (const p of parts) socket.write(`${p.length.toString(16)}\r\n${p}\r\n`);
+      socket.write('0\r\n\r\n');
+    });
+    let got = '';
+    socket.on('data', (d) => { got += d; });
+    socket.on('error', () => {}); // a reset after the answer: what was read stands
+    socket.on('close', () => resolve(got));
+    setTimeout(() => { socket.destroy(); reject(new Error(`no answer: ${got}`)); }, 10000);
+  });
+  assert.match(answer, /^HTTP\/1\.1 413 /, answer);
+  assert.match(answer, /"error":"too-big"/, answer);
 });

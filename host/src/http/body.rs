@@ -1,0 +1,113 @@
+//! Request bodies of bounded size, sent with a `Content-Length` or chunked
+//! (`Transfer-Encoding: chunked`, RFC 9112 §7.1: `curl -T -`, and clients that stream what
+//! they send). warp's `content_length_limit` refuses a body without a `Content-Length` with
+//! 411, so a script piping its JSON into curl was told "length required".
+
+use futures_util::StreamExt;
+use hyper::body::{Buf, Bytes};
+use warp::Filter;
+
+/// Why a body was not taken: answered by [`super::rejected`].
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Refused {
+    /// Over the route's limit, in bytes: 413 `too-big`.
+    TooBig(u64),
+    /// The client stopped sending it part way (the connection broke): 400 `bad-request`.
+    Broken,
+}
+
+impl warp::reject::Reject for Refused {}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TooBig(max) => write!(f, "the body is over this route's {max} bytes"),
+            Self::Broken => f.write_str("the body broke off before its end"),
+        }
+    }
+}
+
+/// The whole body, of at most `max` bytes: one whose `Content-Length` says more is refused
+/// before it is read, a chunked one as soon as its chunks pass `max` ([`Refused`]).
+pub(super) fn within(
+    max: u64,
+) -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Copy + Send + Sync + 'static {
+    warp::header::optional::<u64>("content-length")
+        .and(warp::body::stream())
+        .and_then(move |length: Option<u64>, body| async move {
+            collect(length, body, max)
+                .await
+                .map_err(warp::reject::custom)
+        })
+}
+
+/// The chunks of `body` joined, unless its `length` or what arrives passes `max` bytes, or it
+/// breaks off.
+async fn collect<E>(
+    length: Option<u64>,
+    body: impl futures_util::Stream<Item = Result<impl Buf, E>>,
+    max: u64,
+) -> Result<Bytes, Refused> {
+    if length.is_some_and(|n| n > max) {
+        return Err(Refused::TooBig(max));
+    }
+    let mut body = std::pin::pin!(body);
+    let mut out = Vec::with_capacity(length.unwrap_or(0).min(max) as usize);
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|_| Refused::Broken)?;
+        if (out.len() + chunk.remaining()) as u64 > max {
+            return Err(Refused::TooBig(max));
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            out.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{collect, Refused};
+    use hyper::body::Bytes;
+
+    fn chunks(parts: &[&'static str]) -> impl futures_util::Stream<Item = Result<Bytes, ()>> {
+        let parts: Vec<_> = parts
+            .iter()
+            .map(|p| Ok(Bytes::from_static(p.as_bytes())))
+            .collect();
+        futures_util::stream::iter(parts)
+    }
+
+    #[tokio::test]
+    async fn a_body_with_or_without_a_length_is_taken_up_to_the_limit() {
+        assert_eq!(
+            collect(Some(5), chunks(&["hello"]), 8).await,
+            Ok(Bytes::from("hello"))
+        );
+        // No Content-Length (a chunked body): its chunks joined.
+        assert_eq!(
+            collect(None, chunks(&["chu", "nk", "ed"]), 8).await,
+            Ok(Bytes::from("chunked"))
+        );
+        assert_eq!(collect(None, chunks(&[]), 8).await, Ok(Bytes::new()));
+        // Over the limit: said by its length (nothing read), or found reading it.
+        assert_eq!(
+            collect(Some(9), chunks(&[]), 8).await,
+            Err(Refused::TooBig(8))
+        );
+        assert_eq!(
+            collect(None, chunks(&["1234", "5678", "9"]), 8).await,
+            Err(Refused::TooBig(8))
+        );
+        // A length that lies low does not let more in.
+        assert_eq!(
+            collect(Some(2), chunks(&["123456789"]), 8).await,
+            Err(Refused::TooBig(8))
+        );
+        let broken = futures_util::stream::iter(vec![Ok(Bytes::from("ab")), Err(())]);
+        assert_eq!(collect(None, broken, 8).await, Err(Refused::Broken));
+    }
+}
