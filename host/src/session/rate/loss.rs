@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use super::{
     Cap, Lead, RateControl, BURST_KEYFRAME_EVERY, COLLAPSE_SHARE, DISTRUST_PROBES_MAX,
     FAILED_LEAD_HOLD, FAST_CAP_FOR, FAST_COLLAPSE_LOSS, FAST_COLLAPSE_PACKETS,
-    FAST_COLLAPSE_SECOND, HEADROOM, MAX_FAST_CUT, PROBE_FAILED_LOSS, PROBE_FAILED_PACKETS,
+    FAST_COLLAPSE_SECOND, FELL_COLLAPSE_LOSS, HEADROOM, MAX_FAST_CUT, PROBE_FAILED_LOSS,
+    PROBE_FAILED_PACKETS,
 };
 
 /// The window str0m's egress loss share is taken over (its TWCC register's `loss(1 s)`).
@@ -108,6 +109,7 @@ impl RateControl {
         fraction: f64,
         bytes_sent: u64,
     ) -> Option<LossRun> {
+        let fell = std::mem::take(&mut self.fell);
         if !fraction.is_finite() {
             self.update(now);
             return None;
@@ -135,9 +137,13 @@ impl RateControl {
                     && self
                         .burst_at
                         .is_none_or(|t| now.saturating_duration_since(t) >= BURST_KEYFRAME_EVERY);
+                // The estimator's figure fell at this sample with a share of the newest
+                // packets lost: the link fell under the picture, and what got through is not
+                // known yet (the loss reported lags it): the deepest cut.
+                let fell = fell && newest >= FELL_COLLAPSE_LOSS;
+                let cap = if fell { floor } else { cap };
                 if self.fast_cap.is_none()
-                    && newest >= FAST_COLLAPSE_LOSS
-                    && fraction >= FAST_COLLAPSE_SECOND
+                    && (fell || (newest >= FAST_COLLAPSE_LOSS && fraction >= FAST_COLLAPSE_SECOND))
                     && newest * bytes / PACKET_BYTES >= FAST_COLLAPSE_PACKETS
                     && cap < self.target_kbps * COLLAPSE_SHARE
                 {
@@ -146,6 +152,7 @@ impl RateControl {
                         sent_kbps,
                         target_kbps = self.target_kbps,
                         cap_kbps = cap,
+                        by_the_fall = fell,
                         "the link collapsed"
                     );
                     self.fast_cap = Some(Cap {
@@ -171,6 +178,60 @@ impl RateControl {
             Some(LossRun::Burst)
         } else {
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{LossRun, RateControl};
+
+    /// 10 → 1 Mbit/s under an 8 Mbit/s picture, as the link bench saw it: at the first stats
+    /// sample after the fall the estimator's figure had fallen to under a third (its
+    /// delay-based half saw the queue), while the loss reported over the last second was 8 %
+    /// (the newest packets' 31 %): the loss that would show the collapse came a sample later.
+    /// A fall of the figure with a fifth of the newest packets lost is the collapse; either
+    /// alone is not.
+    #[test]
+    fn an_estimate_that_falls_with_the_newest_packets_lost_is_a_collapse() {
+        let cases = [
+            (2600.0, 0.31, Some(LossRun::Collapse)),
+            // A queue with no loss to speak of (a delay-based cut): followed, no collapse.
+            (2600.0, 0.05, None),
+            // A run of loss while the figure stands (a probe through a router's large
+            // bucket): the newest alone, under FAST_COLLAPSE_LOSS, is no collapse, only a
+            // burst (a keyframe, the target as it was).
+            (8800.0, 0.31, Some(LossRun::Burst)),
+        ];
+        for (fell_to, newest, run) in cases {
+            let t0 = Instant::now();
+            let mut r = RateControl::new(t0, 1000, 8000);
+            let mut bytes = 0u64;
+            let mut sample = |t: f64, raw: f64, loss: f64| {
+                let now = t0 + Duration::from_secs_f64(t);
+                r.on_sent(now, 8000.0);
+                bytes += 250_000; // a quarter of a second at 8 Mbit/s
+                r.on_raw_estimate(now, raw);
+                r.on_loss(now, loss, bytes)
+            };
+            for i in 1..=32 {
+                assert_eq!(sample(f64::from(i) * 0.25, 9000.0, 0.0), None);
+            }
+            // The last second's share: a quarter of it new, `newest` of those lost.
+            assert_eq!(
+                sample(8.25, fell_to, newest / 4.0),
+                run,
+                "{fell_to} {newest}"
+            );
+            let target = r.target_kbps();
+            match run {
+                // The deepest cut: a tenth of what the fallen figure affords.
+                Some(LossRun::Collapse) => assert_eq!(target, 221, "{fell_to} {newest}"),
+                // The figure followed at once, down or not at all.
+                _ => assert_eq!(target, (fell_to * 0.85).min(7650.0) as u32),
+            }
         }
     }
 }

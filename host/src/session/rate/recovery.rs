@@ -191,6 +191,9 @@ pub(crate) struct RecoveryProbes {
     proven: Option<(f64, Instant)>,
     /// The last asked probe: when, the estimate then and how it was made; `None` once judged.
     asked: Option<(Instant, f64, Ask)>,
+    /// When the last probe was asked, kept after `asked` is judged: the wait for the next
+    /// ([`RecoveryProbes::due`]) and the window its result may come in
+    /// ([`RecoveryProbes::awaiting`]) run from it.
     last_asked: Option<Instant>,
     /// The estimator's figure, kbit/s, and since when it has stood there (within
     /// [`HELD_WITHIN`]).
