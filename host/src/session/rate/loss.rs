@@ -43,8 +43,9 @@ pub(crate) enum LossRun {
 impl RateControl {
     /// Whether the probe's result that leads the target failed: the newest packets (`newest`
     /// of them lost, about `packets` in all) lose [`PROBE_FAILED_LOSS`] more than the last
-    /// second did when the lead began. A failed lead ends, the target is capped where it was
-    /// when the lead began, and probes are distrusted (see the module docs).
+    /// second did when the lead began, at a sample after the one it began in. A failed lead
+    /// ends, the target is capped where it was when the lead began, and probes are distrusted
+    /// (see the module docs).
     fn probe_failed(&mut self, now: Instant, newest: f64, packets: f64) -> bool {
         let Some(Lead {
             since,
@@ -57,7 +58,13 @@ impl RateControl {
         else {
             return false;
         };
-        if newest < loss_before + PROBE_FAILED_LOSS || newest * packets < PROBE_FAILED_PACKETS {
+        // The packets of the sample the lead began in went out before it: their loss is not
+        // the lead's. On the link bench 5 of 7 failed leads were judged so (`led_for_ms=0`),
+        // on the tail of a collapse's loss, and each doubled the wait for the next asked probe.
+        if now <= since
+            || newest < loss_before + PROBE_FAILED_LOSS
+            || newest * packets < PROBE_FAILED_PACKETS
+        {
             return false;
         }
         tracing::debug!(
@@ -233,5 +240,40 @@ mod tests {
                 _ => assert_eq!(target, (fell_to * 0.85).min(7650.0) as u32),
             }
         }
+    }
+
+    /// A probe's result that begins to lead at a sample whose newest packets were lost (the
+    /// tail of a collapse's loss, sent before the lead) is not failed by that loss; the same
+    /// loss a sample later, with the lead's own packets, fails it.
+    #[test]
+    fn a_lead_is_judged_by_the_loss_of_its_own_packets() {
+        let t0 = Instant::now();
+        let mut r = RateControl::new(t0, 1000, 8000);
+        let mut bytes = 0u64;
+        let mut sample = |r: &mut RateControl, t: f64, raw: f64, loss: f64| {
+            let now = t0 + Duration::from_secs_f64(t);
+            let target = f64::from(r.target_kbps());
+            r.on_sent(now, target);
+            bytes += (target * 1000.0 / 8.0 * 0.25) as u64;
+            r.on_raw_estimate(now, raw);
+            r.on_loss(now, loss, bytes)
+        };
+        for i in 1..=32 {
+            assert_eq!(sample(&mut r, f64::from(i) * 0.25, 1000.0, 0.0), None);
+        }
+        assert_eq!(r.target_kbps(), 850);
+        // A probe found 2.5 Mbit/s; a fifth of the newest packets lost (sent before the lead).
+        assert_eq!(
+            sample(&mut r, 8.25, 2500.0, 0.05),
+            None,
+            "failed on older loss"
+        );
+        // The next sample loses as much of the lead's own packets: it failed (the lead went
+        // on until then), and the target is back where the lead found it.
+        assert_eq!(
+            sample(&mut r, 8.5, 2500.0, 0.0875),
+            Some(LossRun::FailedLead)
+        );
+        assert_eq!(r.target_kbps(), 850);
     }
 }

@@ -63,7 +63,8 @@
 //!   speed, and str0m then measured 8–16 Mbit/s on a 5 Mbit/s link; the target climbed over
 //!   the link and the picture froze for up to 3 s (a frame lost in the overflow, and the page
 //!   asked for a keyframe only after that long). So for [`PROBE_TRUSTED_AFTER`] after a
-//!   probe's result leads, the climb is checked: when the newest packets lose
+//!   probe's result leads, the climb is checked: when the newest packets (from the sample
+//!   after the one it began in: the packets before went out before it) lose
 //!   [`PROBE_FAILED_LOSS`] more than the last second did when the lead began, the lead has
 //!   failed ([`LossRun::FailedLead`]: the caller sends a keyframe). The target goes back to
 //!   where it was when the lead began and stays under that for [`FAILED_LEAD_HOLD`] (the
