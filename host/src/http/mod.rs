@@ -115,6 +115,7 @@ fn rejected(r: &warp::Rejection) -> warp::reply::Response {
         match e {
             body::Refused::TooBig(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too-big", e.to_string()),
             body::Refused::Broken => (StatusCode::BAD_REQUEST, "bad-request", e.to_string()),
+            body::Refused::Stalled => (StatusCode::REQUEST_TIMEOUT, "timeout", e.to_string()),
         }
     } else if let Some(e) = r.find::<why::PayloadTooLarge>() {
         (StatusCode::PAYLOAD_TOO_LARGE, "too-big", e.to_string())

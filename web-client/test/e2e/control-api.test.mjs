@@ -209,9 +209,11 @@ test('a body sent chunked (no Content-Length, as `curl -T -` sends one) is read 
   const read = await chunked(['{"pe', 'er": 99', '99}']);
   assert.deepEqual([read.status, read.json.error], [404, 'no-such-member'], read.text);
   assert.match(read.json.message, /9999/);
-  // Past the route's limit, chunk by chunk: 413, as with a Content-Length. The host answers
-  // without reading the rest and closes (which fetch reports as a failed send): a raw socket.
-  const parts = ['{"peer": 1, "pad": "', 'x'.repeat(5000), 'x'.repeat(5000), '"}'];
+  // Past the route's limit, chunk by chunk: 413, as with a Content-Length. A megabyte, so
+  // that the client is still sending when the host has seen enough: the host reads the rest
+  // before it answers (an answer with the body unread reset the connection, and the client
+  // saw a broken pipe). A raw socket, which reads what came before any reset.
+  const parts = ['{"peer": 1, "pad": "', ...Array(16).fill('x'.repeat(65536)), '"}'];
   const answer = await new Promise((resolve, reject) => {
     const socket = connect(glint.port, '127.0.0.1', () => {
       socket.write(`POST /api/control HTTP/1.1\r\nHost: 127.0.0.1:${glint.port}\r\n`
