@@ -200,7 +200,12 @@ export class PeoplePanel {
         row.dataset.held = String(h.peer);
         const label = this.doc.createElement('span');
         label.textContent = `${h.name} · ${h.role} · left, place kept`;
-        row.append(label, this.button('Let go', 'let-go', () => this.send(this.message.kick(h.peer))));
+        // Once: a second click, before the list comes back without it, was told "no member".
+        const letGo = this.button('Let go', 'let-go', () => {
+          letGo.disabled = true;
+          this.send(this.message.kick(h.peer));
+        });
+        row.append(label, letGo);
         return row;
       }));
     }
