@@ -326,10 +326,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let (mut room, room_rx) = input::room(input::roles::RoomConfig::from_config(&config));
     (room.pointers, room.clipboard_for) = (!config.no_pointers, config.clipboard_for);
     let seats = Seats::new(config.max_peers as usize);
-    let freed = seats.clone();
-    room.on_let_go = Some(Box::new(move |peer| {
-        freed.let_go(peer.0);
-    }));
+    room.on_let_go = Some(seats.freed_on_let_go());
     let linked = x_display.filter(|_| !config.no_clipboard).map(|d| {
         clipboard::link(&d, input_tx.clone(), cmd_tx.clone())
             .inspect_err(|e| tracing::warn!(error = %e, "the clipboard is not shared"))

@@ -173,6 +173,15 @@ impl Seats {
         line.kept.len() < before
     }
 
+    /// What the room calls with each held member it lets go
+    /// (`crate::input::PublishedRoom::on_let_go`): its kept seat is freed ([`Seats::let_go`]).
+    pub fn freed_on_let_go(&self) -> Box<dyn FnMut(crate::peer::PeerId) + Send> {
+        let seats = self.clone();
+        Box::new(move |peer| {
+            seats.let_go(peer.0);
+        })
+    }
+
     /// The seat kept at `now` for the page that gives `token` (its rejoin token), if any; a
     /// token with nothing kept is remembered as given back (see [`Seats::keep`]).
     pub fn take_kept(&self, now: Instant, token: Option<&str>) -> Option<Seat> {
@@ -423,7 +432,10 @@ mod tests {
         seats.keep("a".repeat(32), 7, owner, t0 + Duration::from_secs(30));
         assert!(seats.take(t0, Some(waiting)).is_err(), "kept");
         assert!(!seats.let_go(8), "another member's");
-        assert!(seats.let_go(7));
+        // As the room tells it (from the input thread, through a clone of the seats).
+        let mut told = seats.freed_on_let_go();
+        told(crate::peer::PeerId(7));
+        assert!(!seats.let_go(7), "still kept after the room let it go");
         assert!(
             seats.take(t0, Some(waiting)).is_ok(),
             "the page in line gets it at once"
