@@ -67,11 +67,10 @@ async fn collect<E>(
     }
     let mut body = std::pin::pin!(body);
     let mut out = Vec::with_capacity(length.unwrap_or(0).min(max) as usize);
-    while let Some(chunk) = next(&mut body).await? {
-        let mut chunk = chunk;
-        if (out.len() + chunk.remaining()) as u64 > max {
+    while let Some(mut chunk) = next(&mut body).await? {
+        let mut read = (out.len() + chunk.remaining()) as u64;
+        if read > max {
             // Read the rest (up to DRAIN_MAX) so that the 413 reaches the client.
-            let mut read = (out.len() + chunk.remaining()) as u64;
             while read <= DRAIN_MAX {
                 match next(&mut body).await {
                     Ok(Some(c)) => read += c.remaining() as u64,
@@ -80,12 +79,7 @@ async fn collect<E>(
             }
             return Err(Refused::TooBig(max));
         }
-        while chunk.has_remaining() {
-            let part = chunk.chunk();
-            out.extend_from_slice(part);
-            let n = part.len();
-            chunk.advance(n);
-        }
+        out.extend_from_slice(&chunk.copy_to_bytes(chunk.remaining()));
     }
     Ok(Bytes::from(out))
 }

@@ -117,14 +117,6 @@ fn rejected(r: &warp::Rejection) -> warp::reply::Response {
             body::Refused::Broken => (StatusCode::BAD_REQUEST, "bad-request", e.to_string()),
             body::Refused::Stalled => (StatusCode::REQUEST_TIMEOUT, "timeout", e.to_string()),
         }
-    } else if let Some(e) = r.find::<why::PayloadTooLarge>() {
-        (StatusCode::PAYLOAD_TOO_LARGE, "too-big", e.to_string())
-    } else if let Some(e) = r.find::<why::LengthRequired>() {
-        (
-            StatusCode::LENGTH_REQUIRED,
-            "length-required",
-            e.to_string(),
-        )
     } else if let Some(e) = r.find::<why::MethodNotAllowed>() {
         (
             StatusCode::METHOD_NOT_ALLOWED,
