@@ -191,8 +191,9 @@ impl RateControl {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
+    use super::super::tests::drive_raw_loss;
     use super::{LossRun, RateControl};
 
     /// 10 → 1 Mbit/s under an 8 Mbit/s picture, as the link bench saw it: at the first stats
@@ -204,36 +205,26 @@ mod tests {
     #[test]
     fn an_estimate_that_falls_with_the_newest_packets_lost_is_a_collapse() {
         let cases = [
-            (2600.0, 0.31, Some(LossRun::Collapse)),
+            (2600.0, 0.31, vec![LossRun::Collapse]),
             // A queue with no loss to speak of (a delay-based cut): followed, no collapse.
-            (2600.0, 0.05, None),
+            (2600.0, 0.05, vec![]),
             // A run of loss while the figure stands (a probe through a router's large
             // bucket): the newest alone, under FAST_COLLAPSE_LOSS, is no collapse, only a
             // burst (a keyframe, the target as it was).
-            (8800.0, 0.31, Some(LossRun::Burst)),
+            (8800.0, 0.31, vec![LossRun::Burst]),
         ];
-        for (fell_to, newest, run) in cases {
+        for (fell_to, newest, runs) in cases {
             let t0 = Instant::now();
             let mut r = RateControl::new(t0, 1000, 8000);
-            let mut bytes = 0u64;
-            let mut sample = |t: f64, raw: f64, loss: f64| {
-                let now = t0 + Duration::from_secs_f64(t);
-                r.on_sent(now, 8000.0);
-                bytes += 250_000; // a quarter of a second at 8 Mbit/s
-                r.on_raw_estimate(now, raw);
-                r.on_loss(now, loss, bytes)
-            };
-            for i in 1..=32 {
-                assert_eq!(sample(f64::from(i) * 0.25, 9000.0, 0.0), None);
-            }
-            // The last second's share: a quarter of it new, `newest` of those lost.
-            assert_eq!(
-                sample(8.25, fell_to, newest / 4.0),
-                run,
-                "{fell_to} {newest}"
-            );
+            let mut bytes = 0;
+            let quiet = drive_raw_loss(&mut r, t0, &mut bytes, 0.0, 8.0, 9000.0, 0.0);
+            assert_eq!(quiet, []);
+            assert_eq!(r.target_kbps(), 7650);
+            // One sample: a quarter of the last second new, `newest` of those lost.
+            let seen = drive_raw_loss(&mut r, t0, &mut bytes, 8.0, 8.25, fell_to, newest);
+            assert_eq!(seen, runs, "{fell_to} {newest}");
             let target = r.target_kbps();
-            match run {
+            match runs.first() {
                 // The deepest cut: a tenth of what the fallen figure affords.
                 Some(LossRun::Collapse) => assert_eq!(target, 221, "{fell_to} {newest}"),
                 // The figure followed at once, down or not at all.
@@ -243,37 +234,31 @@ mod tests {
     }
 
     /// A probe's result that begins to lead at a sample whose newest packets were lost (the
-    /// tail of a collapse's loss, sent before the lead) is not failed by that loss; the same
-    /// loss a sample later, with the lead's own packets, fails it.
+    /// tail of a collapse's loss, sent before the lead) is not failed by that loss: the lead
+    /// goes on, and the same loss of its own packets later fails it.
     #[test]
     fn a_lead_is_judged_by_the_loss_of_its_own_packets() {
         let t0 = Instant::now();
         let mut r = RateControl::new(t0, 1000, 8000);
-        let mut bytes = 0u64;
-        let mut sample = |r: &mut RateControl, t: f64, raw: f64, loss: f64| {
-            let now = t0 + Duration::from_secs_f64(t);
-            let target = f64::from(r.target_kbps());
-            r.on_sent(now, target);
-            bytes += (target * 1000.0 / 8.0 * 0.25) as u64;
-            r.on_raw_estimate(now, raw);
-            r.on_loss(now, loss, bytes)
-        };
-        for i in 1..=32 {
-            assert_eq!(sample(&mut r, f64::from(i) * 0.25, 1000.0, 0.0), None);
-        }
+        let mut bytes = 0;
+        assert_eq!(
+            drive_raw_loss(&mut r, t0, &mut bytes, 0.0, 8.0, 1000.0, 0.0),
+            []
+        );
         assert_eq!(r.target_kbps(), 850);
-        // A probe found 2.5 Mbit/s; a fifth of the newest packets lost (sent before the lead).
+        // A probe found 2.5 Mbit/s in the sample that lost a fifth of its newest packets.
+        let seen = drive_raw_loss(&mut r, t0, &mut bytes, 8.0, 8.25, 2500.0, 0.2);
+        assert_eq!(seen, [], "failed on older loss");
+        // No more loss: the lead climbs on.
         assert_eq!(
-            sample(&mut r, 8.25, 2500.0, 0.05),
-            None,
-            "failed on older loss"
+            drive_raw_loss(&mut r, t0, &mut bytes, 8.25, 8.75, 2500.0, 0.0),
+            []
         );
-        // The next sample loses as much of the lead's own packets: it failed (the lead went
-        // on until then), and the target is back where the lead found it.
-        assert_eq!(
-            sample(&mut r, 8.5, 2500.0, 0.0875),
-            Some(LossRun::FailedLead)
-        );
+        assert!(r.target_kbps() > 1000, "target {}", r.target_kbps());
+        // Then its own packets lose as much: it failed, and the target is back where the lead
+        // found it.
+        let seen = drive_raw_loss(&mut r, t0, &mut bytes, 8.75, 9.0, 2500.0, 0.2);
+        assert_eq!(seen, [LossRun::FailedLead]);
         assert_eq!(r.target_kbps(), 850);
     }
 }

@@ -437,7 +437,7 @@ fn a_probes_result_leads_the_target_without_waiting_for_the_average() {
 /// Both figures and a loss sample every 0.25 s from `from` to `to` s, the peer sending its
 /// target: `newest` of each quarter's packets lost (the 1 s share following). Returns the
 /// runs of loss seen.
-fn drive_raw_loss(
+pub(super) fn drive_raw_loss(
     r: &mut RateControl,
     t0: Instant,
     bytes: &mut u64,
