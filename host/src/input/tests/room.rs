@@ -62,18 +62,25 @@ fn spawn_echoing(
     crossbeam_channel::Sender<crate::input::InputMsg>,
     std::thread::JoinHandle<()>,
 ) {
+    spawn_room(crate::input::room(room).0, counters, injector, echo)
+}
+
+/// [`spawn_echoing`] with a room set up by the test (`PublishedRoom::on_let_go`).
+fn spawn_room(
+    room: crate::input::PublishedRoom,
+    counters: std::sync::Arc<crate::input::InputCounters>,
+    injector: impl crate::input::Injector + Send + 'static,
+    echo: std::sync::Arc<crate::input::InputEcho>,
+) -> (
+    crossbeam_channel::Sender<crate::input::InputMsg>,
+    crossbeam_channel::Sender<crate::input::InputMsg>,
+    std::thread::JoinHandle<()>,
+) {
     use crate::input::{INPUT_QUEUE, LIFECYCLE_QUEUE};
     let (life_tx, life_rx) = crossbeam_channel::bounded(LIFECYCLE_QUEUE);
     let (data_tx, data_rx) = crossbeam_channel::bounded(INPUT_QUEUE);
     let thread = std::thread::spawn(move || {
-        crate::input::run(
-            life_rx,
-            data_rx,
-            injector,
-            counters,
-            echo,
-            crate::input::room(room).0,
-        )
+        crate::input::run(life_rx, data_rx, injector, counters, echo, room)
     });
     (life_tx, data_tx, thread)
 }
@@ -84,6 +91,16 @@ fn join(
     peer: PeerId,
     admission: crate::input::roles::Admission,
 ) -> tokio::sync::mpsc::Receiver<crate::peer::Notice> {
+    join_with_token(life, peer, admission, None)
+}
+
+/// [`join`] with a rejoin token of its own (a page whose place is kept when it goes).
+fn join_with_token(
+    life: &crossbeam_channel::Sender<crate::input::InputMsg>,
+    peer: PeerId,
+    admission: crate::input::roles::Admission,
+    token: Option<&str>,
+) -> tokio::sync::mpsc::Receiver<crate::peer::Notice> {
     use crate::input::InputMsg;
     let (notify, rx) = crate::peer::PeerNotifier::channel();
     let member = InputMsg::Member {
@@ -91,7 +108,7 @@ fn join(
         admission,
         name: None,
         rejoin: None,
-        token: None,
+        token: token.map(str::to_owned),
         notify: notify.clone(),
     };
     life.send(member).expect("input thread");
@@ -330,9 +347,7 @@ fn the_echo_moves_on_packets_that_change_something_and_not_on_heartbeats() {
 #[test]
 fn an_owner_removing_a_held_member_frees_its_place() {
     use crate::input::roles::{Admission, Request, Role, RoomConfig};
-    use crate::input::{InputMsg, INPUT_QUEUE, LIFECYCLE_QUEUE};
-    let (life_tx, life_rx) = crossbeam_channel::bounded(LIFECYCLE_QUEUE);
-    let (data_tx, data_rx) = crossbeam_channel::bounded::<InputMsg>(INPUT_QUEUE);
+    use crate::input::InputMsg;
     let (freed_tx, freed) = crossbeam_channel::unbounded();
     let mut room = crate::input::room(RoomConfig {
         seats: 1,
@@ -343,28 +358,12 @@ fn an_owner_removing_a_held_member_frees_its_place() {
     room.on_let_go = Some(Box::new(move |peer| {
         let _ = freed_tx.send(peer);
     }));
-    let thread = std::thread::spawn(move || {
-        crate::input::run(
-            life_rx,
-            data_rx,
-            Recorder::default(),
-            std::sync::Arc::default(),
-            std::sync::Arc::default(),
-            room,
-        )
-    });
+    let echo = std::sync::Arc::default();
+    let (life_tx, data_tx, thread) =
+        spawn_room(room, std::sync::Arc::default(), Recorder::default(), echo);
     let (owner, guest) = (PeerId(1), PeerId(2));
     let _owner_notices = join(&life_tx, owner, Admission::Open);
-    let (notify, _guest_notices) = crate::peer::PeerNotifier::channel();
-    let member = InputMsg::Member {
-        peer: guest,
-        admission: Admission::Open,
-        name: None,
-        rejoin: None,
-        token: Some("guest-token".into()),
-        notify,
-    };
-    life_tx.send(member).expect("input thread");
+    let _guest_notices = join_with_token(&life_tx, guest, Admission::Open, Some("guest-token"));
     life_tx
         .send(InputMsg::Gone { peer: guest })
         .expect("input thread");
