@@ -19,8 +19,7 @@ export class Room {
     this.members = [];
     this.seats = 1;
     this.implicit = false;
-    this.held = []; // names of members whose place the host keeps for them to come back
-    this.heldMembers = []; // the same, each {peer, name, role} (the peer id it had)
+    this.heldMembers = []; // members whose place the host keeps, each {peer, name, role}
     this.known = false; // a `members` message came on this connection
   }
 
@@ -42,10 +41,12 @@ export class Room {
     // Each {peer, name, role}: the peer id it had, by which an owner (or the API) lets it go.
     this.heldMembers = (Array.isArray(msg.held) ? msg.held : [])
       .filter((h) => typeof h?.name === 'string' && Number.isSafeInteger(h.peer));
-    this.held = this.heldMembers.map((h) => h.name);
     this.known = true;
     return wasKnown ? notices(before, this.members, this.me, heldBefore, this.held) : [];
   }
+
+  /** The names of the members whose place the host keeps for them to come back. */
+  get held() { return this.heldMembers.map((h) => h.name); }
 
   get self() { return this.members.find((m) => m.peer === this.me) ?? null; }
 
