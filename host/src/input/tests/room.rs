@@ -36,17 +36,20 @@ fn spawn_counted(
     (life_tx, data_tx, recorder, thread)
 }
 
+/// A running input loop: its lifecycle and data queues and its thread.
+pub(super) type Loop = (
+    crossbeam_channel::Sender<crate::input::InputMsg>,
+    crossbeam_channel::Sender<crate::input::InputMsg>,
+    std::thread::JoinHandle<()>,
+);
+
 /// Runs the input loop on a thread with `injector` and counters the test reads; returns the
 /// lifecycle and data queues and the thread.
 pub(super) fn spawn_injecting(
     room: crate::input::roles::RoomConfig,
     counters: std::sync::Arc<crate::input::InputCounters>,
     injector: impl crate::input::Injector + Send + 'static,
-) -> (
-    crossbeam_channel::Sender<crate::input::InputMsg>,
-    crossbeam_channel::Sender<crate::input::InputMsg>,
-    std::thread::JoinHandle<()>,
-) {
+) -> Loop {
     let echo = std::sync::Arc::new(crate::input::InputEcho::default());
     spawn_echoing(room, counters, injector, echo)
 }
@@ -57,11 +60,7 @@ fn spawn_echoing(
     counters: std::sync::Arc<crate::input::InputCounters>,
     injector: impl crate::input::Injector + Send + 'static,
     echo: std::sync::Arc<crate::input::InputEcho>,
-) -> (
-    crossbeam_channel::Sender<crate::input::InputMsg>,
-    crossbeam_channel::Sender<crate::input::InputMsg>,
-    std::thread::JoinHandle<()>,
-) {
+) -> Loop {
     spawn_room(crate::input::room(room).0, counters, injector, echo)
 }
 
@@ -71,11 +70,7 @@ fn spawn_room(
     counters: std::sync::Arc<crate::input::InputCounters>,
     injector: impl crate::input::Injector + Send + 'static,
     echo: std::sync::Arc<crate::input::InputEcho>,
-) -> (
-    crossbeam_channel::Sender<crate::input::InputMsg>,
-    crossbeam_channel::Sender<crate::input::InputMsg>,
-    std::thread::JoinHandle<()>,
-) {
+) -> Loop {
     use crate::input::{INPUT_QUEUE, LIFECYCLE_QUEUE};
     let (life_tx, life_rx) = crossbeam_channel::bounded(LIFECYCLE_QUEUE);
     let (data_tx, data_rx) = crossbeam_channel::bounded(INPUT_QUEUE);
