@@ -97,14 +97,25 @@ fn an_upload_is_kept_only_whole_and_matching_and_never_over_another_file() {
     assert_eq!(again.name, "x (1).bin");
     assert_eq!(std::fs::read(up.path().join("x.bin")).expect("read"), data);
 
-    // Out of order, wrong size, wrong hash, too big, somebody else's.
+    // Out of order, past the end, wrong size, wrong hash, too big, somebody else's.
+    let (two, _) = f.start_upload(me, "w", BLOCK + 10).expect("start");
+    let w = f.upload(me, &two).expect("mine");
+    assert!(matches!(
+        crate::lock(&w).write_block(1, &[0; 10], Instant::now()),
+        Err(FileError::OutOfOrder {
+            expected: 0,
+            got: 1
+        })
+    ));
+    drop(w);
+    assert!(f.end_upload(me, &two).is_some());
     let (id, _) = f.start_upload(me, "y", 10).expect("start");
     let u = f.upload(me, &id).expect("mine");
     assert!(matches!(
         crate::lock(&u).write_block(1, &[0; 10], Instant::now()),
-        Err(FileError::OutOfOrder {
-            expected: 0,
-            got: 1
+        Err(FileError::OutOfRange {
+            index: 1,
+            blocks: 1
         })
     ));
     assert!(matches!(

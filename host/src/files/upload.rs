@@ -109,13 +109,18 @@ impl Upload {
     }
 
     /// Writes block `index`, which must be the next one and hold [`BLOCK`] bytes (the last
-    /// block: the rest); the bytes received so far.
+    /// block: the rest); the bytes received so far. A block past the upload's size is
+    /// [`FileError::OutOfRange`] (as a download's is).
     pub fn write_block(
         &mut self,
         index: u64,
         bytes: &[u8],
         now: Instant,
     ) -> Result<u64, FileError> {
+        let blocks = self.size.div_ceil(BLOCK);
+        if index >= blocks {
+            return Err(FileError::OutOfRange { index, blocks });
+        }
         if index != self.next {
             return Err(FileError::OutOfOrder {
                 expected: self.next,

@@ -398,15 +398,25 @@ pub fn routes(
                 Err(e) => failed(&files, &e),
             }
         });
-    let put = warp::path!("api" / "files" / "uploads" / String / u64)
+    // The block number is read here, not by the path: `…/abc` is a bad block, not a route
+    // that does not take PUT (405).
+    let put = warp::path!("api" / "files" / "uploads" / String / String)
         .and(warp::put())
         .and(who.clone())
         .and(super::body::within(BLOCK))
         .then(
-            |id: String, index: u64, w: Asked, b: hyper::body::Bytes| async move {
-                match w {
-                    Ok((files, p)) => write_block(files, p, id, index, b).await,
-                    Err(r) => *r,
+            |id: String, index: String, w: Asked, b: hyper::body::Bytes| async move {
+                let (files, p) = match w {
+                    Ok(x) => x,
+                    Err(r) => return *r,
+                };
+                match index.parse::<u64>() {
+                    Ok(index) => write_block(files, p, id, index, b).await,
+                    Err(_) => {
+                        files.counters.refused.inc();
+                        let message = format!("`{index}` is not a block number (0, 1, 2, ...)");
+                        error(StatusCode::BAD_REQUEST, "bad-block", &message)
+                    }
                 }
             },
         );

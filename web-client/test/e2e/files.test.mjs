@@ -157,8 +157,12 @@ test('bad requests get JSON errors, count, and leave nothing behind', async () =
   const start = await api('POST', '/api/files/uploads', { name: 'x.bin', size: 4 });
   assert.equal(start.status, 201);
   const id = start.json.id;
+  const two = await api('POST', '/api/files/uploads', { name: 'two.bin', size: 4 * 1024 * 1024 + 1 });
+  assert.equal(two.status, 201);
   const cases = [
-    [await api('PUT', `/api/files/uploads/${id}/1`, new Uint8Array(4)), 409, 'out-of-order'],
+    [await api('PUT', `/api/files/uploads/${two.json.id}/1`, new Uint8Array(1)), 409, 'out-of-order'],
+    [await api('PUT', `/api/files/uploads/${id}/1`, new Uint8Array(4)), 416, 'out-of-range'],
+    [await api('PUT', `/api/files/uploads/${id}/abc`, new Uint8Array(4)), 400, 'bad-block'],
     [await api('PUT', `/api/files/uploads/${id}/0`, new Uint8Array(5)), 400, 'bad-block'],
     [await api('POST', `/api/files/uploads/${id}/done`, { hash: '00' }), 409, 'incomplete'],
     [await api('POST', '/api/files/uploads', { name: '..', size: 1 }), 400, 'bad-name'],
@@ -172,6 +176,7 @@ test('bad requests get JSON errors, count, and leave nothing behind', async () =
     assert.equal(r.status, status, JSON.stringify(r.json));
     assert.equal(r.json?.error, code, JSON.stringify(r.json));
   }
+  assert.equal((await api('DELETE', `/api/files/uploads/${two.json.id}`)).status, 200);
   await api('PUT', `/api/files/uploads/${id}/0`, new Uint8Array(4));
   const mismatch = await api('POST', `/api/files/uploads/${id}/done`, { hash: '00'.repeat(32) });
   assert.equal(mismatch.status, 422);
