@@ -127,6 +127,14 @@ pub(crate) const CLIMB_WITHIN: Duration = Duration::from_secs(6);
 /// A restart after a probe found room leaves str0m's first probes unheld only while this
 /// many times the estimate (its first probe) is under the configured rate.
 pub(crate) const UNHELD_UNDER: f64 = 3.0;
+/// A restart's first probes (held: the desired rate lowered) go at most this many times the
+/// configured rate: str0m sends them at up to twice the desired rate, so that is lowered to
+/// half this (or to the estimate, if lower). Held at twice the estimate alone, restarts from
+/// 6.6–6.8 Mbit/s after a lift on the link bench (10 Mbit/s, `--bitrate 8000`) probed at
+/// 13.3–13.6 Mbit/s, and the queue they built took the fresh estimator down to 6.9–7.4
+/// Mbit/s (where the target cannot reach the configured rate) for 1–2 s of AIMD; from
+/// 5.4–5.8 Mbit/s (probes at 11 Mbit/s) they found 8.7–9.4.
+pub(crate) const PROBE_REACH: f64 = 1.25;
 /// How long the desired rate stays lowered for an asked probe: long enough for str0m to take
 /// the lower figure (its probe controller compares each desired rate with the one it last
 /// handled), short enough that nothing else notices.
@@ -161,8 +169,8 @@ pub(crate) enum Ask {
     Restart {
         /// The estimate to start over from, kbit/s.
         from_kbps: f64,
-        /// Whether its first probes are held to twice the estimate (the desired rate lowered
-        /// for [`LOWERED_FOR`]). Not after a probe found room while the first (3 times the
+        /// Whether its first probes are held to twice the estimate and to [`PROBE_REACH`]
+        /// times the configured rate (the desired rate lowered for [`LOWERED_FOR`]). Not after a probe found room while the first (3 times the
         /// estimate) is under the configured rate ([`UNHELD_UNDER`]): the link opened, and
         /// str0m's first probes (3 and 6 times the estimate) measure how far in one step.
         held: bool,
@@ -191,6 +199,8 @@ pub(crate) struct RecoveryProbes {
     proven: Option<(f64, Instant)>,
     /// The last asked probe: when, the estimate then and how it was made; `None` once judged.
     asked: Option<(Instant, f64, Ask)>,
+    /// The desired rate while the last asked probe lowers it ([`PROBE_REACH`]), kbit/s.
+    lowered_kbps: f64,
     /// When the last probe was asked, kept after `asked` is judged: the wait for the next
     /// ([`RecoveryProbes::due`]) and the window its result may come in
     /// ([`RecoveryProbes::awaiting`]) run from it.
@@ -216,6 +226,7 @@ impl Default for RecoveryProbes {
             carrying_since: None,
             proven: None,
             asked: None,
+            lowered_kbps: 0.0,
             last_asked: None,
             held: None,
             found_at: None,
@@ -401,6 +412,7 @@ impl RecoveryProbes {
             return Some(self.ask(
                 now,
                 estimate,
+                max,
                 Ask::Restart {
                     from_kbps: estimate,
                     held,
@@ -418,21 +430,23 @@ impl RecoveryProbes {
         } else {
             Ask::Allocation
         };
-        Some(self.ask(now, estimate, ask))
+        Some(self.ask(now, estimate, max, ask))
     }
 
-    /// Records `ask`, made at `now` with the estimate `estimate` (kbit/s), and returns it.
-    fn ask(&mut self, now: Instant, estimate: f64, ask: Ask) -> Ask {
+    /// Records `ask`, made at `now` with the estimate `estimate` of a configured `max`
+    /// (kbit/s), and returns it.
+    fn ask(&mut self, now: Instant, estimate: f64, max: f64, ask: Ask) -> Ask {
         self.asked = Some((now, estimate, ask));
+        self.lowered_kbps = estimate.min(max * PROBE_REACH / 2.0);
         self.last_asked = Some(now);
         ask
     }
 
-    /// The estimate to give str0m as the desired rate while an asked probe lowers it
-    /// ([`LOWERED_FOR`]), kbit/s.
+    /// The desired rate to give str0m while an asked probe lowers it ([`LOWERED_FOR`]): the
+    /// estimate, or half of [`PROBE_REACH`] times the configured rate if lower; kbit/s.
     pub(crate) fn lowered(&self, now: Instant) -> Option<f64> {
-        let (at, estimate, _) = self.asked.filter(|&(_, _, ask)| ask.lowers())?;
-        (now.saturating_duration_since(at) < LOWERED_FOR).then_some(estimate)
+        let (at, _, _) = self.asked.filter(|&(_, _, ask)| ask.lowers())?;
+        (now.saturating_duration_since(at) < LOWERED_FOR).then_some(self.lowered_kbps)
     }
 
     /// The highest target the link carried lately, kbit/s (see [`PROVEN_AFTER`]).

@@ -320,6 +320,25 @@ fn an_allocation_probe_lowers_the_desired_rate_for_a_moment_and_restarts_nothing
 }
 
 #[test]
+fn a_held_restart_probes_at_most_a_little_over_the_configured_rate() {
+    let t0 = Instant::now();
+    for (estimate, lowered) in [(3000.0, 3000.0), (6654.0, 8000.0 * PROBE_REACH / 2.0)] {
+        let mut p = had_8000(t0);
+        p.restart_found = true; // an asked probe found room
+        let ask = p.due(t0, 4000.0, estimate, 8000.0);
+        assert_eq!(
+            ask,
+            Some(Ask::Restart {
+                from_kbps: estimate,
+                held: true
+            })
+        );
+        // str0m's first probes go at up to twice the desired rate: 6000 and 10000 kbit/s.
+        assert_eq!(p.lowered(t0), Some(lowered), "from {estimate} kbit/s");
+    }
+}
+
+#[test]
 fn an_estimate_that_stands_still_on_a_clear_link_is_probed_though_it_is_not_low() {
     let t0 = Instant::now();
     let at = |ms: u64| t0 + Duration::from_millis(ms);
