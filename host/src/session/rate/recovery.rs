@@ -34,7 +34,9 @@
 //! kbit/s for 7 s through two of them on the link bench), a fresh one follows them. So does
 //! every asked probe that found room, at once, with the fresh estimator's first probes (3 and
 //! 6 times what was found) not held while the first is under the configured rate
-//! ([`UNHELD_UNDER`]; held to twice it above): the link opened, and str0m's loss-based half,
+//! ([`UNHELD_UNDER`]) and the find is well over what the link showed lately
+//! ([`UNHELD_OVER_PEAK`]; else held to twice it and to [`PROBE_REACH`] times the configured
+//! rate): the link opened, and str0m's loss-based half,
 //! which still holds the narrow link's loss, keeps its own probes off (its probe controller
 //! probes only while delay-limited or loss-limited and rising) and lets the figure rise at
 //! most 1.5 times what was acknowledged a step. For [`CLIMB_WITHIN`] after one found room,
@@ -125,16 +127,26 @@ pub(crate) const OPENED_JUMP: f64 = 1.2;
 /// 4–5 s on the link bench). A failed lead ends it.
 pub(crate) const CLIMB_WITHIN: Duration = Duration::from_secs(6);
 /// A restart after a probe found room leaves str0m's first probes unheld only while this
-/// many times the estimate (its first probe) is under the configured rate.
+/// many times the estimate (its first probe) is under the configured rate...
 pub(crate) const UNHELD_UNDER: f64 = 3.0;
+/// ...and only when what the probe found is this many times the highest figure of the
+/// [`PEAK_OVER`] before it was asked: a link that opened shows more than its narrow past, one
+/// at its edge only what it has shown. At the edge of a 1 Mbit/s link asked probes found 1.3–1.6
+/// times a sawing estimate, and unheld restarts from there (str0m's first probes at 3 and 6
+/// Mbit/s) took the target over the link: freezes of 780–970 ms in 2 of 34 runs on the link
+/// bench; none in 6 since.
+pub(crate) const UNHELD_OVER_PEAK: f64 = 1.5;
+/// See [`UNHELD_OVER_PEAK`].
+pub(crate) const PEAK_OVER: Duration = Duration::from_secs(10);
 /// A restart's first probes (held: the desired rate lowered) go at most this many times the
 /// configured rate: str0m sends them at up to twice the desired rate, so that is lowered to
-/// half this (or to the estimate, if lower). Held at twice the estimate alone, restarts from
-/// 6.6–6.8 Mbit/s after a lift on the link bench (10 Mbit/s, `--bitrate 8000`) probed at
-/// 13.3–13.6 Mbit/s, and the queue they built took the fresh estimator down to 6.9–7.4
-/// Mbit/s (where the target cannot reach the configured rate) for 1–2 s of AIMD; from
-/// 5.4–5.8 Mbit/s (probes at 11 Mbit/s) they found 8.7–9.4.
-pub(crate) const PROBE_REACH: f64 = 1.25;
+/// half this (or to the estimate, if lower). Nothing over about the configured rate needs
+/// measuring, and a probe that fills the link's queue sinks the fresh estimator: held to twice
+/// the estimate alone, restarts from 4.7–6.8 Mbit/s after a lift on the link bench (10 Mbit/s,
+/// `--bitrate 8000`) probed at 9.5–13.6 Mbit/s, and in about half of them the estimator found
+/// nothing or fell back to 4.4–7.4 Mbit/s, for 1–2 s of AIMD (full rate 5.8 and 6.6 s after
+/// the lift); at 1.25 (10 Mbit/s, the link's own rate) in 2 of 11 runs; at 1.1 in 1 of 16.
+pub(crate) const PROBE_REACH: f64 = 1.1;
 /// How long the desired rate stays lowered for an asked probe: long enough for str0m to take
 /// the lower figure (its probe controller compares each desired rate with the one it last
 /// handled), short enough that nothing else notices.
@@ -201,6 +213,10 @@ pub(crate) struct RecoveryProbes {
     asked: Option<(Instant, f64, Ask)>,
     /// The desired rate while the last asked probe lowers it ([`PROBE_REACH`]), kbit/s.
     lowered_kbps: f64,
+    /// The estimator's figures of the last [`PEAK_OVER`], kbit/s, oldest first.
+    figures: std::collections::VecDeque<(Instant, f64)>,
+    /// The highest of them when the last probe was asked, kbit/s.
+    peak_at_ask: f64,
     /// When the last probe was asked, kept after `asked` is judged: the wait for the next
     /// ([`RecoveryProbes::due`]) and the window its result may come in
     /// ([`RecoveryProbes::awaiting`]) run from it.
@@ -227,6 +243,8 @@ impl Default for RecoveryProbes {
             proven: None,
             asked: None,
             lowered_kbps: 0.0,
+            figures: std::collections::VecDeque::new(),
+            peak_at_ask: 0.0,
             last_asked: None,
             held: None,
             found_at: None,
@@ -310,6 +328,14 @@ impl RecoveryProbes {
             .is_none_or(|(k, _)| (kbps - k).abs() > HELD_WITHIN)
         {
             self.held = Some((kbps, now));
+        }
+        self.figures.push_back((now, kbps));
+        while self
+            .figures
+            .front()
+            .is_some_and(|&(t, _)| now.saturating_duration_since(t) > PEAK_OVER)
+        {
+            self.figures.pop_front();
         }
         if let Some((at, before, _)) = self.asked {
             if kbps >= before * FOUND_RISE {
@@ -407,8 +433,10 @@ impl RecoveryProbes {
         if std::mem::take(&mut self.restart_found) && room {
             // Held where str0m's first probe (3 times the estimate) would go over the
             // configured rate: from 5488 kbit/s its probes went at 16 Mbit/s into a 10 Mbit/s
-            // link, and the fresh estimator fell to 3138.
-            let held = estimate * UNHELD_UNDER > max;
+            // link, and the fresh estimator fell to 3138. And where the find is no more than
+            // the link showed lately (`UNHELD_OVER_PEAK`).
+            let held =
+                estimate * UNHELD_UNDER > max || estimate < self.peak_at_ask * UNHELD_OVER_PEAK;
             return Some(self.ask(
                 now,
                 estimate,
@@ -438,6 +466,11 @@ impl RecoveryProbes {
     fn ask(&mut self, now: Instant, estimate: f64, max: f64, ask: Ask) -> Ask {
         self.asked = Some((now, estimate, ask));
         self.lowered_kbps = estimate.min(max * PROBE_REACH / 2.0);
+        self.peak_at_ask = self
+            .figures
+            .iter()
+            .map(|&(_, k)| k)
+            .fold(estimate, f64::max);
         self.last_asked = Some(now);
         ask
     }

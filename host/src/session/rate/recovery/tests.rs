@@ -221,6 +221,32 @@ fn after_a_probe_found_room_the_estimator_starts_over_and_the_next_come_soon() {
 }
 
 #[test]
+fn a_find_no_higher_than_the_link_showed_lately_restarts_held() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    // A link at its edge: the figure sawed up to 1100 kbit/s a few seconds before, and the
+    // probe asked at 800 finds 1200; a link that opened: the probe finds 2000.
+    for (found, held) in [(1200.0, true), (2000.0, false)] {
+        let mut p = had_8000(t0);
+        p.on_estimate(at(0), 1100.0);
+        for i in 1..=10 {
+            p.on_sample(at(i * 250), Some(40.0), 0.0, Some(680.0));
+            p.on_estimate(at(i * 250), 800.0);
+        }
+        assert_eq!(p.due(at(2500), 680.0, 800.0, 8000.0), Some(Ask::Allocation));
+        p.on_estimate(at(2750), found);
+        assert_eq!(
+            p.due(at(2750), 680.0, found, 8000.0),
+            Some(Ask::Restart {
+                from_kbps: found,
+                held
+            }),
+            "found {found}"
+        );
+    }
+}
+
+#[test]
 fn a_link_looks_opened_after_a_long_clear_spell_under_half_of_what_it_carried() {
     let t0 = Instant::now();
     let at = |ms: u64| t0 + Duration::from_millis(ms);
@@ -333,7 +359,7 @@ fn a_held_restart_probes_at_most_a_little_over_the_configured_rate() {
                 held: true
             })
         );
-        // str0m's first probes go at up to twice the desired rate: 6000 and 10000 kbit/s.
+        // str0m's first probes go at up to twice the desired rate: 6000 and 8800 kbit/s.
         assert_eq!(p.lowered(t0), Some(lowered), "from {estimate} kbit/s");
     }
 }
