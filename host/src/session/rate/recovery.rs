@@ -169,8 +169,9 @@ pub(crate) const HELD_WITHIN: f64 = 1.0;
 /// How an asked probe is made (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Ask {
-    /// The desired rate lowered to the estimate for [`LOWERED_FOR`], then raised again:
-    /// str0m's allocation probe, at twice the estimate.
+    /// The desired rate lowered for [`LOWERED_FOR`] (to the estimate, or to half of
+    /// [`PROBE_REACH`] times the configured rate if lower), then raised again: str0m's
+    /// allocation probe, at twice the estimate.
     Allocation,
     /// The same, with str0m's estimator started over from its estimate (`Bwe::reset`)
     /// first, when the figure is stuck ([`STUCK_AFTER`]), the last asked probe found nothing,
@@ -182,9 +183,11 @@ pub(crate) enum Ask {
         /// The estimate to start over from, kbit/s.
         from_kbps: f64,
         /// Whether its first probes are held to twice the estimate and to [`PROBE_REACH`]
-        /// times the configured rate (the desired rate lowered for [`LOWERED_FOR`]). Not after a probe found room while the first (3 times the
-        /// estimate) is under the configured rate ([`UNHELD_UNDER`]): the link opened, and
-        /// str0m's first probes (3 and 6 times the estimate) measure how far in one step.
+        /// times the configured rate (the desired rate lowered for [`LOWERED_FOR`]). Not
+        /// after a probe found room while the first (3 times the estimate) is under the
+        /// configured rate ([`UNHELD_UNDER`]) and the find is well over what the link showed
+        /// lately ([`UNHELD_OVER_PEAK`]): the link opened, and str0m's first probes (3 and 6
+        /// times the estimate) measure how far in one step.
         held: bool,
     },
 }
@@ -258,9 +261,10 @@ impl Default for RecoveryProbes {
 impl RecoveryProbes {
     /// One stats sample: the round trip (ms, if known), the share of the newest packets lost
     /// (the last second's share lags a link that stopped losing by up to a second) and the
-    /// target (kbit/s; `None` while a probe's unchecked result holds it). A target counts as carried whether or not the picture filled it (a
-    /// scrolling terminal sends half its target or less, in bursts): the estimator measured
-    /// the link with padding and probes before it allowed that target.
+    /// target (kbit/s; `None` while a probe's unchecked result holds it). A target counts as
+    /// carried whether or not the picture filled it (a scrolling terminal sends half its
+    /// target or less, in bursts): the estimator measured the link with padding and probes
+    /// before it allowed that target.
     pub(crate) fn on_sample(
         &mut self,
         now: Instant,
