@@ -203,6 +203,20 @@ pub(crate) fn audio_kbps_for(video_target_kbps: u32, configured_kbps: u32) -> u3
 /// save ~60 kbit/s there, at the cost of the repeat that hid a lost packet.
 pub(crate) const AUDIO_PAIRED_UNDER_KBPS: u32 = 500;
 
+/// Drops the figures of `window` (time, kbit/s; oldest first) older than `over` at `now`.
+fn forget_older(
+    window: &mut std::collections::VecDeque<(Instant, f64)>,
+    now: Instant,
+    over: Duration,
+) {
+    while window
+        .front()
+        .is_some_and(|&(t, _)| now.saturating_duration_since(t) > over)
+    {
+        window.pop_front();
+    }
+}
+
 /// A probe's result leading the target (see [`RateControl::follow`]).
 #[derive(Debug, Clone, Copy)]
 struct Lead {
@@ -356,13 +370,7 @@ impl RateControl {
             }
             self.raw_window.push_back((now, kbps));
         }
-        while self
-            .raw_window
-            .front()
-            .is_some_and(|&(t, _)| now.saturating_duration_since(t) > FIGURES_OVER)
-        {
-            self.raw_window.pop_front();
-        }
+        forget_older(&mut self.raw_window, now, FIGURES_OVER);
         self.follow(now);
     }
 

@@ -334,13 +334,7 @@ impl RecoveryProbes {
             self.held = Some((kbps, now));
         }
         self.figures.push_back((now, kbps));
-        while self
-            .figures
-            .front()
-            .is_some_and(|&(t, _)| now.saturating_duration_since(t) > PEAK_OVER)
-        {
-            self.figures.pop_front();
-        }
+        super::forget_older(&mut self.figures, now, PEAK_OVER);
         if let Some((at, before, _)) = self.asked {
             if kbps >= before * FOUND_RISE {
                 self.found_at = Some(now);
