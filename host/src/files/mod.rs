@@ -16,7 +16,7 @@ mod download;
 mod upload;
 
 pub use download::{Block, Listed};
-pub use upload::{ContentHash, Finished, Upload, TEMP_PREFIX};
+pub use upload::{check_hash, ContentHash, Finished, Upload, TEMP_PREFIX};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -78,6 +78,8 @@ pub enum FileError {
     Busy,
     #[error("{received} of {size} bytes received; send the rest first")]
     Incomplete { received: u64, size: u64 },
+    #[error("a content hash is 64 hexadecimal digits (SHA-256); the upload is still open")]
+    BadHash,
     #[error(
         "the file's content hash is {got}, not {expected} as the sender said; it was not kept"
     )]
@@ -108,6 +110,7 @@ impl FileError {
             Self::NoSuchUpload => "no-such-upload",
             Self::OutOfOrder { .. } => "out-of-order",
             Self::BadBlock { .. } => "bad-block",
+            Self::BadHash => "bad-hash",
             Self::Busy => "busy",
             Self::Incomplete { .. } => "incomplete",
             Self::Checksum { .. } => "checksum-mismatch",

@@ -137,6 +137,12 @@ fn an_upload_is_kept_only_whole_and_matching_and_never_over_another_file() {
         .into_inner()
         .expect("lock");
     assert!(matches!(u.finish("00"), Err(FileError::Checksum { .. })));
+    assert!(matches!(check_hash("00"), Err(FileError::BadHash)));
+    assert!(matches!(
+        check_hash(&"g".repeat(64)),
+        Err(FileError::BadHash)
+    ));
+    assert!(check_hash(&format!(" {} ", "aB".repeat(32))).is_ok());
     assert!(matches!(
         f.start_upload(me, "z", (64 << 20) + 1),
         Err(FileError::TooBig { .. })

@@ -38,6 +38,17 @@ impl ContentHash {
     }
 }
 
+/// Whether `hash` is a content hash as [`ContentHash::finish`] writes it (64 hex digits,
+/// either case, around white space): else [`FileError::BadHash`].
+pub fn check_hash(hash: &str) -> Result<(), FileError> {
+    let hash = hash.trim();
+    if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(FileError::BadHash)
+    }
+}
+
 /// `bytes` as lowercase hex.
 pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -37,7 +37,9 @@ fn status(e: &FileError) -> StatusCode {
     match e {
         FileError::UploadsOff | FileError::DownloadsOff => StatusCode::NOT_FOUND,
         FileError::Forbidden(_) => StatusCode::FORBIDDEN,
-        FileError::BadName(_) | FileError::BadBlock { .. } => StatusCode::BAD_REQUEST,
+        FileError::BadName(_) | FileError::BadBlock { .. } | FileError::BadHash => {
+            StatusCode::BAD_REQUEST
+        }
         FileError::TooBig { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         FileError::NoSpace { .. } => StatusCode::INSUFFICIENT_STORAGE,
         FileError::TooMany => StatusCode::TOO_MANY_REQUESTS,
@@ -210,11 +212,13 @@ async fn finish(
     id: String,
     hash: String,
 ) -> warp::reply::Response {
-    // An upload that misses bytes stays open for them.
+    // An upload that misses bytes stays open for them, and one told something that is not a
+    // hash for the right one.
     let complete = files.upload(who, &id).and_then(|u| match u.try_lock() {
         Ok(u) => u.check_complete(),
         Err(_) => Err(FileError::Busy),
     });
+    let complete = complete.and_then(|()| crate::files::check_hash(&hash));
     if let Err(e) = complete {
         return failed(&files, &e);
     }
@@ -240,6 +244,20 @@ async fn finish(
                 files.counters.checksum_mismatch.inc();
             }
             failed(&files, &e)
+        }
+    }
+}
+
+/// A block number as written in a route: `0`, `1`, `2`, ... (decimal digits, no sign, no
+/// leading zero), else the answer: 400 `bad-block`.
+fn block_number(text: &str) -> Result<u64, warp::reply::Response> {
+    let canonical = text == "0"
+        || (!text.starts_with('0') && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()));
+    match text.parse::<u64>() {
+        Ok(n) if canonical => Ok(n),
+        _ => {
+            let message = format!("`{text}` is not a block number (0, 1, 2, ...)");
+            Err(error(StatusCode::BAD_REQUEST, "bad-block", &message))
         }
     }
 }
@@ -275,10 +293,13 @@ async fn download(files: Arc<Files>, q: HashMap<String, String>) -> warp::reply:
         return error(StatusCode::BAD_REQUEST, "bad-request", "give ?name=");
     };
     let version = q.get("version").cloned();
-    let index = match q.get("block").map(|b| b.parse::<u64>()) {
+    let index = match q.get("block").map(|b| block_number(b)) {
         None => None,
         Some(Ok(i)) => Some(i),
-        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "bad-request", "block is a number"),
+        Some(Err(r)) => {
+            files.counters.refused.inc();
+            return r;
+        }
     };
     let f = files.clone();
     let (n, v) = (name.clone(), version.clone());
@@ -410,12 +431,11 @@ pub fn routes(
                     Ok(x) => x,
                     Err(r) => return *r,
                 };
-                match index.parse::<u64>() {
+                match block_number(&index) {
                     Ok(index) => write_block(files, p, id, index, b).await,
-                    Err(_) => {
+                    Err(r) => {
                         files.counters.refused.inc();
-                        let message = format!("`{index}` is not a block number (0, 1, 2, ...)");
-                        error(StatusCode::BAD_REQUEST, "bad-block", &message)
+                        r
                     }
                 }
             },
@@ -469,6 +489,27 @@ pub fn routes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_numbers_are_plain_decimal() {
+        for (text, n) in [("0", 0), ("1", 1), ("42", 42)] {
+            assert_eq!(block_number(text).ok(), Some(n), "{text}");
+        }
+        for text in [
+            "",
+            "01",
+            "00",
+            "+0",
+            "-1",
+            "abc",
+            "0x0",
+            "1e3",
+            "18446744073709551616",
+        ] {
+            let answer = block_number(text).expect_err(text);
+            assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{text}");
+        }
+    }
 
     #[test]
     fn attachment_names_are_encoded() {

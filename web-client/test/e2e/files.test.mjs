@@ -163,6 +163,8 @@ test('bad requests get JSON errors, count, and leave nothing behind', async () =
     [await api('PUT', `/api/files/uploads/${two.json.id}/1`, new Uint8Array(1)), 409, 'out-of-order'],
     [await api('PUT', `/api/files/uploads/${id}/1`, new Uint8Array(4)), 416, 'out-of-range'],
     [await api('PUT', `/api/files/uploads/${id}/abc`, new Uint8Array(4)), 400, 'bad-block'],
+    [await api('PUT', `/api/files/uploads/${id}/00`, new Uint8Array(4)), 400, 'bad-block'],
+    [await api('GET', '/api/files/download?name=report.bin&block=abc'), 400, 'bad-block'],
     [await api('PUT', `/api/files/uploads/${id}/0`, new Uint8Array(5)), 400, 'bad-block'],
     [await api('POST', `/api/files/uploads/${id}/done`, { hash: '00' }), 409, 'incomplete'],
     [await api('POST', '/api/files/uploads', { name: '..', size: 1 }), 400, 'bad-name'],
@@ -178,6 +180,10 @@ test('bad requests get JSON errors, count, and leave nothing behind', async () =
   }
   assert.equal((await api('DELETE', `/api/files/uploads/${two.json.id}`)).status, 200);
   await api('PUT', `/api/files/uploads/${id}/0`, new Uint8Array(4));
+  // Something that is not a hash is refused, and the upload stays open for the right one.
+  const notAHash = await api('POST', `/api/files/uploads/${id}/done`, { hash: '00' });
+  assert.equal(notAHash.status, 400);
+  assert.equal(notAHash.json.error, 'bad-hash');
   const mismatch = await api('POST', `/api/files/uploads/${id}/done`, { hash: '00'.repeat(32) });
   assert.equal(mismatch.status, 422);
   assert.equal(mismatch.json.error, 'checksum-mismatch');
