@@ -79,6 +79,11 @@ pub enum IceUrlError {
     },
     #[error("{0:?}: the port must be a number from 1 to 65535")]
     Port(String),
+    /// Something after a port (`stun:host:3478/path`, `stun:host:3478 x`).
+    #[error(
+        "{0:?}: nothing may follow the port (stun:HOST[:PORT], turn:HOST[:PORT][?transport=udp|tcp])"
+    )]
+    AfterPort(String),
     #[error(
         "{0:?}: only turn: and turns: take a query, and only ?transport=udp or ?transport=tcp"
     )]
@@ -133,10 +138,18 @@ impl FromStr for IceUrl {
                 why,
             });
         }
-        let port = match port.map(str::parse::<u16>) {
+        let port = match port.map(|p| (p, p.parse::<u16>())) {
             None => None,
-            Some(Ok(n)) if n > 0 => Some(n),
-            Some(_) => return Err(IceUrlError::Port(text)),
+            Some((_, Ok(n))) if n > 0 => Some(n),
+            Some((p, _)) => {
+                // A port followed by something else says so, not that the port is bad.
+                let rest = p.trim_start_matches(|c: char| c.is_ascii_digit());
+                let digits = &p[..p.len() - rest.len()];
+                return Err(match digits.parse::<u16>() {
+                    Ok(n) if n > 0 && !rest.is_empty() => IceUrlError::AfterPort(text),
+                    _ => IceUrlError::Port(text),
+                });
+            }
         };
         Ok(Self {
             scheme,

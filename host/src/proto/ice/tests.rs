@@ -59,6 +59,15 @@ fn bad_urls_say_what_is_wrong() {
     assert!(matches!(err("turn:host:70000"), IceUrlError::Port(_)));
     assert!(matches!(err("turn:host:x"), IceUrlError::Port(_)));
     assert!(matches!(
+        err("stun:host:3478/path"),
+        IceUrlError::AfterPort(_)
+    ));
+    assert!(matches!(
+        err("stun:10.0.0.1:3478 extra"),
+        IceUrlError::AfterPort(_)
+    ));
+    assert!(matches!(err("turn:host:70000x"), IceUrlError::Port(_)));
+    assert!(matches!(
         err("stun:host?transport=udp"),
         IceUrlError::Query(_)
     ));
