@@ -6,7 +6,7 @@ import { Signaling, message, ERROR_REACTIONS } from './signaling.js';
 import { PeerConnection } from './peer.js';
 import { InputControls, remotePoint, MAX_TEXT_CHARS } from './controls.js';
 import { Sound } from './sound.js';
-import { StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle } from './panels.js';
+import { StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle, pictureText } from './panels.js';
 import { parseFrameEcho, InputToPhoton } from './echo.js';
 import { StatsOverlay } from './overlay.js';
 import { KeyBindings } from './keybind.js';
@@ -692,7 +692,7 @@ function onFrame(now, meta) {
   shown(now);
   if (glint.framesPresented % 30 === 0) {
     askCodec();
-    info.show(`${meta.width}×${meta.height} ${glint.codec || ''}`);
+    info.show(pictureText(meta.width, meta.height, glint.codec, screenSize(video)));
   }
   video.requestVideoFrameCallback(onFrame);
 }

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InfoLine, KeysPanel, StatsToggle, StatusLine, isStatsShortcut } from '../src/panels.js';
+import { InfoLine, KeysPanel, StatsToggle, StatusLine, isStatsShortcut, pictureText } from '../src/panels.js';
 import { KeyBindings } from '../src/keybind.js';
 import { PadBindings } from '../src/gamepads.js';
 
@@ -13,6 +13,15 @@ const element = () => Object.assign(new EventTarget(), {
   replaceChildren(...c) { this.children = c; },
 });
 const doc = { createElement: () => element() };
+
+test('the info line says when the host scaled the picture down to fit the rate', () => {
+  assert.equal(pictureText(1280, 720, 'H264', [1280, 720]), '1280×720 H264');
+  assert.equal(pictureText(1281, 721, 'H264', [1281, 721]), '1281×721 H264');
+  assert.equal(pictureText(1282, 722, 'H264', [1281, 721]), '1282×722 H264', 'H.264 pads odd sizes');
+  assert.equal(pictureText(640, 360, 'H264', [1280, 720]), '640×360 H264 · scaled down to fit the rate');
+  assert.equal(pictureText(960, 540, null, [1280, 720]), '960×540 · scaled down to fit the rate');
+  assert.equal(pictureText(640, 360, 'VP8', undefined), '640×360 VP8', 'no screen size known');
+});
 
 test('a notice shows its full time, even while the size and codec keep coming, then they show', () => {
   const timeouts = [];
