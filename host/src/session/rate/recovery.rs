@@ -214,8 +214,6 @@ pub(crate) struct RecoveryProbes {
     proven: Option<(f64, Instant)>,
     /// The last asked probe: when, the estimate then and how it was made; `None` once judged.
     asked: Option<(Instant, f64, Ask)>,
-    /// The desired rate while the last asked probe lowers it ([`PROBE_REACH`]), kbit/s.
-    lowered_kbps: f64,
     /// The estimator's figures of the last [`PEAK_OVER`], kbit/s, oldest first.
     figures: std::collections::VecDeque<(Instant, f64)>,
     /// The highest of them when the last probe was asked, kbit/s.
@@ -245,7 +243,6 @@ impl Default for RecoveryProbes {
             carrying_since: None,
             proven: None,
             asked: None,
-            lowered_kbps: 0.0,
             figures: std::collections::VecDeque::new(),
             peak_at_ask: 0.0,
             last_asked: None,
@@ -438,7 +435,6 @@ impl RecoveryProbes {
             return Some(self.ask(
                 now,
                 estimate,
-                max,
                 Ask::Restart {
                     from_kbps: estimate,
                     held,
@@ -456,14 +452,12 @@ impl RecoveryProbes {
         } else {
             Ask::Allocation
         };
-        Some(self.ask(now, estimate, max, ask))
+        Some(self.ask(now, estimate, ask))
     }
 
-    /// Records `ask`, made at `now` with the estimate `estimate` of a configured `max`
-    /// (kbit/s), and returns it.
-    fn ask(&mut self, now: Instant, estimate: f64, max: f64, ask: Ask) -> Ask {
+    /// Records `ask`, made at `now` with the estimate `estimate` (kbit/s), and returns it.
+    fn ask(&mut self, now: Instant, estimate: f64, ask: Ask) -> Ask {
         self.asked = Some((now, estimate, ask));
-        self.lowered_kbps = estimate.min(max * PROBE_REACH / 2.0);
         self.peak_at_ask = self
             .figures
             .iter()
@@ -474,10 +468,12 @@ impl RecoveryProbes {
     }
 
     /// The desired rate to give str0m while an asked probe lowers it ([`LOWERED_FOR`]): the
-    /// estimate, or half of [`PROBE_REACH`] times the configured rate if lower; kbit/s.
-    pub(crate) fn lowered(&self, now: Instant) -> Option<f64> {
-        let (at, _, _) = self.asked.filter(|&(_, _, ask)| ask.lowers())?;
-        (now.saturating_duration_since(at) < LOWERED_FOR).then_some(self.lowered_kbps)
+    /// estimate when it was asked, or half of [`PROBE_REACH`] times the configured `max` if
+    /// lower; kbit/s.
+    pub(crate) fn lowered(&self, now: Instant, max: f64) -> Option<f64> {
+        let (at, estimate, _) = self.asked.filter(|&(_, _, ask)| ask.lowers())?;
+        (now.saturating_duration_since(at) < LOWERED_FOR)
+            .then_some(estimate.min(max * PROBE_REACH / 2.0))
     }
 
     /// The highest target the link carried lately, kbit/s (see [`PROVEN_AFTER`]).
@@ -517,7 +513,7 @@ impl super::RateControl {
     /// estimate, so that raising it again makes str0m probe (an allocation probe; see
     /// `recovery.rs` for when).
     pub(crate) fn desired_kbps(&mut self, now: Instant) -> f64 {
-        if let Some(lowered) = self.recovery.lowered(now) {
+        if let Some(lowered) = self.recovery.lowered(now, self.max_kbps) {
             return lowered;
         }
         // Not while a collapse is held: the link just fell, and a probe's lead then climbed

@@ -338,11 +338,15 @@ fn an_allocation_probe_lowers_the_desired_rate_for_a_moment_and_restarts_nothing
     // After 1.5 s clear, and after 3 s (a link that looks opened: every `CLEAR_EVERY`).
     assert_eq!(asks, [(1500, Ask::Allocation), (3000, Ask::Allocation)]);
     assert_eq!(
-        p.lowered(at(3000)),
+        p.lowered(at(3000), 8000.0),
         Some(1000.0),
         "the desired rate is lowered"
     );
-    assert_eq!(p.lowered(at(3000) + LOWERED_FOR), None, "for a moment");
+    assert_eq!(
+        p.lowered(at(3000) + LOWERED_FOR, 8000.0),
+        None,
+        "for a moment"
+    );
 }
 
 #[test]
@@ -360,7 +364,11 @@ fn a_held_restart_probes_at_most_a_little_over_the_configured_rate() {
             })
         );
         // str0m's first probes go at up to twice the desired rate: 6000 and 8800 kbit/s.
-        assert_eq!(p.lowered(t0), Some(lowered), "from {estimate} kbit/s");
+        assert_eq!(
+            p.lowered(t0, 8000.0),
+            Some(lowered),
+            "from {estimate} kbit/s"
+        );
     }
 }
 
