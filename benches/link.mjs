@@ -32,7 +32,9 @@
 // live figure). It includes both ways across the link and its queue: on a shaped link it
 // shows whether the queue stays short. Beside it (JSON only, `jitter_buffer_ms`, and each
 // second's `jitterBufferMs` with LINK_TRACE): the browser's mean jitter buffer delay over the
-// frames it emitted, to tell a queue on the way from a picture held back in the page.
+// frames it emitted, to tell a queue on the way from a picture held back in the page. And
+// (JSON only, `weak_s`, also the unshaped viewer's): how many of the phase's per-second
+// samples found the page's "Weak connection" warning showing (glint.weakLink, stall.js).
 //
 // Content (--content): `pattern`, the test pattern (scrolling bars: cheap to code, ~0.5–1.2
 // Mbit/s at 720p60), or `text`, Glint's own X display with an xterm that scrolls random text
@@ -46,8 +48,9 @@
 // Usage: node benches/link.mjs [--scenarios rate:2mbit,...] [--seconds N] [--content C]
 //                              [--sound] [--glint-args "--no-ladder ..."] [--json FILE]
 //                              [--burst 32kbit] (tbf's bucket, tc's syntax)
-//        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss: the e2e
-//                                         suite runs this to check the bench itself)
+//        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss, a pair behind
+//                                         1 Mbit/s, 25 % loss: the e2e suite runs this to
+//                                         check the bench and the page's weak-link warning)
 // Default: rate:2mbit rate:400kbit loss:5 steps:10mbit:10,1mbit:15,10mbit:10 pair:1mbit, 20 s
 // phases. `pair:R`: a viewer on an unshaped link watches (until it has the full picture), then a
 // second one behind R joins;
@@ -110,7 +113,7 @@ function parse(spec) {
 
 // --scenarios wins over --short's set (--short then only shortens the phases).
 const scenarios = arg('--scenarios', short
-  ? 'steps:2mbit:6,loss:2,pair:1mbit'
+  ? 'steps:2mbit:6,loss:2,pair:1mbit,loss:25'
   : 'rate:2mbit,rate:400kbit,loss:5,steps:10mbit:10,1mbit:15,10mbit:10,pair:1mbit')
   .split(/,(?=rate:|loss:|steps:|pair:|idle:)/).map(parse);
 
@@ -155,6 +158,7 @@ function summary(samples) {
     picture: mode(steady.map((x) => x.picture)),
     tier: mode(steady.map((x) => x.tier)),
     slow_tier: mode(steady.map((x) => x.slowTier)),
+    weak_s: samples.filter((x) => x.weak).length,
   };
 }
 
@@ -307,12 +311,14 @@ async function run(scenario) {
         const gapMs = await page.evaluate(() => window.longestGap());
         const v = await page.evaluate(() => window.glint.inboundVideo());
         const asks = await page.evaluate(() => window.glint.keyframeAsks);
+        const weak = await page.evaluate(() => window.glint.weakLink);
         const peers = await hostPeers();
         // With a pair, the fast viewer joined first.
         const peer = peers[scenario.pair ? 1 : 0];
         if (fast) {
           const f = await fast.page.evaluate(() => window.glint.inboundVideo());
-          fastSamples.push({ s, fps: perSecond(f.framesDecoded - lastFast.framesDecoded, f.timestamp - lastFast.timestamp),
+          const fastWeak = await fast.page.evaluate(() => window.glint.weakLink);
+          fastSamples.push({ s, weak: fastWeak, fps: perSecond(f.framesDecoded - lastFast.framesDecoded, f.timestamp - lastFast.timestamp),
             freezes: (f.freezeCount ?? 0) - (lastFast.freezeCount ?? 0),
             freezeMs: ((f.totalFreezesDuration ?? 0) - (lastFast.totalFreezesDuration ?? 0)) * 1000,
             target: peers[0]?.target_kbps ?? 0, picture: peers[0]?.picture ? peers[0].picture.join('x') : '?',
@@ -330,7 +336,7 @@ async function run(scenario) {
           audioFrames: peer?.audio_frames_sent ?? 0, collapses: peer?.collapses ?? 0, asks,
           capturedFps: Math.round(lastHost.rates?.captured_fps ?? 0), encodedFps: Math.round(lastHost.rates?.encoded_fps ?? 0),
           stagesP95: Object.fromEntries(Object.entries(lastHost.stages_ms ?? {}).map(([k, v]) => [k, Math.round(v.p95 * 10) / 10])),
-          photon, gapMs, jitterBufferMs: jitterBufferMs(v, last) });
+          photon, gapMs, jitterBufferMs: jitterBufferMs(v, last), weak });
         if (process.env.LINK_TRACE) console.error(JSON.stringify(samples.at(-1)));
         last = v;
       }
@@ -368,6 +374,7 @@ async function run(scenario) {
           ? Math.round(perSecond(steady.at(-1).audioFrames - steady[0].audioFrames, steady.at(-1).at - steady[0].at)) : 0,
         photon_ms: { p50: pct(0.5), p95: pct(0.95), n: photon.length },
         jitter_buffer_ms: median(steady.map((x) => x.jitterBufferMs).filter((x) => x !== null)),
+        weak_s: samples.filter((x) => x.weak).length,
         fast: fast ? summary(fastSamples) : undefined,
       });
     }

@@ -13,7 +13,7 @@ import { KeyBindings } from './keybind.js';
 import { PadBindings } from './gamepads.js';
 import { ChannelAudio, channelAudioSupported } from './audio.js';
 import { FrameLead, watchDisplayPeriod } from './phase.js';
-import { StallWatch, HostSilence } from './stall.js';
+import { StallWatch, HostSilence, WeakLink } from './stall.js';
 import { guessLayout } from './keymap.js';
 import { Room, PeoplePanel, savedName, watchingHint } from './people.js';
 import { Pointers, screenSize, setScreen } from './pointers.js';
@@ -121,6 +121,8 @@ const glint = {
   framesPresented: 0,
   keyframeAsks: 0, // keyframes asked of the host for a stuck decoder (stall.js)
   hostQuiet: 0, // times the host went quiet on `control` while playing (stall.js HostSilence)
+  weakLink: false, // the bar says "Weak connection" (stall.js WeakLink)
+  weakLinkShown: 0, // times it began to
   firstFrameMs: null,
   connects: 0,
   inputToPhotonMs: [], // the last few live input-to-photon samples
@@ -242,6 +244,7 @@ const peer = new PeerConnection({
   },
   onConnected: () => {
     silence.reset();
+    weakLink.reset();
     notice = null;
     signaling.connected();
     glint.connects += 1;
@@ -645,6 +648,15 @@ setInterval(() => {
 // A decoder stuck after a loss (frames lost for good, NACKs unanswered) asks the host for a
 // keyframe on `control` (stall.js) instead of waiting for the browser's own request (3 s).
 const stall = new StallWatch();
+// The page's own word on its link (stall.js WeakLink): "Weak connection" in the bar while the
+// picture loses packets or freezes on the way, as Moonlight warns of a poor connection.
+const weakLink = new WeakLink();
+function showWeak(weak) {
+  if (weak === glint.weakLink) return;
+  glint.weakLink = weak;
+  if (weak) glint.weakLinkShown += 1;
+  $('weak-link').hidden = !weak;
+}
 setInterval(async () => {
   // A host gone quiet on `control` (it says it is alive every 500 ms): said over the still
   // picture at once, rather than after the browser's ICE gives up on the path (5–10 s).
@@ -653,8 +665,13 @@ setInterval(async () => {
     glint.hostQuiet += 1;
     status.set('reconnecting', 'No word from the host: waiting for it…');
   }
-  if (status.state !== 'playing' || document.visibilityState !== 'visible' || !peer.pc) return;
+  if (status.state !== 'playing' || document.visibilityState !== 'visible' || !peer.pc) {
+    // Not playing: the status says why. A hidden page's counters are still sampled on return.
+    if (status.state !== 'playing') showWeak(false);
+    return;
+  }
   const v = await peer.stats('inbound-rtp', 'video').catch(() => null);
+  if (v) showWeak(weakLink.sample(performance.now(), v));
   if (v && stall.sample(performance.now(), v.framesDecoded, v.nackCount) && peer.sendOn('control', 'keyframe')) {
     glint.keyframeAsks += 1;
   }

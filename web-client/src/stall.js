@@ -81,3 +81,61 @@ export class StallWatch {
     return true;
   }
 }
+
+/** What the page judges its link by: the last this many ms of its inbound video. */
+export const WEAK_WINDOW_MS = 3000;
+/** A share of the window's video packets lost at least this large is a weak link... */
+export const WEAK_LOSS = 0.1;
+/** ...when at least this many were lost (a few lost at a low rate are chance). */
+export const WEAK_LOST_PACKETS = 20;
+/**
+ * Or frozen pictures (the browser's `totalFreezesDuration`: a frame shown over three times the
+ * usual interval, or 150 ms over it; W3C webrtc-stats) adding up to this many ms in the window:
+ * the freeze a user notices (the 2 Mbit/s target of the rate control allows none over 300 ms).
+ */
+export const WEAK_FREEZE_MS = 300;
+/** The warning goes once the link has been good for this long (ms): no flicker on a bad one. */
+export const WEAK_CLEAR_MS = 5000;
+
+/**
+ * The page's own word on its link, as Moonlight's "poor connection" warning: from samples of
+ * the inbound video's `packetsReceived`, `packetsLost` and `totalFreezesDuration` (getStats,
+ * W3C webrtc-stats `RTCInboundRtpStreamStats`), whether to tell the user the link is weak.
+ * Random loss that NACK repairs (5 % plays at 60 fps) is not weak; a link that loses a tenth
+ * of the picture's packets, or freezes it, is, until it has been good for WEAK_CLEAR_MS.
+ */
+export class WeakLink {
+  constructor() {
+    this.samples = [];
+    this.badAt = null;
+  }
+
+  /**
+   * A sample at `now` (ms) of the counters so far; returns whether the link is weak. A sample
+   * whose counters went back (a new connection's stats), or one over LATE_CHECK_MS after the
+   * last (the page was hidden, or stood still), starts the window over.
+   */
+  sample(now, { packetsReceived = 0, packetsLost = 0, totalFreezesDuration = 0 } = {}) {
+    const s = { now, received: packetsReceived, lost: Math.max(0, packetsLost), frozenMs: totalFreezesDuration * 1000 };
+    const last = this.samples.at(-1);
+    const back = last && (s.received < last.received || s.lost < last.lost || s.frozenMs < last.frozenMs);
+    if (back || (last && now - last.now > LATE_CHECK_MS)) this.samples = [];
+    this.samples.push(s);
+    while (this.samples.length > 1 && now - this.samples[1].now >= WEAK_WINDOW_MS) this.samples.shift();
+    const first = this.samples[0];
+    const lost = s.lost - first.lost;
+    const total = lost + s.received - first.received;
+    const lossy = lost >= WEAK_LOST_PACKETS && lost >= total * WEAK_LOSS;
+    if (lossy || s.frozenMs - first.frozenMs >= WEAK_FREEZE_MS) this.badAt = now;
+    return this.weak(now);
+  }
+
+  /** Whether the link was bad within the last WEAK_CLEAR_MS at `now`. */
+  weak(now) { return this.badAt !== null && now - this.badAt < WEAK_CLEAR_MS; }
+
+  /** A new connection: its counters start at 0, and the old link's record goes. */
+  reset() {
+    this.samples = [];
+    this.badAt = null;
+  }
+}

@@ -1,9 +1,10 @@
 // The impaired-link bench runs in its short mode (a 2 Mbit/s tbf link between two network
 // namespaces, then 2 % random loss each way by nftables, then a viewer on an unshaped link
-// joined by one behind 1 Mbit/s) and prints well-formed JSON with every figure. Its timings are
-// not judged here beyond "the picture played" (timing belongs in benches/RESULTS.md, not in a
-// test); what a user would see is: the viewer on the fast link keeps the full picture when
-// the slow one joins (their own quality tiers).
+// joined by one behind 1 Mbit/s, then 25 % loss) and prints well-formed JSON with every
+// figure. Its timings are not judged here beyond "the picture played" (timing belongs in
+// benches/RESULTS.md, not in a test); what a user would see is: the viewer on the fast link
+// keeps the full picture when the slow one joins (their own quality tiers), and a page that
+// loses a quarter of its packets says "Weak connection" (stall.js WeakLink).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,14 +24,14 @@ test('benches/link.mjs --short plays through a shaped and a lossy link and repor
     assert.match(stdout, /\| scenario \| first frame/);
     const report = JSON.parse(readFileSync(out, 'utf8'));
     assert.equal(report.bench, 'link');
-    assert.deepEqual(report.results.map((r) => r.scenario), ['steps:2mbit:6', 'loss:2', 'pair:1mbit']);
+    assert.deepEqual(report.results.map((r) => r.scenario), ['steps:2mbit:6', 'loss:2', 'pair:1mbit', 'loss:25']);
     for (const r of report.results) {
       assert.ok(r.first_frame_ms > 0, JSON.stringify(r));
       assert.equal(typeof r.timeline.firstFrameMs, 'number');
       assert.equal(r.phases.length, 1);
       const [p] = r.phases;
       assert.ok(p.fps_median > 10, `${r.scenario}: ${p.fps_median} fps`);
-      for (const k of ['fps_min', 'freezes', 'freeze_total_ms', 'target_kbps', 'bwe_kbps', 'sent_kbps']) {
+      for (const k of ['fps_min', 'freezes', 'freeze_total_ms', 'target_kbps', 'bwe_kbps', 'sent_kbps', 'weak_s']) {
         assert.equal(typeof p[k], 'number', `${r.scenario} ${k}`);
       }
     }
@@ -46,6 +47,9 @@ test('benches/link.mjs --short plays through a shaped and a lossy link and repor
     assert.equal(pair.fast.picture, '1280x720', JSON.stringify(pair));
     assert.ok(pair.fast.fps_median > 10, JSON.stringify(pair));
     assert.ok(pair.target_kbps < 1000, JSON.stringify(pair));
+    // A quarter of the packets lost each way: the page tells its user the link is weak.
+    const [lossy] = report.results[3].phases;
+    assert.ok(lossy.weak_s >= 1, `"Weak connection" never showed at 25 % loss: ${JSON.stringify(lossy)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
