@@ -6,7 +6,7 @@ import { Signaling, message, ERROR_REACTIONS } from './signaling.js';
 import { PeerConnection } from './peer.js';
 import { InputControls, remotePoint, MAX_TEXT_CHARS } from './controls.js';
 import { Sound } from './sound.js';
-import { StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle, pictureText } from './panels.js';
+import { StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle, pictureText, endedText } from './panels.js';
 import { parseFrameEcho, InputToPhoton } from './echo.js';
 import { StatsOverlay } from './overlay.js';
 import { KeyBindings } from './keybind.js';
@@ -465,8 +465,9 @@ const signaling = new Signaling({
       glint.player = msg.player;
       player.set(msg.player);
     },
-    // The host is going away on purpose (a crashed game, a lost display): say why, and do not
-    // reconnect to a session that no longer exists.
+    // The session is over for this page: it ended (a crashed game, a lost display), an owner
+    // removed this page, or the page joined again elsewhere (another tab or window with its
+    // rejoin token). Say which, and do not reconnect.
     ended: (msg) => {
       glint.ended = msg.message;
       // Nothing of the room is this page's any more: no control button, members or files.
@@ -474,7 +475,7 @@ const signaling = new Signaling({
       transfers.reset();
       people.render();
       $('people').hidden = true;
-      halt('ended', `The session has ended: ${msg.message}`);
+      halt('ended', endedText(msg));
     },
     // The host is shutting down on purpose (a restart, an update): say so, and connect again
     // with the usual delays until it is back.

@@ -67,6 +67,17 @@ export function pictureText(width, height, codec, screen) {
   return scaled ? `${text} · scaled down to fit the rate` : text;
 }
 
+/**
+ * What the page says when the host ends its part in the session (the `ended` message): the
+ * session itself ended, or it goes on without this page (`why`: `removed` by an owner, or
+ * `replaced` by this page's own new connection in another tab or window).
+ */
+export function endedText({ message, why }) {
+  if (why === 'removed') return 'An owner removed you from the session.';
+  if (why === 'replaced') return 'This page is open again in another tab or window: the session goes on there.';
+  return `The session has ended: ${message}`;
+}
+
 /** The player slot of a game ("Player 2", or watching). */
 export class PlayerLabel {
   constructor(el) { this.el = el; }

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InfoLine, KeysPanel, StatsToggle, StatusLine, isStatsShortcut, pictureText } from '../src/panels.js';
+import { InfoLine, KeysPanel, StatsToggle, StatusLine, isStatsShortcut, pictureText, endedText } from '../src/panels.js';
 import { KeyBindings } from '../src/keybind.js';
 import { PadBindings } from '../src/gamepads.js';
 
@@ -156,4 +156,13 @@ test('the Keys panel binds a pad it does not know, step by step, and pauses it m
   assert.equal(padBindings.get('1234-5678-Odd Pad'), null);
   parts.closeButton.dispatchEvent(new Event('click'));
   assert.equal(intervals.length, 0, 'no polling once closed');
+});
+
+test('an end says whether the session is over or goes on without this page', () => {
+  assert.equal(endedText({ message: "the game's core crashed" }), "The session has ended: the game's core crashed");
+  assert.equal(endedText({ message: 'an owner removed you from the session', why: 'removed' }),
+    'An owner removed you from the session.');
+  const replaced = endedText({ message: 'this page joined again on a new connection', why: 'replaced' });
+  assert.match(replaced, /another tab or window: the session goes on there/);
+  assert.doesNotMatch(replaced, /has ended/);
 });

@@ -231,7 +231,7 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
             },
             Some(n) = notices.recv() => match n {
                 // Removed from the session by an owner.
-                ServerMsg::Ended { message } => conn.handle_removed(message, &mut actions),
+                ServerMsg::Ended { message, why } => conn.handle_removed(message, why, &mut actions),
                 n => {
                     conn.handle_notice(&n);
                     log_bad(client, peer, &n, &mut logged);

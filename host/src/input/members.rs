@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::roles::{Event, Room, RoomView};
 use super::{InputCounters, NOTICE_INTERVAL, POINTER_EVERY, ROOM_REQUESTS_PER_SECOND};
 use crate::peer::{Notice, PeerId, PeerNotifier};
+use crate::proto::signaling::EndedWhy;
 use crate::proto::signaling::{ErrorCode, Who};
 
 /// At most one notice per [`NOTICE_INTERVAL`] for `last`.
@@ -195,6 +196,7 @@ impl Members {
                     if let Some(n) = self.notify.remove(&peer) {
                         n.notify(Notice::Ended {
                             message: "an owner removed you from the session".into(),
+                            why: EndedWhy::Removed,
                         });
                     }
                 }
@@ -207,6 +209,7 @@ impl Members {
                     if let Some(n) = self.notify.remove(&peer) {
                         n.notify(Notice::Ended {
                             message: "this page joined again on a new connection".into(),
+                            why: EndedWhy::Replaced,
                         });
                     }
                 }

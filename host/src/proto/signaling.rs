@@ -201,10 +201,14 @@ pub enum ServerMsg {
     Player {
         player: Option<u8>,
     },
-    /// The session is over for good (the display was lost, the game's core crashed): say why
-    /// and do not reconnect.
+    /// The session is over for this page: say why and do not reconnect. `why` (left out when
+    /// `ended`) tells the page whether the session itself is over (`ended`: the display was
+    /// lost, the game's core crashed) or goes on without it (`removed` by an owner;
+    /// `replaced`: the same page joined again on a new connection, in another tab or window).
     Ended {
         message: String,
+        #[serde(default, skip_serializing_if = "EndedWhy::is_ended")]
+        why: EndedWhy,
     },
     /// The host is shutting down on purpose (SIGTERM): the page may reconnect later.
     Draining {
@@ -353,6 +357,25 @@ impl ServerMsg {
     pub fn to_json(&self) -> String {
         // Plain enums of strings and numbers: serialising cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Why an `ended` message ended the page's part in the session (see [`ServerMsg::Ended`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndedWhy {
+    /// The session is over for everyone.
+    #[default]
+    Ended,
+    /// An owner removed this page; the session goes on.
+    Removed,
+    /// This page joined again on a new connection; the session goes on there.
+    Replaced,
+}
+
+impl EndedWhy {
+    fn is_ended(&self) -> bool {
+        *self == EndedWhy::Ended
     }
 }
 

@@ -9,7 +9,7 @@
 use crate::config::KeyboardLayout;
 use crate::input::roles::{self, Admission, Request};
 use crate::peer::PeerId;
-use crate::proto::signaling::{ClientMsg, ErrorCode, ServerMsg};
+use crate::proto::signaling::{ClientMsg, EndedWhy, ErrorCode, ServerMsg};
 use crate::session::SessionError;
 
 mod admit;
@@ -542,6 +542,7 @@ impl Connection {
         out.push(Action::Send(match why {
             Shutdown::Ended(message) => ServerMsg::Ended {
                 message: message.clone(),
+                why: EndedWhy::Ended,
             },
             Shutdown::Draining(message) => ServerMsg::Draining {
                 message: message.clone(),
@@ -551,13 +552,16 @@ impl Connection {
         self.closed = true;
     }
 
-    /// An owner removed this page from the session: it is told why (as an end, so it does not
-    /// come back by itself), its peer goes, and the socket closes.
-    pub fn handle_removed(&mut self, message: String, out: &mut Vec<Action>) {
+    /// An owner removed this page from the session, or it joined again on a new connection:
+    /// it is told why (as an end, so it does not come back by itself), its peer goes, and the
+    /// socket closes.
+    pub fn handle_removed(&mut self, message: String, why: EndedWhy, out: &mut Vec<Action>) {
         if self.closed {
             return;
         }
-        self.handle_shutdown(&Shutdown::Ended(message), out);
+        out.push(Action::Send(ServerMsg::Ended { message, why }));
+        out.push(Action::Close(CLOSE_GOING_AWAY, "session ended"));
+        self.closed = true;
         if std::mem::take(&mut self.offered) {
             out.push(Action::Leave(self.peer));
         }
