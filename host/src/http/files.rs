@@ -437,6 +437,15 @@ pub fn routes(
                 }
             },
         );
+    // A PUT with no block number (`…/uploads/ID/` or `…/uploads/ID`) is a bad block too, not
+    // a PUT to the upload's own route, which takes only DELETE (405).
+    let put_unnumbered = warp::path!("api" / "files" / "uploads" / String)
+        .and(warp::put())
+        .and(who.clone())
+        .map(|_id: String, w: Asked| match w {
+            Ok((files, _)) => not_a_block(&files, ""),
+            Err(r) => *r,
+        });
     let done = warp::path!("api" / "files" / "uploads" / String / "done")
         .and(warp::post())
         .and(who.clone())
@@ -474,6 +483,8 @@ pub fn routes(
     list.or(start)
         .unify()
         .or(put)
+        .unify()
+        .or(put_unnumbered)
         .unify()
         .or(done)
         .unify()

@@ -164,6 +164,8 @@ test('bad requests get JSON errors, count, and leave nothing behind', async () =
     [await api('PUT', `/api/files/uploads/${id}/1`, new Uint8Array(4)), 416, 'out-of-range'],
     [await api('PUT', `/api/files/uploads/${id}/abc`, new Uint8Array(4)), 400, 'bad-block'],
     [await api('PUT', `/api/files/uploads/${id}/00`, new Uint8Array(4)), 400, 'bad-block'],
+    [await api('PUT', `/api/files/uploads/${id}/`, new Uint8Array(4)), 400, 'bad-block'],
+    [await api('PUT', `/api/files/uploads/${id}`, new Uint8Array(4)), 400, 'bad-block'],
     [await api('GET', '/api/files/download?name=report.bin&block=abc'), 400, 'bad-block'],
     [await api('PUT', `/api/files/uploads/${id}/0`, new Uint8Array(5)), 400, 'bad-block'],
     [await api('POST', `/api/files/uploads/${id}/done`, { hash: '00' }), 409, 'incomplete'],
