@@ -14,12 +14,14 @@ use crate::session::SessionError;
 
 mod admit;
 mod counters;
+mod errors;
 mod limits;
 mod password;
 pub mod throttle;
 
 pub use admit::Admitted;
 pub use counters::SignalCounters;
+pub use errors::{GameError, OfferError, Unreadable};
 pub use password::{generate_password, owner_password, PasswordError};
 use throttle::Verdict;
 
@@ -574,30 +576,6 @@ impl Connection {
             out.push(Action::Leave(self.peer));
         }
     }
-}
-
-/// A message the transport could not read.
-#[derive(Debug, thiserror::Error)]
-pub enum Unreadable {
-    #[error("message too big: signaling messages are at most {max} bytes")]
-    TooBig { max: usize },
-    #[error("unreadable message: {0}")]
-    Protocol(String),
-}
-
-/// Why an offer got no answer.
-#[derive(Debug)]
-pub enum OfferError {
-    /// The rtc thread's queue stayed full.
-    Busy,
-    Session(SessionError),
-}
-
-/// Why a game request failed.
-#[derive(Debug)]
-pub enum GameError {
-    Busy,
-    Failed(String),
 }
 
 #[cfg(test)]
