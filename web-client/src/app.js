@@ -6,7 +6,9 @@ import { Signaling, message, ERROR_REACTIONS } from './signaling.js';
 import { PeerConnection } from './peer.js';
 import { InputControls, remotePoint, MAX_TEXT_CHARS } from './controls.js';
 import { Sound } from './sound.js';
-import { StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle, pictureText, endedText } from './panels.js';
+import {
+  StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle, pictureText, endedText, QUALITY_KBPS, qualityLabel, savedQuality,
+} from './panels.js';
 import { parseFrameEcho, InputToPhoton } from './echo.js';
 import { StatsOverlay } from './overlay.js';
 import { KeyBindings } from './keybind.js';
@@ -245,6 +247,7 @@ const peer = new PeerConnection({
   onConnected: () => {
     silence.reset();
     weakLink.reset();
+    sendQuality(false);
     notice = null;
     signaling.connected();
     glint.connects += 1;
@@ -356,6 +359,27 @@ const startHeld = () => {
   heldStart = null;
   start?.();
 };
+
+// The Quality menu (panels.js QUALITY_KBPS): the page's own cap on its picture's rate, kept by
+// the browser and told to the host on every connection (a new one starts at --bitrate).
+const QUALITY_KEY = 'glint.quality';
+const quality = $('quality');
+for (const kbps of QUALITY_KBPS) quality.add(new Option(qualityLabel(kbps), String(kbps)));
+quality.value = String(savedQuality(localStore()?.getItem(QUALITY_KEY)));
+glint.maxBitrate = Number(quality.value) || null;
+/** Tells the host the chosen cap; `changed`: the user chose it now (else a new connection). */
+function sendQuality(changed) {
+  const kbps = Number(quality.value) || null;
+  glint.maxBitrate = kbps;
+  if (kbps !== null || changed) signaling.send(message.maxBitrate(kbps));
+}
+quality.addEventListener('change', () => {
+  try {
+    localStore()?.setItem(QUALITY_KEY, quality.value);
+  } catch { /* storage refused: the choice lasts this page's life */ }
+  if (status.state === 'playing') sendQuality(true);
+  refocus();
+});
 
 // This browser's device token, given by the host to a page let in with the owner's password:
 // sent in every `hello`, it makes the host count this browser's password checks apart from its

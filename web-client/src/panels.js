@@ -78,6 +78,25 @@ export function endedText({ message, why }) {
   return `The session has ended: ${message}`;
 }
 
+/**
+ * The Quality choices, kbit/s (0: Auto, what the link carries up to the host's --bitrate): the
+ * page's own cap on its picture's rate (signaling's `max-bitrate`), a data saver on a metered
+ * link, as Moonlight's and Selkies' bitrate settings. The host never goes over --bitrate.
+ */
+export const QUALITY_KBPS = Object.freeze([0, 10000, 5000, 2500, 1000, 500]);
+
+/** A Quality choice as the menu says it: "Auto", "2.5 Mbit/s", "500 kbit/s". */
+export function qualityLabel(kbps) {
+  if (!kbps) return 'Quality: auto';
+  return kbps >= 1000 ? `Up to ${kbps / 1000} Mbit/s` : `Up to ${kbps} kbit/s`;
+}
+
+/** A stored Quality choice: one of QUALITY_KBPS, or Auto (0) for anything else. */
+export function savedQuality(text) {
+  const kbps = Number(text);
+  return QUALITY_KBPS.includes(kbps) ? kbps : 0;
+}
+
 /** The player slot of a game ("Player 2", or watching). */
 export class PlayerLabel {
   constructor(el) { this.el = el; }

@@ -61,6 +61,8 @@ export const message = Object.freeze({
   loadState: () => ({ type: 'load-state' }),
   /** The playing page's frame lead (phase.js). */
   framePhase: (leadMs) => ({ type: 'frame-phase', lead_ms: leadMs }),
+  // The page's own cap on its video rate, kbit/s, or null for the host's --bitrate.
+  maxBitrate: (kbps) => ({ type: 'max-bitrate', kbps: kbps ?? null }),
   /** The XKB layout the page's keyboard looks like (keymap.js `guessLayout`). */
   keyboardLayout: (layout) => ({ type: 'keyboard-layout', layout }),
   // Who drives (people.js): ask, give (to a member's peer id), take, release; owners also

@@ -3,7 +3,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InfoLine, KeysPanel, StatsToggle, StatusLine, isStatsShortcut, pictureText, endedText } from '../src/panels.js';
+import {
+  InfoLine, KeysPanel, StatsToggle, StatusLine, isStatsShortcut, pictureText, endedText, QUALITY_KBPS, qualityLabel, savedQuality,
+} from '../src/panels.js';
 import { KeyBindings } from '../src/keybind.js';
 import { PadBindings } from '../src/gamepads.js';
 
@@ -165,4 +167,12 @@ test('an end says whether the session is over or goes on without this page', () 
   const replaced = endedText({ message: 'this page joined again on a new connection', why: 'replaced' });
   assert.match(replaced, /another tab or window: the session goes on there/);
   assert.doesNotMatch(replaced, /has ended/);
+});
+
+test('the Quality menu offers Auto and caps from 10 Mbit/s down, and a stored choice not in it is Auto', () => {
+  assert.equal(QUALITY_KBPS[0], 0);
+  assert.deepEqual(QUALITY_KBPS.map(qualityLabel),
+    ['Quality: auto', 'Up to 10 Mbit/s', 'Up to 5 Mbit/s', 'Up to 2.5 Mbit/s', 'Up to 1 Mbit/s', 'Up to 500 kbit/s']);
+  assert.equal(savedQuality('1000'), 1000);
+  for (const stored of [null, '', 'abc', '7', '-500', '1e9']) assert.equal(savedQuality(stored), 0, String(stored));
 });

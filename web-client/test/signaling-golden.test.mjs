@@ -18,6 +18,7 @@ const build = {
   'save-state': () => message.saveState(),
   'load-state': () => message.loadState(),
   'frame-phase': (j) => message.framePhase(j.lead_ms),
+  'max-bitrate': (j) => message.maxBitrate(j.kbps),
   'keyboard-layout': (j) => message.keyboardLayout(j.layout),
   'request-control': () => message.requestControl(),
   'give-control': (j) => message.giveControl(j.peer),

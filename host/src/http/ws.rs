@@ -448,6 +448,10 @@ async fn carry_out(
         Action::Leave(peer) => {
             let _ = try_send_patiently(&hub.commands, RtcCommand::Leave { peer }).await;
         }
+        Action::MaxBitrate(peer, kbps) => {
+            let cmd = RtcCommand::MaxBitrate { peer, kbps };
+            let _ = try_send_patiently(&hub.commands, cmd).await;
+        }
         Action::Game(request) => {
             let result = game_request(hub.game.as_ref(), request).await;
             conn.handle_game_result(result, more);

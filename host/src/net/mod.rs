@@ -6,6 +6,7 @@
 //! a STUN server's answer to it never reaches the session. The STUN server's name is looked
 //! up on a thread of its own (`glint-stun-dns`), which never holds up the start.
 
+mod counters;
 pub mod reflexive;
 pub mod stun;
 
@@ -21,12 +22,13 @@ use tokio::sync::oneshot;
 use crate::audio::EncodedAudio;
 use crate::encode::EncodedFrame;
 use crate::input::InputMsg;
-use crate::metrics::{Counter, Metrics};
+use crate::metrics::Counter;
 use crate::peer::{PeerId, PeerNotifier};
 use crate::pipeline::EncodeControl;
 use crate::session::{EncoderCommand, Output, Session, SessionError};
 use crate::stats::Stats;
-use reflexive::{Discovery, Server, StunCounters};
+pub use counters::NetCounters;
+use reflexive::{Discovery, Server};
 use std::sync::atomic::Ordering;
 
 /// Signaling → rtc. When full, signaling waits a little, then answers "busy" to that client.
@@ -54,6 +56,11 @@ pub enum RtcCommand {
     Leave {
         peer: PeerId,
     },
+    /// The page's own cap on its video rate, kbit/s (`None`: the configured rate).
+    MaxBitrate {
+        peer: PeerId,
+        kbps: Option<u32>,
+    },
     /// The host's clipboard text for these peers (from the input thread, which decides who
     /// may have it).
     Clipboard {
@@ -64,26 +71,6 @@ pub enum RtcCommand {
     Drain {
         done: oneshot::Sender<()>,
     },
-}
-
-/// Counters of the sockets, registered in [`Metrics`].
-#[derive(Debug, Clone, Default)]
-pub struct NetCounters {
-    pub bytes_in: Counter,
-    pub datagrams_dropped: Counter,
-    /// The public-address discovery's.
-    pub stun: StunCounters,
-}
-
-impl NetCounters {
-    pub fn register(m: &mut Metrics) -> Self {
-        Self {
-            bytes_in: m.counter("udp_bytes_in", "UDP bytes received"),
-            datagrams_dropped: m
-                .counter("udp_datagrams_dropped", "Datagrams dropped on a full queue"),
-            stun: StunCounters::register(m),
-        }
-    }
 }
 
 /// What the rtc thread needs from the rest of the process.
@@ -436,6 +423,9 @@ impl Driver {
                 self.parts.session.handle_candidate(now, peer, &candidate)
             }
             RtcCommand::Leave { peer } => self.parts.session.handle_leave(now, peer),
+            RtcCommand::MaxBitrate { peer, kbps } => {
+                self.parts.session.handle_max_bitrate(now, peer, kbps)
+            }
             RtcCommand::Clipboard { peers, text } => {
                 for peer in peers {
                     self.parts.session.handle_clipboard(now, peer, &text);

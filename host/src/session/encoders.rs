@@ -241,6 +241,20 @@ impl Session {
         }
     }
 
+    /// A viewer's own cap on its rate, kbit/s (the page's `max-bitrate`, a data saver on a
+    /// metered link; `None`: the configured rate): its target stays under it, so it takes
+    /// the quality tier that carries it (`tiers.rs`), regrouped at once so that the others'
+    /// tier never codes at its cap.
+    pub fn handle_max_bitrate(&mut self, now: Instant, peer: PeerId, kbps: Option<u32>) {
+        if let Some(p) = self.peers.iter_mut().find(|p| p.id == peer) {
+            p.rate.set_cap(now, kbps);
+            p.pad_to_target(now);
+            tracing::info!(%peer, cap_kbps = ?kbps, "the viewer's own rate cap");
+            self.grouped_peers = usize::MAX;
+        }
+        self.update_rate(now);
+    }
+
     /// Every peer's figures, with its tier, the tier's rung and the sound's rate.
     pub(super) fn publish_stats(&mut self) {
         // No rate for a host that sends no sound (--no-audio, or no device).
@@ -263,6 +277,7 @@ impl Session {
                         "none"
                     },
                     tier: Some(p.tier),
+                    max_kbps: Some(p.rate.max_kbps()),
                     picture: screen.map(|(w, h)| Scale::RUNGS[rung].picture(w, h)),
                     rung: Some(rung),
                     rung_reason: Some(if no_ladder {

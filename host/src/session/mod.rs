@@ -50,6 +50,8 @@ pub use channels::{
     AUDIO_CHANNEL, CLIPBOARD_CHANNEL, CONTROL_CHANNEL, INPUT_CHANNEL, TEXT_CHANNEL,
 };
 pub use ladder::RungReason;
+/// The lowest video rate, kbit/s, a target or a viewer's own cap goes to.
+pub const MIN_VIDEO_KBPS: u32 = rate::MIN_KBPS;
 use peer::Peer;
 
 /// How often the session publishes every peer's figures: as often as str0m reports them, so

@@ -10,7 +10,7 @@ use crate::config::KeyboardLayout;
 use crate::input::roles::{self, Admission, Request};
 use crate::peer::PeerId;
 use crate::proto::signaling::{ClientMsg, EndedWhy, ErrorCode, ServerMsg};
-use crate::session::SessionError;
+use crate::session::{SessionError, MIN_VIDEO_KBPS};
 
 mod admit;
 mod counters;
@@ -94,6 +94,8 @@ pub enum Action {
     Game(GameRequest),
     /// Report a frame lead (ms); an `Err` goes to [`Connection::handle_bad`].
     FramePhase(f64),
+    /// The page's own cap on its peer's video rate, kbit/s (`None`: the configured rate).
+    MaxBitrate(PeerId, Option<u32>),
     /// The page's keyboard layout, for the host's display to follow.
     KeyboardLayout(KeyboardLayout),
     /// The page joins the room (who may drive), before its `welcome` goes out; `rejoin` is
@@ -312,6 +314,17 @@ impl Connection {
             ClientMsg::FramePhase { .. } => {
                 self.handle_bad(counters, "a frame phase before the offer".into(), out)
             }
+            ClientMsg::MaxBitrate { kbps } => match kbps {
+                Some(k) if k < MIN_VIDEO_KBPS => self.handle_bad(
+                    counters,
+                    format!("max-bitrate: at least {MIN_VIDEO_KBPS} kbit/s (or null)"),
+                    out,
+                ),
+                _ if !self.offered => {
+                    self.handle_bad(counters, "a max-bitrate before the offer".into(), out)
+                }
+                _ => out.push(Action::MaxBitrate(self.peer, kbps)),
+            },
             ClientMsg::KeyboardLayout { layout } => match crate::config::parse_layout(&layout) {
                 Ok(k) => out.push(Action::KeyboardLayout(k)),
                 Err(e) => self.handle_bad(counters, e, out),

@@ -136,6 +136,9 @@ pub struct PeerSnapshot {
     pub bwe_kbps: Option<f64>,
     /// The encoder rate this peer's link carries, from the estimate (`session/rate/`).
     pub target_kbps: Option<f64>,
+    /// The highest rate it takes, kbit/s: `--bitrate`, or the viewer's own cap if lower (the
+    /// page's Quality choice, signaling's `max-bitrate`).
+    pub max_kbps: Option<f64>,
     /// The Opus rate the encode's target leaves for sound, kbit/s (`session/rate/`).
     pub audio_kbps: Option<u32>,
     /// The quality tier whose encode it receives (0 the highest; `session/tiers.rs`).

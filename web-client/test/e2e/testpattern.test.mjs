@@ -218,3 +218,31 @@ test('while the page plays, it reports its frame lead and the host moves its cap
   assert.ok(c.frame_phase_reports >= settled.reports, JSON.stringify(c));
   console.log(`frame lead ${settled.lead.toFixed(1)} ms after ${settled.reports} reports; ${c.frame_phase_shifts} moves of the tick`);
 });
+
+test("the Quality menu caps this page's rate: a smaller picture under the cap, kept across a reload, and Auto lifts it", async () => {
+  const page = browser.page;
+  const base = glint.url.replace(/\/(#.*)?$/, '');
+  if (!(await evaluate(() => window.glint?.state === 'playing'))) {
+    await page.goto(glint.url);
+    await waitFor('the stream to play', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  }
+  const peer = async () => (await (await fetch(`${base}/api/stats`)).json()).peers.find((p) => p.connected);
+  let last;
+  const capped = (kbps) => waitFor(`the peer capped at ${kbps} kbit/s in /api/stats`, async () => {
+    last = await peer();
+    return last?.max_kbps === kbps && last.target_kbps <= kbps && last;
+  }, 15000).catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(last)}`); });
+  await page.selectOption('#quality', '500');
+  await capped(500);
+  // 500 kbit/s cannot carry 1280x720 at 30 fps: the ladder codes a smaller picture for it.
+  await waitFor('a smaller picture', () => evaluate(() => video.videoWidth > 0 && video.videoWidth < 1280), 15000);
+  // The browser keeps the choice: the reloaded page (a new peer, which starts at --bitrate)
+  // asks for it again.
+  await page.reload();
+  await waitFor('the stream to play', () => evaluate(() => window.glint.state === 'playing'), 20000);
+  assert.equal(await page.inputValue('#quality'), '500');
+  await capped(500);
+  await page.selectOption('#quality', '0');
+  await capped(8000);
+  await waitFor('the full picture again', () => evaluate(() => video.videoWidth === 1280), 20000);
+});

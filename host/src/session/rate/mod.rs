@@ -94,8 +94,10 @@
 
 use std::time::{Duration, Instant};
 
+mod audio;
 mod loss;
 mod recovery;
+pub(crate) use audio::{audio_kbps_for, AUDIO_PAIRED_UNDER_KBPS, AUDIO_RAISE_AFTER};
 #[cfg(test)]
 use loss::newest_loss;
 pub(crate) use loss::LossRun;
@@ -119,8 +121,6 @@ pub(crate) const IDLE_SHARE: f64 = 0.4;
 pub(crate) const PAD_ABOVE_TARGET: f64 = 1.25;
 /// Without a figure from the estimator itself for this long, its estimate events are taken.
 pub(crate) const STALE_ESTIMATE: Duration = Duration::from_secs(2);
-/// The sound's rate is raised back only after the video target has allowed it this long.
-pub(crate) const AUDIO_RAISE_AFTER: Duration = Duration::from_secs(3);
 /// A cut to under this share of the target is a collapse (see the module docs).
 pub(crate) const COLLAPSE_SHARE: f64 = 0.5;
 /// After a collapse, the target goes under its floor (see the module docs) only while the
@@ -178,31 +178,6 @@ pub(crate) const MAX_FAST_CUT: f64 = 10.0;
 /// The lowest target, kbit/s: below it a picture is not legible.
 pub(crate) const MIN_KBPS: u32 = 150;
 
-/// The Opus rate for the encode's video target, kbit/s: the configured rate while the link is
-/// wide, less under pressure, so that sound keeps flowing through a narrow link and leaves the
-/// picture its room (96 kbit/s of sound is a quarter of a 400 kbit/s link, beside
-/// [`HEADROOM`]'s 15 %): at most 64 under 2 Mbit/s of video, 48 under 1 Mbit/s, 32 under
-/// 500 kbit/s and 24 under 250 kbit/s (Opus CELT stays clear for speech and music from about
-/// 24 kbit/s stereo; RFC 7587 §3.1.1).
-pub(crate) fn audio_kbps_for(video_target_kbps: u32, configured_kbps: u32) -> u32 {
-    let cap = match video_target_kbps {
-        t if t >= 2000 => u32::MAX,
-        t if t >= 1000 => 64,
-        t if t >= 500 => 48,
-        t if t >= 250 => 32,
-        _ => 24,
-    };
-    configured_kbps.min(cap)
-}
-
-/// Under this video target, kbit/s, the `audio` data channel carries two 10 ms Opus frames per
-/// message (every other packet, each with its previous frame, which the page decodes as it
-/// would a repeat after a loss) instead of one: each message costs ~100 bytes of SCTP, DTLS,
-/// UDP and IP headers, and 100 a second of them were 140 kbit/s on the wire for 24 kbit/s of
-/// Opus, which with a 150 kbit/s picture overflowed a 400 kbit/s link. Half as many messages
-/// save ~60 kbit/s there, at the cost of the repeat that hid a lost packet.
-pub(crate) const AUDIO_PAIRED_UNDER_KBPS: u32 = 500;
-
 /// Drops the figures of `window` (time, kbit/s; oldest first) older than `over` at `now`.
 fn forget_older(
     window: &mut std::collections::VecDeque<(Instant, f64)>,
@@ -236,7 +211,10 @@ struct Lead {
 #[derive(Debug, Clone)]
 pub(crate) struct RateControl {
     min_kbps: f64,
+    /// The highest target: the configured rate, or the viewer's own cap if lower.
     max_kbps: f64,
+    /// The configured rate (`--bitrate`).
+    configured_kbps: f64,
     target_kbps: f64,
     /// What the target follows (see [`RateControl::follow`]).
     estimate_kbps: Option<f64>,
@@ -317,6 +295,7 @@ impl RateControl {
         Self {
             min_kbps: min,
             max_kbps: max,
+            configured_kbps: max,
             target_kbps: f64::from(start_kbps).clamp(min, max),
             estimate_kbps: None,
             event_kbps: None,
@@ -580,9 +559,20 @@ impl RateControl {
             .on_sample(now, rtt_ms, self.newest_loss, target);
     }
 
-    /// The configured (highest) rate, kbit/s.
+    /// The highest rate, kbit/s: the configured one, or the viewer's cap if lower.
     pub(crate) fn max_kbps(&self) -> f64 {
         self.max_kbps
+    }
+
+    /// The viewer's own cap on its rate, kbit/s (`None`: the configured rate), as a data saver
+    /// on a metered link: the target, str0m's desired rate (so no probe goes over it) and the
+    /// padding follow it from `now`. Never under the floor nor over the configured rate.
+    pub(crate) fn set_cap(&mut self, now: Instant, cap_kbps: Option<u32>) {
+        self.max_kbps = cap_kbps.map_or(self.configured_kbps, |c| {
+            f64::from(c).clamp(self.min_kbps, self.configured_kbps)
+        });
+        self.target_kbps = self.target_kbps.min(self.max_kbps);
+        self.update(now);
     }
 
     /// The encoder target, kbit/s.

@@ -169,3 +169,67 @@ fn the_controllers_tier_is_coded_first_and_never_shared_with_a_slower_viewer_lef
         h.tier_kbps[tiers[2]]
     );
 }
+
+/// A viewer on an open link that caps its own rate (the page's Quality choice, `max-bitrate`)
+/// gets a tier under its cap, and the other viewer on an open link keeps the full rate; with
+/// the cap lifted it comes back up.
+#[test]
+fn a_viewer_that_caps_its_own_rate_gets_a_tier_under_it_and_the_other_keeps_the_full_rate() {
+    let mut h = Harness::new(delay(20, 91));
+    h.follow_rate = true;
+    h.add_client(delay(20, 92), &[]);
+    h.add_client(delay(20, 93), &[]);
+    assert!(h.connect_all(Duration::from_secs(5)));
+    h.run_for(Duration::from_secs(10));
+    assert_eq!(h.tier_kbps[0], 8000, "both at the full rate first");
+    let capped_peer = crate::peer::PeerId(2);
+    let now = h.now;
+    h.session.handle_max_bitrate(now, capped_peer, Some(1000));
+    // Regrouped at once: the other viewer's tier never codes at the cap.
+    let mut lowest_first_tier = u32::MAX;
+    for _ in 0..20 {
+        h.run_for(Duration::from_millis(50));
+        lowest_first_tier = lowest_first_tier.min(h.tier_kbps[0]);
+    }
+    assert!(
+        lowest_first_tier > 1000,
+        "the first tier went to {lowest_first_tier} kbit/s"
+    );
+    h.run_for(Duration::from_secs(14));
+    let settled = h.now - Duration::from_secs(5);
+    let figures = |h: &Harness, id: u64| {
+        let s = h.stats.iter().find(|s| s.id == id).expect("stats");
+        (s.tier, s.target_kbps, s.max_kbps)
+    };
+    let (tier, target, max) = figures(&h, 2);
+    eprintln!(
+        "capped: tier {tier:?}, target {target:?}, max {max:?}; tiers {:?}",
+        h.tier_kbps
+    );
+    assert_eq!(max, Some(1000.0), "the cap in /api/stats");
+    assert!(
+        target.is_some_and(|t| t <= 1000.0),
+        "the capped target {target:?}"
+    );
+    assert_eq!(tier, Some(1), "the capped viewer's tier");
+    assert_eq!(
+        h.tier_kbps[0], 8000,
+        "the other viewer's tier lost its rate"
+    );
+    assert_eq!(
+        h.tier_rung[0], 0,
+        "the other viewer's picture was made smaller"
+    );
+    assert!(shown(&h.clients[1].frames, settled).count() >= 55 * 5);
+    // Lifted: the capped viewer's target climbs past the cap and it rejoins the first tier.
+    let now = h.now;
+    h.session.handle_max_bitrate(now, capped_peer, None);
+    h.run_for(Duration::from_secs(15));
+    let (tier, target, max) = figures(&h, 2);
+    assert_eq!(max, Some(8000.0));
+    assert!(
+        target.is_some_and(|t| t > 4000.0),
+        "the target {target:?} after the cap went"
+    );
+    assert_eq!(tier, Some(0));
+}

@@ -142,6 +142,42 @@ fn a_frame_phase_counts_only_from_a_page_that_offered() {
 }
 
 #[test]
+fn a_page_caps_its_own_rate_after_its_offer_and_a_cap_under_the_floor_is_refused() {
+    let (cfg, c) = (config(None), SignalCounters::default());
+    let mut conn = Connection::new(PeerId(1));
+    run(&mut conn, &cfg, &c, r#"{"type":"hello"}"#);
+    let mut out = Vec::new();
+    conn.handle_verdict(&cfg, &c, Verdict::Accepted, Admission::Open, &mut out);
+    let cap = r#"{"type":"max-bitrate","kbps":1000}"#;
+    let out = run(&mut conn, &cfg, &c, cap);
+    assert_eq!(error_code(&out[0]), Some(ErrorCode::BadMessage), "{out:?}");
+    run(&mut conn, &cfg, &c, r#"{"type":"offer","sdp":"v=0"}"#);
+    assert_eq!(
+        run(&mut conn, &cfg, &c, cap),
+        vec![Action::MaxBitrate(PeerId(1), Some(1000))]
+    );
+    assert_eq!(
+        run(&mut conn, &cfg, &c, r#"{"type":"max-bitrate","kbps":null}"#),
+        vec![Action::MaxBitrate(PeerId(1), None)]
+    );
+    let before = c.bad_messages.get();
+    for bad in [
+        r#"{"type":"max-bitrate","kbps":10}"#,
+        r#"{"type":"max-bitrate","kbps":-1}"#,
+        r#"{"type":"max-bitrate","kbps":"fast"}"#,
+    ] {
+        let out = run(&mut conn, &cfg, &c, bad);
+        assert_eq!(
+            error_code(&out[0]),
+            Some(ErrorCode::BadMessage),
+            "{bad}: {out:?}"
+        );
+    }
+    assert_eq!(c.bad_messages.get(), before + 3);
+    assert!(!conn.is_closed());
+}
+
+#[test]
 fn a_keyboard_layout_goes_to_the_display_and_a_bad_one_is_refused() {
     let (cfg, c) = (config(None), SignalCounters::default());
     let mut conn = Connection::new(PeerId(1));
