@@ -287,6 +287,12 @@ fn carry_out(
                         conn.handle_bad(counters, message, out);
                     }
                 }
+                Action::MaxBitrate(peer, kbps) => {
+                    assert!(model.offered, "a rate cap without an offer");
+                    assert_eq!(peer, PEER);
+                    assert!(kbps.is_none_or(|k| k >= glint::session::MIN_VIDEO_KBPS), "{kbps:?}");
+                    assert!(matches!(sent, Some(ClientMsg::MaxBitrate { kbps: k }) if k == kbps));
+                }
                 Action::Join { name, .. } => {
                     assert!(!model.joined && !model.welcomed, "joined twice");
                     let Some(ClientMsg::Hello { name: said, .. }) = &sent else {

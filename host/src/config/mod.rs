@@ -159,7 +159,9 @@ pub struct Config {
 
     /// The host's public address (behind a NAT that forwards `--udp-port` to it): announced,
     /// with the same port, as a server-reflexive ICE candidate (RFC 8445 §5.1.1.2) beside each
-    /// non-loopback host candidate.
+    /// non-loopback host candidate. An address a browser elsewhere can send to (not loopback,
+    /// link-local, multicast, broadcast or unspecified), of the family `--listen` serves media
+    /// on; give a fixed --udp-port with it.
     #[arg(long, value_name = "IP", value_parser = parse_public_ip)]
     pub public_ip: Option<IpAddr>,
 
@@ -188,7 +190,7 @@ pub struct Config {
     #[arg(long, env = "GLINT_TURN_SECRET", hide_env_values = true, conflicts_with_all = ["ice_username", "ice_credential"])]
     pub turn_secret: Option<String>,
 
-    /// How long credentials minted with --turn-secret stay good, seconds.
+    /// How long credentials minted with --turn-secret stay good, seconds (at least 60).
     #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", default_value_t = crate::proto::ice::DEFAULT_TURN_TTL.as_secs(), value_parser = |s: &str| in_range(s, 60u64, None, "seconds"), requires = "turn_secret")]
     pub turn_ttl: u64,
 
