@@ -691,7 +691,8 @@ setInterval(async () => {
     status.set('reconnecting', 'No word from the host: waiting for it…');
   }
   if (status.state !== 'playing' || document.visibilityState !== 'visible' || !peer.pc) {
-    // Not playing: the status says why. A hidden page's counters are still sampled on return.
+    // Not playing: the status says why, not the warning. A hidden page keeps its warning
+    // until its next sample, when it is seen again.
     if (status.state !== 'playing') showWeak(false);
     return;
   }
