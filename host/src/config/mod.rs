@@ -190,8 +190,9 @@ pub struct Config {
     #[arg(long, env = "GLINT_TURN_SECRET", hide_env_values = true, conflicts_with_all = ["ice_username", "ice_credential"])]
     pub turn_secret: Option<String>,
 
-    /// How long credentials minted with --turn-secret stay good, seconds (at least 60).
-    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", default_value_t = crate::proto::ice::DEFAULT_TURN_TTL.as_secs(), value_parser = |s: &str| in_range(s, 60u64, None, "seconds"), requires = "turn_secret")]
+    /// How long credentials minted with --turn-secret stay good, seconds (60 to 2592000, 30
+    /// days).
+    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", default_value_t = crate::proto::ice::DEFAULT_TURN_TTL.as_secs(), value_parser = |s: &str| in_range(s, 60u64, Some(crate::proto::ice::MAX_TURN_TTL.as_secs()), "seconds"), requires = "turn_secret")]
     pub turn_ttl: u64,
 
     /// Audio capture device: a PulseAudio source name (`pactl list short sources`). Default:

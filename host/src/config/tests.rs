@@ -54,6 +54,14 @@ fn bad_values_are_refused() {
         // Flags that would have no effect with the others given.
         &["glint", "--save-dir", "/tmp/saves"],
         &["glint", "--turn-ttl", "600"],
+        &[
+            "glint",
+            "--turn-secret",
+            "s",
+            "--turn-ttl",
+            "18446744073709551615",
+        ],
+        &["glint", "--turn-secret", "s", "--turn-ttl", "2592001"],
         &["glint", "--no-clipboard", "--clipboard-for", "everyone"],
         &["glint", "--guests", "owner", "--password", "p"],
         &["glint", "--tls-cert", "c.pem"],

@@ -259,7 +259,11 @@ fn block_number(text: &str) -> Option<u64> {
 /// The answer to a block number that is not one ([`block_number`]): 400 `bad-block`, counted.
 fn not_a_block(files: &Files, text: &str) -> warp::reply::Response {
     files.counters.refused.inc();
-    let message = format!("`{text}` is not a block number (0, 1, 2, ...)");
+    let message = if text.is_empty() {
+        "no block number: PUT each block to …/uploads/ID/N (0, 1, 2, ...)".to_owned()
+    } else {
+        format!("`{text}` is not a block number (0, 1, 2, ...)")
+    };
     error(StatusCode::BAD_REQUEST, "bad-block", &message)
 }
 

@@ -27,6 +27,8 @@ use crate::signal::{
     CONNECT_TIMEOUT, HELLO_TIMEOUT,
 };
 
+mod leave;
+
 /// A full rtc command queue is tried again this often, this many times, before "busy".
 const BUSY_RETRY_EVERY: Duration = Duration::from_millis(10);
 const BUSY_RETRIES: u32 = 100;
@@ -145,6 +147,11 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
         return;
     };
     let peer = PeerId(hub.next_peer.fetch_add(1, Ordering::Relaxed));
+    let _leave = leave::LeaveOnPanic {
+        commands: hub.commands.clone(),
+        input: hub.input.clone(),
+        peer,
+    };
     let mut conn = Connection::new(peer);
     // `hello` within HELLO_TIMEOUT of the socket opening, then the picture within
     // CONNECT_TIMEOUT of the page being let in (a socket that says hello and offers nothing

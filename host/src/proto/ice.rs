@@ -25,6 +25,9 @@ use sha1::Sha1;
 /// How long minted TURN credentials stay good by default (`--turn-ttl`): one day, the REST
 /// draft's example. A page gets fresh ones each time its signaling socket connects.
 pub const DEFAULT_TURN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest `--turn-ttl`: 30 days. Time-limited credentials that outlive that are standing
+/// ones, which `--ice-username`/`--ice-credential` give plainly.
+pub const MAX_TURN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// The scheme of an ICE server URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -403,7 +406,8 @@ impl IceServers {
             } => (username.clone(), credential.clone()),
             TurnAuth::Rest { secret, ttl } => {
                 let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-                let username = rest_username((since + *ttl).as_secs(), name);
+                let expiry = since.saturating_add((*ttl).min(MAX_TURN_TTL));
+                let username = rest_username(expiry.as_secs(), name);
                 let credential = rest_credential(secret.as_bytes(), &username);
                 (username, credential)
             }

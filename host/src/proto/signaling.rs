@@ -123,7 +123,11 @@ pub enum ClientMsg {
     /// The page's own cap on its video rate, kbit/s (its Quality choice: a data saver on a
     /// metered link), or null for the host's `--bitrate`; at least 150
     /// (`crate::session::MIN_VIDEO_KBPS`), never over `--bitrate`. Only after the offer.
-    MaxBitrate { kbps: Option<u32> },
+    MaxBitrate {
+        /// Required: null, not a missing field, asks for the host's rate.
+        #[serde(deserialize_with = "Option::deserialize")]
+        kbps: Option<u32>,
+    },
     /// The XKB layout the page's keyboard looks like (`fr`, `de`, `us:intl`), guessed from the
     /// Keyboard API's layout map; Glint's own display follows the first page's.
     KeyboardLayout { layout: String },

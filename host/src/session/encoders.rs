@@ -120,7 +120,8 @@ impl Session {
             .map(|&i| self.controllers.contains(&self.peers[i].id))
             .collect();
         let current: Vec<usize> = live.iter().map(|&i| self.peers[i].tier).collect();
-        let grouping = tiers::group_sustained(&targets, &floors, &priority, &current);
+        let capped: Vec<bool> = live.iter().map(|&i| self.peers[i].rate.capped()).collect();
+        let grouping = tiers::group_sustained(&targets, &floors, &priority, &capped, &current);
         let mut moved = false;
         for (&i, &tier) in live.iter().zip(&grouping) {
             let p = &mut self.peers[i];

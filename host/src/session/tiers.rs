@@ -37,6 +37,11 @@ pub(crate) const JOIN_SHARE: f64 = 0.6;
 /// A peer already in the tier of that tier's fastest peer stays while its target is at least
 /// this share of that peer's.
 pub(crate) const STAY_SHARE: f64 = 0.45;
+/// A peer held under its link by its own cap (the page's Quality choice) shares a faster tier
+/// only while its target is at least this share of that tier's fastest peer's: a viewer that
+/// chose less costs the others at most a tenth, not the [`STAY_SHARE`] a slower link may (a
+/// cap of 5 of 8 Mbit/s took the other viewers' tier to 5).
+pub(crate) const CAPPED_SHARE: f64 = 0.9;
 /// The least time between two regroupings that no peer joining or leaving asked for.
 pub(crate) const REGROUP_AFTER: Duration = Duration::from_secs(3);
 /// A peer is grouped by the lowest of its targets over this long.
@@ -106,16 +111,18 @@ impl Sustained {
 /// without a controller, if any (else the slowest). The result is in `targets`' order.
 #[cfg(test)]
 pub(crate) fn group(targets: &[u32], priority: &[bool], current: &[usize]) -> Vec<usize> {
-    group_sustained(targets, &[], priority, current)
+    group_sustained(targets, &[], priority, &[], current)
 }
 
 /// [`group`], where a peer moves up to a tier faster than its current one only when its
 /// `floors` figure ([`Sustained::floor`], in `targets`' order; its target where missing)
-/// shares that tier too.
+/// shares that tier too, and a peer `capped` by its own choice shares one only at
+/// [`CAPPED_SHARE`] (both in `targets`' order; missing: no).
 pub(crate) fn group_sustained(
     targets: &[u32],
     floors: &[u32],
     priority: &[bool],
+    capped: &[bool],
     current: &[usize],
 ) -> Vec<usize> {
     let mut order: Vec<usize> = (0..targets.len()).collect();
@@ -134,7 +141,9 @@ pub(crate) fn group_sustained(
     for i in order {
         let t = targets[i];
         let shares = |&(hi, lo, _, origin): &(u32, u32, bool, Option<usize>)| {
-            let share = if origin.is_some() && origin == now_in(i) {
+            let share = if capped.get(i).copied().unwrap_or(false) {
+                CAPPED_SHARE
+            } else if origin.is_some() && origin == now_in(i) {
                 STAY_SHARE
             } else {
                 JOIN_SHARE
@@ -222,6 +231,24 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_under_its_own_cap_shares_a_faster_tier_only_near_its_rate() {
+        // A viewer that chose 5 of 8 Mbit/s (or 3.7: under the stay share's reach) opens its
+        // own tier, where a link carrying that much would share; at 0.9 it shares.
+        let group_capped = |targets: &[u32], capped: &[bool], current: &[usize]| {
+            group_sustained(targets, &[], &[], capped, current)
+        };
+        assert_eq!(group(&[8000, 5000], &[], &[0, 0]), [0, 0]);
+        assert_eq!(group_capped(&[8000, 5000], &[false, true], &[0, 0]), [0, 1]);
+        assert_eq!(group_capped(&[8000, 3700], &[false, true], &[0, 0]), [0, 1]);
+        assert_eq!(group_capped(&[8000, 7300], &[false, true], &[0, 0]), [0, 0]);
+        // A slower link still shares the capped viewer's tier, at its own rate.
+        assert_eq!(
+            group_capped(&[8000, 5000, 3500], &[false, true, false], &[]),
+            [0, 1, 1]
+        );
+    }
+
+    #[test]
     fn a_peer_sharing_a_tier_stays_while_its_target_wobbles_and_joins_only_at_the_join_share() {
         const NONE: usize = MAX_TIERS;
         // 0.55 of the fast peer: two tiers for peers new to them, one for peers in one tier.
@@ -261,20 +288,20 @@ mod tests {
     fn a_peer_moves_up_by_its_lowest_target_of_the_window() {
         // 4800 of 8000 joins the tier above, unless its window holds 2000; it falls at once.
         assert_eq!(
-            group_sustained(&[8000, 4800], &[8000, 2000], &[], &[0, 1]),
+            group_sustained(&[8000, 4800], &[8000, 2000], &[], &[], &[0, 1]),
             [0, 1]
         );
         assert_eq!(
-            group_sustained(&[8000, 4800], &[8000, 4800], &[], &[0, 1]),
+            group_sustained(&[8000, 4800], &[8000, 4800], &[], &[], &[0, 1]),
             [0, 0]
         );
         assert_eq!(
-            group_sustained(&[8000, 3000], &[8000, 3000], &[], &[0, 0]),
+            group_sustained(&[8000, 3000], &[8000, 3000], &[], &[], &[0, 0]),
             [0, 1]
         );
         // Staying is by its target of the moment (its window's low is behind it).
         assert_eq!(
-            group_sustained(&[8000, 4400], &[8000, 2000], &[], &[0, 0]),
+            group_sustained(&[8000, 4400], &[8000, 2000], &[], &[], &[0, 0]),
             [0, 0]
         );
     }

@@ -180,4 +180,20 @@ fn minted_credentials_follow_coturns_rest_scheme() {
     );
     // The secret never reaches a page, nor a log line.
     assert!(!format!("{servers:?}").contains("north"));
+    // A lifetime past what --turn-ttl takes (made in code) is held to MAX_TURN_TTL, never an
+    // overflow: a panic there closed every page's socket after its welcome.
+    let long = IceServers::new(
+        vec![url("turn:t.example.org")],
+        None,
+        None,
+        Some("north".into()),
+        Duration::MAX,
+    )
+    .expect("valid");
+    let page = long.for_page("peer4", now);
+    let expiry = 1_699_999_400 + MAX_TURN_TTL.as_secs();
+    assert_eq!(
+        page[0].username.as_deref(),
+        Some(format!("{expiry}:peer4").as_str())
+    );
 }

@@ -564,6 +564,11 @@ impl RateControl {
         self.max_kbps
     }
 
+    /// Whether the viewer's own cap holds it under the configured rate.
+    pub(crate) fn capped(&self) -> bool {
+        self.max_kbps < self.configured_kbps
+    }
+
     /// The viewer's own cap on its rate, kbit/s (`None`: the configured rate), as a data saver
     /// on a metered link: the target, str0m's desired rate (so no probe goes over it) and the
     /// padding follow it from `now`. Never under the floor nor over the configured rate.
