@@ -237,7 +237,7 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                 None => conn.handle_closed(&mut actions),
             },
             Some(n) = notices.recv() => match n {
-                // Removed from the session by an owner.
+                // Removed from the session by an owner, or replaced by the page's new socket.
                 ServerMsg::Ended { message, why } => conn.handle_removed(message, why, &mut actions),
                 n => {
                     conn.handle_notice(&n);

@@ -406,7 +406,7 @@ impl IceServers {
             } => (username.clone(), credential.clone()),
             TurnAuth::Rest { secret, ttl } => {
                 let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-                let expiry = since.saturating_add((*ttl).min(MAX_TURN_TTL));
+                let expiry = since + (*ttl).min(MAX_TURN_TTL);
                 let username = rest_username(expiry.as_secs(), name);
                 let credential = rest_credential(secret.as_bytes(), &username);
                 (username, credential)

@@ -551,35 +551,37 @@ impl Connection {
 
     /// The session stops: the page is told why, and the socket closes.
     pub fn handle_shutdown(&mut self, why: &Shutdown, out: &mut Vec<Action>) {
-        if self.closed {
-            return;
-        }
-        out.push(Action::Send(match why {
-            Shutdown::Ended(message) => ServerMsg::Ended {
-                message: message.clone(),
-                why: EndedWhy::Ended,
+        self.end(
+            match why {
+                Shutdown::Ended(message) => ServerMsg::Ended {
+                    message: message.clone(),
+                    why: EndedWhy::Ended,
+                },
+                Shutdown::Draining(message) => ServerMsg::Draining {
+                    message: message.clone(),
+                },
             },
-            Shutdown::Draining(message) => ServerMsg::Draining {
-                message: message.clone(),
-            },
-        }));
-        out.push(Action::Close(CLOSE_GOING_AWAY, "session ended"));
-        self.closed = true;
+            out,
+        );
     }
 
     /// An owner removed this page from the session, or it joined again on a new connection:
     /// it is told why (as an end, so it does not come back by itself), its peer goes, and the
     /// socket closes.
     pub fn handle_removed(&mut self, message: String, why: EndedWhy, out: &mut Vec<Action>) {
-        if self.closed {
-            return;
-        }
-        out.push(Action::Send(ServerMsg::Ended { message, why }));
-        out.push(Action::Close(CLOSE_GOING_AWAY, "session ended"));
-        self.closed = true;
-        if std::mem::take(&mut self.offered) {
+        if self.end(ServerMsg::Ended { message, why }, out) && std::mem::take(&mut self.offered) {
             out.push(Action::Leave(self.peer));
         }
+    }
+
+    /// Tells the page `msg` and closes the socket, unless it is closed already; whether it did.
+    fn end(&mut self, msg: ServerMsg, out: &mut Vec<Action>) -> bool {
+        if std::mem::replace(&mut self.closed, true) {
+            return false;
+        }
+        out.push(Action::Send(msg));
+        out.push(Action::Close(CLOSE_GOING_AWAY, "session ended"));
+        true
     }
 
     /// The socket closed: the peer goes at once rather than when its ICE times out.
