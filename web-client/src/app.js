@@ -366,11 +366,9 @@ const QUALITY_KEY = 'glint.quality';
 const quality = $('quality');
 for (const kbps of QUALITY_KBPS) quality.add(new Option(qualityLabel(kbps), String(kbps)));
 quality.value = String(savedQuality(localStore()?.getItem(QUALITY_KEY)));
-glint.maxBitrate = Number(quality.value) || null;
 /** Tells the host the chosen cap; `changed`: the user chose it now (else a new connection). */
 function sendQuality(changed) {
   const kbps = Number(quality.value) || null;
-  glint.maxBitrate = kbps;
   if (kbps !== null || changed) signaling.send(message.maxBitrate(kbps));
 }
 quality.addEventListener('change', () => {

@@ -85,7 +85,7 @@ export function endedText({ message, why }) {
  */
 export const QUALITY_KBPS = Object.freeze([0, 10000, 5000, 2500, 1000, 500]);
 
-/** A Quality choice as the menu says it: "Auto", "2.5 Mbit/s", "500 kbit/s". */
+/** A Quality choice as the menu says it: "Quality: auto", "Up to 2.5 Mbit/s", "Up to 500 kbit/s". */
 export function qualityLabel(kbps) {
   if (!kbps) return 'Quality: auto';
   return kbps >= 1000 ? `Up to ${kbps / 1000} Mbit/s` : `Up to ${kbps} kbit/s`;

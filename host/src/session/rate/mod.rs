@@ -466,14 +466,21 @@ impl RateControl {
     }
 
     /// Moves the target towards the estimate (see the module docs); call as time passes.
+    /// Nothing holds it over the highest rate: an idle screen's or a collapse's hold kept from
+    /// before a viewer's own cap is still under the cap.
     pub(crate) fn update(&mut self, now: Instant) {
         let dt = now
             .saturating_duration_since(self.last)
             .min(Duration::from_secs(5));
         self.last = now;
-        let Some(estimate) = self.estimate_kbps else {
-            return;
-        };
+        if let Some(estimate) = self.estimate_kbps {
+            self.toward(now, dt, estimate);
+        }
+        self.target_kbps = self.target_kbps.min(self.max_kbps);
+    }
+
+    /// [`Self::update`]'s step towards `estimate` (kbit/s), `dt` after the last one.
+    fn toward(&mut self, now: Instant, dt: Duration, estimate: f64) {
         let mut wanted = (estimate * HEADROOM).clamp(self.min_kbps, self.max_kbps);
         for cap in [&mut self.fast_cap, &mut self.lead_cap] {
             wanted = Cap::apply(cap, now, wanted);
@@ -576,7 +583,6 @@ impl RateControl {
         self.max_kbps = cap_kbps.map_or(self.configured_kbps, |c| {
             f64::from(c).clamp(self.min_kbps, self.configured_kbps)
         });
-        self.target_kbps = self.target_kbps.min(self.max_kbps);
         self.update(now);
     }
 

@@ -590,3 +590,5 @@ fn a_lead_on_a_clear_link_follows_the_climb_after_it() {
         "the target stayed behind the quartile"
     );
 }
+
+mod cap;
