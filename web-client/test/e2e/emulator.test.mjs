@@ -58,17 +58,23 @@ test('holding X presses the A button: the background turns light and the ROM bee
     // The first browser to press a game key is player 1, and its page says so.
     await waitFor('the page told it is player 1', () => evaluate(() => window.glint.player === 1));
     assert.equal(await browser.page.textContent('#player'), 'Player 1');
+    // The loudest 2048-sample window over up to 3 s of holding: the sound comes through its
+    // own jitter buffer, which on a loaded host can run a few hundred ms behind the picture.
     const loud = await evaluate(async () => {
       const { context, node } = await window.glint.soundTap();
       const a = context.createAnalyser();
       a.fftSize = 2048;
       node.connect(a);
-      await new Promise((r) => setTimeout(r, 300));
       const t = new Float32Array(a.fftSize);
-      a.getFloatTimeDomainData(t);
-      return Math.sqrt(t.reduce((s, v) => s + v * v, 0) / t.length);
+      let loudest = 0;
+      for (let i = 0; i < 30 && loudest <= 0.02; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        a.getFloatTimeDomainData(t);
+        loudest = Math.max(loudest, Math.sqrt(t.reduce((s, v) => s + v * v, 0) / t.length));
+      }
+      return loudest;
     });
-    assert.ok(loud > 0.02, `the A button's tone is missing (rms ${loud})`);
+    assert.ok(loud > 0.02, `the A button's tone is missing (rms ${loud} at its loudest over 3 s)`);
   } finally {
     await browser.page.keyboard.up('KeyX');
   }
