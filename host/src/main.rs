@@ -456,6 +456,7 @@ fn run(config: Config) -> Result<(), Failure> {
             pixelated: source == Source::Emulator,
             game: game.is_some(),
             ice: config.ice_servers().unwrap_or_default(),
+            max_kbps: config.bitrate,
         },
         counters: signal_counters,
         commands: cmd_tx.clone(),

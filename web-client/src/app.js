@@ -7,7 +7,7 @@ import { PeerConnection } from './peer.js';
 import { InputControls, remotePoint, MAX_TEXT_CHARS } from './controls.js';
 import { Sound } from './sound.js';
 import {
-  StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle, pictureText, endedText, QUALITY_KBPS, qualityLabel, savedQuality,
+  StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle, pictureText, endedText, qualityChoices, qualityLabel, savedQuality,
 } from './panels.js';
 import { parseFrameEcho, InputToPhoton } from './echo.js';
 import { StatsOverlay } from './overlay.js';
@@ -364,8 +364,18 @@ const startHeld = () => {
 // the browser and told to the host on every connection (a new one starts at --bitrate).
 const QUALITY_KEY = 'glint.quality';
 const quality = $('quality');
-for (const kbps of QUALITY_KBPS) quality.add(new Option(qualityLabel(kbps), String(kbps)));
-quality.value = String(savedQuality(localStore()?.getItem(QUALITY_KEY)));
+/**
+ * Fills the menu with the caps this host offers (under its `max_kbps`, welcome's), showing the
+ * stored choice when offered and Auto when not (the stored one stays for other hosts).
+ */
+function offerQuality(maxKbps) {
+  const choices = qualityChoices(maxKbps);
+  quality.replaceChildren(...choices.map((kbps) => new Option(qualityLabel(kbps), String(kbps))));
+  const saved = savedQuality(localStore()?.getItem(QUALITY_KEY));
+  quality.value = String(choices.includes(saved) ? saved : 0);
+  glint.qualityChoices = choices;
+}
+offerQuality(undefined);
 /** Tells the host the chosen cap; `changed`: the user chose it now (else a new connection). */
 function sendQuality(changed) {
   const kbps = Number(quality.value) || null;
@@ -435,6 +445,7 @@ const signaling = new Signaling({
       pointers.clear();
       people.render();
       hostHasSound = msg.audio === true;
+      offerQuality(msg.max_kbps);
       video.classList.toggle('pixelated', msg.pixelated === true);
       isGame = msg.game === true;
       for (const id of ['save-state', 'load-state', 'keys-button']) $(id).hidden = !isGame;

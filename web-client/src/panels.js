@@ -91,6 +91,15 @@ export function qualityLabel(kbps) {
   return kbps >= 1000 ? `Up to ${kbps / 1000} Mbit/s` : `Up to ${kbps} kbit/s`;
 }
 
+/**
+ * The Quality choices a host offers: Auto and the caps under its `max_kbps` (welcome's, its
+ * --bitrate), since a cap at or over it changes nothing; all of them when it is not a number.
+ */
+export function qualityChoices(maxKbps) {
+  if (!(Number.isFinite(maxKbps) && maxKbps > 0)) return [...QUALITY_KBPS];
+  return QUALITY_KBPS.filter((kbps) => kbps === 0 || kbps < maxKbps);
+}
+
 /** A stored Quality choice: one of QUALITY_KBPS, or Auto (0) for anything else. */
 export function savedQuality(text) {
   const kbps = Number(text);

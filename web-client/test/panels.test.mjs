@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  InfoLine, KeysPanel, StatsToggle, StatusLine, isStatsShortcut, pictureText, endedText, QUALITY_KBPS, qualityLabel, savedQuality,
+  InfoLine, KeysPanel, StatsToggle, StatusLine, isStatsShortcut, pictureText, endedText, QUALITY_KBPS, qualityChoices, qualityLabel, savedQuality,
 } from '../src/panels.js';
 import { KeyBindings } from '../src/keybind.js';
 import { PadBindings } from '../src/gamepads.js';
@@ -175,4 +175,9 @@ test('the Quality menu offers Auto and caps from 10 Mbit/s down, and a stored ch
     ['Quality: auto', 'Up to 10 Mbit/s', 'Up to 5 Mbit/s', 'Up to 2.5 Mbit/s', 'Up to 1 Mbit/s', 'Up to 500 kbit/s']);
   assert.equal(savedQuality('1000'), 1000);
   for (const stored of [null, '', 'abc', '7', '-500', '1e9']) assert.equal(savedQuality(stored), 0, String(stored));
+  // A host at --bitrate 2000 offers Auto, 1 Mbit/s and 500 kbit/s; at 8000, the caps under it.
+  assert.deepEqual(qualityChoices(2000), [0, 1000, 500]);
+  assert.deepEqual(qualityChoices(8000), [0, 5000, 2500, 1000, 500]);
+  assert.deepEqual(qualityChoices(400), [0]);
+  for (const max of [undefined, null, 'x', -1, NaN]) assert.deepEqual(qualityChoices(max), [...QUALITY_KBPS], String(max));
 });

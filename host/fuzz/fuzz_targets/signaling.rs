@@ -59,6 +59,7 @@ fn run(data: &[u8]) {
         audio: flags & 4 != 0,
         pixelated: flags & 8 != 0,
         ice: Default::default(),
+        max_kbps: 8000,
     };
     let counters = SignalCounters::default();
     let phase = FramePhase::default();
@@ -198,6 +199,7 @@ fn carry_out(
                         pixelated,
                         game,
                         ice_servers,
+                        max_kbps,
                     } = &msg
                     {
                         let Some(ClientMsg::Hello { password, .. }) = &sent else {
@@ -214,12 +216,13 @@ fn carry_out(
                         assert!(model.joined, "a welcome before the page joined the room");
                         assert_eq!(*peer, PEER.0);
                         assert_eq!(
-                            (*audio, *pixelated, *game, *ice_servers),
+                            (*audio, *pixelated, *game, *ice_servers, *max_kbps),
                             (
                                 config.audio,
                                 config.pixelated,
                                 config.game,
-                                !config.ice.is_empty()
+                                !config.ice.is_empty(),
+                                config.max_kbps
                             )
                         );
                         model.welcomed = true;

@@ -157,13 +157,15 @@ pub enum ServerMsg {
     /// `peer`: this page's peer id (as in `/api/stats`). `audio`: the host has sound to send.
     /// `pixelated`: scale the picture with nearest-neighbour (an emulator's few big pixels).
     /// `game`: the source is a game that can save and load its state. `ice_servers`: an
-    /// `ice-servers` message follows.
+    /// `ice-servers` message follows. `max_kbps`: the video's highest rate (`--bitrate`),
+    /// kbit/s; a `max-bitrate` at or over it changes nothing.
     Welcome {
         peer: u64,
         audio: bool,
         pixelated: bool,
         game: bool,
         ice_servers: bool,
+        max_kbps: u32,
     },
     /// The answer to an offer: the first one, or one that renegotiates the same connection (an
     /// ICE restart, RFC 8445 §9: the page's peer, role and control stay).

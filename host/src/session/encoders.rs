@@ -22,15 +22,21 @@ impl Session {
         self.regroup(now);
         let mut lowest = None::<u32>;
         for t in 0..MAX_TIERS {
-            let target = self
+            // The tier's lowest target, and the highest rate that peer's target may reach
+            // (its own cap, if it chose one in its page, or --bitrate).
+            let binding = self
                 .peers
                 .iter()
                 .filter(|p| p.connected && p.video.is_some() && p.tier == t)
-                .map(|p| p.rate.target_kbps())
-                .min();
-            let Some(target) = target else {
+                .min_by_key(|p| p.rate.target_kbps());
+            let Some(binding) = binding else {
                 continue;
             };
+            let target = binding.rate.target_kbps();
+            let ceiling = (
+                binding.rate.max_kbps().round() as u32,
+                binding.rate.capped(),
+            );
             lowest = Some(lowest.map_or(target, |l| l.min(target)));
             let told = self.tiers[t].rate_kbps;
             let moved = target.abs_diff(told) * 100 >= told.max(1) * 3;
@@ -45,7 +51,7 @@ impl Session {
             if let Some(screen) = self.screen.filter(|_| !self.config.no_ladder) {
                 let ladder = &mut self.tiers[t].ladder;
                 let reason = ladder.reason();
-                let moved = ladder.update(now, target, self.config.max_kbps, screen);
+                let moved = ladder.update(now, target, ceiling, screen);
                 if moved.is_none() && ladder.reason() != reason {
                     tracing::info!(
                         tier = t,

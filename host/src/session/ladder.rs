@@ -62,6 +62,9 @@ pub enum RungReason {
     /// the pixels of the rungs above: the user's own cap, not the link. A rung taken for bits
     /// per pixel says which of the two it is as the target moves.
     ConfiguredRate,
+    /// As [`RungReason::ConfiguredRate`], for the cap a viewer chose in its page's Quality
+    /// menu (signaling `max-bitrate`).
+    ViewerCap,
     /// The encoder coded over its target on the rung above.
     OverTarget,
 }
@@ -73,6 +76,7 @@ impl RungReason {
             RungReason::Full => "full size",
             RungReason::BitsPerPixel => "rate too low for the pixels",
             RungReason::ConfiguredRate => "--bitrate too low for the pixels",
+            RungReason::ViewerCap => "the viewer's quality choice",
             RungReason::OverTarget => "encoder over its target",
         }
     }
@@ -181,14 +185,16 @@ impl Ladder {
     /// Moves the rung by the rules of the module docs, as time passes or the rate moves.
     /// `target_kbps` is the encoder's target, `screen` the screen's size in pixels. Returns
     /// the new rung when it changed.
-    /// `max_kbps` is the configured rate: a target at it will not grow, so a higher rung
-    /// needs only [`DOWN_BPP`] then (with `--bitrate 500` the hysteresis's 0.045 bits per pixel
-    /// at 640x360 would be out of reach for good after one dip).
+    /// `max_kbps` is the highest rate the tier's target may reach (the configured rate, or
+    /// the cap of the viewer whose target is the tier's, `viewer_cap`): a target at it will
+    /// not grow, so a higher rung needs only [`DOWN_BPP`] then (with `--bitrate 500` the
+    /// hysteresis's 0.045 bits per pixel at 640x360 would be out of reach for good after one
+    /// dip).
     pub(crate) fn update(
         &mut self,
         now: Instant,
         target_kbps: u32,
-        max_kbps: u32,
+        (max_kbps, viewer_cap): (u32, bool),
         screen: (u32, u32),
     ) -> Option<usize> {
         let before = self.index;
@@ -202,16 +208,16 @@ impl Ladder {
         while down < last && bpp(down) < DOWN_BPP {
             down += 1;
         }
-        // At the configured rate (within 3 %), the cap is the user's own.
+        // At the highest rate (within 3 %), the cap is the user's own (or the viewer's).
         let at_max = u64::from(target_kbps) * 100 >= u64::from(max_kbps) * 97;
-        let rate_reason = if at_max {
-            RungReason::ConfiguredRate
-        } else {
-            RungReason::BitsPerPixel
+        let rate_reason = match (at_max, viewer_cap) {
+            (true, true) => RungReason::ViewerCap,
+            (true, false) => RungReason::ConfiguredRate,
+            (false, _) => RungReason::BitsPerPixel,
         };
         if matches!(
             self.reason,
-            RungReason::BitsPerPixel | RungReason::ConfiguredRate
+            RungReason::BitsPerPixel | RungReason::ConfiguredRate | RungReason::ViewerCap
         ) {
             self.reason = rate_reason;
         }
@@ -273,7 +279,7 @@ mod tests {
             *t += Duration::from_micros(16_667);
             let bytes = (coded(l.rung()) * 1000.0 / 8.0 / 60.0) as usize;
             l.on_frame(*t, 1, bytes, l.rung());
-            l.update(*t, target, 8000, SCREEN);
+            l.update(*t, target, (8000, false), SCREEN);
         }
         l.rung()
     }
@@ -288,13 +294,13 @@ mod tests {
         // 0.85 × 2 Mbit/s: 0.031 bits per pixel at 720p60, still above the step down.
         assert_eq!(run(&mut l, &mut t, 1.0, 1700, follows), 0);
         assert_eq!(
-            l.update(t, 1400, 8000, SCREEN),
+            l.update(t, 1400, (8000, false), SCREEN),
             Some(1),
             "1.4 Mbit/s: 960x540"
         );
         assert_eq!(l.reason(), RungReason::BitsPerPixel);
         assert_eq!(
-            l.update(t, 340, 8000, SCREEN),
+            l.update(t, 340, (8000, false), SCREEN),
             Some(3),
             "as far as it must at once"
         );
@@ -309,9 +315,16 @@ mod tests {
         assert_eq!(run(&mut l, &mut t, 0.2, 8000, follows), 0);
         assert_eq!(l.reason(), RungReason::Full);
         // With --bitrate 500 the cap is the user's own, and the reason says so.
-        assert_eq!(l.update(t, 500, 500, SCREEN), Some(2));
+        assert_eq!(l.update(t, 500, (500, false), SCREEN), Some(2));
         assert_eq!(l.reason(), RungReason::ConfiguredRate);
         assert_eq!(l.reason().as_str(), "--bitrate too low for the pixels");
+        // A viewer's own cap under --bitrate: the reason names the viewer's choice.
+        let mut v = Ladder::new(t, 60);
+        assert_eq!(v.update(t, 500, (500, true), SCREEN), Some(2));
+        assert_eq!(v.reason().as_str(), "the viewer's quality choice");
+        // Under its cap (the link's estimate), the rate is too low, not the choice.
+        assert_eq!(v.update(t, 300, (500, true), SCREEN), Some(3));
+        assert_eq!(v.reason(), RungReason::BitsPerPixel);
     }
 
     #[test]
@@ -339,12 +352,12 @@ mod tests {
         // --bitrate 500: 640x360 at 0.036 bits per pixel; a dip to 412 steps down to 426x240.
         let mut t = Instant::now();
         let mut l = Ladder::new(t, 60);
-        assert_eq!(l.update(t, 500, 500, SCREEN), Some(2));
-        assert_eq!(l.update(t, 412, 500, SCREEN), Some(3));
+        assert_eq!(l.update(t, 500, (500, false), SCREEN), Some(2));
+        assert_eq!(l.update(t, 412, (500, false), SCREEN), Some(3));
         // Back at 500, the cap: 640x360 is taken again after UP_AFTER.
         for _ in 0..130 {
             t += Duration::from_micros(16_667);
-            l.update(t, 500, 500, SCREEN);
+            l.update(t, 500, (500, false), SCREEN);
         }
         assert_eq!(l.rung(), 2);
     }
@@ -353,12 +366,12 @@ mod tests {
     fn frames_of_an_earlier_rung_do_not_count_against_the_new_one() {
         let mut t = Instant::now();
         let mut l = Ladder::new(t, 60);
-        l.update(t, 700, 8000, SCREEN);
+        l.update(t, 700, (8000, false), SCREEN);
         assert_eq!(l.rung(), 2);
         for _ in 0..120 {
             t += Duration::from_micros(16_667);
             l.on_frame(t, 1, 50_000, 0);
-            l.update(t, 700, 8000, SCREEN);
+            l.update(t, 700, (8000, false), SCREEN);
         }
         assert_eq!(l.rung(), 2);
     }
@@ -370,7 +383,7 @@ mod tests {
         l.start(t);
         let follows = |_| 0.0;
         // The start's 850 kbit/s: 640x360; 1.5 Mbit/s affords 960x540 (0.048 bits per pixel).
-        assert_eq!(l.update(t, 850, 8000, SCREEN), Some(2));
+        assert_eq!(l.update(t, 850, (8000, false), SCREEN), Some(2));
         assert_eq!(run(&mut l, &mut t, 0.3, 1500, follows), 2);
         assert_eq!(
             run(&mut l, &mut t, 0.15, 1500, follows),
@@ -379,12 +392,12 @@ mod tests {
         );
         assert_eq!(run(&mut l, &mut t, 0.45, 2600, follows), 0);
         // Once at the full size it is young no more: the next climb waits UP_AFTER.
-        assert_eq!(l.update(t, 850, 8000, SCREEN), Some(2));
+        assert_eq!(l.update(t, 850, (8000, false), SCREEN), Some(2));
         assert_eq!(run(&mut l, &mut t, 1.0, 2600, follows), 2);
         assert_eq!(run(&mut l, &mut t, 1.1, 2600, follows), 0);
         // Nor is a ladder whose encode did not just get a new peer.
         let mut old = Ladder::new(t, 60);
-        assert_eq!(old.update(t, 850, 8000, SCREEN), Some(2));
+        assert_eq!(old.update(t, 850, (8000, false), SCREEN), Some(2));
         assert_eq!(run(&mut old, &mut t, 1.0, 2600, follows), 2);
     }
 }

@@ -13,6 +13,7 @@ use crate::proto::signaling::{ClientMsg, EndedWhy, ErrorCode, ServerMsg};
 use crate::session::{SessionError, MIN_VIDEO_KBPS};
 
 mod admit;
+mod config;
 mod counters;
 mod errors;
 mod limits;
@@ -20,6 +21,7 @@ mod password;
 pub mod throttle;
 
 pub use admit::Admitted;
+pub use config::SignalConfig;
 pub use counters::SignalCounters;
 pub use errors::{GameError, OfferError, Unreadable};
 pub use password::{generate_password, owner_password, PasswordError};
@@ -50,23 +52,6 @@ pub const CLOSE_PROTOCOL: u16 = 1002;
 pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 /// WebSocket close code "going away" (RFC 6455 §7.4.1): the session ended or the host stops.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
-
-/// What every connection is checked against; fixed for the life of the process.
-#[derive(Debug, Clone, Default)]
-pub struct SignalConfig {
-    /// The owner's password (`--password`).
-    pub password: Option<String>,
-    /// The viewers' password (`--viewer-password`): it admits pages as viewers only.
-    pub viewer_password: Option<String>,
-    /// Whether a sound source is running.
-    pub audio: bool,
-    /// Whether the page should scale the picture with nearest-neighbour.
-    pub pixelated: bool,
-    /// Whether the source is a game that can save and load its state.
-    pub game: bool,
-    /// The STUN and TURN servers each page gets after `welcome` (`ice-servers`).
-    pub ice: crate::proto::ice::IceServers,
-}
 
 /// A game's state request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -381,6 +366,7 @@ impl Connection {
                     pixelated: config.pixelated,
                     game: config.game,
                     ice_servers: !config.ice.is_empty(),
+                    max_kbps: config.max_kbps,
                 }));
             }
             Verdict::Refused => {

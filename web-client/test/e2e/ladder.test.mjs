@@ -73,4 +73,6 @@ test('at 500 kbit/s the picture is 640x360 of the 1280x720 screen, and clicks la
   await waitFor('the info line', async () => /640×360 H264 · scaled down to fit the rate/.test(await page.textContent('#info')), 5000);
   // A host without sound: no sound rows in the overlay.
   assert.doesNotMatch(await page.textContent('#overlay'), /sound/);
+  // The Quality menu offers only caps under this host's 500 kbit/s: Auto alone.
+  assert.deepEqual(await page.$$eval('#quality option', (o) => o.map((e) => e.value)), ['0']);
 });

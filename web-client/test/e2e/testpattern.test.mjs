@@ -236,6 +236,8 @@ test("the Quality menu caps this page's rate: a smaller picture under the cap, k
   await capped(500);
   // 500 kbit/s cannot carry 1280x720 at 30 fps: the ladder codes a smaller picture for it.
   await waitFor('a smaller picture', () => evaluate(() => video.videoWidth > 0 && video.videoWidth < 1280), 15000);
+  // The overlay's rung names the viewer's own choice as the reason, not the link.
+  await waitFor('the rung put down to the choice', async () => (await peer())?.rung_reason === "the viewer's quality choice", 10000);
   // The browser keeps the choice: the reloaded page (a new peer, which starts at --bitrate)
   // asks for it again.
   await page.reload();

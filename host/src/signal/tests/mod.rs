@@ -14,6 +14,7 @@ fn config(password: Option<&str>) -> SignalConfig {
         pixelated: false,
         game: false,
         ice: Default::default(),
+        max_kbps: 8000,
     }
 }
 
@@ -74,7 +75,8 @@ fn hello_then_offer_gets_a_welcome_and_an_offer_for_the_same_peer() {
                 audio: true,
                 pixelated: false,
                 game: false,
-                ice_servers: false
+                ice_servers: false,
+                max_kbps: 8000,
             })
         ]
     );
