@@ -327,11 +327,16 @@ function teardown() {
   controls.reset();
 }
 
-/** Stops for good with a message: no reconnects. */
+/**
+ * Stops for good with a message: no reconnects. The bar and the phone's key row go with the
+ * session (their buttons, the picture's info line and the Quality menu act on nothing now).
+ */
 function halt(state, text) {
   signaling.stop();
   teardown();
   status.set(state, text);
+  $('bar').hidden = true;
+  $('key-row').hidden = true;
 }
 
 // Whether this host sent STUN/TURN servers last time, in this browser: the first offer then

@@ -73,7 +73,7 @@ export function pictureText(width, height, codec, screen) {
  * `replaced` by this page's own new connection in another tab or window).
  */
 export function endedText({ message, why }) {
-  if (why === 'removed') return 'An owner removed you from the session.';
+  if (why === 'removed') return 'You were removed from the session. Reload the page to join again.';
   if (why === 'replaced') return 'This page is open again in another tab or window: the session goes on there.';
   return `The session has ended: ${message}`;
 }

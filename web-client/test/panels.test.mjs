@@ -162,8 +162,8 @@ test('the Keys panel binds a pad it does not know, step by step, and pauses it m
 
 test('an end says whether the session is over or goes on without this page', () => {
   assert.equal(endedText({ message: "the game's core crashed" }), "The session has ended: the game's core crashed");
-  assert.equal(endedText({ message: 'an owner removed you from the session', why: 'removed' }),
-    'An owner removed you from the session.');
+  assert.equal(endedText({ message: 'you were removed from the session', why: 'removed' }),
+    'You were removed from the session. Reload the page to join again.');
   const replaced = endedText({ message: 'this page joined again on a new connection', why: 'replaced' });
   assert.match(replaced, /another tab or window: the session goes on there/);
   assert.doesNotMatch(replaced, /has ended/);

@@ -195,7 +195,7 @@ impl Members {
                 Event::Removed(peer) => {
                     if let Some(n) = self.notify.remove(&peer) {
                         n.notify(Notice::Ended {
-                            message: "an owner removed you from the session".into(),
+                            message: "you were removed from the session".into(),
                             why: EndedWhy::Removed,
                         });
                     }

@@ -188,13 +188,24 @@ test('a page that leaves with control frees it', async () => {
   assert.equal(await owner.textContent('#control'), 'Take control');
 });
 
-test('the owner removes a member: its page says so and stays away', async () => {
+test('the owner removes a member: its page says so and stays away until reloaded', async () => {
   const thirdId = (await room(third)).me;
   await owner.click('#people-button');
   await owner.click(`#people-list div[data-peer="${thirdId}"] button[data-action="kick"]`);
   await waitFor('the removed page to end', () => third.evaluate(() => window.glint.state === 'ended'));
-  assert.match(await third.textContent('#status'), /removed you/);
+  assert.equal(await third.textContent('#status'), 'You were removed from the session. Reload the page to join again.');
+  // The bar's buttons and picture line act on a session the page is no longer in: gone.
+  assert.equal(await third.isVisible('#bar'), false);
   await waitFor('one member left', async () => (await room(owner)).members.length === 1);
+  // As the page says, a reload joins again (a viewer, a new member).
+  await third.reload();
+  await playing(third);
+  const r = await waitFor('two members again', async () => {
+    const got = await room(owner);
+    return got.members.length === 2 && got;
+  });
+  assert.deepEqual(r.members.find((m) => m.peer !== r.me)?.role, 'viewer');
+  assert.equal(await third.isVisible('#bar'), true);
 });
 
 test('the viewer password admits viewers; the owner password owners', async () => {
