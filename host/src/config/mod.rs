@@ -191,9 +191,10 @@ pub struct Config {
     pub turn_secret: Option<String>,
 
     /// How long credentials minted with --turn-secret stay good, seconds (60 to 2592000, 30
-    /// days).
-    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", default_value_t = crate::proto::ice::DEFAULT_TURN_TTL.as_secs(), value_parser = |s: &str| in_range(s, 60u64, Some(crate::proto::ice::MAX_TURN_TTL.as_secs()), "seconds"), requires = "turn_secret")]
-    pub turn_ttl: u64,
+    /// days) [default: 86400]. Needs --turn-secret (fixed credentials do not expire).
+    // No clap default: clap does not hold an argument that has one to its `requires`.
+    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", value_parser = |s: &str| in_range(s, 60u64, Some(crate::proto::ice::MAX_TURN_TTL.as_secs()), "seconds"), requires = "turn_secret")]
+    pub turn_ttl: Option<u64>,
 
     /// Audio capture device: a PulseAudio source name (`pactl list short sources`). Default:
     /// the monitor of the default sink, i.e. whatever the host plays. With the virtual display
@@ -419,7 +420,10 @@ impl Config {
             self.ice_username.clone(),
             self.ice_credential.clone(),
             self.turn_secret.clone(),
-            std::time::Duration::from_secs(self.turn_ttl),
+            self.turn_ttl.map_or(
+                crate::proto::ice::DEFAULT_TURN_TTL,
+                std::time::Duration::from_secs,
+            ),
         )
     }
 
@@ -428,6 +432,10 @@ impl Config {
     pub fn check_secrets(&self) -> Result<(), String> {
         if self.api_token.as_deref() == Some("") {
             return Err("--api-token must not be empty".into());
+        }
+        // clap's `requires` lets this through beside --ice-username/--ice-credential.
+        if self.turn_ttl.is_some() && self.turn_secret.is_none() {
+            return Err("--turn-ttl needs --turn-secret (fixed --ice-username/--ice-credential do not expire)".into());
         }
         self.ice_servers().map_err(|e| e.to_string())?;
         match (&self.viewer_password, &self.password) {

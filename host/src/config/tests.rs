@@ -120,6 +120,23 @@ fn keyboard_layouts_are_xkb_names_and_not_for_a_users_display() {
 }
 
 #[test]
+fn turn_ttl_needs_the_turn_secret_even_beside_fixed_credentials() {
+    let check = |args: &[&str]| {
+        let args = ["glint", "--ice-server", "turn:127.0.0.1:3478"]
+            .iter()
+            .chain(args);
+        Config::try_parse_from(args)
+            .map_err(|e| e.to_string())?
+            .check()
+    };
+    let fixed = ["--ice-username", "a", "--ice-credential", "b"];
+    assert_eq!(check(&fixed), Ok(()));
+    let e = check(&[&fixed[..], &["--turn-ttl", "600"]].concat()).expect_err("refused");
+    assert!(e.contains("--turn-ttl needs --turn-secret"), "{e}");
+    assert_eq!(check(&["--turn-secret", "s", "--turn-ttl", "600"]), Ok(()));
+}
+
+#[test]
 fn the_test_pattern_takes_no_display_app_or_layout() {
     let check = |args: &[&str]| {
         let args = ["glint", "--source", "testpattern"].iter().chain(args);
