@@ -322,21 +322,22 @@ function playChannel(channel) {
 /** Ends this connection's peer and input state (the socket is signaling's). */
 function teardown() {
   peer.close();
+  info.show(''); // the last picture's size and codec: none plays now
   stream = null;
   latency.forget();
   controls.reset();
 }
 
 /**
- * Stops for good with a message: no reconnects. The bar and the phone's key row go with the
- * session (their buttons, the picture's info line and the Quality menu act on nothing now).
+ * Stops for good with a message: no reconnects. The bar, the phone's key row and the sound
+ * prompt go with the session (style.css `body[data-halted]`: their buttons, the picture's info
+ * line and the Quality menu act on nothing now).
  */
 function halt(state, text) {
   signaling.stop();
   teardown();
   status.set(state, text);
-  $('bar').hidden = true;
-  $('key-row').hidden = true;
+  document.body.dataset.halted = state;
 }
 
 // Whether this host sent STUN/TURN servers last time, in this browser: the first offer then

@@ -191,9 +191,11 @@ pub struct Config {
     pub turn_secret: Option<String>,
 
     /// How long credentials minted with --turn-secret stay good, seconds (60 to 2592000, 30
-    /// days) [default: 86400]. Needs --turn-secret (fixed credentials do not expire).
-    // No clap default: clap does not hold an argument that has one to its `requires`.
-    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", value_parser = |s: &str| in_range(s, 60u64, Some(crate::proto::ice::MAX_TURN_TTL.as_secs()), "seconds"), requires = "turn_secret")]
+    /// days; 86400, a day, when not given). Needs --turn-secret (fixed credentials do not
+    /// expire).
+    // No clap default and no clap `requires`: clap lets the flag through beside the fixed
+    // pair, so `check_secrets` says it, the same way whatever else is given.
+    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", value_parser = |s: &str| in_range(s, 60u64, Some(crate::proto::ice::MAX_TURN_TTL.as_secs()), "seconds"))]
     pub turn_ttl: Option<u64>,
 
     /// Audio capture device: a PulseAudio source name (`pactl list short sources`). Default:
@@ -433,7 +435,6 @@ impl Config {
         if self.api_token.as_deref() == Some("") {
             return Err("--api-token must not be empty".into());
         }
-        // clap's `requires` lets this through beside --ice-username/--ice-credential.
         if self.turn_ttl.is_some() && self.turn_secret.is_none() {
             return Err("--turn-ttl needs --turn-secret (fixed --ice-username/--ice-credential do not expire)".into());
         }

@@ -53,7 +53,6 @@ fn bad_values_are_refused() {
         &["glint", "--source", "emulator"],
         // Flags that would have no effect with the others given.
         &["glint", "--save-dir", "/tmp/saves"],
-        &["glint", "--turn-ttl", "600"],
         &[
             "glint",
             "--turn-secret",
@@ -134,6 +133,10 @@ fn turn_ttl_needs_the_turn_secret_even_beside_fixed_credentials() {
     let e = check(&[&fixed[..], &["--turn-ttl", "600"]].concat()).expect_err("refused");
     assert!(e.contains("--turn-ttl needs --turn-secret"), "{e}");
     assert_eq!(check(&["--turn-secret", "s", "--turn-ttl", "600"]), Ok(()));
+    // Alone, the same words.
+    let alone = Config::try_parse_from(["glint", "--turn-ttl", "600"]).expect("parses");
+    let e = alone.check().expect_err("refused");
+    assert!(e.contains("--turn-ttl needs --turn-secret"), "{e}");
 }
 
 #[test]

@@ -250,7 +250,7 @@ async fn finish(
 
 /// A block number as written in a route: `0`, `1`, `2`, ... (decimal digits, no sign, no
 /// leading zero); `None` for anything else ([`not_a_block`]).
-fn block_number(text: &str) -> Option<u64> {
+pub(super) fn block_number(text: &str) -> Option<u64> {
     let canonical = text == "0"
         || (!text.starts_with('0') && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()));
     text.parse().ok().filter(|_| canonical)

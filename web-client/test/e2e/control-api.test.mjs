@@ -172,6 +172,9 @@ test('errors are JSON with a code, and the API needs the token or the owner pass
     // A member is named by its number: anything else names none (not a 405).
     [await api('DELETE', '/api/members/abc'), 404, 'no-such-member'],
     [await api('PUT', '/api/members/-1/role', { body: { role: 'owner' } }), 404, 'no-such-member'],
+    // Written as the API writes it: `+1` or `01` is not member 1.
+    [await api('DELETE', '/api/members/+1'), 404, 'no-such-member'],
+    [await api('PUT', '/api/members/01/role', { body: { role: 'owner' } }), 404, 'no-such-member'],
     [await api('POST', '/api/game/save'), 409, 'not-a-game'],
     [await api('GET', '/api/members', { token: null }), 401, 'unauthorized'],
     [await api('GET', '/api/members', { token: 'viewer-pw' }), 401, 'unauthorized'],

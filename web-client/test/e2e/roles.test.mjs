@@ -196,6 +196,7 @@ test('the owner removes a member: its page says so and stays away until reloaded
   assert.equal(await third.textContent('#status'), 'You were removed from the session. Reload the page to join again.');
   // The bar's buttons and picture line act on a session the page is no longer in: gone.
   assert.equal(await third.isVisible('#bar'), false);
+  assert.equal(await third.isVisible('#sound-prompt'), false);
   await waitFor('one member left', async () => (await room(owner)).members.length === 1);
   // As the page says, a reload joins again (a viewer, a new member).
   await third.reload();
