@@ -54,6 +54,14 @@ pub(super) fn bearer(header: Option<&str>) -> Option<&str> {
         .map(|(_, token)| token.trim())
 }
 
+/// A number as written in a route (a block, a member): `0`, `1`, `2`, ... (decimal digits, no
+/// sign, no leading zero); `None` for anything else (`+2` and `02` are not member 2).
+pub(super) fn path_number(text: &str) -> Option<u64> {
+    let canonical = text == "0"
+        || (!text.starts_with('0') && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()));
+    text.parse().ok().filter(|_| canonical)
+}
+
 /// The verdict on a request's `Authorization: Bearer` token: one of `secrets` (the owner's
 /// password, the API token); with none, every request is taken.
 pub(super) fn verdict(
@@ -130,6 +138,27 @@ pub fn routes(
 mod tests {
     use super::*;
     use crate::signal::throttle::ThrottleCounters;
+
+    #[test]
+    fn route_numbers_are_plain_decimal() {
+        for (text, n) in [("0", 0), ("1", 1), ("42", 42)] {
+            assert_eq!(path_number(text), Some(n), "{text}");
+        }
+        let bad = [
+            "",
+            "01",
+            "00",
+            "+0",
+            "-1",
+            "abc",
+            "0x0",
+            "1e3",
+            "18446744073709551616",
+        ];
+        for text in bad {
+            assert_eq!(path_number(text), None, "{text}");
+        }
+    }
 
     #[test]
     fn the_password_is_a_bearer_token_and_checks_are_throttled() {

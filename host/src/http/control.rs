@@ -234,9 +234,9 @@ pub fn routes(
                 None => ask(&hub, ApiRequest::Revoke).await,
             }
         });
-    // A member id is a number as the API writes it (`2`, not `+2` or `02`, as block numbers):
-    // anything else names no member (404, not the 405 of a route that does not match).
-    let member = |id: &str| super::files::block_number(id).map(PeerId);
+    // A member id is a number as the API writes it (`2`, not `+2` or `02`): anything else
+    // names no member (404, not the 405 of a route that does not match).
+    let member = |id: &str| super::api::path_number(id).map(PeerId);
     let no_member = || {
         error(
             StatusCode::NOT_FOUND,

@@ -248,15 +248,7 @@ async fn finish(
     }
 }
 
-/// A block number as written in a route: `0`, `1`, `2`, ... (decimal digits, no sign, no
-/// leading zero); `None` for anything else ([`not_a_block`]).
-pub(super) fn block_number(text: &str) -> Option<u64> {
-    let canonical = text == "0"
-        || (!text.starts_with('0') && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()));
-    text.parse().ok().filter(|_| canonical)
-}
-
-/// The answer to a block number that is not one ([`block_number`]): 400 `bad-block`, counted.
+/// The answer to a block number that is not one ([`super::api::path_number`]): 400 `bad-block`, counted.
 fn not_a_block(files: &Files, text: &str) -> warp::reply::Response {
     files.counters.refused.inc();
     let message = if text.is_empty() {
@@ -300,7 +292,7 @@ async fn download(files: Arc<Files>, q: HashMap<String, String>) -> warp::reply:
     let version = q.get("version").cloned();
     let index = match q.get("block") {
         None => None,
-        Some(b) => match block_number(b) {
+        Some(b) => match super::api::path_number(b) {
             Some(i) => Some(i),
             None => return not_a_block(&files, b),
         },
@@ -435,7 +427,7 @@ pub fn routes(
                     Ok(x) => x,
                     Err(r) => return *r,
                 };
-                match block_number(&index) {
+                match super::api::path_number(&index) {
                     Some(index) => write_block(files, p, id, index, b).await,
                     None => not_a_block(&files, &index),
                 }
@@ -501,27 +493,6 @@ pub fn routes(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn block_numbers_are_plain_decimal() {
-        for (text, n) in [("0", 0), ("1", 1), ("42", 42)] {
-            assert_eq!(block_number(text), Some(n), "{text}");
-        }
-        let bad = [
-            "",
-            "01",
-            "00",
-            "+0",
-            "-1",
-            "abc",
-            "0x0",
-            "1e3",
-            "18446744073709551616",
-        ];
-        for text in bad {
-            assert_eq!(block_number(text), None, "{text}");
-        }
-    }
 
     #[test]
     fn attachment_names_are_encoded() {
