@@ -95,6 +95,9 @@ impl Session {
             }
             self.tell_screen(i, frame.screen);
             let p = &mut self.peers[i];
+            if frame.keyframe {
+                p.before_keyframe(now);
+            }
             let Some(writer) = p.rtc.writer(mid) else {
                 continue;
             };

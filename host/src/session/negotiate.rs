@@ -279,9 +279,6 @@ pub(super) fn resolve(
 /// after the page froze or asked for a keyframe, and only adds to a congested link.
 pub(super) const RTX_CACHE_AGE: Duration = Duration::from_secs(1);
 
-/// The share of the bytes resends may take before str0m drops the queued ones (its default).
-pub(super) const RTX_RATIO_CAP: f32 = 0.15;
-
 /// Packets the RTX cache holds: [`RTX_CACHE_AGE`] of video at twice `max_kbps` (bursts,
 /// keyframes, padding) in packets of about 1,000 bytes, at least str0m's default 1024; so the
 /// cache is bounded by time, not by a packet count (str0m's default of 2000 packets held under
@@ -298,19 +295,16 @@ fn video_of(rtc: &mut Rtc, mid: Mid, max_kbps: u32) -> Option<(Mid, Pt, Codec)> 
     // ms at 1.1x the estimate. The encoder's rate keeps the link from filling instead.
     if let Some(tx) = rtc.direct_api().stream_tx_by_mid(mid, None) {
         tx.set_unpaced(true);
-        reset_rtx_cache(tx, max_kbps);
+        reset_rtx_cache(tx, max_kbps, super::rate::RESEND_SHARE);
     }
     picked
 }
 
 /// Gives the video stream a fresh, empty RTX cache: [`RTX_CACHE_AGE`] of packets at
-/// `max_kbps` ([`rtx_cache_packets`]), resends capped at [`RTX_RATIO_CAP`] of the bytes.
-pub(super) fn reset_rtx_cache(tx: &mut str0m::rtp::StreamTx, max_kbps: u32) {
-    tx.set_rtx_cache(
-        rtx_cache_packets(max_kbps),
-        RTX_CACHE_AGE,
-        Some(RTX_RATIO_CAP),
-    );
+/// `max_kbps` ([`rtx_cache_packets`]), resends capped at `share` of the last second's bytes
+/// (str0m drops the queued ones over it; see `RateControl::resend_share`).
+pub(super) fn reset_rtx_cache(tx: &mut str0m::rtp::StreamTx, max_kbps: u32, share: f32) {
+    tx.set_rtx_cache(rtx_cache_packets(max_kbps), RTX_CACHE_AGE, Some(share));
 }
 
 /// Sound is optional: a peer without an audio m-line (or without Opus) gets video only.

@@ -81,6 +81,8 @@ pub(super) struct Peer {
     /// holds its estimate while it cannot, which is logged (a stuck estimate seen on the link
     /// bench).
     can_probe: Option<bool>,
+    /// The resend share its video stream's RTX cache was last given (`negotiate.rs`).
+    resend_share: f32,
 }
 
 impl Peer {
@@ -154,6 +156,7 @@ impl Peer {
             echoes_began: None,
             audio_held: false,
             can_probe: None,
+            resend_share: super::rate::RESEND_SHARE,
         }
     }
 
@@ -262,17 +265,37 @@ impl Peer {
         let Some((mid, ..)) = self.video else {
             return;
         };
-        let max_kbps = self.rate.max_kbps() as u32;
-        if let Some(tx) = self
-            .rtc
-            .direct_api()
-            .stream_tx_by_mid(mid, None)
-            .filter(|_| drop_resends)
-        {
-            negotiate::reset_rtx_cache(tx, max_kbps);
+        if drop_resends {
+            self.reset_rtx_cache(now, mid);
         }
         if self.keyframes.request(now) {
             out.extend(self.keyframe());
+        }
+    }
+
+    /// Before a keyframe is written: the RTX cache takes the resend share the link calls for
+    /// now ([`RateControl::resend_share`]) if it has another. str0m changes the share only
+    /// with a new, empty cache, and the packets before a keyframe are the only ones whose
+    /// resends the page can do without: a share changed at any other time cost the
+    /// still-screen test its picture.
+    pub(super) fn before_keyframe(&mut self, now: Instant) {
+        if let Some((mid, ..)) = self.video {
+            if self.rate.resend_share(now) != self.resend_share {
+                self.reset_rtx_cache(now, mid);
+            }
+        }
+    }
+
+    /// Gives the video stream a new, empty RTX cache with the resend share the link calls for.
+    fn reset_rtx_cache(&mut self, now: Instant, mid: Mid) {
+        let share = self.rate.resend_share(now);
+        let max_kbps = self.rate.max_kbps() as u32;
+        if let Some(tx) = self.rtc.direct_api().stream_tx_by_mid(mid, None) {
+            negotiate::reset_rtx_cache(tx, max_kbps, share);
+            if share != self.resend_share {
+                tracing::debug!(peer = %self.id, share, "resend share");
+            }
+            self.resend_share = share;
         }
     }
 

@@ -15,6 +15,24 @@ use super::{
 const LOSS_WINDOW: Duration = Duration::from_secs(1);
 /// Bytes of a packet on the wire, about: the newest packets are counted from the bytes sent.
 const PACKET_BYTES: f64 = 1200.0;
+/// The share of the last second's bytes resends may take while the link loses packets with
+/// no queue at its bottleneck (random loss: radio, a lossy hop): at 25 % loss each way
+/// resends alone are about a third of the bytes.
+pub(crate) const RESEND_SHARE_RANDOM_LOSS: f32 = 0.5;
+/// The share otherwise (str0m's default): loss with a queue is congestion, and its resends
+/// would only lengthen the queue.
+pub(crate) const RESEND_SHARE: f32 = 0.15;
+/// [`RESEND_SHARE_RANDOM_LOSS`] takes this long a spell of loss (at least [`LOSSY_FROM`] of
+/// each last second's packets) with no more than a short queue at the bottleneck
+/// (`RecoveryProbes::short_queue_for`): the link loses packets at random. A clean link keeps
+/// the narrow share, so that a fall under the picture finds no wide one in place.
+const RANDOM_LOSS_FOR: Duration = Duration::from_secs(1);
+/// See [`RANDOM_LOSS_FOR`].
+const LOSSY_FROM: f64 = 0.02;
+/// A spell of loss ends only once no second has lost [`LOSSY_FROM`] for this long: at a few
+/// hundred kbit/s a second is a few dozen packets, and 10 % random loss left some of them
+/// with none lost.
+const LOSSY_KEPT: Duration = Duration::from_secs(2);
 
 /// The share of the newest packets lost, 0–1: `now` is the share over the last
 /// [`LOSS_WINDOW`] of packets sent, `before` the same `dt_secs` earlier. With packets sent at
@@ -41,6 +59,26 @@ pub(crate) enum LossRun {
 }
 
 impl RateControl {
+    /// The share of the bytes resends may take before str0m drops the queued ones (its
+    /// `rtx_ratio_cap`): [`RESEND_SHARE_RANDOM_LOSS`] while the link has lost packets at
+    /// random for [`RANDOM_LOSS_FOR`] and no collapse is held, else [`RESEND_SHARE`].
+    pub(crate) fn resend_share(&self, now: Instant) -> f32 {
+        if self.fast_cap.is_none() && self.random_loss(now) {
+            RESEND_SHARE_RANDOM_LOSS
+        } else {
+            RESEND_SHARE
+        }
+    }
+
+    /// Whether the link loses packets at random: a spell of loss ([`LOSSY_FROM`], [`LOSSY_KEPT`])
+    /// and of round trips with no more than a short queue, both [`RANDOM_LOSS_FOR`] long.
+    fn random_loss(&self, now: Instant) -> bool {
+        let lossy_for = self.lossy.map_or(Duration::ZERO, |(since, _)| {
+            now.saturating_duration_since(since)
+        });
+        lossy_for >= RANDOM_LOSS_FOR && self.recovery.short_queue_for(now) >= RANDOM_LOSS_FOR
+    }
+
     /// Whether the probe's result that leads the target failed: the newest packets (`newest`
     /// of them lost, about `packets` in all) lose [`PROBE_FAILED_LOSS`] more than the last
     /// second did when the lead began, at a sample after the one it began in. A failed lead
@@ -123,6 +161,12 @@ impl RateControl {
         }
         let fraction = fraction.clamp(0.0, 1.0);
         self.loss = fraction;
+        self.lossy = match self.lossy {
+            _ if fraction >= LOSSY_FROM => Some((self.lossy.map_or(now, |(since, _)| since), now)),
+            Some((_, last)) if now.saturating_duration_since(last) >= LOSSY_KEPT => None,
+            kept => kept,
+        };
+        let random_loss = self.random_loss(now);
         let before = self.loss_sample.replace((now, fraction, bytes_sent));
         let mut collapsed = false;
         let mut lead_failed = false;
@@ -149,7 +193,9 @@ impl RateControl {
                 // known yet (the loss reported lags it): the deepest cut.
                 let fell = fell && newest >= FELL_COLLAPSE_LOSS;
                 let cap = if fell { floor } else { cap };
+                // Random loss (radio, a lossy hop) is no collapse: the link did not fall.
                 if self.fast_cap.is_none()
+                    && !random_loss
                     && (fell || (newest >= FAST_COLLAPSE_LOSS && fraction >= FAST_COLLAPSE_SECOND))
                     && newest * bytes / PACKET_BYTES >= FAST_COLLAPSE_PACKETS
                     && cap < self.target_kbps * COLLAPSE_SHARE
@@ -193,8 +239,48 @@ impl RateControl {
 mod tests {
     use std::time::Instant;
 
+    use std::time::Duration;
+
     use super::super::tests::drive_raw_loss;
-    use super::{LossRun, RateControl};
+    use super::{LossRun, RateControl, RESEND_SHARE, RESEND_SHARE_RANDOM_LOSS};
+
+    /// Resends may take a wide share of the bytes only on a link that has lost packets for a
+    /// second with no queue behind the loss (`rtt_ms` each 250 ms sample, on a 30 ms path):
+    /// a clean link, and loss with a queue (congestion), keep the narrow one; a spike in one
+    /// round trip (a lost feedback packet) does not end the spell, a standing queue does.
+    #[test]
+    fn resends_get_a_wide_share_only_under_loss_with_no_queue() {
+        // Each sample's (loss share, round trip in ms), by its index.
+        type Samples = fn(usize) -> (f64, f64);
+        let cases: [(&str, f32, Samples); 5] = [
+            ("clean", RESEND_SHARE, |_| (0.0, 30.0)),
+            ("random loss", RESEND_SHARE_RANDOM_LOSS, |_| (0.15, 30.0)),
+            ("loss, a spike", RESEND_SHARE_RANDOM_LOSS, |i| {
+                (0.15, if i == 14 { 90.0 } else { 30.0 })
+            }),
+            ("loss, a queue", RESEND_SHARE, |i| {
+                (0.15, if i < 4 { 30.0 } else { 80.0 })
+            }),
+            ("loss then none", RESEND_SHARE, |i| {
+                (if i < 4 { 0.15 } else { 0.0 }, 30.0)
+            }),
+        ];
+        for (name, want, sample) in cases {
+            let t0 = Instant::now();
+            let mut r = RateControl::new(t0, 1000, 8000);
+            let mut bytes = 0;
+            for i in 0..16 {
+                let now = t0 + Duration::from_millis(250 * (i as u64 + 1));
+                let (loss, rtt) = sample(i);
+                bytes += 30_000;
+                r.on_estimate(now, 4000.0);
+                r.on_loss(now, loss, bytes);
+                r.on_rtt(now, Some(rtt));
+            }
+            let now = t0 + Duration::from_millis(250 * 16);
+            assert_eq!(r.resend_share(now), want, "{name}");
+        }
+    }
 
     /// 10 → 1 Mbit/s under an 8 Mbit/s picture, as the link bench saw it: at the first stats
     /// sample after the fall the estimator's figure had fallen to under a third (its

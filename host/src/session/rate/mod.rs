@@ -100,7 +100,7 @@ mod recovery;
 pub(crate) use audio::{audio_kbps_for, AUDIO_PAIRED_UNDER_KBPS, AUDIO_RAISE_AFTER};
 #[cfg(test)]
 use loss::newest_loss;
-pub(crate) use loss::LossRun;
+pub(crate) use loss::{LossRun, RESEND_SHARE};
 use recovery::RecoveryProbes;
 
 /// Share of the estimate the encoder targets.
@@ -236,6 +236,8 @@ pub(crate) struct RateControl {
     loss: f64,
     /// The share of the newest packets lost (since the sample before; [`loss::newest_loss`]).
     newest_loss: f64,
+    /// A spell of loss: since when, and when a second last lost a share of its packets.
+    lossy: Option<(Instant, Instant)>,
     /// The estimator's last figure fell to under half the lower quartile of its figures.
     fell: bool,
     /// After a collapse: the lowest target a lossy second took it to, and when it collapsed.
@@ -308,6 +310,7 @@ impl RateControl {
             earned: false,
             loss: 0.0,
             newest_loss: 0.0,
+            lossy: None,
             fell: false,
             collapse_floor: None,
             loss_sample: None,

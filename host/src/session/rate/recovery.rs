@@ -90,6 +90,12 @@ pub(crate) const QUEUE_MARGIN_SHARE: f64 = 0.15;
 /// the wait behind its own frame's burst, which on the link bench (1 ms paths, 10 Mbit/s)
 /// kept a single sample from ever looking clear on an open link.
 pub(crate) const RTT_SAMPLES: usize = 4;
+/// A round trip at most this much over the path's floor, or [`SHORT_QUEUE_SHARE`] of it if
+/// more, has at most a short queue behind it ([`RecoveryProbes::short_queue_for`]): a queue
+/// overflowing (tbf's 50 ms on the link bench) is longer.
+pub(crate) const SHORT_QUEUE_MS: f64 = 20.0;
+/// See [`SHORT_QUEUE_MS`].
+pub(crate) const SHORT_QUEUE_SHARE: f64 = 0.25;
 /// The path's floor is the lowest round trip seen; one not seen again for this long is
 /// forgotten (a route that changed).
 pub(crate) const FLOOR_KEPT_FOR: Duration = Duration::from_secs(60);
@@ -206,6 +212,9 @@ pub(crate) struct RecoveryProbes {
     floor: Option<(f64, Instant)>,
     /// Since when every sample was clear.
     clear_since: Option<Instant>,
+    /// Since when every sample's own round trip was near the path's floor
+    /// ([`SHORT_QUEUE_MS`]).
+    short_queue_since: Option<Instant>,
     /// The last [`RTT_SAMPLES`] round trips, ms.
     recent_rtts: std::collections::VecDeque<f64>,
     /// Since when every sample was lossless.
@@ -239,6 +248,7 @@ impl Default for RecoveryProbes {
         Self {
             floor: None,
             clear_since: None,
+            short_queue_since: None,
             recent_rtts: std::collections::VecDeque::new(),
             carrying_since: None,
             proven: None,
@@ -283,6 +293,7 @@ impl RecoveryProbes {
         }
         let Some(rtt) = rtt_ms.filter(|r| r.is_finite() && *r >= 0.0) else {
             self.clear_since = None;
+            self.short_queue_since = None;
             return;
         };
         let floor = match self.floor {
@@ -312,6 +323,21 @@ impl RecoveryProbes {
             loss,
             "round trip"
         );
+        // The lower of the newest two round trips, not of the last few: a queue that began to
+        // build under a link that fell shows in them first; and not the newest alone: with a
+        // quarter of the packets lost, a lost feedback packet adds its wait to one sample.
+        let newest = self
+            .recent_rtts
+            .iter()
+            .rev()
+            .take(2)
+            .copied()
+            .fold(rtt, f64::min);
+        if newest <= floor + SHORT_QUEUE_MS.max(floor * SHORT_QUEUE_SHARE) {
+            self.short_queue_since.get_or_insert(now);
+        } else {
+            self.short_queue_since = None;
+        }
         if no_queue && loss <= super::LOSSLESS {
             self.clear_since.get_or_insert(now);
         } else {
@@ -348,6 +374,13 @@ impl RecoveryProbes {
     /// How long every sample has been clear (no loss, no queue).
     pub(crate) fn clear_for(&self, now: Instant) -> Duration {
         self.clear_since
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+    }
+
+    /// How long every sample's own round trip has been within [`SHORT_QUEUE_MS`] (or
+    /// [`SHORT_QUEUE_SHARE`]) of the path's floor: loss meanwhile is not a queue's overflow.
+    pub(crate) fn short_queue_for(&self, now: Instant) -> Duration {
+        self.short_queue_since
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
     }
 

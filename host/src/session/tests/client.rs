@@ -12,6 +12,9 @@ use str0m_netem::{Input as NetInput, Netem, NetemConfig};
 use super::{Packet, Received, STEP};
 use crate::peer::PeerId;
 
+/// While a client waits for a keyframe it asks again this often (Chromium: 200 ms).
+pub(super) const KEYFRAME_ASK_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// A browser stand-in: a full-ICE str0m peer that offers to receive video and sound.
 pub(crate) struct Client {
     pub id: PeerId,
@@ -27,6 +30,9 @@ pub(crate) struct Client {
     /// A frame came after a gap: like a browser, ask for a keyframe and show nothing until it.
     pub(super) broken: bool,
     pub(super) wants_keyframe: bool,
+    /// When it last asked for a keyframe: while broken it asks again every
+    /// [`KEYFRAME_ASK_EVERY`], as Chromium's receive stream does (its `max_wait_for_keyframe`).
+    pub(super) asked_at: Option<Instant>,
     /// Messages the host sent on each channel, by label.
     pub channel_data: Vec<(String, Vec<u8>)>,
     /// The link is cut: every packet to or from this client is lost.
@@ -54,6 +60,7 @@ impl Client {
             frames: Vec::new(),
             broken: false,
             wants_keyframe: false,
+            asked_at: None,
             channel_data: Vec::new(),
             cut: false,
         }

@@ -342,8 +342,13 @@ impl Harness {
                     c.drain(now, &mut self.host_inbox);
                 }
             }
-            if std::mem::take(&mut c.wants_keyframe) {
+            let ask_again = c.broken
+                && c.asked_at.is_some_and(|t| {
+                    now.saturating_duration_since(t) >= client::KEYFRAME_ASK_EVERY
+                });
+            if std::mem::take(&mut c.wants_keyframe) || ask_again {
                 c.request_keyframe();
+                c.asked_at = Some(now);
                 c.timeout = now;
             }
             if now >= c.timeout && c.rtc.handle_input(Input::Timeout(now)).is_ok() {
