@@ -750,7 +750,7 @@ function onFrame(now, meta) {
   shown(now);
   if (glint.framesPresented % 30 === 0) {
     askCodec();
-    info.show(pictureText(meta.width, meta.height, glint.codec, screenSize(video)));
+    info.show(pictureText(meta.width, meta.height, glint.codec, screenSize(video), Number(quality.value) || 0));
   }
   video.requestVideoFrameCallback(onFrame);
 }

@@ -58,13 +58,16 @@ export class InfoLine {
  * The info line's steady text for a `width`×`height` picture in `codec` ("1280×720 H264").
  * When the host's screen (`screen`, [width, height]) is wider, the host scaled the picture
  * down to fit the rate (a narrow link, or a low `--bitrate`: its resolution ladder; the stats
- * overlay says which), and the line says so.
+ * overlay says which), and the line says so; with the viewer's own Quality cap (`capKbps`,
+ * kbit/s; 0 or missing: Auto) it names that too, since the cap may be what binds.
  */
-export function pictureText(width, height, codec, screen) {
+export function pictureText(width, height, codec, screen, capKbps) {
   const text = `${width}×${height} ${codec || ''}`.trim();
   // A picture of the screen's own size may be a pixel larger (H.264 pads odd sizes).
   const scaled = screen && screen[0] > 0 && width > 0 && width * 1.1 < screen[0];
-  return scaled ? `${text} · scaled down to fit the rate` : text;
+  if (!scaled) return text;
+  const cap = capKbps > 0 ? ` (${qualityLabel(capKbps).toLowerCase()}, your Quality choice)` : '';
+  return `${text} · scaled down to fit the rate${cap}`;
 }
 
 /**

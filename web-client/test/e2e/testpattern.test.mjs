@@ -238,6 +238,8 @@ test("the Quality menu caps this page's rate: a smaller picture under the cap, k
   await waitFor('a smaller picture', () => evaluate(() => video.videoWidth > 0 && video.videoWidth < 1280), 15000);
   // The overlay's rung names the viewer's own choice as the reason, not the link.
   await waitFor('the rung put down to the choice', async () => (await peer())?.rung_reason === "the viewer's quality choice", 10000);
+  // The info line names the choice too.
+  await waitFor('the info line', async () => /scaled down to fit the rate \(up to 500 kbit\/s, your Quality choice\)/.test(await page.textContent('#info')), 10000);
   // The browser keeps the choice: the reloaded page (a new peer, which starts at --bitrate)
   // asks for it again.
   await page.reload();
