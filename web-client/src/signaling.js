@@ -30,6 +30,7 @@ export const ERROR_REACTIONS = Object.freeze({
   'connect-timeout': 'retry',
   'not-in-control': 'tell',
   forbidden: 'tell',
+  'no-such-member': 'tell',
 });
 
 /** Every `code` an `error` message can carry, as far as this page knows. */

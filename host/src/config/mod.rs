@@ -120,7 +120,7 @@ pub struct Config {
 
     /// Development only: serve the web client from this `web-client/` directory on disk
     /// instead of the copy embedded in the binary (edit the page without a rebuild).
-    #[arg(long, env = "GLINT_WEB_DIR", value_name = "DIR", hide = true)]
+    #[arg(long, env = "GLINT_WEB_DIR", value_name = "DIR")]
     pub web_dir: Option<std::path::PathBuf>,
 
     /// Test only: make a hot-path thread panic this many milliseconds after start, to check

@@ -155,3 +155,27 @@ fn the_test_pattern_takes_no_display_app_or_layout() {
         assert!(e.contains("testpattern takes no"), "{extra:?}: {e}");
     }
 }
+
+/// Every flag of glint's that the README documents is in `--help` (none hidden): `--web-dir`
+/// was documented and hidden. Only test hooks stay hidden, and the README does not name them.
+#[test]
+fn every_flag_the_readme_names_is_in_the_help() {
+    use clap::CommandFactory;
+    let readme = include_str!("../../../README.md");
+    let mut named = 0;
+    for arg in Config::command().get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        let flag = format!("--{long}");
+        let in_readme = readme.match_indices(&flag).any(|(i, _)| {
+            !readme[i + flag.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
+        });
+        if in_readme {
+            named += 1;
+            assert!(
+                !arg.is_hide_set(),
+                "{flag} is in the README but hidden from --help"
+            );
+        }
+    }
+    assert!(named > 20, "only {named} flags found in the README");
+}

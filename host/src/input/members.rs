@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::roles::{Event, Room, RoomView};
+use super::roles::{Event, Refusal, Room, RoomView};
 use super::{InputCounters, NOTICE_INTERVAL, POINTER_EVERY, ROOM_REQUESTS_PER_SECOND};
 use crate::peer::{Notice, PeerId, PeerNotifier};
 use crate::proto::signaling::EndedWhy;
@@ -278,5 +278,16 @@ impl Members {
             );
         }
         false
+    }
+}
+
+impl Refusal {
+    /// The signaling `error` code a page is told this refusal with: `no-such-member` for a
+    /// member that is not in the session (as the control API's 404), `forbidden` for the rest.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Refusal::NoSuchMember(_) => ErrorCode::NoSuchMember,
+            _ => ErrorCode::Forbidden,
+        }
     }
 }

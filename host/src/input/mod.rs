@@ -390,7 +390,7 @@ pub fn run(
                         counters.room_refused.inc();
                         tracing::debug!(%peer, ?request, error = %e, "room request refused");
                         if tell {
-                            members.tell(peer, Notice::error(ErrorCode::Forbidden, e.to_string()));
+                            members.tell(peer, Notice::error(e.code(), e.to_string()));
                         }
                     }
                 }

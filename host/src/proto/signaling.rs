@@ -303,10 +303,13 @@ pub enum ErrorCode {
     NotInControl,
     /// A room request this member's role does not allow, or that cannot be done now.
     Forbidden,
+    /// A room request naming a member that is not in the session (the control API's 404
+    /// `no-such-member`).
+    NoSuchMember,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::Unauthorized,
         ErrorCode::BadMessage,
         ErrorCode::Busy,
@@ -323,6 +326,7 @@ impl ErrorCode {
         ErrorCode::ConnectTimeout,
         ErrorCode::NotInControl,
         ErrorCode::Forbidden,
+        ErrorCode::NoSuchMember,
     ];
 }
 

@@ -381,3 +381,62 @@ fn an_owner_removing_a_held_member_frees_its_place() {
     thread.join().expect("the input thread ends cleanly");
     assert!(freed.try_recv().is_err(), "freed twice");
 }
+
+/// An owner's kick of a member not in the session is told `no-such-member` (as the control
+/// API's 404), and a viewer's kick of a member that is there `forbidden`.
+#[test]
+fn a_kick_of_nobody_is_no_such_member_and_a_viewers_kick_is_forbidden() {
+    use crate::input::roles::{Admission, Request, Role, RoomConfig};
+    use crate::input::{InputCounters, InputMsg};
+    use crate::proto::signaling::{ErrorCode, ServerMsg};
+    let counters = std::sync::Arc::new(InputCounters::default());
+    let room = RoomConfig {
+        seats: 1,
+        implicit: false,
+        guests: Role::Viewer,
+    };
+    let (life, data, _recorder, thread) = spawn_counted(room, counters.clone());
+    let mut rx = Vec::new();
+    for peer in [PeerId(1), PeerId(2)] {
+        let (notify, r) = crate::peer::PeerNotifier::channel();
+        rx.push(r);
+        life.send(InputMsg::Member {
+            peer,
+            admission: Admission::Open,
+            name: None,
+            rejoin: None,
+            token: None,
+            notify,
+        })
+        .expect("input thread");
+    }
+    for (peer, whom) in [(PeerId(1), PeerId(9)), (PeerId(2), PeerId(1))] {
+        life.send(InputMsg::Request {
+            peer,
+            request: Request::Kick(whom),
+        })
+        .expect("input thread");
+    }
+    drop((life, data));
+    thread.join().expect("the input thread ends cleanly");
+    let codes = |rx: &mut tokio::sync::mpsc::Receiver<crate::peer::Notice>| {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .filter_map(|n| match n {
+                ServerMsg::Error { code, message, .. } => Some((code, message)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        codes(&mut rx[0]),
+        [(
+            ErrorCode::NoSuchMember,
+            "no member 9 in this session".to_string()
+        )]
+    );
+    assert_eq!(
+        codes(&mut rx[1]).first().map(|c| c.0),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(counters.room_refused.get(), 2);
+}
