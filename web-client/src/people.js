@@ -99,7 +99,14 @@ export function notices(before, after, me, heldBefore = [], heldAfter = []) {
   }
   for (const m of before) {
     if (now.has(m.peer)) continue;
-    out.push(heldAfter.includes(m.name) ? `${m.name} left; their place is kept for 30 s` : `${m.name} left`);
+    if (heldAfter.includes(m.name)) {
+      out.push(`${m.name} left; their place is kept for 30 s`);
+    } else if (m.control && self?.role === 'owner' && !after.some((c) => c.control)) {
+      // The one who drove left for good (or was removed): an owner hears that nobody drives.
+      out.push(`${m.name} left: nobody has control`);
+    } else {
+      out.push(`${m.name} left`);
+    }
   }
   // A place no longer kept, its page not back (its grace ran out, or an owner or the API let
   // it go: the page cannot tell which): an owner hears of it, and that nobody drives

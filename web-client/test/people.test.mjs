@@ -50,6 +50,12 @@ test('a change of members brings the notices each page wants', () => {
   const given = [member(1, 'owner'), member(2, 'viewer', true)];
   assert.deepEqual(notices(asked, given, 2), ['You have control', 'Cy left']);
   assert.deepEqual(notices(asked, given, 1), ['You no longer have control', 'P2 has control', 'Cy left']);
+  // The member in control left for good (or was removed): an owner hears that nobody drives,
+  // a viewer only that it left.
+  const watching = [...given, member(3, 'viewer', false, false, 'Cy')];
+  const gone = [member(1, 'owner'), member(3, 'viewer', false, false, 'Cy')];
+  assert.deepEqual(notices(watching, gone, 1), ['P2 left: nobody has control']);
+  assert.deepEqual(notices(watching, gone, 3), ['P2 left']);
   // The first list of a connection is no news.
   const room = new Room();
   room.reset(1);
