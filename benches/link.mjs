@@ -3,7 +3,13 @@
 // home or hotel uplink would be; random loss is dropped by nftables in both namespaces (`numgen
 // random`, UDP only, both directions); a rate can change during the run (`tc qdisc change`).
 // The moving test pattern at 1280x720, 60 fps, Glint's defaults (HTTPS, since the host is
-// beyond loopback). The kernel here has no netem: delay is not added.
+// beyond loopback). The kernel here has no netem: a round trip is added in userspace, by a UDP
+// relay in glint's namespace (`delay-relay.mjs`, half the round trip each way, with `--jitter`
+// up to that much more at random) that glint announces as its public address (`--public-ip`,
+// `--udp-port`), the direct path to glint's UDP port dropped (nftables): a scenario's `@RTTms`
+// suffix (e.g. `loss:5@80ms`) or `--rtt MS` for every scenario. Only the media is delayed:
+// the page and signaling go straight (TCP), so the first frame comes a round trip or two
+// earlier than it would on such a path.
 //
 // Scenarios (each a fresh glint and browser):
 //   rate:R            a fixed rate, e.g. rate:2mbit, rate:400kbit (`none`: unshaped, the
@@ -51,6 +57,7 @@
 //        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss, a pair behind
 //                                         1 Mbit/s, 25 % loss: the e2e suite runs this to
 //                                         check the bench and the page's weak-link warning)
+//        [--rtt MS] [--jitter MS]            a round trip for every scenario (see above)
 // Default: rate:2mbit rate:400kbit loss:5 steps:10mbit:10,1mbit:15,10mbit:10 pair:1mbit, 20 s
 // phases. `pair:R`: a viewer on an unshaped link watches (until it has the full picture), then a
 // second one behind R joins;
@@ -60,7 +67,7 @@
 // F.<scenario> (RUST_LOG as usual). The host's figures are asked from glint's
 // own namespace, not through the shaped link.
 
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,12 +88,25 @@ const extraArgs = (arg('--glint-args', '') || '').split(' ').filter(Boolean);
 // tbf's bucket: 32kbit (4 KiB) by default; a home router's can be far larger (32kb: 32 KiB),
 // which lets a short burst through at the wire's speed and then drops a run of packets.
 const burst = arg('--burst', '32kbit');
+const defaultRtt = Number(arg('--rtt', '0'));
+const jitterMs = Number(arg('--jitter', '0'));
+const RELAY_PORT = 47000;
 const SCROLLER = "xterm -geometry 200x60+0+0 -e sh -c 'while :; do head -c 30000 /dev/urandom | base64; done'";
 const WARMUP_S = 3; // left out of each phase's rates: the estimate settles
 const RECOVERED_FPS = 50;
 
-/** A scenario from its name: phases of { rate (tc's syntax, or null: unshaped), seconds }. */
-function parse(spec) {
+/**
+ * A scenario from its name: phases of { rate (tc's syntax, or null: unshaped), seconds }, and
+ * the round trip added (`@RTTms`, else --rtt).
+ */
+function parse(named) {
+  const [spec, rttSpec] = named.split('@');
+  const rtt = rttSpec === undefined ? defaultRtt : Number(/^(\d+)ms$/.exec(rttSpec)?.[1] ?? NaN);
+  if (!(rtt >= 0)) throw new Error(`${named}: the round trip is written @80ms`);
+  return { ...parseSpec(spec), spec: rtt > 0 ? `${spec}@${rtt}ms` : spec, rtt };
+}
+
+function parseSpec(spec) {
   const [kind, ...rest] = spec.split(':');
   if (kind === 'rate') return { spec, loss: 0, phases: [{ rate: rest[0] === 'none' ? null : rest[0], seconds }] };
   if (kind === 'loss') return { spec, loss: Number(rest[0]), phases: [{ rate: null, seconds }] };
@@ -116,6 +136,33 @@ const scenarios = arg('--scenarios', short
   ? 'steps:2mbit:6,loss:2,pair:1mbit,loss:25'
   : 'rate:2mbit,rate:400kbit,loss:5,steps:10mbit:10,1mbit:15,10mbit:10,pair:1mbit')
   .split(/,(?=rate:|loss:|steps:|pair:|idle:)/).map(parse);
+
+/**
+ * Adds `rtt` ms of round trip to glint's media in `lan` (see the top): a second address in
+ * glint's namespace where the relay listens, the direct path to glint's UDP port dropped.
+ * Returns glint's extra arguments and a stop function.
+ */
+async function startDelay(lan, rtt) {
+  const relayIp = lan.hostIp.replace(/\.1$/, '.3');
+  const dev = /(gh\d+)@/.exec(execFileSync('ip', ['-n', lan.host, '-o', 'link', 'show']).toString())[1];
+  execFileSync('ip', ['-n', lan.host, 'addr', 'add', `${relayIp}/24`, 'dev', dev]);
+  const nft = (...a) => execFileSync('ip', ['netns', 'exec', lan.host, 'nft', ...a]);
+  nft('add', 'table', 'inet', 'glintrelay');
+  nft('add', 'chain', 'inet', 'glintrelay', 'in', '{ type filter hook input priority 0; }');
+  nft('add', 'rule', 'inet', 'glintrelay', 'in', 'ip', 'saddr', lan.clientIp, 'ip', 'daddr', lan.hostIp,
+    'udp', 'dport', String(RELAY_PORT), 'drop');
+  const relay = spawn('ip', ['netns', 'exec', lan.host, process.execPath, join(import.meta.dirname, 'delay-relay.mjs'),
+    `${relayIp}:${RELAY_PORT}`, `${lan.hostIp}:${RELAY_PORT}`, String(rtt / 2), String(jitterMs)],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    relay.stdout.on('data', (d) => { if (String(d).includes('ready')) resolve(); });
+    relay.on('exit', (code) => reject(new Error(`the delay relay exited (${code})`)));
+  });
+  return {
+    args: ['--udp-port', String(RELAY_PORT), '--public-ip', relayIp],
+    stop: () => relay.kill('SIGTERM'),
+  };
+}
 
 /** A rate in tc's syntax (`10mbit`, `400kbit`, `2000000bit`) in bit/s. */
 const bits = (rate) => {
@@ -176,6 +223,7 @@ async function run(scenario) {
   let browser;
   let fast;
   let tone;
+  let delay;
   try {
     const dev = /(gh\d+)@/.exec(execFileSync('ip', ['-n', lan.host, '-o', 'link', 'show']).toString())[1];
     const shape = (verb, rate) => execFileSync('ip', ['netns', 'exec', lan.host, 'tc', 'qdisc', verb, 'dev', dev,
@@ -187,7 +235,7 @@ async function run(scenario) {
         nft('add', 'table', 'inet', 'glintloss');
         nft('add', 'chain', 'inet', 'glintloss', 'out', '{ type filter hook output priority 0; }');
         nft('add', 'rule', 'inet', 'glintloss', 'out', 'meta', 'l4proto', 'udp', 'numgen', 'random', 'mod', '100',
-          '<', String(scenario.loss), 'drop');
+          '<', String(scenario.loss), 'oifname', '!=', 'lo', 'drop');
       }
     }
     const go = join(home, 'go');
@@ -196,7 +244,8 @@ async function run(scenario) {
     if (scenario.idle) writeFileSync(go, '');
     const drops = () => Number(/dropped (\d+)/.exec(execFileSync('ip', ['netns', 'exec', lan.host, 'tc', '-s', 'qdisc',
       'show', 'dev', dev]).toString())?.[1] ?? 0);
-    glint = await startGlint([...source, ...(withSound ? [] : ['--no-audio']), ...extraArgs,
+    if (scenario.rtt > 0) delay = await startDelay(lan, scenario.rtt);
+    glint = await startGlint([...source, ...(withSound ? [] : ['--no-audio']), ...extraArgs, ...(delay?.args ?? []),
       '--listen', `${lan.hostIp}:8443`], { netns: lan.host, env: { HOME: home } });
     if (withSound) tone = playTone(glint.pulseServer, 440, 600);
     const password = new URL(glint.url).hash.slice('#password='.length);
@@ -378,12 +427,13 @@ async function run(scenario) {
         fast: fast ? summary(fastSamples) : undefined,
       });
     }
-    return { scenario: scenario.spec, content: scenario.idle ? 'text' : content, loss_pct: scenario.loss, first_frame_ms: firstFrameMs, timeline, phases };
+    return { scenario: scenario.spec, content: scenario.idle ? 'text' : content, loss_pct: scenario.loss, rtt_ms: scenario.rtt, first_frame_ms: firstFrameMs, timeline, phases };
   } finally {
     tone?.kill();
     await browser?.stop();
     await fast?.stop();
     await glint?.stop();
+    delay?.stop();
     if (process.env.LINK_LOG && glint) writeFileSync(`${process.env.LINK_LOG}.${scenario.spec.replace(/[^a-z0-9.]+/gi, '_')}`, glint.logs());
     lan.stop();
     rmSync(home, { recursive: true, force: true });
