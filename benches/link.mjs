@@ -54,7 +54,8 @@
 // Usage: node benches/link.mjs [--scenarios rate:2mbit,...] [--seconds N] [--content C]
 //                              [--sound] [--glint-args "--no-ladder ..."] [--json FILE]
 //                              [--burst 32kbit] (tbf's bucket, tc's syntax)
-//        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss, a pair behind
+//        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss over a 40 ms round
+//                                         trip, a pair behind
 //                                         1 Mbit/s, 25 % loss: the e2e suite runs this to
 //                                         check the bench and the page's weak-link warning)
 //        [--rtt MS] [--jitter MS]            a round trip for every scenario (see above)
@@ -133,7 +134,7 @@ function parseSpec(spec) {
 
 // --scenarios wins over --short's set (--short then only shortens the phases).
 const scenarios = arg('--scenarios', short
-  ? 'steps:2mbit:6,loss:2,pair:1mbit,loss:25'
+  ? 'steps:2mbit:6,loss:2@40ms,pair:1mbit,loss:25'
   : 'rate:2mbit,rate:400kbit,loss:5,steps:10mbit:10,1mbit:15,10mbit:10,pair:1mbit')
   .split(/,(?=rate:|loss:|steps:|pair:|idle:)/).map(parse);
 

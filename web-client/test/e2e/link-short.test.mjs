@@ -1,5 +1,6 @@
 // The impaired-link bench runs in its short mode (a 2 Mbit/s tbf link between two network
-// namespaces, then 2 % random loss each way by nftables, then a viewer on an unshaped link
+// namespaces, then 2 % random loss each way by nftables over a 40 ms round trip that the
+// bench's userspace relay adds (delay-relay.mjs), then a viewer on an unshaped link
 // joined by one behind 1 Mbit/s, then 25 % loss) and prints well-formed JSON with every
 // figure. Its timings are not judged here beyond "the picture played" (timing belongs in
 // benches/RESULTS.md, not in a test); what a user would see is: the viewer on the fast link
@@ -24,7 +25,8 @@ test('benches/link.mjs --short plays through a shaped and a lossy link and repor
     assert.match(stdout, /\| scenario \| first frame/);
     const report = JSON.parse(readFileSync(out, 'utf8'));
     assert.equal(report.bench, 'link');
-    assert.deepEqual(report.results.map((r) => r.scenario), ['steps:2mbit:6', 'loss:2', 'pair:1mbit', 'loss:25']);
+    assert.deepEqual(report.results.map((r) => r.scenario), ['steps:2mbit:6', 'loss:2@40ms', 'pair:1mbit', 'loss:25']);
+    assert.deepEqual(report.results.map((r) => r.rtt_ms), [0, 40, 0, 0]);
     for (const r of report.results) {
       assert.ok(r.first_frame_ms > 0, JSON.stringify(r));
       assert.equal(typeof r.timeline.firstFrameMs, 'number');
@@ -49,6 +51,9 @@ test('benches/link.mjs --short plays through a shaped and a lossy link and repor
     assert.equal(pair.fast.picture, '1280x720', JSON.stringify(pair));
     assert.ok(pair.fast.fps_median > 10, JSON.stringify(pair));
     assert.ok(pair.target_kbps < 1000, JSON.stringify(pair));
+    // The round trip reached the media: input→photon over it is at least the 40 ms added.
+    const { photon_ms: slow } = report.results[1].phases[0];
+    assert.ok(slow.n > 0 && slow.p50 >= 40, JSON.stringify(slow));
     // A quarter of the packets lost each way: the page tells its user the link is weak.
     const [lossy] = report.results[3].phases;
     assert.ok(lossy.weak_s >= 1, `"Weak connection" never showed at 25 % loss: ${JSON.stringify(lossy)}`);
