@@ -21,6 +21,15 @@ pub(super) fn spawn_loop(
     spawn_counted(room, std::sync::Arc::default())
 }
 
+/// A desktop's room: one seat, asked for and given, pages with no password viewers.
+fn one_seat_desktop() -> crate::input::roles::RoomConfig {
+    crate::input::roles::RoomConfig {
+        seats: 1,
+        implicit: false,
+        guests: crate::input::roles::Role::Viewer,
+    }
+}
+
 /// [`spawn_loop`] with counters the test reads.
 fn spawn_counted(
     room: crate::input::roles::RoomConfig,
@@ -207,30 +216,12 @@ fn a_viewer_never_drives_and_a_hand_off_releases_what_the_old_controller_held() 
 
 #[test]
 fn a_member_that_floods_the_room_with_requests_is_refused_past_the_limit() {
-    use crate::input::roles::{Admission, Request, Role, RoomConfig};
+    use crate::input::roles::{Admission, Request};
     use crate::input::{InputCounters, InputMsg, ROOM_REQUESTS_PER_SECOND};
     use crate::proto::signaling::{ErrorCode, ServerMsg};
     let counters = std::sync::Arc::new(InputCounters::default());
-    let room = RoomConfig {
-        seats: 1,
-        implicit: false,
-        guests: Role::Viewer,
-    };
-    let (life, data, _recorder, thread) = spawn_counted(room, counters.clone());
-    let mut rx = Vec::new();
-    for peer in [PeerId(1), PeerId(2)] {
-        let (notify, r) = crate::peer::PeerNotifier::channel();
-        rx.push(r);
-        life.send(InputMsg::Member {
-            peer,
-            admission: Admission::Open,
-            name: None,
-            rejoin: None,
-            token: None,
-            notify,
-        })
-        .expect("input thread");
-    }
+    let (life, data, _recorder, thread) = spawn_counted(one_seat_desktop(), counters.clone());
+    let mut rx = [PeerId(1), PeerId(2)].map(|p| join(&life, p, Admission::Open));
     let flood = ROOM_REQUESTS_PER_SECOND * 3;
     for i in 0..flood {
         let request = Request::Rename(format!("spam {i}"));
@@ -386,30 +377,12 @@ fn an_owner_removing_a_held_member_frees_its_place() {
 /// API's 404), and a viewer's kick of a member that is there `forbidden`.
 #[test]
 fn a_kick_of_nobody_is_no_such_member_and_a_viewers_kick_is_forbidden() {
-    use crate::input::roles::{Admission, Request, Role, RoomConfig};
+    use crate::input::roles::{Admission, Request};
     use crate::input::{InputCounters, InputMsg};
     use crate::proto::signaling::{ErrorCode, ServerMsg};
     let counters = std::sync::Arc::new(InputCounters::default());
-    let room = RoomConfig {
-        seats: 1,
-        implicit: false,
-        guests: Role::Viewer,
-    };
-    let (life, data, _recorder, thread) = spawn_counted(room, counters.clone());
-    let mut rx = Vec::new();
-    for peer in [PeerId(1), PeerId(2)] {
-        let (notify, r) = crate::peer::PeerNotifier::channel();
-        rx.push(r);
-        life.send(InputMsg::Member {
-            peer,
-            admission: Admission::Open,
-            name: None,
-            rejoin: None,
-            token: None,
-            notify,
-        })
-        .expect("input thread");
-    }
+    let (life, data, _recorder, thread) = spawn_counted(one_seat_desktop(), counters.clone());
+    let mut rx = [PeerId(1), PeerId(2)].map(|p| join(&life, p, Admission::Open));
     for (peer, whom) in [(PeerId(1), PeerId(9)), (PeerId(2), PeerId(1))] {
         life.send(InputMsg::Request {
             peer,
