@@ -25,6 +25,8 @@ test('the info line says when the host scaled the picture down to fit the rate',
   assert.equal(pictureText(640, 360, 'VP8', undefined), '640×360 VP8', 'no screen size known');
   assert.equal(pictureText(640, 360, 'H264', [1280, 720], 500),
     '640×360 H264 · scaled down to fit the rate (up to 500 kbit/s, your Quality choice)');
+  assert.equal(pictureText(960, 540, 'H264', [1280, 720], 1000),
+    '960×540 H264 · scaled down to fit the rate (up to 1 Mbit/s, your Quality choice)');
   assert.equal(pictureText(640, 360, 'H264', [1280, 720], 0), '640×360 H264 · scaled down to fit the rate', 'Auto');
   assert.equal(pictureText(1280, 720, 'H264', [1280, 720], 500), '1280×720 H264', 'a cap that did not scale it');
 });

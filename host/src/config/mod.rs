@@ -451,9 +451,19 @@ impl Config {
     }
 
     /// The flags fit together: [`Config::check_secrets`], [`Config::check_addresses`],
-    /// `--app` runs on the virtual display (not with `--display`), and the test pattern has no
-    /// display at all.
+    /// `--app` runs on the virtual display (not with `--display`), the test pattern has no
+    /// display at all, and `--web-dir` names a directory with the page's `index.html`.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(dir) = self
+            .web_dir
+            .as_ref()
+            .filter(|d| !d.join("index.html").is_file())
+        {
+            return Err(format!(
+                "--web-dir {}: no index.html there (it serves a checkout's web-client/ directory)",
+                dir.display()
+            ));
+        }
         if self.app.is_some() && self.display.is_some() {
             return Err("--app needs the virtual display; drop --display".into());
         }

@@ -179,3 +179,17 @@ fn every_flag_the_readme_names_is_in_the_help() {
     }
     assert!(named > 20, "only {named} flags found in the README");
 }
+
+/// `--web-dir` must name the page's directory: a wrong path was taken, and every route then
+/// answered 404 `no such route`.
+#[test]
+fn web_dir_names_a_directory_with_the_page() {
+    let checkout = concat!(env!("CARGO_MANIFEST_DIR"), "/../web-client");
+    let ok = Config::try_parse_from(["glint", "--web-dir", checkout]).expect("parses");
+    assert_eq!(ok.check(), Ok(()));
+    for wrong in ["/nonexistent", env!("CARGO_MANIFEST_DIR")] {
+        let c = Config::try_parse_from(["glint", "--web-dir", wrong]).expect("parses");
+        let e = c.check().expect_err(wrong);
+        assert!(e.contains("no index.html there"), "{e}");
+    }
+}

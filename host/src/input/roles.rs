@@ -513,11 +513,13 @@ impl Room {
                 Ok(())
             }
             Request::Give(to) => {
+                // Who may give comes first: a viewer learns nothing of the target.
+                if !owner && !self.in_control(from) {
+                    return Err(Refusal::CannotGive);
+                }
                 self.check_target(to)?;
                 if self.in_control(from) {
                     self.unseat(from, out);
-                } else if !owner {
-                    return Err(Refusal::CannotGive);
                 } else {
                     // An owner on a one-seat desktop hands the controller's seat over.
                     self.free_one(out)?;

@@ -374,21 +374,26 @@ fn an_owner_removing_a_held_member_frees_its_place() {
 }
 
 /// An owner's kick of a member not in the session is told `no-such-member` (as the control
-/// API's 404), and a viewer's kick of a member that is there `forbidden`.
+/// API's 404); a viewer's kick of a member that is there, or its gift of control to the one
+/// who has it, `forbidden` with why (its role, not the target's seat); a name that is no name
+/// `bad-message`.
 #[test]
-fn a_kick_of_nobody_is_no_such_member_and_a_viewers_kick_is_forbidden() {
+fn room_refusals_are_told_with_their_code() {
     use crate::input::roles::{Admission, Request};
     use crate::input::{InputCounters, InputMsg};
     use crate::proto::signaling::{ErrorCode, ServerMsg};
     let counters = std::sync::Arc::new(InputCounters::default());
     let (life, data, _recorder, thread) = spawn_counted(one_seat_desktop(), counters.clone());
     let mut rx = [PeerId(1), PeerId(2)].map(|p| join(&life, p, Admission::Open));
-    for (peer, whom) in [(PeerId(1), PeerId(9)), (PeerId(2), PeerId(1))] {
-        life.send(InputMsg::Request {
-            peer,
-            request: Request::Kick(whom),
-        })
-        .expect("input thread");
+    let requests = [
+        (PeerId(1), Request::Kick(PeerId(9))),
+        (PeerId(2), Request::Kick(PeerId(1))),
+        (PeerId(2), Request::Give(PeerId(1))),
+        (PeerId(2), Request::Rename("x".repeat(500))),
+    ];
+    for (peer, request) in requests {
+        life.send(InputMsg::Request { peer, request })
+            .expect("input thread");
     }
     drop((life, data));
     thread.join().expect("the input thread ends cleanly");
@@ -407,9 +412,19 @@ fn a_kick_of_nobody_is_no_such_member_and_a_viewers_kick_is_forbidden() {
             "no member 9 in this session".to_string()
         )]
     );
+    let viewer = codes(&mut rx[1]);
     assert_eq!(
-        codes(&mut rx[1]).first().map(|c| c.0),
-        Some(ErrorCode::Forbidden)
+        viewer.iter().map(|c| c.0).collect::<Vec<_>>(),
+        [
+            ErrorCode::Forbidden,
+            ErrorCode::Forbidden,
+            ErrorCode::BadMessage
+        ],
+        "{viewer:?}"
     );
-    assert_eq!(counters.room_refused.get(), 2);
+    assert_eq!(
+        viewer[1].1,
+        "only an owner or the member in control may give control"
+    );
+    assert_eq!(counters.room_refused.get(), 4);
 }
