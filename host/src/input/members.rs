@@ -283,12 +283,12 @@ impl Members {
 
 impl Refusal {
     /// The signaling `error` code a page is told this refusal with: `no-such-member` for a
-    /// member that is not in the session (as the control API's 404), `bad-message` for a name
-    /// that is no name, `forbidden` for the rest.
+    /// member that is not in the session (as the control API's 404), `forbidden` for the rest
+    /// (also a name that is no name: the page shows a `forbidden` error's words to its user,
+    /// and a name of invisible characters passes its own checks).
     pub fn code(&self) -> ErrorCode {
         match self {
             Refusal::NoSuchMember(_) => ErrorCode::NoSuchMember,
-            Refusal::BadName => ErrorCode::BadMessage,
             _ => ErrorCode::Forbidden,
         }
     }

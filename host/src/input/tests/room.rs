@@ -375,8 +375,8 @@ fn an_owner_removing_a_held_member_frees_its_place() {
 
 /// An owner's kick of a member not in the session is told `no-such-member` (as the control
 /// API's 404); a viewer's kick of a member that is there, or its gift of control to the one
-/// who has it, `forbidden` with why (its role, not the target's seat); a name that is no name
-/// `bad-message`.
+/// who has it, `forbidden` with why (its role, not the target's seat), and so is a name that
+/// is no name (the page shows those words).
 #[test]
 fn room_refusals_are_told_with_their_code() {
     use crate::input::roles::{Admission, Request};
@@ -418,7 +418,7 @@ fn room_refusals_are_told_with_their_code() {
         [
             ErrorCode::Forbidden,
             ErrorCode::Forbidden,
-            ErrorCode::BadMessage
+            ErrorCode::Forbidden
         ],
         "{viewer:?}"
     );
