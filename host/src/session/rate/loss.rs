@@ -1,6 +1,8 @@
-//! The link losing packets: the share among the newest ([`newest_loss`]), and what a run of
+//! The link losing packets: the share among the newest ([`newest_loss`]), what a run of
 //! loss means for the target ([`RateControl::on_loss`]: a collapse, a probe's failed lead, a
-//! burst); see the parent module's docs.
+//! burst; see the parent module's docs), and how much of the bytes resends may take
+//! ([`RateControl::resend_share`]): random loss (loss with no queue behind it, a poor radio
+//! hop) needs far more than congestion, whose resends only lengthen the queue.
 
 use std::time::{Duration, Instant};
 
@@ -237,9 +239,7 @@ impl RateControl {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::super::tests::drive_raw_loss;
     use super::{LossRun, RateControl, RESEND_SHARE, RESEND_SHARE_RANDOM_LOSS};

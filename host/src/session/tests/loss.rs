@@ -103,7 +103,8 @@ fn at_heavy_random_loss_resends_keep_the_picture_moving() {
         assert!(h.connect_all(Duration::from_secs(5)));
         let t0 = h.now;
         h.run_for(Duration::from_secs(10));
-        // From 4 s on: the loss has shown itself random (2 s) and a keyframe has passed.
+        // From 4 s on: the loss has shown itself random (a second of it) and a keyframe has
+        // passed.
         let from = t0 + Duration::from_secs(4);
         let frames = &h.clients[0].frames;
         let shown = shown(frames, from).count();
