@@ -67,6 +67,9 @@ pub enum RungReason {
     ViewerCap,
     /// The encoder coded over its target on the rung above.
     OverTarget,
+    /// The rate affords a larger picture again, and the ladder waits to be sure of it before
+    /// it climbs (`UP_AFTER`).
+    Climbing,
 }
 
 impl RungReason {
@@ -78,6 +81,7 @@ impl RungReason {
             RungReason::ConfiguredRate => "--bitrate too low for the pixels",
             RungReason::ViewerCap => "the viewer's quality choice",
             RungReason::OverTarget => "encoder over its target",
+            RungReason::Climbing => "climbing back to a larger picture",
         }
     }
 }
@@ -215,10 +219,13 @@ impl Ladder {
             (true, false) => RungReason::ConfiguredRate,
             (false, _) => RungReason::BitsPerPixel,
         };
-        if matches!(
-            self.reason,
-            RungReason::BitsPerPixel | RungReason::ConfiguredRate | RungReason::ViewerCap
-        ) {
+        let rate_reasons = [
+            RungReason::BitsPerPixel,
+            RungReason::ConfiguredRate,
+            RungReason::ViewerCap,
+            RungReason::Climbing,
+        ];
+        if rate_reasons.contains(&self.reason) {
             self.reason = rate_reason;
         }
         if down > self.index {
@@ -251,6 +258,9 @@ impl Ladder {
                 };
                 if now.saturating_duration_since(since) >= wait {
                     self.step(now, up, rate_reason);
+                } else if rate_reasons.contains(&self.reason) {
+                    // Not the rate that keeps it down now: it waits to climb.
+                    self.reason = RungReason::Climbing;
                 }
             }
             _ => self.up_since = None,
@@ -306,12 +316,14 @@ mod tests {
         );
         // Hysteresis: 640x360 needs 0.045 bits per pixel (622 kbit/s) before it is taken.
         assert_eq!(run(&mut l, &mut t, 5.0, 600, follows), 3);
-        // Back to the full screen in one climb, after UP_AFTER, once the rate allows.
+        // Back to the full screen in one climb, after UP_AFTER, once the rate allows; while it
+        // waits the reason says so, not that the rate is too low.
         assert_eq!(
             run(&mut l, &mut t, 1.9, 8000, follows),
             3,
             "climbs only after 2 s"
         );
+        assert_eq!(l.reason(), RungReason::Climbing);
         assert_eq!(run(&mut l, &mut t, 0.2, 8000, follows), 0);
         assert_eq!(l.reason(), RungReason::Full);
         // With --bitrate 500 the cap is the user's own, and the reason says so.
