@@ -78,7 +78,7 @@ fn main() -> ExitCode {
         Err((code, message)) => {
             eprintln!("glint: {message}");
             if code == EXIT_CONFIG {
-                eprintln!("\nFor more information, try '--help'.");
+                eprintln!("{}", Config::usage_hint());
             }
             ExitCode::from(code)
         }

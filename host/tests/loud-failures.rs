@@ -188,6 +188,25 @@ fn start_up_errors_begin_with_glint_name_the_option_and_exit_by_kind() {
         said.starts_with("glint: invalid value '500' for '--fps <FPS>': 500 is out of range"),
         "{said}"
     );
+    // An unknown flag, or one missing its partner (clap's check or glint's own), is followed
+    // by clap's usage line and the hint to --help.
+    for (args, says) in [
+        (&["--bogus"][..], "unexpected argument '--bogus'"),
+        (&["--tls-cert", "c.pem"][..], "--tls-key"),
+        (
+            &["--viewer-password", "x"][..],
+            "--viewer-password needs --password",
+        ),
+    ] {
+        let (code, said) = run_to_exit(args);
+        assert_eq!(code, Some(2), "{said}");
+        assert!(said.starts_with("glint: ") && said.contains(says), "{said}");
+        assert!(said.contains("Usage: glint [OPTIONS]"), "{said}");
+        assert!(
+            said.contains("For more information, try '--help'."),
+            "{said}"
+        );
+    }
     // A port another program holds is a run-time failure (exit 1) that names the option.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = taken.local_addr().expect("bound").port();

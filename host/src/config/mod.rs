@@ -326,6 +326,15 @@ impl Config {
         })
     }
 
+    /// What follows a start-up error of the flags that glint's own checks find
+    /// ([`Config::check`]): clap's usage line ("Usage: glint [OPTIONS]") and the hint to
+    /// `--help`, as clap adds them to a flag missing its partner.
+    pub fn usage_hint() -> String {
+        use clap::CommandFactory;
+        let usage = Config::command().render_usage();
+        format!("\n{usage}\n\nFor more information, try '--help'.")
+    }
+
     /// File transfer as the flags set it.
     pub fn files(&self) -> crate::files::FilesConfig {
         crate::files::FilesConfig {
