@@ -139,13 +139,12 @@ const scenarios = arg('--scenarios', short
   .split(/,(?=rate:|loss:|steps:|pair:|idle:)/).map(parse);
 
 /**
- * Adds `rtt` ms of round trip to glint's media in `lan` (see the top): a second address in
- * glint's namespace where the relay listens, the direct path to glint's UDP port dropped.
- * Returns glint's extra arguments and a stop function.
+ * Adds `rtt` ms of round trip to glint's media in `lan` (see the top): a second address on
+ * glint's side of the link (`dev`) where the relay listens, the direct path to glint's UDP port
+ * dropped. Returns glint's extra arguments and a stop function.
  */
-async function startDelay(lan, rtt) {
+async function startDelay(lan, dev, rtt) {
   const relayIp = lan.hostIp.replace(/\.1$/, '.3');
-  const dev = /(gh\d+)@/.exec(execFileSync('ip', ['-n', lan.host, '-o', 'link', 'show']).toString())[1];
   execFileSync('ip', ['-n', lan.host, 'addr', 'add', `${relayIp}/24`, 'dev', dev]);
   const nft = (...a) => execFileSync('ip', ['netns', 'exec', lan.host, 'nft', ...a]);
   nft('add', 'table', 'inet', 'glintrelay');
@@ -245,7 +244,7 @@ async function run(scenario) {
     if (scenario.idle) writeFileSync(go, '');
     const drops = () => Number(/dropped (\d+)/.exec(execFileSync('ip', ['netns', 'exec', lan.host, 'tc', '-s', 'qdisc',
       'show', 'dev', dev]).toString())?.[1] ?? 0);
-    if (scenario.rtt > 0) delay = await startDelay(lan, scenario.rtt);
+    if (scenario.rtt > 0) delay = await startDelay(lan, dev, scenario.rtt);
     glint = await startGlint([...source, ...(withSound ? [] : ['--no-audio']), ...extraArgs, ...(delay?.args ?? []),
       '--listen', `${lan.hostIp}:8443`], { netns: lan.host, env: { HOME: home } });
     if (withSound) tone = playTone(glint.pulseServer, 440, 600);

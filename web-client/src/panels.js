@@ -66,9 +66,9 @@ export function pictureText(width, height, codec, screen, capKbps) {
   // A picture of the screen's own size may be a pixel larger (H.264 pads odd sizes).
   const scaled = screen && screen[0] > 0 && width > 0 && width * 1.1 < screen[0];
   if (!scaled) return text;
+  if (!(capKbps > 0)) return `${text} · scaled down to fit the rate`;
   const label = qualityLabel(capKbps);
-  const cap = capKbps > 0 ? ` (${label[0].toLowerCase()}${label.slice(1)}, your Quality choice)` : '';
-  return `${text} · scaled down to fit the rate${cap}`;
+  return `${text} · scaled down to fit the rate (${label[0].toLowerCase()}${label.slice(1)}, your Quality choice)`;
 }
 
 /**

@@ -266,7 +266,7 @@ impl Peer {
             return;
         };
         if drop_resends {
-            self.reset_rtx_cache(now, mid);
+            self.reset_rtx_cache(mid, self.rate.resend_share(now));
         }
         if self.keyframes.request(now) {
             out.extend(self.keyframe());
@@ -279,16 +279,15 @@ impl Peer {
     /// resends the page can do without: a share changed at any other time cost the
     /// still-screen test its picture.
     pub(super) fn before_keyframe(&mut self, now: Instant) {
-        if let Some((mid, ..)) = self.video {
-            if self.rate.resend_share(now) != self.resend_share {
-                self.reset_rtx_cache(now, mid);
-            }
+        let share = self.rate.resend_share(now);
+        if let Some((mid, ..)) = self.video.filter(|_| share != self.resend_share) {
+            self.reset_rtx_cache(mid, share);
         }
     }
 
-    /// Gives the video stream a new, empty RTX cache with the resend share the link calls for.
-    fn reset_rtx_cache(&mut self, now: Instant, mid: Mid) {
-        let share = self.rate.resend_share(now);
+    /// Gives the video stream a new, empty RTX cache with resends capped at `share` of the bytes
+    /// (the share the link calls for, [`RateControl::resend_share`]).
+    fn reset_rtx_cache(&mut self, mid: Mid, share: f32) {
         let max_kbps = self.rate.max_kbps() as u32;
         if let Some(tx) = self.rtc.direct_api().stream_tx_by_mid(mid, None) {
             negotiate::reset_rtx_cache(tx, max_kbps, share);
