@@ -4,6 +4,7 @@
 
 import { Signaling, message, ERROR_REACTIONS } from './signaling.js';
 import { PeerConnection } from './peer.js';
+import { pageLoadKbps } from './loadrate.js';
 import { InputControls, remotePoint, MAX_TEXT_CHARS } from './controls.js';
 import { Sound } from './sound.js';
 import {
@@ -231,6 +232,7 @@ const peer = new PeerConnection({
   signal: (msg) => signaling.send(msg),
   message,
   mark,
+  linkKbps: pageLoadKbps,
   onClipboard: takeHostClipboard,
   onControl: (data) => {
     hostHeard();

@@ -81,16 +81,18 @@ export class PeerConnection {
    *   for RESTART_AFTER_DISCONNECTED_MS, or failed) and an ICE restart looks for a new one
    * @param {(step: string) => void} [o.mark] records a step of the connection's timeline
    * @param {boolean} [o.relay] use TURN relays only (`iceTransportPolicy: 'relay'`)
+   * @param {() => (number|null)} [o.linkKbps] the page's own measure of its link, kbit/s
+   *   (loadrate.js), sent with a new connection's offer (not with an ICE restart's)
    * @param {typeof RTCPeerConnection} [o.RTCPeerConnection]
    * @param {{setTimeout: Function, clearTimeout: Function}} [o.timers]
    */
   constructor({
     signal, message, onTrack, onControl, onClipboard = () => {}, onConnected, onLost, onRestored = () => {},
-    onInterrupted = () => {}, mark = () => {}, relay = false, RTCPeerConnection = globalThis.RTCPeerConnection, log = console, timers = globalThis,
+    onInterrupted = () => {}, mark = () => {}, relay = false, linkKbps = () => null, RTCPeerConnection = globalThis.RTCPeerConnection, log = console, timers = globalThis,
   }) {
     Object.assign(this, {
       signal, message, onTrack, onControl, onClipboard, onConnected, onLost, onRestored, onInterrupted, mark, relay,
-      RTCPeerConnection, log, timers,
+      linkKbps, RTCPeerConnection, log, timers,
     });
     this.pc = null;
     this.channels = {};
@@ -231,13 +233,14 @@ export class PeerConnection {
       if (this.pc === pc) this.describing = false;
     }
     if (this.pc !== pc) return; // closed meanwhile
-    this.sendOffer(pc);
+    this.sendOffer(pc, this.linkKbps());
     this.mark('offerSentMs');
   }
 
-  /** Sends the local offer, then the candidates held for it. */
-  sendOffer(pc) {
-    this.signal(this.message.offer(pc.localDescription.sdp));
+  /** Sends the local offer (with the page's measure of its link, if any), then the candidates
+   * held for it. */
+  sendOffer(pc, linkKbps = null) {
+    this.signal(this.message.offer(pc.localDescription.sdp, linkKbps));
     const held = this.held ?? [];
     this.held = null;
     for (const msg of held) this.signal(msg);

@@ -53,7 +53,9 @@ export const message = Object.freeze({
     ...(ticket === undefined ? {} : { ticket }),
     ...(rejoin === undefined ? {} : { rejoin }),
   }),
-  offer: (sdp) => ({ type: 'offer', sdp }),
+  /** An SDP offer; `linkKbps`, the page's measure of its link (loadrate.js), left out when
+   * null. */
+  offer: (sdp, linkKbps = null) => ({ type: 'offer', sdp, ...(linkKbps === null ? {} : { link_kbps: linkKbps }) }),
   /** One trickled ICE candidate (the `candidate:` attribute value) and its media's mid. */
   candidate: (candidate, sdpMid) => (sdpMid === undefined || sdpMid === null
     ? { type: 'candidate', candidate }

@@ -199,6 +199,22 @@ test('an offer is not sent for a connection closed while it was being made', asy
   assert.deepEqual(r.signals, []);
 });
 
+test("a new connection's offer carries the page's measure of its link; an ICE restart's does not", async () => {
+  const r = rig({ linkKbps: () => 380 });
+  await r.peer.start();
+  const pc = r.pc();
+  await r.peer.answer('v=0\r\n');
+  pc.state('connected');
+  pc.state('disconnected');
+  r.timers.advance(RESTART_AFTER_DISCONNECTED_MS);
+  await settle();
+  assert.deepEqual(r.signals.map((m) => [m.type, m.link_kbps]), [['offer', 380], ['offer', undefined]]);
+  // Without a measure (files from the cache), no field.
+  const quiet = rig();
+  await quiet.peer.start();
+  assert.deepEqual(Object.keys(quiet.signals[0]), ['type', 'sdp']);
+});
+
 test('a connection disconnected for 2 s restarts ICE on the same connection; a short blip does not', async () => {
   const r = rig();
   await r.peer.start();

@@ -13,7 +13,7 @@ const golden = JSON.parse(readFileSync(new URL('./golden/signaling-v1.json', imp
 // How the page builds each client message type from the fields the golden entry holds.
 const build = {
   hello: (j) => message.hello(j.password, j.name, j.device, j.ticket, j.rejoin),
-  offer: (j) => message.offer(j.sdp),
+  offer: (j) => message.offer(j.sdp, j.link_kbps ?? null),
   candidate: (j) => message.candidate(j.candidate, j.sdp_mid),
   'save-state': () => message.saveState(),
   'load-state': () => message.loadState(),

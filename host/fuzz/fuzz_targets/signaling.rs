@@ -242,10 +242,11 @@ fn carry_out(
                     }
                     model.closed = true;
                 }
-                Action::Offer(peer, sdp) => {
+                Action::Offer(peer, sdp, link_kbps) => {
                     assert!(model.welcomed, "an offer before the welcome");
                     assert_eq!(peer, PEER);
-                    assert!(matches!(&sent, Some(ClientMsg::Offer { sdp: s }) if *s == sdp));
+                    assert!(matches!(&sent, Some(ClientMsg::Offer { sdp: s, link_kbps: k })
+                        if *s == sdp && *k == link_kbps));
                     model.offered = true;
                     let result = match nth % 5 {
                         0 => Ok("v=0\r\n".to_owned()),

@@ -429,11 +429,12 @@ async fn carry_out(
                 tokio::time::sleep(UNREAD_LINGER).await;
             }
         }
-        Action::Offer(peer, sdp) => {
+        Action::Offer(peer, sdp, link_kbps) => {
             let (reply, answer) = oneshot::channel();
             let cmd = RtcCommand::Offer {
                 peer,
                 sdp,
+                link_kbps,
                 notify: notifier.clone(),
                 reply,
             };

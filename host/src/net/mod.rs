@@ -45,6 +45,8 @@ pub enum RtcCommand {
     Offer {
         peer: PeerId,
         sdp: String,
+        /// The page's measure of its link, kbit/s (signaling's `link_kbps`).
+        link_kbps: Option<u32>,
         notify: PeerNotifier,
         reply: oneshot::Sender<Result<String, SessionError>>,
     },
@@ -410,11 +412,12 @@ impl Driver {
             RtcCommand::Offer {
                 peer,
                 sdp,
+                link_kbps,
                 notify,
                 reply,
             } => {
                 self.offering = Some((peer, notify));
-                let result = self.parts.session.handle_offer(now, peer, &sdp);
+                let result = self.parts.session.handle_offer(now, peer, &sdp, link_kbps);
                 self.carry_out();
                 self.offering = None;
                 let _ = reply.send(result);

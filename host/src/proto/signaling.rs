@@ -106,7 +106,16 @@ pub enum ClientMsg {
     /// An SDP offer (RFC 8829). A second one on the same socket renegotiates the page's
     /// connection (an ICE restart: same peer, role and control), or replaces the peer when it
     /// comes from another `RTCPeerConnection` (another DTLS fingerprint).
-    Offer { sdp: String },
+    Offer {
+        sdp: String,
+        /// The page's own measure of its link's downstream rate, kbit/s, from how its files
+        /// came while it loaded (`web-client/src/loadrate.js`, W3C Resource Timing); absent
+        /// when its files were cached or came too fast to say. A new peer's rate starts at
+        /// 0.9 of it when that is under the usual start
+        /// ([`crate::session::start_kbps`]); a renegotiation ignores it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link_kbps: Option<u32>,
+    },
     /// One of the page's ICE candidates, trickled after its offer (RFC 8838); `sdp_mid` is
     /// informational (one bundled transport).
     Candidate {

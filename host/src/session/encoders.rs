@@ -20,6 +20,17 @@ impl Session {
             p.sustained.record(now, p.rate.target_kbps());
         }
         self.regroup(now);
+        // Before any peer has connected, the first peers' start rates set their tier's rate
+        // and rung: the first keyframe a page gets is then coded for its start rate, not at
+        // the full size and `--bitrate` (a 12 KB keyframe into a 400 kbit/s link lost most of
+        // its packets, and the first picture waited for their resends).
+        // (A peer's target is its estimator's start until its first figure, which takes
+        // HEADROOM of it: the rung is chosen for that.)
+        let first = !self.peers.iter().any(|p| p.connected && p.video.is_some());
+        let target_of = |p: &Peer| match p.connected {
+            true => p.rate.target_kbps(),
+            false => (f64::from(p.rate.target_kbps()) * rate::HEADROOM).round() as u32,
+        };
         let mut lowest = None::<u32>;
         for t in 0..MAX_TIERS {
             // The tier's lowest target, and the highest rate that peer's target may reach
@@ -27,12 +38,12 @@ impl Session {
             let binding = self
                 .peers
                 .iter()
-                .filter(|p| p.connected && p.video.is_some() && p.tier == t)
-                .min_by_key(|p| p.rate.target_kbps());
+                .filter(|p| (p.connected || first) && p.video.is_some() && p.tier == t)
+                .min_by_key(|p| target_of(p));
             let Some(binding) = binding else {
                 continue;
             };
-            let target = binding.rate.target_kbps();
+            let target = target_of(binding);
             let ceiling = (
                 binding.rate.max_kbps().round() as u32,
                 binding.rate.capped(),

@@ -50,6 +50,7 @@ pub use channels::{
     AUDIO_CHANNEL, CLIPBOARD_CHANNEL, CONTROL_CHANNEL, INPUT_CHANNEL, TEXT_CHANNEL,
 };
 pub use ladder::RungReason;
+pub use negotiate::start_kbps;
 /// The lowest video rate, kbit/s, a target or a viewer's own cap goes to.
 pub const MIN_VIDEO_KBPS: u32 = rate::MIN_KBPS;
 use peer::Peer;
@@ -339,12 +340,14 @@ impl Session {
     /// (RFC 8445 §9): answered on the same `Rtc`, with no `Left` or `Joined`; the picture goes
     /// on and resumes on a keyframe once ICE has a path again. A re-offer that cannot be taken
     /// is an error and leaves the peer as it was. An offer from another connection replaces
-    /// the peer.
+    /// the peer. A new peer's rate starts by the page's measure of its link, `link_kbps`
+    /// ([`start_kbps`]).
     pub fn handle_offer(
         &mut self,
         now: Instant,
         id: PeerId,
         sdp: &str,
+        link_kbps: Option<u32>,
     ) -> Result<String, SessionError> {
         if self.draining {
             return Err(SessionError::Draining);
@@ -360,12 +363,15 @@ impl Session {
             return Err(SessionError::Full(self.config.max_peers));
         }
         // An offer that cannot be answered leaves the peer it would replace as it was.
-        let answered = negotiate::answer(&self.config, now, sdp)?;
+        let start = negotiate::start_kbps(self.config.max_kbps, link_kbps);
+        let answered = negotiate::answer(&self.config, now, sdp, start)?;
         self.remove_peer(now, id);
-        let (peer, answer) = Peer::answered(id, answered, now, self.config.max_kbps);
+        let (peer, answer) = Peer::answered(id, answered, now, self.config.max_kbps, start);
         tracing::info!(
             peer = %id,
             codec = peer.video_codec().map_or("none", Codec::name),
+            start_kbps = start,
+            link_kbps,
             "peer joined"
         );
         self.add_peer(now, peer);

@@ -20,6 +20,17 @@ use crate::encode::Codec;
 /// a second or two, where starting at the full rate floods a slow one.
 pub(crate) const START_KBPS: u32 = 1000;
 
+/// Where a new peer's rate starts, kbit/s: [`START_KBPS`], or 0.9 of the page's own measure
+/// of its link (`link_kbps`, from its files' download) when that is lower, never under
+/// [`super::MIN_VIDEO_KBPS`]; and never over `max_kbps` (`--bitrate`).
+pub fn start_kbps(max_kbps: u32, link_kbps: Option<u32>) -> u32 {
+    let measured = link_kbps.map_or(START_KBPS, |k| {
+        (u64::from(k) * 9 / 10).clamp(u64::from(super::MIN_VIDEO_KBPS), u64::from(START_KBPS))
+            as u32
+    });
+    max_kbps.min(measured)
+}
+
 /// Header extension ids (str0m takes the browser's ids where its offer has them).
 const EXT_ABS_SEND_TIME: u8 = 2;
 const EXT_MID: u8 = 4;
@@ -66,13 +77,13 @@ pub(super) struct Pending {
 /// them too, and Chromium, which against a lite agent nominates a pair only one weak ping
 /// interval (48 ms) after it proved writable, nominates on its first check (about 40 ms sooner
 /// to the first picture). A full agent may also announce server-reflexive candidates.
-fn new_rtc(config: &SessionConfig, now: Instant) -> (Rtc, Vec<str0m::Candidate>) {
+fn new_rtc(config: &SessionConfig, now: Instant, start_kbps: u32) -> (Rtc, Vec<str0m::Candidate>) {
     let (h264, vp8) = match config.codec {
         CodecChoice::Auto => (true, true),
         CodecChoice::H264 => (true, false),
         CodecChoice::Vp8 => (false, true),
     };
-    let start = Bitrate::kbps(u64::from(config.max_kbps.min(START_KBPS)));
+    let start = Bitrate::kbps(u64::from(start_kbps));
     let mut rtc = RtcConfig::new()
         .set_ice_lite(false)
         .set_stats_interval(Some(RTC_STATS_INTERVAL))
@@ -111,15 +122,16 @@ fn no_codec(choice: CodecChoice) -> SessionError {
     })
 }
 
-/// Answers a page's offer.
+/// Answers a page's offer; the new peer's rate starts at `start_kbps` ([`start_kbps`]).
 pub(super) fn answer(
     config: &SessionConfig,
     now: Instant,
     sdp: &str,
+    start_kbps: u32,
 ) -> Result<Answered, SessionError> {
     let offer =
         SdpOffer::from_sdp_string(sdp).map_err(|e| SessionError::BadOffer(parse_error(&e)))?;
-    let (mut rtc, reflexive) = new_rtc(config, now);
+    let (mut rtc, reflexive) = new_rtc(config, now, start_kbps);
     let answer = rtc
         .sdp_api()
         .accept_offer(offer)
@@ -240,7 +252,7 @@ fn parse_error(e: &impl std::fmt::Display) -> String {
 
 /// Offers video and sound, send-only, to a party that answers.
 pub(super) fn offer(config: &SessionConfig, now: Instant) -> Result<(Rtc, Offered), SessionError> {
-    let (mut rtc, reflexive) = new_rtc(config, now);
+    let (mut rtc, reflexive) = new_rtc(config, now, start_kbps(config.max_kbps, None));
     let mut api = rtc.sdp_api();
     let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
     let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
@@ -402,6 +414,19 @@ mod tests {
     use crate::session::Reflexive;
 
     #[test]
+    fn a_page_that_measured_a_slow_link_starts_under_the_usual_start() {
+        assert_eq!(start_kbps(8000, None), START_KBPS);
+        assert_eq!(start_kbps(8000, Some(380)), 342);
+        // A fast link changes nothing; a measure under the floor starts at the floor.
+        assert_eq!(start_kbps(8000, Some(50_000)), START_KBPS);
+        assert_eq!(start_kbps(8000, Some(20)), crate::session::MIN_VIDEO_KBPS);
+        assert_eq!(start_kbps(8000, Some(u32::MAX)), START_KBPS);
+        // Never over --bitrate.
+        assert_eq!(start_kbps(300, Some(900)), 300);
+        assert_eq!(start_kbps(100, Some(20)), 100);
+    }
+
+    #[test]
     fn the_rtx_cache_holds_a_second_at_any_configured_rate() {
         assert_eq!(rtx_cache_packets(8000), 2000);
         assert_eq!(rtx_cache_packets(50_000), 12_500);
@@ -422,7 +447,8 @@ mod tests {
             fps: 60,
             no_ladder: false,
         };
-        let Err(SessionError::BadOffer(why)) = answer(&config, Instant::now(), "this is junk")
+        let Err(SessionError::BadOffer(why)) =
+            answer(&config, Instant::now(), "this is junk", START_KBPS)
         else {
             panic!("junk accepted");
         };
@@ -453,7 +479,8 @@ mod tests {
             fps: 60,
             no_ladder: false,
         };
-        let answered = answer(&config, Instant::now(), &offer.to_sdp_string()).expect("answered");
+        let answered =
+            answer(&config, Instant::now(), &offer.to_sdp_string(), START_KBPS).expect("answered");
         let candidates: Vec<&str> = answered
             .sdp
             .lines()
@@ -480,7 +507,8 @@ mod tests {
             public_ip: None,
             ..config
         };
-        let answered = answer(&config, Instant::now(), &offer.to_sdp_string()).expect("answered");
+        let answered =
+            answer(&config, Instant::now(), &offer.to_sdp_string(), START_KBPS).expect("answered");
         assert!(!answered.sdp.contains("typ srflx"), "{}", answered.sdp);
     }
 
@@ -490,7 +518,8 @@ mod tests {
         let mut api = page.sdp_api();
         api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
         let (offer, _pending) = api.apply().expect("an offer");
-        let answered = answer(config, Instant::now(), &offer.to_sdp_string()).expect("answered");
+        let answered =
+            answer(config, Instant::now(), &offer.to_sdp_string(), START_KBPS).expect("answered");
         let lines = answered.sdp.lines();
         lines
             .filter(|l| l.starts_with("a=candidate:") && l.contains("typ srflx"))

@@ -92,8 +92,10 @@ impl Peer {
         answered: negotiate::Answered,
         now: Instant,
         max_kbps: u32,
+        start_kbps: u32,
     ) -> (Self, String) {
         let mut peer = Self::pending(id, answered.rtc, None, answered.media, now, max_kbps);
+        peer.rate = RateControl::new(now, start_kbps, max_kbps);
         peer.shape = answered.shape;
         peer.reflexive = answered.reflexive;
         (peer, answered.sdp)

@@ -69,9 +69,9 @@ pub enum Action {
     Authenticate(Option<String>),
     /// Close the socket with this code and reason; nothing more is read.
     Close(u16, &'static str),
-    /// Offer `sdp` for this connection's peer; feed the result to
-    /// [`Connection::handle_offer_result`].
-    Offer(PeerId, String),
+    /// Offer `sdp` for this connection's peer, with the page's measure of its link (kbit/s,
+    /// if it sent one); feed the result to [`Connection::handle_offer_result`].
+    Offer(PeerId, String, Option<u32>),
     Candidate(PeerId, String),
     /// The peer goes (the socket closed, or the page was removed).
     Leave(PeerId),
@@ -259,11 +259,11 @@ impl Connection {
         }
         match msg {
             ClientMsg::Hello { .. } => {}
-            ClientMsg::Offer { sdp } => {
+            ClientMsg::Offer { sdp, link_kbps } => {
                 // A second offer on the same socket renegotiates the page's connection (an ICE
                 // restart) or, from a new connection, replaces it: the session tells which.
                 self.offered = true;
-                out.push(Action::Offer(self.peer, sdp));
+                out.push(Action::Offer(self.peer, sdp, link_kbps));
             }
             ClientMsg::Candidate { candidate, .. } => {
                 if self.offered {

@@ -64,7 +64,7 @@ fn draining_lets_every_peer_go_and_refuses_new_ones() {
     h.drain_session();
     assert_eq!(h.left.len(), 2);
     assert!(h.session.is_draining());
-    let refused = h.session.handle_offer(now, PeerId(9), "v=0\r\n");
+    let refused = h.session.handle_offer(now, PeerId(9), "v=0\r\n", None);
     assert_eq!(refused, Err(crate::session::SessionError::Draining));
 }
 
@@ -75,7 +75,7 @@ fn beyond_max_peers_an_offer_is_refused_until_a_peer_leaves() {
     h.add_client(delay(5, 39), &[]);
     let now = h.now;
     // Refused before the offer is even read.
-    let refused = h.session.handle_offer(now, PeerId(9), "not even SDP");
+    let refused = h.session.handle_offer(now, PeerId(9), "not even SDP", None);
     assert_eq!(refused, Err(crate::session::SessionError::Full(2)));
     assert_eq!(h.session.peer_count(), 2);
     // Once a peer leaves, a new page gets in.

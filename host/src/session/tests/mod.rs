@@ -119,6 +119,8 @@ pub(super) struct Harness {
     /// Only datagrams to the public address reach it (rewritten to the local one), and its
     /// datagrams leave from the public one; its local address is unreachable.
     pub nat: Option<(SocketAddr, SocketAddr)>,
+    /// The page's measure of its link that the next client's offer carries (`link_kbps`).
+    pub link_kbps: Option<u32>,
 }
 
 impl Harness {
@@ -179,6 +181,7 @@ impl Harness {
             rung_log: Vec::new(),
             audio_kbps: 96,
             nat: None,
+            link_kbps: None,
         }
     }
 
@@ -212,7 +215,7 @@ impl Harness {
         let (offer, pending) = api.apply().expect("an offer");
         let answer = self
             .session
-            .handle_offer(self.now, id, &offer.to_sdp_string())
+            .handle_offer(self.now, id, &offer.to_sdp_string(), self.link_kbps)
             .expect("the session answers");
         let answer = SdpAnswer::from_sdp_string(&answer).expect("a valid answer");
         rtc.sdp_api()
@@ -240,7 +243,7 @@ impl Harness {
         let (offer, pending) = api.apply().expect("an ICE restart offer");
         let answer = self
             .session
-            .handle_offer(self.now, c.id, &offer.to_sdp_string())?;
+            .handle_offer(self.now, c.id, &offer.to_sdp_string(), None)?;
         let sdp = answer.clone();
         let answer = SdpAnswer::from_sdp_string(&answer).expect("a valid answer");
         c.rtc

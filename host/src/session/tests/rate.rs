@@ -247,6 +247,51 @@ fn at_400_kbits_the_first_picture_comes_within_2_s_and_keeps_moving() {
     );
 }
 
+/// A page that measured its 400 kbit/s link while it loaded (signaling's `link_kbps`,
+/// `web-client/src/loadrate.js`) starts at 0.9 of that: its first keyframe is coded for that
+/// rate, at the rung it affords, before the connection is up, and gets through the link's
+/// queue whole. Without the measure the first keyframe is coded for the usual start (1000
+/// kbit/s, 640x360), loses packets in the link's queue, and the first picture waits for the
+/// rate's cut and a keyframe at the smaller rung (974 ms here).
+#[test]
+fn a_page_that_measured_its_slow_link_gets_a_first_keyframe_that_fits_it() {
+    let run = |link_kbps| {
+        let mut h = Harness::new(delay(20, 59));
+        h.follow_rate = true;
+        h.link_kbps = link_kbps;
+        h.add_client(capped(400, 60), &[]);
+        assert!(h.connect_all(Duration::from_secs(5)));
+        let t0 = h.now;
+        h.run_for(Duration::from_secs(8));
+        let frames = &h.clients[0].frames;
+        let first = frames
+            .iter()
+            .find(|f| f.decodable)
+            .map(|f| f.at.duration_since(t0));
+        let ms = |t: Instant| t.saturating_duration_since(t0).as_millis();
+        let rungs: Vec<_> = h.rung_log.iter().map(|&(t, r)| (ms(t), r)).collect();
+        let late = shown(frames, h.now - Duration::from_secs(5)).count();
+        eprintln!(
+            "link_kbps {link_kbps:?}: first picture {first:?} after connecting; rungs {rungs:?}; \
+             {late} frames shown in the last 5 s"
+        );
+        (first.unwrap_or(Duration::MAX), rungs, late)
+    };
+    let (told, rungs, late) = run(Some(380));
+    let (untold, ..) = run(None);
+    assert!(
+        told <= Duration::from_millis(250),
+        "first picture {told:?} after connecting"
+    );
+    assert!(
+        told * 3 <= untold,
+        "with the measure {told:?}, without it {untold:?}"
+    );
+    // Coded at 426x240 from the first frame: no reopen once connected.
+    assert_eq!(rungs, vec![(0, 3)]);
+    assert!(late >= 45 * 5, "{late} frames shown in the last 5 s");
+}
+
 /// Scrolling text on a 400 kbit/s link: the made-up encoder cannot code a 720p frame under
 /// 800 B (~6 kbit, 384 kbit/s at 60 fps: the floor measured with an xterm, benches/RESULTS.md),
 /// a smaller picture proportionally less. Without the ladder (`--no-ladder`) the same run

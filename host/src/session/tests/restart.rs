@@ -128,7 +128,7 @@ fn a_bad_re_offer_is_refused_and_changes_nothing() {
     let mut h = playing();
     let now = h.now;
     let id = h.clients[0].id;
-    let garbage = h.session.handle_offer(now, id, "this is no SDP");
+    let garbage = h.session.handle_offer(now, id, "this is no SDP", None);
     assert!(
         matches!(garbage, Err(SessionError::BadOffer(_))),
         "{garbage:?}"
@@ -138,7 +138,7 @@ fn a_bad_re_offer_is_refused_and_changes_nothing() {
     api.ice_restart(true);
     let (offer, _pending) = api.apply().expect("an offer");
     let other = offer.to_sdp_string().replacen("a=mid:", "a=mid:x", 1);
-    let refused = h.session.handle_offer(now, id, &other);
+    let refused = h.session.handle_offer(now, id, &other, None);
     assert!(
         matches!(refused, Err(SessionError::Rejected(_))),
         "{refused:?}"
@@ -262,7 +262,7 @@ fn a_page_flooding_offers_is_refused_past_the_limit_and_the_other_viewer_plays_o
     }
     let id = h.clients[1].id;
     for _ in 0..200 {
-        let refused = h.session.handle_offer(h.now, id, "v=0\r\n");
+        let refused = h.session.handle_offer(h.now, id, "v=0\r\n", None);
         assert!(
             matches!(refused, Err(SessionError::TooManyOffers(..))),
             "{refused:?}"

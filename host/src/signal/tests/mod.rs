@@ -81,11 +81,17 @@ fn hello_then_offer_gets_a_welcome_and_an_offer_for_the_same_peer() {
         ]
     );
     let out = run(&mut conn, &cfg, &c, r#"{"type":"offer","sdp":"v=0"}"#);
-    assert_eq!(out, vec![Action::Offer(PeerId(7), "v=0".into())]);
+    assert_eq!(out, vec![Action::Offer(PeerId(7), "v=0".into(), None)]);
     // A second offer goes to the session for the same peer, which is not made to leave: the
     // session renegotiates it (an ICE restart) or replaces it (another connection).
-    let out = run(&mut conn, &cfg, &c, r#"{"type":"offer","sdp":"v=1"}"#);
-    assert_eq!(out, vec![Action::Offer(PeerId(7), "v=1".into())]);
+    // With the page's measure of its link, which goes along.
+    let out = run(
+        &mut conn,
+        &cfg,
+        &c,
+        r#"{"type":"offer","sdp":"v=1","link_kbps":380}"#,
+    );
+    assert_eq!(out, vec![Action::Offer(PeerId(7), "v=1".into(), Some(380))]);
     let mut out = Vec::new();
     conn.handle_offer_result(&c, Ok("answer".into()), &mut out);
     assert_eq!(
@@ -290,7 +296,7 @@ fn garbage_is_answered_counted_and_changes_nothing() {
     assert!(!conn.is_closed());
     // Still usable.
     let out = run(&mut conn, &cfg, &c, r#"{"type":"offer","sdp":"v=0"}"#);
-    assert_eq!(out, vec![Action::Offer(PeerId(1), "v=0".into())]);
+    assert_eq!(out, vec![Action::Offer(PeerId(1), "v=0".into(), None)]);
     let out = run(
         &mut conn,
         &cfg,
