@@ -21,6 +21,8 @@
 //                     again: how long until full quality is back (`full_s`: the first phase's
 //                     picture or a larger one, and 0.9 of its target, polled every 100 ms),
 //                     e.g. idle:none:60
+//   pair:R            a viewer on an unshaped link, then a second one behind R (below)
+//   any of these@RTTms   with that round trip added, e.g. loss:5@80ms
 //
 // For each it reports: the time from navigation to the first frame and the page's timeline
 // (glint.timeline); then per phase (a fixed rate or loss is one phase, its first 3 s left out):
@@ -51,14 +53,14 @@
 // column gives the Opus rate the host chose and the Opus frames it sent per second (100 is
 // every 10 ms frame).
 //
-// Usage: node benches/link.mjs [--scenarios rate:2mbit,...] [--seconds N] [--content C]
+// Usage: node benches/link.mjs [--help] [--scenarios rate:2mbit,...] [--seconds N] [--content C]
 //                              [--sound] [--glint-args "--no-ladder ..."] [--json FILE]
 //                              [--burst 32kbit] (tbf's bucket, tc's syntax)
-//        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss over a 40 ms round
-//                                         trip, a pair behind
-//                                         1 Mbit/s, 25 % loss: the e2e suite runs this to
-//                                         check the bench and the page's weak-link warning)
-//        [--rtt MS] [--jitter MS]            a round trip for every scenario (see above)
+//                              [--rtt MS] [--jitter MS] (a round trip for every scenario)
+//        node benches/link.mjs --short   (one 2 Mbit/s phase of 6 s, 2 % loss over a 40 ms
+//                                         round trip, a pair behind 1 Mbit/s, 25 % loss: the
+//                                         e2e suite runs this to check the bench and the
+//                                         page's weak-link warning)
 // Default: rate:2mbit rate:400kbit loss:5 steps:10mbit:10,1mbit:15,10mbit:10 pair:1mbit, 20 s
 // phases. `pair:R`: a viewer on an unshaped link watches (until it has the full picture), then a
 // second one behind R joins;
@@ -69,28 +71,65 @@
 // own namespace, not through the shaped link.
 
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { parseArgs, promisify } from 'node:util';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGlint, startChromium, startLan, waitFor, playTone } from '../web-client/test/e2e/harness.mjs';
 import { msPer } from '../web-client/src/overlay.js';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-};
-const short = process.argv.includes('--short');
-const seconds = Number(arg('--seconds', short ? '6' : '20'));
-const jsonFile = arg('--json', null);
-const content = arg('--content', 'pattern');
-const withSound = process.argv.includes('--sound');
-const extraArgs = (arg('--glint-args', '') || '').split(' ').filter(Boolean);
+// The options (node's util.parseArgs, strict: an unknown or misspelt option is an error, not
+// a default run of several minutes); --help prints the usage above.
+const { values: opts } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        scenarios: { type: 'string' },
+        seconds: { type: 'string' },
+        content: { type: 'string', default: 'pattern' },
+        sound: { type: 'boolean', default: false },
+        'glint-args': { type: 'string', default: '' },
+        json: { type: 'string' },
+        burst: { type: 'string', default: '32kbit' },
+        rtt: { type: 'string', default: '0' },
+        jitter: { type: 'string', default: '0' },
+        short: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    console.error(`link.mjs: ${e.message} (--help for the usage)`);
+    process.exit(2);
+  }
+})();
+if (opts.help) {
+  const text = readFileSync(new URL(import.meta.url), 'utf8');
+  const usage = text.slice(text.indexOf('// Usage:'), text.indexOf('// Needs root'))
+    + text.slice(text.indexOf('// Scenarios (each'), text.indexOf('// For each it reports'));
+  console.log(usage.replace(/^\/\/ ?/gm, '').trimEnd());
+  process.exit(0);
+}
+const short = opts.short;
+const seconds = Number(opts.seconds ?? (short ? '6' : '20'));
+const jsonFile = opts.json ?? null;
+const content = opts.content;
+const withSound = opts.sound;
+const extraArgs = opts['glint-args'].split(' ').filter(Boolean);
 // tbf's bucket: 32kbit (4 KiB) by default; a home router's can be far larger (32kb: 32 KiB),
 // which lets a short burst through at the wire's speed and then drops a run of packets.
-const burst = arg('--burst', '32kbit');
-const defaultRtt = Number(arg('--rtt', '0'));
-const jitterMs = Number(arg('--jitter', '0'));
+const burst = opts.burst;
+const defaultRtt = Number(opts.rtt);
+const jitterMs = Number(opts.jitter);
+for (const [name, value] of [['--seconds', seconds], ['--rtt', defaultRtt], ['--jitter', jitterMs]]) {
+  if (!(value >= 0)) {
+    console.error(`link.mjs: ${name} takes a number (--help for the usage)`);
+    process.exit(2);
+  }
+}
+if (!['pattern', 'text'].includes(content)) {
+  console.error(`link.mjs: --content is pattern or text, not ${content}`);
+  process.exit(2);
+}
 const RELAY_PORT = 47000;
 const SCROLLER = "xterm -geometry 200x60+0+0 -e sh -c 'while :; do head -c 30000 /dev/urandom | base64; done'";
 const WARMUP_S = 3; // left out of each phase's rates: the estimate settles
@@ -133,9 +172,9 @@ function parseSpec(spec) {
 }
 
 // --scenarios wins over --short's set (--short then only shortens the phases).
-const scenarios = arg('--scenarios', short
+const scenarios = (opts.scenarios ?? (short
   ? 'steps:2mbit:6,loss:2@40ms,pair:1mbit,loss:25'
-  : 'rate:2mbit,rate:400kbit,loss:5,steps:10mbit:10,1mbit:15,10mbit:10,pair:1mbit')
+  : 'rate:2mbit,rate:400kbit,loss:5,steps:10mbit:10,1mbit:15,10mbit:10,pair:1mbit'))
   .split(/,(?=rate:|loss:|steps:|pair:|idle:)/).map(parse);
 
 /**
@@ -171,7 +210,7 @@ const bits = (rate) => {
   return Number(m[1]) * ({ k: 1e3, m: 1e6, g: 1e9 }[m[2]?.toLowerCase()] ?? 1);
 };
 // Glint's highest video rate: its default, or --bitrate in --glint-args.
-const configuredKbps = Number(/--bitrate[ =](\d+)/.exec(arg('--glint-args', '') || '')?.[1] ?? 8000);
+const configuredKbps = Number(/--bitrate[ =](\d+)/.exec(opts['glint-args'])?.[1] ?? 8000);
 
 /**
  * A count over `ms` as a rate per second, rounded. A "one second" sample takes longer than a

@@ -20,13 +20,15 @@ impl Session {
             p.sustained.record(now, p.rate.target_kbps());
         }
         self.regroup(now);
-        // Before any peer has connected, the first peers' start rates set their tier's rate
-        // and rung: the first keyframe a page gets is then coded for its start rate, not at
-        // the full size and `--bitrate` (a 12 KB keyframe into a 400 kbit/s link lost most of
-        // its packets, and the first picture waited for their resends).
-        // (A peer's target is its estimator's start until its first figure, which takes
-        // HEADROOM of it: the rung is chosen for that.)
+        // While no peer is connected, the start rates of the peers still connecting for the
+        // first time set their tier's rate and rung: the first keyframe a page gets is then
+        // coded for its start rate, not at the full size and `--bitrate` (a 12 KB keyframe
+        // into a 400 kbit/s link lost most of its packets, and the first picture waited for
+        // their resends). A peer whose ICE lost its path keeps its tier as it was. (A new
+        // peer's target is its estimator's start until the estimator's first figure, which
+        // takes HEADROOM of it: the rung is chosen for that.)
         let first = !self.peers.iter().any(|p| p.connected && p.video.is_some());
+        let counts = |p: &Peer| p.connected || (first && p.first_connecting());
         let target_of = |p: &Peer| match p.connected {
             true => p.rate.target_kbps(),
             false => (f64::from(p.rate.target_kbps()) * rate::HEADROOM).round() as u32,
@@ -38,7 +40,7 @@ impl Session {
             let binding = self
                 .peers
                 .iter()
-                .filter(|p| (p.connected || first) && p.video.is_some() && p.tier == t)
+                .filter(|p| counts(p) && p.video.is_some() && p.tier == t)
                 .min_by_key(|p| target_of(p));
             let Some(binding) = binding else {
                 continue;

@@ -101,6 +101,11 @@ impl Peer {
         (peer, answered.sdp)
     }
 
+    /// Whether the peer has not been connected yet (its DTLS never came up).
+    pub(super) fn first_connecting(&self) -> bool {
+        !self.dtls_up
+    }
+
     /// Answers a new offer on this peer's connection ([`negotiate::reanswer`]).
     pub(super) fn reanswer(
         &mut self,

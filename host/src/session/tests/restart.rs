@@ -38,6 +38,12 @@ fn a_restart_after_the_path_was_lost_resumes_the_picture_on_the_same_peer() {
         h.run_until(Duration::from_secs(30), |h| !host_connected(h)),
         "the host never noticed the lost path"
     );
+    // While the path is lost, the picture's rate and size stay where the viewer's own rate
+    // put them: no viewer is connected, but this one is no new viewer starting.
+    let rung = h.rung;
+    h.run_for(Duration::from_secs(1));
+    let target = h.session.peers[0].rate.target_kbps();
+    assert_eq!((h.rate_kbps, h.rung), (target, rung), "{:?}", h.rate_log);
     let frames_before = h.clients[0].frames.len();
     let keyframes_asked = h.keyframe_commands;
     // The link is back; the page restarts ICE on its signaling socket.
