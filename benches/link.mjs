@@ -131,6 +131,7 @@ if (!['pattern', 'text'].includes(content)) {
   process.exit(2);
 }
 const RELAY_PORT = 47000;
+const BROWSER_OPTIONS = { ignoreHTTPSErrors: true, handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false };
 const SCROLLER = "xterm -geometry 200x60+0+0 -e sh -c 'while :; do head -c 30000 /dev/urandom | base64; done'";
 const WARMUP_S = 3; // left out of each phase's rates: the estimate settles
 const RECOVERED_FPS = 50;
@@ -263,6 +264,18 @@ async function run(scenario) {
   let fast;
   let tone;
   let delay;
+  // One stop, however many ask (the signal handler and the finally below).
+  let stopping = null;
+  stopRunning = () => (stopping ??= (async () => {
+    tone?.kill();
+    await browser?.stop();
+    await fast?.stop();
+    await glint?.stop();
+    delay?.stop();
+    if (process.env.LINK_LOG && glint) writeFileSync(`${process.env.LINK_LOG}.${scenario.spec.replace(/[^a-z0-9.]+/gi, '_')}`, glint.logs());
+    lan.stop();
+    rmSync(home, { recursive: true, force: true });
+  })());
   try {
     const dev = /(gh\d+)@/.exec(execFileSync('ip', ['-n', lan.host, '-o', 'link', 'show']).toString())[1];
     const shape = (verb, rate) => execFileSync('ip', ['netns', 'exec', lan.host, 'tc', 'qdisc', verb, 'dev', dev,
@@ -320,9 +333,9 @@ async function run(scenario) {
     };
     // Started before the fast viewer connects: on the bench's one machine a starting Chromium
     // takes both cores for a second or two, which a viewer joining from its own device does not.
-    browser = await startChromium({ executablePath: lan.chromium, contextOptions: { ignoreHTTPSErrors: true } });
+    browser = await startChromium({ executablePath: lan.chromium, contextOptions: BROWSER_OPTIONS });
     if (scenario.pair) {
-      fast = await startChromium({ executablePath: lan.hostChromium, contextOptions: { ignoreHTTPSErrors: true } });
+      fast = await startChromium({ executablePath: lan.hostChromium, contextOptions: BROWSER_OPTIONS });
       await fast.page.goto(glint.url);
       await waitFor('the fast viewer\'s first frame', () => fast.page.evaluate(() => window.glint?.state === 'playing'), 60000);
       // The second viewer joins one that already watches the whole screen: a new peer starts
@@ -468,15 +481,24 @@ async function run(scenario) {
     }
     return { scenario: scenario.spec, content: scenario.idle ? 'text' : content, loss_pct: scenario.loss, rtt_ms: scenario.rtt, first_frame_ms: firstFrameMs, timeline, phases };
   } finally {
-    tone?.kill();
-    await browser?.stop();
-    await fast?.stop();
-    await glint?.stop();
-    delay?.stop();
-    if (process.env.LINK_LOG && glint) writeFileSync(`${process.env.LINK_LOG}.${scenario.spec.replace(/[^a-z0-9.]+/gi, '_')}`, glint.logs());
-    lan.stop();
-    rmSync(home, { recursive: true, force: true });
+    await stopRunning();
+    stopRunning = null;
   }
+}
+
+// Ctrl-C (or a kill) stops the running scenario's glint, browsers, relay and namespaces before
+// exiting; without it they outlived the bench. (Playwright's own handlers, which close the
+// browsers and exit at once, are off: this one closes them.)
+let stopRunning = null;
+let interrupted = null;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    interrupted ??= (async () => {
+      console.error(`link.mjs: ${signal}: stopping glint, the browsers and the namespaces`);
+      await stopRunning?.();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    })();
+  });
 }
 
 /** An xterm whose text scrolls as fast as it can while `file` exists, and stands still otherwise. */
@@ -487,7 +509,14 @@ function scrollWhile(file) {
 
 const results = [];
 for (const scenario of scenarios) {
-  const r = await run(scenario);
+  let r;
+  try {
+    r = await run(scenario);
+  } catch (e) {
+    // Stopped under it by a signal: the handler exits once everything is stopped.
+    if (interrupted) await interrupted;
+    throw e;
+  }
   console.log(JSON.stringify(r));
   results.push(r);
 }
