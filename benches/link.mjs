@@ -122,7 +122,7 @@ const defaultRtt = Number(opts.rtt);
 const jitterMs = Number(opts.jitter);
 for (const [name, value] of [['--seconds', seconds], ['--rtt', defaultRtt], ['--jitter', jitterMs]]) {
   if (!(value >= 0)) {
-    console.error(`link.mjs: ${name} takes a number (--help for the usage)`);
+    console.error(`link.mjs: ${name} takes a number, 0 or more (--help for the usage)`);
     process.exit(2);
   }
 }
@@ -144,8 +144,23 @@ function parse(named) {
   const [spec, rttSpec] = named.split('@');
   const rtt = rttSpec === undefined ? defaultRtt : Number(/^(\d+)ms$/.exec(rttSpec)?.[1] ?? NaN);
   if (!(rtt >= 0)) throw new Error(`${named}: the round trip is written @80ms`);
-  return { ...parseSpec(spec), spec: rtt > 0 ? `${spec}@${rtt}ms` : spec, rtt };
+  const scenario = { ...parseSpec(spec), spec: rtt > 0 ? `${spec}@${rtt}ms` : spec, rtt };
+  if (!(Number.isInteger(scenario.loss) && scenario.loss >= 0 && scenario.loss <= 99)) {
+    throw new Error(`${named}: the loss is a whole percentage, 0 to 99`);
+  }
+  for (const p of scenario.phases) {
+    if (p.rate !== null && !TC_RATE.test(p.rate ?? '')) {
+      throw new Error(`${named}: a rate is tc's, e.g. 400kbit or 2mbit${scenario.pair ? '' : ' (or none)'}, not ${p.rate}`);
+    }
+    // A phase's first WARMUP_S seconds are left out of its figures; a still spell is not measured.
+    const least = p.still ? 1 : WARMUP_S + 1;
+    if (!(p.seconds >= least)) throw new Error(`${named}: a phase takes ${least} s or more (--seconds, or a step's S)`);
+  }
+  return scenario;
 }
+
+/** A rate in tc's syntax (tc-tbf(8), "rate"). */
+const TC_RATE = /^\d+(\.\d+)?(bit|kbit|mbit|gbit|bps|kbps|mbps|gbps)$/i;
 
 function parseSpec(spec) {
   const [kind, ...rest] = spec.split(':');
@@ -153,7 +168,7 @@ function parseSpec(spec) {
   if (kind === 'loss') return { spec, loss: Number(rest[0]), phases: [{ rate: null, seconds }] };
   // A viewer on an unshaped link (loopback in glint's own namespace) watches first; then one
   // behind `rate` joins.
-  if (kind === 'pair') return { spec, loss: 0, pair: true, phases: [{ rate: rest[0], seconds }] };
+  if (kind === 'pair') return { spec, loss: 0, pair: true, phases: [{ rate: rest[0] ?? '', seconds }] };
   // Text that scrolls while the file `go` exists, else stands still.
   if (kind === 'idle') {
     const rate = rest[0] === 'none' ? null : rest[0];
@@ -176,7 +191,14 @@ function parseSpec(spec) {
 const scenarios = (opts.scenarios ?? (short
   ? 'steps:2mbit:6,loss:2@40ms,pair:1mbit,loss:25'
   : 'rate:2mbit,rate:400kbit,loss:5,steps:10mbit:10,1mbit:15,10mbit:10,pair:1mbit'))
-  .split(/,(?=rate:|loss:|steps:|pair:|idle:)/).map(parse);
+  .split(/,(?=rate:|loss:|steps:|pair:|idle:)/).map((named) => {
+    try {
+      return parse(named);
+    } catch (e) {
+      console.error(`link.mjs: ${e.message} (--help for the scenarios)`);
+      return process.exit(2);
+    }
+  });
 
 /**
  * Adds `rtt` ms of round trip to glint's media in `lan` (see the top): a second address on
@@ -507,6 +529,9 @@ function scrollWhile(file) {
     'else sleep 0.05; fi; done\'';
 }
 
+/** Bytes as KiB for the table: one decimal under 10 KiB (a 370-byte keyframe read "0"). */
+const kib = (bytes) => (bytes < 10240 ? (bytes / 1024).toFixed(1) : String(Math.round(bytes / 1024)));
+
 const results = [];
 for (const scenario of scenarios) {
   let r;
@@ -534,7 +559,7 @@ for (const r of results) {
       `${p.fps_median} / ${p.fps_min} | ${p.freezes} (${p.freeze_total_ms} ms), ${p.longest_freeze_ms} ms | ${back}${full} | ` +
       `${p.photon_ms.p50 ?? '–'} / ${p.photon_ms.p95 ?? '–'} ms | ` +
       `${p.target_kbps} kbit/s | ${p.bwe_kbps} kbit/s | ${p.sent_kbps} kbit/s | ${p.tbf_drops} | ` +
-      `${p.keyframes} (${p.plis}, ${p.page_asks}), ${Math.round(p.keyframe_bytes_max / 1024)} KiB | ${p.picture} |` +
+      `${p.keyframes} (${p.plis}, ${p.page_asks}), ${kib(p.keyframe_bytes_max)} KiB | ${p.picture} |` +
       (withSound ? ` ${p.audio_kbps} kbit/s, ${p.audio_frames_per_s}/s |` : ''));
     if (p.fast) {
       const f = p.fast;

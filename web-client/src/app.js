@@ -4,7 +4,7 @@
 
 import { Signaling, message, ERROR_REACTIONS } from './signaling.js';
 import { PeerConnection } from './peer.js';
-import { pageLoadKbps } from './loadrate.js';
+import { linkKbps } from './loadrate.js';
 import { InputControls, remotePoint, MAX_TEXT_CHARS } from './controls.js';
 import { Sound } from './sound.js';
 import {
@@ -232,7 +232,7 @@ const peer = new PeerConnection({
   signal: (msg) => signaling.send(msg),
   message,
   mark,
-  linkKbps: pageLoadKbps,
+  linkKbps: () => linkKbps(),
   onClipboard: takeHostClipboard,
   onControl: (data) => {
     hostHeard();

@@ -4,6 +4,8 @@
 // usual start, so that a page on a 400 kbit/s link gets a first keyframe its link carries
 // instead of one that loses most of its packets in the link's queue.
 
+import { localStore } from './storage.js';
+
 /** Fewer bytes than this (the page's files, compressed, are ~35 KB) say nothing of a rate. */
 export const MIN_BYTES = 12000;
 
@@ -43,8 +45,50 @@ export function loadRateKbps(entries) {
   return Math.round((bytes * 8) / receiving);
 }
 
-/** [`loadRateKbps`] of this page's own loading (its document and its files so far). */
+/** The page's own loading (its document and its files so far), as Resource Timing entries. */
+function pageEntries(perf) {
+  if (!perf?.getEntriesByType) return [];
+  return [...perf.getEntriesByType('navigation'), ...perf.getEntriesByType('resource')];
+}
+
+/** [`loadRateKbps`] of this page's own loading. */
 export function pageLoadKbps(perf = globalThis.performance) {
-  if (!perf?.getEntriesByType) return null;
-  return loadRateKbps([...perf.getEntriesByType('navigation'), ...perf.getEntriesByType('resource')]);
+  return loadRateKbps(pageEntries(perf));
+}
+
+/**
+ * How long a measure is kept for the next loads of the page (a reload, another tab), whose
+ * files come from the browser's cache and measure nothing.
+ */
+export const KEPT_FOR_MS = 30 * 60 * 1000;
+const KEY = 'glint-link-kbps';
+
+/**
+ * The page's measure of its link, kbit/s, or null: this load's (kept in `store` for the next
+ * loads); when this load took its files from the cache, the last measure if it is under
+ * [`KEPT_FOR_MS`] old; when its files came over the link too fast to measure, none (and the
+ * kept one is dropped: the link is fast now).
+ */
+export function linkKbps({ perf = globalThis.performance, store = localStore(), now = Date.now() } = {}) {
+  const entries = pageEntries(perf);
+  const fresh = loadRateKbps(entries);
+  const fetched = entries.reduce((a, e) => a + (e.transferSize > 0 ? e.transferSize : 0), 0);
+  // Storage that is full or refused keeps nothing; the measure still goes.
+  const keep = (change) => { try { change(); } catch { /* nothing kept */ } };
+  if (fresh !== null) {
+    keep(() => store?.setItem(KEY, JSON.stringify({ kbps: fresh, at: now })));
+    return fresh;
+  }
+  if (fetched >= MIN_BYTES) {
+    keep(() => store?.removeItem(KEY));
+    return null;
+  }
+  try {
+    const kept = JSON.parse(store?.getItem(KEY) ?? 'null');
+    const age = now - kept?.at;
+    if (Number.isInteger(kept?.kbps) && kept.kbps > 0 && age >= 0 && age < KEPT_FOR_MS) return kept.kbps;
+  } catch {
+    // Refused, or a kept value that is not ours: no kept measure.
+  }
+  return null;
 }

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadRateKbps, pageLoadKbps } from '../src/loadrate.js';
+import { KEPT_FOR_MS, linkKbps, loadRateKbps, pageLoadKbps } from '../src/loadrate.js';
 
 const entry = (transferSize, requestStart, responseStart, responseEnd) => ({ transferSize, requestStart, responseStart, responseEnd });
 
@@ -40,4 +40,39 @@ test('the page reads its navigation and resource entries; a browser without them
   assert.ok(pageLoadKbps(perf) > 300);
   assert.equal(pageLoadKbps({}), null);
   assert.equal(pageLoadKbps(null), null);
+});
+
+/** A Storage-shaped map. */
+function fakeStore() {
+  const m = new Map();
+  return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => m.set(k, String(v)), removeItem: (k) => m.delete(k), m };
+}
+const perfOf = (entries) => ({ getEntriesByType: (type) => (type === 'navigation' ? entries.slice(0, 1) : entries.slice(1)) });
+const slowLoad = perfOf([entry(2110, 89, 143, 144), entry(2042, 187, 193, 194), entry(29354, 197, 680, 847)]);
+const cachedLoad = perfOf([entry(300, 50, 52, 53), entry(0, 60, 61, 62)]);
+const fastLoad = perfOf([entry(2110, 0, 100, 101), entry(2042, 150, 250, 251), entry(29354, 252, 352, 560)]);
+
+test('a reload from the cache uses the last measure for half an hour; a fast load drops it', () => {
+  const store = fakeStore();
+  const measured = linkKbps({ perf: slowLoad, store, now: 1000 });
+  assert.ok(measured > 300);
+  // The reload: its files from the cache, nothing measured; the kept measure goes.
+  assert.equal(linkKbps({ perf: cachedLoad, store, now: 1000 + 60_000 }), measured);
+  assert.equal(linkKbps({ perf: cachedLoad, store, now: 1000 + KEPT_FOR_MS }), null, 'too old');
+  // Files that came over a fast link: no measure, and the kept one is dropped.
+  linkKbps({ perf: slowLoad, store, now: 5000 });
+  assert.equal(linkKbps({ perf: fastLoad, store, now: 6000 }), null);
+  assert.equal(linkKbps({ perf: cachedLoad, store, now: 7000 }), null);
+});
+
+test('storage that is refused or holds something else gives no kept measure, and no error', () => {
+  const refusing = { getItem() { throw new Error('SecurityError'); }, setItem() { throw new Error('QuotaExceededError'); }, removeItem() {} };
+  assert.equal(linkKbps({ perf: cachedLoad, store: refusing, now: 1 }), null);
+  assert.ok(linkKbps({ perf: slowLoad, store: refusing, now: 1 }) > 300, 'this load\'s measure still goes');
+  assert.equal(linkKbps({ perf: cachedLoad, store: undefined, now: 1 }), null);
+  for (const junk of ['{', '{"kbps":"380","at":1}', '{"kbps":-3,"at":1}', '{"kbps":380,"at":99}', '[]']) {
+    const store = fakeStore();
+    store.setItem('glint-link-kbps', junk);
+    assert.equal(linkKbps({ perf: cachedLoad, store, now: 50 }), null, junk);
+  }
 });

@@ -109,12 +109,12 @@ pub enum ClientMsg {
     Offer {
         sdp: String,
         /// The page's own measure of its link's downstream rate, kbit/s, from how its files
-        /// came while it loaded (`web-client/src/loadrate.js`, W3C Resource Timing); absent
-        /// when its files were cached or came too fast to say. A new peer's rate starts at
-        /// 0.9 of it when that is under the usual start
+        /// came while it loaded (`web-client/src/loadrate.js`, W3C Resource Timing), at least
+        /// 1 (0 is refused as `bad-message`); absent when the page has no measure. A new peer's
+        /// rate starts at 0.8 of it when that is under the usual start
         /// ([`crate::session::start_kbps`]); a renegotiation ignores it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        link_kbps: Option<u32>,
+        link_kbps: Option<std::num::NonZeroU32>,
     },
     /// One of the page's ICE candidates, trickled after its offer (RFC 8838); `sdp_mid` is
     /// informational (one bundled transport).

@@ -263,6 +263,7 @@ impl Connection {
                 // A second offer on the same socket renegotiates the page's connection (an ICE
                 // restart) or, from a new connection, replaces it: the session tells which.
                 self.offered = true;
+                let link_kbps = link_kbps.map(std::num::NonZeroU32::get);
                 out.push(Action::Offer(self.peer, sdp, link_kbps));
             }
             ClientMsg::Candidate { candidate, .. } => {

@@ -248,7 +248,7 @@ fn at_400_kbits_the_first_picture_comes_within_2_s_and_keeps_moving() {
 }
 
 /// A page that measured its 400 kbit/s link while it loaded (signaling's `link_kbps`,
-/// `web-client/src/loadrate.js`) starts at 0.9 of that: its first keyframe is coded for that
+/// `web-client/src/loadrate.js`) starts at 0.8 of that: its first keyframe is coded for that
 /// rate, at the rung it affords, before the connection is up, and gets through the link's
 /// queue whole. Without the measure the first keyframe is coded for the usual start (1000
 /// kbit/s, 640x360), loses packets in the link's queue, and the first picture waits for the

@@ -92,6 +92,18 @@ fn hello_then_offer_gets_a_welcome_and_an_offer_for_the_same_peer() {
         r#"{"type":"offer","sdp":"v=1","link_kbps":380}"#,
     );
     assert_eq!(out, vec![Action::Offer(PeerId(7), "v=1".into(), Some(380))]);
+    // A measure that is no rate is refused, and counted; nothing goes to the session.
+    for bad in ["0", "-5", "380.5", "\"380\"", "4294967296"] {
+        let msg = format!(r#"{{"type":"offer","sdp":"v=2","link_kbps":{bad}}}"#);
+        let out = run(&mut conn, &cfg, &c, &msg);
+        assert_eq!(
+            error_code(&out[0]),
+            Some(ErrorCode::BadMessage),
+            "{bad}: {out:?}"
+        );
+        assert_eq!(out.len(), 1, "{bad}: {out:?}");
+    }
+    assert_eq!(c.bad_messages.get(), 5);
     let mut out = Vec::new();
     conn.handle_offer_result(&c, Ok("answer".into()), &mut out);
     assert_eq!(
@@ -103,7 +115,7 @@ fn hello_then_offer_gets_a_welcome_and_an_offer_for_the_same_peer() {
     let mut out = Vec::new();
     conn.handle_closed(&mut out);
     assert_eq!(out, vec![Action::Leave(PeerId(7))]);
-    assert_eq!(c.bad_messages.get(), 0);
+    assert_eq!(c.bad_messages.get(), 5);
 }
 
 #[test]
