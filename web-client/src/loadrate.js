@@ -42,7 +42,8 @@ export function loadRateKbps(entries) {
     until = Math.max(until, e.responseEnd);
   }
   if (bytes < MIN_BYTES || receiving < MIN_ROUND_TRIPS * roundTrip) return null;
-  return Math.round((bytes * 8) / receiving);
+  // At least 1: the host refuses 0 (a page that took minutes over its files).
+  return Math.max(1, Math.round((bytes * 8) / receiving));
 }
 
 /** The page's own loading (its document and its files so far), as Resource Timing entries. */

@@ -27,6 +27,10 @@ test('parallel downloads share the link: their overlap counts once', () => {
   assert.ok(kbps >= 630 && kbps <= 660, `${kbps}`);
 });
 
+test('a link that took minutes over the files measures 1 kbit/s, never 0 (which the host refuses)', () => {
+  assert.equal(loadRateKbps([entry(12000, 10, 12, 600_000)]), 1);
+});
+
 test('files from the cache, or too few bytes, measure nothing', () => {
   assert.equal(loadRateKbps([]), null);
   assert.equal(loadRateKbps([entry(0, 10, 11, 12), entry(0, 20, 21, 22)]), null); // cached
