@@ -392,9 +392,11 @@ impl Session {
         if self.peers.len() >= self.config.max_peers {
             return Err(SessionError::Full(self.config.max_peers));
         }
-        let (rtc, offer) = negotiate::offer(&self.config, now)?;
         let max = self.config.max_kbps;
-        let mut peer = Peer::pending(id, rtc, Some(offer.pending), Default::default(), now, max);
+        let start = negotiate::start_kbps(max, None);
+        let (rtc, offer) = negotiate::offer(&self.config, now, start)?;
+        let rate = rate::RateControl::new(now, start, max);
+        let mut peer = Peer::pending(id, rtc, Some(offer.pending), Default::default(), now, rate);
         peer.reflexive = offer.reflexive;
         self.add_peer(now, peer);
         Ok(offer.sdp)

@@ -21,10 +21,9 @@ use crate::encode::Codec;
 pub(crate) const START_KBPS: u32 = 1000;
 
 /// Where a new peer's rate starts, kbit/s: [`START_KBPS`], or 0.8 of the page's own measure
-/// of its link (`link_kbps`, from its files' download) when that is lower, never under
-/// [`super::MIN_VIDEO_KBPS`]; and never over `max_kbps` (`--bitrate`). (The page measured a
-/// 400 kbit/s tbf link at 268–439 kbit/s: a token bucket lets the first bytes through at the
-/// wire's speed.)
+/// of its link (`link_kbps`) when lower (it read 268–439 kbit/s on a 400 kbit/s tbf link, whose
+/// bucket lets the first bytes through at the wire's speed), never under
+/// [`super::MIN_VIDEO_KBPS`], never over `max_kbps` (`--bitrate`).
 pub fn start_kbps(max_kbps: u32, link_kbps: Option<u32>) -> u32 {
     let measured = link_kbps.map_or(START_KBPS, |k| {
         (u64::from(k) * 4 / 5).clamp(u64::from(super::MIN_VIDEO_KBPS), u64::from(START_KBPS)) as u32
@@ -251,9 +250,13 @@ fn parse_error(e: &impl std::fmt::Display) -> String {
     }
 }
 
-/// Offers video and sound, send-only, to a party that answers.
-pub(super) fn offer(config: &SessionConfig, now: Instant) -> Result<(Rtc, Offered), SessionError> {
-    let (mut rtc, reflexive) = new_rtc(config, now, start_kbps(config.max_kbps, None));
+/// Offers video and sound, send-only, to a party that answers; its rate starts at `start_kbps`.
+pub(super) fn offer(
+    config: &SessionConfig,
+    now: Instant,
+    start_kbps: u32,
+) -> Result<(Rtc, Offered), SessionError> {
+    let (mut rtc, reflexive) = new_rtc(config, now, start_kbps);
     let mut api = rtc.sdp_api();
     let video = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
     let audio = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);

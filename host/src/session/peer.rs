@@ -94,8 +94,8 @@ impl Peer {
         max_kbps: u32,
         start_kbps: u32,
     ) -> (Self, String) {
-        let mut peer = Self::pending(id, answered.rtc, None, answered.media, now, max_kbps);
-        peer.rate = RateControl::new(now, start_kbps, max_kbps);
+        let rate = RateControl::new(now, start_kbps, max_kbps);
+        let mut peer = Self::pending(id, answered.rtc, None, answered.media, now, rate);
         peer.shape = answered.shape;
         peer.reflexive = answered.reflexive;
         (peer, answered.sdp)
@@ -122,14 +122,15 @@ impl Peer {
         negotiate::reanswer(config, rtc, reflexive, shape, offered, sdp)
     }
 
-    /// A peer we offered to, waiting for its answer (or answered, when `pending` is `None`).
+    /// A peer we offered to, waiting for its answer (or answered, when `pending` is `None`),
+    /// its video rate starting with `rate`.
     pub(super) fn pending(
         id: PeerId,
         rtc: Rtc,
         pending: Option<Pending>,
         media: Media,
         now: Instant,
-        max_kbps: u32,
+        rate: RateControl,
     ) -> Self {
         Self {
             id,
@@ -147,7 +148,7 @@ impl Peer {
                 ..PeerSnapshot::default()
             },
             last_bytes: None,
-            rate: RateControl::new(now, max_kbps.min(negotiate::START_KBPS), max_kbps),
+            rate,
             shape: Shape::default(),
             reflexive: Vec::new(),
             dtls_up: false,
