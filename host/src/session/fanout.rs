@@ -52,6 +52,13 @@ impl KeyframeGate {
         self.has_keyframe = false;
     }
 
+    /// A keyframe sent at `now` whatever the gate says (the link collapsed): the gate counts
+    /// from it. Always true.
+    pub(super) fn force(&mut self, now: Instant) -> bool {
+        self.last_request = Some(now);
+        true
+    }
+
     /// A keyframe request at `now`; whether to honour it.
     pub(super) fn request(&mut self, now: Instant) -> bool {
         let due = self

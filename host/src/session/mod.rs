@@ -21,6 +21,7 @@ mod channels;
 mod encoders;
 mod fanout;
 mod ladder;
+mod nacks;
 mod negotiate;
 pub(crate) mod offers;
 mod peer;

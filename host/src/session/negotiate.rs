@@ -87,11 +87,11 @@ fn new_rtc(config: &SessionConfig, now: Instant, start_kbps: u32) -> (Rtc, Vec<s
     let mut rtc = RtcConfig::new()
         .set_ice_lite(false)
         .set_stats_interval(Some(RTC_STATS_INTERVAL))
-        // Transport-wide congestion control feedback (the browser acknowledges every packet
-        // with its arrival time) feeds str0m's send-side bandwidth estimator (goog_cc), which
-        // starts at the configured rate; the encoder follows its estimate (`rate/`). The
-        // video stream is sent unpaced (its pacer would spread each frame over tens of ms).
+        // TWCC feedback (every packet acknowledged with its arrival time) feeds str0m's
+        // send-side estimator (goog_cc); the encoder follows it (`rate/`). The raw RTCP shows
+        // each feedback and NACK as it comes (`rate/feedback.rs`, `nacks.rs`).
         .enable_bwe(Some(start))
+        .enable_raw_packets(true)
         .clear_extension_map()
         .set_extension(EXT_TRANSPORT_CC, Extension::TransportSequenceNumber)
         .set_extension(EXT_ABS_SEND_TIME, Extension::AbsoluteSendTime)

@@ -13,10 +13,13 @@ use str0m::bwe::{Bitrate, BweKind};
 pub(super) const RESTART_GRACE: Duration = Duration::from_secs(20);
 use str0m::change::SdpAnswer;
 use str0m::media::{Mid, Pt};
+use str0m::rtp::rtcp::Rtcp;
+use str0m::rtp::RawPacket;
 use str0m::{Event, IceConnectionState, Output as RtcOutput, Rtc};
 
 use super::channels::{ChannelKind, Channels};
 use super::fanout::KeyframeGate;
+use super::nacks::{self, NackedPackets};
 use super::negotiate::{self, Media, Pending, Shape};
 use super::rate::{LossRun, RateControl};
 use super::{
@@ -38,6 +41,8 @@ pub(super) struct Peer {
     pub(super) channels: Channels,
     pub(super) connected: bool,
     pub(super) keyframes: KeyframeGate,
+    /// The video packets the page has named in its NACKs lately.
+    nacked: NackedPackets,
     /// When str0m wants its next timeout.
     pub(super) timeout: Instant,
     /// When the host next says it is alive on `control` (`proto::echo::MSG_ALIVE`).
@@ -141,6 +146,7 @@ impl Peer {
             channels: Channels::default(),
             connected: false,
             keyframes: KeyframeGate::default(),
+            nacked: NackedPackets::default(),
             timeout: now,
             next_alive: now,
             snapshot: PeerSnapshot {
@@ -260,6 +266,32 @@ impl Peer {
             .set_bitrate(Bitrate::kbps(floor as u64), desired);
     }
 
+    /// What a run of loss calls for ([`LossRun`]), counted.
+    fn loss_run(
+        &mut self,
+        now: Instant,
+        run: Option<LossRun>,
+        counters: &SessionCounters,
+        out: &mut VecDeque<Output>,
+    ) {
+        match run {
+            Some(LossRun::Collapse) => {
+                counters.collapses.inc();
+                self.snapshot.collapses += 1;
+                self.resync(now, out, true);
+            }
+            Some(LossRun::FailedLead) => {
+                counters.failed_probe_leads.inc();
+                self.resync(now, out, true);
+            }
+            Some(LossRun::Burst) => {
+                counters.loss_bursts.inc();
+                self.resync(now, out, false);
+            }
+            None => {}
+        }
+    }
+
     /// The link lost a run of packets under the picture (`RateControl::on_loss`: it
     /// collapsed, or a probe's result led the target over it): what was lost is not resent
     /// (the RTX cache is emptied: those frames are past, and their resends would fill the
@@ -274,19 +306,31 @@ impl Peer {
             return;
         };
         if drop_resends {
+            // str0m counts the last second's resent bytes across a new cache, so after the
+            // resends of a fall (up to its share of the second, sent into the full link) it
+            // could drop every resend after the cut for up to a second. A cache without a cap
+            // starts that count over.
+            if let Some(tx) = self.rtc.direct_api().stream_tx_by_mid(mid, None) {
+                tx.set_rtx_cache(1, Duration::ZERO, None);
+            }
             self.reset_rtx_cache(mid, self.rate.resend_share(now));
         }
-        if self.keyframes.request(now) {
+        // The gate throttles the page's requests; the link's own run of loss is not one.
+        let sent = self.keyframes.request(now) || drop_resends && self.keyframes.force(now);
+        if sent {
             out.extend(self.keyframe());
         }
+        tracing::debug!(peer = %self.id, drop_resends, sent, "resync after a run of loss");
     }
 
-    /// Before a keyframe is written: the RTX cache takes the resend share the link calls for
-    /// now ([`RateControl::resend_share`]) if it has another. str0m changes the share only
+    /// Before a keyframe is written (its first packet starts what the page's NACKs may name
+    /// for [`NackedPackets`]): the RTX cache takes the resend share the link calls for now
+    /// ([`RateControl::resend_share`]) if it has another. str0m changes the share only
     /// with a new, empty cache, and the packets before a keyframe are the only ones whose
     /// resends the page can do without: a share changed at any other time cost the
     /// still-screen test its picture.
     pub(super) fn before_keyframe(&mut self, now: Instant) {
+        self.nacked.keyframe_written();
         let share = self.rate.resend_share(now);
         if let Some((mid, ..)) = self.video.filter(|_| share != self.resend_share) {
             self.reset_rtx_cache(mid, share);
@@ -314,10 +358,18 @@ impl Peer {
         counters: &SessionCounters,
         out: &mut VecDeque<Output>,
     ) {
-        if let (true, Some(keyframe)) = (self.keyframes.request(now), self.keyframe()) {
+        let due = self.keyframes.request(now);
+        tracing::debug!(peer = %self.id, due, "the page asked for a keyframe");
+        if let (true, Some(keyframe)) = (due, self.keyframe()) {
             counters.keyframe_requests.inc();
             out.push_back(keyframe);
         }
+    }
+
+    /// The video stream's SSRC (none before an answer).
+    fn video_ssrc(&mut self) -> Option<str0m::rtp::Ssrc> {
+        let (mid, ..) = self.video?;
+        Some(self.rtc.direct_api().stream_tx_by_mid(mid, None)?.ssrc())
     }
 
     /// A keyframe of this peer's tier in its codec, for the encoder (none before an answer
@@ -428,6 +480,7 @@ impl Peer {
                     bwe_kbps = s.bwe_tx.map(|b| b.as_f64() / 1000.0),
                     loss = s.egress_loss_fraction,
                     bytes_sent = s.peer_bytes_tx,
+                    video_bytes = sn.video_bytes_sent,
                     target_kbps = self.rate.target_kbps(),
                     "rate sample"
                 );
@@ -443,22 +496,7 @@ impl Peer {
                         .connected
                         .then(|| self.rate.on_loss(now, f64::from(loss), s.peer_bytes_tx))
                         .flatten();
-                    match run {
-                        Some(LossRun::Collapse) => {
-                            counters.collapses.inc();
-                            self.snapshot.collapses += 1;
-                            self.resync(now, out, true);
-                        }
-                        Some(LossRun::FailedLead) => {
-                            counters.failed_probe_leads.inc();
-                            self.resync(now, out, true);
-                        }
-                        Some(LossRun::Burst) => {
-                            counters.loss_bursts.inc();
-                            self.resync(now, out, false);
-                        }
-                        None => {}
-                    }
+                    self.loss_run(now, run, counters, out);
                 }
                 if self.connected {
                     self.rate.on_rtt(now, self.snapshot.rtt_ms);
@@ -484,6 +522,29 @@ impl Peer {
                 self.rate.on_estimate(now, kbps);
                 self.pad_to_target(now);
             }
+            Event::RawPacket(p) if self.connected => match *p {
+                RawPacket::RtcpRx(Rtcp::Twcc(t)) => {
+                    let received = u16::try_from(t.delta.len()).unwrap_or(u16::MAX);
+                    let run = self.rate.on_feedback(now, t.status_count, received);
+                    self.loss_run(now, run, counters, out);
+                }
+                RawPacket::RtpTx(h, _)
+                    if self.nacked.awaits_keyframe() && Some(h.ssrc) == self.video_ssrc() =>
+                {
+                    self.nacked.on_sent(h.sequence_number);
+                }
+                RawPacket::RtcpRx(Rtcp::Nack(n)) if Some(n.ssrc) == self.video_ssrc() => {
+                    let seqs = n.reports.iter().flat_map(|e| nacks::named(e.pid, e.blp));
+                    let rtt = self.snapshot.rtt_ms.unwrap_or(0.0) / 1e3;
+                    let rtt = Duration::try_from_secs_f64(rtt).unwrap_or_default();
+                    // Not while the link is falling: the collapse's keyframe is on its way.
+                    if self.nacked.on_nack(now, rtt, seqs) && !self.rate.losing_most() {
+                        tracing::debug!(peer = %self.id, "the page names a lost packet again");
+                        self.keyframe_requested(now, counters, out);
+                    }
+                }
+                _ => {}
+            },
             Event::EgressBitrateEstimate(BweKind::Remb { estimate, .. }) => {
                 self.snapshot.remb_kbps = Some(estimate.as_f64() / 1000.0);
             }

@@ -163,6 +163,7 @@ impl RateControl {
         }
         let fraction = fraction.clamp(0.0, 1.0);
         self.loss = fraction;
+        self.feedback.on_sample(now, fraction >= LOSSY_FROM);
         self.lossy = match self.lossy {
             _ if fraction >= LOSSY_FROM => Some((self.lossy.map_or(now, |(since, _)| since), now)),
             Some((_, last)) if now.saturating_duration_since(last) >= LOSSY_KEPT => None,
@@ -180,6 +181,7 @@ impl RateControl {
                 let newest = newest_loss(loss_before, fraction, dt);
                 self.newest_loss = newest;
                 let sent_kbps = bytes * 8.0 / 1000.0 / dt;
+                self.feedback.sent_kbps = sent_kbps;
                 // What got through is a small difference of large figures (0.9 or 0.96 of
                 // 8 Mbit/s lost is 2.5 times apart): no deeper than MAX_FAST_CUT at once.
                 let floor = (self.target_kbps / MAX_FAST_CUT).max(self.min_kbps);

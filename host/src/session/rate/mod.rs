@@ -4,97 +4,94 @@
 //!
 //! - The target is [`HEADROOM`] of the estimate (room for audio, RTX and header overhead);
 //! - a lower estimate cuts the target at once; a higher one raises it by at most
-//!   [`RAISE_PER_SECOND`] a second (a keyframe-sized jump into a queue is a freeze). The
-//!   estimator itself rises slowly (AIMD) except after a probe measured the link, so this cap
-//!   only bounds jumps; at 1.15 a second, as first planned, an open link took ~9 s to reach
-//!   8 Mbit/s from the start and 16 s to recover from 1 Mbit/s, on virtual time;
-//! - an idle screen sends little, which says nothing about the link: while the peer's video
-//!   (its encoded payloads, not the padding) is well under its target ([`IDLE_SHARE`]) and
-//!   under what the estimate affords, the target follows the estimate but never below what it
-//!   was when the screen went idle, if the picture had sent at that target before (a still
-//!   spell neither loses the rate the link earned nor ratchets it up on the estimate's ups
-//!   alone; a screen still from the start holds nothing, nor does a path found again after
-//!   ICE lost one);
-//! - after a collapse (one cut to under [`COLLAPSE_SHARE`] of the target: the link fell
-//!   under the picture), for [`HOLD_AFTER_COLLAPSE`] the target goes no lower than where
-//!   the last lossy second (or the collapse) took it, unless the link loses packets again;
-//!   above that it follows the estimate as always, down as well (the delay-based estimate
-//!   still keeps the queue short). Once the link carries the new rate without loss, str0m's
-//!   loss-based estimator (a port of libwebrtc's LossBasedBweV2) still has the burst of loss
-//!   in its window (15 observations of at least 250 ms) for ~5 s: while the window's
-//!   byte-weighted loss is over 20 % its bandwidth bias favours lower candidates, so it slides
-//!   ~5 % a step, and it may not rise while that loss is above its inherent-loss estimate.
-//!   After 10 → 1 Mbit/s that took the target to 154 kbit/s on a lossless link on virtual
-//!   time, with a delay-based estimate of 1.2 Mbit/s; the picture now keeps the rate the link
-//!   just carried until the estimator lets go of the burst;
-//! - a collapse is also seen before the estimator sees it: str0m's estimate took ~0.9 s to
-//!   fall after 10 → 1 Mbit/s (one delay-based cut to 0.85 of a lagging acknowledged rate,
-//!   then loss-based steps), while every frame in between was mostly lost and the burst of
-//!   loss kept its loss-based half near its floor for the rest of the run. The share of
-//!   packets lost over the last second (TWCC) is sampled every [`super::RTC_STATS_INTERVAL`];
-//!   from two samples the share among the newest packets follows ([`loss::newest_loss`]). When at
-//!   least [`FAST_COLLAPSE_LOSS`] of them, and [`FAST_COLLAPSE_PACKETS`] or more, were lost,
-//!   and [`FAST_COLLAPSE_SECOND`] of the whole second (not a short burst),
-//!   what got through (the rate sent since the last sample × the share not lost) is the link:
-//!   the target is cut to [`HEADROOM`] of it at once (never more than [`MAX_FAST_CUT`] times
-//!   lower), and stays under that until the estimator says as little or [`FAST_CAP_FOR`] has
-//!   passed. Only a fall to under [`COLLAPSE_SHARE`] of the target counts (random loss of a
-//!   few percent never comes near). At a sample where the estimator's own figure fell to
-//!   under half the lower quartile of its figures (its delay-based half saw the queue build)
-//!   while [`FELL_COLLAPSE_LOSS`] of the newest packets were lost, that is the collapse too:
-//!   the loss reported then still lags the fall (on the link bench 8 % of the second, 31 % of
-//!   the newest, 156 ms after 10 → 1 Mbit/s, with the figure down from 9 to 2.6 Mbit/s), so
-//!   what got through is not known and the cut is the deepest ([`MAX_FAST_CUT`] under what
-//!   the fallen figure affords); the loss alone showed it a sample (250 ms) later;
-//! - the target follows the lower of the estimator's current figure and the lower quartile of
-//!   its figures over the last [`FIGURES_OVER`] (sampled every [`super::RTC_STATS_INTERVAL`];
-//!   a fall to under half the quartile starts them over): a fall is followed at once, a rise
-//!   once the estimator has held it for three quarters of the window. A figure of
-//!   [`PROBE_JUMP`] times the quartile or more is a probe's result, which leads at once
-//!   ([`RateControl::follow`]). A quartile, not a mean: a probe's figure of 15 Mbit/s held
-//!   for 0.75 s on a 4.5 Mbit/s link moved a 3 s mean to 7.5 Mbit/s, over the link (a 3 s
-//!   freeze on the link bench), and the quartile not at all; where the estimator saws around
-//!   a link's edge (AIMD up, a cut when it overshoots) the median still took the target over
-//!   a 2 Mbit/s link on virtual time, and the lower quartile follows the saw's lows. str0m's
-//!   own estimate events are no help there: they average the distinct figures of its last
-//!   3 s however long each lasted, so one probe's figure among two moved them halfway, and
-//!   they stop while the link cannot be probed; they stand in only while no figure is sampled;
+//!   [`RAISE_PER_SECOND`] a second (a keyframe-sized jump into a queue is a freeze). The estimator
+//!   itself rises slowly (AIMD) except after a probe measured the link, so this cap only bounds
+//!   jumps; at 1.15 a second, as first planned, an open link took ~9 s to reach 8 Mbit/s from the
+//!   start and 16 s to recover from 1 Mbit/s, on virtual time;
+//! - an idle screen sends little, which says nothing about the link: while the peer's video (its
+//!   encoded payloads, not the padding) is well under its target ([`IDLE_SHARE`]) and under what
+//!   the estimate affords, the target follows the estimate but never below what it was when the
+//!   screen went idle, if the picture had sent at that target before (a still spell neither loses
+//!   the rate the link earned nor ratchets it up on the estimate's ups alone; a screen still from
+//!   the start holds nothing, nor does a path found again after ICE lost one);
+//! - after a collapse (one cut to under [`COLLAPSE_SHARE`] of the target: the link fell under the
+//!   picture), for [`HOLD_AFTER_COLLAPSE`] the target goes no lower than where the last lossy
+//!   second (or the collapse) took it, unless the link loses packets again; above that it follows
+//!   the estimate as always, down as well (the delay-based estimate still keeps the queue short).
+//!   Once the link carries the new rate without loss, str0m's loss-based estimator (a port of
+//!   libwebrtc's LossBasedBweV2) still has the burst of loss in its window (15 observations of at
+//!   least 250 ms) for ~5 s: while the window's byte-weighted loss is over 20 % its bandwidth bias
+//!   favours lower candidates, so it slides ~5 % a step, and it may not rise while that loss is
+//!   above its inherent-loss estimate. After 10 → 1 Mbit/s that took the target to 154 kbit/s on a
+//!   lossless link on virtual time, with a delay-based estimate of 1.2 Mbit/s; the picture now
+//!   keeps the rate the link just carried until the estimator lets go of the burst;
+//! - a collapse is also seen before the estimator sees it: str0m's estimate took ~0.9 s to fall
+//!   after 10 → 1 Mbit/s (one delay-based cut to 0.85 of a lagging acknowledged rate, then
+//!   loss-based steps), while every frame in between was mostly lost and the burst of loss kept its
+//!   loss-based half near its floor for the rest of the run. The share of packets lost over the
+//!   last second (TWCC) is sampled every [`super::RTC_STATS_INTERVAL`]; from two samples the share
+//!   among the newest packets follows ([`loss::newest_loss`]). When at least [`FAST_COLLAPSE_LOSS`]
+//!   of them, and [`FAST_COLLAPSE_PACKETS`] or more, were lost, and [`FAST_COLLAPSE_SECOND`] of the
+//!   whole second (not a short burst), what got through (the rate sent since the last sample × the
+//!   share not lost) is the link: the target is cut to [`HEADROOM`] of it at once (never more than
+//!   [`MAX_FAST_CUT`] times lower), and stays under that until the estimator says as little or
+//!   [`FAST_CAP_FOR`] has passed. Only a fall to under [`COLLAPSE_SHARE`] of the target counts
+//!   (random loss of a few percent never comes near). At a sample where the estimator's own figure
+//!   fell to under half the lower quartile of its figures (its delay-based half saw the queue
+//!   build) while [`FELL_COLLAPSE_LOSS`] of the newest packets were lost, that is the collapse too:
+//!   the loss reported then still lags the fall (on the link bench 8 % of the second, 31 % of the
+//!   newest, 156 ms after 10 → 1 Mbit/s, with the figure down from 9 to 2.6 Mbit/s), so what got
+//!   through is not known and the cut is the deepest ([`MAX_FAST_CUT`] under what the fallen figure
+//!   affords); the loss alone showed it a sample (250 ms) later. Between samples, a fall from a
+//!   clear link is seen from each TWCC feedback (`feedback.rs`);
+//! - the target follows the lower of the estimator's current figure and the lower quartile of its
+//!   figures over the last [`FIGURES_OVER`] (sampled every [`super::RTC_STATS_INTERVAL`]; a fall to
+//!   under half the quartile starts them over): a fall is followed at once, a rise once the
+//!   estimator has held it for three quarters of the window. A figure of [`PROBE_JUMP`] times the
+//!   quartile or more is a probe's result, which leads at once ([`RateControl::follow`]). A
+//!   quartile, not a mean: a probe's figure of 15 Mbit/s held for 0.75 s on a 4.5 Mbit/s link moved
+//!   a 3 s mean to 7.5 Mbit/s, over the link (a 3 s freeze on the link bench), and the quartile not
+//!   at all; where the estimator saws around a link's edge (AIMD up, a cut when it overshoots) the
+//!   median still took the target over a 2 Mbit/s link on virtual time, and the lower quartile
+//!   follows the saw's lows. str0m's own estimate events are no help there: they average the
+//!   distinct figures of its last 3 s however long each lasted, so one probe's figure among two
+//!   moved them halfway, and they stop while the link cannot be probed; they stand in only while no
+//!   figure is sampled;
 //! - a probe can be wrong: a router's large token bucket lets its burst through at the wire's
-//!   speed, and str0m then measured 8–16 Mbit/s on a 5 Mbit/s link; the target climbed over
-//!   the link and the picture froze for up to 3 s (a frame lost in the overflow, and the page
-//!   asked for a keyframe only after that long). So for [`PROBE_TRUSTED_AFTER`] after a
-//!   probe's result leads, the climb is checked: when the newest packets (from the sample
-//!   after the one it began in: the packets before went out before it) lose
-//!   [`PROBE_FAILED_LOSS`] more than the last second did when the lead began, the lead has
-//!   failed ([`LossRun::FailedLead`]: the caller sends a keyframe). The target goes back to
-//!   where it was when the lead began and stays under that for [`FAILED_LEAD_HOLD`] (the
-//!   estimator still says the probe's figure until it sees the loss), and no probe's result
-//!   leads again for [`DISTRUST_PROBES`] (doubled after each failed lead, up to
-//!   [`DISTRUST_PROBES_MAX`]; back to the first after a lead the link carried). A lead the
-//!   link carried goes on while the figure stays over the quartile (which catches up); a new
-//!   probe's figure on top of it is checked again;
-//! - when a link that came down may have opened again (the target under half of what it
-//!   carried lately, and for a while no loss and no queue), the peer asks str0m for a probe
-//!   ([`RateControl::desired_kbps`], `recovery.rs`; not while a collapse is held or probes
-//!   are distrusted, unless the link looks opened: clear for `recovery::LONG_CLEAR`, which
-//!   also ends the distrust); that probe's result leads from a smaller jump (any rise of
-//!   `recovery::OPENED_JUMP` while the link looks opened, or climbs on a clear link after
-//!   an asked probe found room), and after any probe the
-//!   target climbs [`RAISE_BACK_TO_CARRIED`] a second back to what the link carried. After
-//!   10 → 1 → 10 Mbit/s on virtual time the target was back at 7.6 Mbit/s in a median 7.3 s
-//!   (6.4–14.4) instead of 13.3 s (12.6 to over 20);
+//!   speed, and str0m then measured 8–16 Mbit/s on a 5 Mbit/s link; the target climbed over the
+//!   link and the picture froze for up to 3 s (a frame lost in the overflow, and the page asked for
+//!   a keyframe only after that long). So for [`PROBE_TRUSTED_AFTER`] after a probe's result leads,
+//!   the climb is checked: when the newest packets (from the sample after the one it began in: the
+//!   packets before went out before it) lose [`PROBE_FAILED_LOSS`] more than the last second did
+//!   when the lead began, the lead has failed ([`LossRun::FailedLead`]: the caller sends a
+//!   keyframe). The target goes back to where it was when the lead began and stays under that for
+//!   [`FAILED_LEAD_HOLD`] (the estimator still says the probe's figure until it sees the loss), and
+//!   no probe's result leads again for [`DISTRUST_PROBES`] (doubled after each failed lead, up to
+//!   [`DISTRUST_PROBES_MAX`]; back to the first after a lead the link carried). A lead the link
+//!   carried goes on while the figure stays over the quartile (which catches up); a new probe's
+//!   figure on top of it is checked again;
+//! - when a link that came down may have opened again (the target under half of what it carried
+//!   lately, and for a while no loss and no queue), the peer asks str0m for a probe
+//!   ([`RateControl::desired_kbps`], `recovery.rs`; not while a collapse is held or probes are
+//!   distrusted, unless the link looks opened: clear for `recovery::LONG_CLEAR`, which also ends
+//!   the distrust); that probe's result leads from a smaller jump (any rise of
+//!   `recovery::OPENED_JUMP` while the link looks opened, or climbs on a clear link after an asked
+//!   probe found room), and after any probe the target climbs [`RAISE_BACK_TO_CARRIED`] a second
+//!   back to what the link carried. After 10 → 1 → 10 Mbit/s on virtual time the target was back at
+//!   7.6 Mbit/s in a median 7.3 s (6.4–14.4) instead of 13.3 s (12.6 to over 20);
 //! - any other run of loss that large ([`PROBE_FAILED_LOSS`] over the last second's share, and
-//!   [`FAST_COLLAPSE_PACKETS`] or more) is a [`LossRun::Burst`]: the caller sends a keyframe
-//!   (at most one every [`BURST_KEYFRAME_EVERY`]), since a frame lost in it can leave the page
-//!   frozen until its own keyframe request, 3 s later in Chromium;
+//!   [`FAST_COLLAPSE_PACKETS`] or more) is a [`LossRun::Burst`]: the caller sends a keyframe (at
+//!   most one every [`BURST_KEYFRAME_EVERY`]), since a frame lost in it can leave the page frozen
+//!   until its own keyframe request, 3 s later in Chromium;
 //! - the estimator is fed padding up to a little above what it currently says
-//!   ([`RateControl::padding_kbps`]), so an app-limited sender keeps measuring the link; at
-//!   0.9 of the configured rate and above nothing is padded;
+//!   ([`RateControl::padding_kbps`]), so an app-limited sender keeps measuring the link; at 0.9 of
+//!   the configured rate and above nothing is padded;
 //! - the target stays within `[min, max]` (`max` is `--bitrate`).
 
 use std::time::{Duration, Instant};
 
 mod audio;
+mod feedback;
 mod loss;
 mod recovery;
 pub(crate) use audio::{audio_kbps_for, AUDIO_PAIRED_UNDER_KBPS, AUDIO_RAISE_AFTER};
@@ -257,6 +254,7 @@ pub(crate) struct RateControl {
     distrust_for: Duration,
     /// When the last [`LossRun::Burst`] was told.
     burst_at: Option<Instant>,
+    feedback: feedback::Feedback,
     /// When to ask the estimator for a probe (`recovery.rs`).
     recovery: RecoveryProbes,
     /// An [`recovery::Ask::Restart`] the peer has not carried out yet: the estimate, kbit/s.
@@ -320,6 +318,7 @@ impl RateControl {
             distrust_until: None,
             distrust_for: DISTRUST_PROBES,
             burst_at: None,
+            feedback: feedback::Feedback::default(),
             recovery: RecoveryProbes::default(),
             restart: None,
             last: now,
