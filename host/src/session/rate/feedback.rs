@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::FAST_COLLAPSE_PACKETS;
-use super::{Cap, LossRun, RateControl, COLLAPSE_SHARE, FAST_CAP_FOR, FAST_COLLAPSE_LOSS};
+use super::{LossRun, RateControl, COLLAPSE_SHARE, FAST_COLLAPSE_LOSS};
 
 /// The feedback counted for a collapse: the last this long of it.
 const FEEDBACK_WINDOW: Duration = Duration::from_millis(200);
@@ -128,10 +128,6 @@ impl RateControl {
         if cap >= self.target_kbps * COLLAPSE_SHARE {
             return None;
         }
-        eprintln!(
-            "FB collapse lost {lost}/{reported} target {} cap {cap}",
-            self.target_kbps
-        );
         tracing::debug!(
             lost_share = share,
             reported,
@@ -140,11 +136,7 @@ impl RateControl {
             cap_kbps = cap,
             "the link collapsed (seen from the feedback)"
         );
-        self.fast_cap = Some(Cap {
-            kbps: cap,
-            until: now + FAST_CAP_FOR,
-            lifts_under: true,
-        });
+        self.cap_after_collapse(now, cap);
         self.feedback.window.clear();
         self.update(now);
         Some(LossRun::Collapse)

@@ -144,6 +144,16 @@ impl RateControl {
         }
     }
 
+    /// A collapse seen at `now`: the target stays under `kbps` (what got through) for
+    /// [`FAST_CAP_FOR`] or until the estimator says as little.
+    pub(super) fn cap_after_collapse(&mut self, now: Instant, kbps: f64) {
+        self.fast_cap = Some(Cap {
+            kbps,
+            until: now + FAST_CAP_FOR,
+            lifts_under: true,
+        });
+    }
+
     /// The share of the packets sent over the last second that were lost, 0–1 (str0m's
     /// `egress_loss_fraction`, from TWCC feedback), and the bytes sent to the peer so far
     /// (every packet: media, retransmissions, padding, channels). Whether the link lost a run
@@ -212,11 +222,7 @@ impl RateControl {
                         by_the_fall = fell,
                         "the link collapsed"
                     );
-                    self.fast_cap = Some(Cap {
-                        kbps: cap,
-                        until: now + FAST_CAP_FOR,
-                        lifts_under: true,
-                    });
+                    self.cap_after_collapse(now, cap);
                     collapsed = true;
                 }
             }
