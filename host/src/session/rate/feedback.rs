@@ -9,8 +9,9 @@
 //! The browser's feedback reports the loss ~100–150 ms after the drop, so each feedback's
 //! statuses (reported, received) are counted here, over the last [`FEEDBACK_WINDOW`]: when
 //! [`FAST_COLLAPSE_LOSS`] of [`FEEDBACK_PACKETS`] or more were lost, with
-//! [`FAST_COLLAPSE_PACKETS`] or more lost, on a link not losing packets at random, that is the
-//! collapse. What got through is the rate sent at the last sample less the share lost; the
+//! [`FAST_COLLAPSE_PACKETS`] or more lost, on a link the loss samples found clear for
+//! [`CLEAR_BEFORE`] (a new peer's start, a probe's overshoot on a link already losing and random
+//! loss are theirs to judge), that is the collapse. What got through is the rate sent at the last sample less the share lost; the
 //! target is cut to [`FEEDBACK_CUT`] of it (the queue is full and the frames sent meanwhile
 //! still go through it), never more than [`MAX_FEEDBACK_CUT`] times lower.
 
@@ -22,6 +23,8 @@ use super::{LossRun, RateControl, COLLAPSE_SHARE, FAST_COLLAPSE_LOSS};
 
 /// The feedback counted for a collapse: the last this long of it.
 const FEEDBACK_WINDOW: Duration = Duration::from_millis(200);
+/// At most this many feedbacks are kept (Chromium sends one every 50–100 ms).
+const FEEDBACKS_KEPT: usize = 64;
 /// The fewest packets reported over [`FEEDBACK_WINDOW`] for a collapse.
 const FEEDBACK_PACKETS: u32 = 20;
 /// A fall is seen from the feedback only on a link the loss samples found clear this long.
@@ -101,10 +104,12 @@ impl RateControl {
         let lost = u32::from(reported.saturating_sub(received));
         let newest = f64::from(lost) / f64::from(reported.max(1));
         fb.window.push_back((now, u32::from(reported), lost));
-        while fb
-            .window
-            .front()
-            .is_some_and(|&(t, ..)| now.saturating_duration_since(t) > FEEDBACK_WINDOW)
+        // A browser sends a few a window; a flood of them is cut short.
+        while fb.window.len() > FEEDBACKS_KEPT
+            || fb
+                .window
+                .front()
+                .is_some_and(|&(t, ..)| now.saturating_duration_since(t) > FEEDBACK_WINDOW)
         {
             fb.window.pop_front();
         }
@@ -215,5 +220,14 @@ mod tests {
         drive_raw_loss(&mut r, t0, &mut bytes, 0.0, 8.0, 9000.0, 0.0);
         assert_eq!(feedback(&mut r, t0, 8.0, 8.2, 13), Vec::<f64>::new());
         assert_eq!(r.target_kbps(), 7650);
+        // A flood of feedbacks that each lose nothing keeps a bounded window.
+        for i in 0..10_000 {
+            r.on_feedback(
+                t0 + Duration::from_secs(9) + Duration::from_micros(i),
+                40,
+                40,
+            );
+        }
+        assert!(r.feedback.window.len() <= super::FEEDBACKS_KEPT);
     }
 }
