@@ -61,11 +61,19 @@ impl Feedback {
         }
     }
 
-    /// The packets reported and lost over the window.
-    fn totals(&self) -> (u32, u32) {
-        self.window
+    /// The share of the window's packets lost, when that is a collapse's run of loss:
+    /// [`FEEDBACK_PACKETS`] or more reported, [`FAST_COLLAPSE_LOSS`] of them and
+    /// [`FAST_COLLAPSE_PACKETS`] or more lost.
+    fn lost_most(&self) -> Option<f64> {
+        let (reported, lost) = self
+            .window
             .iter()
-            .fold((0, 0), |(r, l), &(_, rr, ll)| (r + rr, l + ll))
+            .fold((0, 0), |(r, l), &(_, rr, ll)| (r + rr, l + ll));
+        let share = f64::from(lost) / f64::from(reported.max(1));
+        (reported >= FEEDBACK_PACKETS
+            && f64::from(lost) >= FAST_COLLAPSE_PACKETS
+            && share >= FAST_COLLAPSE_LOSS)
+            .then_some(share)
     }
 
     /// Whether the link had been clear for [`CLEAR_BEFORE`] until now or until a sample at
@@ -85,10 +93,7 @@ impl RateControl {
     /// Whether the last [`FEEDBACK_WINDOW`] of feedback lost most of its packets with no
     /// collapse taken for it (the link is falling: a keyframe now would only be lost too).
     pub(crate) fn losing_most(&self) -> bool {
-        let (reported, lost) = self.feedback.totals();
-        self.fast_cap.is_none()
-            && reported >= FEEDBACK_PACKETS
-            && f64::from(lost) >= FAST_COLLAPSE_LOSS * f64::from(reported)
+        self.fast_cap.is_none() && self.feedback.lost_most().is_some()
     }
 
     /// One transport-wide feedback at `now`: `reported` packets' statuses, `received` of them
@@ -113,20 +118,13 @@ impl RateControl {
         {
             fb.window.pop_front();
         }
-        let (reported, lost) = fb.totals();
         // Only a fall from a clear link (a new peer's start, a probe's overshoot and random
         // loss are the loss samples' to judge).
-        if self.fast_cap.is_some()
-            || !self.feedback.fell_from_clear(now)
-            || reported < FEEDBACK_PACKETS
-            || f64::from(lost) < FAST_COLLAPSE_PACKETS
-            || f64::from(lost) < FAST_COLLAPSE_LOSS * f64::from(reported)
-        {
-            return None;
-        }
+        let window_share = fb.lost_most().filter(|_| fb.fell_from_clear(now));
+        let window_share = window_share.filter(|_| self.fast_cap.is_none())?;
         // The window's share is diluted by the packets sent before the fall: what got
         // through is taken at the worse of it and the newest feedback's.
-        let share = (f64::from(lost) / f64::from(reported)).max(newest);
+        let share = window_share.max(newest);
         let floor = (self.target_kbps / MAX_FEEDBACK_CUT).max(self.min_kbps);
         let cap =
             (self.feedback.sent_kbps * (1.0 - share) * FEEDBACK_CUT).clamp(floor, self.max_kbps);
@@ -135,7 +133,7 @@ impl RateControl {
         }
         tracing::debug!(
             lost_share = share,
-            reported,
+            newest_reported = reported,
             sent_kbps = self.feedback.sent_kbps,
             target_kbps = self.target_kbps,
             cap_kbps = cap,
