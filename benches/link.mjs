@@ -24,8 +24,10 @@
 //   pair:R            a viewer on an unshaped link, then a second one behind R (below)
 //   any of these@RTTms   with that round trip added, e.g. loss:5@80ms
 //
-// For each it reports: the time from navigation to the first frame and the page's timeline
-// (glint.timeline); then per phase (a fixed rate or loss is one phase, its first 3 s left out):
+// For each it reports: the time from navigation to the first frame (`first_frame_ms`, on
+// node's clock, the table's "first frame") and the page's timeline (`timeline`: glint.timeline,
+// ms from the page's own start, whose `firstFrameMs` is the same moment without the
+// navigation's request and load); then per phase (a fixed rate or loss is one phase, its first 3 s left out):
 // frames decoded per second (median and minimum of the per-second counts), the browser's
 // freezes in the phase (freezeCount, totalFreezesDuration of the inbound video) and the longest
 // wait between two presented frames (requestVideoFrameCallback in the page), and the host's
@@ -545,7 +547,7 @@ for (const scenario of scenarios) {
   console.log(JSON.stringify(r));
   results.push(r);
 }
-console.log('\n| scenario | first frame | phase | fps p50 / min (after 3 s) | freezes (total), longest | back to 50 fps; full quality | input→photon p50 / p95 | target | estimate | sent | link drops | keyframes (PLIs, page asks), largest | picture |' +
+console.log('\n| scenario | first frame (from navigation) | phase | fps p50 / min (after 3 s) | freezes (total), longest | back to 50 fps; full quality | input→photon p50 / p95 | target | estimate | sent | link drops | keyframes (PLIs, page asks), largest | picture |' +
   (withSound ? ' sound |' : ''));
 console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|---|${withSound ? '---|' : ''}`);
 for (const r of results) {

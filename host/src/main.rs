@@ -130,8 +130,7 @@ fn run(config: Config) -> Result<(), Failure> {
     let xauth = own_x.then(XAuthority::install).transpose();
     let xauth = xauth.map_err(|e| rt_err(e.to_string()))?;
 
-    // A user's own PulseAudio (with --display) still needs a cookie from a client, which a
-    // fresh account does not have yet.
+    // A user's own PulseAudio (with --display) needs a client's cookie, new accounts lack it.
     let _anonymous_cookie = if !config.no_audio && source == Source::X11 && private_pulse.is_none()
     {
         match AnonymousCookie::if_missing() {
@@ -482,7 +481,8 @@ fn run(config: Config) -> Result<(), Failure> {
     let metrics = Arc::new(metrics);
 
     let urls_with = |pw: &Option<String>| {
-        http::page_urls(tls.is_some(), listen_addr, config.public_ip, &locals, pw).join(" or, ")
+        let here = http::page_urls(tls.is_some(), listen_addr, config.public_ip, &locals, pw);
+        http::through_proxies(config.proxy_origins(), here, pw).join(" or, ")
     };
     let port = udp_port.unwrap_or(0);
     println!("glint: streaming {source_name} (UDP port {port})");

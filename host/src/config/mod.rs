@@ -95,7 +95,7 @@ pub struct Config {
 
     /// Where games' saved states go (`<rom name>.<core>.state`). Default:
     /// `$XDG_DATA_HOME/glint/saves`, else `~/.local/share/glint/saves`.
-    #[arg(long, value_name = "DIR", requires = "core")]
+    #[arg(long, value_name = "DIR")]
     pub save_dir: Option<std::path::PathBuf>,
 
     /// Capture this existing X display (e.g. `:0`). Without it Glint starts its own Xvfb.
@@ -460,7 +460,8 @@ impl Config {
     }
 
     /// The flags fit together: [`Config::check_secrets`], [`Config::check_addresses`],
-    /// `--app` runs on the virtual display (not with `--display`), the test pattern has no
+    /// `--save-dir` comes with a game, `--app` runs on the virtual display (not with
+    /// `--display`), the test pattern has no
     /// display at all, and `--web-dir` names a directory with the page's `index.html`.
     pub fn check(&self) -> Result<(), String> {
         if let Some(dir) = self
@@ -472,6 +473,9 @@ impl Config {
                 "--web-dir {}: no index.html there (it serves a checkout's web-client/ directory)",
                 dir.display()
             ));
+        }
+        if self.save_dir.is_some() && self.core.is_none() {
+            return Err("--save-dir is where games' states go: it needs --core and --rom".into());
         }
         if self.app.is_some() && self.display.is_some() {
             return Err("--app needs the virtual display; drop --display".into());
@@ -496,6 +500,15 @@ impl Config {
     /// would put it behind a reverse proxy that anyone reaching the proxy goes through).
     pub fn password_required(&self) -> bool {
         !self.loopback_only() || !self.allowed_origin.is_empty() || !self.allowed_host.is_empty()
+    }
+
+    /// The origins users open behind a reverse proxy: `--allowed-origin`'s with `--tls off`
+    /// (what that mode is for), else none (an allowed origin may be a page that embeds Glint).
+    pub fn proxy_origins(&self) -> &[String] {
+        match self.tls {
+            TlsMode::Off => &self.allowed_origin,
+            _ => &[],
+        }
     }
 
     /// Whether the page and signaling go over TLS, following [`TlsMode`].

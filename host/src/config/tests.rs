@@ -52,7 +52,6 @@ fn bad_values_are_refused() {
         ],
         &["glint", "--source", "emulator"],
         // Flags that would have no effect with the others given.
-        &["glint", "--save-dir", "/tmp/saves"],
         &[
             "glint",
             "--turn-secret",
@@ -137,6 +136,25 @@ fn turn_ttl_needs_the_turn_secret_even_beside_fixed_credentials() {
     let alone = Config::try_parse_from(["glint", "--turn-ttl", "600"]).expect("parses");
     let e = alone.check().expect_err("refused");
     assert!(e.contains("--turn-ttl needs --turn-secret"), "{e}");
+}
+
+#[test]
+fn the_save_dir_comes_with_a_game() {
+    let check = |args: &[&str]| {
+        let args = ["glint", "--save-dir", "/tmp/saves"].iter().chain(args);
+        Config::try_parse_from(args)
+            .map_err(|e| e.to_string())?
+            .check()
+    };
+    let e = check(&[]).expect_err("refused");
+    assert!(
+        e.contains("--save-dir is where games' states go: it needs --core and --rom"),
+        "{e}"
+    );
+    assert_eq!(
+        check(&["--core", "nestopia", "--rom", "/tmp/a.nes"]),
+        Ok(())
+    );
 }
 
 #[test]

@@ -162,13 +162,18 @@ pub fn page_url(
     };
     let scheme = if tls { "https" } else { "http" };
     let host = SocketAddr::new(ip, listen.port());
+    format!("{scheme}://{host}/{}", fragment(password))
+}
+
+/// `#password=P`, or nothing without a password: encoded as the page reads it
+/// (URLSearchParams: `+` is a space, `&` separates).
+fn fragment(password: &Option<String>) -> String {
     match password {
-        // Encoded as the page reads it (URLSearchParams: `+` is a space, `&` separates).
         Some(p) => {
             let p: String = form_urlencoded::byte_serialize(p.as_bytes()).collect();
-            format!("{scheme}://{host}/#password={p}")
+            format!("#password={p}")
         }
-        None => format!("{scheme}://{host}/"),
+        None => String::new(),
     }
 }
 
@@ -208,6 +213,39 @@ pub fn page_urls(
             "over IPv6",
             page_url(tls, listen, Some(ip), locals, password),
         );
+    }
+    urls
+}
+
+/// The addresses to open behind a reverse proxy (`--tls off` with `--allowed-origin`): each
+/// proxy origin's page (`ORIGIN/`, with `#password=` as [`page_url`]) first, as "through the
+/// proxy, URL" after the first; then `here`, Glint's own ([`page_urls`]), its first as "on
+/// this host, URL". Without proxies, `here` unchanged.
+pub fn through_proxies(
+    proxies: &[String],
+    here: Vec<String>,
+    password: &Option<String>,
+) -> Vec<String> {
+    let fragment = fragment(password);
+    let mut urls: Vec<String> = proxies
+        .iter()
+        .enumerate()
+        .map(|(i, origin)| {
+            let url = format!("{}/{fragment}", origin.trim_end_matches('/'));
+            if i == 0 {
+                url
+            } else {
+                format!("through the proxy, {url}")
+            }
+        })
+        .collect();
+    for (i, url) in here.into_iter().enumerate() {
+        let first_here = i == 0 && !urls.is_empty();
+        urls.push(if first_here {
+            format!("on this host, {url}")
+        } else {
+            url
+        });
     }
     urls
 }
@@ -289,6 +327,38 @@ mod tests {
         assert_eq!(
             page_url(false, at("127.0.0.1:8080"), None, &[], &odd),
             "http://127.0.0.1:8080/#password=p%2Bq+w%26x%2541%2F%C3%A9"
+        );
+    }
+
+    #[test]
+    fn behind_a_proxy_its_address_comes_first() {
+        let here = page_urls(
+            false,
+            "127.0.0.1:8080".parse().expect("addr"),
+            None,
+            &[],
+            &None,
+        );
+        assert_eq!(through_proxies(&[], here.clone(), &None), here);
+        let pw = Some("a&b".to_owned());
+        let here = page_urls(
+            false,
+            "127.0.0.1:8080".parse().expect("addr"),
+            None,
+            &[],
+            &pw,
+        );
+        let proxies = [
+            "https://desk.example.com".to_owned(),
+            "https://b.example:8443".to_owned(),
+        ];
+        assert_eq!(
+            through_proxies(&proxies, here, &pw),
+            [
+                "https://desk.example.com/#password=a%26b",
+                "through the proxy, https://b.example:8443/#password=a%26b",
+                "on this host, http://127.0.0.1:8080/#password=a%26b"
+            ]
         );
     }
 }
