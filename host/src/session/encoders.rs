@@ -1,7 +1,7 @@
 //! What the session tells the encode threads (each quality tier's codecs, rate and rung of
 //! the ladder; the sound's rate) and each page (the screen's size, its figures).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::ladder::{Ladder, YOUNG_FOR};
 use super::tiers::{self, MAX_TIERS};
@@ -10,12 +10,16 @@ use crate::encode::{EncodedFrame, Scale};
 use crate::peer::{Notice, PeerId};
 use crate::stats::PeerSnapshot;
 
+/// The least time between two caps (`max-bitrate`) of one page taking effect.
+pub(crate) const CAP_EVERY: Duration = Duration::from_millis(500);
+
 impl Session {
     /// Groups the connected peers into quality tiers (`tiers.rs`) and tells each tier's
     /// encode its rate (the lowest target of its peers, when it moved by 3 % or more, or
     /// reached the configured rate), its rung of the resolution ladder and its codecs; then
     /// the sound's rate, for the slowest peer.
     pub(super) fn update_rate(&mut self, now: Instant) {
+        self.apply_caps(now);
         for p in self.peers.iter_mut().filter(|p| p.connected) {
             p.sustained.record(now, p.rate.target_kbps());
         }
@@ -264,15 +268,29 @@ impl Session {
     /// A viewer's own cap on its rate, kbit/s (the page's `max-bitrate`, a data saver on a
     /// metered link; `None`: the configured rate): its target stays under it, so it takes
     /// the quality tier that carries it (`tiers.rs`), regrouped at once so that the others'
-    /// tier never codes at its cap.
+    /// tier never codes at its cap. A page's caps take effect at most once per [`CAP_EVERY`],
+    /// the newest one when it is due: a page sending them as fast as it can regroups the tiers
+    /// and logs no oftener than that.
     pub fn handle_max_bitrate(&mut self, now: Instant, peer: PeerId, kbps: Option<u32>) {
         if let Some(p) = self.peers.iter_mut().find(|p| p.id == peer) {
-            p.rate.set_cap(now, kbps);
-            p.pad_to_target(now);
-            tracing::info!(%peer, cap_kbps = ?kbps, "the viewer's own rate cap");
-            self.grouped_peers = usize::MAX;
+            p.cap.0 = Some(kbps);
         }
         self.update_rate(now);
+    }
+
+    /// Applies each peer's newest cap when it is due ([`Session::handle_max_bitrate`]).
+    fn apply_caps(&mut self, now: Instant) {
+        for p in self.peers.iter_mut() {
+            let due = p.cap.1.is_none_or(|at| now >= at + CAP_EVERY);
+            let Some(kbps) = p.cap.0.filter(|_| due) else {
+                continue;
+            };
+            p.cap = (None, Some(now));
+            p.rate.set_cap(now, kbps);
+            p.pad_to_target(now);
+            tracing::info!(peer = %p.id, cap_kbps = ?kbps, "the viewer's own rate cap");
+            self.grouped_peers = usize::MAX;
+        }
     }
 
     /// Every peer's figures, with its tier, the tier's rung and the sound's rate.

@@ -234,3 +234,51 @@ fn a_viewer_that_caps_its_own_rate_gets_a_tier_under_it_and_the_other_keeps_the_
     );
     assert_eq!(tier, Some(0));
 }
+
+/// A page sending its cap (`max-bitrate`) as fast as it can: the caps take effect at most
+/// once per `CAP_EVERY` and the newest one wins, and the other viewer's tier keeps its rate and
+/// gets no keyframe it did not ask for.
+#[test]
+fn a_flood_of_caps_takes_effect_at_most_once_per_interval_and_the_newest_wins() {
+    let mut h = Harness::new(delay(20, 94));
+    h.follow_rate = true;
+    h.add_client(delay(20, 95), &[]);
+    h.add_client(delay(20, 96), &[]);
+    assert!(h.connect_all(Duration::from_secs(5)));
+    h.run_for(Duration::from_secs(10));
+    assert_eq!(h.tier_kbps[0], 8000, "both at the full rate first");
+    let flooder = crate::peer::PeerId(2);
+    let keyframes_before = h.clients[0].frames.iter().filter(|f| f.keyframe).count();
+    let cap_of = |h: &Harness| {
+        let p = h.session.peers.iter().find(|p| p.id == flooder);
+        p.expect("the flooder").rate.max_kbps()
+    };
+    let mut caps_seen = vec![cap_of(&h)];
+    // 1000 caps over one second, flipping between 200 kbit/s and none; the last is 3000.
+    for i in 0..1000 {
+        let cap = match i {
+            999 => Some(3000),
+            i if i % 2 == 0 => Some(200),
+            _ => None,
+        };
+        let now = h.now;
+        h.session.handle_max_bitrate(now, flooder, cap);
+        h.run_for(Duration::from_millis(1));
+        let max = cap_of(&h);
+        if caps_seen.last() != Some(&max) {
+            caps_seen.push(max);
+        }
+    }
+    h.run_for(Duration::from_secs(1));
+    eprintln!("caps taken: {caps_seen:?}, then {}", cap_of(&h));
+    assert_eq!(cap_of(&h), 3000.0, "the newest cap did not win");
+    // Taken at 0, 0.5 and 1 s (each the newest then: 200, 200 and 3000 or 8000), where every
+    // one taken would change it a thousand times.
+    assert!(caps_seen.len() <= 4, "caps taken: {caps_seen:?}");
+    assert_eq!(
+        h.tier_kbps[0], 8000,
+        "the other viewer's tier lost its rate"
+    );
+    let keyframes = h.clients[0].frames.iter().filter(|f| f.keyframe).count() - keyframes_before;
+    assert!(keyframes <= 1, "{keyframes} keyframes for the other viewer");
+}
