@@ -282,6 +282,7 @@ impl Peer {
                 counters.collapses.inc();
                 self.snapshot.collapses += 1;
                 self.resync(now, out, true);
+                self.pad_to_target(now); // no padding into the fallen link
             }
             Some(LossRun::FailedLead) => {
                 counters.failed_probe_leads.inc();

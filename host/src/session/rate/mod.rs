@@ -524,19 +524,19 @@ impl RateControl {
     }
 
     /// The rate padding brings this peer's RTP up to, kbit/s: [`PAD_ABOVE_TARGET`] of the
-    /// target the estimate affords (of the held target only while the estimate is as high),
-    /// so the estimator has traffic to measure while the screen is idle; 0 at the configured
-    /// rate (an idle screen then sends next to nothing), and 0 while the estimate affords less
-    /// than the floor ([`MIN_KBPS`]). Padded above a held target the
-    /// estimate no longer affords, a still screen flooded a 2 Mbit/s link (643 drops a
-    /// minute) and dragged the estimate down with it.
+    /// target the estimate affords (not of a held target: padded above one the estimate no
+    /// longer affords, a still screen flooded a 2 Mbit/s link), so the estimator has traffic
+    /// to measure while the screen is idle. None at the configured rate, nor while the estimate
+    /// affords less than the floor ([`MIN_KBPS`]), nor under a collapse's cap
+    /// ([`FAST_CAP_FOR`]) while the link still loses packets: padded to 1.25 × a cap near the
+    /// narrow link's rate (952 kbit/s on 1 Mbit/s), its queue lost 20–60 % for 1.7 s.
     pub(crate) fn padding_kbps(&self) -> f64 {
-        if self.target_kbps >= self.max_kbps * 0.9 {
+        let collapsed = self.fast_cap.is_some_and(|c| self.last < c.until);
+        if self.target_kbps >= self.max_kbps * 0.9 || (collapsed && self.loss > LOSSLESS) {
             return 0.0;
         }
-        // A link the estimate says cannot carry the floor gets none: the picture at its floor
-        // already sends more than the estimate, and padding only added loss there (at
-        // 400 kbit/s with sound, ~35 padding packets a second and 911 drops in 15 s).
+        // Under the floor the picture alone sends more than the estimate: padding only added
+        // loss (at 400 kbit/s with sound, ~35 padding packets a second, 911 drops in 15 s).
         if self
             .estimate_kbps
             .is_some_and(|e| e * HEADROOM < self.min_kbps)

@@ -176,6 +176,11 @@ fn after_a_collapse_the_target_goes_lower_only_while_the_link_loses_packets() {
     assert_eq!(r.target_kbps(), 340, "lossy: followed down");
     // Lossless again: the loss-based estimate slides on; the target stays.
     r.on_loss(at(5.5), 0.0, 0);
+    assert_eq!(
+        r.padding_kbps(),
+        340.0 * PAD_ABOVE_TARGET,
+        "no padding on a clear link"
+    );
     for (i, kbps) in [380.0, 300.0, 250.0, 200.0].into_iter().enumerate() {
         r.on_raw_estimate(at(5.6 + 0.25 * i as f64), kbps);
         assert_eq!(r.target_kbps(), 340, "lossless fall to {kbps} followed");
@@ -358,16 +363,19 @@ fn a_link_that_collapses_under_the_picture_is_cut_to_what_got_through_at_once() 
         "target {}",
         r.target_kbps()
     );
-    // The estimator still says 8 Mbit/s: the cut stays for FAST_CAP_FOR.
+    // The estimator still says 8 Mbit/s: the cut stays for FAST_CAP_FOR, and nothing is
+    // padded into the fallen link while it loses packets.
     r.on_raw_estimate(t0 + secs(10.5), 8000.0);
     r.on_estimate(t0 + secs(10.5), 8000.0);
     assert!(r.target_kbps() <= 880, "target {}", r.target_kbps());
+    assert_eq!(r.padding_kbps(), 0.0, "padded into the fallen link");
     // The estimator catches up: it leads again, downwards as well.
     r.on_raw_estimate(t0 + secs(10.9), 700.0);
     assert_eq!(r.target_kbps(), 595);
     // And after FAST_CAP_FOR it leads upwards too.
     let later = drive(&mut r, t0, 10.9, 15.0, 1200.0);
     assert_eq!(r.target_kbps(), 1020, "at {later:?}");
+    assert_eq!(r.padding_kbps(), 1020.0 * PAD_ABOVE_TARGET);
 }
 
 /// A probe through a router's large token bucket: ~30 KiB pass at the wire's speed, then a
