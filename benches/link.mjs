@@ -554,9 +554,10 @@ for (const r of results) {
   for (const [i, p] of r.phases.entries()) {
     const first = i === 0 ? `${r.first_frame_ms} ms` : '';
     const loss = r.loss_pct ? `, ${r.loss_pct} % loss` : '';
-    const back = p.recovered_s === undefined ? '' : `${p.recovered_s ?? 'never'} s`;
-    const full = (p.full_s === undefined ? '' : `; full quality ${p.full_s ?? 'never'} s`) +
-      (p.lift_full_rate_s === undefined ? '' : `; full rate ${p.lift_full_rate_s ?? 'never'} s, full picture ${p.lift_full_picture_s ?? 'never'} s`);
+    const secs = (v) => (v === null ? 'never' : `${v} s`);
+    const back = p.recovered_s === undefined ? '' : secs(p.recovered_s);
+    const full = (p.full_s === undefined ? '' : `; full quality ${secs(p.full_s)}`) +
+      (p.lift_full_rate_s === undefined ? '' : `; full rate ${secs(p.lift_full_rate_s)}, full picture ${secs(p.lift_full_picture_s)}`);
     console.log(`| ${i === 0 ? r.scenario : ''} | ${first} | ${p.rate}${loss}${p.still ? ', still' : ''}, ${p.seconds} s | ` +
       `${p.fps_median} / ${p.fps_min} | ${p.freezes} (${p.freeze_total_ms} ms), ${p.longest_freeze_ms} ms | ${back}${full} | ` +
       `${p.photon_ms.p50 ?? '–'} / ${p.photon_ms.p95 ?? '–'} ms | ` +

@@ -36,14 +36,14 @@ const pair = (w) => `${fmt(w.percentile(0.5))} / ${fmt(w.percentile(0.95))}`;
 
 /**
  * The host's resolution ladder as the overlay shows it, from a peer of `/api/stats`: "full size"
- * on the top rung, else the coded size, the rung and why ("960×540, rung 1 of 3: rate too low
+ * on the top rung, else the coded size, the rung and why ("960×540, 1 of 3 steps down: rate too low
  * for the pixels"); null when the host does not say.
  */
 export function ladderRung(peer) {
   if (!peer || peer.rung === undefined || peer.rung === null) return null;
   if (peer.rung === 0) return 'full size';
   const size = peer.picture ? `${peer.picture[0]}×${peer.picture[1]}, ` : '';
-  return `${size}rung ${peer.rung} of 3: ${peer.rung_reason}`;
+  return `${size}${peer.rung} of 3 steps down: ${peer.rung_reason}`;
 }
 
 /**

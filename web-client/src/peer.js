@@ -61,8 +61,9 @@ export function noPathReason(errors, hostAnswered = true) {
   return 'no path to the host: UDP to it may be blocked (a TURN relay, set up on the host with --ice-server, gets through)';
 }
 
-/** The `iceServers` entries as one comparable string. */
-const serversKey = (servers) => JSON.stringify(servers ?? []);
+/** The `iceServers` entries' URLs as one comparable string (not their credentials, which
+ * the host renews before they expire). */
+const serversKey = (servers) => JSON.stringify((servers ?? []).map((s) => s?.urls ?? null));
 
 export class PeerConnection {
   /**
@@ -259,12 +260,15 @@ export class PeerConnection {
 
   /**
    * The host's STUN and TURN servers. A connection made without them gathers again with them
-   * (an ICE restart); later connections start with them.
+   * (an ICE restart); later connections start with them. The same servers with new
+   * credentials (the host renews time-limited TURN credentials before they expire) are only
+   * kept for the next gathering: an ICE restart after a lost path then still gets a relay.
    */
   async useIceServers(servers) {
     this.iceServers = Array.isArray(servers) ? servers : [];
     const pc = this.pc;
-    if (!pc || this.serversKey === serversKey(this.iceServers)) return;
+    if (!pc) return;
+    const renewed = this.serversKey === serversKey(this.iceServers);
     this.serversKey = serversKey(this.iceServers);
     try {
       pc.setConfiguration({ ...pc.getConfiguration(), iceServers: this.iceServers });
@@ -272,6 +276,7 @@ export class PeerConnection {
       this.log.warn('glint: the host\'s ICE servers', e);
       return;
     }
+    if (renewed) return;
     // The first offer is still being made: its gathering, which starts with it, takes them.
     // (Once it is being set, gathering may have begun without them: a restart follows.)
     if (!pc.localDescription && !this.describing) return;

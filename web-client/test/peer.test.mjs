@@ -325,9 +325,15 @@ test("the host's ICE servers: a connection made without them restarts with them,
   await settle();
   assert.equal(first.restartsAsked, 1);
   assert.deepEqual(r.signals.map((m) => m.type), ['offer', 'offer']);
-  // The same servers again (a new socket's, say) change nothing.
+  // The same servers again (a new socket's, say) change nothing; renewed credentials are
+  // kept for the next gathering, with no restart.
   await r.peer.useIceServers(servers);
   assert.equal(first.restartsAsked, 1);
+  const renewed = [{ ...servers[0], username: '2:peer1', credential: 'd' }];
+  await r.peer.useIceServers(renewed);
+  assert.equal(first.restartsAsked, 1);
+  assert.deepEqual(first.config.iceServers, renewed);
+  await r.peer.useIceServers(servers);
   await r.peer.start();
   assert.deepEqual(r.pc().config.iceServers, servers);
   assert.equal(r.pc().config.iceTransportPolicy, 'relay');

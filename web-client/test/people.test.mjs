@@ -138,7 +138,7 @@ test('the overlay shows the rung of the host resolution ladder and why', async (
   assert.equal(ladderRung({ rung: 0, picture: [1280, 720], rung_reason: 'full size' }), 'full size');
   assert.equal(
     ladderRung({ rung: 2, picture: [640, 360], rung_reason: 'rate too low for the pixels' }),
-    '640×360, rung 2 of 3: rate too low for the pixels',
+    '640×360, 2 of 3 steps down: rate too low for the pixels',
   );
   assert.equal(ladderRung({}), null);
   assert.equal(ladderRung(null), null);

@@ -173,6 +173,8 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
     let mut heard = Instant::now();
     let mut app_ended = hub.app_ended.clone();
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    // When the page was last given its ICE servers (`ice-servers`, after `welcome`).
+    let mut ice_given = None;
     // A socket opened while the host stops is told at once.
     if let Some(why) = shutdown.borrow_and_update().clone() {
         conn.handle_shutdown(&why, &mut actions);
@@ -188,6 +190,7 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                     host_closed = Some(*code);
                 }
                 let welcome = matches!(&action, Action::Send(ServerMsg::Welcome { .. }));
+                ice_given = ice_given.or(welcome.then(std::time::SystemTime::now));
                 carry_out(
                     &hub,
                     client,
@@ -256,6 +259,10 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
                     conn.handle_closed(&mut actions);
                 } else {
                     let _ = tx.send(Message::ping(Vec::new())).await;
+                }
+                let (name, now) = (peer.to_string(), std::time::SystemTime::now());
+                if let Some(servers) = hub.config.ice.renewed(&name, &mut ice_given, now) {
+                    send(&mut tx, &ServerMsg::IceServers { servers }).await;
                 }
             }
             () = &mut deadline, if deadline_due => {

@@ -378,6 +378,33 @@ impl IceServers {
         self.urls.is_empty()
     }
 
+    /// How often a page's credentials are renewed while it stays: half their life when they
+    /// are minted from `--turn-secret` (an ICE restart after a lost path needs good ones to
+    /// get a relay again), `None` when they do not expire.
+    pub fn renew_every(&self) -> Option<Duration> {
+        match &self.auth {
+            TurnAuth::Rest { ttl, .. } => Some((*ttl).min(MAX_TURN_TTL) / 2),
+            TurnAuth::None | TurnAuth::Static { .. } => None,
+        }
+    }
+
+    /// [`Self::for_page`] again, when the page's last servers, given at wall time `given`,
+    /// are [`Self::renew_every`] old at `now`; `given` then becomes `now`. `None` before the
+    /// first were given, or when its credentials do not expire.
+    pub fn renewed(
+        &self,
+        name: &str,
+        given: &mut Option<SystemTime>,
+        now: SystemTime,
+    ) -> Option<Vec<IceServer>> {
+        let (at, every) = ((*given)?, self.renew_every()?);
+        let due = now.duration_since(at).is_ok_and(|d| d >= every);
+        due.then(|| {
+            *given = Some(now);
+            self.for_page(name, now)
+        })
+    }
+
     /// The servers for one page called `name` (in minted usernames: coturn logs it), at wall
     /// time `now`: the STUN servers, and the TURN servers with their credentials.
     pub fn for_page(&self, name: &str, now: SystemTime) -> Vec<IceServer> {

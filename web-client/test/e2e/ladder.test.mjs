@@ -68,7 +68,7 @@ test('at 500 kbit/s the picture is 640x360 of the 1280x720 screen, and clicks la
     assert.deepEqual([got.x, got.y], target);
   }
   await page.keyboard.press('Control+Alt+Shift+KeyS');
-  await waitFor('the rung in the overlay', async () => /640×360, rung 2 of 3: --bitrate too low for the pixels/.test(await page.textContent('#overlay')), 5000);
+  await waitFor('the rung in the overlay', async () => /640×360, 2 of 3 steps down: --bitrate too low for the pixels/.test(await page.textContent('#overlay')), 5000);
   // The info line under the picture says so too, without the overlay.
   await waitFor('the info line', async () => /640×360 H264 · scaled down to fit the rate/.test(await page.textContent('#info')), 5000);
   // A host without sound: no sound rows in the overlay.

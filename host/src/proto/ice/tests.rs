@@ -154,6 +154,43 @@ fn a_page_gets_stun_bare_and_turn_with_fixed_credentials() {
     );
 }
 
+/// Minted credentials are renewed at half their life while the page stays, so that an ICE
+/// restart after a lost path still gets a relay; fixed ones never are.
+#[test]
+fn minted_credentials_are_renewed_at_half_their_life() {
+    let servers = IceServers::new(
+        vec![url("turn:t.example.org")],
+        None,
+        None,
+        Some("north".into()),
+        Duration::from_secs(600),
+    )
+    .expect("valid");
+    let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    let mut given = None;
+    assert_eq!(servers.renewed("peer3", &mut given, at(400)), None, "none given yet");
+    given = Some(t0);
+    assert_eq!(servers.renewed("peer3", &mut given, at(299)), None);
+    let renewed = servers.renewed("peer3", &mut given, at(300)).expect("renewed");
+    assert_eq!(renewed[0].username.as_deref(), Some("1700000900:peer3"));
+    assert_eq!(given, Some(at(300)));
+    assert_eq!(servers.renewed("peer3", &mut given, at(599)), None);
+    assert!(servers.renewed("peer3", &mut given, at(600)).is_some());
+    // A clock set back renews nothing (and never panics).
+    assert_eq!(servers.renewed("peer3", &mut given, t0), None);
+    let fixed = IceServers::new(
+        vec![url("turn:t.example.org")],
+        Some("u".into()),
+        Some("p".into()),
+        None,
+        DEFAULT_TURN_TTL,
+    )
+    .expect("valid");
+    let mut given = Some(t0);
+    assert_eq!(fixed.renewed("peer3", &mut given, at(1_000_000)), None);
+}
+
 #[test]
 fn minted_credentials_follow_coturns_rest_scheme() {
     // What coturn computes for user "1700000000:peer3" with static-auth-secret "north":
