@@ -645,9 +645,14 @@ Object.defineProperties(glint, {
 });
 glint.overlay = overlay;
 glint.room = room;
-// ICE: how many restarts this page made (`restartIce()` restarts one now), and the candidate
-// pair in use (`{local, remote}` types: host, srflx, prflx, relay).
+// ICE: how many restarts this page made (`restartIce()` restarts one now), the candidate
+// pair in use (`{local, remote}` types: host, srflx, prflx, relay), and the TURN usernames
+// its next gathering would use (the host renews minted ones).
 Object.defineProperty(glint, 'iceRestarts', { get: () => peer.restarts, enumerable: true });
+Object.defineProperty(glint, 'turnUsernames', {
+  get: () => (peer.pc?.getConfiguration().iceServers ?? []).map((s) => s.username).filter(Boolean),
+  enumerable: true,
+});
 glint.restartIce = () => peer.restart('asked');
 glint.selectedPair = () => peer.selectedPair();
 // File transfer: `upload(files)` resolves to each transfer; `list` is every transfer.

@@ -6,9 +6,10 @@
 // 1. coturn with a TURN REST secret; glint mints each page's credentials from it
 //    (`--turn-secret`): the picture plays, and the pair in use is relayed; reloaded, the page
 //    waits for the servers before its offer and connects with no ICE restart.
-// 2. coturn with a static user (`--ice-username`/`--ice-credential`): the page's UDP is cut by
-//    nftables for a few seconds, the page restarts ICE on its signaling socket, and the picture
-//    resumes on the same peer with the same role.
+// 2. coturn with credentials minted for 60 s (`--turn-ttl 60`): once the first ones have
+//    expired (the host renewed them at half their life), the page's UDP is cut by nftables for
+//    a few seconds, the page restarts ICE on its signaling socket, and the picture resumes
+//    through the relay on the same peer with the same role.
 // 3. The same coturn and a wrong password: the relay-only page has no path; it says what the
 //    relay answered and tries again, instead of "Connecting…" for good.
 // 4. No TURN and every UDP datagram dropped from the start: the page says that no path was
@@ -92,11 +93,18 @@ test('through coturn with credentials minted from its REST secret, the picture p
 test('a link cut for a few seconds: the page restarts ICE and the picture resumes on the same peer and role', async () => {
   const nft = (...a) => execFileSync('ip', ['netns', 'exec', lan.client, 'nft', ...a]);
   const table = `icecut${process.pid}`;
-  await withParts({ user: 'ice-user', password: 'ice-pass' },
-    (turn) => ['--ice-server', turn.url, '--ice-username', turn.user, '--ice-credential', turn.password],
+  const secret = 'restart-secret';
+  await withParts({ secret }, (turn) => ['--ice-server', turn.url, '--turn-secret', secret, '--turn-ttl', '60'],
     async ({ glint, page }) => {
       await page.goto(`${glint.url}&relay=1`);
       await waitFor('the stream to play through the relay', () => playing(page), 30000);
+      // Minted usernames are `<unix expiry>:peer<N>`: the first ones expire, renewed ones
+      // come first (at 30 s), and the restart below is made with those.
+      const expiry = async () => Number((await page.evaluate(() => window.glint.turnUsernames))[0]?.split(':')[0]);
+      const first = await expiry();
+      assert.ok(first > Date.now() / 1000, `username expiry ${first}`);
+      await waitFor('the first credentials to expire', () => Date.now() / 1000 > first + 1, 70000, 500);
+      assert.ok(await expiry() >= first + 30, 'the credentials were not renewed');
       const before = await waitFor('the peer in /api/stats', async () => {
         const s = await apiStats(page);
         return s.peers?.length === 1 && s.peers[0].connected && s;

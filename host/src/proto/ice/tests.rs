@@ -169,10 +169,16 @@ fn minted_credentials_are_renewed_at_half_their_life() {
     let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let at = |s: u64| t0 + Duration::from_secs(s);
     let mut given = None;
-    assert_eq!(servers.renewed("peer3", &mut given, at(400)), None, "none given yet");
+    assert_eq!(
+        servers.renewed("peer3", &mut given, at(400)),
+        None,
+        "none given yet"
+    );
     given = Some(t0);
     assert_eq!(servers.renewed("peer3", &mut given, at(299)), None);
-    let renewed = servers.renewed("peer3", &mut given, at(300)).expect("renewed");
+    let renewed = servers
+        .renewed("peer3", &mut given, at(300))
+        .expect("renewed");
     assert_eq!(renewed[0].username.as_deref(), Some("1700000900:peer3"));
     assert_eq!(given, Some(at(300)));
     assert_eq!(servers.renewed("peer3", &mut given, at(599)), None);
