@@ -270,7 +270,7 @@ const peer = new PeerConnection({
   },
   // A path that could not be found is said until one is (not just between two tries).
   onLost: (_state, why) => {
-    if (why?.startsWith('no path')) notice = `Disconnected (${why}). Reconnecting…`;
+    if (why?.startsWith('no path')) notice = `N${why.slice(1)}. Reconnecting…`;
     signaling.reconnect(why ?? 'connection lost');
   },
   relay,

@@ -55,10 +55,18 @@ export const CONNECT_GIVE_UP_MS = 20000;
 export function noPathReason(errors, hostAnswered = true) {
   if (!hostAnswered) return 'no path to the host: it did not answer (the network to it, or the host, may be down)';
   const answered = errors.filter((e) => e.code > 0 && e.code < 700).at(-1);
-  if (answered) return `no path to the host: ${answered.url} said ${answered.code} ${answered.text}`.trim();
+  if (answered) return `no path to the host: ${answered.url} said ${answered.code} ${answered.text}`.trim().replace(/\.$/, '');
   const silent = errors.at(-1);
   if (silent) return `no path to the host: no answer from ${silent.url}`;
   return 'no path to the host: UDP to it may be blocked (a TURN relay, set up on the host with --ice-server, gets through)';
+}
+
+/** Whether every TURN URL among `servers` (`iceServers` entries) answered `errors` (the
+ * connection's icecandidateerror events) with a refusal (a STUN error code, 300–699, such as
+ * 401 for credentials it does not take). */
+export function everyRelayRefused(servers, errors) {
+  const turn = servers.flatMap((s) => [s?.urls ?? []].flat()).filter((u) => /^turns?:/.test(u));
+  return turn.length > 0 && turn.every((u) => errors.some((e) => e.url === u && e.code >= 300 && e.code < 700));
 }
 
 /** The `iceServers` entries' URLs as one comparable string (not their credentials, which
@@ -152,6 +160,15 @@ export class PeerConnection {
       this.iceErrors.push({ url: ev.url ?? '', code: ev.errorCode ?? 0, text: ev.errorText ?? '' });
       if (this.iceErrors.length > 8) this.iceErrors.shift();
       this.log.debug?.('glint: ICE candidate error', ev.url, ev.errorCode, ev.errorText);
+      // A first connection on relays only whose every TURN server refused it can find no
+      // path: said now, not after CONNECT_GIVE_UP_MS.
+      if (this.relay && !this.wasConnected && this.connectTimer && everyRelayRefused(this.iceServers, this.iceErrors)) {
+        this.timers.clearTimeout(this.connectTimer);
+        this.connectTimer = null;
+        const why = noPathReason(this.iceErrors, true);
+        this.log.warn(`glint: ${why}`);
+        this.onLost('no-path', why);
+      }
     };
     this.connectTimer = this.timers.setTimeout(() => {
       if (this.pc !== pc || this.wasConnected) return;

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   PeerConnection, withRrtr, answerSdp, RESTART_AFTER_DISCONNECTED_MS, RESTART_GIVE_UP_MS,
-  CONNECT_GIVE_UP_MS, noPathReason,
+  CONNECT_GIVE_UP_MS, noPathReason, everyRelayRefused,
 } from '../src/peer.js';
 import { message } from '../src/signaling.js';
 
@@ -283,6 +283,28 @@ test('a first connection that never connects gives way to a new one, saying what
   unanswered.timers.advance(CONNECT_GIVE_UP_MS);
   assert.deepEqual(unanswered.events,
     [['lost', 'no-path', 'no path to the host: it did not answer (the network to it, or the host, may be down)']]);
+
+  // Relays only, and every TURN server refused the credentials: given up at once, with what
+  // the server said (its trailing period dropped).
+  const turnUrls = ['turn:192.0.2.2:3478?transport=udp', 'turn:192.0.2.2:3478?transport=tcp'];
+  const refused = rig({ relay: true });
+  await refused.peer.useIceServers([{ urls: ['stun:192.0.2.2:3478'] }, { urls: turnUrls, username: 'u', credential: 'p' }]);
+  await refused.peer.start();
+  refused.pc().onicecandidateerror({ url: turnUrls[0], errorCode: 401, errorText: 'Unauthorized.' });
+  assert.deepEqual(refused.events, [], 'one of two refused');
+  refused.pc().onicecandidateerror({ url: turnUrls[1], errorCode: 701, errorText: 'timeout' });
+  assert.deepEqual(refused.events, [], 'the other never answered: it may yet');
+  refused.pc().onicecandidateerror({ url: turnUrls[1], errorCode: 401, errorText: 'Unauthorized.' });
+  assert.deepEqual(refused.events, [['lost', 'no-path', `no path to the host: ${turnUrls[1]} said 401 Unauthorized`]]);
+  refused.timers.advance(CONNECT_GIVE_UP_MS);
+  assert.equal(refused.events.length, 1, 'given up twice');
+  // All addresses allowed, the refusal does not end the connection's tries.
+  const direct = rig();
+  await direct.peer.useIceServers([{ urls: turnUrls.slice(0, 1), username: 'u', credential: 'p' }]);
+  await direct.peer.start();
+  direct.pc().onicecandidateerror({ url: turnUrls[0], errorCode: 401, errorText: 'Unauthorized' });
+  assert.deepEqual(direct.events, []);
+  assert.equal(everyRelayRefused([], []), false, 'no TURN server: nothing refused');
 
   // One that connects in time is never given up; nor is one replaced meanwhile.
   const ok = rig();
