@@ -550,7 +550,7 @@ const signaling = new Signaling({
           // few seconds apart until a seat frees.
           waitingForSeat = msg.code === 'full';
           if (waitingForSeat) {
-            notice = 'The session is full: this page joins when someone leaves…';
+            notice = 'The session is full: this page joins when someone leaves (a page that went keeps its seat 30 s for its return)…';
             // Its place in line: a freed seat goes to the page waiting longest.
             if (Number.isSafeInteger(msg.ticket)) {
               signaling.ticket = msg.ticket;
