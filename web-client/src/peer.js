@@ -50,14 +50,16 @@ export const CONNECT_GIVE_UP_MS = 20000;
  * came (`hostAnswered` false: the signaling socket may look open long after the network to the
  * host is gone, so this is said before anything about UDP), else a TURN or STUN server's error
  * answer (RFC 8489 §14.8 codes under 700: 401 Unauthorized, 403, 437, 441, 486...) if any came,
- * else a server that never answered (the browser's 701), else no path at all.
+ * else a server that never answered (the browser's 701), else no path at all: for a
+ * connection that had one (`hadPath`), that it was lost; else that UDP may be blocked.
  */
-export function noPathReason(errors, hostAnswered = true) {
+export function noPathReason(errors, hostAnswered = true, hadPath = false) {
   if (!hostAnswered) return 'no path to the host: it did not answer (the network to it, or the host, may be down)';
   const answered = errors.filter((e) => e.code > 0 && e.code < 700).at(-1);
   if (answered) return `no path to the host: ${answered.url} said ${answered.code} ${answered.text}`.trim().replace(/\.$/, '');
   const silent = errors.at(-1);
   if (silent) return `no path to the host: no answer from ${silent.url}`;
+  if (hadPath) return 'no path to the host: the connection was lost and not found again (the network may be down)';
   return 'no path to the host: UDP to it may be blocked (a TURN relay, set up on the host with --ice-server, gets through)';
 }
 
@@ -321,9 +323,9 @@ export class PeerConnection {
     if (this.wasConnected && !this.giveUpTimer) {
       this.giveUpTimer = this.timers.setTimeout(() => {
         if (this.pc !== pc || pc.connectionState === 'connected') return;
-        // Said as a first connection's would be: what a server said, or that UDP may be
-        // blocked (a link blocked while playing), or that the restart was never answered.
-        const why = noPathReason(this.iceErrors, !this.restarting);
+        // What a server said, that the path was lost (not that UDP may be blocked: it
+        // worked), or that the restart was never answered.
+        const why = noPathReason(this.iceErrors, !this.restarting, true);
         this.log.warn(`glint: the ICE restart did not bring the connection back: ${why}`);
         this.onLost('no-path', why);
       }, RESTART_GIVE_UP_MS);
