@@ -34,16 +34,23 @@ export class Window {
 const fmt = (v, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(digits));
 const pair = (w) => `${fmt(w.percentile(0.5))} / ${fmt(w.percentile(0.95))}`;
 
+/** The host's `rung_reason` for a rung a viewer's own Quality cap holds (its `RungReason`). */
+const VIEWER_CAP = "the viewer's quality choice";
+
 /**
  * The host's resolution ladder as the overlay shows it, from a peer of `/api/stats`: "full size"
  * on the top rung, else the coded size, the rung and why ("960×540, 1 of 3 steps down: rate too low
- * for the pixels"); null when the host does not say.
+ * for the pixels"; this page's own cap as "your Quality choice (up to 500 kbit/s)"); null
+ * when the host does not say.
  */
 export function ladderRung(peer) {
   if (!peer || peer.rung === undefined || peer.rung === null) return null;
   if (peer.rung === 0) return 'full size';
   const size = peer.picture ? `${peer.picture[0]}×${peer.picture[1]}, ` : '';
-  return `${size}${peer.rung} of 3 steps down: ${peer.rung_reason}`;
+  // This page's own cap, said as the line under the picture says it.
+  const why = peer.rung_reason === VIEWER_CAP && peer.max_kbps
+    ? `your Quality choice (up to ${Math.round(peer.max_kbps)} kbit/s)` : peer.rung_reason;
+  return `${size}${peer.rung} of 3 steps down: ${why}`;
 }
 
 /**

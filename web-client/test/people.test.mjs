@@ -140,6 +140,10 @@ test('the overlay shows the rung of the host resolution ladder and why', async (
     ladderRung({ rung: 2, picture: [640, 360], rung_reason: 'rate too low for the pixels' }),
     '640×360, 2 of 3 steps down: rate too low for the pixels',
   );
+  assert.equal(
+    ladderRung({ rung: 2, picture: [640, 360], rung_reason: "the viewer's quality choice", max_kbps: 500 }),
+    '640×360, 2 of 3 steps down: your Quality choice (up to 500 kbit/s)',
+  );
   assert.equal(ladderRung({}), null);
   assert.equal(ladderRung(null), null);
 });

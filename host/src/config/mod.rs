@@ -502,12 +502,14 @@ impl Config {
         !self.loopback_only() || !self.allowed_origin.is_empty() || !self.allowed_host.is_empty()
     }
 
-    /// The origins users open behind a reverse proxy: `--allowed-origin`'s with `--tls off`
-    /// (what that mode is for), else none (an allowed origin may be a page that embeds Glint).
+    /// The origins users open behind a reverse proxy: `--allowed-origin`'s while Glint serves
+    /// plain HTTP (`--tls off`, or `auto` on loopback), which a browser reaches only through
+    /// something in front; with TLS of its own, none (an allowed origin is then a page that
+    /// embeds Glint).
     pub fn proxy_origins(&self) -> &[String] {
-        match self.tls {
-            TlsMode::Off => &self.allowed_origin,
-            _ => &[],
+        match self.tls_enabled() {
+            false => &self.allowed_origin,
+            true => &[],
         }
     }
 

@@ -217,10 +217,10 @@ pub fn page_urls(
     urls
 }
 
-/// The addresses to open behind a reverse proxy (`--tls off` with `--allowed-origin`): each
-/// proxy origin's page (`ORIGIN/`, with `#password=` as [`page_url`]) first, as "through the
-/// proxy, URL" after the first; then `here`, Glint's own ([`page_urls`]), its first as "on
-/// this host, URL". Without proxies, `here` unchanged.
+/// The addresses to open behind a reverse proxy (`--allowed-origin` while Glint serves plain
+/// HTTP: `Config::proxy_origins`): each proxy origin's page (`ORIGIN/`, with `#password=` as
+/// [`page_url`]) first, as "through another proxy, URL" after the first; then `here`, Glint's
+/// own ([`page_urls`]), its first as "on this host, URL". Without proxies, `here` unchanged.
 pub fn through_proxies(
     proxies: &[String],
     here: Vec<String>,
@@ -235,7 +235,7 @@ pub fn through_proxies(
             if i == 0 {
                 url
             } else {
-                format!("through the proxy, {url}")
+                format!("through another proxy, {url}")
             }
         })
         .collect();
@@ -356,7 +356,7 @@ mod tests {
             through_proxies(&proxies, here, &pw),
             [
                 "https://desk.example.com/#password=a%26b",
-                "through the proxy, https://b.example:8443/#password=a%26b",
+                "through another proxy, https://b.example:8443/#password=a%26b",
                 "on this host, http://127.0.0.1:8080/#password=a%26b"
             ]
         );
