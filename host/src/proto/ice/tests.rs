@@ -154,18 +154,17 @@ fn a_page_gets_stun_bare_and_turn_with_fixed_credentials() {
     );
 }
 
+/// A TURN server whose credentials are minted from the secret "north", good for `ttl`.
+fn minted(ttl: Duration) -> IceServers {
+    let turn = vec![url("turn:t.example.org")];
+    IceServers::new(turn, None, None, Some("north".into()), ttl).expect("valid")
+}
+
 /// Minted credentials are renewed at half their life while the page stays, so that an ICE
 /// restart after a lost path still gets a relay; fixed ones never are.
 #[test]
 fn minted_credentials_are_renewed_at_half_their_life() {
-    let servers = IceServers::new(
-        vec![url("turn:t.example.org")],
-        None,
-        None,
-        Some("north".into()),
-        Duration::from_secs(600),
-    )
-    .expect("valid");
+    let servers = minted(Duration::from_secs(600));
     let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let at = |s: u64| t0 + Duration::from_secs(s);
     let mut given = None;
@@ -205,14 +204,7 @@ fn minted_credentials_follow_coturns_rest_scheme() {
         rest_credential(b"north", "1700000000:peer3"),
         "N0/OmPqseVw9jQrWtefTDUy8mx8="
     );
-    let servers = IceServers::new(
-        vec![url("turn:t.example.org")],
-        None,
-        None,
-        Some("north".into()),
-        Duration::from_secs(600),
-    )
-    .expect("valid");
+    let servers = minted(Duration::from_secs(600));
     let now = UNIX_EPOCH + Duration::from_secs(1_699_999_400);
     let page = servers.for_page("peer3", now);
     assert_eq!(page.len(), 1);
@@ -225,14 +217,7 @@ fn minted_credentials_follow_coturns_rest_scheme() {
     assert!(!format!("{servers:?}").contains("north"));
     // A lifetime past what --turn-ttl takes (made in code) is held to MAX_TURN_TTL, never an
     // overflow: a panic there closed every page's socket after its welcome.
-    let long = IceServers::new(
-        vec![url("turn:t.example.org")],
-        None,
-        None,
-        Some("north".into()),
-        Duration::MAX,
-    )
-    .expect("valid");
+    let long = minted(Duration::MAX);
     let page = long.for_page("peer4", now);
     let expiry = 1_699_999_400 + MAX_TURN_TTL.as_secs();
     assert_eq!(

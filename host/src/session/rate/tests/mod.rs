@@ -343,16 +343,8 @@ fn a_link_that_collapses_under_the_picture_is_cut_to_what_got_through_at_once() 
     assert!(seen.is_empty(), "5 % loss seen as a collapse at {seen:?}");
     assert_eq!(r.target_kbps(), 8000);
     // The link falls to 1 Mbit/s under 8 Mbit/s: 7/8 of the newest packets lost.
-    let seen = drive_loss(
-        &mut r,
-        t0,
-        &mut window,
-        &mut bytes,
-        10.0,
-        10.2,
-        8000.0,
-        0.875,
-    );
+    let (w, b) = (&mut window, &mut bytes);
+    let seen = drive_loss(&mut r, t0, w, b, 10.0, 10.2, 8000.0, 0.875);
     // After a tenth of a second the last second has lost 13 % (under FAST_COLLAPSE_SECOND).
     assert_eq!(seen, [10.2], "not seen in the first fifth of a second");
     // 0.85 of the 1 Mbit/s that got through, or the 10× limit's 800: from two samples a
@@ -363,8 +355,7 @@ fn a_link_that_collapses_under_the_picture_is_cut_to_what_got_through_at_once() 
         "target {}",
         r.target_kbps()
     );
-    // The estimator still says 8 Mbit/s: the cut stays for FAST_CAP_FOR, and nothing is
-    // padded into the fallen link while it loses packets.
+    // The estimator still says 8 Mbit/s: the cut stays for FAST_CAP_FOR, no padding meanwhile.
     r.on_raw_estimate(t0 + secs(10.5), 8000.0);
     r.on_estimate(t0 + secs(10.5), 8000.0);
     assert!(r.target_kbps() <= 880, "target {}", r.target_kbps());
