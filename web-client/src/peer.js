@@ -165,18 +165,12 @@ export class PeerConnection {
       // A first connection on relays only whose every TURN server refused it can find no
       // path: said now, not after CONNECT_GIVE_UP_MS.
       if (this.relay && !this.wasConnected && this.connectTimer && everyRelayRefused(this.iceServers, this.iceErrors)) {
-        this.timers.clearTimeout(this.connectTimer);
-        this.connectTimer = null;
-        const why = noPathReason(this.iceErrors, true);
-        this.log.warn(`glint: ${why}`);
-        this.onLost('no-path', why);
+        this.firstFoundNoPath(true);
       }
     };
     this.connectTimer = this.timers.setTimeout(() => {
       if (this.pc !== pc || this.wasConnected) return;
-      const why = noPathReason(this.iceErrors, pc.remoteDescription != null);
-      this.log.warn(`glint: ${why}`);
-      this.onLost('no-path', why);
+      this.firstFoundNoPath(pc.remoteDescription != null);
     }, CONNECT_GIVE_UP_MS);
     pc.oniceconnectionstatechange = () => {
       if (pc.iceConnectionState === 'checking') this.mark('iceCheckingMs');
@@ -214,11 +208,7 @@ export class PeerConnection {
       } else if (state === 'failed' && !this.wasConnected) {
         // The browser tried every pair and none answered (Chromium says so after ~15 s,
         // before CONNECT_GIVE_UP_MS): the same reason as a connection that never got that far.
-        this.timers.clearTimeout(this.connectTimer);
-        this.connectTimer = null;
-        const why = noPathReason(this.iceErrors, pc.remoteDescription != null);
-        this.log.warn(`glint: ${why}`);
-        this.onLost('no-path', why);
+        this.firstFoundNoPath(pc.remoteDescription != null);
       } else if (state === 'failed' || state === 'closed') {
         this.log.warn('glint: peer connection', state);
         this.onLost(state);
@@ -255,6 +245,18 @@ export class PeerConnection {
     if (this.pc !== pc) return; // closed meanwhile
     this.sendOffer(pc, this.linkKbps());
     this.mark('offerSentMs');
+  }
+
+  /**
+   * The first connection found no path: it gives way to a new one (`onLost`), saying why
+   * (`noPathReason`; `hostAnswered`: the host's answer to the offer came).
+   */
+  firstFoundNoPath(hostAnswered) {
+    this.timers.clearTimeout(this.connectTimer);
+    this.connectTimer = null;
+    const why = noPathReason(this.iceErrors, hostAnswered);
+    this.log.warn(`glint: ${why}`);
+    this.onLost('no-path', why);
   }
 
   /** Sends the local offer (with the page's measure of its link, if any), then the candidates

@@ -158,27 +158,6 @@ impl super::Config {
                  and forward that UDP port"
             ));
         }
-        // A proxy that passes the browser's Host on is refused on loopback without it.
-        for origin in self.proxy_origins().iter().filter(|_| self.loopback_only()) {
-            let host = origin.split_once("://").map_or(origin.as_str(), |(_, h)| h);
-            // Its port dropped (`[::1]:8443` → `[::1]`; the colons of `[::1]` are no port's).
-            let name = match host.rfind(':') {
-                Some(i) if !host[i..].contains(']') => &host[..i],
-                _ => host,
-            };
-            if !self
-                .allowed_host
-                .iter()
-                .any(|h| h.eq_ignore_ascii_case(name))
-            {
-                warnings.push(format!(
-                    "--allowed-origin {origin} with no --allowed-host {name}: a proxy that passes the \
-                     browser's Host header on (`Host: {host}`) is refused (bad-host); one that \
-                     sends Host: {} works",
-                    self.listen
-                ));
-            }
-        }
         warnings
     }
 
@@ -301,17 +280,19 @@ mod tests {
         );
         assert!(warnings(&[&v4[..], &["--udp-port", "10777"]].concat()).is_empty());
         assert!(warnings(&[]).is_empty());
-        // A proxy's origin whose host is not taken as Host on loopback.
-        let proxy = ["--allowed-origin", "https://desk.example.com:8443"];
-        let w = warnings(&proxy);
-        assert!(
-            w.len() == 1 && w[0].contains("--allowed-host desk.example.com:"),
-            "{w:?}"
-        );
-        let named = ["--allowed-host", "Desk.example.com"];
-        assert!(warnings(&[&proxy[..], &named].concat()).is_empty());
-        // With TLS of its own, the origin is a page that embeds Glint: no proxy, no warning.
-        assert!(warnings(&[&proxy[..], &["--tls", "on"]].concat()).is_empty());
+        // An allowed origin is a proxy's while Glint serves plain HTTP; with TLS of its own,
+        // a page that embeds Glint.
+        let proxies = |args: &[&str]| {
+            let mut all = vec!["glint", "--allowed-origin", "https://desk.example.com"];
+            all.extend(args);
+            Config::try_parse_from(all)
+                .expect("parses")
+                .proxy_origins()
+                .len()
+        };
+        assert_eq!(proxies(&[]), 1, "auto on loopback: plain HTTP");
+        assert_eq!(proxies(&["--tls", "off", "--listen", "0.0.0.0:8080"]), 1);
+        assert_eq!(proxies(&["--tls", "on"]), 0);
         for listen in ["[::]:8443", "0.0.0.0:8443", "[::1]:8080"] {
             assert_eq!(
                 check(&[&v4[..], &["--listen", listen]].concat()),

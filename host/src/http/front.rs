@@ -57,14 +57,19 @@ pub struct Door {
 }
 
 impl Door {
-    /// The door `config` asks for: its `--allowed-host`/`--allowed-origin`, and `tls`.
+    /// The door `config` asks for: its `--allowed-host`/`--allowed-origin`, and `tls`. Warns
+    /// (logs) of a proxy's origin whose `Host` it would refuse ([`Guard::refused_proxy_hosts`]).
     pub fn new(config: &Config, counters: GuardCounters, tls: Option<Arc<Tls>>) -> Self {
+        let guard = Guard::new(
+            config.loopback_only(),
+            &config.allowed_host,
+            &config.allowed_origin,
+        );
+        for warning in guard.refused_proxy_hosts(config.proxy_origins(), config.listen) {
+            tracing::warn!("{warning}");
+        }
         Self {
-            guard: Guard::new(
-                config.loopback_only(),
-                &config.allowed_host,
-                &config.allowed_origin,
-            ),
+            guard,
             counters,
             tls,
         }

@@ -12,6 +12,7 @@
 //!   A request without one (curl, a same-origin navigation) passes: it is not another site's
 //!   page acting in the user's browser.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::metrics::{Counter, Metrics};
@@ -128,10 +129,38 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// A warning for each of `proxies` (the origins users open through a reverse proxy,
+    /// `Config::proxy_origins`) whose proxy, passing the browser's `Host` on (`Host:
+    /// desk.example.com`), would be refused here for want of `--allowed-host`; `listen` is the
+    /// address a proxy may send as `Host` instead.
+    pub fn refused_proxy_hosts(&self, proxies: &[String], listen: SocketAddr) -> Vec<String> {
+        let host = |origin: &str| {
+            origin
+                .split_once("://")
+                .map_or(origin, |(_, h)| h)
+                .to_owned()
+        };
+        proxies
+            .iter()
+            .filter_map(|origin| {
+                let host = host(origin);
+                self.check("http", Some(&host), Some(origin)).err()?;
+                Some(format!(
+                    "--allowed-origin {origin} with no --allowed-host {}: a proxy that passes the \
+                     browser's Host header on (`Host: {host}`) is refused (bad-host); one that \
+                     sends Host: {listen} works",
+                    host_name(&host)
+                ))
+            })
+            .collect()
+    }
+}
+
 /// The name in a `Host` header (RFC 9110 §7.2: `host [":" port]`), without its port:
 /// `[::1]:8080` → `[::1]`, `a.b:80` → `a.b`. Anything after the name but a port of digits
 /// (`[::1]evil`, `localhost:evil`) leaves the whole header as the name, which no list holds.
-fn host_name(host: &str) -> &str {
+pub(crate) fn host_name(host: &str) -> &str {
     let port = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     if let Some(end) = host.strip_prefix('[').and_then(|_| host.find(']')) {
         let (name, rest) = host.split_at(end + 1);
@@ -293,6 +322,23 @@ mod tests {
                 Some("https://other.example.com")
             )
             .is_err());
+    }
+
+    #[test]
+    fn a_proxy_passing_host_on_is_warned_of_when_its_name_is_not_allowed() {
+        let listen: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        let proxies = ["https://desk.example.com:8443".to_owned()];
+        let w = Guard::new(true, &[], &proxies).refused_proxy_hosts(&proxies, listen);
+        assert!(
+            w.len() == 1 && w[0].contains("--allowed-host desk.example.com:"),
+            "{w:?}"
+        );
+        let named = ["Desk.example.com".to_owned()];
+        let g = Guard::new(true, &named, &proxies);
+        assert!(g.refused_proxy_hosts(&proxies, listen).is_empty());
+        // Beyond loopback any Host is taken.
+        let g = Guard::new(false, &[], &proxies);
+        assert!(g.refused_proxy_hosts(&proxies, listen).is_empty());
     }
 
     #[test]

@@ -332,22 +332,11 @@ mod tests {
 
     #[test]
     fn behind_a_proxy_its_address_comes_first() {
-        let here = page_urls(
-            false,
-            "127.0.0.1:8080".parse().expect("addr"),
-            None,
-            &[],
-            &None,
-        );
-        assert_eq!(through_proxies(&[], here.clone(), &None), here);
+        let listen = "127.0.0.1:8080".parse().expect("addr");
+        let here = |pw: &Option<String>| page_urls(false, listen, None, &[], pw);
+        assert_eq!(through_proxies(&[], here(&None), &None), here(&None));
         let pw = Some("a&b".to_owned());
-        let here = page_urls(
-            false,
-            "127.0.0.1:8080".parse().expect("addr"),
-            None,
-            &[],
-            &pw,
-        );
+        let here = here(&pw);
         let proxies = [
             "https://desk.example.com".to_owned(),
             "https://b.example:8443".to_owned(),

@@ -273,7 +273,7 @@ impl Session {
     /// and logs no oftener than that.
     pub fn handle_max_bitrate(&mut self, now: Instant, peer: PeerId, kbps: Option<u32>) {
         if let Some(p) = self.peers.iter_mut().find(|p| p.id == peer) {
-            p.cap.0 = Some(kbps);
+            p.cap_wanted = Some(kbps);
         }
         self.update_rate(now);
     }
@@ -281,11 +281,11 @@ impl Session {
     /// Applies each peer's newest cap when it is due ([`Session::handle_max_bitrate`]).
     fn apply_caps(&mut self, now: Instant) {
         for p in self.peers.iter_mut() {
-            let due = p.cap.1.is_none_or(|at| now >= at + CAP_EVERY);
-            let Some(kbps) = p.cap.0.filter(|_| due) else {
+            let due = p.cap_set_at.is_none_or(|at| now >= at + CAP_EVERY);
+            let Some(kbps) = p.cap_wanted.take_if(|_| due) else {
                 continue;
             };
-            p.cap = (None, Some(now));
+            p.cap_set_at = Some(now);
             p.rate.set_cap(now, kbps);
             p.pad_to_target(now);
             tracing::info!(peer = %p.id, cap_kbps = ?kbps, "the viewer's own rate cap");

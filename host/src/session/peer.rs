@@ -72,8 +72,10 @@ pub(super) struct Peer {
     pub(super) added_at: Instant,
     /// Its targets over the last while, by which its tier is chosen.
     pub(super) sustained: super::tiers::Sustained,
-    /// Its page's newest cap (`max-bitrate`) not yet applied, and when the last one was.
-    pub(super) cap: (Option<Option<u32>>, Option<Instant>),
+    /// Its page's newest cap (`max-bitrate`, kbit/s or none) not yet applied.
+    pub(super) cap_wanted: Option<Option<u32>>,
+    /// When its page's last cap was applied.
+    pub(super) cap_set_at: Option<Instant>,
     /// The newest input packet of this page that the last frame sent showed, what the frames
     /// before it changed had shown, how many more frames get an echo, and when the last run of
     /// echoes began (see [`super::fanout::ECHO_FRAMES`]).
@@ -166,7 +168,8 @@ impl Peer {
             tier: 0,
             added_at: now,
             sustained: Default::default(),
-            cap: (None, None),
+            cap_wanted: None,
+            cap_set_at: None,
             echo_seq: None,
             echo_since: None,
             echoes_left: 0,
