@@ -8,7 +8,7 @@ import { linkKbps } from './loadrate.js';
 import { InputControls, remotePoint, MAX_TEXT_CHARS } from './controls.js';
 import { Sound } from './sound.js';
 import {
-  StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle, pictureText, endedText, qualityChoices, qualityLabel, savedQuality,
+  StatusLine, InfoLine, PlayerLabel, KeysPanel, StatsToggle, pictureText, endedText, waitText, qualityChoices, qualityLabel, savedQuality,
 } from './panels.js';
 import { parseFrameEcho, InputToPhoton } from './echo.js';
 import { StatsOverlay } from './overlay.js';
@@ -23,6 +23,7 @@ import { Pointers, screenSize, setScreen } from './pointers.js';
 import { Transfers, FilesPanel } from './files.js';
 import { TouchInput, tapsAsClicks, hasTouch } from './phone.js';
 import { localStore, sessionStore } from './storage.js';
+import { StillPicture } from './still.js';
 
 // When each step of a connection happened (performance.now(), ms since navigation start): the
 // scripts ran, the attempt began, signaling opened, the welcome came, the offer went out, the
@@ -51,6 +52,7 @@ const KEEP_SAMPLES = 200; // input-to-photon samples kept for tests
 const $ = (id) => document.getElementById(id);
 const video = $('video');
 const stage = $('stage');
+const still = new StillPicture($('still'), video);
 const refocus = () => controls.focus();
 
 const params = new URLSearchParams(location.hash.slice(1));
@@ -321,8 +323,12 @@ function playChannel(channel) {
   }
 }
 
-/** Ends this connection's peer and input state (the socket is signaling's). */
+/**
+ * Ends this connection's peer and input state (the socket is signaling's); the last picture
+ * stays, dimmed, until the next connection's first frame.
+ */
 function teardown() {
+  still.keep();
   peer.close();
   info.show(''); // the last picture's size and codec: none plays now
   stream = null;
@@ -338,6 +344,7 @@ function teardown() {
 function halt(state, text) {
   signaling.stop();
   teardown();
+  still.drop();
   status.set(state, text);
   document.body.dataset.halted = state;
 }
@@ -416,6 +423,7 @@ const signaling = new Signaling({
   // The offer is made while the socket opens and goes out right behind `hello`, without
   // waiting for `welcome`.
   onConnecting: () => {
+    if (stopCountdown()) notice = null; // the wait is over: this is a new try
     if (timelines.length > 0) timeline = newTimeline(timeline.attempt + 1);
     timelines.push(timeline);
     if (timelines.length > KEEP_TIMELINES) timelines.shift();
@@ -562,9 +570,9 @@ const signaling = new Signaling({
           break;
         case 'wait': {
           const s = Number(msg.retry_after_s) || 1;
-          notice = `Too many password attempts; trying again in ${s} s…`;
           waitingForSeat = false;
           signaling.reconnect('too many password attempts', s * 1000);
+          countDown(Date.now() + s * 1000, (left) => `Too many password attempts; trying again in ${waitText(left)}…`);
           break;
         }
         case 'tell': info.toast(msg.message); break;
@@ -601,6 +609,26 @@ function askPassword(why) {
     history.replaceState(null, '', hash ? `#${hash}` : location.pathname + location.search);
     location.reload();
   };
+}
+
+// A wait the host asked for (password attempts: up to 15 min) counts down on the status line
+// until the page connects again.
+let countdown = null;
+function stopCountdown() {
+  if (countdown === null) return false;
+  clearInterval(countdown);
+  countdown = null;
+  return true;
+}
+function countDown(until, say) {
+  stopCountdown();
+  const tick = () => {
+    if (status.state !== 'disconnected') return void stopCountdown();
+    notice = say((until - Date.now()) / 1000);
+    status.set('disconnected', notice);
+  };
+  tick();
+  countdown = setInterval(tick, 1000);
 }
 
 function fail(text) {
@@ -731,6 +759,7 @@ setInterval(async () => {
 function shown(now) {
   glint.firstFrameMs ??= now;
   if (status.state !== 'connecting') return;
+  still.drop();
   mark('firstFrameMs');
   firstPlayed ??= timeline;
   status.set('playing', '');

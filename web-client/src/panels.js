@@ -82,6 +82,13 @@ export function endedText({ message, why }) {
   return `The session has ended: ${message}`;
 }
 
+/** A wait of `seconds` as a countdown says it: "45 s", "2 min 05 s". */
+export function waitText(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s} s`;
+  return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+}
+
 /**
  * The Quality choices, kbit/s (0: Auto, what the link carries up to the host's --bitrate): the
  * page's own cap on its picture's rate (signaling's `max-bitrate`), a data saver on a metered

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  InfoLine, KeysPanel, StatsToggle, StatusLine, isStatsShortcut, pictureText, endedText, QUALITY_KBPS, qualityChoices, qualityLabel, savedQuality,
+  InfoLine, KeysPanel, StatsToggle, StatusLine, isStatsShortcut, pictureText, endedText, waitText, QUALITY_KBPS, qualityChoices, qualityLabel, savedQuality,
 } from '../src/panels.js';
 import { KeyBindings } from '../src/keybind.js';
 import { PadBindings } from '../src/gamepads.js';
@@ -186,4 +186,14 @@ test('the Quality menu offers Auto and caps from 10 Mbit/s down, and a stored ch
   assert.deepEqual(qualityChoices(8000), [0, 5000, 2500, 1000, 500]);
   assert.deepEqual(qualityChoices(400), [0]);
   for (const max of [undefined, null, 'x', -1, NaN]) assert.deepEqual(qualityChoices(max), [...QUALITY_KBPS], String(max));
+});
+
+test('a wait counts down in seconds, then minutes and seconds', () => {
+  assert.equal(waitText(1), '1 s');
+  assert.equal(waitText(0.2), '1 s');
+  assert.equal(waitText(59), '59 s');
+  assert.equal(waitText(60), '1 min 00 s');
+  assert.equal(waitText(125), '2 min 05 s');
+  assert.equal(waitText(900), '15 min 00 s');
+  assert.equal(waitText(-3), '0 s');
 });

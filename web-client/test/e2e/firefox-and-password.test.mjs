@@ -205,6 +205,15 @@ test('someone guessing from the owner\'s address never makes the owner\'s browse
     // All along, the address was made to wait: even the right password without the token is.
     const after = await hello(other.page, 'open sesame');
     assert.equal(after.code, 'too-many-attempts', JSON.stringify(after));
+    // A page opened there with a guess is told how long it must wait, counting down.
+    await other.page.goto(glint.url.replace(/#.*/, '#password=guess'));
+    const waitSaid = () => other.page.evaluate(
+      () => /^Too many password attempts; trying again in ((\d+ min )?\d+ s)…$/.exec(document.getElementById('status').textContent)?.[1]);
+    const told = await waitFor('the wait said', waitSaid, 10000);
+    await waitFor(`the wait counting down from ${told}`, async () => {
+      const now = await waitSaid();
+      return now !== undefined && now !== told;
+    }, 5000);
   } finally {
     await owner.stop();
     await other.stop();

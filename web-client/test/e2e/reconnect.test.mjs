@@ -75,9 +75,23 @@ test('a host killed and started again: the page plays again and says so', async 
     first.child.kill('SIGKILL'); // no draining: the page learns it from the lost socket
     await waitFor('the page to notice', () => page.evaluate(() => window.glint.state === 'disconnected'), 20000);
     await first.stop();
+    // Meanwhile the last picture stays, dimmed, under the status line: not a black stage.
+    const lastPicture = () => page.evaluate(() => {
+      const c = document.getElementById('still');
+      if (c.hidden || !c.width) return { hidden: c.hidden, lit: 0 };
+      const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let lit = 0;
+      for (let i = 0; i < px.length; i += 4 * 97) if (px[i] + px[i + 1] + px[i + 2] > 60) lit += 1;
+      return { hidden: false, width: c.width, lit };
+    });
+    const kept = await lastPicture();
+    assert.equal(kept.hidden, false, 'the last picture shows while the page reconnects');
+    assert.equal(kept.width, 1280);
+    assert.ok(kept.lit > 100, `the kept picture is the desktop's, not black: ${JSON.stringify(kept)}`);
     second = await startGlint(['--source', 'testpattern', '--fps', '30', '--listen', `127.0.0.1:${first.port}`]);
     const frames = await page.evaluate(() => window.glint.framesPresented);
     await waitFor('new frames', async () => (await page.evaluate(() => window.glint.framesPresented)) > frames + 15, 30000);
+    assert.equal((await lastPicture()).hidden, true, 'the new picture replaced the still');
     // The status follows the video: no "Connecting…" left over the playing picture.
     assert.equal(await page.evaluate(() => window.glint.state), 'playing');
     assert.equal(await page.evaluate(() => document.getElementById('status').textContent), '');
