@@ -18,7 +18,7 @@ import { ChannelAudio, channelAudioSupported } from './audio.js';
 import { FrameLead, watchDisplayPeriod } from './phase.js';
 import { StallWatch, HostSilence, WeakLink } from './stall.js';
 import { guessLayout } from './keymap.js';
-import { Room, PeoplePanel, savedName, watchingHint } from './people.js';
+import { Room, PeoplePanel, BRIEF_VISIT_MS, savedName, watchingHint } from './people.js';
 import { Pointers, screenSize, setScreen } from './pointers.js';
 import { Transfers, FilesPanel } from './files.js';
 import { TouchInput, tapsAsClicks, hasTouch } from './phone.js';
@@ -487,6 +487,13 @@ const signaling = new Signaling({
       // ("You have control", "You are now an owner", "Ann's place is no longer kept" at once).
       const said = room.update(msg);
       if (said.length) info.toast(said.join('; '));
+      // Joins are said once a member stayed a moment (people.js BRIEF_VISIT_MS).
+      if (room.joinsUnsaid) {
+        setTimeout(() => {
+          const joins = room.dueJoins();
+          if (joins.length) info.toast(joins.join('; '));
+        }, BRIEF_VISIT_MS + 50);
+      }
       pointers.clear((peer) => room.members.some((m) => m.peer === peer));
       people.render();
       filesPanel.render();

@@ -11,6 +11,12 @@ import { localStore } from './storage.js';
 
 const NAME_KEY = 'glint.name';
 export const MAX_NAME = 32;
+/**
+ * A member is said to have joined once it has stayed this long (ms): one that comes and goes
+ * sooner (a script's socket, a page that cannot connect and tries again) is neither said to
+ * join nor to leave.
+ */
+export const BRIEF_VISIT_MS = 3000;
 
 /** The session's members as the host last told them, seen from this page (`me`, a peer id). */
 export class Room {
@@ -21,6 +27,7 @@ export class Room {
     this.implicit = false;
     this.heldMembers = []; // members whose place the host keeps, each {peer, name, role}
     this.known = false; // a `members` message came on this connection
+    this.unsaid = new Map(); // peer id → when it joined, until its join is said (BRIEF_VISIT_MS)
   }
 
   /** A new connection: the peer id from `welcome`; nothing known yet. */
@@ -28,10 +35,14 @@ export class Room {
     this.me = me;
     this.members = [];
     this.known = false;
+    this.unsaid.clear();
   }
 
-  /** A `members` message; returns the notices it brings (joins, leaves, asks, hand-offs). */
-  update(msg) {
+  /**
+   * A `members` message at `at` (ms); returns the notices it brings (leaves, asks, hand-offs,
+   * returns). Joins wait for `dueJoins`.
+   */
+  update(msg, at = Date.now()) {
     const before = this.members;
     const heldBefore = this.held;
     const wasKnown = this.known;
@@ -42,7 +53,22 @@ export class Room {
     this.heldMembers = (Array.isArray(msg.held) ? msg.held : [])
       .filter((h) => typeof h?.name === 'string' && Number.isSafeInteger(h.peer));
     this.known = true;
-    return wasKnown ? notices(before, this.members, this.me, heldBefore, this.held) : [];
+    return wasKnown ? notices(before, this.members, this.me, heldBefore, this.held, this.unsaid, at) : [];
+  }
+
+  /** Whether joins wait to be said (call `dueJoins` BRIEF_VISIT_MS later). */
+  get joinsUnsaid() { return this.unsaid.size > 0; }
+
+  /** "Cy joined" for each member still here BRIEF_VISIT_MS after it joined, by `at` (ms). */
+  dueJoins(at = Date.now()) {
+    const out = [];
+    for (const [peer, since] of this.unsaid) {
+      if (at - since < BRIEF_VISIT_MS) continue;
+      this.unsaid.delete(peer);
+      const m = this.members.find((x) => x.peer === peer);
+      if (m) out.push(`${m.name} joined`);
+    }
+    return out;
   }
 
   /** The names of the members whose place the host keeps for them to come back. */
@@ -77,9 +103,11 @@ export class Room {
 /**
  * Notices for the change from `before` to `after`, as this page (`me`) would want them;
  * `heldBefore`, `heldAfter`: the names whose place the host kept then and keeps now (a member
- * that left and may come back, one that came back).
+ * that left and may come back, one that came back). With `unsaid` (a Map, peer id → ms), a
+ * join is put there at `at` instead of said, and a member that leaves while there (and did
+ * not drive) goes without a word (`Room.dueJoins`).
  */
-export function notices(before, after, me, heldBefore = [], heldAfter = []) {
+export function notices(before, after, me, heldBefore = [], heldAfter = [], unsaid = null, at = 0) {
   const out = [];
   const was = new Map(before.map((m) => [m.peer, m]));
   const now = new Map(after.map((m) => [m.peer, m]));
@@ -89,7 +117,10 @@ export function notices(before, after, me, heldBefore = [], heldAfter = []) {
     const old = was.get(m.peer);
     if (!old) {
       const back = heldBefore.includes(m.name) && !heldAfter.includes(m.name);
-      if (m.peer !== me) out.push(back ? `${m.name} is back` : `${m.name} joined`);
+      if (m.peer === me) continue;
+      if (back) out.push(`${m.name} is back`);
+      else if (unsaid) unsaid.set(m.peer, at);
+      else out.push(`${m.name} joined`);
       continue;
     }
     if (m.control && !old.control) out.push(m.peer === me ? 'You have control' : `${m.name} has control`);
@@ -99,6 +130,7 @@ export function notices(before, after, me, heldBefore = [], heldAfter = []) {
   }
   for (const m of before) {
     if (now.has(m.peer)) continue;
+    if (unsaid?.delete(m.peer) && !m.control) continue; // its join was never said either
     if (heldAfter.includes(m.name)) {
       out.push(`${m.name} left; their place is kept for 30 s`);
     } else if (m.control && self?.role === 'owner' && !after.some((c) => c.control)) {

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Room, notices, savedName, saveName, watchingHint } from '../src/people.js';
+import { Room, BRIEF_VISIT_MS, notices, savedName, saveName, watchingHint } from '../src/people.js';
 
 const member = (peer, role, control = false, asked = false, name = `P${peer}`) => ({ peer, name, role, control, asked });
 const msg = (members, { seats = 1, implicit = false } = {}) => ({ type: 'members', members, seats, implicit });
@@ -60,6 +60,29 @@ test('a change of members brings the notices each page wants', () => {
   const room = new Room();
   room.reset(1);
   assert.deepEqual(room.update(msg(asked)), []);
+});
+
+test('a member that comes and goes within moments is not announced; one that stays is, once', () => {
+  const room = new Room();
+  room.reset(1);
+  const owner = member(1, 'owner', true);
+  room.update(msg([owner]), 0);
+  // A script's socket: in and out within a second, no word either way.
+  assert.deepEqual(room.update(msg([owner, member(5, 'viewer')]), 1000), []);
+  assert.equal(room.joinsUnsaid, true);
+  assert.deepEqual(room.update(msg([owner]), 1400), []);
+  assert.deepEqual(room.dueJoins(4100), []);
+  assert.equal(room.joinsUnsaid, false);
+  // A page that stays: said BRIEF_VISIT_MS after it came, once; its leave is said.
+  room.update(msg([owner, member(6, 'viewer', false, false, 'Cy')]), 5000);
+  assert.deepEqual(room.dueJoins(5000 + BRIEF_VISIT_MS - 1), []);
+  assert.deepEqual(room.dueJoins(5000 + BRIEF_VISIT_MS), ['Cy joined']);
+  assert.deepEqual(room.dueJoins(20000), []);
+  assert.deepEqual(room.update(msg([owner]), 21000), ['Cy left']);
+  // One given control before its join was said: its leave still says nobody drives.
+  room.update(msg([member(1, 'owner'), member(7, 'viewer', true)]), 30000);
+  assert.deepEqual(room.update(msg([member(1, 'owner')]), 30500), ['P7 left: nobody has control']);
+  assert.deepEqual(room.dueJoins(40000), []);
 });
 
 test('the name is kept in storage, and a refusing storage is no error', () => {
