@@ -316,8 +316,9 @@ impl fmt::Debug for TurnAuth {
 pub enum IceConfigError {
     #[error("{0} is a TURN server: give --ice-username and --ice-credential, or --turn-secret")]
     TurnWithoutCredentials(String),
-    #[error("--ice-username, --ice-credential and --turn-secret are for turn: or turns: servers, and no --ice-server is one")]
-    CredentialsWithoutTurn,
+    /// The options given (`--turn-secret`, or `--ice-username and --ice-credential`).
+    #[error("{0} {verb} for turn: or turns: servers, and no --ice-server is one", verb = if .0.contains(" and ") { "are" } else { "is" })]
+    CredentialsWithoutTurn(&'static str),
     #[error("--ice-username and --ice-credential go together")]
     HalfCredentials,
     #[error("--ice-username, --ice-credential and --turn-secret must not be empty")]
@@ -367,8 +368,11 @@ impl IceServers {
         let turn = urls.iter().find(|u| u.scheme.is_turn());
         match (turn, &auth) {
             (Some(u), TurnAuth::None) => Err(IceConfigError::TurnWithoutCredentials(u.to_string())),
-            (None, TurnAuth::Static { .. } | TurnAuth::Rest { .. }) => {
-                Err(IceConfigError::CredentialsWithoutTurn)
+            (None, TurnAuth::Static { .. }) => Err(IceConfigError::CredentialsWithoutTurn(
+                "--ice-username and --ice-credential",
+            )),
+            (None, TurnAuth::Rest { .. }) => {
+                Err(IceConfigError::CredentialsWithoutTurn("--turn-secret"))
             }
             _ => Ok(Self { urls, auth }),
         }

@@ -116,7 +116,16 @@ fn turn_needs_credentials_and_credentials_need_turn() {
     ));
     assert_eq!(
         IceServers::new(stun(), None, None, some("s"), ttl),
-        Err(IceConfigError::CredentialsWithoutTurn)
+        Err(IceConfigError::CredentialsWithoutTurn("--turn-secret"))
+    );
+    let static_without_turn = IceServers::new(stun(), some("u"), some("p"), None, ttl);
+    assert_eq!(
+        static_without_turn.as_ref().map_err(ToString::to_string),
+        Err("--ice-username and --ice-credential are for turn: or turns: servers, and no --ice-server is one".to_owned())
+    );
+    assert_eq!(
+        IceServers::new(Vec::new(), None, None, some("s"), ttl).map_err(|e| e.to_string()),
+        Err("--turn-secret is for turn: or turns: servers, and no --ice-server is one".to_owned())
     );
     assert_eq!(
         IceServers::new(turn(), some("u"), None, None, ttl),
