@@ -369,11 +369,7 @@ impl Room {
     /// `name` for `peer`, with ` (2)`, ` (3)`… added while another member has it (compared
     /// without case), so that no member passes for another.
     fn unique_name(&self, peer: PeerId, name: String) -> String {
-        let taken = |n: &str| {
-            self.members
-                .iter()
-                .any(|(p, m)| *p != peer && m.name.to_lowercase() == n.to_lowercase())
-        };
+        let taken = |n: &str| self.name_taken(peer, n);
         if !taken(&name) {
             return name;
         }
@@ -381,6 +377,12 @@ impl Room {
             .map(|i| format!("{name} ({i})"))
             .find(|n| !taken(n))
             .unwrap_or(name)
+    }
+
+    /// Whether a member other than `peer` has this name (any case).
+    fn name_taken(&self, peer: PeerId, name: &str) -> bool {
+        let name = name.to_lowercase();
+        (self.members.iter()).any(|(p, m)| *p != peer && m.name.to_lowercase() == name)
     }
 
     /// A page joins as `peer`, named `name` (cleaned; a default when unusable). An owner takes
@@ -418,10 +420,15 @@ impl Room {
         name: Option<&str>,
         out: &mut Vec<Event>,
     ) {
-        let name = name
-            .and_then(clean_name)
-            .unwrap_or_else(|| format!("Guest {}", peer.0));
-        let name = self.unique_name(peer, name);
+        let name = match name.and_then(clean_name) {
+            Some(name) => self.unique_name(peer, name),
+            // The lowest number no member (nor a kept place) has, not the peer id: two pages
+            // are "Guest 1" and "Guest 2" however often they reconnected.
+            None => (1..)
+                .map(|i| format!("Guest {i}"))
+                .find(|n| !self.name_taken(peer, n) && !self.held_has_name(n))
+                .unwrap_or_default(),
+        };
         self.members.insert(
             peer,
             Member {

@@ -138,6 +138,12 @@ impl Room {
         }
     }
 
+    /// Whether a member whose place is kept has this name (any case).
+    pub(super) fn held_has_name(&self, name: &str) -> bool {
+        let name = name.to_lowercase();
+        self.held.iter().any(|h| h.name.to_lowercase() == name)
+    }
+
     /// The held members that keep something (a role of owner, or a seat), for the others to
     /// know whose place waits ([`super::RoomView::held`]).
     pub(super) fn held_views(&self) -> Vec<HeldView> {

@@ -31,7 +31,7 @@ fn the_first_open_page_owns_and_drives_later_ones_watch() {
     // A viewer acting without implicit control gets nothing.
     assert!(!room.handle_act(p(2), &mut ev));
     let names: Vec<_> = room.members().into_iter().map(|m| m.name).collect();
-    assert_eq!(names, ["Ann", "Guest 2"]);
+    assert_eq!(names, ["Ann", "Guest 1"]);
     // The owner leaves: the member there longest becomes the owner and drives, rather than
     // the next page to come.
     room.handle_leave(p(1), &mut ev);
@@ -240,7 +240,8 @@ fn no_member_takes_another_members_name() {
     room.handle_join(p(1), Admission::Open, Some("Ann"), &mut ev);
     room.handle_join(p(2), Admission::Open, Some("ann"), &mut ev);
     room.handle_join(p(3), Admission::Open, Some("Ann"), &mut ev);
-    room.handle_join(p(4), Admission::Open, Some("Guest 5"), &mut ev);
+    room.handle_join(p(4), Admission::Open, Some("guest 1"), &mut ev);
+    // A page without a name gets the lowest guest number nobody has.
     room.handle_join(p(5), Admission::Open, None, &mut ev);
     let names = |room: &Room| {
         room.members()
@@ -250,7 +251,7 @@ fn no_member_takes_another_members_name() {
     };
     assert_eq!(
         names(&room),
-        ["Ann", "ann (2)", "Ann (3)", "Guest 5", "Guest 5 (2)"]
+        ["Ann", "ann (2)", "Ann (3)", "guest 1", "Guest 2"]
     );
     // Renaming to one's own name keeps it; to another's adds a number.
     room.handle_request(p(1), Request::Rename("Ann".into()), &mut ev)
