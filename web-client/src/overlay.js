@@ -45,6 +45,9 @@ const VIEWER_CAP = "the viewer's quality choice";
  */
 export function ladderRung(peer) {
   if (!peer || peer.rung === undefined || peer.rung === null) return null;
+  // The host's --no-ladder: the full size whatever the rate (a smeared picture on a narrow
+  // link is why).
+  if (peer.rung === 0 && peer.rung_reason?.startsWith('ladder off')) return `full size, ${peer.rung_reason}`;
   if (peer.rung === 0) return 'full size';
   const size = peer.picture ? `${peer.picture[0]}×${peer.picture[1]}, ` : '';
   // This page's own cap, said as the line under the picture says it.

@@ -159,6 +159,8 @@ test('another member\'s pointer mark stays over its host pixel when the page or 
 test('the overlay shows the rung of the host resolution ladder and why', async () => {
   const { ladderRung } = await import('../src/overlay.js');
   assert.equal(ladderRung({ rung: 0, picture: [1280, 720], rung_reason: 'full size' }), 'full size');
+  assert.equal(ladderRung({ rung: 0, picture: [1280, 720], rung_reason: 'ladder off (--no-ladder)' }),
+    'full size, ladder off (--no-ladder)');
   assert.equal(
     ladderRung({ rung: 2, picture: [640, 360], rung_reason: 'rate too low for the pixels' }),
     '640×360, 2 of 3 steps down: rate too low for the pixels',

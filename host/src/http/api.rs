@@ -62,51 +62,85 @@ pub(super) fn path_number(text: &str) -> Option<u64> {
     text.parse().ok().filter(|_| canonical)
 }
 
-/// The verdict on a request's `Authorization: Bearer` token: one of `secrets` (the owner's
-/// password, the API token); with none, every request is taken.
+/// Who a request's `Authorization: Bearer` token says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The owner's password or the API token (or no password on an open host): every route.
+    Full,
+    /// The viewers' password (`--viewer-password`): the read-only figures (`/api/stats`,
+    /// `/metrics`, which a viewer's stats overlay shows), nothing that acts. A right password,
+    /// so never counted as a failed guess (a viewer's overlay asks every second).
+    Viewer,
+    /// Refused: 401, or 429 while the address must wait ([`refused`]).
+    Refused(Verdict),
+}
+
+/// Who a request is by its `Authorization: Bearer` token: one of `secrets` (the owner's
+/// password, the API token) or `viewer` (the viewers' password, a lesser secret: it clears no
+/// failures); with no secrets, every request is taken.
 pub(super) fn verdict(
     throttle: &Mutex<Throttle>,
     secrets: &[String],
+    viewer: Option<&str>,
     client: Option<ClientAddr>,
     header: Option<&str>,
-) -> Verdict {
+) -> Access {
     let given = bearer(header);
     let ip = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     // An open host (no secrets) takes requests without a token; one with a token it cannot
     // know is refused rather than taken as if it had none.
     if secrets.is_empty() && given.is_some() {
-        return Verdict::Refused;
+        return Access::Refused(Verdict::Refused);
     }
-    let wants: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    match throttle.lock() {
-        Ok(mut t) => t.check_any(Instant::now(), ip, &wants, given).0,
-        Err(_) => Verdict::Refused,
+    let mut wants: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    wants.extend(viewer);
+    let checked = match throttle.lock() {
+        Ok(mut t) => t.check_ranked(Instant::now(), ip, &wants, secrets.len(), given),
+        Err(_) => (Verdict::Refused, None),
+    };
+    match checked {
+        (Verdict::Accepted, Some(i)) if i >= secrets.len() => Access::Viewer,
+        (Verdict::Accepted, _) => Access::Full,
+        (v, _) => Access::Refused(v),
     }
 }
 
-/// The verdict on each request's bearer token against `secrets` (see `verdict`).
+/// Who each request is by its bearer token (see `verdict`).
 pub fn auth(
     secrets: Vec<String>,
+    viewer: Option<String>,
     throttle: Arc<Mutex<Throttle>>,
-) -> impl Filter<Extract = (Verdict,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+) -> impl Filter<Extract = (Access,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
     let secrets = Arc::new(secrets);
     warp::ext::optional::<ClientAddr>()
         .and(warp::header::optional::<String>("authorization"))
         .map(move |client: Option<ClientAddr>, h: Option<String>| {
-            verdict(&throttle, &secrets, client, h.as_deref())
+            verdict(&throttle, &secrets, viewer.as_deref(), client, h.as_deref())
         })
+}
+
+/// The answer to the viewers' password on a route that acts (the control API, files): 403,
+/// not a failed guess.
+pub fn viewers_may_not(what: &str) -> warp::reply::Response {
+    super::control::error(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        &format!(
+            "the viewers' password does not open {what}: use the owner's password or the API token"
+        ),
+    )
 }
 
 pub fn routes(
     stats: Arc<Stats>,
     metrics: Arc<Metrics>,
-    auth: impl Filter<Extract = (Verdict,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    auth: impl Filter<Extract = (Access,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
     let for_json = metrics.clone();
     let json = warp::path!("api" / "stats")
         .and(auth.clone())
-        .map(move |v: Verdict| {
-            if v != Verdict::Accepted {
+        .map(move |a: Access| {
+            if let Access::Refused(v) = a {
                 return refused(v);
             }
             let body = serde_json::to_string(&stats.snapshot(&for_json))
@@ -116,8 +150,8 @@ pub fn routes(
                 .body(body)
                 .unwrap_or_default()
         });
-    let metrics = warp::path!("metrics").and(auth).map(move |v: Verdict| {
-        if v != Verdict::Accepted {
+    let metrics = warp::path!("metrics").and(auth).map(move |a: Access| {
+        if let Access::Refused(v) = a {
             return refused(v);
         }
         match metrics.encode() {
@@ -165,27 +199,66 @@ mod tests {
         let t = Mutex::new(Throttle::new(ThrottleCounters::default()));
         let me = Some(ClientAddr(([10, 0, 0, 1], 5000).into()));
         let pw: &[String] = &["s3cret".to_owned()];
-        assert_eq!(verdict(&t, &[], me, None), Verdict::Accepted);
-        assert_eq!(verdict(&t, &[], me, Some("Bearer x")), Verdict::Refused);
-        assert_eq!(verdict(&t, pw, me, None), Verdict::Refused);
+        assert_eq!(verdict(&t, &[], None, me, None), Access::Full);
         assert_eq!(
-            verdict(&t, pw, me, Some("Bearer s3cret")),
-            Verdict::Accepted
+            verdict(&t, &[], None, me, Some("Bearer x")),
+            Access::Refused(Verdict::Refused)
         );
         assert_eq!(
-            verdict(&t, pw, me, Some("bearer  s3cret")),
-            Verdict::Accepted
+            verdict(&t, pw, None, me, None),
+            Access::Refused(Verdict::Refused)
         );
-        assert_eq!(verdict(&t, pw, me, Some("s3cret")), Verdict::Refused);
+        assert_eq!(
+            verdict(&t, pw, None, me, Some("Bearer s3cret")),
+            Access::Full
+        );
+        assert_eq!(
+            verdict(&t, pw, None, me, Some("bearer  s3cret")),
+            Access::Full
+        );
+        assert_eq!(
+            verdict(&t, pw, None, me, Some("s3cret")),
+            Access::Refused(Verdict::Refused)
+        );
         for _ in 0..5 {
-            verdict(&t, pw, me, Some("Bearer nope"));
+            verdict(&t, pw, None, me, Some("Bearer nope"));
         }
         assert!(matches!(
-            verdict(&t, pw, me, Some("Bearer s3cret")),
-            Verdict::Wait(_)
+            verdict(&t, pw, None, me, Some("Bearer s3cret")),
+            Access::Refused(Verdict::Wait(_))
         ));
         let answer = refused(Verdict::Wait(std::time::Duration::from_millis(1500)));
         assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(answer.headers()[RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn the_viewers_password_reads_figures_and_is_never_a_failed_guess() {
+        let t = Mutex::new(Throttle::new(ThrottleCounters::default()));
+        let me = Some(ClientAddr(([10, 0, 0, 2], 5000).into()));
+        let owner: &[String] = &["s3cret".to_owned()];
+        let viewer = Some("look");
+        // A viewer's overlay asks every second, far past the free failures: never made to
+        // wait, and the owner from the same address is not either.
+        for _ in 0..100 {
+            assert_eq!(
+                verdict(&t, owner, viewer, me, Some("Bearer look")),
+                Access::Viewer
+            );
+        }
+        assert_eq!(
+            verdict(&t, owner, viewer, me, Some("Bearer s3cret")),
+            Access::Full
+        );
+        assert_eq!(
+            verdict(&t, owner, viewer, me, Some("Bearer nope")),
+            Access::Refused(Verdict::Refused)
+        );
+        assert_eq!(
+            verdict(&t, owner, None, me, Some("Bearer look")),
+            Access::Refused(Verdict::Refused)
+        );
+        let answer = viewers_may_not("the control API");
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN);
     }
 }

@@ -27,11 +27,11 @@ use warp::http::header::CONTENT_TYPE;
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
+use super::api::Access;
 use super::ws::{game_request, try_send_patiently, Hub};
 use crate::input::roles::{ApiRequest, Refusal, Role, RoomView};
 use crate::input::InputMsg;
 use crate::peer::PeerId;
-use crate::signal::throttle::Verdict;
 use crate::signal::{GameError, GameRequest, Shutdown};
 
 /// Largest request body taken (the bodies are a few dozen bytes).
@@ -186,18 +186,20 @@ fn events(hub: &Hub) -> warp::reply::Response {
 /// Every route of the control API; `auth` is the verdict on the request's bearer token.
 pub fn routes(
     hub: Arc<Hub>,
-    auth: impl Filter<Extract = (Verdict,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+    auth: impl Filter<Extract = (Access,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
     on: bool,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let with_hub = move || {
         let hub = hub.clone();
         warp::any().map(move || hub.clone())
     };
-    let refused = move |v: Verdict| -> Option<warp::reply::Response> {
-        if !on {
-            return Some(api_off());
+    let refused = move |a: Access| -> Option<warp::reply::Response> {
+        match a {
+            _ if !on => Some(api_off()),
+            Access::Full => None,
+            Access::Viewer => Some(super::api::viewers_may_not("the control API")),
+            Access::Refused(v) => Some(super::api::refused(v).into_response()),
         }
-        (v != Verdict::Accepted).then(|| super::api::refused(v).into_response())
     };
     let bytes = super::body::within(MAX_BODY);
     let list = warp::path!("api" / "members")

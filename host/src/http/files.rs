@@ -24,11 +24,11 @@ use warp::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, ETAG
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
+use super::api::Access;
 use super::control::error;
 use super::front::ClientAddr;
 use super::ws::Hub;
 use crate::files::{FileError, Files, Principal, BLOCK};
-use crate::signal::throttle::Verdict;
 
 /// Largest JSON body taken.
 const MAX_JSON: u64 = 4096;
@@ -85,7 +85,7 @@ fn json(status: StatusCode, value: &impl serde::Serialize) -> warp::reply::Respo
 fn principal(
     hub: &Hub,
     files: &Files,
-    secrets: &[String],
+    (secrets, viewer): (&[String], Option<&str>),
     client: Option<ClientAddr>,
     header: Option<&str>,
 ) -> Result<Principal, Box<warp::reply::Response>> {
@@ -103,13 +103,14 @@ fn principal(
     }
     // Not a member's: the owner's password or the API token, as the API takes them (a page's
     // token from an earlier connection is refused there, not taken as no token).
-    match super::api::verdict(&hub.throttle, secrets, client, header) {
-        Verdict::Accepted => Ok(Principal::Api),
-        v => {
-            files.counters.refused.inc();
-            Err(Box::new(super::api::refused(v).into_response()))
-        }
-    }
+    let refused = match super::api::verdict(&hub.throttle, secrets, viewer, client, header) {
+        Access::Full => return Ok(Principal::Api),
+        // A viewer's page has its member token; the viewers' password itself opens no files.
+        Access::Viewer => super::api::viewers_may_not("file transfers"),
+        Access::Refused(v) => super::api::refused(v).into_response(),
+    };
+    files.counters.refused.inc();
+    Err(Box::new(refused))
 }
 
 fn forbidden_words(who: crate::files::FilesFor) -> &'static str {
@@ -360,10 +361,12 @@ async fn download(files: Arc<Files>, q: HashMap<String, String>) -> warp::reply:
     answer
 }
 
-/// Every file route; `secrets` are the owner's password and the API token.
+/// Every file route; `secrets` are the owner's password and the API token, `viewer` the
+/// viewers' password (refused with 403, not counted as a guess).
 pub fn routes(
     hub: Arc<Hub>,
     secrets: Vec<String>,
+    viewer: Option<String>,
     programs: bool,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let secrets = Arc::new(secrets);
@@ -378,7 +381,8 @@ pub fn routes(
                     "file transfer is off on this host (start glint with --upload-dir or --download-dir)",
                 )));
             };
-            match principal(&hub, &files, &secrets, client, h.as_deref()) {
+            let secrets = (secrets.as_slice(), viewer.as_deref());
+            match principal(&hub, &files, secrets, client, h.as_deref()) {
                 Ok(Principal::Api) if !programs => Err(Box::new(super::control::api_off())),
                 r => r.map(|p| (files, p)),
             }

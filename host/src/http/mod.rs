@@ -54,9 +54,11 @@ pub fn routes(
 {
     let hub = s.hub;
     let secrets: Vec<String> = [s.password, s.api_token].into_iter().flatten().collect();
-    let auth = api::auth(secrets.clone(), hub.throttle.clone());
+    // The viewers' password reads the API's figures and opens nothing that acts.
+    let viewer = hub.config.viewer_password.clone();
+    let auth = api::auth(secrets.clone(), viewer.clone(), hub.throttle.clone());
     let room = control::routes(hub.clone(), auth.clone(), s.programs);
-    let files = files::routes(hub.clone(), secrets, s.programs);
+    let files = files::routes(hub.clone(), secrets, viewer, s.programs);
     let signaling = warp::path("ws")
         .and(warp::path::end())
         .and(warp::ws())

@@ -177,7 +177,9 @@ test('errors are JSON with a code, and the API needs the token or the owner pass
     [await api('PUT', '/api/members/01/role', { body: { role: 'owner' } }), 404, 'no-such-member'],
     [await api('POST', '/api/game/save'), 409, 'not-a-game'],
     [await api('GET', '/api/members', { token: null }), 401, 'unauthorized'],
-    [await api('GET', '/api/members', { token: 'viewer-pw' }), 401, 'unauthorized'],
+    // The viewers' password is right, but acts on nothing: 403, not a guess.
+    [await api('GET', '/api/members', { token: 'viewer-pw' }), 403, 'forbidden'],
+    [await api('POST', '/api/control', { body: { peer: 1 }, token: 'viewer-pw' }), 403, 'forbidden'],
     // What no route takes is JSON too.
     [await api('GET', '/api/nope'), 404, 'not-found'],
     [await api('PATCH', '/api/control'), 405, 'method-not-allowed'],
@@ -192,6 +194,23 @@ test('errors are JSON with a code, and the API needs the token or the owner pass
   }
   // The owner's password works as well as the token.
   assert.equal((await api('GET', '/api/members', { token: 'owner-pw' })).status, 200);
+});
+
+test('a viewer\'s stats overlay reads the host\'s figures, and its asking never makes the owner wait', async () => {
+  const page = await browser.context.newPage();
+  try {
+    await page.goto(`${base}/#password=viewer-pw`);
+    await waitFor('the viewer to play', () => page.evaluate(() => window.glint.state === 'playing'), 20000);
+    await page.click('#stats');
+    // The host's side of the overlay: this page's rung of the ladder, from /api/stats.
+    await waitFor('the host figures in the viewer\'s overlay', async () => /full size/.test(await page.textContent('#overlay')), 10000);
+    // Far past the free failures (10), as an overlay left open for a minute asks.
+    for (let i = 0; i < 60; i += 1) assert.equal((await api('GET', '/api/stats', { token: 'viewer-pw' })).status, 200);
+    assert.equal((await api('GET', '/metrics', { token: 'viewer-pw' })).status, 200);
+    assert.equal((await api('GET', '/api/members', { token: 'owner-pw' })).status, 200, 'the owner was made to wait');
+  } finally {
+    await page.close();
+  }
 });
 
 test('a body sent chunked (no Content-Length, as `curl -T -` sends one) is read as any other', async () => {
