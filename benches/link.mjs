@@ -265,6 +265,7 @@ function summary(samples) {
     fps_min: Math.min(...steady.map((x) => x.fps)),
     freezes: samples.reduce((a, x) => a + x.freezes, 0),
     freeze_total_ms: Math.round(samples.reduce((a, x) => a + x.freezeMs, 0)),
+    longest_freeze_ms: Math.max(0, ...samples.map((x) => x.gapMs)),
     target_kbps: median(steady.map((x) => x.target)),
     picture: mode(steady.map((x) => x.picture)),
     tier: mode(steady.map((x) => x.tier)),
@@ -279,6 +280,25 @@ const mode = (xs) => {
   for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
 };
+
+/**
+ * The longest wait between two presented frames of `page`, per call of its
+ * `window.longestGap()` (requestVideoFrameCallback): the browser's freeze count only says a
+ * freeze happened, not how long the longest was.
+ */
+async function trackGaps(page) {
+  await page.evaluate(() => {
+    const video = document.querySelector('#video');
+    const gap = { last: null, max: 0 };
+    const frame = (now) => {
+      if (gap.last !== null) gap.max = Math.max(gap.max, now - gap.last);
+      gap.last = now;
+      video.requestVideoFrameCallback(frame);
+    };
+    video.requestVideoFrameCallback(frame);
+    window.longestGap = () => { const m = gap.max; gap.max = 0; return Math.round(m); };
+  });
+}
 
 async function run(scenario) {
   const lan = await startLan();
@@ -367,6 +387,10 @@ async function run(scenario) {
       await waitFor('the fast viewer\'s full picture', async () => (await hostPeers())[0]?.rung === 0, 30000, 200);
     }
     const page = browser.page;
+    // The fast viewer across the second one's join (a new peer, its tier's encoder opened):
+    // measured from before the second page loads until its first second of figures.
+    const fastBefore = fast && await fast.page.evaluate(() => window.glint.inboundVideo());
+    if (fast) await trackGaps(fast.page);
     const started = Date.now();
     await page.goto(glint.url);
     await waitFor('the first frame', () => page.evaluate(() => window.glint?.state === 'playing'), 60000);
@@ -376,23 +400,16 @@ async function run(scenario) {
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     const timeline = await page.evaluate(() => Object.fromEntries(Object.entries(window.glint.timeline)
       .map(([k, v]) => [k, typeof v === 'number' ? Math.round(v) : v])));
-    // The longest wait between two presented frames, per second (requestVideoFrameCallback):
-    // the browser's freeze count only says a freeze happened, not how long the longest was.
-    await page.evaluate(() => {
-      const video = document.querySelector('#video');
-      const gap = { last: null, max: 0 };
-      const frame = (now) => {
-        if (gap.last !== null) gap.max = Math.max(gap.max, now - gap.last);
-        gap.last = now;
-        video.requestVideoFrameCallback(frame);
-      };
-      video.requestVideoFrameCallback(frame);
-      window.longestGap = () => { const m = gap.max; gap.max = 0; return Math.round(m); };
-    });
+    await trackGaps(page);
     const phases = [];
     let lastSample = null;
     let last = await page.evaluate(() => window.glint.inboundVideo());
     let lastFast = fast && await fast.page.evaluate(() => window.glint.inboundVideo());
+    const atJoin = fast && {
+      freezes: (lastFast.freezeCount ?? 0) - (fastBefore.freezeCount ?? 0),
+      freeze_total_ms: Math.round(((lastFast.totalFreezesDuration ?? 0) - (fastBefore.totalFreezesDuration ?? 0)) * 1000),
+      longest_freeze_ms: await fast.page.evaluate(() => window.longestGap()),
+    };
     for (const [i, phase] of scenario.phases.entries()) {
       if (i > 0 && phase.rate) {
         shape('change', phase.rate);
@@ -446,6 +463,7 @@ async function run(scenario) {
           fastSamples.push({ s, weak: fastWeak, fps: perSecond(f.framesDecoded - lastFast.framesDecoded, f.timestamp - lastFast.timestamp),
             freezes: (f.freezeCount ?? 0) - (lastFast.freezeCount ?? 0),
             freezeMs: ((f.totalFreezesDuration ?? 0) - (lastFast.totalFreezesDuration ?? 0)) * 1000,
+            gapMs: await fast.page.evaluate(() => window.longestGap()),
             target: peers[0]?.target_kbps ?? 0, picture: peers[0]?.picture ? peers[0].picture.join('x') : '?',
             tier: peers[0]?.tier ?? '?', slowTier: peer?.tier ?? '?', collapses: peers[0]?.collapses ?? 0,
             bwe: Math.round(peers[0]?.bwe_kbps ?? 0) });
@@ -500,7 +518,7 @@ async function run(scenario) {
         photon_ms: { p50: pct(0.5), p95: pct(0.95), n: photon.length },
         jitter_buffer_ms: median(steady.map((x) => x.jitterBufferMs).filter((x) => x !== null)),
         weak_s: samples.filter((x) => x.weak).length,
-        fast: fast ? summary(fastSamples) : undefined,
+        fast: fast ? { ...summary(fastSamples), ...(i === 0 ? { join: atJoin } : {}) } : undefined,
       });
     }
     return { scenario: scenario.spec, content: scenario.idle ? 'text' : content, loss_pct: scenario.loss, rtt_ms: scenario.rtt, first_frame_ms: firstFrameMs, timeline, phases };
@@ -566,8 +584,9 @@ for (const r of results) {
       (withSound ? ` ${p.audio_kbps} kbit/s, ${p.audio_frames_per_s}/s |` : ''));
     if (p.fast) {
       const f = p.fast;
+      const atJoin = f.join ? `; at the other's join ${f.join.freezes} (${f.join.freeze_total_ms} ms), longest ${f.join.longest_freeze_ms} ms` : '';
       console.log(`|  |  | the unshaped viewer (tier ${f.tier}; the other on tier ${f.slow_tier}) | ${f.fps_median} / ${f.fps_min} | ` +
-        `${f.freezes} (${f.freeze_total_ms} ms) |  |  | ${f.target_kbps} kbit/s |  |  |  |  | ${f.picture} |${withSound ? ' |' : ''}`);
+        `${f.freezes} (${f.freeze_total_ms} ms), ${f.longest_freeze_ms} ms${atJoin} |  |  | ${f.target_kbps} kbit/s |  |  |  |  | ${f.picture} |${withSound ? ' |' : ''}`);
     }
   }
 }
