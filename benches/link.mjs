@@ -470,7 +470,7 @@ async function run(scenario) {
           if (process.env.LINK_TRACE) console.error(JSON.stringify({ fast: fastSamples.at(-1) }));
           lastFast = f;
         }
-        samples.push({ s, at: Date.now(), fps: perSecond(v.framesDecoded - last.framesDecoded, v.timestamp - last.timestamp),
+        samples.push({ s, at: Date.now(), linkDrops: phase.rate ? drops() - dropsBefore : 0, fps: perSecond(v.framesDecoded - last.framesDecoded, v.timestamp - last.timestamp),
           freezes: (v.freezeCount ?? 0) - (last.freezeCount ?? 0),
           freezeMs: ((v.totalFreezesDuration ?? 0) - (last.totalFreezesDuration ?? 0)) * 1000,
           hostFps: peer?.fps ?? 0, target: peer?.target_kbps ?? 0, bwe: peer?.bwe_kbps ?? 0, sent: peer?.bitrate_kbps ?? 0, video: Math.round(peer?.video_kbps ?? 0),
