@@ -197,6 +197,18 @@ fn start_up_errors_begin_with_glint_name_the_option_and_exit_by_kind() {
             &["--viewer-password", "x"][..],
             "--viewer-password needs --password",
         ),
+        // A viewer must not hold the API's token.
+        (
+            &[
+                "--password",
+                "p",
+                "--viewer-password",
+                "v",
+                "--api-token",
+                "v",
+            ][..],
+            "--api-token must differ from --viewer-password",
+        ),
     ] {
         let (code, said) = run_to_exit(args);
         assert_eq!(code, Some(2), "{said}");

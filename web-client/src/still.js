@@ -17,10 +17,13 @@ export class StillPicture {
   get shown() { return !this.canvas.hidden; }
 
   /**
-   * Draws the video's current frame and shows it. A video without a frame (a connection that
-   * never played, or a second teardown in a row) leaves the still as it is.
+   * Draws the video's current frame and shows it. A still already shown stays: each failed
+   * try to connect again tears down too, and by then the video holds the ended track's black
+   * frame, not the picture. A video without a frame (a connection that never played) leaves
+   * the stage as it is.
    */
   keep() {
+    if (this.shown) return;
     const v = this.video;
     if (!v.videoWidth || !v.videoHeight || v.readyState < 2) return; // HAVE_CURRENT_DATA
     const c = this.canvas;

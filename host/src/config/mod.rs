@@ -448,6 +448,9 @@ impl Config {
             return Err("--turn-ttl needs --turn-secret (fixed --ice-username/--ice-credential do not expire)".into());
         }
         self.ice_servers().map_err(|e| e.to_string())?;
+        if self.viewer_password.is_some() && self.api_token == self.viewer_password {
+            return Err("--api-token must differ from --viewer-password (every viewer would have the whole API)".into());
+        }
         match (&self.viewer_password, &self.password) {
             (None, _) => Ok(()),
             (Some(v), _) if v.is_empty() => Err("--viewer-password must not be empty".into()),

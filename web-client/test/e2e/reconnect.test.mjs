@@ -84,6 +84,9 @@ test('a host killed and started again: the page plays again and says so', async 
       for (let i = 0; i < px.length; i += 4 * 97) if (px[i] + px[i + 1] + px[i + 2] > 60) lit += 1;
       return { hidden: false, width: c.width, lit };
     });
+    // Checked after two more tries to connect (each one torn down again as it fails).
+    await waitFor('two tries to connect again', () => page.evaluate(() => window.glint.timelines.length >= 3), 20000);
+    await waitFor('the page between tries', () => page.evaluate(() => window.glint.state === 'disconnected'), 20000);
     const kept = await lastPicture();
     assert.equal(kept.hidden, false, 'the last picture shows while the page reconnects');
     assert.equal(kept.width, 1280);
