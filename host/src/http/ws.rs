@@ -282,7 +282,8 @@ pub async fn connection(socket: WebSocket, hub: Arc<Hub>, client: IpAddr) {
         }
     }
     if conn.is_authed() {
-        let _ = try_send_patiently(&hub.input, InputMsg::Gone { peer }).await;
+        let pictured = conn.pictured();
+        let _ = try_send_patiently(&hub.input, InputMsg::Gone { peer, pictured }).await;
     }
     // Its seat frees for a page trying again; a member's page that went by itself (a reload,
     // a lost network) has it kept for the grace the room holds its role, not one the host

@@ -69,6 +69,8 @@ pub enum InputMsg {
     /// A page's signaling socket closed: it leaves the room.
     Gone {
         peer: PeerId,
+        /// Its picture had started: only then is its place held ([`roles::Room::handle_gone`]).
+        pictured: bool,
     },
     /// A program's request through the HTTP API; the room as it is after, or why not.
     Api {
@@ -409,8 +411,8 @@ pub fn run(
                 }
                 let _ = reply.send(r.map(|()| members.room.view()));
             }
-            Some(InputMsg::Gone { peer }) => {
-                members.room.handle_gone(peer, now, &mut members.events);
+            Some(InputMsg::Gone { peer, pictured }) => {
+                (members.room).handle_gone(peer, now, pictured, &mut members.events);
                 members.notify.remove(&peer);
                 members.told_watching.remove(&peer);
                 members.requests.remove(&peer);

@@ -174,9 +174,10 @@ impl Connection {
     }
     /// The seat and rejoin token of an owner's or a member in control's page, to keep the
     /// seat for it when its socket closes ([`throttle::Seats::keep`]), as the room holds its
-    /// place; `None` for any other (its seat frees at once: nothing would show it kept).
+    /// place, once its picture had started; `None` for any other (its seat frees at once:
+    /// nothing would show it kept, and sockets that only said `hello` filled every seat).
     pub fn into_seat(self) -> Option<(throttle::Seat, String)> {
-        let held = self.manages;
+        let held = self.manages && self.pictured;
         self.seat.zip(self.token).filter(|_| held)
     }
 
@@ -191,6 +192,11 @@ impl Connection {
                 .find(|m| m.peer == self.peer.0)
                 .is_some_and(|m| m.control || m.role == crate::input::roles::Role::Owner);
         }
+    }
+
+    /// Whether the page's picture started (the host sent it the screen's size).
+    pub fn pictured(&self) -> bool {
+        self.pictured
     }
 
     pub fn is_closed(&self) -> bool {

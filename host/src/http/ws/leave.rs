@@ -27,7 +27,9 @@ impl Drop for LeaveOnPanic {
         tracing::error!(peer = %self.peer, "signaling task panicked: its page leaves the session");
         let peer = self.peer;
         let _ = self.commands.try_send(RtcCommand::Leave { peer });
-        let _ = self.input.try_send(InputMsg::Gone { peer });
+        // Nothing held for it: what a bug left is not a place to come back to.
+        let pictured = false;
+        let _ = self.input.try_send(InputMsg::Gone { peer, pictured });
     }
 }
 
@@ -53,6 +55,8 @@ mod tests {
         });
         assert!(task.join().is_err());
         assert!(matches!(rtc.try_recv(), Ok(RtcCommand::Leave { peer }) if peer == PeerId(2)));
-        assert!(matches!(members.try_recv(), Ok(InputMsg::Gone { peer }) if peer == PeerId(2)));
+        assert!(
+            matches!(members.try_recv(), Ok(InputMsg::Gone { peer, pictured: false }) if peer == PeerId(2))
+        );
     }
 }

@@ -102,11 +102,18 @@ impl Room {
     }
 
     /// A page's socket closed at `now`: it leaves, and is held for [`REJOIN_GRACE`] when it
-    /// had a rejoin token.
-    pub fn handle_gone(&mut self, peer: PeerId, now: Instant, out: &mut Vec<Event>) {
+    /// had a rejoin token and its picture had started (`pictured`): a socket that only said
+    /// `hello`, or a page that never connected, keeps no place (nor a name, nor a seat).
+    pub fn handle_gone(
+        &mut self,
+        peer: PeerId,
+        now: Instant,
+        pictured: bool,
+        out: &mut Vec<Event>,
+    ) {
         let seat = self.seats.iter().position(|s| *s == Some(peer));
         if let Some(m) = self.members.get(&peer) {
-            if let Some(token) = m.token.clone() {
+            if let Some(token) = m.token.clone().filter(|_| pictured) {
                 if self.held.len() >= MAX_HELD {
                     self.held.remove(0);
                 }
@@ -257,13 +264,30 @@ mod tests {
     }
 
     #[test]
+    fn a_page_whose_picture_never_started_keeps_no_place() {
+        let t0 = Instant::now();
+        let mut room = Room::new(DESK);
+        join(&mut room, 1, Admission::Owner, None, t0);
+        join(&mut room, 2, Admission::Owner, None, t0);
+        // An owner's socket that said hello and closed: gone, nothing held, its name free.
+        room.handle_gone(p(2), t0, false, &mut Vec::new());
+        assert!(room.view().held.is_empty());
+        assert_eq!(room.held_deadline(), None);
+        assert_eq!(
+            join(&mut room, 3, Admission::Owner, Some("t2"), t0),
+            Role::Owner
+        );
+        assert_eq!(room.view().members[1].name, "Guest 2");
+    }
+
+    #[test]
     fn a_reloaded_owner_gets_back_its_role_and_seat_not_the_member_there_longest() {
         let t0 = Instant::now();
         let mut room = Room::new(DESK);
         join(&mut room, 1, Admission::Open, None, t0);
         join(&mut room, 2, Admission::Open, None, t0);
         let mut ev = Vec::new();
-        room.handle_gone(p(1), t0, &mut ev);
+        room.handle_gone(p(1), t0, true, &mut ev);
         assert!(ev.contains(&Event::Released(p(1))));
         // Held, and said: nobody inherits, nobody takes the seat, a newcomer is a guest.
         let held = HeldView {
@@ -285,7 +309,7 @@ mod tests {
         assert_eq!(room.controllers(), [p(4)]);
         assert_eq!(room.held_deadline(), None);
         // Its old token is spent; the new one works.
-        room.handle_gone(p(4), back, &mut Vec::new());
+        room.handle_gone(p(4), back, true, &mut Vec::new());
         assert_eq!(
             join(&mut room, 5, Admission::Open, Some("t1"), back),
             Role::Viewer
@@ -306,7 +330,7 @@ mod tests {
         let mut room = Room::new(DESK);
         join(&mut room, 1, Admission::Open, None, t0);
         join(&mut room, 2, Admission::Open, None, t0);
-        room.handle_gone(p(1), t0, &mut Vec::new());
+        room.handle_gone(p(1), t0, true, &mut Vec::new());
         assert_eq!(room.role(p(2)), Some(Role::Viewer));
         let mut ev = Vec::new();
         // Held, it cannot be given control or a role: the answer says why.
@@ -340,7 +364,7 @@ mod tests {
         let mut room = Room::new(DESK);
         join(&mut room, 1, Admission::Open, None, t0);
         join(&mut room, 2, Admission::Open, None, t0);
-        room.handle_gone(p(1), t0, &mut Vec::new());
+        room.handle_gone(p(1), t0, true, &mut Vec::new());
         let mut ev = Vec::new();
         room.handle_tick(t0 + REJOIN_GRACE - Duration::from_millis(1), &mut ev);
         assert_eq!((room.role(p(2)), ev.len()), (Some(Role::Viewer), 0));
@@ -365,7 +389,7 @@ mod tests {
             join(&mut room, n, Admission::Open, None, t0);
         }
         // Viewer 2 reloads (back as 4), then the owner leaves for good.
-        room.handle_gone(p(2), t0, &mut Vec::new());
+        room.handle_gone(p(2), t0, true, &mut Vec::new());
         join(&mut room, 4, Admission::Open, Some("t2"), t0);
         let order: Vec<u64> = room.members().iter().map(|m| m.peer).collect();
         assert_eq!(order, [1, 4, 3]);
@@ -394,7 +418,7 @@ mod tests {
         assert!(ev.contains(&Event::Released(p(1))) && ev.contains(&Event::Replaced(p(1))));
         // The old socket closing later changes nothing.
         let mut ev = Vec::new();
-        room.handle_gone(p(1), t0, &mut ev);
+        room.handle_gone(p(1), t0, true, &mut ev);
         assert!(ev.is_empty());
         assert_eq!(room.held_deadline(), None);
     }
@@ -409,7 +433,7 @@ mod tests {
         let mut ev = Vec::new();
         room.handle_request(p(1), Request::Give(p(2)), &mut ev)
             .expect("allowed");
-        room.handle_gone(p(2), t0, &mut ev);
+        room.handle_gone(p(2), t0, true, &mut ev);
         // The held seat is not the others' to ask for, but the owner may give it...
         room.handle_request(p(3), Request::Ask, &mut ev)
             .expect("allowed");
@@ -431,13 +455,13 @@ mod tests {
         // A viewer that asked, reloaded, has still asked.
         room.handle_request(p(4), Request::Ask, &mut ev)
             .expect("allowed");
-        room.handle_gone(p(4), t0, &mut ev);
+        room.handle_gone(p(4), t0, true, &mut ev);
         join(&mut room, 6, Admission::Viewer, Some("t4"), t0);
         assert_eq!(named(&room, 6), Some(("Guest 2".to_owned(), true)));
         // Removed by an owner: nothing held, the token gets nothing back.
         room.handle_request(p(1), Request::Kick(p(3)), &mut ev)
             .expect("allowed");
-        room.handle_gone(p(3), t0, &mut ev);
+        room.handle_gone(p(3), t0, true, &mut ev);
         assert_eq!(room.held_deadline(), None);
         assert_eq!(
             join(&mut room, 5, Admission::Viewer, Some("t3"), t0),
@@ -460,7 +484,7 @@ mod tests {
             join(&mut room, n, Admission::Open, None, t0);
         }
         assert!(room.handle_act(p(1), &mut ev) && room.handle_act(p(2), &mut ev));
-        room.handle_gone(p(1), t0, &mut ev);
+        room.handle_gone(p(1), t0, true, &mut ev);
         // Player 1's seat waits for it: the watcher cannot take it by playing.
         assert!(!room.handle_act(p(3), &mut ev));
         join(&mut room, 4, Admission::Open, Some("t1"), t0);
@@ -475,8 +499,8 @@ mod tests {
         join(&mut room, 1, Admission::Open, None, t0);
         join(&mut room, 2, Admission::Open, None, t0);
         // Both stall and come back, the viewer first: the owner's place waits for it.
-        room.handle_gone(p(1), t0, &mut Vec::new());
-        room.handle_gone(p(2), t0, &mut Vec::new());
+        room.handle_gone(p(1), t0, true, &mut Vec::new());
+        room.handle_gone(p(2), t0, true, &mut Vec::new());
         assert_eq!(
             join(&mut room, 3, Admission::Open, Some("t2"), t0),
             Role::Viewer
@@ -488,8 +512,8 @@ mod tests {
         );
         assert_eq!(room.controllers(), [p(4)]);
         // The last page closes; a new tab (no token) finds nobody and owns and drives.
-        room.handle_gone(p(3), t0, &mut Vec::new());
-        room.handle_gone(p(4), t0, &mut Vec::new());
+        room.handle_gone(p(3), t0, true, &mut Vec::new());
+        room.handle_gone(p(4), t0, true, &mut Vec::new());
         assert_eq!(join(&mut room, 5, Admission::Open, None, t0), Role::Owner);
         assert_eq!(room.controllers(), [p(5)]);
         assert_eq!(room.held_deadline(), None);

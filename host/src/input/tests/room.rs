@@ -351,7 +351,10 @@ fn an_owner_removing_a_held_member_frees_its_place() {
     let _owner_notices = join(&life_tx, owner, Admission::Open);
     let _guest_notices = join_with_token(&life_tx, guest, Admission::Open, Some("guest-token"));
     life_tx
-        .send(InputMsg::Gone { peer: guest })
+        .send(InputMsg::Gone {
+            peer: guest,
+            pictured: true,
+        })
         .expect("input thread");
     life_tx
         .send(InputMsg::Request {

@@ -92,29 +92,39 @@ fn only_an_owners_or_a_drivers_seat_is_kept_when_its_socket_closes() {
         implicit: false,
         held: Vec::new(),
     };
-    let joined = |notice: Option<ServerMsg>| {
+    let pictured = || ServerMsg::Screen {
+        width: 1280,
+        height: 720,
+    };
+    let joined = |notices: &[ServerMsg]| {
         let mut conn = Connection::new(PeerId(1));
         let mut out = Vec::new();
         assert!(conn.handle_seat(&c, seats.take(Instant::now(), None), &mut out));
         conn.handle_verdict(&cfg, &c, Verdict::Accepted, Admission::Open, &mut out);
         conn.given_token("a".repeat(32));
-        if let Some(n) = &notice {
+        for n in notices {
             conn.handle_notice(n);
         }
         conn
     };
     // A viewer's page goes: the room holds nothing for it, so its seat frees at once.
-    assert!(joined(Some(members(Role::Viewer, false)))
-        .into_seat()
-        .is_none());
-    assert!(joined(None).into_seat().is_none(), "before any member list");
-    // An owner's, or the page in control: the room holds its place, and the seat with it.
-    let (seat, token) = joined(Some(members(Role::Owner, false)))
+    let viewer = joined(&[members(Role::Viewer, false), pictured()]);
+    assert!(viewer.into_seat().is_none());
+    assert!(
+        joined(&[pictured()]).into_seat().is_none(),
+        "before any member list"
+    );
+    // An owner's, or the page in control: the room holds its place, and the seat with it...
+    let (seat, token) = joined(&[members(Role::Owner, false), pictured()])
         .into_seat()
         .expect("an owner's seat");
     assert_eq!(token, "a".repeat(32));
     drop(seat);
-    assert!(joined(Some(members(Role::Viewer, true)))
-        .into_seat()
-        .is_some());
+    let driver = joined(&[members(Role::Viewer, true), pictured()]);
+    assert!(driver.into_seat().is_some());
+    // ...once its picture had started: an owner's socket that only said hello (31 of them
+    // filled every seat for 30 s) keeps none.
+    let hello_only = joined(&[members(Role::Owner, false)]);
+    assert!(!hello_only.pictured());
+    assert!(hello_only.into_seat().is_none());
 }
