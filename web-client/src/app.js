@@ -487,11 +487,12 @@ const signaling = new Signaling({
       // ("You have control", "You are now an owner", "Ann's place is no longer kept" at once).
       const said = room.update(msg);
       if (said.length) info.toast(said.join('; '));
-      // Joins are said once a member stayed a moment (people.js BRIEF_VISIT_MS).
-      if (room.joinsUnsaid) {
+      // Joins, and leaves whose place is kept, are said once they lasted a moment (people.js
+      // BRIEF_VISIT_MS): a reload or a probe says nothing.
+      if (room.noticesWaiting) {
         setTimeout(() => {
-          const joins = room.dueJoins();
-          if (joins.length) info.toast(joins.join('; '));
+          const due = room.dueNotices();
+          if (due.length) info.toast(due.join('; '));
         }, BRIEF_VISIT_MS + 50);
       }
       pointers.clear((peer) => room.members.some((m) => m.peer === peer));

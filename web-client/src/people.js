@@ -14,7 +14,8 @@ export const MAX_NAME = 32;
 /**
  * A member is said to have joined once it has stayed this long (ms): one that comes and goes
  * sooner (a script's socket, a page that cannot connect and tries again) is neither said to
- * join nor to leave.
+ * join nor to leave. Likewise a member whose place is kept is said to have left once it has
+ * been gone this long: a reload is back sooner, and says nothing.
  */
 export const BRIEF_VISIT_MS = 3000;
 
@@ -27,7 +28,9 @@ export class Room {
     this.implicit = false;
     this.heldMembers = []; // members whose place the host keeps, each {peer, name, role}
     this.known = false; // a `members` message came on this connection
-    this.unsaid = new Map(); // peer id → when it joined, until its join is said (BRIEF_VISIT_MS)
+    // Notices waiting BRIEF_VISIT_MS: joins (peer id → when) and leaves with the place kept
+    // (name → when).
+    this.unsaid = { joins: new Map(), leaves: new Map() };
   }
 
   /** A new connection: the peer id from `welcome`; nothing known yet. */
@@ -35,12 +38,13 @@ export class Room {
     this.me = me;
     this.members = [];
     this.known = false;
-    this.unsaid.clear();
+    this.unsaid.joins.clear();
+    this.unsaid.leaves.clear();
   }
 
   /**
    * A `members` message at `at` (ms); returns the notices it brings (leaves, asks, hand-offs,
-   * returns). Joins wait for `dueJoins`.
+   * returns). Joins, and leaves with the place kept, wait for `dueNotices`.
    */
   update(msg, at = Date.now()) {
     const before = this.members;
@@ -56,17 +60,25 @@ export class Room {
     return wasKnown ? notices(before, this.members, this.me, heldBefore, this.held, this.unsaid, at) : [];
   }
 
-  /** Whether joins wait to be said (call `dueJoins` BRIEF_VISIT_MS later). */
-  get joinsUnsaid() { return this.unsaid.size > 0; }
+  /** Whether notices wait to be said (call `dueNotices` BRIEF_VISIT_MS later). */
+  get noticesWaiting() { return this.unsaid.joins.size + this.unsaid.leaves.size > 0; }
 
-  /** "Cy joined" for each member still here BRIEF_VISIT_MS after it joined, by `at` (ms). */
-  dueJoins(at = Date.now()) {
+  /**
+   * The notices due by `at` (ms): "Cy joined" for each member still here BRIEF_VISIT_MS after
+   * it joined, "Cy left; their place is kept for 30 s" for each still away that long.
+   */
+  dueNotices(at = Date.now()) {
     const out = [];
-    for (const [peer, since] of this.unsaid) {
+    for (const [peer, since] of this.unsaid.joins) {
       if (at - since < BRIEF_VISIT_MS) continue;
-      this.unsaid.delete(peer);
+      this.unsaid.joins.delete(peer);
       const m = this.members.find((x) => x.peer === peer);
       if (m) out.push(`${m.name} joined`);
+    }
+    for (const [name, since] of this.unsaid.leaves) {
+      if (at - since < BRIEF_VISIT_MS) continue;
+      this.unsaid.leaves.delete(name);
+      if (this.held.includes(name)) out.push(`${name} left; their place is kept for 30 s`);
     }
     return out;
   }
@@ -103,9 +115,10 @@ export class Room {
 /**
  * Notices for the change from `before` to `after`, as this page (`me`) would want them;
  * `heldBefore`, `heldAfter`: the names whose place the host kept then and keeps now (a member
- * that left and may come back, one that came back). With `unsaid` (a Map, peer id → ms), a
- * join is put there at `at` instead of said, and a member that leaves while there (and did
- * not drive) goes without a word (`Room.dueJoins`).
+ * that left and may come back, one that came back). With `unsaid` ({joins: Map of peer id →
+ * ms, leaves: Map of name → ms}), a join, or a leave whose place is kept, is put there at `at`
+ * instead of said; a member that leaves while its join waits (and did not drive), or comes
+ * back while its leave waits, goes or comes without a word (`Room.dueNotices`).
  */
 export function notices(before, after, me, heldBefore = [], heldAfter = [], unsaid = null, at = 0) {
   const out = [];
@@ -118,8 +131,9 @@ export function notices(before, after, me, heldBefore = [], heldAfter = [], unsa
     if (!old) {
       const back = heldBefore.includes(m.name) && !heldAfter.includes(m.name);
       if (m.peer === me) continue;
-      if (back) out.push(`${m.name} is back`);
-      else if (unsaid) unsaid.set(m.peer, at);
+      if (back) {
+        if (!unsaid?.leaves.delete(m.name)) out.push(`${m.name} is back`);
+      } else if (unsaid) unsaid.joins.set(m.peer, at);
       else out.push(`${m.name} joined`);
       continue;
     }
@@ -130,9 +144,10 @@ export function notices(before, after, me, heldBefore = [], heldAfter = [], unsa
   }
   for (const m of before) {
     if (now.has(m.peer)) continue;
-    if (unsaid?.delete(m.peer) && !m.control) continue; // its join was never said either
+    if (unsaid?.joins.delete(m.peer) && !m.control) continue; // its join was never said either
     if (heldAfter.includes(m.name)) {
-      out.push(`${m.name} left; their place is kept for 30 s`);
+      if (unsaid) unsaid.leaves.set(m.name, at);
+      else out.push(`${m.name} left; their place is kept for 30 s`);
     } else if (m.control && self?.role === 'owner' && !after.some((c) => c.control)) {
       // The one who drove left for good (or was removed): an owner hears that nobody drives.
       out.push(`${m.name} left: nobody has control`);
@@ -145,7 +160,15 @@ export function notices(before, after, me, heldBefore = [], heldAfter = [], unsa
   // when the one given control took it away (the control button then says "Take control").
   for (const name of heldBefore) {
     const back = after.some((m) => m.name === name && !was.has(m.peer));
-    if (heldAfter.includes(name) || back || self?.role !== 'owner') continue;
+    if (heldAfter.includes(name) || back) continue;
+    // Let go before its leave was said: said as a leave (and, to an owner, that nobody drives
+    // when it did).
+    if (unsaid?.leaves.delete(name)) {
+      const nobody = self?.role === 'owner' && !after.some((m) => m.control);
+      out.push(nobody ? `${name} left: nobody has control` : `${name} left`);
+      continue;
+    }
+    if (self?.role !== 'owner') continue;
     out.push(after.some((m) => m.control) ? `${name}'s place is no longer kept` : `${name}'s place is no longer kept: nobody has control`);
   }
   return out;

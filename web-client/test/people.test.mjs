@@ -69,20 +69,41 @@ test('a member that comes and goes within moments is not announced; one that sta
   room.update(msg([owner]), 0);
   // A script's socket: in and out within a second, no word either way.
   assert.deepEqual(room.update(msg([owner, member(5, 'viewer')]), 1000), []);
-  assert.equal(room.joinsUnsaid, true);
+  assert.equal(room.noticesWaiting, true);
   assert.deepEqual(room.update(msg([owner]), 1400), []);
-  assert.deepEqual(room.dueJoins(4100), []);
-  assert.equal(room.joinsUnsaid, false);
+  assert.deepEqual(room.dueNotices(4100), []);
+  assert.equal(room.noticesWaiting, false);
   // A page that stays: said BRIEF_VISIT_MS after it came, once; its leave is said.
   room.update(msg([owner, member(6, 'viewer', false, false, 'Cy')]), 5000);
-  assert.deepEqual(room.dueJoins(5000 + BRIEF_VISIT_MS - 1), []);
-  assert.deepEqual(room.dueJoins(5000 + BRIEF_VISIT_MS), ['Cy joined']);
-  assert.deepEqual(room.dueJoins(20000), []);
+  assert.deepEqual(room.dueNotices(5000 + BRIEF_VISIT_MS - 1), []);
+  assert.deepEqual(room.dueNotices(5000 + BRIEF_VISIT_MS), ['Cy joined']);
+  assert.deepEqual(room.dueNotices(20000), []);
   assert.deepEqual(room.update(msg([owner]), 21000), ['Cy left']);
   // One given control before its join was said: its leave still says nobody drives.
   room.update(msg([member(1, 'owner'), member(7, 'viewer', true)]), 30000);
   assert.deepEqual(room.update(msg([member(1, 'owner')]), 30500), ['P7 left: nobody has control']);
-  assert.deepEqual(room.dueJoins(40000), []);
+  assert.deepEqual(room.dueNotices(40000), []);
+});
+
+test('a member whose place is kept is said to have left once it stayed away; a reload says nothing', () => {
+  const room = new Room();
+  room.reset(1);
+  const owner = member(1, 'owner');
+  const ann = (peer) => member(peer, 'owner', true, false, 'Ann');
+  const held = [{ peer: 2, name: 'Ann', role: 'owner' }];
+  room.update(msg([owner, ann(2)]), 0);
+  // A reload: gone with its place kept, back within a second, as a new peer.
+  assert.deepEqual(room.update({ ...msg([owner]), held }, 1000), []);
+  assert.deepEqual(room.update(msg([owner, ann(3)]), 1800), []);
+  assert.deepEqual(room.dueNotices(10000), []);
+  // Gone for longer: said once, after BRIEF_VISIT_MS; then back, said too.
+  assert.deepEqual(room.update({ ...msg([owner]), held: [{ ...held[0], peer: 3 }] }, 20000), []);
+  assert.deepEqual(room.dueNotices(20000 + BRIEF_VISIT_MS), ['Ann left; their place is kept for 30 s']);
+  assert.deepEqual(room.update(msg([owner, ann(4)]), 30000), ['Ann is back']);
+  // Let go before its leave was said: said as a leave (Ann drove: nobody does now).
+  assert.deepEqual(room.update({ ...msg([owner]), held: [{ ...held[0], peer: 4 }] }, 40000), []);
+  assert.deepEqual(room.update(msg([owner]), 41000), ['Ann left: nobody has control']);
+  assert.deepEqual(room.dueNotices(50000), []);
 });
 
 test('the name is kept in storage, and a refusing storage is no error', () => {
@@ -178,13 +199,13 @@ test('a member whose place the host keeps is said to be away, then back', () => 
   const bo = { peer: 2, name: 'Bo', role: 'viewer', control: false, asked: false };
   const room = new Room();
   room.reset(2);
-  room.update({ members: [ann, bo], seats: 1, implicit: false });
-  assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: [{ peer: 1, name: 'Ann', role: 'owner' }] }),
-    ['Ann left; their place is kept for 30 s']);
+  room.update({ members: [ann, bo], seats: 1, implicit: false }, 0);
+  assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: [{ peer: 1, name: 'Ann', role: 'owner' }] }, 1000), []);
+  assert.deepEqual(room.dueNotices(1000 + BRIEF_VISIT_MS), ['Ann left; their place is kept for 30 s']);
   assert.deepEqual(room.held, ['Ann']);
-  assert.deepEqual(room.update({ members: [bo, { ...ann, peer: 3 }], seats: 1, implicit: false }), ['Ann is back']);
+  assert.deepEqual(room.update({ members: [bo, { ...ann, peer: 3 }], seats: 1, implicit: false }, 9000), ['Ann is back']);
   // One that leaves for good (nothing kept) just left; garbage in `held` is ignored.
-  assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: [7, null, { peer: 3 }] }), ['Ann left']);
+  assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: [7, null, { peer: 3 }] }, 10000), ['Ann left']);
   assert.deepEqual(room.heldMembers, []);
   // Each held member keeps the peer id it had (an owner's page lets it go by it); one without
   // a whole number for it cannot be named, and is not listed.
@@ -197,19 +218,26 @@ test('an owner hears when a place kept for the member given control is let go: n
   const bo = { peer: 2, name: 'Bo', role: 'viewer', control: true, asked: false };
   const owner = new Room();
   owner.reset(1);
-  owner.update({ members: [ann, bo], seats: 1, implicit: false });
-  assert.deepEqual(owner.update({ members: [ann], seats: 1, implicit: false, held: [{ peer: 2, name: 'Bo', role: 'viewer' }] }),
-    ['Bo left; their place is kept for 30 s']);
-  assert.deepEqual(owner.update({ members: [ann], seats: 1, implicit: false, held: [] }),
+  const boHeld = [{ peer: 2, name: 'Bo', role: 'viewer' }];
+  owner.update({ members: [ann, bo], seats: 1, implicit: false }, 0);
+  assert.deepEqual(owner.update({ members: [ann], seats: 1, implicit: false, held: boHeld }, 1000), []);
+  assert.deepEqual(owner.dueNotices(1000 + BRIEF_VISIT_MS), ['Bo left; their place is kept for 30 s']);
+  assert.deepEqual(owner.update({ members: [ann], seats: 1, implicit: false, held: [] }, 9000),
     ["Bo's place is no longer kept: nobody has control"]);
   assert.equal(owner.controlAction, 'take');
   // A viewer is not told; nor is anyone when the page came back.
   const cy = new Room();
   cy.reset(3);
   const c = { peer: 3, name: 'Cy', role: 'viewer', control: false, asked: false };
-  cy.update({ members: [ann, bo, c], seats: 1, implicit: false });
-  cy.update({ members: [ann, c], seats: 1, implicit: false, held: [{ peer: 2, name: 'Bo', role: 'viewer' }] });
-  assert.deepEqual(cy.update({ members: [ann, c], seats: 1, implicit: false, held: [] }), []);
-  owner.update({ members: [ann], seats: 1, implicit: false, held: [{ peer: 2, name: 'Bo', role: 'viewer' }] });
-  assert.deepEqual(owner.update({ members: [ann, { ...bo, peer: 4 }], seats: 1, implicit: false, held: [] }), ['Bo is back']);
+  cy.update({ members: [ann, bo, c], seats: 1, implicit: false }, 0);
+  cy.update({ members: [ann, c], seats: 1, implicit: false, held: boHeld }, 1000);
+  cy.dueNotices(1000 + BRIEF_VISIT_MS);
+  assert.deepEqual(cy.update({ members: [ann, c], seats: 1, implicit: false, held: [] }, 9000), []);
+  owner.update({ members: [ann], seats: 1, implicit: false, held: boHeld }, 10000);
+  owner.dueNotices(10000 + BRIEF_VISIT_MS);
+  assert.deepEqual(owner.update({ members: [ann, { ...bo, peer: 4 }], seats: 1, implicit: false, held: [] }, 20000), ['Bo is back']);
+  // Let go before its leave was said: an owner hears both at once.
+  owner.update({ members: [ann, { ...bo, peer: 4 }], seats: 1, implicit: false }, 30000);
+  owner.update({ members: [ann], seats: 1, implicit: false, held: [{ ...boHeld[0], peer: 4 }] }, 31000);
+  assert.deepEqual(owner.update({ members: [ann], seats: 1, implicit: false, held: [] }, 31500), ['Bo left: nobody has control']);
 });
