@@ -68,6 +68,9 @@ export function msPer(now, before, total, units) {
   return n > 0 ? (((now[total] ?? 0) - (before[total] ?? 0)) / n) * 1000 : null;
 }
 
+/** The host's figures (`/api/stats`, asked every second) are not shown once this old, ms. */
+export const HOST_STALE_MS = 3000;
+
 export class StatsOverlay {
   /**
    * @param {HTMLElement} el where the figures go
@@ -118,8 +121,16 @@ export class StatsOverlay {
       // The password as a header, never in the URL (which proxies and logs keep).
       const headers = this.password ? { Authorization: `Bearer ${this.password}` } : {};
       const r = await fetch('/api/stats', { headers });
-      if (r.ok) this.host = await r.json();
-    } catch { /* the host is away; the overlay shows what it has */ }
+      if (r.ok) {
+        this.host = await r.json();
+        this.hostAt = performance.now();
+        this.hostError = null;
+      } else {
+        this.hostError = r.status === 429 ? 'this address must wait (password attempts)' : `HTTP ${r.status}`;
+      }
+    } catch {
+      this.hostError = 'the host does not answer';
+    }
   }
 
   async update() {
@@ -141,7 +152,9 @@ export class StatsOverlay {
     const rate = (k) => (prev && dt > 0 ? (inbound[k] - prev[k]) / dt : null);
     const lost = prev ? inbound.packetsLost - prev.packetsLost : 0;
     const received = prev ? inbound.packetsReceived - prev.packetsReceived : 0;
-    const peers = this.host?.peers ?? [];
+    // The host's figures, while fresh: old ones are not shown as if current.
+    const host = this.host && performance.now() - (this.hostAt ?? 0) < HOST_STALE_MS ? this.host : null;
+    const peers = host?.peers ?? [];
     const peer = peers.find((p) => p.id === this.self()) || peers.find((p) => p.connected) || null;
     this.figures = {
       resolution: inbound.frameWidth ? `${inbound.frameWidth}×${inbound.frameHeight}` : null,
@@ -155,8 +168,9 @@ export class StatsOverlay {
       lossPct: prev && lost + received > 0 ? (100 * lost) / (lost + received) : null,
       jitterBufferMs: msPer(inbound, prev, 'jitterBufferDelay', 'jitterBufferEmittedCount'),
       decodeMs: msPer(inbound, prev, 'totalDecodeTime', 'framesDecoded'),
-      hostP50: this.host?.stages_ms?.host?.p50 ?? null,
-      hostP95: this.host?.stages_ms?.host?.p95 ?? null,
+      hostP50: host?.stages_ms?.host?.p50 ?? null,
+      hostP95: host?.stages_ms?.host?.p95 ?? null,
+      hostMissing: host ? null : this.hostError,
       captureToDisplayP50: this.captureToDisplay.percentile(0.5),
       captureToDisplayP95: this.captureToDisplay.percentile(0.95),
       inputToPhotonP50: this.inputToPhoton.percentile(0.5),
@@ -187,6 +201,7 @@ export class StatsOverlay {
       ['capture→display', `${pair(this.captureToDisplay)} ms`],
       ['input→photon', `${pair(this.inputToPhoton)} ms`],
     ];
+    if (f.hostMissing) rows.push(['host figures', `none: ${f.hostMissing}`]);
     if (f.sound) {
       const s = f.sound;
       rows.push(['sound queue / margin', `${fmt(s.buffered / 48)} / ${fmt(s.margin / 48)} ms`]);

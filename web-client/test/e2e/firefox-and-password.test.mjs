@@ -205,6 +205,11 @@ test('someone guessing from the owner\'s address never makes the owner\'s browse
     // All along, the address was made to wait: even the right password without the token is.
     const after = await hello(other.page, 'open sesame');
     assert.equal(after.code, 'too-many-attempts', JSON.stringify(after));
+    // The owner's stats overlay asks /api/stats by address too: it says it has no host
+    // figures and why, rather than show old ones as current.
+    await owner.page.keyboard.press('Control+Alt+Shift+KeyS');
+    await waitFor('the overlay to say why it has no host figures',
+      async () => /host figures\s*none: this address must wait/.test(await owner.page.textContent('#overlay')), 10000);
     // A page opened there with a guess is told how long it must wait, counting down.
     await other.page.goto(glint.url.replace(/#.*/, '#password=guess'));
     const waitSaid = () => other.page.evaluate(
