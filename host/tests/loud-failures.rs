@@ -197,6 +197,11 @@ fn start_up_errors_begin_with_glint_name_the_option_and_exit_by_kind() {
             &["--viewer-password", "x"][..],
             "--viewer-password needs --password",
         ),
+        // An existing display keeps its own size.
+        (
+            &["--display", ":0", "--size", "800x600"][..],
+            "cannot be used with",
+        ),
         // A viewer must not hold the API's token.
         (
             &[

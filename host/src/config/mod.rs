@@ -103,8 +103,9 @@ pub struct Config {
     pub display: Option<String>,
 
     /// Size of the virtual display Glint starts when no --display is given (even, 16 to 8192
-    /// each way), or of the test pattern (at least 640x360).
-    #[arg(long, default_value = "1280x720", value_parser = parse_size, value_name = "WxH")]
+    /// each way), or of the test pattern (at least 640x360). An existing --display keeps its
+    /// own size: the two together are refused.
+    #[arg(long, default_value = "1280x720", value_parser = parse_size, value_name = "WxH", conflicts_with = "display")]
     pub size: (u16, u16),
 
     /// Keyboard layout of the virtual display, as XKB names it: `fr`, `de`, `us:intl`
