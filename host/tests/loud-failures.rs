@@ -197,6 +197,11 @@ fn start_up_errors_begin_with_glint_name_the_option_and_exit_by_kind() {
             &["--viewer-password", "x"][..],
             "--viewer-password needs --password",
         ),
+        // A password of spaces is no password.
+        (
+            &["--password", "   "][..],
+            "--password must not be empty or only spaces",
+        ),
         // An existing display keeps its own size.
         (
             &["--display", ":0", "--size", "800x600"][..],

@@ -442,8 +442,12 @@ impl Config {
     /// The secrets are usable: none empty, the viewers' password needs the owner's and
     /// differs from it, and the ICE servers have the credentials they need.
     pub fn check_secrets(&self) -> Result<(), String> {
-        if self.api_token.as_deref() == Some("") {
-            return Err("--api-token must not be empty".into());
+        if self
+            .api_token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            return Err("--api-token must not be empty or only spaces".into());
         }
         if self.turn_ttl.is_some() && self.turn_secret.is_none() {
             return Err("--turn-ttl needs --turn-secret (fixed --ice-username/--ice-credential do not expire)".into());
@@ -454,7 +458,9 @@ impl Config {
         }
         match (&self.viewer_password, &self.password) {
             (None, _) => Ok(()),
-            (Some(v), _) if v.is_empty() => Err("--viewer-password must not be empty".into()),
+            (Some(v), _) if v.trim().is_empty() => {
+                Err("--viewer-password must not be empty or only spaces".into())
+            }
             (Some(_), None) => Err("--viewer-password needs --password (the owner's)".into()),
             (Some(v), Some(p)) if v == p => {
                 Err("--viewer-password must differ from --password".into())

@@ -15,9 +15,9 @@ pub enum PasswordError {
 pub fn owner_password(config: &crate::config::Config) -> Result<Option<String>, PasswordError> {
     config.check().map_err(PasswordError::Config)?;
     match (&config.password, config.password_required()) {
-        (Some(p), _) if p.is_empty() => {
-            Err(PasswordError::Config("--password must not be empty".into()))
-        }
+        (Some(p), _) if p.trim().is_empty() => Err(PasswordError::Config(
+            "--password must not be empty or only spaces".into(),
+        )),
         (Some(p), _) => Ok(Some(p.clone())),
         (None, false) => Ok(None),
         (None, true) => generate_password().map(Some).map_err(PasswordError::Random),
