@@ -65,7 +65,7 @@ export class Room {
 
   /**
    * The notices due by `at` (ms): "Cy joined" for each member still here BRIEF_VISIT_MS after
-   * it joined, "Cy left; their place is kept for 30 s" for each still away that long.
+   * it joined, "Cy left" ("…; their place is kept for 30 s") for each still away that long.
    */
   dueNotices(at = Date.now()) {
     const out = [];
@@ -78,7 +78,8 @@ export class Room {
     for (const [name, since] of this.unsaid.leaves) {
       if (at - since < BRIEF_VISIT_MS) continue;
       this.unsaid.leaves.delete(name);
-      if (this.held.includes(name)) out.push(`${name} left; their place is kept for 30 s`);
+      if (this.members.some((m) => m.name === name)) continue; // back under its name
+      out.push(this.held.includes(name) ? `${name} left; their place is kept for 30 s` : `${name} left`);
     }
     return out;
   }
@@ -116,9 +117,10 @@ export class Room {
  * Notices for the change from `before` to `after`, as this page (`me`) would want them;
  * `heldBefore`, `heldAfter`: the names whose place the host kept then and keeps now (a member
  * that left and may come back, one that came back). With `unsaid` ({joins: Map of peer id →
- * ms, leaves: Map of name → ms}), a join, or a leave whose place is kept, is put there at `at`
- * instead of said; a member that leaves while its join waits (and did not drive), or comes
- * back while its leave waits, goes or comes without a word (`Room.dueNotices`).
+ * ms, leaves: Map of name → ms}), a join or a leave (but for one that leaves nobody driving)
+ * is put there at `at` instead of said; a member that leaves while its join waits (and did
+ * not drive), or comes back under its name while its leave waits (a reload), goes or comes
+ * without a word (`Room.dueNotices`).
  */
 export function notices(before, after, me, heldBefore = [], heldAfter = [], unsaid = null, at = 0) {
   const out = [];
@@ -133,6 +135,8 @@ export function notices(before, after, me, heldBefore = [], heldAfter = [], unsa
       if (m.peer === me) continue;
       if (back) {
         if (!unsaid?.leaves.delete(m.name)) out.push(`${m.name} is back`);
+      } else if (unsaid?.leaves.delete(m.name)) {
+        // Back under its name before its leave was said (a viewer's reload): no word.
       } else if (unsaid) unsaid.joins.set(m.peer, at);
       else out.push(`${m.name} joined`);
       continue;
@@ -151,6 +155,8 @@ export function notices(before, after, me, heldBefore = [], heldAfter = [], unsa
     } else if (m.control && self?.role === 'owner' && !after.some((c) => c.control)) {
       // The one who drove left for good (or was removed): an owner hears that nobody drives.
       out.push(`${m.name} left: nobody has control`);
+    } else if (unsaid) {
+      unsaid.leaves.set(m.name, at); // said unless it is back under its name soon
     } else {
       out.push(`${m.name} left`);
     }

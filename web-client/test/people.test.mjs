@@ -78,7 +78,8 @@ test('a member that comes and goes within moments is not announced; one that sta
   assert.deepEqual(room.dueNotices(5000 + BRIEF_VISIT_MS - 1), []);
   assert.deepEqual(room.dueNotices(5000 + BRIEF_VISIT_MS), ['Cy joined']);
   assert.deepEqual(room.dueNotices(20000), []);
-  assert.deepEqual(room.update(msg([owner]), 21000), ['Cy left']);
+  assert.deepEqual(room.update(msg([owner]), 21000), []);
+  assert.deepEqual(room.dueNotices(21000 + BRIEF_VISIT_MS), ['Cy left']);
   // One given control before its join was said: its leave still says nobody drives.
   room.update(msg([member(1, 'owner'), member(7, 'viewer', true)]), 30000);
   assert.deepEqual(room.update(msg([member(1, 'owner')]), 30500), ['P7 left: nobody has control']);
@@ -104,6 +105,15 @@ test('a member whose place is kept is said to have left once it stayed away; a r
   assert.deepEqual(room.update({ ...msg([owner]), held: [{ ...held[0], peer: 4 }] }, 40000), []);
   assert.deepEqual(room.update(msg([owner]), 41000), ['Ann left: nobody has control']);
   assert.deepEqual(room.dueNotices(50000), []);
+  // A viewer's reload (nothing kept for it): back under its name at once, no word either way.
+  room.update(msg([owner, member(5, 'viewer', false, false, 'Bo')]), 60000);
+  room.dueNotices(60000 + BRIEF_VISIT_MS);
+  assert.deepEqual(room.update(msg([owner]), 70000), []);
+  assert.deepEqual(room.update(msg([owner, member(6, 'viewer', false, false, 'Bo')]), 70500), []);
+  assert.deepEqual(room.dueNotices(80000), []);
+  // Gone for good: said once it stayed away.
+  assert.deepEqual(room.update(msg([owner]), 90000), []);
+  assert.deepEqual(room.dueNotices(90000 + BRIEF_VISIT_MS), ['Bo left']);
 });
 
 test('the name is kept in storage, and a refusing storage is no error', () => {
@@ -205,7 +215,8 @@ test('a member whose place the host keeps is said to be away, then back', () => 
   assert.deepEqual(room.held, ['Ann']);
   assert.deepEqual(room.update({ members: [bo, { ...ann, peer: 3 }], seats: 1, implicit: false }, 9000), ['Ann is back']);
   // One that leaves for good (nothing kept) just left; garbage in `held` is ignored.
-  assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: [7, null, { peer: 3 }] }, 10000), ['Ann left']);
+  assert.deepEqual(room.update({ members: [bo], seats: 1, implicit: false, held: [7, null, { peer: 3 }] }, 10000), []);
+  assert.deepEqual(room.dueNotices(10000 + BRIEF_VISIT_MS), ['Ann left']);
   assert.deepEqual(room.heldMembers, []);
   // Each held member keeps the peer id it had (an owner's page lets it go by it); one without
   // a whole number for it cannot be named, and is not listed.
