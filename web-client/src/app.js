@@ -487,8 +487,8 @@ const signaling = new Signaling({
       // ("You have control", "You are now an owner", "Ann's place is no longer kept" at once).
       const said = room.update(msg);
       if (said.length) info.toast(said.join('; '));
-      // Joins, and leaves whose place is kept, are said once they lasted a moment (people.js
-      // BRIEF_VISIT_MS): a reload or a probe says nothing.
+      // Joins and leaves are said once they lasted a moment (people.js BRIEF_VISIT_MS): a
+      // reload or a probe says nothing.
       if (room.noticesWaiting) {
         setTimeout(() => {
           const due = room.dueNotices();
