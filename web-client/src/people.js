@@ -14,8 +14,8 @@ export const MAX_NAME = 32;
 /**
  * A member is said to have joined once it has stayed this long (ms): one that comes and goes
  * sooner (a script's socket, a page that cannot connect and tries again) is neither said to
- * join nor to leave. Likewise a member whose place is kept is said to have left once it has
- * been gone this long: a reload is back sooner, and says nothing.
+ * join nor to leave. Likewise a member is said to have left once it has been gone this long
+ * (but for one that leaves nobody driving): a reload is back sooner, and says nothing.
  */
 export const BRIEF_VISIT_MS = 3000;
 
@@ -28,8 +28,7 @@ export class Room {
     this.implicit = false;
     this.heldMembers = []; // members whose place the host keeps, each {peer, name, role}
     this.known = false; // a `members` message came on this connection
-    // Notices waiting BRIEF_VISIT_MS: joins (peer id → when) and leaves with the place kept
-    // (name → when).
+    // Notices waiting BRIEF_VISIT_MS: joins (peer id → when) and leaves (name → when).
     this.unsaid = { joins: new Map(), leaves: new Map() };
   }
 
@@ -44,7 +43,7 @@ export class Room {
 
   /**
    * A `members` message at `at` (ms); returns the notices it brings (leaves, asks, hand-offs,
-   * returns). Joins, and leaves with the place kept, wait for `dueNotices`.
+   * returns). Joins and leaves (but for one that leaves nobody driving) wait for `dueNotices`.
    */
   update(msg, at = Date.now()) {
     const before = this.members;
@@ -128,6 +127,8 @@ export function notices(before, after, me, heldBefore = [], heldAfter = [], unsa
   const now = new Map(after.map((m) => [m.peer, m]));
   const self = now.get(me);
   const manages = self && (self.role === 'owner' || self.control);
+  // An owner hears when nobody drives any more.
+  const nobodyDrives = self?.role === 'owner' && !after.some((c) => c.control);
   for (const m of after) {
     const old = was.get(m.peer);
     if (!old) {
@@ -149,16 +150,14 @@ export function notices(before, after, me, heldBefore = [], heldAfter = [], unsa
   for (const m of before) {
     if (now.has(m.peer)) continue;
     if (unsaid?.joins.delete(m.peer) && !m.control) continue; // its join was never said either
-    if (heldAfter.includes(m.name)) {
-      if (unsaid) unsaid.leaves.set(m.name, at);
-      else out.push(`${m.name} left; their place is kept for 30 s`);
-    } else if (m.control && self?.role === 'owner' && !after.some((c) => c.control)) {
-      // The one who drove left for good (or was removed): an owner hears that nobody drives.
+    const kept = heldAfter.includes(m.name);
+    if (m.control && !kept && nobodyDrives) {
+      // The one who drove left for good (or was removed): said at once.
       out.push(`${m.name} left: nobody has control`);
     } else if (unsaid) {
       unsaid.leaves.set(m.name, at); // said unless it is back under its name soon
     } else {
-      out.push(`${m.name} left`);
+      out.push(kept ? `${m.name} left; their place is kept for 30 s` : `${m.name} left`);
     }
   }
   // A place no longer kept, its page not back (its grace ran out, or an owner or the API let
@@ -170,12 +169,11 @@ export function notices(before, after, me, heldBefore = [], heldAfter = [], unsa
     // Let go before its leave was said: said as a leave (and, to an owner, that nobody drives
     // when it did).
     if (unsaid?.leaves.delete(name)) {
-      const nobody = self?.role === 'owner' && !after.some((m) => m.control);
-      out.push(nobody ? `${name} left: nobody has control` : `${name} left`);
+      out.push(nobodyDrives ? `${name} left: nobody has control` : `${name} left`);
       continue;
     }
     if (self?.role !== 'owner') continue;
-    out.push(after.some((m) => m.control) ? `${name}'s place is no longer kept` : `${name}'s place is no longer kept: nobody has control`);
+    out.push(nobodyDrives ? `${name}'s place is no longer kept: nobody has control` : `${name}'s place is no longer kept`);
   }
   return out;
 }

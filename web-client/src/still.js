@@ -40,7 +40,7 @@ export class StillPicture {
 
   /** Takes the still away (a new picture plays, or the session is over) and frees it. */
   drop() {
-    if (this.canvas.hidden) return;
+    if (!this.shown) return;
     this.canvas.hidden = true;
     this.canvas.width = 0;
     this.canvas.height = 0;

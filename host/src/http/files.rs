@@ -81,11 +81,13 @@ fn json(status: StatusCode, value: &impl serde::Serialize) -> warp::reply::Respo
 }
 
 /// Who asks: a member by its page's token (while `--files-for` allows it), or a program with
-/// a secret. Otherwise the answer to give.
+/// a secret (`secrets`; `viewer`, the viewers' password, is refused). Otherwise the answer to
+/// give.
 fn principal(
     hub: &Hub,
     files: &Files,
-    (secrets, viewer): (&[String], Option<&str>),
+    secrets: &[String],
+    viewer: Option<&str>,
     client: Option<ClientAddr>,
     header: Option<&str>,
 ) -> Result<Principal, Box<warp::reply::Response>> {
@@ -381,8 +383,7 @@ pub fn routes(
                     "file transfer is off on this host (start glint with --upload-dir or --download-dir)",
                 )));
             };
-            let secrets = (secrets.as_slice(), viewer.as_deref());
-            match principal(&hub, &files, secrets, client, h.as_deref()) {
+            match principal(&hub, &files, &secrets, viewer.as_deref(), client, h.as_deref()) {
                 Ok(Principal::Api) if !programs => Err(Box::new(super::control::api_off())),
                 r => r.map(|p| (files, p)),
             }

@@ -160,7 +160,7 @@ impl Guard {
 /// The name in a `Host` header (RFC 9110 §7.2: `host [":" port]`), without its port:
 /// `[::1]:8080` → `[::1]`, `a.b:80` → `a.b`. Anything after the name but a port of digits
 /// (`[::1]evil`, `localhost:evil`) leaves the whole header as the name, which no list holds.
-pub(crate) fn host_name(host: &str) -> &str {
+fn host_name(host: &str) -> &str {
     let port = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     if let Some(end) = host.strip_prefix('[').and_then(|_| host.find(']')) {
         let (name, rest) = host.split_at(end + 1);

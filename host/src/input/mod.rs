@@ -412,7 +412,9 @@ pub fn run(
                 let _ = reply.send(r.map(|()| members.room.view()));
             }
             Some(InputMsg::Gone { peer, pictured }) => {
-                (members.room).handle_gone(peer, now, pictured, &mut members.events);
+                members
+                    .room
+                    .handle_gone(peer, now, pictured, &mut members.events);
                 members.notify.remove(&peer);
                 members.told_watching.remove(&peer);
                 members.requests.remove(&peer);
